@@ -1,0 +1,140 @@
+# membudget -- one non-recursive Makefile (STYLE.md D4).
+#
+#   make deps      install the Debian packages the build, tests, demo and bench need
+#   make           build bin/membudget
+#   make test      deps + build + every test (unit, io, lint of fixtures)
+#   make check     unit + io tests only (CK_RUN_SUITE=qty make check runs one suite)
+#   make asan      the same tests under AddressSanitizer + UBSan (also: make test SAN=1)
+#   make check-valgrind   unit tests under valgrind
+#   make fuzz      each libFuzzer target for FUZZ_SECONDS (default 30)
+#   make bench     webhook throughput/latency vs a Go net/http baseline
+#   make demo      the local demo (see README.md)
+#   V=1            show full commands
+
+# Debian packages, in one place (the Dockerfile's build stage installs the
+# BUILD_PKGS part of this list; keep them in step).
+BUILD_PKGS := gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev \
+              libyaml-dev libssl-dev
+TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3
+DEMO_PKGS  := golang-go wrk
+DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS)
+
+PKGS    := libcurl jansson yaml-0.1 libevent libevent_openssl openssl
+CC      ?= cc
+OPT     ?= -O2 -g
+WERROR  ?= -Werror
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes $(WERROR) -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+           $(EXTRA_CFLAGS)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+
+# SAN=1: AddressSanitizer + UBSan, into a separate build tree.
+ifeq ($(SAN),1)
+OPT     := -O1 -g -fno-omit-frame-pointer
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+B       := build/san
+else
+B       := build/out
+endif
+
+Q = $(if $(V),,@)
+
+LIB_SRC := $(wildcard src/*/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard test/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
+BIN     := $(if $(filter 1,$(SAN)),$(B)/membudget,bin/membudget)
+
+all: $(BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(if $(V),,@echo "  CC    $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(UNIT_OBJ): CFLAGS += $(CHECK_CFLAGS)
+
+$(B)/libmembudget.a: $(LIB_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN): $(B)/cmd/membudget/main.o $(B)/libmembudget.a
+	@mkdir -p $(@D)
+	$(if $(V),,@echo "  LINK  $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/unit: $(UNIT_OBJ) $(B)/libmembudget.a
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+# --- tests -----------------------------------------------------------------
+# The io tests start the real binary; MB_BIN tells them where it is.
+check: $(B)/unit $(BIN)
+	MB_BIN=$(abspath $(BIN)) MB_SRCDIR=$(CURDIR) ./$(B)/unit
+
+test: deps
+	$(MAKE) check-all
+
+check-all: check
+	$(if $(filter 1,$(SAN)),,$(MAKE) check-lint)
+
+# Lint the example manifests shipped in the repo: the good ones must pass,
+# the bad one must fail with the expected messages.
+check-lint: $(BIN)
+	$(Q)test/lint/run.sh $(abspath $(BIN))
+
+asan:
+	$(MAKE) check SAN=1
+
+check-valgrind: $(B)/unit $(BIN)
+	CK_FORK=no MB_BIN=$(abspath $(BIN)) MB_SRCDIR=$(CURDIR) MB_VALGRIND=1 \
+	  valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	  --error-exitcode=1 ./$(B)/unit
+
+# --- fuzzing (clang + libFuzzer) ---------------------------------------------
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+               -fsanitize=fuzzer,address,undefined
+FUZZ_LIB_SRC = $(filter-out src/app/% src/https/% src/tlsctx/% src/loop/% src/log/% src/certgen/% src/webhook/%,$(LIB_SRC))
+
+build/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(@D)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+
+fuzz: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  n=$${t##*/fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== fuzz $$n for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/ build/fuzz/corpus/$$n test/fuzz/corpus/$$n 2>&1 | tail -n 12; \
+	done
+
+# --- benchmarks, demo ---------------------------------------------------------
+bench: deps $(BIN)
+	test/bench/webhook_bench.sh $(abspath $(BIN))
+
+demo: deps $(BIN)
+	test/demo/demo.sh $(abspath $(BIN))
+
+# --- set-up -------------------------------------------------------------------
+# Installs only what is missing, so a machine that has everything pays nothing.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	  grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(B)/cmd/membudget/main.d
+.PHONY: all check check-all check-lint test asan check-valgrind fuzz bench demo deps format clean

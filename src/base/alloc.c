@@ -1,0 +1,91 @@
+/* alloc.c -- allocation through replaceable hooks (pure). */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "membudget/alloc.h"
+
+static struct mb_alloc_hooks hooks = {malloc, realloc, free};
+
+void mb_set_alloc_hooks(const struct mb_alloc_hooks *h)
+{
+    if (h)
+        hooks = *h;
+    else
+        hooks = (struct mb_alloc_hooks){malloc, realloc, free};
+}
+
+static void *json_malloc_hook(size_t n) { return hooks.malloc_fn(n ? n : 1); }
+static void json_free_hook(void *p) { hooks.free_fn(p); }
+
+void mb_alloc_install_json(void) { json_set_alloc_funcs(json_malloc_hook, json_free_hook); }
+
+static _Noreturn void oom(size_t n)
+{
+    fprintf(stderr, "membudget: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *mb_xmalloc(size_t n)
+{
+    void *p = hooks.malloc_fn(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *mb_xcalloc(size_t n, size_t size)
+{
+    void *p;
+
+    if (size && n > SIZE_MAX / size)
+        oom(SIZE_MAX);
+    p = mb_xmalloc(n * size);
+    memset(p, 0, n * size);
+    return p;
+}
+
+void *mb_xrealloc(void *p, size_t n)
+{
+    void *q = hooks.realloc_fn(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *mb_xstrndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *d = mb_xmalloc(len + 1);
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
+char *mb_xstrdup(const char *s) { return mb_xstrndup(s, SIZE_MAX); }
+
+void mb_free(void *p)
+{
+    if (p)
+        hooks.free_fn(p);
+}
+
+char *mb_xasprintf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    int n;
+    char *s;
+
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        oom(0);
+    s = mb_xmalloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return s;
+}

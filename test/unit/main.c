@@ -1,0 +1,21 @@
+/*
+ * main.c -- the unit test runner. CK_RUN_SUITE=qty runs one suite,
+ * CK_FORK=no runs in-process (for valgrind and gdb).
+ */
+#include <stdlib.h>
+#include "membudget/alloc.h"
+#include "suites.h"
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    mb_alloc_install_json();
+    sr = srunner_create(base_suite());
+    srunner_add_suite(sr, qty_suite());
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,10 @@
+/* suites.h -- one Suite constructor per module; main.c runs them all. */
+#ifndef MB_TEST_SUITES_H
+#define MB_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *base_suite(void);
+Suite *qty_suite(void);
+
+#endif
