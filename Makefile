@@ -44,7 +44,7 @@ Q = $(if $(V),,@)
 
 LIB_SRC := $(wildcard src/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-UNIT_SRC := $(wildcard test/unit/*.c)
+UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 BIN     := $(if $(filter 1,$(SAN)),$(B)/membudget,bin/membudget)
 
@@ -55,7 +55,7 @@ $(B)/%.o: %.c
 	$(if $(V),,@echo "  CC    $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(UNIT_OBJ): CFLAGS += $(CHECK_CFLAGS)
+$(UNIT_OBJ): CFLAGS += $(CHECK_CFLAGS) -Itest/fakes -Itest/unit
 
 $(B)/libmembudget.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^

@@ -14,6 +14,10 @@ int main(void)
     mb_alloc_install_json();
     sr = srunner_create(base_suite());
     srunner_add_suite(sr, qty_suite());
+    srunner_add_suite(sr, ydoc_suite());
+    srunner_add_suite(sr, ann_suite());
+    srunner_add_suite(sr, jpatch_suite());
+    srunner_add_suite(sr, policy_suite());
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -6,5 +6,9 @@
 
 Suite *base_suite(void);
 Suite *qty_suite(void);
+Suite *ydoc_suite(void);
+Suite *ann_suite(void);
+Suite *jpatch_suite(void);
+Suite *policy_suite(void);
 
 #endif

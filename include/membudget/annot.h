@@ -1,0 +1,143 @@
+/*
+ * annot.h -- the membudget.io pod annotations (pure).
+ *
+ * ann_parse() reads a pod's (or pod template's) metadata.annotations and
+ * returns what it could understand plus *every* problem found, each naming
+ * its annotation:
+ *
+ *   membudget.io/tiers: "gc=90,throttle=95": thresholds must increase throttle < gc < evict
+ *
+ * Syntax only: whether the named container and ports exist is checked by
+ * ann_resolve_endpoint() against the target container, which the policy
+ * finds (see policy.h).
+ *
+ * Rules (DESIGN.md, "The contract with users"):
+ *   budget     Kubernetes quantity, > 0 (<= the limit is the policy's check)
+ *   container  a container name (DNS-1123 label)
+ *   tiers      "throttle=80,gc=90,evict=95": any order, each an integer percent
+ *              in (0, 100], strictly increasing in tier order; a tier left out
+ *              is off for this pod
+ *   usage      working-set | rss | heap; rss and heap are scraped, so they need
+ *              membudget.io/metrics (and rss needs Prometheus text, not expvar)
+ *   metrics, gc, profile   PORT/PATH; PORT is 1-65535 or a port name
+ *   throttle   readiness (default) | none | PORT/PATH
+ *   mode       enforce (default) | dry-run
+ * Any other membudget.io/ key is an error (a typo would otherwise silently
+ * turn a protection off).
+ */
+#ifndef MB_ANNOT_H
+#define MB_ANNOT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "membudget/quantity.h"
+
+#define ANN_PREFIX "membudget.io/"
+#define ANN_BUDGET ANN_PREFIX "budget"
+#define ANN_CONTAINER ANN_PREFIX "container"
+#define ANN_TIERS ANN_PREFIX "tiers"
+#define ANN_USAGE ANN_PREFIX "usage"
+#define ANN_METRICS ANN_PREFIX "metrics"
+#define ANN_GC ANN_PREFIX "gc"
+#define ANN_THROTTLE ANN_PREFIX "throttle"
+#define ANN_PROFILE ANN_PREFIX "profile"
+#define ANN_MODE ANN_PREFIX "mode"
+
+/* The pod condition (and readiness gate) membudget owns. */
+#define ANN_CONDITION ANN_PREFIX "within-budget"
+
+#define ANN_PATH_MAX 256     /* longest endpoint path */
+#define ANN_NAME_MAX 63      /* container names are DNS-1123 labels */
+#define ANN_PORTNAME_MAX 15  /* IANA_SVC_NAME */
+
+enum ann_usage { ANN_USAGE_WORKING_SET, ANN_USAGE_RSS, ANN_USAGE_HEAP };
+enum ann_throttle { ANN_THROTTLE_READINESS, ANN_THROTTLE_ENDPOINT, ANN_THROTTLE_NONE };
+enum ann_mode { ANN_MODE_ENFORCE, ANN_MODE_DRY_RUN };
+
+/* Tier thresholds in percent of the budget; 0 means the tier is off. */
+struct ann_tiers {
+    unsigned throttle, gc, evict;
+};
+
+/* A PORT/PATH endpoint on the pod's own IP. */
+struct ann_endpoint {
+    bool set;
+    unsigned port;                        /* 1-65535; 0 while a name is unresolved */
+    char port_name[ANN_PORTNAME_MAX + 1]; /* "" when given as a number */
+    char path[ANN_PATH_MAX + 1];          /* starts with '/' */
+};
+
+/* What the annotations say. Fields whose annotation was absent or invalid
+ * keep their defaults; has_* tell which were given and valid. */
+struct ann {
+    bool has_budget;
+    int64_t budget; /* bytes, > 0 */
+    bool has_container;
+    char container[ANN_NAME_MAX + 1];
+    bool has_tiers;
+    struct ann_tiers tiers;
+    bool has_usage;
+    enum ann_usage usage;
+    struct ann_endpoint metrics, gc, profile;
+    enum ann_throttle throttle;
+    struct ann_endpoint throttle_ep; /* when throttle == ANN_THROTTLE_ENDPOINT */
+    enum ann_mode mode;
+};
+
+struct ann_error {
+    char key[64];  /* the annotation, e.g. "membudget.io/tiers" (truncated if longer) */
+    char msg[240]; /* what is wrong, e.g. "\"x\": must be ..." (without the key) */
+};
+
+/* A growable list of errors. Fields are private to annot.c except v and n. */
+struct ann_errors {
+    struct ann_error *v;
+    size_t n, cap;
+};
+
+void ann_errors_cleanup(struct ann_errors *e);
+
+/* Append a formatted error for `key`. */
+void ann_errors_add(struct ann_errors *e, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parse `annotations` (a JSON object, or NULL for none) into *out, appending
+ * one error per problem to `errs`. Never fails as a whole: *out is always
+ * filled with defaults plus whatever was valid. Returns the number of errors
+ * added. */
+size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *errs);
+
+/* Parse one tiers value ("throttle=80,gc=90,evict=95"). On error writes the
+ * reason (with the quoted value) into why[whylen] and returns false. */
+bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t whylen);
+
+/* Check tiers ordering and ranges (shared with the config loader). */
+bool ann_tiers_valid(const struct ann_tiers *t, char *why, size_t whylen);
+
+/* Parse one PORT/PATH value. On error writes the reason into why. */
+bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size_t whylen);
+
+/* Resolve ep's port against a container object (its "ports" array): a
+ * named port must exist, a numbered one must be declared, and either must
+ * be TCP. On success sets ep->port. `container_name` and `path` are for
+ * the message. Returns false with the reason in why. */
+bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, const char *path,
+                          char *why, size_t whylen);
+
+/* The figure that counts when membudget.io/usage is absent: rss when the
+ * pod is scraped, else the metrics API's working set. */
+enum ann_usage ann_effective_usage(const struct ann *a);
+
+const char *ann_usage_name(enum ann_usage u);
+const char *ann_mode_name(enum ann_mode m);
+
+/* Quote a value for a message: JSON-style escapes, at most ~64 characters
+ * then "...". Returns: dst. */
+char *ann_quote(const char *v, char *dst, size_t dstlen);
+
+/* Is `s` a DNS-1123 label (container names)? */
+bool ann_is_dns_label(const char *s);
+
+#endif /* MB_ANNOT_H */

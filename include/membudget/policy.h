@@ -1,0 +1,93 @@
+/*
+ * policy.h -- the admission policy: object -> violations + mutations (pure).
+ *
+ * One function, policy_eval(), serves the webhook (/validate, /mutate) and
+ * `membudget lint`, so their messages are identical. It looks at the pod
+ * template of the object (the pod itself, spec.template of workloads, or
+ * spec.jobTemplate.spec.template of a CronJob) and reports every violation
+ * of DESIGN.md's admission rules at once, each with its field path:
+ *
+ *   spec.template.metadata.annotations[membudget.io/budget]: required: ...
+ *   spec.containers[0].resources.limits.memory: required when membudget.io/budget is set
+ *
+ * Mutations (a JSON Patch) are computed for Pods on CREATE only: the default
+ * budget, GOMEMLIMIT on the target container, the readiness gate. Templates
+ * are never mutated (GitOps tools would fight the webhook); their pods are
+ * mutated when created. A pod is only given a readiness gate when it has a
+ * budget, since only budgeted pods are tracked and have the condition set.
+ */
+#ifndef MB_POLICY_H
+#define MB_POLICY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "membudget/annot.h"
+
+enum policy_kind {
+    POLICY_KIND_OTHER = 0, /* not governed: always allowed */
+    POLICY_KIND_POD,
+    POLICY_KIND_DEPLOYMENT,
+    POLICY_KIND_STATEFULSET,
+    POLICY_KIND_DAEMONSET,
+    POLICY_KIND_REPLICASET,
+    POLICY_KIND_JOB,
+    POLICY_KIND_CRONJOB,
+};
+
+enum policy_op { POLICY_CREATE, POLICY_UPDATE };
+
+/* The admission section of the config (DESIGN.md), plus default tiers. */
+struct policy_conf {
+    bool require_budget;         /* a governed pod must declare a budget */
+    unsigned default_budget_pct; /* 0: off; else a missing budget becomes pct% of the limit */
+    bool inject_gomemlimit;
+    bool inject_readiness_gate;
+    struct ann_tiers default_tiers;
+};
+
+/* Fill with DESIGN.md's defaults. */
+void policy_conf_defaults(struct policy_conf *c);
+
+/* Map an API group/kind ("apps", "Deployment") to a kind; version is not
+ * checked (matchPolicy: Equivalent converts to the registered version). */
+enum policy_kind policy_kind_of(const char *group, const char *kind);
+
+/* From an object's own apiVersion and kind (for lint). */
+enum policy_kind policy_kind_of_object(const json_t *obj);
+
+/* Returns: static kind name ("Deployment"), "" for OTHER. */
+const char *policy_kind_name(enum policy_kind k);
+
+struct policy_input {
+    enum policy_kind kind;
+    enum policy_op op;
+    const json_t *object;     /* borrowed; the object under review */
+    const json_t *old_object; /* borrowed; UPDATE only, may be NULL */
+};
+
+struct policy_violation {
+    char *path; /* field path, e.g. "spec.containers[0].resources.limits.memory" */
+    char *msg;  /* what is wrong */
+};
+
+/* Fields are read-only for callers; free with policy_result_cleanup(). */
+struct policy_result {
+    struct policy_violation *v; /* every violation, in a stable order */
+    size_t nv, capv;
+    json_t *patch;   /* JSON Patch array of mutations, or NULL when none */
+    char **warnings; /* advice that is not a violation ("path: message") */
+    size_t nw;
+};
+
+/* Evaluate. `out` must be zeroed (or cleaned up) before; it is filled in.
+ * Cannot fail: allocation failure aborts. Runs on any thread. */
+void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
+                 struct policy_result *out);
+
+void policy_result_cleanup(struct policy_result *r);
+
+/* Returns: new string joining every violation as "path: msg; path: msg". */
+char *policy_message(const struct policy_result *r);
+
+#endif /* MB_POLICY_H */

@@ -1,0 +1,461 @@
+/* annot.c -- membudget.io annotations (pure). See annot.h for the rules. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/annot.h"
+
+void ann_errors_cleanup(struct ann_errors *e)
+{
+    MB_FREE(e->v);
+    e->n = e->cap = 0;
+}
+
+void ann_errors_add(struct ann_errors *e, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 8;
+        e->v = mb_xrealloc(e->v, e->cap * sizeof *e->v);
+    }
+    snprintf(e->v[e->n].key, sizeof e->v[e->n].key, "%s", key);
+    va_start(ap, fmt);
+    vsnprintf(e->v[e->n].msg, sizeof e->v[e->n].msg, fmt, ap);
+    va_end(ap);
+    e->n++;
+}
+
+char *ann_quote(const char *v, char *dst, size_t dstlen)
+{
+    size_t o = 0, shown = 0;
+
+    MB_ASSERT(dstlen >= 16);
+    dst[o++] = '"';
+    for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+        char tmp[8];
+        size_t tl;
+
+        if (shown >= 64) {
+            if (o + 5 < dstlen)
+                memcpy(dst + o, "...", 3), o += 3;
+            break;
+        }
+        if (*c == '"' || *c == '\\')
+            tl = (size_t)snprintf(tmp, sizeof tmp, "\\%c", *c);
+        else if (*c < 0x20 || *c == 0x7f)
+            tl = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", *c);
+        else
+            tmp[0] = (char)*c, tl = 1;
+        if (o + tl + 2 >= dstlen)
+            break;
+        memcpy(dst + o, tmp, tl);
+        o += tl;
+        shown++;
+    }
+    dst[o++] = '"';
+    dst[o] = '\0';
+    return dst;
+}
+
+bool ann_is_dns_label(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+            return false;
+    }
+    return true;
+}
+
+/* IANA_SVC_NAME as Kubernetes validates container port names. */
+static bool is_port_name(const char *s, size_t n)
+{
+    bool letter = false;
+
+    if (n == 0 || n > ANN_PORTNAME_MAX || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'a' && c <= 'z')
+            letter = true;
+        else if (c == '-') {
+            if (i + 1 < n && s[i + 1] == '-')
+                return false;
+        } else if (!(c >= '0' && c <= '9'))
+            return false;
+    }
+    return letter;
+}
+
+/* A path we are willing to put in a URL after http://IP:PORT: printable
+ * ASCII from RFC 3986's path and query characters, no fragment, no spaces. */
+static bool path_char_ok(unsigned char c)
+{
+    if (c <= 0x20 || c >= 0x7f)
+        return false;
+    return strchr("\"#<>\\^`{|}", c) == NULL;
+}
+
+bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size_t whylen)
+{
+    char q[96];
+    const char *slash = strchr(v, '/');
+    struct ann_endpoint ep = {.set = true};
+    size_t plen;
+
+    if (!slash || slash == v) {
+        snprintf(why, whylen, "%s: expected PORT/PATH, e.g. 6060/metrics", ann_quote(v, q, sizeof q));
+        return false;
+    }
+    plen = (size_t)(slash - v);
+    if (v[0] >= '0' && v[0] <= '9') {
+        unsigned long port = 0;
+        for (size_t i = 0; i < plen; i++) {
+            if (v[i] < '0' || v[i] > '9' || port > 65535) {
+                port = 0;
+                break;
+            }
+            port = port * 10 + (unsigned long)(v[i] - '0');
+        }
+        if (port < 1 || port > 65535 || v[0] == '0') {
+            snprintf(why, whylen, "%s: port must be a number 1-65535 or a port name",
+                     ann_quote(v, q, sizeof q));
+            return false;
+        }
+        ep.port = (unsigned)port;
+    } else {
+        if (!is_port_name(v, plen)) {
+            snprintf(why, whylen,
+                     "%s: port must be a number 1-65535 or a port name (at most 15 of a-z, 0-9, "
+                     "'-', with a letter)",
+                     ann_quote(v, q, sizeof q));
+            return false;
+        }
+        memcpy(ep.port_name, v, plen);
+        ep.port_name[plen] = '\0';
+    }
+    if (strlen(slash) > ANN_PATH_MAX) {
+        snprintf(why, whylen, "%s: path is longer than %d characters", ann_quote(v, q, sizeof q),
+                 ANN_PATH_MAX);
+        return false;
+    }
+    for (const char *c = slash; *c; c++) {
+        if (!path_char_ok((unsigned char)*c)) {
+            snprintf(why, whylen,
+                     "%s: path has a character not allowed in a URL path (spaces, controls, "
+                     "non-ASCII, '#', '\\\\' ...)",
+                     ann_quote(v, q, sizeof q));
+            return false;
+        }
+    }
+    snprintf(ep.path, sizeof ep.path, "%s", slash);
+    *out = ep;
+    return true;
+}
+
+bool ann_tiers_valid(const struct ann_tiers *t, char *why, size_t whylen)
+{
+    const unsigned v[3] = {t->throttle, t->gc, t->evict};
+    unsigned last = 0;
+
+    for (int i = 0; i < 3; i++) {
+        if (v[i] > 100) {
+            snprintf(why, whylen, "thresholds are percentages in (0, 100]");
+            return false;
+        }
+        if (!v[i])
+            continue;
+        if (v[i] <= last) {
+            snprintf(why, whylen, "thresholds must increase throttle < gc < evict");
+            return false;
+        }
+        last = v[i];
+    }
+    if (!last) {
+        snprintf(why, whylen, "no tier is set");
+        return false;
+    }
+    return true;
+}
+
+bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t whylen)
+{
+    struct ann_tiers t = {0, 0, 0};
+    char q[96], reason[128];
+    const char *p = v;
+    bool seen[3] = {false, false, false};
+
+    ann_quote(v, q, sizeof q);
+    for (;;) {
+        static const char *const NAMES[3] = {"throttle", "gc", "evict"};
+        unsigned *slot[3] = {&t.throttle, &t.gc, &t.evict};
+        const char *item_end, *eq;
+        size_t nlen;
+        int which = -1;
+        unsigned long pct = 0;
+        const char *num;
+
+        while (*p == ' ')
+            p++;
+        item_end = strchr(p, ',');
+        if (!item_end)
+            item_end = p + strlen(p);
+        eq = memchr(p, '=', (size_t)(item_end - p));
+        if (!eq) {
+            snprintf(why, whylen, "%s: expected NAME=PERCENT items such as throttle=80,gc=90,evict=95", q);
+            return false;
+        }
+        nlen = (size_t)(eq - p);
+        while (nlen && p[nlen - 1] == ' ')
+            nlen--;
+        for (int k = 0; k < 3; k++)
+            if (strlen(NAMES[k]) == nlen && !memcmp(NAMES[k], p, nlen))
+                which = k;
+        if (which < 0) {
+            snprintf(why, whylen, "%s: unknown tier \"%.*s\" (tiers are throttle, gc, evict)", q,
+                     (int)(nlen > 32 ? 32 : nlen), p);
+            return false;
+        }
+        if (seen[which]) {
+            snprintf(why, whylen, "%s: tier %s is given twice", q, NAMES[which]);
+            return false;
+        }
+        seen[which] = true;
+        num = eq + 1;
+        while (*num == ' ')
+            num++;
+        const char *e = item_end;
+        while (e > num && e[-1] == ' ')
+            e--;
+        if (e == num || e - num > 3) {
+            snprintf(why, whylen, "%s: %s must be an integer percentage in (0, 100]", q, NAMES[which]);
+            return false;
+        }
+        for (const char *c = num; c < e; c++) {
+            if (*c < '0' || *c > '9') {
+                snprintf(why, whylen, "%s: %s must be an integer percentage in (0, 100]", q,
+                         NAMES[which]);
+                return false;
+            }
+            pct = pct * 10 + (unsigned long)(*c - '0');
+        }
+        if (pct < 1 || pct > 100) {
+            snprintf(why, whylen, "%s: %s must be an integer percentage in (0, 100]", q, NAMES[which]);
+            return false;
+        }
+        *slot[which] = (unsigned)pct;
+        if (!*item_end)
+            break;
+        p = item_end + 1;
+    }
+    if (!ann_tiers_valid(&t, reason, sizeof reason)) {
+        snprintf(why, whylen, "%s: %s", q, reason);
+        return false;
+    }
+    *out = t;
+    return true;
+}
+
+static const char *const KNOWN[] = {
+    ANN_BUDGET, ANN_CONTAINER, ANN_TIERS, ANN_USAGE, ANN_METRICS,
+    ANN_GC,     ANN_THROTTLE,  ANN_PROFILE, ANN_MODE,
+};
+
+static bool is_expvar(const struct ann_endpoint *ep)
+{
+    size_t n = strlen(ep->path);
+    const char *q = strchr(ep->path, '?');
+    if (q)
+        n = (size_t)(q - ep->path);
+    return n >= 11 && !memcmp(ep->path + n - 11, "/debug/vars", 11);
+}
+
+size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *errs)
+{
+    struct ann a = {.throttle = ANN_THROTTLE_READINESS, .mode = ANN_MODE_ENFORCE};
+    size_t before = errs->n;
+    const char *key;
+    json_t *jv;
+    char why[200], q[96];
+    bool usage_err = false;
+
+    if (annotations && !json_is_object(annotations)) {
+        ann_errors_add(errs, "metadata.annotations", "must be a map of strings");
+        *out = a;
+        return errs->n - before;
+    }
+    json_object_foreach((json_t *)annotations, key, jv)
+    {
+        const char *v;
+        size_t k;
+
+        if (strncmp(key, ANN_PREFIX, sizeof ANN_PREFIX - 1) != 0)
+            continue;
+        for (k = 0; k < MB_ARRAY_LEN(KNOWN); k++)
+            if (!strcmp(key, KNOWN[k]))
+                break;
+        if (k == MB_ARRAY_LEN(KNOWN)) {
+            ann_errors_add(errs, key,
+                           "unknown annotation (known: budget, container, tiers, usage, metrics, "
+                           "gc, throttle, profile, mode)");
+            continue;
+        }
+        if (!json_is_string(jv)) {
+            ann_errors_add(errs, key, "value must be a string (quote it in YAML)");
+            if (!strcmp(key, ANN_USAGE))
+                usage_err = true;
+            continue;
+        }
+        v = json_string_value(jv);
+        if (strlen(v) != json_string_length(jv)) {
+            ann_errors_add(errs, key, "value contains a NUL byte");
+            continue;
+        }
+        ann_quote(v, q, sizeof q);
+
+        if (!strcmp(key, ANN_BUDGET)) {
+            struct mb_diag d = {0};
+            int64_t b;
+            if (qty_parse(v, strlen(v), &b, NULL, &d)) {
+                ann_errors_add(errs, key, "%s", d.msg);
+            } else if (b <= 0) {
+                ann_errors_add(errs, key, "%s: must be greater than 0", q);
+            } else {
+                a.has_budget = true;
+                a.budget = b;
+            }
+        } else if (!strcmp(key, ANN_CONTAINER)) {
+            if (!ann_is_dns_label(v)) {
+                ann_errors_add(errs, key, "%s: not a container name (DNS-1123 label)", q);
+            } else {
+                a.has_container = true;
+                snprintf(a.container, sizeof a.container, "%s", v);
+            }
+        } else if (!strcmp(key, ANN_TIERS)) {
+            if (!ann_parse_tiers(v, &a.tiers, why, sizeof why))
+                ann_errors_add(errs, key, "%s", why);
+            else
+                a.has_tiers = true;
+        } else if (!strcmp(key, ANN_USAGE)) {
+            if (!strcmp(v, "working-set"))
+                a.usage = ANN_USAGE_WORKING_SET, a.has_usage = true;
+            else if (!strcmp(v, "rss"))
+                a.usage = ANN_USAGE_RSS, a.has_usage = true;
+            else if (!strcmp(v, "heap"))
+                a.usage = ANN_USAGE_HEAP, a.has_usage = true;
+            else {
+                ann_errors_add(errs, key, "%s: must be working-set, rss or heap", q);
+                usage_err = true;
+            }
+        } else if (!strcmp(key, ANN_METRICS) || !strcmp(key, ANN_GC) || !strcmp(key, ANN_PROFILE)) {
+            struct ann_endpoint *ep = !strcmp(key, ANN_METRICS) ? &a.metrics
+                                      : !strcmp(key, ANN_GC)    ? &a.gc
+                                                                : &a.profile;
+            if (!ann_parse_endpoint(v, ep, why, sizeof why))
+                ann_errors_add(errs, key, "%s", why);
+        } else if (!strcmp(key, ANN_THROTTLE)) {
+            if (!strcmp(v, "readiness"))
+                a.throttle = ANN_THROTTLE_READINESS;
+            else if (!strcmp(v, "none"))
+                a.throttle = ANN_THROTTLE_NONE;
+            else if (ann_parse_endpoint(v, &a.throttle_ep, why, sizeof why))
+                a.throttle = ANN_THROTTLE_ENDPOINT;
+            else
+                ann_errors_add(errs, key, "%s: must be readiness, none or PORT/PATH", q);
+        } else if (!strcmp(key, ANN_MODE)) {
+            if (!strcmp(v, "enforce"))
+                a.mode = ANN_MODE_ENFORCE;
+            else if (!strcmp(v, "dry-run"))
+                a.mode = ANN_MODE_DRY_RUN;
+            else
+                ann_errors_add(errs, key, "%s: must be enforce or dry-run", q);
+        }
+    }
+
+    /* Cross-annotation rules, once each value is known. An invalid metrics
+     * annotation has already been reported; do not pile on. */
+    if (a.has_usage && a.usage != ANN_USAGE_WORKING_SET && !usage_err) {
+        const char *u = ann_usage_name(a.usage);
+        bool metrics_given = annotations && json_object_get(annotations, ANN_METRICS);
+        if (!a.metrics.set && !metrics_given)
+            ann_errors_add(errs, ANN_USAGE,
+                           "\"%s\": needs " ANN_METRICS " (%s is scraped from the pod)", u, u);
+        else if (a.metrics.set && a.usage == ANN_USAGE_RSS && is_expvar(&a.metrics))
+            ann_errors_add(errs, ANN_USAGE,
+                           "\"rss\": needs Prometheus text metrics; expvar (/debug/vars) has no "
+                           "resident set size");
+    }
+    *out = a;
+    return errs->n - before;
+}
+
+bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, const char *path,
+                          char *why, size_t whylen)
+{
+    const json_t *ports = json_object_get(container, "ports");
+    const char *cname = json_string_value(json_object_get(container, "name"));
+    size_t i;
+    json_t *p;
+
+    if (!cname)
+        cname = "";
+    json_array_foreach((json_t *)ports, i, p)
+    {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        json_t *num = json_object_get(p, "containerPort");
+        const char *proto = json_string_value(json_object_get(p, "protocol"));
+        bool match = ep->port_name[0] ? (name && !strcmp(name, ep->port_name))
+                                      : (json_is_integer(num) &&
+                                         json_integer_value(num) == (json_int_t)ep->port);
+        if (!match)
+            continue;
+        if (proto && strcmp(proto, "TCP") != 0) {
+            snprintf(why, whylen, "port %s of container \"%s\" is %s, not TCP",
+                     ep->port_name[0] ? ep->port_name : "", cname, proto);
+            return false;
+        }
+        if (!json_is_integer(num) || json_integer_value(num) < 1 || json_integer_value(num) > 65535) {
+            snprintf(why, whylen, "port \"%s\" of container \"%s\" has no valid containerPort",
+                     ep->port_name, cname);
+            return false;
+        }
+        ep->port = (unsigned)json_integer_value(num);
+        return true;
+    }
+    if (ep->port_name[0])
+        snprintf(why, whylen, "container \"%s\" has no port named \"%s\" (%s)", cname, ep->port_name,
+                 path);
+    else
+        snprintf(why, whylen,
+                 "port %u is not declared by container \"%s\" (add it to %s; membudget only "
+                 "calls ports the pod declares)",
+                 ep->port, cname, path);
+    return false;
+}
+
+enum ann_usage ann_effective_usage(const struct ann *a)
+{
+    if (a->has_usage)
+        return a->usage;
+    return a->metrics.set ? ANN_USAGE_RSS : ANN_USAGE_WORKING_SET;
+}
+
+const char *ann_usage_name(enum ann_usage u)
+{
+    switch (u) {
+    case ANN_USAGE_RSS:
+        return "rss";
+    case ANN_USAGE_HEAP:
+        return "heap";
+    default:
+        return "working-set";
+    }
+}
+
+const char *ann_mode_name(enum ann_mode m) { return m == ANN_MODE_DRY_RUN ? "dry-run" : "enforce"; }

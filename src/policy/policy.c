@@ -1,0 +1,438 @@
+/* policy.c -- admission policy (pure). See policy.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/buf.h"
+#include "membudget/jpatch.h"
+#include "membudget/policy.h"
+#include "membudget/quantity.h"
+
+void policy_conf_defaults(struct policy_conf *c)
+{
+    *c = (struct policy_conf){
+        .require_budget = true,
+        .default_budget_pct = 0,
+        .inject_gomemlimit = true,
+        .inject_readiness_gate = true,
+        .default_tiers = {80, 90, 95},
+    };
+}
+
+static const struct {
+    const char *group, *kind;
+    enum policy_kind k;
+} KINDS[] = {
+    {"", "Pod", POLICY_KIND_POD},
+    {"apps", "Deployment", POLICY_KIND_DEPLOYMENT},
+    {"apps", "StatefulSet", POLICY_KIND_STATEFULSET},
+    {"apps", "DaemonSet", POLICY_KIND_DAEMONSET},
+    {"apps", "ReplicaSet", POLICY_KIND_REPLICASET},
+    {"batch", "Job", POLICY_KIND_JOB},
+    {"batch", "CronJob", POLICY_KIND_CRONJOB},
+};
+
+enum policy_kind policy_kind_of(const char *group, const char *kind)
+{
+    if (!group)
+        group = "";
+    if (!kind)
+        return POLICY_KIND_OTHER;
+    for (size_t i = 0; i < MB_ARRAY_LEN(KINDS); i++)
+        if (!strcmp(KINDS[i].group, group) && !strcmp(KINDS[i].kind, kind))
+            return KINDS[i].k;
+    return POLICY_KIND_OTHER;
+}
+
+enum policy_kind policy_kind_of_object(const json_t *obj)
+{
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    char group[64] = "";
+    const char *slash;
+
+    if (!av || !kind)
+        return POLICY_KIND_OTHER;
+    slash = strchr(av, '/');
+    if (slash && (size_t)(slash - av) < sizeof group)
+        snprintf(group, sizeof group, "%.*s", (int)(slash - av), av);
+    return policy_kind_of(group, kind);
+}
+
+const char *policy_kind_name(enum policy_kind k)
+{
+    for (size_t i = 0; i < MB_ARRAY_LEN(KINDS); i++)
+        if (KINDS[i].k == k)
+            return KINDS[i].kind;
+    return "";
+}
+
+/* Where the pod template lives in each kind: a JSON Pointer and the
+ * matching field-path prefix for messages. */
+static const json_t *find_template(const json_t *obj, enum policy_kind k, const char **prefix,
+                                   const char **pointer)
+{
+    switch (k) {
+    case POLICY_KIND_POD:
+        *prefix = "";
+        *pointer = "";
+        return obj;
+    case POLICY_KIND_CRONJOB:
+        *prefix = "spec.jobTemplate.spec.template.";
+        *pointer = "/spec/jobTemplate/spec/template";
+        return jpatch_get(obj, *pointer);
+    case POLICY_KIND_OTHER:
+        return NULL;
+    default:
+        *prefix = "spec.template.";
+        *pointer = "/spec/template";
+        return jpatch_get(obj, *pointer);
+    }
+}
+
+static void violate(struct policy_result *r, char *path_take, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void violate(struct policy_result *r, char *path_take, const char *fmt, ...)
+{
+    va_list ap;
+    struct mb_buf b;
+
+    if (r->nv == r->capv) {
+        r->capv = r->capv ? r->capv * 2 : 4;
+        r->v = mb_xrealloc(r->v, r->capv * sizeof *r->v);
+    }
+    mb_buf_init(&b, 4096);
+    va_start(ap, fmt);
+    (void)mb_buf_vprintf(&b, fmt, ap); /* a message longer than the cap is dropped whole */
+    va_end(ap);
+    r->v[r->nv].path = path_take;
+    r->v[r->nv].msg = mb_buf_take(&b);
+    r->nv++;
+}
+
+static void warn(struct policy_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(struct policy_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    struct mb_buf b;
+
+    mb_buf_init(&b, 4096);
+    va_start(ap, fmt);
+    (void)mb_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    r->warnings = mb_xrealloc(r->warnings, (r->nw + 1) * sizeof *r->warnings);
+    r->warnings[r->nw++] = mb_buf_take(&b);
+}
+
+static char *ann_path(const char *prefix, const char *key)
+{
+    return mb_xasprintf("%smetadata.annotations[%s]", prefix, key);
+}
+
+/* GOMEMLIMIT as the Go runtime reads it: digits and an optional B, KiB, MiB,
+ * GiB or TiB. Returns false for "off" or anything unparsable. */
+static bool parse_gomemlimit(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *suf;
+        int shift;
+    } U[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+    int64_t v = 0;
+    const char *c = s;
+
+    if (*c < '0' || *c > '9')
+        return false;
+    for (; *c >= '0' && *c <= '9'; c++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (*c - '0');
+    }
+    for (size_t i = 0; i < MB_ARRAY_LEN(U); i++) {
+        if (!strcmp(c, U[i].suf)) {
+            if (v > (INT64_MAX >> U[i].shift))
+                return false;
+            *out = v << U[i].shift;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The memory limit of a container: absent -> false; present -> true with
+ * *ok telling whether it parsed. */
+static bool container_limit(const json_t *c, int64_t *bytes, bool *ok, char *why, size_t whylen)
+{
+    const json_t *m = jpatch_get(c, "/resources/limits/memory");
+    struct mb_diag d = {0};
+
+    *ok = false;
+    if (!m || json_is_null(m))
+        return false;
+    if (json_is_integer(m)) {
+        if (json_integer_value(m) < 0) {
+            snprintf(why, whylen, "must not be negative");
+            return true;
+        }
+        *bytes = (int64_t)json_integer_value(m);
+        *ok = true;
+        return true;
+    }
+    if (!json_is_string(m)) {
+        snprintf(why, whylen, "must be a quantity such as \"1Gi\"");
+        return true;
+    }
+    if (qty_parse_str(json_string_value(m), bytes, &d)) {
+        snprintf(why, whylen, "%s", d.msg);
+        return true;
+    }
+    *ok = true;
+    return true;
+}
+
+static bool has_budget_annotation(const json_t *tmpl)
+{
+    return json_is_string(jpatch_get(tmpl, "/metadata/annotations/membudget.io~1budget"));
+}
+
+static bool env_has(const json_t *container, const char *name, const json_t **entry)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(json_object_get(container, "env"), i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && !strcmp(n, name)) {
+            if (entry)
+                *entry = e;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool has_gate(const json_t *spec)
+{
+    size_t i;
+    json_t *g;
+
+    json_array_foreach(json_object_get(spec, "readinessGates"), i, g)
+    {
+        const char *t = json_string_value(json_object_get(g, "conditionType"));
+        if (t && !strcmp(t, ANN_CONDITION))
+            return true;
+    }
+    return false;
+}
+
+void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
+                 struct policy_result *out)
+{
+    const char *prefix = "", *pointer = "";
+    const json_t *tmpl, *meta, *annotations, *spec, *containers, *target = NULL;
+    struct ann a;
+    struct ann_errors errs = {0};
+    size_t target_idx = 0;
+    bool container_ann_error = false, limit_present = false, limit_ok = false;
+    int64_t limit = 0, budget = 0;
+    bool budget_known = false, budget_defaulted = false;
+    char q[QTY_FMT_LEN], q2[QTY_FMT_LEN], why[256];
+
+    tmpl = find_template(in->object, in->kind, &prefix, &pointer);
+    if (!json_is_object(tmpl))
+        return; /* not ours, or no template: the API server's own validation speaks */
+    meta = json_object_get(tmpl, "metadata");
+    annotations = json_object_get(meta, "annotations");
+    spec = json_object_get(tmpl, "spec");
+    containers = json_object_get(spec, "containers");
+
+    /* 1. Annotation syntax. */
+    ann_parse(json_is_null(annotations) ? NULL : annotations, &a, &errs);
+    for (size_t i = 0; i < errs.n; i++) {
+        if (!strcmp(errs.v[i].key, ANN_CONTAINER))
+            container_ann_error = true;
+        if (!strncmp(errs.v[i].key, ANN_PREFIX, sizeof ANN_PREFIX - 1))
+            violate(out, ann_path(prefix, errs.v[i].key), "%s", errs.v[i].msg);
+        else
+            violate(out, mb_xasprintf("%s%s", prefix, errs.v[i].key), "%s", errs.v[i].msg);
+    }
+    ann_errors_cleanup(&errs);
+
+    /* 2. The target container. */
+    if (json_is_array(containers) && json_array_size(containers) > 0 && !container_ann_error) {
+        if (a.has_container) {
+            size_t i;
+            json_t *c;
+            json_array_foreach(containers, i, c)
+            {
+                const char *n = json_string_value(json_object_get(c, "name"));
+                if (n && !strcmp(n, a.container)) {
+                    target = c;
+                    target_idx = i;
+                    break;
+                }
+            }
+            if (!target)
+                violate(out, ann_path(prefix, ANN_CONTAINER),
+                        "\"%s\": no such container in %sspec.containers (init and ephemeral "
+                        "containers cannot be budgeted)",
+                        a.container, prefix);
+        } else {
+            target = json_array_get(containers, 0);
+        }
+    }
+    if (target && !json_is_object(target))
+        target = NULL;
+
+    if (target)
+        limit_present = container_limit(target, &limit, &limit_ok, why, sizeof why);
+
+    /* 3. The budget against the limit. */
+    if (a.has_budget) {
+        budget = a.budget;
+        budget_known = true;
+        if (target && !limit_present) {
+            violate(out, mb_xasprintf("%sspec.containers[%zu].resources.limits.memory", prefix, target_idx),
+                    "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
+        } else if (target && !limit_ok) {
+            violate(out, mb_xasprintf("%sspec.containers[%zu].resources.limits.memory", prefix, target_idx),
+                    "%s", why);
+        } else if (target && budget > limit) {
+            const json_t *raw = json_object_get(annotations, ANN_BUDGET);
+            violate(out, ann_path(prefix, ANN_BUDGET),
+                    "\"%s\": exceeds the memory limit %s of container \"%s\" "
+                    "(%sspec.containers[%zu].resources.limits.memory)",
+                    json_string_value(raw), qty_format(limit, q),
+                    json_string_value(json_object_get(target, "name")), prefix, target_idx);
+            budget_known = false;
+        }
+    } else if (!json_object_get(annotations, ANN_BUDGET)) {
+        bool can_default = conf->default_budget_pct > 0 && target && limit_present && limit_ok &&
+                           limit > 0;
+        if (can_default) {
+            /* pct of the limit, rounded down to whole bytes */
+            budget = (int64_t)((__int128)limit * conf->default_budget_pct / 100);
+            budget_known = budget > 0;
+            budget_defaulted = budget_known;
+        } else if (conf->require_budget) {
+            violate(out, ann_path(prefix, ANN_BUDGET),
+                    "required: every pod in a namespace governed by membudget must declare a "
+                    "memory budget, e.g. " ANN_BUDGET ": \"768Mi\"%s",
+                    conf->default_budget_pct > 0 && target && !limit_present
+                        ? " (no default: the container has no memory limit)"
+                        : "");
+        }
+    }
+
+    /* 4. Endpoints must be ports the target container declares. */
+    if (target) {
+        struct {
+            const char *key;
+            struct ann_endpoint *ep;
+        } eps[] = {{ANN_METRICS, &a.metrics},
+                   {ANN_GC, &a.gc},
+                   {ANN_PROFILE, &a.profile},
+                   {ANN_THROTTLE, a.throttle == ANN_THROTTLE_ENDPOINT ? &a.throttle_ep : NULL}};
+        char where[96];
+        snprintf(where, sizeof where, "%sspec.containers[%zu].ports", prefix, target_idx);
+        for (size_t i = 0; i < MB_ARRAY_LEN(eps); i++) {
+            if (!eps[i].ep || !eps[i].ep->set)
+                continue;
+            if (!ann_resolve_endpoint(eps[i].ep, target, where, why, sizeof why))
+                violate(out, ann_path(prefix, eps[i].key), "%s", why);
+        }
+    }
+
+    /* 5. An update may not drop the budget. */
+    if (in->op == POLICY_UPDATE && in->old_object) {
+        const char *op = "", *optr = "";
+        const json_t *old_tmpl = find_template(in->old_object, in->kind, &op, &optr);
+        if (json_is_object(old_tmpl) && has_budget_annotation(old_tmpl) &&
+            !json_object_get(annotations, ANN_BUDGET))
+            violate(out, ann_path(prefix, ANN_BUDGET), "may not be removed by an update");
+    }
+
+    /* 6. Advice: an explicit GOMEMLIMIT above the budget defeats its purpose. */
+    if (target && budget_known) {
+        const json_t *e = NULL;
+        int64_t gml;
+        if (env_has(target, "GOMEMLIMIT", &e) &&
+            parse_gomemlimit(json_string_value(json_object_get(e, "value")) ?: "", &gml) &&
+            gml > budget)
+            warn(out,
+                 "%sspec.containers[%zu].env[GOMEMLIMIT]: %s is above the budget %s; the Go "
+                 "runtime will not work to stay inside the budget",
+                 prefix, target_idx, json_string_value(json_object_get(e, "value")),
+                 qty_format(budget, q2));
+    }
+
+    /* 7. Mutations: Pods on CREATE only. */
+    if (in->kind != POLICY_KIND_POD || in->op != POLICY_CREATE || !budget_known || !target)
+        return;
+    json_t *patch = json_array();
+    if (budget_defaulted) {
+        if (!json_is_object(meta))
+            jpatch_add_op(patch, "add", "/metadata",
+                          json_pack("{s:{s:s}}", "annotations", ANN_BUDGET, qty_format(budget, q)));
+        else if (!json_is_object(annotations))
+            jpatch_add_op(patch, "add", "/metadata/annotations",
+                          json_pack("{s:s}", ANN_BUDGET, qty_format(budget, q)));
+        else
+            jpatch_add_op(patch, "add", "/metadata/annotations/membudget.io~1budget",
+                          json_string(qty_format(budget, q)));
+    }
+    if (conf->inject_gomemlimit && !env_has(target, "GOMEMLIMIT", NULL)) {
+        char path[64], bytes[32];
+        json_t *entry;
+        snprintf(bytes, sizeof bytes, "%lld", (long long)budget);
+        entry = json_pack("{s:s,s:s}", "name", "GOMEMLIMIT", "value", bytes);
+        if (json_is_array(json_object_get(target, "env"))) {
+            snprintf(path, sizeof path, "/spec/containers/%zu/env/-", target_idx);
+            jpatch_add_op(patch, "add", path, entry);
+        } else {
+            snprintf(path, sizeof path, "/spec/containers/%zu/env", target_idx);
+            jpatch_add_op(patch, "add", path, json_pack("[o]", entry));
+        }
+    }
+    if (conf->inject_readiness_gate && a.throttle == ANN_THROTTLE_READINESS && !has_gate(spec)) {
+        json_t *gate = json_pack("{s:s}", "conditionType", ANN_CONDITION);
+        if (json_is_array(json_object_get(spec, "readinessGates")))
+            jpatch_add_op(patch, "add", "/spec/readinessGates/-", gate);
+        else
+            jpatch_add_op(patch, "add", "/spec/readinessGates", json_pack("[o]", gate));
+    }
+    if (json_array_size(patch) > 0)
+        out->patch = patch;
+    else
+        json_decref(patch);
+}
+
+void policy_result_cleanup(struct policy_result *r)
+{
+    for (size_t i = 0; i < r->nv; i++) {
+        mb_free(r->v[i].path);
+        mb_free(r->v[i].msg);
+    }
+    for (size_t i = 0; i < r->nw; i++)
+        mb_free(r->warnings[i]);
+    mb_free(r->warnings);
+    mb_free(r->v);
+    json_decref(r->patch);
+    memset(r, 0, sizeof *r);
+}
+
+char *policy_message(const struct policy_result *r)
+{
+    struct mb_buf b;
+
+    mb_buf_init(&b, 64 * 1024);
+    for (size_t i = 0; i < r->nv; i++) {
+        if (mb_buf_printf(&b, "%s%s: %s", i ? "; " : "", r->v[i].path, r->v[i].msg)) {
+            (void)mb_buf_adds(&b, "; ...");
+            break;
+        }
+    }
+    return mb_buf_take(&b);
+}

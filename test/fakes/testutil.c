@@ -1,0 +1,49 @@
+/* testutil.c -- helpers for the check suites. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "testutil.h"
+
+json_t *tu_json(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_ALLOW_NUL, &e);
+
+    ck_assert_msg(j != NULL, "bad JSON in test (%d:%d %s): %s", e.line, e.column, e.text, text);
+    return j;
+}
+
+char *tu_read_file(const char *relpath, size_t *len)
+{
+    const char *dir = getenv("MB_SRCDIR");
+    char path[4096];
+    FILE *f;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", relpath);
+    f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = mb_xmalloc((size_t)n + 1);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+json_t *tu_pod(const char *annotations_json, const char *containers_json)
+{
+    char *text = mb_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"%s%s},"
+                              "\"spec\":{\"containers\":%s}}",
+                              annotations_json ? ",\"annotations\":" : "",
+                              annotations_json ? annotations_json : "", containers_json);
+    json_t *j = tu_json(text);
+    mb_free(text);
+    return j;
+}

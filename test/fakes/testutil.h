@@ -1,0 +1,18 @@
+/* testutil.h -- small helpers shared by the check suites. */
+#ifndef MB_TESTUTIL_H
+#define MB_TESTUTIL_H
+
+#include <check.h>
+#include <jansson.h>
+
+/* Parse JSON text or fail the current test. Returns: new reference. */
+json_t *tu_json(const char *text);
+
+/* Read a whole file under the source tree (MB_SRCDIR or "."). Returns: new
+ * string, or fails the test. *len may be NULL. */
+char *tu_read_file(const char *relpath, size_t *len);
+
+/* A pod JSON object from a compact description used by many tables. */
+json_t *tu_pod(const char *annotations_json, const char *containers_json);
+
+#endif

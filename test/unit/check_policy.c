@@ -1,0 +1,331 @@
+/* check_policy.c -- admission rules: violations, paths, mutations. */
+#include <stdlib.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/jpatch.h"
+#include "membudget/policy.h"
+#include "suites.h"
+#include "testutil.h"
+
+#define C_API "{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}},\"ports\":[{\"name\":\"dbg\",\"containerPort\":6060}]}"
+#define C_NOLIMIT "{\"name\":\"api\"}"
+
+/* Each row: a pod (annotations, containers) -> expected violations as
+ * "path=>msg-substring" joined by '|'. */
+static const struct {
+    const char *ann, *containers, *want;
+} POD_ROWS[] = {
+    {"{\"membudget.io/budget\":\"768Mi\"}", "[" C_API "]", ""},
+    {NULL, "[" C_API "]",
+     "metadata.annotations[membudget.io/budget]=>required: every pod in a namespace governed"},
+    {"{\"membudget.io/budget\":\"768Mi\"}", "[" C_NOLIMIT "]",
+     "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set"},
+    {"{\"membudget.io/budget\":\"2Gi\"}", "[" C_API "]",
+     "metadata.annotations[membudget.io/budget]=>\"2Gi\": exceeds the memory limit 1Gi of container \"api\""},
+    {"{\"membudget.io/budget\":\"1Gi\"}", "[" C_API "]", ""}, /* equal to the limit is fine */
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"side\"}", "[" C_API "]",
+     "metadata.annotations[membudget.io/container]=>\"side\": no such container"},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"side\"}",
+     "[{\"name\":\"x\"}," "{\"name\":\"side\",\"resources\":{\"limits\":{\"memory\":\"512Mi\"}}}]",
+     "metadata.annotations[membudget.io/budget]=>exceeds the memory limit 512Mi of container \"side\" (spec.containers[1]"},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/metrics\":\"dbg/metrics\",\"membudget.io/gc\":\"6060/debug/gc\"}",
+     "[" C_API "]", ""},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/metrics\":\"9090/metrics\",\"membudget.io/profile\":\"pprof/x\","
+     "\"membudget.io/throttle\":\"7000/t\"}",
+     "[" C_API "]",
+     "metadata.annotations[membudget.io/metrics]=>port 9090 is not declared by container \"api\" (add it to spec.containers[0].ports|"
+     "metadata.annotations[membudget.io/profile]=>has no port named \"pprof\"|"
+     "metadata.annotations[membudget.io/throttle]=>port 7000 is not declared"},
+    /* every problem at once */
+    {"{\"membudget.io/budget\":\"2Gi\",\"membudget.io/tiers\":\"gc=90,throttle=95\",\"membudget.io/mode\":\"off\"}",
+     "[" C_API "]",
+     "metadata.annotations[membudget.io/tiers]=>\"gc=90,throttle=95\": thresholds must increase throttle < gc < evict|"
+     "metadata.annotations[membudget.io/mode]=>must be enforce or dry-run|"
+     "metadata.annotations[membudget.io/budget]=>exceeds the memory limit"},
+    {"{\"membudget.io/budget\":\"768Mi\"}",
+     "[{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":\"lots\"}}}]",
+     "spec.containers[0].resources.limits.memory=>\"lots\": expected a number"},
+    {"{\"membudget.io/budget\":\"768Mi\"}", "[{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":2147483648}}}]", ""},
+    {"[\"not\",\"a\",\"map\"]", "[" C_API "]",
+     "metadata.annotations=>must be a map of strings|metadata.annotations[membudget.io/budget]=>required"},
+};
+
+static void expect(const struct policy_result *r, const char *want_list, int row)
+{
+    char *want = mb_xstrdup(want_list), *save = NULL;
+    size_t nwant = 0;
+
+    for (char *w = strtok_r(want, "|", &save); w; w = strtok_r(NULL, "|", &save)) {
+        char *arrow = strstr(w, "=>");
+        bool found = false;
+        *arrow = '\0';
+        for (size_t k = 0; k < r->nv; k++)
+            if (!strcmp(r->v[k].path, w) && strstr(r->v[k].msg, arrow + 2))
+                found = true;
+        char *all = policy_message(r);
+        ck_assert_msg(found, "row %d: missing %s: %s; got: %s", row, w, arrow + 2, all);
+        mb_free(all);
+        nwant++;
+    }
+    char *all = policy_message(r);
+    ck_assert_msg(r->nv == nwant, "row %d: %zu violations, want %zu: %s", row, r->nv, nwant, all);
+    mb_free(all);
+    mb_free(want);
+}
+
+START_TEST(test_policy_pod_rows)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *pod = tu_pod(POD_ROWS[_i].ann, POD_ROWS[_i].containers);
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    expect(&r, POD_ROWS[_i].want, _i);
+    policy_result_cleanup(&r);
+    json_decref(pod);
+}
+END_TEST
+
+/* Workload kinds: the same checks at their template's path. */
+static const struct {
+    const char *json;
+    enum policy_kind kind;
+    const char *want;
+} WL_ROWS[] = {
+    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":{\"metadata\":{},"
+     "\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
+     POLICY_KIND_DEPLOYMENT, "spec.template.metadata.annotations[membudget.io/budget]=>required"},
+    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
+     "{\"membudget.io/budget\":\"1Gi\"}},\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
+     POLICY_KIND_STATEFULSET, "spec.template.spec.containers[0].resources.limits.memory=>required when"},
+    {"{\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":"
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"3Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}}}",
+     POLICY_KIND_CRONJOB,
+     "spec.jobTemplate.spec.template.metadata.annotations[membudget.io/budget]=>exceeds the memory limit 1Gi "
+     "of container \"api\" (spec.jobTemplate.spec.template.spec.containers[0]"},
+    {"{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
+     "{\"membudget.io/budget\":\"1Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}",
+     POLICY_KIND_JOB, ""},
+    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"spec\":{}}", POLICY_KIND_DAEMONSET, ""},
+    {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{}}", POLICY_KIND_OTHER, ""},
+};
+
+START_TEST(test_policy_workloads)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *obj = tu_json(WL_ROWS[_i].json);
+    struct policy_input in = {.kind = policy_kind_of_object(obj), .op = POLICY_CREATE, .object = obj};
+
+    ck_assert_int_eq(in.kind, WL_ROWS[_i].kind);
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    expect(&r, WL_ROWS[_i].want, _i);
+    ck_assert_ptr_null(r.patch); /* templates are never mutated */
+    policy_result_cleanup(&r);
+    json_decref(obj);
+}
+END_TEST
+
+START_TEST(test_policy_kinds)
+{
+    ck_assert_int_eq(policy_kind_of("", "Pod"), POLICY_KIND_POD);
+    ck_assert_int_eq(policy_kind_of("apps", "ReplicaSet"), POLICY_KIND_REPLICASET);
+    ck_assert_int_eq(policy_kind_of("extensions", "Deployment"), POLICY_KIND_OTHER);
+    ck_assert_int_eq(policy_kind_of(NULL, NULL), POLICY_KIND_OTHER);
+    ck_assert_str_eq(policy_kind_name(POLICY_KIND_CRONJOB), "CronJob");
+}
+END_TEST
+
+static json_t *apply(const json_t *doc, const json_t *patch)
+{
+    json_t *out = NULL;
+    struct mb_diag d = {0};
+    ck_assert_msg(jpatch_apply(doc, patch, &out, &d) == MB_OK, "%s", d.msg);
+    return out;
+}
+
+START_TEST(test_policy_mutations_from_nothing)
+{
+    /* no env, no readinessGates, no annotations map: parents get created */
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *pod = tu_json("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[" C_API "]}}");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+
+    policy_conf_defaults(&conf);
+    conf.default_budget_pct = 75;
+    policy_eval(&conf, &in, &r);
+    ck_assert_uint_eq(r.nv, 0);
+    ck_assert_ptr_nonnull(r.patch);
+    json_t *out = apply(pod, r.patch);
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/metadata/annotations/membudget.io~1budget")), "768Mi");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/name")), "GOMEMLIMIT");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/value")), "805306368");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/readinessGates/0/conditionType")),
+                     "membudget.io/within-budget");
+    json_decref(out);
+    policy_result_cleanup(&r);
+    json_decref(pod);
+}
+END_TEST
+
+START_TEST(test_policy_mutations_append)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *pod = tu_json(
+        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"512Mi\",\"membudget.io/container\":\"b\"}},"
+        "\"spec\":{\"readinessGates\":[{\"conditionType\":\"other\"}],\"containers\":[{\"name\":\"a\"},"
+        "{\"name\":\"b\",\"env\":[{\"name\":\"X\",\"value\":\"1\"}],\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    ck_assert_uint_eq(r.nv, 0);
+    json_t *out = apply(pod, r.patch);
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/1/env/1/value")), "536870912");
+    ck_assert_ptr_null(jpatch_get(out, "/spec/containers/0/env"));
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/readinessGates/1/conditionType")),
+                     "membudget.io/within-budget");
+    /* idempotent: evaluating the mutated pod asks for nothing more */
+    struct policy_result r2 = {0};
+    in.object = out;
+    policy_eval(&conf, &in, &r2);
+    ck_assert_ptr_null(r2.patch);
+    policy_result_cleanup(&r2);
+    json_decref(out);
+    policy_result_cleanup(&r);
+    json_decref(pod);
+}
+END_TEST
+
+START_TEST(test_policy_no_mutation_cases)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    /* GOMEMLIMIT already set (and above the budget: a warning), throttle none: no gate */
+    json_t *pod = tu_json(
+        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"512Mi\",\"membudget.io/throttle\":\"none\"}},"
+        "\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":\"900MiB\"}],"
+        "\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    ck_assert_uint_eq(r.nv, 0);
+    ck_assert_ptr_null(r.patch);
+    ck_assert_uint_eq(r.nw, 1);
+    ck_assert_msg(strstr(r.warnings[0], "spec.containers[0].env[GOMEMLIMIT]: 900MiB is above the budget 512Mi"),
+                  "%s", r.warnings[0]);
+    policy_result_cleanup(&r);
+
+    /* UPDATE never mutates */
+    json_decref(pod);
+    pod = tu_pod("{\"membudget.io/budget\":\"512Mi\"}", "[" C_API "]");
+    in.object = pod;
+    in.op = POLICY_UPDATE;
+    policy_eval(&conf, &in, &r);
+    ck_assert_ptr_null(r.patch);
+    policy_result_cleanup(&r);
+
+    /* injections switched off */
+    in.op = POLICY_CREATE;
+    conf.inject_gomemlimit = false;
+    conf.inject_readiness_gate = false;
+    policy_eval(&conf, &in, &r);
+    ck_assert_ptr_null(r.patch);
+    policy_result_cleanup(&r);
+    json_decref(pod);
+}
+END_TEST
+
+START_TEST(test_policy_update_rules)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *old = tu_pod("{\"membudget.io/budget\":\"512Mi\"}", "[" C_API "]");
+    json_t *now = tu_pod("{}", "[" C_API "]");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_UPDATE, .object = now, .old_object = old};
+
+    policy_conf_defaults(&conf);
+    conf.require_budget = false; /* removal is refused even when budgets are optional */
+    policy_eval(&conf, &in, &r);
+    expect(&r, "metadata.annotations[membudget.io/budget]=>may not be removed by an update", 0);
+    policy_result_cleanup(&r);
+
+    /* raising above the limit on update */
+    json_decref(now);
+    now = tu_pod("{\"membudget.io/budget\":\"4Gi\"}", "[" C_API "]");
+    in.object = now;
+    policy_eval(&conf, &in, &r);
+    expect(&r, "metadata.annotations[membudget.io/budget]=>exceeds the memory limit 1Gi", 1);
+    policy_result_cleanup(&r);
+    json_decref(now);
+    json_decref(old);
+}
+END_TEST
+
+START_TEST(test_policy_optional_budget)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *pod = tu_pod(NULL, "[" C_NOLIMIT "]");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+
+    policy_conf_defaults(&conf);
+    conf.require_budget = false;
+    policy_eval(&conf, &in, &r);
+    ck_assert_uint_eq(r.nv, 0);
+    ck_assert_ptr_null(r.patch); /* no budget: not tracked, so no gate, no GOMEMLIMIT */
+    policy_result_cleanup(&r);
+
+    /* a default percentage with no limit to take it from still needs a budget */
+    conf.require_budget = true;
+    conf.default_budget_pct = 90;
+    policy_eval(&conf, &in, &r);
+    expect(&r, "metadata.annotations[membudget.io/budget]=>no default: the container has no memory limit", 0);
+    policy_result_cleanup(&r);
+    json_decref(pod);
+}
+END_TEST
+
+START_TEST(test_policy_message)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *pod = tu_pod("{\"membudget.io/budget\":\"768Mi\",\"membudget.io/gc\":\"x\"}", "[" C_NOLIMIT "]");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+    char *m;
+
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    m = policy_message(&r);
+    ck_assert_str_eq(m, "metadata.annotations[membudget.io/gc]: \"x\": expected PORT/PATH, e.g. 6060/metrics; "
+                        "spec.containers[0].resources.limits.memory: required when membudget.io/budget is set "
+                        "(the budget must fit under a memory limit)");
+    mb_free(m);
+    policy_result_cleanup(&r);
+    json_decref(pod);
+}
+END_TEST
+
+Suite *policy_suite(void)
+{
+    Suite *s = suite_create("policy");
+    TCase *tc = tcase_create("rules");
+
+    tcase_add_loop_test(tc, test_policy_pod_rows, 0, (int)MB_ARRAY_LEN(POD_ROWS));
+    tcase_add_loop_test(tc, test_policy_workloads, 0, (int)MB_ARRAY_LEN(WL_ROWS));
+    tcase_add_test(tc, test_policy_kinds);
+    tcase_add_test(tc, test_policy_mutations_from_nothing);
+    tcase_add_test(tc, test_policy_mutations_append);
+    tcase_add_test(tc, test_policy_no_mutation_cases);
+    tcase_add_test(tc, test_policy_update_rules);
+    tcase_add_test(tc, test_policy_optional_budget);
+    tcase_add_test(tc, test_policy_message);
+    suite_add_tcase(s, tc);
+    return s;
+}
