@@ -29,28 +29,35 @@ void ann_errors_add(struct ann_errors *e, const char *key, const char *fmt, ...)
 char *ann_quote(const char *v, char *dst, size_t dstlen)
 {
     size_t o = 0, shown = 0;
+    const unsigned char *c = (const unsigned char *)v;
 
     MB_ASSERT(dstlen >= 16);
     dst[o++] = '"';
-    for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+    while (*c) {
         char tmp[8];
-        size_t tl;
+        size_t tl, adv = 1;
 
         if (shown >= 64) {
             if (o + 5 < dstlen)
                 memcpy(dst + o, "...", 3), o += 3;
             break;
         }
-        if (*c == '"' || *c == '\\')
+        if (*c == '"' || *c == '\\') {
             tl = (size_t)snprintf(tmp, sizeof tmp, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
+        } else if (*c < 0x20 || *c == 0x7f) {
             tl = (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", *c);
-        else
-            tmp[0] = (char)*c, tl = 1;
+        } else {
+            /* copy a whole UTF-8 sequence so truncation never splits one */
+            tl = 0;
+            tmp[tl++] = (char)*c;
+            while (c[adv] && (c[adv] & 0xc0) == 0x80 && adv < 4)
+                tmp[tl++] = (char)c[adv++];
+        }
         if (o + tl + 2 >= dstlen)
             break;
         memcpy(dst + o, tmp, tl);
         o += tl;
+        c += adv;
         shown++;
     }
     dst[o++] = '"';

@@ -10,5 +10,6 @@ Suite *ydoc_suite(void);
 Suite *ann_suite(void);
 Suite *jpatch_suite(void);
 Suite *policy_suite(void);
+Suite *review_suite(void);
 
 #endif

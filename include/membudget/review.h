@@ -1,0 +1,53 @@
+/*
+ * review.h -- one admission request, bytes in, bytes out (pure).
+ *
+ * The webhook's whole decision: decode the AdmissionReview, run the policy,
+ * encode the answer. The HTTPS layer only moves bytes and counts; the fuzz
+ * target drives this function directly.
+ *
+ *   /validate  enforce mode: violations deny (HTTP 200, allowed=false, 403,
+ *              every violation in the message); warnings carry advice.
+ *   /validate  audit mode: violations become warnings; always allowed.
+ *   /mutate    always allowed; a JSON Patch for Pod CREATE.
+ * Subresources, DELETE/CONNECT and kinds membudget does not govern are
+ * allowed untouched ("skipped"). A body that is not an AdmissionReview v1
+ * request gets HTTP 400 and a one-line reason.
+ */
+#ifndef MB_REVIEW_H
+#define MB_REVIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "membudget/policy.h"
+
+enum review_endpoint { REVIEW_VALIDATE, REVIEW_MUTATE };
+enum review_mode { REVIEW_ENFORCE, REVIEW_AUDIT };
+
+/* What happened, for metrics and logs. Strings are static or copied. */
+struct review_summary {
+    const char *operation; /* "CREATE", ..., or "unknown" */
+    const char *kind;      /* "Pod", "Deployment", ..., "other" */
+    const char *result;    /* allowed | denied | warned | mutated | skipped | invalid */
+    bool dry_run;
+    size_t violations;
+    char uid[129];
+    char ns[64];
+    char name[254];
+};
+
+struct review_out {
+    int http_status;   /* 200, or 400 for a malformed review */
+    char *body;        /* response body (JSON, or a text line for 400); new */
+    size_t body_len;
+    const char *content_type;
+    struct review_summary s;
+};
+
+/* Decide. `out` is filled (clean up with review_out_cleanup). Cannot fail;
+ * runs on any thread. */
+void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
+                   const char *body, size_t len, struct review_out *out);
+
+void review_out_cleanup(struct review_out *o);
+
+#endif /* MB_REVIEW_H */

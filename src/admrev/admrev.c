@@ -1,0 +1,160 @@
+/* admrev.c -- AdmissionReview v1 codec (pure). */
+#include <string.h>
+#include "membudget/admrev.h"
+#include "membudget/alloc.h"
+#include "membudget/jsonx.h"
+
+static const char *str_or(const json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struct mb_diag *diag)
+{
+    json_error_t je;
+    json_t *root, *req, *kind, *res, *obj, *old, *dry;
+    struct admrev_req r = {0};
+    const char *av, *k, *op;
+    static const char *const OPS[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};
+    size_t i;
+
+    root = json_loadb(body, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return mb_diag_set(diag, MB_EPARSE, "body is not JSON: %s at line %d column %d", je.text,
+                           je.line, je.column);
+    r.root = root;
+    if (!json_is_object(root)) {
+        mb_diag_set(diag, MB_EINVAL, "body is not a JSON object");
+        goto bad;
+    }
+    av = json_string_value(json_object_get(root, "apiVersion"));
+    k = json_string_value(json_object_get(root, "kind"));
+    if (!k || strcmp(k, "AdmissionReview") != 0) {
+        mb_diag_set(diag, MB_EINVAL, "kind must be AdmissionReview");
+        goto bad;
+    }
+    if (!av || strcmp(av, ADMREV_API_VERSION) != 0) {
+        mb_diag_set(diag, MB_EINVAL, "apiVersion must be " ADMREV_API_VERSION " (got %s)",
+                    av ? av : "none");
+        goto bad;
+    }
+    req = json_object_get(root, "request");
+    if (!json_is_object(req)) {
+        mb_diag_set(diag, MB_EINVAL, "request is missing");
+        goto bad;
+    }
+    r.uid = json_string_value(json_object_get(req, "uid"));
+    if (!r.uid || !*r.uid || strlen(r.uid) > 128) {
+        mb_diag_set(diag, MB_EINVAL, "request.uid must be a non-empty string");
+        goto bad;
+    }
+    kind = json_object_get(req, "kind");
+    r.kind = json_string_value(json_object_get(kind, "kind"));
+    if (!r.kind) {
+        mb_diag_set(diag, MB_EINVAL, "request.kind.kind is missing");
+        goto bad;
+    }
+    r.group = str_or(kind, "group", "");
+    r.version = str_or(kind, "version", "");
+    res = json_object_get(req, "resource");
+    r.resource = str_or(res, "resource", "");
+    r.sub_resource = str_or(req, "subResource", "");
+    op = json_string_value(json_object_get(req, "operation"));
+    for (i = 0; op && i < MB_ARRAY_LEN(OPS); i++)
+        if (!strcmp(op, OPS[i]))
+            break;
+    if (!op || i == MB_ARRAY_LEN(OPS)) {
+        mb_diag_set(diag, MB_EINVAL, "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+        goto bad;
+    }
+    r.op = (enum admrev_op)i;
+    r.op_name = OPS[i];
+    r.ns = str_or(req, "namespace", "");
+    r.name = str_or(req, "name", "");
+    obj = json_object_get(req, "object");
+    old = json_object_get(req, "oldObject");
+    r.object = json_is_object(obj) ? obj : NULL;
+    r.old_object = json_is_object(old) ? old : NULL;
+    if ((r.op == ADMREV_CREATE || r.op == ADMREV_UPDATE) && !r.object) {
+        mb_diag_set(diag, MB_EINVAL, "request.object must be an object for %s", r.op_name);
+        goto bad;
+    }
+    dry = json_object_get(req, "dryRun");
+    r.dry_run = json_is_true(dry);
+    *out = r;
+    return MB_OK;
+bad:
+    json_decref(root);
+    return MB_EINVAL;
+}
+
+void admrev_req_cleanup(struct admrev_req *r)
+{
+    json_decref(r->root);
+    memset(r, 0, sizeof *r);
+}
+
+/* base64 (RFC 4648, with padding) of the patch, as the API expects. */
+static char *b64(const char *in, size_t n)
+{
+    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = mb_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+    size_t i;
+
+    for (i = 0; i + 2 < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+        *o++ = T[v >> 18];
+        *o++ = T[(v >> 12) & 63];
+        *o++ = T[(v >> 6) & 63];
+        *o++ = T[v & 63];
+    }
+    if (i < n) {
+        unsigned v = (unsigned char)in[i] << 16 | (i + 1 < n ? (unsigned char)in[i + 1] << 8 : 0);
+        *o++ = T[v >> 18];
+        *o++ = T[(v >> 12) & 63];
+        *o++ = i + 1 < n ? T[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+char *admrev_encode(const char *uid, const struct admrev_resp *resp, size_t *len)
+{
+    json_t *r = json_object(), *out;
+    char *res;
+
+    json_object_set_new(r, "uid", json_string(uid));
+    json_object_set_new(r, "allowed", json_boolean(resp->allowed));
+    if (resp->code || resp->message) {
+        json_t *st = json_object();
+        if (resp->code)
+            json_object_set_new(st, "code", json_integer(resp->code));
+        if (resp->reason)
+            json_object_set_new(st, "reason", json_string(resp->reason));
+        if (resp->message)
+            json_object_set_new(st, "message", mb_json_string_lossy(resp->message));
+        json_object_set_new(r, "status", st);
+    }
+    if (resp->patch) {
+        size_t plen;
+        char *p = mb_json_dumps(resp->patch, JSON_COMPACT, &plen);
+        char *enc = b64(p, plen);
+        json_object_set_new(r, "patchType", json_string("JSONPatch"));
+        json_object_set_new(r, "patch", json_string(enc));
+        mb_free(enc);
+        mb_free(p);
+    }
+    if (resp->nwarnings) {
+        json_t *w = json_array();
+        for (size_t i = 0; i < resp->nwarnings; i++)
+            json_array_append_new(w, mb_json_string_lossy(resp->warnings[i]));
+        json_object_set_new(r, "warnings", w);
+    }
+    out = json_pack("{s:s,s:s,s:o}", "apiVersion", ADMREV_API_VERSION, "kind", "AdmissionReview",
+                    "response", r);
+    res = mb_json_dumps(out, JSON_COMPACT, len);
+    json_decref(out);
+    return res;
+}

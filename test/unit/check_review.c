@@ -1,0 +1,250 @@
+/* check_review.c -- AdmissionReview decode/encode and the whole decision. */
+#include <string.h>
+#include "membudget/admrev.h"
+#include "membudget/alloc.h"
+#include "membudget/jpatch.h"
+#include "membudget/review.h"
+#include "suites.h"
+#include "testutil.h"
+
+static struct policy_conf CONF;
+
+static void setup(void) { policy_conf_defaults(&CONF); }
+
+/* Run a fixture through review_handle; returns the parsed response body. */
+static json_t *run(const char *fixture, enum review_endpoint ep, enum review_mode mode,
+                   struct review_out *o)
+{
+    size_t len;
+    char *body = tu_read_file(fixture, &len);
+    json_t *resp;
+
+    review_handle(&CONF, ep, mode, body, len, o);
+    mb_free(body);
+    ck_assert_int_eq(o->http_status, 200);
+    resp = tu_json(o->body);
+    ck_assert_str_eq(json_string_value(json_object_get(resp, "apiVersion")), "admission.k8s.io/v1");
+    ck_assert_str_eq(json_string_value(json_object_get(resp, "kind")), "AdmissionReview");
+    return resp;
+}
+
+START_TEST(test_review_good_pod)
+{
+    struct review_out o;
+    json_t *r = run("test/fixtures/admission/pod-create-good.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+
+    ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/uid")), "705ab4f5-6393-11e8-b7cc-42010a800002");
+    ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
+    ck_assert_ptr_null(jpatch_get(r, "/response/status"));
+    ck_assert_ptr_null(jpatch_get(r, "/response/warnings"));
+    ck_assert_str_eq(o.s.result, "allowed");
+    ck_assert_str_eq(o.s.kind, "Pod");
+    ck_assert_str_eq(o.s.operation, "CREATE");
+    json_decref(r);
+    review_out_cleanup(&o);
+}
+END_TEST
+
+START_TEST(test_review_denied_lists_everything)
+{
+    struct review_out o;
+    json_t *r = run("test/fixtures/admission/pod-create-bad.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+    const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));
+
+    ck_assert(json_is_false(jpatch_get(r, "/response/allowed")));
+    ck_assert_int_eq(json_integer_value(jpatch_get(r, "/response/status/code")), 403);
+    ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/status/reason")), "Forbidden");
+    ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/uid")), "bad-0001");
+    ck_assert_msg(strstr(msg, "metadata.annotations[membudget.io/tiers]: \"gc=90,throttle=95\": thresholds must "
+                              "increase throttle < gc < evict"), "%s", msg);
+    ck_assert_msg(strstr(msg, "metadata.annotations[membudget.io/budget]: \"2Gi\": exceeds the memory limit 1Gi"), "%s", msg);
+    ck_assert_msg(strstr(msg, "metadata.annotations[membudget.io/metrics]: port 9090 is not declared"), "%s", msg);
+    ck_assert_uint_eq(o.s.violations, 3);
+    ck_assert_str_eq(o.s.result, "denied");
+    json_decref(r);
+    review_out_cleanup(&o);
+}
+END_TEST
+
+START_TEST(test_review_audit_warns)
+{
+    struct review_out o;
+    json_t *r = run("test/fixtures/admission/pod-create-bad.json", REVIEW_VALIDATE, REVIEW_AUDIT, &o);
+
+    ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
+    ck_assert_uint_eq(json_array_size(jpatch_get(r, "/response/warnings")), 3);
+    ck_assert(strstr(json_string_value(jpatch_get(r, "/response/warnings/0")), "membudget (audit, would deny): "));
+    ck_assert_str_eq(o.s.result, "warned");
+    json_decref(r);
+    review_out_cleanup(&o);
+}
+END_TEST
+
+START_TEST(test_review_workload_template)
+{
+    struct review_out o;
+    json_t *r = run("test/fixtures/admission/deployment-create-bad.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+    const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));
+
+    ck_assert(json_is_false(jpatch_get(r, "/response/allowed")));
+    ck_assert_msg(!strcmp(msg, "spec.template.metadata.annotations[membudget.io/budget]: required: every pod in a "
+                               "namespace governed by membudget must declare a memory budget, e.g. "
+                               "membudget.io/budget: \"768Mi\""), "%s", msg);
+    ck_assert_str_eq(o.s.kind, "Deployment");
+    json_decref(r);
+    review_out_cleanup(&o);
+}
+END_TEST
+
+START_TEST(test_review_mutate_patch_applies)
+{
+    struct review_out o;
+    size_t len;
+    char *body = tu_read_file("test/fixtures/admission/pod-create-mutate.json", &len);
+    json_t *review = tu_json(body);
+    json_t *r = run("test/fixtures/admission/pod-create-mutate.json", REVIEW_MUTATE, REVIEW_ENFORCE, &o);
+    const char *b64 = json_string_value(jpatch_get(r, "/response/patch"));
+    json_t *patch, *pod = NULL;
+    unsigned char raw[4096];
+    size_t n = 0;
+    unsigned v = 0;
+    int bits = 0;
+    struct mb_diag d = {0};
+
+    ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
+    ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/patchType")), "JSONPatch");
+    /* decode base64 here, independently of the encoder */
+    for (const char *c = b64; *c && *c != '='; c++) {
+        const char *T = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *p = strchr(T, *c);
+        ck_assert_ptr_nonnull(p);
+        v = (v << 6) | (unsigned)(p - T);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            raw[n++] = (unsigned char)(v >> bits);
+            v &= (1u << bits) - 1;
+        }
+    }
+    raw[n] = '\0';
+    patch = tu_json((char *)raw);
+    ck_assert_int_eq(jpatch_apply(jpatch_get(review, "/request/object"), patch, &pod, &d), MB_OK);
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/name")), "GOMEMLIMIT");
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/value")), "536870912");
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/readinessGates/0/conditionType")),
+                     "membudget.io/within-budget");
+    ck_assert_str_eq(o.s.result, "mutated");
+    json_decref(pod);
+    json_decref(patch);
+    json_decref(review);
+    json_decref(r);
+    mb_free(body);
+    review_out_cleanup(&o);
+}
+END_TEST
+
+/* Hostile or malformed bodies: 400 with a one-line reason, never a crash. */
+static const struct {
+    const char *body;
+    const char *why;
+} BAD[] = {
+    {"", "not JSON"},
+    {"{", "not JSON"},
+    {"[]", "not a JSON object"},
+    {"{\"kind\":\"AdmissionReview\"}", "apiVersion must be admission.k8s.io/v1"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"kind\":\"AdmissionReview\",\"request\":{}}", "apiVersion must be"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\"}", "kind must be AdmissionReview"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request is missing"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}", "uid"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":5}}", "uid"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\"}}", "request.kind.kind"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"PATCH\"}}", "request.operation"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\"}}", "request.object must be an object"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"apiVersion\":\"x\"}", "not JSON"}, /* duplicate keys */
+    {"\xff\xfe{}", "not JSON"},
+};
+
+START_TEST(test_review_malformed)
+{
+    struct review_out o;
+
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BAD[_i].body, strlen(BAD[_i].body), &o);
+    ck_assert_int_eq(o.http_status, 400);
+    ck_assert_msg(strstr(o.body, BAD[_i].why), "row %d: %s", _i, o.body);
+    ck_assert(strchr(o.body, '\n') == o.body + o.body_len - 1); /* exactly one line */
+    ck_assert_str_eq(o.s.result, "invalid");
+    review_out_cleanup(&o);
+}
+END_TEST
+
+START_TEST(test_review_skips)
+{
+    /* DELETE, subresources and foreign kinds are allowed untouched */
+    static const char *const BODIES[] = {
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\","
+        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"DELETE\",\"oldObject\":{}}}",
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u2\","
+        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"subResource\":\"status\",\"operation\":\"UPDATE\","
+        "\"object\":{\"metadata\":{}}}}",
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u3\","
+        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"},\"operation\":\"CREATE\",\"object\":{},\"dryRun\":true}}",
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(BODIES); i++) {
+        struct review_out o;
+        review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BODIES[i], strlen(BODIES[i]), &o);
+        ck_assert_int_eq(o.http_status, 200);
+        json_t *r = tu_json(o.body);
+        ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
+        ck_assert_str_eq(o.s.result, "skipped");
+        json_decref(r);
+        review_out_cleanup(&o);
+    }
+}
+END_TEST
+
+START_TEST(test_review_dry_run_and_bad_utf8_message)
+{
+    /* a budget whose value is cut mid-character by quoting still yields a
+     * valid JSON response with the message */
+    const char *body = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+                       "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"dryRun\":true,"
+                       "\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/mode\":"
+                       "\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}},"
+                       "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}}}";
+    struct review_out o;
+
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, body, strlen(body), &o);
+    ck_assert_int_eq(o.http_status, 200);
+    json_t *r = tu_json(o.body);
+    const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));
+    ck_assert_ptr_nonnull(msg);
+    ck_assert(strstr(msg, "membudget.io/mode"));
+    ck_assert(o.s.dry_run);
+    json_decref(r);
+    review_out_cleanup(&o);
+}
+END_TEST
+
+Suite *review_suite(void)
+{
+    Suite *s = suite_create("review");
+    TCase *tc = tcase_create("review");
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, test_review_good_pod);
+    tcase_add_test(tc, test_review_denied_lists_everything);
+    tcase_add_test(tc, test_review_audit_warns);
+    tcase_add_test(tc, test_review_workload_template);
+    tcase_add_test(tc, test_review_mutate_patch_applies);
+    tcase_add_loop_test(tc, test_review_malformed, 0, (int)MB_ARRAY_LEN(BAD));
+    tcase_add_test(tc, test_review_skips);
+    tcase_add_test(tc, test_review_dry_run_and_bad_utf8_message);
+    suite_add_tcase(s, tc);
+    return s;
+}
