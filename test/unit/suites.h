@@ -11,5 +11,6 @@ Suite *ann_suite(void);
 Suite *jpatch_suite(void);
 Suite *policy_suite(void);
 Suite *review_suite(void);
+Suite *cfg_suite(void);
 
 #endif

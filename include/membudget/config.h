@@ -1,0 +1,76 @@
+/*
+ * config.h -- the membudget config file (pure: YAML text in, struct out).
+ *
+ * The whole schema of DESIGN.md, every key optional, defaults as documented
+ * there. Keys are described in one table (nginx's ngx_command_t, h2o's
+ * configurator): name, type, bounds, where the value goes. Any unknown key,
+ * wrong type or out-of-range value is an error that names the file, the
+ * line and column, and the dotted key:
+ *
+ *   /etc/membudget/config.yaml:7:3: admission.maxBodyBytes: "3MB": unknown suffix ...
+ *
+ * Durations are Go-style ("15s", "2m", "1h30m", "500ms"); sizes are
+ * Kubernetes quantities ("3Mi"). A `tiers` map names the active tiers: a
+ * tier left out of it is off (the same rule as the membudget.io/tiers
+ * annotation).
+ */
+#ifndef MB_CONFIG_H
+#define MB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "membudget/annot.h"
+#include "membudget/err.h"
+#include "membudget/policy.h"
+
+#define CFG_MAX_FILE_BYTES (1024 * 1024) /* callers refuse larger files */
+
+enum cfg_source { CFG_SOURCE_AUTO, CFG_SOURCE_METRICS_API, CFG_SOURCE_SCRAPE };
+
+struct cfg {
+    bool dry_run;
+    char **namespaces; /* owned; empty: every namespace labelled membudget.io/enforce=true */
+    size_t n_namespaces;
+    struct ann_tiers tiers;
+    uint64_t sample_interval_ms;
+    unsigned sustain_samples;
+    unsigned recover_samples;
+    unsigned hysteresis; /* percentage points */
+    uint64_t gc_min_interval_ms;
+    struct {
+        unsigned window; /* samples */
+        double min_slope_pct_per_min;
+    } leak;
+    struct {
+        enum cfg_source source;
+        uint64_t scrape_timeout_ms;
+        unsigned max_concurrent_scrapes;
+        int64_t max_response_bytes;
+    } usage;
+    struct {
+        unsigned max_per_minute;
+        unsigned per_owner_in_flight;
+        char *profile_dir; /* owned */
+        int64_t profile_max_bytes;
+    } eviction;
+    struct policy_conf admission; /* admission.default_tiers mirrors tiers */
+    int64_t max_body_bytes;       /* admission.maxBodyBytes */
+};
+
+/* Fill with the defaults of DESIGN.md. Free with cfg_cleanup(). */
+void cfg_defaults(struct cfg *c);
+
+void cfg_cleanup(struct cfg *c);
+
+/* Parse `len` bytes of YAML from `filename` (used in messages only) over
+ * the defaults. On error returns MB_EPARSE / MB_EINVAL / MB_ERANGE with
+ * "file:line:col: key: reason" in diag, and *out untouched. */
+mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *out,
+                 struct mb_diag *diag);
+
+/* Go-style duration ("1h30m", "15s", "250ms") to milliseconds, rounded
+ * down. Returns false for malformed or overflowing input. */
+bool cfg_parse_duration(const char *s, uint64_t *ms);
+
+#endif /* MB_CONFIG_H */

@@ -1,0 +1,370 @@
+/* config.c -- config file schema and loading (pure). See config.h. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/config.h"
+#include "membudget/quantity.h"
+#include "membudget/ydoc.h"
+
+void cfg_defaults(struct cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->tiers = (struct ann_tiers){80, 90, 95};
+    c->sample_interval_ms = 15000;
+    c->sustain_samples = 2;
+    c->recover_samples = 3;
+    c->hysteresis = 5;
+    c->gc_min_interval_ms = 60000;
+    c->leak.window = 10;
+    c->leak.min_slope_pct_per_min = 1;
+    c->usage.source = CFG_SOURCE_AUTO;
+    c->usage.scrape_timeout_ms = 2000;
+    c->usage.max_concurrent_scrapes = 256;
+    c->usage.max_response_bytes = 4LL << 20;
+    c->eviction.max_per_minute = 5;
+    c->eviction.per_owner_in_flight = 1;
+    c->eviction.profile_dir = mb_xstrdup("/var/lib/membudget/profiles");
+    c->eviction.profile_max_bytes = 64LL << 20;
+    policy_conf_defaults(&c->admission);
+    c->admission.default_tiers = c->tiers;
+    c->max_body_bytes = 3LL << 20;
+}
+
+void cfg_cleanup(struct cfg *c)
+{
+    for (size_t i = 0; i < c->n_namespaces; i++)
+        mb_free(c->namespaces[i]);
+    MB_FREE(c->namespaces);
+    c->n_namespaces = 0;
+    MB_FREE(c->eviction.profile_dir);
+}
+
+bool cfg_parse_duration(const char *s, uint64_t *ms)
+{
+    static const struct {
+        const char *unit;
+        double ns;
+    } U[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    double total = 0;
+
+    if (!strcmp(s, "0")) {
+        *ms = 0;
+        return true;
+    }
+    if (!*s)
+        return false;
+    while (*s) {
+        char *end;
+        double v;
+        size_t best = 0, bestlen = 0;
+
+        if (!((*s >= '0' && *s <= '9') || *s == '.'))
+            return false;
+        v = strtod(s, &end);
+        if (end == s)
+            return false;
+        s = end;
+        for (size_t i = 0; i < MB_ARRAY_LEN(U); i++) {
+            size_t l = strlen(U[i].unit);
+            if (!strncmp(s, U[i].unit, l) && l > bestlen)
+                best = i, bestlen = l;
+        }
+        if (!bestlen)
+            return false;
+        total += v * U[best].ns;
+        s += bestlen;
+        if (total > 9.2e18)
+            return false;
+    }
+    *ms = (uint64_t)(total / 1e6);
+    return true;
+}
+
+/* --- the schema -------------------------------------------------------- */
+
+enum ktype { K_SECTION, K_BOOL, K_UINT, K_DOUBLE, K_DURATION, K_SIZE, K_TIERS, K_NAMESPACES, K_PATH, K_SOURCE };
+
+struct key {
+    const char *name;
+    enum ktype type;
+    size_t off;              /* offset into struct cfg */
+    double min, max;         /* bounds for numbers (durations in ms, sizes in bytes) */
+    const struct key *sub;   /* K_SECTION: its keys, NULL-terminated */
+};
+
+#define O(f) offsetof(struct cfg, f)
+
+static const struct key LEAK_KEYS[] = {
+    {"window", K_UINT, O(leak.window), 3, 1000, NULL},
+    {"minSlopePercentPerMinute", K_DOUBLE, O(leak.min_slope_pct_per_min), 0, 100, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+static const struct key USAGE_KEYS[] = {
+    {"source", K_SOURCE, O(usage.source), 0, 0, NULL},
+    {"scrapeTimeout", K_DURATION, O(usage.scrape_timeout_ms), 10, 60000, NULL},
+    {"maxConcurrentScrapes", K_UINT, O(usage.max_concurrent_scrapes), 1, 10000, NULL},
+    {"maxResponseBytes", K_SIZE, O(usage.max_response_bytes), 1024, 256.0 * 1024 * 1024, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+static const struct key EVICTION_KEYS[] = {
+    {"maxPerMinute", K_UINT, O(eviction.max_per_minute), 0, 10000, NULL},
+    {"perOwnerInFlight", K_UINT, O(eviction.per_owner_in_flight), 1, 1000, NULL},
+    {"profileDir", K_PATH, O(eviction.profile_dir), 0, 0, NULL},
+    {"profileMaxBytes", K_SIZE, O(eviction.profile_max_bytes), 1024, 4.0 * 1024 * 1024 * 1024, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+static const struct key ADMISSION_KEYS[] = {
+    {"requireBudget", K_BOOL, O(admission.require_budget), 0, 0, NULL},
+    {"defaultBudgetPercentOfLimit", K_UINT, O(admission.default_budget_pct), 0, 100, NULL},
+    {"injectGOMEMLIMIT", K_BOOL, O(admission.inject_gomemlimit), 0, 0, NULL},
+    {"injectReadinessGate", K_BOOL, O(admission.inject_readiness_gate), 0, 0, NULL},
+    {"maxBodyBytes", K_SIZE, O(max_body_bytes), 4096, 64.0 * 1024 * 1024, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+static const struct key ROOT_KEYS[] = {
+    {"dryRun", K_BOOL, O(dry_run), 0, 0, NULL},
+    {"namespaces", K_NAMESPACES, 0, 0, 0, NULL},
+    {"tiers", K_TIERS, O(tiers), 0, 0, NULL},
+    {"sampleInterval", K_DURATION, O(sample_interval_ms), 1000, 3600000, NULL},
+    {"sustainSamples", K_UINT, O(sustain_samples), 1, 100, NULL},
+    {"recoverSamples", K_UINT, O(recover_samples), 1, 100, NULL},
+    {"hysteresis", K_UINT, O(hysteresis), 0, 50, NULL},
+    {"gcMinInterval", K_DURATION, O(gc_min_interval_ms), 0, 86400000, NULL},
+    {"leak", K_SECTION, 0, 0, 0, LEAK_KEYS},
+    {"usage", K_SECTION, 0, 0, 0, USAGE_KEYS},
+    {"eviction", K_SECTION, 0, 0, 0, EVICTION_KEYS},
+    {"admission", K_SECTION, 0, 0, 0, ADMISSION_KEYS},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+struct ctx {
+    const char *file;
+    struct mb_diag *diag;
+    struct cfg *c;
+};
+
+static mb_err fail(struct ctx *x, const struct ydoc_node *n, mb_err e, const char *key,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static mb_err fail(struct ctx *x, const struct ydoc_node *n, mb_err e, const char *key,
+                   const char *fmt, ...)
+{
+    char why[200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (x->diag) {
+        x->diag->line = n ? n->line : 0;
+        x->diag->column = n ? n->column : 0;
+    }
+    if (n)
+        return mb_diag_set(x->diag, e, "%s:%d:%d: %s: %s", x->file, n->line, n->column, key, why);
+    return mb_diag_set(x->diag, e, "%s: %s: %s", x->file, key, why);
+}
+
+static const char *scalar(const struct ydoc_node *n)
+{
+    return n->type == YDOC_SCALAR ? n->value : NULL;
+}
+
+static mb_err want_number(struct ctx *x, const struct ydoc_node *n, const char *key,
+                          const struct key *k, double *out)
+{
+    const char *v = scalar(n);
+    char *end;
+    double d;
+
+    if (!v || !n->plain || !*v)
+        return fail(x, n, MB_EINVAL, key, "expected a number, got %s", v ? "a string" : ydoc_kind(n));
+    d = strtod(v, &end);
+    if (*end)
+        return fail(x, n, MB_EINVAL, key, "\"%s\": expected a number", v);
+    if (k->type == K_UINT && (d != (double)(long long)d))
+        return fail(x, n, MB_EINVAL, key, "\"%s\": expected a whole number", v);
+    if (d < k->min || d > k->max)
+        return fail(x, n, MB_ERANGE, key, "%s is out of range [%g, %g]", v, k->min, k->max);
+    *out = d;
+    return MB_OK;
+}
+
+static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const struct ydoc_node *n);
+
+static mb_err walk_map(struct ctx *x, const struct key *keys, const char *prefix,
+                       const struct ydoc_node *map)
+{
+    if (ydoc_is_null(map))
+        return MB_OK;
+    if (map->type != YDOC_MAP)
+        return fail(x, map, MB_EINVAL, prefix[0] ? prefix : "(top level)",
+                    "expected a mapping, got %s", ydoc_kind(map));
+    for (size_t i = 0; i + 1 < map->n; i += 2) {
+        const struct ydoc_node *kn = map->items[i], *vn = map->items[i + 1];
+        const struct key *k;
+        char full[128];
+        mb_err err;
+
+        if (kn->type != YDOC_SCALAR)
+            return fail(x, kn, MB_EINVAL, prefix[0] ? prefix : "(top level)", "keys must be strings");
+        snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "." : "", kn->value);
+        for (size_t j = i + 2; j + 1 < map->n; j += 2)
+            if (map->items[j]->type == YDOC_SCALAR && !strcmp(map->items[j]->value, kn->value))
+                return fail(x, map->items[j], MB_EINVAL, full, "key is given twice");
+        for (k = keys; k->name; k++)
+            if (!strcmp(k->name, kn->value))
+                break;
+        if (!k->name)
+            return fail(x, kn, MB_EINVAL, full, "unknown key");
+        err = set_key(x, k, full, vn);
+        if (err)
+            return err;
+    }
+    return MB_OK;
+}
+
+static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const struct ydoc_node *n)
+{
+    void *field = (char *)x->c + k->off;
+    const char *v = scalar(n);
+    double d;
+    mb_err err;
+
+    switch (k->type) {
+    case K_SECTION:
+        return walk_map(x, k->sub, key, n);
+    case K_BOOL:
+        if (!v || !n->plain || (strcmp(v, "true") && strcmp(v, "false")))
+            return fail(x, n, MB_EINVAL, key, "expected true or false");
+        *(bool *)field = !strcmp(v, "true");
+        return MB_OK;
+    case K_UINT:
+        err = want_number(x, n, key, k, &d);
+        if (!err)
+            *(unsigned *)field = (unsigned)d;
+        return err;
+    case K_DOUBLE:
+        err = want_number(x, n, key, k, &d);
+        if (!err)
+            *(double *)field = d;
+        return err;
+    case K_DURATION: {
+        uint64_t ms;
+        if (!v || !cfg_parse_duration(v, &ms))
+            return fail(x, n, MB_EINVAL, key, "expected a duration such as 15s, 2m or 500ms");
+        if ((double)ms < k->min || (double)ms > k->max)
+            return fail(x, n, MB_ERANGE, key, "%s is out of range [%gms, %gms]", v, k->min, k->max);
+        *(uint64_t *)field = ms;
+        return MB_OK;
+    }
+    case K_SIZE: {
+        int64_t b;
+        struct mb_diag qd = {0};
+        if (!v)
+            return fail(x, n, MB_EINVAL, key, "expected a size such as 4Mi, got %s", ydoc_kind(n));
+        if (qty_parse_str(v, &b, &qd))
+            return fail(x, n, MB_EINVAL, key, "%s", qd.msg);
+        if ((double)b < k->min || (double)b > k->max)
+            return fail(x, n, MB_ERANGE, key, "%s is out of range [%g, %g] bytes", v, k->min, k->max);
+        *(int64_t *)field = b;
+        return MB_OK;
+    }
+    case K_PATH:
+        if (!v || !*v || v[0] != '/' || strlen(v) != n->len || n->len > 1024)
+            return fail(x, n, MB_EINVAL, key, "expected an absolute path");
+        mb_free(*(char **)field);
+        *(char **)field = mb_xstrdup(v);
+        return MB_OK;
+    case K_SOURCE: {
+        static const char *const S[] = {"auto", "metrics-api", "scrape"};
+        for (size_t i = 0; v && i < MB_ARRAY_LEN(S); i++) {
+            if (!strcmp(v, S[i])) {
+                *(enum cfg_source *)field = (enum cfg_source)i;
+                return MB_OK;
+            }
+        }
+        return fail(x, n, MB_EINVAL, key, "expected auto, metrics-api or scrape");
+    }
+    case K_NAMESPACES:
+        if (ydoc_is_null(n))
+            return MB_OK;
+        if (n->type != YDOC_SEQ)
+            return fail(x, n, MB_EINVAL, key, "expected a list of namespace names");
+        for (size_t i = 0; i < n->n; i++) {
+            const struct ydoc_node *it = n->items[i];
+            if (it->type != YDOC_SCALAR || !ann_is_dns_label(it->value))
+                return fail(x, it, MB_EINVAL, key, "expected a namespace name (DNS-1123 label)");
+            x->c->namespaces = mb_xrealloc(x->c->namespaces, (x->c->n_namespaces + 1) * sizeof(char *));
+            x->c->namespaces[x->c->n_namespaces++] = mb_xstrdup(it->value);
+        }
+        return MB_OK;
+    case K_TIERS: {
+        static const char *const T[] = {"throttle", "gc", "evict"};
+        struct ann_tiers t = {0, 0, 0};
+        unsigned *slots[] = {&t.throttle, &t.gc, &t.evict};
+        char why[128];
+        if (n->type != YDOC_MAP)
+            return fail(x, n, MB_EINVAL, key, "expected a mapping such as {throttle: 80, gc: 90, evict: 95}");
+        for (size_t i = 0; i + 1 < n->n; i += 2) {
+            const struct ydoc_node *kn = n->items[i];
+            size_t j;
+            char full[192];
+            for (j = 0; j < 3; j++)
+                if (kn->type == YDOC_SCALAR && !strcmp(kn->value, T[j]))
+                    break;
+            snprintf(full, sizeof full, "%s.%s", key, kn->type == YDOC_SCALAR ? kn->value : "?");
+            if (j == 3)
+                return fail(x, kn, MB_EINVAL, full, "unknown tier (tiers are throttle, gc, evict)");
+            struct key pk = {T[j], K_UINT, 0, 1, 100, NULL};
+            err = want_number(x, n->items[i + 1], full, &pk, &d);
+            if (err)
+                return err;
+            *slots[j] = (unsigned)d;
+        }
+        if (!ann_tiers_valid(&t, why, sizeof why))
+            return fail(x, n, MB_EINVAL, key, "%s", why);
+        *(struct ann_tiers *)field = t;
+        return MB_OK;
+    }
+    }
+    return MB_EINVAL;
+}
+
+mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *out,
+                 struct mb_diag *diag)
+{
+    struct ydoc_stream *s = NULL;
+    struct ydoc_limits lim = {.max_depth = 16, .max_nodes = 100000};
+    struct cfg c;
+    struct ctx x = {.file = filename, .diag = diag, .c = &c};
+    mb_err err;
+
+    if (len > CFG_MAX_FILE_BYTES)
+        return mb_diag_set(diag, MB_ETOOBIG, "%s: larger than %d bytes", filename, CFG_MAX_FILE_BYTES);
+    err = ydoc_parse(buf, len, &lim, &s, diag);
+    if (err) {
+        if (diag)
+            mb_diag_prefix(diag, "%s:%d:%d", filename, diag->line, diag->column);
+        return err;
+    }
+    if (s->ndocs > 1) {
+        err = fail(&x, s->docs[1], MB_EINVAL, "(file)", "expected one YAML document");
+        ydoc_free(s);
+        return err;
+    }
+    cfg_defaults(&c);
+    err = s->ndocs ? walk_map(&x, ROOT_KEYS, "", s->docs[0]) : MB_OK;
+    if (!err && c.hysteresis >= (c.tiers.throttle ? c.tiers.throttle : c.tiers.gc ? c.tiers.gc : c.tiers.evict))
+        err = fail(&x, ydoc_map_get(s->docs[0], "hysteresis"), MB_EINVAL, "hysteresis",
+                   "must be smaller than the lowest tier threshold");
+    ydoc_free(s);
+    if (err) {
+        cfg_cleanup(&c);
+        return err;
+    }
+    c.admission.default_tiers = c.tiers;
+    *out = c;
+    return MB_OK;
+}

@@ -1,0 +1,157 @@
+/* check_config.c -- the config schema: defaults, every key, and errors
+ * that name file:line:col and the key. */
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/config.h"
+#include "suites.h"
+#include "testutil.h"
+
+START_TEST(test_cfg_defaults_and_empty)
+{
+    struct cfg c;
+    struct mb_diag d = {0};
+
+    ck_assert_int_eq(cfg_parse("", 0, "empty.yaml", &c, &d), MB_OK);
+    ck_assert(!c.dry_run);
+    ck_assert_uint_eq(c.n_namespaces, 0);
+    ck_assert_uint_eq(c.tiers.throttle, 80);
+    ck_assert_uint_eq(c.tiers.gc, 90);
+    ck_assert_uint_eq(c.tiers.evict, 95);
+    ck_assert_uint_eq(c.sample_interval_ms, 15000);
+    ck_assert_uint_eq(c.sustain_samples, 2);
+    ck_assert_uint_eq(c.recover_samples, 3);
+    ck_assert_uint_eq(c.hysteresis, 5);
+    ck_assert_uint_eq(c.gc_min_interval_ms, 60000);
+    ck_assert_uint_eq(c.leak.window, 10);
+    ck_assert_int_eq(c.usage.source, CFG_SOURCE_AUTO);
+    ck_assert_uint_eq(c.usage.scrape_timeout_ms, 2000);
+    ck_assert_uint_eq(c.usage.max_concurrent_scrapes, 256);
+    ck_assert_int_eq(c.usage.max_response_bytes, 4 << 20);
+    ck_assert_uint_eq(c.eviction.max_per_minute, 5);
+    ck_assert_str_eq(c.eviction.profile_dir, "/var/lib/membudget/profiles");
+    ck_assert_int_eq(c.eviction.profile_max_bytes, 64 << 20);
+    ck_assert(c.admission.require_budget);
+    ck_assert_uint_eq(c.admission.default_budget_pct, 0);
+    ck_assert(c.admission.inject_gomemlimit);
+    ck_assert(c.admission.inject_readiness_gate);
+    ck_assert_int_eq(c.max_body_bytes, 3 << 20);
+    cfg_cleanup(&c);
+    ck_assert_int_eq(cfg_parse("# only a comment\n", 17, "c.yaml", &c, &d), MB_OK);
+    cfg_cleanup(&c);
+}
+END_TEST
+
+START_TEST(test_cfg_every_key)
+{
+    size_t len;
+    char *y = tu_read_file("test/fixtures/cfg/full.yaml", &len);
+    struct cfg c;
+    struct mb_diag d = {0};
+
+    ck_assert_msg(cfg_parse(y, len, "full.yaml", &c, &d) == MB_OK, "%s", d.msg);
+    ck_assert(c.dry_run);
+    ck_assert_uint_eq(c.n_namespaces, 2);
+    ck_assert_str_eq(c.namespaces[1], "payments");
+    ck_assert_uint_eq(c.tiers.throttle, 70);
+    ck_assert_uint_eq(c.admission.default_tiers.evict, 97);
+    ck_assert_uint_eq(c.sample_interval_ms, 10000);
+    ck_assert_uint_eq(c.sustain_samples, 3);
+    ck_assert_uint_eq(c.recover_samples, 4);
+    ck_assert_uint_eq(c.hysteresis, 4);
+    ck_assert_uint_eq(c.gc_min_interval_ms, 120000);
+    ck_assert_uint_eq(c.leak.window, 12);
+    ck_assert(c.leak.min_slope_pct_per_min == 0.5);
+    ck_assert_int_eq(c.usage.source, CFG_SOURCE_SCRAPE);
+    ck_assert_uint_eq(c.usage.scrape_timeout_ms, 1500);
+    ck_assert_uint_eq(c.usage.max_concurrent_scrapes, 128);
+    ck_assert_int_eq(c.usage.max_response_bytes, 2 << 20);
+    ck_assert_uint_eq(c.eviction.max_per_minute, 3);
+    ck_assert_str_eq(c.eviction.profile_dir, "/data/profiles");
+    ck_assert_int_eq(c.eviction.profile_max_bytes, 32 << 20);
+    ck_assert(!c.admission.require_budget);
+    ck_assert_uint_eq(c.admission.default_budget_pct, 90);
+    ck_assert(!c.admission.inject_gomemlimit);
+    ck_assert(!c.admission.inject_readiness_gate);
+    ck_assert_int_eq(c.max_body_bytes, 1 << 20);
+    cfg_cleanup(&c);
+    mb_free(y);
+}
+END_TEST
+
+/* Each row: YAML -> the exact start of the message ("file:line:col: key: ..."). */
+static const struct {
+    const char *yaml, *want;
+} BAD[] = {
+    {"admision:\n  requireBudget: true\n", "t.yaml:1:1: admision: unknown key"},
+    {"admission:\n  requireBudget: yes\n", "t.yaml:2:18: admission.requireBudget: expected true or false"},
+    {"admission:\n  requireBudget: \"true\"\n", "t.yaml:2:18: admission.requireBudget: expected true or false"},
+    {"admission:\n  maxBodyBytes: 3MB\n", "t.yaml:2:17: admission.maxBodyBytes: \"3MB\": unknown suffix"},
+    {"admission:\n  maxBodyBytes: 1Gi\n", "t.yaml:2:17: admission.maxBodyBytes: 1Gi is out of range"},
+    {"admission:\n  defaultBudgetPercentOfLimit: 101\n", "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: 101 is out of range [0, 100]"},
+    {"admission:\n  defaultBudgetPercentOfLimit: 9.5\n", "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: \"9.5\": expected a whole number"},
+    {"admission:\n  bogus: 1\n", "t.yaml:2:3: admission.bogus: unknown key"},
+    {"admission: [1]\n", "t.yaml:1:12: admission: expected a mapping, got a sequence"},
+    {"sampleInterval: 15\n", "t.yaml:1:17: sampleInterval: expected a duration"},
+    {"sampleInterval: 10ms\n", "t.yaml:1:17: sampleInterval: 10ms is out of range"},
+    {"sustainSamples: two\n", "t.yaml:1:17: sustainSamples: \"two\": expected a number"},
+    {"sustainSamples: \"2\"\n", "t.yaml:1:17: sustainSamples: expected a number, got a string"},
+    {"tiers: {gc: 90, throttle: 95}\n", "t.yaml:1:8: tiers: thresholds must increase throttle < gc < evict"},
+    {"tiers: {oom: 90}\n", "t.yaml:1:9: tiers.oom: unknown tier"},
+    {"tiers: {gc: 0}\n", "t.yaml:1:13: tiers.gc: 0 is out of range [1, 100]"},
+    {"namespaces: shop\n", "t.yaml:1:13: namespaces: expected a list"},
+    {"namespaces: [Shop]\n", "t.yaml:1:14: namespaces: expected a namespace name"},
+    {"usage: {source: magic}\n", "t.yaml:1:17: usage.source: expected auto, metrics-api or scrape"},
+    {"eviction: {profileDir: relative/dir}\n", "t.yaml:1:24: eviction.profileDir: expected an absolute path"},
+    {"dryRun: true\ndryRun: false\n", "t.yaml:2:1: dryRun: key is given twice"},
+    {"hysteresis: 50\ntiers: {throttle: 40, evict: 95}\n", "t.yaml:1:13: hysteresis: must be smaller than the lowest tier"},
+    {"[1, 2]\n", "t.yaml:1:1: (top level): expected a mapping, got a sequence"},
+    {"a: 1\n---\nb: 2\n", "t.yaml:3:1: (file): expected one YAML document"},
+    {"dryRun: [\n", "t.yaml:2:1: "},
+};
+
+START_TEST(test_cfg_errors)
+{
+    struct cfg c;
+    struct mb_diag d = {0};
+    mb_err err = cfg_parse(BAD[_i].yaml, strlen(BAD[_i].yaml), "t.yaml", &c, &d);
+
+    ck_assert_msg(err != MB_OK, "row %d accepted", _i);
+    ck_assert_msg(!strncmp(d.msg, BAD[_i].want, strlen(BAD[_i].want)), "row %d:\n got: %s\nwant: %s", _i,
+                  d.msg, BAD[_i].want);
+}
+END_TEST
+
+static const struct {
+    const char *in;
+    bool ok;
+    uint64_t ms;
+} DUR[] = {
+    {"15s", true, 15000}, {"2m", true, 120000}, {"1h30m", true, 5400000}, {"500ms", true, 500},
+    {"1.5s", true, 1500}, {"0", true, 0},       {"100us", true, 0},       {"1m30s", true, 90000},
+    {"15", false, 0},     {"", false, 0},       {"s", false, 0},          {"-1s", false, 0},
+    {"1d", false, 0},     {"1s ", false, 0},    {"99999999999h", false, 0},
+};
+
+START_TEST(test_cfg_durations)
+{
+    uint64_t ms = 12345;
+    bool ok = cfg_parse_duration(DUR[_i].in, &ms);
+
+    ck_assert_msg(ok == DUR[_i].ok, "%s", DUR[_i].in);
+    if (ok)
+        ck_assert_msg(ms == DUR[_i].ms, "%s: %llu", DUR[_i].in, (unsigned long long)ms);
+}
+END_TEST
+
+Suite *cfg_suite(void)
+{
+    Suite *s = suite_create("cfg");
+    TCase *tc = tcase_create("config");
+
+    tcase_add_test(tc, test_cfg_defaults_and_empty);
+    tcase_add_test(tc, test_cfg_every_key);
+    tcase_add_loop_test(tc, test_cfg_errors, 0, (int)MB_ARRAY_LEN(BAD));
+    tcase_add_loop_test(tc, test_cfg_durations, 0, (int)MB_ARRAY_LEN(DUR));
+    suite_add_tcase(s, tc);
+    return s;
+}
