@@ -19,13 +19,15 @@ TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3
 DEMO_PKGS  := golang-go wrk
 DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS)
 
+VERSION := 0.1.0
+COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 PKGS    := libcurl jansson yaml-0.1 libevent libevent_openssl openssl
 CC      ?= cc
 OPT     ?= -O2 -g
 WERROR  ?= -Werror
 CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes $(WERROR) -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-           $(EXTRA_CFLAGS)
+           -DMB_VERSION='"$(VERSION)"' -DMB_COMMIT='"$(COMMIT)"' $(EXTRA_CFLAGS)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)

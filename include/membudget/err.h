@@ -8,6 +8,7 @@
 #ifndef MB_ERR_H
 #define MB_ERR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

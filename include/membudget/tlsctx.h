@@ -1,0 +1,45 @@
+/*
+ * tlsctx.h -- the server's TLS context and its hot reload (shell).
+ *
+ * TLS 1.2 minimum, ECDHE AEAD ciphers for 1.2 (1.3 uses OpenSSL's
+ * defaults), no renegotiation, no compression, ALPN "http/1.1".
+ *
+ * Reload: tlsctx_maybe_reload() stat()s both files (following symlinks, as
+ * Kubernetes Secret volumes swap a "..data" symlink) and, when either
+ * changed, builds a new SSL_CTX. The new context replaces the current one
+ * only if certificate and key load and match; otherwise the old one stays
+ * in service and the attempt is retried on the next call. Connections
+ * already accepted hold their own reference to the SSL_CTX they started
+ * with (OpenSSL refcounts it), so nothing in flight is dropped.
+ */
+#ifndef MB_TLSCTX_H
+#define MB_TLSCTX_H
+
+#include <openssl/ssl.h>
+#include "membudget/err.h"
+
+struct tlsctx;
+
+/* Load cert (PEM chain) and key. Paths are copied. Returns MB_OK and a new
+ * context in *out, or MB_EIO/MB_ETLS with the OpenSSL reason in diag. */
+mb_err tlsctx_new(const char *cert_path, const char *key_path, struct tlsctx **out,
+                  struct mb_diag *diag);
+void tlsctx_free(struct tlsctx *t); /* NULL-safe */
+
+/* Returns: borrowed current SSL_CTX; valid until the next successful
+ * reload (take a reference with SSL_new() before then). */
+SSL_CTX *tlsctx_get(struct tlsctx *t);
+
+/* Returns 0 if nothing changed, 1 if a new certificate was loaded, -1 if
+ * the files changed but could not be loaded (diag says why; the old
+ * certificate stays in service). */
+int tlsctx_maybe_reload(struct tlsctx *t, struct mb_diag *diag);
+
+/* Returns: borrowed description of the loaded certificate for logs:
+ * subject, SHA-256 fingerprint prefix and expiry. */
+const char *tlsctx_describe(const struct tlsctx *t);
+
+/* Expiry of the loaded certificate, seconds since the epoch (0 if unknown). */
+long long tlsctx_not_after(const struct tlsctx *t);
+
+#endif

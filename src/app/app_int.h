@@ -1,0 +1,45 @@
+/*
+ * app_int.h -- private to src/app: flag tables and the subcommands.
+ */
+#ifndef MB_APP_INT_H
+#define MB_APP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "membudget/config.h"
+
+/* A flag: --name VALUE (or --name=VALUE); bool flags take no value but
+ * accept --name=true|false. The table is also the --help text. */
+struct flag {
+    const char *name;
+    const char *metavar; /* NULL: boolean */
+    const char *def;     /* default shown in --help and stored before parsing */
+    const char *help;
+    const char **sval;   /* string destination */
+    bool *bval;          /* bool destination */
+};
+
+/* Parse argv[*i..] against `flags`, leaving positional arguments in
+ * pos[*npos]. Returns 0, 1 when --help was printed, or 2 after printing a
+ * usage error. */
+int flags_parse(const char *cmd, const char *usage, const struct flag *flags, int argc, char **argv,
+                char **pos, size_t *npos);
+void flags_help(const char *cmd, const char *usage, const struct flag *flags);
+
+/* Read a config file (or defaults when path is empty). Prints the error and
+ * returns false on failure. */
+bool app_load_config(const char *path, struct cfg *out);
+
+/* Read a whole file (or stdin for "-") up to max bytes. Returns a new
+ * buffer or NULL with the reason in why. */
+char *app_read_file(const char *path, size_t max, size_t *len, char *why, size_t whylen);
+
+/* Parse a duration flag into milliseconds; prints the error. */
+bool app_duration_flag(const char *flag, const char *v, uint64_t *ms);
+bool app_uint_flag(const char *flag, const char *v, unsigned long max, unsigned long *out);
+
+int cmd_webhook(int argc, char **argv);
+int cmd_lint(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif

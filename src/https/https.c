@@ -1,0 +1,358 @@
+/* https.c -- evhttp server with TLS, deadlines and a connection cap (shell). */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "membudget/alloc.h"
+#include "membudget/https.h"
+#include "membudget/log.h"
+#include "membudget/loop.h"
+#include "membudget/tlsctx.h"
+
+#define SWEEP_MS 250
+
+struct conn {
+    struct bufferevent *bev; /* we hold one reference */
+    mb_mono_ms deadline;     /* request must complete by then */
+    bool killed;             /* socket shut down by us; waiting for evhttp */
+};
+
+struct route {
+    char *path;
+    https_handler *fn;
+    void *ctx;
+};
+
+struct https {
+    struct loop *lp;
+    const struct mb_clock *clk;
+    struct https_conf conf;
+    char *name, *bind;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct route *routes;
+    size_t nroutes;
+    struct conn *conns;
+    size_t nconns, capconns;
+    struct event *sweep;
+    char addr[80];
+    unsigned long timeouts, rejected;
+};
+
+static bool bev_freed(struct bufferevent *bev)
+{
+    bufferevent_data_cb r, w;
+    bufferevent_event_cb e;
+    void *arg;
+
+    bufferevent_getcb(bev, &r, &w, &e, &arg);
+    return !r && !w && !e;
+}
+
+static void kill_conn(struct conn *c)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR); /* evhttp sees EOF and frees the connection */
+    c->killed = true;
+}
+
+/* Reap connections evhttp has freed; cut off those past their deadline. */
+static void sweep(struct https *s, mb_mono_ms now)
+{
+    for (size_t i = 0; i < s->nconns;) {
+        struct conn *c = &s->conns[i];
+        if (bev_freed(c->bev)) {
+            bufferevent_decref(c->bev);
+            s->conns[i] = s->conns[--s->nconns];
+            continue;
+        }
+        if (!c->killed && now >= c->deadline) {
+            s->timeouts++;
+            kill_conn(c);
+        }
+        i++;
+    }
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct https *s = arg;
+    (void)fd;
+    (void)what;
+    sweep(s, s->clk->mono_ms(s->clk->ctx));
+}
+
+static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
+{
+    struct https *s = arg;
+    struct bufferevent *bev;
+    mb_mono_ms now = s->clk->mono_ms(s->clk->ctx);
+
+    if (s->conf.tls) {
+        SSL *ssl = SSL_new(tlsctx_get(s->conf.tls));
+        if (!ssl)
+            return NULL;
+        bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    if (!bev)
+        return NULL;
+    if (s->nconns == s->capconns) {
+        s->capconns = s->capconns ? s->capconns * 2 : 16;
+        s->conns = mb_xrealloc(s->conns, s->capconns * sizeof *s->conns);
+    }
+    bufferevent_incref(bev);
+    s->conns[s->nconns++] = (struct conn){.bev = bev, .deadline = now + s->conf.request_timeout_ms};
+    if (s->nconns > s->conf.max_conns) {
+        /* Over the cap: expire it now; the next sweep (the fd is only
+         * attached after we return) shuts it down. */
+        s->rejected++;
+        s->conns[s->nconns - 1].deadline = 0;
+    }
+    return bev;
+}
+
+static struct conn *find_conn(struct https *s, struct bufferevent *bev)
+{
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i].bev == bev)
+            return &s->conns[i];
+    return NULL;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct https *s = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct conn *c = evcon ? find_conn(s, evhttp_connection_get_bufferevent(evcon)) : NULL;
+    const char *path = https_path(req);
+
+    if (c) /* a complete request arrived: the next one gets a fresh deadline */
+        c->deadline = s->clk->mono_ms(s->clk->ctx) + s->conf.request_timeout_ms;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        if (!strcmp(s->routes[i].path, path)) {
+            s->routes[i].fn(req, s->routes[i].ctx);
+            return;
+        }
+    }
+    https_reply(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
+}
+
+/* Split "host:port", ":port", "[v6]:port". */
+static mb_err parse_bind(const char *bind, char *host, size_t hostlen, unsigned *port,
+                         struct mb_diag *diag)
+{
+    const char *colon = strrchr(bind, ':');
+    char *end;
+    long p;
+
+    if (!colon)
+        return mb_diag_set(diag, MB_EINVAL, "bind address \"%s\": expected HOST:PORT or :PORT", bind);
+    p = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] == '\0' || p < 0 || p > 65535)
+        return mb_diag_set(diag, MB_EINVAL, "bind address \"%s\": bad port", bind);
+    if (colon == bind) {
+        snprintf(host, hostlen, "0.0.0.0");
+    } else if (bind[0] == '[' && colon[-1] == ']') {
+        snprintf(host, hostlen, "%.*s", (int)(colon - bind - 2), bind + 1);
+    } else {
+        snprintf(host, hostlen, "%.*s", (int)(colon - bind), bind);
+    }
+    *port = (unsigned)p;
+    return MB_OK;
+}
+
+mb_err https_new(struct loop *lp, const struct mb_clock *clk, const struct https_conf *conf,
+                 struct https **out, struct mb_diag *diag)
+{
+    struct https *s;
+    char host[64];
+    unsigned port = 0;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    struct timeval tv = {SWEEP_MS / 1000, (SWEEP_MS % 1000) * 1000};
+    mb_err err = parse_bind(conf->bind, host, sizeof host, &port, diag);
+
+    if (err)
+        return err;
+    s = mb_xcalloc(1, sizeof *s);
+    s->lp = lp;
+    s->clk = clk;
+    s->conf = *conf;
+    s->name = mb_xstrdup(conf->name);
+    s->bind = mb_xstrdup(conf->bind);
+    s->conf.name = s->name;
+    s->conf.bind = s->bind;
+    s->http = evhttp_new(loop_base(lp));
+    if (!s->http) {
+        err = mb_diag_set(diag, MB_EIO, "evhttp_new failed");
+        goto fail;
+    }
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)conf->max_body);
+    evhttp_set_max_headers_size(s->http, (ev_ssize_t)conf->max_headers);
+    evhttp_set_timeout(s->http, (int)conf->idle_timeout_s);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_bevcb(s->http, on_new_conn, s);
+    evhttp_set_gencb(s->http, on_request, s);
+    s->bound = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
+    if (!s->bound) {
+        err = mb_diag_set(diag, MB_EIO, "%s: cannot listen on %s", conf->name, conf->bind);
+        goto fail;
+    }
+    if (getsockname(evhttp_bound_socket_get_fd(s->bound), (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+            snprintf(s->addr, sizeof s->addr, "[%s]:%u", ip, ntohs(a->sin6_port));
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+            snprintf(s->addr, sizeof s->addr, "%s:%u", ip, ntohs(a->sin_port));
+        }
+    }
+    s->sweep = event_new(loop_base(lp), -1, EV_PERSIST, on_sweep, s);
+    event_add(s->sweep, &tv);
+    *out = s;
+    return MB_OK;
+fail:
+    https_free(s);
+    return err;
+}
+
+void https_free(struct https *s)
+{
+    if (!s)
+        return;
+    if (s->sweep)
+        event_free(s->sweep);
+    if (s->http)
+        evhttp_free(s->http); /* frees every connection: their callbacks are cleared */
+    for (size_t i = 0; i < s->nconns; i++)
+        bufferevent_decref(s->conns[i].bev);
+    for (size_t i = 0; i < s->nroutes; i++)
+        mb_free(s->routes[i].path);
+    mb_free(s->routes);
+    mb_free(s->conns);
+    mb_free(s->name);
+    mb_free(s->bind);
+    mb_free(s);
+}
+
+void https_route(struct https *s, const char *path, https_handler *fn, void *ctx)
+{
+    s->routes = mb_xrealloc(s->routes, (s->nroutes + 1) * sizeof *s->routes);
+    s->routes[s->nroutes++] = (struct route){mb_xstrdup(path), fn, ctx};
+}
+
+const char *https_address(const struct https *s) { return s->addr; }
+
+void https_stop_accepting(struct https *s)
+{
+    if (s->bound) {
+        evhttp_del_accept_socket(s->http, s->bound);
+        s->bound = NULL;
+    }
+}
+
+size_t https_open_connections(const struct https *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        n += !bev_freed(s->conns[i].bev);
+    return n;
+}
+
+unsigned long https_timeouts(const struct https *s) { return s->timeouts; }
+unsigned long https_rejected(const struct https *s) { return s->rejected; }
+
+const char *https_body(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+
+    *len = evbuffer_get_length(in);
+    return *len ? (const char *)evbuffer_pullup(in, -1) : NULL;
+}
+
+const char *https_method(struct evhttp_request *req)
+{
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
+    }
+}
+
+const char *https_path(struct evhttp_request *req)
+{
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *p = u ? evhttp_uri_get_path(u) : NULL;
+    return p && *p ? p : "/";
+}
+
+const char *https_query_param(struct evhttp_request *req, const char *name, char *buf, size_t buflen)
+{
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *q = u ? evhttp_uri_get_query(u) : NULL;
+    struct evkeyvalq kv;
+    const char *v;
+
+    if (!q || evhttp_parse_query_str(q, &kv) != 0)
+        return NULL;
+    v = evhttp_find_header(&kv, name);
+    if (v)
+        snprintf(buf, buflen, "%s", v);
+    evhttp_clear_headers(&kv);
+    return v ? buf : NULL;
+}
+
+static const char *reason(int code)
+{
+    switch (code) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return code < 400 ? "OK" : "Error";
+    }
+}
+
+void https_reply(struct evhttp_request *req, int code, const char *content_type, const char *body,
+                 size_t len)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+    if (content_type)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options", "nosniff");
+    if (len)
+        evbuffer_add(out, body, len);
+    evhttp_send_reply(req, code, reason(code), NULL);
+}

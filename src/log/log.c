@@ -1,0 +1,62 @@
+/* log.c -- JSON lines on stderr (shell). */
+#include <jansson.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "membudget/alloc.h"
+#include "membudget/jsonx.h"
+#include "membudget/log.h"
+
+static enum log_level min_level = LOG_INFO;
+static const char *const NAMES[] = {"debug", "info", "warn", "error"};
+
+void log_set_level(enum log_level l) { min_level = l; }
+
+int log_parse_level(const char *s, enum log_level *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(s, NAMES[i])) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void log_emit(enum log_level l, const char *msg, const char *fmt, ...)
+{
+    json_t *o, *fields = NULL;
+    char ts[96];
+    struct timespec now;
+    struct tm tm;
+    char *line;
+    size_t len;
+
+    if (l < min_level)
+        return;
+    if (fmt) {
+        va_list ap;
+        json_error_t e;
+        va_start(ap, fmt);
+        fields = json_vpack_ex(&e, 0, fmt, ap);
+        va_end(ap);
+    }
+    o = json_object();
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+    json_object_set_new(o, "ts", json_string(ts));
+    json_object_set_new(o, "level", json_string(NAMES[l]));
+    json_object_set_new(o, "msg", mb_json_string_lossy(msg));
+    if (json_is_object(fields))
+        json_object_update_missing(o, fields); /* ts, level, msg first and never overridden */
+    json_decref(fields);
+    line = mb_json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER, &len);
+    json_decref(o);
+    line = mb_xrealloc(line, len + 2);
+    line[len++] = '\n';
+    (void)!write(STDERR_FILENO, line, len);
+    mb_free(line);
+}

@@ -1,0 +1,133 @@
+/* ops.c -- /healthz, /readyz, /metrics (shell). */
+#include <event2/http.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/buf.h"
+#include "membudget/metrics.h"
+#include "membudget/ops.h"
+
+#define MAX_CHECKS 8
+
+struct ops {
+    struct https *srv;
+    struct mx *mx;
+    struct {
+        char *name;
+        ops_ready_fn *fn;
+        void *ctx;
+    } checks[MAX_CHECKS];
+    size_t nchecks;
+    struct {
+        ops_collect_fn *fn;
+        void *ctx;
+    } collectors[MAX_CHECKS];
+    size_t ncollectors;
+    bool shutting_down;
+};
+
+static void on_healthz(struct evhttp_request *req, void *ctx)
+{
+    (void)ctx;
+    https_reply(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+static void on_readyz(struct evhttp_request *req, void *ctx)
+{
+    struct ops *o = ctx;
+    char why[256], line[320];
+
+    if (o->shutting_down) {
+        https_reply(req, 503, "text/plain; charset=utf-8", "shutting down\n", 14);
+        return;
+    }
+    for (size_t i = 0; i < o->nchecks; i++) {
+        why[0] = '\0';
+        if (!o->checks[i].fn(o->checks[i].ctx, why, sizeof why)) {
+            int n = snprintf(line, sizeof line, "%s: %s\n", o->checks[i].name, why);
+            https_reply(req, 503, "text/plain; charset=utf-8", line, (size_t)n);
+            return;
+        }
+    }
+    https_reply(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+static void on_metrics(struct evhttp_request *req, void *ctx)
+{
+    struct ops *o = ctx;
+    struct mb_buf b;
+
+    for (size_t i = 0; i < o->ncollectors; i++)
+        o->collectors[i].fn(o->collectors[i].ctx);
+    mb_buf_init(&b, 64u << 20);
+    if (mx_render(o->mx, &b) != MB_OK) {
+        mb_buf_cleanup(&b);
+        https_reply(req, 500, "text/plain; charset=utf-8", "metrics too large\n", 18);
+        return;
+    }
+    https_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", mb_buf_str(&b), b.len);
+    mb_buf_cleanup(&b);
+}
+
+mb_err ops_new(struct loop *lp, const struct mb_clock *clk, const char *bind, struct mx *mx,
+               struct ops **out, struct mb_diag *diag)
+{
+    struct ops *o = mb_xcalloc(1, sizeof *o);
+    struct https_conf hc = {
+        .name = "metrics",
+        .bind = bind,
+        .tls = NULL,
+        .max_body = 4096,
+        .max_headers = 16384,
+        .idle_timeout_s = 30,
+        .request_timeout_ms = 60000,
+        .max_conns = 64,
+    };
+    mb_err err = https_new(lp, clk, &hc, &o->srv, diag);
+
+    if (err) {
+        mb_free(o);
+        return err;
+    }
+    o->mx = mx;
+    https_route(o->srv, "/healthz", on_healthz, o);
+    https_route(o->srv, "/readyz", on_readyz, o);
+    https_route(o->srv, "/metrics", on_metrics, o);
+    *out = o;
+    return MB_OK;
+}
+
+void ops_free(struct ops *o)
+{
+    if (!o)
+        return;
+    https_free(o->srv);
+    for (size_t i = 0; i < o->nchecks; i++)
+        mb_free(o->checks[i].name);
+    mb_free(o);
+}
+
+void ops_add_ready_check(struct ops *o, const char *name, ops_ready_fn *fn, void *ctx)
+{
+    MB_ASSERT(o->nchecks < MAX_CHECKS);
+    o->checks[o->nchecks].name = mb_xstrdup(name);
+    o->checks[o->nchecks].fn = fn;
+    o->checks[o->nchecks].ctx = ctx;
+    o->nchecks++;
+}
+
+void ops_add_collector(struct ops *o, ops_collect_fn *fn, void *ctx)
+{
+    MB_ASSERT(o->ncollectors < MAX_CHECKS);
+    o->collectors[o->ncollectors].fn = fn;
+    o->collectors[o->ncollectors].ctx = ctx;
+    o->ncollectors++;
+}
+
+void ops_add_route(struct ops *o, const char *path, https_handler *fn, void *ctx)
+{
+    https_route(o->srv, path, fn, ctx);
+}
+
+void ops_set_shutting_down(struct ops *o) { o->shutting_down = true; }
+
+const char *ops_address(const struct ops *o) { return https_address(o->srv); }
