@@ -46,7 +46,7 @@ Q = $(if $(V),,@)
 
 LIB_SRC := $(wildcard src/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c)
+UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c test/io/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 BIN     := $(if $(filter 1,$(SAN)),$(B)/membudget,bin/membudget)
 

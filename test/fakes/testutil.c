@@ -47,3 +47,28 @@ json_t *tu_pod(const char *annotations_json, const char *containers_json)
     mb_free(text);
     return j;
 }
+
+char *tu_base64_decode(const char *b64, size_t *len)
+{
+    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = mb_xmalloc(strlen(b64) * 3 / 4 + 4);
+    size_t n = 0;
+    unsigned v = 0;
+    int bits = 0;
+
+    for (const char *c = b64; *c && *c != '='; c++) {
+        const char *p = strchr(T, *c);
+        ck_assert_msg(p != NULL && *c, "bad base64 character %c", *c);
+        v = (v << 6) | (unsigned)(p - T);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char)(v >> bits);
+            v &= (1u << bits) - 1;
+        }
+    }
+    out[n] = '\0';
+    if (len)
+        *len = n;
+    return out;
+}

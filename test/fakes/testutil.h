@@ -15,4 +15,8 @@ char *tu_read_file(const char *relpath, size_t *len);
 /* A pod JSON object from a compact description used by many tables. */
 json_t *tu_pod(const char *annotations_json, const char *containers_json);
 
+/* Decode standard base64 (padding optional). Returns: new NUL-terminated
+ * buffer, or fails the test on a bad character. */
+char *tu_base64_decode(const char *b64, size_t *len);
+
 #endif

@@ -12,5 +12,6 @@ Suite *jpatch_suite(void);
 Suite *policy_suite(void);
 Suite *review_suite(void);
 Suite *cfg_suite(void);
+Suite *webhook_io_suite(void);
 
 #endif

@@ -1,0 +1,30 @@
+/*
+ * certgen.h -- make a CA and serving certificates in memory (OpenSSL).
+ *
+ * ECDSA P-256 keys, SHA-256 signatures, serial numbers from the OpenSSL
+ * RNG. Output is PEM text; nothing touches the filesystem. Used by the tests
+ * (throw-away CAs) and by certificate bootstrap.
+ */
+#ifndef MB_CERTGEN_H
+#define MB_CERTGEN_H
+
+#include <stddef.h>
+#include "membudget/err.h"
+
+struct certgen_pair {
+    char *cert_pem; /* owned */
+    char *key_pem;  /* owned, PKCS#8 */
+};
+
+void certgen_pair_cleanup(struct certgen_pair *p);
+
+/* A self-signed CA valid for `days`. */
+mb_err certgen_ca(const char *common_name, int days, struct certgen_pair *out, struct mb_diag *diag);
+
+/* A serving certificate signed by `ca`, with DNS and IP SANs (either list
+ * may be empty), extendedKeyUsage serverAuth. */
+mb_err certgen_serving(const struct certgen_pair *ca, const char *common_name,
+                       const char *const *dns, size_t ndns, const char *const *ips, size_t nips,
+                       int days, struct certgen_pair *out, struct mb_diag *diag);
+
+#endif

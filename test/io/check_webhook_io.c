@@ -1,0 +1,631 @@
+/*
+ * check_webhook_io.c -- the real `membudget webhook` over real HTTPS.
+ *
+ * Each test starts bin/membudget (MB_BIN) on 127.0.0.1 port 0 with a
+ * throw-away CA and serving certificate, reads the bound addresses from its
+ * JSON log, and talks to it with libcurl or, where a test must control the
+ * bytes on the wire (oversized, slow, half-sent requests), with a raw
+ * OpenSSL client. MB_VALGRIND=1 runs the server under valgrind too.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "membudget/alloc.h"
+#include "membudget/certgen.h"
+#include "membudget/jpatch.h"
+#include "suites.h"
+#include "testutil.h"
+
+static char dir[256];
+static pid_t server = -1;
+static char wh_host[64], wh_port[16], metrics_addr[80];
+static struct certgen_pair ca1, leaf1;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char tmp[512], path[512];
+    FILE *f;
+
+    /* write + rename: the server never sees half a file */
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+static void make_cert(const char *cn, struct certgen_pair *ca, struct certgen_pair *leaf)
+{
+    const char *dns[] = {"localhost"}, *ips[] = {"127.0.0.1"};
+    struct mb_diag d = {0};
+
+    ck_assert_msg(certgen_ca(cn, 1, ca, &d) == MB_OK, "%s", d.msg);
+    ck_assert_msg(certgen_serving(ca, "localhost", dns, 1, ips, 1, 1, leaf, &d) == MB_OK, "%s", d.msg);
+}
+
+/* Find `"key":"value"` in the server log after a line with `msg`. */
+static bool log_field(const char *msg, const char *key, char *out, size_t outlen)
+{
+    char path[512], line[4096], pat[64];
+    FILE *f;
+    bool found = false;
+
+    snprintf(path, sizeof path, "%s/server.log", dir);
+    f = fopen(path, "r");
+    if (!f)
+        return false;
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    while (!found && fgets(line, sizeof line, f)) {
+        json_t *j = json_loads(line, 0, NULL);
+        const char *m = json_string_value(json_object_get(j, "msg"));
+        const char *v = json_string_value(json_object_get(j, key));
+        if (m && v && !strcmp(m, msg)) {
+            snprintf(out, outlen, "%s", v);
+            found = true;
+        }
+        json_decref(j);
+    }
+    fclose(f);
+    return found;
+}
+
+static void start_server(void)
+{
+    const char *bin = getenv("MB_BIN");
+    char cert[512], key[512], logp[512], addr[80];
+    double t0;
+
+    ck_assert_msg(bin != NULL, "MB_BIN is not set (run through make check)");
+    snprintf(cert, sizeof cert, "%s/tls.crt", dir);
+    snprintf(key, sizeof key, "%s/tls.key", dir);
+    snprintf(logp, sizeof logp, "%s/server.log", dir);
+    server = fork();
+    ck_assert_int_ge(server, 0);
+    if (server == 0) {
+        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const char *args[32];
+        int n = 0;
+        dup2(fd, 2);
+        if (getenv("MB_VALGRIND")) {
+            args[n++] = "valgrind";
+            args[n++] = "-q";
+            args[n++] = "--leak-check=full";
+            args[n++] = "--errors-for-leak-kinds=definite,indirect";
+            args[n++] = "--error-exitcode=99";
+        }
+        args[n++] = bin;
+        args[n++] = "webhook";
+        args[n++] = "--tls-cert-file";
+        args[n++] = cert;
+        args[n++] = "--tls-private-key-file";
+        args[n++] = key;
+        args[n++] = "--webhook-bind-address=127.0.0.1:0";
+        args[n++] = "--metrics-bind-address=127.0.0.1:0";
+        args[n++] = "--tls-reload-interval=200ms";
+        args[n++] = "--webhook-request-timeout=3s";
+        args[n++] = "--webhook-idle-timeout=5s";
+        args[n++] = "--webhook-max-connections=32";
+        args[n++] = "--shutdown-grace-period=2s";
+        args[n++] = "--log-level=debug";
+        args[n] = NULL;
+        execvp(args[0], (char **)args);
+        _exit(127);
+    }
+    t0 = now_s();
+    while (!(log_field("webhook listening", "address", addr, sizeof addr) &&
+             log_field("metrics listening", "address", metrics_addr, sizeof metrics_addr))) {
+        int st;
+        ck_assert_msg(waitpid(server, &st, WNOHANG) == 0, "server exited early; see %s", logp);
+        ck_assert_msg(now_s() - t0 < 60, "server did not start");
+        usleep(20000);
+    }
+    char *colon = strrchr(addr, ':');
+    snprintf(wh_host, sizeof wh_host, "%.*s", (int)(colon - addr), addr);
+    snprintf(wh_port, sizeof wh_port, "%s", colon + 1);
+}
+
+static void setup(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* writes to a connection the server closed */
+    snprintf(dir, sizeof dir, "/tmp/mb-io-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    make_cert("membudget-test-ca-1", &ca1, &leaf1);
+    write_file("tls.crt", leaf1.cert_pem);
+    write_file("tls.key", leaf1.key_pem);
+    start_server();
+}
+
+/* SIGTERM must drain and exit 0 (and, under valgrind or ASan, leak-free). */
+static void teardown(void)
+{
+    int st = 0;
+    char cmd[600];
+
+    if (server > 0) {
+        kill(server, SIGTERM);
+        ck_assert_int_eq(waitpid(server, &st, 0), server);
+        server = -1;
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+            snprintf(cmd, sizeof cmd, "cat %s/server.log >&2", dir);
+            (void)!system(cmd);
+        }
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server exit status %d", WEXITSTATUS(st));
+    }
+    certgen_pair_cleanup(&ca1);
+    certgen_pair_cleanup(&leaf1);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+}
+
+struct resp {
+    long code;
+    char *body;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud)
+{
+    struct resp *r = ud;
+    r->body = mb_xrealloc(r->body, r->len + sz * n + 1);
+    memcpy(r->body + r->len, p, sz * n);
+    r->len += sz * n;
+    r->body[r->len] = '\0';
+    return sz * n;
+}
+
+/* POST (or GET when body is NULL) over HTTPS trusting `ca_pem`. Returns the
+ * curl result; r->code is the HTTP status. */
+static CURLcode request(const char *path, const char *body, size_t len, const char *ca_pem,
+                        struct resp *r)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_blob blob = {(void *)ca_pem, strlen(ca_pem), CURL_BLOB_COPY};
+    char url[256];
+    CURLcode rc;
+
+    memset(r, 0, sizeof *r);
+    snprintf(url, sizeof url, "https://%s:%s%s", wh_host, wh_port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+    }
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+static json_t *review(const char *fixture, const char *path, struct resp *r)
+{
+    size_t len;
+    char *body = tu_read_file(fixture, &len);
+    CURLcode rc = request(path, body, len, ca1.cert_pem, r);
+
+    mb_free(body);
+    ck_assert_msg(rc == CURLE_OK, "curl: %s", curl_easy_strerror(rc));
+    ck_assert_int_eq(r->code, 200);
+    return tu_json(r->body);
+}
+
+START_TEST(test_io_allowed)
+{
+    struct resp r;
+    json_t *j = review("test/fixtures/admission/pod-create-good.json", "/validate", &r);
+
+    ck_assert(json_is_true(jpatch_get(j, "/response/allowed")));
+    ck_assert_str_eq(json_string_value(jpatch_get(j, "/response/uid")), "705ab4f5-6393-11e8-b7cc-42010a800002");
+    ck_assert_str_eq(json_string_value(jpatch_get(j, "/apiVersion")), "admission.k8s.io/v1");
+    json_decref(j);
+    mb_free(r.body);
+}
+END_TEST
+
+START_TEST(test_io_denied_every_violation)
+{
+    struct resp r;
+    json_t *j = review("test/fixtures/admission/pod-create-bad.json", "/validate", &r);
+    const char *m = json_string_value(jpatch_get(j, "/response/status/message"));
+
+    ck_assert(json_is_false(jpatch_get(j, "/response/allowed")));
+    ck_assert_int_eq(json_integer_value(jpatch_get(j, "/response/status/code")), 403);
+    ck_assert(strstr(m, "metadata.annotations[membudget.io/tiers]"));
+    ck_assert(strstr(m, "metadata.annotations[membudget.io/budget]"));
+    ck_assert(strstr(m, "metadata.annotations[membudget.io/metrics]"));
+    json_decref(j);
+    mb_free(r.body);
+
+    /* the same request in an audit namespace: allowed, with warnings */
+    j = review("test/fixtures/admission/pod-create-bad.json", "/validate/audit", &r);
+    ck_assert(json_is_true(jpatch_get(j, "/response/allowed")));
+    ck_assert_uint_eq(json_array_size(jpatch_get(j, "/response/warnings")), 3);
+    json_decref(j);
+    mb_free(r.body);
+}
+END_TEST
+
+START_TEST(test_io_mutated)
+{
+    struct resp r;
+    json_t *j = review("test/fixtures/admission/pod-create-mutate.json", "/mutate", &r);
+    size_t len;
+    char *req_text = tu_read_file("test/fixtures/admission/pod-create-mutate.json", &len);
+    json_t *req = tu_json(req_text);
+    char *raw = tu_base64_decode(json_string_value(jpatch_get(j, "/response/patch")), NULL);
+    json_t *patch = tu_json(raw), *pod = NULL;
+    struct mb_diag d = {0};
+
+    ck_assert_str_eq(json_string_value(jpatch_get(j, "/response/patchType")), "JSONPatch");
+    ck_assert_msg(jpatch_apply(jpatch_get(req, "/request/object"), patch, &pod, &d) == MB_OK, "%s", d.msg);
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/value")), "536870912");
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/readinessGates/0/conditionType")),
+                     "membudget.io/within-budget");
+    json_decref(pod);
+    json_decref(patch);
+    json_decref(req);
+    json_decref(j);
+    mb_free(raw);
+    mb_free(req_text);
+    mb_free(r.body);
+}
+END_TEST
+
+START_TEST(test_io_malformed_400)
+{
+    struct resp r;
+    static const char *const BODIES[] = {"not json at all", "{\"kind\":\"AdmissionReview\"}", ""};
+
+    for (size_t i = 0; i < MB_ARRAY_LEN(BODIES); i++) {
+        ck_assert_int_eq(request("/validate", BODIES[i], strlen(BODIES[i]), ca1.cert_pem, &r), CURLE_OK);
+        ck_assert_int_eq(r.code, 400);
+        ck_assert_msg(r.body && strstr(r.body, "invalid AdmissionReview: "), "%s", r.body ? r.body : "");
+        mb_free(r.body);
+    }
+    ck_assert_int_eq(request("/nope", "{}", 2, ca1.cert_pem, &r), CURLE_OK);
+    ck_assert_int_eq(r.code, 404);
+    mb_free(r.body);
+    ck_assert_int_eq(request("/validate", NULL, 0, ca1.cert_pem, &r), CURLE_OK);
+    ck_assert_int_eq(r.code, 405);
+    mb_free(r.body);
+}
+END_TEST
+
+/* --- a raw TLS client, for tests that control the bytes on the wire ---- */
+
+struct raw {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+};
+
+static bool raw_connect(struct raw *c, const char *ca_pem)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
+    BIO *b = BIO_new_mem_buf(ca_pem, -1);
+    X509 *ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    bool ok;
+
+    BIO_free(b);
+    memset(c, 0, sizeof *c);
+    ck_assert_int_eq(getaddrinfo(wh_host, wh_port, &hints, &ai), 0);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(c->fd, ai->ai_addr, ai->ai_addrlen), 0);
+    freeaddrinfo(ai);
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(c->ctx), ca);
+    X509_free(ca);
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+    c->ssl = SSL_new(c->ctx);
+    SSL_set_fd(c->ssl, c->fd);
+    SSL_set1_host(c->ssl, "localhost");
+    ok = SSL_connect(c->ssl) == 1;
+    ERR_clear_error();
+    /* non-blocking from here: a read must never wait for data that is not
+     * coming (TLS 1.3 session tickets make the socket readable too) */
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    return ok;
+}
+
+static void raw_close(struct raw *c)
+{
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
+    close(c->fd);
+}
+
+/* Write all of s; returns false when the peer has closed. */
+static bool raw_write(struct raw *c, const char *s, size_t n)
+{
+    size_t off = 0;
+    double t0 = now_s();
+
+    while (off < n && now_s() - t0 < 30) {
+        int r = SSL_write(c->ssl, s + off, (int)(n - off));
+        if (r > 0) {
+            off += (size_t)r;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+            return false;
+        struct pollfd p = {c->fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, 0};
+        poll(&p, 1, 100);
+    }
+    return off == n;
+}
+
+static void raw_send(struct raw *c, const char *s, size_t n) { ck_assert(raw_write(c, s, n)); }
+
+/* Read until the peer closes or `limit` seconds pass. Returns bytes read
+ * into buf (NUL-terminated); *closed tells whether the peer closed. */
+static size_t raw_read(struct raw *c, char *buf, size_t cap, double limit, bool *closed)
+{
+    size_t n = 0;
+    double t0 = now_s();
+
+    *closed = false;
+    while (n + 1 < cap && now_s() - t0 < limit) {
+        struct pollfd p = {c->fd, POLLIN, 0};
+        int r;
+        int wait_ms = (int)((limit - (now_s() - t0)) * 1000);
+        if (!SSL_pending(c->ssl) && poll(&p, 1, wait_ms < 1 ? 1 : wait_ms > 100 ? 100 : wait_ms) <= 0)
+            continue;
+        r = SSL_read(c->ssl, buf + n, (int)(cap - 1 - n));
+        if (r <= 0) {
+            int e = SSL_get_error(c->ssl, r);
+            ERR_clear_error();
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                continue;
+            *closed = true;
+            break;
+        }
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+START_TEST(test_io_oversized_refused_without_reading)
+{
+    struct raw c;
+    char buf[4096];
+    bool closed;
+    /* 100 MiB announced, 10 bytes sent: the answer must come at once */
+    static const char HDR[] = "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 104857600\r\n\r\n0123456789";
+
+    ck_assert(raw_connect(&c, ca1.cert_pem));
+    raw_send(&c, HDR, sizeof HDR - 1);
+    raw_read(&c, buf, sizeof buf, 10, &closed);
+    ck_assert_msg(!strncmp(buf, "HTTP/1.1 413", 12), "got: %.80s", buf);
+    raw_close(&c);
+
+    /* chunked: refused once the chunks pass the limit (3 MiB by default) */
+    ck_assert(raw_connect(&c, ca1.cert_pem));
+    static const char CH[] = "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n";
+    raw_send(&c, CH, sizeof CH - 1);
+    char *chunk = mb_xmalloc(70000);
+    int hl = snprintf(chunk, 32, "%x\r\n", 65536);
+    memset(chunk + hl, 'x', 65536);
+    memcpy(chunk + hl + 65536, "\r\n", 2);
+    size_t sent = 0;
+    for (int i = 0; i < 100; i++) { /* up to 6.25 MiB */
+        if (!raw_write(&c, chunk, (size_t)hl + 65536 + 2))
+            break;
+        sent += 65536;
+        if (raw_read(&c, buf, sizeof buf, 0.02, &closed) > 0 || closed)
+            break; /* the server answered early */
+    }
+    if (!buf[0])
+        raw_read(&c, buf, sizeof buf, 10, &closed);
+    ck_assert_msg(!strncmp(buf, "HTTP/1.1 413", 12), "after %zu bytes got: %.80s", sent, buf);
+    ck_assert_uint_le(sent, 4u << 20);
+    mb_free(chunk);
+    raw_close(&c);
+}
+END_TEST
+
+START_TEST(test_io_slow_client_cut_off)
+{
+    struct raw c;
+    char buf[256];
+    bool closed = false;
+    double t0;
+    static const char PART[] = "POST /validate HTTP/1.1\r\nHost: localhost\r\n";
+
+    ck_assert(raw_connect(&c, ca1.cert_pem));
+    t0 = now_s();
+    raw_send(&c, PART, sizeof PART - 1);
+    /* trickle a header byte every 300 ms: never idle long enough for an
+     * inactivity timeout, so only the whole-request deadline (3s) stops it */
+    while (now_s() - t0 < 20) {
+        raw_read(&c, buf, sizeof buf, 0.3, &closed);
+        if (closed)
+            break;
+        if (!raw_write(&c, "X", 1)) {
+            closed = true;
+            break;
+        }
+    }
+    ck_assert_msg(closed, "a trickling client was never cut off");
+    ck_assert_msg(now_s() - t0 >= 2.5, "cut off before its deadline (%.1fs)", now_s() - t0);
+    raw_close(&c);
+}
+END_TEST
+
+static bool verifies_with(const char *ca_pem)
+{
+    struct raw c;
+    bool ok = raw_connect(&c, ca_pem);
+    raw_close(&c);
+    return ok;
+}
+
+START_TEST(test_io_certificate_rotation)
+{
+    struct certgen_pair ca2 = {0}, leaf2 = {0};
+    struct raw inflight;
+    char buf[8192];
+    bool closed;
+    size_t len;
+    char *body = tu_read_file("test/fixtures/admission/pod-create-good.json", &len);
+    char hdr[256];
+    double t0;
+    int n;
+
+    ck_assert(verifies_with(ca1.cert_pem));
+    /* a request in flight on the old certificate: headers and half the body */
+    ck_assert(raw_connect(&inflight, ca1.cert_pem));
+    n = snprintf(hdr, sizeof hdr, "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                                  "Content-Length: %zu\r\n\r\n", len);
+    raw_send(&inflight, hdr, (size_t)n);
+    raw_send(&inflight, body, len / 2);
+
+    /* cert-manager renews in place: new CA, new key, same file names */
+    make_cert("membudget-test-ca-2", &ca2, &leaf2);
+    write_file("tls.key", leaf2.key_pem);
+    write_file("tls.crt", leaf2.cert_pem);
+    t0 = now_s();
+    while (!verifies_with(ca2.cert_pem))
+        ck_assert_msg(now_s() - t0 < 20, "new certificate never served");
+    ck_assert(!verifies_with(ca1.cert_pem)); /* new connections see only the new one */
+
+    /* the old connection still completes its request */
+    raw_send(&inflight, body + len / 2, len - len / 2);
+    raw_read(&inflight, buf, sizeof buf, 5, &closed);
+    ck_assert_msg(!strncmp(buf, "HTTP/1.1 200", 12), "in-flight request got: %.80s", buf);
+    ck_assert(strstr(buf, "\"allowed\":true"));
+    raw_close(&inflight);
+
+    char got[256];
+    ck_assert(log_field("serving certificate reloaded", "certificate", got, sizeof got));
+    ck_assert(strstr(got, "CN=localhost"));
+
+    /* a broken renewal (key and cert do not match) keeps the current one */
+    write_file("tls.key", leaf1.key_pem);
+    usleep(600000);
+    ck_assert(verifies_with(ca2.cert_pem));
+    certgen_pair_cleanup(&ca2);
+    certgen_pair_cleanup(&leaf2);
+    mb_free(body);
+}
+END_TEST
+
+static char *http_get(const char *addr, const char *path, long *code)
+{
+    CURL *c = curl_easy_init();
+    struct resp r = {0};
+    char url[256];
+
+    snprintf(url, sizeof url, "http://%s%s", addr, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+    curl_easy_cleanup(c);
+    return r.body ? r.body : mb_xstrdup("");
+}
+
+START_TEST(test_io_metrics_and_probes)
+{
+    struct resp r;
+    long code;
+    char *m;
+    json_t *j = review("test/fixtures/admission/pod-create-bad.json", "/validate", &r);
+
+    json_decref(j);
+    mb_free(r.body);
+    m = http_get(metrics_addr, "/healthz", &code);
+    ck_assert_int_eq(code, 200);
+    mb_free(m);
+    m = http_get(metrics_addr, "/readyz", &code);
+    ck_assert_int_eq(code, 200);
+    mb_free(m);
+    m = http_get(metrics_addr, "/metrics", &code);
+    ck_assert_int_eq(code, 200);
+    ck_assert_msg(strstr(m, "membudget_webhook_requests_total{endpoint=\"validate\",operation=\"CREATE\","
+                            "kind=\"Pod\",result=\"denied\"} 1"), "%s", m);
+    ck_assert(strstr(m, "# TYPE membudget_webhook_request_duration_seconds histogram"));
+    ck_assert(strstr(m, "membudget_webhook_request_duration_seconds_count{endpoint=\"validate\"} 1"));
+    ck_assert(strstr(m, "membudget_tls_certificate_expiry_timestamp_seconds "));
+    mb_free(m);
+}
+END_TEST
+
+START_TEST(test_io_connections_are_released)
+{
+    /* many short connections: the open-connection gauge returns to 0, so
+     * closed connections are reaped (no leak of bufferevents or fds) */
+    struct resp r;
+    long code;
+    char *m;
+    double t0 = now_s();
+
+    for (int i = 0; i < 40; i++) {
+        ck_assert_int_eq(request("/validate", "x", 1, ca1.cert_pem, &r), CURLE_OK);
+        mb_free(r.body);
+    }
+    for (;;) {
+        m = http_get(metrics_addr, "/metrics", &code);
+        bool zero = strstr(m, "membudget_webhook_connections_open 0\n") != NULL;
+        mb_free(m);
+        if (zero)
+            break;
+        ck_assert_msg(now_s() - t0 < 20, "connections never released");
+        usleep(100000);
+    }
+}
+END_TEST
+
+Suite *webhook_io_suite(void)
+{
+    Suite *s = suite_create("webhook_io");
+    TCase *tc = tcase_create("https");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_io_allowed);
+    tcase_add_test(tc, test_io_denied_every_violation);
+    tcase_add_test(tc, test_io_mutated);
+    tcase_add_test(tc, test_io_malformed_400);
+    tcase_add_test(tc, test_io_oversized_refused_without_reading);
+    tcase_add_test(tc, test_io_slow_client_cut_off);
+    tcase_add_test(tc, test_io_certificate_rotation);
+    tcase_add_test(tc, test_io_metrics_and_probes);
+    tcase_add_test(tc, test_io_connections_are_released);
+    suite_add_tcase(s, tc);
+    return s;
+}
