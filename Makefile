@@ -45,6 +45,9 @@ endif
 Q = $(if $(V),,@)
 
 LIB_SRC := $(wildcard src/*/*.c)
+# Pure modules: no I/O, no clock, no environment (STYLE.md); check-pure enforces it.
+PURE_MODULES := base quantity annot policy jpatch admrev review config ydoc lint metrics
+PURE_SRC := $(wildcard $(PURE_MODULES:%=src/%/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c test/io/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
@@ -71,15 +74,21 @@ $(B)/unit: $(UNIT_OBJ) $(B)/libmembudget.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
 # --- tests -----------------------------------------------------------------
+# Pure modules include no event loop, HTTP client or TLS, and read no clock,
+# environment or files. (alloc.c's abort-on-OOM message is the one stderr write.)
+check-pure:
+	@bad=$$(grep -nE '#include <(event2|curl|openssl)/|clock_gettime|gettimeofday|time\(|getenv|fopen|open\(|socket\(' \
+	  $(PURE_SRC) $(PURE_MODULES:%=include/membudget/%.h) 2>/dev/null); \
+	if [ -n "$$bad" ]; then echo "pure modules doing I/O:"; echo "$$bad"; exit 1; fi
 # The io tests start the real binary; MB_BIN tells them where it is.
-check: $(B)/unit $(BIN)
+check: check-pure $(B)/unit $(BIN)
 	MB_BIN=$(abspath $(BIN)) MB_SRCDIR=$(CURDIR) ./$(B)/unit
 
 test: deps
 	$(MAKE) check-all
 
 # Everything, with one closing line "tests: N passed, N failed" for CI.
-check-all: $(B)/unit $(BIN)
+check-all: check-pure $(B)/unit $(BIN)
 	test/run_all.sh ./$(B)/unit $(abspath $(BIN))
 
 # Lint the example manifests shipped in the repo: the good ones must pass,
@@ -100,7 +109,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
                -fsanitize=fuzzer,address,undefined
-FUZZ_LIB_SRC = $(filter-out src/app/% src/https/% src/tlsctx/% src/loop/% src/log/% src/certgen/% src/webhook/%,$(LIB_SRC))
+FUZZ_LIB_SRC = $(PURE_SRC)
 
 build/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(@D)
@@ -140,4 +149,4 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(B)/cmd/membudget/main.d
-.PHONY: all check check-all check-lint test asan check-valgrind fuzz bench demo deps format clean
+.PHONY: all check check-pure check-all check-lint test asan check-valgrind fuzz bench demo deps format clean
