@@ -43,10 +43,14 @@ struct review_out {
     struct review_summary s;
 };
 
+struct mb_arena;
+
 /* Decide. `out` is filled (clean up with review_out_cleanup). Cannot fail;
- * runs on any thread. */
+ * runs on any thread. `arena` (may be NULL) holds the request's JSON
+ * values while deciding and is reset before returning; out->body is not
+ * in it. */
 void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
-                   const char *body, size_t len, struct review_out *out);
+                   const char *body, size_t len, struct mb_arena *arena, struct review_out *out);
 
 void review_out_cleanup(struct review_out *o);
 

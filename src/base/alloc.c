@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "membudget/alloc.h"
+#include "membudget/arena.h"
+#include "membudget/err.h"
 
 static struct mb_alloc_hooks hooks = {malloc, realloc, free};
 
@@ -17,10 +19,32 @@ void mb_set_alloc_hooks(const struct mb_alloc_hooks *h)
         hooks = (struct mb_alloc_hooks){malloc, realloc, free};
 }
 
-static void *json_malloc_hook(size_t n) { return hooks.malloc_fn(n ? n : 1); }
-static void json_free_hook(void *p) { hooks.free_fn(p); }
+/* The jansson arena of this thread, if a scope is open (see arena.h). */
+static _Thread_local struct mb_arena *json_arena;
+
+static void *json_malloc_hook(size_t n)
+{
+    if (json_arena)
+        return mb_arena_alloc(json_arena, n ? n : 1);
+    return hooks.malloc_fn(n ? n : 1);
+}
+
+static void json_free_hook(void *p)
+{
+    if (!p || (json_arena && mb_arena_owns(json_arena, p)))
+        return; /* released with the arena */
+    hooks.free_fn(p);
+}
 
 void mb_alloc_install_json(void) { json_set_alloc_funcs(json_malloc_hook, json_free_hook); }
+
+void mb_json_arena_begin(struct mb_arena *a)
+{
+    MB_ASSERT(!json_arena);
+    json_arena = a;
+}
+
+void mb_json_arena_end(void) { json_arena = NULL; }
 
 static _Noreturn void oom(size_t n)
 {

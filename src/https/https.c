@@ -7,6 +7,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@ struct conn {
     struct bufferevent *bev; /* we hold one reference */
     mb_mono_ms deadline;     /* request must complete by then */
     bool killed;             /* socket shut down by us; waiting for evhttp */
+    bool nodelay;            /* TCP_NODELAY set (the fd is attached after the bevcb) */
 };
 
 struct route {
@@ -138,8 +140,18 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct conn *c = evcon ? find_conn(s, evhttp_connection_get_bufferevent(evcon)) : NULL;
     const char *path = https_path(req);
 
-    if (c) /* a complete request arrived: the next one gets a fresh deadline */
+    if (c) { /* a complete request arrived: the next one gets a fresh deadline */
         c->deadline = s->clk->mono_ms(s->clk->ctx) + s->conf.request_timeout_ms;
+        if (!c->nodelay) {
+            /* Responses go out as header and body writes; without NODELAY,
+             * Nagle holds the second until the peer's delayed ACK (~40 ms). */
+            int one = 1;
+            evutil_socket_t fd = bufferevent_getfd(c->bev);
+            if (fd >= 0)
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            c->nodelay = true;
+        }
+    }
     for (size_t i = 0; i < s->nroutes; i++) {
         if (!strcmp(s->routes[i].path, path)) {
             s->routes[i].fn(req, s->routes[i].ctx);

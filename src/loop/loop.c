@@ -15,8 +15,16 @@ mb_err loop_new(struct loop **out, struct mb_diag *diag)
 {
     struct loop *lp = mb_xcalloc(1, sizeof *lp);
 
+    struct event_config *cfg = event_config_new();
+
     signal(SIGPIPE, SIG_IGN);
-    lp->base = event_base_new();
+    /* Batch epoll_ctl changes per loop iteration: evhttp toggles read and
+     * write interest on every request, which was visible in profiles. */
+    if (cfg)
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    lp->base = cfg ? event_base_new_with_config(cfg) : NULL;
+    if (cfg)
+        event_config_free(cfg);
     if (!lp->base) {
         mb_free(lp);
         return mb_diag_set(diag, MB_EIO, "event_base_new failed");

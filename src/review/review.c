@@ -3,11 +3,12 @@
 #include <string.h>
 #include "membudget/admrev.h"
 #include "membudget/alloc.h"
+#include "membudget/arena.h"
 #include "membudget/review.h"
 
 static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 
-void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
+static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
                    const char *body, size_t len, struct review_out *out)
 {
     struct admrev_req req;
@@ -85,6 +86,18 @@ void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum
     mb_free(msg);
     policy_result_cleanup(&pr);
     admrev_req_cleanup(&req);
+}
+
+void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
+                   const char *body, size_t len, struct mb_arena *arena, struct review_out *out)
+{
+    if (arena)
+        mb_json_arena_begin(arena);
+    decide(conf, ep, mode, body, len, out);
+    if (arena) {
+        mb_json_arena_end();
+        mb_arena_reset(arena);
+    }
 }
 
 void review_out_cleanup(struct review_out *o)

@@ -3,6 +3,7 @@
 #include <event2/http.h>
 #include <string.h>
 #include "membudget/alloc.h"
+#include "membudget/arena.h"
 #include "membudget/https.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
@@ -31,6 +32,7 @@ struct webhook {
     struct event *reload;
     struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry;
     struct endpoint validate, audit, mutate; /* route contexts */
+    struct mb_arena arena;                   /* one request's JSON values, reused */
 };
 
 static bool json_content_type(struct evhttp_request *req)
@@ -60,7 +62,7 @@ static void on_review(struct evhttp_request *req, void *ctx)
         return;
     }
     body = https_body(req, &len);
-    review_handle(&w->policy, e->ep, e->mode, body ? body : "", len, &out);
+    review_handle(&w->policy, e->ep, e->mode, body ? body : "", len, &w->arena, &out);
     https_reply(req, out.http_status, out.content_type, out.body, out.body_len);
 
     {
@@ -152,6 +154,7 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
 
     w->lp = lp;
     w->clk = clk;
+    mb_arena_init(&w->arena, 256 * 1024);
     w->policy = conf->cfg->admission;
     w->policy.default_tiers = conf->cfg->tiers;
     err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag);
@@ -203,6 +206,7 @@ void webhook_free(struct webhook *w)
         event_free(w->reload);
     https_free(w->srv);
     tlsctx_free(w->tls);
+    mb_arena_cleanup(&w->arena);
     mb_free(w);
 }
 

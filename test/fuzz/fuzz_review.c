@@ -2,6 +2,7 @@
  * policy (validate and mutate, enforce and audit), encode. */
 #include <stdint.h>
 #include "membudget/alloc.h"
+#include "membudget/arena.h"
 #include "membudget/review.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -10,12 +11,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct policy_conf conf;
     struct review_out out;
+    static struct mb_arena arena;
+    static bool init;
+
+    if (!init) {
+        mb_arena_init(&arena, 8192);
+        mb_alloc_install_json();
+        init = true;
+    }
 
     policy_conf_defaults(&conf);
     conf.default_budget_pct = size & 1 ? 90 : 0;
     for (int ep = 0; ep < 2; ep++) {
         review_handle(&conf, ep ? REVIEW_MUTATE : REVIEW_VALIDATE, ep ? REVIEW_ENFORCE : REVIEW_AUDIT,
-                      (const char *)data, size, &out);
+                      (const char *)data, size, NULL, &out);
         if (out.http_status != 200 && out.http_status != 400)
             __builtin_trap();
         review_out_cleanup(&out);

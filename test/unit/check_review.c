@@ -2,6 +2,7 @@
 #include <string.h>
 #include "membudget/admrev.h"
 #include "membudget/alloc.h"
+#include "membudget/arena.h"
 #include "membudget/jpatch.h"
 #include "membudget/review.h"
 #include "suites.h"
@@ -19,7 +20,12 @@ static json_t *run(const char *fixture, enum review_endpoint ep, enum review_mod
     char *body = tu_read_file(fixture, &len);
     json_t *resp;
 
-    review_handle(&CONF, ep, mode, body, len, o);
+    struct mb_arena arena;
+
+    /* the fixture tests go through an arena, as the webhook does */
+    mb_arena_init(&arena, 4096);
+    review_handle(&CONF, ep, mode, body, len, &arena, o);
+    mb_arena_cleanup(&arena);
     mb_free(body);
     ck_assert_int_eq(o->http_status, 200);
     resp = tu_json(o->body);
@@ -155,7 +161,7 @@ START_TEST(test_review_malformed)
 {
     struct review_out o;
 
-    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BAD[_i].body, strlen(BAD[_i].body), &o);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BAD[_i].body, strlen(BAD[_i].body), NULL, &o);
     ck_assert_int_eq(o.http_status, 400);
     ck_assert_msg(strstr(o.body, BAD[_i].why), "row %d: %s", _i, o.body);
     ck_assert(strchr(o.body, '\n') == o.body + o.body_len - 1); /* exactly one line */
@@ -178,7 +184,7 @@ START_TEST(test_review_skips)
     };
     for (size_t i = 0; i < MB_ARRAY_LEN(BODIES); i++) {
         struct review_out o;
-        review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BODIES[i], strlen(BODIES[i]), &o);
+        review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BODIES[i], strlen(BODIES[i]), NULL, &o);
         ck_assert_int_eq(o.http_status, 200);
         json_t *r = tu_json(o.body);
         ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
@@ -204,7 +210,7 @@ START_TEST(test_review_dry_run_and_bad_utf8_message)
                        "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}}}";
     struct review_out o;
 
-    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, body, strlen(body), &o);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, body, strlen(body), NULL, &o);
     ck_assert_int_eq(o.http_status, 200);
     json_t *r = tu_json(o.body);
     const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));

@@ -1,0 +1,39 @@
+/*
+ * arena.h -- a bump allocator for short-lived request data (pure).
+ *
+ * The webhook parses a ~4 KB AdmissionReview into a few hundred jansson
+ * nodes and frees them all a few microseconds later; with malloc that was a
+ * third of the CPU time (profiled). Within mb_json_arena_begin/_end, every
+ * jansson allocation on this thread comes from the arena and jansson's frees
+ * of arena memory are no-ops; mb_arena_reset() then releases everything at
+ * once. Under AddressSanitizer the released memory is poisoned, so a value
+ * used after its request still fails loudly.
+ *
+ * Rule: a JSON value created inside the scope must be released inside it.
+ */
+#ifndef MB_ARENA_H
+#define MB_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mb_arena_chunk;
+
+/* Value type: embed it. Fields are private to arena.c. */
+struct mb_arena {
+    struct mb_arena_chunk *head; /* current chunk; older ones follow */
+    size_t chunk_size;           /* size of the first chunk (others may be larger) */
+};
+
+void mb_arena_init(struct mb_arena *a, size_t chunk_size);
+void mb_arena_cleanup(struct mb_arena *a);        /* frees every chunk */
+void mb_arena_reset(struct mb_arena *a);          /* keeps the first chunk for reuse */
+void *mb_arena_alloc(struct mb_arena *a, size_t n); /* 16-byte aligned; aborts on OOM */
+bool mb_arena_owns(const struct mb_arena *a, const void *p);
+
+/* Route this thread's jansson allocations to `a` until mb_json_arena_end().
+ * Scopes do not nest. */
+void mb_json_arena_begin(struct mb_arena *a);
+void mb_json_arena_end(void);
+
+#endif

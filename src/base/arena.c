@@ -1,0 +1,93 @@
+/* arena.c -- bump allocator and jansson scope (pure). */
+#include <stdint.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/arena.h"
+#include "membudget/err.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+struct mb_arena_chunk {
+    struct mb_arena_chunk *next;
+    size_t size, used;
+    _Alignas(16) unsigned char data[];
+};
+
+void mb_arena_init(struct mb_arena *a, size_t chunk_size)
+{
+    a->head = NULL;
+    a->chunk_size = chunk_size < 1024 ? 1024 : chunk_size;
+}
+
+void mb_arena_cleanup(struct mb_arena *a)
+{
+    struct mb_arena_chunk *c = a->head;
+
+    while (c) {
+        struct mb_arena_chunk *n = c->next;
+        UNPOISON(c->data, c->size);
+        mb_free(c);
+        c = n;
+    }
+    a->head = NULL;
+}
+
+void mb_arena_reset(struct mb_arena *a)
+{
+    struct mb_arena_chunk *c = a->head, *first = NULL;
+
+    /* keep the oldest (first-allocated, chunk_size) chunk; free the rest */
+    while (c) {
+        struct mb_arena_chunk *n = c->next;
+        if (!n) {
+            first = c;
+        } else {
+            UNPOISON(c->data, c->size);
+            mb_free(c);
+        }
+        c = n;
+    }
+    a->head = first;
+    if (first) {
+        first->used = 0;
+        POISON(first->data, first->size);
+    }
+}
+
+void *mb_arena_alloc(struct mb_arena *a, size_t n)
+{
+    struct mb_arena_chunk *c = a->head;
+    void *p;
+
+    n = (n + 15) & ~(size_t)15;
+    if (!c || c->size - c->used < n) {
+        size_t size = a->head ? a->chunk_size * 2 : a->chunk_size;
+        if (size < n)
+            size = n;
+        c = mb_xmalloc(sizeof *c + size);
+        c->size = size;
+        c->used = 0;
+        POISON(c->data, size);
+        c->next = a->head;
+        a->head = c;
+    }
+    p = c->data + c->used;
+    c->used += n;
+    UNPOISON(p, n);
+    return p;
+}
+
+bool mb_arena_owns(const struct mb_arena *a, const void *p)
+{
+    for (const struct mb_arena_chunk *c = a->head; c; c = c->next)
+        if ((const unsigned char *)p >= c->data && (const unsigned char *)p < c->data + c->size)
+            return true;
+    return false;
+}

@@ -1,0 +1,3 @@
+module membudget.io/bench/gobaseline
+
+go 1.19

@@ -1,0 +1,3 @@
+module membudget.io/bench/loadgen
+
+go 1.19
