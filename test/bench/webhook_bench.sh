@@ -6,12 +6,15 @@
 #   1. throughput: wrk, 16 keep-alive connections, $BENCH_SECONDS (default 10)
 #   2. latency at a fixed rate: loadgen (open loop, latency from the scheduled
 #      send time), $BENCH_RATE requests/s (default 2000)
-# Figures are printed; nothing is asserted (these machines are noisy).
+# The two servers run in $BENCH_ROUNDS (default 3) interleaved rounds; the
+# summary gives medians and the median of the per-round ratios. Figures are
+# printed; nothing is asserted (these machines are noisy).
 set -euo pipefail
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${BENCH_SECONDS:-10}
 rate=${BENCH_RATE:-2000}
+rounds=${BENCH_ROUNDS:-3}
 work=$(mktemp -d /tmp/membudget-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -61,8 +64,11 @@ run() { # name port
     kill "$(cat "$work/pid")"; wait "$(cat "$work/pid")" 2>/dev/null || true
 }
 
-start_membudget; run membudget 18443
-start_go; run go-baseline 19443
+for r in $(seq "$rounds"); do
+    echo "round $r/$rounds"
+    start_membudget; run membudget 18443
+    start_go; run go-baseline 19443
+done
 
 echo
 echo "== webhook /validate, ~4 KB pod, TLS keep-alive, server on 1 core ($secs s per figure)"
@@ -75,7 +81,15 @@ echo "== latency at a fixed $rate reviews/s (open loop, from scheduled send time
 while IFS='|' read -r name rps p50 p99 fixed rss errs; do
     printf '%-12s %s\n' "$name" "$fixed"
 done < "$work/results"
-m=$(awk -F'|' '$1=="membudget" {print $2}' "$work/results")
-g=$(awk -F'|' '$1=="go-baseline" {print $2}' "$work/results")
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+m=$(awk -F'|' '$1=="membudget" {print $2}' "$work/results" | median)
+g=$(awk -F'|' '$1=="go-baseline" {print $2}' "$work/results" | median)
+ratio=$(paste <(awk -F'|' '$1=="membudget" {print $2}' "$work/results") \
+              <(awk -F'|' '$1=="go-baseline" {print $2}' "$work/results") | awk '{ print $1 / $2 }' | median)
+mp99=$(awk -F'|' '$1=="membudget" {print $5}' "$work/results" | sed 's/.* p99=\([0-9.]*\)ms.*/\1/' | median)
+gp99=$(awk -F'|' '$1=="go-baseline" {print $5}' "$work/results" | sed 's/.* p99=\([0-9.]*\)ms.*/\1/' | median)
 echo
-awk -v m="$m" -v g="$g" 'BEGIN { if (g > 0) printf "throughput ratio membudget / go-baseline: %.2fx\n", m / g }'
+echo "== summary over $rounds rounds (medians)"
+echo "membudget:   $m reviews/s, p99 at $rate/s: ${mp99}ms"
+echo "go-baseline: $g reviews/s, p99 at $rate/s: ${gp99}ms"
+printf 'throughput ratio membudget / go-baseline (median of per-round ratios): %.2fx\n' "$ratio"
