@@ -67,8 +67,9 @@ static void kill_conn(struct conn *c)
     c->killed = true;
 }
 
-/* Reap connections evhttp has freed; cut off those past their deadline. */
-static void sweep(struct https *s, mb_mono_ms now)
+/* Reap connections evhttp has freed; with `expire`, also cut off those past
+ * their deadline. */
+static void sweep(struct https *s, mb_mono_ms now, bool expire)
 {
     for (size_t i = 0; i < s->nconns;) {
         struct conn *c = &s->conns[i];
@@ -77,7 +78,7 @@ static void sweep(struct https *s, mb_mono_ms now)
             s->conns[i] = s->conns[--s->nconns];
             continue;
         }
-        if (!c->killed && now >= c->deadline) {
+        if (expire && !c->killed && now >= c->deadline) {
             s->timeouts++;
             kill_conn(c);
         }
@@ -90,7 +91,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     struct https *s = arg;
     (void)fd;
     (void)what;
-    sweep(s, s->clk->mono_ms(s->clk->ctx));
+    sweep(s, s->clk->mono_ms(s->clk->ctx), true);
 }
 
 static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
@@ -110,6 +111,8 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     }
     if (!bev)
         return NULL;
+    if (s->nconns >= s->conf.max_conns)
+        sweep(s, now, false); /* count only connections still open */
     if (s->nconns == s->capconns) {
         s->capconns = s->capconns ? s->capconns * 2 : 16;
         s->conns = mb_xrealloc(s->conns, s->capconns * sizeof *s->conns);

@@ -610,6 +610,35 @@ START_TEST(test_io_connections_are_released)
 }
 END_TEST
 
+START_TEST(test_io_connection_cap)
+{
+    /* the server allows 32 open connections: 40 held open at once means 8
+     * are closed by the server, and counted */
+    struct raw c[40];
+    int closed_n = 0;
+    long code;
+    char buf[64], *m;
+
+    double t0 = now_s();
+    for (int i = 0; i < 40; i++)
+        raw_connect(&c[i], ca1.cert_pem); /* a refused one may fail the handshake */
+    usleep(700000); /* > one sweep (250 ms), < the 3 s request deadline */
+    for (int i = 0; i < 40; i++) {
+        bool closed = false;
+        raw_read(&c[i], buf, sizeof buf, 0.02, &closed);
+        closed_n += closed;
+    }
+    if (now_s() - t0 > 2.5)
+        return; /* too slow a machine (valgrind) to tell the cap from the deadline */
+    ck_assert_msg(closed_n == 8, "%d connections closed, want 8", closed_n);
+    for (int i = 0; i < 40; i++)
+        raw_close(&c[i]);
+    m = http_get(metrics_addr, "/metrics", &code);
+    ck_assert_msg(strstr(m, "membudget_webhook_connections_closed_total{reason=\"limit\"} 8\n"), "%s", m);
+    mb_free(m);
+}
+END_TEST
+
 Suite *webhook_io_suite(void)
 {
     Suite *s = suite_create("webhook_io");
@@ -626,6 +655,7 @@ Suite *webhook_io_suite(void)
     tcase_add_test(tc, test_io_certificate_rotation);
     tcase_add_test(tc, test_io_metrics_and_probes);
     tcase_add_test(tc, test_io_connections_are_released);
+    tcase_add_test(tc, test_io_connection_cap);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,8 @@ Suite *jpatch_suite(void);
 Suite *policy_suite(void);
 Suite *review_suite(void);
 Suite *cfg_suite(void);
+Suite *mx_suite(void);
+Suite *lint_suite(void);
 Suite *webhook_io_suite(void);
 
 #endif

@@ -1,0 +1,154 @@
+/* check_metrics.c -- Prometheus text rendering, the series cap, the arena. */
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+#include "membudget/alloc.h"
+#include "membudget/arena.h"
+#include "membudget/metrics.h"
+#include "suites.h"
+
+static char *render(struct mx *m)
+{
+    struct mb_buf b;
+    mb_buf_init(&b, 1 << 20);
+    ck_assert_int_eq(mx_render(m, &b), MB_OK);
+    return mb_buf_take(&b);
+}
+
+START_TEST(test_mx_counter_gauge_text)
+{
+    struct mx *m = mx_new();
+    static const char *const L[] = {"endpoint", "result"};
+    struct mx_family *c = mx_counter(m, "t_requests_total", "Requests.", 2, L);
+    struct mx_family *g = mx_gauge(m, "t_open", "Open.", 0, NULL);
+    const char *v1[] = {"validate", "denied"}, *v2[] = {"mutate", "a\"b\\c\nd"};
+    char *t;
+
+    mx_add(c, v1, 1);
+    mx_add(c, v1, 2);
+    mx_add(c, v2, 1);
+    mx_set(g, NULL, 1.5);
+    ck_assert(mx_value(c, v1) == 3);
+    t = render(m);
+    ck_assert_msg(strstr(t, "# HELP t_requests_total Requests.\n# TYPE t_requests_total counter\n"), "%s", t);
+    ck_assert(strstr(t, "t_requests_total{endpoint=\"validate\",result=\"denied\"} 3\n"));
+    ck_assert_msg(strstr(t, "t_requests_total{endpoint=\"mutate\",result=\"a\\\"b\\\\c\\nd\"} 1\n"), "%s", t);
+    ck_assert(strstr(t, "# TYPE t_open gauge\nt_open 1.5\n"));
+    mb_free(t);
+    mx_delete(c, v1);
+    t = render(m);
+    ck_assert_ptr_null(strstr(t, "result=\"denied\""));
+    mb_free(t);
+    mx_free(m);
+}
+END_TEST
+
+START_TEST(test_mx_histogram_text)
+{
+    struct mx *m = mx_new();
+    static const double B[] = {0.001, 0.01, 0.1};
+    static const char *const L[] = {"endpoint"};
+    struct mx_family *h = mx_histogram(m, "t_seconds", "Latency.", 1, L, B, 3);
+    const char *v[] = {"validate"};
+    char *t;
+
+    mx_observe(h, v, 0.0005);
+    mx_observe(h, v, 0.005);
+    mx_observe(h, v, 0.005);
+    mx_observe(h, v, 5);
+    t = render(m);
+    ck_assert_msg(strstr(t, "t_seconds_bucket{endpoint=\"validate\",le=\"0.001\"} 1\n"
+                            "t_seconds_bucket{endpoint=\"validate\",le=\"0.01\"} 3\n"
+                            "t_seconds_bucket{endpoint=\"validate\",le=\"0.1\"} 3\n"
+                            "t_seconds_bucket{endpoint=\"validate\",le=\"+Inf\"} 4\n"
+                            "t_seconds_sum{endpoint=\"validate\"} 5.0105\n"
+                            "t_seconds_count{endpoint=\"validate\"} 4\n"), "%s", t);
+    mb_free(t);
+    mx_free(m);
+}
+END_TEST
+
+START_TEST(test_mx_series_cap)
+{
+    struct mx *m = mx_new();
+    static const char *const L[] = {"pod"};
+    struct mx_family *g = mx_gauge(m, "t_usage", "Usage.", 1, L);
+    char name[32];
+    const char *v[] = {name};
+
+    for (int i = 0; i < MX_MAX_SERIES + 5; i++) {
+        snprintf(name, sizeof name, "pod-%d", i);
+        mx_set(g, v, i);
+    }
+    char *t = render(m);
+    ck_assert(strstr(t, "membudget_metrics_series_dropped_total{metric=\"t_usage\"} 5\n"));
+    ck_assert_ptr_null(strstr(t, "pod-10000\""));
+    mb_free(t);
+    mx_free(m);
+}
+END_TEST
+
+START_TEST(test_mx_render_cap)
+{
+    struct mx *m = mx_new();
+    struct mb_buf b;
+
+    mx_set(mx_gauge(m, "t_x", "X.", 0, NULL), NULL, 1);
+    mb_buf_init(&b, 16);
+    ck_assert_int_eq(mx_render(m, &b), MB_ETOOBIG);
+    mb_buf_cleanup(&b);
+    mx_free(m);
+}
+END_TEST
+
+START_TEST(test_arena)
+{
+    struct mb_arena a;
+    void *p, *q, *big;
+
+    mb_arena_init(&a, 1024);
+    p = mb_arena_alloc(&a, 10);
+    q = mb_arena_alloc(&a, 10);
+    ck_assert_uint_eq((uintptr_t)p % 16, 0);
+    ck_assert_uint_eq((uintptr_t)q % 16, 0);
+    ck_assert(mb_arena_owns(&a, p) && mb_arena_owns(&a, q));
+    big = mb_arena_alloc(&a, 5000); /* larger than a chunk: a chunk of its own */
+    memset(big, 1, 5000);
+    ck_assert(mb_arena_owns(&a, big));
+    int local;
+    ck_assert(!mb_arena_owns(&a, &local));
+    mb_arena_reset(&a);
+    ck_assert(!mb_arena_owns(&a, big)); /* the extra chunk is gone */
+    p = mb_arena_alloc(&a, 100);
+    ck_assert(mb_arena_owns(&a, p));
+    mb_arena_cleanup(&a);
+    mb_arena_cleanup(&a);
+
+    /* jansson values made in a scope live in the arena */
+    mb_arena_init(&a, 4096);
+    mb_json_arena_begin(&a);
+    json_t *j = json_pack("{s:[i,i]}", "x", 1, 2);
+    ck_assert(mb_arena_owns(&a, j));
+    json_decref(j);
+    mb_json_arena_end();
+    mb_arena_reset(&a);
+    j = json_object(); /* outside the scope: the heap */
+    ck_assert(!mb_arena_owns(&a, j));
+    json_decref(j);
+    mb_arena_cleanup(&a);
+}
+END_TEST
+
+Suite *mx_suite(void)
+{
+    Suite *s = suite_create("mx");
+    TCase *tc = tcase_create("metrics");
+
+    tcase_add_test(tc, test_mx_counter_gauge_text);
+    tcase_add_test(tc, test_mx_histogram_text);
+    tcase_add_test(tc, test_mx_series_cap);
+    tcase_add_test(tc, test_mx_render_cap);
+    tcase_add_test(tc, test_arena);
+    suite_add_tcase(s, tc);
+    return s;
+}
