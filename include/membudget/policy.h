@@ -10,6 +10,11 @@
  *   spec.template.metadata.annotations[membudget.io/budget]: required: ...
  *   spec.containers[0].resources.limits.memory: required when membudget.io/budget is set
  *
+ * On UPDATE, only violations the update introduces count (plus removing a
+ * budget); those the old object already had come back as warnings, so
+ * controllers can still scale, relabel and finalize objects that predate
+ * membudget.
+ *
  * Mutations (a JSON Patch) are computed for Pods on CREATE only: the default
  * budget, GOMEMLIMIT on the target container, the readiness gate. Templates
  * are never mutated (GitOps tools would fight the webhook); their pods are

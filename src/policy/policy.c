@@ -354,7 +354,33 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             violate(out, ann_path(prefix, ANN_BUDGET), "may not be removed by an update");
     }
 
-    /* 6. Advice: an explicit GOMEMLIMIT above the budget defeats its purpose. */
+    /* 6. An update is refused only for what it makes worse. Violations the
+     * old object already had (it predates membudget, or was admitted in
+     * audit mode) become warnings: otherwise a controller could not scale
+     * an old ReplicaSet, nor remove a finalizer from a legacy pod. */
+    if (in->op == POLICY_UPDATE && in->old_object) {
+        struct policy_input old_in = {.kind = in->kind, .op = POLICY_CREATE, .object = in->old_object};
+        struct policy_result old = {0};
+        size_t kept = 0;
+
+        policy_eval(conf, &old_in, &old);
+        for (size_t i = 0; i < out->nv; i++) {
+            bool before = false;
+            for (size_t k = 0; k < old.nv && !before; k++)
+                before = !strcmp(old.v[k].path, out->v[i].path) && !strcmp(old.v[k].msg, out->v[i].msg);
+            if (before) {
+                warn(out, "%s: %s (not new in this update, so not refused)", out->v[i].path, out->v[i].msg);
+                mb_free(out->v[i].path);
+                mb_free(out->v[i].msg);
+            } else {
+                out->v[kept++] = out->v[i];
+            }
+        }
+        out->nv = kept;
+        policy_result_cleanup(&old);
+    }
+
+    /* 7. Advice: an explicit GOMEMLIMIT above the budget defeats its purpose. */
     if (target && budget_known) {
         const json_t *e = NULL;
         int64_t gml;
@@ -368,7 +394,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                  qty_format(budget, q2));
     }
 
-    /* 7. Mutations: Pods on CREATE only. */
+    /* 8. Mutations: Pods on CREATE only. */
     if (in->kind != POLICY_KIND_POD || in->op != POLICY_CREATE || !budget_known || !target)
         return;
     json_t *patch = json_array();

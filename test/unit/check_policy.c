@@ -268,6 +268,37 @@ START_TEST(test_policy_update_rules)
 }
 END_TEST
 
+START_TEST(test_policy_update_only_new_violations)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    /* a legacy pod without a budget gets its finalizer removed */
+    json_t *old = tu_json("{\"metadata\":{\"finalizers\":[\"x\"]},\"spec\":{\"containers\":[" C_API "]}}");
+    json_t *now = tu_json("{\"metadata\":{},\"spec\":{\"containers\":[" C_API "]}}");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_UPDATE, .object = now, .old_object = old};
+
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    ck_assert_uint_eq(r.nv, 0);
+    ck_assert_uint_eq(r.nw, 1);
+    ck_assert_msg(strstr(r.warnings[0], "metadata.annotations[membudget.io/budget]: required") &&
+                      strstr(r.warnings[0], "not new in this update"), "%s", r.warnings[0]);
+    policy_result_cleanup(&r);
+
+    /* the same legacy object, but the update adds a broken tiers value:
+     * that part is new, so it is refused; the missing budget is not */
+    json_decref(now);
+    now = tu_json("{\"metadata\":{\"annotations\":{\"membudget.io/tiers\":\"gc=1,throttle=2\"}},"
+                  "\"spec\":{\"containers\":[" C_API "]}}");
+    in.object = now;
+    policy_eval(&conf, &in, &r);
+    expect(&r, "metadata.annotations[membudget.io/tiers]=>thresholds must increase", 0);
+    policy_result_cleanup(&r);
+    json_decref(now);
+    json_decref(old);
+}
+END_TEST
+
 START_TEST(test_policy_optional_budget)
 {
     struct policy_conf conf;
@@ -324,6 +355,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_policy_mutations_append);
     tcase_add_test(tc, test_policy_no_mutation_cases);
     tcase_add_test(tc, test_policy_update_rules);
+    tcase_add_test(tc, test_policy_update_only_new_violations);
     tcase_add_test(tc, test_policy_optional_budget);
     tcase_add_test(tc, test_policy_message);
     suite_add_tcase(s, tc);
