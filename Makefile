@@ -132,8 +132,10 @@ demo: deps $(BIN)
 
 # --- set-up -------------------------------------------------------------------
 # Installs only what is missing, so a machine that has everything pays nothing.
+# kubectl for the simulator's fidelity suite: Debian's kubernetes-client,
+# unless a kubectl is already on PATH (another package may own /usr/bin/kubectl).
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	@missing=$$(for p in $(DEB_PKGS) $$(command -v kubectl >/dev/null || echo kubernetes-client); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	  grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
