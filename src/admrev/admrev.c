@@ -1,6 +1,7 @@
 /* admrev.c -- AdmissionReview v1 codec (pure). */
 #include <string.h>
 #include "membudget/admrev.h"
+#include "membudget/b64.h"
 #include "membudget/alloc.h"
 #include "membudget/jsonx.h"
 
@@ -95,31 +96,6 @@ void admrev_req_cleanup(struct admrev_req *r)
     memset(r, 0, sizeof *r);
 }
 
-/* base64 (RFC 4648, with padding) of the patch, as the API expects. */
-static char *b64(const char *in, size_t n)
-{
-    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = mb_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-    size_t i;
-
-    for (i = 0; i + 2 < n; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-        *o++ = T[v >> 18];
-        *o++ = T[(v >> 12) & 63];
-        *o++ = T[(v >> 6) & 63];
-        *o++ = T[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned char)in[i] << 16 | (i + 1 < n ? (unsigned char)in[i + 1] << 8 : 0);
-        *o++ = T[v >> 18];
-        *o++ = T[(v >> 12) & 63];
-        *o++ = i + 1 < n ? T[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
-
 char *admrev_encode(const char *uid, const struct admrev_resp *resp, size_t *len)
 {
     json_t *r = json_object(), *out;
@@ -140,7 +116,7 @@ char *admrev_encode(const char *uid, const struct admrev_resp *resp, size_t *len
     if (resp->patch) {
         size_t plen;
         char *p = mb_json_dumps(resp->patch, JSON_COMPACT, &plen);
-        char *enc = b64(p, plen);
+        char *enc = mb_b64_encode(p, plen);
         json_object_set_new(r, "patchType", json_string("JSONPatch"));
         json_object_set_new(r, "patch", json_string(enc));
         mb_free(enc);

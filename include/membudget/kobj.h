@@ -1,0 +1,49 @@
+/*
+ * kobj.h -- small views of Kubernetes wire objects: watch events, Status,
+ * resourceVersions.
+ *
+ * Pure (jansson only).
+ */
+#ifndef MB_KOBJ_H
+#define MB_KOBJ_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "membudget/err.h"
+
+enum kobj_ev { KOBJ_ADDED, KOBJ_MODIFIED, KOBJ_DELETED, KOBJ_BOOKMARK, KOBJ_ERROR };
+
+/* Decode one watch line ({"type":..., "object":{...}}). On success *type is
+ * set and *obj is a new reference to the event's object (json_decref it).
+ * MB_EPARSE with a reason in diag for anything else; nothing written then. */
+mb_err kobj_event_decode(const char *line, size_t len, enum kobj_ev *type, json_t **obj,
+                         struct mb_diag *diag);
+
+const char *kobj_ev_name(enum kobj_ev t); /* Returns: static "ADDED"... */
+
+/* A metav1.Status, as the API server sends errors (also inside ERROR watch
+ * events). */
+struct kobj_status {
+    long code;           /* 410, 409, 429... (0 when absent) */
+    char reason[64];     /* "Expired", "Conflict"... */
+    char message[256];
+};
+
+/* True when `obj` is a Status ("kind":"Status"); fills *st. */
+bool kobj_status_decode(const json_t *obj, struct kobj_status *st);
+
+/* Parse a response body as a Status. Fills *st with at least the HTTP code
+ * and a message made of the body's first line when it is not JSON. */
+void kobj_status_from_body(long http_status, const char *body, size_t len, struct kobj_status *st);
+
+/* Returns: borrowed metadata.resourceVersion (or metadata.continue for
+ * kobj_continue), NULL when absent. */
+const char *kobj_rv(const json_t *obj);
+const char *kobj_continue(const json_t *list);
+
+/* Returns: borrowed string at a dotted path ("metadata.name"), NULL when
+ * absent or not a string. */
+const char *kobj_str(const json_t *obj, const char *path);
+
+#endif

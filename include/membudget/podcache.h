@@ -1,0 +1,117 @@
+/*
+ * podcache.h -- the controller's cache of pods: what the watch says exists,
+ * reduced to the fields membudget needs.
+ *
+ * Pure: fed with decoded watch events and list items (jansson objects), it
+ * keeps one compact record per pod (a single allocation holding every
+ * string) in an open-addressing hash table keyed by namespace/name, and tells
+ * a listener what changed. Relists are diffed: pods that vanished while the
+ * watch was down get a synthesized delete, so nothing is lost or phantom.
+ *
+ * Which pods are kept: those carrying membudget.io/budget, those with the
+ * membudget.io/within-budget readiness gate, and every pod of a namespace the
+ * `governed` callback accepts. Others are not stored (a pod that stops
+ * qualifying is deleted from the cache).
+ *
+ * Fields are private to podcache.c except the read-only struct pc_pod.
+ */
+#ifndef MB_PODCACHE_H
+#define MB_PODCACHE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "membudget/err.h"
+#include "membudget/kobj.h"
+
+struct pc_port {
+    uint16_t port;
+    const char *name; /* "" when unnamed */
+};
+
+enum pc_cond { PC_COND_ABSENT, PC_COND_TRUE, PC_COND_FALSE, PC_COND_UNKNOWN };
+
+/* One pod, read-only to users. Every string is non-NULL ("" when absent) and
+ * lives in the same allocation as the record. */
+struct pc_pod {
+    const char *ns, *name, *uid, *rv;
+    const char *owner_kind, *owner_name, *owner_uid; /* the controller owner, or "" */
+    const char *node, *ip, *phase;
+    const char *container;  /* the target container (membudget.io/container or the first) */
+    int64_t limit;          /* its resources.limits.memory in bytes; 0 when absent or invalid */
+    const char *ann;        /* membudget.io/ annotations: "key\0value\0" pairs, key without prefix */
+    uint32_t ann_len;       /* bytes in ann */
+    struct pc_port *ports;  /* the target container's TCP ports */
+    uint16_t nports;
+    bool ready;             /* condition Ready is True */
+    bool deleting;          /* metadata.deletionTimestamp set */
+    bool gated;             /* spec.readinessGates has membudget.io/within-budget */
+    enum pc_cond cond;      /* status of the membudget.io/within-budget condition */
+    const char *cond_reason;
+    /* private to podcache.c */
+    uint32_t gen;           /* relist generation last seen in */
+    size_t bytes;           /* size of the allocation */
+    void *user;             /* the listener's per-pod state, carried across updates */
+};
+
+enum pc_change { PC_ADDED, PC_UPDATED, PC_DELETED };
+
+/* Told of every change, after it is applied. ADDED: old NULL. DELETED: cur
+ * NULL, old freed after the call. UPDATED: both (old freed after the call).
+ * `old->user` is moved to `cur->user` before the call; on DELETED the
+ * listener must release old->user. */
+typedef void pc_listener_fn(void *ctx, enum pc_change ch, const struct pc_pod *old,
+                            struct pc_pod *cur);
+typedef bool pc_governed_fn(void *ctx, const char *ns);
+
+struct podcache;
+
+/* Returns: new cache (pc_free). `fn`, `governed` may be NULL. */
+struct podcache *pc_new(pc_listener_fn *fn, pc_governed_fn *governed, void *ctx);
+
+/* Frees every record; the listener is told nothing (its state goes with it:
+ * call pc_clear first if it must release per-pod state). NULL-safe. */
+void pc_free(struct podcache *c);
+
+/* Delete every record, telling the listener. */
+void pc_clear(struct podcache *c);
+
+/* Apply one watch event (ADDED, MODIFIED, DELETED; others are ignored).
+ * MB_EINVAL with diag when the object is not a pod with a name. */
+mb_err pc_apply(struct podcache *c, enum kobj_ev type, const json_t *pod, struct mb_diag *diag);
+
+/* A relist of namespace `ns` ("" for all): begin, feed each listed pod with
+ * pc_relist_item, then end, which deletes (telling the listener) every pod
+ * of that scope the list did not contain. */
+void pc_relist_begin(struct podcache *c, const char *ns);
+mb_err pc_relist_item(struct podcache *c, const json_t *pod, struct mb_diag *diag);
+size_t pc_relist_end(struct podcache *c); /* Returns the number of synthesized deletes */
+
+/* Drop the pods of `ns` that are kept only because the namespace was
+ * governed (after it stopped being governed). */
+void pc_prune_namespace(struct podcache *c, const char *ns);
+
+/* Returns: borrowed record, valid until the next change; NULL when absent. */
+const struct pc_pod *pc_get(const struct podcache *c, const char *ns, const char *name);
+struct pc_pod *pc_get_mut(struct podcache *c, const char *ns, const char *name);
+
+size_t pc_count(const struct podcache *c);
+
+/* Bytes held by the records and the table (for the per-pod figure). */
+size_t pc_bytes(const struct podcache *c);
+
+/* Iterate: start with *pos = 0; returns the next record or NULL at the end.
+ * The cache must not change during an iteration. */
+struct pc_pod *pc_next(const struct podcache *c, size_t *pos);
+
+/* Returns: borrowed value of the annotation membudget.io/<key> in p, or NULL. */
+const char *pc_ann(const struct pc_pod *p, const char *key);
+
+/* Does this object qualify to be kept (ignoring namespace governance)? */
+bool pc_pod_relevant(const json_t *pod);
+
+/* Returns: new JSON object describing p (for /debug/pods). */
+json_t *pc_pod_json(const struct pc_pod *p);
+
+#endif /* MB_PODCACHE_H */

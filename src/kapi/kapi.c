@@ -1,0 +1,571 @@
+/*
+ * kapi.c -- libcurl multi on libevent (curl's docs/examples/hiperfifo.c).
+ *
+ * One `struct sock` per socket libcurl wants watched, with an embedded event,
+ * attached to the socket with curl_multi_assign. The timer callback only arms
+ * or deletes one evtimer. After every curl_multi_socket_action we drain
+ * finished transfers with curl_multi_info_read and deliver them.
+ *
+ * Re-entrancy: done callbacks run outside libcurl (after socket_action has
+ * returned), so they may submit or cancel freely. on_data runs inside
+ * libcurl's write callback; a cancel from there only marks the call, and the
+ * write callback then aborts the transfer.
+ */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "membudget/alloc.h"
+#include "membudget/buf.h"
+#include "membudget/kapi.h"
+#include "membudget/log.h"
+#include "membudget/loop.h"
+
+#define DEFAULT_TIMEOUT_MS 30000u
+#define DEFAULT_MAX_RESPONSE ((size_t)64 << 20)
+#define MAX_ERRBODY ((size_t)64 << 10) /* non-200 answers to a streamed request */
+#define TOKEN_RECHECK_MS 1000u
+#define MAX_TOKEN_BYTES 65536
+
+struct call {
+    struct call *next, *prev; /* in kapi.calls */
+    struct kapi *k;
+    uint64_t id;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;                 /* request body (owned; libcurl does not copy) */
+    struct mb_buf resp;         /* buffered response (capped) */
+    bool (*on_data)(void *ctx, const char *data, size_t len);
+    kapi_done_fn *done;
+    void *ctx;
+    bool cancelled;             /* done will not be called */
+    bool aborted;               /* on_data asked to stop */
+    bool too_big;               /* the buffered body hit its cap */
+    long retry_after;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct sock {
+    struct sock *next, *prev; /* in kapi.socks */
+    curl_socket_t fd;
+    struct event *ev;
+    struct kapi *k;
+};
+
+struct kapi {
+    struct event_base *base;
+    const struct mb_clock *clk;
+    CURLM *multi;
+    struct event *timer;
+    struct event *deferred;     /* delivers calls that failed at submit time */
+    struct call *calls;         /* in flight (and failed-at-submit, pending delivery) */
+    struct call *failed;        /* submit failures waiting for `deferred` */
+    struct sock *socks;         /* sockets libcurl asked us to watch */
+    uint64_t next_id;
+    size_t ncalls;
+    bool in_curl;               /* inside curl_multi_socket_action */
+    /* configuration */
+    char *server;
+    char *ca_pem, *ca_file, *cert_pem, *cert_file, *key_pem, *key_file;
+    char *user_agent;
+    bool insecure;
+    unsigned timeout_ms;
+    size_t max_response;
+    /* bearer token */
+    char *token;                /* current value (fixed, or last read from token_file) */
+    char *token_file;
+    struct timespec token_mtime;
+    off_t token_size;
+    mb_mono_ms token_checked;
+};
+
+static void check_done(struct kapi *k);
+
+/* --- bearer token ------------------------------------------------------------ */
+
+/* Re-read the token file when its mtime or size changed (checked at most once
+ * a second). On a read error the previous token stays: a rotation caught
+ * half-way is retried on the next request. */
+static void refresh_token(struct kapi *k, mb_mono_ms now)
+{
+    struct stat st;
+    if (!k->token_file || (k->token && now - k->token_checked < TOKEN_RECHECK_MS))
+        return;
+    k->token_checked = now;
+    if (stat(k->token_file, &st) != 0) {
+        log_warn("token file unreadable", "{s:s,s:s}", "file", k->token_file, "error",
+                 strerror(errno));
+        return;
+    }
+    if (k->token && st.st_mtim.tv_sec == k->token_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == k->token_mtime.tv_nsec && st.st_size == k->token_size)
+        return;
+    FILE *f = fopen(k->token_file, "r");
+    if (!f)
+        return;
+    char *buf = mb_xmalloc(MAX_TOKEN_BYTES + 1);
+    size_t n = fread(buf, 1, MAX_TOKEN_BYTES, f);
+    fclose(f);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    if (n == 0) {
+        mb_free(buf);
+        return;
+    }
+    if (k->token)
+        log_info("token file re-read", "{s:s}", "file", k->token_file);
+    mb_free(k->token);
+    k->token = buf;
+    k->token_mtime = st.st_mtim;
+    k->token_size = st.st_size;
+}
+
+/* --- libcurl <-> libevent ------------------------------------------------------ */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct kapi *k = arg;
+    int running;
+    (void)fd;
+    (void)what;
+    k->in_curl = true;
+    curl_multi_socket_action(k->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    k->in_curl = false;
+    check_done(k);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+    struct kapi *k = arg;
+    (void)multi;
+    if (timeout_ms < 0) {
+        evtimer_del(k->timer);
+    } else {
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        evtimer_add(k->timer, &tv);
+    }
+    return 0;
+}
+
+static void on_sock(evutil_socket_t fd, short what, void *arg)
+{
+    struct kapi *k = arg;
+    int running, action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+                          (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    k->in_curl = true;
+    curl_multi_socket_action(k->multi, fd, action, &running);
+    k->in_curl = false;
+    check_done(k);
+}
+
+static void sock_free(struct kapi *k, struct sock *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        k->socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (s->ev)
+        event_free(s->ev);
+    mb_free(s);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+    struct kapi *k = arg;
+    struct sock *s = sockp;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            sock_free(k, s);
+            curl_multi_assign(k->multi, fd, NULL);
+        }
+        return 0;
+    }
+    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+                         (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
+    if (!s) {
+        s = mb_xcalloc(1, sizeof *s);
+        s->fd = fd;
+        s->k = k;
+        s->next = k->socks;
+        if (k->socks)
+            k->socks->prev = s;
+        k->socks = s;
+        curl_multi_assign(k->multi, fd, s);
+    } else {
+        event_free(s->ev);
+    }
+    s->ev = event_new(k->base, fd, kind, on_sock, k);
+    event_add(s->ev, NULL);
+    return 0;
+}
+
+/* --- calls --------------------------------------------------------------------- */
+
+static void call_free(struct call *c)
+{
+    if (!c)
+        return;
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    mb_free(c->body);
+    mb_buf_cleanup(&c->resp);
+    mb_free(c);
+}
+
+static void unlink_call(struct kapi *k, struct call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        k->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    k->ncalls--;
+}
+
+static void deliver(struct call *c, mb_err err, long status, const char *errmsg)
+{
+    struct kapi_resp r = {
+        .err = err,
+        .status = status,
+        .body = c->resp.p ? c->resp.p : "",
+        .len = c->resp.len,
+        .retry_after_s = c->retry_after,
+        .errmsg = errmsg ? errmsg : "",
+    };
+    if (!c->cancelled && c->done)
+        c->done(c->ctx, &r);
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct call *c = arg;
+    size_t n = size * nmemb;
+    long status = 0;
+
+    if (c->cancelled)
+        return 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (c->on_data && status == 200) {
+        if (!c->on_data(c->ctx, data, n)) {
+            c->aborted = true;
+            return 0;
+        }
+        return c->cancelled ? 0 : n;
+    }
+    if (mb_buf_add(&c->resp, data, n) != MB_OK) {
+        c->too_big = true;
+        return 0;
+    }
+    return n;
+}
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct call *c = arg;
+    size_t n = size * nmemb;
+    static const char RA[] = "retry-after:";
+
+    if (n > sizeof RA - 1 && strncasecmp(data, RA, sizeof RA - 1) == 0) {
+        long v = strtol(data + sizeof RA - 1, NULL, 10);
+        c->retry_after = v >= 0 && v < 3600 ? v : -1;
+    }
+    return n;
+}
+
+static void check_done(struct kapi *k)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(k->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct call *c = NULL;
+        CURLcode rc = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        curl_multi_remove_handle(k->multi, msg->easy_handle);
+        unlink_call(k, c);
+        long status = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (rc == CURLE_OK) {
+            deliver(c, MB_OK, status, NULL);
+        } else if (c->too_big) {
+            deliver(c, MB_ETOOBIG, status, "response larger than the configured maximum");
+        } else if (c->aborted) {
+            deliver(c, MB_EIO, status, "aborted");
+        } else {
+            const char *m = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+            deliver(c, rc == CURLE_OPERATION_TIMEDOUT ? MB_ETIMEOUT : MB_EIO, status, m);
+        }
+        call_free(c);
+    }
+}
+
+static void on_deferred(evutil_socket_t fd, short what, void *arg)
+{
+    struct kapi *k = arg;
+    (void)fd;
+    (void)what;
+    while (k->failed) {
+        struct call *c = k->failed;
+        k->failed = c->next;
+        c->next = NULL;
+        deliver(c, MB_EINVAL, 0, c->errbuf);
+        call_free(c);
+    }
+}
+
+static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *req)
+{
+    CURL *e = c->easy;
+    struct mb_buf url;
+    bool ok = true;
+
+    mb_buf_init(&url, 16384);
+    if (mb_buf_adds(&url, k->server) || mb_buf_adds(&url, req->path)) {
+        mb_buf_cleanup(&url);
+        snprintf(c->errbuf, sizeof c->errbuf, "request path too long");
+        return false;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, mb_buf_str(&url));
+    mb_buf_cleanup(&url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)c);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms ? req->timeout_ms : k->timeout_ms));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, k->user_agent);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+    if (k->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (k->ca_pem) {
+        struct curl_blob b = {k->ca_pem, strlen(k->ca_pem), CURL_BLOB_NOCOPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+    } else if (k->ca_file) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, k->ca_file);
+    }
+    if (k->cert_pem) {
+        struct curl_blob b = {k->cert_pem, strlen(k->cert_pem), CURL_BLOB_NOCOPY};
+        curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
+        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+    } else if (k->cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, k->cert_file);
+    }
+    if (k->key_pem) {
+        struct curl_blob b = {k->key_pem, strlen(k->key_pem), CURL_BLOB_NOCOPY};
+        curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
+        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    } else if (k->key_file) {
+        curl_easy_setopt(e, CURLOPT_SSLKEY, k->key_file);
+    }
+
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Accept: application/json");
+    if (k->token) {
+        char *a = mb_xasprintf("Authorization: Bearer %s", k->token);
+        h = curl_slist_append(h, a);
+        mb_free(a);
+    }
+    const char *method = req->method ? req->method : "GET";
+    if (req->body || strcmp(method, "GET") != 0) {
+        char *ct = mb_xasprintf("Content-Type: %s",
+                                req->content_type ? req->content_type : "application/json");
+        h = curl_slist_append(h, ct);
+        mb_free(ct);
+        if (req->body) {
+            c->body = mb_xmalloc(req->body_len + 1);
+            memcpy(c->body, req->body, req->body_len);
+            c->body[req->body_len] = '\0';
+        }
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(c->body ? req->body_len : 0));
+        h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+    }
+    if (strcmp(method, "GET") == 0)
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    else if (strcmp(method, "POST") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    c->headers = h;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    return ok;
+}
+
+uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *done, void *ctx)
+{
+    struct call *c = mb_xcalloc(1, sizeof *c);
+
+    c->k = k;
+    c->id = ++k->next_id;
+    c->done = done;
+    c->ctx = ctx;
+    c->on_data = req->on_data;
+    c->retry_after = -1;
+    mb_buf_init(&c->resp, req->on_data ? MAX_ERRBODY : k->max_response);
+    refresh_token(k, k->clk->mono_ms(k->clk->ctx));
+    c->easy = curl_easy_init();
+    if (!c->easy || !req->path || req->path[0] != '/' || !setup_easy(k, c, req) ||
+        curl_multi_add_handle(k->multi, c->easy) != CURLM_OK) {
+        if (!c->errbuf[0])
+            snprintf(c->errbuf, sizeof c->errbuf, "cannot start the request");
+        /* Delivered from the loop, never from inside kapi_submit. */
+        c->next = k->failed;
+        k->failed = c;
+        event_active(k->deferred, EV_TIMEOUT, 0);
+        return c->id;
+    }
+    c->next = k->calls;
+    if (k->calls)
+        k->calls->prev = c;
+    k->calls = c;
+    k->ncalls++;
+    return c->id;
+}
+
+void kapi_cancel(struct kapi *k, uint64_t id)
+{
+    for (struct call *c = k->failed; c; c = c->next)
+        if (c->id == id)
+            c->cancelled = true;
+    for (struct call *c = k->calls; c; c = c->next) {
+        if (c->id != id)
+            continue;
+        c->cancelled = true;
+        if (k->in_curl)
+            return; /* write_cb aborts it; check_done frees it silently */
+        curl_multi_remove_handle(k->multi, c->easy);
+        unlink_call(k, c);
+        call_free(c);
+        return;
+    }
+}
+
+size_t kapi_inflight(const struct kapi *k)
+{
+    return k->ncalls;
+}
+
+const char *kapi_server(const struct kapi *k)
+{
+    return k->server;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? mb_xstrdup(s) : NULL;
+}
+
+mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_conf *conf,
+                struct kapi **out, struct mb_diag *diag)
+{
+    static bool global_done;
+
+    if (!conf->server || (strncmp(conf->server, "https://", 8) != 0 &&
+                          strncmp(conf->server, "http://", 7) != 0))
+        return mb_diag_set(diag, MB_EINVAL, "API server URL must start with https:// or http://: %s",
+                           conf->server ? conf->server : "(none)");
+    if (!global_done) {
+        /* Once per process, on the main thread before any other thread starts. */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+            return mb_diag_set(diag, MB_EIO, "curl_global_init failed");
+        global_done = true;
+    }
+    struct kapi *k = mb_xcalloc(1, sizeof *k);
+    k->base = loop_base(lp);
+    k->clk = clk;
+    k->server = mb_xstrdup(conf->server);
+    size_t sl = strlen(k->server);
+    while (sl > 0 && k->server[sl - 1] == '/')
+        k->server[--sl] = '\0';
+    k->ca_pem = dup_or_null(conf->ca_pem);
+    k->ca_file = dup_or_null(conf->ca_file);
+    k->cert_pem = dup_or_null(conf->cert_pem);
+    k->cert_file = dup_or_null(conf->cert_file);
+    k->key_pem = dup_or_null(conf->key_pem);
+    k->key_file = dup_or_null(conf->key_file);
+    k->token = dup_or_null(conf->token);
+    k->token_file = dup_or_null(conf->token_file);
+    k->insecure = conf->insecure;
+    k->user_agent = mb_xstrdup(conf->user_agent ? conf->user_agent : "membudget");
+    k->timeout_ms = conf->timeout_ms ? conf->timeout_ms : DEFAULT_TIMEOUT_MS;
+    k->max_response = conf->max_response ? conf->max_response : DEFAULT_MAX_RESPONSE;
+    k->multi = curl_multi_init();
+    k->timer = evtimer_new(k->base, on_timer, k);
+    k->deferred = event_new(k->base, -1, 0, on_deferred, k);
+    if (!k->multi || !k->timer || !k->deferred) {
+        kapi_free(k);
+        return mb_diag_set(diag, MB_ENOMEM, "cannot create the HTTP client");
+    }
+    curl_multi_setopt(k->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(k->multi, CURLMOPT_SOCKETDATA, k);
+    curl_multi_setopt(k->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(k->multi, CURLMOPT_TIMERDATA, k);
+    /* Watches hold a connection each; keep a few idle ones for requests. */
+    curl_multi_setopt(k->multi, CURLMOPT_MAXCONNECTS, 32L);
+    if (k->token_file) {
+        refresh_token(k, clk->mono_ms(clk->ctx));
+        if (!k->token) {
+            mb_err e = mb_diag_set(diag, MB_EIO, "cannot read the token file %s", k->token_file);
+            kapi_free(k);
+            return e;
+        }
+    }
+    *out = k;
+    return MB_OK;
+}
+
+void kapi_free(struct kapi *k)
+{
+    if (!k)
+        return;
+    while (k->calls) {
+        struct call *c = k->calls;
+        curl_multi_remove_handle(k->multi, c->easy);
+        unlink_call(k, c);
+        call_free(c);
+    }
+    while (k->failed) {
+        struct call *c = k->failed;
+        k->failed = c->next;
+        call_free(c);
+    }
+    if (k->multi)
+        curl_multi_cleanup(k->multi);
+    while (k->socks) /* any libcurl did not remove itself */
+        sock_free(k, k->socks);
+    if (k->timer)
+        event_free(k->timer);
+    if (k->deferred)
+        event_free(k->deferred);
+    mb_free(k->server);
+    mb_free(k->ca_pem);
+    mb_free(k->ca_file);
+    mb_free(k->cert_pem);
+    mb_free(k->cert_file);
+    mb_free(k->key_pem);
+    mb_free(k->key_file);
+    mb_free(k->token);
+    mb_free(k->token_file);
+    mb_free(k->user_agent);
+    mb_free(k);
+}

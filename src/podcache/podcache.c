@@ -1,0 +1,496 @@
+/*
+ * podcache.c -- compact pod records in an open-addressing hash table.
+ *
+ * A record is built in two passes over the pod object: the first measures
+ * every string, the second copies them into one allocation right after the
+ * struct (and the ports array), so a pod costs one malloc and no pointers to
+ * the (large) jansson tree survive.
+ *
+ * Table: linear probing on FNV-1a of "ns/name", power-of-two size, load kept
+ * under 0.7 counting tombstones; rehash on growth or when tombstones pile up.
+ */
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/annot.h"
+#include "membudget/podcache.h"
+#include "membudget/quantity.h"
+
+#define TOMB ((struct pc_pod *)(uintptr_t)1)
+
+struct podcache {
+    struct pc_pod **slots;
+    size_t cap;     /* power of two */
+    size_t n;       /* live records */
+    size_t tombs;   /* deleted slots */
+    size_t bytes;   /* record bytes */
+    uint32_t gen;   /* relist generation */
+    char *relist_ns;
+    pc_listener_fn *fn;
+    pc_governed_fn *governed;
+    void *ctx;
+};
+
+static uint64_t hash(const char *ns, const char *name)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    h = (h ^ '/') * 1099511628211ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+struct podcache *pc_new(pc_listener_fn *fn, pc_governed_fn *governed, void *ctx)
+{
+    struct podcache *c = mb_xcalloc(1, sizeof *c);
+    c->cap = 64;
+    c->slots = mb_xcalloc(c->cap, sizeof *c->slots);
+    c->fn = fn;
+    c->governed = governed;
+    c->ctx = ctx;
+    return c;
+}
+
+void pc_free(struct podcache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slots[i] && c->slots[i] != TOMB)
+            mb_free(c->slots[i]);
+    mb_free(c->slots);
+    mb_free(c->relist_ns);
+    mb_free(c);
+}
+
+/* Slot holding ns/name, or the slot where it would go (*found false). */
+static size_t find(const struct podcache *c, const char *ns, const char *name, bool *found)
+{
+    size_t mask = c->cap - 1, i = (size_t)hash(ns, name) & mask, first_tomb = SIZE_MAX;
+    for (;;) {
+        struct pc_pod *p = c->slots[i];
+        if (!p) {
+            *found = false;
+            return first_tomb != SIZE_MAX ? first_tomb : i;
+        }
+        if (p == TOMB) {
+            if (first_tomb == SIZE_MAX)
+                first_tomb = i;
+        } else if (strcmp(p->name, name) == 0 && strcmp(p->ns, ns) == 0) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static void rehash(struct podcache *c, size_t cap)
+{
+    struct pc_pod **old = c->slots;
+    size_t oldcap = c->cap;
+    c->slots = mb_xcalloc(cap, sizeof *c->slots);
+    c->cap = cap;
+    c->tombs = 0;
+    for (size_t i = 0; i < oldcap; i++) {
+        struct pc_pod *p = old[i];
+        if (p && p != TOMB) {
+            bool found;
+            c->slots[find(c, p->ns, p->name, &found)] = p;
+        }
+    }
+    mb_free(old);
+}
+
+/* --- building a record ---------------------------------------------------------- */
+
+static const json_t *target_container(const json_t *pod)
+{
+    const json_t *ctrs = json_object_get(json_object_get(pod, "spec"), "containers");
+    const char *want = json_string_value(
+        json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
+                        ANN_CONTAINER));
+    size_t i;
+    const json_t *c;
+    if (!json_is_array(ctrs) || json_array_size(ctrs) == 0)
+        return NULL;
+    if (!want)
+        return json_array_get(ctrs, 0);
+    json_array_foreach(ctrs, i, c)
+    {
+        const char *n = json_string_value(json_object_get(c, "name"));
+        if (n && strcmp(n, want) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool has_gate(const json_t *pod)
+{
+    const json_t *gates = json_object_get(json_object_get(pod, "spec"), "readinessGates"), *g;
+    size_t i;
+    json_array_foreach(gates, i, g)
+    {
+        const char *t = json_string_value(json_object_get(g, "conditionType"));
+        if (t && strcmp(t, ANN_CONDITION) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool pc_pod_relevant(const json_t *pod)
+{
+    const json_t *ann =
+        json_object_get(json_object_get(pod, "metadata"), "annotations");
+    return json_is_string(json_object_get(ann, ANN_BUDGET)) || has_gate(pod);
+}
+
+/* The controller owner reference (controller: true), or NULL. */
+static const json_t *controller_ref(const json_t *md)
+{
+    const json_t *refs = json_object_get(md, "ownerReferences"), *r;
+    size_t i;
+    json_array_foreach(refs, i, r)
+    {
+        if (json_is_true(json_object_get(r, "controller")))
+            return r;
+    }
+    return NULL;
+}
+
+struct builder {
+    char *out; /* NULL while measuring */
+    size_t len;
+};
+
+static const char *put(struct builder *b, const char *s, size_t n)
+{
+    const char *at = b->out ? b->out + b->len : "";
+    if (b->out) {
+        memcpy(b->out + b->len, s, n);
+        b->out[b->len + n] = '\0';
+    }
+    b->len += n + 1;
+    return at;
+}
+
+static const char *puts_(struct builder *b, const char *s)
+{
+    return put(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* Fill p's strings from pod through b (measure when b->out is NULL). */
+static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const json_t *ctr)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    const json_t *spec = json_object_get(pod, "spec");
+    const json_t *st = json_object_get(pod, "status");
+    const json_t *ref = controller_ref(md);
+
+    p->ns = puts_(b, json_string_value(json_object_get(md, "namespace")));
+    p->name = puts_(b, json_string_value(json_object_get(md, "name")));
+    p->uid = puts_(b, json_string_value(json_object_get(md, "uid")));
+    p->rv = puts_(b, json_string_value(json_object_get(md, "resourceVersion")));
+    p->owner_kind = puts_(b, json_string_value(json_object_get(ref, "kind")));
+    p->owner_name = puts_(b, json_string_value(json_object_get(ref, "name")));
+    p->owner_uid = puts_(b, json_string_value(json_object_get(ref, "uid")));
+    p->node = puts_(b, json_string_value(json_object_get(spec, "nodeName")));
+    p->ip = puts_(b, json_string_value(json_object_get(st, "podIP")));
+    p->phase = puts_(b, json_string_value(json_object_get(st, "phase")));
+    p->container = puts_(b, json_string_value(json_object_get(ctr, "name")));
+
+    /* membudget.io/ annotations as "key\0value\0" pairs. */
+    const json_t *anns = json_object_get(md, "annotations"), *v;
+    const char *k;
+    size_t start = b->len, plen = strlen(ANN_PREFIX);
+    p->ann = b->out ? b->out + b->len : "";
+    json_object_foreach((json_t *)anns, k, v)
+    {
+        if (strncmp(k, ANN_PREFIX, plen) != 0 || !json_is_string(v))
+            continue;
+        puts_(b, k + plen);
+        put(b, json_string_value(v), json_string_length(v));
+    }
+    p->ann_len = (uint32_t)(b->len - start);
+
+    /* Ports: names go into the string area. */
+    const json_t *ports = json_object_get(ctr, "ports"), *pt;
+    size_t i, np = 0;
+    json_array_foreach(ports, i, pt)
+    {
+        const char *proto = json_string_value(json_object_get(pt, "protocol"));
+        json_int_t num = json_integer_value(json_object_get(pt, "containerPort"));
+        if ((proto && strcmp(proto, "TCP") != 0) || num < 1 || num > 65535)
+            continue;
+        const char *nm = puts_(b, json_string_value(json_object_get(pt, "name")));
+        if (b->out) {
+            p->ports[np].port = (uint16_t)num;
+            p->ports[np].name = nm;
+        }
+        np++;
+    }
+    p->nports = (uint16_t)np;
+
+    /* Conditions. */
+    const json_t *conds = json_object_get(st, "conditions"), *cnd;
+    p->ready = false;
+    p->cond = PC_COND_ABSENT;
+    p->cond_reason = "";
+    json_array_foreach(conds, i, cnd)
+    {
+        const char *t = json_string_value(json_object_get(cnd, "type"));
+        const char *s = json_string_value(json_object_get(cnd, "status"));
+        if (!t || !s)
+            continue;
+        if (strcmp(t, "Ready") == 0)
+            p->ready = strcmp(s, "True") == 0;
+        else if (strcmp(t, ANN_CONDITION) == 0) {
+            p->cond = strcmp(s, "True") == 0    ? PC_COND_TRUE
+                      : strcmp(s, "False") == 0 ? PC_COND_FALSE
+                                                : PC_COND_UNKNOWN;
+            p->cond_reason = puts_(b, json_string_value(json_object_get(cnd, "reason")));
+        }
+    }
+}
+
+static size_t count_ports(const json_t *ctr)
+{
+    return json_array_size(json_object_get(ctr, "ports"));
+}
+
+static mb_err build(const json_t *pod, struct pc_pod **out, struct mb_diag *diag)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    if (!json_is_object(md) || !json_string_value(json_object_get(md, "name")))
+        return mb_diag_set(diag, MB_EINVAL, "pod object without metadata.name");
+    const json_t *ctr = target_container(pod);
+    struct pc_pod tmp = {0};
+    struct builder b = {NULL, 0};
+    size_t maxports = count_ports(ctr);
+    struct pc_port scratch_ports[1];
+
+    tmp.ports = scratch_ports;
+    fill(&tmp, &b, pod, ctr);
+    size_t head = sizeof(struct pc_pod) + maxports * sizeof(struct pc_port);
+    size_t total = head + b.len;
+    struct pc_pod *p = mb_xcalloc(1, total);
+    p->ports = (struct pc_port *)(p + 1);
+    b.out = (char *)p + head;
+    b.len = 0;
+    fill(p, &b, pod, ctr);
+    MB_ASSERT(head + b.len == total);
+    p->bytes = total;
+    p->deleting = json_string_value(json_object_get(md, "deletionTimestamp")) != NULL;
+    p->gated = has_gate(pod);
+    p->limit = 0;
+    const char *lim = json_string_value(json_object_get(
+        json_object_get(json_object_get(ctr, "resources"), "limits"), "memory"));
+    if (lim && qty_parse_str(lim, &p->limit, NULL) != MB_OK)
+        p->limit = 0;
+    *out = p;
+    return MB_OK;
+}
+
+/* --- changes ------------------------------------------------------------------- */
+
+static void remove_at(struct podcache *c, size_t i)
+{
+    struct pc_pod *old = c->slots[i];
+    c->slots[i] = TOMB;
+    c->tombs++;
+    c->n--;
+    c->bytes -= old->bytes;
+    if (c->fn)
+        c->fn(c->ctx, PC_DELETED, old, NULL);
+    mb_free(old);
+}
+
+static bool keep(struct podcache *c, const json_t *pod)
+{
+    if (pc_pod_relevant(pod))
+        return true;
+    const char *ns = kobj_str(pod, "metadata.namespace");
+    return c->governed && ns && c->governed(c->ctx, ns);
+}
+
+static mb_err upsert(struct podcache *c, const json_t *pod, struct mb_diag *diag)
+{
+    const char *ns = kobj_str(pod, "metadata.namespace"), *name = kobj_str(pod, "metadata.name");
+    bool found;
+    if (!name)
+        return mb_diag_set(diag, MB_EINVAL, "pod object without metadata.name");
+    if (!ns)
+        ns = "";
+    size_t i = find(c, ns, name, &found);
+    if (!keep(c, pod)) {
+        if (found)
+            remove_at(c, i);
+        return MB_OK;
+    }
+    struct pc_pod *p = NULL;
+    mb_err e = build(pod, &p, diag);
+    if (e)
+        return e;
+    p->gen = c->gen;
+    if (found) {
+        struct pc_pod *old = c->slots[i];
+        p->user = old->user;
+        c->slots[i] = p;
+        c->bytes += p->bytes - old->bytes;
+        if (c->fn)
+            c->fn(c->ctx, PC_UPDATED, old, p);
+        mb_free(old);
+        return MB_OK;
+    }
+    if (c->slots[i] == TOMB)
+        c->tombs--;
+    c->slots[i] = p;
+    c->n++;
+    c->bytes += p->bytes;
+    if ((c->n + c->tombs) * 10 >= c->cap * 7)
+        rehash(c, c->n * 10 >= c->cap * 5 ? c->cap * 2 : c->cap);
+    if (c->fn)
+        c->fn(c->ctx, PC_ADDED, NULL, p);
+    return MB_OK;
+}
+
+mb_err pc_apply(struct podcache *c, enum kobj_ev type, const json_t *pod, struct mb_diag *diag)
+{
+    if (type == KOBJ_ADDED || type == KOBJ_MODIFIED)
+        return upsert(c, pod, diag);
+    if (type != KOBJ_DELETED)
+        return MB_OK;
+    const char *ns = kobj_str(pod, "metadata.namespace"), *name = kobj_str(pod, "metadata.name");
+    bool found;
+    if (!name)
+        return mb_diag_set(diag, MB_EINVAL, "deleted pod object without metadata.name");
+    size_t i = find(c, ns ? ns : "", name, &found);
+    if (found)
+        remove_at(c, i);
+    return MB_OK;
+}
+
+void pc_relist_begin(struct podcache *c, const char *ns)
+{
+    c->gen++;
+    MB_FREE(c->relist_ns);
+    c->relist_ns = mb_xstrdup(ns ? ns : "");
+}
+
+mb_err pc_relist_item(struct podcache *c, const json_t *pod, struct mb_diag *diag)
+{
+    return upsert(c, pod, diag);
+}
+
+size_t pc_relist_end(struct podcache *c)
+{
+    size_t gone = 0;
+    const char *ns = c->relist_ns ? c->relist_ns : "";
+    for (size_t i = 0; i < c->cap; i++) {
+        struct pc_pod *p = c->slots[i];
+        if (!p || p == TOMB || p->gen == c->gen || (*ns && strcmp(p->ns, ns) != 0))
+            continue;
+        remove_at(c, i);
+        gone++;
+    }
+    MB_FREE(c->relist_ns);
+    return gone;
+}
+
+void pc_prune_namespace(struct podcache *c, const char *ns)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        struct pc_pod *p = c->slots[i];
+        if (!p || p == TOMB || strcmp(p->ns, ns) != 0 || p->gated || pc_ann(p, "budget"))
+            continue;
+        remove_at(c, i);
+    }
+}
+
+void pc_clear(struct podcache *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slots[i] && c->slots[i] != TOMB)
+            remove_at(c, i);
+}
+
+struct pc_pod *pc_get_mut(struct podcache *c, const char *ns, const char *name)
+{
+    bool found;
+    size_t i = find(c, ns, name, &found);
+    return found ? c->slots[i] : NULL;
+}
+
+const struct pc_pod *pc_get(const struct podcache *c, const char *ns, const char *name)
+{
+    return pc_get_mut((struct podcache *)c, ns, name);
+}
+
+size_t pc_count(const struct podcache *c)
+{
+    return c->n;
+}
+
+size_t pc_bytes(const struct podcache *c)
+{
+    return c->bytes + c->cap * sizeof *c->slots + sizeof *c;
+}
+
+struct pc_pod *pc_next(const struct podcache *c, size_t *pos)
+{
+    while (*pos < c->cap) {
+        struct pc_pod *p = c->slots[(*pos)++];
+        if (p && p != TOMB)
+            return p;
+    }
+    return NULL;
+}
+
+const char *pc_ann(const struct pc_pod *p, const char *key)
+{
+    const char *s = p->ann, *end = p->ann + p->ann_len;
+    while (s < end) {
+        const char *v = s + strlen(s) + 1;
+        if (strcmp(s, key) == 0)
+            return v;
+        s = v + strlen(v) + 1;
+    }
+    return NULL;
+}
+
+static const char *cond_name(enum pc_cond c)
+{
+    switch (c) {
+    case PC_COND_TRUE:
+        return "True";
+    case PC_COND_FALSE:
+        return "False";
+    case PC_COND_UNKNOWN:
+        return "Unknown";
+    default:
+        return NULL;
+    }
+}
+
+json_t *pc_pod_json(const struct pc_pod *p)
+{
+    json_t *ann = json_object();
+    const char *s = p->ann, *end = p->ann + p->ann_len;
+    while (s < end) {
+        const char *v = s + strlen(s) + 1;
+        json_object_set_new(ann, s, json_string(v));
+        s = v + strlen(v) + 1;
+    }
+    const char *cond = cond_name(p->cond);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:o}",
+                          "namespace", p->ns, "name", p->name, "uid", p->uid, "node", p->node,
+                          "podIP", p->ip, "phase", p->phase, "container", p->container, "ready",
+                          p->ready, "deleting", p->deleting, "gated", p->gated, "condition",
+                          cond ? json_string(cond) : json_null(), "owner",
+                          *p->owner_kind ? p->owner_kind : "", "limitBytes", (json_int_t)p->limit,
+                          "annotations", ann);
+    if (*p->owner_name)
+        json_object_set_new(j, "owner", json_sprintf("%s/%s", p->owner_kind, p->owner_name));
+    return j;
+}
