@@ -54,8 +54,8 @@ struct kapi_req {
     /* Streaming (watch): when set and the answer is 200, the body goes to
      * on_data piece by piece as it arrives (any split) instead of being
      * buffered; returning false aborts the request (done then sees
-     * MB_EIO "aborted"). Runs on the loop thread, inside libcurl's write
-     * callback: it must not call kapi_free. */
+     * MB_EIO "aborted"). Runs on the loop thread, outside libcurl, so it may
+     * submit and cancel; it must not call kapi_free. */
     bool (*on_data)(void *ctx, const char *data, size_t len);
 };
 

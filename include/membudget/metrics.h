@@ -35,6 +35,10 @@ struct mx_family *mx_gauge(struct mx *m, const char *name, const char *help, siz
 struct mx_family *mx_histogram(struct mx *m, const char *name, const char *help, size_t nlabels,
                                const char *const *labels, const double *bounds, size_t nbounds);
 
+/* Returns: borrowed family declared under `name`, or NULL (for modules that
+ * share a family, e.g. several reflectors). */
+struct mx_family *mx_lookup(struct mx *m, const char *name);
+
 /* Update a series; `values` has one entry per label (NULL when none). */
 void mx_add(struct mx_family *f, const char *const *values, double v);     /* counter */
 void mx_set(struct mx_family *f, const char *const *values, double v);     /* gauge */

@@ -17,6 +17,7 @@ struct flag {
     const char *help;
     const char **sval;   /* string destination */
     bool *bval;          /* bool destination */
+    bool append;         /* repeatable: values are joined with "," */
 };
 
 /* Parse argv[*i..] against `flags`, leaving positional arguments in
@@ -38,7 +39,16 @@ char *app_read_file(const char *path, size_t max, size_t *len, char *why, size_t
 bool app_duration_flag(const char *flag, const char *v, uint64_t *ms);
 bool app_uint_flag(const char *flag, const char *v, unsigned long max, unsigned long *out);
 
+struct kcfg;
+/* Find and load the API server connection, as controller-runtime does:
+ * --kubeconfig, else $KUBECONFIG (its first path), else in-cluster, else
+ * ~/.kube/config. Prints the error and returns false on failure. */
+bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *out);
+
 int cmd_webhook(int argc, char **argv);
+int cmd_controller(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

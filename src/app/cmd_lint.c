@@ -12,9 +12,9 @@ int cmd_lint(int argc, char **argv)
     const char *config;
     bool quiet;
     const struct flag FLAGS[] = {
-        {"config", "FILE", "", "config file whose admission section applies (as in the webhook)", &config, NULL},
-        {"quiet", NULL, "false", "print violations only, no summary", NULL, &quiet},
-        {NULL, NULL, NULL, NULL, NULL, NULL},
+        {"config", "FILE", "", "config file whose admission section applies (as in the webhook)", &config, NULL, false},
+        {"quiet", NULL, "false", "print violations only, no summary", NULL, &quiet, false},
+        {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
     char **pos = mb_xcalloc((size_t)argc + 1, sizeof *pos);
     size_t npos;

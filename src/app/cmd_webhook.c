@@ -57,18 +57,18 @@ int cmd_webhook(int argc, char **argv)
 {
     const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level;
     const struct flag FLAGS[] = {
-        {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL},
-        {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL},
-        {"webhook-bind-address", "ADDR", ":8443", "HTTPS address for /validate, /validate/audit, /mutate", &bind, NULL},
-        {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics", &mbind, NULL},
-        {"config", "FILE", "", "config file (YAML); defaults when not given", &config, NULL},
-        {"tls-reload-interval", "DURATION", "10s", "how often to check the certificate files for changes", &reload, NULL},
-        {"webhook-idle-timeout", "DURATION", "60s", "close a connection idle (or stalled) this long", &idle, NULL},
-        {"webhook-request-timeout", "DURATION", "10s", "a whole request must arrive within this time", &reqto, NULL},
-        {"webhook-max-connections", "N", "1024", "open connections; more are closed at once", &maxconns, NULL},
-        {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &grace, NULL},
-        {"log-level", "LEVEL", "info", "debug, info, warn or error", &level, NULL},
-        {NULL, NULL, NULL, NULL, NULL, NULL},
+        {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL, false},
+        {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL, false},
+        {"webhook-bind-address", "ADDR", ":8443", "HTTPS address for /validate, /validate/audit, /mutate", &bind, NULL, false},
+        {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics", &mbind, NULL, false},
+        {"config", "FILE", "", "config file (YAML); defaults when not given", &config, NULL, false},
+        {"tls-reload-interval", "DURATION", "10s", "how often to check the certificate files for changes", &reload, NULL, false},
+        {"webhook-idle-timeout", "DURATION", "60s", "close a connection idle (or stalled) this long", &idle, NULL, false},
+        {"webhook-request-timeout", "DURATION", "10s", "a whole request must arrive within this time", &reqto, NULL, false},
+        {"webhook-max-connections", "N", "1024", "open connections; more are closed at once", &maxconns, NULL, false},
+        {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &grace, NULL, false},
+        {"log-level", "LEVEL", "info", "debug, info, warn or error", &level, NULL, false},
+        {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
     char *pos[64];
     size_t npos;

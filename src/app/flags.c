@@ -75,6 +75,19 @@ int flags_parse(const char *cmd, const char *usage, const struct flag *flags, in
             }
             val = argv[++i];
         }
+        if (f->append && **f->sval && *f->sval != f->def) {
+            /* A repeated list flag: "a,b". The joined values live in a
+             * static buffer (flags are parsed once per process). */
+            static char joined[4096];
+            int n = snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s,%s",
+                             joined[0] ? "" : *f->sval, "", val);
+            if (n < 0 || strlen(joined) >= sizeof joined - 1) {
+                fprintf(stderr, "membudget %s: --%s: too many values\n", cmd, f->name);
+                return 2;
+            }
+            *f->sval = joined;
+            continue;
+        }
         *f->sval = val;
     }
     return 0;

@@ -15,6 +15,8 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *help;
 } CMDS[] = {
+    {"run", cmd_run, "webhook and controller in one process (small clusters, the demo)"},
+    {"controller", cmd_controller, "watch pods and act on their memory budgets (--leader-elect for replicas)"},
     {"webhook", cmd_webhook, "serve the HTTPS admission webhook (/validate, /validate/audit, /mutate)"},
     {"lint", cmd_lint, "check manifests against the admission policy, offline"},
     {"version", cmd_version, "print version, git commit and library versions"},

@@ -6,10 +6,11 @@
  * or deletes one evtimer. After every curl_multi_socket_action we drain
  * finished transfers with curl_multi_info_read and deliver them.
  *
- * Re-entrancy: done callbacks run outside libcurl (after socket_action has
- * returned), so they may submit or cancel freely. on_data runs inside
- * libcurl's write callback; a cancel from there only marks the call, and the
- * write callback then aborts the transfer.
+ * Re-entrancy: libcurl refuses most multi calls from inside its callbacks,
+ * so nothing of ours runs there. Streamed data is appended to the call's
+ * buffer by the write callback and handed to on_data after socket_action has
+ * returned (flush_streams), as are completions (check_done); both may then
+ * submit or cancel freely.
  */
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -27,6 +28,7 @@
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_MAX_RESPONSE ((size_t)64 << 20)
 #define MAX_ERRBODY ((size_t)64 << 10) /* non-200 answers to a streamed request */
+#define MAX_STREAM_BACKLOG ((size_t)64 << 20) /* streamed bytes waiting for on_data */
 #define TOKEN_RECHECK_MS 1000u
 #define MAX_TOKEN_BYTES 65536
 
@@ -38,6 +40,7 @@ struct call {
     struct curl_slist *headers;
     char *body;                 /* request body (owned; libcurl does not copy) */
     struct mb_buf resp;         /* buffered response (capped) */
+    struct mb_buf stream;       /* streamed data not yet given to on_data */
     bool (*on_data)(void *ctx, const char *data, size_t len);
     kapi_done_fn *done;
     void *ctx;
@@ -83,6 +86,7 @@ struct kapi {
 };
 
 static void check_done(struct kapi *k);
+static void flush_streams(struct kapi *k);
 
 /* --- bearer token ------------------------------------------------------------ */
 
@@ -135,6 +139,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     k->in_curl = true;
     curl_multi_socket_action(k->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     k->in_curl = false;
+    flush_streams(k);
     check_done(k);
 }
 
@@ -159,6 +164,7 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
     k->in_curl = true;
     curl_multi_socket_action(k->multi, fd, action, &running);
     k->in_curl = false;
+    flush_streams(k);
     check_done(k);
 }
 
@@ -217,6 +223,7 @@ static void call_free(struct call *c)
     curl_slist_free_all(c->headers);
     mb_free(c->body);
     mb_buf_cleanup(&c->resp);
+    mb_buf_cleanup(&c->stream);
     mb_free(c);
 }
 
@@ -256,11 +263,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
         return 0;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
     if (c->on_data && status == 200) {
-        if (!c->on_data(c->ctx, data, n)) {
-            c->aborted = true;
+        if (c->aborted)
+            return 0;
+        if (mb_buf_add(&c->stream, data, n) != MB_OK) {
+            c->too_big = true; /* the consumer cannot keep up: give up on this stream */
             return 0;
         }
-        return c->cancelled ? 0 : n;
+        return n;
     }
     if (mb_buf_add(&c->resp, data, n) != MB_OK) {
         c->too_big = true;
@@ -282,6 +291,53 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* Hand streamed data to on_data, outside libcurl. A callback may cancel or
+ * submit anything, so calls are looked up again by id each time. */
+static bool give_stream(struct kapi *k, struct call *c)
+{
+    while (c->stream.len && !c->cancelled && !c->aborted) {
+        struct mb_buf chunk = c->stream;
+        mb_buf_init(&c->stream, MAX_STREAM_BACKLOG);
+        uint64_t id = c->id;
+        bool go = c->on_data(c->ctx, chunk.p, chunk.len);
+        mb_buf_cleanup(&chunk);
+        struct call *again;
+        for (again = k->calls; again && again->id != id; again = again->next)
+            ;
+        if (!again)
+            return false; /* cancelled (and freed) by the callback */
+        if (!go)
+            c->aborted = true;
+    }
+    return true;
+}
+
+static void flush_streams(struct kapi *k)
+{
+    bool more = true;
+    while (more) {
+        more = false;
+        for (struct call *c = k->calls; c; c = c->next) {
+            if (c->stream.len && !c->cancelled && !c->aborted) {
+                give_stream(k, c);
+                more = true; /* the list may have changed: start over */
+                break;
+            }
+        }
+    }
+    /* Streams their consumer gave up on: end them now. */
+    for (struct call *c = k->calls, *next; c; c = next) {
+        next = c->next;
+        if (c->aborted && !c->cancelled) {
+            curl_multi_remove_handle(k->multi, c->easy);
+            unlink_call(k, c);
+            deliver(c, MB_EIO, 200, "aborted");
+            call_free(c);
+            next = k->calls; /* deliver may have changed the list */
+        }
+    }
+}
+
 static void check_done(struct kapi *k)
 {
     CURLMsg *msg;
@@ -293,6 +349,9 @@ static void check_done(struct kapi *k)
         struct call *c = NULL;
         CURLcode rc = msg->data.result;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        /* Whatever streamed before the end goes to on_data first. */
+        if (!give_stream(k, c))
+            continue;
         curl_multi_remove_handle(k->multi, msg->easy_handle);
         unlink_call(k, c);
         long status = 0;
@@ -422,6 +481,7 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
     c->on_data = req->on_data;
     c->retry_after = -1;
     mb_buf_init(&c->resp, req->on_data ? MAX_ERRBODY : k->max_response);
+    mb_buf_init(&c->stream, MAX_STREAM_BACKLOG);
     refresh_token(k, k->clk->mono_ms(k->clk->ctx));
     c->easy = curl_easy_init();
     if (!c->easy || !req->path || req->path[0] != '/' || !setup_easy(k, c, req) ||
@@ -452,7 +512,7 @@ void kapi_cancel(struct kapi *k, uint64_t id)
             continue;
         c->cancelled = true;
         if (k->in_curl)
-            return; /* write_cb aborts it; check_done frees it silently */
+            return; /* cannot happen (nothing of ours runs inside libcurl); kept safe */
         curl_multi_remove_handle(k->multi, c->easy);
         unlink_call(k, c);
         call_free(c);

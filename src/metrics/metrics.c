@@ -87,6 +87,14 @@ void mx_free(struct mx *m)
     mb_free(m);
 }
 
+struct mx_family *mx_lookup(struct mx *m, const char *name)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->f[i]->name, name) == 0)
+            return m->f[i];
+    return NULL;
+}
+
 struct mx_family *mx_counter(struct mx *m, const char *name, const char *help, size_t nlabels,
                              const char *const *labels)
 {

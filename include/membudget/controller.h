@@ -1,0 +1,64 @@
+/*
+ * controller.h -- the controller core: the pod cache kept by reflectors,
+ * which namespaces are governed, and the first behaviour built on them: the
+ * readiness gate membudget.io/within-budget is set True on every running
+ * gated pod as soon as it is seen (a readiness gate keeps a pod NotReady
+ * until its condition is True).
+ *
+ * Shell module, on the loop thread. Only the leader writes (see
+ * controller_set_leader); every replica keeps its cache warm so a new leader
+ * acts at once.
+ *
+ * Namespaces: with an explicit list (config `namespaces` or --namespace),
+ * one pod watch per namespace and those are governed; with none, one
+ * cluster-wide pod watch and the namespaces labelled
+ * membudget.io/enforce=true (watched) are governed.
+ */
+#ifndef MB_CONTROLLER_H
+#define MB_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "membudget/clock.h"
+#include "membudget/err.h"
+
+struct controller;
+struct kapi;
+struct loop;
+struct mx;
+struct ops;
+
+struct controller_conf {
+    const char *const *namespaces; /* governed namespaces; NULL/0: by label */
+    size_t nnamespaces;
+    bool dry_run;                  /* compute and log, write nothing to pods */
+    unsigned page_size;            /* list page size; 0: 500 */
+    unsigned max_inflight_writes;  /* 0: 32 */
+};
+
+/* Returns MB_OK and a new controller in *out. lp, clk, api, mx and ops are
+ * borrowed and must outlive it; /debug/pods is routed on ops. Not started,
+ * and not leader, until told. */
+mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api, struct mx *mx,
+                      struct ops *ops, const struct controller_conf *conf, struct controller **out,
+                      struct mb_diag *diag);
+
+/* Start the watches. */
+void controller_start(struct controller *c);
+
+/* Leadership changed: a new leader acts on everything already cached; a
+ * former leader stops writing (requests in flight finish). */
+void controller_set_leader(struct controller *c, bool leader);
+
+/* Stop the watches and stop starting writes. */
+void controller_stop(struct controller *c);
+
+/* Writes in flight (shutdown waits for them to finish). */
+size_t controller_inflight(const struct controller *c);
+
+bool controller_synced(const struct controller *c);
+size_t controller_tracked(const struct controller *c);
+
+void controller_free(struct controller *c); /* NULL-safe */
+
+#endif /* MB_CONTROLLER_H */

@@ -1,0 +1,77 @@
+/* kubeconn.c -- find the API server: flags, environment, files (shell). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app_int.h"
+#include "membudget/alloc.h"
+#include "membudget/kubeconfig.h"
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define MAX_KUBECONFIG (4u << 20)
+
+static bool from_file(const char *path, const char *context, struct kcfg *out)
+{
+    char why[256];
+    size_t len;
+    struct mb_diag d = {0};
+    char *buf = app_read_file(path, MAX_KUBECONFIG, &len, why, sizeof why);
+    if (!buf) {
+        fprintf(stderr, "membudget: kubeconfig %s: %s\n", path, why);
+        return false;
+    }
+    mb_err e = kcfg_parse(buf, len, path, context, out, &d);
+    mb_free(buf);
+    if (e) {
+        fprintf(stderr, "membudget: kubeconfig %s\n", d.msg);
+        return false;
+    }
+    return true;
+}
+
+bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *out)
+{
+    if (kubeconfig && *kubeconfig)
+        return from_file(kubeconfig, context, out);
+    const char *env = getenv("KUBECONFIG");
+    if (env && *env) {
+        char *first = mb_xstrndup(env, strcspn(env, ":"));
+        bool ok = from_file(first, context, out);
+        mb_free(first);
+        return ok;
+    }
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+    if (host && *host) {
+        struct mb_diag d = {0};
+        char why[128], *ns;
+        size_t len;
+        ns = app_read_file(SA_DIR "/namespace", 4096, &len, why, sizeof why);
+        mb_err e = kcfg_in_cluster(host, getenv("KUBERNETES_SERVICE_PORT"), SA_DIR, ns, out, &d);
+        mb_free(ns);
+        if (e) {
+            fprintf(stderr, "membudget: %s\n", d.msg);
+            return false;
+        }
+        if (access(out->token_file, R_OK) != 0) {
+            fprintf(stderr, "membudget: in-cluster: cannot read the service account token %s\n",
+                    out->token_file);
+            kcfg_cleanup(out);
+            return false;
+        }
+        return true;
+    }
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        char *p = mb_xasprintf("%s/.kube/config", home);
+        if (access(p, R_OK) == 0) {
+            bool ok = from_file(p, context, out);
+            mb_free(p);
+            return ok;
+        }
+        mb_free(p);
+    }
+    fprintf(stderr, "membudget: no API server configuration: pass --kubeconfig, set KUBECONFIG, "
+                    "or run in a cluster\n");
+    return false;
+}

@@ -1,0 +1,608 @@
+/*
+ * controller.c -- reflectors -> pod cache -> readiness-gate work queue.
+ *
+ * Per-pod state (struct podstate) hangs off the cache record's `user` and
+ * follows the pod across updates; it is freed when the pod leaves the cache.
+ * A pod needing its gate condition sits in a FIFO (at most once); a pump
+ * submits up to max_inflight PATCHes of pods/status; failures go back to
+ * the queue with a per-pod backoff ("not before" time), a 404 drops the work
+ * (the pod is gone), and the watch shows the result of a success.
+ */
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/annot.h"
+#include "membudget/backoff.h"
+#include "membudget/buf.h"
+#include "membudget/controller.h"
+#include "membudget/https.h"
+#include "membudget/jsonx.h"
+#include "membudget/kapi.h"
+#include "membudget/kobj.h"
+#include "membudget/log.h"
+#include "membudget/loop.h"
+#include "membudget/metrics.h"
+#include "membudget/ops.h"
+#include "membudget/podcache.h"
+#include "membudget/reflector.h"
+
+#define MAX_GATE_ATTEMPTS 8
+
+struct podstate {
+    struct podstate *qnext, *qprev; /* in the gate queue */
+    bool queued;
+    uint64_t call;                  /* PATCH in flight, 0 when none */
+    mb_mono_ms not_before;          /* retry time after a failure */
+    unsigned attempts;
+    struct backoff bo;
+    struct controller *c;
+    char ns[64], name[256];         /* the pod (DNS-1123 limits) */
+    char uid[64];
+};
+
+struct podsink;
+
+struct controller {
+    struct loop *lp;
+    const struct mb_clock *clk;
+    struct kapi *api;
+    struct mx *mx;
+    struct podcache *cache;
+    struct reflector **pods;        /* one per namespace, or one cluster-wide */
+    struct podsink *sinks;          /* their contexts, one each */
+    size_t npods;
+    struct reflector *nsr;          /* governed-namespace watch (label mode) */
+    char **governed;                /* governed namespace names */
+    size_t ngoverned, capgoverned;
+    bool explicit_ns;               /* namespaces from config/flags */
+    bool dry_run;
+    bool leader, stopped;
+    size_t synced_pods;             /* pod reflectors that finished a list */
+    bool initial_logged;
+    mb_mono_ms started;
+    struct podstate *qhead, *qtail; /* gate queue */
+    size_t inflight, max_inflight;
+    struct event *pump;             /* runs the queue (also a 100 ms retry tick) */
+    uint64_t rnd;
+    struct mx_family *m_patches, *m_tracked, *m_cache_bytes, *m_leader;
+};
+
+/* --- governed namespaces --------------------------------------------------------- */
+
+static bool governed(void *arg, const char *ns)
+{
+    struct controller *c = arg;
+    for (size_t i = 0; i < c->ngoverned; i++)
+        if (strcmp(c->governed[i], ns) == 0)
+            return true;
+    return false;
+}
+
+static bool govern_add(struct controller *c, const char *ns)
+{
+    if (governed(c, ns))
+        return false;
+    if (c->ngoverned == c->capgoverned) {
+        c->capgoverned = c->capgoverned ? c->capgoverned * 2 : 8;
+        c->governed = mb_xrealloc(c->governed, c->capgoverned * sizeof *c->governed);
+    }
+    c->governed[c->ngoverned++] = mb_xstrdup(ns);
+    return true;
+}
+
+static bool govern_remove(struct controller *c, const char *ns)
+{
+    for (size_t i = 0; i < c->ngoverned; i++) {
+        if (strcmp(c->governed[i], ns) == 0) {
+            mb_free(c->governed[i]);
+            c->governed[i] = c->governed[--c->ngoverned];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* --- the gate queue ------------------------------------------------------------- */
+
+static bool needs_gate(const struct pc_pod *p)
+{
+    return p->gated && !p->deleting && strcmp(p->phase, "Running") == 0 &&
+           (p->cond == PC_COND_ABSENT || p->cond == PC_COND_UNKNOWN);
+}
+
+static void q_push(struct controller *c, struct podstate *s)
+{
+    if (s->queued || s->call)
+        return;
+    s->queued = true;
+    s->qnext = NULL;
+    s->qprev = c->qtail;
+    if (c->qtail)
+        c->qtail->qnext = s;
+    else
+        c->qhead = s;
+    c->qtail = s;
+    event_active(c->pump, EV_TIMEOUT, 0);
+}
+
+static void q_remove(struct controller *c, struct podstate *s)
+{
+    if (!s->queued)
+        return;
+    if (s->qprev)
+        s->qprev->qnext = s->qnext;
+    else
+        c->qhead = s->qnext;
+    if (s->qnext)
+        s->qnext->qprev = s->qprev;
+    else
+        c->qtail = s->qprev;
+    s->qnext = s->qprev = NULL;
+    s->queued = false;
+}
+
+static uint64_t next_rand(struct controller *c)
+{
+    c->rnd ^= c->rnd >> 12;
+    c->rnd ^= c->rnd << 25;
+    c->rnd ^= c->rnd >> 27;
+    return c->rnd * 2685821657736338717ull;
+}
+
+static void count_patch(struct controller *c, const char *result)
+{
+    const char *v[] = {result};
+    mx_add(c->m_patches, v, 1);
+}
+
+static void on_patched(void *arg, const struct kapi_resp *resp)
+{
+    struct podstate *s = arg;
+    struct controller *c = s->c;
+    struct kobj_status st;
+    mb_mono_ms now = c->clk->mono_ms(c->clk->ctx);
+
+    s->call = 0;
+    c->inflight--;
+    if (resp->err == MB_OK && resp->status == 200) {
+        count_patch(c, "ok");
+        backoff_reset(&s->bo);
+        s->attempts = 0;
+        log_info("readiness gate set", "{s:s,s:s,s:s}", "namespace", s->ns, "pod", s->name,
+                 "condition", ANN_CONDITION);
+    } else if (resp->err == MB_OK && resp->status == 404) {
+        count_patch(c, "gone");
+    } else {
+        kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+        count_patch(c, resp->status == 409 ? "conflict" : "error");
+        if (++s->attempts < MAX_GATE_ATTEMPTS) {
+            uint64_t ms = backoff_next(&s->bo, next_rand(c),
+                                       resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000
+                                                               : 0);
+            s->not_before = now + ms;
+            log_warn("readiness gate patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
+                     s->ns, "pod", s->name, "status", (int)resp->status, "error",
+                     resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
+            q_push(c, s);
+        } else {
+            log_error("readiness gate patch failed, giving up until the pod changes",
+                      "{s:s,s:s,s:i,s:s}", "namespace", s->ns, "pod", s->name, "status",
+                      (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
+            s->attempts = 0;
+        }
+    }
+    event_active(c->pump, EV_TIMEOUT, 0);
+}
+
+static void submit_gate(struct controller *c, struct podstate *s, mb_wall_ms wall)
+{
+    char ts[32], path[512];
+    time_t t = (time_t)(wall / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *body = json_pack(
+        "{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type", ANN_CONDITION,
+        "status", "True", "reason", "WithinBudget", "message",
+        "membudget: no sample over a threshold; traffic allowed", "lastTransitionTime", ts);
+    size_t len;
+    char *text = mb_json_dumps(body, JSON_COMPACT, &len);
+    json_decref(body);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", s->ns, s->name);
+    struct kapi_req req = {.method = "PATCH",
+                           .path = path,
+                           .content_type = "application/strategic-merge-patch+json",
+                           .body = text,
+                           .body_len = len};
+    c->inflight++;
+    s->call = kapi_submit(c->api, &req, on_patched, s);
+    mb_free(text);
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+    struct controller *c = arg;
+    mb_mono_ms now = c->clk->mono_ms(c->clk->ctx);
+    mb_wall_ms wall = c->clk->wall_ms(c->clk->ctx);
+    (void)fd;
+    (void)what;
+    if (!c->leader || c->stopped)
+        return;
+    for (struct podstate *s = c->qhead, *next; s && c->inflight < c->max_inflight; s = next) {
+        next = s->qnext;
+        if (s->not_before > now)
+            continue;
+        q_remove(c, s);
+        const struct pc_pod *p = pc_get(c->cache, s->ns, s->name);
+        if (!p || !needs_gate(p))
+            continue; /* changed meanwhile: nothing to do */
+        if (c->dry_run) {
+            log_info("dry run: would set the readiness gate", "{s:s,s:s}", "namespace", s->ns,
+                     "pod", s->name);
+            continue;
+        }
+        submit_gate(c, s, wall);
+    }
+}
+
+/* --- the cache listener ------------------------------------------------------- */
+
+static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struct pc_pod *cur)
+{
+    struct controller *c = arg;
+    if (ch == PC_DELETED) {
+        struct podstate *s = old->user;
+        if (s) {
+            q_remove(c, s);
+            if (s->call) {
+                kapi_cancel(c->api, s->call);
+                c->inflight--;
+            }
+            mb_free(s);
+        }
+        return;
+    }
+    struct podstate *s = cur->user;
+    if (!s || strcmp(s->uid, cur->uid) != 0) {
+        /* New pod, or the same name with a new uid: fresh state. */
+        if (s) {
+            q_remove(c, s);
+            if (s->call) {
+                kapi_cancel(c->api, s->call);
+                c->inflight--;
+            }
+            mb_free(s);
+        }
+        s = mb_xcalloc(1, sizeof *s);
+        s->c = c;
+        snprintf(s->ns, sizeof s->ns, "%s", cur->ns);
+        snprintf(s->name, sizeof s->name, "%s", cur->name);
+        snprintf(s->uid, sizeof s->uid, "%s", cur->uid);
+        backoff_init(&s->bo, 200, 10000);
+        cur->user = s;
+    }
+    if (c->leader && needs_gate(cur))
+        q_push(c, s);
+}
+
+/* --- sinks -------------------------------------------------------------------- */
+
+struct podsink {
+    struct controller *c;
+    char ns[64]; /* scope of the relist, "" for all */
+};
+
+static void pods_relist_begin(void *arg)
+{
+    struct podsink *ps = arg;
+    pc_relist_begin(ps->c->cache, ps->ns);
+}
+
+static void pods_item(void *arg, const json_t *obj)
+{
+    struct podsink *ps = arg;
+    struct mb_diag d = {0};
+    if (pc_relist_item(ps->c->cache, obj, &d))
+        log_warn("pod skipped", "{s:s}", "error", d.msg);
+}
+
+static void pods_relist_end(void *arg)
+{
+    struct podsink *ps = arg;
+    size_t gone = pc_relist_end(ps->c->cache);
+    if (gone)
+        log_info("relist: pods gone while the watch was down", "{s:I}", "deleted", (json_int_t)gone);
+}
+
+static void pods_event(void *arg, enum kobj_ev type, const json_t *obj)
+{
+    struct podsink *ps = arg;
+    struct mb_diag d = {0};
+    if (pc_apply(ps->c->cache, type, obj, &d))
+        log_warn("pod event skipped", "{s:s,s:s}", "type", kobj_ev_name(type), "error", d.msg);
+}
+
+static void pods_synced(void *arg)
+{
+    struct podsink *ps = arg;
+    struct controller *c = ps->c;
+    if (c->initial_logged)
+        return;
+    if (++c->synced_pods < c->npods)
+        return;
+    c->initial_logged = true;
+    size_t n = pc_count(c->cache), bytes = pc_bytes(c->cache);
+    log_info("initial sync complete", "{s:I,s:I,s:I,s:I}", "pods", (json_int_t)n, "duration_ms",
+             (json_int_t)(c->clk->mono_ms(c->clk->ctx) - c->started), "cache_bytes",
+             (json_int_t)bytes, "cache_bytes_per_pod", (json_int_t)(n ? bytes / n : 0));
+}
+
+static void ns_relist_begin(void *arg)
+{
+    (void)arg;
+}
+
+/* A governed namespace appeared: its pods without a budget were not kept, so
+ * the pod watch lists again to pick them up. */
+static void ns_gain(struct controller *c, const char *ns)
+{
+    if (govern_add(c, ns)) {
+        log_info("namespace governed", "{s:s}", "namespace", ns);
+        if (c->npods && reflector_synced(c->pods[0]))
+            reflector_relist(c->pods[0]);
+    }
+}
+
+static void ns_lose(struct controller *c, const char *ns)
+{
+    if (govern_remove(c, ns)) {
+        log_info("namespace no longer governed", "{s:s}", "namespace", ns);
+        pc_prune_namespace(c->cache, ns);
+    }
+}
+
+static void ns_item(void *arg, const json_t *obj)
+{
+    struct controller *c = arg;
+    const char *ns = kobj_str(obj, "metadata.name");
+    if (ns)
+        ns_gain(c, ns);
+}
+
+static void ns_relist_end(void *arg)
+{
+    (void)arg; /* a namespace that vanished is seen as a DELETED event or stays harmlessly */
+}
+
+static void ns_event(void *arg, enum kobj_ev type, const json_t *obj)
+{
+    struct controller *c = arg;
+    const char *ns = kobj_str(obj, "metadata.name");
+    if (!ns)
+        return;
+    if (type == KOBJ_DELETED)
+        ns_lose(c, ns);
+    else
+        ns_gain(c, ns);
+}
+
+static void ns_synced(void *arg)
+{
+    struct controller *c = arg;
+    for (size_t i = 0; i < c->npods; i++)
+        reflector_start(c->pods[i]); /* no-op once started */
+}
+
+/* --- /debug/pods -------------------------------------------------------------- */
+
+static int cmp_pod(const void *a, const void *b)
+{
+    const struct pc_pod *x = *(const struct pc_pod *const *)a, *y = *(const struct pc_pod *const *)b;
+    int r = strcmp(x->ns, y->ns);
+    return r ? r : strcmp(x->name, y->name);
+}
+
+static void on_debug_pods(struct evhttp_request *req, void *arg)
+{
+    struct controller *c = arg;
+    size_t n = pc_count(c->cache), pos = 0, i = 0;
+    struct pc_pod **v = mb_xcalloc(n ? n : 1, sizeof *v);
+    struct pc_pod *p;
+    while ((p = pc_next(c->cache, &pos)) && i < n)
+        v[i++] = p;
+    qsort(v, i, sizeof *v, cmp_pod);
+    json_t *arr = json_array();
+    for (size_t k = 0; k < i; k++) {
+        json_t *j = pc_pod_json(v[k]);
+        struct podstate *s = v[k]->user;
+        json_object_set_new(j, "governed", json_boolean(governed(c, v[k]->ns)));
+        json_object_set_new(j, "tier", json_string("normal"));
+        json_object_set_new(j, "pendingWrite", json_boolean(s && (s->queued || s->call)));
+        json_array_append_new(arr, j);
+    }
+    mb_free(v);
+    json_t *gov = json_array();
+    for (size_t k = 0; k < c->ngoverned; k++)
+        json_array_append_new(gov, json_string(c->governed[k]));
+    json_t *root = json_pack("{s:b,s:b,s:b,s:I,s:o,s:o}", "leader", c->leader, "synced",
+                             controller_synced(c), "dryRun", c->dry_run, "tracked", (json_int_t)i,
+                             "governedNamespaces", gov, "pods", arr);
+    size_t len;
+    char *text = mb_json_dumps(root, JSON_COMPACT, &len);
+    json_decref(root);
+    https_reply(req, 200, "application/json", text, len);
+    mb_free(text);
+}
+
+static void collect(void *arg)
+{
+    struct controller *c = arg;
+    mx_set(c->m_tracked, NULL, (double)pc_count(c->cache));
+    mx_set(c->m_cache_bytes, NULL, (double)pc_bytes(c->cache));
+    mx_set(c->m_leader, NULL, c->leader ? 1 : 0);
+}
+
+static bool ready_check(void *arg, char *why, size_t whylen)
+{
+    struct controller *c = arg;
+    if (controller_synced(c))
+        return true;
+    snprintf(why, whylen, "pod cache not synced yet");
+    return false;
+}
+
+/* --- lifecycle ---------------------------------------------------------------- */
+
+static const struct reflector_sink POD_SINK = {pods_relist_begin, pods_item, pods_relist_end,
+                                               pods_event, pods_synced};
+static const struct reflector_sink NS_SINK = {ns_relist_begin, ns_item, ns_relist_end, ns_event,
+                                              ns_synced};
+
+mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api, struct mx *mx,
+                      struct ops *ops, const struct controller_conf *conf, struct controller **out,
+                      struct mb_diag *diag)
+{
+    struct controller *c = mb_xcalloc(1, sizeof *c);
+    c->lp = lp;
+    c->clk = clk;
+    c->api = api;
+    c->mx = mx;
+    c->dry_run = conf->dry_run;
+    c->max_inflight = conf->max_inflight_writes ? conf->max_inflight_writes : 32;
+    c->rnd = clk->mono_ns(clk->ctx) | 1;
+    c->cache = pc_new(on_pod, governed, c);
+    c->pump = event_new(loop_base(lp), -1, EV_PERSIST, on_pump, c);
+    c->explicit_ns = conf->nnamespaces > 0;
+    if (c->explicit_ns) {
+        c->pods = mb_xcalloc(conf->nnamespaces, sizeof *c->pods);
+        c->sinks = mb_xcalloc(conf->nnamespaces, sizeof *c->sinks);
+        for (size_t i = 0; i < conf->nnamespaces; i++) {
+            struct podsink *ps = &c->sinks[i];
+            char path[300];
+            const char *ns = conf->namespaces[i];
+            if (!ann_is_dns_label(ns)) {
+                controller_free(c);
+                return mb_diag_set(diag, MB_EINVAL, "namespace \"%s\" is not a valid name", ns);
+            }
+            if (governed(c, ns))
+                continue; /* listed twice */
+            govern_add(c, ns);
+            ps->c = c;
+            snprintf(ps->ns, sizeof ps->ns, "%s", ns);
+            snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
+            struct reflector_conf rc = {.name = "pods", .path = path, .page_size = conf->page_size};
+            c->pods[c->npods++] = reflector_new(lp, clk, api, mx, &rc, &POD_SINK, ps);
+        }
+    } else {
+        c->sinks = mb_xcalloc(1, sizeof *c->sinks);
+        struct podsink *ps = &c->sinks[0];
+        ps->c = c;
+        struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods",
+                                    .page_size = conf->page_size};
+        c->pods = mb_xcalloc(1, sizeof *c->pods);
+        c->pods[c->npods++] = reflector_new(lp, clk, api, mx, &rc, &POD_SINK, ps);
+        struct reflector_conf nc = {.name = "namespaces",
+                                    .path = "/api/v1/namespaces",
+                                    .label_selector = "membudget.io/enforce=true"};
+        c->nsr = reflector_new(lp, clk, api, mx, &nc, &NS_SINK, c);
+    }
+    static const char *const RL[] = {"result"};
+    c->m_patches = mx_counter(mx, "membudget_condition_patches_total",
+                              "Patches of the membudget.io/within-budget pod condition, by result.",
+                              1, RL);
+    c->m_tracked = mx_gauge(mx, "membudget_tracked_pods", "Pods in the controller's cache.", 0, NULL);
+    c->m_cache_bytes = mx_gauge(mx, "membudget_pod_cache_bytes",
+                                "Memory held by the pod cache (records and table).", 0, NULL);
+    c->m_leader = mx_gauge(mx, "membudget_leader",
+                           "1 when this replica is the leader (only the leader acts).", 0, NULL);
+    if (ops) {
+        ops_add_route(ops, "/debug/pods", on_debug_pods, c);
+        ops_add_collector(ops, collect, c);
+        ops_add_ready_check(ops, "pod cache", ready_check, c);
+    }
+    *out = c;
+    return MB_OK;
+}
+
+void controller_start(struct controller *c)
+{
+    c->started = c->clk->mono_ms(c->clk->ctx);
+    c->stopped = false;
+    struct timeval tv = {0, 100000};
+    event_add(c->pump, &tv);
+    if (c->nsr)
+        reflector_start(c->nsr); /* pods start once the governed set is known */
+    else
+        for (size_t i = 0; i < c->npods; i++)
+            reflector_start(c->pods[i]);
+}
+
+void controller_set_leader(struct controller *c, bool leader)
+{
+    if (c->leader == leader)
+        return;
+    c->leader = leader;
+    log_info(leader ? "leading: acting on pods" : "not leading: observing only", "{s:I}",
+             "tracked", (json_int_t)pc_count(c->cache));
+    if (!leader)
+        return;
+    size_t pos = 0;
+    struct pc_pod *p;
+    while ((p = pc_next(c->cache, &pos)))
+        if (p->user && needs_gate(p))
+            q_push(c, p->user);
+}
+
+void controller_stop(struct controller *c)
+{
+    c->stopped = true;
+    for (size_t i = 0; i < c->npods; i++)
+        reflector_stop(c->pods[i]);
+    if (c->nsr)
+        reflector_stop(c->nsr);
+}
+
+size_t controller_inflight(const struct controller *c)
+{
+    return c->inflight;
+}
+
+bool controller_synced(const struct controller *c)
+{
+    for (size_t i = 0; i < c->npods; i++)
+        if (!reflector_synced(c->pods[i]))
+            return false;
+    return c->npods > 0;
+}
+
+size_t controller_tracked(const struct controller *c)
+{
+    return pc_count(c->cache);
+}
+
+void controller_free(struct controller *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->npods; i++) {
+        if (!c->pods[i])
+            continue;
+        reflector_stop(c->pods[i]);
+    }
+    if (c->nsr)
+        reflector_free(c->nsr);
+    pc_clear(c->cache); /* releases every podstate (cancels its write) */
+    pc_free(c->cache);
+    for (size_t i = 0; i < c->npods; i++)
+        reflector_free(c->pods[i]);
+    mb_free(c->pods);
+    mb_free(c->sinks);
+    for (size_t i = 0; i < c->ngoverned; i++)
+        mb_free(c->governed[i]);
+    mb_free(c->governed);
+    if (c->pump)
+        event_free(c->pump);
+    mb_free(c);
+}

@@ -1,0 +1,230 @@
+/* leader.c -- Lease GET / create / update on a timer (shell around lease.c). */
+#include <event2/event.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/jsonx.h"
+#include "membudget/kapi.h"
+#include "membudget/kobj.h"
+#include "membudget/leader.h"
+#include "membudget/lease.h"
+#include "membudget/log.h"
+#include "membudget/loop.h"
+#include "membudget/metrics.h"
+
+struct leader {
+    struct kapi *api;
+    const struct mb_clock *clk;
+    struct event *timer;
+    struct lease_conf lc;
+    struct lease_state st;
+    char *ns, *name, *identity;
+    uint64_t retry_ms;
+    uint64_t call;
+    bool running, leading;
+    leader_fn *fn;
+    void *ctx;
+    void (*release_done)(void *);
+    void *release_ctx;
+    struct mx_family *m_transitions;
+};
+
+static void set_leading(struct leader *l, bool leading)
+{
+    if (l->leading == leading)
+        return;
+    l->leading = leading;
+    const char *v[] = {leading ? "acquired" : "lost"};
+    mx_add(l->m_transitions, v, 1);
+    log_info(leading ? "leader election: leading" : "leader election: stopped leading",
+             "{s:s,s:s,s:s}", "lease", l->name, "namespace", l->ns, "identity", l->identity);
+    if (l->fn)
+        l->fn(l->ctx, leading);
+}
+
+static void lease_path(struct leader *l, char *buf, size_t len, bool item)
+{
+    snprintf(buf, len, "/apis/coordination.k8s.io/v1/namespaces/%s/leases%s%s", l->ns,
+             item ? "/" : "", item ? l->name : "");
+}
+
+static void on_written(void *arg, const struct kapi_resp *resp)
+{
+    struct leader *l = arg;
+    mb_mono_ms now = l->clk->mono_ms(l->clk->ctx);
+    struct lease_rec got;
+    l->call = 0;
+    if (!l->running)
+        return;
+    json_t *j = resp->err == MB_OK && (resp->status == 200 || resp->status == 201)
+                    ? json_loadb(resp->body, resp->len, 0, NULL)
+                    : NULL;
+    if (j && lease_from_json(j, &got) == MB_OK) {
+        lease_written(&l->st, true, &got, now);
+        set_leading(l, true);
+    } else {
+        struct kobj_status s;
+        kobj_status_from_body(resp->status, resp->body, resp->len, &s);
+        if (resp->status != 409) /* 409: another candidate won the race; normal */
+            log_warn("leader election: lease write failed", "{s:i,s:s}", "status",
+                     (int)resp->status, "error", resp->err ? resp->errmsg : s.message);
+        lease_written(&l->st, false, NULL, now);
+        set_leading(l, lease_still_leader(&l->st, &l->lc, now));
+    }
+    json_decref(j);
+}
+
+static void write_lease(struct leader *l, const struct lease_rec *want, bool create,
+                        kapi_done_fn *done)
+{
+    char path[512];
+    json_t *obj = lease_to_json(want, l->ns, l->name);
+    size_t len;
+    char *body = mb_json_dumps(obj, JSON_COMPACT, &len);
+    json_decref(obj);
+    lease_path(l, path, sizeof path, !create);
+    struct kapi_req req = {.method = create ? "POST" : "PUT",
+                           .path = path,
+                           .body = body,
+                           .body_len = len,
+                           .timeout_ms = (unsigned)l->retry_ms * 2};
+    l->call = kapi_submit(l->api, &req, done, l);
+    mb_free(body);
+}
+
+static void on_got(void *arg, const struct kapi_resp *resp)
+{
+    struct leader *l = arg;
+    mb_mono_ms now = l->clk->mono_ms(l->clk->ctx);
+    struct lease_rec rec = {0}, want;
+    l->call = 0;
+    if (!l->running)
+        return;
+    if (resp->err == MB_OK && resp->status == 404) {
+        rec.exists = false;
+    } else {
+        json_t *j = resp->err == MB_OK && resp->status == 200
+                        ? json_loadb(resp->body, resp->len, 0, NULL)
+                        : NULL;
+        mb_err e = j ? lease_from_json(j, &rec) : MB_EIO;
+        json_decref(j);
+        if (e) {
+            log_warn("leader election: cannot read the lease", "{s:i,s:s}", "status",
+                     (int)resp->status, "error", resp->err ? resp->errmsg : "not a Lease");
+            set_leading(l, lease_still_leader(&l->st, &l->lc, now));
+            return;
+        }
+    }
+    lease_observe(&l->st, &rec, now);
+    if (lease_decide(&l->st, &l->lc, now, l->clk->wall_ms(l->clk->ctx), &want))
+        write_lease(l, &want, !rec.exists, on_written);
+    else
+        set_leading(l, lease_still_leader(&l->st, &l->lc, now));
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct leader *l = arg;
+    char path[512];
+    (void)fd;
+    (void)what;
+    if (!l->running)
+        return;
+    set_leading(l, lease_still_leader(&l->st, &l->lc, l->clk->mono_ms(l->clk->ctx)));
+    if (l->call)
+        return; /* the previous attempt is still out */
+    lease_path(l, path, sizeof path, true);
+    struct kapi_req req = {.method = "GET", .path = path, .timeout_ms = (unsigned)l->retry_ms * 2};
+    l->call = kapi_submit(l->api, &req, on_got, l);
+}
+
+mb_err leader_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api, struct mx *mx,
+                  const struct leader_conf *conf, leader_fn *fn, void *ctx, struct leader **out,
+                  struct mb_diag *diag)
+{
+    if (!conf->ns || !*conf->ns || !conf->name || !*conf->name || !conf->identity ||
+        !*conf->identity)
+        return mb_diag_set(diag, MB_EINVAL, "leader election needs a lease namespace, name and identity");
+    struct leader *l = mb_xcalloc(1, sizeof *l);
+    l->api = api;
+    l->clk = clk;
+    l->ns = mb_xstrdup(conf->ns);
+    l->name = mb_xstrdup(conf->name);
+    l->identity = mb_xstrdup(conf->identity);
+    l->lc = (struct lease_conf){l->identity, conf->lease_ms, conf->renew_deadline_ms};
+    l->retry_ms = conf->retry_ms;
+    l->fn = fn;
+    l->ctx = ctx;
+    lease_init(&l->st);
+    l->timer = event_new(loop_base(lp), -1, EV_PERSIST, on_timer, l);
+    static const char *const L[] = {"event"};
+    l->m_transitions = mx_counter(mx, "membudget_leader_transitions_total",
+                                  "Leadership acquired or lost by this replica.", 1, L);
+    *out = l;
+    return MB_OK;
+}
+
+void leader_start(struct leader *l)
+{
+    struct timeval tv = {(time_t)(l->retry_ms / 1000), (suseconds_t)(l->retry_ms % 1000) * 1000};
+    l->running = true;
+    event_add(l->timer, &tv);
+    on_timer(-1, 0, l); /* try at once */
+}
+
+void leader_stop(struct leader *l)
+{
+    l->running = false;
+    event_del(l->timer);
+    if (l->call)
+        kapi_cancel(l->api, l->call);
+    l->call = 0;
+    set_leading(l, false);
+}
+
+static void on_released(void *arg, const struct kapi_resp *resp)
+{
+    struct leader *l = arg;
+    l->call = 0;
+    if (resp->err == MB_OK && resp->status == 200)
+        log_info("leader election: lease released", "{s:s}", "lease", l->name);
+    else
+        log_warn("leader election: release failed; the lease expires by itself", "{s:i,s:s}",
+                 "status", (int)resp->status, "error", resp->err ? resp->errmsg : "");
+    if (l->release_done)
+        l->release_done(l->release_ctx);
+}
+
+void leader_release(struct leader *l, void (*done)(void *ctx), void *ctx)
+{
+    struct lease_rec r;
+    bool held = l->st.observed && l->st.last_renew && !strcmp(l->st.seen.holder, l->identity);
+    if (l->running)
+        leader_stop(l);
+    if (!held) {
+        done(ctx);
+        return;
+    }
+    l->release_done = done;
+    l->release_ctx = ctx;
+    lease_release_rec(&l->st, l->clk->wall_ms(l->clk->ctx), &r);
+    write_lease(l, &r, false, on_released);
+}
+
+bool leader_is_leader(const struct leader *l)
+{
+    return l->leading;
+}
+
+void leader_free(struct leader *l)
+{
+    if (!l)
+        return;
+    if (l->call)
+        kapi_cancel(l->api, l->call);
+    event_free(l->timer);
+    mb_free(l->ns);
+    mb_free(l->name);
+    mb_free(l->identity);
+    mb_free(l);
+}

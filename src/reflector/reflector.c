@@ -1,0 +1,390 @@
+/*
+ * reflector.c -- list, then watch, with resume, backoff and relist on 410.
+ *
+ * States: IDLE -> LISTING (one request per page) -> WATCHING (one streamed
+ * request) -> WATCHING ... ; any failure -> WAITING (a timer) -> LISTING or
+ * WATCHING. `rv` is the version to resume from: the list's, then each event's
+ * and bookmark's. An empty rv means "relist".
+ */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/backoff.h"
+#include "membudget/buf.h"
+#include "membudget/kapi.h"
+#include "membudget/log.h"
+#include "membudget/loop.h"
+#include "membudget/metrics.h"
+#include "membudget/reflector.h"
+#include "membudget/wframe.h"
+
+enum state { IDLE, LISTING, WATCHING, WAITING };
+
+struct reflector {
+    struct kapi *api;
+    const struct mb_clock *clk;
+    struct event *timer;
+    struct reflector_sink sink;
+    void *ctx;
+    char *name, *path, *selector; /* selector already URL-escaped, or NULL */
+    unsigned page_size, watch_timeout_s;
+    size_t max_event;
+    enum state state;
+    uint64_t call;                /* request in flight, 0 when none */
+    char rv[64];                  /* resume version; "" = relist next */
+    char *cont;                   /* list continue token */
+    bool in_relist;               /* relist_begin sent, relist_end not yet */
+    bool synced;
+    bool watch_got_data;          /* this watch delivered something */
+    bool want_relist;             /* a 410 or a decode failure: relist next */
+    bool stop_stream;             /* on_line refused a line: end this watch */
+    struct wframe frame;
+    struct backoff bo;
+    uint64_t rnd;
+    mb_mono_ms list_started;
+    unsigned long restarts, relists;
+    struct mx_family *m_restarts, *m_relists, *m_events;
+};
+
+static void start_list(struct reflector *r);
+static void start_watch(struct reflector *r);
+
+static uint64_t next_rand(struct reflector *r)
+{
+    /* xorshift64*: jitter only, no security role. */
+    r->rnd ^= r->rnd >> 12;
+    r->rnd ^= r->rnd << 25;
+    r->rnd ^= r->rnd >> 27;
+    return r->rnd * 2685821657736338717ull;
+}
+
+static void count(struct mx_family *f, const char *a, const char *b)
+{
+    const char *v[2] = {a, b};
+    if (f)
+        mx_add(f, v, 1);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct reflector *r = arg;
+    (void)fd;
+    (void)what;
+    if (r->state != WAITING)
+        return;
+    if (r->want_relist || !r->rv[0])
+        start_list(r);
+    else
+        start_watch(r);
+}
+
+/* Try again after a backoff delay: relist when `relist`, else resume. */
+static void retry(struct reflector *r, bool relist, const char *reason, long retry_after_s)
+{
+    uint64_t ms = backoff_next(&r->bo, next_rand(r),
+                               retry_after_s > 0 ? (uint64_t)retry_after_s * 1000 : 0);
+    r->restarts++;
+    count(r->m_restarts, r->name, reason);
+    if (relist)
+        r->want_relist = true;
+    r->state = WAITING;
+    r->call = 0;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(r->timer, &tv);
+    log_warn("watch restart", "{s:s,s:s,s:s,s:I,s:b}", "resource", r->name, "reason", reason,
+             "resourceVersion", r->rv, "delay_ms", (json_int_t)ms, "relist", relist || !r->rv[0]);
+}
+
+/* --- list -------------------------------------------------------------------- */
+
+static void on_page(void *arg, const struct kapi_resp *resp)
+{
+    struct reflector *r = arg;
+    struct kobj_status st;
+    r->call = 0;
+    if (resp->err || resp->status != 200) {
+        kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+        if (resp->status == 410) /* continue token expired: list again from scratch */
+            MB_FREE(r->cont);
+        log_warn("list failed", "{s:s,s:i,s:s}", "resource", r->name, "status",
+                 (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
+        retry(r, true, resp->err ? "list-error" : "list-status", resp->retry_after_s);
+        return;
+    }
+    json_error_t je;
+    json_t *list = json_loadb(resp->body, resp->len, 0, &je);
+    const json_t *items = json_object_get(list, "items"), *it;
+    const char *rv = kobj_rv(list);
+    if (!json_is_array(items) || !rv) {
+        log_error("list answer is not a list", "{s:s,s:s}", "resource", r->name, "error",
+                  list ? "no items or resourceVersion" : je.text);
+        json_decref(list);
+        MB_FREE(r->cont);
+        retry(r, true, "list-decode", -1);
+        return;
+    }
+    if (!r->cont && !r->in_relist) {
+        r->in_relist = true;
+        r->sink.relist_begin(r->ctx);
+    }
+    size_t i;
+    json_array_foreach(items, i, it) r->sink.item(r->ctx, it);
+    const char *cont = kobj_continue(list);
+    MB_FREE(r->cont);
+    if (cont) {
+        r->cont = mb_xstrdup(cont);
+        json_decref(list);
+        start_list(r);
+        return;
+    }
+    snprintf(r->rv, sizeof r->rv, "%s", rv);
+    json_decref(list);
+    r->in_relist = false;
+    r->sink.relist_end(r->ctx);
+    r->want_relist = false;
+    r->relists++;
+    count(r->m_relists, r->name, NULL);
+    mb_mono_ms took = r->clk->mono_ms(r->clk->ctx) - r->list_started;
+    log_info("list complete", "{s:s,s:s,s:I,s:b}", "resource", r->name, "resourceVersion", r->rv,
+             "duration_ms", (json_int_t)took, "initial", !r->synced);
+    r->synced = true;
+    if (r->sink.synced)
+        r->sink.synced(r->ctx);
+    start_watch(r);
+}
+
+static void start_list(struct reflector *r)
+{
+    struct mb_buf path;
+    mb_buf_init(&path, 1 << 20);
+    mb_buf_printf(&path, "%s?limit=%u", r->path, r->page_size);
+    if (r->selector)
+        mb_buf_printf(&path, "&labelSelector=%s", r->selector);
+    if (r->cont) {
+        char *e = curl_easy_escape(NULL, r->cont, 0);
+        mb_buf_printf(&path, "&continue=%s", e ? e : "");
+        curl_free(e);
+    } else {
+        r->list_started = r->clk->mono_ms(r->clk->ctx);
+        /* A relist that restarts from page one begins the diff again. */
+        r->in_relist = false;
+    }
+    struct kapi_req req = {.method = "GET", .path = mb_buf_str(&path), .timeout_ms = 60000};
+    r->state = LISTING;
+    r->call = kapi_submit(r->api, &req, on_page, r);
+    mb_buf_cleanup(&path);
+}
+
+/* --- watch ------------------------------------------------------------------- */
+
+static bool on_line(void *arg, const char *line, size_t len)
+{
+    struct reflector *r = arg;
+    enum kobj_ev type;
+    json_t *obj = NULL;
+    struct mb_diag d = {0};
+    struct kobj_status st;
+
+    if (kobj_event_decode(line, len, &type, &obj, &d) != MB_OK) {
+        log_error("watch event undecodable", "{s:s,s:s}", "resource", r->name, "error", d.msg);
+        r->want_relist = true; /* we may have missed something: start clean */
+        r->stop_stream = true;
+        return false;
+    }
+    if (type == KOBJ_ERROR) {
+        kobj_status_decode(obj, &st);
+        log_warn("watch error event", "{s:s,s:i,s:s,s:s}", "resource", r->name, "code",
+                 (int)st.code, "reason", st.reason, "message", st.message);
+        if (st.code == 410)
+            r->rv[0] = '\0';
+        r->want_relist = st.code == 410;
+        r->stop_stream = true; /* the server ends the stream after an ERROR */
+        json_decref(obj);
+        return false;
+    }
+    const char *rv = kobj_rv(obj);
+    if (type != KOBJ_BOOKMARK) {
+        count(r->m_events, r->name, kobj_ev_name(type));
+        r->sink.event(r->ctx, type, obj);
+    }
+    if (rv && *rv)
+        snprintf(r->rv, sizeof r->rv, "%s", rv);
+    r->watch_got_data = true;
+    json_decref(obj);
+    return true;
+}
+
+static bool on_data(void *arg, const char *data, size_t len)
+{
+    struct reflector *r = arg;
+    mb_err e = wframe_feed(&r->frame, data, len, on_line, r);
+    if (e == MB_ETOOBIG) {
+        log_error("watch event too large", "{s:s,s:I}", "resource", r->name, "max_bytes",
+                  (json_int_t)r->max_event);
+        r->want_relist = true;
+        return false;
+    }
+    return !r->stop_stream;
+}
+
+static void on_watch_done(void *arg, const struct kapi_resp *resp)
+{
+    struct reflector *r = arg;
+    struct kobj_status st;
+    r->call = 0;
+    if (r->state != WATCHING)
+        return;
+    if (r->watch_got_data)
+        backoff_reset(&r->bo);
+    if (r->want_relist || !r->rv[0]) {
+        retry(r, true, "gone", -1);
+        return;
+    }
+    if (r->stop_stream) {
+        retry(r, false, "error-event", -1);
+        return;
+    }
+    if (resp->err == MB_OK && resp->status == 200) {
+        /* The server ended the watch (timeoutSeconds): resume at once. */
+        log_debug("watch ended", "{s:s,s:s}", "resource", r->name, "resourceVersion", r->rv);
+        start_watch(r);
+        return;
+    }
+    if (resp->err == MB_OK && resp->status == 410) {
+        r->rv[0] = '\0';
+        retry(r, true, "gone", -1);
+        return;
+    }
+    kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+    retry(r, false, resp->err ? "disconnected" : "watch-status", resp->retry_after_s);
+}
+
+static void start_watch(struct reflector *r)
+{
+    struct mb_buf path;
+    unsigned t = r->watch_timeout_s ? r->watch_timeout_s : 300 + (unsigned)(next_rand(r) % 300);
+    wframe_cleanup(&r->frame);
+    wframe_init(&r->frame, r->max_event);
+    r->watch_got_data = false;
+    r->stop_stream = false;
+    mb_buf_init(&path, 1 << 20);
+    mb_buf_printf(&path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
+                  r->path, r->rv, t);
+    if (r->selector)
+        mb_buf_printf(&path, "&labelSelector=%s", r->selector);
+    struct kapi_req req = {.method = "GET",
+                           .path = mb_buf_str(&path),
+                           .timeout_ms = (t + 30) * 1000,
+                           .on_data = on_data};
+    r->state = WATCHING;
+    r->call = kapi_submit(r->api, &req, on_watch_done, r);
+    mb_buf_cleanup(&path);
+}
+
+/* --- lifecycle ------------------------------------------------------------- */
+
+struct reflector *reflector_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api,
+                                struct mx *mx, const struct reflector_conf *conf,
+                                const struct reflector_sink *sink, void *ctx)
+{
+    struct reflector *r = mb_xcalloc(1, sizeof *r);
+    r->api = api;
+    r->clk = clk;
+    r->sink = *sink;
+    r->ctx = ctx;
+    r->name = mb_xstrdup(conf->name);
+    r->path = mb_xstrdup(conf->path);
+    if (conf->label_selector && *conf->label_selector) {
+        char *e = curl_easy_escape(NULL, conf->label_selector, 0);
+        r->selector = mb_xstrdup(e ? e : "");
+        curl_free(e);
+    }
+    r->page_size = conf->page_size ? conf->page_size : 500;
+    r->watch_timeout_s = conf->watch_timeout_s;
+    r->max_event = conf->max_event_bytes ? conf->max_event_bytes : (size_t)16 << 20;
+    backoff_init(&r->bo, conf->backoff_base_ms ? conf->backoff_base_ms : 800,
+                 conf->backoff_max_ms ? conf->backoff_max_ms : 30000);
+    r->rnd = clk->mono_ns(clk->ctx) ^ (uint64_t)(uintptr_t)r ^ 0x9e3779b97f4a7c15ull;
+    if (!r->rnd)
+        r->rnd = 1;
+    r->timer = evtimer_new(loop_base(lp), on_timer, r);
+    wframe_init(&r->frame, r->max_event);
+    if (mx) {
+        static const char *const l2[] = {"resource", "reason"}, *const l1[] = {"resource"},
+                                 *const le[] = {"resource", "type"};
+        r->m_restarts = mx_lookup(mx, "membudget_watch_restarts_total");
+        if (!r->m_restarts)
+            r->m_restarts = mx_counter(mx, "membudget_watch_restarts_total",
+                                       "Watches restarted, by resource and reason.", 2, l2);
+        r->m_relists = mx_lookup(mx, "membudget_watch_relists_total");
+        if (!r->m_relists)
+            r->m_relists = mx_counter(mx, "membudget_watch_relists_total",
+                                      "Complete lists (initial sync and after 410 Gone).", 1, l1);
+        r->m_events = mx_lookup(mx, "membudget_watch_events_total");
+        if (!r->m_events)
+            r->m_events = mx_counter(mx, "membudget_watch_events_total",
+                                     "Watch events received, by resource and type.", 2, le);
+    }
+    return r;
+}
+
+void reflector_start(struct reflector *r)
+{
+    if (r->state == IDLE)
+        start_list(r);
+}
+
+void reflector_stop(struct reflector *r)
+{
+    if (r->call)
+        kapi_cancel(r->api, r->call);
+    r->call = 0;
+    evtimer_del(r->timer);
+    r->state = IDLE;
+}
+
+void reflector_relist(struct reflector *r)
+{
+    if (r->state == IDLE)
+        return;
+    reflector_stop(r);
+    MB_FREE(r->cont);
+    r->want_relist = true;
+    start_list(r);
+}
+
+void reflector_free(struct reflector *r)
+{
+    if (!r)
+        return;
+    reflector_stop(r);
+    event_free(r->timer);
+    wframe_cleanup(&r->frame);
+    mb_free(r->name);
+    mb_free(r->path);
+    mb_free(r->selector);
+    mb_free(r->cont);
+    mb_free(r);
+}
+
+bool reflector_synced(const struct reflector *r)
+{
+    return r->synced;
+}
+
+const char *reflector_version(const struct reflector *r)
+{
+    return r->rv;
+}
+
+unsigned long reflector_restarts(const struct reflector *r)
+{
+    return r->restarts;
+}
+
+unsigned long reflector_relists(const struct reflector *r)
+{
+    return r->relists;
+}
