@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test `make test` owns and ends with one line that counts them
 # all: check's unit + io suites, the lint checks on example manifests, and
-# the simulator's fidelity against the real kubectl.
+# the simulator's fidelity against the real kubectl, and the controller's
+# end-to-end scenarios against the simulator.
 #   usage: test/run_all.sh UNIT_BINARY MEMBUDGET_BINARY
 set -u
 unit=$1
@@ -10,7 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp)
 counts=$(mktemp)
 kcounts=$(mktemp)
-trap 'rm -f "$log" "$counts" "$kcounts"' EXIT
+ecounts=$(mktemp)
+trap 'rm -f "$log" "$counts" "$kcounts" "$ecounts"' EXIT
 
 MB_BIN=$bin MB_SRCDIR=$root "$unit" 2>&1 | tee "$log"
 unit_rc=${PIPESTATUS[0]}
@@ -18,13 +20,16 @@ MB_LINT_COUNTS=$counts "$root/test/lint/run.sh" "$bin"
 lint_rc=$?
 MB_TEST_COUNTS=$kcounts "$root/test/kubesim/fidelity.sh" "$bin"
 kube_rc=$?
+MB_TEST_COUNTS=$ecounts "$root/test/e2e/controller_e2e.py" "$bin"
+e2e_rc=$?
 
 # check prints "100%: Checks: 269, Failures: 0, Errors: 0"
 read -r checks failures errors < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' "$log" | tail -n 1)
 read -r lint_ok lint_bad < "$counts" || { lint_ok=0; lint_bad=1; }
 read -r kube_ok kube_bad < "$kcounts" || { kube_ok=0; kube_bad=1; }
+read -r e2e_ok e2e_bad < "$ecounts" || { e2e_ok=0; e2e_bad=1; }
 checks=${checks:-0}; failures=${failures:-0}; errors=${errors:-1}
-failed=$((failures + errors + lint_bad + kube_bad))
-passed=$((checks - failures - errors + lint_ok + kube_ok))
+failed=$((failures + errors + lint_bad + kube_bad + e2e_bad))
+passed=$((checks - failures - errors + lint_ok + kube_ok + e2e_ok))
 echo "tests: $passed passed, $failed failed"
-[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$kube_rc" = 0 ] && [ "$failed" = 0 ]
+[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$kube_rc" = 0 ] && [ "$e2e_rc" = 0 ] && [ "$failed" = 0 ]

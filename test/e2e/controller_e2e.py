@@ -1,0 +1,422 @@
+#!/usr/bin/env python3
+"""End-to-end scenarios: membudget's controller against kubesim.
+
+Each scenario starts a fresh simulator and controller(s), drives the
+simulator through its API and /_sim/ faults, and checks what the controller
+believes (/debug/pods) against what the simulator holds. Prints one line per
+check ("ok   - ..." / "FAIL - ...") and, with MB_TEST_COUNTS=FILE, writes
+"passed failed" there for test/run_all.sh.
+
+    usage: test/e2e/controller_e2e.py MEMBUDGET_BINARY [SCENARIO...]
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KUBESIM = os.path.join(ROOT, "test", "kubesim", "kubesim")
+PASS, FAIL = [0], [0]
+
+
+def check(name, cond, detail=""):
+    if cond:
+        PASS[0] += 1
+        print("ok   - " + name)
+    else:
+        FAIL[0] += 1
+        print("FAIL - " + name + ("\n       " + str(detail)[:2000] if detail else ""))
+    sys.stdout.flush()
+    return cond
+
+
+def wait_until(fn, timeout=10.0, step=0.05):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = fn()
+            if last:
+                return last
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(step)
+    return last
+
+
+def http(method, url, body=None, ctype="application/json"):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", ctype)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, raw
+
+
+class Sim:
+    def __init__(self, work, *args):
+        self.addr_file = os.path.join(work, "sim.addr")
+        self.log = open(os.path.join(work, "sim.log"), "w")
+        self.p = subprocess.Popen([KUBESIM, "--listen", "127.0.0.1:0", "--address-file",
+                                   self.addr_file, "--kubelet-delay", "0.02"] + list(args),
+                                  stdout=subprocess.PIPE, stderr=self.log)
+        line = self.p.stdout.readline().decode().strip()
+        if line != "ready":
+            raise RuntimeError("kubesim did not start: %r" % line)
+        self.addr = open(self.addr_file).read().strip()
+        self.url = "http://" + self.addr
+        self.kubeconfig = os.path.join(work, "kubeconfig")
+        with open(self.kubeconfig, "w") as f:
+            f.write("apiVersion: v1\nkind: Config\ncurrent-context: sim\n"
+                    "clusters: [{name: sim, cluster: {server: '%s'}}]\n"
+                    "users: [{name: u, user: {token: t}}]\n"
+                    "contexts: [{name: sim, context: {cluster: sim, user: u}}]\n" % self.url)
+
+    def api(self, method, path, body=None, ctype="application/json"):
+        return http(method, self.url + path, body, ctype)
+
+    def ns(self, name, governed=True):
+        labels = {"membudget.io/enforce": "true"} if governed else {}
+        return self.api("POST", "/api/v1/namespaces",
+                        {"metadata": {"name": name, "labels": labels}})
+
+    def node(self, name="node-1"):
+        return self.api("POST", "/api/v1/nodes", {"metadata": {"name": name}})
+
+    def pod(self, ns, name, gated=True, budget="100Mi", labels=None):
+        ann = {"membudget.io/budget": budget} if budget else {}
+        spec = {"containers": [{"name": "app", "image": "x", "resources": {
+            "limits": {"memory": "200Mi"}}, "ports": [{"name": "http", "containerPort": 6060}]}]}
+        if gated:
+            spec["readinessGates"] = [{"conditionType": "membudget.io/within-budget"}]
+        return self.api("POST", "/api/v1/namespaces/%s/pods" % ns, {
+            "metadata": {"name": name, "annotations": ann, "labels": labels or {}}, "spec": spec})
+
+    def delete(self, ns, name, grace=0):
+        return self.api("DELETE", "/api/v1/namespaces/%s/pods/%s?gracePeriodSeconds=%d"
+                        % (ns, name, grace))
+
+    def pods(self, ns=None):
+        st, body = self.api("GET", "/api/v1/namespaces/%s/pods" % ns if ns else "/api/v1/pods")
+        return {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in body["items"]}
+
+    def faults(self, **f):
+        return self.api("POST", "/_sim/faults", f)
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+        self.log.close()
+
+
+LIVE = []
+
+
+class Ctl:
+    def __init__(self, work, sim, name="ctl", *args):
+        self.log_path = os.path.join(work, name + ".log")
+        self.log = open(self.log_path, "w")
+        self.p = subprocess.Popen([BIN, "controller", "--kubeconfig", sim.kubeconfig,
+                                   "--metrics-bind-address", "127.0.0.1:0"] + list(args),
+                                  stderr=self.log)
+        LIVE.append(self)
+        self.addr = wait_until(self._addr, 10)
+        if not self.addr:
+            raise RuntimeError("controller did not start: " + open(self.log_path).read())
+
+    def _addr(self):
+        for line in open(self.log_path):
+            j = json.loads(line)
+            if j.get("msg") == "metrics listening":
+                return j["address"]
+        return None
+
+    def debug(self):
+        return http("GET", "http://%s/debug/pods" % self.addr)[1]
+
+    def tracked(self):
+        return {(p["namespace"], p["name"]): p for p in self.debug()["pods"]}
+
+    def metrics(self):
+        with urllib.request.urlopen("http://%s/metrics" % self.addr, timeout=5) as r:
+            return r.read().decode()
+
+    def logs(self):
+        return [json.loads(l) for l in open(self.log_path) if l.startswith("{")]
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        try:
+            rc = self.p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        self.log.close()
+        return rc
+
+
+def cond_of(pod, typ="membudget.io/within-budget"):
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == typ:
+            return c.get("status")
+    return None
+
+
+def kept(sim, ns=None):
+    """The pods the controller should track: budgeted or gated ones."""
+    out = {}
+    for k, p in sim.pods(ns).items():
+        ann = p["metadata"].get("annotations") or {}
+        gates = [g.get("conditionType") for g in p["spec"].get("readinessGates") or []]
+        if "membudget.io/budget" in ann or "membudget.io/within-budget" in gates:
+            out[k] = p
+    return out
+
+
+def same_pods(sim, ctl):
+    want = {k: p["metadata"]["uid"] for k, p in kept(sim).items()}
+    got = {k: p["uid"] for k, p in ctl.tracked().items()}
+    return want == got, (want, got)
+
+
+# --- scenarios ------------------------------------------------------------------
+
+def sc_initial_sync_and_gate(work):
+    sim = Sim(work)
+    try:
+        sim.ns("shop")
+        sim.ns("other", governed=False)
+        sim.node()
+        for i in range(20):
+            sim.pod("shop", "g%d" % i)
+        sim.pod("shop", "plain", gated=False, budget=None)      # governed ns: kept
+        sim.pod("other", "stranger", gated=False, budget=None)  # not kept
+        sim.pod("other", "budgeted", gated=True)                # kept: gate + budget
+        wait_until(lambda: all((p.get("status") or {}).get("phase") == "Running"
+                               for p in sim.pods().values()), 5)
+        ctl = Ctl(work, sim)
+        t0 = time.monotonic()
+        ok = wait_until(lambda: all(cond_of(p) == "True" for k, p in sim.pods().items()
+                                    if k[1].startswith("g") or k[1] == "budgeted"), 5)
+        took = time.monotonic() - t0
+        check("readiness gate set True on every running gated pod (%.2fs)" % took, ok)
+        check("gated pods become Ready (the kubelet sees the gate True)",
+              wait_until(lambda: all(cond_of(p, "Ready") == "True" for k, p in sim.pods().items()
+                                     if k[1].startswith("g")), 5))
+        d = ctl.debug()
+        check("/debug/pods: synced, leader, tracks the right pods", d["synced"] and d["leader"]
+              and {(p["namespace"], p["name"]) for p in d["pods"]} ==
+              set(kept(sim)) | {("shop", "plain")}, d)
+        check("an ungoverned pod without budget or gate is not cached",
+              ("other", "stranger") not in ctl.tracked())
+        check("pods in a governed namespace are cached without a budget",
+              ("shop", "plain") in ctl.tracked())
+        m = ctl.metrics()
+        check("metrics: membudget_tracked_pods and membudget_leader",
+              "membudget_tracked_pods 22" in m and "membudget_leader 1" in m, m[-800:])
+        rc = ctl.stop()
+        check("SIGTERM: exit 0", rc == 0, rc)
+    finally:
+        sim.stop()
+
+
+def sc_changes_seen(work):
+    sim = Sim(work)
+    try:
+        sim.ns("shop")
+        sim.node()
+        ctl = Ctl(work, sim)
+        wait_until(lambda: ctl.debug()["synced"], 5)
+        sim.pod("shop", "a")
+        check("a created pod is seen and gated within a second",
+              wait_until(lambda: cond_of(sim.pods()[("shop", "a")]) == "True", 1.5))
+        sim.api("PATCH", "/api/v1/namespaces/shop/pods/a", {"metadata": {"annotations": {
+            "membudget.io/tiers": "throttle=70,gc=80,evict=90"}}}, "application/merge-patch+json")
+        check("an update is seen", wait_until(lambda: ctl.tracked()[("shop", "a")]
+                                              ["annotations"].get("tiers") ==
+                                              "throttle=70,gc=80,evict=90", 3))
+        sim.delete("shop", "a")
+        check("a deletion is seen", wait_until(lambda: ("shop", "a") not in ctl.tracked(), 3))
+        sim.pod("shop", "a")
+        check("a pod re-created under the same name is tracked with its new uid",
+              wait_until(lambda: ctl.tracked().get(("shop", "a"), {}).get("uid") ==
+                         sim.pods()[("shop", "a")]["metadata"]["uid"], 3))
+        sim.ns("late")
+        sim.pod("late", "plain", gated=False, budget=None)
+        check("a namespace labelled later is governed and its pods picked up",
+              wait_until(lambda: ("late", "plain") in ctl.tracked(), 5))
+        sim.api("PATCH", "/api/v1/namespaces/late", {"metadata": {"labels": {
+            "membudget.io/enforce": None}}}, "application/merge-patch+json")
+        check("a namespace that loses the label drops its unbudgeted pods",
+              wait_until(lambda: ("late", "plain") not in ctl.tracked(), 5))
+        check("cache equals the simulator", wait_until(lambda: same_pods(sim, ctl)[0], 3),
+              same_pods(sim, ctl)[1])
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
+def sc_bookmarks(work):
+    sim = Sim(work, "--bookmark-interval", "0.2")
+    try:
+        sim.ns("shop")
+        ctl = Ctl(work, sim)
+        wait_until(lambda: ctl.debug()["synced"], 5)
+        # Unrelated writes move the version on; only bookmarks tell the watcher.
+        for i in range(30):
+            sim.api("POST", "/api/v1/namespaces/shop/configmaps", {"metadata": {"name": "c%d" % i}})
+        time.sleep(1.0)
+        sim.faults(compact=True, dropWatches=True)
+        time.sleep(1.5)
+        lg = ctl.logs()
+        relists = [l for l in lg if l.get("msg") == "list complete" and l.get("resource") == "pods"]
+        check("bookmarks carry the version: resume after compaction needs no relist",
+              len(relists) == 1, relists)
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
+def sc_gone_relist(work):
+    sim = Sim(work, "--bookmark-interval", "100")
+    try:
+        sim.ns("shop")
+        sim.node()
+        for i in range(10):
+            sim.pod("shop", "p%d" % i)
+        ctl = Ctl(work, sim)
+        wait_until(lambda: len(ctl.tracked()) == 10, 5)
+        # Cut the watch and make the server refuse it while we change things.
+        sim.faults(errors=[{"status": 503, "count": 3, "path": "/api/v1/pods", "method": "GET"}],
+                   dropWatches=True)
+        for i in range(5):
+            sim.delete("shop", "p%d" % i)
+        for i in range(5):
+            sim.pod("shop", "n%d" % i)
+        sim.faults(compact=True)
+        ok = wait_until(lambda: same_pods(sim, ctl)[0], 15)
+        check("410 after the watch was down: relist, deletes synthesized, no phantoms", ok,
+              same_pods(sim, ctl)[1])
+        m = ctl.metrics()
+        check("watch restarts and relists are counted", "membudget_watch_restarts_total" in m and
+              'membudget_watch_relists_total{resource="pods"} 2' in m, m[-1500:])
+        sim.faults(expireNextWatch=1, dropWatches=True)
+        sim.delete("shop", "n0")
+        check("an ERROR 410 event in the stream also relists",
+              wait_until(lambda: same_pods(sim, ctl)[0], 15), same_pods(sim, ctl)[1])
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
+def sc_restart_and_errors(work):
+    sim = Sim(work)
+    try:
+        sim.ns("shop")
+        sim.node()
+        ctl = Ctl(work, sim)
+        wait_until(lambda: ctl.debug()["synced"], 5)
+        sim.faults(restart={"downMs": 700})
+        time.sleep(0.8)
+        for i in range(3):
+            sim.pod("shop", "r%d" % i)
+        check("after a simulator restart the controller resumes and sees every pod",
+              wait_until(lambda: same_pods(sim, ctl)[0], 15), same_pods(sim, ctl)[1])
+        sim.faults(errors=[{"status": 500, "count": 4, "path": "/api/v1/namespaces/shop/pods/e0",
+                            "method": "PATCH"},
+                           {"status": 429, "count": 2, "path": "/api/v1/namespaces/shop/pods/e1",
+                            "method": "PATCH", "retryAfter": 1}])
+        sim.pod("shop", "e0")
+        sim.pod("shop", "e1")
+        check("condition patches retried through 500s and 429s (Retry-After honoured)",
+              wait_until(lambda: cond_of(sim.pods()[("shop", "e0")]) == "True" and
+                         cond_of(sim.pods()[("shop", "e1")]) == "True", 15))
+        m = ctl.metrics()
+        check("patch errors are counted", 'membudget_condition_patches_total{result="error"} 6'
+              in m, [l for l in m.splitlines() if "condition_patches" in l])
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
+def sc_leader_election(work):
+    sim = Sim(work)
+    try:
+        sim.ns("shop")
+        sim.node()
+        le = ["--leader-elect", "--leader-elect-lease-duration", "3s",
+              "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms"]
+        a = Ctl(work, sim, "a", *(le + ["--leader-election-identity", "a"]))
+        wait_until(lambda: a.debug()["leader"], 5)
+        b = Ctl(work, sim, "b", *(le + ["--leader-election-identity", "b"]))
+        wait_until(lambda: b.debug()["synced"], 5)
+        check("exactly one leader", a.debug()["leader"] and not b.debug()["leader"])
+        since = sim.api("GET", "/_sim/requests")[1]["last"]
+        sim.pod("shop", "x")
+        wait_until(lambda: cond_of(sim.pods()[("shop", "x")]) == "True", 3)
+        reqs = sim.api("GET", "/_sim/requests?since=%d" % since)[1]["items"]
+        writes_b = [r for r in reqs if "; b)" in r["userAgent"] and r["method"] != "GET"]
+        check("the non-leader does not act (no writes from b)", not writes_b, writes_b)
+        a.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        ok = wait_until(lambda: b.debug()["leader"], 8)
+        took = time.monotonic() - t0
+        check("failover after the leader is killed: %.1fs (lease 3s + retry 0.5s)" % took,
+              ok and took <= 3.0 + 2 * 0.5 + 0.5, took)
+        sim.pod("shop", "y")
+        check("the new leader acts", wait_until(
+            lambda: cond_of(sim.pods()[("shop", "y")]) == "True", 3))
+        rc = b.stop()
+        st, lease = sim.api("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/"
+                                   "membudget-controller")
+        check("SIGTERM releases the lease and exits 0", rc == 0 and
+              lease["spec"]["holderIdentity"] == "", (rc, lease.get("spec")))
+    finally:
+        sim.stop()
+
+
+SCENARIOS = [sc_initial_sync_and_gate, sc_changes_seen, sc_bookmarks, sc_gone_relist,
+             sc_restart_and_errors, sc_leader_election]
+
+
+def main():
+    global BIN
+    BIN = os.path.abspath(sys.argv[1])
+    only = sys.argv[2:]
+    for sc in SCENARIOS:
+        if only and sc.__name__[3:] not in only:
+            continue
+        print("# " + sc.__name__[3:])
+        with tempfile.TemporaryDirectory(prefix="mb-e2e-") as work:
+            try:
+                sc(work)
+            except Exception as e:  # a scenario that crashes is a failure, not a stop
+                check(sc.__name__ + " ran to the end", False, repr(e))
+            for c in LIVE:
+                if c.p.poll() is None:
+                    c.p.kill()
+                    c.p.wait()
+            del LIVE[:]
+    if os.environ.get("MB_TEST_COUNTS"):
+        with open(os.environ["MB_TEST_COUNTS"], "w") as f:
+            f.write("%d %d\n" % (PASS[0], FAIL[0]))
+    print("controller e2e: %d ok, %d failing" % (PASS[0], FAIL[0]))
+    return 0 if FAIL[0] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
