@@ -46,7 +46,8 @@ Q = $(if $(V),,@)
 
 LIB_SRC := $(wildcard src/*/*.c)
 # Pure modules: no I/O, no clock, no environment (STYLE.md); check-pure enforces it.
-PURE_MODULES := base quantity annot policy jpatch admrev review config ydoc lint metrics
+PURE_MODULES := base quantity annot policy jpatch admrev review config ydoc lint metrics \
+                wframe backoff kubeconfig kobj podcache lease
 PURE_SRC := $(wildcard $(PURE_MODULES:%=src/%/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c test/io/*.c)
@@ -77,7 +78,7 @@ $(B)/unit: $(UNIT_OBJ) $(B)/libmembudget.a
 # Pure modules include no event loop, HTTP client or TLS, and read no clock,
 # environment or files. (alloc.c's abort-on-OOM message is the one stderr write.)
 check-pure:
-	@bad=$$(grep -nE '#include <(event2|curl|openssl)/|clock_gettime|gettimeofday|time\(|getenv|fopen|open\(|socket\(' \
+	@bad=$$(grep -nE '#include <(event2|curl|openssl)/|clock_gettime|gettimeofday|(^|[^_[:alnum:]])time\(|getenv|fopen|open\(|socket\(' \
 	  $(PURE_SRC) $(PURE_MODULES:%=include/membudget/%.h) 2>/dev/null); \
 	if [ -n "$$bad" ]; then echo "pure modules doing I/O:"; echo "$$bad"; exit 1; fi
 # The io tests start the real binary; MB_BIN tells them where it is.

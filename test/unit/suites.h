@@ -14,6 +14,8 @@ Suite *review_suite(void);
 Suite *cfg_suite(void);
 Suite *mx_suite(void);
 Suite *lint_suite(void);
+Suite *kube_suite(void);
+Suite *pc_suite(void);
 Suite *webhook_io_suite(void);
 
 #endif

@@ -1,0 +1,344 @@
+/* check_podcache.c -- the pod cache (events, relist diffs, what is kept,
+ * the compact record) and the leader-election decisions, with plain data
+ * and injected time. */
+#include <jansson.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/lease.h"
+#include "membudget/podcache.h"
+#include "suites.h"
+
+struct seen {
+    char log[8192];
+    int added, updated, deleted;
+};
+
+static void listener(void *ctx, enum pc_change ch, const struct pc_pod *old, struct pc_pod *cur)
+{
+    struct seen *s = ctx;
+    const struct pc_pod *p = cur ? cur : old;
+    size_t at = strlen(s->log);
+    snprintf(s->log + at, sizeof s->log - at, "%c%s/%s ", ch == PC_ADDED ? '+' : ch == PC_UPDATED ? '~' : '-',
+             p->ns, p->name);
+    if (ch == PC_ADDED)
+        s->added++;
+    else if (ch == PC_UPDATED)
+        s->updated++;
+    else
+        s->deleted++;
+}
+
+static bool governed_shop(void *ctx, const char *ns)
+{
+    (void)ctx;
+    return strcmp(ns, "shop") == 0;
+}
+
+/* A pod: budget NULL for none; gated adds the readiness gate. */
+static json_t *pod(const char *ns, const char *name, const char *uid, const char *budget, bool gated)
+{
+    json_t *p = json_pack(
+        "{s:{s:s,s:s,s:s,s:s,s:{},s:[{s:s,s:s,s:s,s:b}]},"
+        "s:{s:s,s:[{s:s,s:{s:{s:s}},s:[{s:s,s:i},{s:i,s:s},{s:i}]},{s:s}]},"
+        "s:{s:s,s:s,s:[{s:s,s:s}]}}",
+        "metadata", "namespace", ns, "name", name, "uid", uid, "resourceVersion", "5", "annotations",
+        "ownerReferences", "kind", "ReplicaSet", "name", "web-7d9", "uid", "rs-1", "controller", 1,
+        "spec", "nodeName", "node-1", "containers", "name", "app", "resources", "limits", "memory",
+        "1Gi", "ports", "name", "metrics", "containerPort", 6060, "containerPort", 53, "protocol",
+        "UDP", "containerPort", 8080, "name", "sidecar", "status", "phase", "Running", "podIP",
+        "10.0.0.7", "conditions", "type", "Ready", "status", "True");
+    json_t *ann = json_object_get(json_object_get(p, "metadata"), "annotations");
+    if (budget)
+        json_object_set_new(ann, "membudget.io/budget", json_string(budget));
+    json_object_set_new(ann, "other.io/x", json_string("ignored"));
+    if (gated)
+        json_object_set_new(json_object_get(p, "spec"), "readinessGates",
+                            json_pack("[{s:s}]", "conditionType", "membudget.io/within-budget"));
+    return p;
+}
+
+START_TEST(test_pc_record_fields)
+{
+    struct seen s = {{0}, 0, 0, 0};
+    struct podcache *c = pc_new(listener, NULL, &s);
+    json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
+    json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+                        "membudget.io/tiers", json_string("gc=90,evict=95"));
+    ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+    const struct pc_pod *r = pc_get(c, "shop", "web-1");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->uid, "u1");
+    ck_assert_str_eq(r->owner_kind, "ReplicaSet");
+    ck_assert_str_eq(r->owner_name, "web-7d9");
+    ck_assert_str_eq(r->node, "node-1");
+    ck_assert_str_eq(r->ip, "10.0.0.7");
+    ck_assert_str_eq(r->phase, "Running");
+    ck_assert_str_eq(r->container, "app");
+    ck_assert_int_eq(r->limit, 1073741824);
+    ck_assert(r->ready && r->gated && !r->deleting);
+    ck_assert_int_eq(r->cond, PC_COND_ABSENT);
+    ck_assert_str_eq(pc_ann(r, "budget"), "768Mi");
+    ck_assert_str_eq(pc_ann(r, "tiers"), "gc=90,evict=95");
+    ck_assert_ptr_null(pc_ann(r, "x"));
+    /* TCP ports only: 6060 "metrics" and 8080 "" (53/UDP left out). */
+    ck_assert_uint_eq(r->nports, 2);
+    ck_assert_uint_eq(r->ports[0].port, 6060);
+    ck_assert_str_eq(r->ports[0].name, "metrics");
+    ck_assert_uint_eq(r->ports[1].port, 8080);
+    ck_assert_str_eq(r->ports[1].name, "");
+    /* Small: one allocation, well under a kilobyte for a typical pod. */
+    ck_assert_uint_lt(r->bytes, 600);
+    json_t *j = pc_pod_json(r);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "owner")), "ReplicaSet/web-7d9");
+    json_decref(j);
+    json_decref(p);
+    pc_free(c);
+}
+END_TEST
+
+START_TEST(test_pc_what_is_kept)
+{
+    struct seen s = {{0}, 0, 0, 0};
+    struct podcache *c = pc_new(listener, governed_shop, &s);
+    json_t *a = pod("other", "plain", "u1", NULL, false);   /* not kept */
+    json_t *b = pod("other", "budget", "u2", "1Gi", false); /* kept: budget */
+    json_t *g = pod("other", "gated", "u3", NULL, true);    /* kept: gate */
+    json_t *n = pod("shop", "plain", "u4", NULL, false);    /* kept: governed namespace */
+    pc_apply(c, KOBJ_ADDED, a, NULL);
+    pc_apply(c, KOBJ_ADDED, b, NULL);
+    pc_apply(c, KOBJ_ADDED, g, NULL);
+    pc_apply(c, KOBJ_ADDED, n, NULL);
+    ck_assert_uint_eq(pc_count(c), 3);
+    ck_assert_ptr_null(pc_get(c, "other", "plain"));
+    /* The budget annotation removed: no longer kept, reported as deleted. */
+    json_object_del(json_object_get(json_object_get(b, "metadata"), "annotations"),
+                    "membudget.io/budget");
+    pc_apply(c, KOBJ_MODIFIED, b, NULL);
+    ck_assert_ptr_null(pc_get(c, "other", "budget"));
+    ck_assert_int_eq(s.deleted, 1);
+    /* Namespace no longer governed: its unbudgeted, ungated pods go. */
+    pc_prune_namespace(c, "shop");
+    ck_assert_ptr_null(pc_get(c, "shop", "plain"));
+    ck_assert_uint_eq(pc_count(c), 1);
+    json_decref(a);
+    json_decref(b);
+    json_decref(g);
+    json_decref(n);
+    pc_free(c);
+}
+END_TEST
+
+START_TEST(test_pc_events_and_user_state)
+{
+    struct seen s = {{0}, 0, 0, 0};
+    struct podcache *c = pc_new(listener, NULL, &s);
+    json_t *p = pod("a", "x", "u1", "1Gi", false);
+    pc_apply(c, KOBJ_ADDED, p, NULL);
+    pc_get_mut(c, "a", "x")->user = (void *)0x1234;
+    json_object_set_new(json_object_get(p, "status"), "phase", json_string("Failed"));
+    pc_apply(c, KOBJ_MODIFIED, p, NULL);
+    ck_assert_str_eq(pc_get(c, "a", "x")->phase, "Failed");
+    ck_assert_ptr_eq(pc_get(c, "a", "x")->user, (void *)0x1234); /* carried across updates */
+    /* MODIFIED of an unknown pod is an add (a watch can start mid-life). */
+    json_t *q = pod("a", "y", "u2", "1Gi", false);
+    pc_apply(c, KOBJ_MODIFIED, q, NULL);
+    pc_apply(c, KOBJ_DELETED, p, NULL);
+    pc_apply(c, KOBJ_DELETED, p, NULL); /* twice: harmless */
+    pc_apply(c, KOBJ_BOOKMARK, p, NULL); /* ignored */
+    ck_assert_str_eq(s.log, "+a/x ~a/x +a/y -a/x ");
+    /* Malformed: no name. */
+    json_t *bad = json_pack("{s:{}}", "metadata");
+    struct mb_diag d = {0};
+    ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, bad, &d), MB_EINVAL);
+    ck_assert(strstr(d.msg, "metadata.name"));
+    json_decref(bad);
+    json_decref(p);
+    json_decref(q);
+    pc_free(c);
+}
+END_TEST
+
+/* A relist after the watch was down: what vanished is deleted (synthesized),
+ * what is new is added, and pods of other namespaces are left alone when
+ * the relist is scoped. */
+START_TEST(test_pc_relist_diff)
+{
+    struct seen s = {{0}, 0, 0, 0};
+    struct podcache *c = pc_new(listener, NULL, &s);
+    char name[32], uid[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        snprintf(uid, sizeof uid, "u%d", i);
+        json_t *p = pod("a", name, uid, "1Gi", false);
+        pc_apply(c, KOBJ_ADDED, p, NULL);
+        json_decref(p);
+    }
+    json_t *other = pod("b", "keep", "ub", "1Gi", false);
+    pc_apply(c, KOBJ_ADDED, other, NULL);
+    s.log[0] = '\0';
+    pc_relist_begin(c, "a");
+    for (int i = 3; i < 7; i++) { /* p0..p2 vanished, p5 and p6 are new */
+        snprintf(name, sizeof name, "p%d", i);
+        snprintf(uid, sizeof uid, "u%d", i);
+        json_t *p = pod("a", name, uid, "1Gi", false);
+        pc_relist_item(c, p, NULL);
+        json_decref(p);
+    }
+    ck_assert_uint_eq(pc_relist_end(c), 3);
+    ck_assert_uint_eq(pc_count(c), 5);
+    ck_assert_ptr_nonnull(pc_get(c, "b", "keep"));
+    ck_assert_ptr_null(pc_get(c, "a", "p0"));
+    ck_assert_ptr_nonnull(pc_get(c, "a", "p6"));
+    /* A cluster-wide relist that lists nothing empties everything. */
+    pc_relist_begin(c, "");
+    ck_assert_uint_eq(pc_relist_end(c), 5);
+    ck_assert_uint_eq(pc_count(c), 0);
+    json_decref(other);
+    pc_free(c);
+}
+END_TEST
+
+/* Many pods: growth, tombstones and iteration stay consistent. */
+START_TEST(test_pc_many)
+{
+    struct podcache *c = pc_new(NULL, NULL, NULL);
+    char name[32];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 3000; i++) {
+            snprintf(name, sizeof name, "p%d", i);
+            json_t *p = pod("ns", name, name, "1Gi", false);
+            pc_apply(c, i % 3 == round ? KOBJ_DELETED : KOBJ_ADDED, p, NULL);
+            json_decref(p);
+        }
+    }
+    size_t pos = 0, n = 0;
+    while (pc_next(c, &pos))
+        n++;
+    ck_assert_uint_eq(n, pc_count(c));
+    ck_assert_uint_eq(n, 2000); /* the last round deleted every i % 3 == 2 */
+    ck_assert_uint_gt(pc_bytes(c), 2000 * 300);
+    pc_free(c);
+}
+END_TEST
+
+/* --- leader election ------------------------------------------------------------ */
+
+static const struct lease_conf LC = {"me", 15000, 10000};
+
+static struct lease_rec rec(const char *holder, unsigned dur, const char *renew, const char *rv)
+{
+    struct lease_rec r = {0};
+    r.exists = true;
+    snprintf(r.holder, sizeof r.holder, "%s", holder);
+    r.duration_s = dur;
+    snprintf(r.renew, sizeof r.renew, "%s", renew);
+    snprintf(r.rv, sizeof r.rv, "%s", rv);
+    r.transitions = 3;
+    return r;
+}
+
+START_TEST(test_lease_create_when_absent)
+{
+    struct lease_state s;
+    struct lease_rec none = {0}, want;
+    lease_init(&s);
+    ck_assert(!lease_decide(&s, &LC, 0, 0, &want)); /* nothing observed yet */
+    lease_observe(&s, &none, 1000);
+    ck_assert(lease_decide(&s, &LC, 1000, 1700000000000, &want));
+    ck_assert(!want.exists); /* create */
+    ck_assert_str_eq(want.holder, "me");
+    ck_assert_uint_eq(want.duration_s, 15);
+    ck_assert_uint_eq(want.transitions, 0);
+    ck_assert_str_eq(want.renew, "2023-11-14T22:13:20.000000Z");
+    ck_assert(lease_written(&s, true, &want, 1000));
+}
+END_TEST
+
+START_TEST(test_lease_other_holder_expires_by_local_clock)
+{
+    struct lease_state s;
+    struct lease_rec want;
+    struct lease_rec r = rec("other", 15, "2020-01-01T00:00:00.000000Z", "10");
+    lease_init(&s);
+    /* The other's renewTime is years old by our wall clock: irrelevant. Only
+     * how long we have seen the record unchanged counts. */
+    lease_observe(&s, &r, 5000);
+    ck_assert(!lease_decide(&s, &LC, 5000, 1700000000000, &want));
+    lease_observe(&s, &r, 19999);
+    ck_assert(!lease_decide(&s, &LC, 19999, 0, &want));
+    /* It renewed: the clock restarts. */
+    struct lease_rec r2 = rec("other", 15, "2020-01-01T00:00:02.000000Z", "11");
+    lease_observe(&s, &r2, 19999);
+    ck_assert(!lease_decide(&s, &LC, 34998, 0, &want));
+    ck_assert(lease_decide(&s, &LC, 34999, 0, &want));
+    ck_assert(want.exists);
+    ck_assert_str_eq(want.holder, "me");
+    ck_assert_str_eq(want.rv, "11"); /* update, conditional on the version seen */
+    ck_assert_uint_eq(want.transitions, 4);
+}
+END_TEST
+
+START_TEST(test_lease_renew_and_deadline)
+{
+    struct lease_state s;
+    struct lease_rec want, mine = rec("me", 15, "x", "20");
+    snprintf(mine.acquire, sizeof mine.acquire, "acq");
+    lease_init(&s);
+    lease_observe(&s, &mine, 100);
+    ck_assert(lease_decide(&s, &LC, 100, 0, &want)); /* ours: renew at once */
+    ck_assert_str_eq(want.acquire, "acq");           /* acquire time kept */
+    ck_assert_uint_eq(want.transitions, 3);          /* no new transition */
+    ck_assert(lease_written(&s, true, &want, 100));
+    /* Renewals fail: still leader until the renew deadline, then not. */
+    ck_assert(lease_written(&s, false, NULL, 5000));
+    ck_assert(lease_still_leader(&s, &LC, 10100));
+    ck_assert(!lease_still_leader(&s, &LC, 10101));
+    /* Released lease (holder ""): anyone may take it at once. */
+    struct lease_state t;
+    struct lease_rec rel;
+    lease_init(&t);
+    lease_release_rec(&s, 0, &rel);
+    ck_assert_str_eq(rel.holder, "");
+    ck_assert_uint_eq(rel.duration_s, 1);
+    lease_observe(&t, &rel, 50);
+    ck_assert(lease_decide(&t, &LC, 50, 0, &want));
+}
+END_TEST
+
+START_TEST(test_lease_json)
+{
+    struct lease_rec r = rec("me", 15, "2026-01-01T00:00:00.000000Z", "42"), back;
+    json_t *j = lease_to_json(&r, "kube-system", "membudget");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "metadata"), "name")),
+                     "membudget");
+    ck_assert_int_eq(lease_from_json(j, &back), MB_OK);
+    ck_assert_str_eq(back.holder, "me");
+    ck_assert_uint_eq(back.duration_s, 15);
+    ck_assert_str_eq(back.rv, "42");
+    ck_assert_uint_eq(back.transitions, 3);
+    json_decref(j);
+    json_t *notlease = json_pack("{s:s,s:{}}", "kind", "Pod", "metadata");
+    ck_assert_int_eq(lease_from_json(notlease, &back), MB_EPARSE);
+    json_decref(notlease);
+}
+END_TEST
+
+Suite *pc_suite(void)
+{
+    Suite *s = suite_create("podcache");
+    TCase *tc = tcase_create("cache");
+    tcase_add_test(tc, test_pc_record_fields);
+    tcase_add_test(tc, test_pc_what_is_kept);
+    tcase_add_test(tc, test_pc_events_and_user_state);
+    tcase_add_test(tc, test_pc_relist_diff);
+    tcase_add_test(tc, test_pc_many);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("lease");
+    tcase_add_test(tc, test_lease_create_when_absent);
+    tcase_add_test(tc, test_lease_other_holder_expires_by_local_clock);
+    tcase_add_test(tc, test_lease_renew_and_deadline);
+    tcase_add_test(tc, test_lease_json);
+    suite_add_tcase(s, tc);
+    return s;
+}
