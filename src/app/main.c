@@ -18,6 +18,7 @@ static const struct {
     {"run", cmd_run, "webhook and controller in one process (small clusters, the demo)"},
     {"controller", cmd_controller, "watch pods and act on their memory budgets (--leader-elect for replicas)"},
     {"webhook", cmd_webhook, "serve the HTTPS admission webhook (/validate, /validate/audit, /mutate)"},
+    {"status", cmd_status, "print the pods a controller tracks (its /debug/pods) as a table"},
     {"lint", cmd_lint, "check manifests against the admission policy, offline"},
     {"version", cmd_version, "print version, git commit and library versions"},
 };

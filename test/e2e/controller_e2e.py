@@ -225,6 +225,17 @@ def sc_initial_sync_and_gate(work):
               ("other", "stranger") not in ctl.tracked())
         check("pods in a governed namespace are cached without a budget",
               ("shop", "plain") in ctl.tracked())
+        out = subprocess.run([BIN, "status", "--address", ctl.addr], capture_output=True,
+                             text=True, timeout=10)
+        lines = out.stdout.splitlines()
+        check("membudget status prints the tracked pods as a table", out.returncode == 0 and
+              lines[0].startswith("leader: yes") and "NAMESPACE" in lines[1] and
+              any(l.split()[:2] == ["shop", "g0"] and "True" in l for l in lines) and
+              len(lines) == 2 + 22, out.stdout + out.stderr)
+        out = subprocess.run([BIN, "status", "--address", "127.0.0.1:1"], capture_output=True,
+                             text=True, timeout=10)
+        check("membudget status on a dead address: exit 1 and says why",
+              out.returncode == 1 and "127.0.0.1:1" in out.stderr, out.stderr)
         m = ctl.metrics()
         check("metrics: membudget_tracked_pods and membudget_leader",
               "membudget_tracked_pods 22" in m and "membudget_leader 1" in m, m[-800:])
