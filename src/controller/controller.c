@@ -9,6 +9,7 @@
  * (the pod is gone), and the watch shows the result of a success.
  */
 #include <event2/event.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,8 +39,7 @@ struct podstate {
     unsigned attempts;
     struct backoff bo;
     struct controller *c;
-    char ns[64], name[256];         /* the pod (DNS-1123 limits) */
-    char uid[64];
+    const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
 };
 
 struct podsink;
@@ -170,7 +170,7 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
         count_patch(c, "ok");
         backoff_reset(&s->bo);
         s->attempts = 0;
-        log_info("readiness gate set", "{s:s,s:s,s:s}", "namespace", s->ns, "pod", s->name,
+        log_info("readiness gate set", "{s:s,s:s,s:s}", "namespace", s->pod->ns, "pod", s->pod->name,
                  "condition", ANN_CONDITION);
     } else if (resp->err == MB_OK && resp->status == 404) {
         count_patch(c, "gone");
@@ -183,12 +183,12 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
                                                                : 0);
             s->not_before = now + ms;
             log_warn("readiness gate patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
-                     s->ns, "pod", s->name, "status", (int)resp->status, "error",
+                     s->pod->ns, "pod", s->pod->name, "status", (int)resp->status, "error",
                      resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
             q_push(c, s);
         } else {
             log_error("readiness gate patch failed, giving up until the pod changes",
-                      "{s:s,s:s,s:i,s:s}", "namespace", s->ns, "pod", s->name, "status",
+                      "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns, "pod", s->pod->name, "status",
                       (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
             s->attempts = 0;
         }
@@ -210,7 +210,7 @@ static void submit_gate(struct controller *c, struct podstate *s, mb_wall_ms wal
     size_t len;
     char *text = mb_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", s->ns, s->name);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", s->pod->ns, s->pod->name);
     struct kapi_req req = {.method = "PATCH",
                            .path = path,
                            .content_type = "application/strategic-merge-patch+json",
@@ -235,12 +235,11 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         if (s->not_before > now)
             continue;
         q_remove(c, s);
-        const struct pc_pod *p = pc_get(c->cache, s->ns, s->name);
-        if (!p || !needs_gate(p))
+        if (!needs_gate(s->pod))
             continue; /* changed meanwhile: nothing to do */
         if (c->dry_run) {
-            log_info("dry run: would set the readiness gate", "{s:s,s:s}", "namespace", s->ns,
-                     "pod", s->name);
+            log_info("dry run: would set the readiness gate", "{s:s,s:s}", "namespace",
+                     s->pod->ns, "pod", s->pod->name);
             continue;
         }
         submit_gate(c, s, wall);
@@ -265,7 +264,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         return;
     }
     struct podstate *s = cur->user;
-    if (!s || strcmp(s->uid, cur->uid) != 0) {
+    if (!s || strcmp(old ? old->uid : "", cur->uid) != 0) {
         /* New pod, or the same name with a new uid: fresh state. */
         if (s) {
             q_remove(c, s);
@@ -277,12 +276,10 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         }
         s = mb_xcalloc(1, sizeof *s);
         s->c = c;
-        snprintf(s->ns, sizeof s->ns, "%s", cur->ns);
-        snprintf(s->name, sizeof s->name, "%s", cur->name);
-        snprintf(s->uid, sizeof s->uid, "%s", cur->uid);
         backoff_init(&s->bo, 200, 10000);
         cur->user = s;
     }
+    s->pod = cur;
     if (c->leader && needs_gate(cur))
         q_push(c, s);
 }
@@ -333,6 +330,9 @@ static void pods_synced(void *arg)
     if (++c->synced_pods < c->npods)
         return;
     c->initial_logged = true;
+    /* The list pages' JSON trees are gone: give their memory back to the
+     * system rather than keep the peak resident (glibc). */
+    malloc_trim(0);
     size_t n = pc_count(c->cache), bytes = pc_bytes(c->cache);
     log_info("initial sync complete", "{s:I,s:I,s:I,s:I}", "pods", (json_int_t)n, "duration_ms",
              (json_int_t)(c->clk->mono_ms(c->clk->ctx) - c->started), "cache_bytes",
