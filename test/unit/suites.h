@@ -17,5 +17,6 @@ Suite *lint_suite(void);
 Suite *kube_suite(void);
 Suite *pc_suite(void);
 Suite *webhook_io_suite(void);
+Suite *kube_io_suite(void);
 
 #endif

@@ -1,0 +1,117 @@
+/* evagg.c -- identical-event aggregation with a bounded LRU. */
+#include <stdio.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/evagg.h"
+
+struct entry {
+    struct entry *prev, *next; /* LRU order: head is the most recent */
+    char *key;                 /* uid \x1f type \x1f reason \x1f message */
+    char name[320];
+    unsigned count;
+    mb_wall_ms first;
+};
+
+struct evagg {
+    struct entry *head, *tail;
+    size_t n, max;
+};
+
+struct evagg *evagg_new(size_t max_keys)
+{
+    struct evagg *a = mb_xcalloc(1, sizeof *a);
+    a->max = max_keys ? max_keys : 4096;
+    return a;
+}
+
+static void unlink_e(struct evagg *a, struct entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        a->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        a->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_front(struct evagg *a, struct entry *e)
+{
+    e->next = a->head;
+    e->prev = NULL;
+    if (a->head)
+        a->head->prev = e;
+    a->head = e;
+    if (!a->tail)
+        a->tail = e;
+}
+
+static void drop(struct evagg *a, struct entry *e)
+{
+    unlink_e(a, e);
+    mb_free(e->key);
+    mb_free(e);
+    a->n--;
+}
+
+void evagg_free(struct evagg *a)
+{
+    if (!a)
+        return;
+    while (a->head)
+        drop(a, a->head);
+    mb_free(a);
+}
+
+void evagg_decide(struct evagg *a, const char *obj_name, const char *obj_uid, const char *type,
+                  const char *reason, const char *message, mb_wall_ms now,
+                  struct evagg_decision *out)
+{
+    char *key = mb_xasprintf("%s\x1f%s\x1f%s\x1f%s", obj_uid, type, reason, message);
+    /* A linear scan: the LRU is bounded and events are rare (transitions). */
+    for (struct entry *e = a->head; e; e = e->next) {
+        if (strcmp(e->key, key) == 0) {
+            mb_free(key);
+            e->count++;
+            unlink_e(a, e);
+            push_front(a, e);
+            out->create = false;
+            memcpy(out->name, e->name, sizeof out->name);
+            out->count = e->count;
+            out->first = e->first;
+            return;
+        }
+    }
+    struct entry *e = mb_xcalloc(1, sizeof *e);
+    e->key = key;
+    /* client-go names events "<object>.<unix nanoseconds in hex>". */
+    snprintf(e->name, sizeof e->name, "%.250s.%016llx", obj_name,
+             (unsigned long long)now * 1000000ull + a->n);
+    e->count = 1;
+    e->first = now;
+    push_front(a, e);
+    if (++a->n > a->max)
+        drop(a, a->tail);
+    out->create = true;
+    memcpy(out->name, e->name, sizeof out->name);
+    out->count = 1;
+    out->first = now;
+}
+
+void evagg_forget(struct evagg *a, const char *name)
+{
+    for (struct entry *e = a->head; e; e = e->next) {
+        if (strcmp(e->name, name) == 0) {
+            drop(a, e);
+            return;
+        }
+    }
+}
+
+size_t evagg_size(const struct evagg *a)
+{
+    return a->n;
+}

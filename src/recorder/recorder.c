@@ -1,0 +1,283 @@
+/* recorder.c -- Events (aggregated) and Evictions through kapi. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "membudget/alloc.h"
+#include "membudget/evagg.h"
+#include "membudget/jsonx.h"
+#include "membudget/kapi.h"
+#include "membudget/kobj.h"
+#include "membudget/log.h"
+#include "membudget/metrics.h"
+#include "membudget/recorder.h"
+
+struct pending {
+    struct pending *next, *prev;
+    struct recorder *r;
+    uint64_t call;
+    bool is_evict;
+    bool patch;                 /* event: a PATCH of an existing Event */
+    char ns[64], name[320];     /* event: the Event's namespace and name */
+    json_t *event;              /* event: the full object, to create it if the PATCH 404s */
+    recorder_evict_fn *done;    /* evict */
+    void *ctx;
+};
+
+struct recorder {
+    const struct mb_clock *clk;
+    struct kapi *api;
+    struct evagg *agg;
+    char *component, *instance;
+    unsigned max_inflight, inflight;
+    struct pending *list;
+    struct mx_family *m_events, *m_evictions;
+};
+
+static const char *const EVICT_NAMES[] = {"evicted", "blocked", "gone", "error"};
+
+const char *recorder_evict_name(enum recorder_evict e)
+{
+    return (unsigned)e < MB_ARRAY_LEN(EVICT_NAMES) ? EVICT_NAMES[e] : "?";
+}
+
+static void count(struct mx_family *f, const char *v)
+{
+    const char *vals[] = {v};
+    if (f)
+        mx_add(f, vals, 1);
+}
+
+struct recorder *recorder_new(const struct mb_clock *clk, struct kapi *api, struct mx *mx,
+                              const char *component, const char *instance, unsigned max_inflight)
+{
+    struct recorder *r = mb_xcalloc(1, sizeof *r);
+    r->clk = clk;
+    r->api = api;
+    r->agg = evagg_new(0);
+    r->component = mb_xstrdup(component);
+    r->instance = mb_xstrdup(instance);
+    r->max_inflight = max_inflight ? max_inflight : 64;
+    if (mx) {
+        static const char *const L[] = {"result"};
+        r->m_events = mx_counter(mx, "membudget_events_total",
+                                 "Kubernetes Events written, by result (created, aggregated, "
+                                 "dropped, error).", 1, L);
+        r->m_evictions = mx_counter(mx, "membudget_eviction_requests_total",
+                                    "Eviction API calls, by result (evicted, blocked, gone, error).",
+                                    1, L);
+    }
+    return r;
+}
+
+static struct pending *pending_new(struct recorder *r)
+{
+    struct pending *p = mb_xcalloc(1, sizeof *p);
+    p->r = r;
+    p->next = r->list;
+    if (r->list)
+        r->list->prev = p;
+    r->list = p;
+    r->inflight++;
+    return p;
+}
+
+static void pending_free(struct pending *p)
+{
+    struct recorder *r = p->r;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        r->list = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    r->inflight--;
+    json_decref(p->event);
+    mb_free(p);
+}
+
+void recorder_free(struct recorder *r)
+{
+    if (!r)
+        return;
+    while (r->list) {
+        kapi_cancel(r->api, r->list->call);
+        pending_free(r->list);
+    }
+    evagg_free(r->agg);
+    mb_free(r->component);
+    mb_free(r->instance);
+    mb_free(r);
+}
+
+static void fmt_time(mb_wall_ms wall, char *buf, size_t len)
+{
+    time_t t = (time_t)(wall / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* --- events ------------------------------------------------------------------- */
+
+static void submit_event(struct pending *p);
+
+static void on_event_done(void *arg, const struct kapi_resp *resp)
+{
+    struct pending *p = arg;
+    struct recorder *r = p->r;
+    if (resp->err == MB_OK && (resp->status == 200 || resp->status == 201)) {
+        count(r->m_events, p->patch ? "aggregated" : "created");
+    } else if (p->patch && resp->err == MB_OK && resp->status == 404) {
+        /* The Event expired (the API server keeps them ~1h): start a new one. */
+        evagg_forget(r->agg, p->name);
+        p->patch = false;
+        submit_event(p);
+        return;
+    } else {
+        struct kobj_status st;
+        kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+        count(r->m_events, "error");
+        log_warn("event not written", "{s:s,s:s,s:i,s:s}", "namespace", p->ns, "event", p->name,
+                 "status", (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
+    }
+    pending_free(p);
+}
+
+static void submit_event(struct pending *p)
+{
+    struct recorder *r = p->r;
+    char path[512];
+    json_t *body;
+    if (p->patch) {
+        body = json_pack("{s:O,s:O}", "count", json_object_get(p->event, "count"), "lastTimestamp",
+                         json_object_get(p->event, "lastTimestamp"));
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", p->ns, p->name);
+    } else {
+        body = json_incref(p->event);
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", p->ns);
+    }
+    size_t len;
+    char *text = mb_json_dumps(body, JSON_COMPACT, &len);
+    json_decref(body);
+    struct kapi_req req = {.method = p->patch ? "PATCH" : "POST",
+                           .path = path,
+                           .content_type = p->patch ? "application/strategic-merge-patch+json"
+                                                    : "application/json",
+                           .body = text,
+                           .body_len = len};
+    p->call = kapi_submit(r->api, &req, on_event_done, p);
+    mb_free(text);
+}
+
+void recorder_event(struct recorder *r, const struct recorder_ref *ref, const char *type,
+                    const char *reason, const char *fmt, ...)
+{
+    char msg[1024], now_s[32], first_s[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mb_wall_ms now = r->clk->wall_ms(r->clk->ctx);
+    struct evagg_decision d;
+    evagg_decide(r->agg, ref->name, ref->uid, type, reason, msg, now, &d);
+    if (r->inflight >= r->max_inflight) {
+        count(r->m_events, "dropped");
+        log_warn("event dropped: too many in flight", "{s:s,s:s,s:s}", "namespace", ref->ns,
+                 "pod", ref->name, "reason", reason);
+        return;
+    }
+    fmt_time(now, now_s, sizeof now_s);
+    fmt_time(d.first, first_s, sizeof first_s);
+    struct pending *p = pending_new(r);
+    snprintf(p->ns, sizeof p->ns, "%s", ref->ns);
+    snprintf(p->name, sizeof p->name, "%s", d.name);
+    p->patch = !d.create;
+    p->event = json_pack(
+        "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:s},"
+        "s:s,s:s}",
+        "apiVersion", "v1", "kind", "Event", "metadata", "name", d.name, "namespace", ref->ns,
+        "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace", ref->ns, "name",
+        ref->name, "uid", ref->uid, "reason", reason, "message", msg, "type", type, "count",
+        (int)d.count, "firstTimestamp", first_s, "lastTimestamp", now_s, "source", "component",
+        r->component, "host", r->instance, "reportingComponent", r->component,
+        "reportingInstance", r->instance);
+    submit_event(p);
+}
+
+/* --- evictions ------------------------------------------------------------------ */
+
+static void on_evicted(void *arg, const struct kapi_resp *resp)
+{
+    struct pending *p = arg;
+    struct recorder *r = p->r;
+    struct kobj_status st = {0};
+    enum recorder_evict res;
+    const char *msg;
+    kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+    if (resp->err) {
+        res = RECORDER_EVICT_ERROR;
+        msg = resp->errmsg;
+    } else if (resp->status == 200 || resp->status == 201) {
+        res = RECORDER_EVICTED;
+        msg = "evicted";
+    } else if (resp->status == 429) {
+        res = RECORDER_EVICT_BLOCKED;
+        msg = st.message[0] ? st.message : "blocked by a PodDisruptionBudget";
+    } else if (resp->status == 404 || (resp->status == 409 && strstr(st.message, "UID"))) {
+        res = RECORDER_EVICT_GONE; /* gone, or replaced by a pod with the same name */
+        msg = st.message;
+    } else {
+        res = RECORDER_EVICT_ERROR;
+        msg = st.message;
+    }
+    /* A 429 carries the precise reason in details.causes: add it. */
+    char text[600];
+    snprintf(text, sizeof text, "%s", msg ? msg : "");
+    if (res == RECORDER_EVICT_BLOCKED) {
+        json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
+        const char *cause = json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(j, "details"), "causes"), 0), "message"));
+        if (cause)
+            snprintf(text, sizeof text, "%.280s (%.280s)", msg, cause);
+        json_decref(j);
+    }
+    count(r->m_evictions, recorder_evict_name(res));
+    recorder_evict_fn *done = p->done;
+    void *ctx = p->ctx;
+    pending_free(p);
+    done(ctx, res, text);
+}
+
+uint64_t recorder_evict(struct recorder *r, const struct recorder_ref *ref, recorder_evict_fn *done,
+                        void *ctx)
+{
+    char path[512];
+    struct pending *p = pending_new(r);
+    p->is_evict = true;
+    p->done = done;
+    p->ctx = ctx;
+    json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}", "apiVersion", "policy/v1",
+                             "kind", "Eviction", "metadata", "name", ref->name, "namespace",
+                             ref->ns, "deleteOptions", "preconditions", "uid", ref->uid);
+    size_t len;
+    char *text = mb_json_dumps(body, JSON_COMPACT, &len);
+    json_decref(body);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/eviction", ref->ns, ref->name);
+    struct kapi_req req = {.method = "POST", .path = path, .body = text, .body_len = len};
+    p->call = kapi_submit(r->api, &req, on_evicted, p);
+    mb_free(text);
+    return p->call;
+}
+
+void recorder_cancel(struct recorder *r, uint64_t id)
+{
+    for (struct pending *p = r->list; p; p = p->next) {
+        if (p->call == id) {
+            kapi_cancel(r->api, id);
+            pending_free(p);
+            return;
+        }
+    }
+}
