@@ -6,6 +6,7 @@
 #include "membudget/alloc.h"
 #include "membudget/b64.h"
 #include "membudget/backoff.h"
+#include "membudget/evagg.h"
 #include "membudget/kobj.h"
 #include "membudget/kubeconfig.h"
 #include "membudget/wframe.h"
@@ -330,6 +331,39 @@ START_TEST(test_kcfg_in_cluster)
 }
 END_TEST
 
+/* --- evagg -------------------------------------------------------------------- */
+
+START_TEST(test_evagg)
+{
+    struct evagg *a = evagg_new(2);
+    struct evagg_decision d1, d2, d3, d4;
+    evagg_decide(a, "web-1", "u1", "Warning", "Throttled", "83%", 1000, &d1);
+    ck_assert(d1.create);
+    ck_assert_uint_eq(d1.count, 1);
+    ck_assert(strncmp(d1.name, "web-1.", 6) == 0);
+    evagg_decide(a, "web-1", "u1", "Warning", "Throttled", "83%", 2000, &d2);
+    ck_assert(!d2.create);
+    ck_assert_str_eq(d2.name, d1.name);
+    ck_assert_uint_eq(d2.count, 2);
+    ck_assert_int_eq(d2.first, 1000);
+    /* A different message, or another pod, is another Event. */
+    evagg_decide(a, "web-1", "u1", "Warning", "Throttled", "84%", 3000, &d3);
+    ck_assert(d3.create);
+    ck_assert_str_ne(d3.name, d1.name);
+    /* Bounded: a third key pushes out the least recent ("83%"). */
+    evagg_decide(a, "web-2", "u2", "Warning", "Throttled", "83%", 4000, &d4);
+    ck_assert_uint_eq(evagg_size(a), 2);
+    evagg_decide(a, "web-1", "u1", "Warning", "Throttled", "83%", 5000, &d4);
+    ck_assert(d4.create);
+    /* Forgotten (its Event expired): created afresh. */
+    evagg_forget(a, d4.name);
+    evagg_decide(a, "web-1", "u1", "Warning", "Throttled", "83%", 6000, &d4);
+    ck_assert(d4.create);
+    ck_assert_uint_eq(d4.count, 1);
+    evagg_free(a);
+}
+END_TEST
+
 Suite *kube_suite(void)
 {
     Suite *s = suite_create("kube");
@@ -344,6 +378,9 @@ Suite *kube_suite(void)
     tc = tcase_create("kobj");
     tcase_add_loop_test(tc, test_kobj_events, 0, (int)MB_ARRAY_LEN(EVENTS));
     tcase_add_test(tc, test_kobj_status);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("evagg");
+    tcase_add_test(tc, test_evagg);
     suite_add_tcase(s, tc);
     tc = tcase_create("b64");
     tcase_add_test(tc, test_b64_round_trip_and_errors);
