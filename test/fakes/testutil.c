@@ -72,3 +72,18 @@ char *tu_base64_decode(const char *b64, size_t *len)
         *len = n;
     return out;
 }
+
+void tu_write_file(const char *dir, const char *name, const char *text)
+{
+    char tmp[512], path[512];
+    FILE *f;
+
+    /* write + rename: a reader never sees half a file */
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    ck_assert_int_eq(rename(tmp, path), 0);
+}

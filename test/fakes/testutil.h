@@ -19,4 +19,7 @@ json_t *tu_pod(const char *annotations_json, const char *containers_json);
  * buffer, or fails the test on a bad character. */
 char *tu_base64_decode(const char *b64, size_t *len);
 
+/* Write `text` to dir/name atomically (write, then rename), or fail the test. */
+void tu_write_file(const char *dir, const char *name, const char *text);
+
 #endif

@@ -29,14 +29,7 @@ static struct loop *lp;
 
 static void write_file(const char *name, const char *text)
 {
-    char tmp[512], path[512];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(tmp, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    ck_assert_int_eq(rename(tmp, path), 0);
+    tu_write_file(dir, name, text);
 }
 
 static void start_sim(bool tls)

@@ -43,17 +43,7 @@ static double now_s(void)
 
 static void write_file(const char *name, const char *text)
 {
-    char tmp[512], path[512];
-    FILE *f;
-
-    /* write + rename: the server never sees half a file */
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(tmp, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    ck_assert_int_eq(rename(tmp, path), 0);
+    tu_write_file(dir, name, text);
 }
 
 static void make_cert(const char *cn, struct certgen_pair *ca, struct certgen_pair *leaf)
