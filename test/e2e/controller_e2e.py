@@ -400,8 +400,86 @@ def sc_leader_election(work):
         sim.stop()
 
 
+def make_certs(work):
+    def sh(*a):
+        subprocess.run(a, check=True, capture_output=True)
+    ca, key = os.path.join(work, "ca.crt"), os.path.join(work, "ca.key")
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-days", "1", "-subj", "/CN=e2e-ca", "-keyout", key, "-out", ca)
+    tk, csr, tc = (os.path.join(work, n) for n in ("tls.key", "tls.csr", "tls.crt"))
+    sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+       "-subj", "/CN=localhost", "-keyout", tk, "-out", csr)
+    ext = os.path.join(work, "ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", key, "-CAcreateserial",
+       "-days", "1", "-extfile", ext, "-out", tc)
+    return ca, tc, tk
+
+
+def sc_run_all_in_one(work):
+    """`membudget run`: the webhook (registered in the simulator, mutating and
+    validating) and the controller in one process: a pod is mutated at
+    admission (readiness gate, GOMEMLIMIT), then the controller opens its
+    gate, then the pod is Ready; a bad pod is denied with the message."""
+    sim = Sim(work)
+    ca, crt, key = make_certs(work)
+    log_path = os.path.join(work, "run.log")
+    log = open(log_path, "w")
+    p = subprocess.Popen([BIN, "run", "--kubeconfig", sim.kubeconfig, "--tls-cert-file", crt,
+                          "--tls-private-key-file", key, "--webhook-bind-address",
+                          "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0"], stderr=log)
+    try:
+        def addr(msg):
+            for line in open(log_path):
+                j = json.loads(line)
+                if j.get("msg") == msg:
+                    return j["address"]
+            return None
+        wh = wait_until(lambda: addr("webhook listening"), 10)
+        mt = wait_until(lambda: addr("metrics listening"), 10)
+        check("run: webhook and metrics listen", bool(wh and mt), open(log_path).read())
+        import base64
+        cab = base64.b64encode(open(ca, "rb").read()).decode()
+        common = {"admissionReviewVersions": ["v1"], "sideEffects": "None",
+                  "failurePolicy": "Fail", "timeoutSeconds": 5,
+                  "namespaceSelector": {"matchLabels": {"membudget.io/enforce": "true"}},
+                  "rules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                             "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}]}
+        sim.api("POST", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+                {"metadata": {"name": "membudget"}, "webhooks": [dict(
+                    common, name="mutate.membudget.io",
+                    clientConfig={"url": "https://%s/mutate" % wh, "caBundle": cab})]})
+        sim.api("POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+                {"metadata": {"name": "membudget"}, "webhooks": [dict(
+                    common, name="validate.membudget.io",
+                    clientConfig={"url": "https://%s/validate" % wh, "caBundle": cab})]})
+        sim.ns("shop")
+        sim.node()
+        st, body = sim.pod("shop", "api", gated=False, budget="150Mi")
+        spec = body.get("spec", {}) if isinstance(body, dict) else {}
+        env = {e["name"]: e.get("value") for e in spec.get("containers", [{}])[0].get("env", [])}
+        check("admission mutated the pod: readiness gate and GOMEMLIMIT", st == 201 and
+              {"conditionType": "membudget.io/within-budget"} in spec.get("readinessGates", [])
+              and env.get("GOMEMLIMIT") == str(150 * 1024 * 1024), body)
+        check("the controller opens the gate and the pod becomes Ready", wait_until(
+            lambda: cond_of(sim.pods()[("shop", "api")], "Ready") == "True", 5))
+        st, body = sim.pod("shop", "greedy", budget="300Mi")
+        check("a pod over its limit is denied with the webhook's message", st == 403 and
+              'admission webhook "validate.membudget.io" denied the request' in body["message"]
+              and "membudget.io/budget" in body["message"], body)
+        p.send_signal(signal.SIGTERM)
+        check("run: SIGTERM exits 0", p.wait(timeout=15) == 0)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        log.close()
+        sim.stop()
+
+
 SCENARIOS = [sc_initial_sync_and_gate, sc_changes_seen, sc_bookmarks, sc_gone_relist,
-             sc_restart_and_errors, sc_leader_election]
+             sc_restart_and_errors, sc_leader_election, sc_run_all_in_one]
 
 
 def main():
