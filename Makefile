@@ -5,7 +5,7 @@
 #   make test      deps + build + every test (unit, io, lint of fixtures)
 #   make check     unit + io tests only (CK_RUN_SUITE=qty make check runs one suite)
 #   make asan      the same tests under AddressSanitizer + UBSan (also: make test SAN=1)
-#   make check-valgrind   unit tests under valgrind
+#   make check-valgrind   unit tests, and the controller's e2e scenarios, under valgrind
 #   make fuzz      each libFuzzer target for FUZZ_SECONDS (default 30)
 #   make bench     webhook throughput/latency vs a Go net/http baseline
 #   make demo      the local demo (see README.md)
@@ -104,6 +104,8 @@ check-valgrind: $(B)/unit $(BIN)
 	CK_FORK=no MB_BIN=$(abspath $(BIN)) MB_SRCDIR=$(CURDIR) MB_VALGRIND=1 \
 	  valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 	  --error-exitcode=1 ./$(B)/unit
+	MB_E2E_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
+	  test/e2e/controller_e2e.py $(abspath $(BIN)) initial_sync_and_gate leader_election run_all_in_one
 
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SECONDS ?= 30

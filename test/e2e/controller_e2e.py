@@ -22,6 +22,9 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KUBESIM = os.path.join(ROOT, "test", "kubesim", "kubesim")
 PASS, FAIL = [0], [0]
+# MB_E2E_WRAP="valgrind -q --leak-check=full --error-exitcode=99" runs every
+# membudget process under that command (exit checks then catch leaks).
+WRAP = os.environ.get("MB_E2E_WRAP", "").split()
 
 
 def check(name, cond, detail=""):
@@ -129,7 +132,7 @@ class Ctl:
     def __init__(self, work, sim, name="ctl", *args):
         self.log_path = os.path.join(work, name + ".log")
         self.log = open(self.log_path, "w")
-        self.p = subprocess.Popen([BIN, "controller", "--kubeconfig", sim.kubeconfig,
+        self.p = subprocess.Popen(WRAP + [BIN, "controller", "--kubeconfig", sim.kubeconfig,
                                    "--metrics-bind-address", "127.0.0.1:0"] + list(args),
                                   stderr=self.log)
         LIVE.append(self)
@@ -426,7 +429,7 @@ def sc_run_all_in_one(work):
     ca, crt, key = make_certs(work)
     log_path = os.path.join(work, "run.log")
     log = open(log_path, "w")
-    p = subprocess.Popen([BIN, "run", "--kubeconfig", sim.kubeconfig, "--tls-cert-file", crt,
+    p = subprocess.Popen(WRAP + [BIN, "run", "--kubeconfig", sim.kubeconfig, "--tls-cert-file", crt,
                           "--tls-private-key-file", key, "--webhook-bind-address",
                           "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0"], stderr=log)
     try:
