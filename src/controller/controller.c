@@ -56,6 +56,8 @@ struct controller {
     struct reflector *nsr;          /* governed-namespace watch (label mode) */
     char **governed;                /* governed namespace names */
     size_t ngoverned, capgoverned;
+    char **prev;                    /* the governed set before a namespace relist */
+    size_t nprev;
     bool explicit_ns;               /* namespaces from config/flags */
     bool dry_run;
     bool leader, stopped;
@@ -339,16 +341,34 @@ static void pods_synced(void *arg)
              (json_int_t)bytes, "cache_bytes_per_pod", (json_int_t)(n ? bytes / n : 0));
 }
 
+/* A namespace relist (initial, or after 410) replaces the governed set: the
+ * old one is kept aside, and what the list no longer has is let go at the
+ * end, as if its DELETED had been seen. */
 static void ns_relist_begin(void *arg)
 {
-    (void)arg;
+    struct controller *c = arg;
+    for (size_t i = 0; i < c->nprev; i++)
+        mb_free(c->prev[i]);
+    mb_free(c->prev);
+    c->prev = c->governed;
+    c->nprev = c->ngoverned;
+    c->governed = NULL;
+    c->ngoverned = c->capgoverned = 0;
 }
 
 /* A governed namespace appeared: its pods without a budget were not kept, so
  * the pod watch lists again to pick them up. */
+static bool in_prev(const struct controller *c, const char *ns)
+{
+    for (size_t i = 0; i < c->nprev; i++)
+        if (strcmp(c->prev[i], ns) == 0)
+            return true;
+    return false;
+}
+
 static void ns_gain(struct controller *c, const char *ns)
 {
-    if (govern_add(c, ns)) {
+    if (govern_add(c, ns) && !in_prev(c, ns)) {
         log_info("namespace governed", "{s:s}", "namespace", ns);
         if (c->npods && reflector_synced(c->pods[0]))
             reflector_relist(c->pods[0]);
@@ -373,7 +393,17 @@ static void ns_item(void *arg, const json_t *obj)
 
 static void ns_relist_end(void *arg)
 {
-    (void)arg; /* a namespace that vanished is seen as a DELETED event or stays harmlessly */
+    struct controller *c = arg;
+    for (size_t i = 0; i < c->nprev; i++) {
+        if (!governed(c, c->prev[i])) {
+            log_info("namespace no longer governed", "{s:s}", "namespace", c->prev[i]);
+            pc_prune_namespace(c->cache, c->prev[i]);
+        }
+        mb_free(c->prev[i]);
+    }
+    mb_free(c->prev);
+    c->prev = NULL;
+    c->nprev = 0;
 }
 
 static void ns_event(void *arg, enum kobj_ev type, const json_t *obj)
@@ -602,6 +632,9 @@ void controller_free(struct controller *c)
     for (size_t i = 0; i < c->ngoverned; i++)
         mb_free(c->governed[i]);
     mb_free(c->governed);
+    for (size_t i = 0; i < c->nprev; i++)
+        mb_free(c->prev[i]);
+    mb_free(c->prev);
     if (c->pump)
         event_free(c->pump);
     mb_free(c);

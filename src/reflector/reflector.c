@@ -97,6 +97,20 @@ static void retry(struct reflector *r, bool relist, const char *reason, long ret
              "resourceVersion", r->rv, "delay_ms", (json_int_t)ms, "relist", relist || !r->rv[0]);
 }
 
+/* 410 Gone is not a failure of the server: our version is too old. Relist at
+ * once, as client-go does (the list itself is paced by the backoff if it
+ * fails). */
+static void relist_now(struct reflector *r)
+{
+    r->restarts++;
+    count(r->m_restarts, r->name, "gone");
+    log_info("watch expired (410 Gone): relisting", "{s:s}", "resource", r->name);
+    r->want_relist = true;
+    r->rv[0] = '\0';
+    MB_FREE(r->cont);
+    start_list(r);
+}
+
 /* --- list -------------------------------------------------------------------- */
 
 static void on_page(void *arg, const struct kapi_resp *resp)
@@ -238,8 +252,12 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
         return;
     if (r->watch_got_data)
         backoff_reset(&r->bo);
-    if (r->want_relist || !r->rv[0]) {
-        retry(r, true, "gone", -1);
+    if (!r->rv[0]) { /* 410 Gone in the stream */
+        relist_now(r);
+        return;
+    }
+    if (r->want_relist) { /* an event we could not read: relist, paced */
+        retry(r, true, "undecodable", -1);
         return;
     }
     if (r->stop_stream) {
@@ -253,8 +271,7 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
         return;
     }
     if (resp->err == MB_OK && resp->status == 410) {
-        r->rv[0] = '\0';
-        retry(r, true, "gone", -1);
+        relist_now(r);
         return;
     }
     kobj_status_from_body(resp->status, resp->body, resp->len, &st);

@@ -277,6 +277,21 @@ def sc_changes_seen(work):
             "membudget.io/enforce": None}}}, "application/merge-patch+json")
         check("a namespace that loses the label drops its unbudgeted pods",
               wait_until(lambda: ("late", "plain") not in ctl.tracked(), 5))
+        sim.ns("late2")
+        sim.pod("late2", "plain", gated=False, budget=None)
+        wait_until(lambda: ("late2", "plain") in ctl.tracked(), 5)
+        # The label goes while the namespace watch is down and history is lost:
+        # the relist must let the namespace go.
+        sim.faults(errors=[{"status": 503, "count": 3, "path": "/api/v1/namespaces",
+                            "method": "GET"}], dropWatches=True)
+        sim.api("PATCH", "/api/v1/namespaces/late2", {"metadata": {"labels": {
+            "membudget.io/enforce": None}}}, "application/merge-patch+json")
+        sim.faults(compact=True)
+        check("a label lost while the watch was down (410): the relist lets the namespace go",
+              wait_until(lambda: ("late2", "plain") not in ctl.tracked() and
+                         "late2" not in ctl.debug()["governedNamespaces"], 15),
+              [l for l in ctl.logs() if l.get("resource") == "namespaces" or
+               "namespace" in l.get("msg", "")][-12:])
         check("cache equals the simulator", wait_until(lambda: same_pods(sim, ctl)[0], 3),
               same_pods(sim, ctl)[1])
         ctl.stop()
