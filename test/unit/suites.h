@@ -17,6 +17,7 @@ Suite *lint_suite(void);
 Suite *kube_suite(void);
 Suite *pc_suite(void);
 Suite *scrape_suite(void);
+Suite *brk_suite(void);
 Suite *webhook_io_suite(void);
 Suite *kube_io_suite(void);
 

@@ -1,0 +1,142 @@
+/* check_breaker.c -- every transition of the tiered breaker, as tables.
+ *
+ * A row is a sequence of samples, one per interval (15 s): a percentage of
+ * the budget, STALE for a failed sample, or OLD for a sample taken three
+ * intervals ago. The trace is one token per sample: the tier letter after it
+ * (N T G E) followed by the actions taken (t throttle on, o throttle off,
+ * g GC, e evict, r recovered, s stale). */
+#include <stdio.h>
+#include <string.h>
+
+#include "membudget/breaker.h"
+#include "suites.h"
+
+#define STALE -1
+#define OLD -2
+#define END -999
+
+enum variant { DEFAULT, NO_GC_ENDPOINT, NO_THROTTLE, SUSTAIN1, FAST_GC, SLOW_GC };
+
+static struct brk_conf conf_of(enum variant v)
+{
+    struct brk_conf c = {
+        .threshold = {0, 80, 90, 95},
+        .sustain = 2,
+        .recover = 3,
+        .hysteresis = 5,
+        .interval_ms = 15000,
+        .gc_min_interval_ms = 60000,
+        .gc_available = true,
+    };
+    if (v == NO_GC_ENDPOINT)
+        c.gc_available = false;
+    if (v == NO_THROTTLE)
+        c.threshold[BRK_THROTTLE] = 0;
+    if (v == SUSTAIN1)
+        c.sustain = 1;
+    if (v == FAST_GC)
+        c.gc_min_interval_ms = 15000;
+    if (v == SLOW_GC)
+        c.gc_min_interval_ms = 120000;
+    return c;
+}
+
+static const struct {
+    const char *what;
+    enum variant v;
+    int samples[24];
+    const char *trace;
+} ROWS[] = {
+    {"below every threshold: nothing", DEFAULT, {50, 60, 79, END}, "N N N"},
+    {"one sample over is not enough (sustain 2)", DEFAULT, {85, 50, 85, 50, END}, "N N N N"},
+    {"throttle after two samples, recovery after three below 75", DEFAULT,
+     {85, 85, 80, 74, 74, 74, END}, "N Tt T T T No/r"},
+    {"jump straight to evict (tiers skipped)", DEFAULT, {97, 97, END}, "N Ete"},
+    {"jump to gc skips throttle but throttles", DEFAULT, {92, 92, END}, "N Gtg"},
+    {"flapping around the throttle threshold: never enters", DEFAULT,
+     {81, 79, 81, 79, 81, 79, END}, "N N N N N N"},
+    {"flapping inside the hysteresis band: no flapping actions", DEFAULT,
+     {85, 85, 77, 81, 77, 79, 76, 78, END}, "N Tt T T T T T T"},
+    {"stale data during escalation holds and breaks the run", DEFAULT,
+     {92, STALE, 92, STALE, 92, 92, END}, "N Ns N Ns N Gtg"},
+    {"stale data never recovers either", DEFAULT,
+     {85, 85, 50, STALE, 50, 50, STALE, STALE, 50, 50, 50, END},
+     "N Tt T Ts T T Ts Ts T T No/r"},
+    {"a sample older than two intervals is stale", DEFAULT, {85, OLD, 85, END}, "N Ns N"},
+    {"gc that works: de-escalate to throttle, then recover", DEFAULT,
+     {92, 92, 80, 80, 80, 70, 70, 70, END}, "N Gtg G G T T T No/r"},
+    {"gc that does not work: gc again after gcMinInterval, then evict", DEFAULT,
+     {92, 92, 93, 93, 93, 93, 96, 96, END}, "N Gtg G G G Gg G Ee"},
+    {"gc every interval when gcMinInterval allows", FAST_GC, {92, 92, 92, 92, END},
+     "N Gtg Gg Gg"},
+    {"gc at most once per gcMinInterval (120 s), even across a dip to throttle", SLOW_GC,
+     {92, 92, 80, 80, 80, 92, 92, 92, 92, 92, END}, "N Gtg G G T T G G G Gg"},
+    {"evict, then usage falls (the pod restarted?): leave evict", DEFAULT,
+     {97, 97, 50, 50, 50, END}, "N Ete E E No/r"},
+    {"no GC endpoint: the gc tier is skipped", NO_GC_ENDPOINT,
+     {92, 92, 93, 96, 96, END}, "N Tt T T Ee"},
+    {"throttle tier off: no throttling, gc still", NO_THROTTLE, {85, 85, 92, 92, END},
+     "N N N Gg"},
+    {"sustain 1: the first sample over acts", SUSTAIN1, {85, 92, 97, END}, "Tt Gg Ee"},
+};
+
+static void trace(const struct brk_decision *d, char *out, size_t len)
+{
+    static const char T[] = "NTGE";
+    size_t at = strlen(out);
+    snprintf(out + at, len - at, "%s%c%s%s%s%s%s%s", at ? " " : "", T[d->to],
+             d->stale ? "s" : "", d->throttle_on ? "t" : "", d->throttle_off ? "o" : "",
+             d->gc ? "g" : "", d->evict ? "e" : "", d->recovered ? "/r" : "");
+}
+
+START_TEST(test_brk_rows)
+{
+    struct brk_conf c = conf_of(ROWS[_i].v);
+    struct brk b;
+    char got[512] = "";
+    mb_mono_ms now = 1000000; /* time is just a number here */
+
+    brk_init(&b);
+    for (const int *s = ROWS[_i].samples; *s != END; s++, now += 15000) {
+        struct brk_sample smp = {.ok = *s != STALE, .percent = *s, .taken = now};
+        if (*s == OLD) {
+            smp.percent = 85;
+            smp.taken = now - 3 * 15000;
+        }
+        struct brk_decision d;
+        brk_step(&b, &c, &smp, now, &d);
+        trace(&d, got, sizeof got);
+        ck_assert(d.changed == (d.from != d.to));
+    }
+    ck_assert_msg(strcmp(got, ROWS[_i].trace) == 0, "row %d (%s):\n  want %s\n  got  %s", _i,
+                  ROWS[_i].what, ROWS[_i].trace, got);
+}
+END_TEST
+
+START_TEST(test_brk_names_and_tiers)
+{
+    struct brk_conf c = conf_of(NO_GC_ENDPOINT);
+    ck_assert_str_eq(brk_tier_name(BRK_NORMAL), "normal");
+    ck_assert_str_eq(brk_tier_name(BRK_EVICT), "evict");
+    ck_assert(brk_tier_on(&c, BRK_THROTTLE));
+    ck_assert(!brk_tier_on(&c, BRK_GC));
+    ck_assert(brk_tier_on(&c, BRK_EVICT));
+    /* A sample from the future (clock confusion) is not trusted. */
+    struct brk b;
+    struct brk_decision d;
+    struct brk_sample s = {.ok = true, .percent = 99, .taken = 5000};
+    brk_init(&b);
+    brk_step(&b, &c, &s, 4000, &d);
+    ck_assert(d.stale);
+}
+END_TEST
+
+Suite *brk_suite(void)
+{
+    Suite *s = suite_create("breaker");
+    TCase *tc = tcase_create("transitions");
+    tcase_add_loop_test(tc, test_brk_rows, 0, (int)(sizeof ROWS / sizeof ROWS[0]));
+    tcase_add_test(tc, test_brk_names_and_tiers);
+    suite_add_tcase(s, tc);
+    return s;
+}
