@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "membudget/breaker.h"
+#include "membudget/evlimit.h"
+#include "membudget/leak.h"
 #include "suites.h"
 
 #define STALE -1
@@ -131,12 +133,79 @@ START_TEST(test_brk_names_and_tiers)
 }
 END_TEST
 
+/* --- eviction rate limits ----------------------------------------------------- */
+
+START_TEST(test_evl_rate_and_owner)
+{
+    struct evlimit l;
+    evl_init(&l, 5, 1);
+    mb_mono_ms t = 100000;
+    char owner[32];
+    /* 20 pods of 20 owners over budget at once: 5 per minute. */
+    int started = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(owner, sizeof owner, "rs-%d", i);
+        if (evl_check(&l, owner, t) == EVL_OK) {
+            evl_started(&l, owner, t);
+            evl_finished(&l, owner);
+            started++;
+        }
+    }
+    ck_assert_int_eq(started, 5);
+    ck_assert_int_eq(evl_check(&l, "rs-x", t + 59999), EVL_RATE);
+    ck_assert_int_eq(evl_check(&l, "rs-x", t + 60000), EVL_OK); /* the window slid */
+    /* One in flight per owner. */
+    evl_started(&l, "rs-a", t + 60000);
+    ck_assert_int_eq(evl_check(&l, "rs-a", t + 60001), EVL_OWNER);
+    ck_assert_int_eq(evl_check(&l, "rs-b", t + 60001), EVL_OK);
+    evl_finished(&l, "rs-a");
+    ck_assert_int_eq(evl_check(&l, "rs-a", t + 60002), EVL_OK);
+    evl_finished(&l, "rs-a"); /* extra finish: harmless */
+    ck_assert_str_eq(evl_verdict_name(EVL_RATE), "rate-limited");
+    evl_cleanup(&l);
+}
+END_TEST
+
+/* --- leak slope ------------------------------------------------------------------ */
+
+START_TEST(test_leak_fit)
+{
+    double x[10], up[10], flat[10], noisy[10];
+    for (int i = 0; i < 10; i++) {
+        x[i] = 1e9 + i * 15000.0;        /* every 15 s */
+        up[i] = 50 + i * 0.5;            /* +2 points per minute */
+        flat[i] = 60 + (i % 2 ? 3 : -3); /* sawtooth, no trend */
+        noisy[i] = 50 + i * 0.5 + (i % 3 == 0 ? 4 : -2);
+    }
+    struct leak_fit f;
+    double mins;
+    ck_assert(leak_fit(x, up, 10, &f));
+    ck_assert_double_eq_tol(f.slope_per_min, 2.0, 1e-9);
+    ck_assert_double_eq_tol(f.r2, 1.0, 1e-9);
+    ck_assert_double_eq_tol(f.last, 54.5, 1e-9);
+    ck_assert(leak_suspected(&f, 1.0, 95, &mins));
+    ck_assert_double_eq_tol(mins, (95 - 54.5) / 2.0, 1e-9);
+    ck_assert(!leak_suspected(&f, 3.0, 95, &mins)); /* below the minimum slope */
+    ck_assert(leak_fit(x, flat, 10, &f));
+    ck_assert(!leak_suspected(&f, 0.1, 95, &mins));
+    ck_assert(leak_fit(x, noisy, 10, &f));
+    ck_assert(f.r2 < 0.8 && !leak_suspected(&f, 0.1, 95, NULL));
+    ck_assert(!leak_fit(x, up, 2, &f));
+    double same[3] = {5, 5, 5};
+    ck_assert(!leak_fit(same, up, 3, &f));
+}
+END_TEST
+
 Suite *brk_suite(void)
 {
     Suite *s = suite_create("breaker");
     TCase *tc = tcase_create("transitions");
     tcase_add_loop_test(tc, test_brk_rows, 0, (int)(sizeof ROWS / sizeof ROWS[0]));
     tcase_add_test(tc, test_brk_names_and_tiers);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_add_test(tc, test_evl_rate_and_owner);
+    tcase_add_test(tc, test_leak_fit);
     suite_add_tcase(s, tc);
     return s;
 }
