@@ -22,6 +22,14 @@ MB_TEST_COUNTS=$kcounts "$root/test/kubesim/fidelity.sh" "$bin"
 kube_rc=$?
 MB_TEST_COUNTS=$ecounts "$root/test/e2e/controller_e2e.py" "$bin"
 e2e_rc=$?
+# The Go side: contrib/go's own tests, and the leaky target builds.
+export GOCACHE=${GOCACHE:-/tmp/membudget-gocache} GOFLAGS=${GOFLAGS:--mod=mod}
+go_ok=0; go_bad=0
+if (cd "$root/contrib/go" && go test ./...) && (cd "$root/test/targets/leaky" && go build -o /dev/null .); then
+    go_ok=1; echo "go: contrib/go tests and test/targets/leaky build ok"
+else
+    go_bad=1; echo "go: FAILED"
+fi
 
 # check prints "100%: Checks: 269, Failures: 0, Errors: 0"
 read -r checks failures errors < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' "$log" | tail -n 1)
@@ -29,7 +37,7 @@ read -r lint_ok lint_bad < "$counts" || { lint_ok=0; lint_bad=1; }
 read -r kube_ok kube_bad < "$kcounts" || { kube_ok=0; kube_bad=1; }
 read -r e2e_ok e2e_bad < "$ecounts" || { e2e_ok=0; e2e_bad=1; }
 checks=${checks:-0}; failures=${failures:-0}; errors=${errors:-1}
-failed=$((failures + errors + lint_bad + kube_bad + e2e_bad))
-passed=$((checks - failures - errors + lint_ok + kube_ok + e2e_ok))
+failed=$((failures + errors + lint_bad + kube_bad + e2e_bad + go_bad))
+passed=$((checks - failures - errors + lint_ok + kube_ok + e2e_ok + go_ok))
 echo "tests: $passed passed, $failed failed"
 [ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$kube_rc" = 0 ] && [ "$e2e_rc" = 0 ] && [ "$failed" = 0 ]

@@ -1,0 +1,3 @@
+module membudget.io/contrib/go
+
+go 1.19

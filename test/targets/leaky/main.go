@@ -1,0 +1,139 @@
+// leaky: a real Go service whose memory behaviour a test controls, using
+// membudget's contrib/go endpoints (/metrics, /debug/gc, /debug/throttle,
+// /debug/pprof/heap).
+//
+//	leaky --listen 127.0.0.2:6060 --mode held --rate 4 --max 512
+//
+// Modes (also settable at run time: POST /control {"mode":"garbage","rate":8}):
+//
+//	idle        allocate nothing
+//	garbage     allocate rate MiB/s of garbage with the automatic GC off:
+//	            the heap grows until a GC is forced, which reclaims it all
+//	held        allocate rate MiB/s and keep references: no GC reclaims it
+//	steady      like held, but stop growing at --max
+//	goroutines  start rate*10 goroutines per second that block forever
+//
+// --max caps the memory held or pending (MiB) so a test never eats the machine.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"io"
+	"log"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	membudget "membudget.io/contrib/go"
+)
+
+type state struct {
+	mu      sync.Mutex
+	mode    string
+	rate    float64 // MiB/s
+	max     int     // MiB
+	held    [][]byte
+	garbage [][]byte // referenced only until the next forced GC
+	blocked chan struct{}
+	ngor    int
+}
+
+func (s *state) tick(dt time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := int(s.rate * dt.Seconds() * 1024) // KiB this tick
+	switch s.mode {
+	case "garbage":
+		if len(s.garbage) < s.max*16 {
+			for i := 0; i < n/64; i++ {
+				b := make([]byte, 64<<10)
+				for j := 0; j < len(b); j += 4096 {
+					b[j] = 1 // touch: resident, not just reserved
+				}
+				s.garbage = append(s.garbage, b)
+			}
+		}
+	case "held", "steady":
+		if len(s.held) < s.max*16 {
+			for i := 0; i < n/64; i++ {
+				b := make([]byte, 64<<10)
+				for j := 0; j < len(b); j += 4096 {
+					b[j] = 1
+				}
+				s.held = append(s.held, b)
+			}
+		}
+	case "goroutines":
+		for i := 0; i < int(s.rate*10*dt.Seconds())+1 && s.ngor < 100000; i++ {
+			s.ngor++
+			go func() { <-s.blocked }()
+		}
+	}
+}
+
+// The garbage mode's slices become unreachable when a GC is forced: that is
+// what makes it "garbage a GC reclaims" while the automatic GC is off.
+func (s *state) dropGarbage() {
+	s.mu.Lock()
+	s.garbage = nil
+	s.mu.Unlock()
+}
+
+func (s *state) setMode(mode string, rate float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mode = mode
+	if rate > 0 {
+		s.rate = rate
+	}
+	if mode == "garbage" {
+		debug.SetGCPercent(-1)
+	} else {
+		debug.SetGCPercent(100)
+	}
+	if mode == "idle" {
+		s.held, s.garbage = nil, nil
+	}
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:6060", "address to serve on")
+	mode := flag.String("mode", "idle", "idle, garbage, held, steady or goroutines")
+	rate := flag.Float64("rate", 4, "MiB per second (goroutines: x10 per second)")
+	max := flag.Int("max", 512, "cap on memory held or pending, MiB")
+	flag.Parse()
+
+	s := &state{rate: *rate, max: *max, blocked: make(chan struct{})}
+	s.setMode(*mode, 0)
+	mb := membudget.New()
+	mb.BeforeGC(s.dropGarbage)
+	mux := http.NewServeMux()
+	mb.Register(mux)
+	mux.HandleFunc("/control", func(w http.ResponseWriter, r *http.Request) {
+		var c struct {
+			Mode string  `json:"mode"`
+			Rate float64 `json:"rate"`
+		}
+		if r.Method != http.MethodPost || json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&c) != nil {
+			http.Error(w, `POST {"mode":"...","rate":N}`, http.StatusBadRequest)
+			return
+		}
+		s.setMode(c.Mode, c.Rate)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	go func() {
+		last := time.Now()
+		for range time.Tick(100 * time.Millisecond) {
+			now := time.Now()
+			s.tick(now.Sub(last))
+			last = now
+		}
+	}()
+	log.Printf("leaky: mode %s, %.1f MiB/s, max %d MiB, on %s", *mode, *rate, *max, *listen)
+	log.Fatal(http.ListenAndServe(*listen, mux))
+}
