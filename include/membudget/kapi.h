@@ -41,6 +41,12 @@ struct kapi_conf {
     const char *user_agent;  /* "membudget/0.1.0 (controller; pod-x)" */
     unsigned timeout_ms;     /* default whole-request timeout; 0: 30 s */
     size_t max_response;     /* cap on a buffered response body; 0: 64 MiB */
+    /* For pod endpoints (scrapes, GC calls) rather than the API server:
+     * every request path is a whole URL, http:// only unless allow_https,
+     * and `server`, the CA, certificates and tokens are not used. */
+    bool absolute;
+    bool allow_https;
+    unsigned max_inflight;   /* requests in flight at once; more wait in order; 0: no cap */
 };
 
 /* A request to submit. Strings and the body are copied by kapi_submit. */

@@ -45,6 +45,8 @@ struct call {
     kapi_done_fn *done;
     void *ctx;
     bool cancelled;             /* done will not be called */
+    bool waiting;               /* queued behind max_inflight, not yet in the multi handle */
+    struct call *wnext;         /* in kapi.waiting */
     bool aborted;               /* on_data asked to stop */
     bool too_big;               /* the buffered body hit its cap */
     long retry_after;
@@ -68,7 +70,12 @@ struct kapi {
     struct call *failed;        /* submit failures waiting for `deferred` */
     struct sock *socks;         /* sockets libcurl asked us to watch */
     uint64_t next_id;
-    size_t ncalls;
+    size_t ncalls;              /* in flight, including waiting ones */
+    size_t active;              /* in the multi handle */
+    unsigned max_inflight;      /* 0: no cap */
+    struct call *waiting, *wtail; /* FIFO of calls waiting for a slot */
+    bool absolute;              /* request paths are whole URLs (scrapes) */
+    const char *protocols;
     bool in_curl;               /* inside curl_multi_socket_action */
     /* configuration */
     char *server;
@@ -237,6 +244,42 @@ static void unlink_call(struct kapi *k, struct call *c)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
     k->ncalls--;
+    if (c->waiting) {
+        struct call **pp = &k->waiting, *prev = NULL;
+        while (*pp && *pp != c) {
+            prev = *pp;
+            pp = &(*pp)->wnext;
+        }
+        if (*pp)
+            *pp = c->wnext;
+        if (k->wtail == c)
+            k->wtail = prev;
+        c->waiting = false;
+    } else {
+        k->active--;
+    }
+}
+
+/* Start waiting calls while slots are free. A call that libcurl refuses is
+ * failed through the deferred path. */
+static void start_waiting(struct kapi *k)
+{
+    while (k->waiting && (!k->max_inflight || k->active < k->max_inflight)) {
+        struct call *c = k->waiting;
+        k->waiting = c->wnext;
+        if (!k->waiting)
+            k->wtail = NULL;
+        c->waiting = false;
+        c->wnext = NULL;
+        k->active++;
+        if (curl_multi_add_handle(k->multi, c->easy) != CURLM_OK) {
+            unlink_call(k, c);
+            snprintf(c->errbuf, sizeof c->errbuf, "cannot start the request");
+            c->next = k->failed;
+            k->failed = c;
+            event_active(k->deferred, EV_TIMEOUT, 0);
+        }
+    }
 }
 
 static void deliver(struct call *c, mb_err err, long status, const char *errmsg)
@@ -368,6 +411,7 @@ static void check_done(struct kapi *k)
         }
         call_free(c);
     }
+    start_waiting(k);
 }
 
 static void on_deferred(evutil_socket_t fd, short what, void *arg)
@@ -391,7 +435,7 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     bool ok = true;
 
     mb_buf_init(&url, 16384);
-    if (mb_buf_adds(&url, k->server) || mb_buf_adds(&url, req->path)) {
+    if ((!k->absolute && mb_buf_adds(&url, k->server)) || mb_buf_adds(&url, req->path)) {
         mb_buf_cleanup(&url);
         snprintf(c->errbuf, sizeof c->errbuf, "request path too long");
         return false;
@@ -402,7 +446,7 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, k->protocols);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -484,8 +528,13 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
     mb_buf_init(&c->stream, MAX_STREAM_BACKLOG);
     refresh_token(k, k->clk->mono_ms(k->clk->ctx));
     c->easy = curl_easy_init();
-    if (!c->easy || !req->path || req->path[0] != '/' || !setup_easy(k, c, req) ||
-        curl_multi_add_handle(k->multi, c->easy) != CURLM_OK) {
+    bool path_ok = req->path && (k->absolute ? (!strncmp(req->path, "http://", 7) ||
+                                                (!strncmp(req->path, "https://", 8) &&
+                                                 strstr(k->protocols, "https")))
+                                             : req->path[0] == '/');
+    bool queue = k->max_inflight && k->active >= k->max_inflight;
+    if (!c->easy || !path_ok || !setup_easy(k, c, req) ||
+        (!queue && curl_multi_add_handle(k->multi, c->easy) != CURLM_OK)) {
         if (!c->errbuf[0])
             snprintf(c->errbuf, sizeof c->errbuf, "cannot start the request");
         /* Delivered from the loop, never from inside kapi_submit. */
@@ -499,6 +548,16 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
         k->calls->prev = c;
     k->calls = c;
     k->ncalls++;
+    if (queue) {
+        c->waiting = true;
+        if (k->wtail)
+            k->wtail->wnext = c;
+        else
+            k->waiting = c;
+        k->wtail = c;
+    } else {
+        k->active++;
+    }
     return c->id;
 }
 
@@ -513,9 +572,11 @@ void kapi_cancel(struct kapi *k, uint64_t id)
         c->cancelled = true;
         if (k->in_curl)
             return; /* cannot happen (nothing of ours runs inside libcurl); kept safe */
-        curl_multi_remove_handle(k->multi, c->easy);
+        if (!c->waiting)
+            curl_multi_remove_handle(k->multi, c->easy);
         unlink_call(k, c);
         call_free(c);
+        start_waiting(k);
         return;
     }
 }
@@ -540,8 +601,8 @@ mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_c
 {
     static bool global_done;
 
-    if (!conf->server || (strncmp(conf->server, "https://", 8) != 0 &&
-                          strncmp(conf->server, "http://", 7) != 0))
+    if (!conf->absolute && (!conf->server || (strncmp(conf->server, "https://", 8) != 0 &&
+                                              strncmp(conf->server, "http://", 7) != 0)))
         return mb_diag_set(diag, MB_EINVAL, "API server URL must start with https:// or http://: %s",
                            conf->server ? conf->server : "(none)");
     if (!global_done) {
@@ -553,7 +614,10 @@ mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_c
     struct kapi *k = mb_xcalloc(1, sizeof *k);
     k->base = loop_base(lp);
     k->clk = clk;
-    k->server = mb_xstrdup(conf->server);
+    k->server = mb_xstrdup(conf->server ? conf->server : "");
+    k->absolute = conf->absolute;
+    k->max_inflight = conf->max_inflight;
+    k->protocols = conf->absolute && !conf->allow_https ? "http" : "http,https";
     size_t sl = strlen(k->server);
     while (sl > 0 && k->server[sl - 1] == '/')
         k->server[--sl] = '\0';
@@ -600,7 +664,8 @@ void kapi_free(struct kapi *k)
         return;
     while (k->calls) {
         struct call *c = k->calls;
-        curl_multi_remove_handle(k->multi, c->easy);
+        if (!c->waiting)
+            curl_multi_remove_handle(k->multi, c->easy);
         unlink_call(k, c);
         call_free(c);
     }

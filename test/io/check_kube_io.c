@@ -266,6 +266,52 @@ START_TEST(test_kapi_response_cap_and_errors)
 }
 END_TEST
 
+struct counter {
+    int done, ok;
+    bool all;
+};
+
+static void on_count(void *ctx, const struct kapi_resp *r)
+{
+    struct counter *c = ctx;
+    c->done++;
+    if (r->err == MB_OK && r->status == 200)
+        c->ok++;
+    if (c->done == 6)
+        c->all = true;
+}
+
+/* The pod-endpoint mode: whole URLs, plain http only, a cap on concurrency
+ * with the rest waiting in order. */
+START_TEST(test_kapi_absolute_capped)
+{
+    struct kapi_conf c = {.absolute = true, .max_inflight = 2};
+    struct kapi *k = NULL;
+    struct mb_diag d = {0};
+    char url[256];
+    ck_assert_int_eq(kapi_new(lp, clock_system(), &c, &k, &d), MB_OK);
+    snprintf(url, sizeof url, "%s/version", server);
+    struct counter cnt = {0, 0, false};
+    struct kapi_req req = {.method = "GET", .path = url};
+    for (int i = 0; i < 6; i++)
+        kapi_submit(k, &req, on_count, &cnt);
+    ck_assert_uint_eq(kapi_inflight(k), 6);
+    run_until(&cnt.all);
+    ck_assert_int_eq(cnt.ok, 6);
+    /* https is not allowed in this mode; a relative path neither. */
+    struct result r = {0};
+    struct kapi_req bad = {.method = "GET", .path = "https://127.0.0.1:1/x"};
+    kapi_submit(k, &bad, on_done, &r);
+    run_until(&r.done);
+    ck_assert_int_eq(r.err, MB_EINVAL);
+    mb_free(r.body);
+    r = call(k, "GET", "/version", NULL, NULL);
+    ck_assert_int_eq(r.err, MB_EINVAL);
+    mb_free(r.body);
+    kapi_free(k);
+}
+END_TEST
+
 /* --- events --------------------------------------------------------------------- */
 
 static json_t *events_of(struct kapi *k, const char *pod)
@@ -399,6 +445,7 @@ Suite *kube_io_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_kapi_token_file_reread);
     tcase_add_test(tc, test_kapi_response_cap_and_errors);
+    tcase_add_test(tc, test_kapi_absolute_capped);
     tcase_add_test(tc, test_events_aggregate);
     tcase_add_test(tc, test_evictions);
     suite_add_tcase(s, tc);
