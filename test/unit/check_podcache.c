@@ -7,6 +7,7 @@
 #include "membudget/alloc.h"
 #include "membudget/lease.h"
 #include "membudget/podcache.h"
+#include "membudget/target.h"
 #include "suites.h"
 
 struct seen {
@@ -222,6 +223,50 @@ START_TEST(test_pc_many)
 }
 END_TEST
 
+/* --- pod endpoint URLs (the SSRF guard) ------------------------------------------ */
+
+static const struct {
+    const char *ann;  /* membudget.io/metrics value, NULL: none */
+    const char *ip;   /* status.podIP */
+    const char *want; /* URL, or a substring of the reason */
+    bool ok;
+} URLS[] = {
+    {"6060/metrics", "10.0.0.7", "http://10.0.0.7:6060/metrics", true},
+    {"metrics/debug/vars", "10.0.0.7", "http://10.0.0.7:6060/debug/vars", true},
+    {"8080/metrics", "fd00::7", "http://[fd00::7]:8080/metrics", true},
+    {"9090/metrics", "10.0.0.7", "port 9090 is not a TCP port", false},   /* undeclared */
+    {"53/metrics", "10.0.0.7", "not a TCP port", false},                  /* UDP */
+    {"admin/metrics", "10.0.0.7", "port admin is not", false},           /* unknown name */
+    {"6060/metrics", "", "no IP", false},
+    {"6060/metrics", "evil.example.com", "not an IP address", false},
+    {"6060/metrics", "10.0.0.7/32", "not an IP address", false},
+    {"http://evil/x", "10.0.0.7", "", false},                             /* not PORT/PATH */
+    {"6060@evil.com/x", "10.0.0.7", "", false},
+    {NULL, "10.0.0.7", "no membudget.io/metrics annotation", false},
+};
+
+START_TEST(test_tgt_url)
+{
+    json_t *p = pod("shop", "web", "u", "1Gi", false);
+    json_t *md = json_object_get(p, "metadata");
+    if (URLS[_i].ann)
+        json_object_set_new(json_object_get(md, "annotations"), "membudget.io/metrics",
+                            json_string(URLS[_i].ann));
+    json_object_set_new(json_object_get(p, "status"), "podIP", json_string(URLS[_i].ip));
+    struct podcache *c = pc_new(NULL, NULL, NULL);
+    pc_apply(c, KOBJ_ADDED, p, NULL);
+    char url[256] = "", why[256] = "";
+    bool ok = tgt_url(pc_get(c, "shop", "web"), "metrics", url, sizeof url, why, sizeof why);
+    ck_assert_msg(ok == URLS[_i].ok, "row %d: %s %s", _i, url, why);
+    if (ok)
+        ck_assert_str_eq(url, URLS[_i].want);
+    else
+        ck_assert_msg(strstr(why, URLS[_i].want) && why[0], "row %d: %s", _i, why);
+    pc_free(c);
+    json_decref(p);
+}
+END_TEST
+
 /* --- leader election ------------------------------------------------------------ */
 
 static const struct lease_conf LC = {"me", 15000, 10000};
@@ -333,6 +378,9 @@ Suite *pc_suite(void)
     tcase_add_test(tc, test_pc_events_and_user_state);
     tcase_add_test(tc, test_pc_relist_diff);
     tcase_add_test(tc, test_pc_many);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("target");
+    tcase_add_loop_test(tc, test_tgt_url, 0, (int)MB_ARRAY_LEN(URLS));
     suite_add_tcase(s, tc);
     tc = tcase_create("lease");
     tcase_add_test(tc, test_lease_create_when_absent);
