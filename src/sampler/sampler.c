@@ -1,0 +1,406 @@
+/*
+ * sampler.c -- a sample cycle: one metrics API list plus concurrent scrapes.
+ *
+ * A cycle has a generation number; every request carries it, and a result
+ * that comes back for an older cycle (or for a pod that has since changed
+ * uid or left) is dropped. The cycle ends when every request has answered
+ * (scrapes have their own timeout, so this is bounded).
+ */
+#include <event2/event.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/expvar.h"
+#include "membudget/kapi.h"
+#include "membudget/kobj.h"
+#include "membudget/log.h"
+#include "membudget/loop.h"
+#include "membudget/metrics.h"
+#include "membudget/podcache.h"
+#include "membudget/promtext.h"
+#include "membudget/quantity.h"
+#include "membudget/sampler.h"
+#include "membudget/target.h"
+
+struct req {
+    struct sampler *s;
+    uint64_t cycle;
+    char ns[64], name[256], uid[64]; /* scrape: the pod; metrics API: ns or "" */
+    enum smp_figure fig;
+    bool expvar;
+    bool metrics_api;
+    uint64_t call;
+    struct req *next, *prev;
+};
+
+struct sampler {
+    const struct mb_clock *clk;
+    struct kapi *api, *scrape;
+    struct podcache *cache;
+    struct event *timer;
+    struct smp_conf conf;
+    char **namespaces;
+    smp_want_fn *want;
+    smp_pod_fn *on_pod;
+    smp_cycle_fn *on_cycle;
+    void *ctx;
+    uint64_t cycle;
+    bool running;           /* a cycle is in progress */
+    unsigned outstanding;   /* requests of this cycle not answered */
+    unsigned sampled, stale;
+    mb_mono_ms started;
+    struct req *reqs;       /* in flight */
+    struct mx_family *m_duration, *m_scrapes;
+};
+
+static const char *const FIG[] = {"working-set", "rss", "heap"};
+
+const char *smp_figure_name(enum smp_figure f)
+{
+    return (unsigned)f < 3 ? FIG[f] : "?";
+}
+
+enum smp_figure smp_figure_of(const struct pc_pod *p)
+{
+    const char *u = pc_ann(p, "usage");
+    if (u && !strcmp(u, "heap"))
+        return SMP_HEAP;
+    if (u && !strcmp(u, "rss"))
+        return SMP_RSS;
+    if (u && !strcmp(u, "working-set"))
+        return SMP_WORKING_SET;
+    return pc_ann(p, "metrics") ? SMP_RSS : SMP_WORKING_SET;
+}
+
+static void count_scrape(struct sampler *s, const char *result)
+{
+    const char *v[] = {result};
+    if (s->m_scrapes)
+        mx_add(s->m_scrapes, v, 1);
+}
+
+static struct req *req_new(struct sampler *s)
+{
+    struct req *r = mb_xcalloc(1, sizeof *r);
+    r->s = s;
+    r->cycle = s->cycle;
+    r->next = s->reqs;
+    if (s->reqs)
+        s->reqs->prev = r;
+    s->reqs = r;
+    s->outstanding++;
+    return r;
+}
+
+static void req_free(struct req *r)
+{
+    struct sampler *s = r->s;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    mb_free(r);
+}
+
+static void end_cycle_if_done(struct sampler *s)
+{
+    if (!s->running || s->outstanding)
+        return;
+    s->running = false;
+    uint64_t ms = s->clk->mono_ms(s->clk->ctx) - s->started;
+    if (s->m_duration)
+        mx_observe(s->m_duration, NULL, (double)ms / 1000.0);
+    if (s->on_cycle)
+        s->on_cycle(s->ctx, s->sampled, s->stale, ms);
+}
+
+/* Deliver a result for ns/name if it is still the same pod. */
+static void deliver(struct sampler *s, const char *ns, const char *name, const char *uid,
+                    struct smp_result *res)
+{
+    struct pc_pod *p = pc_get_mut(s->cache, ns, name);
+    if (!p || strcmp(p->uid, uid) != 0)
+        return; /* gone or replaced meanwhile */
+    s->sampled++;
+    if (!res->ok)
+        s->stale++;
+    s->on_pod(s->ctx, p, res);
+}
+
+/* --- scrapes ------------------------------------------------------------------ */
+
+static void on_scraped(void *arg, const struct kapi_resp *resp)
+{
+    struct req *r = arg;
+    struct sampler *s = r->s;
+    struct smp_result res = {.figure = r->fig, .taken = s->clk->mono_ms(s->clk->ctx)};
+    struct mb_diag d = {0};
+    s->outstanding--;
+    if (r->cycle != s->cycle) {
+        req_free(r);
+        return;
+    }
+    if (resp->err) {
+        snprintf(res.err, sizeof res.err, "scrape failed: %s", resp->errmsg);
+        count_scrape(s, resp->err == MB_ETIMEOUT ? "timeout" : "error");
+    } else if (resp->status != 200) {
+        snprintf(res.err, sizeof res.err, "scrape answered HTTP %ld", resp->status);
+        count_scrape(s, "error");
+    } else if (r->expvar) {
+        struct expvar_mem m;
+        if (expvar_parse(resp->body, resp->len, &m, &d)) {
+            snprintf(res.err, sizeof res.err, "%.190s", d.msg);
+        } else if (r->fig == SMP_HEAP && m.has_heap_inuse) {
+            res.ok = true;
+            res.usage = (int64_t)m.heap_inuse;
+        } else if (r->fig == SMP_RSS && m.has_sys) {
+            res.ok = true; /* expvar has no RSS: Sys is what the runtime holds from the OS */
+            res.usage = (int64_t)m.sys;
+        } else {
+            snprintf(res.err, sizeof res.err, "expvar: no %s figure", smp_figure_name(r->fig));
+        }
+        count_scrape(s, res.ok ? "ok" : "bad-data");
+    } else {
+        struct prom_want w[] = {{"go_memstats_heap_inuse_bytes", 0, false},
+                                {"process_resident_memory_bytes", 0, false},
+                                {"go_goroutines", 0, false}};
+        if (prom_scan(resp->body, resp->len, w, 3, &d)) {
+            snprintf(res.err, sizeof res.err, "metrics: %.180s", d.msg);
+        } else {
+            struct prom_want *f = r->fig == SMP_HEAP ? &w[0] : &w[1];
+            if (f->found && f->value >= 0 && f->value < 9.2e18) {
+                res.ok = true;
+                res.usage = (int64_t)f->value;
+            } else {
+                snprintf(res.err, sizeof res.err, "metrics: no %s", f->name);
+            }
+            res.has_goroutines = w[2].found;
+            res.goroutines = w[2].value;
+        }
+        count_scrape(s, res.ok ? "ok" : "bad-data");
+    }
+    deliver(s, r->ns, r->name, r->uid, &res);
+    req_free(r);
+    end_cycle_if_done(s);
+}
+
+static void scrape(struct sampler *s, struct pc_pod *p, enum smp_figure fig)
+{
+    char url[600], why[256];
+    struct smp_result res = {.figure = fig, .taken = s->clk->mono_ms(s->clk->ctx)};
+    if (!tgt_url(p, "metrics", url, sizeof url, why, sizeof why)) {
+        snprintf(res.err, sizeof res.err, "no scrape: %.180s", why);
+        s->sampled++;
+        s->stale++;
+        s->on_pod(s->ctx, p, &res);
+        return;
+    }
+    struct req *r = req_new(s);
+    snprintf(r->ns, sizeof r->ns, "%s", p->ns);
+    snprintf(r->name, sizeof r->name, "%s", p->name);
+    snprintf(r->uid, sizeof r->uid, "%s", p->uid);
+    r->fig = fig;
+    size_t ul = strlen(url);
+    r->expvar = ul >= 11 && !strcmp(url + ul - 11, "/debug/vars");
+    struct kapi_req kr = {.method = "GET", .path = url};
+    r->call = kapi_submit(s->scrape, &kr, on_scraped, r);
+}
+
+/* --- the metrics API ---------------------------------------------------------- */
+
+static void on_podmetrics(void *arg, const struct kapi_resp *resp)
+{
+    struct req *r = arg;
+    struct sampler *s = r->s;
+    mb_mono_ms now = s->clk->mono_ms(s->clk->ctx);
+    s->outstanding--;
+    if (r->cycle != s->cycle) {
+        req_free(r);
+        return;
+    }
+    json_t *list = resp->err == MB_OK && resp->status == 200
+                       ? json_loadb(resp->body, resp->len, 0, NULL)
+                       : NULL;
+    const json_t *items = json_object_get(list, "items");
+    char err[200] = "";
+    if (!json_is_array(items)) {
+        struct kobj_status st;
+        kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+        snprintf(err, sizeof err, "metrics API: %.180s", resp->err ? resp->errmsg : st.message);
+        log_warn("metrics API unavailable: working-set samples are stale", "{s:s}", "error", err);
+    }
+    /* Every pod of this scope that counts its working set gets a result:
+     * its entry, or stale when the list failed or lacks it. */
+    size_t pos = 0;
+    struct pc_pod *p;
+    while ((p = pc_next(s->cache, &pos))) {
+        if ((r->ns[0] && strcmp(p->ns, r->ns)) || !s->want(s->ctx, p) ||
+            smp_figure_of(p) != SMP_WORKING_SET || s->conf.force_scrape)
+            continue;
+        struct smp_result res = {.figure = SMP_WORKING_SET, .taken = now};
+        if (err[0]) {
+            snprintf(res.err, sizeof res.err, "%s", err);
+        } else {
+            size_t i;
+            const json_t *it;
+            snprintf(res.err, sizeof res.err, "metrics API has no entry for the pod");
+            json_array_foreach(items, i, it)
+            {
+                const char *ns = kobj_str(it, "metadata.namespace"),
+                           *nm = kobj_str(it, "metadata.name");
+                if (!ns || !nm || strcmp(ns, p->ns) || strcmp(nm, p->name))
+                    continue;
+                const json_t *cs = json_object_get(it, "containers"), *c;
+                size_t k;
+                json_array_foreach(cs, k, c)
+                {
+                    const char *cn = json_string_value(json_object_get(c, "name"));
+                    const char *mem = kobj_str(c, "usage.memory");
+                    int64_t b;
+                    if (cn && !strcmp(cn, p->container) && mem &&
+                        qty_parse_str(mem, &b, NULL) == MB_OK) {
+                        res.ok = true;
+                        res.usage = b;
+                        res.err[0] = '\0';
+                    }
+                }
+                break;
+            }
+        }
+        s->sampled++;
+        if (!res.ok)
+            s->stale++;
+        s->on_pod(s->ctx, p, &res);
+    }
+    json_decref(list);
+    req_free(r);
+    end_cycle_if_done(s);
+}
+
+static void list_metrics(struct sampler *s, const char *ns)
+{
+    char path[300];
+    struct req *r = req_new(s);
+    r->metrics_api = true;
+    snprintf(r->ns, sizeof r->ns, "%s", ns ? ns : "");
+    if (ns && *ns)
+        snprintf(path, sizeof path, "/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods", ns);
+    else
+        snprintf(path, sizeof path, "/apis/metrics.k8s.io/v1beta1/pods");
+    struct kapi_req kr = {.method = "GET", .path = path, .timeout_ms = 20000};
+    r->call = kapi_submit(s->api, &kr, on_podmetrics, r);
+}
+
+/* --- cycles ------------------------------------------------------------------- */
+
+void smp_cycle_now(struct sampler *s)
+{
+    if (s->running)
+        return;
+    s->cycle++;
+    s->running = true;
+    s->outstanding = 1; /* held until the cycle is set up */
+    s->sampled = s->stale = 0;
+    s->started = s->clk->mono_ms(s->clk->ctx);
+    bool need_api = false;
+    size_t pos = 0;
+    struct pc_pod *p;
+    while ((p = pc_next(s->cache, &pos))) {
+        if (!s->want(s->ctx, p))
+            continue;
+        enum smp_figure fig = smp_figure_of(p);
+        if (fig == SMP_WORKING_SET && !s->conf.force_scrape) {
+            need_api = true;
+        } else if (s->conf.force_metrics_api) {
+            struct smp_result res = {.figure = fig, .taken = s->started};
+            snprintf(res.err, sizeof res.err, "usage.source is metrics-api: %s is not scraped",
+                     smp_figure_name(fig));
+            s->sampled++;
+            s->stale++;
+            s->on_pod(s->ctx, p, &res);
+        } else {
+            scrape(s, p, fig == SMP_WORKING_SET ? SMP_RSS : fig);
+        }
+    }
+    if (need_api) {
+        if (s->conf.nnamespaces)
+            for (size_t i = 0; i < s->conf.nnamespaces; i++)
+                list_metrics(s, s->namespaces[i]);
+        else
+            list_metrics(s, NULL);
+    }
+    s->outstanding--;
+    end_cycle_if_done(s);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    smp_cycle_now(arg);
+}
+
+struct sampler *smp_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api,
+                        struct kapi *scrape_client, struct podcache *cache, struct mx *mx,
+                        const struct smp_conf *conf, smp_want_fn *want, smp_pod_fn *on_pod,
+                        smp_cycle_fn *on_cycle, void *ctx)
+{
+    struct sampler *s = mb_xcalloc(1, sizeof *s);
+    s->clk = clk;
+    s->api = api;
+    s->scrape = scrape_client;
+    s->cache = cache;
+    s->conf = *conf;
+    s->namespaces = mb_xcalloc(conf->nnamespaces + 1, sizeof *s->namespaces);
+    for (size_t i = 0; i < conf->nnamespaces; i++)
+        s->namespaces[i] = mb_xstrdup(conf->namespaces[i]);
+    s->conf.namespaces = NULL;
+    s->want = want;
+    s->on_pod = on_pod;
+    s->on_cycle = on_cycle;
+    s->ctx = ctx;
+    s->timer = event_new(loop_base(lp), -1, EV_PERSIST, on_timer, s);
+    if (mx) {
+        static const double B[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30};
+        static const char *const L[] = {"result"};
+        s->m_duration = mx_histogram(mx, "membudget_sample_duration_seconds",
+                                     "Time to sample every tracked pod once.", 0, NULL, B,
+                                     MB_ARRAY_LEN(B));
+        s->m_scrapes = mx_counter(mx, "membudget_scrapes_total",
+                                  "Scrapes of pod metrics endpoints, by result.", 1, L);
+    }
+    return s;
+}
+
+void smp_start(struct sampler *s)
+{
+    struct timeval tv = {(time_t)(s->conf.interval_ms / 1000),
+                         (suseconds_t)(s->conf.interval_ms % 1000) * 1000};
+    event_add(s->timer, &tv);
+}
+
+void smp_stop(struct sampler *s)
+{
+    event_del(s->timer);
+    while (s->reqs) {
+        struct req *r = s->reqs;
+        kapi_cancel(r->metrics_api ? s->api : s->scrape, r->call);
+        req_free(r);
+    }
+    s->outstanding = 0;
+    s->running = false;
+}
+
+void smp_free(struct sampler *s)
+{
+    if (!s)
+        return;
+    smp_stop(s);
+    event_free(s->timer);
+    for (size_t i = 0; i < s->conf.nnamespaces; i++)
+        mb_free(s->namespaces[i]);
+    mb_free(s->namespaces);
+    mb_free(s);
+}
