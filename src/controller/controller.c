@@ -40,6 +40,8 @@ struct podstate {
     struct backoff bo;
     struct controller *c;
     const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
+    bool throttled;                 /* the breaker throttles through the condition */
+    char cond_msg[240];             /* the condition's message while throttled */
 };
 
 struct podsink;
@@ -108,10 +110,24 @@ static bool govern_remove(struct controller *c, const char *ns)
 
 /* --- the gate queue ------------------------------------------------------------- */
 
-static bool needs_gate(const struct pc_pod *p)
+/* The membudget.io/within-budget condition this pod should have: False
+ * while throttled, True on a gated pod (or one that has the condition
+ * already), none otherwise. Compared with what the watch shows, it drives
+ * the patches: the API server's state is the truth, the queue converges. */
+static enum pc_cond want_cond(const struct podstate *s)
 {
-    return p->gated && !p->deleting && strcmp(p->phase, "Running") == 0 &&
-           (p->cond == PC_COND_ABSENT || p->cond == PC_COND_UNKNOWN);
+    const struct pc_pod *p = s->pod;
+    if (p->deleting || strcmp(p->phase, "Running") != 0)
+        return PC_COND_ABSENT;
+    if (s->throttled)
+        return PC_COND_FALSE;
+    return p->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
+}
+
+static bool needs_cond(const struct podstate *s)
+{
+    enum pc_cond w = want_cond(s);
+    return w != PC_COND_ABSENT && w != s->pod->cond;
 }
 
 static void q_push(struct controller *c, struct podstate *s)
@@ -172,8 +188,9 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
         count_patch(c, "ok");
         backoff_reset(&s->bo);
         s->attempts = 0;
-        log_info("readiness gate set", "{s:s,s:s,s:s}", "namespace", s->pod->ns, "pod", s->pod->name,
-                 "condition", ANN_CONDITION);
+        log_info("condition set", "{s:s,s:s,s:s,s:s}", "namespace", s->pod->ns, "pod",
+                 s->pod->name, "condition", ANN_CONDITION, "status",
+                 want_cond(s) == PC_COND_FALSE ? "False" : "True");
     } else if (resp->err == MB_OK && resp->status == 404) {
         count_patch(c, "gone");
     } else {
@@ -198,17 +215,19 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
     event_active(c->pump, EV_TIMEOUT, 0);
 }
 
-static void submit_gate(struct controller *c, struct podstate *s, mb_wall_ms wall)
+static void submit_cond(struct controller *c, struct podstate *s, mb_wall_ms wall)
 {
     char ts[32], path[512];
     time_t t = (time_t)(wall / 1000);
     struct tm tm;
+    bool off = want_cond(s) == PC_COND_FALSE;
     gmtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *body = json_pack(
         "{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type", ANN_CONDITION,
-        "status", "True", "reason", "WithinBudget", "message",
-        "membudget: no sample over a threshold; traffic allowed", "lastTransitionTime", ts);
+        "status", off ? "False" : "True", "reason", off ? "OverMemoryBudget" : "WithinBudget",
+        "message", off ? s->cond_msg : "membudget: usage within budget; traffic allowed",
+        "lastTransitionTime", ts);
     size_t len;
     char *text = mb_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);
@@ -237,14 +256,14 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         if (s->not_before > now)
             continue;
         q_remove(c, s);
-        if (!needs_gate(s->pod))
+        if (!needs_cond(s))
             continue; /* changed meanwhile: nothing to do */
         if (c->dry_run) {
-            log_info("dry run: would set the readiness gate", "{s:s,s:s}", "namespace",
+            log_info("dry run: would set the condition", "{s:s,s:s}", "namespace",
                      s->pod->ns, "pod", s->pod->name);
             continue;
         }
-        submit_gate(c, s, wall);
+        submit_cond(c, s, wall);
     }
 }
 
@@ -282,7 +301,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         cur->user = s;
     }
     s->pod = cur;
-    if (c->leader && needs_gate(cur))
+    if (c->leader && needs_cond(s))
         q_push(c, s);
 }
 
@@ -581,7 +600,7 @@ void controller_set_leader(struct controller *c, bool leader)
     size_t pos = 0;
     struct pc_pod *p;
     while ((p = pc_next(c->cache, &pos)))
-        if (p->user && needs_gate(p))
+        if (p->user && needs_cond(p->user))
             q_push(c, p->user);
 }
 
