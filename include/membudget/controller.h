@@ -22,6 +22,7 @@
 #include "membudget/clock.h"
 #include "membudget/err.h"
 
+struct cfg;
 struct controller;
 struct kapi;
 struct loop;
@@ -34,6 +35,9 @@ struct controller_conf {
     bool dry_run;                  /* compute and log, write nothing to pods */
     unsigned page_size;            /* list page size; 0: 500 */
     unsigned max_inflight_writes;  /* 0: 32 */
+    const struct cfg *cfg;         /* thresholds, sampling, eviction (borrowed) */
+    struct kapi *scrape;           /* pod-endpoint client (borrowed): scrapes, GC, profiles */
+    const char *identity;          /* this replica, the source of Events */
 };
 
 /* Returns MB_OK and a new controller in *out. lp, clk, api, mx and ops are

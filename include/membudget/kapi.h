@@ -57,6 +57,7 @@ struct kapi_req {
     const char *body;         /* NULL: none */
     size_t body_len;
     unsigned timeout_ms;      /* 0: the client's default */
+    size_t max_response;      /* cap on the buffered body; 0: the client's */
     /* Streaming (watch): when set and the answer is 200, the body goes to
      * on_data piece by piece as it arrives (any split) instead of being
      * buffered; returning false aborts the request (done then sees

@@ -113,7 +113,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     const struct flag FLAGS[] = {
         {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
         {"context", "NAME", "", "kubeconfig context (default: current-context)", &context, NULL, false},
-        {"config", "FILE", "", "config file (YAML); defaults when not given", &config, NULL, false},
+        {"config", "FILE", "", "config file (YAML): tiers, sampleInterval, eviction... (defaults when not given)", &config, NULL, false},
         {"namespace", "NS", "", "govern only these namespaces (repeatable, or a,b); default: config, else namespaces labelled membudget.io/enforce=true", &nsflag, NULL, true},
         {"leader-elect", NULL, "false", "elect a leader through a Lease; only the leader acts", NULL, &leader_elect, false},
         {"leader-election-namespace", "NS", "default", "namespace of the Lease (in-cluster: the pod's)", &lease_ns, NULL, false},
@@ -141,7 +141,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     struct loop *lp = NULL;
     struct mx *mx = NULL;
     struct ops *ops = NULL;
-    struct kapi *api = NULL;
+    struct kapi *api = NULL, *scrape = NULL;
     struct controller *ctl = NULL;
     struct leader *le = NULL;
     struct webhook *wh = NULL;
@@ -242,10 +242,25 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             goto out;
     }
     {
+        /* Pod endpoints: whole http:// URLs, no credentials, bounded. */
+        struct kapi_conf sconf = {
+            .absolute = true,
+            .max_inflight = cfg.usage.max_concurrent_scrapes,
+            .timeout_ms = (unsigned)cfg.usage.scrape_timeout_ms,
+            .max_response = (size_t)cfg.usage.max_response_bytes,
+            .user_agent = ua,
+        };
+        if (kapi_new(lp, clock_system(), &sconf, &scrape, &d))
+            goto out;
+    }
+    {
         struct controller_conf cc = {
             .namespaces = nsv,
             .nnamespaces = nns,
             .dry_run = dry_run || cfg.dry_run,
+            .cfg = &cfg,
+            .scrape = scrape,
+            .identity = idbuf,
         };
         if (controller_new(lp, clock_system(), api, mx, ops, &cc, &ctl, &d))
             goto out;
@@ -289,6 +304,7 @@ out:
         event_free(s.tick);
     leader_free(le);
     controller_free(ctl);
+    kapi_free(scrape);
     kapi_free(api);
     webhook_free(wh);
     ops_free(ops);

@@ -28,50 +28,9 @@
 #include "membudget/ops.h"
 #include "membudget/podcache.h"
 #include "membudget/reflector.h"
+#include "controller_int.h"
 
 #define MAX_GATE_ATTEMPTS 8
-
-struct podstate {
-    struct podstate *qnext, *qprev; /* in the gate queue */
-    bool queued;
-    uint64_t call;                  /* PATCH in flight, 0 when none */
-    mb_mono_ms not_before;          /* retry time after a failure */
-    unsigned attempts;
-    struct backoff bo;
-    struct controller *c;
-    const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
-    bool throttled;                 /* the breaker throttles through the condition */
-    char cond_msg[240];             /* the condition's message while throttled */
-};
-
-struct podsink;
-
-struct controller {
-    struct loop *lp;
-    const struct mb_clock *clk;
-    struct kapi *api;
-    struct mx *mx;
-    struct podcache *cache;
-    struct reflector **pods;        /* one per namespace, or one cluster-wide */
-    struct podsink *sinks;          /* their contexts, one each */
-    size_t npods;
-    struct reflector *nsr;          /* governed-namespace watch (label mode) */
-    char **governed;                /* governed namespace names */
-    size_t ngoverned, capgoverned;
-    char **prev;                    /* the governed set before a namespace relist */
-    size_t nprev;
-    bool explicit_ns;               /* namespaces from config/flags */
-    bool dry_run;
-    bool leader, stopped;
-    size_t synced_pods;             /* pod reflectors that finished a list */
-    bool initial_logged;
-    mb_mono_ms started;
-    struct podstate *qhead, *qtail; /* gate queue */
-    size_t inflight, max_inflight;
-    struct event *pump;             /* runs the queue (also a 100 ms retry tick) */
-    uint64_t rnd;
-    struct mx_family *m_patches, *m_tracked, *m_cache_bytes, *m_leader;
-};
 
 /* --- governed namespaces --------------------------------------------------------- */
 
@@ -267,6 +226,17 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+void ctl_cond_changed(struct controller *c, struct podstate *s)
+{
+    if (c->leader && needs_cond(s))
+        q_push(c, s);
+}
+
+bool ctl_governed(struct controller *c, const char *ns)
+{
+    return governed(c, ns);
+}
+
 /* --- the cache listener ------------------------------------------------------- */
 
 static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struct pc_pod *cur)
@@ -275,6 +245,8 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
     if (ch == PC_DELETED) {
         struct podstate *s = old->user;
         if (s) {
+            s->pod = old;
+            remedy_pod_gone(c, s);
             q_remove(c, s);
             if (s->call) {
                 kapi_cancel(c->api, s->call);
@@ -288,6 +260,8 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
     if (!s || strcmp(old ? old->uid : "", cur->uid) != 0) {
         /* New pod, or the same name with a new uid: fresh state. */
         if (s) {
+            s->pod = old;
+            remedy_pod_gone(c, s);
             q_remove(c, s);
             if (s->call) {
                 kapi_cancel(c->api, s->call);
@@ -467,7 +441,13 @@ static void on_debug_pods(struct evhttp_request *req, void *arg)
         json_t *j = pc_pod_json(v[k]);
         struct podstate *s = v[k]->user;
         json_object_set_new(j, "governed", json_boolean(governed(c, v[k]->ns)));
-        json_object_set_new(j, "tier", json_string("normal"));
+        json_t *rj = s ? remedy_pod_json(s) : NULL;
+        if (rj) {
+            json_object_update(j, rj);
+            json_decref(rj);
+        } else {
+            json_object_set_new(j, "tier", json_string("normal"));
+        }
         json_object_set_new(j, "pendingWrite", json_boolean(s && (s->queued || s->call)));
         json_array_append_new(arr, j);
     }
@@ -519,6 +499,8 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->api = api;
     c->mx = mx;
     c->dry_run = conf->dry_run;
+    c->cfg = conf->cfg;
+    c->scrape = conf->scrape;
     c->max_inflight = conf->max_inflight_writes ? conf->max_inflight_writes : 32;
     c->rnd = clk->mono_ns(clk->ctx) | 1;
     c->cache = pc_new(on_pod, governed, c);
@@ -566,6 +548,9 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
                                 "Memory held by the pod cache (records and table).", 0, NULL);
     c->m_leader = mx_gauge(mx, "membudget_leader",
                            "1 when this replica is the leader (only the leader acts).", 0, NULL);
+    c->rec = recorder_new(clk, api, mx, "membudget", conf->identity ? conf->identity : "membudget",
+                          0);
+    remedy_init(c, lp);
     if (ops) {
         ops_add_route(ops, "/debug/pods", on_debug_pods, c);
         ops_add_collector(ops, collect, c);
@@ -581,6 +566,7 @@ void controller_start(struct controller *c)
     c->stopped = false;
     struct timeval tv = {0, 100000};
     event_add(c->pump, &tv);
+    remedy_start(c);
     if (c->nsr)
         reflector_start(c->nsr); /* pods start once the governed set is known */
     else
@@ -607,6 +593,7 @@ void controller_set_leader(struct controller *c, bool leader)
 void controller_stop(struct controller *c)
 {
     c->stopped = true;
+    remedy_stop(c);
     for (size_t i = 0; i < c->npods; i++)
         reflector_stop(c->pods[i]);
     if (c->nsr)
@@ -644,6 +631,8 @@ void controller_free(struct controller *c)
         reflector_free(c->nsr);
     pc_clear(c->cache); /* releases every podstate (cancels its write) */
     pc_free(c->cache);
+    remedy_cleanup(c);
+    recorder_free(c->rec);
     for (size_t i = 0; i < c->npods; i++)
         reflector_free(c->pods[i]);
     mb_free(c->pods);

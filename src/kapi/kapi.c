@@ -524,7 +524,8 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
     c->ctx = ctx;
     c->on_data = req->on_data;
     c->retry_after = -1;
-    mb_buf_init(&c->resp, req->on_data ? MAX_ERRBODY : k->max_response);
+    mb_buf_init(&c->resp, req->on_data ? MAX_ERRBODY
+                                       : req->max_response ? req->max_response : k->max_response);
     mb_buf_init(&c->stream, MAX_STREAM_BACKLOG);
     refresh_token(k, k->clk->mono_ms(k->clk->ctx));
     c->easy = curl_easy_init();

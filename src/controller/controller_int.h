@@ -1,0 +1,88 @@
+/*
+ * controller_int.h -- private to src/controller: the controller and its
+ * per-pod state, shared by controller.c (cache, queue, condition) and
+ * remedy.c (sampling, breaker, actions).
+ */
+#ifndef MB_CONTROLLER_INT_H
+#define MB_CONTROLLER_INT_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include "membudget/backoff.h"
+#include "membudget/config.h"
+#include "membudget/evlimit.h"
+#include "membudget/kapi.h"
+#include "membudget/metrics.h"
+#include "membudget/podcache.h"
+#include "membudget/recorder.h"
+#include "membudget/sampler.h"
+
+struct loop;
+struct remedy_state;
+struct podsink;
+
+
+struct podstate {
+    struct podstate *qnext, *qprev; /* in the gate queue */
+    bool queued;
+    uint64_t call;                  /* PATCH in flight, 0 when none */
+    mb_mono_ms not_before;          /* retry time after a failure */
+    unsigned attempts;
+    struct backoff bo;
+    struct controller *c;
+    const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
+    bool throttled;                 /* the breaker throttles through the condition */
+    char cond_msg[240];             /* the condition's message while throttled */
+    struct remedy_state *rs;        /* breaker and actions (remedy.c), NULL until sampled */
+};
+
+struct podsink;
+
+struct controller {
+    struct loop *lp;
+    const struct mb_clock *clk;
+    struct kapi *api;
+    struct mx *mx;
+    struct podcache *cache;
+    struct reflector **pods;        /* one per namespace, or one cluster-wide */
+    struct podsink *sinks;          /* their contexts, one each */
+    size_t npods;
+    struct reflector *nsr;          /* governed-namespace watch (label mode) */
+    char **governed;                /* governed namespace names */
+    size_t ngoverned, capgoverned;
+    char **prev;                    /* the governed set before a namespace relist */
+    size_t nprev;
+    bool explicit_ns;               /* namespaces from config/flags */
+    bool dry_run;
+    bool leader, stopped;
+    size_t synced_pods;             /* pod reflectors that finished a list */
+    bool initial_logged;
+    mb_mono_ms started;
+    struct podstate *qhead, *qtail; /* gate queue */
+    size_t inflight, max_inflight;
+    struct event *pump;             /* runs the queue (also a 100 ms retry tick) */
+    uint64_t rnd;
+    struct mx_family *m_patches, *m_tracked, *m_cache_bytes, *m_leader;
+    /* remedy.c */
+    const struct cfg *cfg;
+    struct kapi *scrape;            /* pod endpoints: scrapes, GC, throttle, profiles */
+    struct sampler *sampler;
+    struct recorder *rec;
+    struct evlimit evl;
+    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak;
+};
+
+
+/* controller.c */
+void ctl_cond_changed(struct controller *c, struct podstate *s); /* re-check the condition */
+bool ctl_governed(struct controller *c, const char *ns);
+
+/* remedy.c */
+void remedy_init(struct controller *c, struct loop *lp);
+void remedy_start(struct controller *c);
+void remedy_stop(struct controller *c);
+void remedy_cleanup(struct controller *c);
+void remedy_pod_gone(struct controller *c, struct podstate *s); /* frees s->rs */
+json_t *remedy_pod_json(const struct podstate *s); /* Returns: new object, or NULL */
+
+#endif
