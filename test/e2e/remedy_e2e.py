@@ -210,7 +210,157 @@ def sc_dry_run(work):
         sim.stop()
 
 
-SCENARIOS = [sc_reclaimable, sc_unreclaimable, sc_dry_run]
+def sc_pdb_blocks(work):
+    """A PDB that allows no disruption: EvictionBlocked, retried, evicted once it allows."""
+    sim = setup(work)
+    t = Target("127.0.0.15", 16005, "held", 12)
+    try:
+        ctl = controller(work, sim)
+        sim.api("POST", "/apis/policy/v1/namespaces/shop/poddisruptionbudgets", {
+            "metadata": {"name": "hog"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "hog"}}}})
+        leaky_pod(sim, "shop", "hog", t, labels={"app": "hog"})
+        ok = wait_until(lambda: "MemoryBudgetEvictionBlocked" in reasons(sim, "shop", "hog"), 30)
+        blocked = [e for e in events(sim, "shop", "hog")
+                   if e["reason"] == "MemoryBudgetEvictionBlocked"]
+        check("the PDB blocks the eviction: Event EvictionBlocked with the PDB's reason", ok and
+              "disruption budget" in blocked[0]["message"], [e["message"] for e in blocked])
+        check("blocked is not evicted", ("shop", "hog") in sim.pods() and
+              "MemoryBudgetEvicted" not in reasons(sim, "shop", "hog"))
+        sim.api("PATCH", "/apis/policy/v1/namespaces/shop/poddisruptionbudgets/hog",
+                {"spec": {"minAvailable": 0}}, "application/merge-patch+json")
+        check("evicted once the PDB allows (retried with backoff)", wait_until(
+            lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", "hog"), 30),
+            reasons(sim, "shop", "hog"))
+        ctl.stop()
+    finally:
+        t.stop()
+        sim.stop()
+
+
+def wset_pod(sim, ns, name, owner):
+    return sim.api("POST", "/api/v1/namespaces/%s/pods" % ns, {
+        "metadata": {"name": name, "annotations": {"membudget.io/budget": "100Mi"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": owner, "uid": owner + "-uid",
+                                          "controller": True}]},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "x", "resources": {
+            "limits": {"memory": "128Mi"}}}]}})
+
+
+def set_usage(sim, ns, names, mem):
+    sim.api("POST", "/_sim/podmetrics", {"items": [
+        {"namespace": ns, "name": n, "containers": {"app": mem}} for n in names]})
+
+
+def sc_metrics_failing(work):
+    """The metrics API fails: samples are stale, nothing escalates; when it
+    comes back, the breaker moves on fresh data."""
+    sim = setup(work)
+    try:
+        ctl = controller(work, sim)
+        wset_pod(sim, "shop", "w", "rs-w")
+        wait_until(lambda: ("shop", "w") in ctl.tracked(), 5)
+        set_usage(sim, "shop", ["w"], "99Mi")
+        sim.faults(errors=[{"status": 500, "count": 1000, "path": "/apis/metrics.k8s.io"}])
+        time.sleep(5)
+        pod = ctl.tracked()[("shop", "w")]
+        check("a failing metrics source: no escalation, no action",
+              reasons(sim, "shop", "w") == [] and pod.get("tier", "normal") == "normal", pod)
+        check("the sample is marked stale with the reason", pod.get("fresh") is False and
+              "metrics API" in pod.get("staleReason", ""), pod)
+        sim.api("DELETE", "/_sim/faults")
+        check("fresh data again: the breaker escalates", wait_until(
+            lambda: "MemoryBudgetThrottled" in reasons(sim, "shop", "w"), 10),
+            reasons(sim, "shop", "w"))
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
+def sc_rate_limit(work):
+    """20 pods over budget at once: at most eviction.maxPerMinute (5) evicted."""
+    sim = setup(work)
+    try:
+        ctl = controller(work, sim)
+        names = ["p%02d" % i for i in range(20)]
+        for n in names:
+            wset_pod(sim, "shop", n, "rs-" + n)
+        wait_until(lambda: len(ctl.tracked()) == 20, 5)
+        wait_until(lambda: all(p["podIP"] for p in ctl.tracked().values()), 5)
+        set_usage(sim, "shop", names, "99Mi")
+        wait_until(lambda: sum(1 for n in names if "MemoryBudgetEvicted" in reasons(
+            sim, "shop", n)) >= 5, 20)
+        time.sleep(4)
+        evicted = [n for n in names if "MemoryBudgetEvicted" in reasons(sim, "shop", n)]
+        check("eviction rate limit holds: 5 of 20 evicted in the first minute",
+              len(evicted) == 5, evicted)
+        m = ctl.metrics()
+        check("deferred evictions are counted", any(
+            l.startswith("membudget_evictions_rate_limited_total ") and float(l.split()[1]) > 0
+            for l in m.splitlines()))
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
+def sc_ssrf_guard(work):
+    """An endpoint annotation pointing at a port the container does not
+    declare: refused at admission (lint runs the same policy), and the
+    controller never calls it."""
+    import socket
+    import threading
+    sim = setup(work)
+    hits = []
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.14", 16999))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    stop = [False]
+
+    def accept():
+        while not stop[0]:
+            try:
+                c, _ = srv.accept()
+                hits.append(1)
+                c.close()
+            except OSError:
+                pass
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    try:
+        man = os.path.join(work, "pod.yaml")
+        with open(man, "w") as f:
+            f.write("apiVersion: v1\nkind: Pod\nmetadata:\n  name: sneaky\n  annotations:\n"
+                    "    membudget.io/budget: 64Mi\n    membudget.io/metrics: 16999/metrics\n"
+                    "spec:\n  containers:\n  - name: app\n    image: x\n"
+                    "    resources: {limits: {memory: 128Mi}}\n"
+                    "    ports: [{containerPort: 16004}]\n")
+        out = subprocess.run([base.BIN, "lint", man], capture_output=True, text=True)
+        check("admission refuses an endpoint on an undeclared port", out.returncode == 1 and
+              "membudget.io/metrics" in out.stdout + out.stderr, out.stdout + out.stderr)
+        ctl = controller(work, sim)
+        sim.api("POST", "/api/v1/namespaces/shop/pods", {
+            "metadata": {"name": "sneaky", "annotations": {
+                "membudget.io/budget": "64Mi", "membudget.io/metrics": "16999/metrics",
+                "kubesim.io/pod-ip": "127.0.0.14"}},
+            "spec": {"nodeName": "node-1", "containers": [{
+                "name": "app", "image": "x", "resources": {"limits": {"memory": "128Mi"}},
+                "ports": [{"containerPort": 16004}]}]}})
+        time.sleep(4)
+        pod = ctl.tracked().get(("shop", "sneaky"), {})
+        check("the controller never calls an undeclared port", hits == [] and
+              "not a TCP port" in pod.get("staleReason", ""), (hits, pod))
+        ctl.stop()
+    finally:
+        stop[0] = True
+        srv.close()
+        sim.stop()
+
+
+SCENARIOS = [sc_reclaimable, sc_unreclaimable, sc_dry_run, sc_pdb_blocks, sc_metrics_failing,
+             sc_rate_limit, sc_ssrf_guard]
 
 
 def main():
