@@ -169,6 +169,7 @@ class Ctl:
             self.p.kill()
             rc = self.p.wait()
         self.log.close()
+        self.rc = rc
         return rc
 
 

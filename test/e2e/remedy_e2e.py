@@ -379,6 +379,9 @@ def main():
             except Exception as e:
                 check(sc.__name__ + " ran to the end", False, repr(e))
             for c in base.LIVE:
+                if getattr(c, "rc", None) is not None and sc is not sc_reclaimable:
+                    # (sanitizer and valgrind builds report leaks in the exit code)
+                    check("the controller exited cleanly", c.rc == 0, c.rc)
                 if c.p.poll() is None:
                     c.p.kill()
                     c.p.wait()
