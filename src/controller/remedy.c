@@ -33,9 +33,13 @@ struct remedy_state {
     double percent;         /* last fresh percentage */
     int64_t usage, budget;  /* last fresh figure and the budget it was compared with */
     char last_err[200];
-    double lx[LEAK_MAX], ly[LEAK_MAX], lg[LEAK_MAX]; /* leak window: time, percent, goroutines */
+    double lx[LEAK_MAX], ly[LEAK_MAX]; /* post-GC usage window: time, percent */
     size_t ln;
+    double gx[LEAK_MAX], gy[LEAK_MAX]; /* goroutines window: time, count */
+    size_t gn;
+    bool gor_reported;
     bool leak_reported;
+    bool post_gc;           /* a GC call succeeded: the next fresh sample is post-GC usage */
     uint64_t gc_call, thr_call, prof_call, evict_call;
     bool evicting, evicted;
     mb_mono_ms evict_next;
@@ -77,6 +81,7 @@ static void on_gc(void *arg, const struct kapi_resp *r)
     rs->gc_call = 0;
     bool ok = r->err == MB_OK && r->status >= 200 && r->status < 300;
     act(c, "gc", ok ? "ok" : "error");
+    rs->post_gc = ok;
     log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", rs->s->pod->ns,
              "pod", rs->s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
 }
@@ -298,22 +303,62 @@ static void conf_for(const struct controller *c, const struct pc_pod *p, struct 
     bc->gc_available = pc_ann(p, "gc") != NULL;
 }
 
+static void push(double *x, double *y, size_t *n, size_t win, double xv, double yv)
+{
+    if (*n == win) {
+        memmove(x, x + 1, (win - 1) * sizeof *x);
+        memmove(y, y + 1, (win - 1) * sizeof *y);
+        (*n)--;
+    }
+    x[*n] = xv;
+    y[*n] = yv;
+    (*n)++;
+}
+
+/* Goroutines that only ever grow: a slope relative to their mean of at least
+ * minSlopePercentPerMinute, on a good fit. */
+static void goroutine_check(struct controller *c, struct remedy_state *rs, const struct pc_pod *p,
+                            const struct smp_result *r, mb_mono_ms now, size_t win)
+{
+    struct leak_fit f;
+    if (!r->has_goroutines)
+        return;
+    push(rs->gx, rs->gy, &rs->gn, win, (double)now, r->goroutines);
+    if (rs->gn < win || !leak_fit(rs->gx, rs->gy, rs->gn, &f))
+        return;
+    double mean = 0;
+    for (size_t i = 0; i < rs->gn; i++)
+        mean += rs->gy[i] / (double)rs->gn;
+    double rel = mean > 0 ? f.slope_per_min * 100.0 / mean : 0;
+    bool leak = f.slope_per_min > 0 && f.r2 >= 0.8 && rel >= c->cfg->leak.min_slope_pct_per_min;
+    if (leak && !rs->gor_reported) {
+        struct recorder_ref ref = ref_of(p);
+        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
+                       "goroutines rising %.0f per minute over %zu samples (now %.0f, r2 %.2f): "
+                       "a goroutine leak holds memory no GC can free",
+                       f.slope_per_min, rs->gn, r->goroutines, f.r2);
+        log_warn("goroutine leak suspected", "{s:s,s:s,s:f}", "namespace", p->ns, "pod", p->name,
+                 "per_min", f.slope_per_min);
+    }
+    rs->gor_reported = leak;
+}
+
 static void leak_check(struct controller *c, struct remedy_state *rs, const struct pc_pod *p,
                        const struct smp_result *r, mb_mono_ms now, const struct brk_conf *bc)
 {
     size_t win = c->cfg->leak.window < LEAK_MAX ? c->cfg->leak.window : LEAK_MAX;
     if (win < 3)
         return;
-    if (rs->ln == win) {
-        memmove(rs->lx, rs->lx + 1, (win - 1) * sizeof *rs->lx);
-        memmove(rs->ly, rs->ly + 1, (win - 1) * sizeof *rs->ly);
-        memmove(rs->lg, rs->lg + 1, (win - 1) * sizeof *rs->lg);
-        rs->ln--;
+    goroutine_check(c, rs, p, r, now, win);
+    /* What a leak is: usage that a GC does not bring down. With a GC
+     * endpoint only post-GC samples count (garbage growth is not a leak);
+     * without one, every sample (the best there is). */
+    if (pc_ann(p, "gc")) {
+        if (!rs->post_gc)
+            return;
+        rs->post_gc = false;
     }
-    rs->lx[rs->ln] = (double)now;
-    rs->ly[rs->ln] = rs->percent;
-    rs->lg[rs->ln] = r->has_goroutines ? r->goroutines : NAN;
-    rs->ln++;
+    push(rs->lx, rs->ly, &rs->ln, win, (double)now, rs->percent);
     if (rs->ln < win)
         return;
     struct leak_fit f;
@@ -326,10 +371,16 @@ static void leak_check(struct controller *c, struct remedy_state *rs, const stru
     if (leak && !rs->leak_reported) {
         struct recorder_ref ref = ref_of(p);
         rs->leak_reported = true;
-        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
-                       "usage rising %.1f points/min over %zu samples (r2 %.2f); evict threshold "
-                       "%u%% in about %.0f min",
-                       f.slope_per_min, rs->ln, f.r2, bc->threshold[BRK_EVICT], mins < 0 ? 0 : mins);
+        if (mins >= 0)
+            recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
+                           "usage rising %.1f points/min over %zu samples (r2 %.2f); at this rate "
+                           "it reaches the evict threshold %u%% in about %.1f min",
+                           f.slope_per_min, rs->ln, f.r2, bc->threshold[BRK_EVICT], mins);
+        else
+            recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
+                           "usage rising %.1f points/min over %zu samples (r2 %.2f), already at "
+                           "or past the evict threshold %u%%",
+                           f.slope_per_min, rs->ln, f.r2, bc->threshold[BRK_EVICT]);
         log_warn("leak suspected", "{s:s,s:s,s:f,s:f}", "namespace", p->ns, "pod", p->name,
                  "slope_per_min", f.slope_per_min, "minutes_to_evict", mins);
     } else if (!leak) {

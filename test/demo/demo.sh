@@ -1,72 +1,177 @@
 #!/usr/bin/env bash
-# The local demo, as it stands with the admission webhook (the controller,
-# the API simulator and the leaking Go targets join it in later issues):
-# a throw-away CA and serving certificate, `membudget webhook` on loopback,
-# real AdmissionReviews over HTTPS, the metrics they produce, and `lint`.
-# Runs by itself and stops by itself.
+# The local demo: the Kubernetes API simulator, `membudget run` (webhook +
+# controller) registered in it with a throw-away CA, and real leaking Go
+# programs listening on loopback addresses that the simulated pods carry as
+# their IPs. It shows, live, pods moving through throttle -> gc -> evict (or
+# recovering after a GC), the Events as `kubectl describe` shows them, a pod
+# refused at admission, and ends by itself with a summary.
+#   usage: test/demo/demo.sh MEMBUDGET_BINARY
 set -euo pipefail
 bin=${1:-bin/membudget}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/membudget-demo.XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
 trap cleanup EXIT
 if [ -t 1 ]; then B=$'\033[1m'; N=$'\033[0m'; else B=; N=; fi
 say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
+export GOCACHE=${GOCACHE:-/tmp/membudget-gocache} GOFLAGS=${GOFLAGS:--mod=mod}
 
-say "1. a throw-away CA and a serving certificate for localhost"
+say "1. build the leaking Go target (test/targets/leaky, using contrib/go)"
+(cd "$root/test/targets/leaky" && go build -o "$work/leaky" .)
+echo "built $work/leaky"
+
+say "2. start the Kubernetes API simulator"
+"$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/sim.addr" \
+    > /dev/null 2> "$work/sim.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/sim.addr" ] && break; sleep 0.05; done
+api="http://$(cat "$work/sim.addr")"
+cat > "$work/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+current-context: demo
+clusters: [{name: demo, cluster: {server: "$api"}}]
+users: [{name: demo, user: {token: demo}}]
+contexts: [{name: demo, context: {cluster: demo, user: demo, namespace: shop}}]
+EOF
+echo "API server (simulated): $api"
+sim() { curl -sS -X "$1" -H "Content-Type: ${3:-application/json}" ${4:+-d "$4"} "$api$2"; }
+
+say "3. a throw-away CA and serving certificate; membudget run (webhook + controller)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=demo-ca \
     -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
     -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$work/ext"
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$work/ext"
 openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
     -days 1 -extfile "$work/ext" -out "$work/tls.crt" 2>/dev/null
-echo "certificate: $(openssl x509 -in "$work/tls.crt" -noout -subject -enddate | tr '\n' ' ')"
-
-say "2. membudget webhook on 127.0.0.1 (logs are JSON lines)"
-"$bin" webhook --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
-    --webhook-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 2> "$work/log" &
-pid=$!
-for _ in $(seq 100); do grep -q '"metrics listening"' "$work/log" 2>/dev/null && break; sleep 0.05; done
-cat "$work/log"
+cat > "$work/config.yaml" <<EOF
+sampleInterval: 1s       # the demo is fast; production default is 15s
+sustainSamples: 2
+recoverSamples: 2
+gcMinInterval: 3s
+leak: {window: 3, minSlopePercentPerMinute: 5}
+eviction: {maxPerMinute: 5, profileDir: $work/profiles}
+EOF
+cat "$work/config.yaml"
+"$bin" run --kubeconfig "$work/kubeconfig" --config "$work/config.yaml" \
+    --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
+    --webhook-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 2> "$work/run.log" &
+pids+=($!)
 addr() { python3 -c 'import json,sys
 for l in open(sys.argv[1]):
     j=json.loads(l)
-    if j["msg"]==sys.argv[2]: print(j["address"])' "$work/log" "$1"; }
+    if j.get("msg")==sys.argv[2]: print(j["address"]); break' "$work/run.log" "$1"; }
+for _ in $(seq 100); do [ -n "$(addr 'metrics listening')" ] && break; sleep 0.05; done
 wh=$(addr "webhook listening"); mt=$(addr "metrics listening")
-port=${wh##*:}
+echo "webhook https://$wh   metrics/status http://$mt"
+ca=$(base64 -w0 < "$work/ca.crt")
+for kind in mutating validating; do
+    path=$([ $kind = mutating ] && echo mutate || echo validate)
+    sim POST "/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations" "" "{
+      \"metadata\":{\"name\":\"membudget\"},\"webhooks\":[{\"name\":\"$path.membudget.io\",
+      \"admissionReviewVersions\":[\"v1\"],\"sideEffects\":\"None\",\"failurePolicy\":\"Fail\",
+      \"timeoutSeconds\":5,\"clientConfig\":{\"url\":\"https://$wh/$path\",\"caBundle\":\"$ca\"},
+      \"namespaceSelector\":{\"matchLabels\":{\"membudget.io/enforce\":\"true\"}},
+      \"rules\":[{\"apiGroups\":[\"\"],\"apiVersions\":[\"v1\"],\"operations\":[\"CREATE\",\"UPDATE\"],
+      \"resources\":[\"pods\"]}]}]}" > /dev/null
+done
+echo "webhooks registered (mutating /mutate, validating /validate) for namespaces labelled membudget.io/enforce=true"
 
-post() { curl -sS --cacert "$work/ca.crt" -H 'Content-Type: application/json' \
-    --data-binary @"$root/test/fixtures/admission/$2" "https://localhost:$port$1"; }
-show() { python3 -c 'import json,sys,base64
-r=json.load(sys.stdin)["response"]
-print("allowed:", r["allowed"])
-if "status" in r: print("message:", r["status"]["message"].replace("; ", ";\n         "))
-for w in r.get("warnings", []): print("warning:", w)
-if "patch" in r: print("patch:", json.dumps(json.loads(base64.b64decode(r["patch"])), indent=1))'; }
+say "4. a governed namespace, a node, and the Go targets"
+sim POST /api/v1/namespaces "" '{"metadata":{"name":"shop","labels":{"membudget.io/enforce":"true"}}}' > /dev/null
+sim POST /api/v1/nodes "" '{"metadata":{"name":"node-1"}}' > /dev/null
+# name ip port mode rate(MiB/s) -- what each pod's process does
+targets=("cache 127.0.0.21 16021 garbage 2.5" "leaky 127.0.0.22 16022 held 2.5" "steady 127.0.0.23 16023 idle 0")
+for t in "${targets[@]}"; do
+    set -- $t
+    "$work/leaky" --listen "$2:$3" --mode "$4" --rate "$5" --max 200 2>/dev/null &
+    pids+=($!)
+    printf '  %-7s %s:%s  %-8s %s MiB/s\n' "$1" "$2" "$3" "$4" "$5"
+done
+sleep 0.5
 
-say "3. a well-budgeted pod: allowed"
-post /validate pod-create-good.json | show
-say "4. a pod with three mistakes: denied, every violation listed"
-post /validate pod-create-bad.json | show
-say "5. the same pod in a namespace labelled membudget.io/admission=audit: warnings only"
-post /validate/audit pod-create-bad.json | show
-say "6. /mutate on pod creation: GOMEMLIMIT and the readiness gate"
-post /mutate pod-create-mutate.json | show
-say "7. a Deployment template without a budget: denied at its template's path"
-post /validate deployment-create-bad.json | show
-say "8. not an AdmissionReview: HTTP 400 with a one-line reason"
-curl -sS --cacert "$work/ca.crt" -H 'Content-Type: application/json' -d '{"hello":"world"}' \
-    -w 'HTTP %{http_code}\n' "https://localhost:$port/validate"
+say "5. pods created through admission (the webhook injects GOMEMLIMIT and the readiness gate)"
+pod() { # name ip port
+    sim POST /api/v1/namespaces/shop/pods "" "{\"metadata\":{\"name\":\"$1\",\"labels\":{\"app\":\"$1\"},
+      \"annotations\":{\"membudget.io/budget\":\"64Mi\",\"membudget.io/usage\":\"heap\",
+      \"membudget.io/metrics\":\"$3/metrics\",\"membudget.io/gc\":\"$3/debug/gc\",
+      \"membudget.io/profile\":\"$3/debug/pprof/heap\",\"kubesim.io/pod-ip\":\"$2\"}},
+      \"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"app\",\"image\":\"leaky\",
+      \"resources\":{\"limits\":{\"memory\":\"128Mi\"}},\"ports\":[{\"containerPort\":$3}]}]}}"
+}
+for t in "${targets[@]}"; do
+    set -- $t
+    pod "$1" "$2" "$3" | python3 -c 'import json,sys
+p=json.load(sys.stdin); c=p["spec"]["containers"][0]
+env={e["name"]:e["value"] for e in c.get("env",[])}
+print("  %-7s created: GOMEMLIMIT=%s readinessGates=%s" % (p["metadata"]["name"], env.get("GOMEMLIMIT"),
+      [g["conditionType"] for g in p["spec"].get("readinessGates",[])]))'
+done
+echo "  and a pod whose budget is over its limit:"
+sim POST /api/v1/namespaces/shop/pods "" '{"metadata":{"name":"greedy","annotations":{"membudget.io/budget":"2Gi"}},
+  "spec":{"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"1Gi"}}}]}}' |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print("  HTTP %s %s: %s" % (j["code"], j["reason"], j["message"]))'
 
-say "9. what the webhook counted (/metrics on $mt)"
-curl -sS "http://$mt/metrics" | grep -E '^membudget_webhook_requests_total|_count'
+say "6. live: membudget status every 2s (cache: garbage a GC reclaims; leaky: held, no GC helps)"
+for i in $(seq 1 20); do
+    printf '%s-- t=%2ds%s\n' "$B" $((i * 2)) "$N"
+    "$bin" status --address "$mt" | sed 1d | awk 'NR==1 || /shop/'
+    python3 - "$api" "$work/seen" <<'PY'
+import json, os, sys, urllib.request
+evs = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/namespaces/shop/events"))["items"]
+seen = set(open(sys.argv[2]).read().split("\n")) if os.path.exists(sys.argv[2]) else set()
+new = []
+for e in sorted(evs, key=lambda e: e["lastTimestamp"]):
+    key = "%s/%s" % (e["metadata"]["name"], e.get("count", 1))
+    if key not in seen:
+        seen.add(key)
+        new.append("   event  %-7s %-8s %-28s %s" % (e["involvedObject"]["name"], e["type"],
+                                                      e["reason"], e["message"]))
+print("\n".join(new)) if new else None
+open(sys.argv[2], "w").write("\n".join(sorted(seen)))
+PY
+    sleep 2
+done
 
-say "10. the same policy offline: membudget lint"
-"$bin" lint "$root/test/lint/good.yaml" "$root/test/lint/bad.yaml" || echo "(lint exit status $?: violations found)"
+say "7. the Events, as kubectl describe pod shows them"
+python3 - "$api" <<'PY'
+import json, sys, urllib.request
+evs = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/namespaces/shop/events"))["items"]
+by = {}
+for e in evs:
+    by.setdefault(e["involvedObject"]["name"], []).append(e)
+for pod in sorted(by):
+    print("Name: %s\nEvents:\n  %-8s %-30s %-6s %-10s %s" % (pod, "Type", "Reason", "Count", "From", "Message"))
+    for e in sorted(by[pod], key=lambda e: e["firstTimestamp"]):
+        print("  %-8s %-30s %-6s %-10s %s" % (e["type"], e["reason"], e.get("count", 1),
+                                               e["source"]["component"], e["message"]))
+    print()
+PY
 
-say "11. SIGTERM: not ready, drain, exit"
-kill -TERM "$pid"; wait "$pid"; pid=
-tail -n 2 "$work/log"
+say "8. what is left, the captured profile, and the controller's metrics"
+"$bin" status --address "$mt"
+ls -l "$work/profiles" 2>/dev/null | sed 1d || true
+for f in "$work"/profiles/*.pb.gz; do [ -e "$f" ] && gzip -t "$f" && echo "  $(basename "$f"): valid gzip"; done
+curl -sS "http://$mt/metrics" | grep -E '^membudget_(tier_transitions_total|actions_total|evictions_rate_limited_total|leader|tracked_pods)[ {]'
+
+say "summary"
+python3 - "$api" <<'PY'
+import json, sys, urllib.request
+api = sys.argv[1]
+evs = json.load(urllib.request.urlopen(api + "/api/v1/namespaces/shop/events"))["items"]
+pods = {p["metadata"]["name"] for p in json.load(urllib.request.urlopen(api + "/api/v1/namespaces/shop/pods"))["items"]}
+by = {}
+for e in evs:
+    by.setdefault(e["involvedObject"]["name"], []).append(e["reason"].replace("MemoryBudget", ""))
+for name in ("cache", "leaky", "steady"):
+    print("  %-7s %-9s %s" % (name, "running" if name in pods else "evicted", " -> ".join(by.get(name, ["(nothing: within budget)"]))))
+print("  greedy  refused at admission")
+PY
+kill -TERM "${pids[1]}" 2>/dev/null; wait "${pids[1]}" 2>/dev/null || true
 echo; echo "demo finished"

@@ -238,6 +238,23 @@ def sc_pdb_blocks(work):
         sim.stop()
 
 
+def sc_goroutine_leak(work):
+    """Goroutines that only grow: MemoryBudgetLeakSuspected, long before any tier."""
+    sim = setup(work)
+    t = Target("127.0.0.16", 16006, "goroutines", 5)
+    try:
+        ctl = controller(work, sim)
+        leaky_pod(sim, "shop", "gor", t, usage="rss")
+        ok = wait_until(lambda: any("goroutines rising" in e["message"]
+                                    for e in events(sim, "shop", "gor")), 20)
+        check("a goroutine leak raises MemoryBudgetLeakSuspected", ok,
+              [(e["reason"], e["message"]) for e in events(sim, "shop", "gor")])
+        ctl.stop()
+    finally:
+        t.stop()
+        sim.stop()
+
+
 def wset_pod(sim, ns, name, owner):
     return sim.api("POST", "/api/v1/namespaces/%s/pods" % ns, {
         "metadata": {"name": name, "annotations": {"membudget.io/budget": "100Mi"},
@@ -360,7 +377,7 @@ def sc_ssrf_guard(work):
 
 
 SCENARIOS = [sc_reclaimable, sc_unreclaimable, sc_dry_run, sc_pdb_blocks, sc_metrics_failing,
-             sc_rate_limit, sc_ssrf_guard]
+             sc_rate_limit, sc_ssrf_guard, sc_goroutine_leak]
 
 
 def main():
