@@ -131,6 +131,7 @@ fuzz: $(FUZZ_TARGETS)
 bench: deps $(BIN)
 	test/bench/webhook_bench.sh $(abspath $(BIN))
 	test/bench/controller_bench.sh $(abspath $(BIN))
+	test/bench/sampler_bench.sh $(abspath $(BIN))
 
 demo: deps $(BIN)
 	test/demo/demo.sh $(abspath $(BIN))

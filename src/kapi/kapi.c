@@ -75,6 +75,7 @@ struct kapi {
     unsigned max_inflight;      /* 0: no cap */
     struct call *waiting, *wtail; /* FIFO of calls waiting for a slot */
     bool absolute;              /* request paths are whole URLs (scrapes) */
+    size_t nstreams;            /* calls with on_data in flight */
     const char *protocols;
     bool in_curl;               /* inside curl_multi_socket_action */
     /* configuration */
@@ -244,6 +245,8 @@ static void unlink_call(struct kapi *k, struct call *c)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
     k->ncalls--;
+    if (c->on_data)
+        k->nstreams--;
     if (c->waiting) {
         struct call **pp = &k->waiting, *prev = NULL;
         while (*pp && *pp != c) {
@@ -357,6 +360,10 @@ static bool give_stream(struct kapi *k, struct call *c)
 
 static void flush_streams(struct kapi *k)
 {
+    /* Only streamed requests (watches) ever have work here: skip the scan
+     * when there are none, so thousands of plain requests stay O(1) each. */
+    if (!k->nstreams)
+        return;
     bool more = true;
     while (more) {
         more = false;
@@ -447,6 +454,15 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, k->protocols);
+    /* Pod endpoints are IP literals, thousands of them: a name cache would
+     * only grow, and libcurl prunes it by scanning every entry per request. */
+    if (k->absolute) {
+        curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+        /* One request per pod per cycle: a kept connection is never reused
+         * before the cache evicts it, and libcurl's connection cache costs
+         * a scan per new connection. Close after each transfer. */
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -549,6 +565,8 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
         k->calls->prev = c;
     k->calls = c;
     k->ncalls++;
+    if (c->on_data)
+        k->nstreams++;
     if (queue) {
         c->waiting = true;
         if (k->wtail)

@@ -7,6 +7,7 @@
  * (scrapes have their own timeout, so this is bounded).
  */
 #include <event2/event.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "membudget/alloc.h"
@@ -210,6 +211,12 @@ static void scrape(struct sampler *s, struct pc_pod *p, enum smp_figure fig)
 
 /* --- the metrics API ---------------------------------------------------------- */
 
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void on_podmetrics(void *arg, const struct kapi_resp *resp)
 {
     struct req *r = arg;
@@ -232,48 +239,57 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
         log_warn("metrics API unavailable: working-set samples are stale", "{s:s}", "error", err);
     }
     /* Every pod of this scope that counts its working set gets a result:
-     * its entry, or stale when the list failed or lacks it. */
+     * its entry (looked up in the cache's hash: linear in the list), then
+     * stale for those the list lacks or when the list failed. */
+    size_t cap = json_array_size(items), nd = 0;
+    struct pc_pod **done = mb_xcalloc(cap ? cap : 1, sizeof *done);
+    size_t i;
+    const json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const char *ns = kobj_str(it, "metadata.namespace"), *nm = kobj_str(it, "metadata.name");
+        struct pc_pod *p = ns && nm ? pc_get_mut(s->cache, ns, nm) : NULL;
+        if (!p || (r->ns[0] && strcmp(p->ns, r->ns)) || !s->want(s->ctx, p) ||
+            smp_figure_of(p) != SMP_WORKING_SET || s->conf.force_scrape)
+            continue;
+        struct smp_result res = {.figure = SMP_WORKING_SET, .taken = now};
+        snprintf(res.err, sizeof res.err, "metrics API: no usage for container %.63s",
+                 p->container);
+        const json_t *cs = json_object_get(it, "containers"), *c;
+        size_t k;
+        json_array_foreach(cs, k, c)
+        {
+            const char *cn = json_string_value(json_object_get(c, "name"));
+            const char *mem = kobj_str(c, "usage.memory");
+            int64_t b;
+            if (cn && !strcmp(cn, p->container) && mem && qty_parse_str(mem, &b, NULL) == MB_OK) {
+                res.ok = true;
+                res.usage = b;
+                res.err[0] = '\0';
+            }
+        }
+        done[nd++] = p;
+        s->sampled++;
+        if (!res.ok)
+            s->stale++;
+        s->on_pod(s->ctx, p, &res);
+    }
+    qsort(done, nd, sizeof *done, cmp_ptr);
     size_t pos = 0;
     struct pc_pod *p;
     while ((p = pc_next(s->cache, &pos))) {
         if ((r->ns[0] && strcmp(p->ns, r->ns)) || !s->want(s->ctx, p) ||
             smp_figure_of(p) != SMP_WORKING_SET || s->conf.force_scrape)
             continue;
+        if (bsearch(&p, done, nd, sizeof *done, cmp_ptr))
+            continue;
         struct smp_result res = {.figure = SMP_WORKING_SET, .taken = now};
-        if (err[0]) {
-            snprintf(res.err, sizeof res.err, "%s", err);
-        } else {
-            size_t i;
-            const json_t *it;
-            snprintf(res.err, sizeof res.err, "metrics API has no entry for the pod");
-            json_array_foreach(items, i, it)
-            {
-                const char *ns = kobj_str(it, "metadata.namespace"),
-                           *nm = kobj_str(it, "metadata.name");
-                if (!ns || !nm || strcmp(ns, p->ns) || strcmp(nm, p->name))
-                    continue;
-                const json_t *cs = json_object_get(it, "containers"), *c;
-                size_t k;
-                json_array_foreach(cs, k, c)
-                {
-                    const char *cn = json_string_value(json_object_get(c, "name"));
-                    const char *mem = kobj_str(c, "usage.memory");
-                    int64_t b;
-                    if (cn && !strcmp(cn, p->container) && mem &&
-                        qty_parse_str(mem, &b, NULL) == MB_OK) {
-                        res.ok = true;
-                        res.usage = b;
-                        res.err[0] = '\0';
-                    }
-                }
-                break;
-            }
-        }
+        snprintf(res.err, sizeof res.err, "%s", err[0] ? err : "metrics API has no entry for the pod");
         s->sampled++;
-        if (!res.ok)
-            s->stale++;
+        s->stale++;
         s->on_pod(s->ctx, p, &res);
     }
+    mb_free(done);
     json_decref(list);
     req_free(r);
     end_cycle_if_done(s);

@@ -1,0 +1,3 @@
+module membudget.io/bench/responder
+
+go 1.19

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Sampler and reaction figures.
+#  1. One full sample cycle over N pods (default 10000), twice: every pod
+#     scraped directly (Prometheus text, from a local responder answering on
+#     every 127.1.x.y address, maxConcurrentScrapes 256), then every pod
+#     from one metrics.k8s.io list. Median of the cycles' durations (from the
+#     controller's own "sample cycle" log lines).
+#  2. Reaction: a pod's usage is set over the throttle threshold; from the
+#     breaker's decision to the condition patch answered (action latency, from
+#     the controller's log), and from the usage change to the condition seen
+#     False in the API (end to end, includes waiting for the next sample).
+#     sampleInterval 1s, sustainSamples 1; median of 9 trials.
+#   usage: test/bench/sampler_bench.sh MEMBUDGET_BINARY [N]
+set -euo pipefail
+bin=$1
+n=${2:-10000}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/mb-smpbench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export GOCACHE=${GOCACHE:-/tmp/membudget-gocache} GOFLAGS=${GOFLAGS:--mod=mod}
+(cd "$root/test/bench/responder" && go build -o "$work/responder" .)
+
+start_sim() {
+    rm -f "$work/addr"
+    "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" --no-kubelet \
+        --watch-window 1000 > /dev/null 2> "$work/sim.err" &
+    pids+=($!); sim=$!
+    for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
+    api="http://$(cat "$work/addr")"
+    curl -sS -X POST "$api/api/v1/namespaces" -d '{"metadata":{"name":"bench","labels":{"membudget.io/enforce":"true"}}}' > /dev/null
+    cat > "$work/kc" <<EOF2
+apiVersion: v1
+kind: Config
+current-context: s
+clusters: [{name: s, cluster: {server: "$api"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: s, context: {cluster: s, user: u}}]
+EOF2
+}
+start_ctl() { # config-file
+    "$bin" controller --kubeconfig "$work/kc" --namespace bench --config "$1" --log-level debug \
+        --metrics-bind-address 127.0.0.1:0 2> "$work/ctl.log" &
+    pids+=($!); ctl=$!
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+cycles() { # how many cycles to wait for -> median duration_ms of cycles 2..
+    for _ in $(seq 1200); do
+        [ "$(grep -c '"sample cycle"' "$work/ctl.log" || true)" -ge "$1" ] && break; sleep 0.1
+    done
+    python3 - "$work/ctl.log" <<'PY'
+import json, statistics, sys
+c = [json.loads(l) for l in open(sys.argv[1]) if '"sample cycle"' in l]
+d = [x["duration_ms"] for x in c[1:]] or [x["duration_ms"] for x in c]
+print("%d %d %d" % (statistics.median(d), c[-1]["pods"], c[-1]["stale"]))
+PY
+}
+
+"$work/responder" --listen 0.0.0.0:19000 2>/dev/null &
+pids+=($!); resp=$!
+echo "== sampler: one sample cycle over $n pods (median of 3 cycles after the first)"
+printf '%-34s %10s %10s %8s\n' source cycle_ms us/pod stale
+
+# 1a. direct scrapes
+start_sim
+tmpl='{"metadata":{"annotations":{"membudget.io/budget":"256Mi","membudget.io/usage":"heap","membudget.io/metrics":"19000/metrics"}},"spec":{"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"512Mi"}},"ports":[{"containerPort":19000}]}]}}'
+curl -sS -X POST "$api/_sim/bulk-pods" -d "{\"namespace\":\"bench\",\"prefix\":\"p\",\"count\":$n,\"ipPrefix\":\"127.1\",\"template\":$tmpl}" > /dev/null
+printf 'sampleInterval: 5s\nusage: {maxConcurrentScrapes: 256, scrapeTimeout: 4s}\n' > "$work/c1.yaml"
+start_ctl "$work/c1.yaml"
+read -r ms pods stale <<< "$(cycles 4)"
+awk -v ms="$ms" -v n="$pods" -v st="$stale" 'BEGIN { printf "%-34s %10d %10.1f %8d\n", "scrape (Prometheus text, 256 at once)", ms, ms*1000/n, st }'
+stop "$ctl"; stop "$sim"
+
+# 1b. the metrics API
+start_sim
+tmpl='{"metadata":{"annotations":{"membudget.io/budget":"256Mi"}},"spec":{"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"512Mi"}}}]}}'
+curl -sS -X POST "$api/_sim/bulk-pods" -d "{\"namespace\":\"bench\",\"prefix\":\"p\",\"count\":$n,\"template\":$tmpl}" > /dev/null
+python3 - "$api" "$n" <<'PY'
+import json, sys, urllib.request
+items = [{"namespace": "bench", "name": "p-%d" % i, "containers": {"app": "100Mi"}} for i in range(int(sys.argv[2]))]
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/_sim/podmetrics", json.dumps({"items": items}).encode(), {"Content-Type": "application/json"}))
+PY
+start_ctl "$work/c1.yaml"
+read -r ms pods stale <<< "$(cycles 4)"
+awk -v ms="$ms" -v n="$pods" -v st="$stale" 'BEGIN { printf "%-34s %10d %10.1f %8d\n", "metrics.k8s.io (one list)", ms, ms*1000/n, st }'
+stop "$ctl"; stop "$sim"
+stop "$resp"
+
+# 2. reaction
+echo
+echo "== reaction: usage crosses the throttle threshold (sampleInterval 1s, sustainSamples 1), 9 trials"
+start_sim
+curl -sS -X POST "$api/api/v1/nodes" -d '{"metadata":{"name":"n1"}}' > /dev/null
+curl -sS -X POST "$api/_sim/bulk-pods" -d '{"namespace":"bench","prefix":"r","count":1,"template":{"metadata":{"annotations":{"membudget.io/budget":"100Mi"}},"spec":{"readinessGates":[{"conditionType":"membudget.io/within-budget"}],"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"200Mi"}}}]}}}' > /dev/null
+printf 'sampleInterval: 1s\nsustainSamples: 1\nrecoverSamples: 1\n' > "$work/c2.yaml"
+start_ctl "$work/c2.yaml"
+python3 - "$api" "$work/ctl.log" <<'PY'
+import json, statistics, sys, time, urllib.request
+api, logp = sys.argv[1], sys.argv[2]
+def post(path, body):
+    urllib.request.urlopen(urllib.request.Request(api + path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
+def cond():
+    p = json.load(urllib.request.urlopen(api + "/api/v1/namespaces/bench/pods/r-0"))
+    for c in p["status"].get("conditions", []):
+        if c["type"] == "membudget.io/within-budget":
+            return c["status"]
+def wait(v, limit=10):
+    t = time.monotonic()
+    while time.monotonic() - t < limit:
+        if cond() == v:
+            return time.monotonic()
+        time.sleep(0.005)
+    return None
+def ts(line):
+    j = json.loads(line)
+    t = time.strptime(j["ts"][:19], "%Y-%m-%dT%H:%M:%S")
+    return time.mktime(t) + float("0." + j["ts"][20:23])
+post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
+wait("True", 15)
+e2e, act = [], []
+for trial in range(9):
+    time.sleep(1.3)
+    t0 = time.monotonic()
+    post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "90Mi"}})
+    t1 = wait("False")
+    if t1:
+        e2e.append((t1 - t0) * 1000)
+    post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
+    wait("True")
+lines = open(logp).read().splitlines()
+tiers = [ts(l) for l in lines if '"msg":"tier"' in l and '"to":"throttle"' in l]
+sets = [ts(l) for l in lines if '"msg":"condition set"' in l and '"status":"False"' in l]
+for a, b in zip(tiers, sets):
+    act.append((b - a) * 1000)
+print("  decision -> condition patch answered (action latency): median %.1f ms (n=%d)" % (statistics.median(act), len(act)))
+print("  usage changed -> condition False seen in the API (end to end, includes waiting for the next sample): median %.0f ms (n=%d)" % (statistics.median(e2e), len(e2e)))
+PY
