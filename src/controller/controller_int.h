@@ -69,7 +69,7 @@ struct controller {
     struct sampler *sampler;
     struct recorder *rec;
     struct evlimit evl;
-    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak;
+    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed;
 };
 
 

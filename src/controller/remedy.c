@@ -40,6 +40,8 @@ struct remedy_state {
     bool gor_reported;
     bool leak_reported;
     bool post_gc;           /* a GC call succeeded: the next fresh sample is post-GC usage */
+    bool gc_report;         /* report the GC's effect with the next fresh sample */
+    int64_t gc_before;      /* usage when the GC was asked for */
     uint64_t gc_call, thr_call, prof_call, evict_call;
     bool evicting, evicted;
     mb_mono_ms evict_next;
@@ -82,6 +84,7 @@ static void on_gc(void *arg, const struct kapi_resp *r)
     bool ok = r->err == MB_OK && r->status >= 200 && r->status < 300;
     act(c, "gc", ok ? "ok" : "error");
     rs->post_gc = ok;
+    rs->gc_report = ok;
     log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", rs->s->pod->ns,
              "pod", rs->s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
 }
@@ -454,11 +457,26 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
             log_warn("gc endpoint refused", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name,
                      "why", why);
         } else if (!rs->gc_call) {
+            rs->gc_before = rs->usage;
             rs->gc_call = post(c, rs, url, "", on_gc);
         }
     }
     if (rs->brk.tier == BRK_EVICT)
         try_evict(c, rs, now, dry);
+    if (r->ok && rs->gc_report) {
+        /* What the GC did, as the next fresh sample shows it. */
+        char b4[32], af[32];
+        struct recorder_ref ref = ref_of(p);
+        rs->gc_report = false;
+        fmt_bytes(rs->gc_before, b4, sizeof b4);
+        fmt_bytes(rs->usage, af, sizeof af);
+        mx_observe(c->m_gc_freed, NULL, (double)(rs->gc_before - rs->usage));
+        log_info("gc result", "{s:s,s:s,s:I,s:I,s:f}", "namespace", p->ns, "pod", p->name,
+                 "before_bytes", (json_int_t)rs->gc_before, "after_bytes", (json_int_t)rs->usage,
+                 "percent_after", rs->percent);
+        recorder_event(c->rec, &ref, "Normal", "MemoryBudgetGCForced",
+                       "after the forced GC: %s -> %s (%.0f%% of budget)", b4, af, rs->percent);
+    }
     if (r->ok)
         leak_check(c, rs, p, r, now, &bc);
 }
@@ -506,6 +524,10 @@ void remedy_init(struct controller *c, struct loop *lp)
                           "Last fresh usage / budget per pod.", 2, LP);
     c->m_rate_limited = mx_counter(c->mx, "membudget_evictions_rate_limited_total",
                                    "Evictions deferred by the rate limits.", 0, NULL);
+    static const double FREED[] = {0, 1 << 20, 8 << 20, 64 << 20, 256 << 20, 1 << 30};
+    c->m_gc_freed = mx_histogram(c->mx, "membudget_gc_freed_bytes",
+                                 "Usage before a forced GC minus usage at the next sample.", 0,
+                                 NULL, FREED, MB_ARRAY_LEN(FREED));
     c->m_leak = mx_gauge(c->mx, "membudget_leak_suspected",
                          "1 while a pod's usage rises steadily (least squares over the window).",
                          2, LP);

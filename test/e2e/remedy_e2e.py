@@ -141,6 +141,10 @@ def sc_reclaimable(work):
             lambda: "MemoryBudgetRecovered" in reasons(sim, "shop", "web") and
             base.cond_of(sim.pods()[("shop", "web")]) == "True", 20),
             reasons(sim, "shop", "web"))
+        check("the GC's effect is reported from the next sample (Event: before -> after)",
+              wait_until(lambda: any(e["message"].startswith("after the forced GC")
+                                     for e in events(sim, "shop", "web")), 10),
+              [e["message"] for e in events(sim, "shop", "web")])
         check("the real heap dropped below the budget", wait_until(
             lambda: t.metrics()["go_memstats_heap_inuse_bytes"] < 32 << 20, 5), t.metrics())
         pod = ctl.tracked()[("shop", "web")]
