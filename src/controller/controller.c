@@ -239,36 +239,33 @@ bool ctl_governed(struct controller *c, const char *ns)
 
 /* --- the cache listener ------------------------------------------------------- */
 
+/* The pod `old` is gone (or replaced by a new uid): drop its state, with
+ * whatever is queued or in flight for it. */
+static void state_free(struct controller *c, struct podstate *s, const struct pc_pod *old)
+{
+    s->pod = old;
+    remedy_pod_gone(c, s);
+    q_remove(c, s);
+    if (s->call) {
+        kapi_cancel(c->api, s->call);
+        c->inflight--;
+    }
+    mb_free(s);
+}
+
 static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struct pc_pod *cur)
 {
     struct controller *c = arg;
     if (ch == PC_DELETED) {
-        struct podstate *s = old->user;
-        if (s) {
-            s->pod = old;
-            remedy_pod_gone(c, s);
-            q_remove(c, s);
-            if (s->call) {
-                kapi_cancel(c->api, s->call);
-                c->inflight--;
-            }
-            mb_free(s);
-        }
+        if (old->user)
+            state_free(c, old->user, old);
         return;
     }
     struct podstate *s = cur->user;
     if (!s || strcmp(old ? old->uid : "", cur->uid) != 0) {
         /* New pod, or the same name with a new uid: fresh state. */
-        if (s) {
-            s->pod = old;
-            remedy_pod_gone(c, s);
-            q_remove(c, s);
-            if (s->call) {
-                kapi_cancel(c->api, s->call);
-                c->inflight--;
-            }
-            mb_free(s);
-        }
+        if (s)
+            state_free(c, s, old);
         s = mb_xcalloc(1, sizeof *s);
         s->c = c;
         backoff_init(&s->bo, 200, 10000);
