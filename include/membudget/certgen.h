@@ -8,7 +8,9 @@
 #ifndef MB_CERTGEN_H
 #define MB_CERTGEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "membudget/err.h"
 
 struct certgen_pair {
@@ -26,5 +28,13 @@ mb_err certgen_ca(const char *common_name, int days, struct certgen_pair *out, s
 mb_err certgen_serving(const struct certgen_pair *ca, const char *common_name,
                        const char *const *dns, size_t ndns, const char *const *ips, size_t nips,
                        int days, struct certgen_pair *out, struct mb_diag *diag);
+
+/* Is `cert_pem` (with `key_pem`) signed by `ca_pem`, valid at `now_s` and
+ * for `min_remaining_s` more (the CA too), and does it cover every name in
+ * dns? On false, `why` says what is wrong. Nothing is allocated for the
+ * caller. */
+bool certgen_check(const char *ca_pem, const char *cert_pem, const char *key_pem,
+                   const char *const *dns, size_t ndns, int64_t now_s, int64_t min_remaining_s,
+                   char *why, size_t whylen);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
     {"controller", cmd_controller, "watch pods and act on their memory budgets (--leader-elect for replicas)"},
     {"webhook", cmd_webhook, "serve the HTTPS admission webhook (/validate, /validate/audit, /mutate)"},
     {"status", cmd_status, "print the pods a controller tracks (its /debug/pods) as a table"},
+    {"certs", cmd_certs, "create or renew the webhook's certificate Secret and inject its CA (Helm hook Job)"},
     {"lint", cmd_lint, "check manifests against the admission policy, offline"},
     {"version", cmd_version, "print version, git commit and library versions"},
 };

@@ -134,3 +134,46 @@ mb_err certgen_serving(const struct certgen_pair *ca, const char *common_name,
     BIO_free(kb);
     return err;
 }
+
+bool certgen_check(const char *ca_pem, const char *cert_pem, const char *key_pem,
+                   const char *const *dns, size_t ndns, int64_t now_s, int64_t min_remaining_s,
+                   char *why, size_t whylen)
+{
+    BIO *b1 = BIO_new_mem_buf(ca_pem, -1), *b2 = BIO_new_mem_buf(cert_pem, -1),
+        *b3 = BIO_new_mem_buf(key_pem, -1);
+    X509 *ca = b1 ? PEM_read_bio_X509(b1, NULL, NULL, NULL) : NULL;
+    X509 *cert = b2 ? PEM_read_bio_X509(b2, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *key = b3 ? PEM_read_bio_PrivateKey(b3, NULL, NULL, NULL) : NULL;
+    time_t limit = (time_t)(now_s + min_remaining_s), now = (time_t)now_s;
+    bool ok = false;
+
+    if (!ca || !cert || !key)
+        snprintf(why, whylen, "cannot parse the %s", !ca ? "CA certificate" : !cert ? "certificate" : "key");
+    else if (X509_check_private_key(cert, key) != 1)
+        snprintf(why, whylen, "the key does not match the certificate");
+    else if (X509_verify(cert, X509_get0_pubkey(ca)) != 1)
+        snprintf(why, whylen, "the certificate is not signed by the CA");
+    else if (X509_cmp_time(X509_get0_notBefore(cert), &now) > 0)
+        snprintf(why, whylen, "the certificate is not valid yet");
+    else if (X509_cmp_time(X509_get0_notAfter(cert), &limit) < 0 ||
+             X509_cmp_time(X509_get0_notAfter(ca), &limit) < 0)
+        snprintf(why, whylen, "the certificate or its CA expires within %lld days",
+                 (long long)(min_remaining_s / 86400));
+    else {
+        ok = true;
+        for (size_t i = 0; i < ndns && ok; i++) {
+            if (X509_check_host(cert, dns[i], 0, 0, NULL) != 1) {
+                snprintf(why, whylen, "the certificate does not cover %s", dns[i]);
+                ok = false;
+            }
+        }
+    }
+    ERR_clear_error();
+    X509_free(ca);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    BIO_free(b1);
+    BIO_free(b2);
+    BIO_free(b3);
+    return ok;
+}

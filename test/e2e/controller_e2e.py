@@ -497,8 +497,69 @@ def sc_run_all_in_one(work):
         sim.stop()
 
 
+def sc_certs(work):
+    """membudget certs: a Secret with a CA and a serving certificate for the
+    Service's names, the CA in both webhook configurations; a second run keeps
+    the certificate; a certificate for other names is replaced."""
+    import base64
+    sim = Sim(work)
+    try:
+        sim.ns("membudget", governed=False)
+        for kind in ("mutating", "validating"):
+            sim.api("POST", "/apis/admissionregistration.k8s.io/v1/%swebhookconfigurations" % kind,
+                    {"metadata": {"name": "membudget"}, "webhooks": [
+                        {"name": "a.membudget.io", "admissionReviewVersions": ["v1"],
+                         "sideEffects": "None", "clientConfig": {"service": {
+                             "namespace": "membudget", "name": "membudget-webhook"}}},
+                        {"name": "b.membudget.io", "admissionReviewVersions": ["v1"],
+                         "sideEffects": "None", "clientConfig": {"service": {
+                             "namespace": "membudget", "name": "membudget-webhook"}}}]})
+        args = [BIN, "certs", "--kubeconfig", sim.kubeconfig, "--service", "membudget-webhook",
+                "--namespace", "membudget", "--webhook-config", "membudget"]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        check("certs: first run creates the Secret and injects the CA", out.returncode == 0 and
+              "new certificate" in out.stdout, out.stdout + out.stderr)
+        st, sec = sim.api("GET", "/api/v1/namespaces/membudget/secrets/membudget-webhook-tls")
+        data = {k: base64.b64decode(v).decode() for k, v in sec.get("data", {}).items()}
+        for f in ("ca.crt", "tls.crt", "tls.key"):
+            open(os.path.join(work, f), "w").write(data.get(f, ""))
+        v = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(work, "ca.crt"),
+                            os.path.join(work, "tls.crt")], capture_output=True, text=True)
+        san = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                              os.path.join(work, "tls.crt")], capture_output=True, text=True)
+        check("the Secret is kubernetes.io/tls, its certificate verifies against its CA and "
+              "covers the Service names", sec.get("type") == "kubernetes.io/tls" and
+              v.returncode == 0 and "membudget-webhook.membudget.svc.cluster.local" in
+              san.stdout and "DNS:membudget-webhook.membudget.svc," in san.stdout,
+              v.stdout + v.stderr + san.stdout)
+        cab = base64.b64encode(data["ca.crt"].encode()).decode()
+        ok = True
+        for kind in ("mutating", "validating"):
+            st, cfg = sim.api("GET", "/apis/admissionregistration.k8s.io/v1/"
+                              "%swebhookconfigurations/membudget" % kind)
+            ok = ok and all(w["clientConfig"].get("caBundle") == cab for w in cfg["webhooks"])
+        check("caBundle set on every webhook of both configurations", ok)
+        out2 = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        st, sec2 = sim.api("GET", "/api/v1/namespaces/membudget/secrets/membudget-webhook-tls")
+        check("certs is idempotent: a second run keeps the valid certificate",
+              out2.returncode == 0 and "kept" in out2.stdout and "already current" in out2.stdout
+              and sec2["data"] == sec["data"], out2.stdout + out2.stderr)
+        args3 = [a if a != "membudget-webhook" else "other-svc" for a in args]
+        args3 += ["--secret", "membudget-webhook-tls"]
+        out3 = subprocess.run(args3, capture_output=True, text=True, timeout=30)
+        st, sec3 = sim.api("GET", "/api/v1/namespaces/membudget/secrets/membudget-webhook-tls")
+        check("a certificate that does not cover the Service is replaced",
+              out3.returncode == 0 and "does not cover" in out3.stdout and
+              sec3["data"]["tls.crt"] != sec["data"]["tls.crt"], out3.stdout + out3.stderr)
+        out4 = subprocess.run(args[:-1] + ["nope"], capture_output=True, text=True, timeout=30)
+        check("an unknown webhook configuration is an error", out4.returncode == 1 and
+              "no webhook configuration named nope" in out4.stderr, out4.stderr)
+    finally:
+        sim.stop()
+
+
 SCENARIOS = [sc_initial_sync_and_gate, sc_changes_seen, sc_bookmarks, sc_gone_relist,
-             sc_restart_and_errors, sc_leader_election, sc_run_all_in_one]
+             sc_restart_and_errors, sc_leader_election, sc_run_all_in_one, sc_certs]
 
 
 def main():

@@ -2,9 +2,11 @@
  * backoff, watch-event decoding, kubeconfig/in-cluster, base64. */
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
 
 #include "membudget/alloc.h"
 #include "membudget/b64.h"
+#include "membudget/certgen.h"
 #include "membudget/backoff.h"
 #include "membudget/evagg.h"
 #include "membudget/kobj.h"
@@ -364,6 +366,39 @@ START_TEST(test_evagg)
 }
 END_TEST
 
+/* --- certgen_check (the idempotence of membudget certs) --------------------------- */
+
+START_TEST(test_certgen_check)
+{
+    struct certgen_pair ca, leaf, other;
+    struct mb_diag d = {0};
+    const char *dns[] = {"svc", "svc.ns", "svc.ns.svc"};
+    const char *more[] = {"svc.ns.svc", "elsewhere.ns.svc"};
+    char why[256];
+    ck_assert_int_eq(certgen_ca("ca", 10, &ca, &d), MB_OK);
+    ck_assert_int_eq(certgen_serving(&ca, "svc.ns.svc", dns, 3, NULL, 0, 10, &leaf, &d), MB_OK);
+    ck_assert_int_eq(certgen_ca("other", 10, &other, &d), MB_OK);
+    /* Issued now: its validity starts at the real clock, so check with it. */
+    int64_t now = (int64_t)time(NULL);
+    ck_assert_msg(certgen_check(ca.cert_pem, leaf.cert_pem, leaf.key_pem, dns, 3, now, 86400, why,
+                                sizeof why), "%s", why);
+    ck_assert(!certgen_check(ca.cert_pem, leaf.cert_pem, leaf.key_pem, dns, 3, now, 30 * 86400, why,
+                             sizeof why));
+    ck_assert(strstr(why, "expires within 30 days"));
+    ck_assert(!certgen_check(ca.cert_pem, leaf.cert_pem, leaf.key_pem, more, 2, now, 0, why, sizeof why));
+    ck_assert(strstr(why, "does not cover elsewhere.ns.svc"));
+    ck_assert(!certgen_check(other.cert_pem, leaf.cert_pem, leaf.key_pem, dns, 3, now, 0, why, sizeof why));
+    ck_assert(strstr(why, "not signed by the CA"));
+    ck_assert(!certgen_check(ca.cert_pem, leaf.cert_pem, other.key_pem, dns, 3, now, 0, why, sizeof why));
+    ck_assert(strstr(why, "key does not match"));
+    ck_assert(!certgen_check("junk", leaf.cert_pem, leaf.key_pem, dns, 3, now, 0, why, sizeof why));
+    ck_assert(strstr(why, "cannot parse"));
+    certgen_pair_cleanup(&ca);
+    certgen_pair_cleanup(&leaf);
+    certgen_pair_cleanup(&other);
+}
+END_TEST
+
 Suite *kube_suite(void)
 {
     Suite *s = suite_create("kube");
@@ -381,6 +416,9 @@ Suite *kube_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("evagg");
     tcase_add_test(tc, test_evagg);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("certgen");
+    tcase_add_test(tc, test_certgen_check);
     suite_add_tcase(s, tc);
     tc = tcase_create("b64");
     tcase_add_test(tc, test_b64_round_trip_and_errors);
