@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# deploy/ is applied with the real kubectl (--dry-run=server, after creating
+# its namespace for real, as a cluster would have it) against kubesim, so
+# kinds and fields are checked by a real client; then for real, and the
+# objects read back. Also: the RBAC granted to the controller equals the
+# calls its code makes (test/deploy/rbac_calls.txt, kept next to the code's
+# request paths), no more, no less.
+#   usage: test/deploy/check.sh MEMBUDGET_BINARY
+set -u
+bin=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; shift; [ $# -gt 0 ] && printf '       %s\n' "$@"; }
+finish() {
+    [ -n "${MB_TEST_COUNTS:-}" ] && echo "$pass $fail" > "$MB_TEST_COUNTS"
+    echo "deploy checks: $pass ok, $fail failing"
+    [ "$fail" = 0 ]
+}
+work=$(mktemp -d /tmp/mb-deploy.XXXXXX)
+sim=
+trap '[ -n "$sim" ] && kill $sim 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+
+# RBAC: what the code calls (verb resource) vs what 10-rbac.yaml grants.
+python3 - "$root" > "$work/rbac.out" 2>&1 <<'PY'
+import re, sys, json
+root = sys.argv[1]
+# The calls the controller and webhook make, from the code itself: every
+# kapi request path built in src/ (method + path pattern).
+calls = set()
+for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/recorder/recorder.c",
+          "src/leader/leader.c", "src/sampler/sampler.c"]:
+    text = open("%s/%s" % (root, f)).read()
+    if "reflector" in f:   # list + watch of pods and namespaces (paths from controller.c)
+        calls |= {("list", "", "pods"), ("watch", "", "pods"), ("list", "", "namespaces"),
+                  ("watch", "", "namespaces")}
+    for m in re.finditer(r'"(/api[^"]*)"', text):
+        p = m.group(1)
+        if "/pods/%s/status" in p: calls.add(("patch", "", "pods/status"))
+        if "/pods/%s/eviction" in p: calls.add(("create", "", "pods/eviction"))
+        if p.endswith("/events"): calls.add(("create", "", "events"))
+        if "/events/%s" in p: calls.add(("patch", "", "events"))
+        if "coordination.k8s.io" in p: calls |= {("get", "coordination.k8s.io", "leases"),
+                                                 ("create", "coordination.k8s.io", "leases"),
+                                                 ("update", "coordination.k8s.io", "leases")}
+        if "metrics.k8s.io" in p: calls.add(("list", "metrics.k8s.io", "pods"))
+# get is implied by list for the RBAC a client needs; grant matches exactly as written:
+want = calls | {("get", "", "pods"), ("get", "", "namespaces"), ("get", "metrics.k8s.io", "pods")}
+import subprocess
+docs = open(root + "/deploy/10-rbac.yaml").read().split("\n---\n")
+granted = set()
+for d in docs:
+    if "kind: ClusterRole\n" in d or "kind: Role\n" in d:
+        for m in re.finditer(r"- apiGroups: \[([^\]]*)\]\n  resources: \[([^\]]*)\]\n  verbs: \[([^\]]*)\]", d):
+            g = m.group(1).strip().strip('"')
+            for r in m.group(2).split(","):
+                for v in m.group(3).split(","):
+                    granted.add((v.strip(), g, r.strip()))
+extra, missing = granted - want, want - granted
+print("granted:", sorted(granted))
+if extra: print("EXTRA (granted, never used):", sorted(extra))
+if missing: print("MISSING (used, not granted):", sorted(missing))
+wild = [g for g in granted if "*" in g]
+if wild: print("WILDCARD:", wild)
+sys.exit(1 if extra or missing or wild else 0)
+PY
+if [ $? = 0 ]; then ok "RBAC grants exactly the calls the code makes"; else bad "RBAC grants exactly the calls the code makes" "$(cat "$work/rbac.out")"; fi
+if grep -qE "resources:.*secrets" "$root/deploy/10-rbac.yaml"; then
+    bad "the controller's RBAC has no secrets"
+else
+    ok "the controller's RBAC has no secrets"
+fi
+
+if ! command -v kubectl >/dev/null; then
+    echo "deploy checks: kubectl apply SKIPPED (no kubectl on PATH)"; finish; exit $?
+fi
+"$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" > /dev/null 2>&1 &
+sim=$!
+for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
+cat > "$work/kc" <<EOF2
+apiVersion: v1
+kind: Config
+current-context: s
+clusters: [{name: s, cluster: {server: "http://$(cat "$work/addr")"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: s, context: {cluster: s, user: u}}]
+EOF2
+export KUBECONFIG=$work/kc
+kubectl apply -f "$root/deploy/00-namespace.yaml" > /dev/null 2>&1
+out=$(kubectl apply --dry-run=server -f "$root/deploy/" 2>&1)
+if [ $? = 0 ] && ! grep -q -i error <<< "$out"; then ok "kubectl apply --dry-run=server -f deploy/"; else bad "kubectl apply --dry-run=server -f deploy/" "$out"; fi
+n=$(curl -s "http://$(cat "$work/addr")/apis/apps/v1/namespaces/membudget/deployments" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+[ "$n" = 0 ] && ok "dry run stored nothing" || bad "dry run stored nothing" "$n deployments"
+out=$(kubectl apply -f "$root/deploy/" 2>&1)
+if [ $? = 0 ]; then ok "kubectl apply -f deploy/ (for real)"; else bad "kubectl apply -f deploy/ (for real)" "$out"; fi
+out=$(kubectl get validatingwebhookconfiguration membudget -o jsonpath='{.webhooks[*].name} {.webhooks[0].rules[1].resources}' 2>&1)
+grep -q "validate.membudget.io audit.membudget.io" <<< "$out" && grep -q statefulsets <<< "$out" \
+    && ok "webhooks: enforce and audit, with the workload kinds (YAML anchors resolved)" \
+    || bad "webhooks: enforce and audit, with the workload kinds" "$out"
+out=$("$bin" lint "$root/deploy/30-deployment.yaml" "$root/deploy/50-certs-job.yaml" 2>&1)
+if [ $? = 0 ]; then ok "membudget lint passes on deploy/ workloads"; else bad "membudget lint passes on deploy/ workloads" "$out"; fi
+finish
