@@ -15,6 +15,9 @@
 # BUILD_PKGS part of this list; keep them in step).
 BUILD_PKGS := gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev \
               libyaml-dev libssl-dev
+# What bin/membudget needs at run time (the Dockerfile's final stage).
+RUNTIME_PKGS := libevent-2.1-7 libevent-openssl-2.1-7 libcurl4 libjansson4 libyaml-0-2 libssl3 \
+                ca-certificates
 TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3
 DEMO_PKGS  := golang-go wrk
 DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS)
@@ -152,6 +155,15 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# For the Dockerfile: install only what building needs; print the runtime list.
+deps-build:
+	@missing=$$(for p in $(BUILD_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	  grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+print-runtime-pkgs:
+	@echo $(RUNTIME_PKGS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -159,4 +171,5 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(B)/cmd/membudget/main.d
-.PHONY: all check check-pure check-all check-lint test asan check-valgrind fuzz bench demo deps format clean
+.PHONY: all check check-pure check-all check-lint test asan check-valgrind fuzz bench demo deps \
+        deps-build print-runtime-pkgs format clean

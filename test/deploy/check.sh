@@ -71,6 +71,21 @@ else
     ok "the controller's RBAC has no secrets"
 fi
 
+# The image's runtime packages (Makefile RUNTIME_PKGS, used by the
+# Dockerfile) provide every library the binary links directly.
+missing=
+for lib in $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+    pkg=$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1)
+    [ -z "$pkg" ] && pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1)
+    case " libc6 $(make -s -C "$root" print-runtime-pkgs) " in *" $pkg "*) ;; *) missing="$missing $lib($pkg)";; esac
+done
+if [ -z "$missing" ]; then ok "RUNTIME_PKGS (the image) provide every library the binary needs"
+else bad "RUNTIME_PKGS (the image) provide every library the binary needs" "missing:$missing"; fi
+grep -q 'make deps-build' "$root/Dockerfile" && grep -q 'print-runtime-pkgs' "$root/Dockerfile" && grep -q '^USER 65532' "$root/Dockerfile" \
+    && ok "Dockerfile: package lists from the Makefile, non-root user" \
+    || bad "Dockerfile: package lists from the Makefile, non-root user"
+
 if ! command -v kubectl >/dev/null; then
     echo "deploy checks: kubectl apply SKIPPED (no kubectl on PATH)"; finish; exit $?
 fi
