@@ -86,6 +86,12 @@ grep -q 'make deps-build' "$root/Dockerfile" && grep -q 'print-runtime-pkgs' "$r
     && ok "Dockerfile: package lists from the Makefile, non-root user" \
     || bad "Dockerfile: package lists from the Makefile, non-root user"
 
+# docs/metrics.md documents exactly the metrics the code declares.
+code=$(grep -rhoE '"membudget_[a-z_]+"' "$root/src" | tr -d '"' | sort -u)
+docs=$(grep -oE '^\| `membudget_[a-z_]+`' "$root/docs/metrics.md" | grep -oE 'membudget_[a-z_]+' | sort -u)
+if [ "$code" = "$docs" ]; then ok "docs/metrics.md lists every metric the code declares, and no other"
+else bad "docs/metrics.md lists every metric the code declares, and no other" "$(diff <(echo "$code") <(echo "$docs"))"; fi
+
 if ! command -v kubectl >/dev/null; then
     echo "deploy checks: kubectl apply SKIPPED (no kubectl on PATH)"; finish; exit $?
 fi
