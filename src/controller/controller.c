@@ -468,6 +468,7 @@ static void collect(void *arg)
     mx_set(c->m_tracked, NULL, (double)pc_count(c->cache));
     mx_set(c->m_cache_bytes, NULL, (double)pc_bytes(c->cache));
     mx_set(c->m_leader, NULL, c->leader ? 1 : 0);
+    remedy_collect(c);
 }
 
 static bool ready_check(void *arg, char *why, size_t whylen)

@@ -69,7 +69,7 @@ struct controller {
     struct sampler *sampler;
     struct recorder *rec;
     struct evlimit evl;
-    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed;
+    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed, *m_in_tier;
 };
 
 
@@ -82,6 +82,7 @@ void remedy_init(struct controller *c, struct loop *lp);
 void remedy_start(struct controller *c);
 void remedy_stop(struct controller *c);
 void remedy_cleanup(struct controller *c);
+void remedy_collect(struct controller *c); /* metrics collector */
 void remedy_pod_gone(struct controller *c, struct podstate *s); /* frees s->rs */
 json_t *remedy_pod_json(const struct podstate *s); /* Returns: new object, or NULL */
 

@@ -522,6 +522,8 @@ void remedy_init(struct controller *c, struct loop *lp)
                               "Remediation actions, by action and result.", 2, L2);
     c->m_ratio = mx_gauge(c->mx, "membudget_pod_usage_ratio",
                           "Last fresh usage / budget per pod.", 2, LP);
+    c->m_in_tier = mx_gauge(c->mx, "membudget_pods_in_tier",
+                            "Pods in each tier now (on the leader; 0 elsewhere).", 1, L1);
     c->m_rate_limited = mx_counter(c->mx, "membudget_evictions_rate_limited_total",
                                    "Evictions deferred by the rate limits.", 0, NULL);
     static const double FREED[] = {0, 1 << 20, 8 << 20, 64 << 20, 256 << 20, 1 << 30};
@@ -531,6 +533,23 @@ void remedy_init(struct controller *c, struct loop *lp)
     c->m_leak = mx_gauge(c->mx, "membudget_leak_suspected",
                          "1 while a pod's usage rises steadily (least squares over the window).",
                          2, LP);
+}
+
+/* membudget_pods_in_tier{tier}: how many pods sit in each tier now. */
+void remedy_collect(struct controller *c)
+{
+    double n[BRK_NTIERS] = {0};
+    size_t pos = 0;
+    struct pc_pod *p;
+    while ((p = pc_next(c->cache, &pos))) {
+        const struct podstate *s = p->user;
+        if (s && s->rs && s->rs->sampled)
+            n[s->rs->brk.tier]++;
+    }
+    for (int t = 0; t < BRK_NTIERS; t++) {
+        const char *v[] = {brk_tier_name((enum brk_tier)t)};
+        mx_set(c->m_in_tier, v, c->leader ? n[t] : 0);
+    }
 }
 
 void remedy_start(struct controller *c)

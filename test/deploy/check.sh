@@ -92,6 +92,28 @@ docs=$(grep -oE '^\| `membudget_[a-z_]+`' "$root/docs/metrics.md" | grep -oE 'me
 if [ "$code" = "$docs" ]; then ok "docs/metrics.md lists every metric the code declares, and no other"
 else bad "docs/metrics.md lists every metric the code declares, and no other" "$(diff <(echo "$code") <(echo "$docs"))"; fi
 
+# Alerts and dashboard: parse, and use only metrics that exist.
+out=$(python3 - "$root" <<'PY'
+import json, re, sys
+root = sys.argv[1]
+known = set(re.findall(r"^\| `(membudget_[a-z_]+)`", open(root + "/docs/metrics.md").read(), re.M))
+dash = json.load(open(root + "/deploy/grafana/membudget.json"))
+exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+rules = open(root + "/deploy/prometheus/rules.yaml").read()
+exprs += re.findall(r"expr: (.*)", rules)
+bad = set()
+for e in exprs:
+    for m in re.findall(r"membudget_[a-z_]+", e):
+        base = re.sub(r"_(bucket|sum|count)$", "", m)
+        if base not in known:
+            bad.add(m)
+print("unknown metrics: %s" % sorted(bad) if bad else "ok: %d expressions" % len(exprs))
+sys.exit(1 if bad or len(dash["panels"]) < 5 else 0)
+PY
+)
+if [ $? = 0 ]; then ok "Grafana dashboard and PrometheusRule use only real metrics ($out)"
+else bad "Grafana dashboard and PrometheusRule use only real metrics" "$out"; fi
+
 if ! command -v kubectl >/dev/null; then
     echo "deploy checks: kubectl apply SKIPPED (no kubectl on PATH)"; finish; exit $?
 fi
