@@ -10,7 +10,7 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends make ca-certificates git
 WORKDIR /src
 COPY Makefile ./
-RUN make deps-build && make -s print-runtime-pkgs > /runtime-pkgs
+RUN make deps-build && make --no-print-directory -s print-runtime-pkgs > /runtime-pkgs
 COPY . .
 # COMMIT is read from git when available; .dockerignore leaves .git out, so pass
 # --build-arg or accept "unknown" in `membudget version`.

@@ -78,7 +78,7 @@ for lib in $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); 
     path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
     pkg=$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1)
     [ -z "$pkg" ] && pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1)
-    case " libc6 $(make -s -C "$root" print-runtime-pkgs) " in *" $pkg "*) ;; *) missing="$missing $lib($pkg)";; esac
+    case " libc6 $(make --no-print-directory -s -C "$root" print-runtime-pkgs | tr "\n" " ") " in *" $pkg "*) ;; *) missing="$missing $lib($pkg)";; esac
 done
 if [ -z "$missing" ]; then ok "RUNTIME_PKGS (the image) provide every library the binary needs"
 else bad "RUNTIME_PKGS (the image) provide every library the binary needs" "missing:$missing"; fi
