@@ -70,6 +70,10 @@ $(UNIT_OBJ): CFLAGS += $(CHECK_CFLAGS) -Itest/fakes -Itest/unit
 $(B)/libmembudget.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+# The commit is compiled into main.c's object (via app/main.c's MB_COMMIT):
+# rebuild it when HEAD moves, so `membudget version` never shows a stale one.
+$(B)/src/app/main.o: $(wildcard .git/HEAD .git/refs/heads/*)
+
 $(BIN): $(B)/cmd/membudget/main.o $(B)/libmembudget.a
 	@mkdir -p $(@D)
 	$(if $(V),,@echo "  LINK  $@")

@@ -35,7 +35,11 @@ static void usage(FILE *f)
 
 int cmd_version(int argc, char **argv)
 {
-    (void)argv;
+    if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("Usage: membudget version\n\nPrints the version, the git commit and the versions "
+               "of the libraries in use.\n");
+        return 0;
+    }
     if (argc > 0) {
         fprintf(stderr, "membudget version: takes no arguments\n");
         return 2;

@@ -86,6 +86,25 @@ grep -q 'make deps-build' "$root/Dockerfile" && grep -q 'print-runtime-pkgs' "$r
     && ok "Dockerfile: package lists from the Makefile, non-root user" \
     || bad "Dockerfile: package lists from the Makefile, non-root user"
 
+# The CLI: every subcommand's --help (exit 0) lists its flags with defaults;
+# run has every flag DESIGN.md names.
+cli_bad=
+for c in run controller webhook certs status lint version; do
+    h=$("$bin" "$c" --help 2>&1) || cli_bad="$cli_bad $c(exit)"
+    grep -q "^Usage: membudget $c" <<< "$h" || cli_bad="$cli_bad $c(usage)"
+done
+h=$("$bin" run --help)
+for f in kubeconfig config leader-elect dry-run metrics-bind-address webhook-bind-address \
+         tls-cert-file tls-private-key-file namespace context; do
+    grep -q -- "--$f" <<< "$h" || cli_bad="$cli_bad run:--$f"
+done
+grep -q -- '--metrics-bind-address ADDR .*(default :8080)' <<< "$h" || cli_bad="$cli_bad run:default"
+"$bin" --help 2>&1 | grep -q certs || cli_bad="$cli_bad top-level"
+"$bin" version | grep -q "commit $(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
+    || cli_bad="$cli_bad version-commit"
+if [ -z "$cli_bad" ]; then ok "every subcommand's --help lists its flags and defaults; version shows the commit"
+else bad "every subcommand's --help lists its flags and defaults; version shows the commit" "$cli_bad"; fi
+
 # docs/metrics.md documents exactly the metrics the code declares.
 code=$(grep -rhoE '"membudget_[a-z_]+"' "$root/src" | tr -d '"' | sort -u)
 docs=$(grep -oE '^\| `membudget_[a-z_]+`' "$root/docs/metrics.md" | grep -oE 'membudget_[a-z_]+' | sort -u)
