@@ -19,7 +19,7 @@ BUILD_PKGS := gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-d
 RUNTIME_PKGS := libevent-2.1-7 libevent-openssl-2.1-7 libcurl4 libjansson4 libyaml-0-2 libssl3 \
                 ca-certificates
 TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3
-DEMO_PKGS  := golang-go wrk
+DEMO_PKGS  := golang-go wrk golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS)
 
 VERSION := 0.1.0
