@@ -153,16 +153,17 @@ func main() {
 		return b.String(), err
 	}
 	root.Funcs(funcs)
+	chartName, _ := meta["name"].(string)
+	// Templates are named as Helm names them: CHART/templates/FILE.
 	for _, f := range tpls {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			fail("%v", err)
 		}
-		if _, err := root.New(filepath.Base(f)).Parse(string(data)); err != nil {
+		if _, err := root.New(chartName + "/templates/" + filepath.Base(f)).Parse(string(data)); err != nil {
 			fail("%s: %v", f, err)
 		}
 	}
-	chartName, _ := meta["name"].(string)
 	var out bytes.Buffer
 	for _, f := range tpls {
 		base := filepath.Base(f)
@@ -175,7 +176,7 @@ func main() {
 			data[k] = v
 		}
 		data["Template"] = map[string]interface{}{"Name": chartName + "/templates/" + base, "BasePath": chartName + "/templates"}
-		if err := root.ExecuteTemplate(&b, base, data); err != nil {
+		if err := root.ExecuteTemplate(&b, chartName+"/templates/"+base, data); err != nil {
 			fail("%s: %v", base, err)
 		}
 		if base == "NOTES.txt" || strings.TrimSpace(b.String()) == "" {
