@@ -20,6 +20,13 @@ struct certgen_pair {
 
 void certgen_pair_cleanup(struct certgen_pair *p);
 
+enum certgen_key { CERTGEN_ECDSA_P256, CERTGEN_RSA_2048 };
+
+/* The key type of the certificates made from now on (default ECDSA P-256;
+ * RSA 2048 for clients that need it). Process-wide: set it once, at start,
+ * before any certificate is made. */
+void certgen_set_key_type(enum certgen_key t);
+
 /* A self-signed CA valid for `days`. */
 mb_err certgen_ca(const char *common_name, int days, struct certgen_pair *out, struct mb_diag *diag);
 

@@ -4,7 +4,8 @@
  *   1. Read Secret NS/SECRET. If it holds a CA, a certificate and a key that
  *      still verify, cover the Service's DNS names and are valid for more than
  *      --renew-before, keep them (a second run changes nothing).
- *   2. Otherwise generate a CA and an ECDSA P-256 serving certificate for
+ *   2. Otherwise generate a CA and an ECDSA P-256 (or, --key-type rsa, RSA
+ *      2048) serving certificate for
  *      SERVICE, SERVICE.NS, SERVICE.NS.svc and SERVICE.NS.svc.cluster.local,
  *      and create or update the Secret (type kubernetes.io/tls; keys tls.crt,
  *      tls.key, ca.crt).
@@ -152,7 +153,8 @@ static int inject_ca(struct loop *lp, struct kapi *k, const char *name, const ch
 
 int cmd_certs(int argc, char **argv)
 {
-    const char *service, *ns, *secret_name, *webhooks, *kubeconfig, *context, *days_s, *renew_s;
+    const char *service, *ns, *secret_name, *webhooks, *kubeconfig, *context, *days_s, *renew_s,
+        *key_type;
     const struct flag FLAGS[] = {
         {"service", "NAME", "", "the webhook's Service", &service, NULL, false},
         {"namespace", "NS", "", "namespace of the Service and the Secret", &ns, NULL, false},
@@ -160,6 +162,7 @@ int cmd_certs(int argc, char **argv)
         {"webhook-config", "NAME", "", "Mutating/ValidatingWebhookConfiguration to give the CA (repeatable)", &webhooks, NULL, true},
         {"days", "N", "365", "validity of a new certificate", &days_s, NULL, false},
         {"renew-before", "N", "30", "renew when fewer days than this remain", &renew_s, NULL, false},
+        {"key-type", "TYPE", "ecdsa", "ecdsa (P-256) or rsa (2048 bits)", &key_type, NULL, false},
         {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
         {"context", "NAME", "", "kubeconfig context", &context, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
@@ -178,6 +181,11 @@ int cmd_certs(int argc, char **argv)
     if (!app_uint_flag("days", days_s, 3650, &days) ||
         !app_uint_flag("renew-before", renew_s, 3650, &renew))
         return 2;
+    if (strcmp(key_type, "ecdsa") && strcmp(key_type, "rsa")) {
+        fprintf(stderr, "membudget certs: --key-type: \"%s\" is not ecdsa or rsa\n", key_type);
+        return 2;
+    }
+    certgen_set_key_type(!strcmp(key_type, "rsa") ? CERTGEN_RSA_2048 : CERTGEN_ECDSA_P256);
     if (days < 2 || renew >= days) {
         fprintf(stderr, "membudget certs: need --days >= 2 and --renew-before < --days\n");
         return 2;

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <string.h>
 #include "membudget/alloc.h"
@@ -49,10 +50,17 @@ static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return true;
 }
 
+static enum certgen_key key_type = CERTGEN_ECDSA_P256;
+
+void certgen_set_key_type(enum certgen_key t)
+{
+    key_type = t;
+}
+
 static mb_err make(const char *cn, int days, bool is_ca, const char *san, X509 *issuer,
                    EVP_PKEY *issuer_key, struct certgen_pair *out, struct mb_diag *diag)
 {
-    EVP_PKEY *key = EVP_EC_gen("P-256");
+    EVP_PKEY *key = key_type == CERTGEN_RSA_2048 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
     X509 *x = X509_new();
     BIGNUM *bn = BN_new();
     BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());

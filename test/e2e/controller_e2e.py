@@ -551,6 +551,17 @@ def sc_certs(work):
         check("a certificate that does not cover the Service is replaced",
               out3.returncode == 0 and "does not cover" in out3.stdout and
               sec3["data"]["tls.crt"] != sec["data"]["tls.crt"], out3.stdout + out3.stderr)
+        args5 = [a if a != "membudget-webhook" else "rsa-svc" for a in args] + [
+            "--secret", "rsa-tls", "--key-type", "rsa"]
+        out5 = subprocess.run(args5, capture_output=True, text=True, timeout=60)
+        st, sec5 = sim.api("GET", "/api/v1/namespaces/membudget/secrets/rsa-tls")
+        open(os.path.join(work, "rsa.crt"), "w").write(
+            base64.b64decode(sec5.get("data", {}).get("tls.crt", "")).decode())
+        txt = subprocess.run(["openssl", "x509", "-noout", "-text", "-in",
+                              os.path.join(work, "rsa.crt")], capture_output=True, text=True)
+        check("--key-type rsa gives an RSA 2048 certificate", out5.returncode == 0 and
+              "Public-Key: (2048 bit)" in txt.stdout and "rsaEncryption" in txt.stdout,
+              out5.stdout + out5.stderr + txt.stderr)
         out4 = subprocess.run(args[:-1] + ["nope"], capture_output=True, text=True, timeout=30)
         check("an unknown webhook configuration is an error", out4.returncode == 1 and
               "no webhook configuration named nope" in out4.stderr, out4.stderr)
