@@ -8,17 +8,8 @@
 set -u
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; shift; [ $# -gt 0 ] && printf '       %s\n' "$@"; }
-finish() {
-    [ -n "${MB_TEST_COUNTS:-}" ] && echo "$pass $fail" > "$MB_TEST_COUNTS"
-    echo "chart checks: $pass ok, $fail failing"
-    [ "$fail" = 0 ]
-}
-work=$(mktemp -d /tmp/mb-chart.XXXXXX)
-sim=
-trap '[ -n "$sim" ] && kill $sim 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+NAME="chart checks"
+. "$root/test/lib.sh"
 
 if ! (cd "$root/test/chart/render" && GO111MODULE=off GOPATH=/usr/share/gocode \
       GOCACHE=${GOCACHE:-/tmp/membudget-gocache} go build -o "$work/render" . 2> "$work/build.err"); then
@@ -37,18 +28,7 @@ for s in "${sets[@]}"; do
     fi
 done
 
-"$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" > /dev/null 2>&1 &
-sim=$!
-for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
-cat > "$work/kc" <<EOF2
-apiVersion: v1
-kind: Config
-current-context: s
-clusters: [{name: s, cluster: {server: "http://$(cat "$work/addr")"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: s, context: {cluster: s, user: u}}]
-EOF2
-export KUBECONFIG=$work/kc
+start_sim
 kubectl create namespace membudget > /dev/null 2>&1
 json() { kubectl create --dry-run=client -o json -f "$1" 2>&1; }
 for s in "${sets[@]}"; do

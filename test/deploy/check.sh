@@ -9,17 +9,8 @@
 set -u
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; shift; [ $# -gt 0 ] && printf '       %s\n' "$@"; }
-finish() {
-    [ -n "${MB_TEST_COUNTS:-}" ] && echo "$pass $fail" > "$MB_TEST_COUNTS"
-    echo "deploy checks: $pass ok, $fail failing"
-    [ "$fail" = 0 ]
-}
-work=$(mktemp -d /tmp/mb-deploy.XXXXXX)
-sim=
-trap '[ -n "$sim" ] && kill $sim 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+NAME="deploy checks"
+. "$root/test/lib.sh"
 
 # RBAC: what the code calls (verb resource) vs what 10-rbac.yaml grants.
 python3 - "$root" > "$work/rbac.out" 2>&1 <<'PY'
@@ -136,22 +127,11 @@ else bad "Grafana dashboard and PrometheusRule use only real metrics" "$out"; fi
 if ! command -v kubectl >/dev/null; then
     echo "deploy checks: kubectl apply SKIPPED (no kubectl on PATH)"; finish; exit $?
 fi
-"$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" > /dev/null 2>&1 &
-sim=$!
-for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
-cat > "$work/kc" <<EOF2
-apiVersion: v1
-kind: Config
-current-context: s
-clusters: [{name: s, cluster: {server: "http://$(cat "$work/addr")"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: s, context: {cluster: s, user: u}}]
-EOF2
-export KUBECONFIG=$work/kc
+start_sim
 kubectl apply -f "$root/deploy/00-namespace.yaml" > /dev/null 2>&1
 out=$(kubectl apply --dry-run=server -f "$root/deploy/" 2>&1)
 if [ $? = 0 ] && ! grep -q -i error <<< "$out"; then ok "kubectl apply --dry-run=server -f deploy/"; else bad "kubectl apply --dry-run=server -f deploy/" "$out"; fi
-n=$(curl -s "http://$(cat "$work/addr")/apis/apps/v1/namespaces/membudget/deployments" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+n=$(curl -s "http://$simaddr/apis/apps/v1/namespaces/membudget/deployments" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 [ "$n" = 0 ] && ok "dry run stored nothing" || bad "dry run stored nothing" "$n deployments"
 out=$(kubectl apply -f "$root/deploy/" 2>&1)
 if [ $? = 0 ]; then ok "kubectl apply -f deploy/ (for real)"; else bad "kubectl apply -f deploy/ (for real)" "$out"; fi
