@@ -26,6 +26,10 @@ void backoff_init(struct backoff *b, uint64_t base_ms, uint64_t max_ms);
  * `rnd` and the server's Retry-After in ms (0: none). Counts one failure. */
 uint64_t backoff_next(struct backoff *b, uint64_t rnd, uint64_t retry_after_ms);
 
+/* A jitter source for backoff_next: xorshift64* over *state (seed it with
+ * anything non-zero; 0 is replaced). Not for security. */
+uint64_t backoff_rand(uint64_t *state);
+
 /* A success: the next failure starts from base again. */
 void backoff_reset(struct backoff *b);
 

@@ -26,3 +26,13 @@ void backoff_reset(struct backoff *b)
 {
     b->attempt = 0;
 }
+
+uint64_t backoff_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
+}

@@ -120,14 +120,6 @@ static void q_remove(struct controller *c, struct podstate *s)
     s->queued = false;
 }
 
-static uint64_t next_rand(struct controller *c)
-{
-    c->rnd ^= c->rnd >> 12;
-    c->rnd ^= c->rnd << 25;
-    c->rnd ^= c->rnd >> 27;
-    return c->rnd * 2685821657736338717ull;
-}
-
 static void count_patch(struct controller *c, const char *result)
 {
     const char *v[] = {result};
@@ -156,7 +148,7 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
         kobj_status_from_body(resp->status, resp->body, resp->len, &st);
         count_patch(c, resp->status == 409 ? "conflict" : "error");
         if (++s->attempts < MAX_GATE_ATTEMPTS) {
-            uint64_t ms = backoff_next(&s->bo, next_rand(c),
+            uint64_t ms = backoff_next(&s->bo, backoff_rand(&c->rnd),
                                        resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000
                                                                : 0);
             s->not_before = now + ms;
@@ -500,7 +492,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->cfg = conf->cfg;
     c->scrape = conf->scrape;
     c->max_inflight = conf->max_inflight_writes ? conf->max_inflight_writes : 32;
-    c->rnd = clk->mono_ns(clk->ctx) | 1;
+    c->rnd = clk->mono_ns(clk->ctx);
     c->cache = pc_new(on_pod, governed, c);
     c->pump = event_new(loop_base(lp), -1, EV_PERSIST, on_pump, c);
     c->explicit_ns = conf->nnamespaces > 0;

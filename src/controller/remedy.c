@@ -180,7 +180,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
                  rs->percent);
         break;
     case RECORDER_EVICT_BLOCKED: {
-        uint64_t ms = backoff_next(&rs->ebo, (uint64_t)now * 2654435761u, 0);
+        uint64_t ms = backoff_next(&rs->ebo, backoff_rand(&c->rnd), 0);
         rs->evict_next = now + ms;
         recorder_event(c->rec, &ref, "Warning", "MemoryBudgetEvictionBlocked",
                        "eviction blocked, retrying in %llus: %s",
@@ -193,7 +193,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
         rs->evicted = true;
         break;
     default: {
-        uint64_t ms = backoff_next(&rs->ebo, (uint64_t)now * 2654435761u, 0);
+        uint64_t ms = backoff_next(&rs->ebo, backoff_rand(&c->rnd), 0);
         rs->evict_next = now + ms;
         log_warn("eviction failed", "{s:s,s:s,s:s,s:I}", "namespace", p->ns, "pod", p->name,
                  "error", msg, "retry_ms", (json_int_t)ms);

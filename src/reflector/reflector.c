@@ -51,15 +51,6 @@ struct reflector {
 static void start_list(struct reflector *r);
 static void start_watch(struct reflector *r);
 
-static uint64_t next_rand(struct reflector *r)
-{
-    /* xorshift64*: jitter only, no security role. */
-    r->rnd ^= r->rnd >> 12;
-    r->rnd ^= r->rnd << 25;
-    r->rnd ^= r->rnd >> 27;
-    return r->rnd * 2685821657736338717ull;
-}
-
 static void count(struct mx_family *f, const char *a, const char *b)
 {
     const char *v[2] = {a, b};
@@ -83,7 +74,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 /* Try again after a backoff delay: relist when `relist`, else resume. */
 static void retry(struct reflector *r, bool relist, const char *reason, long retry_after_s)
 {
-    uint64_t ms = backoff_next(&r->bo, next_rand(r),
+    uint64_t ms = backoff_next(&r->bo, backoff_rand(&r->rnd),
                                retry_after_s > 0 ? (uint64_t)retry_after_s * 1000 : 0);
     r->restarts++;
     count(r->m_restarts, r->name, reason);
@@ -281,7 +272,7 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
 static void start_watch(struct reflector *r)
 {
     struct mb_buf path;
-    unsigned t = r->watch_timeout_s ? r->watch_timeout_s : 300 + (unsigned)(next_rand(r) % 300);
+    unsigned t = r->watch_timeout_s ? r->watch_timeout_s : 300 + (unsigned)(backoff_rand(&r->rnd) % 300);
     wframe_cleanup(&r->frame);
     wframe_init(&r->frame, r->max_event);
     r->watch_got_data = false;
@@ -323,9 +314,7 @@ struct reflector *reflector_new(struct loop *lp, const struct mb_clock *clk, str
     r->max_event = conf->max_event_bytes ? conf->max_event_bytes : (size_t)16 << 20;
     backoff_init(&r->bo, conf->backoff_base_ms ? conf->backoff_base_ms : 800,
                  conf->backoff_max_ms ? conf->backoff_max_ms : 30000);
-    r->rnd = clk->mono_ns(clk->ctx) ^ (uint64_t)(uintptr_t)r ^ 0x9e3779b97f4a7c15ull;
-    if (!r->rnd)
-        r->rnd = 1;
+    r->rnd = clk->mono_ns(clk->ctx) ^ (uint64_t)(uintptr_t)r;
     r->timer = evtimer_new(loop_base(lp), on_timer, r);
     wframe_init(&r->frame, r->max_event);
     if (mx) {
