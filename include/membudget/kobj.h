@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "membudget/clock.h"
 #include "membudget/err.h"
 
 enum kobj_ev { KOBJ_ADDED, KOBJ_MODIFIED, KOBJ_DELETED, KOBJ_BOOKMARK, KOBJ_ERROR };
@@ -45,5 +46,9 @@ const char *kobj_continue(const json_t *list);
 /* Returns: borrowed string at a dotted path ("metadata.name"), NULL when
  * absent or not a string. */
 const char *kobj_str(const json_t *obj, const char *path);
+
+/* RFC 3339 in UTC, seconds precision ("2026-11-22T23:04:48Z"), as the API
+ * writes metav1.Time. `len` of 32 is always enough. */
+void kobj_format_time(mb_wall_ms wall, char *buf, size_t len);
 
 #endif

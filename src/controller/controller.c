@@ -169,11 +169,8 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
 static void submit_cond(struct controller *c, struct podstate *s, mb_wall_ms wall)
 {
     char ts[32], path[512];
-    time_t t = (time_t)(wall / 1000);
-    struct tm tm;
     bool off = want_cond(s) == PC_COND_FALSE;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    kobj_format_time(wall, ts, sizeof ts);
     json_t *body = json_pack(
         "{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type", ANN_CONDITION,
         "status", off ? "False" : "True", "reason", off ? "OverMemoryBudget" : "WithinBudget",

@@ -1,5 +1,6 @@
 /* kobj.c -- watch events, Status objects, small accessors. */
 #include <string.h>
+#include <time.h>
 
 #include "membudget/kobj.h"
 
@@ -97,4 +98,12 @@ const char *kobj_continue(const json_t *list)
 {
     const char *c = kobj_str(list, "metadata.continue");
     return c && *c ? c : NULL;
+}
+
+void kobj_format_time(mb_wall_ms wall, char *buf, size_t len)
+{
+    time_t t = (time_t)(wall / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -2,7 +2,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "membudget/alloc.h"
 #include "membudget/evagg.h"
@@ -111,14 +110,6 @@ void recorder_free(struct recorder *r)
     mb_free(r);
 }
 
-static void fmt_time(mb_wall_ms wall, char *buf, size_t len)
-{
-    time_t t = (time_t)(wall / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* --- events ------------------------------------------------------------------- */
 
 static void submit_event(struct pending *p);
@@ -188,8 +179,8 @@ void recorder_event(struct recorder *r, const struct recorder_ref *ref, const ch
                  "pod", ref->name, "reason", reason);
         return;
     }
-    fmt_time(now, now_s, sizeof now_s);
-    fmt_time(d.first, first_s, sizeof first_s);
+    kobj_format_time(now, now_s, sizeof now_s);
+    kobj_format_time(d.first, first_s, sizeof first_s);
     struct pending *p = pending_new(r);
     snprintf(p->ns, sizeof p->ns, "%s", ref->ns);
     snprintf(p->name, sizeof p->name, "%s", d.name);
