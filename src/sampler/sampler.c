@@ -211,6 +211,13 @@ static void scrape(struct sampler *s, struct pc_pod *p, enum smp_figure fig)
 
 /* --- the metrics API ---------------------------------------------------------- */
 
+/* Does p's sample come from the metrics API list of scope `ns` ("" = all)? */
+static bool from_list(struct sampler *s, const struct pc_pod *p, const char *ns)
+{
+    return (!ns[0] || !strcmp(p->ns, ns)) && s->want(s->ctx, p) &&
+           smp_figure_of(p) == SMP_WORKING_SET && !s->conf.force_scrape;
+}
+
 static int cmp_ptr(const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
@@ -249,8 +256,7 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
     {
         const char *ns = kobj_str(it, "metadata.namespace"), *nm = kobj_str(it, "metadata.name");
         struct pc_pod *p = ns && nm ? pc_get_mut(s->cache, ns, nm) : NULL;
-        if (!p || (r->ns[0] && strcmp(p->ns, r->ns)) || !s->want(s->ctx, p) ||
-            smp_figure_of(p) != SMP_WORKING_SET || s->conf.force_scrape)
+        if (!p || !from_list(s, p, r->ns))
             continue;
         struct smp_result res = {.figure = SMP_WORKING_SET, .taken = now};
         snprintf(res.err, sizeof res.err, "metrics API: no usage for container %.63s",
@@ -278,8 +284,7 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
     size_t pos = 0;
     struct pc_pod *p;
     while ((p = pc_next(s->cache, &pos))) {
-        if ((r->ns[0] && strcmp(p->ns, r->ns)) || !s->want(s->ctx, p) ||
-            smp_figure_of(p) != SMP_WORKING_SET || s->conf.force_scrape)
+        if (!from_list(s, p, r->ns))
             continue;
         if (bsearch(&p, done, nd, sizeof *done, cmp_ptr))
             continue;
