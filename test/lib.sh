@@ -16,18 +16,10 @@ sim=
 trap '[ -n "$sim" ] && kill $sim 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 # start_sim [kubesim flags...]: sets $sim (pid), $simaddr, and exports KUBECONFIG.
 start_sim() {
-    "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" "$@" \
-        > /dev/null 2> "$work/sim.err" &
+    "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" \
+        --kubeconfig-file "$work/kubeconfig" "$@" > /dev/null 2> "$work/sim.err" &
     sim=$!
-    for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
+    for _ in $(seq 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.05; done
     simaddr=$(cat "$work/addr")
-    cat > "$work/kubeconfig" <<EOF2
-apiVersion: v1
-kind: Config
-current-context: sim
-clusters: [{name: sim, cluster: {server: "http://$simaddr"}}]
-users: [{name: admin, user: {token: any}}]
-contexts: [{name: sim, context: {cluster: sim, user: admin}}]
-EOF2
     export KUBECONFIG=$work/kubeconfig
 }

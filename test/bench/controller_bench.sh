@@ -19,11 +19,11 @@ kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 
 run() {
     local n=$1
-    rm -f "$work/addr"
+    rm -f "$work/addr" "$work/kc"
     "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" \
-        --no-kubelet --watch-window 1000 > /dev/null 2> "$work/sim.err" &
+        --kubeconfig-file "$work/kc" --no-kubelet --watch-window 1000 > /dev/null 2> "$work/sim.err" &
     sim=$!
-    for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
+    for _ in $(seq 100); do [ -s "$work/kc" ] && break; sleep 0.05; done
     local a; a=$(cat "$work/addr")
     curl -sS -X POST "http://$a/api/v1/namespaces" -d '{"metadata":{"name":"bench"}}' > /dev/null
     local t0 t1
@@ -41,14 +41,6 @@ run() {
         left=$((left - c)); start=$((start + c))
     done
     t1=$(date +%s.%N)
-    cat > "$work/kc" <<EOF2
-apiVersion: v1
-kind: Config
-current-context: s
-clusters: [{name: s, cluster: {server: "http://$a"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: s, context: {cluster: s, user: u}}]
-EOF2
     "$bin" controller --kubeconfig "$work/kc" --namespace bench --metrics-bind-address 127.0.0.1:0 \
         2> "$work/ctl.log" &
     ctl=$!

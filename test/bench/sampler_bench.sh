@@ -23,21 +23,13 @@ export GOCACHE=${GOCACHE:-/tmp/membudget-gocache} GOFLAGS=${GOFLAGS:--mod=mod}
 (cd "$root/test/bench/responder" && go build -o "$work/responder" .)
 
 start_sim() {
-    rm -f "$work/addr"
+    rm -f "$work/addr" "$work/kc"
     "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" --no-kubelet \
-        --watch-window 1000 > /dev/null 2> "$work/sim.err" &
+        --kubeconfig-file "$work/kc" --watch-window 1000 > /dev/null 2> "$work/sim.err" &
     pids+=($!); sim=$!
-    for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.05; done
+    for _ in $(seq 100); do [ -s "$work/kc" ] && break; sleep 0.05; done
     api="http://$(cat "$work/addr")"
     curl -sS -X POST "$api/api/v1/namespaces" -d '{"metadata":{"name":"bench","labels":{"membudget.io/enforce":"true"}}}' > /dev/null
-    cat > "$work/kc" <<EOF2
-apiVersion: v1
-kind: Config
-current-context: s
-clusters: [{name: s, cluster: {server: "$api"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: s, context: {cluster: s, user: u}}]
-EOF2
 }
 start_ctl() { # config-file
     "$bin" controller --kubeconfig "$work/kc" --namespace bench --config "$1" --log-level debug \

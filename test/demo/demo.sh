@@ -27,18 +27,10 @@ echo "built $work/leaky"
 
 say "2. start the Kubernetes API simulator"
 "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/sim.addr" \
-    > /dev/null 2> "$work/sim.log" &
+    --kubeconfig-file "$work/kubeconfig" > /dev/null 2> "$work/sim.log" &
 pids+=($!)
-for _ in $(seq 100); do [ -s "$work/sim.addr" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.05; done
 api="http://$(cat "$work/sim.addr")"
-cat > "$work/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-current-context: demo
-clusters: [{name: demo, cluster: {server: "$api"}}]
-users: [{name: demo, user: {token: demo}}]
-contexts: [{name: demo, context: {cluster: demo, user: demo, namespace: shop}}]
-EOF
 echo "API server (simulated): $api"
 sim() { curl -sS -X "$1" -H "Content-Type: ${3:-application/json}" ${4:+-d "$4"} "$api$2"; }
 

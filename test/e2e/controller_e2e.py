@@ -72,21 +72,17 @@ def http(method, url, body=None, ctype="application/json"):
 class Sim:
     def __init__(self, work, *args):
         self.addr_file = os.path.join(work, "sim.addr")
+        self.kubeconfig = os.path.join(work, "kubeconfig")
         self.log = open(os.path.join(work, "sim.log"), "w")
         self.p = subprocess.Popen([KUBESIM, "--listen", "127.0.0.1:0", "--address-file",
-                                   self.addr_file, "--kubelet-delay", "0.02"] + list(args),
+                                   self.addr_file, "--kubeconfig-file", self.kubeconfig,
+                                   "--kubelet-delay", "0.02"] + list(args),
                                   stdout=subprocess.PIPE, stderr=self.log)
         line = self.p.stdout.readline().decode().strip()
         if line != "ready":
             raise RuntimeError("kubesim did not start: %r" % line)
         self.addr = open(self.addr_file).read().strip()
         self.url = "http://" + self.addr
-        self.kubeconfig = os.path.join(work, "kubeconfig")
-        with open(self.kubeconfig, "w") as f:
-            f.write("apiVersion: v1\nkind: Config\ncurrent-context: sim\n"
-                    "clusters: [{name: sim, cluster: {server: '%s'}}]\n"
-                    "users: [{name: u, user: {token: t}}]\n"
-                    "contexts: [{name: sim, context: {cluster: sim, user: u}}]\n" % self.url)
 
     def api(self, method, path, body=None, ctype="application/json"):
         return http(method, self.url + path, body, ctype)

@@ -34,17 +34,9 @@ check() {
 waitfor() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 
 "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" \
-    --bookmark-interval 1 > "$work/sim.out" 2> "$work/sim.err" &
+    --kubeconfig-file "$work/kubeconfig" --bookmark-interval 1 > "$work/sim.out" 2> "$work/sim.err" &
 pids+=($!)
-waitfor "$work/addr" || { bad "kubesim starts" "$(cat "$work/sim.err")"; finish; exit 1; }
-cat > "$work/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: sim, cluster: {server: "http://$(cat "$work/addr")"}}]
-users: [{name: admin, user: {token: any}}]
-contexts: [{name: sim, context: {cluster: sim, user: admin, namespace: default}}]
-current-context: sim
-EOF
+waitfor "$work/kubeconfig" || { bad "kubesim starts" "$(cat "$work/sim.err")"; finish; exit 1; }
 export KUBECONFIG=$work/kubeconfig
 k() { kubectl --request-timeout=20s "$@"; }
 
