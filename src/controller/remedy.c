@@ -28,6 +28,7 @@
 struct remedy_state {
     struct podstate *s;
     struct brk brk;
+    struct brk_conf bc;     /* the thresholds in force for this pod (config + its tiers annotation) */
     bool sampled;
     bool last_ok;
     double percent;         /* last fresh percentage */
@@ -124,7 +125,7 @@ static void throttle(struct controller *c, struct remedy_state *rs, bool on, boo
     fmt_bytes(rs->budget, b, sizeof b);
     snprintf(rs->s->cond_msg, sizeof rs->s->cond_msg,
              "usage %s is %.0f%% of budget %s (throttle at %u%%)", u, rs->percent, b,
-             rs->brk.tier >= BRK_THROTTLE ? c->cfg->tiers.throttle : 0);
+             rs->bc.threshold[BRK_THROTTLE]);
     if (on)
         recorder_event(c->rec, &ref, "Warning", "MemoryBudgetThrottled", "%s%s%s",
                        dry ? "dry run: would throttle: " : "", rs->s->cond_msg,
@@ -175,7 +176,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
         rs->evicted = true;
         recorder_event(c->rec, &ref, "Warning", "MemoryBudgetEvicted",
                        "evicted: usage %.0f%% of budget (evict at %u%%)", rs->percent,
-                       c->cfg->tiers.evict);
+                       rs->bc.threshold[BRK_EVICT]);
         log_info("pod evicted", "{s:s,s:s,s:f}", "namespace", p->ns, "pod", p->name, "percent",
                  rs->percent);
         break;
@@ -261,7 +262,7 @@ static void try_evict(struct controller *c, struct remedy_state *rs, mb_mono_ms 
         act(c, "evict", "dry-run");
         recorder_event(c->rec, &ref, "Warning", "MemoryBudgetEvicted",
                        "dry run: would evict: usage %.0f%% of budget (evict at %u%%)",
-                       rs->percent, c->cfg->tiers.evict);
+                       rs->percent, rs->bc.threshold[BRK_EVICT]);
         return;
     }
     snprintf(rs->owner, sizeof rs->owner, "%s", *p->owner_uid ? p->owner_uid : p->uid);
@@ -347,7 +348,7 @@ static void goroutine_check(struct controller *c, struct remedy_state *rs, const
 }
 
 static void leak_check(struct controller *c, struct remedy_state *rs, const struct pc_pod *p,
-                       const struct smp_result *r, mb_mono_ms now, const struct brk_conf *bc)
+                       const struct smp_result *r, mb_mono_ms now)
 {
     size_t win = c->cfg->leak.window < LEAK_MAX ? c->cfg->leak.window : LEAK_MAX;
     if (win < 3)
@@ -368,7 +369,7 @@ static void leak_check(struct controller *c, struct remedy_state *rs, const stru
     double mins = -1;
     bool leak = leak_fit(rs->lx, rs->ly, rs->ln, &f) &&
                 leak_suspected(&f, c->cfg->leak.min_slope_pct_per_min,
-                               (double)bc->threshold[BRK_EVICT], &mins);
+                               (double)rs->bc.threshold[BRK_EVICT], &mins);
     const char *v[] = {p->ns, p->name};
     mx_set(c->m_leak, v, leak ? 1 : 0);
     if (leak && !rs->leak_reported) {
@@ -378,12 +379,12 @@ static void leak_check(struct controller *c, struct remedy_state *rs, const stru
             recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
                            "usage rising %.1f points/min over %zu samples (r2 %.2f); at this rate "
                            "it reaches the evict threshold %u%% in about %.1f min",
-                           f.slope_per_min, rs->ln, f.r2, bc->threshold[BRK_EVICT], mins);
+                           f.slope_per_min, rs->ln, f.r2, rs->bc.threshold[BRK_EVICT], mins);
         else
             recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
                            "usage rising %.1f points/min over %zu samples (r2 %.2f), already at "
                            "or past the evict threshold %u%%",
-                           f.slope_per_min, rs->ln, f.r2, bc->threshold[BRK_EVICT]);
+                           f.slope_per_min, rs->ln, f.r2, rs->bc.threshold[BRK_EVICT]);
         log_warn("leak suspected", "{s:s,s:s,s:f,s:f}", "namespace", p->ns, "pod", p->name,
                  "slope_per_min", f.slope_per_min, "minutes_to_evict", mins);
     } else if (!leak) {
@@ -420,10 +421,9 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
         const char *v[] = {p->ns, p->name};
         mx_set(c->m_ratio, v, (double)r->usage / (double)budget);
     }
-    struct brk_conf bc;
     struct brk_decision d;
-    conf_for(c, p, &bc);
-    brk_step(&rs->brk, &bc, &smp, now, &d);
+    conf_for(c, p, &rs->bc);
+    brk_step(&rs->brk, &rs->bc, &smp, now, &d);
     bool dry = pod_dry(c, p);
     if (d.changed) {
         const char *v[] = {brk_tier_name(d.to)};
@@ -449,7 +449,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
         recorder_event(c->rec, &ref, "Warning", "MemoryBudgetGCForced",
                        "%susage %s is %.0f%% of budget %s (gc at %u%%)",
                        dry ? "dry run: would force a GC: " : "", u, rs->percent, b,
-                       bc.threshold[BRK_GC]);
+                       rs->bc.threshold[BRK_GC]);
         if (dry) {
             act(c, "gc", "dry-run");
         } else if (!tgt_url(p, "gc", url, sizeof url, why, sizeof why)) {
@@ -478,7 +478,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
                        "after the forced GC: %s -> %s (%.0f%% of budget)", b4, af, rs->percent);
     }
     if (r->ok)
-        leak_check(c, rs, p, r, now, &bc);
+        leak_check(c, rs, p, r, now);
 }
 
 static bool want_sample(void *ctx, const struct pc_pod *p)

@@ -86,7 +86,7 @@ def controller(work, sim, extra_cfg=""):
     return base.Ctl(work, sim, "ctl", "--config", cfg)
 
 
-def leaky_pod(sim, ns, name, t, usage="heap", mode=None, labels=None, owner=None):
+def leaky_pod(sim, ns, name, t, usage="heap", mode=None, labels=None, owner=None, tiers=None):
     ann = {"membudget.io/budget": "64Mi", "membudget.io/usage": usage,
            "membudget.io/metrics": "%d/metrics" % t.port,
            "membudget.io/gc": "%d/debug/gc" % t.port,
@@ -94,6 +94,8 @@ def leaky_pod(sim, ns, name, t, usage="heap", mode=None, labels=None, owner=None
            "kubesim.io/pod-ip": t.ip}
     if mode:
         ann["membudget.io/mode"] = mode
+    if tiers:
+        ann["membudget.io/tiers"] = tiers
     md = {"name": name, "annotations": ann, "labels": labels or {}}
     if owner:
         md["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner,
@@ -130,10 +132,13 @@ def sc_reclaimable(work):
     t = Target("127.0.0.11", 16001, "garbage", 12)
     try:
         ctl = controller(work, sim)
-        leaky_pod(sim, "shop", "web", t)
+        leaky_pod(sim, "shop", "web", t, tiers="throttle=70,gc=90,evict=95")
         ok = wait_until(lambda: "MemoryBudgetGCForced" in reasons(sim, "shop", "web"), 20)
         check("reclaimable growth: throttled, then a GC forced", ok and
               "MemoryBudgetThrottled" in reasons(sim, "shop", "web"), reasons(sim, "shop", "web"))
+        check("Events give the pod's own thresholds (membudget.io/tiers)", any(
+            "(throttle at 70%)" in e["message"] for e in events(sim, "shop", "web")),
+            [e["message"] for e in events(sim, "shop", "web")])
         check("the GC endpoint was really called", wait_until(
             lambda: t.metrics()["membudget_forced_gc_total"] >= 1, 5))
         t.control("idle")
