@@ -3,8 +3,8 @@
 # its namespace for real, as a cluster would have it) against kubesim, so
 # kinds and fields are checked by a real client; then for real, and the
 # objects read back. Also: the RBAC granted to the controller equals the
-# calls its code makes (test/deploy/rbac_calls.txt, kept next to the code's
-# request paths), no more, no less.
+# calls its code makes (derived below from the request paths written in
+# src/), no more, no less.
 #   usage: test/deploy/check.sh MEMBUDGET_BINARY
 set -u
 bin=$1

@@ -58,6 +58,22 @@ metadata: {name: api, namespace: shop, labels: {app: api}}
 spec:
   containers: [{name: app, image: busybox}]
 EOF
+# kubectl before 1.24 (Debian's 1.20) reads dry-run support from the OpenAPI v2
+# protobuf document; later ones just send dryRun. Nothing may be stored.
+cat > "$work/dry.yaml" <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: dry}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: dry, namespace: default}
+spec: {minAvailable: 1, selector: {matchLabels: {app: dry}}}
+EOF
+check "apply --dry-run=server: accepted for a core and a grouped kind" \
+    'poddisruptionbudget.policy/dry created \(server dry run\)' \
+    k apply --dry-run=server -f "$work/dry.yaml"
+check "apply --dry-run=server stored nothing" 'NotFound|not found' k get ns dry
 check "apply a namespace, a node and a pod from YAML" 'pod/api created' k apply -f "$work/ns-pod.yaml"
 check "apply again is a no-op" 'pod/api unchanged' k apply -f "$work/ns-pod.yaml"
 sleep 0.3
