@@ -105,7 +105,7 @@ procs_in_root() {
     done
 }
 cleanup() {
-    local rc=$? pids m tries
+    local rc=$? pids m
     trap - EXIT INT TERM
     for sig in TERM KILL; do
         pids=$(procs_in_root)
@@ -113,7 +113,7 @@ cleanup() {
         kill -s "$sig" $pids 2>/dev/null
         sleep 1
     done
-    for tries in 1 2 3; do
+    for _ in 1 2 3; do
         for m in $(mounts_under); do umount "$m" 2>/dev/null; done
         [ -z "$(mounts_under)" ] && break
         sleep 1
@@ -173,9 +173,10 @@ run_in setup 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get insta
 t_setup=$took
 say "git and make installed in the fresh root in $t_setup s"
 
+declare -A t_step
 for step in demo test; do
     if run_in "$step" "cd /root/membudget && make $step"; then
-        eval "t_$step=\$took"
+        t_step[$step]=$took
         say "make $step: ok in $took s; its last lines:"
         tail -n 8 "$logs/$step.log" | sed 's/^/    /'
     else
@@ -186,4 +187,4 @@ for step in demo test; do
 done
 # The test runner's summary, alone on its line, then ours.
 grep -E '^tests: [0-9]+ passed, [0-9]+ failed' "$logs/test.log" | tail -n 1
-say "ok: make demo ${t_demo} s, make test ${t_test} s (git+make ${t_setup} s), $((SECONDS - t_start)) s in all"
+say "ok: make demo ${t_step[demo]} s, make test ${t_step[test]} s (git+make ${t_setup} s), $((SECONDS - t_start)) s in all"
