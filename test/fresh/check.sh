@@ -161,7 +161,8 @@ run_in() {
     setsid --wait timeout --kill-after=30 "$limit" \
         chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        ${CI:+CI=$CI} /bin/bash -c "$cmd" < /dev/null > "$logs/$name.log" 2>&1
+        ${CI:+CI=$CI} /bin/bash -c "$cmd" < /dev/null > "$logs/$name.log" 2>&1 &
+    wait $!    # in the background, so a signal to this script is handled at once
     rc=$?
     took=$((SECONDS - t))
     [ "$rc" = 124 ] && echo "(timed out after $limit s)" >> "$logs/$name.log"
