@@ -22,18 +22,52 @@ void mb_set_alloc_hooks(const struct mb_alloc_hooks *h)
 /* The jansson arena of this thread, if a scope is open (see arena.h). */
 static _Thread_local struct mb_arena *json_arena;
 
+/*
+ * Every block handed to jansson starts with this header, so that the free
+ * hook knows in O(1) where the block came from: arena blocks are released
+ * with their arena (free is a no-op), heap blocks go back to the hooks. A
+ * scan of the arena's chunks on every free was 82% of the time of a 2.9 MiB
+ * review with a million small values. 16 bytes keep jansson's blocks
+ * 16-byte aligned. The hooks must be installed before jansson allocates
+ * anything (mb_alloc_install_json at start-up), so every block has one.
+ */
+struct json_hdr {
+    uintptr_t tag;
+    uintptr_t pad;
+};
+#define JSON_TAG_HEAP ((uintptr_t)0x4d42484541503031u)  /* "MBHEAP01" */
+#define JSON_TAG_ARENA ((uintptr_t)0x4d4241524e413031u) /* "MBARNA01" */
+
 static void *json_malloc_hook(size_t n)
 {
-    if (json_arena)
-        return mb_arena_alloc(json_arena, n ? n : 1);
-    return hooks.malloc_fn(n ? n : 1);
+    struct json_hdr *h;
+
+    if (n > SIZE_MAX - sizeof *h)
+        return NULL;
+    if (json_arena) {
+        h = mb_arena_alloc(json_arena, sizeof *h + n);
+        h->tag = JSON_TAG_ARENA;
+    } else {
+        h = hooks.malloc_fn(sizeof *h + n);
+        if (!h)
+            return NULL;
+        h->tag = JSON_TAG_HEAP;
+    }
+    return h + 1;
 }
 
 static void json_free_hook(void *p)
 {
-    if (!p || (json_arena && mb_arena_owns(json_arena, p)))
+    struct json_hdr *h;
+
+    if (!p)
+        return;
+    h = (struct json_hdr *)p - 1;
+    if (h->tag == JSON_TAG_ARENA)
         return; /* released with the arena */
-    hooks.free_fn(p);
+    MB_ASSERT(h->tag == JSON_TAG_HEAP);
+    h->tag = 0; /* a second free of the same block trips the assert */
+    hooks.free_fn(h);
 }
 
 void mb_alloc_install_json(void) { json_set_alloc_funcs(json_malloc_hook, json_free_hook); }

@@ -14,6 +14,8 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
+#define ARENA_MAX_CHUNK ((size_t)8 << 20)
+
 struct mb_arena_chunk {
     struct mb_arena_chunk *next;
     size_t size, used;
@@ -68,7 +70,13 @@ void *mb_arena_alloc(struct mb_arena *a, size_t n)
 
     n = (n + 15) & ~(size_t)15;
     if (!c || c->size - c->used < n) {
-        size_t size = a->head ? a->chunk_size * 2 : a->chunk_size;
+        /* Chunks double (up to 8 MiB each), so a request with a million
+         * small values uses a few dozen chunks, not thousands. */
+        size_t size = c ? c->size * 2 : a->chunk_size;
+        if (size > ARENA_MAX_CHUNK)
+            size = ARENA_MAX_CHUNK;
+        if (size < a->chunk_size)
+            size = a->chunk_size;
         if (size < n)
             size = n;
         c = mb_xmalloc(sizeof *c + size);
@@ -90,4 +98,12 @@ bool mb_arena_owns(const struct mb_arena *a, const void *p)
         if ((const unsigned char *)p >= c->data && (const unsigned char *)p < c->data + c->size)
             return true;
     return false;
+}
+
+size_t mb_arena_nchunks(const struct mb_arena *a)
+{
+    size_t n = 0;
+    for (const struct mb_arena_chunk *c = a->head; c; c = c->next)
+        n++;
+    return n;
 }

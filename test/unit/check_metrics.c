@@ -139,6 +139,40 @@ START_TEST(test_arena)
 }
 END_TEST
 
+/* A heap value freed inside a scope goes back to the heap (ASan and
+ * valgrind see a leak otherwise); many small values use few chunks. */
+START_TEST(test_arena_scope_mixed_and_many)
+{
+    struct mb_arena a;
+    json_t *heap = json_pack("{s:s}", "k", "a string on the heap");
+    json_t *many;
+    json_error_t e;
+    struct mb_buf b;
+
+    mb_arena_init(&a, 1024);
+    mb_json_arena_begin(&a);
+    json_decref(heap);
+    mb_buf_init(&b, 1u << 20);
+    mb_buf_adds(&b, "[");
+    for (int i = 0; i < 100000; i++)
+        mb_buf_adds(&b, i ? ",{}" : "{}");
+    mb_buf_adds(&b, "]");
+    many = json_loadb(mb_buf_str(&b), b.len, 0, &e);
+    ck_assert_ptr_nonnull(many);
+    ck_assert_uint_eq(json_array_size(many), 100000);
+    ck_assert(mb_arena_owns(&a, many));
+    json_decref(many);
+    mb_json_arena_end();
+    /* doubling chunks: a few MiB in about a dozen chunks, not thousands */
+    ck_assert_uint_le(mb_arena_nchunks(&a), 16);
+    mb_arena_reset(&a);
+    ck_assert_uint_eq(mb_arena_nchunks(&a), 1);
+    mb_buf_cleanup(&b);
+    mb_arena_cleanup(&a);
+    ck_assert_uint_eq(mb_arena_nchunks(&a), 0);
+}
+END_TEST
+
 Suite *mx_suite(void)
 {
     Suite *s = suite_create("mx");
@@ -149,6 +183,7 @@ Suite *mx_suite(void)
     tcase_add_test(tc, test_mx_series_cap);
     tcase_add_test(tc, test_mx_render_cap);
     tcase_add_test(tc, test_arena);
+    tcase_add_test(tc, test_arena_scope_mixed_and_many);
     suite_add_tcase(s, tc);
     return s;
 }
