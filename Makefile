@@ -72,7 +72,7 @@ $(B)/libmembudget.a: $(LIB_OBJ)
 
 # The commit is compiled into main.c's object (via app/main.c's MB_COMMIT):
 # rebuild it when HEAD moves, so `membudget version` never shows a stale one.
-$(B)/src/app/main.o: $(wildcard .git/HEAD .git/refs/heads/*)
+$(B)/src/app/main.o $(B)/src/app/metrics_wiring.o: $(wildcard .git/HEAD .git/refs/heads/*)
 
 $(BIN): $(B)/cmd/membudget/main.o $(B)/libmembudget.a
 	@mkdir -p $(@D)

@@ -1,12 +1,24 @@
 /*
- * metrics.h -- a small Prometheus registry rendered as text format 0.0.4
+ * metrics.h -- a Prometheus registry rendered as text format 0.0.4
  * (pure: no I/O; the HTTP layer serves mx_render()'s output).
  *
  * Families are counters, gauges or histograms with fixed label names.
- * Series are created on first use and looked up by label values. A family
- * holds at most MX_MAX_SERIES series: past that, new series are dropped
- * (and counted in membudget_metrics_series_dropped_total) so that label
- * values taken from input can never grow memory without bound.
+ * Series are created on first use and found by their label values through a
+ * hash table (O(1) on average, whatever the number of series: the
+ * controller keeps one series per tracked pod, 100k and more).
+ *
+ * Series limit: a family holds at most the registry's series limit
+ * (mx_set_series_limit; default MX_DEFAULT_MAX_SERIES, far above any
+ * cluster's pod count, so that a bug or hostile label values can never grow
+ * memory without bound). Past it, new series are dropped and counted in
+ * membudget_metrics_series_dropped_total{metric}, and the overflow callback
+ * (mx_on_overflow) is called once per family, for one log line.
+ *
+ * Threads: every function may be called from any thread. Each family has
+ * its own mutex, held only to find a series and change a number; mx_render
+ * copies a family's series under its lock and formats them after releasing
+ * it, so a scrape of 100k series never holds up a writer for long. Families
+ * are declared at start-up (declaring takes the registry's lock).
  */
 #ifndef MB_METRICS_H
 #define MB_METRICS_H
@@ -15,7 +27,7 @@
 #include "membudget/buf.h"
 
 #define MX_MAX_LABELS 4
-#define MX_MAX_SERIES 10000
+#define MX_DEFAULT_MAX_SERIES 1000000
 
 struct mx;        /* registry, opaque */
 struct mx_family; /* one metric name; owned by its registry */
@@ -23,6 +35,15 @@ struct mx_family; /* one metric name; owned by its registry */
 /* Returns: new registry (free with mx_free). */
 struct mx *mx_new(void);
 void mx_free(struct mx *m); /* NULL-safe; frees every family */
+
+/* Series limit per family (at least 1). Call before the registry is shared. */
+void mx_set_series_limit(struct mx *m, size_t limit);
+
+/* Called once per family, the first time it drops a series, with the
+ * family's name (borrowed, valid during the call). Runs on the thread that
+ * tried to add the series, under no lock of the registry. */
+typedef void mx_overflow_fn(void *ctx, const char *family, size_t limit);
+void mx_on_overflow(struct mx *m, mx_overflow_fn *fn, void *ctx);
 
 /* Declare a family. `name`, `help` and label names are copied. Returns:
  * borrowed, valid until mx_free. Declaring the same name twice is a
@@ -45,11 +66,14 @@ void mx_set(struct mx_family *f, const char *const *values, double v);     /* ga
 void mx_observe(struct mx_family *f, const char *const *values, double v); /* histogram */
 void mx_delete(struct mx_family *f, const char *const *values);            /* drop a series */
 
-/* Current value of a counter or gauge series (0 when absent); for tests. */
+/* Current value of a counter or gauge series (0 when absent). */
 double mx_value(struct mx_family *f, const char *const *values);
+
+/* Series in a family (for tests and the overflow log). */
+size_t mx_series_count(struct mx_family *f);
 
 /* Append the exposition text of every family to `out`. Returns MB_OK or
  * MB_ETOOBIG when `out`'s cap is reached. */
-mb_err mx_render(const struct mx *m, struct mb_buf *out);
+mb_err mx_render(struct mx *m, struct mb_buf *out);
 
 #endif /* MB_METRICS_H */

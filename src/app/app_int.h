@@ -45,6 +45,11 @@ struct kcfg;
  * ~/.kube/config. Prints the error and returns false on failure. */
 bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *out);
 
+struct mx;
+/* The process's metrics registry, with membudget_build_info set and one log
+ * line when a family first reaches `max_series`. Returns: new (mx_free). */
+struct mx *app_metrics_new(size_t max_series);
+
 int cmd_webhook(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_run(int argc, char **argv);

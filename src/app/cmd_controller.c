@@ -202,12 +202,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
 
     if (loop_new(&lp, &d))
         goto out;
-    mx = mx_new();
-    {
-        static const char *const BL[] = {"version", "commit"};
-        const char *bv[] = {MB_VERSION, MB_COMMIT};
-        mx_set(mx_gauge(mx, "membudget_build_info", "Version of this membudget binary.", 2, BL), bv, 1);
-    }
+    mx = app_metrics_new(MX_DEFAULT_MAX_SERIES);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))
         goto out;
     if (with_webhook) {

@@ -10,7 +10,7 @@
 static char *render(struct mx *m)
 {
     struct mb_buf b;
-    mb_buf_init(&b, 1 << 20);
+    mb_buf_init(&b, 64 << 20);
     ck_assert_int_eq(mx_render(m, &b), MB_OK);
     return mb_buf_take(&b);
 }
@@ -68,21 +68,96 @@ START_TEST(test_mx_histogram_text)
 }
 END_TEST
 
+static void count_overflow(void *ctx, const char *family, size_t limit)
+{
+    int *calls = ctx;
+    ck_assert_str_eq(family, "t_usage");
+    ck_assert_uint_eq(limit, 1000);
+    (*calls)++;
+}
+
 START_TEST(test_mx_series_cap)
 {
     struct mx *m = mx_new();
     static const char *const L[] = {"pod"};
-    struct mx_family *g = mx_gauge(m, "t_usage", "Usage.", 1, L);
+    struct mx_family *g;
     char name[32];
     const char *v[] = {name};
+    int calls = 0;
 
-    for (int i = 0; i < MX_MAX_SERIES + 5; i++) {
-        snprintf(name, sizeof name, "pod-%d", i);
-        mx_set(g, v, i);
+    mx_set_series_limit(m, 1000);
+    mx_on_overflow(m, count_overflow, &calls);
+    g = mx_gauge(m, "t_usage", "Usage.", 1, L);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 1000 + 5; i++) {
+            snprintf(name, sizeof name, "pod-%d", i);
+            mx_set(g, v, i);
+        }
+    }
+    ck_assert_uint_eq(mx_series_count(g), 1000);
+    ck_assert_int_eq(calls, 1); /* one log line, not one per sample */
+    char *t = render(m);
+    ck_assert(strstr(t, "membudget_metrics_series_dropped_total{metric=\"t_usage\"} 10\n"));
+    ck_assert(strstr(t, "t_usage{pod=\"pod-999\"} 999\n"));
+    ck_assert_ptr_null(strstr(t, "pod-1000\""));
+    mb_free(t);
+    mx_free(m);
+}
+END_TEST
+
+/* 100k series (one per pod): every update finds its own series, deletes
+ * keep the others reachable, and the text lists each exactly once. */
+START_TEST(test_mx_many_series)
+{
+    struct mx *m = mx_new();
+    static const char *const L[] = {"namespace", "pod"};
+    struct mx_family *g = mx_gauge(m, "t_ratio", "Ratio.", 2, L);
+    char name[32];
+    const char *v[] = {"shop", name};
+    enum { N = 100000 };
+
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(name, sizeof name, "p-%d", i);
+            mx_set(g, v, i + round);
+        }
+    }
+    ck_assert_uint_eq(mx_series_count(g), N);
+    for (int i = 0; i < N; i += 2) {
+        snprintf(name, sizeof name, "p-%d", i);
+        mx_delete(g, v);
+    }
+    ck_assert_uint_eq(mx_series_count(g), N / 2);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "p-%d", i);
+        ck_assert(mx_value(g, v) == (i % 2 ? i + 1 : 0));
     }
     char *t = render(m);
-    ck_assert(strstr(t, "membudget_metrics_series_dropped_total{metric=\"t_usage\"} 5\n"));
-    ck_assert_ptr_null(strstr(t, "pod-10000\""));
+    ck_assert(strstr(t, "t_ratio{namespace=\"shop\",pod=\"p-99999\"} 100000\n"));
+    ck_assert_ptr_null(strstr(t, "pod=\"p-99998\""));
+    size_t lines = 0;
+    for (const char *c = t; (c = strstr(c, "t_ratio{")); c++)
+        lines++;
+    ck_assert_uint_eq(lines, N / 2);
+    mb_free(t);
+    mx_free(m);
+}
+END_TEST
+
+/* Label values are escaped as the text format wants, in every series kind. */
+START_TEST(test_mx_label_escaping)
+{
+    struct mx *m = mx_new();
+    static const char *const L[] = {"v"};
+    static const double B[] = {1};
+    const char *v[] = {"a\"b\\c\nd"};
+    char *t;
+
+    mx_add(mx_counter(m, "t_c", "C.", 1, L), v, 1);
+    mx_observe(mx_histogram(m, "t_h", "H.", 1, L, B, 1), v, 0.5);
+    t = render(m);
+    ck_assert_msg(strstr(t, "t_c{v=\"a\\\"b\\\\c\\nd\"} 1\n"), "%s", t);
+    ck_assert_msg(strstr(t, "t_h_bucket{v=\"a\\\"b\\\\c\\nd\",le=\"1\"} 1\n"), "%s", t);
     mb_free(t);
     mx_free(m);
 }
@@ -181,6 +256,8 @@ Suite *mx_suite(void)
     tcase_add_test(tc, test_mx_counter_gauge_text);
     tcase_add_test(tc, test_mx_histogram_text);
     tcase_add_test(tc, test_mx_series_cap);
+    tcase_add_test(tc, test_mx_many_series);
+    tcase_add_test(tc, test_mx_label_escaping);
     tcase_add_test(tc, test_mx_render_cap);
     tcase_add_test(tc, test_arena);
     tcase_add_test(tc, test_arena_scope_mixed_and_many);
