@@ -11,7 +11,10 @@
  * of chunks. Chunks double in size up to 8 MiB. Under AddressSanitizer the released memory is poisoned, so a value
  * used after its request still fails loudly.
  *
- * Rule: a JSON value created inside the scope must be released inside it.
+ * Rule: a JSON value created inside the scope must not be used after the
+ * arena is reset. It may be used (and json_decref'd: a no-op) after the
+ * scope has ended, so a parse can run in the scope while code that uses the
+ * result, and allocates values of its own on the heap, runs outside it.
  */
 #ifndef MB_ARENA_H
 #define MB_ARENA_H

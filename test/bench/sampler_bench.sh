@@ -37,6 +37,17 @@ start_ctl() { # config-file
     pids+=($!); ctl=$!
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# CPU time (user + system, ms) the process has used so far.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/$1/stat"; }
+# cpu_per_cycle PID K: the controller's CPU time per sample cycle over the
+# next K cycles (the cache is settled by then, so a cycle is what it costs).
+cpu_per_cycle() {
+    local c0 t0 want
+    c0=$(grep -c '"sample cycle"' "$work/ctl.log" || true); t0=$(cpu_ms "$1")
+    want=$((c0 + $2))
+    for _ in $(seq 1200); do [ "$(grep -c '"sample cycle"' "$work/ctl.log" || true)" -ge "$want" ] && break; sleep 0.1; done
+    awk -v a="$t0" -v b="$(cpu_ms "$1")" -v k="$2" 'BEGIN { printf "%.0f", (b - a) / k }'
+}
 cycles() { # how many cycles to wait for -> median duration_ms of cycles 2..
     for _ in $(seq 1200); do
         [ "$(grep -c '"sample cycle"' "$work/ctl.log" || true)" -ge "$1" ] && break; sleep 0.1
@@ -76,6 +87,7 @@ PY
 start_ctl "$work/c1.yaml"
 read -r ms pods stale <<< "$(cycles 4)"
 awk -v ms="$ms" -v n="$pods" -v st="$stale" 'BEGIN { printf "%-34s %10d %10.1f %8d\n", "metrics.k8s.io (one list)", ms, ms*1000/n, st }'
+echo "  controller CPU time per $pods-pod cycle (metrics.k8s.io, user+system, over 4 cycles): $(cpu_per_cycle "$ctl" 4) ms"
 stop "$ctl"; stop "$sim"
 stop "$resp"
 
