@@ -21,11 +21,13 @@
  * sweep learns that a connection is gone and drops the reference.
  *
  * Every handler must end the request with exactly one https_reply().
- * Everything runs on the loop thread.
+ * Everything runs on the loop thread, except what says "Any thread".
  */
 #ifndef MB_HTTPS_H
 #define MB_HTTPS_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "membudget/clock.h"
 #include "membudget/err.h"
@@ -46,6 +48,9 @@ struct https_conf {
     unsigned idle_timeout_s;     /* inactivity timeout on reads and writes */
     unsigned request_timeout_ms; /* a whole request, accept (or last request) to handler */
     unsigned max_conns;          /* open connections; more are closed at once */
+    bool reuseport;              /* SO_REUSEPORT: several servers share the port */
+    atomic_size_t *shared_total; /* optional: servers that share max_conns (the webhook
+                                    workers) count their connections here */
 };
 
 /* Bind and start serving on `lp`. Strings in conf are copied; tls, lp and
@@ -66,10 +71,16 @@ const char *https_address(const struct https *s);
 /* Stop accepting new connections (graceful shutdown); open ones go on. */
 void https_stop_accepting(struct https *s);
 
-/* Connections currently open. */
+/* Graceful shutdown: stop accepting, and answer every request from now on
+ * with Connection: close, so each client moves to another replica once its
+ * request in flight is answered. */
+void https_drain(struct https *s);
+
+/* Connections currently open (as of the last sweep, at most 250 ms old;
+ * 50 ms while draining). Any thread. */
 size_t https_open_connections(const struct https *s);
 
-/* Connections cut off by the request deadline or the connection cap. */
+/* Connections cut off by the request deadline or the connection cap. Any thread. */
 unsigned long https_timeouts(const struct https *s);
 unsigned long https_rejected(const struct https *s);
 

@@ -4,6 +4,11 @@
  * check passes and we are not shutting down), /metrics (Prometheus text).
  * Other modules add routes (the controller's /debug/pods) and collectors
  * (called just before /metrics renders, to refresh gauges).
+ *
+ * Threads: the server runs on the loop given to ops_new (the main loop).
+ * Ready checks and collectors run there too, so they may only read what
+ * other threads publish atomically; ops_add_route_on() hands a request to
+ * another loop. Registration happens before the other threads start.
  */
 #ifndef MB_OPS_H
 #define MB_OPS_H
@@ -12,6 +17,7 @@
 #include <stddef.h>
 #include "membudget/clock.h"
 #include "membudget/err.h"
+#include "membudget/buf.h"
 #include "membudget/https.h"
 
 struct ops;
@@ -29,6 +35,16 @@ void ops_free(struct ops *o); /* NULL-safe */
 void ops_add_ready_check(struct ops *o, const char *name, ops_ready_fn *fn, void *ctx);
 void ops_add_collector(struct ops *o, ops_collect_fn *fn, void *ctx);
 void ops_add_route(struct ops *o, const char *path, https_handler *fn, void *ctx);
+
+/* A route whose answer is made on another loop's thread (the controller's
+ * /debug/pods: the pod cache is that thread's). fn runs on `owner`'s thread,
+ * appends the body to `out`, may set *content_type to a static string, and
+ * returns the HTTP status; the reply goes out on the ops loop. The owner's
+ * loop must run (or be freed, which runs what is queued) for the request to
+ * be answered. */
+typedef int ops_render_fn(void *ctx, struct mb_buf *out, const char **content_type);
+void ops_add_route_on(struct ops *o, const char *path, struct loop *owner, ops_render_fn *fn,
+                      void *ctx);
 
 /* From now on /readyz answers 503 ("shutting down"). */
 void ops_set_shutting_down(struct ops *o);

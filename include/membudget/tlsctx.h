@@ -11,6 +11,9 @@
  * in service and the attempt is retried on the next call. Connections
  * already accepted hold their own reference to the SSL_CTX they started
  * with (OpenSSL refcounts it), so nothing in flight is dropped.
+ *
+ * Threads: tlsctx_ssl_new() from any thread (the webhook workers); every
+ * other function from the one thread that reloads (the main loop).
  */
 #ifndef MB_TLSCTX_H
 #define MB_TLSCTX_H
@@ -26,9 +29,11 @@ mb_err tlsctx_new(const char *cert_path, const char *key_path, struct tlsctx **o
                   struct mb_diag *diag);
 void tlsctx_free(struct tlsctx *t); /* NULL-safe */
 
-/* Returns: borrowed current SSL_CTX; valid until the next successful
- * reload (take a reference with SSL_new() before then). */
-SSL_CTX *tlsctx_get(struct tlsctx *t);
+/* Returns: a new SSL for one connection, on the current certificate (NULL
+ * on allocation failure). Any thread may call it, also during a reload:
+ * the swap of the current SSL_CTX is guarded by a mutex, and the SSL keeps
+ * its own reference to the context it started with. */
+SSL *tlsctx_ssl_new(struct tlsctx *t);
 
 /* Returns 0 if nothing changed, 1 if a new certificate was loaded, -1 if
  * the files changed but could not be loaded (diag says why; the old
@@ -41,5 +46,7 @@ const char *tlsctx_describe(const struct tlsctx *t);
 
 /* Expiry of the loaded certificate, seconds since the epoch (0 if unknown). */
 long long tlsctx_not_after(const struct tlsctx *t);
+/* Start of validity of the loaded certificate, likewise. */
+long long tlsctx_not_before(const struct tlsctx *t);
 
 #endif

@@ -10,7 +10,16 @@
  * calls, so the webhook needs no API access of its own and stays stateless.
  *
  * It re-reads its certificate every tls_reload_ms (see tlsctx.h) and
- * registers its metrics and readiness check with the ops server.
+ * registers its metrics and readiness check with the ops server: /readyz
+ * fails while the serving certificate is expired or not yet valid.
+ *
+ * Threads: `workers` threads ("webhook-N"), each with its own loop, HTTPS
+ * server (all listening on the same port through SO_REUSEPORT; the kernel
+ * spreads connections) and JSON arena, serve whole connections. Nothing
+ * else runs on them, so nothing the controller does can delay an answer.
+ * They share only immutable things (the policy), the TLS context (swapped
+ * under its mutex), the metrics registry (thread-safe) and the log (one
+ * write() a line). Every function here runs on the main loop's thread.
  */
 #ifndef MB_WEBHOOK_H
 #define MB_WEBHOOK_H
@@ -31,17 +40,21 @@ struct webhook_conf {
     unsigned tls_reload_ms;      /* how often to look at the certificate files */
     unsigned idle_timeout_s;     /* keep-alive / inactivity timeout */
     unsigned request_timeout_ms; /* whole-request deadline (slow clients) */
-    unsigned max_conns;
+    unsigned max_conns;          /* all workers together */
+    unsigned workers;            /* threads serving connections; 0 means 1 */
 };
 
-/* Start serving. lp, clk, mx and ops are borrowed and must outlive it.
- * Returns MB_OK and a new webhook in *out, or an error with diag. */
+/* Start serving: bind, then start the workers. `lp` is the main loop
+ * (certificate reloads); lp, clk, mx and ops are borrowed and must outlive
+ * it. Returns MB_OK and a new webhook in *out, or an error with diag. */
 mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct webhook_conf *conf,
                    struct mx *mx, struct ops *ops, struct webhook **out, struct mb_diag *diag);
-void webhook_free(struct webhook *w); /* NULL-safe */
+/* Stops the workers (connections still open are closed) and frees. NULL-safe. */
+void webhook_free(struct webhook *w);
 
-/* Stop accepting connections; requests on open connections complete. */
-void webhook_stop_accepting(struct webhook *w);
+/* Graceful shutdown: every worker stops accepting, and answers each request
+ * from now on with Connection: close; requests in flight complete. */
+void webhook_drain(struct webhook *w);
 
 /* Open connections (graceful shutdown waits for 0). */
 size_t webhook_open_connections(const struct webhook *w);

@@ -6,7 +6,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "membudget/clock.h"
 #include "membudget/config.h"
+#include "membudget/err.h"
 
 /* A flag: --name VALUE (or --name=VALUE); bool flags take no value but
  * accept --name=true|false. The table is also the --help text. */
@@ -49,6 +51,34 @@ struct mx;
 /* The process's metrics registry, with membudget_build_info set and one log
  * line when a family first reaches `max_series`. Returns: new (mx_free). */
 struct mx *app_metrics_new(size_t max_series);
+
+/* The graceful shutdown shared by webhook, controller and run (drain.c).
+ * Fill in the first fields, then app_drain_init() on the main thread before
+ * the loops run; app_drain_cleanup() after they stopped. */
+enum drain_phase { DRAIN_RUNNING, DRAIN_WEBHOOK, DRAIN_CONTROLLER, DRAIN_DONE };
+struct app_drain {
+    struct loop *main;          /* signals, ops, this drain */
+    const struct mb_clock *clk;
+    struct ops *ops;
+    struct webhook *wh;         /* NULL: no webhook in this process */
+    struct loop *ctl_lp;        /* the controller's loop (its thread) */
+    struct controller *ctl;     /* NULL: no controller in this process */
+    struct leader *le;          /* NULL without leader election */
+    uint64_t grace_ms;
+    /* private to drain.c */
+    enum drain_phase phase;
+    mb_mono_ms deadline;
+    struct event *tick, *ctl_tick;
+    bool ctl_releasing;
+    size_t cut;
+};
+mb_err app_drain_init(struct app_drain *d, struct mb_diag *diag);
+void app_drain_cleanup(struct app_drain *d);
+void app_drain_done(void *arg); /* main loop: stop it */
+
+/* Webhook workers to start by default: the CPUs this process may use (its
+ * affinity mask, lowered to the cgroup's CPU quota when one is set), >= 1. */
+unsigned app_default_workers(void);
 
 int cmd_webhook(int argc, char **argv);
 int cmd_controller(int argc, char **argv);

@@ -1,7 +1,11 @@
-/* cmd_controller.c -- `membudget controller` (shell: wiring and shutdown order).
+/* cmd_controller.c -- `membudget controller` and `membudget run` (shell: wiring).
  *
- * Shutdown on SIGTERM: /readyz goes 503, the watches stop, writes in flight
- * finish (up to the grace period), the lease is released, exit 0.
+ * Threads: the main thread runs the ops server (/healthz, /readyz,
+ * /metrics, /debug/pods), signals and the drain (drain.c); the controller
+ * (API client, watches, sampler, remediation, leader election) runs on its
+ * own thread "controller"; with `run`, the webhook on its workers. The
+ * controller's objects are created on the main thread before its thread
+ * starts, and freed there after it has been joined.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -20,67 +24,23 @@
 #include "membudget/ops.h"
 #include "membudget/webhook.h"
 
-struct ctl {
-    struct loop *lp;
-    struct ops *ops;
-    struct controller *ctl;
-    struct leader *le;
-    struct event *tick;
-    const struct mb_clock *clk;
-    mb_mono_ms deadline;
-    uint64_t grace_ms;
-    bool stopping, releasing;
-};
-
-static void on_released(void *arg)
-{
-    struct ctl *s = arg;
-    log_info("shutdown complete", "{}");
-    loop_stop(s->lp);
-}
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct ctl *s = arg;
-    (void)fd;
-    (void)what;
-    if (s->releasing)
-        return;
-    if (controller_inflight(s->ctl) > 0 && s->clk->mono_ms(s->clk->ctx) < s->deadline)
-        return;
-    s->releasing = true;
-    if (s->le)
-        leader_release(s->le, on_released, s); /* bounded by its own timeout */
-    else
-        on_released(s);
-}
-
-static void on_signal(int signo, void *arg)
-{
-    struct ctl *s = arg;
-    struct timeval tv = {0, 50000};
-    if (s->stopping) {
-        log_warn("second signal: exiting now", "{s:i}", "signal", signo);
-        loop_stop(s->lp);
-        return;
-    }
-    s->stopping = true;
-    s->deadline = s->clk->mono_ms(s->clk->ctx) + s->grace_ms;
-    log_info("shutting down: watches stop, writes in flight finish, lease released", "{s:i}",
-             "signal", signo);
-    ops_set_shutting_down(s->ops);
-    controller_stop(s->ctl);
-    if (s->le)
-        leader_stop(s->le); /* stop renewing; acting stops too */
-    controller_set_leader(s->ctl, false);
-    event_add(s->tick, &tv);
-}
-
+/* Leadership changes, on the controller's loop. */
 static void on_leading(void *arg, bool leading)
 {
-    struct ctl *s = arg;
-    if (!s->stopping)
-        controller_set_leader(s->ctl, leading);
+    struct app_drain *d = arg;
+    if (d->phase == DRAIN_RUNNING)
+        controller_set_leader(d->ctl, leading);
+}
+
+/* Started on the controller's loop once its thread runs. */
+static void ctl_start(void *arg)
+{
+    struct app_drain *d = arg;
+    controller_start(d->ctl);
+    if (d->le)
+        leader_start(d->le);
+    else
+        controller_set_leader(d->ctl, true);
 }
 
 /* Split "a,b,c" in place into v. */
@@ -108,7 +68,8 @@ int cmd_run(int argc, char **argv)
 int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhook)
 {
     const char *kubeconfig, *context, *config, *mbind, *nsflag, *level, *grace, *identity, *lease_ns,
-        *lease_name, *lease_dur, *renew, *retry, *cert, *key, *wbind;
+        *lease_name, *lease_dur, *renew, *retry, *cert, *key, *wbind, *workers, *idle, *reqto,
+        *maxconns;
     bool leader_elect, dry_run;
     const struct flag FLAGS[] = {
         {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
@@ -127,6 +88,10 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         {"tls-cert-file", "FILE", "", "(run) webhook serving certificate", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "(run) webhook serving key", &key, NULL, false},
         {"webhook-bind-address", "ADDR", ":8443", "(run) HTTPS address of the webhook", &wbind, NULL, false},
+        {"webhook-workers", "N", "0", "(run) threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
+        {"webhook-idle-timeout", "DURATION", "60s", "(run) close a webhook connection idle (or stalled) this long", &idle, NULL, false},
+        {"webhook-request-timeout", "DURATION", "10s", "(run) a whole webhook request must arrive within this time", &reqto, NULL, false},
+        {"webhook-max-connections", "N", "1024", "(run) open webhook connections (all workers together); more are closed at once", &maxconns, NULL, false},
         {"shutdown-grace-period", "DURATION", "10s", "on SIGTERM, wait this long for writes in flight", &grace, NULL, false},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", &level, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
@@ -134,11 +99,12 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     char *pos[64];
     size_t npos;
     int r = flags_parse(cmd, "[flags]", FLAGS, argc, argv, pos, &npos);
-    uint64_t grace_ms, lease_ms, renew_ms, retry_ms;
+    uint64_t grace_ms, lease_ms, renew_ms, retry_ms, idle_ms, req_ms;
+    unsigned long nworkers, nconns;
     enum log_level ll;
     struct cfg cfg;
     struct kcfg kc = {0};
-    struct loop *lp = NULL;
+    struct loop *lp = NULL, *clp = NULL;
     struct mx *mx = NULL;
     struct ops *ops = NULL;
     struct kapi *api = NULL, *scrape = NULL;
@@ -146,7 +112,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     struct leader *le = NULL;
     struct webhook *wh = NULL;
     struct mb_diag d = {0};
-    struct ctl s = {0};
+    struct app_drain dr = {0};
     int status = 1;
     char nsbuf[4096], idbuf[300], ua[400];
     const char *nsv[256];
@@ -166,8 +132,17 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     if (!app_duration_flag("shutdown-grace-period", grace, &grace_ms) ||
         !app_duration_flag("leader-elect-lease-duration", lease_dur, &lease_ms) ||
         !app_duration_flag("leader-elect-renew-deadline", renew, &renew_ms) ||
-        !app_duration_flag("leader-elect-retry-period", retry, &retry_ms))
+        !app_duration_flag("leader-elect-retry-period", retry, &retry_ms) ||
+        !app_duration_flag("webhook-idle-timeout", idle, &idle_ms) ||
+        !app_duration_flag("webhook-request-timeout", reqto, &req_ms) ||
+        !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns) ||
+        !app_uint_flag("webhook-workers", workers, 1024, &nworkers))
         return 2;
+    if (idle_ms < 1000 || req_ms < 100 || nconns < 1) {
+        fprintf(stderr, "membudget %s: --webhook-idle-timeout must be at least 1s, "
+                        "--webhook-request-timeout 100ms, --webhook-max-connections 1\n", cmd);
+        return 2;
+    }
     if (!(retry_ms < renew_ms && renew_ms < lease_ms) || retry_ms < 100) {
         fprintf(stderr, "membudget %s: leader election needs retry-period < renew-deadline < "
                         "lease-duration (and a retry period of at least 100ms)\n", cmd);
@@ -200,7 +175,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     }
     snprintf(ua, sizeof ua, "membudget/%s (%s; %s)", MB_VERSION, cmd, idbuf);
 
-    if (loop_new(&lp, &d))
+    if (loop_new(&lp, &d) || loop_new(&clp, &d))
         goto out;
     mx = app_metrics_new(MX_DEFAULT_MAX_SERIES);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))
@@ -212,9 +187,10 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .bind = wbind,
             .cfg = &cfg,
             .tls_reload_ms = 10000,
-            .idle_timeout_s = 60,
-            .request_timeout_ms = 10000,
-            .max_conns = 1024,
+            .idle_timeout_s = (unsigned)(idle_ms / 1000),
+            .request_timeout_ms = (unsigned)req_ms,
+            .max_conns = (unsigned)nconns,
+            .workers = nworkers ? (unsigned)nworkers : app_default_workers(),
         };
         if (webhook_new(lp, clock_system(), &wc, mx, ops, &wh, &d))
             goto out;
@@ -233,7 +209,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .insecure = kc.insecure,
             .user_agent = ua,
         };
-        if (kapi_new(lp, clock_system(), &kconf, &api, &d))
+        if (kapi_new(clp, clock_system(), &kconf, &api, &d))
             goto out;
     }
     {
@@ -245,7 +221,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .max_response = (size_t)cfg.usage.max_response_bytes,
             .user_agent = ua,
         };
-        if (kapi_new(lp, clock_system(), &sconf, &scrape, &d))
+        if (kapi_new(clp, clock_system(), &sconf, &scrape, &d))
             goto out;
     }
     {
@@ -257,10 +233,11 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .scrape = scrape,
             .identity = idbuf,
         };
-        if (controller_new(lp, clock_system(), api, mx, ops, &cc, &ctl, &d))
+        if (controller_new(clp, clock_system(), api, mx, ops, &cc, &ctl, &d))
             goto out;
     }
-    s = (struct ctl){.lp = lp, .ops = ops, .ctl = ctl, .clk = clock_system(), .grace_ms = grace_ms};
+    dr = (struct app_drain){.main = lp, .clk = clock_system(), .ops = ops, .wh = wh, .ctl_lp = clp,
+                            .ctl = ctl, .grace_ms = grace_ms};
     if (leader_elect) {
         const char *lns = lease_ns;
         if (!strcmp(lns, "default") && kc.namespace_ && !strcmp(kc.context, "in-cluster"))
@@ -273,37 +250,39 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .renew_deadline_ms = renew_ms,
             .retry_ms = retry_ms,
         };
-        if (leader_new(lp, clock_system(), api, mx, &lc, on_leading, &s, &le, &d))
+        if (leader_new(clp, clock_system(), api, mx, &lc, on_leading, &dr, &le, &d))
             goto out;
-        s.le = le;
+        dr.le = le;
     }
-    s.tick = event_new(loop_base(lp), -1, EV_PERSIST, on_tick, &s);
-    if (loop_on_shutdown_signal(lp, on_signal, &s)) {
-        mb_diag_set(&d, MB_EIO, "cannot install signal handlers");
+    if (app_drain_init(&dr, &d))
         goto out;
-    }
     log_info("metrics listening", "{s:s}", "address", ops_address(ops));
     log_info("controller starting", "{s:s,s:s,s:s,s:b,s:b,s:I}", "server", kc.server, "context",
              kc.context ? kc.context : "", "identity", idbuf, "leaderElect", leader_elect, "dryRun",
              dry_run || cfg.dry_run, "namespaces", (json_int_t)nns);
-    controller_start(ctl);
-    if (le)
-        leader_start(le);
-    else
-        controller_set_leader(ctl, true);
+    loop_post(clp, ctl_start, &dr);
+    if (loop_spawn(clp, "controller", &d))
+        goto out;
     status = loop_run(lp) == 0 ? 0 : 1;
 out:
     if (d.msg[0])
         fprintf(stderr, "membudget %s: %s\n", cmd, d.msg);
-    if (s.tick)
-        event_free(s.tick);
+    webhook_free(wh); /* stops and joins the workers */
+    if (clp) {
+        loop_stop(clp);
+        loop_join(clp);
+        loop_flush(clp); /* e.g. a /debug/pods render: it posts its reply to the main loop */
+    }
+    if (lp)
+        loop_flush(lp); /* replies still queued, while the ops server exists */
+    app_drain_cleanup(&dr);
     leader_free(le);
     controller_free(ctl);
     kapi_free(scrape);
     kapi_free(api);
-    webhook_free(wh);
     ops_free(ops);
     mx_free(mx);
+    loop_free(clp);
     loop_free(lp);
     kcfg_cleanup(&kc);
     cfg_cleanup(&cfg);

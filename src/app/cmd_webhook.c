@@ -10,52 +10,10 @@
 #include "membudget/ops.h"
 #include "membudget/webhook.h"
 
-struct shutdown {
-    struct loop *lp;
-    struct ops *ops;
-    struct webhook *wh;
-    struct event *tick;
-    mb_mono_ms deadline; /* set when the signal arrives */
-    uint64_t grace_ms;
-    const struct mb_clock *clk;
-    bool started;
-};
-
-/* Drain: stop when no connection is open or the grace period is over. */
-static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct shutdown *s = arg;
-    size_t open = webhook_open_connections(s->wh);
-    (void)fd;
-    (void)what;
-
-    if (open == 0 || s->clk->mono_ms(s->clk->ctx) >= s->deadline) {
-        log_info("shutdown complete", "{s:i}", "connectionsClosedAtExit", (int)open);
-        loop_stop(s->lp);
-    }
-}
-
-static void on_signal(int signo, void *ctx)
-{
-    struct shutdown *s = ctx;
-    struct timeval tv = {0, 100000};
-
-    if (s->started) {
-        log_warn("second signal: exiting now", "{s:i}", "signal", signo);
-        loop_stop(s->lp);
-        return;
-    }
-    s->started = true;
-    s->deadline = s->clk->mono_ms(s->clk->ctx) + s->grace_ms;
-    log_info("shutting down: not ready, no new connections, draining", "{s:i}", "signal", signo);
-    ops_set_shutting_down(s->ops);
-    webhook_stop_accepting(s->wh);
-    event_add(s->tick, &tv);
-}
-
 int cmd_webhook(int argc, char **argv)
 {
-    const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level;
+    const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level,
+        *workers;
     const struct flag FLAGS[] = {
         {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL, false},
@@ -65,7 +23,8 @@ int cmd_webhook(int argc, char **argv)
         {"tls-reload-interval", "DURATION", "10s", "how often to check the certificate files for changes", &reload, NULL, false},
         {"webhook-idle-timeout", "DURATION", "60s", "close a connection idle (or stalled) this long", &idle, NULL, false},
         {"webhook-request-timeout", "DURATION", "10s", "a whole request must arrive within this time", &reqto, NULL, false},
-        {"webhook-max-connections", "N", "1024", "open connections; more are closed at once", &maxconns, NULL, false},
+        {"webhook-max-connections", "N", "1024", "open connections (all workers together); more are closed at once", &maxconns, NULL, false},
+        {"webhook-workers", "N", "0", "threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &grace, NULL, false},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", &level, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
@@ -75,7 +34,7 @@ int cmd_webhook(int argc, char **argv)
     int r = flags_parse("webhook", "--tls-cert-file FILE --tls-private-key-file FILE [flags]", FLAGS,
                         argc, argv, pos, &npos);
     uint64_t reload_ms, idle_ms, req_ms, grace_ms;
-    unsigned long nconns;
+    unsigned long nconns, nworkers;
     enum log_level ll;
     struct cfg cfg;
     struct loop *lp = NULL;
@@ -83,7 +42,7 @@ int cmd_webhook(int argc, char **argv)
     struct ops *ops = NULL;
     struct webhook *wh = NULL;
     struct mb_diag d = {0};
-    struct shutdown sd = {0};
+    struct app_drain dr = {0};
     int status = 1;
 
     if (r)
@@ -104,7 +63,8 @@ int cmd_webhook(int argc, char **argv)
         !app_duration_flag("webhook-idle-timeout", idle, &idle_ms) ||
         !app_duration_flag("webhook-request-timeout", reqto, &req_ms) ||
         !app_duration_flag("shutdown-grace-period", grace, &grace_ms) ||
-        !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns))
+        !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns) ||
+        !app_uint_flag("webhook-workers", workers, 1024, &nworkers))
         return 2;
     if (reload_ms < 100 || idle_ms < 1000 || req_ms < 100 || nconns < 1) {
         fprintf(stderr, "membudget webhook: intervals must be at least 100ms (idle timeout 1s) and "
@@ -130,24 +90,23 @@ int cmd_webhook(int argc, char **argv)
             .idle_timeout_s = (unsigned)(idle_ms / 1000),
             .request_timeout_ms = (unsigned)req_ms,
             .max_conns = (unsigned)nconns,
+            .workers = nworkers ? (unsigned)nworkers : app_default_workers(),
         };
         if (webhook_new(lp, clock_system(), &wc, mx, ops, &wh, &d))
             goto out;
     }
     log_info("metrics listening", "{s:s}", "address", ops_address(ops));
-    sd = (struct shutdown){.lp = lp, .ops = ops, .wh = wh, .clk = clock_system(), .grace_ms = grace_ms};
-    sd.tick = event_new(loop_base(lp), -1, EV_PERSIST, on_drain_tick, &sd);
-    if (loop_on_shutdown_signal(lp, on_signal, &sd)) {
-        mb_diag_set(&d, MB_EIO, "cannot install signal handlers");
+    dr = (struct app_drain){.main = lp, .clk = clock_system(), .ops = ops, .wh = wh,
+                            .grace_ms = grace_ms};
+    if (app_drain_init(&dr, &d))
         goto out;
-    }
     status = loop_run(lp) == 0 ? 0 : 1;
 out:
     if (d.msg[0])
         fprintf(stderr, "membudget webhook: %s\n", d.msg);
-    if (sd.tick)
-        event_free(sd.tick);
-    webhook_free(wh);
+    webhook_free(wh); /* stops and joins the workers */
+    loop_flush(lp);
+    app_drain_cleanup(&dr);
     ops_free(ops);
     mx_free(mx);
     loop_free(lp);

@@ -306,6 +306,7 @@ static void pods_synced(void *arg)
 {
     struct podsink *ps = arg;
     struct controller *c = ps->c;
+    atomic_store(&c->synced_pub, controller_synced(c));
     if (c->initial_logged)
         return;
     if (++c->synced_pods < c->npods)
@@ -413,7 +414,8 @@ static int cmp_pod(const void *a, const void *b)
     return r ? r : strcmp(x->name, y->name);
 }
 
-static void on_debug_pods(struct evhttp_request *req, void *arg)
+/* Runs on the controller's thread (ops_add_route_on): the cache is its. */
+static int render_debug_pods(void *arg, struct mb_buf *out, const char **content_type)
 {
     struct controller *c = arg;
     size_t n = pc_count(c->cache), pos = 0, i = 0;
@@ -447,23 +449,36 @@ static void on_debug_pods(struct evhttp_request *req, void *arg)
     size_t len;
     char *text = mb_json_dumps(root, JSON_COMPACT, &len);
     json_decref(root);
-    https_reply(req, 200, "application/json", text, len);
+    *content_type = "application/json";
+    if (mb_buf_add(out, text, len) != MB_OK) {
+        mb_free(text);
+        mb_buf_reset(out);
+        mb_buf_adds(out, "too many pods to list\n");
+        *content_type = "text/plain; charset=utf-8";
+        return 500;
+    }
     mb_free(text);
+    return 200;
 }
 
-static void collect(void *arg)
+/* Every second, on the controller's thread: the gauges that describe its
+ * state, and the readiness that the ops server (another thread) reads. */
+static void on_gauges(evutil_socket_t fd, short what, void *arg)
 {
     struct controller *c = arg;
+    (void)fd;
+    (void)what;
     mx_set(c->m_tracked, NULL, (double)pc_count(c->cache));
     mx_set(c->m_cache_bytes, NULL, (double)pc_bytes(c->cache));
     mx_set(c->m_leader, NULL, c->leader ? 1 : 0);
     remedy_collect(c);
+    atomic_store(&c->synced_pub, controller_synced(c));
 }
 
 static bool ready_check(void *arg, char *why, size_t whylen)
 {
     struct controller *c = arg;
-    if (controller_synced(c))
+    if (atomic_load(&c->synced_pub))
         return true;
     snprintf(why, whylen, "pod cache not synced yet");
     return false;
@@ -538,9 +553,9 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->rec = recorder_new(clk, api, mx, "membudget", conf->identity ? conf->identity : "membudget",
                           0);
     remedy_init(c, lp);
+    c->gauges = event_new(loop_base(lp), -1, EV_PERSIST, on_gauges, c);
     if (ops) {
-        ops_add_route(ops, "/debug/pods", on_debug_pods, c);
-        ops_add_collector(ops, collect, c);
+        ops_add_route_on(ops, "/debug/pods", lp, render_debug_pods, c);
         ops_add_ready_check(ops, "pod cache", ready_check, c);
     }
     *out = c;
@@ -553,6 +568,11 @@ void controller_start(struct controller *c)
     c->stopped = false;
     struct timeval tv = {0, 100000};
     event_add(c->pump, &tv);
+    {
+        struct timeval one = {1, 0};
+        event_add(c->gauges, &one);
+        event_active(c->gauges, EV_TIMEOUT, 0);
+    }
     remedy_start(c);
     if (c->nsr)
         reflector_start(c->nsr); /* pods start once the governed set is known */
@@ -566,6 +586,7 @@ void controller_set_leader(struct controller *c, bool leader)
     if (c->leader == leader)
         return;
     c->leader = leader;
+    mx_set(c->m_leader, NULL, leader ? 1 : 0);
     log_info(leader ? "leading: acting on pods" : "not leading: observing only", "{s:I}",
              "tracked", (json_int_t)pc_count(c->cache));
     if (!leader)
@@ -632,5 +653,7 @@ void controller_free(struct controller *c)
     mb_free(c->prev);
     if (c->pump)
         event_free(c->pump);
+    if (c->gauges)
+        event_free(c->gauges);
     mb_free(c);
 }

@@ -7,6 +7,7 @@
 #define MB_CONTROLLER_INT_H
 
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include "membudget/backoff.h"
 #include "membudget/config.h"
@@ -61,6 +62,8 @@ struct controller {
     struct podstate *qhead, *qtail; /* gate queue */
     size_t inflight, max_inflight;
     struct event *pump;             /* runs the queue (also a 100 ms retry tick) */
+    struct event *gauges;           /* 1 s: state gauges, synced_pub */
+    atomic_bool synced_pub;         /* controller_synced(), for the ops thread's /readyz */
     uint64_t rnd;
     struct mx_family *m_patches, *m_tracked, *m_cache_bytes, *m_leader;
     /* remedy.c */

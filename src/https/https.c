@@ -1,5 +1,6 @@
 /* https.c -- evhttp server with TLS, deadlines and a connection cap (shell). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -8,9 +9,12 @@
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "membudget/alloc.h"
 #include "membudget/https.h"
 #include "membudget/log.h"
@@ -45,7 +49,11 @@ struct https {
     size_t nconns, capconns;
     struct event *sweep;
     char addr[80];
-    unsigned long timeouts, rejected;
+    bool draining;          /* replies carry Connection: close */
+    /* Read by other threads (the ops server's collectors, the drain). */
+    atomic_size_t open;     /* connections evhttp has not freed, as of the last change seen */
+    atomic_size_t own_total, *total; /* connections against max_conns: ours, or shared */
+    atomic_ulong timeouts, rejected;
 };
 
 static bool bev_freed(struct bufferevent *bev)
@@ -76,14 +84,16 @@ static void sweep(struct https *s, mb_mono_ms now, bool expire)
         if (bev_freed(c->bev)) {
             bufferevent_decref(c->bev);
             s->conns[i] = s->conns[--s->nconns];
+            atomic_fetch_sub(s->total, 1);
             continue;
         }
         if (expire && !c->killed && now >= c->deadline) {
-            s->timeouts++;
+            atomic_fetch_add(&s->timeouts, 1);
             kill_conn(c);
         }
         i++;
     }
+    atomic_store(&s->open, s->nconns);
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -101,7 +111,7 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     mb_mono_ms now = s->clk->mono_ms(s->clk->ctx);
 
     if (s->conf.tls) {
-        SSL *ssl = SSL_new(tlsctx_get(s->conf.tls));
+        SSL *ssl = tlsctx_ssl_new(s->conf.tls);
         if (!ssl)
             return NULL;
         bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -111,7 +121,7 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     }
     if (!bev)
         return NULL;
-    if (s->nconns >= s->conf.max_conns)
+    if (atomic_load(s->total) >= s->conf.max_conns)
         sweep(s, now, false); /* count only connections still open */
     if (s->nconns == s->capconns) {
         s->capconns = s->capconns ? s->capconns * 2 : 16;
@@ -119,10 +129,11 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     }
     bufferevent_incref(bev);
     s->conns[s->nconns++] = (struct conn){.bev = bev, .deadline = now + s->conf.request_timeout_ms};
-    if (s->nconns > s->conf.max_conns) {
+    atomic_store(&s->open, s->nconns);
+    if (atomic_fetch_add(s->total, 1) + 1 > s->conf.max_conns) {
         /* Over the cap: expire it now; the next sweep (the fd is only
          * attached after we return) shuts it down. */
-        s->rejected++;
+        atomic_fetch_add(&s->rejected, 1);
         s->conns[s->nconns - 1].deadline = 0;
     }
     return bev;
@@ -134,6 +145,20 @@ static struct conn *find_conn(struct https *s, struct bufferevent *bev)
         if (s->conns[i].bev == bev)
             return &s->conns[i];
     return NULL;
+}
+
+static bool ambiguous_length(struct evhttp_request *req)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const struct evkeyval *kv;
+    int cl = 0, te = 0;
+
+    TAILQ_FOREACH(kv, h, next)
+    {
+        cl += !strcasecmp(kv->key, "Content-Length");
+        te += !strcasecmp(kv->key, "Transfer-Encoding");
+    }
+    return cl > 1 || (cl && te);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -154,6 +179,19 @@ static void on_request(struct evhttp_request *req, void *arg)
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->nodelay = true;
         }
+    }
+    if (s->draining) /* clients move to another replica once this answer is in */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    if (ambiguous_length(req)) {
+        /* Two Content-Length headers, or one beside Transfer-Encoding: the
+         * body's end is ambiguous (the way requests are smuggled). evhttp
+         * would use the first; refuse, and close the connection, whose
+         * framing can no longer be trusted. */
+        static const char M[] = "ambiguous request length: more than one Content-Length, or "
+                                "Content-Length with Transfer-Encoding\n";
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        https_reply(req, 400, "text/plain; charset=utf-8", M, sizeof M - 1);
+        return;
     }
     for (size_t i = 0; i < s->nroutes; i++) {
         if (!strcmp(s->routes[i].path, path)) {
@@ -188,6 +226,43 @@ static mb_err parse_bind(const char *bind, char *host, size_t hostlen, unsigned 
     return MB_OK;
 }
 
+/* A listening socket on host:port (an IP literal). With `reuseport`, several
+ * servers (one per webhook worker) listen on the same port and the kernel
+ * spreads connections among them. */
+static evutil_socket_t listen_socket(const char *host, unsigned port, bool reuseport)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int one = 1, e;
+    evutil_socket_t fd;
+
+    memset(&ss, 0, sizeof ss);
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        errno = EINVAL; /* host names are not resolved: an IP literal is wanted */
+        return -1;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) ||
+        bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 511)) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 mb_err https_new(struct loop *lp, const struct mb_clock *clk, const struct https_conf *conf,
                  struct https **out, struct mb_diag *diag)
 {
@@ -208,6 +283,7 @@ mb_err https_new(struct loop *lp, const struct mb_clock *clk, const struct https
     s->name = mb_xstrdup(conf->name);
     s->bind = mb_xstrdup(conf->bind);
     s->conf.name = s->name;
+    s->total = conf->shared_total ? conf->shared_total : &s->own_total;
     s->conf.bind = s->bind;
     s->http = evhttp_new(loop_base(lp));
     if (!s->http) {
@@ -220,10 +296,19 @@ mb_err https_new(struct loop *lp, const struct mb_clock *clk, const struct https
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
     evhttp_set_bevcb(s->http, on_new_conn, s);
     evhttp_set_gencb(s->http, on_request, s);
-    s->bound = evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)port);
-    if (!s->bound) {
-        err = mb_diag_set(diag, MB_EIO, "%s: cannot listen on %s", conf->name, conf->bind);
-        goto fail;
+    {
+        evutil_socket_t fd = listen_socket(host, port, conf->reuseport);
+        if (fd < 0) {
+            err = mb_diag_set(diag, MB_EIO, "%s: cannot listen on %s: %s", conf->name, conf->bind,
+                              strerror(errno));
+            goto fail;
+        }
+        s->bound = evhttp_accept_socket_with_handle(s->http, fd);
+        if (!s->bound) {
+            evutil_closesocket(fd);
+            err = mb_diag_set(diag, MB_EIO, "%s: cannot listen on %s", conf->name, conf->bind);
+            goto fail;
+        }
     }
     if (getsockname(evhttp_bound_socket_get_fd(s->bound), (struct sockaddr *)&ss, &sl) == 0) {
         char ip[INET6_ADDRSTRLEN] = "?";
@@ -256,6 +341,7 @@ void https_free(struct https *s)
         evhttp_free(s->http); /* frees every connection: their callbacks are cleared */
     for (size_t i = 0; i < s->nconns; i++)
         bufferevent_decref(s->conns[i].bev);
+    atomic_fetch_sub(s->total, s->nconns);
     for (size_t i = 0; i < s->nroutes; i++)
         mb_free(s->routes[i].path);
     mb_free(s->routes);
@@ -281,16 +367,21 @@ void https_stop_accepting(struct https *s)
     }
 }
 
-size_t https_open_connections(const struct https *s)
+size_t https_open_connections(const struct https *s) { return atomic_load(&s->open); }
+
+void https_drain(struct https *s)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < s->nconns; i++)
-        n += !bev_freed(s->conns[i].bev);
-    return n;
+    struct timeval tv = {0, 50 * 1000};
+
+    https_stop_accepting(s);
+    s->draining = true;
+    /* Sweep more often, so the count of open connections follows closely. */
+    event_del(s->sweep);
+    event_add(s->sweep, &tv);
 }
 
-unsigned long https_timeouts(const struct https *s) { return s->timeouts; }
-unsigned long https_rejected(const struct https *s) { return s->rejected; }
+unsigned long https_timeouts(const struct https *s) { return atomic_load(&s->timeouts); }
+unsigned long https_rejected(const struct https *s) { return atomic_load(&s->rejected); }
 
 const char *https_body(struct evhttp_request *req, size_t *len)
 {

@@ -2,13 +2,27 @@
 #include <event2/http.h>
 #include <string.h>
 #include "membudget/alloc.h"
+#include "membudget/loop.h"
 #include "membudget/buf.h"
 #include "membudget/metrics.h"
 #include "membudget/ops.h"
 
 #define MAX_CHECKS 8
 
+/* A route answered by another loop's thread: the request stays on the ops
+ * loop (evhttp is not thread-safe), the owner renders into a buffer, and
+ * the reply is sent back on the ops loop. If the client goes away
+ * meanwhile, evhttp keeps the request detached until the reply frees it. */
+struct owned_route {
+    struct ops *o; /* pointer to the owning struct, declared below */
+    struct loop *owner;
+    ops_render_fn *fn;
+    void *ctx;
+};
+
+
 struct ops {
+    struct loop *lp; /* the ops server's (main) loop */
     struct https *srv;
     struct mx *mx;
     struct {
@@ -22,6 +36,8 @@ struct ops {
         void *ctx;
     } collectors[MAX_CHECKS];
     size_t ncollectors;
+    struct owned_route owned[MAX_CHECKS];
+    size_t nowned;
     bool shutting_down;
 };
 
@@ -89,6 +105,7 @@ mb_err ops_new(struct loop *lp, const struct mb_clock *clk, const char *bind, st
         return err;
     }
     o->mx = mx;
+    o->lp = lp;
     https_route(o->srv, "/healthz", on_healthz, o);
     https_route(o->srv, "/readyz", on_readyz, o);
     https_route(o->srv, "/metrics", on_metrics, o);
@@ -126,6 +143,51 @@ void ops_add_collector(struct ops *o, ops_collect_fn *fn, void *ctx)
 void ops_add_route(struct ops *o, const char *path, https_handler *fn, void *ctx)
 {
     https_route(o->srv, path, fn, ctx);
+}
+
+struct job {
+    const struct owned_route *r;
+    struct evhttp_request *req;
+    struct mb_buf body;
+    int status;
+    const char *content_type;
+};
+
+static void job_reply(void *arg) /* on the ops loop */
+{
+    struct job *j = arg;
+    https_reply(j->req, j->status, j->content_type, mb_buf_str(&j->body), j->body.len);
+    mb_buf_cleanup(&j->body);
+    mb_free(j);
+}
+
+static void job_render(void *arg) /* on the owner's loop */
+{
+    struct job *j = arg;
+    j->status = j->r->fn(j->r->ctx, &j->body, &j->content_type);
+    loop_post(j->r->o->lp, job_reply, j);
+}
+
+static void on_owned(struct evhttp_request *req, void *arg)
+{
+    const struct owned_route *r = arg;
+    struct job *j = mb_xcalloc(1, sizeof *j);
+
+    j->r = r;
+    j->req = req;
+    j->status = 500;
+    j->content_type = "text/plain; charset=utf-8";
+    mb_buf_init(&j->body, 256u << 20);
+    loop_post(r->owner, job_render, j);
+}
+
+void ops_add_route_on(struct ops *o, const char *path, struct loop *owner, ops_render_fn *fn,
+                      void *ctx)
+{
+    MB_ASSERT(o->nowned < MAX_CHECKS);
+    o->owned[o->nowned] = (struct owned_route){o, owner, fn, ctx};
+    https_route(o->srv, path, on_owned, &o->owned[o->nowned]);
+    o->nowned++;
 }
 
 void ops_set_shutting_down(struct ops *o) { o->shutting_down = true; }

@@ -1,6 +1,7 @@
 /* tlsctx.c -- OpenSSL server context with hot reload (shell). */
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -17,11 +18,12 @@ struct filesig {
 
 struct tlsctx {
     char *cert_path, *key_path;
+    pthread_mutex_t mu; /* guards `cur` against a reload while a worker takes it */
     SSL_CTX *cur;
     struct filesig cert_sig, key_sig; /* of the files behind `cur` */
     struct filesig tried_cert, tried_key; /* last failed attempt, to log once */
     char desc[512];
-    long long not_after; /* epoch seconds */
+    long long not_after, not_before; /* epoch seconds */
 };
 
 static struct filesig sig_of(const char *path)
@@ -68,12 +70,13 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-static long long expiry_of(SSL_CTX *ctx)
+/* notAfter (or notBefore) of the certificate, epoch seconds; 0 if unknown. */
+static long long cert_time(SSL_CTX *ctx, bool before)
 {
     X509 *x = SSL_CTX_get0_certificate(ctx);
     struct tm tm;
 
-    if (!x || ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+    if (!x || ASN1_TIME_to_tm(before ? X509_get0_notBefore(x) : X509_get0_notAfter(x), &tm) != 1)
         return 0;
     return (long long)timegm(&tm);
 }
@@ -149,11 +152,13 @@ mb_err tlsctx_new(const char *cert_path, const char *key_path, struct tlsctx **o
     t = mb_xcalloc(1, sizeof *t);
     t->cert_path = mb_xstrdup(cert_path);
     t->key_path = mb_xstrdup(key_path);
+    pthread_mutex_init(&t->mu, NULL);
     t->cur = ctx;
     t->cert_sig = cs;
     t->key_sig = ks;
     describe(ctx, t->desc, sizeof t->desc);
-    t->not_after = expiry_of(ctx);
+    t->not_after = cert_time(ctx, false);
+    t->not_before = cert_time(ctx, true);
     *out = t;
     return MB_OK;
 }
@@ -163,16 +168,27 @@ void tlsctx_free(struct tlsctx *t)
     if (!t)
         return;
     SSL_CTX_free(t->cur);
+    pthread_mutex_destroy(&t->mu);
     mb_free(t->cert_path);
     mb_free(t->key_path);
     mb_free(t);
 }
 
-SSL_CTX *tlsctx_get(struct tlsctx *t) { return t->cur; }
+SSL *tlsctx_ssl_new(struct tlsctx *t)
+{
+    SSL *ssl;
+
+    pthread_mutex_lock(&t->mu);
+    ssl = SSL_new(t->cur); /* the SSL holds its own reference to the context */
+    pthread_mutex_unlock(&t->mu);
+    return ssl;
+}
 
 const char *tlsctx_describe(const struct tlsctx *t) { return t->desc; }
 
 long long tlsctx_not_after(const struct tlsctx *t) { return t->not_after; }
+
+long long tlsctx_not_before(const struct tlsctx *t) { return t->not_before; }
 
 int tlsctx_maybe_reload(struct tlsctx *t, struct mb_diag *diag)
 {
@@ -190,11 +206,14 @@ int tlsctx_maybe_reload(struct tlsctx *t, struct mb_diag *diag)
             diag->msg[0] = '\0';
         return -1;
     }
+    pthread_mutex_lock(&t->mu);
     SSL_CTX_free(t->cur); /* live SSL objects keep their own reference */
     t->cur = ctx;
+    pthread_mutex_unlock(&t->mu);
     t->cert_sig = cs;
     t->key_sig = ks;
     describe(ctx, t->desc, sizeof t->desc);
-    t->not_after = expiry_of(ctx);
+    t->not_after = cert_time(ctx, false);
+    t->not_before = cert_time(ctx, true);
     return 1;
 }

@@ -14,25 +14,38 @@
 #include "membudget/webhook.h"
 
 struct webhook;
+struct worker;
 
-/* One per path: which decision it asks of review_handle(). */
+/* One per path and worker: which decision it asks of review_handle(). */
 struct endpoint {
-    struct webhook *w;
+    struct worker *wk;
     enum review_endpoint ep;
     enum review_mode mode;
     const char *name;
 };
 
-struct webhook {
+/* A webhook worker: its own thread, loop, server and arena. Everything in
+ * it is used only on its thread, except the server's atomic counters. */
+struct worker {
+    struct webhook *w;
     struct loop *lp;
-    const struct mb_clock *clk;
-    struct policy_conf policy;
-    struct tlsctx *tls;
     struct https *srv;
+    struct mb_arena arena;                   /* one request's JSON values, reused */
+    struct endpoint validate, audit, mutate; /* route contexts */
+};
+
+struct webhook {
+    struct loop *lp;             /* the main loop: reload timer, ops */
+    const struct mb_clock *clk;
+    struct policy_conf policy;   /* immutable once the workers run */
+    struct tlsctx *tls;          /* shared: tlsctx_ssl_new from the workers */
     struct event *reload;
     struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry;
-    struct endpoint validate, audit, mutate; /* route contexts */
-    struct mb_arena arena;                   /* one request's JSON values, reused */
+    struct worker *workers;
+    size_t nworkers;
+    char addr[80];
+    atomic_size_t conns;         /* open connections of all workers, against max_conns */
+    int cert_state;              /* last logged: 0 valid, 1 expired, -1 not yet valid */
 };
 
 static bool json_content_type(struct evhttp_request *req)
@@ -46,7 +59,7 @@ static bool json_content_type(struct evhttp_request *req)
 static void on_review(struct evhttp_request *req, void *ctx)
 {
     struct endpoint *e = ctx;
-    struct webhook *w = e->w;
+    struct webhook *w = e->wk->w;
     uint64_t t0 = w->clk->mono_ns(w->clk->ctx);
     struct review_out out;
     const char *body;
@@ -62,7 +75,7 @@ static void on_review(struct evhttp_request *req, void *ctx)
         return;
     }
     body = https_body(req, &len);
-    review_handle(&w->policy, e->ep, e->mode, body ? body : "", len, &w->arena, &out);
+    review_handle(&w->policy, e->ep, e->mode, body ? body : "", len, &e->wk->arena, &out);
     https_reply(req, out.http_status, out.content_type, out.body, out.body_len);
 
     {
@@ -112,22 +125,75 @@ static void collect(void *ctx)
 {
     struct webhook *w = ctx;
     const char *dl[] = {"deadline"}, *ll[] = {"limit"};
+    double timeouts = 0, rejected = 0;
 
-    mx_set(w->conns_open, NULL, (double)https_open_connections(w->srv));
-    /* counters mirror the server's own totals */
-    mx_add(w->conns_closed, dl, (double)https_timeouts(w->srv) - mx_value(w->conns_closed, dl));
-    mx_add(w->conns_closed, ll, (double)https_rejected(w->srv) - mx_value(w->conns_closed, ll));
+    mx_set(w->conns_open, NULL, (double)webhook_open_connections(w));
+    for (size_t i = 0; i < w->nworkers; i++) {
+        timeouts += (double)https_timeouts(w->workers[i].srv);
+        rejected += (double)https_rejected(w->workers[i].srv);
+    }
+    /* counters mirror the servers' own totals */
+    mx_add(w->conns_closed, dl, timeouts - mx_value(w->conns_closed, dl));
+    mx_add(w->conns_closed, ll, rejected - mx_value(w->conns_closed, ll));
     mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
+}
+
+/* Is the serving certificate valid now? An expired (or not yet valid) one
+ * makes every API server call fail its TLS handshake: better to say so in
+ * /readyz and the log (once per change) than to serve it quietly. */
+static int cert_state(struct webhook *w, char *why, size_t whylen)
+{
+    long long now = (long long)(w->clk->wall_ms(w->clk->ctx) / 1000);
+    long long na = tlsctx_not_after(w->tls), nb = tlsctx_not_before(w->tls);
+    int st = na && now >= na ? 1 : nb && now < nb ? -1 : 0;
+
+    if (st > 0)
+        snprintf(why, whylen, "serving certificate expired %lld s ago (%s)", now - na,
+                 tlsctx_describe(w->tls));
+    else if (st < 0)
+        snprintf(why, whylen, "serving certificate not valid for another %lld s (%s)", nb - now,
+                 tlsctx_describe(w->tls));
+    if (st != w->cert_state) {
+        if (st)
+            log_warn("serving certificate is not valid now: the webhook is not ready", "{s:s}",
+                     "reason", why);
+        else
+            log_info("serving certificate is valid again", "{s:s}", "certificate",
+                     tlsctx_describe(w->tls));
+        w->cert_state = st;
+    }
+    return st;
 }
 
 static bool ready(void *ctx, char *why, size_t whylen)
 {
     struct webhook *w = ctx;
-    if (!w->srv) {
+    if (!w->nworkers) {
         snprintf(why, whylen, "webhook not listening");
         return false;
     }
-    return true;
+    return cert_state(w, why, whylen) == 0;
+}
+
+static mb_err worker_init(struct webhook *w, struct worker *wk, const struct https_conf *hc,
+                          struct mb_diag *diag)
+{
+    mb_err err;
+
+    wk->w = w;
+    mb_arena_init(&wk->arena, 256 * 1024);
+    err = loop_new(&wk->lp, diag);
+    if (!err)
+        err = https_new(wk->lp, w->clk, hc, &wk->srv, diag);
+    if (err)
+        return err;
+    wk->validate = (struct endpoint){wk, REVIEW_VALIDATE, REVIEW_ENFORCE, "validate"};
+    wk->audit = (struct endpoint){wk, REVIEW_VALIDATE, REVIEW_AUDIT, "validate-audit"};
+    wk->mutate = (struct endpoint){wk, REVIEW_MUTATE, REVIEW_ENFORCE, "mutate"};
+    https_route(wk->srv, "/validate", on_review, &wk->validate);
+    https_route(wk->srv, "/validate/audit", on_review, &wk->audit);
+    https_route(wk->srv, "/mutate", on_review, &wk->mutate);
+    return MB_OK;
 }
 
 mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct webhook_conf *conf,
@@ -149,27 +215,33 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
         .idle_timeout_s = conf->idle_timeout_s,
         .request_timeout_ms = conf->request_timeout_ms,
         .max_conns = conf->max_conns,
+        .reuseport = true,
     };
+    size_t n = conf->workers ? conf->workers : 1;
     mb_err err;
 
     w->lp = lp;
     w->clk = clk;
-    mb_arena_init(&w->arena, 256 * 1024);
+    hc.shared_total = &w->conns;
     w->policy = conf->cfg->admission;
     w->policy.default_tiers = conf->cfg->tiers;
     err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag);
     if (err)
         goto fail;
     hc.tls = w->tls;
-    err = https_new(lp, clk, &hc, &w->srv, diag);
-    if (err)
-        goto fail;
-    w->validate = (struct endpoint){w, REVIEW_VALIDATE, REVIEW_ENFORCE, "validate"};
-    w->audit = (struct endpoint){w, REVIEW_VALIDATE, REVIEW_AUDIT, "validate-audit"};
-    w->mutate = (struct endpoint){w, REVIEW_MUTATE, REVIEW_ENFORCE, "mutate"};
-    https_route(w->srv, "/validate", on_review, &w->validate);
-    https_route(w->srv, "/validate/audit", on_review, &w->audit);
-    https_route(w->srv, "/mutate", on_review, &w->mutate);
+    w->workers = mb_xcalloc(n, sizeof *w->workers);
+    for (size_t i = 0; i < n; i++) {
+        /* The first binds what was asked (port 0 picks one); the others
+         * share that very address through SO_REUSEPORT. */
+        err = worker_init(w, &w->workers[i], &hc, diag);
+        w->nworkers = i + 1;
+        if (err)
+            goto fail;
+        if (i == 0) {
+            snprintf(w->addr, sizeof w->addr, "%s", https_address(w->workers[0].srv));
+            hc.bind = w->addr;
+        }
+    }
 
     w->requests = mx_counter(mx, "membudget_webhook_requests_total",
                              "Admission reviews answered, by endpoint, operation, kind and result.", 4, REQ_L);
@@ -184,13 +256,25 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
                             "Serving certificate reloads after the files changed.", 1, RESULT_L);
     w->expiry = mx_gauge(mx, "membudget_tls_certificate_expiry_timestamp_seconds",
                          "notAfter of the serving certificate in use, as a Unix time.", 0, NULL);
+    mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
     ops_add_collector(ops, collect, w);
     ops_add_ready_check(ops, "webhook", ready, w);
 
     w->reload = event_new(loop_base(lp), -1, EV_PERSIST, on_reload_tick, w);
     event_add(w->reload, &tv);
-    log_info("webhook listening", "{s:s,s:s}", "address", https_address(w->srv), "certificate",
-             tlsctx_describe(w->tls));
+    {
+        char why[600] = "";
+        cert_state(w, why, sizeof why); /* logs a warning when it is not valid now */
+    }
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "webhook-%u", (unsigned)(i % 100000));
+        err = loop_spawn(w->workers[i].lp, name, diag);
+        if (err)
+            goto fail;
+    }
+    log_info("webhook listening", "{s:s,s:I,s:s}", "address", w->addr, "workers", (json_int_t)n,
+             "certificate", tlsctx_describe(w->tls));
     *out = w;
     return MB_OK;
 fail:
@@ -202,16 +286,41 @@ void webhook_free(struct webhook *w)
 {
     if (!w)
         return;
+    for (size_t i = 0; i < w->nworkers; i++)
+        if (w->workers[i].lp)
+            loop_stop(w->workers[i].lp);
+    for (size_t i = 0; i < w->nworkers; i++) {
+        struct worker *wk = &w->workers[i];
+        loop_join(wk->lp); /* from here on, its objects are this thread's */
+        https_free(wk->srv);
+        loop_free(wk->lp);
+        mb_arena_cleanup(&wk->arena);
+    }
     if (w->reload)
         event_free(w->reload);
-    https_free(w->srv);
     tlsctx_free(w->tls);
-    mb_arena_cleanup(&w->arena);
+    mb_free(w->workers);
     mb_free(w);
 }
 
-void webhook_stop_accepting(struct webhook *w) { https_stop_accepting(w->srv); }
+static void drain_worker(void *arg)
+{
+    struct worker *wk = arg;
+    https_drain(wk->srv);
+}
 
-size_t webhook_open_connections(const struct webhook *w) { return https_open_connections(w->srv); }
+void webhook_drain(struct webhook *w)
+{
+    for (size_t i = 0; i < w->nworkers; i++)
+        loop_post(w->workers[i].lp, drain_worker, &w->workers[i]);
+}
 
-const char *webhook_address(const struct webhook *w) { return https_address(w->srv); }
+size_t webhook_open_connections(const struct webhook *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nworkers; i++)
+        n += https_open_connections(w->workers[i].srv);
+    return n;
+}
+
+const char *webhook_address(const struct webhook *w) { return w->addr; }

@@ -236,9 +236,11 @@ def sc_initial_sync_and_gate(work):
                              text=True, timeout=10)
         check("membudget status on a dead address: exit 1 and says why",
               out.returncode == 1 and "127.0.0.1:1" in out.stderr, out.stderr)
+        # the controller refreshes its state gauges every second, on its own thread
+        ok = wait_until(lambda: "membudget_tracked_pods 22\n" in ctl.metrics() and
+                        "membudget_leader 1\n" in ctl.metrics(), 5)
         m = ctl.metrics()
-        check("metrics: membudget_tracked_pods and membudget_leader",
-              "membudget_tracked_pods 22" in m and "membudget_leader 1" in m, m[-800:])
+        check("metrics: membudget_tracked_pods and membudget_leader", ok, m[-800:])
         rc = ctl.stop()
         check("SIGTERM: exit 0", rc == 0, rc)
     finally:
