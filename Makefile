@@ -18,7 +18,7 @@ BUILD_PKGS := gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-d
 # What bin/membudget needs at run time (the Dockerfile's final stage).
 RUNTIME_PKGS := libevent-2.1-7 libevent-openssl-2.1-7 libcurl4 libjansson4 libyaml-0-2 libssl3 \
                 ca-certificates
-TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3
+TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3 libtsan2
 DEMO_PKGS  := golang-go wrk golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS)
 
@@ -35,12 +35,18 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 
-# SAN=1: AddressSanitizer + UBSan, into a separate build tree.
+# SAN=1: AddressSanitizer + UBSan; SAN=thread: ThreadSanitizer; each into a
+# separate build tree.
 ifeq ($(SAN),1)
 OPT     := -O1 -g -fno-omit-frame-pointer
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 B       := build/san
+else ifeq ($(SAN),thread)
+OPT     := -O1 -g -fno-omit-frame-pointer
+CFLAGS  += -fsanitize=thread
+LDFLAGS += -fsanitize=thread
+B       := build/tsan
 else
 B       := build/out
 endif
@@ -56,7 +62,7 @@ PURE_SRC := $(wildcard $(PURE_MODULES:%=src/%/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c test/io/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
-BIN     := $(if $(filter 1,$(SAN)),$(B)/membudget,bin/membudget)
+BIN     := $(if $(SAN),$(B)/membudget,bin/membudget)
 
 all: $(BIN)
 
@@ -108,6 +114,14 @@ check-lint: $(BIN)
 asan:
 	$(MAKE) check SAN=1
 
+# ThreadSanitizer: the webhook workers, the controller's thread and the main
+# loop share the metrics registry, the TLS context, loop_post queues and the
+# log; test/tsan.sh runs the io suites and the end-to-end scenarios on a
+# -fsanitize=thread build, and fails on any report.
+tsan:
+	$(MAKE) SAN=thread build/tsan/unit build/tsan/membudget
+	test/tsan.sh build/tsan
+
 check-valgrind: $(B)/unit $(BIN)
 	CK_FORK=no MB_BIN=$(abspath $(BIN)) MB_SRCDIR=$(CURDIR) MB_VALGRIND=1 \
 	  valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
@@ -146,6 +160,7 @@ bench-run: $(BIN)
 	test/bench/webhook_bench.sh $(abspath $(BIN))
 	test/bench/controller_bench.sh $(abspath $(BIN))
 	test/bench/sampler_bench.sh $(abspath $(BIN))
+	test/bench/isolation_bench.sh $(abspath $(BIN))
 
 demo: deps
 	$(MAKE) demo-run
@@ -187,5 +202,5 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(B)/cmd/membudget/main.d
-.PHONY: all check check-pure check-all check-lint test asan check-valgrind fuzz bench bench-run \
+.PHONY: all check check-pure check-all check-lint test asan tsan check-valgrind fuzz bench bench-run \
         demo demo-run fresh-check deps deps-build print-runtime-pkgs format clean

@@ -65,11 +65,12 @@ struct app_drain {
     struct controller *ctl;     /* NULL: no controller in this process */
     struct leader *le;          /* NULL without leader election */
     uint64_t grace_ms;
-    /* private to drain.c */
+    /* private to drain.c; the main thread only: */
     enum drain_phase phase;
     mb_mono_ms deadline;
     struct event *tick, *ctl_tick;
-    bool ctl_releasing;
+    /* the controller's thread only: */
+    bool ctl_stopping, ctl_releasing;
     size_t cut;
 };
 mb_err app_drain_init(struct app_drain *d, struct mb_diag *diag);

@@ -28,7 +28,7 @@
 static void on_leading(void *arg, bool leading)
 {
     struct app_drain *d = arg;
-    if (d->phase == DRAIN_RUNNING)
+    if (!d->ctl_stopping)
         controller_set_leader(d->ctl, leading);
 }
 

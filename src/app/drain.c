@@ -61,6 +61,7 @@ static void on_ctl_tick(evutil_socket_t fd, short what, void *arg)
 static void ctl_stop_acting(void *arg)
 {
     struct app_drain *d = arg;
+    d->ctl_stopping = true; /* on_leading must not make it lead again */
     controller_stop(d->ctl);
     if (d->le)
         leader_stop(d->le); /* stop renewing; acting stops too */
