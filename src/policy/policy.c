@@ -453,10 +453,17 @@ char *policy_message(const struct policy_result *r)
 {
     struct mb_buf b;
 
+    /* Violations fill up to 63 KiB; the closing "; and N more" always fits
+     * in the last KiB. */
     mb_buf_init(&b, 64 * 1024);
     for (size_t i = 0; i < r->nv; i++) {
-        if (mb_buf_printf(&b, "%s%s: %s", i ? "; " : "", r->v[i].path, r->v[i].msg)) {
-            (void)mb_buf_adds(&b, "; ...");
+        size_t before = b.len;
+        if (before > 63 * 1024 ||
+            mb_buf_printf(&b, "%s%s: %s", i ? "; " : "", r->v[i].path, r->v[i].msg) ||
+            b.len > 63 * 1024) {
+            if (b.len > 63 * 1024) /* this one went past: drop it too, keep the cap */
+                b.len = before;
+            (void)mb_buf_printf(&b, "; and %zu more", r->nv - i);
             break;
         }
     }

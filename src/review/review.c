@@ -8,6 +8,44 @@
 
 static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 
+/* The API server keeps at most 4096 characters of warnings per request
+ * (more are dropped, each may be cut at 256), so that is our budget too:
+ * warnings past it are counted, not formatted, and one last warning says
+ * how many were left out. A review with 100k violations costs 4 KiB of
+ * warnings, not megabytes. */
+#define WARN_BUDGET 4096
+
+/* Audit mode (`violations`): each violation becomes a warning; then the
+ * policy's own warnings. Returns: new array of *n new strings, or NULL. */
+static char **warning_list(const struct policy_result *pr, bool violations, size_t *n)
+{
+    size_t total = (violations ? pr->nv : 0) + pr->nw, used = 0, left = 0;
+    char **w = total ? mb_xcalloc(total + 1, sizeof *w) : NULL;
+
+    *n = 0;
+    for (size_t i = 0; i < total; i++) {
+        bool is_v = violations && i < pr->nv;
+        size_t k = is_v ? i : i - (violations ? pr->nv : 0);
+        char *text;
+        if (left) {
+            left++;
+            continue;
+        }
+        text = is_v ? mb_xasprintf("membudget (audit, would deny): %s: %s", pr->v[k].path, pr->v[k].msg)
+                    : mb_xasprintf("membudget: %s", pr->warnings[k]);
+        if (used + strlen(text) > WARN_BUDGET - 128) {
+            mb_free(text);
+            left = 1;
+            continue;
+        }
+        used += strlen(text);
+        w[(*n)++] = text;
+    }
+    if (left)
+        w[(*n)++] = mb_xasprintf("membudget: and %zu more (`membudget lint` lists them all)", left);
+    return w;
+}
+
 static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
                    const char *body, size_t len, struct review_out *out)
 {
@@ -61,19 +99,10 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
             resp.message = msg;
             out->s.result = "denied";
         } else {
-            /* audit mode: each violation becomes a warning */
-            warnings = mb_xcalloc(pr.nv + pr.nw + 1, sizeof *warnings);
-            for (size_t i = 0; i < pr.nv; i++)
-                warnings[nwarn++] = mb_xasprintf("membudget (audit, would deny): %s: %s",
-                                                 pr.v[i].path, pr.v[i].msg);
             out->s.result = pr.nv ? "warned" : "allowed";
         }
-        if (ep == REVIEW_VALIDATE) {
-            if (!warnings)
-                warnings = mb_xcalloc(pr.nw + 1, sizeof *warnings);
-            for (size_t i = 0; i < pr.nw; i++)
-                warnings[nwarn++] = mb_xasprintf("membudget: %s", pr.warnings[i]);
-        }
+        if (ep == REVIEW_VALIDATE)
+            warnings = warning_list(&pr, mode == REVIEW_AUDIT, &nwarn);
         resp.warnings = warnings;
         resp.nwarnings = nwarn;
     }

@@ -1,9 +1,12 @@
 /* check_review.c -- AdmissionReview decode/encode and the whole decision. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "membudget/admrev.h"
 #include "membudget/alloc.h"
 #include "membudget/arena.h"
 #include "membudget/jpatch.h"
+#include "membudget/jsonx.h"
 #include "membudget/review.h"
 #include "suites.h"
 #include "testutil.h"
@@ -222,12 +225,72 @@ START_TEST(test_review_dry_run_and_bad_utf8_message)
 }
 END_TEST
 
+
+/* A review of a Pod with `n` invalid membudget.io annotations (each one a
+ * violation): built from the good fixture. Returns: new body. */
+static char *many_violations(int n, size_t *len)
+{
+    size_t flen;
+    char *body = tu_read_file("test/fixtures/admission/pod-create-good.json", &flen);
+    json_t *r = tu_json(body), *ann = jpatch_get(r, "/request/object/metadata/annotations");
+    char key[64];
+    char *out;
+
+    mb_free(body);
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "membudget.io/unknown-%d", i);
+        json_object_set_new(ann, key, json_string("x"));
+    }
+    out = mb_json_dumps(r, JSON_COMPACT, len);
+    json_decref(r);
+    return out;
+}
+
+/* Audit warnings stay within what the API server keeps (4096 characters),
+ * ending with how many were left out; the enforce message within 64 KiB,
+ * ending likewise. Whatever the number of violations. */
+START_TEST(test_review_warnings_and_message_capped)
+{
+    size_t len, total = 0, nw;
+    char *body = many_violations(5000, &len);
+    struct review_out o;
+    json_t *r, *w;
+    const char *last, *msg;
+
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_AUDIT, body, len, NULL, &o);
+    r = tu_json(o.body);
+    ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
+    w = jpatch_get(r, "/response/warnings");
+    nw = json_array_size(w);
+    ck_assert_uint_gt(nw, 5);
+    for (size_t i = 0; i < nw; i++)
+        total += strlen(json_string_value(json_array_get(w, i)));
+    ck_assert_uint_le(total, 4096);
+    last = json_string_value(json_array_get(w, nw - 1));
+    ck_assert_msg(strstr(last, "membudget: and ") && strstr(last, " more"), "%s", last);
+    ck_assert_uint_le(o.body_len, 8192);
+    json_decref(r);
+    review_out_cleanup(&o);
+
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, body, len, NULL, &o);
+    r = tu_json(o.body);
+    msg = json_string_value(jpatch_get(r, "/response/status/message"));
+    ck_assert_uint_le(strlen(msg), 64 * 1024);
+    ck_assert_msg(strstr(msg, " more") && !strcmp(strstr(msg, "; and "), strrchr(msg, ';')),
+                  "%s", msg + strlen(msg) - 80);
+    json_decref(r);
+    review_out_cleanup(&o);
+    mb_free(body);
+}
+END_TEST
+
 Suite *review_suite(void)
 {
     Suite *s = suite_create("review");
     TCase *tc = tcase_create("review");
 
     tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, test_review_warnings_and_message_capped);
     tcase_add_test(tc, test_review_good_pod);
     tcase_add_test(tc, test_review_denied_lists_everything);
     tcase_add_test(tc, test_review_audit_warns);
