@@ -51,6 +51,10 @@ struct https_conf {
     bool reuseport;              /* SO_REUSEPORT: several servers share the port */
     atomic_size_t *shared_total; /* optional: servers that share max_conns (the webhook
                                     workers) count their connections here */
+    atomic_llong *pool;          /* optional: bytes requests may hold, shared by servers
+                                    (the buffered-bytes budget, see https.c); handlers
+                                    must then answer before they return */
+    size_t window;               /* with a pool: read credit per connection (16 KiB) */
 };
 
 /* Bind and start serving on `lp`. Strings in conf are copied; tls, lp and

@@ -42,6 +42,7 @@ struct webhook_conf {
     unsigned request_timeout_ms; /* whole-request deadline (slow clients) */
     unsigned max_conns;          /* all workers together */
     unsigned workers;            /* threads serving connections; 0 means 1 */
+    size_t max_buffered;         /* bytes all requests may hold at once (0: no limit) */
 };
 
 /* Start serving: bind, then start the workers. `lp` is the main loop

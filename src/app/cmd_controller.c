@@ -69,7 +69,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
 {
     const char *kubeconfig, *context, *config, *mbind, *nsflag, *level, *grace, *identity, *lease_ns,
         *lease_name, *lease_dur, *renew, *retry, *cert, *key, *wbind, *workers, *idle, *reqto,
-        *maxconns;
+        *maxconns, *maxbuf;
     bool leader_elect, dry_run;
     const struct flag FLAGS[] = {
         {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
@@ -88,6 +88,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         {"tls-cert-file", "FILE", "", "(run) webhook serving certificate", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "(run) webhook serving key", &key, NULL, false},
         {"webhook-bind-address", "ADDR", ":8443", "(run) HTTPS address of the webhook", &wbind, NULL, false},
+        {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "(run) webhook request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &maxbuf, NULL, false},
         {"webhook-workers", "N", "0", "(run) threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"webhook-idle-timeout", "DURATION", "60s", "(run) close a webhook connection idle (or stalled) this long", &idle, NULL, false},
         {"webhook-request-timeout", "DURATION", "10s", "(run) a whole webhook request must arrive within this time", &reqto, NULL, false},
@@ -101,6 +102,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     int r = flags_parse(cmd, "[flags]", FLAGS, argc, argv, pos, &npos);
     uint64_t grace_ms, lease_ms, renew_ms, retry_ms, idle_ms, req_ms;
     unsigned long nworkers, nconns;
+    int64_t maxbuf_bytes = 0;
     enum log_level ll;
     struct cfg cfg;
     struct kcfg kc = {0};
@@ -137,6 +139,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         !app_duration_flag("webhook-request-timeout", reqto, &req_ms) ||
         !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns) ||
         !app_uint_flag("webhook-workers", workers, 1024, &nworkers))
+        return 2;
+    if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes))
         return 2;
     if (idle_ms < 1000 || req_ms < 100 || nconns < 1) {
         fprintf(stderr, "membudget %s: --webhook-idle-timeout must be at least 1s, "
@@ -191,6 +195,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .request_timeout_ms = (unsigned)req_ms,
             .max_conns = (unsigned)nconns,
             .workers = nworkers ? (unsigned)nworkers : app_default_workers(),
+            .max_buffered = (size_t)maxbuf_bytes,
         };
         if (webhook_new(lp, clock_system(), &wc, mx, ops, &wh, &d))
             goto out;

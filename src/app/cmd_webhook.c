@@ -13,7 +13,7 @@
 int cmd_webhook(int argc, char **argv)
 {
     const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level,
-        *workers;
+        *workers, *maxbuf;
     const struct flag FLAGS[] = {
         {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL, false},
@@ -24,6 +24,7 @@ int cmd_webhook(int argc, char **argv)
         {"webhook-idle-timeout", "DURATION", "60s", "close a connection idle (or stalled) this long", &idle, NULL, false},
         {"webhook-request-timeout", "DURATION", "10s", "a whole request must arrive within this time", &reqto, NULL, false},
         {"webhook-max-connections", "N", "1024", "open connections (all workers together); more are closed at once", &maxconns, NULL, false},
+        {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &maxbuf, NULL, false},
         {"webhook-workers", "N", "0", "threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &grace, NULL, false},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", &level, NULL, false},
@@ -35,6 +36,7 @@ int cmd_webhook(int argc, char **argv)
                         argc, argv, pos, &npos);
     uint64_t reload_ms, idle_ms, req_ms, grace_ms;
     unsigned long nconns, nworkers;
+    int64_t maxbuf_bytes = 0;
     enum log_level ll;
     struct cfg cfg;
     struct loop *lp = NULL;
@@ -71,6 +73,8 @@ int cmd_webhook(int argc, char **argv)
                         "--webhook-max-connections at least 1\n");
         return 2;
     }
+    if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes))
+        return 2;
     log_set_level(ll);
     if (!app_load_config(config, &cfg))
         return 2;
@@ -91,6 +95,7 @@ int cmd_webhook(int argc, char **argv)
             .request_timeout_ms = (unsigned)req_ms,
             .max_conns = (unsigned)nconns,
             .workers = nworkers ? (unsigned)nworkers : app_default_workers(),
+            .max_buffered = (size_t)maxbuf_bytes,
         };
         if (webhook_new(lp, clock_system(), &wc, mx, ops, &wh, &d))
             goto out;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "app_int.h"
+#include "membudget/quantity.h"
 #include "membudget/alloc.h"
 
 void flags_help(const char *cmd, const char *usage, const struct flag *flags)
@@ -114,6 +115,18 @@ bool app_uint_flag(const char *flag, const char *v, unsigned long max, unsigned 
         return false;
     }
     *out = n;
+    return true;
+}
+
+bool app_quantity_flag(const char *flag, const char *v, int64_t *bytes)
+{
+    struct mb_diag d = {0};
+
+    if (qty_parse_str(v, bytes, &d) != MB_OK || *bytes < 0) {
+        fprintf(stderr, "membudget: --%s: \"%s\" is not a quantity of bytes (like 64Mi)%s%s\n",
+                flag, v, d.msg[0] ? ": " : "", d.msg);
+        return false;
+    }
     return true;
 }
 

@@ -1,6 +1,7 @@
 /* https.c -- evhttp server with TLS, deadlines and a connection cap (shell). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -24,10 +25,15 @@
 #define SWEEP_MS 250
 
 struct conn {
+    struct https *s;
     struct bufferevent *bev; /* we hold one reference */
     mb_mono_ms deadline;     /* request must complete by then */
     bool killed;             /* socket shut down by us; waiting for evhttp */
     bool nodelay;            /* TCP_NODELAY set (the fd is attached after the bevcb) */
+    /* The buffered-bytes budget (conf.pool): bytes received since the last
+     * reply, and what was paid for them beyond the free window. */
+    int64_t held, paid;
+    bool waiting;            /* reading stopped until the pool can pay */
 };
 
 struct route {
@@ -45,16 +51,98 @@ struct https {
     struct evhttp_bound_socket *bound;
     struct route *routes;
     size_t nroutes;
-    struct conn *conns;
+    struct conn **conns;     /* each allocated alone: evbuffer callbacks point at it */
     size_t nconns, capconns;
     struct event *sweep;
     char addr[80];
     bool draining;          /* replies carry Connection: close */
+    bool trim_due;          /* large bodies were released: give the memory back */
     /* Read by other threads (the ops server's collectors, the drain). */
     atomic_size_t open;     /* connections evhttp has not freed, as of the last change seen */
     atomic_size_t own_total, *total; /* connections against max_conns: ours, or shared */
     atomic_ulong timeouts, rejected;
 };
+
+static bool bev_freed(struct bufferevent *bev);
+
+/* --- the buffered-bytes budget -------------------------------------------------
+ *
+ * evhttp reads a whole request body before it calls us, so the memory held
+ * by requests in flight would otherwise grow with the number of
+ * connections (300 x 3 MiB held bodies: 1 GB). Instead, every byte read
+ * from a connection beyond a free `window` (enough for an ordinary review,
+ * so those never wait) is paid from one pool shared by all the webhook's
+ * workers (conf.pool, --webhook-max-buffered-bytes), and repaid when its
+ * request is answered or the connection closes. When the pool cannot pay,
+ * we stop reading that socket: the bytes wait in the kernel, not in our
+ * memory, and the sweep resumes it once a reply has repaid the pool. (If
+ * evhttp turns reading back on meanwhile, the next read stops it again.)
+ * Memory held by requests is thus at most the pool, plus window and one
+ * read per connection, all set by configuration. A client that never
+ * finishes is cut off at the request deadline as usual. */
+
+#define BUDGET_CHUNK (64 * 1024) /* taken from the pool at a time */
+
+static int64_t pool_take(atomic_llong *pool, int64_t want)
+{
+    long long avail = atomic_load(pool);
+
+    while (avail > 0) {
+        long long got = avail < want ? avail : want;
+        if (atomic_compare_exchange_weak(pool, &avail, avail - got))
+            return got;
+    }
+    return 0;
+}
+
+/* Pay for what the connection holds beyond its window, and a chunk ahead;
+ * stop reading it when the pool cannot. Returns whether it may read on. */
+static bool pay(struct conn *c)
+{
+    struct https *s = c->s;
+    int64_t over = c->held - (int64_t)s->conf.window - c->paid;
+
+    if (over > 0) {
+        int64_t got = pool_take(s->conf.pool, over + BUDGET_CHUNK);
+        c->paid += got;
+        if (got < over) {
+            bufferevent_disable(c->bev, EV_READ);
+            c->waiting = true;
+            return false;
+        }
+    }
+    if (c->waiting) {
+        c->waiting = false;
+        bufferevent_enable(c->bev, EV_READ);
+    }
+    return true;
+}
+
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *c = arg;
+    (void)buf;
+    if (info->n_added) {
+        c->held += (int64_t)info->n_added;
+        pay(c);
+    }
+}
+
+/* The request on this connection was answered: the pool is repaid. */
+static void repay_held(struct conn *c)
+{
+    if (!c->s->conf.pool)
+        return;
+    if (c->paid)
+        c->s->trim_due = true;
+    atomic_fetch_add(c->s->conf.pool, c->paid);
+    c->paid = 0;
+    c->held = 0;
+    if (c->waiting) {
+        c->waiting = false;
+        bufferevent_enable(c->bev, EV_READ);
+    }
+}
 
 static bool bev_freed(struct bufferevent *bev)
 {
@@ -72,7 +160,22 @@ static void kill_conn(struct conn *c)
 
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR); /* evhttp sees EOF and frees the connection */
+    if (c->waiting) { /* it only sees it if it reads */
+        c->waiting = false;
+        bufferevent_enable(c->bev, EV_READ);
+    }
     c->killed = true;
+}
+
+/* evhttp has freed the connection: repay everything it took, drop our reference. */
+static void free_conn(struct https *s, struct conn *c)
+{
+    if (s->conf.pool && c->paid) {
+        atomic_fetch_add(s->conf.pool, c->paid);
+        s->trim_due = true;
+    }
+    bufferevent_decref(c->bev);
+    mb_free(c);
 }
 
 /* Reap connections evhttp has freed; with `expire`, also cut off those past
@@ -80,9 +183,9 @@ static void kill_conn(struct conn *c)
 static void sweep(struct https *s, mb_mono_ms now, bool expire)
 {
     for (size_t i = 0; i < s->nconns;) {
-        struct conn *c = &s->conns[i];
+        struct conn *c = s->conns[i];
         if (bev_freed(c->bev)) {
-            bufferevent_decref(c->bev);
+            free_conn(s, c);
             s->conns[i] = s->conns[--s->nconns];
             atomic_fetch_sub(s->total, 1);
             continue;
@@ -91,9 +194,23 @@ static void sweep(struct https *s, mb_mono_ms now, bool expire)
             atomic_fetch_add(&s->timeouts, 1);
             kill_conn(c);
         }
+        if (c->waiting)
+            pay(c); /* reads again once a reply has repaid the pool */
         i++;
     }
     atomic_store(&s->open, s->nconns);
+    if (s->trim_due) {
+        /* Bodies of megabytes were freed and nothing large is held now:
+         * glibc keeps freed memory in its (per-thread) arenas, so hand it
+         * back to the system, or the resident set stays at its peak. */
+        bool holding = false;
+        for (size_t i = 0; i < s->nconns && !holding; i++)
+            holding = s->conns[i]->paid > 0;
+        if (!holding) {
+            malloc_trim(0);
+            s->trim_due = false;
+        }
+    }
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -128,22 +245,26 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
         s->conns = mb_xrealloc(s->conns, s->capconns * sizeof *s->conns);
     }
     bufferevent_incref(bev);
-    s->conns[s->nconns++] = (struct conn){.bev = bev, .deadline = now + s->conf.request_timeout_ms};
+    struct conn *c = mb_xcalloc(1, sizeof *c);
+    *c = (struct conn){.s = s, .bev = bev, .deadline = now + s->conf.request_timeout_ms};
+    s->conns[s->nconns++] = c;
     atomic_store(&s->open, s->nconns);
     if (atomic_fetch_add(s->total, 1) + 1 > s->conf.max_conns) {
         /* Over the cap: expire it now; the next sweep (the fd is only
          * attached after we return) shuts it down. */
         atomic_fetch_add(&s->rejected, 1);
-        s->conns[s->nconns - 1].deadline = 0;
+        c->deadline = 0;
     }
+    if (s->conf.pool)
+        evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
     return bev;
 }
 
 static struct conn *find_conn(struct https *s, struct bufferevent *bev)
 {
     for (size_t i = 0; i < s->nconns; i++)
-        if (s->conns[i].bev == bev)
-            return &s->conns[i];
+        if (s->conns[i]->bev == bev)
+            return s->conns[i];
     return NULL;
 }
 
@@ -191,15 +312,21 @@ static void on_request(struct evhttp_request *req, void *arg)
                                 "Content-Length with Transfer-Encoding\n";
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         https_reply(req, 400, "text/plain; charset=utf-8", M, sizeof M - 1);
-        return;
-    }
-    for (size_t i = 0; i < s->nroutes; i++) {
-        if (!strcmp(s->routes[i].path, path)) {
-            s->routes[i].fn(req, s->routes[i].ctx);
-            return;
+    } else {
+        size_t i;
+        for (i = 0; i < s->nroutes; i++) {
+            if (!strcmp(s->routes[i].path, path)) {
+                s->routes[i].fn(req, s->routes[i].ctx);
+                break;
+            }
         }
+        if (i == s->nroutes)
+            https_reply(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
     }
-    https_reply(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
+    /* Answered (the servers with a pool answer before returning): what the
+     * request held goes back to the pool. */
+    if (c)
+        repay_held(c);
 }
 
 /* Split "host:port", ":port", "[v6]:port". */
@@ -284,7 +411,8 @@ mb_err https_new(struct loop *lp, const struct mb_clock *clk, const struct https
     s->bind = mb_xstrdup(conf->bind);
     s->conf.name = s->name;
     s->total = conf->shared_total ? conf->shared_total : &s->own_total;
-    s->conf.bind = s->bind;
+    if (conf->pool && !s->conf.window)
+        s->conf.window = 16 * 1024;
     s->http = evhttp_new(loop_base(lp));
     if (!s->http) {
         err = mb_diag_set(diag, MB_EIO, "evhttp_new failed");
@@ -340,8 +468,9 @@ void https_free(struct https *s)
     if (s->http)
         evhttp_free(s->http); /* frees every connection: their callbacks are cleared */
     for (size_t i = 0; i < s->nconns; i++)
-        bufferevent_decref(s->conns[i].bev);
+        free_conn(s, s->conns[i]);
     atomic_fetch_sub(s->total, s->nconns);
+
     for (size_t i = 0; i < s->nroutes; i++)
         mb_free(s->routes[i].path);
     mb_free(s->routes);

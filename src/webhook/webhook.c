@@ -40,11 +40,13 @@ struct webhook {
     struct policy_conf policy;   /* immutable once the workers run */
     struct tlsctx *tls;          /* shared: tlsctx_ssl_new from the workers */
     struct event *reload;
-    struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry;
+    struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry, *buffered;
     struct worker *workers;
     size_t nworkers;
     char addr[80];
     atomic_size_t conns;         /* open connections of all workers, against max_conns */
+    atomic_llong pool;           /* buffered-bytes budget left (see https.c) */
+    size_t max_buffered;
     int cert_state;              /* last logged: 0 valid, 1 expired, -1 not yet valid */
 };
 
@@ -136,6 +138,8 @@ static void collect(void *ctx)
     mx_add(w->conns_closed, dl, timeouts - mx_value(w->conns_closed, dl));
     mx_add(w->conns_closed, ll, rejected - mx_value(w->conns_closed, ll));
     mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
+    if (w->max_buffered)
+        mx_set(w->buffered, NULL, (double)((long long)w->max_buffered - atomic_load(&w->pool)));
 }
 
 /* Is the serving certificate valid now? An expired (or not yet valid) one
@@ -223,6 +227,20 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
     w->lp = lp;
     w->clk = clk;
     hc.shared_total = &w->conns;
+    if (conf->max_buffered) {
+        /* The largest request must fit, or it could never be read. */
+        if (conf->max_buffered < hc.max_body + hc.max_headers + 16 * 1024) {
+            err = mb_diag_set(diag, MB_EINVAL,
+                              "--webhook-max-buffered-bytes (%zu) must be at least "
+                              "admission.maxBodyBytes (%zu) plus 32 KiB",
+                              conf->max_buffered, hc.max_body);
+            mb_free(w);
+            return err;
+        }
+        w->max_buffered = conf->max_buffered;
+        atomic_store(&w->pool, (long long)conf->max_buffered);
+        hc.pool = &w->pool;
+    }
     w->policy = conf->cfg->admission;
     w->policy.default_tiers = conf->cfg->tiers;
     err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag);
@@ -256,6 +274,10 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
                             "Serving certificate reloads after the files changed.", 1, RESULT_L);
     w->expiry = mx_gauge(mx, "membudget_tls_certificate_expiry_timestamp_seconds",
                          "notAfter of the serving certificate in use, as a Unix time.", 0, NULL);
+    w->buffered = mx_gauge(mx, "membudget_webhook_buffered_bytes",
+                           "Bytes of webhook requests held in memory (received, not yet answered) "
+                           "or granted to connections to read, against --webhook-max-buffered-bytes.",
+                           0, NULL);
     mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
     ops_add_collector(ops, collect, w);
     ops_add_ready_check(ops, "webhook", ready, w);
