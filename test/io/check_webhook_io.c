@@ -34,6 +34,11 @@ static pid_t server = -1;
 static char wh_host[64], wh_port[16], metrics_addr[80];
 static struct certgen_pair ca1, leaf1;
 static const char *max_conns_arg = "--webhook-max-connections=32";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1 /* the server under test is built the same way */
+#else
+#define SANITIZED 0
+#endif
 
 static double now_s(void)
 {
@@ -878,16 +883,19 @@ START_TEST(test_io_held_bodies_bounded)
     }
     peak = server_kib("VmHWM");
     fprintf(stderr, "held bodies: server peak RSS %ld KiB with %d connections\n", peak, N);
-    ck_assert_msg(peak < 256 * 1024, "peak RSS %ld KiB, want < 256 MiB", peak);
+    /* Under a sanitizer or valgrind the resident set says little (shadow
+     * memory, quarantines): there the test checks behaviour only. */
+    bool measure = !getenv("MB_VALGRIND") && !SANITIZED;
+    ck_assert_msg(!measure || peak < 256 * 1024, "peak RSS %ld KiB, want < 256 MiB", peak);
     for (int i = 0; i < N; i++)
         raw_close(&c[i]);
     for (t0 = now_s(); now_s() - t0 < 10; usleep(100000)) {
         after = server_kib("VmRSS");
-        if (after < 96 * 1024)
+        if (after < 96 * 1024 || !measure)
             break;
     }
     fprintf(stderr, "held bodies: server RSS %ld KiB after they are gone\n", after);
-    ck_assert_msg(after < 96 * 1024, "RSS %ld KiB after the connections closed", after);
+    ck_assert_msg(!measure || after < 96 * 1024, "RSS %ld KiB after the connections closed", after);
     mb_free(c);
     mb_free(off);
     mb_free(chunk);
