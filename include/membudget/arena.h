@@ -28,9 +28,23 @@ struct mb_arena_chunk;
 struct mb_arena {
     struct mb_arena_chunk *head; /* current chunk; older ones follow */
     size_t chunk_size;           /* size of the first chunk (others may be larger) */
+    size_t limit;                /* bytes jansson may take from it between resets; 0: none */
+    size_t used;                 /* bytes handed out since the last reset */
+    bool exhausted;              /* an allocation was refused for the limit */
 };
 
 void mb_arena_init(struct mb_arena *a, size_t chunk_size);
+
+/* Cap what JSON values may take from the arena between resets (0: no cap).
+ * Past it, jansson's allocations fail, so a parse fails cleanly ("out of
+ * memory") instead of growing: a 3 MiB review of a million {} would
+ * otherwise take 256 MiB. mb_arena_exhausted() tells that this happened;
+ * mb_arena_reset() clears it. */
+void mb_arena_set_limit(struct mb_arena *a, size_t limit);
+bool mb_arena_exhausted(const struct mb_arena *a);
+/* Like mb_arena_alloc, but returns NULL (and marks the arena exhausted)
+ * past the limit. */
+void *mb_arena_try_alloc(struct mb_arena *a, size_t n);
 void mb_arena_cleanup(struct mb_arena *a);        /* frees every chunk */
 void mb_arena_reset(struct mb_arena *a);          /* keeps the first chunk for reuse */
 void *mb_arena_alloc(struct mb_arena *a, size_t n); /* 16-byte aligned; aborts on OOM */

@@ -45,7 +45,9 @@ static void *json_malloc_hook(size_t n)
     if (n > SIZE_MAX - sizeof *h)
         return NULL;
     if (json_arena) {
-        h = mb_arena_alloc(json_arena, sizeof *h + n);
+        h = mb_arena_try_alloc(json_arena, sizeof *h + n);
+        if (!h)
+            return NULL; /* over the arena's limit: jansson fails the parse */
         h->tag = JSON_TAG_ARENA;
     } else {
         h = hooks.malloc_fn(sizeof *h + n);

@@ -25,6 +25,9 @@ struct mb_arena_chunk {
 void mb_arena_init(struct mb_arena *a, size_t chunk_size)
 {
     a->head = NULL;
+    a->limit = 0;
+    a->used = 0;
+    a->exhausted = false;
     a->chunk_size = chunk_size < 1024 ? 1024 : chunk_size;
 }
 
@@ -57,6 +60,8 @@ void mb_arena_reset(struct mb_arena *a)
         c = n;
     }
     a->head = first;
+    a->used = 0;
+    a->exhausted = false;
     if (first) {
         first->used = 0;
         POISON(first->data, first->size);
@@ -106,4 +111,18 @@ size_t mb_arena_nchunks(const struct mb_arena *a)
     for (const struct mb_arena_chunk *c = a->head; c; c = c->next)
         n++;
     return n;
+}
+
+void mb_arena_set_limit(struct mb_arena *a, size_t limit) { a->limit = limit; }
+
+bool mb_arena_exhausted(const struct mb_arena *a) { return a->exhausted; }
+
+void *mb_arena_try_alloc(struct mb_arena *a, size_t n)
+{
+    if (a->limit && (n > a->limit || a->used > a->limit - n)) {
+        a->exhausted = true;
+        return NULL;
+    }
+    a->used += n;
+    return mb_arena_alloc(a, n);
 }

@@ -125,6 +125,18 @@ void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum
     decide(conf, ep, mode, body, len, out);
     if (arena) {
         mb_json_arena_end();
+        if (mb_arena_exhausted(arena)) {
+            /* The parse (or the answer) ran out of the arena's cap: a review
+             * built to cost memory, such as a million {}. Say so, and do
+             * not guess at an answer from a partial parse. */
+            review_out_cleanup(out);
+            out->http_status = 413;
+            out->content_type = "text/plain; charset=utf-8";
+            out->body = mb_xasprintf("AdmissionReview too complex: its JSON would take more than "
+                                     "%zu MiB of memory to parse\n", arena->limit >> 20);
+            out->body_len = strlen(out->body);
+            out->s.result = "invalid";
+        }
         mb_arena_reset(arena);
     }
 }

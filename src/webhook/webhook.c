@@ -186,6 +186,12 @@ static mb_err worker_init(struct webhook *w, struct worker *wk, const struct htt
 
     wk->w = w;
     mb_arena_init(&wk->arena, 256 * 1024);
+    /* A review's JSON values may take 32 times the largest body: dense
+     * Kubernetes JSON (managedFields) is about 23 times its text in
+     * jansson; a review built only to cost memory (a million {} in 3 MiB,
+     * 85 times) is refused with 413 once it reaches the cap, so a worker
+     * never holds more than this for one request. */
+    mb_arena_set_limit(&wk->arena, 32 * hc->max_body);
     err = loop_new(&wk->lp, diag);
     if (!err)
         err = https_new(wk->lp, w->clk, hc, &wk->srv, diag);

@@ -5,6 +5,7 @@
 #include "membudget/admrev.h"
 #include "membudget/alloc.h"
 #include "membudget/arena.h"
+#include "membudget/buf.h"
 #include "membudget/jpatch.h"
 #include "membudget/jsonx.h"
 #include "membudget/review.h"
@@ -284,6 +285,42 @@ START_TEST(test_review_warnings_and_message_capped)
 }
 END_TEST
 
+
+/* A review whose JSON would take more than the arena's cap is refused with
+ * 413 and says why; an ordinary one under the same cap is answered. */
+START_TEST(test_review_parse_memory_capped)
+{
+    struct mb_arena arena;
+    struct mb_buf b;
+    struct review_out o;
+    size_t len;
+    char *good = tu_read_file("test/fixtures/admission/pod-create-good.json", &len);
+
+    mb_arena_init(&arena, 4096);
+    mb_arena_set_limit(&arena, 1 << 20);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, good, len, &arena, &o);
+    ck_assert_int_eq(o.http_status, 200);
+    review_out_cleanup(&o);
+    mb_buf_init(&b, 1 << 20);
+    mb_buf_adds(&b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"x\":[");
+    for (int i = 0; i < 100000; i++)
+        mb_buf_adds(&b, i ? ",{}" : "{}");
+    mb_buf_adds(&b, "]}");
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, mb_buf_str(&b), b.len, &arena, &o);
+    ck_assert_int_eq(o.http_status, 413);
+    ck_assert_msg(strstr(o.body, "too complex") && strstr(o.body, "1 MiB"), "%s", o.body);
+    ck_assert_str_eq(o.s.result, "invalid");
+    review_out_cleanup(&o);
+    ck_assert(!mb_arena_exhausted(&arena)); /* reset for the next request */
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, good, len, &arena, &o);
+    ck_assert_int_eq(o.http_status, 200);
+    review_out_cleanup(&o);
+    mb_buf_cleanup(&b);
+    mb_arena_cleanup(&arena);
+    mb_free(good);
+}
+END_TEST
+
 Suite *review_suite(void)
 {
     Suite *s = suite_create("review");
@@ -291,6 +328,7 @@ Suite *review_suite(void)
 
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_review_warnings_and_message_capped);
+    tcase_add_test(tc, test_review_parse_memory_capped);
     tcase_add_test(tc, test_review_good_pod);
     tcase_add_test(tc, test_review_denied_lists_everything);
     tcase_add_test(tc, test_review_audit_warns);
