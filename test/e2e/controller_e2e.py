@@ -10,6 +10,8 @@ check ("ok   - ..." / "FAIL - ...") and, with MB_TEST_COUNTS=FILE, writes
     usage: test/e2e/controller_e2e.py MEMBUDGET_BINARY [SCENARIO...]
 """
 import json
+import socket
+import shutil
 import os
 import signal
 import subprocess
@@ -485,8 +487,53 @@ def sc_run_all_in_one(work):
         check("a pod over its limit is denied with the webhook's message", st == 403 and
               'admission webhook "validate.membudget.io" denied the request' in body["message"]
               and "membudget.io/budget" in body["message"], body)
+        text = urllib.request.urlopen("http://%s/metrics" % mt, timeout=5).read()
+        if shutil.which("promtool"):
+            pc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True)
+            # promtool exits 0 for a valid exposition; lint remarks (e.g. a counter's
+            # unit) are printed but are not failures.
+            check("run: promtool check metrics accepts the exposition", pc.returncode == 0,
+                  (pc.stdout + pc.stderr).decode()[-2000:])
+        else:
+            check("run: promtool check metrics (promtool missing: install Debian's prometheus)",
+                  False)
+        # SIGTERM with requests in flight: each is answered (with Connection:
+        # close), then the process exits 0.
+        import ssl as _ssl
+        ctx = _ssl.create_default_context(cafile=ca)
+        ctx.check_hostname = False
+        review = open(os.path.join(ROOT, "test/fixtures/admission/pod-create-good.json"), "rb").read()
+        req = (b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(review)) + review
+        half = len(req) - len(review) // 2
+        host, port = wh.rsplit(":", 1)
+        socks = []
+        for _ in range(5):
+            sk = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10))
+            sk.sendall(req[:half])
+            socks.append(sk)
+        time.sleep(0.3)
         p.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        answers = []
+        for sk in socks:
+            sk.sendall(req[half:])
+            data = b""
+            while b"\r\n\r\n" not in data or len(data) < 200:
+                chunk = sk.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            answers.append(data.decode(errors="replace"))
+            sk.close()
+        check("run: every request in flight at SIGTERM is answered, with Connection: close",
+              all(a.startswith("HTTP/1.1 200") and "Connection: close" in a for a in answers),
+              answers)
         check("run: SIGTERM exits 0", p.wait(timeout=15) == 0)
+        msgs = [json.loads(l).get("msg") for l in open(log_path) if l.startswith("{")]
+        check("run: the webhook drains before the shutdown completes",
+              "webhook drained" in msgs and "shutdown complete" in msgs and
+              msgs.index("webhook drained") < msgs.index("shutdown complete"), msgs[-6:])
     finally:
         if p.poll() is None:
             p.kill()
