@@ -18,8 +18,8 @@ BUILD_PKGS := gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-d
 # What bin/membudget needs at run time (the Dockerfile's final stage).
 RUNTIME_PKGS := libevent-2.1-7 libevent-openssl-2.1-7 libcurl4 libjansson4 libyaml-0-2 libssl3 \
                 ca-certificates
-TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3 libtsan2 prometheus
 # prometheus: its promtool checks the /metrics exposition in the tests.
+TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3 libtsan2 prometheus
 DEMO_PKGS  := golang-go wrk golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS)
 
