@@ -5,6 +5,8 @@
 #   make test      deps + build + every test (unit, io, lint of fixtures)
 #   make check     unit + io tests only (CK_RUN_SUITE=qty make check runs one suite)
 #   make asan      the same tests under AddressSanitizer + UBSan (also: make test SAN=1)
+#   make tsan      io suites and e2e scenarios under ThreadSanitizer
+#   make fresh-check   make demo + make test in a fresh debootstrapped bookworm root
 #   make check-valgrind   unit tests, and the controller's e2e scenarios, under valgrind
 #   make fuzz      each libFuzzer target for FUZZ_SECONDS (default 30)
 #   make bench     webhook throughput/latency vs a Go net/http baseline
@@ -162,6 +164,7 @@ bench-run: $(BIN)
 	test/bench/controller_bench.sh $(abspath $(BIN))
 	test/bench/sampler_bench.sh $(abspath $(BIN))
 	test/bench/isolation_bench.sh $(abspath $(BIN))
+	test/bench/held_bench.sh $(abspath $(BIN))
 
 demo: deps
 	$(MAKE) demo-run
