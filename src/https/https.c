@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct https {
     char addr[80];
     bool draining;          /* replies carry Connection: close */
     bool trim_due;          /* large bodies were released: give the memory back */
+    mb_mono_ms next_trim;   /* not before then */
     /* Read by other threads (the ops server's collectors, the drain). */
     atomic_size_t open;     /* connections evhttp has not freed, as of the last change seen */
     atomic_size_t own_total, *total; /* connections against max_conns: ours, or shared */
@@ -167,6 +169,15 @@ static void kill_conn(struct conn *c)
     c->killed = true;
 }
 
+/* Has the client closed (or reset) a connection we are not reading? POLLRDHUP
+ * tells even while its unread bytes wait in the kernel. */
+static bool peer_gone(struct conn *c)
+{
+    struct pollfd p = {bufferevent_getfd(c->bev), POLLRDHUP, 0};
+
+    return p.fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 /* evhttp has freed the connection: repay everything it took, drop our reference. */
 static void free_conn(struct https *s, struct conn *c)
 {
@@ -194,22 +205,20 @@ static void sweep(struct https *s, mb_mono_ms now, bool expire)
             atomic_fetch_add(&s->timeouts, 1);
             kill_conn(c);
         }
-        if (c->waiting)
+        if (c->waiting && peer_gone(c))
+            kill_conn(c); /* not reading, evhttp would not notice until the deadline */
+        else if (c->waiting)
             pay(c); /* reads again once a reply has repaid the pool */
         i++;
     }
     atomic_store(&s->open, s->nconns);
-    if (s->trim_due) {
-        /* Bodies of megabytes were freed and nothing large is held now:
-         * glibc keeps freed memory in its (per-thread) arenas, so hand it
-         * back to the system, or the resident set stays at its peak. */
-        bool holding = false;
-        for (size_t i = 0; i < s->nconns && !holding; i++)
-            holding = s->conns[i]->paid > 0;
-        if (!holding) {
-            malloc_trim(0);
-            s->trim_due = false;
-        }
+    if (s->trim_due && now >= s->next_trim) {
+        /* Bodies of megabytes were freed: glibc keeps freed memory in its
+         * (per-thread) arenas, so hand it back to the system, or the
+         * resident set stays at its peak. At most once a second. */
+        malloc_trim(0);
+        s->trim_due = false;
+        s->next_trim = now + 1000;
     }
 }
 
