@@ -65,8 +65,6 @@ struct https {
     atomic_ulong timeouts, rejected;
 };
 
-static bool bev_freed(struct bufferevent *bev);
-
 /* --- the buffered-bytes budget -------------------------------------------------
  *
  * evhttp reads a whole request body before it calls us, so the memory held
@@ -97,9 +95,28 @@ static int64_t pool_take(atomic_llong *pool, int64_t want)
     return 0;
 }
 
+/* Read a connection that waited for the pool again. */
+static void resume(struct conn *c)
+{
+    if (c->waiting) {
+        c->waiting = false;
+        bufferevent_enable(c->bev, EV_READ);
+    }
+}
+
+/* Give back to the pool what the connection paid for. */
+static void repay(struct conn *c)
+{
+    if (c->s->conf.pool && c->paid) {
+        atomic_fetch_add(c->s->conf.pool, c->paid);
+        c->s->trim_due = true;
+        c->paid = 0;
+    }
+}
+
 /* Pay for what the connection holds beyond its window, and a chunk ahead;
- * stop reading it when the pool cannot. Returns whether it may read on. */
-static bool pay(struct conn *c)
+ * stop reading it when the pool cannot. */
+static void pay(struct conn *c)
 {
     struct https *s = c->s;
     int64_t over = c->held - (int64_t)s->conf.window - c->paid;
@@ -110,14 +127,10 @@ static bool pay(struct conn *c)
         if (got < over) {
             bufferevent_disable(c->bev, EV_READ);
             c->waiting = true;
-            return false;
+            return;
         }
     }
-    if (c->waiting) {
-        c->waiting = false;
-        bufferevent_enable(c->bev, EV_READ);
-    }
-    return true;
+    resume(c);
 }
 
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
@@ -135,15 +148,9 @@ static void repay_held(struct conn *c)
 {
     if (!c->s->conf.pool)
         return;
-    if (c->paid)
-        c->s->trim_due = true;
-    atomic_fetch_add(c->s->conf.pool, c->paid);
-    c->paid = 0;
+    repay(c);
     c->held = 0;
-    if (c->waiting) {
-        c->waiting = false;
-        bufferevent_enable(c->bev, EV_READ);
-    }
+    resume(c);
 }
 
 static bool bev_freed(struct bufferevent *bev)
@@ -162,10 +169,7 @@ static void kill_conn(struct conn *c)
 
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR); /* evhttp sees EOF and frees the connection */
-    if (c->waiting) { /* it only sees it if it reads */
-        c->waiting = false;
-        bufferevent_enable(c->bev, EV_READ);
-    }
+    resume(c); /* it only sees the EOF if it reads */
     c->killed = true;
 }
 
@@ -179,12 +183,9 @@ static bool peer_gone(struct conn *c)
 }
 
 /* evhttp has freed the connection: repay everything it took, drop our reference. */
-static void free_conn(struct https *s, struct conn *c)
+static void free_conn(struct conn *c)
 {
-    if (s->conf.pool && c->paid) {
-        atomic_fetch_add(s->conf.pool, c->paid);
-        s->trim_due = true;
-    }
+    repay(c);
     bufferevent_decref(c->bev);
     mb_free(c);
 }
@@ -196,7 +197,7 @@ static void sweep(struct https *s, mb_mono_ms now, bool expire)
     for (size_t i = 0; i < s->nconns;) {
         struct conn *c = s->conns[i];
         if (bev_freed(c->bev)) {
-            free_conn(s, c);
+            free_conn(c);
             s->conns[i] = s->conns[--s->nconns];
             atomic_fetch_sub(s->total, 1);
             continue;
@@ -477,7 +478,7 @@ void https_free(struct https *s)
     if (s->http)
         evhttp_free(s->http); /* frees every connection: their callbacks are cleared */
     for (size_t i = 0; i < s->nconns; i++)
-        free_conn(s, s->conns[i]);
+        free_conn(s->conns[i]);
     atomic_fetch_sub(s->total, s->nconns);
 
     for (size_t i = 0; i < s->nroutes; i++)
