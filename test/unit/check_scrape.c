@@ -1,9 +1,12 @@
-/* check_scrape.c -- the Prometheus text and expvar readers, with real Go
- * output and hostile input. */
+/* check_scrape.c -- the Prometheus text, expvar and metrics API list
+ * readers, with real output and hostile input. */
+#include <jansson.h>
 #include <math.h>
 #include <string.h>
 
+#include "membudget/alloc.h"
 #include "membudget/expvar.h"
+#include "membudget/podmetrics.h"
 #include "membudget/promtext.h"
 #include "suites.h"
 
@@ -141,6 +144,194 @@ START_TEST(test_expvar)
 }
 END_TEST
 
+
+/* --- the metrics API's PodMetricsList ------------------------------------------ */
+
+/* As metrics-server answers (two pods; the second with a sidecar). */
+static const char PM_REAL[] =
+    "{\"kind\":\"PodMetricsList\",\"apiVersion\":\"metrics.k8s.io/v1beta1\",\"metadata\":{},"
+    "\"items\":[{\"metadata\":{\"name\":\"api-7d9f\",\"namespace\":\"shop\","
+    "\"creationTimestamp\":\"2026-11-23T10:00:00Z\",\"labels\":{\"app\":\"api\"}},"
+    "\"timestamp\":\"2026-11-23T09:59:51Z\",\"window\":\"10.5s\",\"containers\":[{\"name\":\"app\","
+    "\"usage\":{\"cpu\":\"2041961n\",\"memory\":\"104868Ki\"}}]},\n"
+    " {\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\"},\"timestamp\":\"2026-11-23T09:59:52Z\","
+    "\"window\":\"15.005s\",\"containers\":[{\"name\":\"istio-proxy\",\"usage\":{\"cpu\":\"3m\","
+    "\"memory\":\"40Mi\"}},{\"name\":\"web\",\"usage\":{\"cpu\":\"0\",\"memory\":\"1.5Gi\"}}]}]}";
+
+static void pm_want_str(struct pm_str s, const char *want)
+{
+    if (!want) {
+        ck_assert_msg(s.p == NULL, "want absent, got \"%.*s\"", (int)s.len, s.p);
+        return;
+    }
+    ck_assert_msg(s.p && s.len == strlen(want) && !memcmp(s.p, want, s.len),
+                  "want \"%s\", got \"%.*s\"", want, s.p ? (int)s.len : 6, s.p ? s.p : "absent");
+}
+
+START_TEST(test_pm_real)
+{
+    struct pm_list l;
+    struct mb_diag d = {0};
+    ck_assert_int_eq(pm_parse(PM_REAL, strlen(PM_REAL), &l, &d), MB_OK);
+    ck_assert_uint_eq(l.nitems, 2);
+    pm_want_str(l.items[0].ns, "shop");
+    pm_want_str(l.items[0].name, "api-7d9f");
+    ck_assert_uint_eq(l.items[0].n, 1);
+    pm_want_str(l.containers[l.items[0].first].name, "app");
+    pm_want_str(l.containers[l.items[0].first].memory, "104868Ki");
+    pm_want_str(l.items[1].name, "web-1");
+    ck_assert_uint_eq(l.items[1].n, 2);
+    pm_want_str(l.containers[l.items[1].first + 1].name, "web");
+    pm_want_str(l.containers[l.items[1].first + 1].memory, "1.5Gi");
+    ck_assert(pm_str_eq(l.items[1].ns, "shop") && !pm_str_eq(l.items[1].ns, "sho"));
+    pm_list_free(&l);
+}
+END_TEST
+
+/* Valid lists with oddities: one item, read as namespace/name and its
+ * containers as name=memory (absent: "-"). */
+static const struct {
+    const char *in, *ns, *name, *containers;
+} PM_ODD[] = {
+    {"{\"items\":[{\"metadata\":{\"namespace\":\"a\",\"name\":\"p\\u002d1\"},\"containers\":[]}]}",
+     "a", "p-1", ""},
+    {"{\"items\":[{\"metadata\":{\"namespace\":\"a\",\"name\":\"caf\\u00e9 \\ud83d\\ude00\\n\\\"\\\\\\/\"}}]}",
+     "a", "caf\xc3\xa9 \xf0\x9f\x98\x80\n\"\\/", ""},
+    /* escaped member names are names too */
+    {"{\"it\\u0065ms\":[{\"m\\u0065tadata\":{\"namespace\":\"a\",\"name\":\"b\"}}]}", "a", "b", ""},
+    /* duplicate keys: the last wins, at every level */
+    {"{\"items\":[{\"metadata\":{\"name\":\"x\",\"name\":\"y\",\"namespace\":\"n\"},"
+     "\"containers\":[{\"name\":\"c\",\"usage\":{\"memory\":\"1\"}}],"
+     "\"containers\":[{\"name\":\"d\",\"usage\":{\"memory\":\"1\",\"memory\":\"2\"}}]}]}",
+     "n", "y", "d=2"},
+    {"{\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"old\"}}],"
+     "\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"new\"}}]}", "n", "new", ""},
+    {"{\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"p\"},\"metadata\":{\"name\":\"q\"}}]}",
+     NULL, "q", ""},
+    /* fields of another type count as absent; unknown members of any shape are skipped */
+    {"{\"items\":[{\"metadata\":{\"namespace\":7,\"name\":[\"p\"]},\"containers\":[{\"name\":null,"
+     "\"usage\":{\"memory\":1024}},{\"name\":\"c\",\"usage\":\"1Gi\"},\"junk\",{\"name\":\"e\","
+     "\"usage\":{\"memory\":\"5Mi\"}}],\"x\":{\"y\":[1,-2.5e+3,0.0,true,false,null,{}]}}]}",
+     NULL, NULL, "-=-,c=-,e=5Mi"},
+    {" \r\n\t{ \"items\" : [ { \"metadata\" : { \"namespace\" : \"n\" , \"name\" : \"p\" } , "
+     "\"containers\" : [ { \"name\" : \"c\" , \"usage\" : { \"memory\" : \"1\" } } ] } ] } \n",
+     "n", "p", "c=1"},
+};
+
+static void pm_render(const struct pm_list *l, const struct pm_item *it, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t k = it->first; k < it->first + it->n; k++) {
+        const struct pm_container *c = &l->containers[k];
+        o += (size_t)snprintf(out + o, cap - o, "%s%.*s=%.*s", o ? "," : "",
+                              c->name.p ? (int)c->name.len : 1, c->name.p ? c->name.p : "-",
+                              c->memory.p ? (int)c->memory.len : 1, c->memory.p ? c->memory.p : "-");
+    }
+}
+
+START_TEST(test_pm_odd)
+{
+    struct pm_list l;
+    struct mb_diag d = {0};
+    char got[256];
+    const char *in = PM_ODD[_i].in;
+    ck_assert_msg(pm_parse(in, strlen(in), &l, &d) == MB_OK, "%s: %s", in, d.msg);
+    ck_assert_uint_eq(l.nitems, 1);
+    pm_want_str(l.items[0].ns, PM_ODD[_i].ns);
+    pm_want_str(l.items[0].name, PM_ODD[_i].name);
+    pm_render(&l, &l.items[0], got, sizeof got);
+    ck_assert_str_eq(got, PM_ODD[_i].containers);
+    pm_list_free(&l);
+}
+END_TEST
+
+/* Malformed lists: refused whole, with what is wrong and where; jansson
+ * refuses each of them too (or finds no items array). */
+static const struct {
+    const char *in;
+    size_t len; /* 0: strlen */
+    const char *msg;
+} PM_BAD[] = {
+    {"", 0, "empty body at byte 0"},
+    {"[]", 0, "not a JSON object at byte 0"},
+    {"{}", 0, "no \"items\" array"},
+    {"{\"items\":{}}", 0, "no \"items\" array"},
+    {"{\"items\":[]} x", 0, "trailing data after the object at byte 13"},
+    {"{\"items\":[{\"metadata\":{\"name\":\"p\"}}", 0, "expected ',' or ']' at byte 35"},
+    {"{\"items\":[{\"metadata\":{\"name\":\"p}}]}", 0, "unterminated string"},
+    {"{\"items\":[{\"metadata\":{\"name\":\"p\xff\"}}]}", 0, "invalid UTF-8 in a string at byte 32"},
+    {"{\"items\":[{\"x\":\"\xc0\xaf\"}]}", 0, "invalid UTF-8"},       /* overlong '/' */
+    {"{\"items\":[{\"x\":\"\xed\xa0\x80\"}]}", 0, "invalid UTF-8"},   /* a surrogate */
+    {"{\"items\":[{\"x\":\"\xf4\x90\x80\x80\"}]}", 0, "invalid UTF-8"}, /* past U+10FFFF */
+    {"{\"items\":[{\"x\":\"a\\u0000b\"}]}", 0, "\\u0000 in a string"},
+    {"{\"items\":[{\"x\":\"\\ud800x\"}]}", 0, "unpaired surrogate"},
+    {"{\"items\":[{\"x\":\"\\udc00\"}]}", 0, "invalid \\u escape"},
+    {"{\"items\":[{\"x\":\"\\u12\"}]}", 0, "invalid \\u escape"},
+    {"{\"items\":[{\"x\":\"\\q\"}]}", 0, "invalid escape"},
+    {"{\"items\":[{\"x\":\"a\tb\"}]}", 0, "control character in a string"},
+    {"{\"items\":[{\"x\":\"a\0b\"}]}", 24, "control character in a string"},
+    {"{\"items\":[{\"x\":01}]}", 0, "expected ',' or '}'"},
+    {"{\"items\":[{\"x\":1.}]}", 0, "invalid number"},
+    {"{\"items\":[{\"x\":-}]}", 0, "invalid value"},
+    {"{\"items\":[{\"x\":1e}]}", 0, "invalid number"},
+    {"{\"items\":[{\"x\":+1}]}", 0, "invalid value"},
+    {"{\"items\":[{\"x\":tru}]}", 0, "invalid value"},
+    {"{\"items\":[{\"x\":nul}]}", 0, "invalid value"},
+    {"{\"items\":[{\"x\":1,}]}", 0, "expected a member name"},
+    {"{\"items\":[1,]}", 0, "invalid value"},
+    {"{\"items\" [1]}", 0, "expected ':'"},
+    {"{'items':[]}", 0, "expected a member name at byte 1"},
+    {"<html>502 Bad Gateway</html>", 0, "not a JSON object"},
+};
+
+START_TEST(test_pm_bad)
+{
+    struct pm_list l = {.nitems = 99};
+    struct mb_diag d = {0};
+    const char *in = PM_BAD[_i].in;
+    size_t len = PM_BAD[_i].len ? PM_BAD[_i].len : strlen(in);
+    ck_assert_int_eq(pm_parse(in, len, &l, &d), MB_EPARSE);
+    ck_assert_uint_eq(l.nitems, 0);
+    ck_assert_ptr_null(l.items);
+    ck_assert_msg(strstr(d.msg, PM_BAD[_i].msg), "row %d: \"%s\" lacks \"%s\"", _i, d.msg,
+                  PM_BAD[_i].msg);
+    ck_assert(strstr(d.msg, "metrics API list: "));
+    json_t *j = json_loadb(in, len, 0, NULL);
+    ck_assert_msg(!json_is_array(json_object_get(j, "items")), "row %d: jansson accepts it", _i);
+    json_decref(j);
+}
+END_TEST
+
+/* Nesting is bounded (no stack exhaustion), at PM_MAX_DEPTH. */
+START_TEST(test_pm_deep)
+{
+    size_t n = 100000, len = 0;
+    char *b = mb_xmalloc(2 * n + 32);
+    struct pm_list l;
+    struct mb_diag d = {0};
+    len += (size_t)sprintf(b, "{\"items\":[{\"x\":");
+    for (size_t i = 0; i < n; i++)
+        b[len++] = '[';
+    for (size_t i = 0; i < n; i++)
+        b[len++] = ']';
+    len += (size_t)sprintf(b + len, "}]}");
+    ck_assert_int_eq(pm_parse(b, len, &l, &d), MB_EPARSE);
+    ck_assert_msg(strstr(d.msg, "nested too deep"), "%s", d.msg);
+    /* just under the bound is fine */
+    len = (size_t)sprintf(b, "{\"items\":[{\"x\":");
+    for (size_t i = 0; i < PM_MAX_DEPTH - 3; i++)
+        b[len++] = '[';
+    for (size_t i = 0; i < PM_MAX_DEPTH - 3; i++)
+        b[len++] = ']';
+    len += (size_t)sprintf(b + len, "}]}");
+    ck_assert_msg(pm_parse(b, len, &l, &d) == MB_OK, "%s", d.msg);
+    ck_assert_uint_eq(l.nitems, 1);
+    pm_list_free(&l);
+    mb_free(b);
+}
+END_TEST
+
 Suite *scrape_suite(void)
 {
     Suite *s = suite_create("scrape");
@@ -151,6 +342,12 @@ Suite *scrape_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("expvar");
     tcase_add_test(tc, test_expvar);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("podmetrics");
+    tcase_add_test(tc, test_pm_real);
+    tcase_add_loop_test(tc, test_pm_odd, 0, (int)MB_ARRAY_LEN(PM_ODD));
+    tcase_add_loop_test(tc, test_pm_bad, 0, (int)MB_ARRAY_LEN(PM_BAD));
+    tcase_add_test(tc, test_pm_deep);
     suite_add_tcase(s, tc);
     return s;
 }
