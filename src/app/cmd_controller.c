@@ -69,7 +69,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
 {
     const char *kubeconfig, *context, *config, *mbind, *nsflag, *level, *grace, *identity, *lease_ns,
         *lease_name, *lease_dur, *renew, *retry, *cert, *key, *wbind, *workers, *idle, *reqto,
-        *maxconns, *maxbuf;
+        *maxconns, *maxbuf, *maxseries;
     bool leader_elect, dry_run;
     const struct flag FLAGS[] = {
         {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
@@ -94,6 +94,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         {"webhook-request-timeout", "DURATION", "10s", "(run) a whole webhook request must arrive within this time", &reqto, NULL, false},
         {"webhook-max-connections", "N", "1024", "(run) open webhook connections (all workers together); more are closed at once", &maxconns, NULL, false},
         {"shutdown-grace-period", "DURATION", "10s", "on SIGTERM, wait this long for writes in flight", &grace, NULL, false},
+        {"metrics-max-series", "N", "1000000", "series per metric family on /metrics; past it, new series are dropped, counted and logged once", &maxseries, NULL, false},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", &level, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
@@ -101,7 +102,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     size_t npos;
     int r = flags_parse(cmd, "[flags]", FLAGS, argc, argv, pos, &npos);
     uint64_t grace_ms, lease_ms, renew_ms, retry_ms, idle_ms, req_ms;
-    unsigned long nworkers, nconns;
+    unsigned long nworkers, nconns, nseries;
     int64_t maxbuf_bytes = 0;
     enum log_level ll;
     struct cfg cfg;
@@ -138,8 +139,13 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         !app_duration_flag("webhook-idle-timeout", idle, &idle_ms) ||
         !app_duration_flag("webhook-request-timeout", reqto, &req_ms) ||
         !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns) ||
-        !app_uint_flag("webhook-workers", workers, 1024, &nworkers))
+        !app_uint_flag("webhook-workers", workers, 1024, &nworkers) ||
+        !app_uint_flag("metrics-max-series", maxseries, 100000000, &nseries))
         return 2;
+    if (nseries < 1) {
+        fprintf(stderr, "membudget: --metrics-max-series must be at least 1\n");
+        return 2;
+    }
     if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes))
         return 2;
     if (idle_ms < 1000 || req_ms < 100 || nconns < 1) {
@@ -181,7 +187,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
 
     if (loop_new(&lp, &d) || loop_new(&clp, &d))
         goto out;
-    mx = app_metrics_new(MX_DEFAULT_MAX_SERIES);
+    mx = app_metrics_new(nseries);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))
         goto out;
     if (with_webhook) {

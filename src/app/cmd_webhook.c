@@ -13,7 +13,7 @@
 int cmd_webhook(int argc, char **argv)
 {
     const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level,
-        *workers, *maxbuf;
+        *workers, *maxbuf, *maxseries;
     const struct flag FLAGS[] = {
         {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL, false},
@@ -27,6 +27,7 @@ int cmd_webhook(int argc, char **argv)
         {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &maxbuf, NULL, false},
         {"webhook-workers", "N", "0", "threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &grace, NULL, false},
+        {"metrics-max-series", "N", "1000000", "series per metric family on /metrics; past it, new series are dropped, counted and logged once", &maxseries, NULL, false},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", &level, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
@@ -35,7 +36,7 @@ int cmd_webhook(int argc, char **argv)
     int r = flags_parse("webhook", "--tls-cert-file FILE --tls-private-key-file FILE [flags]", FLAGS,
                         argc, argv, pos, &npos);
     uint64_t reload_ms, idle_ms, req_ms, grace_ms;
-    unsigned long nconns, nworkers;
+    unsigned long nconns, nworkers, nseries;
     int64_t maxbuf_bytes = 0;
     enum log_level ll;
     struct cfg cfg;
@@ -66,8 +67,13 @@ int cmd_webhook(int argc, char **argv)
         !app_duration_flag("webhook-request-timeout", reqto, &req_ms) ||
         !app_duration_flag("shutdown-grace-period", grace, &grace_ms) ||
         !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns) ||
-        !app_uint_flag("webhook-workers", workers, 1024, &nworkers))
+        !app_uint_flag("webhook-workers", workers, 1024, &nworkers) ||
+        !app_uint_flag("metrics-max-series", maxseries, 100000000, &nseries))
         return 2;
+    if (nseries < 1) {
+        fprintf(stderr, "membudget: --metrics-max-series must be at least 1\n");
+        return 2;
+    }
     if (reload_ms < 100 || idle_ms < 1000 || req_ms < 100 || nconns < 1) {
         fprintf(stderr, "membudget webhook: intervals must be at least 100ms (idle timeout 1s) and "
                         "--webhook-max-connections at least 1\n");
@@ -81,7 +87,7 @@ int cmd_webhook(int argc, char **argv)
 
     if (loop_new(&lp, &d))
         goto out;
-    mx = app_metrics_new(MX_DEFAULT_MAX_SERIES);
+    mx = app_metrics_new(nseries);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))
         goto out;
     {

@@ -614,8 +614,40 @@ def sc_certs(work):
         sim.stop()
 
 
+def sc_series_limit(work):
+    """--metrics-max-series: past the cap, new series are dropped, counted in
+    membudget_metrics_series_dropped_total and logged once per family."""
+    sim = Sim(work)
+    try:
+        sim.ns("shop")
+        sim.node()
+        for i in range(5):
+            sim.pod("shop", "s%d" % i)
+            sim.api("POST", "/_sim/podmetrics", {"namespace": "shop", "name": "s%d" % i,
+                                                 "containers": {"app": "10Mi"}})
+        cfg = os.path.join(work, "c.yaml")
+        with open(cfg, "w") as f:
+            f.write("sampleInterval: 1s\n")
+        ctl = Ctl(work, sim, "ctl", "--config", cfg, "--metrics-max-series", "2")
+        want = 'membudget_metrics_series_dropped_total{metric="membudget_pod_usage_ratio"}'
+        ok = wait_until(lambda: want in ctl.metrics(), 10)
+        m = ctl.metrics()
+        ratios = [l for l in m.splitlines() if l.startswith("membudget_pod_usage_ratio{")]
+        check("--metrics-max-series 2: two usage series kept, the others dropped and counted",
+              ok and len(ratios) == 2, m[-1500:])
+        wait_until(lambda: False, 2.5)  # two more cycles, each dropping three observations
+        lines = [l for l in ctl.logs() if l.get("msg", "").startswith("metric reached its series limit")
+                 and l.get("metric") == "membudget_pod_usage_ratio"]
+        check("the overflow is logged once per family, not once per sample", len(lines) == 1,
+              lines)
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    finally:
+        sim.stop()
+
+
 SCENARIOS = [sc_initial_sync_and_gate, sc_changes_seen, sc_bookmarks, sc_gone_relist,
-             sc_restart_and_errors, sc_leader_election, sc_run_all_in_one, sc_certs]
+             sc_restart_and_errors, sc_leader_election, sc_run_all_in_one, sc_certs,
+             sc_series_limit]
 
 
 def main():
