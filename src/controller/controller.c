@@ -78,7 +78,7 @@ static enum pc_cond want_cond(const struct podstate *s)
     const struct pc_pod *p = s->pod;
     if (p->deleting || strcmp(p->phase, "Running") != 0)
         return PC_COND_ABSENT;
-    if (s->throttled)
+    if (s->throttled && !s->c->dry_run && !s->c->cfg->dry_run) /* dry run: never False */
         return PC_COND_FALSE;
     return p->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
 }
@@ -206,11 +206,9 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         q_remove(c, s);
         if (!needs_cond(s))
             continue; /* changed meanwhile: nothing to do */
-        if (c->dry_run) {
-            log_info("dry run: would set the condition", "{s:s,s:s}", "namespace",
-                     s->pod->ns, "pod", s->pod->name);
-            continue;
-        }
+        /* Dry run sets the condition too: only ever True there (remedy
+         * never throttles in dry run), so a gated pod is never kept
+         * NotReady by a trial of membudget. */
         submit_cond(c, s, wall);
     }
 }

@@ -219,6 +219,43 @@ def sc_dry_run(work):
         sim.stop()
 
 
+def sc_dry_run_global(work):
+    """Global dryRun: every running gated pod gets its condition True (the gate
+    never keeps a pod NotReady), and it is never set False, even past the
+    evict tier; the Events say what would have happened."""
+    sim = setup(work)
+    t = Target("127.0.0.19", 16009, "held", 12)
+    try:
+        ctl = controller(work, sim, "dryRun: true\n")
+        sim.pod("shop", "quiet")  # gated, no endpoints: within budget as far as anyone knows
+        leaky_pod(sim, "shop", "hog", t)
+        seen = set()
+
+        def watch():
+            pods = sim.pods()
+            for k in (("shop", "quiet"), ("shop", "hog")):
+                if k in pods:
+                    seen.add((k[1], base.cond_of(pods[k])))
+            return "MemoryBudgetEvicted" in reasons(sim, "shop", "hog")
+        ok = wait_until(watch, 30)
+        pods = sim.pods()
+        check("global dry run: a gated pod without samples gets its condition True",
+              base.cond_of(pods.get(("shop", "quiet"), {})) == "True", seen)
+        check("global dry run: the over-budget pod's condition is True and never False",
+              ok and base.cond_of(pods.get(("shop", "hog"), {})) == "True" and
+              ("hog", "False") not in seen, seen)
+        evs = events(sim, "shop", "hog")
+        check("global dry run: the Events say what would have happened", ok and all(
+            e["message"].startswith("dry run: would") for e in evs
+            if e["reason"] in ("MemoryBudgetThrottled", "MemoryBudgetGCForced",
+                               "MemoryBudgetEvicted")), [(e["reason"], e["message"]) for e in evs])
+        check("global dry run: no GC call", t.metrics()["membudget_forced_gc_total"] == 0)
+        ctl.stop()
+    finally:
+        t.stop()
+        sim.stop()
+
+
 def sc_pdb_blocks(work):
     """A PDB that allows no disruption: EvictionBlocked, retried, evicted once it allows."""
     sim = setup(work)
@@ -385,7 +422,7 @@ def sc_ssrf_guard(work):
         sim.stop()
 
 
-SCENARIOS = [sc_reclaimable, sc_unreclaimable, sc_dry_run, sc_pdb_blocks, sc_metrics_failing,
+SCENARIOS = [sc_reclaimable, sc_unreclaimable, sc_dry_run, sc_dry_run_global, sc_pdb_blocks, sc_metrics_failing,
              sc_rate_limit, sc_ssrf_guard, sc_goroutine_leak]
 
 
