@@ -271,50 +271,48 @@ static mb_err scan_number(struct sc *c)
     return MB_OK;
 }
 
-/* Object and array walking: the callback reads one member's value (c->p at
- * the value, after whitespace) and must consume it. */
-typedef mb_err member_fn(struct sc *c, const struct raw *key, void *arg, int depth);
-typedef mb_err element_fn(struct sc *c, void *arg, int depth);
+/* Object and array walking: the callback reads one value (c->p at it, after
+ * whitespace) and must consume it; `key` is the member's name in an object,
+ * NULL in an array. */
+typedef mb_err value_fn(struct sc *c, const struct raw *key, void *arg, int depth);
 
 static mb_err skip_value(struct sc *c, int depth);
 
-static mb_err skip_member(struct sc *c, const struct raw *key, void *arg, int depth)
+static mb_err skip_any(struct sc *c, const struct raw *key, void *arg, int depth)
 {
     (void)key;
     (void)arg;
     return skip_value(c, depth);
 }
 
-static mb_err skip_element(struct sc *c, void *arg, int depth)
-{
-    (void)arg;
-    return skip_value(c, depth);
-}
-
-/* c->p at '{' (checked by the caller). */
-static mb_err walk_object(struct sc *c, member_fn *fn, void *arg, int depth)
+/* c->p at '{' or '[' (checked by the caller). */
+static mb_err walk(struct sc *c, value_fn *fn, void *arg, int depth)
 {
     mb_err err;
+    const char close = *c->p == '{' ? '}' : ']';
     if (depth >= PM_MAX_DEPTH)
         return fail(c, "nested too deep");
     c->p++;
     ws(c);
-    if (c->p < c->e && *c->p == '}') {
+    if (c->p < c->e && *c->p == close) {
         c->p++;
         return MB_OK;
     }
     for (;;) {
-        struct raw k;
-        if (c->p >= c->e || *c->p != '"')
-            return fail(c, "expected a member name");
-        if ((err = scan_string(c, &k)))
-            return err;
-        ws(c);
-        if (c->p >= c->e || *c->p != ':')
-            return fail(c, "expected ':'");
-        c->p++;
-        ws(c);
-        if ((err = fn(c, &k, arg, depth + 1)))
+        struct raw k, *key = NULL;
+        if (close == '}') {
+            if (c->p >= c->e || *c->p != '"')
+                return fail(c, "expected a member name");
+            if ((err = scan_string(c, &k)))
+                return err;
+            ws(c);
+            if (c->p >= c->e || *c->p != ':')
+                return fail(c, "expected ':'");
+            c->p++;
+            ws(c);
+            key = &k;
+        }
+        if ((err = fn(c, key, arg, depth + 1)))
             return err;
         ws(c);
         if (c->p < c->e && *c->p == ',') {
@@ -322,40 +320,11 @@ static mb_err walk_object(struct sc *c, member_fn *fn, void *arg, int depth)
             ws(c);
             continue;
         }
-        if (c->p < c->e && *c->p == '}') {
+        if (c->p < c->e && *c->p == close) {
             c->p++;
             return MB_OK;
         }
-        return fail(c, "expected ',' or '}'");
-    }
-}
-
-/* c->p at '[' (checked by the caller). */
-static mb_err walk_array(struct sc *c, element_fn *fn, void *arg, int depth)
-{
-    mb_err err;
-    if (depth >= PM_MAX_DEPTH)
-        return fail(c, "nested too deep");
-    c->p++;
-    ws(c);
-    if (c->p < c->e && *c->p == ']') {
-        c->p++;
-        return MB_OK;
-    }
-    for (;;) {
-        if ((err = fn(c, arg, depth + 1)))
-            return err;
-        ws(c);
-        if (c->p < c->e && *c->p == ',') {
-            c->p++;
-            ws(c);
-            continue;
-        }
-        if (c->p < c->e && *c->p == ']') {
-            c->p++;
-            return MB_OK;
-        }
-        return fail(c, "expected ',' or ']'");
+        return fail(c, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
     }
 }
 
@@ -373,8 +342,8 @@ static mb_err skip_value(struct sc *c, int depth)
     if (c->p >= c->e)
         return fail(c, "unexpected end of input");
     switch (*c->p) {
-    case '{': return walk_object(c, skip_member, NULL, depth);
-    case '[': return walk_array(c, skip_element, NULL, depth);
+    case '{':
+    case '[': return walk(c, skip_any, NULL, depth);
     case '"': return scan_string(c, NULL);
     case 't': return literal(c, "true");
     case 'f': return literal(c, "false");
@@ -399,10 +368,10 @@ static mb_err string_value(struct sc *c, struct pm_str *out, int depth)
 }
 
 /* An object value walked with fn, or (any other type) skipped. */
-static mb_err object_value(struct sc *c, member_fn *fn, void *arg, int depth)
+static mb_err object_value(struct sc *c, value_fn *fn, void *arg, int depth)
 {
     if (c->p < c->e && *c->p == '{')
-        return walk_object(c, fn, arg, depth);
+        return walk(c, fn, arg, depth);
     return skip_value(c, depth);
 }
 
@@ -426,14 +395,15 @@ static mb_err container_member(struct sc *c, const struct raw *k, void *arg, int
     return skip_value(c, depth);
 }
 
-static mb_err container_element(struct sc *c, void *arg, int depth)
+static mb_err container_element(struct sc *c, const struct raw *key, void *arg, int depth)
 {
     struct pm_container ct = {{NULL, 0}, {NULL, 0}};
     mb_err err;
+    (void)key;
     (void)arg;
     if (c->p >= c->e || *c->p != '{')
         return skip_value(c, depth); /* not an object: no container */
-    if ((err = walk_object(c, container_member, &ct, depth)))
+    if ((err = walk(c, container_member, &ct, depth)))
         return err;
     if (c->l->ncontainers == c->cap_containers) {
         c->cap_containers = c->cap_containers ? 2 * c->cap_containers : 64;
@@ -465,7 +435,7 @@ static mb_err item_member(struct sc *c, const struct raw *k, void *arg, int dept
         it->first = c->l->ncontainers; /* the last "containers" wins */
         it->n = 0;
         if (c->p < c->e && *c->p == '[') {
-            mb_err err = walk_array(c, container_element, NULL, depth);
+            mb_err err = walk(c, container_element, NULL, depth);
             it->n = c->l->ncontainers - it->first;
             return err;
         }
@@ -473,14 +443,15 @@ static mb_err item_member(struct sc *c, const struct raw *k, void *arg, int dept
     return skip_value(c, depth);
 }
 
-static mb_err item_element(struct sc *c, void *arg, int depth)
+static mb_err item_element(struct sc *c, const struct raw *key, void *arg, int depth)
 {
     struct pm_item it = {{NULL, 0}, {NULL, 0}, 0, 0};
     mb_err err;
+    (void)key;
     (void)arg;
     if (c->p >= c->e || *c->p != '{')
         return skip_value(c, depth); /* not an object: nothing to read */
-    if ((err = walk_object(c, item_member, &it, depth)))
+    if ((err = walk(c, item_member, &it, depth)))
         return err;
     if (c->l->nitems == c->cap_items) {
         c->cap_items = c->cap_items ? 2 * c->cap_items : 256;
@@ -498,7 +469,7 @@ static mb_err top_member(struct sc *c, const struct raw *k, void *arg, int depth
     /* the last "items" wins: what an earlier one gave is dropped */
     c->l->nitems = c->l->ncontainers = 0;
     *has_items = c->p < c->e && *c->p == '[';
-    return *has_items ? walk_array(c, item_element, NULL, depth) : skip_value(c, depth);
+    return *has_items ? walk(c, item_element, NULL, depth) : skip_value(c, depth);
 }
 
 mb_err pm_parse(const char *buf, size_t len, struct pm_list *out, struct mb_diag *diag)
@@ -512,7 +483,7 @@ mb_err pm_parse(const char *buf, size_t len, struct pm_list *out, struct mb_diag
     ws(&c);
     if (c.p >= c.e || *c.p != '{')
         err = fail(&c, c.p >= c.e ? "empty body" : "not a JSON object");
-    else if (!(err = walk_object(&c, top_member, &has_items, 0))) {
+    else if (!(err = walk(&c, top_member, &has_items, 0))) {
         ws(&c);
         if (c.p != c.e)
             err = fail(&c, "trailing data after the object");
