@@ -8,8 +8,9 @@
  * malloc). The scanner keeps only what the sampler reads, and points into the
  * body instead of copying.
  *
- * The whole body is checked first, as strictly as jansson checks it (RFC 8259
- * grammar, valid UTF-8, no \u0000, nesting at most PM_MAX_DEPTH): a list that
+ * The whole body is checked first, at least as strictly as jansson checks it
+ * (RFC 8259 grammar, valid UTF-8, no \u0000, nesting at most PM_MAX_DEPTH;
+ * a NUL byte between tokens, which jansson passes over, is refused): a list that
  * is malformed anywhere gives no samples at all, never some of them. What is
  * read, per item: metadata.namespace, metadata.name, and containers[].name
  * and containers[].usage.memory. A field of another JSON type than a string

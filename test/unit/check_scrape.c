@@ -303,6 +303,17 @@ START_TEST(test_pm_bad)
 }
 END_TEST
 
+/* A NUL byte between tokens is refused (jansson passes over it). */
+START_TEST(test_pm_nul_between_tokens)
+{
+    static const char IN[] = "{\"items\":[null\0]}";
+    struct pm_list l;
+    struct mb_diag d = {0};
+    ck_assert_int_eq(pm_parse(IN, sizeof IN - 1, &l, &d), MB_EPARSE);
+    ck_assert_msg(strstr(d.msg, "expected ',' or ']' at byte 14"), "%s", d.msg);
+}
+END_TEST
+
 /* Nesting is bounded (no stack exhaustion), at PM_MAX_DEPTH. */
 START_TEST(test_pm_deep)
 {
@@ -348,6 +359,7 @@ Suite *scrape_suite(void)
     tcase_add_loop_test(tc, test_pm_odd, 0, (int)MB_ARRAY_LEN(PM_ODD));
     tcase_add_loop_test(tc, test_pm_bad, 0, (int)MB_ARRAY_LEN(PM_BAD));
     tcase_add_test(tc, test_pm_deep);
+    tcase_add_test(tc, test_pm_nul_between_tokens);
     suite_add_tcase(s, tc);
     return s;
 }
