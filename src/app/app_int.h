@@ -39,7 +39,9 @@ char *app_read_file(const char *path, size_t max, size_t *len, char *why, size_t
 
 /* Parse a duration flag into milliseconds; prints the error. */
 bool app_duration_flag(const char *flag, const char *v, uint64_t *ms);
-bool app_uint_flag(const char *flag, const char *v, unsigned long max, unsigned long *out);
+/* A whole number flag in [min, max]; prints the error. */
+bool app_uint_flag(const char *flag, const char *v, unsigned long min, unsigned long max,
+                   unsigned long *out);
 /* A Kubernetes quantity of bytes ("64Mi"), at least 0; prints the error. */
 bool app_quantity_flag(const char *flag, const char *v, int64_t *bytes);
 

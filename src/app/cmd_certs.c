@@ -178,8 +178,8 @@ int cmd_certs(int argc, char **argv)
         fprintf(stderr, "membudget certs: --service and --namespace are required\n");
         return 2;
     }
-    if (!app_uint_flag("days", days_s, 3650, &days) ||
-        !app_uint_flag("renew-before", renew_s, 3650, &renew))
+    if (!app_uint_flag("days", days_s, 0, 3650, &days) ||
+        !app_uint_flag("renew-before", renew_s, 0, 3650, &renew))
         return 2;
     if (strcmp(key_type, "ecdsa") && strcmp(key_type, "rsa")) {
         fprintf(stderr, "membudget certs: --key-type: \"%s\" is not ecdsa or rsa\n", key_type);

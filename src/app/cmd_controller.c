@@ -138,19 +138,15 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         !app_duration_flag("leader-elect-retry-period", retry, &retry_ms) ||
         !app_duration_flag("webhook-idle-timeout", idle, &idle_ms) ||
         !app_duration_flag("webhook-request-timeout", reqto, &req_ms) ||
-        !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns) ||
-        !app_uint_flag("webhook-workers", workers, 1024, &nworkers) ||
-        !app_uint_flag("metrics-max-series", maxseries, 100000000, &nseries))
+        !app_uint_flag("webhook-max-connections", maxconns, 1, 1000000, &nconns) ||
+        !app_uint_flag("webhook-workers", workers, 0, 1024, &nworkers) ||
+        !app_uint_flag("metrics-max-series", maxseries, 1, 100000000, &nseries))
         return 2;
-    if (nseries < 1) {
-        fprintf(stderr, "membudget: --metrics-max-series must be at least 1\n");
-        return 2;
-    }
     if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes))
         return 2;
-    if (idle_ms < 1000 || req_ms < 100 || nconns < 1) {
+    if (idle_ms < 1000 || req_ms < 100) {
         fprintf(stderr, "membudget %s: --webhook-idle-timeout must be at least 1s, "
-                        "--webhook-request-timeout 100ms, --webhook-max-connections 1\n", cmd);
+                        "--webhook-request-timeout 100ms\n", cmd);
         return 2;
     }
     if (!(retry_ms < renew_ms && renew_ms < lease_ms) || retry_ms < 100) {

@@ -66,17 +66,12 @@ int cmd_webhook(int argc, char **argv)
         !app_duration_flag("webhook-idle-timeout", idle, &idle_ms) ||
         !app_duration_flag("webhook-request-timeout", reqto, &req_ms) ||
         !app_duration_flag("shutdown-grace-period", grace, &grace_ms) ||
-        !app_uint_flag("webhook-max-connections", maxconns, 1000000, &nconns) ||
-        !app_uint_flag("webhook-workers", workers, 1024, &nworkers) ||
-        !app_uint_flag("metrics-max-series", maxseries, 100000000, &nseries))
+        !app_uint_flag("webhook-max-connections", maxconns, 1, 1000000, &nconns) ||
+        !app_uint_flag("webhook-workers", workers, 0, 1024, &nworkers) ||
+        !app_uint_flag("metrics-max-series", maxseries, 1, 100000000, &nseries))
         return 2;
-    if (nseries < 1) {
-        fprintf(stderr, "membudget: --metrics-max-series must be at least 1\n");
-        return 2;
-    }
-    if (reload_ms < 100 || idle_ms < 1000 || req_ms < 100 || nconns < 1) {
-        fprintf(stderr, "membudget webhook: intervals must be at least 100ms (idle timeout 1s) and "
-                        "--webhook-max-connections at least 1\n");
+    if (reload_ms < 100 || idle_ms < 1000 || req_ms < 100) {
+        fprintf(stderr, "membudget webhook: intervals must be at least 100ms (idle timeout 1s)\n");
         return 2;
     }
     if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes))

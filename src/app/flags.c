@@ -103,15 +103,17 @@ bool app_duration_flag(const char *flag, const char *v, uint64_t *ms)
     return true;
 }
 
-bool app_uint_flag(const char *flag, const char *v, unsigned long max, unsigned long *out)
+bool app_uint_flag(const char *flag, const char *v, unsigned long min, unsigned long max,
+                   unsigned long *out)
 {
     char *end;
     unsigned long n;
 
     errno = 0;
     n = strtoul(v, &end, 10);
-    if (!*v || *end || errno || n > max || v[0] == '-') {
-        fprintf(stderr, "membudget: --%s: \"%s\" is not a number in [0, %lu]\n", flag, v, max);
+    if (!*v || *end || errno || n < min || n > max || v[0] == '-') {
+        fprintf(stderr, "membudget: --%s: \"%s\" is not a number in [%lu, %lu]\n", flag, v, min,
+                max);
         return false;
     }
     *out = n;
