@@ -196,6 +196,17 @@ def sc_unreclaimable(work):
         sim.stop()
 
 
+def check_would(sim, pod, t, ok, what):
+    """A dry-run pod's action Events all say "dry run: would", and its GC
+    endpoint was never called."""
+    evs = events(sim, "shop", pod)
+    check(what + ": the Events say what would have happened", ok and all(
+        e["message"].startswith("dry run: would") for e in evs
+        if e["reason"] in ("MemoryBudgetThrottled", "MemoryBudgetGCForced",
+                           "MemoryBudgetEvicted")), [(e["reason"], e["message"]) for e in evs])
+    check(what + ": no GC call", t.metrics()["membudget_forced_gc_total"] == 0)
+
+
 def sc_dry_run(work):
     """dry-run pod: Events say what would happen; nothing happens."""
     sim = setup(work)
@@ -204,12 +215,7 @@ def sc_dry_run(work):
         ctl = controller(work, sim)
         leaky_pod(sim, "shop", "dry", t, mode="dry-run")
         ok = wait_until(lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", "dry"), 30)
-        evs = events(sim, "shop", "dry")
-        check("dry run: the Events say what would have happened", ok and all(
-            e["message"].startswith("dry run: would") for e in evs
-            if e["reason"] in ("MemoryBudgetThrottled", "MemoryBudgetGCForced",
-                               "MemoryBudgetEvicted")), [(e["reason"], e["message"]) for e in evs])
-        check("dry run: no GC call", t.metrics()["membudget_forced_gc_total"] == 0)
+        check_would(sim, "dry", t, ok, "dry run")
         p = sim.pods().get(("shop", "dry"))
         check("dry run: no eviction and the condition stays True", p is not None and
               base.cond_of(p) == "True")
@@ -244,12 +250,7 @@ def sc_dry_run_global(work):
         check("global dry run: the over-budget pod's condition is True and never False",
               ok and base.cond_of(pods.get(("shop", "hog"), {})) == "True" and
               ("hog", "False") not in seen, seen)
-        evs = events(sim, "shop", "hog")
-        check("global dry run: the Events say what would have happened", ok and all(
-            e["message"].startswith("dry run: would") for e in evs
-            if e["reason"] in ("MemoryBudgetThrottled", "MemoryBudgetGCForced",
-                               "MemoryBudgetEvicted")), [(e["reason"], e["message"]) for e in evs])
-        check("global dry run: no GC call", t.metrics()["membudget_forced_gc_total"] == 0)
+        check_would(sim, "hog", t, ok, "global dry run")
         ctl.stop()
     finally:
         t.stop()
