@@ -420,6 +420,7 @@ mb_err https_new(struct loop *lp, const struct mb_clock *clk, const struct https
     s->name = mb_xstrdup(conf->name);
     s->bind = mb_xstrdup(conf->bind);
     s->conf.name = s->name;
+    s->conf.bind = s->bind; /* the copy owns its strings: the caller's may not outlive it */
     s->total = conf->shared_total ? conf->shared_total : &s->own_total;
     if (conf->pool && !s->conf.window)
         s->conf.window = 16 * 1024;
