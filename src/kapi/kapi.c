@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -212,12 +213,27 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
             k->socks->prev = s;
         k->socks = s;
         curl_multi_assign(k->multi, fd, s);
-    } else {
+    } else if (s->ev) {
         event_free(s->ev);
     }
     s->ev = event_new(k->base, fd, kind, on_sock, k);
     event_add(s->ev, NULL);
     return 0;
+}
+
+/* libcurl may close a socket before it says CURL_POLL_REMOVE; by then
+ * another thread may have been given the same descriptor number, and our
+ * event_free would epoll_ctl it. So the event goes first, then the close. */
+static int close_cb(void *arg, curl_socket_t fd)
+{
+    struct kapi *k = arg;
+    for (struct sock *s = k->socks; s; s = s->next) {
+        if (s->fd == fd && s->ev) {
+            event_free(s->ev);
+            s->ev = NULL;
+        }
+    }
+    return close(fd);
 }
 
 /* --- calls --------------------------------------------------------------------- */
@@ -450,6 +466,8 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     curl_easy_setopt(e, CURLOPT_URL, mb_buf_str(&url));
     mb_buf_cleanup(&url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)c);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, k);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
