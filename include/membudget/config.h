@@ -28,10 +28,20 @@
 
 enum cfg_source { CFG_SOURCE_AUTO, CFG_SOURCE_METRICS_API, CFG_SOURCE_SCRAPE };
 
+/* A list of namespace names (owned). */
+struct cfg_names {
+    char **v;
+    size_t n;
+};
+
+/* Never governed, whatever the config says (DESIGN.md): excludedNamespaces
+ * adds to these, and membudget's own namespace is added at run time. */
+#define CFG_ALWAYS_EXCLUDED {"kube-system", "kube-public", "kube-node-lease"}
+
 struct cfg {
     bool dry_run;
-    char **namespaces; /* owned; empty: every namespace labelled membudget.io/enforce=true */
-    size_t n_namespaces;
+    struct cfg_names namespaces; /* empty: every namespace labelled membudget.io/enforce=true */
+    struct cfg_names excluded;   /* excludedNamespaces (defaults: CFG_ALWAYS_EXCLUDED) */
     struct ann_tiers tiers;
     uint64_t sample_interval_ms;
     unsigned sustain_samples;
@@ -47,12 +57,16 @@ struct cfg {
         uint64_t scrape_timeout_ms;
         unsigned max_concurrent_scrapes;
         int64_t max_response_bytes;
+        bool allow_loopback;     /* pod IPs on loopback may be called (single-machine setups) */
+        bool allow_host_network; /* hostNetwork pods (the node's IP) may be called */
     } usage;
     struct {
         unsigned max_per_minute;
         unsigned per_owner_in_flight;
         char *profile_dir; /* owned */
         int64_t profile_max_bytes;
+        uint64_t owner_settle_timeout_ms; /* the owner's slot is held at most this long */
+        bool gc_first;                    /* one last GC before the first eviction attempt */
     } eviction;
     struct policy_conf admission; /* admission.default_tiers mirrors tiers */
     int64_t max_body_bytes;       /* admission.maxBodyBytes */
@@ -68,6 +82,10 @@ void cfg_cleanup(struct cfg *c);
  * "file:line:col: key: reason" in diag, and *out untouched. */
 mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *out,
                  struct mb_diag *diag);
+
+/* Is `ns` excluded: one of CFG_ALWAYS_EXCLUDED, in c->excluded, or `own`
+ * (membudget's namespace; NULL when unknown)? */
+bool cfg_excluded(const struct cfg *c, const char *ns, const char *own);
 
 /* Go-style duration ("1h30m", "15s", "250ms") to milliseconds, rounded
  * down. Returns false for malformed or overflowing input. */

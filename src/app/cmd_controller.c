@@ -165,8 +165,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         snprintf(nsbuf, sizeof nsbuf, "%s", nsflag);
         nns = split_list(nsbuf, nsv, MB_ARRAY_LEN(nsv));
     } else {
-        for (size_t i = 0; i < cfg.n_namespaces && nns < MB_ARRAY_LEN(nsv); i++)
-            nsv[nns++] = cfg.namespaces[i];
+        for (size_t i = 0; i < cfg.namespaces.n && nns < MB_ARRAY_LEN(nsv); i++)
+            nsv[nns++] = cfg.namespaces.v[i];
     }
     if (!app_kube_config(kubeconfig, context, &kc)) {
         cfg_cleanup(&cfg);

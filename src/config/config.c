@@ -8,6 +8,20 @@
 #include "membudget/quantity.h"
 #include "membudget/ydoc.h"
 
+static void names_add(struct cfg_names *l, const char *ns)
+{
+    l->v = mb_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = mb_xstrdup(ns);
+}
+
+static void names_clear(struct cfg_names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        mb_free(l->v[i]);
+    MB_FREE(l->v);
+    l->n = 0;
+}
+
 void cfg_defaults(struct cfg *c)
 {
     memset(c, 0, sizeof *c);
@@ -27,6 +41,11 @@ void cfg_defaults(struct cfg *c)
     c->eviction.per_owner_in_flight = 1;
     c->eviction.profile_dir = mb_xstrdup("/var/lib/membudget/profiles");
     c->eviction.profile_max_bytes = 64LL << 20;
+    c->eviction.owner_settle_timeout_ms = 5 * 60 * 1000;
+    c->eviction.gc_first = true;
+    static const char *const EX[] = CFG_ALWAYS_EXCLUDED;
+    for (size_t i = 0; i < MB_ARRAY_LEN(EX); i++)
+        names_add(&c->excluded, EX[i]);
     policy_conf_defaults(&c->admission);
     c->admission.default_tiers = c->tiers;
     c->max_body_bytes = 3LL << 20;
@@ -34,11 +53,21 @@ void cfg_defaults(struct cfg *c)
 
 void cfg_cleanup(struct cfg *c)
 {
-    for (size_t i = 0; i < c->n_namespaces; i++)
-        mb_free(c->namespaces[i]);
-    MB_FREE(c->namespaces);
-    c->n_namespaces = 0;
+    names_clear(&c->namespaces);
+    names_clear(&c->excluded);
     MB_FREE(c->eviction.profile_dir);
+}
+
+bool cfg_excluded(const struct cfg *c, const char *ns, const char *own)
+{
+    static const char *const EX[] = CFG_ALWAYS_EXCLUDED;
+    for (size_t i = 0; i < MB_ARRAY_LEN(EX); i++)
+        if (!strcmp(ns, EX[i]))
+            return true;
+    for (size_t i = 0; i < c->excluded.n; i++)
+        if (!strcmp(ns, c->excluded.v[i]))
+            return true;
+    return own && *own && !strcmp(ns, own);
 }
 
 bool cfg_parse_duration(const char *s, uint64_t *ms)
@@ -106,6 +135,8 @@ static const struct key USAGE_KEYS[] = {
     {"scrapeTimeout", K_DURATION, O(usage.scrape_timeout_ms), 10, 60000, NULL},
     {"maxConcurrentScrapes", K_UINT, O(usage.max_concurrent_scrapes), 1, 10000, NULL},
     {"maxResponseBytes", K_SIZE, O(usage.max_response_bytes), 1024, 256.0 * 1024 * 1024, NULL},
+    {"allowLoopback", K_BOOL, O(usage.allow_loopback), 0, 0, NULL},
+    {"allowHostNetwork", K_BOOL, O(usage.allow_host_network), 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 static const struct key EVICTION_KEYS[] = {
@@ -113,6 +144,8 @@ static const struct key EVICTION_KEYS[] = {
     {"perOwnerInFlight", K_UINT, O(eviction.per_owner_in_flight), 1, 1000, NULL},
     {"profileDir", K_PATH, O(eviction.profile_dir), 0, 0, NULL},
     {"profileMaxBytes", K_SIZE, O(eviction.profile_max_bytes), 1024, 4.0 * 1024 * 1024 * 1024, NULL},
+    {"ownerSettleTimeout", K_DURATION, O(eviction.owner_settle_timeout_ms), 0, 86400000, NULL},
+    {"gcFirst", K_BOOL, O(eviction.gc_first), 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 static const struct key ADMISSION_KEYS[] = {
@@ -125,7 +158,8 @@ static const struct key ADMISSION_KEYS[] = {
 };
 static const struct key ROOT_KEYS[] = {
     {"dryRun", K_BOOL, O(dry_run), 0, 0, NULL},
-    {"namespaces", K_NAMESPACES, 0, 0, 0, NULL},
+    {"namespaces", K_NAMESPACES, O(namespaces), 0, 0, NULL},
+    {"excludedNamespaces", K_NAMESPACES, O(excluded), 0, 0, NULL},
     {"tiers", K_TIERS, O(tiers), 0, 0, NULL},
     {"sampleInterval", K_DURATION, O(sample_interval_ms), 1000, 3600000, NULL},
     {"sustainSamples", K_UINT, O(sustain_samples), 1, 100, NULL},
@@ -287,7 +321,9 @@ static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const
         }
         return fail(x, n, MB_EINVAL, key, "expected auto, metrics-api or scrape");
     }
-    case K_NAMESPACES:
+    case K_NAMESPACES: {
+        struct cfg_names *list = field;
+        names_clear(list); /* the file's list replaces the default */
         if (ydoc_is_null(n))
             return MB_OK;
         if (n->type != YDOC_SEQ)
@@ -296,10 +332,10 @@ static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const
             const struct ydoc_node *it = n->items[i];
             if (it->type != YDOC_SCALAR || !ann_is_dns_label(it->value))
                 return fail(x, it, MB_EINVAL, key, "expected a namespace name (DNS-1123 label)");
-            x->c->namespaces = mb_xrealloc(x->c->namespaces, (x->c->n_namespaces + 1) * sizeof(char *));
-            x->c->namespaces[x->c->n_namespaces++] = mb_xstrdup(it->value);
+            names_add(list, it->value);
         }
         return MB_OK;
+    }
     case K_TIERS: {
         static const char *const T[] = {"throttle", "gc", "evict"};
         struct ann_tiers t = {0, 0, 0};
@@ -359,6 +395,16 @@ mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *
     if (!err && c.hysteresis >= (c.tiers.throttle ? c.tiers.throttle : c.tiers.gc ? c.tiers.gc : c.tiers.evict))
         err = fail(&x, ydoc_map_get(s->docs[0], "hysteresis"), MB_EINVAL, "hysteresis",
                    "must be smaller than the lowest tier threshold");
+    if (!err && c.usage.scrape_timeout_ms >= c.sample_interval_ms) {
+        const struct ydoc_node *u = ydoc_map_get(s->docs[0], "usage");
+        const struct ydoc_node *at = u ? ydoc_map_get(u, "scrapeTimeout") : NULL;
+        err = fail(&x, at ? at : ydoc_map_get(s->docs[0], "sampleInterval"), MB_EINVAL,
+                   "usage.scrapeTimeout",
+                   "%llums must be below sampleInterval (%llums): a pod's next sample would "
+                   "start while its scrape may still be running",
+                   (unsigned long long)c.usage.scrape_timeout_ms,
+                   (unsigned long long)c.sample_interval_ms);
+    }
     ydoc_free(s);
     if (err) {
         cfg_cleanup(&c);

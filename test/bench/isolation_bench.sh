@@ -33,7 +33,7 @@ one() { # binary label
     for _ in $(seq 100); do [ -s "$work/kc" ] && break; sleep 0.05; done
     api="http://$(cat "$work/addr")"
     curl -sS -X POST "$api/api/v1/namespaces" -d '{"metadata":{"name":"bench"}}' > /dev/null
-    printf 'sampleInterval: 2s\n' > "$work/cfg.yaml"
+    printf 'sampleInterval: 2s\nusage: {allowLoopback: true}\n' > "$work/cfg.yaml"
     "$bin" run --kubeconfig "$work/kc" --namespace bench --config "$work/cfg.yaml" --log-level debug \
         --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
         --webhook-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 2> "$work/run.log" &

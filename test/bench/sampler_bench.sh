@@ -69,7 +69,7 @@ printf '%-34s %10s %10s %8s\n' source cycle_ms us/pod stale
 start_sim
 tmpl='{"metadata":{"annotations":{"membudget.io/budget":"256Mi","membudget.io/usage":"heap","membudget.io/metrics":"19000/metrics"}},"spec":{"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"512Mi"}},"ports":[{"containerPort":19000}]}]}}'
 curl -sS -X POST "$api/_sim/bulk-pods" -d "{\"namespace\":\"bench\",\"prefix\":\"p\",\"count\":$n,\"ipPrefix\":\"127.1\",\"template\":$tmpl}" > /dev/null
-printf 'sampleInterval: 5s\nusage: {maxConcurrentScrapes: 256, scrapeTimeout: 4s}\n' > "$work/c1.yaml"
+printf 'sampleInterval: 5s\nusage: {maxConcurrentScrapes: 256, scrapeTimeout: 4s, allowLoopback: true}\n' > "$work/c1.yaml"
 start_ctl "$work/c1.yaml"
 read -r ms pods stale <<< "$(cycles 4)"
 awk -v ms="$ms" -v n="$pods" -v st="$stale" 'BEGIN { printf "%-34s %10d %10.1f %8d\n", "scrape (Prometheus text, 256 at once)", ms, ms*1000/n, st }'
@@ -97,7 +97,7 @@ echo "== reaction: usage crosses the throttle threshold (sampleInterval 1s, sust
 start_sim
 curl -sS -X POST "$api/api/v1/nodes" -d '{"metadata":{"name":"n1"}}' > /dev/null
 curl -sS -X POST "$api/_sim/bulk-pods" -d '{"namespace":"bench","prefix":"r","count":1,"template":{"metadata":{"annotations":{"membudget.io/budget":"100Mi"}},"spec":{"readinessGates":[{"conditionType":"membudget.io/within-budget"}],"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"200Mi"}}}]}}}' > /dev/null
-printf 'sampleInterval: 1s\nsustainSamples: 1\nrecoverSamples: 1\n' > "$work/c2.yaml"
+printf 'sampleInterval: 1s\nsustainSamples: 1\nrecoverSamples: 1\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n' > "$work/c2.yaml"
 start_ctl "$work/c2.yaml"
 python3 - "$api" "$work/ctl.log" <<'PY'
 import json, statistics, sys, time, urllib.request

@@ -44,6 +44,9 @@ openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -
     -days 1 -extfile "$work/ext" -out "$work/tls.crt" 2>/dev/null
 cat > "$work/config.yaml" <<EOF
 sampleInterval: 1s       # the demo is fast; production default is 15s
+usage:
+  scrapeTimeout: 800ms   # below sampleInterval
+  allowLoopback: true    # the demo's pods all live on 127.0.0.x
 sustainSamples: 2
 recoverSamples: 2
 gcMinInterval: 3s

@@ -627,7 +627,7 @@ def sc_series_limit(work):
                                                  "containers": {"app": "10Mi"}})
         cfg = os.path.join(work, "c.yaml")
         with open(cfg, "w") as f:
-            f.write("sampleInterval: 1s\n")
+            f.write("sampleInterval: 1s\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n")
         ctl = Ctl(work, sim, "ctl", "--config", cfg, "--metrics-max-series", "2")
         want = 'membudget_metrics_series_dropped_total{metric="membudget_pod_usage_ratio"}'
         ok = wait_until(lambda: want in ctl.metrics(), 10)

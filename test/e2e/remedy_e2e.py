@@ -70,6 +70,7 @@ class Target:
 
 
 CONFIG = """sampleInterval: 1s
+usage: {scrapeTimeout: 800ms, allowLoopback: true}
 sustainSamples: 2
 recoverSamples: 2
 hysteresis: 5

@@ -13,7 +13,7 @@ START_TEST(test_cfg_defaults_and_empty)
 
     ck_assert_int_eq(cfg_parse("", 0, "empty.yaml", &c, &d), MB_OK);
     ck_assert(!c.dry_run);
-    ck_assert_uint_eq(c.n_namespaces, 0);
+    ck_assert_uint_eq(c.namespaces.n, 0);
     ck_assert_uint_eq(c.tiers.throttle, 80);
     ck_assert_uint_eq(c.tiers.gc, 90);
     ck_assert_uint_eq(c.tiers.evict, 95);
@@ -30,6 +30,14 @@ START_TEST(test_cfg_defaults_and_empty)
     ck_assert_uint_eq(c.eviction.max_per_minute, 5);
     ck_assert_str_eq(c.eviction.profile_dir, "/var/lib/membudget/profiles");
     ck_assert_int_eq(c.eviction.profile_max_bytes, 64 << 20);
+    ck_assert_uint_eq(c.eviction.owner_settle_timeout_ms, 300000);
+    ck_assert(c.eviction.gc_first);
+    ck_assert(!c.usage.allow_loopback);
+    ck_assert(!c.usage.allow_host_network);
+    ck_assert_uint_eq(c.excluded.n, 3);
+    ck_assert(cfg_excluded(&c, "kube-system", NULL));
+    ck_assert(cfg_excluded(&c, "membudget", "membudget"));
+    ck_assert(!cfg_excluded(&c, "shop", "membudget"));
     ck_assert(c.admission.require_budget);
     ck_assert_uint_eq(c.admission.default_budget_pct, 0);
     ck_assert(c.admission.inject_gomemlimit);
@@ -50,8 +58,8 @@ START_TEST(test_cfg_every_key)
 
     ck_assert_msg(cfg_parse(y, len, "full.yaml", &c, &d) == MB_OK, "%s", d.msg);
     ck_assert(c.dry_run);
-    ck_assert_uint_eq(c.n_namespaces, 2);
-    ck_assert_str_eq(c.namespaces[1], "payments");
+    ck_assert_uint_eq(c.namespaces.n, 2);
+    ck_assert_str_eq(c.namespaces.v[1], "payments");
     ck_assert_uint_eq(c.tiers.throttle, 70);
     ck_assert_uint_eq(c.admission.default_tiers.evict, 97);
     ck_assert_uint_eq(c.sample_interval_ms, 10000);
@@ -68,6 +76,14 @@ START_TEST(test_cfg_every_key)
     ck_assert_uint_eq(c.eviction.max_per_minute, 3);
     ck_assert_str_eq(c.eviction.profile_dir, "/data/profiles");
     ck_assert_int_eq(c.eviction.profile_max_bytes, 32 << 20);
+    ck_assert_uint_eq(c.eviction.owner_settle_timeout_ms, 120000);
+    ck_assert(!c.eviction.gc_first);
+    ck_assert(c.usage.allow_loopback);
+    ck_assert(c.usage.allow_host_network);
+    /* the file's list replaces the default, the built-ins still hold */
+    ck_assert_uint_eq(c.excluded.n, 1);
+    ck_assert(cfg_excluded(&c, "monitoring", NULL));
+    ck_assert(cfg_excluded(&c, "kube-system", NULL));
     ck_assert(!c.admission.require_budget);
     ck_assert_uint_eq(c.admission.default_budget_pct, 90);
     ck_assert(!c.admission.inject_gomemlimit);
@@ -104,6 +120,11 @@ static const struct {
     {"eviction: {profileDir: relative/dir}\n", "t.yaml:1:24: eviction.profileDir: expected an absolute path"},
     {"dryRun: true\ndryRun: false\n", "t.yaml:2:1: dryRun: key is given twice"},
     {"hysteresis: 50\ntiers: {throttle: 40, evict: 95}\n", "t.yaml:1:13: hysteresis: must be smaller than the lowest tier"},
+    {"sampleInterval: 2s\nusage: {scrapeTimeout: 2s}\n", "t.yaml:2:24: usage.scrapeTimeout: 2000ms must be below sampleInterval (2000ms)"},
+    {"sampleInterval: 1s\n", "t.yaml:1:17: usage.scrapeTimeout: 2000ms must be below sampleInterval (1000ms)"},
+    {"excludedNamespaces: [Kube]\n", "t.yaml:1:22: excludedNamespaces: expected a namespace name"},
+    {"eviction: {gcFirst: 1}\n", "t.yaml:1:21: eviction.gcFirst: expected true or false"},
+    {"eviction: {ownerSettleTimeout: 5}\n", "t.yaml:1:32: eviction.ownerSettleTimeout: expected a duration"},
     {"[1, 2]\n", "t.yaml:1:1: (top level): expected a mapping, got a sequence"},
     {"a: 1\n---\nb: 2\n", "t.yaml:3:1: (file): expected one YAML document"},
     {"dryRun: [\n", "t.yaml:2:1: "},
