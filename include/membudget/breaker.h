@@ -79,4 +79,20 @@ bool brk_tier_on(const struct brk_conf *c, enum brk_tier t);
 
 const char *brk_tier_name(enum brk_tier t); /* Returns: static "normal", "throttle"... */
 
+/* Returns: the tier the pod is in. */
+enum brk_tier brk_tier_of(const struct brk *b);
+
+/* May a GC be asked for at `now` (none within gc_min_interval)? */
+bool brk_gc_allowed(const struct brk *b, const struct brk_conf *c, mb_mono_ms now);
+
+/* A GC was asked for outside the breaker (the planner's last-chance GC):
+ * gc_min_interval counts from it too. */
+void brk_gc_noted(struct brk *b, mb_mono_ms now);
+
+/* Continue where another replica stopped (its record in the cluster): the
+ * tier, throttling as that tier implies, and the last GC when there was one
+ * (`last_gc` on this replica's clock). Runs start afresh. */
+void brk_resume(struct brk *b, const struct brk_conf *c, enum brk_tier tier, bool ever_gc,
+                mb_mono_ms last_gc);
+
 #endif /* MB_BREAKER_H */

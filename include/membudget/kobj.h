@@ -51,4 +51,12 @@ const char *kobj_str(const json_t *obj, const char *path);
  * writes metav1.Time. `len` of 32 is always enough. */
 void kobj_format_time(mb_wall_ms wall, char *buf, size_t len);
 
+/* The same with milliseconds: "2026-11-23T10:00:01.250Z". */
+void kobj_format_time_ms(mb_wall_ms wall, char *buf, size_t len);
+
+/* Parse an RFC 3339 UTC time ("2026-11-23T10:00:01Z", optional fraction of
+ * a second). `len` bytes of s. Returns false unless that is exactly what
+ * they hold. */
+bool kobj_parse_time(const char *s, size_t len, mb_wall_ms *out);
+
 #endif

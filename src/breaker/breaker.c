@@ -91,12 +91,36 @@ void brk_step(struct brk *b, const struct brk_conf *c, const struct brk_sample *
         b->throttling = false;
     }
     /* At most one GC per gc_min_interval, whatever the tier did meanwhile. */
-    if (b->tier == BRK_GC && brk_tier_on(c, BRK_GC) &&
-        (!b->ever_gc || now - b->last_gc >= c->gc_min_interval_ms)) {
+    if (b->tier == BRK_GC && brk_tier_on(c, BRK_GC) && brk_gc_allowed(b, c, now)) {
         out->gc = true;
-        b->ever_gc = true;
-        b->last_gc = now;
+        brk_gc_noted(b, now);
     }
     if (out->changed && b->tier == BRK_EVICT)
         out->evict = true;
+}
+
+enum brk_tier brk_tier_of(const struct brk *b)
+{
+    return b->tier;
+}
+
+bool brk_gc_allowed(const struct brk *b, const struct brk_conf *c, mb_mono_ms now)
+{
+    return !b->ever_gc || now - b->last_gc >= c->gc_min_interval_ms;
+}
+
+void brk_gc_noted(struct brk *b, mb_mono_ms now)
+{
+    b->ever_gc = true;
+    b->last_gc = now;
+}
+
+void brk_resume(struct brk *b, const struct brk_conf *c, enum brk_tier tier, bool ever_gc,
+                mb_mono_ms last_gc)
+{
+    brk_init(b);
+    b->tier = (unsigned)tier < BRK_NTIERS ? tier : BRK_NORMAL;
+    b->throttling = b->tier >= BRK_THROTTLE && brk_tier_on(c, BRK_THROTTLE);
+    b->ever_gc = ever_gc;
+    b->last_gc = last_gc;
 }

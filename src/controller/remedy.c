@@ -169,7 +169,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     mb_mono_ms now = c->clk->mono_ms(c->clk->ctx);
     rs->evict_call = 0;
     rs->evicting = false;
-    evl_finished(&c->evl, rs->owner);
+    evl_finished(&c->evl, rs->owner, false, "", 0);
     act(c, "evict", recorder_evict_name(res));
     switch (res) {
     case RECORDER_EVICTED:
@@ -515,7 +515,7 @@ void remedy_init(struct controller *c, struct loop *lp)
     }
     c->sampler = smp_new(lp, c->clk, c->api, c->scrape, c->cache, c->mx, &sc, want_sample,
                          on_sample, on_cycle, c);
-    evl_init(&c->evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight);
+    evl_init(&c->evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight, c->cfg->eviction.owner_settle_timeout_ms);
     c->m_transitions = mx_counter(c->mx, "membudget_tier_transitions_total",
                                   "Pods entering a tier, by the tier entered.", 1, L1);
     c->m_actions = mx_counter(c->mx, "membudget_actions_total",
@@ -576,7 +576,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s)
     if (rs->evict_call)
         recorder_cancel(c->rec, rs->evict_call);
     if (rs->evicting)
-        evl_finished(&c->evl, rs->owner);
+        evl_finished(&c->evl, rs->owner, false, "", 0);
     if (s->pod) {
         const char *v[] = {s->pod->ns, s->pod->name};
         mx_delete(c->m_ratio, v);

@@ -1,20 +1,22 @@
-/* evlimit.c -- a sliding-window rate limit and per-owner in-flight counts. */
+/* evlimit.c -- accepted evictions in a sliding window, per-owner slots held
+ * until the owner has settled. See evlimit.h. */
 #include <stdio.h>
 #include <string.h>
 
 #include "membudget/alloc.h"
 #include "membudget/evlimit.h"
 
-void evl_init(struct evlimit *l, unsigned max_per_minute, unsigned per_owner_in_flight)
+void evl_init(struct evlimit *l, unsigned max_per_minute, unsigned per_owner, uint64_t settle_ms)
 {
     memset(l, 0, sizeof *l);
     l->max_per_minute = max_per_minute > EVL_MAX_PER_MINUTE ? EVL_MAX_PER_MINUTE : max_per_minute;
-    l->per_owner = per_owner_in_flight ? per_owner_in_flight : 1;
+    l->per_owner = per_owner ? per_owner : 1;
+    l->settle_ms = settle_ms;
 }
 
 void evl_cleanup(struct evlimit *l)
 {
-    mb_free(l->owners);
+    mb_free(l->slots);
     memset(l, 0, sizeof *l);
 }
 
@@ -23,29 +25,40 @@ const char *evl_verdict_name(enum evl_verdict v)
     return v == EVL_OK ? "ok" : v == EVL_RATE ? "rate-limited" : "owner-busy";
 }
 
+static void drop(struct evlimit *l, size_t i)
+{
+    l->slots[i] = l->slots[--l->nslots];
+}
+
 static void expire(struct evlimit *l, mb_mono_ms now)
 {
-    while (l->n && now >= l->starts[l->head] + 60000) {
+    while (l->n && now >= l->accepted[l->head] + 60000) {
         l->head = (l->head + 1) % EVL_MAX_PER_MINUTE;
         l->n--;
     }
+    for (size_t i = 0; i < l->nslots;) {
+        const struct evl_slot *s = &l->slots[i];
+        if (s->pod[0] && now >= s->accepted + l->settle_ms)
+            drop(l, i);
+        else
+            i++;
+    }
 }
 
-static struct evl_owner *find(struct evlimit *l, const char *owner)
+static size_t owner_slots(const struct evlimit *l, const char *owner)
 {
-    for (size_t i = 0; i < l->nowners; i++)
-        if (!strncmp(l->owners[i].key, owner, sizeof l->owners[i].key - 1))
-            return &l->owners[i];
-    return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < l->nslots; i++)
+        n += !strncmp(l->slots[i].owner, owner, sizeof l->slots[i].owner - 1);
+    return n;
 }
 
 enum evl_verdict evl_check(struct evlimit *l, const char *owner, mb_mono_ms now)
 {
     expire(l, now);
-    if (l->n >= l->max_per_minute)
+    if (l->n + l->pending >= l->max_per_minute)
         return EVL_RATE;
-    struct evl_owner *o = find(l, owner);
-    if (o && o->inflight >= l->per_owner)
+    if (owner_slots(l, owner) >= l->per_owner)
         return EVL_OWNER;
     return EVL_OK;
 }
@@ -53,28 +66,76 @@ enum evl_verdict evl_check(struct evlimit *l, const char *owner, mb_mono_ms now)
 void evl_started(struct evlimit *l, const char *owner, mb_mono_ms now)
 {
     expire(l, now);
-    if (l->n < EVL_MAX_PER_MINUTE) {
-        l->starts[(l->head + l->n) % EVL_MAX_PER_MINUTE] = now;
-        l->n++;
+    l->pending++;
+    if (l->nslots == l->capslots) {
+        l->capslots = l->capslots ? l->capslots * 2 : 8;
+        l->slots = mb_xrealloc(l->slots, l->capslots * sizeof *l->slots);
     }
-    struct evl_owner *o = find(l, owner);
-    if (!o) {
-        if (l->nowners == l->capowners) {
-            l->capowners = l->capowners ? l->capowners * 2 : 8;
-            l->owners = mb_xrealloc(l->owners, l->capowners * sizeof *l->owners);
-        }
-        o = &l->owners[l->nowners++];
-        memset(o, 0, sizeof *o);
-        snprintf(o->key, sizeof o->key, "%s", owner);
-    }
-    o->inflight++;
+    struct evl_slot *s = &l->slots[l->nslots++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->owner, sizeof s->owner, "%s", owner);
 }
 
-void evl_finished(struct evlimit *l, const char *owner)
+void evl_finished(struct evlimit *l, const char *owner, bool accepted, const char *pod_uid,
+                  mb_mono_ms now)
 {
-    struct evl_owner *o = find(l, owner);
-    if (!o || !o->inflight)
+    size_t i;
+    for (i = 0; i < l->nslots; i++)
+        if (!l->slots[i].pod[0] && !strncmp(l->slots[i].owner, owner, sizeof l->slots[i].owner - 1))
+            break;
+    if (i == l->nslots)
+        return; /* not started: harmless */
+    if (l->pending)
+        l->pending--;
+    if (!accepted) {
+        drop(l, i);
         return;
-    if (--o->inflight == 0) /* forget idle owners: the list stays as small as what is in flight */
-        *o = l->owners[--l->nowners];
+    }
+    expire(l, now);
+    if (l->n < EVL_MAX_PER_MINUTE) {
+        l->accepted[(l->head + l->n) % EVL_MAX_PER_MINUTE] = now;
+        l->n++;
+    }
+    struct evl_slot *s = &l->slots[i];
+    snprintf(s->pod, sizeof s->pod, "%s", pod_uid && *pod_uid ? pod_uid : "?");
+    s->accepted = now;
+}
+
+bool evl_pod_gone(struct evlimit *l, const char *pod_uid)
+{
+    for (size_t i = 0; i < l->nslots; i++) {
+        struct evl_slot *s = &l->slots[i];
+        if (s->pod[0] && !strcmp(s->pod, pod_uid)) {
+            s->gone = true;
+            if (s->ready || !strcmp(s->owner, s->pod)) { /* no owner: nothing to wait for */
+                drop(l, i);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool evl_owner_ready(struct evlimit *l, const char *owner, const char *pod_uid)
+{
+    bool released = false;
+    for (size_t i = 0; i < l->nslots;) {
+        struct evl_slot *s = &l->slots[i];
+        if (s->pod[0] && strcmp(s->pod, pod_uid) != 0 &&
+            !strncmp(s->owner, owner, sizeof s->owner - 1)) {
+            s->ready = true;
+            if (s->gone) {
+                drop(l, i);
+                released = true;
+                continue;
+            }
+        }
+        i++;
+    }
+    return released;
+}
+
+size_t evl_held(const struct evlimit *l)
+{
+    return l->nslots;
 }

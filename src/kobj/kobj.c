@@ -1,4 +1,5 @@
 /* kobj.c -- watch events, Status objects, small accessors. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -106,4 +107,66 @@ void kobj_format_time(mb_wall_ms wall, char *buf, size_t len)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void kobj_format_time_ms(mb_wall_ms wall, char *buf, size_t len)
+{
+    time_t t = (time_t)(wall / 1000);
+    struct tm tm;
+    char s[32];
+    gmtime_r(&t, &tm);
+    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03uZ", s, (unsigned)(wall % 1000));
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool kobj_parse_time(const char *s, size_t len, mb_wall_ms *out)
+{
+    unsigned y, mo, d, h, mi, se, ms = 0;
+    static const unsigned MDAYS[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+        !digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
+        !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
+        return false;
+    size_t i = 19;
+    if (s[i] == '.') {
+        size_t n = 0;
+        unsigned scale = 100;
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, n++) {
+            ms += (unsigned)(s[i] - '0') * scale;
+            scale /= 10;
+        }
+        if (n == 0 || n > 9)
+            return false;
+    }
+    if (i + 1 != len || s[i] != 'Z')
+        return false;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > MDAYS[mo - 1] || h > 23 || mi > 59 || se > 60)
+        return false;
+    int64_t days = days_from_civil(y, mo, d);
+    *out = (mb_wall_ms)(((days * 24 + h) * 60 + mi) * 60 + se) * 1000 + ms;
+    return true;
 }

@@ -138,30 +138,81 @@ END_TEST
 START_TEST(test_evl_rate_and_owner)
 {
     struct evlimit l;
-    evl_init(&l, 5, 1);
+    evl_init(&l, 5, 1, 300000);
     mb_mono_ms t = 100000;
-    char owner[32];
-    /* 20 pods of 20 owners over budget at once: 5 per minute. */
+    char owner[32], uid[32];
+    /* 20 pods of 20 owners over budget at once: 5 accepted per minute. */
     int started = 0;
     for (int i = 0; i < 20; i++) {
         snprintf(owner, sizeof owner, "rs-%d", i);
+        snprintf(uid, sizeof uid, "pod-%d", i);
         if (evl_check(&l, owner, t) == EVL_OK) {
             evl_started(&l, owner, t);
-            evl_finished(&l, owner);
+            evl_finished(&l, owner, true, uid, t);
             started++;
         }
     }
     ck_assert_int_eq(started, 5);
     ck_assert_int_eq(evl_check(&l, "rs-x", t + 59999), EVL_RATE);
     ck_assert_int_eq(evl_check(&l, "rs-x", t + 60000), EVL_OK); /* the window slid */
-    /* One in flight per owner. */
-    evl_started(&l, "rs-a", t + 60000);
-    ck_assert_int_eq(evl_check(&l, "rs-a", t + 60001), EVL_OWNER);
-    ck_assert_int_eq(evl_check(&l, "rs-b", t + 60001), EVL_OK);
-    evl_finished(&l, "rs-a");
-    ck_assert_int_eq(evl_check(&l, "rs-a", t + 60002), EVL_OK);
-    evl_finished(&l, "rs-a"); /* extra finish: harmless */
+    /* Blocked attempts spend nothing: 50 refused (PDB) in a row, then 5 go. */
+    evl_init(&l, 5, 1, 300000);
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_eq(evl_check(&l, "rs-pdb", t + i), EVL_OK);
+        evl_started(&l, "rs-pdb", t + i);
+        /* while under way it holds a place and its owner's slot */
+        ck_assert_int_eq(evl_check(&l, "rs-pdb", t + i), EVL_OWNER);
+        evl_finished(&l, "rs-pdb", false, "pdb-pod", t + i);
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(owner, sizeof owner, "rs-%d", i);
+        ck_assert_int_eq(evl_check(&l, owner, t + 100), EVL_OK);
+        evl_started(&l, owner, t + 100);
+    }
+    /* five under way fill the window before any is answered */
+    ck_assert_int_eq(evl_check(&l, "rs-z", t + 100), EVL_RATE);
+    evl_finished(&l, "rs-0", false, "p0", t + 101);
+    ck_assert_int_eq(evl_check(&l, "rs-z", t + 101), EVL_OK);
+    evl_finished(&l, "never-started", true, "x", t + 101); /* harmless */
     ck_assert_str_eq(evl_verdict_name(EVL_RATE), "rate-limited");
+    evl_cleanup(&l);
+}
+END_TEST
+
+/* The owner's slot: from the request until the pod is gone and a pod of the
+ * owner is Ready again (either order), or the settle timeout. */
+START_TEST(test_evl_owner_settles)
+{
+    struct evlimit l;
+    mb_mono_ms t = 100000;
+    evl_init(&l, 100, 1, 300000);
+    evl_started(&l, "rs-a", t);
+    evl_finished(&l, "rs-a", true, "o1", t + 50);
+    /* o1 evicted (201) but still terminating: o2 of the same owner waits */
+    ck_assert_int_eq(evl_check(&l, "rs-a", t + 1000), EVL_OWNER);
+    ck_assert(!evl_owner_ready(&l, "rs-a", "o1")); /* the evicted pod itself does not count */
+    ck_assert(!evl_pod_gone(&l, "o1"));            /* gone, but no replacement Ready yet */
+    ck_assert_int_eq(evl_check(&l, "rs-a", t + 4000), EVL_OWNER);
+    ck_assert_int_eq(evl_check(&l, "rs-b", t + 4000), EVL_OK); /* other owners are free */
+    ck_assert(evl_owner_ready(&l, "rs-a", "o3"));  /* the replacement is Ready */
+    ck_assert_int_eq(evl_check(&l, "rs-a", t + 6000), EVL_OK);
+    ck_assert_uint_eq(evl_held(&l), 0);
+    /* Ready first (a Deployment's surge), then gone. */
+    evl_started(&l, "rs-a", t + 7000);
+    evl_finished(&l, "rs-a", true, "o2", t + 7000);
+    ck_assert(!evl_owner_ready(&l, "rs-a", "o4"));
+    ck_assert(evl_pod_gone(&l, "o2"));
+    /* Neither ever comes (the owner is stuck): the settle timeout frees it. */
+    evl_started(&l, "rs-a", t + 8000);
+    evl_finished(&l, "rs-a", true, "o3", t + 8000);
+    ck_assert_int_eq(evl_check(&l, "rs-a", t + 8000 + 299999), EVL_OWNER);
+    ck_assert_int_eq(evl_check(&l, "rs-a", t + 8000 + 300000), EVL_OK);
+    /* A pod without an owner is its own: gone is enough. */
+    evl_started(&l, "solo-uid", t + 9000);
+    evl_finished(&l, "solo-uid", true, "solo-uid", t + 9000);
+    ck_assert_int_eq(evl_check(&l, "solo-uid", t + 9001), EVL_OWNER);
+    ck_assert(evl_pod_gone(&l, "solo-uid"));
+    ck_assert_uint_eq(evl_held(&l), 0);
     evl_cleanup(&l);
 }
 END_TEST
@@ -205,6 +256,7 @@ Suite *brk_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_test(tc, test_evl_rate_and_owner);
+    tcase_add_test(tc, test_evl_owner_settles);
     tcase_add_test(tc, test_leak_fit);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,230 @@
+/*
+ * planner.h -- one pod's remediation, decided (pure; DESIGN.md "Breaker
+ * rules", STYLE.md §6 "decide, then do").
+ *
+ * A struct pl_pod holds everything membudget remembers about a pod: the
+ * breaker, the leak windows, the GC report, the escalation (last-chance GC,
+ * profile, eviction attempts and their backoff). Inputs are plain data: the
+ * pod's spec (its annotations, parsed once per pod version), the config,
+ * a sample and the time. Each input returns a plan: the throttle state, the
+ * calls to make, the Events with their text, the metric changes and the
+ * record to keep in the cluster. The executor (controller/remedy.c) carries
+ * plans out and reports each result back with pl_*_done, which returns a
+ * plan of its own.
+ *
+ *   sample   -> pl_step     -> plan (throttle, gc, profile + evict, events)
+ *   GC call  -> pl_gc_done  -> plan (action metric; the next fresh sample
+ *                                   reports what the GC freed)
+ *   profile  -> pl_profile_done -> plan (event, then evict)
+ *   eviction -> pl_evict_done   -> plan (evicted / blocked: backoff <= 30 s)
+ *   limits   -> pl_evict_deferred (rate limit or owner busy: no attempt)
+ *   timer    -> pl_retry    -> plan (a blocked eviction's retry, on the last
+ *                                   fresh sample while it is still fresh)
+ *
+ * Rules beyond the breaker's:
+ *   - dry run (global, or membudget.io/mode: dry-run): every decision is
+ *     made and said ("would ..."), nothing is called, the pod is never
+ *     throttled (plan.throttled stays false) and no record is written;
+ *   - last-chance GC (gc_first): on entering the evict tier, a pod with a
+ *     GC endpoint and no GC within gcMinInterval gets one GC; the next fresh
+ *     sample decides: still at or above the evict threshold, evict;
+ *   - an eviction is attempted only on a fresh sample at or above the evict
+ *     threshold; the heap profile is captured once per escalation (from
+ *     entering the evict tier until recovery to normal) and reused by
+ *     retries; a blocked or failed attempt backs off (2 s doubling, at most
+ *     30 s) and spends no rate-limit slot (the executor's evlimit counts
+ *     accepted evictions only);
+ *   - the record (tier, last GC, profile) goes to the cluster, so a new
+ *     leader resumes: pl_resume.
+ *
+ * Value type: embed it (pl_init). Fields are private to planner.c.
+ */
+#ifndef MB_PLANNER_H
+#define MB_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "membudget/annot.h"
+#include "membudget/backoff.h"
+#include "membudget/breaker.h"
+#include "membudget/clock.h"
+#include "membudget/recorder.h"
+
+struct cfg;
+struct pc_pod;
+
+#define PL_LEAK_MAX 64      /* longest leak window kept (samples) */
+#define PL_MAX_EVENTS 6
+#define PL_MAX_ACTIONS 4
+#define PL_EVICT_BACKOFF_BASE_MS 2000
+#define PL_EVICT_BACKOFF_MAX_MS 30000
+
+/* The config, as the planner needs it. */
+struct pl_conf {
+    struct ann_tiers tiers;  /* defaults when the pod has no membudget.io/tiers */
+    unsigned sustain, recover, hysteresis;
+    uint64_t interval_ms, gc_min_interval_ms;
+    unsigned leak_window;    /* samples; < 3: no leak signal */
+    double leak_min_slope;   /* percent of budget per minute */
+    bool gc_first;
+    bool dry_run;            /* global (config dryRun or --dry-run) */
+};
+
+void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *out);
+
+/* What the pod's annotations say, in annot's types. */
+struct pl_spec {
+    int64_t budget;          /* bytes; 0: no valid budget (nothing is decided) */
+    struct ann_tiers tiers;  /* the pod's, or the config's */
+    enum ann_usage usage;    /* the figure that counts (ann_effective_usage) */
+    enum ann_throttle throttle;
+    enum ann_mode mode;
+    bool has_metrics, has_gc, has_profile;
+};
+
+/* Parse p's membudget.io/ annotations (once per pod version). An invalid
+ * value (admission makes this rare) keeps the default: the config's tiers,
+ * budget 0. */
+void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec *out);
+
+struct pl_sample {
+    bool ok;                 /* false: stale, `err` says why */
+    int64_t usage;           /* bytes */
+    mb_mono_ms taken;
+    bool has_goroutines;
+    double goroutines;
+    const char *err;         /* borrowed; "" or NULL when ok */
+};
+
+/* The record kept in the cluster (the pod's membudget.io/remediation
+ * condition message, logfmt: "tier=gc lastGC=2026-...Z profile=2026-...Z"),
+ * so that a new leader continues. */
+struct pl_record {
+    enum brk_tier tier;
+    bool has_gc;
+    mb_wall_ms last_gc;
+    bool has_profile;        /* captured (or tried) in the open escalation */
+    mb_wall_ms profile_at;
+};
+
+bool pl_record_parse(const char *msg, struct pl_record *out); /* false: not ours, or malformed */
+void pl_record_format(const struct pl_record *r, char *out, size_t len);
+
+struct pl_event {
+    bool warning;            /* "Warning", else "Normal" */
+    const char *reason;      /* static: "MemoryBudgetThrottled"... */
+    char msg[400];
+};
+
+struct pl_action {
+    const char *action;      /* static: membudget_actions_total{action,result} */
+    const char *result;
+};
+
+struct pl_plan {
+    /* the tier */
+    bool changed;
+    enum brk_tier from, to;
+    bool stale;              /* the sample was not used (see err) */
+    bool dry;
+    /* the readiness condition (throttle: readiness): False while throttled */
+    bool throttled;          /* the state after this plan */
+    bool throttle_changed;
+    char cond_msg[240];      /* the condition's message while throttled */
+    /* calls to the pod (the executor builds the URLs through the guard) */
+    bool call_throttle;      /* throttle: PORT/PATH */
+    bool throttle_on;
+    bool call_gc;
+    bool last_chance;        /* this GC is the last one before evicting */
+    bool capture_profile;    /* before the eviction; then pl_profile_done */
+    bool evict;              /* attempt an eviction (after the profile when capture_profile) */
+    int64_t gc_before;       /* usage when the GC was asked for */
+    /* what to tell */
+    struct pl_event ev[PL_MAX_EVENTS];
+    size_t nev;
+    struct pl_action act[PL_MAX_ACTIONS];
+    size_t nact;
+    bool ratio_set;
+    double ratio;            /* usage / budget */
+    int leak;                /* membudget_leak_suspected: -1 unchanged, 0 or 1 */
+    bool gc_freed_set;
+    double gc_freed;         /* bytes, for membudget_gc_freed_bytes */
+    bool leak_reported;      /* a leak Event is in ev (for the log) */
+    double leak_slope;       /* points (or goroutines) per minute */
+    /* the record changed: write it (pl_record_of) */
+    bool record_changed;
+};
+
+struct pl_pod {
+    struct brk brk;
+    bool sampled, last_ok;
+    double percent;          /* last fresh figure, percent of budget */
+    int64_t usage, budget;
+    mb_mono_ms last_fresh;   /* when the last fresh figure was taken */
+    char last_err[160];
+    mb_mono_ms epoch;        /* origin of the leak windows' times */
+    float lx[PL_LEAK_MAX], ly[PL_LEAK_MAX]; /* post-GC usage: minutes, percent */
+    uint8_t ln;
+    float gx[PL_LEAK_MAX], gy[PL_LEAK_MAX]; /* goroutines: minutes, count */
+    uint8_t gn;
+    bool leak_reported, gor_reported;
+    bool throttled;          /* the readiness condition is (to be) False */
+    bool gc_inflight, post_gc, gc_report;
+    int64_t gc_before;
+    mb_mono_ms gc_done_at;   /* when the last GC call answered */
+    bool has_gc_wall;
+    mb_wall_ms last_gc_wall;
+    /* the escalation */
+    bool last_chance_done;   /* asked for in this stay in the evict tier */
+    bool last_chance_wait;   /* waiting for the fresh sample after it */
+    bool profile_done;       /* captured or tried in this escalation */
+    mb_wall_ms profile_at;
+    bool inflight;           /* profile or eviction under way */
+    bool evicted;            /* accepted (or the pod was gone): wait for it to go */
+    bool dry_said;           /* "would evict" said in this stay */
+    mb_mono_ms evict_next;
+    unsigned attempts;
+    struct backoff ebo;
+};
+
+void pl_init(struct pl_pod *pp);
+
+/* A sample. */
+void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+             const struct pl_sample *s, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out);
+
+/* Results of what a plan asked for. */
+void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out);
+void pl_throttle_done(struct pl_pod *pp, bool ok, struct pl_plan *out);
+/* `file` is the saved profile's name ("" when it failed), `bytes` its size. */
+void pl_profile_done(struct pl_pod *pp, bool ok, const char *file, size_t bytes, mb_wall_ms wall,
+                     struct pl_plan *out);
+void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_evict res,
+                   const char *msg, mb_mono_ms now, uint64_t rnd, struct pl_plan *out);
+/* The executor's limits refused the attempt (no call was made): try again
+ * at `retry_at` at the earliest. */
+void pl_evict_deferred(struct pl_pod *pp, mb_mono_ms retry_at);
+
+/* When a timer should call pl_retry (an eviction waiting out its backoff
+ * while in the evict tier), or 0. */
+mb_mono_ms pl_wake(const struct pl_pod *pp);
+void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+              mb_mono_ms now, struct pl_plan *out);
+
+/* The record to keep in the cluster, and a new leader's resumption from it
+ * (and from the within-budget condition: throttled). `now`/`wall` map the
+ * record's wall times to this replica's monotonic clock. */
+void pl_record_of(const struct pl_pod *pp, struct pl_record *out);
+void pl_resume(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+               const struct pl_record *r, mb_mono_ms now, mb_wall_ms wall);
+
+enum brk_tier pl_tier(const struct pl_pod *pp);
+bool pl_throttled(const struct pl_pod *pp);
+
+/* For /debug/pods: tier, freshness, usage... Returns: new object, or NULL
+ * before the first sample. */
+json_t *pl_pod_json(const struct pl_pod *pp);
+
+#endif /* MB_PLANNER_H */

@@ -1,0 +1,617 @@
+/* planner.c -- one pod's remediation, decided (pure). See planner.h. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "membudget/config.h"
+#include "membudget/kobj.h"
+#include "membudget/leak.h"
+#include "membudget/planner.h"
+#include "membudget/podcache.h"
+#include "membudget/quantity.h"
+
+/* --- inputs ------------------------------------------------------------------- */
+
+void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tiers = c->tiers;
+    out->sustain = c->sustain_samples;
+    out->recover = c->recover_samples;
+    out->hysteresis = c->hysteresis;
+    out->interval_ms = c->sample_interval_ms;
+    out->gc_min_interval_ms = c->gc_min_interval_ms;
+    out->leak_window = c->leak.window < PL_LEAK_MAX ? c->leak.window : PL_LEAK_MAX;
+    out->leak_min_slope = c->leak.min_slope_pct_per_min;
+    out->gc_first = c->eviction.gc_first;
+    out->dry_run = dry_run_flag || c->dry_run;
+}
+
+static bool endpoint_ok(const struct pc_pod *p, const char *key)
+{
+    struct ann_endpoint ep;
+    char why[200];
+    const char *v = pc_ann(p, key);
+    return v && ann_parse_endpoint(v, &ep, why, sizeof why);
+}
+
+void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec *out)
+{
+    char why[200];
+    const char *v;
+    memset(out, 0, sizeof *out);
+    out->tiers = c->tiers;
+    if ((v = pc_ann(p, "budget")) && qty_parse_str(v, &out->budget, NULL) != MB_OK)
+        out->budget = 0;
+    if (out->budget < 0)
+        out->budget = 0;
+    if ((v = pc_ann(p, "tiers")) && !ann_parse_tiers(v, &out->tiers, why, sizeof why))
+        out->tiers = c->tiers; /* admission checked it: keep the config's on error */
+    out->has_metrics = endpoint_ok(p, "metrics");
+    out->has_gc = endpoint_ok(p, "gc");
+    out->has_profile = endpoint_ok(p, "profile");
+    struct ann a = {.has_usage = false, .metrics = {.set = out->has_metrics}};
+    if ((v = pc_ann(p, "usage"))) {
+        for (int u = ANN_USAGE_WORKING_SET; u <= ANN_USAGE_HEAP; u++)
+            if (!strcmp(v, ann_usage_name((enum ann_usage)u))) {
+                a.has_usage = true;
+                a.usage = (enum ann_usage)u;
+            }
+    }
+    out->usage = ann_effective_usage(&a);
+    out->throttle = ANN_THROTTLE_READINESS;
+    if ((v = pc_ann(p, "throttle"))) {
+        if (!strcmp(v, "none"))
+            out->throttle = ANN_THROTTLE_NONE;
+        else if (strcmp(v, "readiness") != 0)
+            out->throttle = ANN_THROTTLE_ENDPOINT;
+    }
+    out->mode = (v = pc_ann(p, "mode")) && !strcmp(v, ann_mode_name(ANN_MODE_DRY_RUN))
+                    ? ANN_MODE_DRY_RUN
+                    : ANN_MODE_ENFORCE;
+}
+
+/* --- the record --------------------------------------------------------------- */
+
+static const char *const TIERS[] = {"normal", "throttle", "gc", "evict"};
+
+void pl_record_format(const struct pl_record *r, char *out, size_t len)
+{
+    char g[40] = "", p[40] = "";
+    if (r->has_gc)
+        kobj_format_time_ms(r->last_gc, g, sizeof g);
+    if (r->has_profile)
+        kobj_format_time_ms(r->profile_at, p, sizeof p);
+    snprintf(out, len, "tier=%s%s%s%s%s", brk_tier_name(r->tier), *g ? " lastGC=" : "", g,
+             *p ? " profile=" : "", p);
+}
+
+bool pl_record_parse(const char *msg, struct pl_record *out)
+{
+    struct pl_record r = {0};
+    bool tier = false;
+    const char *s = msg;
+    while (s && *s) {
+        const char *end = strchr(s, ' '), *eq = strchr(s, '=');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        if (!eq || eq >= s + n)
+            return false;
+        size_t kl = (size_t)(eq - s), vl = n - kl - 1;
+        const char *v = eq + 1;
+        if (kl == 4 && !memcmp(s, "tier", 4)) {
+            for (int t = 0; t < BRK_NTIERS; t++)
+                if (strlen(TIERS[t]) == vl && !memcmp(v, TIERS[t], vl)) {
+                    r.tier = (enum brk_tier)t;
+                    tier = true;
+                }
+            if (!tier)
+                return false;
+        } else if (kl == 6 && !memcmp(s, "lastGC", 6)) {
+            if (!kobj_parse_time(v, vl, &r.last_gc))
+                return false;
+            r.has_gc = true;
+        } else if (kl == 7 && !memcmp(s, "profile", 7)) {
+            if (!kobj_parse_time(v, vl, &r.profile_at))
+                return false;
+            r.has_profile = true;
+        } else {
+            return false;
+        }
+        s = end ? end + 1 : NULL;
+    }
+    if (!tier)
+        return false;
+    *out = r;
+    return true;
+}
+
+/* --- plan helpers ------------------------------------------------------------- */
+
+static void plan_init(struct pl_plan *out, const struct pl_pod *pp)
+{
+    memset(out, 0, sizeof *out);
+    out->leak = -1;
+    out->from = out->to = brk_tier_of(&pp->brk);
+    out->throttled = pp->throttled;
+}
+
+static void say(struct pl_plan *out, bool warning, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void say(struct pl_plan *out, bool warning, const char *reason, const char *fmt, ...)
+{
+    if (out->nev == PL_MAX_EVENTS)
+        return; /* cannot happen: a plan says at most five things */
+    struct pl_event *e = &out->ev[out->nev++];
+    va_list ap;
+    e->warning = warning;
+    e->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+static void act(struct pl_plan *out, const char *action, const char *result)
+{
+    if (out->nact < PL_MAX_ACTIONS)
+        out->act[out->nact++] = (struct pl_action){action, result};
+}
+
+static void fmt_bytes(int64_t b, char *out, size_t len)
+{
+    if (b >= (int64_t)1 << 30)
+        snprintf(out, len, "%.2fGi", (double)b / (1 << 30));
+    else
+        snprintf(out, len, "%.0fMi", (double)b / (1 << 20));
+}
+
+static void brk_conf_of(const struct pl_conf *c, const struct pl_spec *sp, struct brk_conf *bc)
+{
+    memset(bc, 0, sizeof *bc);
+    bc->threshold[BRK_THROTTLE] = sp->tiers.throttle;
+    bc->threshold[BRK_GC] = sp->tiers.gc;
+    bc->threshold[BRK_EVICT] = sp->tiers.evict;
+    bc->sustain = c->sustain;
+    bc->recover = c->recover;
+    bc->hysteresis = c->hysteresis;
+    bc->interval_ms = c->interval_ms;
+    bc->gc_min_interval_ms = c->gc_min_interval_ms;
+    bc->gc_available = sp->has_gc;
+}
+
+static bool dry_of(const struct pl_conf *c, const struct pl_spec *sp)
+{
+    return c->dry_run || sp->mode == ANN_MODE_DRY_RUN;
+}
+
+/* --- throttle and GC ---------------------------------------------------------- */
+
+static void throttle(struct pl_pod *pp, const struct pl_spec *sp, bool on, bool dry,
+                     struct pl_plan *out)
+{
+    char u[32], b[32];
+    fmt_bytes(pp->usage, u, sizeof u);
+    fmt_bytes(pp->budget, b, sizeof b);
+    snprintf(out->cond_msg, sizeof out->cond_msg,
+             "usage %s is %.0f%% of budget %s (throttle at %u%%)", u, pp->percent, b,
+             sp->tiers.throttle);
+    if (on)
+        say(out, true, "MemoryBudgetThrottled", "%s%s%s", dry ? "dry run: would throttle: " : "",
+            out->cond_msg,
+            sp->throttle == ANN_THROTTLE_NONE ? " (throttle: none, no action)" : "");
+    else
+        say(out, false, "MemoryBudgetRecovered", "%susage %s is %.0f%% of budget %s",
+            dry ? "dry run: would recover: " : "", u, pp->percent, b);
+    if (dry || sp->throttle == ANN_THROTTLE_NONE) {
+        act(out, "throttle", dry ? "dry-run" : "skipped");
+        return;
+    }
+    if (sp->throttle == ANN_THROTTLE_READINESS) {
+        pp->throttled = on;
+        out->throttled = on;
+        out->throttle_changed = true;
+        act(out, "throttle", "ok");
+        return;
+    }
+    out->call_throttle = true; /* the result is pl_throttle_done's */
+    out->throttle_on = on;
+}
+
+static void gc(struct pl_pod *pp, const struct pl_spec *sp, bool dry, bool last_chance,
+               struct pl_plan *out)
+{
+    char u[32], b[32];
+    fmt_bytes(pp->usage, u, sizeof u);
+    fmt_bytes(pp->budget, b, sizeof b);
+    if (last_chance)
+        say(out, true, "MemoryBudgetGCForced",
+            "%susage %s is %.0f%% of budget %s (evict at %u%%): one last GC before evicting",
+            dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.evict);
+    else
+        say(out, true, "MemoryBudgetGCForced", "%susage %s is %.0f%% of budget %s (gc at %u%%)",
+            dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.gc);
+    if (dry) {
+        act(out, "gc", "dry-run");
+        return;
+    }
+    if (pp->gc_inflight)
+        return; /* the one under way answers for both */
+    pp->gc_inflight = true;
+    pp->gc_before = pp->usage;
+    out->call_gc = true;
+    out->last_chance = last_chance;
+    out->gc_before = pp->usage;
+}
+
+void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out)
+{
+    plan_init(out, pp);
+    pp->gc_inflight = false;
+    pp->gc_done_at = now;
+    act(out, "gc", ok ? "ok" : "error");
+    pp->post_gc = ok;
+    pp->gc_report = ok;
+    if (ok) {
+        pp->has_gc_wall = true;
+        pp->last_gc_wall = wall;
+        out->record_changed = true;
+    }
+    /* A failed last-chance GC decides nothing: the next fresh sample does. */
+}
+
+void pl_throttle_done(struct pl_pod *pp, bool ok, struct pl_plan *out)
+{
+    plan_init(out, pp);
+    act(out, "throttle", ok ? "ok" : "error");
+}
+
+/* --- leak windows ------------------------------------------------------------- */
+
+static void push(float *x, float *y, uint8_t *n, size_t win, float xv, float yv)
+{
+    if (*n >= win) {
+        memmove(x, x + 1, (win - 1) * sizeof *x);
+        memmove(y, y + 1, (win - 1) * sizeof *y);
+        *n = (uint8_t)(win - 1);
+    }
+    x[*n] = xv;
+    y[*n] = yv;
+    (*n)++;
+}
+
+static bool fit(const float *x, const float *y, size_t n, struct leak_fit *f)
+{
+    double dx[PL_LEAK_MAX], dy[PL_LEAK_MAX];
+    for (size_t i = 0; i < n; i++) {
+        dx[i] = (double)x[i] * 1000.0;
+        dy[i] = y[i];
+    }
+    return leak_fit(dx, dy, n, f);
+}
+
+/* Goroutines that only ever grow: a slope relative to their mean of at least
+ * the configured percent per minute, on a good fit. */
+static void goroutine_check(struct pl_pod *pp, const struct pl_conf *c, const struct pl_sample *s,
+                            float t, struct pl_plan *out)
+{
+    struct leak_fit f;
+    size_t win = c->leak_window;
+    if (!s->has_goroutines)
+        return;
+    push(pp->gx, pp->gy, &pp->gn, win, t, (float)s->goroutines);
+    if (pp->gn < win || !fit(pp->gx, pp->gy, pp->gn, &f))
+        return;
+    double mean = 0;
+    for (size_t i = 0; i < pp->gn; i++)
+        mean += pp->gy[i] / (double)pp->gn;
+    double rel = mean > 0 ? f.slope_per_min * 100.0 / mean : 0;
+    bool leak = f.slope_per_min > 0 && f.r2 >= 0.8 && rel >= c->leak_min_slope;
+    if (leak && !pp->gor_reported) {
+        say(out, true, "MemoryBudgetLeakSuspected",
+            "goroutines rising %.0f per minute over %u samples (now %.0f, r2 %.2f): "
+            "a goroutine leak holds memory no GC can free",
+            f.slope_per_min, (unsigned)pp->gn, s->goroutines, f.r2);
+        out->leak_reported = true;
+        out->leak_slope = f.slope_per_min;
+    }
+    pp->gor_reported = leak;
+}
+
+static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+                       const struct pl_sample *s, mb_mono_ms now, struct pl_plan *out)
+{
+    size_t win = c->leak_window;
+    if (win < 3)
+        return;
+    if (!pp->ln && !pp->gn)
+        pp->epoch = now;
+    float t = (float)((double)(now - pp->epoch) / 1000.0);
+    goroutine_check(pp, c, s, t, out);
+    /* What a leak is: usage that a GC does not bring down. With a GC
+     * endpoint only post-GC samples count (garbage growth is not a leak);
+     * without one, every sample (the best there is). */
+    if (sp->has_gc) {
+        if (!pp->post_gc)
+            return;
+        pp->post_gc = false;
+    }
+    push(pp->lx, pp->ly, &pp->ln, win, t, (float)pp->percent);
+    if (pp->ln < win)
+        return;
+    struct leak_fit f;
+    double mins = -1;
+    bool leak = fit(pp->lx, pp->ly, pp->ln, &f) &&
+                leak_suspected(&f, c->leak_min_slope, (double)sp->tiers.evict, &mins);
+    out->leak = leak;
+    if (leak && !pp->leak_reported) {
+        pp->leak_reported = true;
+        out->leak_reported = true;
+        out->leak_slope = f.slope_per_min;
+        if (mins >= 0)
+            say(out, true, "MemoryBudgetLeakSuspected",
+                "usage rising %.1f points/min over %u samples (r2 %.2f); at this rate "
+                "it reaches the evict threshold %u%% in about %.1f min",
+                f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict, mins);
+        else
+            say(out, true, "MemoryBudgetLeakSuspected",
+                "usage rising %.1f points/min over %u samples (r2 %.2f), already at "
+                "or past the evict threshold %u%%",
+                f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict);
+    } else if (!leak) {
+        pp->leak_reported = false;
+    }
+}
+
+/* --- eviction ----------------------------------------------------------------- */
+
+/* In the evict tier, on a fresh figure: the last-chance GC, then the
+ * attempt (with the escalation's profile first), unless one is under way,
+ * done, or backing off. */
+static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+                       const struct brk_conf *bc, mb_mono_ms now, bool dry, struct pl_plan *out)
+{
+    if (pp->evicted || pp->inflight)
+        return;
+    if (pp->last_chance_wait) {
+        if (pp->gc_inflight || pp->last_fresh < pp->gc_done_at)
+            return; /* a figure read after the GC decides */
+        pp->last_chance_wait = false; /* this fresh sample decides */
+    } else if (c->gc_first && sp->has_gc && !pp->last_chance_done &&
+               brk_gc_allowed(&pp->brk, bc, now)) {
+        pp->last_chance_done = true;
+        pp->last_chance_wait = !dry;
+        brk_gc_noted(&pp->brk, now);
+        gc(pp, sp, dry, true, out);
+        return;
+    }
+    if (pp->percent < (double)sp->tiers.evict || now < pp->evict_next)
+        return;
+    if (dry) {
+        if (!pp->dry_said) {
+            pp->dry_said = true;
+            act(out, "evict", "dry-run");
+            say(out, true, "MemoryBudgetEvicted",
+                "dry run: would evict: usage %.0f%% of budget (evict at %u%%)", pp->percent,
+                sp->tiers.evict);
+        }
+        return;
+    }
+    pp->inflight = true;
+    out->evict = true;
+    out->capture_profile = sp->has_profile && !pp->profile_done;
+}
+
+void pl_evict_deferred(struct pl_pod *pp, mb_mono_ms retry_at)
+{
+    pp->inflight = false;
+    pp->evict_next = retry_at;
+}
+
+void pl_profile_done(struct pl_pod *pp, bool ok, const char *file, size_t bytes, mb_wall_ms wall,
+                     struct pl_plan *out)
+{
+    plan_init(out, pp);
+    act(out, "profile", ok ? "ok" : "error");
+    /* Captured or not, this escalation does not ask again: a pod near its
+     * limit is not made to serialise its heap once per retry. */
+    pp->profile_done = true;
+    pp->profile_at = wall;
+    out->record_changed = true;
+    if (ok)
+        say(out, false, "MemoryBudgetProfileCaptured",
+            "heap profile saved before eviction: %s (%zu bytes)", file, bytes);
+    out->evict = true; /* the attempt goes on (pp->inflight is still set) */
+}
+
+void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_evict res,
+                   const char *msg, mb_mono_ms now, uint64_t rnd, struct pl_plan *out)
+{
+    plan_init(out, pp);
+    pp->inflight = false;
+    act(out, "evict", recorder_evict_name(res));
+    switch (res) {
+    case RECORDER_EVICTED:
+        pp->evicted = true;
+        say(out, true, "MemoryBudgetEvicted", "evicted: usage %.0f%% of budget (evict at %u%%)",
+            pp->percent, sp->tiers.evict);
+        break;
+    case RECORDER_EVICT_GONE:
+        pp->evicted = true;
+        break;
+    case RECORDER_EVICT_BLOCKED:
+    case RECORDER_EVICT_ERROR: {
+        uint64_t ms = backoff_next(&pp->ebo, rnd, 0);
+        pp->attempts++;
+        pp->evict_next = now + ms;
+        if (res == RECORDER_EVICT_BLOCKED)
+            say(out, true, "MemoryBudgetEvictionBlocked", "eviction blocked, retrying in %llus: %s",
+                (unsigned long long)(ms + 999) / 1000, msg);
+        break;
+    }
+    }
+}
+
+mb_mono_ms pl_wake(const struct pl_pod *pp)
+{
+    if (brk_tier_of(&pp->brk) != BRK_EVICT || pp->evicted || pp->inflight || !pp->attempts)
+        return 0;
+    return pp->evict_next;
+}
+
+void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+              mb_mono_ms now, struct pl_plan *out)
+{
+    struct brk_conf bc;
+    plan_init(out, pp);
+    out->dry = dry_of(c, sp);
+    /* Only on a figure that is still fresh: no action on stale data. */
+    if (brk_tier_of(&pp->brk) != BRK_EVICT || !pp->last_ok || now - pp->last_fresh > 2 * c->interval_ms)
+        return;
+    brk_conf_of(c, sp, &bc);
+    evict_step(pp, c, sp, &bc, now, out->dry, out);
+}
+
+/* --- a sample ----------------------------------------------------------------- */
+
+void pl_init(struct pl_pod *pp)
+{
+    memset(pp, 0, sizeof *pp);
+    brk_init(&pp->brk);
+    backoff_init(&pp->ebo, PL_EVICT_BACKOFF_BASE_MS, PL_EVICT_BACKOFF_MAX_MS);
+}
+
+/* Leaving the evict tier ends this stay's attempts; recovery ends the
+ * escalation (the next one captures a new profile). */
+static void left_tier(struct pl_pod *pp, enum brk_tier to)
+{
+    if (to < BRK_EVICT) {
+        pp->evicted = false;
+        pp->evict_next = 0;
+        pp->attempts = 0;
+        pp->last_chance_done = false;
+        pp->last_chance_wait = false;
+        pp->dry_said = false;
+        backoff_reset(&pp->ebo);
+    }
+    if (to == BRK_NORMAL)
+        pp->profile_done = false;
+}
+
+void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+             const struct pl_sample *s, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out)
+{
+    struct brk_conf bc;
+    struct brk_decision d;
+    (void)wall;
+    plan_init(out, pp);
+    bool dry = out->dry = dry_of(c, sp);
+    if (sp->budget <= 0)
+        return; /* nothing to compare with (admission makes this rare) */
+    pp->sampled = true;
+    pp->last_ok = s->ok;
+    snprintf(pp->last_err, sizeof pp->last_err, "%s", s->ok || !s->err ? "" : s->err);
+    struct brk_sample bs = {.ok = s->ok, .taken = s->taken};
+    if (s->ok) {
+        pp->usage = s->usage;
+        pp->budget = sp->budget;
+        pp->percent = bs.percent = (double)s->usage * 100.0 / (double)sp->budget;
+        pp->last_fresh = s->taken;
+        out->ratio_set = true;
+        out->ratio = (double)s->usage / (double)sp->budget;
+    }
+    brk_conf_of(c, sp, &bc);
+    brk_step(&pp->brk, &bc, &bs, now, &d);
+    out->stale = d.stale;
+    out->from = d.from;
+    out->to = d.to;
+    if (d.changed) {
+        out->changed = true;
+        left_tier(pp, d.to);
+        if (!dry)
+            out->record_changed = true;
+    }
+    if (d.throttle_on)
+        throttle(pp, sp, true, dry, out);
+    if (d.throttle_off)
+        throttle(pp, sp, false, dry, out);
+    if (d.gc)
+        gc(pp, sp, dry, false, out);
+    if (!d.stale && d.to == BRK_EVICT)
+        evict_step(pp, c, sp, &bc, now, dry, out);
+    if (s->ok && pp->gc_report) {
+        /* What the GC did, as the next fresh sample shows it. */
+        char b4[32], af[32];
+        pp->gc_report = false;
+        fmt_bytes(pp->gc_before, b4, sizeof b4);
+        fmt_bytes(pp->usage, af, sizeof af);
+        out->gc_freed_set = true;
+        out->gc_freed = (double)(pp->gc_before - pp->usage);
+        say(out, false, "MemoryBudgetGCForced", "after the forced GC: %s -> %s (%.0f%% of budget)",
+            b4, af, pp->percent);
+    }
+    if (s->ok)
+        leak_check(pp, c, sp, s, now, out);
+}
+
+/* --- the record, and resuming from it ----------------------------------------- */
+
+void pl_record_of(const struct pl_pod *pp, struct pl_record *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tier = brk_tier_of(&pp->brk);
+    out->has_gc = pp->has_gc_wall;
+    out->last_gc = pp->last_gc_wall;
+    out->has_profile = pp->profile_done;
+    out->profile_at = pp->profile_at;
+}
+
+void pl_resume(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+               const struct pl_record *r, mb_mono_ms now, mb_wall_ms wall)
+{
+    struct brk_conf bc;
+    brk_conf_of(c, sp, &bc);
+    /* The record's wall time on this replica's monotonic clock: as long
+     * ago as the wall clocks say (never in the future). */
+    mb_mono_ms last_gc = 0;
+    if (r->has_gc) {
+        uint64_t ago = wall > r->last_gc ? wall - r->last_gc : 0;
+        last_gc = now > ago ? now - ago : 0;
+        pp->has_gc_wall = true;
+        pp->last_gc_wall = r->last_gc;
+    }
+    brk_resume(&pp->brk, &bc, r->tier, r->has_gc, last_gc);
+    pp->throttled = !dry_of(c, sp) && sp->throttle == ANN_THROTTLE_READINESS &&
+                    r->tier >= BRK_THROTTLE && sp->tiers.throttle;
+    pp->profile_done = r->has_profile && r->tier != BRK_NORMAL;
+    pp->profile_at = r->profile_at;
+    /* A GC the old leader asked for in this stay counts as the last chance. */
+    pp->last_chance_done = r->tier == BRK_EVICT && r->has_gc && !brk_gc_allowed(&pp->brk, &bc, now);
+}
+
+enum brk_tier pl_tier(const struct pl_pod *pp)
+{
+    return brk_tier_of(&pp->brk);
+}
+
+bool pl_throttled(const struct pl_pod *pp)
+{
+    return pp->throttled;
+}
+
+json_t *pl_pod_json(const struct pl_pod *pp)
+{
+    if (!pp->sampled)
+        return NULL;
+    json_t *j = json_pack("{s:s,s:b,s:I,s:I}", "tier", brk_tier_name(brk_tier_of(&pp->brk)),
+                          "fresh", pp->last_ok, "usageBytes", (json_int_t)pp->usage, "budgetBytes",
+                          (json_int_t)pp->budget);
+    json_object_set_new(j, "percent", json_real(round(pp->percent * 10) / 10));
+    if (!pp->last_ok)
+        json_object_set_new(j, "staleReason", json_string(pp->last_err));
+    json_object_set_new(j, "leakSuspected", json_boolean(pp->leak_reported));
+    json_object_set_new(j, "evicting", json_boolean(pp->inflight));
+    json_object_set_new(j, "evicted", json_boolean(pp->evicted));
+    json_object_set_new(j, "profileCaptured", json_boolean(pp->profile_done));
+    return j;
+}
