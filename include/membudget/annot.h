@@ -48,6 +48,10 @@
 /* The pod condition (and readiness gate) membudget owns. */
 #define ANN_CONDITION ANN_PREFIX "within-budget"
 
+/* A second pod condition (not a readiness gate, so it never changes
+ * readiness): what a new leader needs to continue (planner.h's record). */
+#define ANN_RECORD_CONDITION ANN_PREFIX "remediation"
+
 #define ANN_PATH_MAX 256     /* longest endpoint path */
 #define ANN_NAME_MAX 63      /* container names are DNS-1123 labels */
 #define ANN_PORTNAME_MAX 15  /* IANA_SVC_NAME */

@@ -49,6 +49,8 @@ struct pc_pod {
     bool gated;             /* spec.readinessGates has membudget.io/within-budget */
     enum pc_cond cond;      /* status of the membudget.io/within-budget condition */
     const char *cond_reason;
+    const char *record;     /* message of the membudget.io/remediation condition, "" when absent */
+    bool host_network;      /* spec.hostNetwork: its IP is the node's */
     /* private to podcache.c */
     uint32_t gen;           /* relist generation last seen in */
     size_t bytes;           /* size of the allocation */

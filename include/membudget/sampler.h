@@ -12,6 +12,8 @@
  *     redirects, capped size, timeout, bounded concurrency): Prometheus text,
  *     or expvar JSON when the path ends in /debug/vars.
  * A failed source gives a sample with ok = false (stale), never zero.
+ * Each pod is on its own schedule: one whose scrape is still in flight is
+ * skipped by the next tick, and delays nobody else.
  */
 #ifndef MB_SAMPLER_H
 #define MB_SAMPLER_H
@@ -64,7 +66,7 @@ void smp_start(struct sampler *s);
 void smp_stop(struct sampler *s);  /* cancels what is in flight */
 void smp_free(struct sampler *s);  /* NULL-safe */
 
-/* Start a cycle now, unless one is running. */
+/* A tick now: every wanted pod without a request in flight is sampled. */
 void smp_cycle_now(struct sampler *s);
 
 const char *smp_figure_name(enum smp_figure f); /* Returns: static */

@@ -83,10 +83,16 @@ static enum pc_cond want_cond(const struct podstate *s)
     return p->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
 }
 
+/* The record (planner.h) differs from what the pod holds. */
+static bool needs_record(const struct podstate *s)
+{
+    return s->pl && s->record[0] && strcmp(s->record, s->pod->record) != 0 && !s->pod->deleting;
+}
+
 static bool needs_cond(const struct podstate *s)
 {
     enum pc_cond w = want_cond(s);
-    return w != PC_COND_ABSENT && w != s->pod->cond;
+    return (w != PC_COND_ABSENT && w != s->pod->cond) || needs_record(s);
 }
 
 static void q_push(struct controller *c, struct podstate *s)
@@ -169,13 +175,23 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
 static void submit_cond(struct controller *c, struct podstate *s, mb_wall_ms wall)
 {
     char ts[32], path[512];
-    bool off = want_cond(s) == PC_COND_FALSE;
+    enum pc_cond w = want_cond(s);
+    bool off = w == PC_COND_FALSE;
     kobj_format_time(wall, ts, sizeof ts);
-    json_t *body = json_pack(
-        "{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type", ANN_CONDITION,
-        "status", off ? "False" : "True", "reason", off ? "OverMemoryBudget" : "WithinBudget",
-        "message", off ? s->cond_msg : "membudget: usage within budget; traffic allowed",
-        "lastTransitionTime", ts);
+    json_t *conds = json_array();
+    if (w != PC_COND_ABSENT && (w != s->pod->cond || !needs_record(s)))
+        json_array_append_new(
+            conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", ANN_CONDITION, "status",
+                             off ? "False" : "True", "reason",
+                             off ? "OverMemoryBudget" : "WithinBudget", "message",
+                             off ? s->cond_msg : "membudget: usage within budget; traffic allowed",
+                             "lastTransitionTime", ts));
+    if (needs_record(s))
+        json_array_append_new(
+            conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", ANN_RECORD_CONDITION, "status",
+                             strncmp(s->record, "tier=normal", 11) ? "True" : "False", "reason",
+                             "MembudgetState", "message", s->record, "lastTransitionTime", ts));
+    json_t *body = json_pack("{s:{s:o}}", "status", "conditions", conds);
     size_t len;
     char *text = mb_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);
@@ -231,7 +247,7 @@ bool ctl_governed(struct controller *c, const char *ns)
 static void state_free(struct controller *c, struct podstate *s, const struct pc_pod *old)
 {
     s->pod = old;
-    remedy_pod_gone(c, s);
+    remedy_pod_gone(c, s, true);
     q_remove(c, s);
     if (s->call) {
         kapi_cancel(c->api, s->call);
@@ -259,6 +275,16 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         cur->user = s;
     }
     s->pod = cur;
+    pl_spec_of(cur, &c->pcf, &s->spec);
+    if (!s->pl) {
+        /* No planner state here (not leading, or not sampled yet): hold
+         * what the cluster holds, so a new leader never flips a throttled
+         * pod's condition back to True before it has decided anything. */
+        s->throttled = cur->cond == PC_COND_FALSE && !strcmp(cur->cond_reason, "OverMemoryBudget");
+        snprintf(s->record, sizeof s->record, "%s", cur->record);
+    }
+    if (cur->ready && (!old || !old->ready || strcmp(old->uid, cur->uid) != 0))
+        remedy_pod_ready(c, cur);
     if (c->leader && needs_cond(s))
         q_push(c, s);
 }
@@ -587,8 +613,10 @@ void controller_set_leader(struct controller *c, bool leader)
     mx_set(c->m_leader, NULL, leader ? 1 : 0);
     log_info(leader ? "leading: acting on pods" : "not leading: observing only", "{s:I}",
              "tracked", (json_int_t)pc_count(c->cache));
-    if (!leader)
+    if (!leader) {
+        remedy_reset(c); /* the next leader continues from the cluster's record */
         return;
+    }
     size_t pos = 0;
     struct pc_pod *p;
     while ((p = pc_next(c->cache, &pos)))

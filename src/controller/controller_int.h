@@ -14,12 +14,12 @@
 #include "membudget/evlimit.h"
 #include "membudget/kapi.h"
 #include "membudget/metrics.h"
+#include "membudget/planner.h"
 #include "membudget/podcache.h"
 #include "membudget/recorder.h"
 #include "membudget/sampler.h"
 
 struct loop;
-struct remedy_state;
 struct podsink;
 
 
@@ -32,9 +32,15 @@ struct podstate {
     struct backoff bo;
     struct controller *c;
     const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
-    bool throttled;                 /* the breaker throttles through the condition */
+    struct pl_spec spec;            /* its annotations, parsed once per version */
+    bool throttled;                 /* the readiness condition should be False */
     char cond_msg[240];             /* the condition's message while throttled */
-    struct remedy_state *rs;        /* breaker and actions (remedy.c), NULL until sampled */
+    char record[96];                /* the membudget.io/remediation message to hold, "" none */
+    /* remedy.c */
+    struct pl_pod *pl;              /* the planner's state (leader only), NULL until sampled */
+    uint64_t gc_call, thr_call, prof_call, evict_call;
+    bool evl_held;                  /* an eviction slot is held for this pod's attempt */
+    struct event *wake;             /* the planner's retry timer, made when first needed */
 };
 
 struct podsink;
@@ -68,11 +74,13 @@ struct controller {
     struct mx_family *m_patches, *m_tracked, *m_cache_bytes, *m_leader;
     /* remedy.c */
     const struct cfg *cfg;
+    struct pl_conf pcf;
     struct kapi *scrape;            /* pod endpoints: scrapes, GC, throttle, profiles */
     struct sampler *sampler;
     struct recorder *rec;
     struct evlimit evl;
-    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed, *m_in_tier;
+    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed, *m_in_tier,
+        *m_owner_slots;
 };
 
 
@@ -86,7 +94,9 @@ void remedy_start(struct controller *c);
 void remedy_stop(struct controller *c);
 void remedy_cleanup(struct controller *c);
 void remedy_collect(struct controller *c); /* metrics collector */
-void remedy_pod_gone(struct controller *c, struct podstate *s); /* frees s->rs */
+void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone); /* frees s->pl */
+void remedy_pod_ready(struct controller *c, const struct pc_pod *p);
+void remedy_reset(struct controller *c); /* leadership lost */
 json_t *remedy_pod_json(const struct podstate *s); /* Returns: new object, or NULL */
 
 #endif

@@ -1,13 +1,13 @@
 /*
- * remedy.c -- samples in, breaker decisions, actions out (throttle, GC,
- * profile + evict), each one an Event on the pod, a JSON log line and a
- * metric. Only the leader samples and acts; dry-run (global or per pod)
- * computes, logs, counts and events everything ("would ...") and touches
- * nothing.
+ * remedy.c -- the executor: samples in, the planner (planner.h) decides,
+ * this file carries the plan out (condition, pod calls, profile file,
+ * eviction under the limits, Events, metrics, logs) and feeds each result
+ * back to the planner. Nothing here decides a threshold, a tier or a
+ * retry time. Only the leader samples and acts.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,476 +16,349 @@
 
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
-#include "membudget/breaker.h"
-#include "membudget/leak.h"
 #include "membudget/log.h"
-#include "membudget/quantity.h"
+#include "membudget/loop.h"
 #include "membudget/target.h"
 #include "controller_int.h"
-
-#define LEAK_MAX 64
-
-struct remedy_state {
-    struct podstate *s;
-    struct brk brk;
-    struct brk_conf bc;     /* the thresholds in force for this pod (config + its tiers annotation) */
-    bool sampled;
-    bool last_ok;
-    double percent;         /* last fresh percentage */
-    int64_t usage, budget;  /* last fresh figure and the budget it was compared with */
-    char last_err[200];
-    double lx[LEAK_MAX], ly[LEAK_MAX]; /* post-GC usage window: time, percent */
-    size_t ln;
-    double gx[LEAK_MAX], gy[LEAK_MAX]; /* goroutines window: time, count */
-    size_t gn;
-    bool gor_reported;
-    bool leak_reported;
-    bool post_gc;           /* a GC call succeeded: the next fresh sample is post-GC usage */
-    bool gc_report;         /* report the GC's effect with the next fresh sample */
-    int64_t gc_before;      /* usage when the GC was asked for */
-    uint64_t gc_call, thr_call, prof_call, evict_call;
-    bool evicting, evicted;
-    mb_mono_ms evict_next;
-    struct backoff ebo;
-    char owner[160];
-};
-
-static void act(struct controller *c, const char *action, const char *result)
-{
-    const char *v[] = {action, result};
-    mx_add(c->m_actions, v, 1);
-}
 
 static struct recorder_ref ref_of(const struct pc_pod *p)
 {
     return (struct recorder_ref){p->ns, p->name, p->uid};
 }
 
-static bool pod_dry(const struct controller *c, const struct pc_pod *p)
+static mb_mono_ms mono(const struct controller *c)
 {
-    const char *m = pc_ann(p, "mode");
-    return c->dry_run || c->cfg->dry_run || (m && !strcmp(m, "dry-run"));
+    return c->clk->mono_ms(c->clk->ctx);
 }
 
-static void fmt_bytes(int64_t b, char *out, size_t len)
+static mb_wall_ms wall(const struct controller *c)
 {
-    if (b >= (int64_t)1 << 30)
-        snprintf(out, len, "%.2fGi", (double)b / (1 << 30));
-    else
-        snprintf(out, len, "%.0fMi", (double)b / (1 << 20));
+    return c->clk->wall_ms(c->clk->ctx);
 }
 
-/* --- pod endpoint calls (GC, throttle endpoint) ------------------------------- */
+static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan);
 
-static void on_gc(void *arg, const struct kapi_resp *r)
-{
-    struct remedy_state *rs = arg;
-    struct controller *c = rs->s->c;
-    rs->gc_call = 0;
-    bool ok = r->err == MB_OK && r->status >= 200 && r->status < 300;
-    act(c, "gc", ok ? "ok" : "error");
-    rs->post_gc = ok;
-    rs->gc_report = ok;
-    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", rs->s->pod->ns,
-             "pod", rs->s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
-}
+/* --- pod calls ---------------------------------------------------------------- */
 
-static void on_throttle_ep(void *arg, const struct kapi_resp *r)
+static uint64_t pod_post(struct controller *c, struct podstate *s, const char *key,
+                         const char *body, kapi_done_fn *done)
 {
-    struct remedy_state *rs = arg;
-    rs->thr_call = 0;
-    bool ok = r->err == MB_OK && r->status >= 200 && r->status < 300;
-    act(rs->s->c, "throttle", ok ? "ok" : "error");
-    if (!ok)
-        log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace",
-                 rs->s->pod->ns, "pod", rs->s->pod->name, "status", (int)r->status, "error",
-                 r->err ? r->errmsg : "");
-}
-
-static uint64_t post(struct controller *c, struct remedy_state *rs, const char *url,
-                     const char *body, kapi_done_fn *done)
-{
+    char url[600], why[256];
+    const struct pc_pod *p = s->pod;
+    if (!tgt_url(p, key, url, sizeof url, why, sizeof why)) {
+        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name,
+                 "endpoint", key, "why", why);
+        return 0;
+    }
     struct kapi_req req = {.method = "POST",
                            .path = url,
                            .body = body,
                            .body_len = strlen(body),
                            .timeout_ms = (unsigned)c->cfg->usage.scrape_timeout_ms};
-    return kapi_submit(c->scrape, &req, done, rs);
+    return kapi_submit(c->scrape, &req, done, s);
 }
 
-/* --- throttling --------------------------------------------------------------- */
-
-static void throttle(struct controller *c, struct remedy_state *rs, bool on, bool dry)
+static bool resp_ok(const struct kapi_resp *r)
 {
-    const struct pc_pod *p = rs->s->pod;
-    const char *mode = pc_ann(p, "throttle");
-    char u[32], b[32], url[600], why[256];
-    struct recorder_ref ref = ref_of(p);
-    fmt_bytes(rs->usage, u, sizeof u);
-    fmt_bytes(rs->budget, b, sizeof b);
-    snprintf(rs->s->cond_msg, sizeof rs->s->cond_msg,
-             "usage %s is %.0f%% of budget %s (throttle at %u%%)", u, rs->percent, b,
-             rs->bc.threshold[BRK_THROTTLE]);
-    if (on)
-        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetThrottled", "%s%s%s",
-                       dry ? "dry run: would throttle: " : "", rs->s->cond_msg,
-                       mode && !strcmp(mode, "none") ? " (throttle: none, no action)" : "");
-    else
-        recorder_event(c->rec, &ref, "Normal", "MemoryBudgetRecovered",
-                       "%susage %s is %.0f%% of budget %s", dry ? "dry run: would recover: " : "",
-                       u, rs->percent, b);
-    if (dry || (mode && !strcmp(mode, "none"))) {
-        act(c, "throttle", dry ? "dry-run" : "skipped");
-        return;
-    }
-    if (!mode || !strcmp(mode, "readiness")) {
-        rs->s->throttled = on;
-        act(c, "throttle", "ok");
-        ctl_cond_changed(c, rs->s);
-        return;
-    }
-    if (!tgt_url(p, "throttle", url, sizeof url, why, sizeof why)) {
-        act(c, "throttle", "refused");
-        log_warn("throttle endpoint refused", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name,
-                 "why", why);
-        return;
-    }
-    if (rs->thr_call)
-        kapi_cancel(c->scrape, rs->thr_call);
-    rs->thr_call = post(c, rs, url, on ? "{\"throttle\":true}" : "{\"throttle\":false}",
-                        on_throttle_ep);
+    return r->err == MB_OK && r->status >= 200 && r->status < 300;
+}
+
+static void on_gc(void *arg, const struct kapi_resp *r)
+{
+    struct podstate *s = arg;
+    struct controller *c = s->c;
+    struct pl_plan plan;
+    s->gc_call = 0;
+    bool ok = resp_ok(r);
+    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns,
+             "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
+    pl_gc_done(s->pl, ok, mono(c), wall(c), &plan);
+    carry(c, s, &plan);
+}
+
+static void on_throttle_ep(void *arg, const struct kapi_resp *r)
+{
+    struct podstate *s = arg;
+    struct pl_plan plan;
+    s->thr_call = 0;
+    bool ok = resp_ok(r);
+    if (!ok)
+        log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns,
+                 "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
+    pl_throttle_done(s->pl, ok, &plan);
+    carry(s->c, s, &plan);
 }
 
 /* --- eviction ----------------------------------------------------------------- */
 
-static void evict_now(struct controller *c, struct remedy_state *rs);
+static const char *owner_of(const struct pc_pod *p)
+{
+    return *p->owner_uid ? p->owner_uid : p->uid;
+}
+
+/* Another pod of p's owner is terminating: a replica is already going down
+ * (maybe evicted by a leader before this one, whose slot died with it). */
+static bool owner_terminating(const struct controller *c, const struct pc_pod *p)
+{
+    if (!*p->owner_uid)
+        return false;
+    size_t pos = 0;
+    const struct pc_pod *q;
+    while ((q = pc_next(c->cache, &pos)))
+        if (q != p && q->deleting && !strcmp(q->owner_uid, p->owner_uid))
+            return true;
+    return false;
+}
 
 static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
 {
-    struct remedy_state *rs = arg;
-    struct controller *c = rs->s->c;
-    const struct pc_pod *p = rs->s->pod;
-    struct recorder_ref ref = ref_of(p);
-    mb_mono_ms now = c->clk->mono_ms(c->clk->ctx);
-    rs->evict_call = 0;
-    rs->evicting = false;
-    evl_finished(&c->evl, rs->owner, false, "", 0);
-    act(c, "evict", recorder_evict_name(res));
-    switch (res) {
-    case RECORDER_EVICTED:
-        rs->evicted = true;
-        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetEvicted",
-                       "evicted: usage %.0f%% of budget (evict at %u%%)", rs->percent,
-                       rs->bc.threshold[BRK_EVICT]);
-        log_info("pod evicted", "{s:s,s:s,s:f}", "namespace", p->ns, "pod", p->name, "percent",
-                 rs->percent);
-        break;
-    case RECORDER_EVICT_BLOCKED: {
-        uint64_t ms = backoff_next(&rs->ebo, backoff_rand(&c->rnd), 0);
-        rs->evict_next = now + ms;
-        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetEvictionBlocked",
-                       "eviction blocked, retrying in %llus: %s",
-                       (unsigned long long)(ms + 999) / 1000, msg);
-        log_warn("eviction blocked", "{s:s,s:s,s:s,s:I}", "namespace", p->ns, "pod", p->name,
-                 "reason", msg, "retry_ms", (json_int_t)ms);
-        break;
-    }
-    case RECORDER_EVICT_GONE:
-        rs->evicted = true;
-        break;
-    default: {
-        uint64_t ms = backoff_next(&rs->ebo, backoff_rand(&c->rnd), 0);
-        rs->evict_next = now + ms;
-        log_warn("eviction failed", "{s:s,s:s,s:s,s:I}", "namespace", p->ns, "pod", p->name,
-                 "error", msg, "retry_ms", (json_int_t)ms);
-    }
-    }
+    struct podstate *s = arg;
+    struct controller *c = s->c;
+    const struct pc_pod *p = s->pod;
+    struct pl_plan plan;
+    s->evict_call = 0;
+    s->evl_held = false;
+    evl_finished(&c->evl, owner_of(p), res == RECORDER_EVICTED, p->uid, mono(c));
+    if (res == RECORDER_EVICTED)
+        log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "owner",
+                 *p->owner_name ? p->owner_name : "(none)");
+    else if (res == RECORDER_EVICT_BLOCKED)
+        log_warn("eviction blocked", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "reason",
+                 msg);
+    else if (res == RECORDER_EVICT_ERROR)
+        log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "error",
+                 msg);
+    pl_evict_done(s->pl, &s->spec, res, msg, mono(c), backoff_rand(&c->rnd), &plan);
+    carry(c, s, &plan);
+}
+
+/* "ns_name_20261123T100000Z.pb.gz" with anything but [A-Za-z0-9._-]
+ * replaced: the names come from the API, the file system is ours. */
+static void profile_name(const struct pc_pod *p, mb_wall_ms w, char *out, size_t len)
+{
+    char stamp[32];
+    time_t t = (time_t)(w / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(out, len, "%.63s_%.120s_%s.pb.gz", p->ns, p->name, stamp);
+    for (char *q = out; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              *q == '.' || *q == '_' || *q == '-'))
+            *q = '_';
+    if (out[0] == '.')
+        out[0] = '_';
 }
 
 static void on_profile(void *arg, const struct kapi_resp *r)
 {
-    struct remedy_state *rs = arg;
-    struct controller *c = rs->s->c;
-    const struct pc_pod *p = rs->s->pod;
-    rs->prof_call = 0;
+    struct podstate *s = arg;
+    struct controller *c = s->c;
+    const struct pc_pod *p = s->pod;
+    struct pl_plan plan;
+    char file[256] = "", path[1400];
+    bool ok = false;
+    s->prof_call = 0;
     if (r->err == MB_OK && r->status == 200 && r->len > 0) {
-        char stamp[32], path[1024];
-        time_t t = (time_t)(c->clk->wall_ms(c->clk->ctx) / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-        snprintf(path, sizeof path, "%s/%s_%s_%s.pb.gz", c->cfg->eviction.profile_dir, p->ns,
-                 p->name, stamp);
+        profile_name(p, wall(c), file, sizeof file);
+        snprintf(path, sizeof path, "%s/%s", c->cfg->eviction.profile_dir, file);
         (void)mkdir(c->cfg->eviction.profile_dir, 0750);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        bool ok = fd >= 0 && write(fd, r->body, r->len) == (ssize_t)r->len;
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        ok = fd >= 0 && write(fd, r->body, r->len) == (ssize_t)r->len;
+        int e = errno;
         if (fd >= 0)
             close(fd);
-        act(c, "profile", ok ? "ok" : "error");
-        if (ok) {
-            struct recorder_ref ref = ref_of(p);
-            const char *base = strrchr(path, '/');
-            recorder_event(c->rec, &ref, "Normal", "MemoryBudgetProfileCaptured",
-                           "heap profile saved before eviction: %s (%zu bytes)",
-                           base ? base + 1 : path, r->len);
+        if (ok)
             log_info("profile captured", "{s:s,s:s,s:s,s:I}", "namespace", p->ns, "pod", p->name,
                      "file", path, "bytes", (json_int_t)r->len);
-        } else {
-            log_warn("profile not written", "{s:s,s:s}", "file", path, "error", strerror(errno));
-        }
+        else
+            log_warn("profile not written; evicting anyway", "{s:s,s:s}", "file", path, "error",
+                     strerror(e));
     } else {
-        act(c, "profile", "error");
         log_warn("profile capture failed; evicting anyway", "{s:s,s:s,s:i,s:s}", "namespace",
                  p->ns, "pod", p->name, "status", (int)r->status, "error",
                  r->err ? r->errmsg : "");
     }
-    evict_now(c, rs);
+    pl_profile_done(s->pl, ok, ok ? file : "", r->len, wall(c), &plan);
+    carry(c, s, &plan);
 }
 
-static void evict_now(struct controller *c, struct remedy_state *rs)
+static void start_profile(struct controller *c, struct podstate *s)
 {
-    struct recorder_ref ref = ref_of(rs->s->pod);
-    rs->evict_call = recorder_evict(c->rec, &ref, on_evicted, rs);
-}
-
-/* In the evict tier, until the pod is gone: respect the limits, capture the
- * profile (once), evict; blocked or failed attempts back off. */
-static void try_evict(struct controller *c, struct remedy_state *rs, mb_mono_ms now, bool dry)
-{
-    const struct pc_pod *p = rs->s->pod;
-    struct recorder_ref ref = ref_of(p);
     char url[600], why[256];
-    if (rs->evicting || rs->evicted || now < rs->evict_next)
-        return;
-    if (dry) {
-        rs->evicted = true; /* said once */
-        act(c, "evict", "dry-run");
-        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetEvicted",
-                       "dry run: would evict: usage %.0f%% of budget (evict at %u%%)",
-                       rs->percent, rs->bc.threshold[BRK_EVICT]);
+    if (!tgt_url(s->pod, "profile", url, sizeof url, why, sizeof why)) {
+        struct kapi_resp none = {.err = MB_EINVAL, .errmsg = why};
+        on_profile(s, &none);
         return;
     }
-    snprintf(rs->owner, sizeof rs->owner, "%s", *p->owner_uid ? p->owner_uid : p->uid);
-    enum evl_verdict v = evl_check(&c->evl, rs->owner, now);
-    if (v != EVL_OK) {
-        mx_add(c->m_rate_limited, NULL, 1);
-        log_info("eviction deferred", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "why",
-                 evl_verdict_name(v));
-        return;
-    }
-    evl_started(&c->evl, rs->owner, now);
-    rs->evicting = true;
-    if (tgt_url(p, "profile", url, sizeof url, why, sizeof why)) {
-        struct kapi_req req = {.method = "GET",
-                               .path = url,
-                               .timeout_ms = 30000,
-                               .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
-        rs->prof_call = kapi_submit(c->scrape, &req, on_profile, rs);
-    } else {
-        evict_now(c, rs);
-    }
+    struct kapi_req req = {.method = "GET",
+                           .path = url,
+                           .timeout_ms = 30000,
+                           .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
+    s->prof_call = kapi_submit(c->scrape, &req, on_profile, s);
 }
 
-/* --- a sample ----------------------------------------------------------------- */
-
-static void conf_for(const struct controller *c, const struct pc_pod *p, struct brk_conf *bc)
+/* The plan asks for an attempt: the limits first (a slot is held from here
+ * until the answer), then the profile when asked, then the Eviction. */
+static void attempt(struct controller *c, struct podstate *s, bool profile)
 {
-    struct ann_tiers t = c->cfg->tiers;
-    const char *v = pc_ann(p, "tiers");
-    char why[200];
-    if (v)
-        (void)ann_parse_tiers(v, &t, why, sizeof why); /* admission checked it; keep config on error */
-    memset(bc, 0, sizeof *bc);
-    bc->threshold[BRK_THROTTLE] = t.throttle;
-    bc->threshold[BRK_GC] = t.gc;
-    bc->threshold[BRK_EVICT] = t.evict;
-    bc->sustain = c->cfg->sustain_samples;
-    bc->recover = c->cfg->recover_samples;
-    bc->hysteresis = c->cfg->hysteresis;
-    bc->interval_ms = c->cfg->sample_interval_ms;
-    bc->gc_min_interval_ms = c->cfg->gc_min_interval_ms;
-    bc->gc_available = pc_ann(p, "gc") != NULL;
-}
-
-static void push(double *x, double *y, size_t *n, size_t win, double xv, double yv)
-{
-    if (*n == win) {
-        memmove(x, x + 1, (win - 1) * sizeof *x);
-        memmove(y, y + 1, (win - 1) * sizeof *y);
-        (*n)--;
-    }
-    x[*n] = xv;
-    y[*n] = yv;
-    (*n)++;
-}
-
-/* Goroutines that only ever grow: a slope relative to their mean of at least
- * minSlopePercentPerMinute, on a good fit. */
-static void goroutine_check(struct controller *c, struct remedy_state *rs, const struct pc_pod *p,
-                            const struct smp_result *r, mb_mono_ms now, size_t win)
-{
-    struct leak_fit f;
-    if (!r->has_goroutines)
-        return;
-    push(rs->gx, rs->gy, &rs->gn, win, (double)now, r->goroutines);
-    if (rs->gn < win || !leak_fit(rs->gx, rs->gy, rs->gn, &f))
-        return;
-    double mean = 0;
-    for (size_t i = 0; i < rs->gn; i++)
-        mean += rs->gy[i] / (double)rs->gn;
-    double rel = mean > 0 ? f.slope_per_min * 100.0 / mean : 0;
-    bool leak = f.slope_per_min > 0 && f.r2 >= 0.8 && rel >= c->cfg->leak.min_slope_pct_per_min;
-    if (leak && !rs->gor_reported) {
-        struct recorder_ref ref = ref_of(p);
-        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
-                       "goroutines rising %.0f per minute over %zu samples (now %.0f, r2 %.2f): "
-                       "a goroutine leak holds memory no GC can free",
-                       f.slope_per_min, rs->gn, r->goroutines, f.r2);
-        log_warn("goroutine leak suspected", "{s:s,s:s,s:f}", "namespace", p->ns, "pod", p->name,
-                 "per_min", f.slope_per_min);
-    }
-    rs->gor_reported = leak;
-}
-
-static void leak_check(struct controller *c, struct remedy_state *rs, const struct pc_pod *p,
-                       const struct smp_result *r, mb_mono_ms now)
-{
-    size_t win = c->cfg->leak.window < LEAK_MAX ? c->cfg->leak.window : LEAK_MAX;
-    if (win < 3)
-        return;
-    goroutine_check(c, rs, p, r, now, win);
-    /* What a leak is: usage that a GC does not bring down. With a GC
-     * endpoint only post-GC samples count (garbage growth is not a leak);
-     * without one, every sample (the best there is). */
-    if (pc_ann(p, "gc")) {
-        if (!rs->post_gc)
+    const struct pc_pod *p = s->pod;
+    mb_mono_ms now = mono(c);
+    if (!s->evl_held) {
+        enum evl_verdict v = evl_check(&c->evl, owner_of(p), now);
+        if (v == EVL_OK && owner_terminating(c, p))
+            v = EVL_OWNER;
+        if (v != EVL_OK) {
+            mx_add(c->m_rate_limited, NULL, 1);
+            log_info("eviction deferred", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name,
+                     "why", evl_verdict_name(v));
+            pl_evict_deferred(s->pl, now + 1000);
             return;
-        rs->post_gc = false;
+        }
+        evl_started(&c->evl, owner_of(p), now);
+        s->evl_held = true;
     }
-    push(rs->lx, rs->ly, &rs->ln, win, (double)now, rs->percent);
-    if (rs->ln < win)
+    if (profile) {
+        start_profile(c, s);
         return;
-    struct leak_fit f;
-    double mins = -1;
-    bool leak = leak_fit(rs->lx, rs->ly, rs->ln, &f) &&
-                leak_suspected(&f, c->cfg->leak.min_slope_pct_per_min,
-                               (double)rs->bc.threshold[BRK_EVICT], &mins);
-    const char *v[] = {p->ns, p->name};
-    mx_set(c->m_leak, v, leak ? 1 : 0);
-    if (leak && !rs->leak_reported) {
-        struct recorder_ref ref = ref_of(p);
-        rs->leak_reported = true;
-        if (mins >= 0)
-            recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
-                           "usage rising %.1f points/min over %zu samples (r2 %.2f); at this rate "
-                           "it reaches the evict threshold %u%% in about %.1f min",
-                           f.slope_per_min, rs->ln, f.r2, rs->bc.threshold[BRK_EVICT], mins);
-        else
-            recorder_event(c->rec, &ref, "Warning", "MemoryBudgetLeakSuspected",
-                           "usage rising %.1f points/min over %zu samples (r2 %.2f), already at "
-                           "or past the evict threshold %u%%",
-                           f.slope_per_min, rs->ln, f.r2, rs->bc.threshold[BRK_EVICT]);
-        log_warn("leak suspected", "{s:s,s:s,s:f,s:f}", "namespace", p->ns, "pod", p->name,
-                 "slope_per_min", f.slope_per_min, "minutes_to_evict", mins);
-    } else if (!leak) {
-        rs->leak_reported = false;
     }
+    struct recorder_ref ref = ref_of(p);
+    s->evict_call = recorder_evict(c->rec, &ref, on_evicted, s);
+}
+
+/* --- carrying out a plan ------------------------------------------------------ */
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct podstate *s = arg;
+    struct pl_plan plan;
+    (void)fd;
+    (void)what;
+    if (!s->c->leader || !s->pl)
+        return;
+    pl_retry(s->pl, &s->c->pcf, &s->spec, mono(s->c), &plan);
+    carry(s->c, s, &plan);
+}
+
+static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan)
+{
+    const struct pc_pod *p = s->pod;
+    struct recorder_ref ref = ref_of(p);
+    const char *lv[] = {p->ns, p->name};
+    if (plan->changed) {
+        const char *v[] = {brk_tier_name(plan->to)};
+        mx_add(c->m_transitions, v, 1);
+        log_info("tier", "{s:s,s:s,s:s,s:s,s:f,s:b}", "namespace", p->ns, "pod", p->name, "from",
+                 brk_tier_name(plan->from), "to", brk_tier_name(plan->to), "percent",
+                 s->pl->percent, "dryRun", plan->dry);
+    }
+    if (plan->ratio_set)
+        mx_set(c->m_ratio, lv, plan->ratio);
+    if (plan->leak >= 0)
+        mx_set(c->m_leak, lv, plan->leak);
+    if (plan->gc_freed_set) {
+        mx_observe(c->m_gc_freed, NULL, plan->gc_freed);
+        log_info("gc result", "{s:s,s:s,s:I,s:I,s:f}", "namespace", p->ns, "pod", p->name,
+                 "before_bytes", (json_int_t)s->pl->gc_before, "after_bytes",
+                 (json_int_t)s->pl->usage, "percent_after", s->pl->percent);
+    }
+    if (plan->leak_reported)
+        log_warn("leak suspected", "{s:s,s:s,s:f}", "namespace", p->ns, "pod", p->name,
+                 "slope_per_min", plan->leak_slope);
+    for (size_t i = 0; i < plan->nact; i++) {
+        const char *v[] = {plan->act[i].action, plan->act[i].result};
+        mx_add(c->m_actions, v, 1);
+    }
+    for (size_t i = 0; i < plan->nev; i++)
+        recorder_event(c->rec, &ref, plan->ev[i].warning ? "Warning" : "Normal",
+                       plan->ev[i].reason, "%s", plan->ev[i].msg);
+    if (plan->throttle_changed) {
+        s->throttled = plan->throttled;
+        snprintf(s->cond_msg, sizeof s->cond_msg, "%s", plan->cond_msg);
+    }
+    if (plan->record_changed) {
+        struct pl_record r;
+        pl_record_of(s->pl, &r);
+        pl_record_format(&r, s->record, sizeof s->record);
+    }
+    if (plan->throttle_changed || plan->record_changed)
+        ctl_cond_changed(c, s);
+    if (plan->call_throttle) {
+        if (s->thr_call)
+            kapi_cancel(c->scrape, s->thr_call);
+        s->thr_call = pod_post(c, s, "throttle",
+                               plan->throttle_on ? "{\"throttle\":true}" : "{\"throttle\":false}",
+                               on_throttle_ep);
+        if (!s->thr_call) {
+            struct pl_plan r;
+            pl_throttle_done(s->pl, false, &r);
+            carry(c, s, &r);
+        }
+    }
+    if (plan->call_gc && !s->gc_call) {
+        s->gc_call = pod_post(c, s, "gc", "", on_gc);
+        if (!s->gc_call) {
+            struct pl_plan r;
+            pl_gc_done(s->pl, false, mono(c), wall(c), &r);
+            carry(c, s, &r);
+        }
+    }
+    if (plan->evict)
+        attempt(c, s, plan->capture_profile);
+    mb_mono_ms w = pl_wake(s->pl), now = mono(c);
+    if (w) {
+        if (!s->wake)
+            s->wake = event_new(loop_base(c->lp), -1, 0, on_wake, s);
+        uint64_t ms = w > now ? w - now : 0;
+        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+        event_add(s->wake, &tv);
+    }
+}
+
+/* --- samples ------------------------------------------------------------------ */
+
+/* This replica's planner state for s: created on the first sample after it
+ * became leader, continuing from what the cluster holds (the record, and
+ * the within-budget condition). */
+static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
+{
+    if (s->pl)
+        return s->pl;
+    s->pl = mb_xcalloc(1, sizeof *s->pl);
+    pl_init(s->pl);
+    struct pl_record r;
+    if (pl_record_parse(s->pod->record, &r)) {
+        pl_resume(s->pl, &c->pcf, &s->spec, &r, mono(c), wall(c));
+        log_info("resuming from the cluster's record", "{s:s,s:s,s:s}", "namespace", s->pod->ns,
+                 "pod", s->pod->name, "record", s->pod->record);
+    }
+    snprintf(s->record, sizeof s->record, "%s", s->pod->record);
+    return s->pl;
 }
 
 static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
 {
     struct controller *c = ctx;
     struct podstate *s = p->user;
-    if (!s || !c->leader)
+    struct pl_plan plan;
+    if (!s || !c->leader || s->spec.budget <= 0)
         return;
-    struct remedy_state *rs = s->rs;
-    if (!rs) {
-        rs = s->rs = mb_xcalloc(1, sizeof *rs);
-        rs->s = s;
-        brk_init(&rs->brk);
-        backoff_init(&rs->ebo, 5000, 120000);
-    }
-    mb_mono_ms now = c->clk->mono_ms(c->clk->ctx);
-    int64_t budget = 0;
-    const char *bv = pc_ann(p, "budget");
-    if (!bv || qty_parse_str(bv, &budget, NULL) != MB_OK || budget <= 0)
-        return; /* admission makes this rare: nothing to compare with */
-    rs->sampled = true;
-    rs->last_ok = r->ok;
-    snprintf(rs->last_err, sizeof rs->last_err, "%s", r->ok ? "" : r->err);
-    struct brk_sample smp = {.ok = r->ok, .taken = r->taken};
-    if (r->ok) {
-        rs->usage = r->usage;
-        rs->budget = budget;
-        rs->percent = smp.percent = (double)r->usage * 100.0 / (double)budget;
-        const char *v[] = {p->ns, p->name};
-        mx_set(c->m_ratio, v, (double)r->usage / (double)budget);
-    }
-    struct brk_decision d;
-    conf_for(c, p, &rs->bc);
-    brk_step(&rs->brk, &rs->bc, &smp, now, &d);
-    bool dry = pod_dry(c, p);
-    if (d.changed) {
-        const char *v[] = {brk_tier_name(d.to)};
-        mx_add(c->m_transitions, v, 1);
-        log_info("tier", "{s:s,s:s,s:s,s:s,s:f,s:b}", "namespace", p->ns, "pod", p->name, "from",
-                 brk_tier_name(d.from), "to", brk_tier_name(d.to), "percent", rs->percent,
-                 "dryRun", dry);
-        if (d.to < BRK_EVICT) {
-            rs->evicted = false;
-            rs->evict_next = 0;
-            backoff_reset(&rs->ebo);
-        }
-    }
-    if (d.throttle_on)
-        throttle(c, rs, true, dry);
-    if (d.throttle_off)
-        throttle(c, rs, false, dry);
-    if (d.gc) {
-        char url[600], why[256], u[32], b[32];
-        struct recorder_ref ref = ref_of(p);
-        fmt_bytes(rs->usage, u, sizeof u);
-        fmt_bytes(rs->budget, b, sizeof b);
-        recorder_event(c->rec, &ref, "Warning", "MemoryBudgetGCForced",
-                       "%susage %s is %.0f%% of budget %s (gc at %u%%)",
-                       dry ? "dry run: would force a GC: " : "", u, rs->percent, b,
-                       rs->bc.threshold[BRK_GC]);
-        if (dry) {
-            act(c, "gc", "dry-run");
-        } else if (!tgt_url(p, "gc", url, sizeof url, why, sizeof why)) {
-            act(c, "gc", "refused");
-            log_warn("gc endpoint refused", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name,
-                     "why", why);
-        } else if (!rs->gc_call) {
-            rs->gc_before = rs->usage;
-            rs->gc_call = post(c, rs, url, "", on_gc);
-        }
-    }
-    if (rs->brk.tier == BRK_EVICT)
-        try_evict(c, rs, now, dry);
-    if (r->ok && rs->gc_report) {
-        /* What the GC did, as the next fresh sample shows it. */
-        char b4[32], af[32];
-        struct recorder_ref ref = ref_of(p);
-        rs->gc_report = false;
-        fmt_bytes(rs->gc_before, b4, sizeof b4);
-        fmt_bytes(rs->usage, af, sizeof af);
-        mx_observe(c->m_gc_freed, NULL, (double)(rs->gc_before - rs->usage));
-        log_info("gc result", "{s:s,s:s,s:I,s:I,s:f}", "namespace", p->ns, "pod", p->name,
-                 "before_bytes", (json_int_t)rs->gc_before, "after_bytes", (json_int_t)rs->usage,
-                 "percent_after", rs->percent);
-        recorder_event(c->rec, &ref, "Normal", "MemoryBudgetGCForced",
-                       "after the forced GC: %s -> %s (%.0f%% of budget)", b4, af, rs->percent);
-    }
-    if (r->ok)
-        leak_check(c, rs, p, r, now);
+    struct pl_sample smp = {.ok = r->ok,
+                            .usage = r->usage,
+                            .taken = r->taken,
+                            .has_goroutines = r->has_goroutines,
+                            .goroutines = r->goroutines,
+                            .err = r->err};
+    pl_step(planner_of(c, s), &c->pcf, &s->spec, &smp, mono(c), wall(c), &plan);
+    carry(c, s, &plan);
 }
 
 static bool want_sample(void *ctx, const struct pc_pod *p)
 {
     struct controller *c = ctx;
-    return c->leader && !p->deleting && !strcmp(p->phase, "Running") && *p->ip &&
-           pc_ann(p, "budget") && ctl_governed(c, p->ns);
+    const struct podstate *s = p->user;
+    return c->leader && s && s->spec.budget > 0 && !p->deleting &&
+           !strcmp(p->phase, "Running") && *p->ip && ctl_governed(c, p->ns);
 }
 
 static void on_cycle(void *ctx, unsigned pods, unsigned stale, uint64_t ms)
@@ -513,9 +386,11 @@ void remedy_init(struct controller *c, struct loop *lp)
         sc.namespaces = nsv;
         sc.nnamespaces = c->ngoverned < 256 ? c->ngoverned : 256;
     }
+    pl_conf_from_cfg(c->cfg, c->dry_run, &c->pcf);
     c->sampler = smp_new(lp, c->clk, c->api, c->scrape, c->cache, c->mx, &sc, want_sample,
                          on_sample, on_cycle, c);
-    evl_init(&c->evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight, c->cfg->eviction.owner_settle_timeout_ms);
+    evl_init(&c->evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight,
+             c->cfg->eviction.owner_settle_timeout_ms);
     c->m_transitions = mx_counter(c->mx, "membudget_tier_transitions_total",
                                   "Pods entering a tier, by the tier entered.", 1, L1);
     c->m_actions = mx_counter(c->mx, "membudget_actions_total",
@@ -525,7 +400,11 @@ void remedy_init(struct controller *c, struct loop *lp)
     c->m_in_tier = mx_gauge(c->mx, "membudget_pods_in_tier",
                             "Pods in each tier now (on the leader; 0 elsewhere).", 1, L1);
     c->m_rate_limited = mx_counter(c->mx, "membudget_evictions_rate_limited_total",
-                                   "Evictions deferred by the rate limits.", 0, NULL);
+                                   "Eviction attempts deferred by the rate limit or the owner's "
+                                   "slot.", 0, NULL);
+    c->m_owner_slots = mx_gauge(c->mx, "membudget_eviction_owner_slots",
+                                "Owners holding an eviction slot (under way, or waiting for the "
+                                "pod to go and a replica to be Ready).", 0, NULL);
     static const double FREED[] = {0, 1 << 20, 8 << 20, 64 << 20, 256 << 20, 1 << 30};
     c->m_gc_freed = mx_histogram(c->mx, "membudget_gc_freed_bytes",
                                  "Usage before a forced GC minus usage at the next sample.", 0,
@@ -543,13 +422,14 @@ void remedy_collect(struct controller *c)
     struct pc_pod *p;
     while ((p = pc_next(c->cache, &pos))) {
         const struct podstate *s = p->user;
-        if (s && s->rs && s->rs->sampled)
-            n[s->rs->brk.tier]++;
+        if (s && s->pl && s->pl->sampled)
+            n[pl_tier(s->pl)]++;
     }
     for (int t = 0; t < BRK_NTIERS; t++) {
         const char *v[] = {brk_tier_name((enum brk_tier)t)};
         mx_set(c->m_in_tier, v, c->leader ? n[t] : 0);
     }
+    mx_set(c->m_owner_slots, NULL, c->leader ? (double)evl_held(&c->evl) : 0);
 }
 
 void remedy_start(struct controller *c)
@@ -562,28 +442,57 @@ void remedy_stop(struct controller *c)
     smp_stop(c->sampler);
 }
 
-void remedy_pod_gone(struct controller *c, struct podstate *s)
+/* Let go of s's planner state and what is under way for it. `gone`: the
+ * pod left the API (its metrics series go too). */
+void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
 {
-    struct remedy_state *rs = s->rs;
-    if (!rs)
-        return;
-    if (rs->gc_call)
-        kapi_cancel(c->scrape, rs->gc_call);
-    if (rs->thr_call)
-        kapi_cancel(c->scrape, rs->thr_call);
-    if (rs->prof_call)
-        kapi_cancel(c->scrape, rs->prof_call);
-    if (rs->evict_call)
-        recorder_cancel(c->rec, rs->evict_call);
-    if (rs->evicting)
-        evl_finished(&c->evl, rs->owner, false, "", 0);
-    if (s->pod) {
+    if (s->gc_call)
+        kapi_cancel(c->scrape, s->gc_call);
+    if (s->thr_call)
+        kapi_cancel(c->scrape, s->thr_call);
+    if (s->prof_call)
+        kapi_cancel(c->scrape, s->prof_call);
+    if (s->evict_call)
+        recorder_cancel(c->rec, s->evict_call);
+    s->gc_call = s->thr_call = s->prof_call = s->evict_call = 0;
+    if (s->evl_held && s->pod)
+        evl_finished(&c->evl, owner_of(s->pod), false, s->pod->uid, mono(c));
+    s->evl_held = false;
+    if (s->wake) {
+        event_free(s->wake);
+        s->wake = NULL;
+    }
+    if (gone && s->pod) {
         const char *v[] = {s->pod->ns, s->pod->name};
         mx_delete(c->m_ratio, v);
         mx_delete(c->m_leak, v);
+        if (evl_pod_gone(&c->evl, s->pod->uid))
+            log_info("eviction slot released: the pod is gone and its owner is Ready",
+                     "{s:s,s:s}", "namespace", s->pod->ns, "pod", s->pod->name);
     }
-    mb_free(rs);
-    s->rs = NULL;
+    mb_free(s->pl);
+    s->pl = NULL;
+}
+
+/* A pod of p's owner became Ready (the owner's slot may settle). */
+void remedy_pod_ready(struct controller *c, const struct pc_pod *p)
+{
+    if (*p->owner_uid && evl_owner_ready(&c->evl, p->owner_uid, p->uid))
+        log_info("eviction slot released: the pod is gone and its owner is Ready",
+                 "{s:s,s:s,s:s}", "namespace", p->ns, "owner", p->owner_name, "ready", p->name);
+}
+
+/* Leadership lost: what this replica planned is the new leader's now. */
+void remedy_reset(struct controller *c)
+{
+    size_t pos = 0;
+    struct pc_pod *p;
+    while ((p = pc_next(c->cache, &pos)))
+        if (p->user)
+            remedy_pod_gone(c, p->user, false);
+    evl_cleanup(&c->evl);
+    evl_init(&c->evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight,
+             c->cfg->eviction.owner_settle_timeout_ms);
 }
 
 void remedy_cleanup(struct controller *c)
@@ -595,16 +504,5 @@ void remedy_cleanup(struct controller *c)
 
 json_t *remedy_pod_json(const struct podstate *s)
 {
-    const struct remedy_state *rs = s->rs;
-    if (!rs || !rs->sampled)
-        return NULL;
-    json_t *j = json_pack("{s:s,s:b,s:I,s:I}", "tier", brk_tier_name(rs->brk.tier), "fresh",
-                          rs->last_ok, "usageBytes", (json_int_t)rs->usage, "budgetBytes",
-                          (json_int_t)rs->budget);
-    json_object_set_new(j, "percent", json_real(round(rs->percent * 10) / 10));
-    if (!rs->last_ok)
-        json_object_set_new(j, "staleReason", json_string(rs->last_err));
-    json_object_set_new(j, "leakSuspected", json_boolean(rs->leak_reported));
-    json_object_set_new(j, "evicting", json_boolean(rs->evicting));
-    return j;
+    return s->pl ? pl_pod_json(s->pl) : NULL;
 }

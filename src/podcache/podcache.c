@@ -237,6 +237,8 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const j
     p->ready = false;
     p->cond = PC_COND_ABSENT;
     p->cond_reason = "";
+    p->record = "";
+    p->host_network = json_is_true(json_object_get(spec, "hostNetwork"));
     json_array_foreach(conds, i, cnd)
     {
         const char *t = json_string_value(json_object_get(cnd, "type"));
@@ -250,6 +252,8 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const j
                       : strcmp(s, "False") == 0 ? PC_COND_FALSE
                                                 : PC_COND_UNKNOWN;
             p->cond_reason = puts_(b, json_string_value(json_object_get(cnd, "reason")));
+        } else if (strcmp(t, ANN_RECORD_CONDITION) == 0) {
+            p->record = puts_(b, json_string_value(json_object_get(cnd, "message")));
         }
     }
 }

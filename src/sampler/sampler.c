@@ -1,10 +1,13 @@
 /*
- * sampler.c -- a sample cycle: one metrics API list plus concurrent scrapes.
+ * sampler.c -- every interval: one metrics API list plus concurrent scrapes.
  *
- * A cycle has a generation number; every request carries it, and a result
- * that comes back for an older cycle (or for a pod that has since changed
- * uid or left) is dropped. The cycle ends when every request has answered
- * (scrapes have their own timeout, so this is bounded).
+ * Each pod is on its own schedule: a tick starts a scrape for every pod
+ * that has none in flight, and a list for every scope that has none in
+ * flight. A slow or hung pod holds only its own next sample back (its
+ * scrape is not doubled); its neighbours are sampled every interval. A
+ * result is delivered whenever it arrives, if the pod is still the same
+ * (same uid). A tick's "cycle" ends when the requests it started have
+ * answered (for the duration histogram and the debug log).
  */
 #include <event2/event.h>
 #include <stdlib.h>
@@ -133,17 +136,24 @@ static void deliver(struct sampler *s, const char *ns, const char *name, const c
 
 /* --- scrapes ------------------------------------------------------------------ */
 
+/* A request answered: it counts towards its own tick only. */
+static void req_done(struct req *r)
+{
+    struct sampler *s = r->s;
+    bool current = r->cycle == s->cycle;
+    req_free(r);
+    if (current) {
+        s->outstanding--;
+        end_cycle_if_done(s);
+    }
+}
+
 static void on_scraped(void *arg, const struct kapi_resp *resp)
 {
     struct req *r = arg;
     struct sampler *s = r->s;
     struct smp_result res = {.figure = r->fig, .taken = s->clk->mono_ms(s->clk->ctx)};
     struct mb_diag d = {0};
-    s->outstanding--;
-    if (r->cycle != s->cycle) {
-        req_free(r);
-        return;
-    }
     if (resp->err) {
         snprintf(res.err, sizeof res.err, "scrape failed: %s", resp->errmsg);
         count_scrape(s, resp->err == MB_ETIMEOUT ? "timeout" : "error");
@@ -184,8 +194,7 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
         count_scrape(s, res.ok ? "ok" : "bad-data");
     }
     deliver(s, r->ns, r->name, r->uid, &res);
-    req_free(r);
-    end_cycle_if_done(s);
+    req_done(r);
 }
 
 static void scrape(struct sampler *s, struct pc_pod *p, enum smp_figure fig)
@@ -230,11 +239,6 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
     struct req *r = arg;
     struct sampler *s = r->s;
     mb_mono_ms now = s->clk->mono_ms(s->clk->ctx);
-    s->outstanding--;
-    if (r->cycle != s->cycle) {
-        req_free(r);
-        return;
-    }
     /* The list (10k pods: about 3 MB of JSON) is read by a dedicated
      * scanner (podmetrics.h) that points into the body: building it as a
      * jansson tree was most of a cycle's CPU time (profiled). */
@@ -305,8 +309,7 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
     }
     mb_free(done);
     pm_list_free(&list);
-    req_free(r);
-    end_cycle_if_done(s);
+    req_done(r);
 }
 
 static void list_metrics(struct sampler *s, const char *ns)
@@ -325,13 +328,52 @@ static void list_metrics(struct sampler *s, const char *ns)
 
 /* --- cycles ------------------------------------------------------------------- */
 
+static uint64_t fnv(uint64_t h, const char *str)
+{
+    for (const unsigned char *c = (const unsigned char *)str; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    return (h ^ '/') * 1099511628211ULL;
+}
+
+/* A pod's identity as a number: FNV-1a over ns, name and uid. */
+static uint64_t pod_key(const char *ns, const char *name, const char *uid)
+{
+    return fnv(fnv(fnv(1469598103934665603ULL, ns), name), uid);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 void smp_cycle_now(struct sampler *s)
 {
+    /* What is still in flight from earlier ticks: those pods (and list
+     * scopes) wait for their answer instead of getting a second request. */
+    size_t nbusy = 0, cap = 0;
+    uint64_t *busy = NULL;
+    bool list_busy_all = false;
+    for (struct req *r = s->reqs; r; r = r->next) {
+        if (r->metrics_api) {
+            if (!r->ns[0])
+                list_busy_all = true;
+            continue;
+        }
+        if (nbusy == cap) {
+            cap = cap ? cap * 2 : 16;
+            busy = mb_xrealloc(busy, cap * sizeof *busy);
+        }
+        busy[nbusy++] = pod_key(r->ns, r->name, r->uid);
+    }
+    if (nbusy)
+        qsort(busy, nbusy, sizeof *busy, cmp_u64);
     if (s->running)
-        return;
+        log_debug("sample tick: requests of the last one still in flight", "{s:i}", "requests",
+                  (int)s->outstanding);
     s->cycle++;
     s->running = true;
-    s->outstanding = 1; /* held until the cycle is set up */
+    s->outstanding = 1; /* held until the tick is set up */
     s->sampled = s->stale = 0;
     s->started = s->clk->mono_ms(s->clk->ctx);
     bool need_api = false;
@@ -351,15 +393,25 @@ void smp_cycle_now(struct sampler *s)
             s->stale++;
             s->on_pod(s->ctx, p, &res);
         } else {
+            uint64_t k = pod_key(p->ns, p->name, p->uid);
+            if (nbusy && bsearch(&k, busy, nbusy, sizeof *busy, cmp_u64))
+                continue; /* its last scrape has not answered yet */
             scrape(s, p, fig == SMP_WORKING_SET ? SMP_RSS : fig);
         }
     }
-    if (need_api) {
-        if (s->conf.nnamespaces)
-            for (size_t i = 0; i < s->conf.nnamespaces; i++)
-                list_metrics(s, s->namespaces[i]);
-        else
+    mb_free(busy);
+    if (need_api && !list_busy_all) {
+        if (s->conf.nnamespaces) {
+            for (size_t i = 0; i < s->conf.nnamespaces; i++) {
+                bool inflight = false;
+                for (struct req *r = s->reqs; r && !inflight; r = r->next)
+                    inflight = r->metrics_api && !strcmp(r->ns, s->namespaces[i]);
+                if (!inflight)
+                    list_metrics(s, s->namespaces[i]);
+            }
+        } else {
             list_metrics(s, NULL);
+        }
     }
     s->outstanding--;
     end_cycle_if_done(s);
