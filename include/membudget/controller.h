@@ -38,6 +38,7 @@ struct controller_conf {
     const struct cfg *cfg;         /* thresholds, sampling, eviction (borrowed) */
     struct kapi *scrape;           /* pod-endpoint client (borrowed): scrapes, GC, profiles */
     const char *identity;          /* this replica, the source of Events */
+    const char *own_namespace;     /* membudget's namespace (never governed), or NULL */
 };
 
 /* Returns MB_OK and a new controller in *out. lp, clk, api, mx and ops are

@@ -11,6 +11,12 @@
  * Authentication: a bearer token (fixed, or a file re-read when it changes,
  * as bound service-account tokens rotate), and/or a client certificate. TLS
  * verification against the configured CA unless `insecure` is set.
+ *
+ * Failed answers (non-2xx) are read only up to 64 KiB, for their Status; a
+ * 2xx body declared (Content-Length) or grown larger than its cap is
+ * refused (MB_ETOOBIG), and the memory of large bodies is returned to the
+ * system. A redirect is never followed: it is delivered as MB_EIO with its
+ * status and a message naming where it pointed.
  */
 #ifndef MB_KAPI_H
 #define MB_KAPI_H
@@ -47,6 +53,9 @@ struct kapi_conf {
     bool absolute;
     bool allow_https;
     unsigned max_inflight;   /* requests in flight at once; more wait in order; 0: no cap */
+    const char *proxy;       /* proxy for the API server (kubeconfig proxy-url), or NULL: the
+                              * environment's (http_proxy...), as client-go. Pod calls
+                              * (absolute) never use a proxy. */
 };
 
 /* A request to submit. Strings and the body are copied by kapi_submit. */
@@ -99,6 +108,10 @@ void kapi_cancel(struct kapi *k, uint64_t id);
 
 /* Requests in flight. */
 size_t kapi_inflight(const struct kapi *k);
+
+/* Copy `url` to out[len] with any user:password@ replaced by REDACTED@, for
+ * logs. */
+void kapi_redact_url(const char *url, char *out, size_t len);
 
 /* Returns: borrowed server URL. */
 const char *kapi_server(const struct kapi *k);

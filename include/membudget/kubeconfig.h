@@ -7,10 +7,12 @@
  * absolute relative to the kubeconfig's own directory, as kubectl does.
  *
  * Supported: current-context or an explicit context; cluster `server`,
- * `certificate-authority(-data)`, `insecure-skip-tls-verify`; user `token`,
+ * `certificate-authority(-data)`, `insecure-skip-tls-verify`, `proxy-url`
+ * (http, https, socks5); user `token`,
  * `tokenFile`, `client-certificate(-data)`, `client-key(-data)`; the
  * context's `namespace`. exec and auth-provider users are refused with a
- * message (membudget carries no credential plugins).
+ * message (membudget carries no credential plugins), and so is
+ * `tls-server-name` (libcurl has no way to verify against another name).
  */
 #ifndef MB_KUBECONFIG_H
 #define MB_KUBECONFIG_H
@@ -23,6 +25,7 @@
 struct kcfg {
     char *context;          /* the context used ("in-cluster" for in-cluster) */
     char *server;           /* "https://host:port" */
+    char *proxy_url;        /* the cluster's proxy-url, or NULL */
     char *ca_pem, *ca_file;
     char *cert_pem, *cert_file;
     char *key_pem, *key_file;

@@ -47,6 +47,7 @@ struct reflector_conf {
     unsigned page_size;         /* list limit; 0: 500 */
     unsigned watch_timeout_s;   /* server-side watch timeout; 0: 300-600 s at random */
     size_t max_event_bytes;     /* longest watch event; 0: 16 MiB */
+    size_t max_page_bytes;      /* largest list page; larger is refused; 0: 32 MiB */
     uint64_t backoff_base_ms;   /* 0: 800 ms */
     uint64_t backoff_max_ms;    /* 0: 30 s */
 };

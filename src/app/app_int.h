@@ -51,6 +51,14 @@ struct kcfg;
  * ~/.kube/config. Prints the error and returns false on failure. */
 bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *out);
 
+struct kapi_conf;
+/* The API client's settings from kc (borrowed strings). Logs a warning when
+ * a bearer token would go over plain http://. */
+void app_kapi_conf(const struct kcfg *kc, const char *user_agent, struct kapi_conf *out);
+
+/* kc's server URL for a log line: user:password@ replaced. */
+void app_server_for_log(const struct kcfg *kc, char *out, size_t len);
+
 struct mx;
 /* The process's metrics registry, with membudget_build_info set and one log
  * line when a family first reaches `max_series`. Returns: new (mx_free). */

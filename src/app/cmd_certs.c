@@ -214,11 +214,8 @@ int cmd_certs(int argc, char **argv)
     if (loop_new(&lp, &d))
         goto out;
     {
-        struct kapi_conf conf = {.server = kc.server, .ca_pem = kc.ca_pem, .ca_file = kc.ca_file,
-                                 .cert_pem = kc.cert_pem, .cert_file = kc.cert_file,
-                                 .key_pem = kc.key_pem, .key_file = kc.key_file,
-                                 .token = kc.token, .token_file = kc.token_file,
-                                 .insecure = kc.insecure, .user_agent = "membudget-certs"};
+        struct kapi_conf conf;
+        app_kapi_conf(&kc, "membudget-certs", &conf);
         if (kapi_new(lp, clock_system(), &conf, &k, &d))
             goto out;
     }

@@ -203,19 +203,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             goto out;
     }
     {
-        struct kapi_conf kconf = {
-            .server = kc.server,
-            .ca_pem = kc.ca_pem,
-            .ca_file = kc.ca_file,
-            .cert_pem = kc.cert_pem,
-            .cert_file = kc.cert_file,
-            .key_pem = kc.key_pem,
-            .key_file = kc.key_file,
-            .token = kc.token,
-            .token_file = kc.token_file,
-            .insecure = kc.insecure,
-            .user_agent = ua,
-        };
+        struct kapi_conf kconf;
+        app_kapi_conf(&kc, ua, &kconf);
         if (kapi_new(clp, clock_system(), &kconf, &api, &d))
             goto out;
     }
@@ -231,6 +220,10 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         if (kapi_new(clp, clock_system(), &sconf, &scrape, &d))
             goto out;
     }
+    /* membudget's own namespace is never governed: in-cluster it is the
+     * service account's, else POD_NAMESPACE (the Downward API) when set. */
+    const char *own_ns = kc.namespace_ && !strcmp(kc.context, "in-cluster") ? kc.namespace_
+                                                                             : getenv("POD_NAMESPACE");
     {
         struct controller_conf cc = {
             .namespaces = nsv,
@@ -239,6 +232,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .cfg = &cfg,
             .scrape = scrape,
             .identity = idbuf,
+            .own_namespace = own_ns,
         };
         if (controller_new(clp, clock_system(), api, mx, ops, &cc, &ctl, &d))
             goto out;
@@ -264,9 +258,27 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     if (app_drain_init(&dr, &d))
         goto out;
     log_info("metrics listening", "{s:s}", "address", ops_address(ops));
-    log_info("controller starting", "{s:s,s:s,s:s,s:b,s:b,s:I}", "server", kc.server, "context",
-             kc.context ? kc.context : "", "identity", idbuf, "leaderElect", leader_elect, "dryRun",
-             dry_run || cfg.dry_run, "namespaces", (json_int_t)nns);
+    {
+        json_t *ex = json_array();
+        static const char *const ALWAYS[] = CFG_ALWAYS_EXCLUDED;
+        for (size_t i = 0; i < MB_ARRAY_LEN(ALWAYS); i++)
+            json_array_append_new(ex, json_string(ALWAYS[i]));
+        for (size_t i = 0; i < cfg.excluded.n; i++) {
+            bool dup = false;
+            for (size_t k = 0; k < MB_ARRAY_LEN(ALWAYS); k++)
+                dup = dup || !strcmp(ALWAYS[k], cfg.excluded.v[i]);
+            if (!dup)
+                json_array_append_new(ex, json_string(cfg.excluded.v[i]));
+        }
+        if (own_ns && *own_ns)
+            json_array_append_new(ex, json_string(own_ns));
+        char server[300];
+        app_server_for_log(&kc, server, sizeof server);
+        log_info("controller starting", "{s:s,s:s,s:s,s:b,s:b,s:I,s:o}", "server", server,
+                 "context", kc.context ? kc.context : "", "identity", idbuf, "leaderElect",
+                 leader_elect, "dryRun", dry_run || cfg.dry_run, "namespaces", (json_int_t)nns,
+                 "excludedNamespaces", ex);
+    }
     loop_post(clp, ctl_start, &dr);
     if (loop_spawn(clp, "controller", &d))
         goto out;

@@ -6,7 +6,9 @@
 
 #include "app_int.h"
 #include "membudget/alloc.h"
+#include "membudget/kapi.h"
 #include "membudget/kubeconfig.h"
+#include "membudget/log.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_KUBECONFIG (4u << 20)
@@ -74,4 +76,34 @@ bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *o
     fprintf(stderr, "membudget: no API server configuration: pass --kubeconfig, set KUBECONFIG, "
                     "or run in a cluster\n");
     return false;
+}
+
+void app_kapi_conf(const struct kcfg *kc, const char *user_agent, struct kapi_conf *out)
+{
+    *out = (struct kapi_conf){
+        .server = kc->server,
+        .ca_pem = kc->ca_pem,
+        .ca_file = kc->ca_file,
+        .cert_pem = kc->cert_pem,
+        .cert_file = kc->cert_file,
+        .key_pem = kc->key_pem,
+        .key_file = kc->key_file,
+        .token = kc->token,
+        .token_file = kc->token_file,
+        .insecure = kc->insecure,
+        .proxy = kc->proxy_url,
+        .user_agent = user_agent,
+    };
+    if ((kc->token || kc->token_file) && !strncmp(kc->server, "http://", 7)) {
+        char where[300];
+        app_server_for_log(kc, where, sizeof where);
+        log_warn("the bearer token goes to the API server over plain http: anyone on the path can "
+                 "read it and act as membudget; use https",
+                 "{s:s}", "server", where);
+    }
+}
+
+void app_server_for_log(const struct kcfg *kc, char *out, size_t len)
+{
+    kapi_redact_url(kc->server ? kc->server : "", out, len);
 }

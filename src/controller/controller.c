@@ -43,10 +43,21 @@ static bool governed(void *arg, const char *ns)
     return false;
 }
 
+/* kube-system, kube-public, kube-node-lease, excludedNamespaces and our
+ * own: never governed, whatever their labels (DESIGN.md). */
+static bool excluded(const struct controller *c, const char *ns)
+{
+    return cfg_excluded(c->cfg, ns, c->own_ns);
+}
+
 static bool govern_add(struct controller *c, const char *ns)
 {
     if (governed(c, ns))
         return false;
+    if (excluded(c, ns)) {
+        log_warn("namespace is labelled but excluded: not governed", "{s:s}", "namespace", ns);
+        return false;
+    }
     if (c->ngoverned == c->capgoverned) {
         c->capgoverned = c->capgoverned ? c->capgoverned * 2 : 8;
         c->governed = mb_xrealloc(c->governed, c->capgoverned * sizeof *c->governed);
@@ -526,6 +537,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->mx = mx;
     c->dry_run = conf->dry_run;
     c->cfg = conf->cfg;
+    snprintf(c->own_ns, sizeof c->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
     c->scrape = conf->scrape;
     c->max_inflight = conf->max_inflight_writes ? conf->max_inflight_writes : 32;
     c->rnd = clk->mono_ns(clk->ctx);
@@ -542,6 +554,14 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
             if (!ann_is_dns_label(ns)) {
                 controller_free(c);
                 return mb_diag_set(diag, MB_EINVAL, "namespace \"%s\" is not a valid name", ns);
+            }
+            if (excluded(c, ns)) {
+                controller_free(c);
+                return mb_diag_set(diag, MB_EINVAL,
+                                   "namespace \"%s\" cannot be governed: it is excluded "
+                                   "(kube-system, kube-public, kube-node-lease, excludedNamespaces "
+                                   "and membudget's own namespace never are)",
+                                   ns);
             }
             if (governed(c, ns))
                 continue; /* listed twice */

@@ -60,6 +60,7 @@ struct controller {
     char **prev;                    /* the governed set before a namespace relist */
     size_t nprev;
     bool explicit_ns;               /* namespaces from config/flags */
+    char own_ns[64];                /* membudget's namespace, "" when unknown */
     bool dry_run;
     bool leader, stopped;
     size_t synced_pods;             /* pod reflectors that finished a list */

@@ -15,6 +15,8 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <strings.h>
@@ -50,6 +52,8 @@ struct call {
     struct call *wnext;         /* in kapi.waiting */
     bool aborted;               /* on_data asked to stop */
     bool too_big;               /* the buffered body hit its cap */
+    bool err_capped;            /* a failed answer's body was cut at MAX_ERRBODY */
+    size_t cap;                 /* this call's cap on a buffered body */
     long retry_after;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -83,6 +87,8 @@ struct kapi {
     char *server;
     char *ca_pem, *ca_file, *cert_pem, *cert_file, *key_pem, *key_file;
     char *user_agent;
+    char *proxy;                /* the API server's proxy (kubeconfig proxy-url), or NULL */
+    mb_mono_ms trimmed;         /* last malloc_trim */
     bool insecure;
     unsigned timeout_ms;
     size_t max_response;
@@ -96,6 +102,21 @@ struct kapi {
 
 static void check_done(struct kapi *k);
 static void flush_streams(struct kapi *k);
+
+/* --- URLs in logs ------------------------------------------------------------- */
+
+void kapi_redact_url(const char *url, char *out, size_t len)
+{
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme ? scheme + 3 : url;
+    size_t hl = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', hl);
+    if (!at) {
+        snprintf(out, len, "%s", url);
+        return;
+    }
+    snprintf(out, len, "%.*sREDACTED@%s", (int)(host - url), url, at + 1);
+}
 
 /* --- bearer token ------------------------------------------------------------ */
 
@@ -333,6 +354,15 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
         }
         return n;
     }
+    if (status < 200 || status >= 300) {
+        /* A failed answer is read for its Status only: the first 64 KiB. */
+        size_t room = c->resp.len < MAX_ERRBODY ? MAX_ERRBODY - c->resp.len : 0;
+        if (n > room) {
+            (void)mb_buf_add(&c->resp, data, room);
+            c->err_capped = true;
+            return 0;
+        }
+    }
     if (mb_buf_add(&c->resp, data, n) != MB_OK) {
         c->too_big = true;
         return 0;
@@ -346,9 +376,21 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
     size_t n = size * nmemb;
     static const char RA[] = "retry-after:";
 
+    static const char CL[] = "content-length:";
     if (n > sizeof RA - 1 && strncasecmp(data, RA, sizeof RA - 1) == 0) {
         long v = strtol(data + sizeof RA - 1, NULL, 10);
         c->retry_after = v >= 0 && v < 3600 ? v : -1;
+    }
+    if (n > sizeof CL - 1 && strncasecmp(data, CL, sizeof CL - 1) == 0 && !c->on_data) {
+        /* A body declared larger than we would keep is refused before a
+         * byte of it is read (a failed answer is cut, not refused). */
+        unsigned long long v = strtoull(data + sizeof CL - 1, NULL, 10);
+        long status = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300 && v > c->cap) {
+            c->too_big = true;
+            return 0;
+        }
     }
     return n;
 }
@@ -404,6 +446,17 @@ static void flush_streams(struct kapi *k)
     }
 }
 
+/* A large body is gone: give its memory back to the system (glibc keeps
+ * freed memory otherwise), at most once a second. */
+static void trim(struct kapi *k)
+{
+    mb_mono_ms now = k->clk->mono_ms(k->clk->ctx);
+    if (k->trimmed && now - k->trimmed < 1000)
+        return;
+    k->trimmed = now;
+    malloc_trim(0);
+}
+
 static void check_done(struct kapi *k)
 {
     CURLMsg *msg;
@@ -422,7 +475,16 @@ static void check_done(struct kapi *k)
         unlink_call(k, c);
         long status = 0;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
-        if (rc == CURLE_OK) {
+        if (rc == CURLE_OK && status >= 300 && status < 400) {
+            /* Never followed: say so, and where it pointed (without any
+             * credentials in that URL). */
+            char *loc = NULL, where[300], text[400];
+            curl_easy_getinfo(c->easy, CURLINFO_REDIRECT_URL, &loc);
+            kapi_redact_url(loc ? loc : "(no Location)", where, sizeof where);
+            snprintf(text, sizeof text,
+                     "redirect (HTTP %ld) to %s refused: redirects are not followed", status, where);
+            deliver(c, MB_EIO, status, text);
+        } else if (rc == CURLE_OK || c->err_capped) {
             deliver(c, MB_OK, status, NULL);
         } else if (c->too_big) {
             deliver(c, MB_ETOOBIG, status, "response larger than the configured maximum");
@@ -432,7 +494,10 @@ static void check_done(struct kapi *k)
             const char *m = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
             deliver(c, rc == CURLE_OPERATION_TIMEDOUT ? MB_ETIMEOUT : MB_EIO, status, m);
         }
+        bool large = c->resp.cap > ((size_t)8 << 20);
         call_free(c);
+        if (large)
+            trim(k);
     }
     start_waiting(k);
 }
@@ -475,11 +540,17 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     /* Pod endpoints are IP literals, thousands of them: a name cache would
      * only grow, and libcurl prunes it by scanning every entry per request. */
     if (k->absolute) {
+        /* Pod calls go to the pod and nowhere else: no proxy, whatever the
+         * environment says (http_proxy, HTTPS_PROXY, NO_PROXY). */
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
         curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
         /* One request per pod per cycle: a kept connection is never reused
          * before the cache evicts it, and libcurl's connection cache costs
          * a scan per new connection. Close after each transfer. */
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    } else if (k->proxy) {
+        curl_easy_setopt(e, CURLOPT_PROXY, k->proxy); /* the kubeconfig's proxy-url */
     }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -558,8 +629,8 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
     c->ctx = ctx;
     c->on_data = req->on_data;
     c->retry_after = -1;
-    mb_buf_init(&c->resp, req->on_data ? MAX_ERRBODY
-                                       : req->max_response ? req->max_response : k->max_response);
+    c->cap = req->on_data ? MAX_ERRBODY : req->max_response ? req->max_response : k->max_response;
+    mb_buf_init(&c->resp, c->cap);
     mb_buf_init(&c->stream, MAX_STREAM_BACKLOG);
     refresh_token(k, k->clk->mono_ms(k->clk->ctx));
     c->easy = curl_easy_init();
@@ -668,6 +739,7 @@ mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_c
     k->token_file = dup_or_null(conf->token_file);
     k->insecure = conf->insecure;
     k->user_agent = mb_xstrdup(conf->user_agent ? conf->user_agent : "membudget");
+    k->proxy = conf->proxy && *conf->proxy && !conf->absolute ? mb_xstrdup(conf->proxy) : NULL;
     k->timeout_ms = conf->timeout_ms ? conf->timeout_ms : DEFAULT_TIMEOUT_MS;
     k->max_response = conf->max_response ? conf->max_response : DEFAULT_MAX_RESPONSE;
     k->multi = curl_multi_init();
@@ -729,5 +801,6 @@ void kapi_free(struct kapi *k)
     mb_free(k->token);
     mb_free(k->token_file);
     mb_free(k->user_agent);
+    mb_free(k->proxy);
     mb_free(k);
 }

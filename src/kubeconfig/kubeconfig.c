@@ -8,7 +8,7 @@
 
 void kcfg_cleanup(struct kcfg *c)
 {
-    char **fields[] = {&c->context,  &c->server,    &c->ca_pem,   &c->ca_file,
+    char **fields[] = {&c->context,  &c->server,    &c->proxy_url, &c->ca_pem,   &c->ca_file,
                        &c->cert_pem, &c->cert_file, &c->key_pem,  &c->key_file,
                        &c->token,    &c->token_file, &c->namespace_};
     for (size_t i = 0; i < MB_ARRAY_LEN(fields); i++)
@@ -131,6 +131,23 @@ mb_err kcfg_parse(const char *buf, size_t len, const char *filename, const char 
         goto out;
     }
     c.server = mb_xstrdup(server);
+    if (ydoc_map_get(cl, "tls-server-name")) {
+        e = fail_at(&p, cl, "cluster \"%s\": tls-server-name is not supported by membudget; "
+                            "use a server URL whose host the certificate names%s",
+                    cluster, NULL);
+        goto out;
+    }
+    const char *proxy = str(cl, "proxy-url");
+    if (proxy) {
+        if (strncmp(proxy, "http://", 7) && strncmp(proxy, "https://", 8) &&
+            strncmp(proxy, "socks5://", 9) && strncmp(proxy, "socks5h://", 10)) {
+            e = fail_at(&p, cl, "cluster \"%s\": proxy-url must be an http://, https:// or "
+                                "socks5:// URL%s",
+                        cluster, NULL);
+            goto out;
+        }
+        c.proxy_url = mb_xstrdup(proxy);
+    }
     const char *ins = str(cl, "insecure-skip-tls-verify");
     c.insecure = ins && strcmp(ins, "true") == 0;
     snprintf(what, sizeof what, "cluster \"%s\"", cluster);

@@ -44,6 +44,8 @@ struct reflector {
     struct backoff bo;
     uint64_t rnd;
     mb_mono_ms list_started;
+    mb_mono_ms watch_started;
+    size_t max_page;              /* largest list page kept */
     unsigned long restarts, relists;
     struct mx_family *m_restarts, *m_relists, *m_events;
 };
@@ -113,8 +115,13 @@ static void on_page(void *arg, const struct kapi_resp *resp)
         kobj_status_from_body(resp->status, resp->body, resp->len, &st);
         if (resp->status == 410) /* continue token expired: list again from scratch */
             MB_FREE(r->cont);
-        log_warn("list failed", "{s:s,s:i,s:s}", "resource", r->name, "status",
-                 (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
+        if (resp->err == MB_ETOOBIG)
+            log_error("list page refused: larger than the page limit", "{s:s,s:I,s:i}",
+                      "resource", r->name, "max_bytes", (json_int_t)r->max_page, "page_size",
+                      (int)r->page_size);
+        else
+            log_warn("list failed", "{s:s,s:i,s:s}", "resource", r->name, "status",
+                     (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
         retry(r, true, resp->err ? "list-error" : "list-status", resp->retry_after_s);
         return;
     }
@@ -176,7 +183,10 @@ static void start_list(struct reflector *r)
         /* A relist that restarts from page one begins the diff again. */
         r->in_relist = false;
     }
-    struct kapi_req req = {.method = "GET", .path = mb_buf_str(&path), .timeout_ms = 60000};
+    struct kapi_req req = {.method = "GET",
+                           .path = mb_buf_str(&path),
+                           .timeout_ms = 60000,
+                           .max_response = r->max_page};
     r->state = LISTING;
     r->call = kapi_submit(r->api, &req, on_page, r);
     mb_buf_cleanup(&path);
@@ -234,6 +244,12 @@ static bool on_data(void *arg, const char *data, size_t len)
     return !r->stop_stream;
 }
 
+/* A watch that ended (or was refused) less than this after it started is
+ * not healthy, whatever it delivered: the next request waits out the
+ * backoff, so a server that misbehaves forever gets a few requests a
+ * second at most (client-go treats a "very short watch" the same way). */
+#define SHORT_WATCH_MS 1000
+
 static void on_watch_done(void *arg, const struct kapi_resp *resp)
 {
     struct reflector *r = arg;
@@ -241,10 +257,21 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
     r->call = 0;
     if (r->state != WATCHING)
         return;
-    if (r->watch_got_data)
+    bool healthy = r->watch_got_data &&
+                   r->clk->mono_ms(r->clk->ctx) - r->watch_started >= SHORT_WATCH_MS;
+    if (healthy)
         backoff_reset(&r->bo);
-    if (!r->rv[0]) { /* 410 Gone in the stream */
-        relist_now(r);
+    bool gone = !r->rv[0] || (resp->err == MB_OK && resp->status == 410);
+    if (gone) {
+        /* 410 after a healthy watch: relist at once, as client-go; a 410
+         * again and again (a server that lost its history, or lies) is
+         * paced by the backoff. */
+        if (healthy) {
+            relist_now(r);
+        } else {
+            r->rv[0] = '\0';
+            retry(r, true, "gone", -1);
+        }
         return;
     }
     if (r->want_relist) { /* an event we could not read: relist, paced */
@@ -256,13 +283,13 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
         return;
     }
     if (resp->err == MB_OK && resp->status == 200) {
-        /* The server ended the watch (timeoutSeconds): resume at once. */
+        /* The server ended the watch (timeoutSeconds): resume at once,
+         * unless it ended at once. */
         log_debug("watch ended", "{s:s,s:s}", "resource", r->name, "resourceVersion", r->rv);
-        start_watch(r);
-        return;
-    }
-    if (resp->err == MB_OK && resp->status == 410) {
-        relist_now(r);
+        if (healthy)
+            start_watch(r);
+        else
+            retry(r, false, "short-watch", -1);
         return;
     }
     kobj_status_from_body(resp->status, resp->body, resp->len, &st);
@@ -276,6 +303,7 @@ static void start_watch(struct reflector *r)
     wframe_cleanup(&r->frame);
     wframe_init(&r->frame, r->max_event);
     r->watch_got_data = false;
+    r->watch_started = r->clk->mono_ms(r->clk->ctx);
     r->stop_stream = false;
     mb_buf_init(&path, 1 << 20);
     mb_buf_printf(&path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
@@ -312,6 +340,7 @@ struct reflector *reflector_new(struct loop *lp, const struct mb_clock *clk, str
     r->page_size = conf->page_size ? conf->page_size : 500;
     r->watch_timeout_s = conf->watch_timeout_s;
     r->max_event = conf->max_event_bytes ? conf->max_event_bytes : (size_t)16 << 20;
+    r->max_page = conf->max_page_bytes ? conf->max_page_bytes : (size_t)32 << 20;
     backoff_init(&r->bo, conf->backoff_base_ms ? conf->backoff_base_ms : 800,
                  conf->backoff_max_ms ? conf->backoff_max_ms : 30000);
     r->rnd = clk->mono_ns(clk->ctx) ^ (uint64_t)(uintptr_t)r;

@@ -10,6 +10,7 @@
 #include "membudget/backoff.h"
 #include "membudget/evagg.h"
 #include "membudget/kobj.h"
+#include "membudget/kapi.h"
 #include "membudget/kubeconfig.h"
 #include "membudget/wframe.h"
 #include "suites.h"
@@ -226,6 +227,7 @@ static const char KC[] =
     "    server: https://prod:443\n"
     "    certificate-authority: certs/ca.crt\n"
     "    insecure-skip-tls-verify: true\n"
+    "    proxy-url: http://proxy.corp:3128\n"
     "users:\n"
     "- name: alice\n"
     "  user:\n"
@@ -274,6 +276,7 @@ START_TEST(test_kcfg_explicit_context_relative_paths)
     ck_assert_str_eq(c.token_file, "/home/u/.kube/tok");
     ck_assert(c.insecure);
     ck_assert_ptr_null(c.namespace_);
+    ck_assert_str_eq(c.proxy_url, "http://proxy.corp:3128");
     kcfg_cleanup(&c);
 }
 END_TEST
@@ -300,7 +303,25 @@ static const struct {
      "users: [{name: u, user: {client-certificate: a.crt}}]\n",
      NULL, "a client certificate needs its key"},
     {"{unterminated: [", NULL, "kc"},
+    {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+     "clusters: [{name: c, cluster: {server: https://10.0.0.1, tls-server-name: api.corp}}]\n",
+     NULL, "tls-server-name is not supported"},
+    {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+     "clusters: [{name: c, cluster: {server: https://x, proxy-url: ftp://p}}]\n",
+     NULL, "proxy-url must be an http://, https:// or socks5:// URL"},
 };
+
+START_TEST(test_kapi_redact_url)
+{
+    char out[128];
+    kapi_redact_url("https://admin:hunter2@10.0.0.1:6443/api", out, sizeof out);
+    ck_assert_str_eq(out, "https://REDACTED@10.0.0.1:6443/api");
+    kapi_redact_url("https://10.0.0.1:6443/x?u=a@b", out, sizeof out);
+    ck_assert_str_eq(out, "https://10.0.0.1:6443/x?u=a@b"); /* an @ after the host is not a credential */
+    kapi_redact_url("http://tok@h", out, sizeof out);
+    ck_assert_str_eq(out, "http://REDACTED@h");
+}
+END_TEST
 
 START_TEST(test_kcfg_errors)
 {
@@ -428,6 +449,7 @@ Suite *kube_suite(void)
     tcase_add_test(tc, test_kcfg_explicit_context_relative_paths);
     tcase_add_loop_test(tc, test_kcfg_errors, 0, (int)MB_ARRAY_LEN(KC_BAD));
     tcase_add_test(tc, test_kcfg_in_cluster);
+    tcase_add_test(tc, test_kapi_redact_url);
     suite_add_tcase(s, tc);
     return s;
 }
