@@ -25,6 +25,7 @@
 struct cfg;
 struct controller;
 struct kapi;
+struct podcall;
 struct loop;
 struct mx;
 struct ops;
@@ -36,7 +37,7 @@ struct controller_conf {
     unsigned page_size;            /* list page size; 0: 500 */
     unsigned max_inflight_writes;  /* 0: 32 */
     const struct cfg *cfg;         /* thresholds, sampling, eviction (borrowed) */
-    struct kapi *scrape;           /* pod-endpoint client (borrowed): scrapes, GC, profiles */
+    struct podcall *pods;          /* pod-endpoint client (borrowed): scrapes, GC, profiles */
     const char *identity;          /* this replica, the source of Events */
     const char *own_namespace;     /* membudget's namespace (never governed), or NULL */
 };

@@ -93,6 +93,17 @@ typedef void kapi_done_fn(void *ctx, const struct kapi_resp *resp);
 mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_conf *conf,
                 struct kapi **out, struct mb_diag *diag);
 
+/* The I/O seam (STYLE.md §6): a client whose requests go to `ops` instead
+ * of the network (test/fakes/fake_kapi.c). kapi_submit hands each request
+ * (borrowed for the call: copy what you keep) with its id to submit, which
+ * must not call `done` before returning; kapi_cancel goes to cancel. */
+struct kapi_ops {
+    void (*submit)(void *ctx, uint64_t id, const struct kapi_req *req, kapi_done_fn *done,
+                   void *arg);
+    void (*cancel)(void *ctx, uint64_t id);
+};
+struct kapi *kapi_new_ops(const struct kapi_ops *ops, void *ctx, const char *server);
+
 /* Cancels every request in flight (their done callbacks are not called) and
  * frees. NULL-safe. Must not be called from a kapi callback. */
 void kapi_free(struct kapi *k);

@@ -7,7 +7,7 @@
  *     one bulk list of metrics.k8s.io PodMetrics per cycle (cluster-wide, or
  *     per namespace when namespaces are explicit), the target container's
  *     usage.memory;
- *   - rss / heap (scraped): GET the pod's own metrics endpoint (target.h:
+ *   - rss / heap (scraped): GET the pod's own metrics endpoint (podcall.h:
  *     pod IP and a declared port only), through the scrape client (no
  *     redirects, capped size, timeout, bounded concurrency): Prometheus text,
  *     or expvar JSON when the path ends in /debug/vars.
@@ -25,6 +25,7 @@
 struct sampler;
 struct kapi;
 struct loop;
+struct podcall;
 struct mx;
 struct podcache;
 struct pc_pod;
@@ -56,10 +57,10 @@ struct smp_conf {
     bool force_metrics_api;        /* usage.source: metrics-api (never scrape) */
 };
 
-/* Returns: new sampler, not started. api: the API server client; scrape: a
- * kapi in pod-endpoint mode. All borrowed. */
+/* Returns: new sampler, not started. api: the API server client; pods: the
+ * pod endpoint client (podcall.h). All borrowed. */
 struct sampler *smp_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api,
-                        struct kapi *scrape, struct podcache *cache, struct mx *mx,
+                        struct podcall *pods, struct podcache *cache, struct mx *mx,
                         const struct smp_conf *conf, smp_want_fn *want, smp_pod_fn *on_pod,
                         smp_cycle_fn *on_cycle, void *ctx);
 void smp_start(struct sampler *s);

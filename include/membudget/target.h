@@ -2,10 +2,18 @@
  * target.h -- the URL of a pod's own endpoint, and nothing else.
  *
  * Pure. The controller calls URLs derived from pod annotations, so the URL
- * is built only from: the pod's status.podIP (an IP literal, never a name),
- * a port the target container declares (TCP, by number or by name), and the
- * annotation's path (already restricted by the annotation parser). An
- * annotation pointing anywhere else cannot produce a URL.
+ * is built only from: the pod's status.podIP (an IP literal, never a name,
+ * written back canonically), a port the target container declares (TCP, by
+ * number or by name), and the annotation's path (already restricted by the
+ * annotation parser). An annotation pointing anywhere else cannot produce a
+ * URL. Nor can an address no pod should have:
+ *   - always refused: unspecified (0.0.0.0/8, ::), link-local (169.254/16,
+ *     fe80::/10), multicast, reserved/broadcast (240/4), IPv4-mapped and
+ *     IPv4-compatible IPv6 (they reach IPv4 loopback and friends);
+ *   - loopback (127/8, ::1): only with usage.allowLoopback (single-machine
+ *     setups: the demo, the tests);
+ *   - a hostNetwork pod (its IP is the node's): only with
+ *     usage.allowHostNetwork.
  */
 #ifndef MB_TARGET_H
 #define MB_TARGET_H
@@ -14,11 +22,22 @@
 #include <stddef.h>
 #include "membudget/podcache.h"
 
+struct tgt_policy {
+    bool allow_loopback;
+    bool allow_host_network;
+};
+
+/* Why `ip` may not be called (a static description of its class), or NULL
+ * when it is an ordinary unicast address. *loopback tells whether the class
+ * is loopback (the one allowLoopback lifts). */
+const char *tgt_address_class(const char *ip, bool *loopback);
+
 /* Build "http://IP:PORT/PATH" for the membudget.io/<key> annotation of p
  * ("metrics", "gc", "profile", "throttle"). Returns false with the reason in
  * why when there is no such annotation, it is malformed, the pod has no IP
- * or a bad one, or the port is not declared by the target container. */
-bool tgt_url(const struct pc_pod *p, const char *key, char *url, size_t len, char *why,
-             size_t whylen);
+ * or one the policy refuses, or the port is not declared by the target
+ * container. */
+bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *pol, char *url,
+             size_t len, char *why, size_t whylen);
 
 #endif

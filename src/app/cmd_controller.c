@@ -16,6 +16,7 @@
 #include "membudget/alloc.h"
 #include "membudget/controller.h"
 #include "membudget/kapi.h"
+#include "membudget/podcall.h"
 #include "membudget/kubeconfig.h"
 #include "membudget/leader.h"
 #include "membudget/log.h"
@@ -111,6 +112,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     struct mx *mx = NULL;
     struct ops *ops = NULL;
     struct kapi *api = NULL, *scrape = NULL;
+    struct podcall *pods = NULL;
     struct controller *ctl = NULL;
     struct leader *le = NULL;
     struct webhook *wh = NULL;
@@ -219,6 +221,15 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         };
         if (kapi_new(clp, clock_system(), &sconf, &scrape, &d))
             goto out;
+        struct tgt_policy pol = {.allow_loopback = cfg.usage.allow_loopback,
+                                 .allow_host_network = cfg.usage.allow_host_network};
+        pods = podcall_new(scrape, &pol);
+        if (pol.allow_loopback)
+            log_warn("usage.allowLoopback is true: pods whose IP is a loopback address will be "
+                     "called; only single-machine setups (demo, tests) should set it", NULL);
+        if (pol.allow_host_network)
+            log_warn("usage.allowHostNetwork is true: hostNetwork pods will be called on their "
+                     "node's IP", NULL);
     }
     /* membudget's own namespace is never governed: in-cluster it is the
      * service account's, else POD_NAMESPACE (the Downward API) when set. */
@@ -230,7 +241,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .nnamespaces = nns,
             .dry_run = dry_run || cfg.dry_run,
             .cfg = &cfg,
-            .scrape = scrape,
+            .pods = pods,
             .identity = idbuf,
             .own_namespace = own_ns,
         };
@@ -298,6 +309,7 @@ out:
     leader_free(le);
     controller_free(ctl);
     kapi_free(scrape);
+    podcall_free(pods);
     kapi_free(api);
     ops_free(ops);
     mx_free(mx);

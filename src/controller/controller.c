@@ -538,7 +538,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->dry_run = conf->dry_run;
     c->cfg = conf->cfg;
     snprintf(c->own_ns, sizeof c->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
-    c->scrape = conf->scrape;
+    c->calls = conf->pods;
     c->max_inflight = conf->max_inflight_writes ? conf->max_inflight_writes : 32;
     c->rnd = clk->mono_ns(clk->ctx);
     c->cache = pc_new(on_pod, governed, c);

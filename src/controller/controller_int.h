@@ -76,7 +76,7 @@ struct controller {
     /* remedy.c */
     const struct cfg *cfg;
     struct pl_conf pcf;
-    struct kapi *scrape;            /* pod endpoints: scrapes, GC, throttle, profiles */
+    struct podcall *calls;          /* pod endpoints: scrapes, GC, throttle, profiles */
     struct sampler *sampler;
     struct recorder *rec;
     struct evlimit evl;

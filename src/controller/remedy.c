@@ -18,7 +18,7 @@
 #include "membudget/annot.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
-#include "membudget/target.h"
+#include "membudget/podcall.h"
 #include "controller_int.h"
 
 static struct recorder_ref ref_of(const struct pc_pod *p)
@@ -43,19 +43,16 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
 static uint64_t pod_post(struct controller *c, struct podstate *s, const char *key,
                          const char *body, kapi_done_fn *done)
 {
-    char url[600], why[256];
-    const struct pc_pod *p = s->pod;
-    if (!tgt_url(p, key, url, sizeof url, why, sizeof why)) {
-        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name,
-                 "endpoint", key, "why", why);
-        return 0;
-    }
-    struct kapi_req req = {.method = "POST",
-                           .path = url,
-                           .body = body,
-                           .body_len = strlen(body),
-                           .timeout_ms = (unsigned)c->cfg->usage.scrape_timeout_ms};
-    return kapi_submit(c->scrape, &req, done, s);
+    char why[256];
+    struct podcall_req req = {.key = key,
+                              .method = "POST",
+                              .body = body,
+                              .timeout_ms = (unsigned)c->cfg->usage.scrape_timeout_ms};
+    uint64_t id = podcall_submit(c->calls, s->pod, &req, done, s, why, sizeof why);
+    if (!id)
+        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->pod->ns, "pod",
+                 s->pod->name, "endpoint", key, "why", why);
+    return id;
 }
 
 static bool resp_ok(const struct kapi_resp *r)
@@ -185,17 +182,16 @@ static void on_profile(void *arg, const struct kapi_resp *r)
 
 static void start_profile(struct controller *c, struct podstate *s)
 {
-    char url[600], why[256];
-    if (!tgt_url(s->pod, "profile", url, sizeof url, why, sizeof why)) {
+    char why[256];
+    struct podcall_req req = {.key = "profile",
+                              .method = "GET",
+                              .timeout_ms = 30000,
+                              .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
+    s->prof_call = podcall_submit(c->calls, s->pod, &req, on_profile, s, why, sizeof why);
+    if (!s->prof_call) {
         struct kapi_resp none = {.err = MB_EINVAL, .errmsg = why};
         on_profile(s, &none);
-        return;
     }
-    struct kapi_req req = {.method = "GET",
-                           .path = url,
-                           .timeout_ms = 30000,
-                           .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
-    s->prof_call = kapi_submit(c->scrape, &req, on_profile, s);
 }
 
 /* The plan asks for an attempt: the limits first (a slot is held from here
@@ -285,7 +281,7 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         ctl_cond_changed(c, s);
     if (plan->call_throttle) {
         if (s->thr_call)
-            kapi_cancel(c->scrape, s->thr_call);
+            podcall_cancel(c->calls, s->thr_call);
         s->thr_call = pod_post(c, s, "throttle",
                                plan->throttle_on ? "{\"throttle\":true}" : "{\"throttle\":false}",
                                on_throttle_ep);
@@ -387,7 +383,7 @@ void remedy_init(struct controller *c, struct loop *lp)
         sc.nnamespaces = c->ngoverned < 256 ? c->ngoverned : 256;
     }
     pl_conf_from_cfg(c->cfg, c->dry_run, &c->pcf);
-    c->sampler = smp_new(lp, c->clk, c->api, c->scrape, c->cache, c->mx, &sc, want_sample,
+    c->sampler = smp_new(lp, c->clk, c->api, c->calls, c->cache, c->mx, &sc, want_sample,
                          on_sample, on_cycle, c);
     evl_init(&c->evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight,
              c->cfg->eviction.owner_settle_timeout_ms);
@@ -447,11 +443,11 @@ void remedy_stop(struct controller *c)
 void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
 {
     if (s->gc_call)
-        kapi_cancel(c->scrape, s->gc_call);
+        podcall_cancel(c->calls, s->gc_call);
     if (s->thr_call)
-        kapi_cancel(c->scrape, s->thr_call);
+        podcall_cancel(c->calls, s->thr_call);
     if (s->prof_call)
-        kapi_cancel(c->scrape, s->prof_call);
+        podcall_cancel(c->calls, s->prof_call);
     if (s->evict_call)
         recorder_cancel(c->rec, s->evict_call);
     s->gc_call = s->thr_call = s->prof_call = s->evict_call = 0;

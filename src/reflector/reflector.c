@@ -45,6 +45,8 @@ struct reflector {
     uint64_t rnd;
     mb_mono_ms list_started;
     mb_mono_ms watch_started;
+    unsigned gone_streak;         /* 410s since the last healthy watch */
+    uint64_t delay_ms;            /* the current wait (WAITING) */
     size_t max_page;              /* largest list page kept */
     unsigned long restarts, relists;
     struct mx_family *m_restarts, *m_relists, *m_events;
@@ -84,6 +86,7 @@ static void retry(struct reflector *r, bool relist, const char *reason, long ret
         r->want_relist = true;
     r->state = WAITING;
     r->call = 0;
+    r->delay_ms = ms;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     evtimer_add(r->timer, &tv);
     log_warn("watch restart", "{s:s,s:s,s:s,s:I,s:b}", "resource", r->name, "reason", reason,
@@ -259,14 +262,16 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
         return;
     bool healthy = r->watch_got_data &&
                    r->clk->mono_ms(r->clk->ctx) - r->watch_started >= SHORT_WATCH_MS;
-    if (healthy)
+    if (healthy) {
         backoff_reset(&r->bo);
+        r->gone_streak = 0;
+    }
     bool gone = !r->rv[0] || (resp->err == MB_OK && resp->status == 410);
     if (gone) {
-        /* 410 after a healthy watch: relist at once, as client-go; a 410
-         * again and again (a server that lost its history, or lies) is
-         * paced by the backoff. */
-        if (healthy) {
+        /* The first 410 relists at once, as client-go; a 410 again and
+         * again with no healthy watch between (a server that lost its
+         * history, or lies) is paced by the backoff. */
+        if (r->gone_streak++ == 0) {
             relist_now(r);
         } else {
             r->rv[0] = '\0';
@@ -422,4 +427,9 @@ unsigned long reflector_restarts(const struct reflector *r)
 unsigned long reflector_relists(const struct reflector *r)
 {
     return r->relists;
+}
+
+uint64_t reflector_waiting_ms(const struct reflector *r)
+{
+    return r->state == WAITING ? r->delay_ms : 0;
 }

@@ -21,11 +21,11 @@
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
 #include "membudget/podcache.h"
+#include "membudget/podcall.h"
 #include "membudget/podmetrics.h"
 #include "membudget/promtext.h"
 #include "membudget/quantity.h"
 #include "membudget/sampler.h"
-#include "membudget/target.h"
 
 struct req {
     struct sampler *s;
@@ -40,7 +40,8 @@ struct req {
 
 struct sampler {
     const struct mb_clock *clk;
-    struct kapi *api, *scrape;
+    struct kapi *api;
+    struct podcall *pods;
     struct podcache *cache;
     struct event *timer;
     struct smp_conf conf;
@@ -199,24 +200,26 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
 
 static void scrape(struct sampler *s, struct pc_pod *p, enum smp_figure fig)
 {
-    char url[600], why[256];
-    struct smp_result res = {.figure = fig, .taken = s->clk->mono_ms(s->clk->ctx)};
-    if (!tgt_url(p, "metrics", url, sizeof url, why, sizeof why)) {
-        snprintf(res.err, sizeof res.err, "no scrape: %.180s", why);
-        s->sampled++;
-        s->stale++;
-        s->on_pod(s->ctx, p, &res);
-        return;
-    }
+    char why[256];
     struct req *r = req_new(s);
     snprintf(r->ns, sizeof r->ns, "%s", p->ns);
     snprintf(r->name, sizeof r->name, "%s", p->name);
     snprintf(r->uid, sizeof r->uid, "%s", p->uid);
     r->fig = fig;
-    size_t ul = strlen(url);
-    r->expvar = ul >= 11 && !strcmp(url + ul - 11, "/debug/vars");
-    struct kapi_req kr = {.method = "GET", .path = url};
-    r->call = kapi_submit(s->scrape, &kr, on_scraped, r);
+    const char *path = pc_ann(p, "metrics");
+    size_t pl = path ? strlen(path) : 0;
+    r->expvar = pl >= 11 && !strcmp(path + pl - 11, "/debug/vars");
+    struct podcall_req pr = {.key = "metrics", .method = "GET"};
+    r->call = podcall_submit(s->pods, p, &pr, on_scraped, r, why, sizeof why);
+    if (!r->call) {
+        struct smp_result res = {.figure = fig, .taken = s->clk->mono_ms(s->clk->ctx)};
+        snprintf(res.err, sizeof res.err, "no scrape: %.180s", why);
+        s->outstanding--;
+        req_free(r);
+        s->sampled++;
+        s->stale++;
+        s->on_pod(s->ctx, p, &res);
+    }
 }
 
 /* --- the metrics API ---------------------------------------------------------- */
@@ -425,14 +428,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 struct sampler *smp_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api,
-                        struct kapi *scrape_client, struct podcache *cache, struct mx *mx,
+                        struct podcall *pods, struct podcache *cache, struct mx *mx,
                         const struct smp_conf *conf, smp_want_fn *want, smp_pod_fn *on_pod,
                         smp_cycle_fn *on_cycle, void *ctx)
 {
     struct sampler *s = mb_xcalloc(1, sizeof *s);
     s->clk = clk;
     s->api = api;
-    s->scrape = scrape_client;
+    s->pods = pods;
     s->cache = cache;
     s->conf = *conf;
     s->namespaces = mb_xcalloc(conf->nnamespaces + 1, sizeof *s->namespaces);
@@ -468,7 +471,10 @@ void smp_stop(struct sampler *s)
     event_del(s->timer);
     while (s->reqs) {
         struct req *r = s->reqs;
-        kapi_cancel(r->metrics_api ? s->api : s->scrape, r->call);
+        if (r->metrics_api)
+            kapi_cancel(s->api, r->call);
+        else
+            podcall_cancel(s->pods, r->call);
         req_free(r);
     }
     s->outstanding = 0;

@@ -243,6 +243,22 @@ static const struct {
     {"http://evil/x", "10.0.0.7", "", false},                             /* not PORT/PATH */
     {"6060@evil.com/x", "10.0.0.7", "", false},
     {NULL, "10.0.0.7", "no membudget.io/metrics annotation", false},
+    /* The address guard: classes no pod should have. */
+    {"6060/metrics", "0.0.0.0", "unspecified (0.0.0.0/8)", false},
+    {"6060/metrics", "::", "unspecified (::)", false},
+    {"6060/metrics", "127.0.0.3", "loopback (127.0.0.0/8) (usage.allowLoopback is false)", false},
+    {"6060/metrics", "::1", "loopback (::1)", false},
+    {"6060/metrics", "::ffff:127.0.0.3", "IPv4-mapped IPv6", false},
+    {"6060/metrics", "::ffff:7f00:3", "IPv4-mapped IPv6", false},
+    {"6060/metrics", "::127.0.0.3", "IPv4-compatible IPv6", false},
+    {"6060/metrics", "169.254.169.254", "link-local (169.254.0.0/16)", false},
+    {"6060/metrics", "fe80::1", "link-local (fe80::/10)", false},
+    {"6060/metrics", "224.0.0.1", "multicast", false},
+    {"6060/metrics", "ff02::1", "multicast", false},
+    {"6060/metrics", "255.255.255.255", "reserved or broadcast", false},
+    {"6060/metrics", "127.1", "not an IP address", false},
+    {"6060/metrics", "fe80::1%eth0", "not an IP address", false},
+    {"6060/metrics", "FD00:0:0::7", "http://[fd00::7]:6060/metrics", true}, /* written canonically */
 };
 
 START_TEST(test_tgt_url)
@@ -256,12 +272,42 @@ START_TEST(test_tgt_url)
     struct podcache *c = pc_new(NULL, NULL, NULL);
     pc_apply(c, KOBJ_ADDED, p, NULL);
     char url[256] = "", why[256] = "";
-    bool ok = tgt_url(pc_get(c, "shop", "web"), "metrics", url, sizeof url, why, sizeof why);
+    struct tgt_policy pol = {0};
+    bool ok = tgt_url(pc_get(c, "shop", "web"), "metrics", &pol, url, sizeof url, why, sizeof why);
     ck_assert_msg(ok == URLS[_i].ok, "row %d: %s %s", _i, url, why);
     if (ok)
         ck_assert_str_eq(url, URLS[_i].want);
     else
         ck_assert_msg(strstr(why, URLS[_i].want) && why[0], "row %d: %s", _i, why);
+    pc_free(c);
+    json_decref(p);
+}
+END_TEST
+
+/* The two switches: loopback (single-machine setups) and hostNetwork. No
+ * switch lifts the other classes. */
+START_TEST(test_tgt_policy)
+{
+    json_t *p = pod("shop", "web", "u", "1Gi", false);
+    json_t *md = json_object_get(p, "metadata");
+    json_object_set_new(json_object_get(md, "annotations"), "membudget.io/metrics",
+                        json_string("6060/metrics"));
+    json_object_set_new(json_object_get(p, "status"), "podIP", json_string("127.0.0.3"));
+    struct podcache *c = pc_new(NULL, NULL, NULL);
+    pc_apply(c, KOBJ_ADDED, p, NULL);
+    char url[256], why[256];
+    struct tgt_policy lo = {.allow_loopback = true}, host = {.allow_host_network = true};
+    ck_assert(tgt_url(pc_get(c, "shop", "web"), "metrics", &lo, url, sizeof url, why, sizeof why));
+    ck_assert_str_eq(url, "http://127.0.0.3:6060/metrics");
+    json_object_set_new(json_object_get(p, "status"), "podIP", json_string("::ffff:127.0.0.3"));
+    pc_apply(c, KOBJ_MODIFIED, p, NULL);
+    ck_assert(!tgt_url(pc_get(c, "shop", "web"), "metrics", &lo, url, sizeof url, why, sizeof why));
+    json_object_set_new(json_object_get(p, "status"), "podIP", json_string("10.1.2.3"));
+    json_object_set_new(json_object_get(p, "spec"), "hostNetwork", json_true());
+    pc_apply(c, KOBJ_MODIFIED, p, NULL);
+    ck_assert(!tgt_url(pc_get(c, "shop", "web"), "metrics", &lo, url, sizeof url, why, sizeof why));
+    ck_assert_msg(strstr(why, "hostNetwork"), "%s", why);
+    ck_assert(tgt_url(pc_get(c, "shop", "web"), "metrics", &host, url, sizeof url, why, sizeof why));
     pc_free(c);
     json_decref(p);
 }
@@ -381,6 +427,7 @@ Suite *pc_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("target");
     tcase_add_loop_test(tc, test_tgt_url, 0, (int)MB_ARRAY_LEN(URLS));
+    tcase_add_test(tc, test_tgt_policy);
     suite_add_tcase(s, tc);
     tc = tcase_create("lease");
     tcase_add_test(tc, test_lease_create_when_absent);

@@ -1,0 +1,44 @@
+/* podcall.c -- pod endpoint calls through the address guard. See podcall.h. */
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/podcache.h"
+#include "membudget/podcall.h"
+
+struct podcall {
+    struct kapi *k;
+    struct tgt_policy pol;
+};
+
+struct podcall *podcall_new(struct kapi *k, const struct tgt_policy *pol)
+{
+    struct podcall *pc = mb_xcalloc(1, sizeof *pc);
+    pc->k = k;
+    pc->pol = *pol;
+    return pc;
+}
+
+void podcall_free(struct podcall *pc)
+{
+    mb_free(pc);
+}
+
+uint64_t podcall_submit(struct podcall *pc, const struct pc_pod *p, const struct podcall_req *req,
+                        kapi_done_fn *done, void *ctx, char *why, size_t whylen)
+{
+    char url[600];
+    if (!tgt_url(p, req->key, &pc->pol, url, sizeof url, why, whylen))
+        return 0;
+    struct kapi_req kr = {.method = req->method,
+                          .path = url,
+                          .body = req->body,
+                          .body_len = req->body ? strlen(req->body) : 0,
+                          .timeout_ms = req->timeout_ms,
+                          .max_response = req->max_response};
+    return kapi_submit(pc->k, &kr, done, ctx);
+}
+
+void podcall_cancel(struct podcall *pc, uint64_t id)
+{
+    kapi_cancel(pc->k, id);
+}
