@@ -18,6 +18,7 @@
 #include "membudget/backoff.h"
 #include "membudget/buf.h"
 #include "membudget/controller.h"
+#include "membudget/gateq.h"
 #include "membudget/https.h"
 #include "membudget/jsonx.h"
 #include "membudget/kapi.h"
@@ -78,172 +79,11 @@ static bool govern_remove(struct controller *c, const char *ns)
     return false;
 }
 
-/* --- the gate queue ------------------------------------------------------------- */
-
-/* The membudget.io/within-budget condition this pod should have: False
- * while throttled, True on a gated pod (or one that has the condition
- * already), none otherwise. Compared with what the watch shows, it drives
- * the patches: the API server's state is the truth, the queue converges. */
-static enum pc_cond want_cond(const struct podstate *s)
-{
-    const struct pc_pod *p = s->pod;
-    if (p->deleting || strcmp(p->phase, "Running") != 0)
-        return PC_COND_ABSENT;
-    if (s->throttled && !s->c->dry_run && !s->c->cfg->dry_run) /* dry run: never False */
-        return PC_COND_FALSE;
-    return p->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
-}
-
-/* The record (planner.h) differs from what the pod holds. */
-static bool needs_record(const struct podstate *s)
-{
-    return s->pl && s->record[0] && strcmp(s->record, s->pod->record) != 0 && !s->pod->deleting;
-}
-
-static bool needs_cond(const struct podstate *s)
-{
-    enum pc_cond w = want_cond(s);
-    return (w != PC_COND_ABSENT && w != s->pod->cond) || needs_record(s);
-}
-
-static void q_push(struct controller *c, struct podstate *s)
-{
-    if (s->queued || s->call)
-        return;
-    s->queued = true;
-    s->qnext = NULL;
-    s->qprev = c->qtail;
-    if (c->qtail)
-        c->qtail->qnext = s;
-    else
-        c->qhead = s;
-    c->qtail = s;
-    event_active(c->pump, EV_TIMEOUT, 0);
-}
-
-static void q_remove(struct controller *c, struct podstate *s)
-{
-    if (!s->queued)
-        return;
-    if (s->qprev)
-        s->qprev->qnext = s->qnext;
-    else
-        c->qhead = s->qnext;
-    if (s->qnext)
-        s->qnext->qprev = s->qprev;
-    else
-        c->qtail = s->qprev;
-    s->qnext = s->qprev = NULL;
-    s->queued = false;
-}
-
-static void count_patch(struct controller *c, const char *result)
-{
-    const char *v[] = {result};
-    mx_add(c->m_patches, v, 1);
-}
-
-static void on_patched(void *arg, const struct kapi_resp *resp)
-{
-    struct podstate *s = arg;
-    struct controller *c = s->c;
-    struct kobj_status st;
-    mb_mono_ms now = c->clk->mono_ms(c->clk->ctx);
-
-    s->call = 0;
-    c->inflight--;
-    if (resp->err == MB_OK && resp->status == 200) {
-        count_patch(c, "ok");
-        backoff_reset(&s->bo);
-        s->attempts = 0;
-        log_info("condition set", "{s:s,s:s,s:s,s:s}", "namespace", s->pod->ns, "pod",
-                 s->pod->name, "condition", ANN_CONDITION, "status",
-                 want_cond(s) == PC_COND_FALSE ? "False" : "True");
-    } else if (resp->err == MB_OK && resp->status == 404) {
-        count_patch(c, "gone");
-    } else {
-        kobj_status_from_body(resp->status, resp->body, resp->len, &st);
-        count_patch(c, resp->status == 409 ? "conflict" : "error");
-        if (++s->attempts < MAX_GATE_ATTEMPTS) {
-            uint64_t ms = backoff_next(&s->bo, backoff_rand(&c->rnd),
-                                       resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000
-                                                               : 0);
-            s->not_before = now + ms;
-            log_warn("readiness gate patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
-                     s->pod->ns, "pod", s->pod->name, "status", (int)resp->status, "error",
-                     resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
-            q_push(c, s);
-        } else {
-            log_error("readiness gate patch failed, giving up until the pod changes",
-                      "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns, "pod", s->pod->name, "status",
-                      (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
-            s->attempts = 0;
-        }
-    }
-    event_active(c->pump, EV_TIMEOUT, 0);
-}
-
-static void submit_cond(struct controller *c, struct podstate *s, mb_wall_ms wall)
-{
-    char ts[32], path[512];
-    enum pc_cond w = want_cond(s);
-    bool off = w == PC_COND_FALSE;
-    kobj_format_time(wall, ts, sizeof ts);
-    json_t *conds = json_array();
-    if (w != PC_COND_ABSENT && (w != s->pod->cond || !needs_record(s)))
-        json_array_append_new(
-            conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", ANN_CONDITION, "status",
-                             off ? "False" : "True", "reason",
-                             off ? "OverMemoryBudget" : "WithinBudget", "message",
-                             off ? s->cond_msg : "membudget: usage within budget; traffic allowed",
-                             "lastTransitionTime", ts));
-    if (needs_record(s))
-        json_array_append_new(
-            conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", ANN_RECORD_CONDITION, "status",
-                             strncmp(s->record, "tier=normal", 11) ? "True" : "False", "reason",
-                             "MembudgetState", "message", s->record, "lastTransitionTime", ts));
-    json_t *body = json_pack("{s:{s:o}}", "status", "conditions", conds);
-    size_t len;
-    char *text = mb_json_dumps(body, JSON_COMPACT, &len);
-    json_decref(body);
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", s->pod->ns, s->pod->name);
-    struct kapi_req req = {.method = "PATCH",
-                           .path = path,
-                           .content_type = "application/strategic-merge-patch+json",
-                           .body = text,
-                           .body_len = len};
-    c->inflight++;
-    s->call = kapi_submit(c->api, &req, on_patched, s);
-    mb_free(text);
-}
-
-static void on_pump(evutil_socket_t fd, short what, void *arg)
-{
-    struct controller *c = arg;
-    mb_mono_ms now = c->clk->mono_ms(c->clk->ctx);
-    mb_wall_ms wall = c->clk->wall_ms(c->clk->ctx);
-    (void)fd;
-    (void)what;
-    if (!c->leader || c->stopped)
-        return;
-    for (struct podstate *s = c->qhead, *next; s && c->inflight < c->max_inflight; s = next) {
-        next = s->qnext;
-        if (s->not_before > now)
-            continue;
-        q_remove(c, s);
-        if (!needs_cond(s))
-            continue; /* changed meanwhile: nothing to do */
-        /* Dry run sets the condition too: only ever True there (remedy
-         * never throttles in dry run), so a gated pod is never kept
-         * NotReady by a trial of membudget. */
-        submit_cond(c, s, wall);
-    }
-}
+/* --- conditions (gateq.h) ----------------------------------------------------- */
 
 void ctl_cond_changed(struct controller *c, struct podstate *s)
 {
-    if (c->leader && needs_cond(s))
-        q_push(c, s);
+    gq_check(c->gq, &s->gq);
 }
 
 bool ctl_governed(struct controller *c, const char *ns)
@@ -258,12 +98,9 @@ bool ctl_governed(struct controller *c, const char *ns)
 static void state_free(struct controller *c, struct podstate *s, const struct pc_pod *old)
 {
     s->pod = old;
+    s->gq.pod = old;
     remedy_pod_gone(c, s, true);
-    q_remove(c, s);
-    if (s->call) {
-        kapi_cancel(c->api, s->call);
-        c->inflight--;
-    }
+    gq_forget(c->gq, &s->gq);
     mb_free(s);
 }
 
@@ -282,22 +119,23 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
             state_free(c, s, old);
         s = mb_xcalloc(1, sizeof *s);
         s->c = c;
-        backoff_init(&s->bo, 200, 10000);
+        gq_item_init(&s->gq);
         cur->user = s;
     }
     s->pod = cur;
+    s->gq.pod = cur;
     pl_spec_of(cur, &c->pcf, &s->spec);
     if (!s->pl) {
         /* No planner state here (not leading, or not sampled yet): hold
          * what the cluster holds, so a new leader never flips a throttled
          * pod's condition back to True before it has decided anything. */
-        s->throttled = cur->cond == PC_COND_FALSE && !strcmp(cur->cond_reason, "OverMemoryBudget");
-        snprintf(s->record, sizeof s->record, "%s", cur->record);
+        s->gq.throttled = cur->cond == PC_COND_FALSE &&
+                          !strcmp(cur->cond_reason, "OverMemoryBudget");
+        s->gq.record_own = false;
     }
     if (cur->ready && (!old || !old->ready || strcmp(old->uid, cur->uid) != 0))
         remedy_pod_ready(c, cur);
-    if (c->leader && needs_cond(s))
-        q_push(c, s);
+    gq_check(c->gq, &s->gq);
 }
 
 /* --- sinks -------------------------------------------------------------------- */
@@ -471,7 +309,7 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
         } else {
             json_object_set_new(j, "tier", json_string("normal"));
         }
-        json_object_set_new(j, "pendingWrite", json_boolean(s && (s->queued || s->call)));
+        json_object_set_new(j, "pendingWrite", json_boolean(s && gq_pending(&s->gq)));
         json_array_append_new(arr, j);
     }
     mb_free(v);
@@ -539,10 +377,11 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->cfg = conf->cfg;
     snprintf(c->own_ns, sizeof c->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
     c->calls = conf->pods;
-    c->max_inflight = conf->max_inflight_writes ? conf->max_inflight_writes : 32;
     c->rnd = clk->mono_ns(clk->ctx);
     c->cache = pc_new(on_pod, governed, c);
-    c->pump = event_new(loop_base(lp), -1, EV_PERSIST, on_pump, c);
+    struct gq_conf gc = {.max_inflight = conf->max_inflight_writes,
+                         .dry_run = conf->dry_run || conf->cfg->dry_run};
+    c->gq = gq_new(lp, clk, api, mx, &gc);
     c->explicit_ns = conf->nnamespaces > 0;
     if (c->explicit_ns) {
         c->pods = mb_xcalloc(conf->nnamespaces, sizeof *c->pods);
@@ -585,10 +424,6 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
                                     .label_selector = "membudget.io/enforce=true"};
         c->nsr = reflector_new(lp, clk, api, mx, &nc, &NS_SINK, c);
     }
-    static const char *const RL[] = {"result"};
-    c->m_patches = mx_counter(mx, "membudget_condition_patches_total",
-                              "Patches of the membudget.io/within-budget pod condition, by result.",
-                              1, RL);
     c->m_tracked = mx_gauge(mx, "membudget_tracked_pods", "Pods in the controller's cache.", 0, NULL);
     c->m_cache_bytes = mx_gauge(mx, "membudget_pod_cache_bytes",
                                 "Memory held by the pod cache (records and table).", 0, NULL);
@@ -610,8 +445,6 @@ void controller_start(struct controller *c)
 {
     c->started = c->clk->mono_ms(c->clk->ctx);
     c->stopped = false;
-    struct timeval tv = {0, 100000};
-    event_add(c->pump, &tv);
     {
         struct timeval one = {1, 0};
         event_add(c->gauges, &one);
@@ -633,6 +466,7 @@ void controller_set_leader(struct controller *c, bool leader)
     mx_set(c->m_leader, NULL, leader ? 1 : 0);
     log_info(leader ? "leading: acting on pods" : "not leading: observing only", "{s:I}",
              "tracked", (json_int_t)pc_count(c->cache));
+    gq_set_active(c->gq, leader);
     if (!leader) {
         remedy_reset(c); /* the next leader continues from the cluster's record */
         return;
@@ -640,13 +474,14 @@ void controller_set_leader(struct controller *c, bool leader)
     size_t pos = 0;
     struct pc_pod *p;
     while ((p = pc_next(c->cache, &pos)))
-        if (p->user && needs_cond(p->user))
-            q_push(c, p->user);
+        if (p->user)
+            gq_check(c->gq, &((struct podstate *)p->user)->gq);
 }
 
 void controller_stop(struct controller *c)
 {
     c->stopped = true;
+    gq_stop(c->gq);
     remedy_stop(c);
     for (size_t i = 0; i < c->npods; i++)
         reflector_stop(c->pods[i]);
@@ -656,7 +491,7 @@ void controller_stop(struct controller *c)
 
 size_t controller_inflight(const struct controller *c)
 {
-    return c->inflight;
+    return gq_inflight(c->gq);
 }
 
 bool controller_synced(const struct controller *c)
@@ -697,8 +532,7 @@ void controller_free(struct controller *c)
     for (size_t i = 0; i < c->nprev; i++)
         mb_free(c->prev[i]);
     mb_free(c->prev);
-    if (c->pump)
-        event_free(c->pump);
+    gq_free(c->gq);
     if (c->gauges)
         event_free(c->gauges);
     mb_free(c);

@@ -12,6 +12,7 @@
 #include "membudget/backoff.h"
 #include "membudget/config.h"
 #include "membudget/evlimit.h"
+#include "membudget/gateq.h"
 #include "membudget/kapi.h"
 #include "membudget/metrics.h"
 #include "membudget/planner.h"
@@ -24,18 +25,10 @@ struct podsink;
 
 
 struct podstate {
-    struct podstate *qnext, *qprev; /* in the gate queue */
-    bool queued;
-    uint64_t call;                  /* PATCH in flight, 0 when none */
-    mb_mono_ms not_before;          /* retry time after a failure */
-    unsigned attempts;
-    struct backoff bo;
     struct controller *c;
     const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
     struct pl_spec spec;            /* its annotations, parsed once per version */
-    bool throttled;                 /* the readiness condition should be False */
-    char cond_msg[240];             /* the condition's message while throttled */
-    char record[96];                /* the membudget.io/remediation message to hold, "" none */
+    struct gq_item gq;              /* the conditions it should have (gateq.h) */
     /* remedy.c */
     struct pl_pod *pl;              /* the planner's state (leader only), NULL until sampled */
     uint64_t gc_call, thr_call, prof_call, evict_call;
@@ -66,13 +59,11 @@ struct controller {
     size_t synced_pods;             /* pod reflectors that finished a list */
     bool initial_logged;
     mb_mono_ms started;
-    struct podstate *qhead, *qtail; /* gate queue */
-    size_t inflight, max_inflight;
-    struct event *pump;             /* runs the queue (also a 100 ms retry tick) */
+    struct gateq *gq;               /* pod conditions */
     struct event *gauges;           /* 1 s: state gauges, synced_pub */
     atomic_bool synced_pub;         /* controller_synced(), for the ops thread's /readyz */
     uint64_t rnd;
-    struct mx_family *m_patches, *m_tracked, *m_cache_bytes, *m_leader;
+    struct mx_family *m_tracked, *m_cache_bytes, *m_leader;
     /* remedy.c */
     const struct cfg *cfg;
     struct pl_conf pcf;

@@ -269,13 +269,13 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         recorder_event(c->rec, &ref, plan->ev[i].warning ? "Warning" : "Normal",
                        plan->ev[i].reason, "%s", plan->ev[i].msg);
     if (plan->throttle_changed) {
-        s->throttled = plan->throttled;
-        snprintf(s->cond_msg, sizeof s->cond_msg, "%s", plan->cond_msg);
+        s->gq.throttled = plan->throttled;
+        snprintf(s->gq.cond_msg, sizeof s->gq.cond_msg, "%s", plan->cond_msg);
     }
     if (plan->record_changed) {
         struct pl_record r;
         pl_record_of(s->pl, &r);
-        pl_record_format(&r, s->record, sizeof s->record);
+        pl_record_format(&r, s->gq.record, sizeof s->gq.record);
     }
     if (plan->throttle_changed || plan->record_changed)
         ctl_cond_changed(c, s);
@@ -323,12 +323,22 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
     s->pl = mb_xcalloc(1, sizeof *s->pl);
     pl_init(s->pl);
     struct pl_record r;
-    if (pl_record_parse(s->pod->record, &r)) {
-        pl_resume(s->pl, &c->pcf, &s->spec, &r, mono(c), wall(c));
-        log_info("resuming from the cluster's record", "{s:s,s:s,s:s}", "namespace", s->pod->ns,
-                 "pod", s->pod->name, "record", s->pod->record);
+    bool have = pl_record_parse(s->pod->record, &r);
+    if (!have && s->gq.throttled) {
+        /* Throttled by a leader that left no record: continue throttled,
+         * and let the breaker recover it. */
+        r = (struct pl_record){.tier = BRK_THROTTLE};
+        have = true;
     }
-    snprintf(s->record, sizeof s->record, "%s", s->pod->record);
+    if (have) {
+        pl_resume(s->pl, &c->pcf, &s->spec, &r, mono(c), wall(c));
+        log_info("resuming from the cluster's record", "{s:s,s:s,s:s,s:b}", "namespace",
+                 s->pod->ns, "pod", s->pod->name, "record", s->pod->record, "throttled",
+                 s->gq.throttled);
+    }
+    s->gq.throttled = pl_throttled(s->pl);
+    snprintf(s->gq.record, sizeof s->gq.record, "%s", s->pod->record);
+    s->gq.record_own = true;
     return s->pl;
 }
 
@@ -468,6 +478,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
     }
     mb_free(s->pl);
     s->pl = NULL;
+    s->gq.record_own = false;
 }
 
 /* A pod of p's owner became Ready (the owner's slot may settle). */

@@ -6,12 +6,15 @@
  * nothing asserts on elapsed time. */
 #include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fakes.h"
 #include "membudget/alloc.h"
+#include "membudget/buf.h"
 #include "membudget/config.h"
 #include "membudget/controller.h"
+#include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
 #include "membudget/podcall.h"
@@ -161,12 +164,332 @@ START_TEST(test_reflector_list_errors_paced)
 }
 END_TEST
 
+/* --- the controller wired to fakes -------------------------------------------- */
+
+struct rig {
+    struct loop *lp;
+    struct fake_kapi api, pods;
+    struct fake_clock fc;
+    struct mx *mx;
+    struct cfg cfg;
+    struct podcall *calls;
+    struct controller *ctl;
+    struct fk_req *watch;
+    char dir[64];
+};
+
+/* A budgeted pod of shop (budget 100Mi, heap scraped on 6060), owned by
+ * `owner` ("" for none). `extra` adds annotations (",\"k\":\"v\""), `cond`
+ * the within-budget condition ("" none). */
+static char *pod_json(const char *name, const char *owner, int ip, bool ready, const char *extra,
+                      const char *cond, const char *record)
+{
+    char ow[200] = "", cd[400] = "", rc[300] = "";
+    if (*owner)
+        snprintf(ow, sizeof ow, ",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"%s\","
+                                "\"uid\":\"uid-%s\",\"controller\":true}]",
+                 owner, owner);
+    if (*cond)
+        snprintf(cd, sizeof cd, ",{\"type\":\"membudget.io/within-budget\",\"status\":\"%s\","
+                                "\"reason\":\"%s\"}",
+                 cond, strcmp(cond, "False") ? "WithinBudget" : "OverMemoryBudget");
+    if (*record)
+        snprintf(rc, sizeof rc, ",{\"type\":\"membudget.io/remediation\",\"status\":\"True\","
+                                "\"message\":\"%s\"}",
+                 record);
+    return mb_xasprintf(
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"shop\",\"uid\":\"uid-%s\","
+        "\"resourceVersion\":\"1\"%s,\"annotations\":{\"membudget.io/budget\":\"100Mi\","
+        "\"membudget.io/usage\":\"heap\",\"membudget.io/metrics\":\"6060/metrics\"%s}},"
+        "\"spec\":{\"readinessGates\":[{\"conditionType\":\"membudget.io/within-budget\"}],"
+        "\"containers\":[{\"name\":\"app\",\"ports\":[{\"containerPort\":6060}],"
+        "\"resources\":{\"limits\":{\"memory\":\"128Mi\"}}}]},"
+        "\"status\":{\"phase\":\"Running\",\"podIP\":\"127.0.0.%d\",\"conditions\":["
+        "{\"type\":\"Ready\",\"status\":\"%s\"}%s%s]}}",
+        name, name, ow, extra ? extra : "", ip, ready ? "True" : "False", cd, rc);
+}
+
+static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool dry)
+{
+    memset(r, 0, sizeof *r);
+    ck_assert_int_eq(loop_new(&r->lp, NULL), MB_OK);
+    fake_kapi_init(&r->api);
+    fake_kapi_init(&r->pods);
+    fake_clock_init(&r->fc, 5000000, 1795000000000LL);
+    r->mx = mx_new();
+    cfg_defaults(&r->cfg);
+    r->cfg.sample_interval_ms = 10; /* a real timer: keep the test fast */
+    r->cfg.sustain_samples = 2;
+    r->cfg.recover_samples = 2;
+    r->cfg.dry_run = dry;
+    snprintf(r->dir, sizeof r->dir, "/tmp/mb-seams-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    mb_free(r->cfg.eviction.profile_dir);
+    r->cfg.eviction.profile_dir = mb_xstrdup(r->dir);
+    struct tgt_policy pol = {.allow_loopback = true};
+    r->calls = podcall_new(r->pods.k, &pol);
+    static const char *const NS[] = {"shop"};
+    struct controller_conf cc = {.namespaces = NS, .nnamespaces = 1, .cfg = &r->cfg,
+                                 .pods = r->calls, .identity = "test"};
+    struct mb_diag d = {0};
+    ck_assert_int_eq(controller_new(r->lp, &r->fc.clk, r->api.k, r->mx, NULL, &cc, &r->ctl, &d),
+                     MB_OK);
+    controller_start(r->ctl);
+    controller_set_leader(r->ctl, true);
+    struct mb_buf list;
+    mb_buf_init(&list, 1 << 20);
+    mb_buf_adds(&list, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[");
+    for (size_t i = 0; i < npods; i++)
+        mb_buf_printf(&list, "%s%s", i ? "," : "", pods[i]);
+    mb_buf_adds(&list, "]}");
+    struct fk_req *l = NULL;
+    RUN_UNTIL(r->lp, (l = fake_kapi_find(&r->api, "pods?limit=")), 100);
+    ck_assert_ptr_nonnull(l);
+    fake_kapi_answer(l, 200, mb_buf_str(&list));
+    mb_buf_cleanup(&list);
+    r->watch = fake_kapi_find(&r->api, "watch=1");
+    ck_assert_ptr_nonnull(r->watch);
+}
+
+static void rig_stop(struct rig *r)
+{
+    controller_stop(r->ctl);
+    controller_free(r->ctl);
+    podcall_free(r->calls);
+    fake_kapi_cleanup(&r->api);
+    fake_kapi_cleanup(&r->pods);
+    mx_free(r->mx);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", r->dir);
+    ck_assert_int_eq(system(cmd), 0);
+    cfg_cleanup(&r->cfg);
+    loop_free(r->lp);
+}
+
+/* A watch event for the pod (the watch request stays open). */
+static void rig_event(struct rig *r, const char *type, char *pod)
+{
+    char *line = mb_xasprintf("{\"type\":\"%s\",\"object\":%s}\n", type, pod);
+    struct fk_req *w = fake_kapi_find(&r->api, "watch=1");
+    ck_assert_ptr_nonnull(w);
+    fake_kapi_stream(w, line);
+    mb_free(line);
+}
+
+/* Answer every pending scrape of pod ip `ip` with `pct`% of 100Mi; returns
+ * how many. */
+static int answer_scrapes(struct rig *r, int ip, int pct)
+{
+    char needle[64], body[128];
+    int n = 0;
+    struct fk_req *q;
+    snprintf(needle, sizeof needle, "127.0.0.%d:6060/metrics", ip);
+    snprintf(body, sizeof body, "go_memstats_heap_inuse_bytes %lld\n",
+             (long long)pct * 1048576LL);
+    while ((q = fake_kapi_find(&r->pods, needle))) {
+        fake_kapi_answer(q, 200, body);
+        n++;
+    }
+    return n;
+}
+
+static bool scrape_pending(struct rig *r, int ip)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "127.0.0.%d:6060/metrics", ip);
+    return fake_kapi_find(&r->pods, needle) != NULL;
+}
+
+/* Run ticks (the loop until a new scrape of ips[0] appears), answering
+ * scrapes of the pods in ips[] with pcts[]; stop when `cond`. */
+#define TICKS(r, n, ips, pcts, cond)                                                     \
+    do {                                                                                \
+        for (int k_ = 0; k_ < (n) && !(cond); k_++) {                                   \
+            RUN_UNTIL((r)->lp, scrape_pending((r), (ips)[0]), 200);                     \
+            for (size_t j_ = 0; j_ < MB_ARRAY_LEN(ips); j_++)                           \
+                answer_scrapes((r), (ips)[j_], (pcts)[j_]);                             \
+        }                                                                               \
+    } while (0)
+
+/* Behaviour 6: a hung pod delays only itself, and is not scraped twice. */
+START_TEST(test_sampler_hung_pod_delays_only_itself)
+{
+    struct rig r;
+    char *a = pod_json("hung", "", 21, true, NULL, "True", ""),
+         *b = pod_json("fine", "", 22, true, NULL, "True", "");
+    const char *pods[] = {a, b};
+    rig_start(&r, pods, 2, false);
+    for (int i = 0; i < 6; i++) {
+        RUN_UNTIL(r.lp, fake_kapi_find(&r.pods, "127.0.0.22:6060"), 200);
+        ck_assert_int_eq(answer_scrapes(&r, 22, 10), 1);
+    }
+    /* six samples of the healthy pod, one request ever for the hung one */
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "127.0.0.22:6060"), 6);
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "127.0.0.21:6060"), 1);
+    /* once it answers, its next tick scrapes it again */
+    ck_assert_int_eq(answer_scrapes(&r, 21, 10), 1);
+    RUN_UNTIL(r.lp, fake_kapi_find(&r.pods, "127.0.0.21:6060"), 200);
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "127.0.0.21:6060"), 2);
+    rig_stop(&r);
+    mb_free(a);
+    mb_free(b);
+}
+END_TEST
+
+static size_t evictions(struct rig *r, const char *pod)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "/pods/%s/eviction", pod);
+    return fake_kapi_count(&r->api, "POST", needle);
+}
+
+/* Behaviour 2: two replicas of one owner at 99%: one eviction; the other
+ * waits until the first is gone AND a replica is Ready again. */
+START_TEST(test_executor_one_per_owner_until_settled)
+{
+    struct rig r;
+    char *o1 = pod_json("o1", "web", 31, false, NULL, "False", ""),
+         *o2 = pod_json("o2", "web", 32, false, NULL, "False", "");
+    const char *pods[] = {o1, o2};
+    rig_start(&r, pods, 2, false);
+    const int ips[] = {31, 32}, pcts[] = {99, 99};
+    TICKS(&r, 40, ips, pcts, evictions(&r, "o1") + evictions(&r, "o2") > 0);
+    const char *first = evictions(&r, "o1") ? "o1" : "o2", *second = strcmp(first, "o1") ? "o1" : "o2";
+    ck_assert_uint_eq(evictions(&r, first), 1);
+    struct fk_req *e = fake_kapi_find(&r.api, "/eviction");
+    fake_kapi_answer(e, 201, "{}");
+    TICKS(&r, 10, ips, pcts, false);
+    ck_assert_uint_eq(evictions(&r, second), 0); /* accepted is not gone */
+    char *gone = pod_json(first, "web", strcmp(first, "o1") ? 32 : 31, false, NULL, "False", "");
+    rig_event(&r, "DELETED", gone);
+    const int ip2[] = {strcmp(second, "o1") ? 32 : 31}, pct2[] = {99};
+    TICKS(&r, 10, ip2, pct2, false);
+    ck_assert_uint_eq(evictions(&r, second), 0); /* gone, but no replica Ready yet */
+    char *o3 = pod_json("o3", "web", 33, true, NULL, "True", "");
+    rig_event(&r, "ADDED", o3);
+    for (int k = 0; k < 40 && !evictions(&r, second); k++) {
+        fake_clock_advance(&r.fc, 500); /* a deferred attempt is retried a second later */
+        TICKS(&r, 1, ip2, pct2, false);
+    }
+    ck_assert_uint_eq(evictions(&r, second), 1);
+    rig_stop(&r);
+    mb_free(o1);
+    mb_free(o2);
+    mb_free(o3);
+    mb_free(gone);
+}
+END_TEST
+
+/* Behaviours 3 and 4: a PDB blocks twice; one profile for the escalation. */
+START_TEST(test_executor_one_profile_across_pdb_retries)
+{
+    struct rig r;
+    char *p = pod_json("p", "", 41, true, ",\"membudget.io/profile\":\"6060/debug/pprof/heap\"",
+                       "True", "");
+    const char *pods[] = {p};
+    rig_start(&r, pods, 1, false);
+    const int ips[] = {41}, pcts[] = {99};
+    TICKS(&r, 40, ips, pcts, fake_kapi_find(&r.pods, "/debug/pprof/heap"));
+    struct fk_req *prof = fake_kapi_find(&r.pods, "/debug/pprof/heap");
+    ck_assert_ptr_nonnull(prof);
+    fake_kapi_answer(prof, 200, "PROFILE-BYTES");
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct fk_req *e = NULL;
+        RUN_UNTIL(r.lp, (e = fake_kapi_find(&r.api, "/pods/p/eviction")), 1);
+        for (int k = 0; k < 40 && !(e = fake_kapi_find(&r.api, "/pods/p/eviction")); k++) {
+            fake_clock_advance(&r.fc, 1000); /* the backoff passes on the fake clock */
+            TICKS(&r, 1, ips, pcts, false);
+        }
+        ck_assert_msg(e, "attempt %d never came", attempt + 1);
+        if (attempt < 2)
+            fake_kapi_answer(e, 429, "{\"kind\":\"Status\",\"code\":429,\"message\":\"Cannot evict "
+                                     "pod as it would violate the pod's disruption budget.\"}");
+        else
+            fake_kapi_answer(e, 201, "{}");
+    }
+    ck_assert_uint_eq(evictions(&r, "p"), 3);
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "/debug/pprof/heap"), 1);
+    ck_assert_uint_eq(fake_kapi_count(&r.api, "POST", "reason%3DMemoryBudgetProfileCaptured"), 0);
+    rig_stop(&r);
+    mb_free(p);
+}
+END_TEST
+
+static size_t patches_with(struct rig *r, const char *needle)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->api.n; i++)
+        n += !strcmp(r->api.v[i].method, "PATCH") && strstr(r->api.v[i].path, "/status") &&
+             strstr(r->api.v[i].body, needle);
+    return n;
+}
+
+/* Behaviour 1: dry run sets True on a gated pod and never False. */
+START_TEST(test_gateq_dry_run_never_false)
+{
+    struct rig r;
+    char *p = pod_json("d", "", 51, false, NULL, "", "");
+    const char *pods[] = {p};
+    rig_start(&r, pods, 1, true);
+    RUN_UNTIL(r.lp, fake_kapi_find(&r.api, "/pods/d/status"), 200);
+    ck_assert_uint_eq(patches_with(&r, "\"status\":\"True\""), 1);
+    const int ips[] = {51}, pcts[] = {99};
+    TICKS(&r, 20, ips, pcts, false);
+    ck_assert_uint_eq(patches_with(&r, "\"status\":\"False\""), 0);
+    ck_assert_uint_eq(evictions(&r, "d"), 0);
+    ck_assert_uint_eq(patches_with(&r, "membudget.io/remediation"), 0); /* no record either */
+    rig_stop(&r);
+    mb_free(p);
+}
+END_TEST
+
+/* Behaviour 7: a new leader finds a throttled pod and its record: no True
+ * flip while usage holds, True once it recovers. */
+START_TEST(test_failover_keeps_throttle)
+{
+    struct rig r;
+    char *p = pod_json("t", "", 61, false, NULL, "False", "tier=throttle");
+    const char *pods[] = {p};
+    rig_start(&r, pods, 1, false);
+    const int ips[] = {61}, high[] = {85}, low[] = {50};
+    TICKS(&r, 10, ips, high, false);
+    ck_assert_uint_eq(patches_with(&r, "\"status\":\"True\""), 0);
+    TICKS(&r, 20, ips, low, patches_with(&r, "WithinBudget") > 0);
+    RUN_UNTIL(r.lp, patches_with(&r, "WithinBudget") > 0, 50);
+    ck_assert_uint_eq(patches_with(&r, "WithinBudget"), 1);
+    ck_assert_uint_ge(patches_with(&r, "tier=normal"), 1);
+    rig_stop(&r);
+    mb_free(p);
+}
+END_TEST
+
+/* These suites drive whole modules: their logs are not what is checked. */
+static void quiet(void)
+{
+    log_set_level(LOG_ERROR);
+}
+
+static void loud(void)
+{
+    log_set_level(LOG_INFO);
+}
+
 Suite *seams_suite(void)
 {
     Suite *s = suite_create("seams");
     TCase *tc = tcase_create("reflector");
+    tcase_add_unchecked_fixture(tc, quiet, loud);
     tcase_add_test(tc, test_reflector_paces_410_and_short_watches);
     tcase_add_test(tc, test_reflector_list_errors_paced);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("controller");
+    tcase_add_unchecked_fixture(tc, quiet, loud);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_sampler_hung_pod_delays_only_itself);
+    tcase_add_test(tc, test_executor_one_per_owner_until_settled);
+    tcase_add_test(tc, test_executor_one_profile_across_pdb_retries);
+    tcase_add_test(tc, test_gateq_dry_run_never_false);
+    tcase_add_test(tc, test_failover_keeps_throttle);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,254 @@
+/* gateq.c -- the pod condition queue. See gateq.h. */
+#include <event2/event.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/annot.h"
+#include "membudget/gateq.h"
+#include "membudget/jsonx.h"
+#include "membudget/kapi.h"
+#include "membudget/kobj.h"
+#include "membudget/log.h"
+#include "membudget/loop.h"
+#include "membudget/metrics.h"
+
+#define MAX_GATE_ATTEMPTS 8
+
+struct gateq {
+    const struct mb_clock *clk;
+    struct kapi *api;
+    struct gq_item *head, *tail;
+    size_t inflight, max_inflight;
+    bool active, stopped, dry_run;
+    struct event *pump; /* runs the queue (also a 100 ms retry tick) */
+    uint64_t rnd;
+    struct mx_family *m_patches;
+};
+
+enum pc_cond gq_want(const struct gq_item *it, bool dry_run)
+{
+    const struct pc_pod *p = it->pod;
+    if (p->deleting || strcmp(p->phase, "Running") != 0)
+        return PC_COND_ABSENT;
+    if (it->throttled && !dry_run) /* dry run: never False */
+        return PC_COND_FALSE;
+    return p->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
+}
+
+static bool needs_record(const struct gq_item *it)
+{
+    return it->record_own && it->record[0] && strcmp(it->record, it->pod->record) != 0 &&
+           !it->pod->deleting;
+}
+
+bool gq_needs(const struct gq_item *it, bool dry_run)
+{
+    enum pc_cond w = gq_want(it, dry_run);
+    return (w != PC_COND_ABSENT && w != it->pod->cond) || needs_record(it);
+}
+
+void gq_item_init(struct gq_item *it)
+{
+    memset(it, 0, sizeof *it);
+    backoff_init(&it->bo, 200, 10000);
+}
+
+static void push(struct gateq *q, struct gq_item *it)
+{
+    if (it->queued || it->call)
+        return;
+    it->queued = true;
+    it->next = NULL;
+    it->prev = q->tail;
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    event_active(q->pump, EV_TIMEOUT, 0);
+}
+
+static void unqueue(struct gateq *q, struct gq_item *it)
+{
+    if (!it->queued)
+        return;
+    if (it->prev)
+        it->prev->next = it->next;
+    else
+        q->head = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    else
+        q->tail = it->prev;
+    it->next = it->prev = NULL;
+    it->queued = false;
+}
+
+static void count(struct gateq *q, const char *result)
+{
+    const char *v[] = {result};
+    mx_add(q->m_patches, v, 1);
+}
+
+static void on_patched(void *arg, const struct kapi_resp *resp)
+{
+    struct gq_item *it = arg;
+    struct gateq *q = it->q;
+    struct kobj_status st;
+    mb_mono_ms now = q->clk->mono_ms(q->clk->ctx);
+    it->call = 0;
+    q->inflight--;
+    if (resp->err == MB_OK && resp->status == 200) {
+        count(q, "ok");
+        backoff_reset(&it->bo);
+        it->attempts = 0;
+        log_info("condition set", "{s:s,s:s,s:s,s:s}", "namespace", it->pod->ns, "pod",
+                 it->pod->name, "condition", ANN_CONDITION, "status",
+                 gq_want(it, q->dry_run) == PC_COND_FALSE ? "False" : "True");
+    } else if (resp->err == MB_OK && resp->status == 404) {
+        count(q, "gone");
+    } else {
+        kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+        count(q, resp->status == 409 ? "conflict" : "error");
+        if (++it->attempts < MAX_GATE_ATTEMPTS) {
+            uint64_t ms = backoff_next(&it->bo, backoff_rand(&q->rnd),
+                                       resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000
+                                                               : 0);
+            it->not_before = now + ms;
+            log_warn("pod condition patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
+                     it->pod->ns, "pod", it->pod->name, "status", (int)resp->status, "error",
+                     resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
+            push(q, it);
+        } else {
+            log_error("pod condition patch failed, giving up until the pod changes",
+                      "{s:s,s:s,s:i,s:s}", "namespace", it->pod->ns, "pod", it->pod->name,
+                      "status", (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
+            it->attempts = 0;
+        }
+    }
+    event_active(q->pump, EV_TIMEOUT, 0);
+}
+
+static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
+{
+    char ts[32], path[512];
+    enum pc_cond w = gq_want(it, q->dry_run);
+    bool off = w == PC_COND_FALSE, rec = needs_record(it);
+    kobj_format_time(wall, ts, sizeof ts);
+    json_t *conds = json_array();
+    if (w != PC_COND_ABSENT && (w != it->pod->cond || !rec))
+        json_array_append_new(
+            conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", ANN_CONDITION, "status",
+                             off ? "False" : "True", "reason",
+                             off ? "OverMemoryBudget" : "WithinBudget", "message",
+                             off ? it->cond_msg : "membudget: usage within budget; traffic allowed",
+                             "lastTransitionTime", ts));
+    if (rec)
+        json_array_append_new(
+            conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", ANN_RECORD_CONDITION, "status",
+                             strncmp(it->record, "tier=normal", 11) ? "True" : "False", "reason",
+                             "MembudgetState", "message", it->record, "lastTransitionTime", ts));
+    json_t *body = json_pack("{s:{s:o}}", "status", "conditions", conds);
+    size_t len;
+    char *text = mb_json_dumps(body, JSON_COMPACT, &len);
+    json_decref(body);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", it->pod->ns,
+             it->pod->name);
+    struct kapi_req req = {.method = "PATCH",
+                           .path = path,
+                           .content_type = "application/strategic-merge-patch+json",
+                           .body = text,
+                           .body_len = len};
+    q->inflight++;
+    it->q = q;
+    it->call = kapi_submit(q->api, &req, on_patched, it);
+    mb_free(text);
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+    struct gateq *q = arg;
+    mb_mono_ms now = q->clk->mono_ms(q->clk->ctx);
+    mb_wall_ms wall = q->clk->wall_ms(q->clk->ctx);
+    (void)fd;
+    (void)what;
+    if (!q->active || q->stopped)
+        return;
+    for (struct gq_item *it = q->head, *next; it && q->inflight < q->max_inflight; it = next) {
+        next = it->next;
+        if (it->not_before > now)
+            continue;
+        unqueue(q, it);
+        if (gq_needs(it, q->dry_run)) /* else changed meanwhile: nothing to do */
+            submit(q, it, wall);
+    }
+}
+
+struct gateq *gq_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api, struct mx *mx,
+                     const struct gq_conf *conf)
+{
+    static const char *const RL[] = {"result"};
+    struct gateq *q = mb_xcalloc(1, sizeof *q);
+    q->clk = clk;
+    q->api = api;
+    q->max_inflight = conf->max_inflight ? conf->max_inflight : 32;
+    q->dry_run = conf->dry_run;
+    q->rnd = clk->mono_ns(clk->ctx) | 1;
+    q->pump = event_new(loop_base(lp), -1, EV_PERSIST, on_pump, q);
+    struct timeval tv = {0, 100000};
+    event_add(q->pump, &tv);
+    q->m_patches = mx_counter(mx, "membudget_condition_patches_total",
+                              "Patches of membudget's pod conditions (within-budget, remediation), "
+                              "by result.",
+                              1, RL);
+    return q;
+}
+
+void gq_check(struct gateq *q, struct gq_item *it)
+{
+    if (q->active && !q->stopped && gq_needs(it, q->dry_run))
+        push(q, it);
+}
+
+void gq_forget(struct gateq *q, struct gq_item *it)
+{
+    unqueue(q, it);
+    if (it->call) {
+        kapi_cancel(q->api, it->call);
+        it->call = 0;
+        q->inflight--;
+    }
+}
+
+void gq_set_active(struct gateq *q, bool active)
+{
+    q->active = active;
+    if (active)
+        q->stopped = false;
+}
+
+void gq_stop(struct gateq *q)
+{
+    q->stopped = true;
+}
+
+size_t gq_inflight(const struct gateq *q)
+{
+    return q->inflight;
+}
+
+bool gq_pending(const struct gq_item *it)
+{
+    return it->queued || it->call;
+}
+
+void gq_free(struct gateq *q)
+{
+    if (!q)
+        return;
+    while (q->head)
+        unqueue(q, q->head);
+    if (q->pump)
+        event_free(q->pump);
+    mb_free(q);
+}
