@@ -424,8 +424,173 @@ def sc_ssrf_guard(work):
         sim.stop()
 
 
+def wset_gc_pod(sim, ns, name, t):
+    """A working-set pod (usage from the metrics API, set by the test) whose
+    GC endpoint is a real target: GC calls can be counted, usage steered."""
+    return sim.api("POST", "/api/v1/namespaces/%s/pods" % ns, {
+        "metadata": {"name": name, "annotations": {
+            "membudget.io/budget": "100Mi", "membudget.io/gc": "%d/debug/gc" % t.port,
+            "kubesim.io/pod-ip": t.ip}},
+        "spec": {"nodeName": "node-1",
+                 "readinessGates": [{"conditionType": "membudget.io/within-budget"}],
+                 "containers": [{"name": "app", "image": "x", "ports": [{"containerPort": t.port}],
+                                 "resources": {"limits": {"memory": "128Mi"}}}]}})
+
+
+def log_msgs(ctl, msg, pod=None):
+    return [l for l in ctl.logs() if l.get("msg") == msg and (pod is None or l.get("pod") == pod)]
+
+
+def sc_owner_one_at_a_time(work):
+    """Two replicas of one owner at 99%, no PDB: one is evicted; the other
+    waits until that one is gone AND a replica is Ready again."""
+    sim = setup(work)
+    try:
+        ctl = controller(work, sim)
+        for n in ("o1", "o2"):
+            wset_pod(sim, "shop", n, "rs-web")
+        wait_until(lambda: len(ctl.tracked()) == 2 and
+                   all(p["podIP"] for p in ctl.tracked().values()), 5)
+        set_usage(sim, "shop", ["o1", "o2"], "99Mi")
+        ok = wait_until(lambda: any("MemoryBudgetEvicted" in reasons(sim, "shop", n)
+                                    for n in ("o1", "o2")), 20)
+        first = "o1" if "MemoryBudgetEvicted" in reasons(sim, "shop", "o1") else "o2"
+        second = "o2" if first == "o1" else "o1"
+        check("one replica evicted", ok, (reasons(sim, "shop", "o1"), reasons(sim, "shop", "o2")))
+        gone = wait_until(lambda: ("shop", first) not in sim.pods(), 30)
+        time.sleep(3)  # three more samples of the other replica at 99%
+        check("the other replica waits: the first is gone but no replica is Ready again",
+              gone and "MemoryBudgetEvicted" not in reasons(sim, "shop", second),
+              reasons(sim, "shop", second))
+        wset_pod(sim, "shop", "o3", "rs-web")  # the ReplicaSet's replacement
+        set_usage(sim, "shop", [second], "99Mi")
+        check("once a replica is Ready again, the other is evicted", wait_until(
+            lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", second), 20),
+            reasons(sim, "shop", second))
+        check("the slot release is logged", wait_until(lambda: log_msgs(
+            ctl, "eviction slot released: the pod is gone and its owner is Ready"), 5))
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
+def sc_last_chance_gc(work):
+    """A jump straight into the evict tier: the GC endpoint is tried first,
+    and the next fresh sample decides."""
+    sim = setup(work)
+    t = Target("127.0.0.17", 16007, "garbage", 0)
+    try:
+        ctl = controller(work, sim)
+        wset_gc_pod(sim, "shop", "jump", t)
+        wait_until(lambda: ("shop", "jump") in ctl.tracked(), 5)
+        set_usage(sim, "shop", ["jump"], "99Mi")
+        ok = wait_until(lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", "jump"), 20)
+        evs = events(sim, "shop", "jump")
+        msgs = [e["reason"] + ": " + e["message"] for e in evs]
+        last = [i for i, e in enumerate(evs) if "one last GC before evicting" in e["message"]]
+        ev = [i for i, e in enumerate(evs) if e["reason"] == "MemoryBudgetEvicted"]
+        check("the GC endpoint is called before the eviction", ok and last and ev and
+              last[0] < ev[0] and log_msgs(ctl, "gc forced", "jump"), msgs)
+        ctl.stop()
+    finally:
+        t.stop()
+        sim.stop()
+
+
+FAILOVER_CONFIG = """sampleInterval: 1s
+usage: {scrapeTimeout: 800ms, allowLoopback: true}
+sustainSamples: 2
+recoverSamples: 2
+gcMinInterval: 60s
+tiers: {throttle: 80, gc: 90, evict: 99}
+eviction: {profileDir: %s}
+"""
+
+
+def sc_failover(work):
+    """kill -9 of the leader: the new leader keeps the throttled pod
+    throttled (no True flip) and does not GC again within gcMinInterval."""
+    sim = setup(work)
+    t = Target("127.0.0.18", 16008, "garbage", 0)
+    try:
+        cfg = os.path.join(work, "failover.yaml")
+        with open(cfg, "w") as f:
+            f.write(FAILOVER_CONFIG % os.path.join(work, "profiles"))
+        le = ["--config", cfg, "--leader-elect", "--leader-elect-lease-duration", "3s",
+              "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms"]
+        a = base.Ctl(work, sim, "a", *(le + ["--leader-election-identity", "a"]))
+        wait_until(lambda: a.debug()["leader"], 5)
+        b = base.Ctl(work, sim, "b", *(le + ["--leader-election-identity", "b"]))
+        wset_gc_pod(sim, "shop", "hot", t)
+        wait_until(lambda: ("shop", "hot") in a.tracked(), 5)
+        set_usage(sim, "shop", ["hot"], "92Mi")
+        gc_a = wait_until(lambda: log_msgs(a, "gc forced", "hot"), 15)
+        thr = wait_until(lambda: base.cond_of(sim.pods()[("shop", "hot")]) == "False", 5)
+        check("the leader throttles and forces a GC", gc_a and thr,
+              (reasons(sim, "shop", "hot"), base.cond_of(sim.pods()[("shop", "hot")])))
+        wait_until(lambda: "tier=gc" in json.dumps(sim.pods()[("shop", "hot")]), 5)
+        since = sim.api("GET", "/_sim/requests")[1]["last"]
+        a.stop(signal.SIGKILL)
+        a.rc = None  # killed on purpose: its exit code is not a verdict
+        t0 = time.monotonic()
+        wait_until(lambda: b.debug()["leader"], 10)
+        acted = wait_until(lambda: any(p.get("tier") for p in b.debug()["pods"]
+                                       if p.get("fresh") is not None), 10)
+        took = time.monotonic() - t0
+        print("  (failover: kill -9 to the new leader sampling and deciding: %.1f s)" % took)
+        conds = []
+        end = time.monotonic() + 6
+        while time.monotonic() < end:
+            conds.append(base.cond_of(sim.pods()[("shop", "hot")]))
+            time.sleep(0.2)
+        reqs = sim.api("GET", "/_sim/requests?since=%d" % since)[1]["items"]
+        flips = [r for r in reqs if r["method"] == "PATCH" and "WithinBudget" in
+                 json.dumps(r.get("body", ""))]
+        check("the new leader keeps the pod throttled: never True across the failover",
+              acted and set(conds) == {"False"} and not flips, (set(conds), flips[:2]))
+        check("gcMinInterval holds across leaders: no GC from the new leader",
+              not log_msgs(b, "gc forced", "hot"), log_msgs(b, "gc forced", "hot"))
+        check("the new leader says it resumed from the cluster's record",
+              log_msgs(b, "resuming from the cluster's record", "hot"))
+        set_usage(sim, "shop", ["hot"], "40Mi")
+        check("and it recovers the pod when usage falls", wait_until(
+            lambda: base.cond_of(sim.pods()[("shop", "hot")]) == "True", 10))
+        b.stop()
+    finally:
+        t.stop()
+        sim.stop()
+
+
+def sc_excluded_namespaces(work):
+    """kube-system labelled for membudget, a pod there at 99%: never acted on."""
+    sim = setup(work)
+    try:
+        st, _ = sim.ns("kube-system")
+        if st == 409:  # kubesim has it already: label it
+            sim.api("PATCH", "/api/v1/namespaces/kube-system",
+                    {"metadata": {"labels": {"membudget.io/enforce": "true"}}},
+                    "application/merge-patch+json")
+        ctl = controller(work, sim)
+        wset_pod(sim, "kube-system", "dns", "rs-dns")
+        wset_pod(sim, "shop", "s1", "rs-s1")
+        wait_until(lambda: ("shop", "s1") in ctl.tracked(), 5)
+        set_usage(sim, "kube-system", ["dns"], "99Mi")
+        set_usage(sim, "shop", ["s1"], "99Mi")
+        wait_until(lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", "s1"), 20)
+        time.sleep(2)
+        check("a labelled kube-system is not governed: no action, no Event there",
+              reasons(sim, "kube-system", "dns") == [] and ("kube-system", "dns") in sim.pods(),
+              reasons(sim, "kube-system", "dns"))
+        check("the exclusion is logged", log_msgs(
+            ctl, "namespace is labelled but excluded: not governed"))
+        ctl.stop()
+    finally:
+        sim.stop()
+
+
 SCENARIOS = [sc_reclaimable, sc_unreclaimable, sc_dry_run, sc_dry_run_global, sc_pdb_blocks, sc_metrics_failing,
-             sc_rate_limit, sc_ssrf_guard, sc_goroutine_leak]
+             sc_rate_limit, sc_ssrf_guard, sc_goroutine_leak, sc_owner_one_at_a_time,
+             sc_last_chance_gc, sc_failover, sc_excluded_namespaces]
 
 
 def main():
