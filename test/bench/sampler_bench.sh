@@ -10,6 +10,8 @@
 #     the controller's log), and from the usage change to the condition seen
 #     False in the API (end to end, includes waiting for the next sample).
 #     sampleInterval 1s, sustainSamples 1; median of 9 trials.
+#  3. The same end to end with sustainSamples 2, alone and with one hung pod
+#     elsewhere: the hung pod must not slow the reaction (ratio near 1).
 #   usage: test/bench/sampler_bench.sh MEMBUDGET_BINARY [N]
 set -euo pipefail
 bin=$1
@@ -139,4 +141,70 @@ for a, b in zip(tiers, sets):
     act.append((b - a) * 1000)
 print("  decision -> condition patch answered (action latency): median %.1f ms (n=%d)" % (statistics.median(act), len(act)))
 print("  usage changed -> condition False seen in the API (end to end, includes waiting for the next sample): median %.0f ms (n=%d)" % (statistics.median(e2e), len(e2e)))
+PY
+stop "$ctl"; stop "$sim"
+
+# 3. reaction with sustainSamples 2 (the issue's setting), alone and with one
+#    hung pod elsewhere (its /metrics accepts and never answers; scrapeTimeout
+#    800ms): each pod is on its own schedule, so the hung one delays nobody.
+echo
+echo "== reaction with sustainSamples 2 (sampleInterval 1s): quiet, then one hung pod elsewhere, 9 trials each"
+start_sim
+curl -sS -X POST "$api/api/v1/nodes" -d '{"metadata":{"name":"n1"}}' > /dev/null
+curl -sS -X POST "$api/_sim/bulk-pods" -d '{"namespace":"bench","prefix":"r","count":1,"template":{"metadata":{"annotations":{"membudget.io/budget":"100Mi"}},"spec":{"readinessGates":[{"conditionType":"membudget.io/within-budget"}],"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"200Mi"}}}]}}}' > /dev/null
+printf 'sampleInterval: 1s\nsustainSamples: 2\nrecoverSamples: 1\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n' > "$work/c3.yaml"
+python3 - <<'PY' &
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.9.0.0", 19999))
+s.listen(64)
+held = []
+while True:  # accept, read nothing, answer nothing: a hung /metrics
+    c, _ = s.accept()
+    held.append(c)
+PY
+pids+=($!)
+start_ctl "$work/c3.yaml"
+python3 - "$api" <<'PY'
+import json, statistics, sys, time, urllib.request
+api = sys.argv[1]
+def post(path, body):
+    urllib.request.urlopen(urllib.request.Request(api + path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
+def cond():
+    p = json.load(urllib.request.urlopen(api + "/api/v1/namespaces/bench/pods/r-0"))
+    for c in p["status"].get("conditions", []):
+        if c["type"] == "membudget.io/within-budget":
+            return c["status"]
+def wait(v, limit=15):
+    t = time.monotonic()
+    while time.monotonic() - t < limit:
+        if cond() == v:
+            return time.monotonic()
+        time.sleep(0.005)
+    return None
+def trials():
+    out = []
+    for _ in range(9):
+        time.sleep(1.3)
+        t0 = time.monotonic()
+        post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "90Mi"}})
+        t1 = wait("False")
+        if t1:
+            out.append((t1 - t0) * 1000)
+        post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
+        wait("True")
+    return out
+post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
+wait("True")
+quiet = trials()
+post("/_sim/bulk-pods", {"namespace": "bench", "prefix": "hung", "count": 1, "ipPrefix": "127.9",
+                         "template": {"metadata": {"annotations": {"membudget.io/budget": "100Mi",
+                             "membudget.io/metrics": "19999/metrics"}},
+                             "spec": {"containers": [{"name": "app", "image": "x", "ports": [{"containerPort": 19999}],
+                                                      "resources": {"limits": {"memory": "200Mi"}}}]}}})
+time.sleep(3)
+hung = trials()
+print("  usage changed -> condition False (end to end): median %.0f ms quiet, %.0f ms with a hung pod (ratio %.2f; n=%d, %d)"
+      % (statistics.median(quiet), statistics.median(hung), statistics.median(hung) / statistics.median(quiet), len(quiet), len(hung)))
 PY

@@ -19,7 +19,8 @@ root = sys.argv[1]
 # The calls the controller and webhook make, from the code itself: every
 # kapi request path built in src/ (method + path pattern).
 calls = set()
-for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/recorder/recorder.c",
+for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/controller/gateq.c",
+          "src/recorder/recorder.c",
           "src/leader/leader.c", "src/sampler/sampler.c"]:
     text = open("%s/%s" % (root, f)).read()
     if "reflector" in f:   # list + watch of pods and namespaces (paths from controller.c)
@@ -56,6 +57,23 @@ if wild: print("WILDCARD:", wild)
 sys.exit(1 if extra or missing or wild else 0)
 PY
 if [ $? = 0 ]; then ok "RBAC grants exactly the calls the code makes"; else bad "RBAC grants exactly the calls the code makes" "$(cat "$work/rbac.out")"; fi
+# Exclusions, one source of truth: every webhook's namespaceSelector
+# excludes exactly the config's excludedNamespaces plus membudget's own.
+out=$(python3 - "$root" <<'PY'
+import re, sys
+root = sys.argv[1]
+cfg = open(root + "/deploy/20-config.yaml").read()
+m = re.search(r"excludedNamespaces: \[([^\]]*)\]", cfg)
+want = sorted({x.strip() for x in m.group(1).split(",")} | {"membudget"}) if m else None
+wh = open(root + "/deploy/40-webhooks.yaml").read()
+lists = re.findall(r"key: kubernetes.io/metadata.name, operator: NotIn, values: \[([^\]]*)\]", wh)
+got = [sorted(x.strip() for x in l.split(",")) for l in lists]
+bad = [g for g in got if g != want]
+print("config: %s; webhooks: %s" % (want, got))
+sys.exit(1 if not m or not got or bad else 0)
+PY
+)
+if [ $? = 0 ]; then ok "webhooks exclude exactly excludedNamespaces + membudget"; else bad "webhooks exclude exactly excludedNamespaces + membudget" "$out"; fi
 if grep -qE "resources:.*secrets" "$root/deploy/10-rbac.yaml"; then
     bad "the controller's RBAC has no secrets"
 else
