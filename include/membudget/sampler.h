@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "membudget/annot.h"
 #include "membudget/clock.h"
 
 struct sampler;
@@ -30,11 +31,9 @@ struct mx;
 struct podcache;
 struct pc_pod;
 
-enum smp_figure { SMP_WORKING_SET, SMP_RSS, SMP_HEAP };
-
 struct smp_result {
     bool ok;              /* false: stale (the reason is in err) */
-    enum smp_figure figure;
+    enum ann_usage figure; /* the figure that counts (annot.h) */
     int64_t usage;        /* bytes of the figure that counts */
     bool has_goroutines;
     double goroutines;
@@ -46,8 +45,10 @@ struct smp_result {
 typedef void smp_pod_fn(void *ctx, struct pc_pod *p, const struct smp_result *r);
 /* A cycle finished: how many pods were sampled, and how long it took. */
 typedef void smp_cycle_fn(void *ctx, unsigned pods, unsigned stale, uint64_t duration_ms);
-/* Should this pod be sampled (governed, leader...)? */
-typedef bool smp_want_fn(void *ctx, const struct pc_pod *p);
+/* Should this pod be sampled (governed, leader...)? If so, *usage is the
+ * figure that counts for it (its parsed membudget.io/usage, see
+ * ann_effective_usage). */
+typedef bool smp_want_fn(void *ctx, const struct pc_pod *p, enum ann_usage *usage);
 
 struct smp_conf {
     uint64_t interval_ms;          /* sampleInterval */
@@ -69,11 +70,5 @@ void smp_free(struct sampler *s);  /* NULL-safe */
 
 /* A tick now: every wanted pod without a request in flight is sampled. */
 void smp_cycle_now(struct sampler *s);
-
-const char *smp_figure_name(enum smp_figure f); /* Returns: static */
-
-/* The figure that counts for p: membudget.io/usage, else rss when p names
- * a metrics endpoint, else working-set. */
-enum smp_figure smp_figure_of(const struct pc_pod *p);
 
 #endif /* MB_SAMPLER_H */

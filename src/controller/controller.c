@@ -31,64 +31,10 @@
 #include "membudget/reflector.h"
 #include "controller_int.h"
 
-#define MAX_GATE_ATTEMPTS 8
-
-/* --- governed namespaces --------------------------------------------------------- */
-
+/* The pod cache's question: is this namespace governed? */
 static bool governed(void *arg, const char *ns)
 {
-    struct controller *c = arg;
-    for (size_t i = 0; i < c->ngoverned; i++)
-        if (strcmp(c->governed[i], ns) == 0)
-            return true;
-    return false;
-}
-
-/* kube-system, kube-public, kube-node-lease, excludedNamespaces and our
- * own: never governed, whatever their labels (DESIGN.md). */
-static bool excluded(const struct controller *c, const char *ns)
-{
-    return cfg_excluded(c->cfg, ns, c->own_ns);
-}
-
-static bool govern_add(struct controller *c, const char *ns)
-{
-    if (governed(c, ns))
-        return false;
-    if (excluded(c, ns)) {
-        log_warn("namespace is labelled but excluded: not governed", "{s:s}", "namespace", ns);
-        return false;
-    }
-    if (c->ngoverned == c->capgoverned) {
-        c->capgoverned = c->capgoverned ? c->capgoverned * 2 : 8;
-        c->governed = mb_xrealloc(c->governed, c->capgoverned * sizeof *c->governed);
-    }
-    c->governed[c->ngoverned++] = mb_xstrdup(ns);
-    return true;
-}
-
-static bool govern_remove(struct controller *c, const char *ns)
-{
-    for (size_t i = 0; i < c->ngoverned; i++) {
-        if (strcmp(c->governed[i], ns) == 0) {
-            mb_free(c->governed[i]);
-            c->governed[i] = c->governed[--c->ngoverned];
-            return true;
-        }
-    }
-    return false;
-}
-
-/* --- conditions (gateq.h) ----------------------------------------------------- */
-
-void ctl_cond_changed(struct controller *c, struct podstate *s)
-{
-    gq_check(c->gq, &s->gq);
-}
-
-bool ctl_governed(struct controller *c, const char *ns)
-{
-    return governed(c, ns);
+    return gov_has(arg, ns);
 }
 
 /* --- the cache listener ------------------------------------------------------- */
@@ -221,7 +167,7 @@ static bool in_prev(const struct controller *c, const char *ns)
 
 static void ns_gain(struct controller *c, const char *ns)
 {
-    if (govern_add(c, ns) && !in_prev(c, ns)) {
+    if (gov_add(c, ns) && !in_prev(c, ns)) {
         log_info("namespace governed", "{s:s}", "namespace", ns);
         if (c->npods && reflector_synced(c->pods[0]))
             reflector_relist(c->pods[0]);
@@ -230,7 +176,7 @@ static void ns_gain(struct controller *c, const char *ns)
 
 static void ns_lose(struct controller *c, const char *ns)
 {
-    if (govern_remove(c, ns)) {
+    if (gov_remove(c, ns)) {
         log_info("namespace no longer governed", "{s:s}", "namespace", ns);
         pc_prune_namespace(c->cache, ns);
     }
@@ -248,7 +194,7 @@ static void ns_relist_end(void *arg)
 {
     struct controller *c = arg;
     for (size_t i = 0; i < c->nprev; i++) {
-        if (!governed(c, c->prev[i])) {
+        if (!gov_has(c, c->prev[i])) {
             log_info("namespace no longer governed", "{s:s}", "namespace", c->prev[i]);
             pc_prune_namespace(c->cache, c->prev[i]);
         }
@@ -301,7 +247,7 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
     for (size_t k = 0; k < i; k++) {
         json_t *j = pc_pod_json(v[k]);
         struct podstate *s = v[k]->user;
-        json_object_set_new(j, "governed", json_boolean(governed(c, v[k]->ns)));
+        json_object_set_new(j, "governed", json_boolean(gov_has(c, v[k]->ns)));
         json_t *rj = s ? remedy_pod_json(s) : NULL;
         if (rj) {
             json_object_update(j, rj);
@@ -394,7 +340,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
                 controller_free(c);
                 return mb_diag_set(diag, MB_EINVAL, "namespace \"%s\" is not a valid name", ns);
             }
-            if (excluded(c, ns)) {
+            if (gov_excluded(c, ns)) {
                 controller_free(c);
                 return mb_diag_set(diag, MB_EINVAL,
                                    "namespace \"%s\" cannot be governed: it is excluded "
@@ -402,9 +348,9 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
                                    "and membudget's own namespace never are)",
                                    ns);
             }
-            if (governed(c, ns))
+            if (gov_has(c, ns))
                 continue; /* listed twice */
-            govern_add(c, ns);
+            gov_add(c, ns);
             ps->c = c;
             snprintf(ps->ns, sizeof ps->ns, "%s", ns);
             snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);

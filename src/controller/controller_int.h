@@ -1,7 +1,9 @@
 /*
  * controller_int.h -- private to src/controller: the controller and its
- * per-pod state, shared by controller.c (cache, queue, condition) and
- * remedy.c (sampling, breaker, actions).
+ * per-pod state. controller.c: reflectors -> cache, /debug/pods, wiring;
+ * governed.c: the governed namespaces; gateq.c (its own header): the pod
+ * conditions; remedy.c: samples -> the planner's plans -> actions. Nothing
+ * calls back up into controller.c.
  */
 #ifndef MB_CONTROLLER_INT_H
 #define MB_CONTROLLER_INT_H
@@ -76,9 +78,11 @@ struct controller {
 };
 
 
-/* controller.c */
-void ctl_cond_changed(struct controller *c, struct podstate *s); /* re-check the condition */
-bool ctl_governed(struct controller *c, const char *ns);
+/* governed.c: the governed namespaces */
+bool gov_has(const struct controller *c, const char *ns);
+bool gov_excluded(const struct controller *c, const char *ns);
+bool gov_add(struct controller *c, const char *ns);    /* false: already, or excluded (logged) */
+bool gov_remove(struct controller *c, const char *ns); /* false: was not governed */
 
 /* remedy.c */
 void remedy_init(struct controller *c, struct loop *lp);

@@ -278,7 +278,7 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         pl_record_format(&r, s->gq.record, sizeof s->gq.record);
     }
     if (plan->throttle_changed || plan->record_changed)
-        ctl_cond_changed(c, s);
+        gq_check(c->gq, &s->gq);
     if (plan->call_throttle) {
         if (s->thr_call)
             podcall_cancel(c->calls, s->thr_call);
@@ -359,12 +359,15 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
     carry(c, s, &plan);
 }
 
-static bool want_sample(void *ctx, const struct pc_pod *p)
+static bool want_sample(void *ctx, const struct pc_pod *p, enum ann_usage *usage)
 {
     struct controller *c = ctx;
     const struct podstate *s = p->user;
-    return c->leader && s && s->spec.budget > 0 && !p->deleting &&
-           !strcmp(p->phase, "Running") && *p->ip && ctl_governed(c, p->ns);
+    if (!c->leader || !s || s->spec.budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
+        !*p->ip || !gov_has(c, p->ns))
+        return false;
+    *usage = s->spec.usage;
+    return true;
 }
 
 static void on_cycle(void *ctx, unsigned pods, unsigned stale, uint64_t ms)

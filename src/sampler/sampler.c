@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "membudget/alloc.h"
+#include "membudget/annot.h"
 #include "membudget/expvar.h"
 #include "membudget/kapi.h"
 #include "membudget/kobj.h"
@@ -31,7 +32,7 @@ struct req {
     struct sampler *s;
     uint64_t cycle;
     char ns[64], name[256], uid[64]; /* scrape: the pod; metrics API: ns or "" */
-    enum smp_figure fig;
+    enum ann_usage fig;
     bool expvar;
     bool metrics_api;
     uint64_t call;
@@ -58,25 +59,6 @@ struct sampler {
     struct req *reqs;       /* in flight */
     struct mx_family *m_duration, *m_scrapes;
 };
-
-static const char *const FIG[] = {"working-set", "rss", "heap"};
-
-const char *smp_figure_name(enum smp_figure f)
-{
-    return (unsigned)f < 3 ? FIG[f] : "?";
-}
-
-enum smp_figure smp_figure_of(const struct pc_pod *p)
-{
-    const char *u = pc_ann(p, "usage");
-    if (u && !strcmp(u, "heap"))
-        return SMP_HEAP;
-    if (u && !strcmp(u, "rss"))
-        return SMP_RSS;
-    if (u && !strcmp(u, "working-set"))
-        return SMP_WORKING_SET;
-    return pc_ann(p, "metrics") ? SMP_RSS : SMP_WORKING_SET;
-}
 
 static void count_scrape(struct sampler *s, const char *result)
 {
@@ -165,14 +147,14 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
         struct expvar_mem m;
         if (expvar_parse(resp->body, resp->len, &m, &d)) {
             snprintf(res.err, sizeof res.err, "%.190s", d.msg);
-        } else if (r->fig == SMP_HEAP && m.has_heap_inuse) {
+        } else if (r->fig == ANN_USAGE_HEAP && m.has_heap_inuse) {
             res.ok = true;
             res.usage = (int64_t)m.heap_inuse;
-        } else if (r->fig == SMP_RSS && m.has_sys) {
+        } else if (r->fig == ANN_USAGE_RSS && m.has_sys) {
             res.ok = true; /* expvar has no RSS: Sys is what the runtime holds from the OS */
             res.usage = (int64_t)m.sys;
         } else {
-            snprintf(res.err, sizeof res.err, "expvar: no %s figure", smp_figure_name(r->fig));
+            snprintf(res.err, sizeof res.err, "expvar: no %s figure", ann_usage_name(r->fig));
         }
         count_scrape(s, res.ok ? "ok" : "bad-data");
     } else {
@@ -182,7 +164,7 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
         if (prom_scan(resp->body, resp->len, w, 3, &d)) {
             snprintf(res.err, sizeof res.err, "metrics: %.180s", d.msg);
         } else {
-            struct prom_want *f = r->fig == SMP_HEAP ? &w[0] : &w[1];
+            struct prom_want *f = r->fig == ANN_USAGE_HEAP ? &w[0] : &w[1];
             if (f->found && f->value >= 0 && f->value < 9.2e18) {
                 res.ok = true;
                 res.usage = (int64_t)f->value;
@@ -198,7 +180,7 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
     req_done(r);
 }
 
-static void scrape(struct sampler *s, struct pc_pod *p, enum smp_figure fig)
+static void scrape(struct sampler *s, struct pc_pod *p, enum ann_usage fig)
 {
     char why[256];
     struct req *r = req_new(s);
@@ -227,8 +209,9 @@ static void scrape(struct sampler *s, struct pc_pod *p, enum smp_figure fig)
 /* Does p's sample come from the metrics API list of scope `ns` ("" = all)? */
 static bool from_list(struct sampler *s, const struct pc_pod *p, const char *ns)
 {
-    return (!ns[0] || !strcmp(p->ns, ns)) && s->want(s->ctx, p) &&
-           smp_figure_of(p) == SMP_WORKING_SET && !s->conf.force_scrape;
+    enum ann_usage u;
+    return (!ns[0] || !strcmp(p->ns, ns)) && s->want(s->ctx, p, &u) &&
+           u == ANN_USAGE_WORKING_SET && !s->conf.force_scrape;
 }
 
 static int cmp_ptr(const void *a, const void *b)
@@ -277,7 +260,7 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
         struct pc_pod *p = pc_get_mut(s->cache, ns, nm);
         if (!p || !from_list(s, p, r->ns))
             continue;
-        struct smp_result res = {.figure = SMP_WORKING_SET, .taken = now};
+        struct smp_result res = {.figure = ANN_USAGE_WORKING_SET, .taken = now};
         snprintf(res.err, sizeof res.err, "metrics API: no usage for container %.63s",
                  p->container);
         for (size_t k = it->first; k < it->first + it->n; k++) {
@@ -304,7 +287,7 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
             continue;
         if (bsearch(&p, done, nd, sizeof *done, cmp_ptr))
             continue;
-        struct smp_result res = {.figure = SMP_WORKING_SET, .taken = now};
+        struct smp_result res = {.figure = ANN_USAGE_WORKING_SET, .taken = now};
         snprintf(res.err, sizeof res.err, "%s", err[0] ? err : "metrics API has no entry for the pod");
         s->sampled++;
         s->stale++;
@@ -383,15 +366,15 @@ void smp_cycle_now(struct sampler *s)
     size_t pos = 0;
     struct pc_pod *p;
     while ((p = pc_next(s->cache, &pos))) {
-        if (!s->want(s->ctx, p))
+        enum ann_usage fig;
+        if (!s->want(s->ctx, p, &fig))
             continue;
-        enum smp_figure fig = smp_figure_of(p);
-        if (fig == SMP_WORKING_SET && !s->conf.force_scrape) {
+        if (fig == ANN_USAGE_WORKING_SET && !s->conf.force_scrape) {
             need_api = true;
         } else if (s->conf.force_metrics_api) {
             struct smp_result res = {.figure = fig, .taken = s->started};
             snprintf(res.err, sizeof res.err, "usage.source is metrics-api: %s is not scraped",
-                     smp_figure_name(fig));
+                     ann_usage_name(fig));
             s->sampled++;
             s->stale++;
             s->on_pod(s->ctx, p, &res);
@@ -399,7 +382,7 @@ void smp_cycle_now(struct sampler *s)
             uint64_t k = pod_key(p->ns, p->name, p->uid);
             if (nbusy && bsearch(&k, busy, nbusy, sizeof *busy, cmp_u64))
                 continue; /* its last scrape has not answered yet */
-            scrape(s, p, fig == SMP_WORKING_SET ? SMP_RSS : fig);
+            scrape(s, p, fig == ANN_USAGE_WORKING_SET ? ANN_USAGE_RSS : fig);
         }
     }
     mb_free(busy);

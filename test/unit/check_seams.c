@@ -14,6 +14,7 @@
 #include "membudget/buf.h"
 #include "membudget/config.h"
 #include "membudget/controller.h"
+#include "membudget/gateq.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
@@ -463,6 +464,43 @@ START_TEST(test_failover_keeps_throttle)
 }
 END_TEST
 
+/* The gate queue's decision, as a table: what within-budget should be. */
+static const struct {
+    const char *phase;
+    bool deleting, gated, throttled, dry;
+    enum pc_cond cond, want;
+    const char *have_record, *want_record; /* the pod's, ours ("" none) */
+    bool needs;
+} GQ[] = {
+    {"Running", false, true, false, false, PC_COND_ABSENT, PC_COND_TRUE, "", "", true},
+    {"Running", false, true, false, false, PC_COND_TRUE, PC_COND_TRUE, "", "", false},
+    {"Running", false, true, true, false, PC_COND_TRUE, PC_COND_FALSE, "", "", true},
+    {"Running", false, true, true, true, PC_COND_FALSE, PC_COND_TRUE, "", "", true}, /* dry: never False */
+    {"Running", false, false, false, false, PC_COND_ABSENT, PC_COND_ABSENT, "", "", false},
+    {"Running", false, false, true, false, PC_COND_ABSENT, PC_COND_FALSE, "", "", true},
+    {"Pending", false, true, false, false, PC_COND_ABSENT, PC_COND_ABSENT, "", "", false},
+    {"Running", true, true, true, false, PC_COND_TRUE, PC_COND_ABSENT, "", "tier=gc", false},
+    {"Running", false, true, false, false, PC_COND_TRUE, PC_COND_TRUE, "tier=gc", "tier=gc", false},
+    {"Running", false, true, false, false, PC_COND_TRUE, PC_COND_TRUE, "tier=gc",
+     "tier=gc lastGC=2026-11-23T10:00:00.000Z", true},
+};
+
+START_TEST(test_gq_want)
+{
+    struct pc_pod p = {.ns = "shop", .name = "p", .phase = GQ[_i].phase,
+                       .deleting = GQ[_i].deleting, .gated = GQ[_i].gated, .cond = GQ[_i].cond,
+                       .record = GQ[_i].have_record};
+    struct gq_item it;
+    gq_item_init(&it);
+    it.pod = &p;
+    it.throttled = GQ[_i].throttled;
+    snprintf(it.record, sizeof it.record, "%s", GQ[_i].want_record);
+    it.record_own = *GQ[_i].want_record != 0;
+    ck_assert_int_eq(gq_want(&it, GQ[_i].dry), GQ[_i].want);
+    ck_assert_msg(gq_needs(&it, GQ[_i].dry) == GQ[_i].needs, "row %d", _i);
+}
+END_TEST
+
 /* These suites drive whole modules: their logs are not what is checked. */
 static void quiet(void)
 {
@@ -481,6 +519,7 @@ Suite *seams_suite(void)
     tcase_add_unchecked_fixture(tc, quiet, loud);
     tcase_add_test(tc, test_reflector_paces_410_and_short_watches);
     tcase_add_test(tc, test_reflector_list_errors_paced);
+    tcase_add_loop_test(tc, test_gq_want, 0, (int)MB_ARRAY_LEN(GQ));
     suite_add_tcase(s, tc);
     tc = tcase_create("controller");
     tcase_add_unchecked_fixture(tc, quiet, loud);
