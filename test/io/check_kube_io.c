@@ -312,6 +312,36 @@ START_TEST(test_kapi_absolute_capped)
 }
 END_TEST
 
+/* Pod calls go to the pod, never through a proxy, whatever the environment
+ * says; the API client does use a configured proxy-url. */
+START_TEST(test_kapi_pod_calls_ignore_proxy)
+{
+    struct kapi_conf c = {.absolute = true};
+    struct kapi *k = NULL;
+    struct mb_diag d = {0};
+    char url[256];
+    setenv("http_proxy", "http://127.0.0.1:9", 1); /* discard port: nothing listens */
+    setenv("HTTP_PROXY", "http://127.0.0.1:9", 1);
+    setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
+    ck_assert_int_eq(kapi_new(lp, clock_system(), &c, &k, &d), MB_OK);
+    snprintf(url, sizeof url, "%s/version", server);
+    struct result r = call(k, "GET", url, NULL, NULL);
+    ck_assert_msg(r.err == MB_OK && r.status == 200, "%d %ld %s", r.err, r.status, r.body);
+    mb_free(r.body);
+    kapi_free(k);
+    /* the API client with a proxy-url that goes nowhere: the call fails */
+    struct kapi_conf pc = {.proxy = "http://127.0.0.1:9"};
+    k = client(&pc);
+    r = call(k, "GET", "/version", NULL, NULL);
+    ck_assert_int_ne(r.err, MB_OK);
+    mb_free(r.body);
+    kapi_free(k);
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("ALL_PROXY");
+}
+END_TEST
+
 /* --- events --------------------------------------------------------------------- */
 
 static json_t *events_of(struct kapi *k, const char *pod)
@@ -446,6 +476,7 @@ Suite *kube_io_suite(void)
     tcase_add_test(tc, test_kapi_token_file_reread);
     tcase_add_test(tc, test_kapi_response_cap_and_errors);
     tcase_add_test(tc, test_kapi_absolute_capped);
+    tcase_add_test(tc, test_kapi_pod_calls_ignore_proxy);
     tcase_add_test(tc, test_events_aggregate);
     tcase_add_test(tc, test_evictions);
     suite_add_tcase(s, tc);
