@@ -66,17 +66,34 @@ for _ in $(seq 100); do [ -n "$(addr 'metrics listening')" ] && break; sleep 0.0
 wh=$(addr "webhook listening"); mt=$(addr "metrics listening")
 echo "webhook https://$wh   metrics/status http://$mt"
 ca=$(base64 -w0 < "$work/ca.crt")
+# As deploy/40-webhooks.yaml: each webhook twice, enforce namespaces with
+# failurePolicy Fail, audit ones (membudget.io/admission=audit) with Ignore.
 for kind in mutating validating; do
-    path=$([ $kind = mutating ] && echo mutate || echo validate)
-    sim POST "/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations" "" "{
-      \"metadata\":{\"name\":\"membudget\"},\"webhooks\":[{\"name\":\"$path.membudget.io\",
-      \"admissionReviewVersions\":[\"v1\"],\"sideEffects\":\"None\",\"failurePolicy\":\"Fail\",
-      \"timeoutSeconds\":5,\"clientConfig\":{\"url\":\"https://$wh/$path\",\"caBundle\":\"$ca\"},
-      \"namespaceSelector\":{\"matchLabels\":{\"membudget.io/enforce\":\"true\"}},
-      \"rules\":[{\"apiGroups\":[\"\"],\"apiVersions\":[\"v1\"],\"operations\":[\"CREATE\",\"UPDATE\"],
-      \"resources\":[\"pods\"]}]}]}" > /dev/null
+    body=$(python3 - "$kind" "$wh" "$ca" <<'PY'
+import json, sys
+kind, wh, ca = sys.argv[1:4]
+def hook(name, path, op, policy):
+    ops = ["CREATE"] if kind == "mutating" else ["CREATE", "UPDATE"]
+    return {"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": policy, "timeoutSeconds": 5,
+            "clientConfig": {"url": "https://%s%s" % (wh, path), "caBundle": ca},
+            "namespaceSelector": {"matchExpressions": [
+                {"key": "membudget.io/enforce", "operator": "In", "values": ["true"]},
+                {"key": "membudget.io/admission", "operator": op, "values": ["audit"]}]},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ops,
+                       "resources": ["pods"]}]}
+if kind == "mutating":
+    hooks = [hook("mutate.membudget.io", "/mutate", "NotIn", "Fail"),
+             hook("mutate-audit.membudget.io", "/mutate", "In", "Ignore")]
+else:
+    hooks = [hook("validate.membudget.io", "/validate", "NotIn", "Fail"),
+             hook("audit.membudget.io", "/validate/audit", "In", "Ignore")]
+print(json.dumps({"metadata": {"name": "membudget"}, "webhooks": hooks}))
+PY
+)
+    sim POST "/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations" "" "$body" > /dev/null
 done
-echo "webhooks registered (mutating /mutate, validating /validate) for namespaces labelled membudget.io/enforce=true"
+echo "webhooks registered (/mutate, /validate; audit namespaces /validate/audit and failurePolicy Ignore) for namespaces labelled membudget.io/enforce=true"
 
 say "4. a governed namespace, a node, and the Go targets"
 sim POST /api/v1/namespaces "" '{"metadata":{"name":"shop","labels":{"membudget.io/enforce":"true"}}}' > /dev/null

@@ -157,6 +157,26 @@ out=$(kubectl get validatingwebhookconfiguration membudget -o jsonpath='{.webhoo
 grep -q "validate.membudget.io audit.membudget.io" <<< "$out" && grep -q statefulsets <<< "$out" \
     && ok "webhooks: enforce and audit, with the workload kinds (YAML anchors resolved)" \
     || bad "webhooks: enforce and audit, with the workload kinds" "$out"
+out=$(kubectl get mutatingwebhookconfiguration membudget -o jsonpath='{range .webhooks[*]}{.name}={.failurePolicy} {end}' 2>&1)
+out2=$(kubectl get validatingwebhookconfiguration membudget -o jsonpath='{range .webhooks[*]}{.name}={.failurePolicy} {end}' 2>&1)
+[ "$out" = "mutate.membudget.io=Fail mutate-audit.membudget.io=Ignore " ] &&
+    [ "$out2" = "validate.membudget.io=Fail audit.membudget.io=Ignore " ] \
+    && ok "every webhook twice: enforce namespaces Fail, audit namespaces Ignore" \
+    || bad "every webhook twice: enforce namespaces Fail, audit namespaces Ignore" "$out / $out2"
+# membudget is not running here (its Service has no endpoints): what a
+# cluster sees while membudget is down.
+pod='{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"128Mi"}}}]}}'
+kubectl create namespace trial > /dev/null 2>&1
+kubectl label namespace trial membudget.io/enforce=true membudget.io/admission=audit > /dev/null 2>&1
+kubectl create namespace strict > /dev/null 2>&1
+kubectl label namespace strict membudget.io/enforce=true > /dev/null 2>&1
+out=$(kubectl create -n trial -f - <<< "$pod" 2>&1)
+[ $? = 0 ] && ok "membudget down: an audit namespace admits the pod (fails open)" \
+    || bad "membudget down: an audit namespace admits the pod (fails open)" "$out"
+out=$(kubectl create -n strict -f - <<< "$pod" 2>&1)
+[ $? != 0 ] && grep -q 'failed calling webhook "mutate.membudget.io"' <<< "$out" \
+    && ok "membudget down: an enforce namespace refuses the pod (fails closed)" \
+    || bad "membudget down: an enforce namespace refuses the pod (fails closed)" "$out"
 out=$("$bin" lint "$root/deploy/30-deployment.yaml" "$root/deploy/50-certs-job.yaml" 2>&1)
 if [ $? = 0 ]; then ok "membudget lint passes on deploy/ workloads"; else bad "membudget lint passes on deploy/ workloads" "$out"; fi
 finish
