@@ -95,4 +95,10 @@ void policy_result_cleanup(struct policy_result *r);
 /* Returns: new string joining every violation as "path: msg; path: msg". */
 char *policy_message(const struct policy_result *r);
 
+/* The object as a message names it: "Deployment shop/web", "Pod web-7d9f*"
+ * (generateName), "Pod (unnamed)". kind, ns and name override what obj
+ * says when non-empty (an AdmissionReview's request has them). */
+void policy_object_label(const json_t *obj, const char *kind, const char *ns, const char *name,
+                         char *out, size_t len);
+
 #endif /* MB_POLICY_H */

@@ -449,6 +449,22 @@ void policy_result_cleanup(struct policy_result *r)
     memset(r, 0, sizeof *r);
 }
 
+void policy_object_label(const json_t *obj, const char *kind, const char *ns, const char *name,
+                         char *out, size_t len)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *gen = json_string_value(json_object_get(meta, "generateName"));
+    if (!kind || !*kind)
+        kind = json_string_value(json_object_get(obj, "kind"));
+    if (!ns || !*ns)
+        ns = json_string_value(json_object_get(meta, "namespace"));
+    if (!name || !*name)
+        name = json_string_value(json_object_get(meta, "name"));
+    snprintf(out, len, "%.63s %.63s%s%.253s%s", kind && *kind ? kind : "object", ns && *ns ? ns : "",
+             ns && *ns ? "/" : "", name && *name ? name : gen && *gen ? gen : "(unnamed)",
+             (!name || !*name) && gen && *gen ? "*" : "");
+}
+
 char *policy_message(const struct policy_result *r)
 {
     struct mb_buf b;

@@ -17,7 +17,8 @@ static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", 
 
 /* Audit mode (`violations`): each violation becomes a warning; then the
  * policy's own warnings. Returns: new array of *n new strings, or NULL. */
-static char **warning_list(const struct policy_result *pr, bool violations, size_t *n)
+static char **warning_list(const struct policy_result *pr, bool violations, const char *label,
+                           size_t *n)
 {
     size_t total = (violations ? pr->nv : 0) + pr->nw, used = 0, left = 0;
     char **w = total ? mb_xcalloc(total + 1, sizeof *w) : NULL;
@@ -31,8 +32,9 @@ static char **warning_list(const struct policy_result *pr, bool violations, size
             left++;
             continue;
         }
-        text = is_v ? mb_xasprintf("membudget (audit, would deny): %s: %s", pr->v[k].path, pr->v[k].msg)
-                    : mb_xasprintf("membudget: %s", pr->warnings[k]);
+        text = is_v ? mb_xasprintf("membudget (audit, would deny): %s: %s: %s", label,
+                                   pr->v[k].path, pr->v[k].msg)
+                    : mb_xasprintf("membudget: %s: %s", label, pr->warnings[k]);
         if (used + strlen(text) > WARN_BUDGET - 128) {
             mb_free(text);
             left = 1;
@@ -53,7 +55,7 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
     struct mb_diag d = {0};
     struct policy_result pr = {0};
     struct admrev_resp resp = {.allowed = true};
-    char *msg = NULL, **warnings = NULL;
+    char *msg = NULL, **warnings = NULL, label[400] = "";
     size_t nwarn = 0;
     enum policy_kind kind;
 
@@ -88,11 +90,14 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
         };
         policy_eval(conf, &in, &pr);
         out->s.violations = pr.nv;
+        policy_object_label(req.object, req.kind, req.ns, req.name, label, sizeof label);
         if (ep == REVIEW_MUTATE) {
             resp.patch = pr.patch;
             out->s.result = pr.patch ? "mutated" : "allowed";
         } else if (pr.nv && mode == REVIEW_ENFORCE) {
-            msg = policy_message(&pr);
+            char *list = policy_message(&pr);
+            msg = mb_xasprintf("%s: %s", label, list);
+            mb_free(list);
             resp.allowed = false;
             resp.code = 403;
             resp.reason = "Forbidden";
@@ -102,7 +107,7 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
             out->s.result = pr.nv ? "warned" : "allowed";
         }
         if (ep == REVIEW_VALIDATE)
-            warnings = warning_list(&pr, mode == REVIEW_AUDIT, &nwarn);
+            warnings = warning_list(&pr, mode == REVIEW_AUDIT, label, &nwarn);
         resp.warnings = warnings;
         resp.nwarnings = nwarn;
     }

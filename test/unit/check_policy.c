@@ -343,6 +343,22 @@ START_TEST(test_policy_message)
 }
 END_TEST
 
+START_TEST(test_policy_object_label)
+{
+    char out[200];
+    json_t *o = tu_json("{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"}}");
+    policy_object_label(o, NULL, NULL, NULL, out, sizeof out);
+    ck_assert_str_eq(out, "Deployment shop/web");
+    json_decref(o);
+    o = tu_json("{\"kind\":\"Pod\",\"metadata\":{\"generateName\":\"web-7d9f-\"}}");
+    policy_object_label(o, "Pod", "shop", "", out, sizeof out); /* a CREATE before naming */
+    ck_assert_str_eq(out, "Pod shop/web-7d9f-*");
+    policy_object_label(NULL, "Job", "", "", out, sizeof out);
+    ck_assert_str_eq(out, "Job (unnamed)");
+    json_decref(o);
+}
+END_TEST
+
 Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -358,6 +374,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_policy_update_only_new_violations);
     tcase_add_test(tc, test_policy_optional_budget);
     tcase_add_test(tc, test_policy_message);
+    tcase_add_test(tc, test_policy_object_label);
     suite_add_tcase(s, tc);
     return s;
 }
