@@ -289,13 +289,30 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
     if (target)
         limit_present = container_limit(target, &limit, &limit_ok, why, sizeof why);
 
-    /* 3. The budget against the limit. */
+    /* 3. The limit first (a missing limit is the first thing to fix), then
+     * the budget against it. A workload template may leave the limit to a
+     * LimitRange default: a warning there; its pods are checked when they
+     * are created, after defaulting. */
+    bool wants_limit = a.has_budget || (conf->require_budget && !json_object_get(annotations, ANN_BUDGET));
+    if (target && !limit_present && wants_limit) {
+        char *path = mb_xasprintf("%sspec.containers[%zu].resources.limits.memory", prefix, target_idx);
+        if (prefix[0]) {
+            warn(out, "%s: not set in the template: its pods need one, from a LimitRange default or "
+                      "the template (a pod without a memory limit is denied when it is created)",
+                 path);
+            mb_free(path);
+        } else if (a.has_budget) {
+            violate(out, path, "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
+        } else {
+            violate(out, path, "required: a governed pod needs a memory limit, and a " ANN_BUDGET
+                               " under it");
+        }
+    }
     if (a.has_budget) {
         budget = a.budget;
         budget_known = true;
         if (target && !limit_present) {
-            violate(out, mb_xasprintf("%sspec.containers[%zu].resources.limits.memory", prefix, target_idx),
-                    "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
+            /* said above */
         } else if (target && !limit_ok) {
             violate(out, mb_xasprintf("%sspec.containers[%zu].resources.limits.memory", prefix, target_idx),
                     "%s", why);

@@ -97,9 +97,10 @@ static const struct {
     {"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":{\"metadata\":{},"
      "\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
      POLICY_KIND_DEPLOYMENT, "spec.template.metadata.annotations[membudget.io/budget]=>required"},
+    /* a template may leave the limit to a LimitRange: a warning (below), not a denial */
     {"{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
      "{\"membudget.io/budget\":\"1Gi\"}},\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
-     POLICY_KIND_STATEFULSET, "spec.template.spec.containers[0].resources.limits.memory=>required when"},
+     POLICY_KIND_STATEFULSET, ""},
     {"{\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":"
      "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"3Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}}}",
      POLICY_KIND_CRONJOB,
@@ -317,9 +318,42 @@ START_TEST(test_policy_optional_budget)
     conf.require_budget = true;
     conf.default_budget_pct = 90;
     policy_eval(&conf, &in, &r);
-    expect(&r, "metadata.annotations[membudget.io/budget]=>no default: the container has no memory limit", 0);
+    expect(&r, "spec.containers[0].resources.limits.memory=>required: a governed pod needs a memory "
+               "limit|metadata.annotations[membudget.io/budget]=>no default: the container has no memory limit",
+           0);
+    /* the limit comes first: it is the first thing to fix */
+    ck_assert_str_eq(r.v[0].path, "spec.containers[0].resources.limits.memory");
     policy_result_cleanup(&r);
     json_decref(pod);
+}
+END_TEST
+
+/* LimitRange users: a template with a budget and no limit is admitted with
+ * a warning naming the limit; the pod it makes, if still without one, is not. */
+START_TEST(test_policy_template_limit_from_limitrange)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    policy_conf_defaults(&conf);
+    json_t *d = tu_json("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":"
+                        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\"}},"
+                        "\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}");
+    struct policy_input in = {.kind = POLICY_KIND_DEPLOYMENT, .op = POLICY_CREATE, .object = d};
+    policy_eval(&conf, &in, &r);
+    ck_assert_uint_eq(r.nv, 0);
+    ck_assert_uint_eq(r.nw, 1);
+    ck_assert_msg(!strncmp(r.warnings[0], "spec.template.spec.containers[0].resources.limits.memory: not set "
+                                          "in the template: its pods need one, from a LimitRange default",
+                           95),
+                  "%s", r.warnings[0]);
+    policy_result_cleanup(&r);
+    json_t *pod = tu_pod("{\"membudget.io/budget\":\"768Mi\"}", "[" C_NOLIMIT "]");
+    struct policy_input pin = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+    policy_eval(&conf, &pin, &r);
+    expect(&r, "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set", 0);
+    policy_result_cleanup(&r);
+    json_decref(pod);
+    json_decref(d);
 }
 END_TEST
 
@@ -374,6 +408,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_policy_update_only_new_violations);
     tcase_add_test(tc, test_policy_optional_budget);
     tcase_add_test(tc, test_policy_message);
+    tcase_add_test(tc, test_policy_template_limit_from_limitrange);
     tcase_add_test(tc, test_policy_object_label);
     suite_add_tcase(s, tc);
     return s;
