@@ -193,7 +193,7 @@ void pl_init(struct pl_pod *pp);
 
 /* A sample. */
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
-             const struct pl_sample *s, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out);
+             const struct pl_sample *s, mb_mono_ms now, struct pl_plan *out);
 
 /* Results of what a plan asked for. */
 void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out);

@@ -110,6 +110,10 @@ struct pc_pod *pc_next(const struct podcache *c, size_t *pos);
 /* Returns: borrowed value of the annotation membudget.io/<key> in p, or NULL. */
 const char *pc_ann(const struct pc_pod *p, const char *key);
 
+/* Returns: new JSON object of p's membudget.io/ annotations (full keys), as
+ * ann_parse() takes them. */
+json_t *pc_ann_json(const struct pc_pod *p);
+
 /* Does this object qualify to be kept (ignoring namespace governance)? */
 bool pc_pod_relevant(const json_t *pod);
 

@@ -25,7 +25,6 @@
 struct loop;
 struct podsink;
 
-
 struct podstate {
     struct controller *c;
     const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
@@ -37,8 +36,6 @@ struct podstate {
     bool evl_held;                  /* an eviction slot is held for this pod's attempt */
     struct event *wake;             /* the planner's retry timer, made when first needed */
 };
-
-struct podsink;
 
 struct controller {
     struct loop *lp;

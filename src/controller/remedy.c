@@ -355,7 +355,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
                             .has_goroutines = r->has_goroutines,
                             .goroutines = r->goroutines,
                             .err = r->err};
-    pl_step(planner_of(c, s), &c->pcf, &s->spec, &smp, mono(c), wall(c), &plan);
+    pl_step(planner_of(c, s), &c->pcf, &s->spec, &smp, mono(c), &plan);
     carry(c, s, &plan);
 }
 

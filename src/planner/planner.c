@@ -9,7 +9,6 @@
 #include "membudget/leak.h"
 #include "membudget/planner.h"
 #include "membudget/podcache.h"
-#include "membudget/quantity.h"
 
 /* --- inputs ------------------------------------------------------------------- */
 
@@ -28,48 +27,25 @@ void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *ou
     out->dry_run = dry_run_flag || c->dry_run;
 }
 
-static bool endpoint_ok(const struct pc_pod *p, const char *key)
-{
-    struct ann_endpoint ep;
-    char why[200];
-    const char *v = pc_ann(p, key);
-    return v && ann_parse_endpoint(v, &ep, why, sizeof why);
-}
-
 void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec *out)
 {
-    char why[200];
-    const char *v;
+    /* annot's own parser: what admission checked is what is read here. A
+     * value it refuses keeps its default (errors were admission's to give). */
+    struct ann a;
+    struct ann_errors errs = {0};
+    json_t *anns = pc_ann_json(p);
+    ann_parse(anns, &a, &errs);
+    ann_errors_cleanup(&errs);
+    json_decref(anns);
     memset(out, 0, sizeof *out);
-    out->tiers = c->tiers;
-    if ((v = pc_ann(p, "budget")) && qty_parse_str(v, &out->budget, NULL) != MB_OK)
-        out->budget = 0;
-    if (out->budget < 0)
-        out->budget = 0;
-    if ((v = pc_ann(p, "tiers")) && !ann_parse_tiers(v, &out->tiers, why, sizeof why))
-        out->tiers = c->tiers; /* admission checked it: keep the config's on error */
-    out->has_metrics = endpoint_ok(p, "metrics");
-    out->has_gc = endpoint_ok(p, "gc");
-    out->has_profile = endpoint_ok(p, "profile");
-    struct ann a = {.has_usage = false, .metrics = {.set = out->has_metrics}};
-    if ((v = pc_ann(p, "usage"))) {
-        for (int u = ANN_USAGE_WORKING_SET; u <= ANN_USAGE_HEAP; u++)
-            if (!strcmp(v, ann_usage_name((enum ann_usage)u))) {
-                a.has_usage = true;
-                a.usage = (enum ann_usage)u;
-            }
-    }
+    out->budget = a.has_budget ? a.budget : 0;
+    out->tiers = a.has_tiers ? a.tiers : c->tiers;
     out->usage = ann_effective_usage(&a);
-    out->throttle = ANN_THROTTLE_READINESS;
-    if ((v = pc_ann(p, "throttle"))) {
-        if (!strcmp(v, "none"))
-            out->throttle = ANN_THROTTLE_NONE;
-        else if (strcmp(v, "readiness") != 0)
-            out->throttle = ANN_THROTTLE_ENDPOINT;
-    }
-    out->mode = (v = pc_ann(p, "mode")) && !strcmp(v, ann_mode_name(ANN_MODE_DRY_RUN))
-                    ? ANN_MODE_DRY_RUN
-                    : ANN_MODE_ENFORCE;
+    out->throttle = a.throttle;
+    out->mode = a.mode;
+    out->has_metrics = a.metrics.set;
+    out->has_gc = a.gc.set;
+    out->has_profile = a.profile.set;
 }
 
 /* --- the record --------------------------------------------------------------- */
@@ -499,11 +475,10 @@ static void left_tier(struct pl_pod *pp, enum brk_tier to)
 }
 
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
-             const struct pl_sample *s, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out)
+             const struct pl_sample *s, mb_mono_ms now, struct pl_plan *out)
 {
     struct brk_conf bc;
     struct brk_decision d;
-    (void)wall;
     plan_init(out, pp);
     bool dry = out->dry = dry_of(c, sp);
     if (sp->budget <= 0)

@@ -463,6 +463,19 @@ const char *pc_ann(const struct pc_pod *p, const char *key)
     return NULL;
 }
 
+json_t *pc_ann_json(const struct pc_pod *p)
+{
+    json_t *o = json_object();
+    char key[sizeof ANN_PREFIX + 64];
+    for (const char *s = p->ann, *end = p->ann + p->ann_len; s < end;) {
+        const char *v = s + strlen(s) + 1;
+        snprintf(key, sizeof key, "%s%s", ANN_PREFIX, s);
+        json_object_set_new(o, key, json_string(v));
+        s = v + strlen(v) + 1;
+    }
+    return o;
+}
+
 static const char *cond_name(enum pc_cond c)
 {
     switch (c) {

@@ -119,13 +119,13 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             now += 1000;
             wall += 1000;
             struct pl_sample s = {.ok = true, .usage = (int64_t)atoi(t) * (1 << 20), .taken = now};
-            pl_step(&pp, &c, &sp, &s, now, wall, &plan);
+            pl_step(&pp, &c, &sp, &s, now, &plan);
             sample = true;
         } else if (!strcmp(t, "s")) {
             now += 1000;
             wall += 1000;
             struct pl_sample s = {.ok = false, .taken = now, .err = "scrape failed"};
-            pl_step(&pp, &c, &sp, &s, now, wall, &plan);
+            pl_step(&pp, &c, &sp, &s, now, &plan);
             sample = true;
         } else if (t[0] == 'g') {
             pl_gc_done(&pp, t[1] == '+', now, wall, &plan);
@@ -251,9 +251,9 @@ START_TEST(test_planner_event_text)
     setup(DEF, &c, &sp);
     pl_init(&pp);
     struct pl_sample s = {.ok = true, .usage = 99 << 20, .taken = 1000};
-    pl_step(&pp, &c, &sp, &s, 1000, 5000, &p);
+    pl_step(&pp, &c, &sp, &s, 1000, &p);
     s.taken = 2000;
-    pl_step(&pp, &c, &sp, &s, 2000, 6000, &p);
+    pl_step(&pp, &c, &sp, &s, 2000, &p);
     ck_assert_uint_eq(p.nev, 2);
     ck_assert_str_eq(p.ev[0].reason, "MemoryBudgetThrottled");
     ck_assert_str_eq(p.ev[0].msg, "usage 99Mi is 99% of budget 100Mi (throttle at 80%)");
@@ -268,7 +268,7 @@ START_TEST(test_planner_event_text)
     ck_assert_str_eq(p.act[0].result, "ok");
     s.taken = 3000;
     s.usage = 97 << 20;
-    pl_step(&pp, &c, &sp, &s, 3000, 7000, &p);
+    pl_step(&pp, &c, &sp, &s, 3000, &p);
     ck_assert(p.evict && p.capture_profile && p.gc_freed_set && p.gc_freed == 2 << 20);
     pl_profile_done(&pp, true, "shop_web-1_20261123T100000Z.pb.gz", 4096, 7500, &p);
     ck_assert_str_eq(p.ev[0].msg, "heap profile saved before eviction: "
