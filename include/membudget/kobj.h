@@ -53,6 +53,8 @@ void kobj_format_time(mb_wall_ms wall, char *buf, size_t len);
 
 /* The same with milliseconds: "2026-11-23T10:00:01.250Z". */
 void kobj_format_time_ms(mb_wall_ms wall, char *buf, size_t len);
+/* And with microseconds, as a MicroTime ("2026-11-22T10:00:00.250000Z"). */
+void kobj_format_time_us(mb_wall_ms wall, char *buf, size_t len);
 
 /* Parse an RFC 3339 UTC time ("2026-11-23T10:00:01Z", optional fraction of
  * a second). `len` bytes of s. Returns false unless that is exactly what

@@ -73,7 +73,4 @@ void lease_release_rec(const struct lease_state *s, mb_wall_ms wall, struct leas
 mb_err lease_from_json(const json_t *obj, struct lease_rec *out);
 json_t *lease_to_json(const struct lease_rec *r, const char *ns, const char *name);
 
-/* RFC 3339 with microseconds ("2026-11-22T10:00:00.000000Z") of wall. */
-void lease_format_time(mb_wall_ms wall, char *buf, size_t len);
-
 #endif

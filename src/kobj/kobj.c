@@ -109,14 +109,26 @@ void kobj_format_time(mb_wall_ms wall, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void kobj_format_time_ms(mb_wall_ms wall, char *buf, size_t len)
+/* The seconds, then the milliseconds as `digits` (3 or 6) decimals. */
+static void format_frac(mb_wall_ms wall, int digits, char *buf, size_t len)
 {
     time_t t = (time_t)(wall / 1000);
     struct tm tm;
     char s[32];
     gmtime_r(&t, &tm);
     strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03uZ", s, (unsigned)(wall % 1000));
+    snprintf(buf, len, "%.19s.%0*uZ", s, digits,
+             (unsigned)(wall % 1000) * (digits == 6 ? 1000u : 1u));
+}
+
+void kobj_format_time_ms(mb_wall_ms wall, char *buf, size_t len)
+{
+    format_frac(wall, 3, buf, len);
+}
+
+void kobj_format_time_us(mb_wall_ms wall, char *buf, size_t len)
+{
+    format_frac(wall, 6, buf, len);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's

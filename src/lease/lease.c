@@ -1,7 +1,7 @@
 /* lease.c -- leader election decisions (pure). */
 #include <string.h>
-#include <time.h>
 
+#include "membudget/kobj.h"
 #include "membudget/lease.h"
 
 void lease_init(struct lease_state *s)
@@ -25,16 +25,6 @@ void lease_observe(struct lease_state *s, const struct lease_rec *r, mb_mono_ms 
      * at its renew deadline, which is before anyone else may take over. */
 }
 
-void lease_format_time(mb_wall_ms wall, char *buf, size_t len)
-{
-    time_t t = (time_t)(wall / 1000);
-    struct tm tm;
-    char head[24];
-    gmtime_r(&t, &tm);
-    strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%.19s.%06dZ", head, (int)(wall % 1000) * 1000);
-}
-
 bool lease_decide(const struct lease_state *s, const struct lease_conf *c, mb_mono_ms now,
                   mb_wall_ms wall, struct lease_rec *want)
 {
@@ -42,7 +32,7 @@ bool lease_decide(const struct lease_state *s, const struct lease_conf *c, mb_mo
     char ts[40];
     if (!s->observed)
         return false;
-    lease_format_time(wall, ts, sizeof ts);
+    kobj_format_time_us(wall, ts, sizeof ts);
     const struct lease_rec *cur = &s->seen;
     bool ours = cur->exists && strcmp(cur->holder, c->identity) == 0;
     if (cur->exists && cur->holder[0] && !ours) {
@@ -90,7 +80,7 @@ void lease_release_rec(const struct lease_state *s, mb_wall_ms wall, struct leas
     struct lease_rec r = {0};
     r.exists = true;
     r.duration_s = 1;
-    lease_format_time(wall, r.renew, sizeof r.renew);
+    kobj_format_time_us(wall, r.renew, sizeof r.renew);
     snprintf(r.acquire, sizeof r.acquire, "%s", r.renew);
     r.transitions = s->seen.transitions;
     snprintf(r.rv, sizeof r.rv, "%s", s->seen.rv);
