@@ -93,47 +93,65 @@ echo "  controller CPU time per $pods-pod cycle (metrics.k8s.io, user+system, ov
 stop "$ctl"; stop "$sim"
 stop "$resp"
 
-# 2. reaction
-echo
-echo "== reaction: usage crosses the throttle threshold (sampleInterval 1s, sustainSamples 1), 9 trials"
-start_sim
-curl -sS -X POST "$api/api/v1/nodes" -d '{"metadata":{"name":"n1"}}' > /dev/null
-curl -sS -X POST "$api/_sim/bulk-pods" -d '{"namespace":"bench","prefix":"r","count":1,"template":{"metadata":{"annotations":{"membudget.io/budget":"100Mi"}},"spec":{"readinessGates":[{"conditionType":"membudget.io/within-budget"}],"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"200Mi"}}}]}}}' > /dev/null
-printf 'sampleInterval: 1s\nsustainSamples: 1\nrecoverSamples: 1\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n' > "$work/c2.yaml"
-start_ctl "$work/c2.yaml"
-python3 - "$api" "$work/ctl.log" <<'PY'
-import json, statistics, sys, time, urllib.request
-api, logp = sys.argv[1], sys.argv[2]
+# Shared by the reaction figures (2 and 3): pod r-0 (budget 100Mi, gated) in
+# a fresh simulator, and from Python: post, its condition, waiting for it,
+# and 9 trials of usage 10Mi -> 90Mi -> 10Mi timing the condition False.
+reaction_sim() {
+    start_sim
+    curl -sS -X POST "$api/api/v1/nodes" -d '{"metadata":{"name":"n1"}}' > /dev/null
+    curl -sS -X POST "$api/_sim/bulk-pods" -d '{"namespace":"bench","prefix":"r","count":1,"template":{"metadata":{"annotations":{"membudget.io/budget":"100Mi"}},"spec":{"readinessGates":[{"conditionType":"membudget.io/within-budget"}],"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"200Mi"}}}]}}}' > /dev/null
+}
+cat > "$work/reaction.py" <<'PY'
+import json, time, urllib.request
+API = None
 def post(path, body):
-    urllib.request.urlopen(urllib.request.Request(api + path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
+    urllib.request.urlopen(urllib.request.Request(API + path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
 def cond():
-    p = json.load(urllib.request.urlopen(api + "/api/v1/namespaces/bench/pods/r-0"))
+    p = json.load(urllib.request.urlopen(API + "/api/v1/namespaces/bench/pods/r-0"))
     for c in p["status"].get("conditions", []):
         if c["type"] == "membudget.io/within-budget":
             return c["status"]
-def wait(v, limit=10):
+def wait(v, limit=15):
     t = time.monotonic()
     while time.monotonic() - t < limit:
         if cond() == v:
             return time.monotonic()
         time.sleep(0.005)
     return None
+def usage(mem):
+    post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": mem}})
+def trials(limit=15):
+    out = []
+    for _ in range(9):
+        time.sleep(1.3)
+        t0 = time.monotonic()
+        usage("90Mi")
+        t1 = wait("False", limit)
+        if t1:
+            out.append((t1 - t0) * 1000)
+        usage("10Mi")
+        wait("True", limit)
+    return out
+PY
+
+# 2. reaction
+echo
+echo "== reaction: usage crosses the throttle threshold (sampleInterval 1s, sustainSamples 1), 9 trials"
+reaction_sim
+printf 'sampleInterval: 1s\nsustainSamples: 1\nrecoverSamples: 1\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n' > "$work/c2.yaml"
+start_ctl "$work/c2.yaml"
+python3 - "$api" "$work/ctl.log" "$work" <<'PY'
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[3])
+import reaction
+reaction.API, logp = sys.argv[1], sys.argv[2]
 def ts(line):
     j = json.loads(line)
     t = time.strptime(j["ts"][:19], "%Y-%m-%dT%H:%M:%S")
     return time.mktime(t) + float("0." + j["ts"][20:23])
-post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
-wait("True", 15)
-e2e, act = [], []
-for trial in range(9):
-    time.sleep(1.3)
-    t0 = time.monotonic()
-    post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "90Mi"}})
-    t1 = wait("False")
-    if t1:
-        e2e.append((t1 - t0) * 1000)
-    post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
-    wait("True")
+reaction.usage("10Mi")
+reaction.wait("True", 15)
+e2e, act = reaction.trials(10), []
 lines = open(logp).read().splitlines()
 tiers = [ts(l) for l in lines if '"msg":"tier"' in l and '"to":"throttle"' in l]
 sets = [ts(l) for l in lines if '"msg":"condition set"' in l and '"status":"False"' in l]
@@ -149,9 +167,7 @@ stop "$ctl"; stop "$sim"
 #    800ms): each pod is on its own schedule, so the hung one delays nobody.
 echo
 echo "== reaction with sustainSamples 2 (sampleInterval 1s): quiet, then one hung pod elsewhere, 9 trials each"
-start_sim
-curl -sS -X POST "$api/api/v1/nodes" -d '{"metadata":{"name":"n1"}}' > /dev/null
-curl -sS -X POST "$api/_sim/bulk-pods" -d '{"namespace":"bench","prefix":"r","count":1,"template":{"metadata":{"annotations":{"membudget.io/budget":"100Mi"}},"spec":{"readinessGates":[{"conditionType":"membudget.io/within-budget"}],"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"200Mi"}}}]}}}' > /dev/null
+reaction_sim
 printf 'sampleInterval: 1s\nsustainSamples: 2\nrecoverSamples: 1\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n' > "$work/c3.yaml"
 python3 - <<'PY' &
 import socket, time
@@ -166,37 +182,14 @@ while True:  # accept, read nothing, answer nothing: a hung /metrics
 PY
 pids+=($!)
 start_ctl "$work/c3.yaml"
-python3 - "$api" <<'PY'
-import json, statistics, sys, time, urllib.request
-api = sys.argv[1]
-def post(path, body):
-    urllib.request.urlopen(urllib.request.Request(api + path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
-def cond():
-    p = json.load(urllib.request.urlopen(api + "/api/v1/namespaces/bench/pods/r-0"))
-    for c in p["status"].get("conditions", []):
-        if c["type"] == "membudget.io/within-budget":
-            return c["status"]
-def wait(v, limit=15):
-    t = time.monotonic()
-    while time.monotonic() - t < limit:
-        if cond() == v:
-            return time.monotonic()
-        time.sleep(0.005)
-    return None
-def trials():
-    out = []
-    for _ in range(9):
-        time.sleep(1.3)
-        t0 = time.monotonic()
-        post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "90Mi"}})
-        t1 = wait("False")
-        if t1:
-            out.append((t1 - t0) * 1000)
-        post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
-        wait("True")
-    return out
-post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": "10Mi"}})
-wait("True")
+python3 - "$api" "$work" <<'PY'
+import statistics, sys, time
+sys.path.insert(0, sys.argv[2])
+import reaction
+from reaction import post, trials
+reaction.API = sys.argv[1]
+reaction.usage("10Mi")
+reaction.wait("True")
 quiet = trials()
 post("/_sim/bulk-pods", {"namespace": "bench", "prefix": "hung", "count": 1, "ipPrefix": "127.9",
                          "template": {"metadata": {"annotations": {"membudget.io/budget": "100Mi",

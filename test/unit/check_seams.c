@@ -68,69 +68,88 @@ static struct fk_req *list_then_watch(struct fake_kapi *f, struct loop *lp)
     return w;
 }
 
-START_TEST(test_reflector_paces_410_and_short_watches)
-{
+/* A started pods reflector on a loop, a fake API and a fake clock; backoff
+ * 4 ms doubling to 64 ms so a test waits milliseconds. */
+struct rtest {
     struct loop *lp;
     struct fake_kapi f;
     struct fake_clock fc;
-    int seen = 0;
-    ck_assert_int_eq(loop_new(&lp, NULL), MB_OK);
-    fake_kapi_init(&f);
-    fake_clock_init(&fc, 1000000, 1795000000000LL);
+    int seen;
+    struct reflector *r;
+};
+
+static void rtest_start(struct rtest *t, size_t max_page_bytes)
+{
+    memset(t, 0, sizeof *t);
+    ck_assert_int_eq(loop_new(&t->lp, NULL), MB_OK);
+    fake_kapi_init(&t->f);
+    fake_clock_init(&t->fc, 1000000, 1795000000000LL);
     struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods", .backoff_base_ms = 4,
-                                .backoff_max_ms = 64};
-    struct reflector *r = reflector_new(lp, &fc.clk, f.k, NULL, &rc, &SINK, &seen);
-    reflector_start(r);
+                                .backoff_max_ms = 64, .max_page_bytes = max_page_bytes};
+    t->r = reflector_new(t->lp, &t->fc.clk, t->f.k, NULL, &rc, &SINK, &t->seen);
+    reflector_start(t->r);
+}
+
+static void rtest_stop(struct rtest *t)
+{
+    reflector_free(t->r);
+    fake_kapi_cleanup(&t->f);
+    loop_free(t->lp);
+}
+
+START_TEST(test_reflector_paces_410_and_short_watches)
+{
+    struct rtest t;
+    rtest_start(&t, 0);
+    struct loop *lp = t.lp;
+    struct fake_kapi *f = &t.f;
+    struct reflector *r = t.r;
 
     /* A server that answers every watch with 410: the first relists at
      * once (as client-go), every one after it waits, longer and longer up
      * to the cap. */
-    struct fk_req *w = list_then_watch(&f, lp);
+    struct fk_req *w = list_then_watch(f, lp);
     fake_kapi_answer(w, 410, "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}");
     ck_assert_uint_eq(reflector_waiting_ms(r), 0);
-    ck_assert_ptr_nonnull(fake_kapi_find(&f, "limit=")); /* relisted at once */
-    uint64_t prev = 0, most = 0;
+    ck_assert_ptr_nonnull(fake_kapi_find(f, "limit=")); /* relisted at once */
+    uint64_t most = 0;
     for (int i = 0; i < 8; i++) {
-        w = list_then_watch(&f, lp);
+        w = list_then_watch(f, lp);
         fake_kapi_answer(w, 410, "");
         uint64_t d = reflector_waiting_ms(r);
         ck_assert_msg(d >= 2, "410 #%d relisted without waiting", i + 2);
         ck_assert_msg(d <= 64, "410 #%d waits %llu ms, over the cap", i + 2, (unsigned long long)d);
-        ck_assert_ptr_null(fake_kapi_find(&f, "limit=")); /* nothing before the timer */
+        ck_assert_ptr_null(fake_kapi_find(f, "limit=")); /* nothing before the timer */
         most = d > most ? d : most;
-        prev = d;
     }
     ck_assert_uint_ge(most, 32); /* it grew (equal jitter: at least half of 64) */
-    (void)prev;
 
     /* A watch that the server ends at once with 200 and nothing in it:
      * paced too, not resumed in a tight loop. */
-    w = list_then_watch(&f, lp);
+    w = list_then_watch(f, lp);
     fake_kapi_answer(w, 200, "");
     ck_assert_uint_gt(reflector_waiting_ms(r), 0);
     struct fk_req *again = NULL;
-    RUN_UNTIL(lp, (again = fake_kapi_find(&f, "watch=1")), 200);
+    RUN_UNTIL(lp, (again = fake_kapi_find(f, "watch=1")), 200);
     ck_assert_ptr_nonnull(again);
 
     /* A healthy watch (events, and it lasted): ended by the server, it is
      * resumed at once, and the backoff starts over. */
     fake_kapi_stream(again, "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":"
                             "{\"name\":\"a\",\"namespace\":\"x\",\"resourceVersion\":\"9\"}}}\n");
-    fake_clock_advance(&fc, 300000);
+    fake_clock_advance(&t.fc, 300000);
     fake_kapi_answer(again, 200, "");
     ck_assert_uint_eq(reflector_waiting_ms(r), 0);
-    w = fake_kapi_find(&f, "watch=1");
+    w = fake_kapi_find(f, "watch=1");
     ck_assert_ptr_nonnull(w);
     ck_assert_msg(strstr(w->path, "resourceVersion=9"), "%s", w->path);
     /* and a 410 now (after a healthy watch) relists at once again */
     fake_kapi_answer(w, 410, "");
     ck_assert_uint_eq(reflector_waiting_ms(r), 0);
-    ck_assert_ptr_nonnull(fake_kapi_find(&f, "limit="));
-    ck_assert_int_eq(seen, 1);
+    ck_assert_ptr_nonnull(fake_kapi_find(f, "limit="));
+    ck_assert_int_eq(t.seen, 1);
 
-    reflector_free(r);
-    fake_kapi_cleanup(&f);
-    loop_free(lp);
+    rtest_stop(&t);
 }
 END_TEST
 
@@ -138,30 +157,22 @@ END_TEST
  * larger than the page limit is refused (kapi's cap) and retried paced. */
 START_TEST(test_reflector_list_errors_paced)
 {
-    struct loop *lp;
-    struct fake_kapi f;
-    struct fake_clock fc;
-    int seen = 0;
-    ck_assert_int_eq(loop_new(&lp, NULL), MB_OK);
-    fake_kapi_init(&f);
-    fake_clock_init(&fc, 1000000, 1795000000000LL);
-    struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods", .backoff_base_ms = 4,
-                                .backoff_max_ms = 64, .max_page_bytes = 1 << 20};
-    struct reflector *r = reflector_new(lp, &fc.clk, f.k, NULL, &rc, &SINK, &seen);
-    reflector_start(r);
+    struct rtest t;
+    rtest_start(&t, 1 << 20);
+    struct loop *lp = t.lp;
+    struct fake_kapi *f = &t.f;
+    struct reflector *r = t.r;
     struct fk_req *l = NULL;
-    RUN_UNTIL(lp, (l = fake_kapi_find(&f, "limit=")), 200);
+    RUN_UNTIL(lp, (l = fake_kapi_find(f, "limit=")), 200);
     fake_kapi_fail(l, MB_ETOOBIG, "response larger than the configured maximum");
     ck_assert_uint_gt(reflector_waiting_ms(r), 0);
-    ck_assert_ptr_null(fake_kapi_find(&f, "limit="));
-    RUN_UNTIL(lp, (l = fake_kapi_find(&f, "limit=")), 200);
+    ck_assert_ptr_null(fake_kapi_find(f, "limit="));
+    RUN_UNTIL(lp, (l = fake_kapi_find(f, "limit=")), 200);
     ck_assert_ptr_nonnull(l);
     fake_kapi_answer(l, 500, "{\"kind\":\"Status\",\"code\":500,\"message\":\"etcd down\"}");
     ck_assert_uint_gt(reflector_waiting_ms(r), 0);
     ck_assert(!reflector_synced(r));
-    reflector_free(r);
-    fake_kapi_cleanup(&f);
-    loop_free(lp);
+    rtest_stop(&t);
 }
 END_TEST
 
