@@ -20,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "membudget/alloc.h"
@@ -64,7 +63,6 @@ struct sock {
     curl_socket_t fd;
     struct event *ev;
     struct kapi *k;
-    bool closed;              /* close_cb ran: the number is not ours until open_cb gives it again */
 };
 
 struct kapi {
@@ -229,8 +227,6 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
     }
     short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
                          (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
-    if (s && s->closed)
-        return 0; /* closed already (close_cb): its number may be another thread's now */
     if (!s) {
         s = mb_xcalloc(1, sizeof *s);
         s->fd = fd;
@@ -248,34 +244,16 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
     return 0;
 }
 
-/* Every socket libcurl opens comes from here, on this kapi's thread: a
- * record closed earlier under the same number is live again. */
-static curl_socket_t open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-    struct kapi *k = arg;
-    (void)purpose;
-    curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-    for (struct sock *s = k->socks; s && fd != CURL_SOCKET_BAD; s = s->next)
-        if (s->fd == fd)
-            s->closed = false;
-    return fd;
-}
-
-/* libcurl may close a socket before it says CURL_POLL_REMOVE (7.88 does
- * not tell the socket callback when a close callback is set); by then
- * another thread may have been given the same descriptor number, and an
- * event_free or event_add would epoll_ctl that thread's descriptor. So the
- * event goes first, then the close, and the record stays marked closed
- * until libcurl forgets it. */
+/* libcurl may close a socket before it says CURL_POLL_REMOVE; by then
+ * another thread may have been given the same descriptor number, and our
+ * event_free would epoll_ctl it. So the event goes first, then the close. */
 static int close_cb(void *arg, curl_socket_t fd)
 {
     struct kapi *k = arg;
     for (struct sock *s = k->socks; s; s = s->next) {
-        if (s->fd == fd && !s->closed) {
-            if (s->ev)
-                event_free(s->ev);
+        if (s->fd == fd && s->ev) {
+            event_free(s->ev);
             s->ev = NULL;
-            s->closed = true; /* never registered again, whatever libcurl says */
         }
     }
     return close(fd);
@@ -555,8 +533,6 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     curl_easy_setopt(e, CURLOPT_URL, mb_buf_str(&url));
     mb_buf_cleanup(&url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)c);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cb);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, k);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, k);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
