@@ -89,7 +89,9 @@ struct kapi_resp {
 typedef void kapi_done_fn(void *ctx, const struct kapi_resp *resp);
 
 /* Returns MB_OK and a new client in *out (free with kapi_free), or an error
- * with details in diag. `lp` and `clk` are borrowed and must outlive it. */
+ * with details in diag. `lp` and `clk` are borrowed and must outlive it;
+ * `lp` must be a LOOP_CLIENT loop (libcurl closes its own sockets: see
+ * loop.h). */
 mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_conf *conf,
                 struct kapi **out, struct mb_diag *diag);
 

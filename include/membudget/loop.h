@@ -27,13 +27,24 @@ struct event_base;
 typedef void loop_signal_fn(int signo, void *ctx);
 typedef void loop_call_fn(void *arg);
 
+/* What a loop serves. LOOP_SERVER batches epoll_ctl changes per iteration
+ * (evhttp toggles read and write interest on every request: visible in
+ * profiles). LOOP_CLIENT applies each change at once: a loop whose sockets
+ * another library closes itself (libcurl, through kapi) must not batch, or
+ * an event's deletion reaches epoll after the close, when the descriptor
+ * number may already be another thread's (a ThreadSanitizer report, and a
+ * stray epoll_ctl on a descriptor that is not ours). */
+enum loop_kind { LOOP_SERVER, LOOP_CLIENT };
+
 /* Returns MB_OK and a new loop in *out (free with loop_free). */
-mb_err loop_new(struct loop **out, struct mb_diag *diag);
+mb_err loop_new(struct loop **out, enum loop_kind kind, struct mb_diag *diag);
 
 /* NULL-safe. A spawned loop must have been stopped and joined. Calls still
  * queued by loop_post() are run first (on the calling thread), so that
  * whatever they own is released. */
 void loop_free(struct loop *lp);
+
+enum loop_kind loop_kind_of(const struct loop *lp);
 
 /* Returns: borrowed base, valid until loop_free. */
 struct event_base *loop_base(struct loop *lp);

@@ -211,7 +211,7 @@ int cmd_certs(int argc, char **argv)
     snprintf(n4, sizeof n4, "%s.%s.svc.cluster.local", service, ns);
     const char *dns[] = {n1, n2, n3, n4};
 
-    if (loop_new(&lp, &d))
+    if (loop_new(&lp, LOOP_CLIENT, &d))
         goto out;
     {
         struct kapi_conf conf;

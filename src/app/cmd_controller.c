@@ -183,7 +183,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     }
     snprintf(ua, sizeof ua, "membudget/%s (%s; %s)", MB_VERSION, cmd, idbuf);
 
-    if (loop_new(&lp, &d) || loop_new(&clp, &d))
+    if (loop_new(&lp, LOOP_SERVER, &d) || loop_new(&clp, LOOP_CLIENT, &d))
         goto out;
     mx = app_metrics_new(nseries);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))

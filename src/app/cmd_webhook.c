@@ -80,7 +80,7 @@ int cmd_webhook(int argc, char **argv)
     if (!app_load_config(config, &cfg))
         return 2;
 
-    if (loop_new(&lp, &d))
+    if (loop_new(&lp, LOOP_SERVER, &d))
         goto out;
     mx = app_metrics_new(nseries);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))

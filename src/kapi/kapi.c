@@ -729,6 +729,8 @@ mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_c
 {
     static bool global_done;
 
+    if (loop_kind_of(lp) != LOOP_CLIENT)
+        return mb_diag_set(diag, MB_EINVAL, "kapi needs a LOOP_CLIENT loop (see loop.h)");
     if (!conf->absolute && (!conf->server || (strncmp(conf->server, "https://", 8) != 0 &&
                                               strncmp(conf->server, "http://", 7) != 0)))
         return mb_diag_set(diag, MB_EINVAL, "API server URL must start with https:// or http://: %s",

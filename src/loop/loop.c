@@ -20,6 +20,7 @@ struct call {
 
 struct loop {
     struct event_base *base;
+    enum loop_kind kind;
     struct event *sigterm, *sigint, *sighup;
     loop_signal_fn *fn;
     void *ctx;
@@ -73,7 +74,7 @@ static void wake_up(struct loop *lp)
     (void)!write(lp->wake_fd, &one, sizeof one);
 }
 
-mb_err loop_new(struct loop **out, struct mb_diag *diag)
+mb_err loop_new(struct loop **out, enum loop_kind kind, struct mb_diag *diag)
 {
     struct loop *lp = mb_xcalloc(1, sizeof *lp);
     struct event_config *cfg = event_config_new();
@@ -82,9 +83,8 @@ mb_err loop_new(struct loop **out, struct mb_diag *diag)
     pthread_mutex_init(&lp->mu, NULL);
     STAILQ_INIT(&lp->calls);
     lp->wake_fd = -1;
-    /* Batch epoll_ctl changes per loop iteration: evhttp toggles read and
-     * write interest on every request, which was visible in profiles. */
-    if (cfg)
+    lp->kind = kind;
+    if (cfg && kind == LOOP_SERVER) /* see loop.h */
         event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     lp->base = cfg ? event_base_new_with_config(cfg) : NULL;
     if (cfg)
@@ -124,6 +124,11 @@ void loop_free(struct loop *lp)
         event_base_free(lp->base);
     pthread_mutex_destroy(&lp->mu);
     mb_free(lp);
+}
+
+enum loop_kind loop_kind_of(const struct loop *lp)
+{
+    return lp->kind;
 }
 
 struct event_base *loop_base(struct loop *lp) { return lp->base; }

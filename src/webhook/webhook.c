@@ -192,7 +192,7 @@ static mb_err worker_init(struct webhook *w, struct worker *wk, const struct htt
      * 85 times) is refused with 413 once it reaches the cap, so a worker
      * never holds more than this for one request. */
     mb_arena_set_limit(&wk->arena, 32 * hc->max_body);
-    err = loop_new(&wk->lp, diag);
+    err = loop_new(&wk->lp, LOOP_SERVER, diag);
     if (!err)
         err = https_new(wk->lp, w->clk, hc, &wk->srv, diag);
     if (err)

@@ -88,7 +88,7 @@ static void setup_common(bool tls)
     write_file("tls.key", leaf.key_pem);
     server[0] = '\0';
     start_sim(tls);
-    ck_assert_int_eq(loop_new(&lp, &d), MB_OK);
+    ck_assert_int_eq(loop_new(&lp, LOOP_CLIENT, &d), MB_OK);
 }
 
 static void setup_http(void)

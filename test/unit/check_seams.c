@@ -81,7 +81,7 @@ struct rtest {
 static void rtest_start(struct rtest *t, size_t max_page_bytes)
 {
     memset(t, 0, sizeof *t);
-    ck_assert_int_eq(loop_new(&t->lp, NULL), MB_OK);
+    ck_assert_int_eq(loop_new(&t->lp, LOOP_CLIENT, NULL), MB_OK);
     fake_kapi_init(&t->f);
     fake_clock_init(&t->fc, 1000000, 1795000000000LL);
     struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods", .backoff_base_ms = 4,
@@ -224,7 +224,7 @@ static char *pod_json(const char *name, const char *owner, int ip, bool ready, c
 static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool dry)
 {
     memset(r, 0, sizeof *r);
-    ck_assert_int_eq(loop_new(&r->lp, NULL), MB_OK);
+    ck_assert_int_eq(loop_new(&r->lp, LOOP_CLIENT, NULL), MB_OK);
     fake_kapi_init(&r->api);
     fake_kapi_init(&r->pods);
     fake_clock_init(&r->fc, 5000000, 1795000000000LL);
