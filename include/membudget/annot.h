@@ -130,6 +130,37 @@ bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size
 bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, const char *path,
                           char *why, size_t whylen);
 
+/* kubectl's own choice of a pod's main container; membudget's second choice. */
+#define ANN_KUBECTL_DEFAULT_CONTAINER "kubectl.kubernetes.io/default-container"
+
+/* Where a pod (or template) keeps its target container. */
+struct ann_target {
+    const json_t *container; /* borrowed; NULL when not resolved */
+    const char *list;        /* "containers", or "initContainers" for a native sidecar */
+    size_t index;            /* in that list */
+    const char *name;        /* the container's name (borrowed) */
+    enum { ANN_TARGET_NAMED, ANN_TARGET_DEFAULT, ANN_TARGET_FIRST } from;
+    bool default_ignored;    /* kubectl's default-container named no usable container */
+};
+
+enum ann_target_err {
+    ANN_TARGET_OK = 0,
+    ANN_TARGET_NO_CONTAINERS, /* spec.containers is absent or empty */
+    ANN_TARGET_NOT_FOUND,     /* `want` names no container */
+    ANN_TARGET_INIT,          /* `want` names an init container that is not a sidecar */
+};
+
+/* The target container, resolved the same way by the webhook, lint and the
+ * controller: `want` (membudget.io/container, may be NULL), else `dflt`
+ * (kubectl.kubernetes.io/default-container, may be NULL; ignored with
+ * t->default_ignored when it names no usable container), else the first of
+ * spec.containers. A name is looked up in spec.containers, then among the
+ * native sidecars (spec.initContainers with restartPolicy: Always), which
+ * run for the pod's whole life and so may be budgeted. `spec` is the pod
+ * spec. */
+enum ann_target_err ann_find_target(const json_t *spec, const char *want, const char *dflt,
+                                    struct ann_target *t);
+
 /* The figure that counts when membudget.io/usage is absent: rss when the
  * pod is scraped, else the metrics API's working set. */
 enum ann_usage ann_effective_usage(const struct ann *a);

@@ -15,11 +15,20 @@
  * controllers can still scale, relabel and finalize objects that predate
  * membudget.
  *
- * Mutations (a JSON Patch) are computed for Pods on CREATE only: the default
- * budget, GOMEMLIMIT on the target container, the readiness gate. Templates
- * are never mutated (GitOps tools would fight the webhook); their pods are
- * mutated when created. A pod is only given a readiness gate when it has a
- * budget, since only budgeted pods are tracked and have the condition set.
+ * The target container is ann_find_target()'s: membudget.io/container,
+ * kubectl's default container, or the first; a native sidecar may be it.
+ *
+ * Mutations (a JSON Patch), only for budgeted objects:
+ *  - the pin: membudget.io/container set to the target's name, when absent,
+ *    so pods find it by name whatever a sidecar injector puts in front of
+ *    it. Pods on CREATE; workload templates on CREATE, and on UPDATE only
+ *    when the template changes anyway (a pin alone would roll every pod);
+ *    never an object another controller owns (see should_pin()).
+ *  - Pods on CREATE: the default budget, GOMEMLIMIT on the target, the
+ *    readiness gate.
+ * Each is added only when missing, so evaluating the mutated object again
+ * (reinvocationPolicy: IfNeeded) asks for nothing more. Nothing else in a
+ * template is changed: GitOps tools would fight the webhook.
  */
 #ifndef MB_POLICY_H
 #define MB_POLICY_H

@@ -466,3 +466,61 @@ const char *ann_usage_name(enum ann_usage u)
 }
 
 const char *ann_mode_name(enum ann_mode m) { return m == ANN_MODE_DRY_RUN ? "dry-run" : "enforce"; }
+
+/* Look a name up in containers, then in initContainers. *init_only tells
+ * an init container that is not a native sidecar. */
+static bool find_named(const json_t *spec, const char *want, struct ann_target *t, bool *init_only)
+{
+    static const char *const lists[] = {"containers", "initContainers"};
+
+    *init_only = false;
+    for (size_t l = 0; l < MB_ARRAY_LEN(lists); l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            const char *n = json_string_value(json_object_get(c, "name"));
+            const char *rp = json_string_value(json_object_get(c, "restartPolicy"));
+            if (!n || strcmp(n, want) != 0 || !json_is_object(c))
+                continue;
+            if (l == 1 && (!rp || strcmp(rp, "Always") != 0)) {
+                *init_only = true;
+                return false;
+            }
+            *t = (struct ann_target){.container = c, .list = lists[l], .index = i, .name = n};
+            return true;
+        }
+    }
+    return false;
+}
+
+enum ann_target_err ann_find_target(const json_t *spec, const char *want, const char *dflt,
+                                    struct ann_target *t)
+{
+    const json_t *ctrs = json_object_get(spec, "containers");
+    bool init_only;
+
+    memset(t, 0, sizeof *t);
+    if (want) {
+        if (find_named(spec, want, t, &init_only)) {
+            t->from = ANN_TARGET_NAMED;
+            return ANN_TARGET_OK;
+        }
+        return init_only ? ANN_TARGET_INIT : ANN_TARGET_NOT_FOUND;
+    }
+    if (dflt) {
+        if (find_named(spec, dflt, t, &init_only)) {
+            t->from = ANN_TARGET_DEFAULT;
+            return ANN_TARGET_OK;
+        }
+        t->default_ignored = true;
+    }
+    if (!json_is_array(ctrs) || json_array_size(ctrs) == 0 || !json_is_object(json_array_get(ctrs, 0)))
+        return ANN_TARGET_NO_CONTAINERS;
+    t->container = json_array_get(ctrs, 0);
+    t->list = "containers";
+    t->index = 0;
+    t->name = json_string_value(json_object_get(t->container, "name"));
+    t->from = ANN_TARGET_FIRST;
+    return ANN_TARGET_OK;
+}

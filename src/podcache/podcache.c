@@ -105,25 +105,17 @@ static void rehash(struct podcache *c, size_t cap)
 
 /* --- building a record ---------------------------------------------------------- */
 
+/* The webhook's own resolution (ann_find_target): by name, kubectl's
+ * default container, or the first; a native sidecar may be the target. */
 static const json_t *target_container(const json_t *pod)
 {
-    const json_t *ctrs = json_object_get(json_object_get(pod, "spec"), "containers");
-    const char *want = json_string_value(
-        json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
-                        ANN_CONTAINER));
-    size_t i;
-    const json_t *c;
-    if (!json_is_array(ctrs) || json_array_size(ctrs) == 0)
+    const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
+    struct ann_target t;
+
+    if (ann_find_target(json_object_get(pod, "spec"), json_string_value(json_object_get(ann, ANN_CONTAINER)),
+                        json_string_value(json_object_get(ann, ANN_KUBECTL_DEFAULT_CONTAINER)), &t))
         return NULL;
-    if (!want)
-        return json_array_get(ctrs, 0);
-    json_array_foreach(ctrs, i, c)
-    {
-        const char *n = json_string_value(json_object_get(c, "name"));
-        if (n && strcmp(n, want) == 0)
-            return c;
-    }
-    return NULL;
+    return t.container;
 }
 
 static bool has_gate(const json_t *pod)

@@ -227,14 +227,95 @@ static bool has_gate(const json_t *spec)
     return false;
 }
 
+/* Patch operations adding `adds_take` (annotation -> value) to the
+ * metadata.annotations of the object at `pointer`, creating the map (or
+ * metadata itself) when absent. */
+static void add_annotations(json_t *patch, const char *pointer, const json_t *meta,
+                            const json_t *annotations, json_t *adds_take)
+{
+    const char *key;
+    json_t *v;
+
+    if (json_object_size(adds_take) == 0) {
+        json_decref(adds_take);
+        return;
+    }
+    if (!json_is_object(meta)) {
+        char *p = mb_xasprintf("%s/metadata", pointer);
+        jpatch_add_op(patch, "add", p, json_pack("{s:o}", "annotations", adds_take));
+        mb_free(p);
+        return;
+    }
+    if (!json_is_object(annotations)) {
+        char *p = mb_xasprintf("%s/metadata/annotations", pointer);
+        jpatch_add_op(patch, "add", p, adds_take);
+        mb_free(p);
+        return;
+    }
+    json_object_foreach(adds_take, key, v)
+    {
+        char *tok = jpatch_token(key);
+        char *p = mb_xasprintf("%s/metadata/annotations/%s", pointer, tok);
+        jpatch_add_op(patch, "add", p, json_incref(v));
+        mb_free(p);
+        mb_free(tok);
+    }
+    json_decref(adds_take);
+}
+
+/* Does an ownerReference say another controller manages this object? */
+static bool controlled(const json_t *obj)
+{
+    size_t i;
+    const json_t *o;
+
+    json_array_foreach(jpatch_get(obj, "/metadata/ownerReferences"), i, o)
+        if (json_is_true(json_object_get(o, "controller")))
+            return true;
+    return false;
+}
+
+/* Should the mutating webhook write the target it resolved into the object
+ * (membudget.io/container), so that the pods resolve it by name whatever a
+ * sidecar injector adds in front of it later?
+ *  - Pods: on CREATE.
+ *  - Workloads: on CREATE; on UPDATE only when the template changes anyway,
+ *    since a template change is a rollout: pinning alone would restart every
+ *    pod of a workload that predates membudget.
+ *  - Never an object another controller manages (a ReplicaSet of a
+ *    Deployment, a Job of a CronJob): its owner's template carries the pin,
+ *    and a Deployment whose ReplicaSet's template differs from its own
+ *    would create ReplicaSets forever.
+ * The caller pins only objects with a budget (given or defaulted): what
+ * membudget does not govern, it does not write into. */
+static bool should_pin(const struct policy_input *in, const json_t *tmpl, const json_t *annotations,
+                       const struct ann_target *tg)
+{
+    const char *prefix, *pointer;
+    const json_t *old_tmpl;
+
+    if (!tg->container || !tg->name || !ann_is_dns_label(tg->name) ||
+        json_object_get(annotations, ANN_CONTAINER))
+        return false;
+    if (in->kind == POLICY_KIND_POD)
+        return in->op == POLICY_CREATE;
+    if (controlled(in->object))
+        return false;
+    if (in->op == POLICY_CREATE || !in->old_object)
+        return true;
+    old_tmpl = find_template(in->old_object, in->kind, &prefix, &pointer);
+    return !json_is_object(old_tmpl) || !json_equal(old_tmpl, tmpl);
+}
+
 void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                  struct policy_result *out)
 {
     const char *prefix = "", *pointer = "";
-    const json_t *tmpl, *meta, *annotations, *spec, *containers, *target = NULL;
+    const json_t *tmpl, *meta, *annotations, *spec, *target = NULL;
     struct ann a;
     struct ann_errors errs = {0};
-    size_t target_idx = 0;
+    struct ann_target tg = {0};
+    char tpath[160] = "", tptr[96] = ""; /* "spec.containers[1]", "/spec/containers/1" */
     bool container_ann_error = false, limit_present = false, limit_ok = false;
     int64_t limit = 0, budget = 0;
     bool budget_known = false, budget_defaulted = false;
@@ -246,7 +327,6 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
     meta = json_object_get(tmpl, "metadata");
     annotations = json_object_get(meta, "annotations");
     spec = json_object_get(tmpl, "spec");
-    containers = json_object_get(spec, "containers");
 
     /* 1. Annotation syntax. */
     ann_parse(json_is_null(annotations) ? NULL : annotations, &a, &errs);
@@ -260,31 +340,38 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
     }
     ann_errors_cleanup(&errs);
 
-    /* 2. The target container. */
-    if (json_is_array(containers) && json_array_size(containers) > 0 && !container_ann_error) {
-        if (a.has_container) {
-            size_t i;
-            json_t *c;
-            json_array_foreach(containers, i, c)
-            {
-                const char *n = json_string_value(json_object_get(c, "name"));
-                if (n && !strcmp(n, a.container)) {
-                    target = c;
-                    target_idx = i;
-                    break;
-                }
-            }
-            if (!target)
-                violate(out, ann_path(prefix, ANN_CONTAINER),
-                        "\"%s\": no such container in %sspec.containers (init and ephemeral "
-                        "containers cannot be budgeted)",
-                        a.container, prefix);
-        } else {
-            target = json_array_get(containers, 0);
+    /* 2. The target container (ann_find_target: by name, kubectl's default,
+     * or the first). */
+    if (!container_ann_error) {
+        const char *dflt = json_string_value(json_object_get(annotations, ANN_KUBECTL_DEFAULT_CONTAINER));
+        switch (ann_find_target(spec, a.has_container ? a.container : NULL, dflt, &tg)) {
+        case ANN_TARGET_OK:
+            target = tg.container;
+            snprintf(tpath, sizeof tpath, "%sspec.%s[%zu]", prefix, tg.list, tg.index);
+            snprintf(tptr, sizeof tptr, "/spec/%s/%zu", tg.list, tg.index);
+            if (tg.default_ignored)
+                warn(out, "%smetadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"%.63s\": no "
+                          "such container; membudget budgets the first container, \"%.63s\" (set "
+                          ANN_CONTAINER " to choose)",
+                     prefix, dflt, tg.name ? tg.name : "");
+            break;
+        case ANN_TARGET_NOT_FOUND:
+            violate(out, ann_path(prefix, ANN_CONTAINER),
+                    "\"%s\": no such container in %sspec.containers, nor a native sidecar in "
+                    "%sspec.initContainers (restartPolicy: Always)",
+                    a.container, prefix, prefix);
+            break;
+        case ANN_TARGET_INIT:
+            violate(out, ann_path(prefix, ANN_CONTAINER),
+                    "\"%s\": an init container that runs to completion cannot be budgeted; only "
+                    "a native sidecar (restartPolicy: Always) or a container in %sspec.containers "
+                    "can",
+                    a.container, prefix);
+            break;
+        case ANN_TARGET_NO_CONTAINERS:
+            break; /* the API server's own validation speaks */
         }
     }
-    if (target && !json_is_object(target))
-        target = NULL;
 
     if (target)
         limit_present = container_limit(target, &limit, &limit_ok, why, sizeof why);
@@ -295,7 +382,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
      * are created, after defaulting. */
     bool wants_limit = a.has_budget || (conf->require_budget && !json_object_get(annotations, ANN_BUDGET));
     if (target && !limit_present && wants_limit) {
-        char *path = mb_xasprintf("%sspec.containers[%zu].resources.limits.memory", prefix, target_idx);
+        char *path = mb_xasprintf("%s.resources.limits.memory", tpath);
         if (prefix[0]) {
             warn(out, "%s: not set in the template: its pods need one, from a LimitRange default or "
                       "the template (a pod without a memory limit is denied when it is created)",
@@ -314,15 +401,13 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         if (target && !limit_present) {
             /* said above */
         } else if (target && !limit_ok) {
-            violate(out, mb_xasprintf("%sspec.containers[%zu].resources.limits.memory", prefix, target_idx),
-                    "%s", why);
+            violate(out, mb_xasprintf("%s.resources.limits.memory", tpath), "%s", why);
         } else if (target && budget > limit) {
             const json_t *raw = json_object_get(annotations, ANN_BUDGET);
             violate(out, ann_path(prefix, ANN_BUDGET),
                     "\"%s\": exceeds the memory limit %s of container \"%s\" "
-                    "(%sspec.containers[%zu].resources.limits.memory)",
-                    json_string_value(raw), qty_format(limit, q),
-                    json_string_value(json_object_get(target, "name")), prefix, target_idx);
+                    "(%s.resources.limits.memory)",
+                    json_string_value(raw), qty_format(limit, q), tg.name ? tg.name : "", tpath);
             budget_known = false;
         }
     } else if (!json_object_get(annotations, ANN_BUDGET)) {
@@ -352,8 +437,8 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                    {ANN_GC, &a.gc},
                    {ANN_PROFILE, &a.profile},
                    {ANN_THROTTLE, a.throttle == ANN_THROTTLE_ENDPOINT ? &a.throttle_ep : NULL}};
-        char where[96];
-        snprintf(where, sizeof where, "%sspec.containers[%zu].ports", prefix, target_idx);
+        char where[192];
+        snprintf(where, sizeof where, "%s.ports", tpath);
         for (size_t i = 0; i < MB_ARRAY_LEN(eps); i++) {
             if (!eps[i].ep || !eps[i].ep->set)
                 continue;
@@ -405,47 +490,45 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             parse_gomemlimit(json_string_value(json_object_get(e, "value")) ?: "", &gml) &&
             gml > budget)
             warn(out,
-                 "%sspec.containers[%zu].env[GOMEMLIMIT]: %s is above the budget %s; the Go "
+                 "%s.env[GOMEMLIMIT]: %s is above the budget %s; the Go "
                  "runtime will not work to stay inside the budget",
-                 prefix, target_idx, json_string_value(json_object_get(e, "value")),
+                 tpath, json_string_value(json_object_get(e, "value")),
                  qty_format(budget, q2));
     }
 
-    /* 8. Mutations: Pods on CREATE only. */
-    if (in->kind != POLICY_KIND_POD || in->op != POLICY_CREATE || !budget_known || !target)
-        return;
-    json_t *patch = json_array();
-    if (budget_defaulted) {
-        if (!json_is_object(meta))
-            jpatch_add_op(patch, "add", "/metadata",
-                          json_pack("{s:{s:s}}", "annotations", ANN_BUDGET, qty_format(budget, q)));
-        else if (!json_is_object(annotations))
-            jpatch_add_op(patch, "add", "/metadata/annotations",
-                          json_pack("{s:s}", ANN_BUDGET, qty_format(budget, q)));
-        else
-            jpatch_add_op(patch, "add", "/metadata/annotations/membudget.io~1budget",
-                          json_string(qty_format(budget, q)));
-    }
-    if (conf->inject_gomemlimit && !env_has(target, "GOMEMLIMIT", NULL)) {
-        char path[64], bytes[32];
-        json_t *entry;
-        snprintf(bytes, sizeof bytes, "%lld", (long long)budget);
-        entry = json_pack("{s:s,s:s}", "name", "GOMEMLIMIT", "value", bytes);
-        if (json_is_array(json_object_get(target, "env"))) {
-            snprintf(path, sizeof path, "/spec/containers/%zu/env/-", target_idx);
-            jpatch_add_op(patch, "add", path, entry);
-        } else {
-            snprintf(path, sizeof path, "/spec/containers/%zu/env", target_idx);
-            jpatch_add_op(patch, "add", path, json_pack("[o]", entry));
+    /* 8. Mutations: the pin (workloads and pods), then for a Pod on CREATE
+     * the default budget, GOMEMLIMIT and the readiness gate. Each is added
+     * only when missing, so a reinvocation (reinvocationPolicy: IfNeeded,
+     * after another webhook changed the pod) patches only what that webhook
+     * took away or moved. */
+    json_t *patch = json_array(), *adds = json_object();
+    if (budget_known && should_pin(in, tmpl, annotations, &tg))
+        json_object_set_new(adds, ANN_CONTAINER, json_string(tg.name));
+    if (in->kind == POLICY_KIND_POD && in->op == POLICY_CREATE && budget_known && target) {
+        if (budget_defaulted)
+            json_object_set_new(adds, ANN_BUDGET, json_string(qty_format(budget, q)));
+        if (conf->inject_gomemlimit && !env_has(target, "GOMEMLIMIT", NULL)) {
+            char path[128], bytes[32];
+            json_t *entry;
+            snprintf(bytes, sizeof bytes, "%lld", (long long)budget);
+            entry = json_pack("{s:s,s:s}", "name", "GOMEMLIMIT", "value", bytes);
+            if (json_is_array(json_object_get(target, "env"))) {
+                snprintf(path, sizeof path, "%s/env/-", tptr);
+                jpatch_add_op(patch, "add", path, entry);
+            } else {
+                snprintf(path, sizeof path, "%s/env", tptr);
+                jpatch_add_op(patch, "add", path, json_pack("[o]", entry));
+            }
+        }
+        if (conf->inject_readiness_gate && a.throttle == ANN_THROTTLE_READINESS && !has_gate(spec)) {
+            json_t *gate = json_pack("{s:s}", "conditionType", ANN_CONDITION);
+            if (json_is_array(json_object_get(spec, "readinessGates")))
+                jpatch_add_op(patch, "add", "/spec/readinessGates/-", gate);
+            else
+                jpatch_add_op(patch, "add", "/spec/readinessGates", json_pack("[o]", gate));
         }
     }
-    if (conf->inject_readiness_gate && a.throttle == ANN_THROTTLE_READINESS && !has_gate(spec)) {
-        json_t *gate = json_pack("{s:s}", "conditionType", ANN_CONDITION);
-        if (json_is_array(json_object_get(spec, "readinessGates")))
-            jpatch_add_op(patch, "add", "/spec/readinessGates/-", gate);
-        else
-            jpatch_add_op(patch, "add", "/spec/readinessGates", json_pack("[o]", gate));
-    }
+    add_annotations(patch, pointer, meta, annotations, adds);
     if (json_array_size(patch) > 0)
         out->patch = patch;
     else

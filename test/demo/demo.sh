@@ -74,14 +74,21 @@ import json, sys
 kind, wh, ca = sys.argv[1:4]
 def hook(name, path, op, policy):
     ops = ["CREATE"] if kind == "mutating" else ["CREATE", "UPDATE"]
-    return {"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
+    h = {"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None",
             "failurePolicy": policy, "timeoutSeconds": 5,
             "clientConfig": {"url": "https://%s%s" % (wh, path), "caBundle": ca},
             "namespaceSelector": {"matchExpressions": [
                 {"key": "membudget.io/enforce", "operator": "In", "values": ["true"]},
                 {"key": "membudget.io/admission", "operator": op, "values": ["audit"]}]},
             "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ops,
-                       "resources": ["pods"]}]}
+                       "resources": ["pods"]},
+                      {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                       "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"]},
+                      {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                       "resources": ["jobs", "cronjobs"]}]}
+    if kind == "mutating":
+        h["reinvocationPolicy"] = "IfNeeded"
+    return h
 if kind == "mutating":
     hooks = [hook("mutate.membudget.io", "/mutate", "NotIn", "Fail"),
              hook("mutate-audit.membudget.io", "/mutate", "In", "Ignore")]

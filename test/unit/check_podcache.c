@@ -98,6 +98,48 @@ START_TEST(test_pc_record_fields)
 }
 END_TEST
 
+/* The controller resolves the target as the webhook does: a pinned name
+ * behind an injected proxy, kubectl's default container, a native sidecar. */
+START_TEST(test_pc_target_as_the_webhook)
+{
+    static const struct {
+        const char *ann_key, *ann_val, *want;
+        int64_t limit;
+    } rows[] = {
+        {"membudget.io/container", "app", "app", 1073741824},
+        {"kubectl.kubernetes.io/default-container", "app", "app", 1073741824},
+        {NULL, NULL, "istio-proxy", 268435456},
+        {"membudget.io/container", "mesh", "mesh", 536870912},
+        {"membudget.io/container", "setup", NULL, 0}, /* an init container: none */
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
+        struct seen s = {{0}, 0, 0, 0};
+        struct podcache *c = pc_new(listener, NULL, &s);
+        json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
+        json_t *spec = json_object_get(p, "spec");
+        json_array_insert_new(json_object_get(spec, "containers"), 0,
+                              json_pack("{s:s,s:{s:{s:s}}}", "name", "istio-proxy", "resources", "limits",
+                                        "memory", "256Mi"));
+        json_object_set_new(spec, "initContainers",
+                            json_pack("[{s:s},{s:s,s:s,s:{s:{s:s}}}]", "name", "setup", "name", "mesh",
+                                      "restartPolicy", "Always", "resources", "limits", "memory", "512Mi"));
+        if (rows[i].ann_key)
+            json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+                                rows[i].ann_key, json_string(rows[i].ann_val));
+        ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+        const struct pc_pod *r = pc_get(c, "shop", "web-1");
+        ck_assert_ptr_nonnull(r);
+        if (rows[i].want)
+            ck_assert_str_eq(r->container, rows[i].want);
+        else
+            ck_assert_msg(!r->container || !*r->container, "row %zu: %s", i, r->container);
+        ck_assert_int_eq(r->limit, rows[i].limit);
+        json_decref(p);
+        pc_free(c);
+    }
+}
+END_TEST
+
 START_TEST(test_pc_what_is_kept)
 {
     struct seen s = {{0}, 0, 0, 0};
@@ -421,6 +463,7 @@ Suite *pc_suite(void)
     TCase *tc = tcase_create("cache");
     tcase_add_test(tc, test_pc_record_fields);
     tcase_add_test(tc, test_pc_what_is_kept);
+    tcase_add_test(tc, test_pc_target_as_the_webhook);
     tcase_add_test(tc, test_pc_events_and_user_state);
     tcase_add_test(tc, test_pc_relist_diff);
     tcase_add_test(tc, test_pc_many);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "membudget/alloc.h"
 #include "membudget/jpatch.h"
+#include "membudget/jsonx.h"
 #include "membudget/policy.h"
 #include "suites.h"
 #include "testutil.h"
@@ -93,24 +94,25 @@ static const struct {
     const char *json;
     enum policy_kind kind;
     const char *want;
+    const char *pin; /* the container the webhook pins in the template, or NULL */
 } WL_ROWS[] = {
     {"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":{\"metadata\":{},"
      "\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
-     POLICY_KIND_DEPLOYMENT, "spec.template.metadata.annotations[membudget.io/budget]=>required"},
+     POLICY_KIND_DEPLOYMENT, "spec.template.metadata.annotations[membudget.io/budget]=>required", NULL},
     /* a template may leave the limit to a LimitRange: a warning (below), not a denial */
     {"{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
      "{\"membudget.io/budget\":\"1Gi\"}},\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
-     POLICY_KIND_STATEFULSET, ""},
+     POLICY_KIND_STATEFULSET, "", "api"},
     {"{\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":"
      "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"3Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}}}",
      POLICY_KIND_CRONJOB,
      "spec.jobTemplate.spec.template.metadata.annotations[membudget.io/budget]=>exceeds the memory limit 1Gi "
-     "of container \"api\" (spec.jobTemplate.spec.template.spec.containers[0]"},
+     "of container \"api\" (spec.jobTemplate.spec.template.spec.containers[0]", NULL},
     {"{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
      "{\"membudget.io/budget\":\"1Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}",
-     POLICY_KIND_JOB, ""},
-    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"spec\":{}}", POLICY_KIND_DAEMONSET, ""},
-    {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{}}", POLICY_KIND_OTHER, ""},
+     POLICY_KIND_JOB, "", "api"},
+    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"spec\":{}}", POLICY_KIND_DAEMONSET, "", NULL},
+    {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{}}", POLICY_KIND_OTHER, "", NULL},
 };
 
 START_TEST(test_policy_workloads)
@@ -124,7 +126,18 @@ START_TEST(test_policy_workloads)
     policy_conf_defaults(&conf);
     policy_eval(&conf, &in, &r);
     expect(&r, WL_ROWS[_i].want, _i);
-    ck_assert_ptr_null(r.patch); /* templates are never mutated */
+    if (!WL_ROWS[_i].pin) {
+        ck_assert_ptr_null(r.patch);
+    } else { /* a template only ever gets its target pinned */
+        json_t *want = json_pack("[{s:s,s:s,s:s}]", "op", "add", "path",
+                                 "/spec/template/metadata/annotations/membudget.io~1container", "value",
+                                 WL_ROWS[_i].pin);
+        size_t glen;
+        char *got = mb_json_dumps(r.patch, JSON_COMPACT, &glen);
+        ck_assert_msg(json_equal(r.patch, want), "row %d: patch %s", _i, got);
+        mb_free(got);
+        json_decref(want);
+    }
     policy_result_cleanup(&r);
     json_decref(obj);
 }
@@ -163,6 +176,7 @@ START_TEST(test_policy_mutations_from_nothing)
     ck_assert_ptr_nonnull(r.patch);
     json_t *out = apply(pod, r.patch);
     ck_assert_str_eq(json_string_value(jpatch_get(out, "/metadata/annotations/membudget.io~1budget")), "768Mi");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/metadata/annotations/membudget.io~1container")), "api");
     ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/name")), "GOMEMLIMIT");
     ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/value")), "805306368");
     ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/readinessGates/0/conditionType")),
@@ -209,7 +223,8 @@ START_TEST(test_policy_no_mutation_cases)
     struct policy_result r = {0};
     /* GOMEMLIMIT already set (and above the budget: a warning), throttle none: no gate */
     json_t *pod = tu_json(
-        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"512Mi\",\"membudget.io/throttle\":\"none\"}},"
+        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"512Mi\",\"membudget.io/throttle\":\"none\","
+        "\"membudget.io/container\":\"a\"}},"
         "\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":\"900MiB\"}],"
         "\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}");
     struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
@@ -232,12 +247,14 @@ START_TEST(test_policy_no_mutation_cases)
     ck_assert_ptr_null(r.patch);
     policy_result_cleanup(&r);
 
-    /* injections switched off */
+    /* injections switched off: only the pin (what the controller reads) */
     in.op = POLICY_CREATE;
     conf.inject_gomemlimit = false;
     conf.inject_readiness_gate = false;
     policy_eval(&conf, &in, &r);
-    ck_assert_ptr_null(r.patch);
+    ck_assert_uint_eq(json_array_size(r.patch), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r.patch, 0), "path")),
+                     "/metadata/annotations/membudget.io~1container");
     policy_result_cleanup(&r);
     json_decref(pod);
 }
@@ -377,6 +394,167 @@ START_TEST(test_policy_message)
 }
 END_TEST
 
+/* The target container and its pin: which container gets the budget and
+ * GOMEMLIMIT, and when the webhook writes membudget.io/container. */
+#define P_PROXY "{\"name\":\"istio-proxy\",\"resources\":{\"limits\":{\"memory\":\"2Gi\"}}}"
+#define P_APP "{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}"
+#define TMPL(ann, spec) "\"template\":{\"metadata\":{\"annotations\":" ann "},\"spec\":" spec "}"
+#define DEPLOY(meta, ann, spec) \
+    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":" meta ",\"spec\":{" TMPL(ann, spec) "}}"
+static const struct {
+    const char *what;
+    enum policy_op op;
+    const char *obj, *old;
+    const char *patch; /* the exact JSON Patch, or NULL for none */
+    const char *viol;  /* violations as in POD_ROWS */
+    const char *warn;  /* a warning's substring, or NULL for none */
+} TARGET_ROWS[] = {
+    {"kubectl's default-container picks the target; the pod is pinned to it", POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"kubectl.kubernetes.io/"
+     "default-container\":\"app\"}},\"spec\":{\"readinessGates\":[{\"conditionType\":\"membudget.io/"
+     "within-budget\"}],\"containers\":[" P_PROXY "," P_APP "]}}",
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/spec/containers/1/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
+     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\","
+     "\"value\":\"app\"}]",
+     "", NULL},
+    {"an injector prepended a proxy to a pinned pod: the pin still finds app", POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"app\","
+     "\"membudget.io/throttle\":\"none\"}},\"spec\":{\"containers\":[" P_PROXY "," P_APP "]}}",
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/spec/containers/1/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
+     "\"value\":\"805306368\"}]}]",
+     "", NULL},
+    {"a native sidecar may be the target", POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"mesh\","
+     "\"membudget.io/throttle\":\"none\"}},\"spec\":{\"initContainers\":[{\"name\":\"setup\"},{\"name\":"
+     "\"mesh\",\"restartPolicy\":\"Always\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}],"
+     "\"containers\":[{\"name\":\"app\"}]}}",
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/spec/initContainers/1/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
+     "\"value\":\"805306368\"}]}]",
+     "", NULL},
+    {"a native sidecar's limit is checked at its own path", POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"2Gi\",\"membudget.io/container\":\"mesh\"}},"
+     "\"spec\":{\"initContainers\":[{\"name\":\"mesh\",\"restartPolicy\":\"Always\",\"resources\":{"
+     "\"limits\":{\"memory\":\"1Gi\"}}}],\"containers\":[{\"name\":\"app\"}]}}",
+     NULL, NULL,
+     "metadata.annotations[membudget.io/budget]=>exceeds the memory limit 1Gi of container \"mesh\" "
+     "(spec.initContainers[0].resources.limits.memory)",
+     NULL},
+    {"an init container that runs to completion may not be the target", POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"setup\"}},"
+     "\"spec\":{\"initContainers\":[{\"name\":\"setup\"}],\"containers\":[" P_APP "]}}",
+     NULL, NULL, "metadata.annotations[membudget.io/container]=>\"setup\": an init container that runs to completion",
+     NULL},
+    {"a default-container naming nothing: a warning, and the first container", POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/throttle\":\"none\","
+     "\"kubectl.kubernetes.io/default-container\":\"gone\"}},\"spec\":{\"containers\":[{\"name\":\"app\","
+     "\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":\"700MiB\"}],\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}",
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]", "",
+     "metadata.annotations[kubectl.kubernetes.io/default-container]: \"gone\": no such container; membudget "
+     "budgets the first container, \"app\""},
+    {"a Deployment is pinned on CREATE, to kubectl's default container", POLICY_CREATE,
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\",\"kubectl.kubernetes.io/default-container\":\"app\"}",
+            "{\"containers\":[" P_PROXY "," P_APP "]}"),
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     "", NULL},
+    {"a Deployment UPDATE that leaves the template alone is not pinned (no rollout)", POLICY_UPDATE,
+     DEPLOY("{\"name\":\"web\",\"labels\":{\"x\":\"1\"}}", "{\"membudget.io/budget\":\"768Mi\"}",
+            "{\"containers\":[" P_APP "]}"),
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}"),
+     NULL, "", NULL},
+    {"a Deployment UPDATE that changes the template is pinned", POLICY_UPDATE,
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"512Mi\"}", "{\"containers\":[" P_APP "]}"),
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}"),
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     "", NULL},
+    {"server-side apply dropped the webhook's pin: it comes back as it was", POLICY_UPDATE,
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}"),
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"app\"}",
+            "{\"containers\":[" P_APP "]}"),
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     "", NULL},
+    {"a ReplicaSet its Deployment controls is never pinned", POLICY_CREATE,
+     "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"web-1\",\"ownerReferences\":"
+     "[{\"kind\":\"Deployment\",\"name\":\"web\",\"controller\":true}]},\"spec\":{"
+     TMPL("{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}") "}}",
+     NULL, NULL, "", NULL},
+    {"no budget, nothing written", POLICY_CREATE,
+     DEPLOY("{\"name\":\"web\"}", "{}", "{\"containers\":[" P_APP "]}"), NULL, NULL,
+     "spec.template.metadata.annotations[membudget.io/budget]=>required", NULL},
+};
+
+START_TEST(test_policy_target_rows)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *obj = tu_json(TARGET_ROWS[_i].obj);
+    json_t *old = TARGET_ROWS[_i].old ? tu_json(TARGET_ROWS[_i].old) : NULL;
+    struct policy_input in = {.kind = policy_kind_of_object(obj), .op = TARGET_ROWS[_i].op,
+                              .object = obj, .old_object = old};
+    char *got;
+    size_t glen;
+
+    if (in.kind == POLICY_KIND_OTHER)
+        in.kind = POLICY_KIND_POD;
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    if (TARGET_ROWS[_i].viol)
+        expect(&r, TARGET_ROWS[_i].viol, _i);
+    got = r.patch ? mb_json_dumps(r.patch, JSON_COMPACT, &glen) : NULL;
+    if (TARGET_ROWS[_i].patch) {
+        json_t *want = tu_json(TARGET_ROWS[_i].patch);
+        ck_assert_msg(r.patch && json_equal(r.patch, want), "%s: patch %s", TARGET_ROWS[_i].what,
+                      got ? got : "(none)");
+        json_decref(want);
+    } else {
+        ck_assert_msg(!r.patch, "%s: unexpected patch %s", TARGET_ROWS[_i].what, got);
+    }
+    mb_free(got);
+    if (TARGET_ROWS[_i].warn) {
+        ck_assert_uint_eq(r.nw, 1);
+        ck_assert_msg(strstr(r.warnings[0], TARGET_ROWS[_i].warn), "%s: %s", TARGET_ROWS[_i].what,
+                      r.warnings[0]);
+    } else {
+        ck_assert_msg(r.nw == 0, "%s: %s", TARGET_ROWS[_i].what, r.nw ? r.warnings[0] : "");
+    }
+    policy_result_cleanup(&r);
+    json_decref(obj);
+    json_decref(old);
+}
+END_TEST
+
+/* reinvocationPolicy: IfNeeded. membudget mutates a pod first, then an
+ * injector prepends its proxy: the second call finds the pin, the moved
+ * target and its GOMEMLIMIT, and asks for nothing. */
+START_TEST(test_policy_reinvocation_after_injector)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    json_t *pod = tu_pod("{\"membudget.io/budget\":\"768Mi\"}", "[" P_APP "]");
+    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
+    json_t *out;
+
+    policy_conf_defaults(&conf);
+    policy_eval(&conf, &in, &r);
+    ck_assert_ptr_nonnull(r.patch);
+    out = apply(pod, r.patch);
+    policy_result_cleanup(&r);
+    json_array_insert_new(jpatch_get(out, "/spec/containers"), 0, tu_json(P_PROXY));
+    in.object = out;
+    policy_eval(&conf, &in, &r);
+    ck_assert_uint_eq(r.nv, 0);
+    ck_assert_ptr_null(r.patch);
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/1/env/0/name")), "GOMEMLIMIT");
+    policy_result_cleanup(&r);
+    json_decref(out);
+    json_decref(pod);
+}
+END_TEST
+
 START_TEST(test_policy_object_label)
 {
     char out[200];
@@ -410,6 +588,8 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_policy_message);
     tcase_add_test(tc, test_policy_template_limit_from_limitrange);
     tcase_add_test(tc, test_policy_object_label);
+    tcase_add_loop_test(tc, test_policy_target_rows, 0, (int)MB_ARRAY_LEN(TARGET_ROWS));
+    tcase_add_test(tc, test_policy_reinvocation_after_injector);
     suite_add_tcase(s, tc);
     return s;
 }
