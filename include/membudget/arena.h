@@ -19,6 +19,7 @@
 #ifndef MB_ARENA_H
 #define MB_ARENA_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -31,6 +32,9 @@ struct mb_arena {
     size_t limit;                /* bytes jansson may take from it between resets; 0: none */
     size_t used;                 /* bytes handed out since the last reset */
     bool exhausted;              /* an allocation was refused for the limit */
+    bool starved;                /* ... because the shared pool was empty */
+    atomic_llong *pool;          /* shared budget, or NULL (mb_arena_set_pool) */
+    size_t reserved;             /* bytes taken from the pool since the last reset */
 };
 
 void mb_arena_init(struct mb_arena *a, size_t chunk_size);
@@ -42,6 +46,15 @@ void mb_arena_init(struct mb_arena *a, size_t chunk_size);
  * mb_arena_reset() clears it. */
 void mb_arena_set_limit(struct mb_arena *a, size_t limit);
 bool mb_arena_exhausted(const struct mb_arena *a);
+
+/* Draw what JSON values take from a budget shared by several arenas (the
+ * webhook's workers), in blocks of 1 MiB, given back at mb_arena_reset():
+ * all arenas together hold at most the pool (plus a block each). When the
+ * pool is empty the allocation fails as at the limit, and
+ * mb_arena_starved() tells the two apart: this request is not too
+ * complex, the others are using the memory now. */
+void mb_arena_set_pool(struct mb_arena *a, atomic_llong *pool);
+bool mb_arena_starved(const struct mb_arena *a);
 /* Like mb_arena_alloc, but returns NULL (and marks the arena exhausted)
  * past the limit. */
 void *mb_arena_try_alloc(struct mb_arena *a, size_t n);

@@ -9,8 +9,9 @@
  *              every violation in the message); warnings carry advice.
  *   /validate  audit mode: violations become warnings; always allowed.
  *   /mutate    always allowed; a JSON Patch for Pod CREATE.
- * Subresources, DELETE/CONNECT and kinds membudget does not govern are
- * allowed untouched ("skipped"). A body that is not an AdmissionReview v1
+ * pods/resize is checked as an UPDATE of the pod (a resize may not take the
+ * target's limit below its budget). Other subresources, DELETE/CONNECT and
+ * kinds membudget does not govern are allowed untouched ("skipped"). A body that is not an AdmissionReview v1
  * request gets HTTP 400 and a one-line reason.
  */
 #ifndef MB_REVIEW_H
@@ -27,7 +28,7 @@ enum review_mode { REVIEW_ENFORCE, REVIEW_AUDIT };
 struct review_summary {
     const char *operation; /* "CREATE", ..., or "unknown" */
     const char *kind;      /* "Pod", "Deployment", ..., "other" */
-    const char *result;    /* allowed | denied | warned | mutated | skipped | invalid */
+    const char *result;    /* allowed | denied | warned | mutated | skipped | invalid | busy */
     bool dry_run;
     size_t violations;
     char uid[129];

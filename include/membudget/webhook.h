@@ -43,6 +43,7 @@ struct webhook_conf {
     unsigned max_conns;          /* all workers together */
     unsigned workers;            /* threads serving connections; 0 means 1 */
     size_t max_buffered;         /* bytes all requests may hold at once (0: no limit) */
+    size_t max_parse;            /* parsed JSON all workers may hold at once (0: no limit) */
 };
 
 /* Start serving: bind, then start the workers. `lp` is the main loop

@@ -70,7 +70,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
 {
     const char *kubeconfig, *context, *config, *mbind, *nsflag, *level, *grace, *identity, *lease_ns,
         *lease_name, *lease_dur, *renew, *retry, *cert, *key, *wbind, *workers, *idle, *reqto,
-        *maxconns, *maxbuf, *maxseries;
+        *maxconns, *maxbuf, *maxparse, *maxseries;
     bool leader_elect, dry_run;
     const struct flag FLAGS[] = {
         {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
@@ -90,6 +90,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         {"tls-private-key-file", "FILE", "", "(run) webhook serving key", &key, NULL, false},
         {"webhook-bind-address", "ADDR", ":8443", "(run) HTTPS address of the webhook", &wbind, NULL, false},
         {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "(run) webhook request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &maxbuf, NULL, false},
+        {"webhook-max-parse-bytes", "QUANTITY", "128Mi", "(run) parsed review JSON held in memory at once, all workers together; a review that finds it used up is answered 503 (retry)", &maxparse, NULL, false},
         {"webhook-workers", "N", "0", "(run) threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"webhook-idle-timeout", "DURATION", "60s", "(run) close a webhook connection idle (or stalled) this long", &idle, NULL, false},
         {"webhook-request-timeout", "DURATION", "10s", "(run) a whole webhook request must arrive within this time", &reqto, NULL, false},
@@ -104,7 +105,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     int r = flags_parse(cmd, "[flags]", FLAGS, argc, argv, pos, &npos);
     uint64_t grace_ms, lease_ms, renew_ms, retry_ms, idle_ms, req_ms;
     unsigned long nworkers, nconns, nseries;
-    int64_t maxbuf_bytes = 0;
+    int64_t maxbuf_bytes = 0, maxparse_bytes = 0;
     enum log_level ll;
     struct cfg cfg;
     struct kcfg kc = {0};
@@ -144,7 +145,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         !app_uint_flag("webhook-workers", workers, 0, 1024, &nworkers) ||
         !app_uint_flag("metrics-max-series", maxseries, 1, 100000000, &nseries))
         return 2;
-    if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes))
+    if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes) ||
+        !app_quantity_flag("webhook-max-parse-bytes", maxparse, &maxparse_bytes))
         return 2;
     if (idle_ms < 1000 || req_ms < 100) {
         fprintf(stderr, "membudget %s: --webhook-idle-timeout must be at least 1s, "
@@ -200,6 +202,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .max_conns = (unsigned)nconns,
             .workers = nworkers ? (unsigned)nworkers : app_default_workers(),
             .max_buffered = (size_t)maxbuf_bytes,
+            .max_parse = (size_t)maxparse_bytes,
         };
         if (webhook_new(lp, clock_system(), &wc, mx, ops, &wh, &d))
             goto out;

@@ -13,7 +13,7 @@
 int cmd_webhook(int argc, char **argv)
 {
     const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level,
-        *workers, *maxbuf, *maxseries;
+        *workers, *maxbuf, *maxparse, *maxseries;
     const struct flag FLAGS[] = {
         {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL, false},
@@ -25,6 +25,7 @@ int cmd_webhook(int argc, char **argv)
         {"webhook-request-timeout", "DURATION", "10s", "a whole request must arrive within this time", &reqto, NULL, false},
         {"webhook-max-connections", "N", "1024", "open connections (all workers together); more are closed at once", &maxconns, NULL, false},
         {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &maxbuf, NULL, false},
+        {"webhook-max-parse-bytes", "QUANTITY", "128Mi", "parsed review JSON held in memory at once, all workers together; a review that finds it used up is answered 503 (retry)", &maxparse, NULL, false},
         {"webhook-workers", "N", "0", "threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &grace, NULL, false},
         {"metrics-max-series", "N", "1000000", "series per metric family on /metrics; past it, new series are dropped, counted and logged once", &maxseries, NULL, false},
@@ -37,7 +38,7 @@ int cmd_webhook(int argc, char **argv)
                         argc, argv, pos, &npos);
     uint64_t reload_ms, idle_ms, req_ms, grace_ms;
     unsigned long nconns, nworkers, nseries;
-    int64_t maxbuf_bytes = 0;
+    int64_t maxbuf_bytes = 0, maxparse_bytes = 0;
     enum log_level ll;
     struct cfg cfg;
     struct loop *lp = NULL;
@@ -74,7 +75,8 @@ int cmd_webhook(int argc, char **argv)
         fprintf(stderr, "membudget webhook: intervals must be at least 100ms (idle timeout 1s)\n");
         return 2;
     }
-    if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes))
+    if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes) ||
+        !app_quantity_flag("webhook-max-parse-bytes", maxparse, &maxparse_bytes))
         return 2;
     log_set_level(ll);
     if (!app_load_config(config, &cfg))
@@ -97,6 +99,7 @@ int cmd_webhook(int argc, char **argv)
             .max_conns = (unsigned)nconns,
             .workers = nworkers ? (unsigned)nworkers : app_default_workers(),
             .max_buffered = (size_t)maxbuf_bytes,
+            .max_parse = (size_t)maxparse_bytes,
         };
         if (webhook_new(lp, clock_system(), &wc, mx, ops, &wh, &d))
             goto out;

@@ -28,6 +28,9 @@ void mb_arena_init(struct mb_arena *a, size_t chunk_size)
     a->limit = 0;
     a->used = 0;
     a->exhausted = false;
+    a->starved = false;
+    a->pool = NULL;
+    a->reserved = 0;
     a->chunk_size = chunk_size < 1024 ? 1024 : chunk_size;
 }
 
@@ -42,6 +45,9 @@ void mb_arena_cleanup(struct mb_arena *a)
         c = n;
     }
     a->head = NULL;
+    if (a->pool && a->reserved)
+        atomic_fetch_add(a->pool, (long long)a->reserved);
+    a->reserved = 0;
 }
 
 void mb_arena_reset(struct mb_arena *a)
@@ -62,6 +68,10 @@ void mb_arena_reset(struct mb_arena *a)
     a->head = first;
     a->used = 0;
     a->exhausted = false;
+    a->starved = false;
+    if (a->pool && a->reserved)
+        atomic_fetch_add(a->pool, (long long)a->reserved);
+    a->reserved = 0;
     if (first) {
         first->used = 0;
         POISON(first->data, first->size);
@@ -117,11 +127,27 @@ void mb_arena_set_limit(struct mb_arena *a, size_t limit) { a->limit = limit; }
 
 bool mb_arena_exhausted(const struct mb_arena *a) { return a->exhausted; }
 
+void mb_arena_set_pool(struct mb_arena *a, atomic_llong *pool) { a->pool = pool; }
+
+bool mb_arena_starved(const struct mb_arena *a) { return a->starved; }
+
+#define POOL_BLOCK ((size_t)1 << 20)
+
 void *mb_arena_try_alloc(struct mb_arena *a, size_t n)
 {
     if (a->limit && (n > a->limit || a->used > a->limit - n)) {
         a->exhausted = true;
         return NULL;
+    }
+    if (a->pool && a->used + n > a->reserved) {
+        /* one atomic per MiB, not per value */
+        long long blk = (long long)(n > POOL_BLOCK ? n : POOL_BLOCK);
+        if (atomic_fetch_sub(a->pool, blk) < blk) {
+            atomic_fetch_add(a->pool, blk);
+            a->exhausted = a->starved = true;
+            return NULL;
+        }
+        a->reserved += (size_t)blk;
     }
     a->used += n;
     return mb_arena_alloc(a, n);

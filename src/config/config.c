@@ -48,7 +48,7 @@ void cfg_defaults(struct cfg *c)
         names_add(&c->excluded, EX[i]);
     policy_conf_defaults(&c->admission);
     c->admission.default_tiers = c->tiers;
-    c->max_body_bytes = 3LL << 20;
+    c->max_body_bytes = 6LL << 20;
 }
 
 void cfg_cleanup(struct cfg *c)

@@ -80,7 +80,11 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
         out->s.kind = policy_kind_name(kind);
     out->s.result = "skipped";
 
-    if (kind != POLICY_KIND_OTHER && req.sub_resource[0] == '\0' &&
+    /* pods/resize (in-place resize) is an UPDATE of the whole pod: a
+     * resize may not take the target's limit below its budget. Other
+     * subresources (status, eviction, ...) are not ours to check. */
+    bool resize = kind == POLICY_KIND_POD && !strcmp(req.sub_resource, "resize") && req.op == ADMREV_UPDATE;
+    if (kind != POLICY_KIND_OTHER && (req.sub_resource[0] == '\0' || resize) &&
         (req.op == ADMREV_CREATE || req.op == ADMREV_UPDATE)) {
         struct policy_input in = {
             .kind = kind,
@@ -130,7 +134,18 @@ void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum
     decide(conf, ep, mode, body, len, out);
     if (arena) {
         mb_json_arena_end();
-        if (mb_arena_exhausted(arena)) {
+        if (mb_arena_starved(arena)) {
+            /* Not this review's fault: the other workers' reviews hold the
+             * parse memory now. The API server may retry; failurePolicy
+             * decides meanwhile. */
+            review_out_cleanup(out);
+            out->http_status = 503;
+            out->content_type = "text/plain; charset=utf-8";
+            out->body = mb_xasprintf("webhook busy: the reviews in progress use all of "
+                                     "--webhook-max-parse-bytes; retry\n");
+            out->body_len = strlen(out->body);
+            out->s.result = "busy";
+        } else if (mb_arena_exhausted(arena)) {
             /* The parse (or the answer) ran out of the arena's cap: a review
              * built to cost memory, such as a million {}. Say so, and do
              * not guess at an answer from a partial parse. */

@@ -40,13 +40,15 @@ struct webhook {
     struct policy_conf policy;   /* immutable once the workers run */
     struct tlsctx *tls;          /* shared: tlsctx_ssl_new from the workers */
     struct event *reload;
-    struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry, *buffered;
+    struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry, *buffered, *parsing;
     struct worker *workers;
     size_t nworkers;
     char addr[80];
     atomic_size_t conns;         /* open connections of all workers, against max_conns */
     atomic_llong pool;           /* buffered-bytes budget left (see https.c) */
     size_t max_buffered;
+    atomic_llong parse_pool;     /* parse-memory budget left (mb_arena_set_pool) */
+    size_t max_parse;
     int cert_state;              /* last logged: 0 valid, 1 expired, -1 not yet valid */
 };
 
@@ -140,6 +142,8 @@ static void collect(void *ctx)
     mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
     if (w->max_buffered)
         mx_set(w->buffered, NULL, (double)((long long)w->max_buffered - atomic_load(&w->pool)));
+    if (w->max_parse)
+        mx_set(w->parsing, NULL, (double)((long long)w->max_parse - atomic_load(&w->parse_pool)));
 }
 
 /* Is the serving certificate valid now? An expired (or not yet valid) one
@@ -192,6 +196,8 @@ static mb_err worker_init(struct webhook *w, struct worker *wk, const struct htt
      * 85 times) is refused with 413 once it reaches the cap, so a worker
      * never holds more than this for one request. */
     mb_arena_set_limit(&wk->arena, 32 * hc->max_body);
+    if (w->max_parse)
+        mb_arena_set_pool(&wk->arena, &w->parse_pool);
     err = loop_new(&wk->lp, LOOP_SERVER, diag);
     if (!err)
         err = https_new(wk->lp, w->clk, hc, &wk->srv, diag);
@@ -247,6 +253,20 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
         atomic_store(&w->pool, (long long)conf->max_buffered);
         hc.pool = &w->pool;
     }
+    if (conf->max_parse) {
+        /* One review of the largest body must be able to parse: dense
+         * Kubernetes JSON takes up to ~20 times its text (make bench). */
+        if (conf->max_parse < 4 * hc.max_body) {
+            err = mb_diag_set(diag, MB_EINVAL,
+                              "--webhook-max-parse-bytes (%zu) must be at least 4 times "
+                              "admission.maxBodyBytes (%zu)",
+                              conf->max_parse, hc.max_body);
+            mb_free(w);
+            return err;
+        }
+        w->max_parse = conf->max_parse;
+        atomic_store(&w->parse_pool, (long long)conf->max_parse);
+    }
     w->policy = conf->cfg->admission;
     w->policy.default_tiers = conf->cfg->tiers;
     err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag);
@@ -284,6 +304,10 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
                            "Bytes of webhook requests held in memory (received, not yet answered) "
                            "or granted to connections to read, against --webhook-max-buffered-bytes.",
                            0, NULL);
+    w->parsing = mx_gauge(mx, "membudget_webhook_parse_bytes",
+                          "Bytes of parsed review JSON the workers hold now (in 1 MiB blocks), "
+                          "against --webhook-max-parse-bytes.",
+                          0, NULL);
     mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
     ops_add_collector(ops, collect, w);
     ops_add_ready_check(ops, "webhook", ready, w);

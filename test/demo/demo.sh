@@ -81,7 +81,7 @@ def hook(name, path, op, policy):
                 {"key": "membudget.io/enforce", "operator": "In", "values": ["true"]},
                 {"key": "membudget.io/admission", "operator": op, "values": ["audit"]}]},
             "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ops,
-                       "resources": ["pods"]},
+                       "resources": ["pods"] if kind == "mutating" else ["pods", "pods/resize"]},
                       {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
                        "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"]},
                       {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],

@@ -192,7 +192,7 @@ START_TEST(test_kapi_tls_ca)
     struct kapi_conf good = {.ca_pem = ca.cert_pem};
     struct kapi *k = client(&good);
     json_t *v = call_json(k, "GET", "/version", NULL, 200);
-    ck_assert_str_eq(json_string_value(json_object_get(v, "gitVersion")), "v1.30.0-kubesim");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "gitVersion")), "v1.33.0-kubesim");
     json_decref(v);
     kapi_free(k);
 

@@ -40,7 +40,7 @@ waitfor "$work/kubeconfig" || { bad "kubesim starts" "$(cat "$work/sim.err")"; f
 export KUBECONFIG=$work/kubeconfig
 k() { kubectl --request-timeout=20s "$@"; }
 
-check "discovery: kubectl version sees the server" 'Server Version: .*v1\.30' k version
+check "discovery: kubectl version sees the server" 'Server Version: .*v1\.33' k version
 check "discovery: api-resources lists pods/leases/pdbs/metrics" \
     'poddisruptionbudgets.*policy/v1' k api-resources
 cat > "$work/ns-pod.yaml" <<'EOF'
@@ -169,7 +169,7 @@ webhooks:
   clientConfig: {url: "https://$whaddr/validate", caBundle: "$ca"}
   namespaceSelector: {matchLabels: {membudget.io/enforce: "true"}}
   rules:
-  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}
+  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods, pods/resize]}
 EOF
 check "register the webhook" 'created' k apply -f "$work/vwc.yaml"
 k label ns shop membudget.io/enforce=true >/dev/null
@@ -189,4 +189,37 @@ check "a denied pod shows the webhook's message" \
 check "the denied pod was not stored" 'NotFound|not found' k -n shop get pod greedy
 check "a namespace outside the selector is not sent to the webhook" 'pod/greedy created' \
     k apply -f <(sed 's/namespace: shop/namespace: default/' "$work/bad.yaml")
+# In-place resize (pods/resize): only cpu and memory may change, through the
+# subresource alone, and the webhooks are called for it.
+cat > "$work/rz.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: rz
+  namespace: shop
+  annotations: {membudget.io/budget: "768Mi"}
+spec:
+  containers: [{name: app, image: x, resources: {requests: {memory: 512Mi}, limits: {memory: 1Gi}}}]
+EOF
+k apply -f "$work/rz.yaml" > /dev/null
+lim() { printf '{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"%s"}}}]}}' "$1"; }
+# kubectl knows --subresource resize from 1.33 on; before, the same request with curl.
+if k -n shop patch pod rz --subresource resize --dry-run=server -p '{}' 2>&1 |
+        grep -qE 'invalid subresource|unknown flag'; then
+    resize() { curl -sS -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' -d "$1" \
+                   "http://$(cat "$work/addr")/api/v1/namespaces/shop/pods/rz/resize"; }
+    how=" (curl: kubectl $(kubectl version --client 2>/dev/null | sed -n 's/Client Version: //p') has no --subresource resize)"
+else
+    resize() { k -n shop patch pod rz --subresource resize -p "$1"; }
+    how=
+fi
+check "patch --subresource resize raises a memory limit$how" 'patched|"2Gi"' resize "$(lim 2Gi)"
+check "the resize is stored" '2Gi' k -n shop get pod rz -o jsonpath='{.spec.containers[0].resources.limits.memory}'
+check "a resize below the budget is denied by the webhook$how" \
+    'denied the request: Pod shop/rz: metadata.annotations\[membudget.io/budget\]: \\?"768Mi\\?": exceeds the memory limit 256Mi' \
+    resize "$(lim 256Mi)"
+check "a resize may change only cpu and memory$how" 'only cpu and memory resources are mutable' \
+    resize '{"spec":{"containers":[{"name":"app","image":"y"}]}}'
+check "a plain pod update may not change resources" 'Forbidden: pod updates may not change' \
+    k -n shop patch pod rz -p "$(lim 4Gi)"
 finish

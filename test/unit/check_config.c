@@ -42,7 +42,7 @@ START_TEST(test_cfg_defaults_and_empty)
     ck_assert_uint_eq(c.admission.default_budget_pct, 0);
     ck_assert(c.admission.inject_gomemlimit);
     ck_assert(c.admission.inject_readiness_gate);
-    ck_assert_int_eq(c.max_body_bytes, 3 << 20);
+    ck_assert_int_eq(c.max_body_bytes, 6 << 20);
     cfg_cleanup(&c);
     ck_assert_int_eq(cfg_parse("# only a comment\n", 17, "c.yaml", &c, &d), MB_OK);
     cfg_cleanup(&c);

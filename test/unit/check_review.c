@@ -178,6 +178,43 @@ START_TEST(test_review_malformed)
 }
 END_TEST
 
+/* pods/resize: the limit may not go below the budget; up is fine; and the
+ * pinned target is the one checked, not the proxy in front of it. */
+START_TEST(test_review_resize)
+{
+    struct review_out o;
+    json_t *r = run("test/fixtures/admission/pod-resize-below-budget.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+    const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));
+
+    ck_assert(json_is_false(jpatch_get(r, "/response/allowed")));
+    ck_assert_str_eq(o.s.result, "denied");
+    ck_assert_str_eq(o.s.operation, "UPDATE");
+    ck_assert_msg(msg && strstr(msg, "Pod shop/api: metadata.annotations[membudget.io/budget]: \"768Mi\": "
+                                     "exceeds the memory limit 256Mi of container \"app\" "
+                                     "(spec.containers[1].resources.limits.memory)"),
+                  "%s", msg);
+    json_decref(r);
+    review_out_cleanup(&o);
+
+    /* the same resize upwards is allowed */
+    size_t len;
+    char *body = tu_read_file("test/fixtures/admission/pod-resize-below-budget.json", &len);
+    json_t *rev = tu_json(body);
+    json_object_set_new(json_object_get(jpatch_get(rev, "/request/object/spec/containers/1/resources"), "limits"),
+                        "memory", json_string("2Gi"));
+    char *up = mb_json_dumps(rev, JSON_COMPACT, &len);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, up, len, NULL, &o);
+    r = tu_json(o.body);
+    ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
+    ck_assert_str_eq(o.s.result, "allowed");
+    json_decref(r);
+    review_out_cleanup(&o);
+    mb_free(up);
+    mb_free(body);
+    json_decref(rev);
+}
+END_TEST
+
 START_TEST(test_review_skips)
 {
     /* DELETE, subresources and foreign kinds are allowed untouched */
@@ -325,6 +362,42 @@ START_TEST(test_review_parse_memory_capped)
 }
 END_TEST
 
+/* Workers share one parse budget: while another review holds it, a review
+ * is answered 503 (busy, not "too complex"), and the budget comes back
+ * whole when the holder's arena is reset. */
+START_TEST(test_review_parse_pool_shared)
+{
+    atomic_llong pool = 3 << 20;
+    struct mb_arena holder, arena;
+    struct review_out o;
+    size_t len;
+    char *good = tu_read_file("test/fixtures/admission/pod-create-good.json", &len);
+
+    mb_arena_init(&holder, 4096);
+    mb_arena_init(&arena, 4096);
+    mb_arena_set_pool(&holder, &pool);
+    mb_arena_set_pool(&arena, &pool);
+    /* 2.5 MiB held; the 0.5 MiB left is less than the 1 MiB block a review takes */
+    ck_assert_ptr_nonnull(mb_arena_try_alloc(&holder, (5u << 19)));
+    ck_assert_int_eq(atomic_load(&pool), 1 << 19);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, good, len, &arena, &o);
+    ck_assert_int_eq(o.http_status, 503);
+    ck_assert_str_eq(o.s.result, "busy");
+    ck_assert_msg(strstr(o.body, "--webhook-max-parse-bytes"), "%s", o.body);
+    review_out_cleanup(&o);
+    ck_assert_int_eq(atomic_load(&pool), 1 << 19); /* the refused one took nothing */
+    mb_arena_reset(&holder);
+    ck_assert_int_eq(atomic_load(&pool), 3 << 20);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, good, len, &arena, &o);
+    ck_assert_int_eq(o.http_status, 200);
+    review_out_cleanup(&o);
+    ck_assert_int_eq(atomic_load(&pool), 3 << 20); /* ... and gave back what it took */
+    mb_arena_cleanup(&holder);
+    mb_arena_cleanup(&arena);
+    mb_free(good);
+}
+END_TEST
+
 Suite *review_suite(void)
 {
     Suite *s = suite_create("review");
@@ -340,6 +413,8 @@ Suite *review_suite(void)
     tcase_add_test(tc, test_review_mutate_patch_applies);
     tcase_add_loop_test(tc, test_review_malformed, 0, (int)MB_ARRAY_LEN(BAD));
     tcase_add_test(tc, test_review_skips);
+    tcase_add_test(tc, test_review_resize);
+    tcase_add_test(tc, test_review_parse_pool_shared);
     tcase_add_test(tc, test_review_dry_run_and_bad_utf8_message);
     suite_add_tcase(s, tc);
     return s;
