@@ -47,6 +47,8 @@ enum policy_kind {
     POLICY_KIND_REPLICASET,
     POLICY_KIND_JOB,
     POLICY_KIND_CRONJOB,
+    POLICY_KIND_REPLICATIONCONTROLLER,
+    POLICY_KIND_CUSTOM, /* another kind with a pod template at policy_input.template */
 };
 
 enum policy_op { POLICY_CREATE, POLICY_UPDATE };
@@ -78,6 +80,9 @@ struct policy_input {
     enum policy_op op;
     const json_t *object;     /* borrowed; the object under review */
     const json_t *old_object; /* borrowed; UPDATE only, may be NULL */
+    /* POLICY_KIND_CUSTOM: where the PodTemplateSpec is, as a JSON Pointer
+     * ("/spec/template") and as a field-path prefix ("spec.template.") */
+    const char *template_pointer, *template_prefix;
 };
 
 struct policy_violation {

@@ -6,21 +6,64 @@
 #include "membudget/lint.h"
 
 #define LINT_MAX_FILE (64u << 20)
+#define LINT_MAX_KINDS 64
+
+/* The pod-template kinds: the defaults, then each --pod-template (one for
+ * a group/kind already listed replaces its path). Returns false after
+ * printing what is wrong. */
+static bool lint_kinds(const char *flag, struct lint_kind *kinds, size_t *n)
+{
+    char *list = mb_xstrdup(flag), *save = NULL;
+    bool ok = true;
+
+    *n = 0;
+    for (size_t i = 0; i < LINT_NDEFAULT_KINDS; i++) {
+        char why[256];
+        MB_ASSERT(lint_kind_parse(LINT_DEFAULT_KINDS[i], &kinds[(*n)++], why, sizeof why));
+    }
+    for (char *e = strtok_r(list, ",", &save); e && ok; e = strtok_r(NULL, ",", &save)) {
+        struct lint_kind k;
+        char why[256];
+        size_t j;
+        if (!lint_kind_parse(e, &k, why, sizeof why)) {
+            fprintf(stderr, "membudget lint: --pod-template: %s\n", why);
+            ok = false;
+            break;
+        }
+        for (j = 0; j < *n; j++)
+            if (!strcmp(kinds[j].group, k.group) && !strcmp(kinds[j].kind, k.kind))
+                break;
+        if (j == LINT_MAX_KINDS) {
+            fprintf(stderr, "membudget lint: --pod-template: more than %d kinds\n", LINT_MAX_KINDS);
+            ok = false;
+            break;
+        }
+        kinds[j] = k;
+        if (j == *n)
+            (*n)++;
+    }
+    mb_free(list);
+    return ok;
+}
 
 int cmd_lint(int argc, char **argv)
 {
-    const char *config;
+    const char *config, *output, *templates;
     bool quiet;
     const struct flag FLAGS[] = {
         {"config", "FILE", "", "config file whose admission section applies (as in the webhook)", &config, NULL, false},
-        {"quiet", NULL, "false", "print violations only, no summary", NULL, &quiet, false},
+        {"output", "FORMAT", "text", "text (FILE:LINE:COL: ...), json (one object per finding and line) or github (workflow annotations)", &output, NULL, false},
+        {"pod-template", "\"GROUP/KIND: PATH\"", "", "another kind whose pod template to check, e.g. \"example.com/Worker: spec.podTemplate\" (repeatable; argoproj.io/Rollout and apps.kruise.io/CloneSet at spec.template are built in)", &templates, NULL, true},
+        {"quiet", NULL, "false", "print findings only, no summary", NULL, &quiet, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
     char **pos = mb_xcalloc((size_t)argc + 1, sizeof *pos);
-    size_t npos;
+    size_t npos, nkinds = 0;
     int r = flags_parse("lint", "[flags] FILE... (\"-\" reads stdin)", FLAGS, argc, argv, pos, &npos);
+    struct lint_kind kinds[LINT_MAX_KINDS];
     struct cfg cfg;
     struct lint_stats st = {0};
+    struct lint_opts opts = {0};
     int status;
 
     if (r) {
@@ -32,10 +75,24 @@ int cmd_lint(int argc, char **argv)
         mb_free(pos);
         return 2;
     }
-    if (!app_load_config(config, &cfg)) {
+    if (!strcmp(output, "text")) {
+        opts.format = LINT_TEXT;
+    } else if (!strcmp(output, "json")) {
+        opts.format = LINT_JSON;
+    } else if (!strcmp(output, "github")) {
+        opts.format = LINT_GITHUB;
+    } else {
+        fprintf(stderr, "membudget lint: --output: \"%s\" is not text, json or github\n", output);
         mb_free(pos);
         return 2;
     }
+    if (!lint_kinds(templates, kinds, &nkinds) || !app_load_config(config, &cfg)) {
+        mb_free(pos);
+        return 2;
+    }
+    opts.conf = &cfg.admission;
+    opts.kinds = kinds;
+    opts.nkinds = nkinds;
     for (size_t i = 0; i < npos; i++) {
         char why[256];
         size_t len;
@@ -49,14 +106,15 @@ int cmd_lint(int argc, char **argv)
             continue;
         }
         mb_buf_init(&out, (size_t)-1 / 2);
-        lint_buffer(&cfg.admission, name, buf, len, &out, &st);
+        lint_buffer(&opts, name, buf, len, &out, &st);
         fwrite(mb_buf_str(&out), 1, out.len, stdout);
         mb_buf_cleanup(&out);
         mb_free(buf);
     }
     if (!quiet)
-        fprintf(stderr, "membudget lint: %zu object(s) checked, %zu skipped, %zu violation(s), %zu unreadable input(s)\n",
-                st.objects, st.skipped, st.violations, st.bad_inputs);
+        fprintf(stderr, "membudget lint: %zu object(s) checked, %zu skipped, %zu violation(s), %zu warning(s), "
+                        "%zu unreadable document(s)\n",
+                st.objects, st.skipped, st.violations, st.warnings, st.bad_inputs);
     status = st.bad_inputs ? 2 : st.violations ? 1 : 0;
     cfg_cleanup(&cfg);
     mb_free(pos);

@@ -30,6 +30,7 @@ static const struct {
     {"apps", "ReplicaSet", POLICY_KIND_REPLICASET},
     {"batch", "Job", POLICY_KIND_JOB},
     {"batch", "CronJob", POLICY_KIND_CRONJOB},
+    {"", "ReplicationController", POLICY_KIND_REPLICATIONCONTROLLER},
 };
 
 enum policy_kind policy_kind_of(const char *group, const char *kind)
@@ -69,10 +70,16 @@ const char *policy_kind_name(enum policy_kind k)
 
 /* Where the pod template lives in each kind: a JSON Pointer and the
  * matching field-path prefix for messages. */
-static const json_t *find_template(const json_t *obj, enum policy_kind k, const char **prefix,
+static const json_t *find_template(const json_t *obj, const struct policy_input *in, const char **prefix,
                                    const char **pointer)
 {
-    switch (k) {
+    switch (in->kind) {
+    case POLICY_KIND_CUSTOM:
+        if (!in->template_pointer || !in->template_prefix)
+            return NULL;
+        *prefix = in->template_prefix;
+        *pointer = in->template_pointer;
+        return jpatch_get(obj, *pointer);
     case POLICY_KIND_POD:
         *prefix = "";
         *pointer = "";
@@ -303,7 +310,7 @@ static bool should_pin(const struct policy_input *in, const json_t *tmpl, const 
         return false;
     if (in->op == POLICY_CREATE || !in->old_object)
         return true;
-    old_tmpl = find_template(in->old_object, in->kind, &prefix, &pointer);
+    old_tmpl = find_template(in->old_object, in, &prefix, &pointer);
     return !json_is_object(old_tmpl) || !json_equal(old_tmpl, tmpl);
 }
 
@@ -321,7 +328,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
     bool budget_known = false, budget_defaulted = false;
     char q[QTY_FMT_LEN], q2[QTY_FMT_LEN], why[256];
 
-    tmpl = find_template(in->object, in->kind, &prefix, &pointer);
+    tmpl = find_template(in->object, in, &prefix, &pointer);
     if (!json_is_object(tmpl))
         return; /* not ours, or no template: the API server's own validation speaks */
     meta = json_object_get(tmpl, "metadata");
@@ -450,7 +457,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
     /* 5. An update may not drop the budget. */
     if (in->op == POLICY_UPDATE && in->old_object) {
         const char *op = "", *optr = "";
-        const json_t *old_tmpl = find_template(in->old_object, in->kind, &op, &optr);
+        const json_t *old_tmpl = find_template(in->old_object, in, &op, &optr);
         if (json_is_object(old_tmpl) && has_budget_annotation(old_tmpl) &&
             !json_object_get(annotations, ANN_BUDGET))
             violate(out, ann_path(prefix, ANN_BUDGET), "may not be removed by an update");
@@ -461,7 +468,10 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
      * audit mode) become warnings: otherwise a controller could not scale
      * an old ReplicaSet, nor remove a finalizer from a legacy pod. */
     if (in->op == POLICY_UPDATE && in->old_object) {
-        struct policy_input old_in = {.kind = in->kind, .op = POLICY_CREATE, .object = in->old_object};
+        struct policy_input old_in = *in;
+        old_in.op = POLICY_CREATE;
+        old_in.object = in->old_object;
+        old_in.old_object = NULL;
         struct policy_result old = {0};
         size_t kept = 0;
 

@@ -82,6 +82,8 @@ def hook(name, path, op, policy):
                 {"key": "membudget.io/admission", "operator": op, "values": ["audit"]}]},
             "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ops,
                        "resources": ["pods"] if kind == "mutating" else ["pods", "pods/resize"]},
+                      {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                       "resources": ["replicationcontrollers"]},
                       {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
                        "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"]},
                       {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],

@@ -147,6 +147,7 @@ START_TEST(test_policy_kinds)
 {
     ck_assert_int_eq(policy_kind_of("", "Pod"), POLICY_KIND_POD);
     ck_assert_int_eq(policy_kind_of("apps", "ReplicaSet"), POLICY_KIND_REPLICASET);
+    ck_assert_int_eq(policy_kind_of("", "ReplicationController"), POLICY_KIND_REPLICATIONCONTROLLER);
     ck_assert_int_eq(policy_kind_of("extensions", "Deployment"), POLICY_KIND_OTHER);
     ck_assert_int_eq(policy_kind_of(NULL, NULL), POLICY_KIND_OTHER);
     ck_assert_str_eq(policy_kind_name(POLICY_KIND_CRONJOB), "CronJob");
