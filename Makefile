@@ -166,6 +166,7 @@ bench-run: $(BIN)
 	test/bench/isolation_bench.sh $(abspath $(BIN))
 	test/bench/held_bench.sh $(abspath $(BIN))
 	test/bench/hostile_api_bench.sh $(abspath $(BIN))
+	test/bench/lint_bench.sh $(abspath $(BIN))
 
 demo: deps
 	$(MAKE) demo-run
