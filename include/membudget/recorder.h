@@ -53,6 +53,12 @@ uint64_t recorder_evict(struct recorder *r, const struct recorder_ref *ref, reco
                         void *ctx);
 void recorder_cancel(struct recorder *r, uint64_t id);
 
-const char *recorder_evict_name(enum recorder_evict e); /* Returns: static */
+/* Returns: static name of a result ("evicted", ...). Inline, so the pure
+ * planner can use it without linking the recorder. */
+static inline const char *recorder_evict_name(enum recorder_evict e)
+{
+    static const char *const NAMES[] = {"evicted", "blocked", "gone", "error"};
+    return (unsigned)e < sizeof NAMES / sizeof NAMES[0] ? NAMES[e] : "?";
+}
 
 #endif

@@ -34,13 +34,6 @@ struct recorder {
     struct mx_family *m_events, *m_evictions;
 };
 
-static const char *const EVICT_NAMES[] = {"evicted", "blocked", "gone", "error"};
-
-const char *recorder_evict_name(enum recorder_evict e)
-{
-    return (unsigned)e < MB_ARRAY_LEN(EVICT_NAMES) ? EVICT_NAMES[e] : "?";
-}
-
 static void count(struct mx_family *f, const char *v)
 {
     const char *vals[] = {v};
