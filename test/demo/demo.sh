@@ -35,13 +35,8 @@ echo "API server (simulated): $api"
 sim() { curl -sS -X "$1" -H "Content-Type: ${3:-application/json}" ${4:+-d "$4"} "$api$2"; }
 
 say "3. a throw-away CA and serving certificate; membudget run (webhook + controller)"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=demo-ca \
-    -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
-    -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$work/ext"
-openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
-    -days 1 -extfile "$work/ext" -out "$work/tls.crt" 2>/dev/null
+. "$root/test/certs.sh"
+test_certs "$work" demo-ca
 cat > "$work/config.yaml" <<EOF
 sampleInterval: 1s       # the demo is fast; production default is 15s
 usage:

@@ -34,13 +34,8 @@ k() { kubectl --request-timeout=20s "$@"; }
 jp() { k "$@" 2>&1; }
 
 # A CA and a serving certificate for 127.0.0.1, shared by membudget and the injector.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=ca \
-    -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
-    -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$work/ext"
-openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
-    -days 1 -extfile "$work/ext" -out "$work/tls.crt" 2>/dev/null
+. "$root/test/certs.sh"
+test_certs "$work" ca
 ca=$(base64 -w0 < "$work/ca.crt")
 
 "$bin" webhook --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \

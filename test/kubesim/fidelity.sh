@@ -143,13 +143,8 @@ check "drain succeeds once the PDB allows" 'node/node-1 (drained|evicted)' \
 check "the drained pods are gone" 'No resources found' k -n shop get pods
 
 # admission: the real webhook, registered with a caBundle, denies a bad pod.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=ca \
-    -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
-    -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$work/ext"
-openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
-    -days 1 -extfile "$work/ext" -out "$work/tls.crt" 2>/dev/null
+. "$root/test/certs.sh"
+test_certs "$work" ca
 "$bin" webhook --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
     --webhook-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 2> "$work/wh.log" &
 pids+=($!)
