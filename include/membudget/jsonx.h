@@ -15,4 +15,9 @@ char *mb_json_dumps(const json_t *j, size_t flags, size_t *len);
  * replaced by '?', so a message is never lost to bad input. */
 json_t *mb_json_string_lossy(const char *s);
 
+/* Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80,
+ * p < end), or 0: overlong forms, surrogates, code points past U+10FFFF
+ * and sequences cut by `end` are invalid. */
+size_t mb_utf8_len(const unsigned char *p, const unsigned char *end);
+
 #endif

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "membudget/alloc.h"
+#include "membudget/jsonx.h"
 #include "membudget/podmetrics.h"
 
 struct sc {
@@ -55,36 +56,6 @@ static long hex4(const char *p)
     return v;
 }
 
-/* Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80), or 0
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *p, const unsigned char *e)
-{
-    size_t n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF)
-        n = 2;
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        n = 3;
-        if (p[0] == 0xE0)
-            lo = 0xA0;
-        else if (p[0] == 0xED)
-            hi = 0x9F;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        n = 4;
-        if (p[0] == 0xF0)
-            lo = 0x90;
-        else if (p[0] == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if ((size_t)(e - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* c->p at '"': check the string and leave c->p after the closing quote. */
 static mb_err scan_string(struct sc *c, struct raw *out)
 {
@@ -134,7 +105,7 @@ static mb_err scan_string(struct sc *c, struct raw *out)
             continue;
         }
         if (ch >= 0x80) {
-            size_t n = utf8_len(p, e);
+            size_t n = mb_utf8_len(p, e);
             if (!n) {
                 c->p = (const char *)p;
                 return fail(c, "invalid UTF-8 in a string");
