@@ -47,6 +47,10 @@ const char *kobj_continue(const json_t *list);
  * absent or not a string. */
 const char *kobj_str(const json_t *obj, const char *path);
 
+/* Returns: borrowed ownerReference marked `controller: true` in an object's
+ * metadata, or NULL (none, or metadata not an object). */
+const json_t *kobj_controller_ref(const json_t *metadata);
+
 /* RFC 3339 in UTC, seconds precision ("2026-11-22T23:04:48Z"), as the API
  * writes metav1.Time. `len` of 32 is always enough. */
 void kobj_format_time(mb_wall_ms wall, char *buf, size_t len);

@@ -182,3 +182,15 @@ bool kobj_parse_time(const char *s, size_t len, mb_wall_ms *out)
     *out = (mb_wall_ms)(((days * 24 + h) * 60 + mi) * 60 + se) * 1000 + ms;
     return true;
 }
+
+const json_t *kobj_controller_ref(const json_t *md)
+{
+    const json_t *refs = json_object_get(md, "ownerReferences"), *r;
+    size_t i;
+    json_array_foreach(refs, i, r)
+    {
+        if (json_is_true(json_object_get(r, "controller")))
+            return r;
+    }
+    return NULL;
+}

@@ -138,19 +138,6 @@ bool pc_pod_relevant(const json_t *pod)
     return json_is_string(json_object_get(ann, ANN_BUDGET)) || has_gate(pod);
 }
 
-/* The controller owner reference (controller: true), or NULL. */
-static const json_t *controller_ref(const json_t *md)
-{
-    const json_t *refs = json_object_get(md, "ownerReferences"), *r;
-    size_t i;
-    json_array_foreach(refs, i, r)
-    {
-        if (json_is_true(json_object_get(r, "controller")))
-            return r;
-    }
-    return NULL;
-}
-
 struct builder {
     char *out; /* NULL while measuring */
     size_t len;
@@ -178,7 +165,7 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const j
     const json_t *md = json_object_get(pod, "metadata");
     const json_t *spec = json_object_get(pod, "spec");
     const json_t *st = json_object_get(pod, "status");
-    const json_t *ref = controller_ref(md);
+    const json_t *ref = kobj_controller_ref(md);
 
     p->ns = puts_(b, json_string_value(json_object_get(md, "namespace")));
     p->name = puts_(b, json_string_value(json_object_get(md, "name")));

@@ -5,6 +5,7 @@
 #include "membudget/alloc.h"
 #include "membudget/buf.h"
 #include "membudget/jpatch.h"
+#include "membudget/kobj.h"
 #include "membudget/policy.h"
 #include "membudget/quantity.h"
 
@@ -270,18 +271,6 @@ static void add_annotations(json_t *patch, const char *pointer, const json_t *me
     json_decref(adds_take);
 }
 
-/* Does an ownerReference say another controller manages this object? */
-static bool controlled(const json_t *obj)
-{
-    size_t i;
-    const json_t *o;
-
-    json_array_foreach(jpatch_get(obj, "/metadata/ownerReferences"), i, o)
-        if (json_is_true(json_object_get(o, "controller")))
-            return true;
-    return false;
-}
-
 /* Should the mutating webhook write the target it resolved into the object
  * (membudget.io/container), so that the pods resolve it by name whatever a
  * sidecar injector adds in front of it later?
@@ -306,7 +295,7 @@ static bool should_pin(const struct policy_input *in, const json_t *tmpl, const 
         return false;
     if (in->kind == POLICY_KIND_POD)
         return in->op == POLICY_CREATE;
-    if (controlled(in->object))
+    if (kobj_controller_ref(json_object_get(in->object, "metadata")))
         return false;
     if (in->op == POLICY_CREATE || !in->old_object)
         return true;
