@@ -53,6 +53,15 @@ struct cfg {
         double min_slope_pct_per_min;
     } leak;
     struct {
+        unsigned percent; /* share of CPU in GC that counts as thrashing */
+        bool evict;       /* thrashing counts as the evict tier */
+    } gc_thrash;
+    struct {
+        unsigned margin_pct;     /* added to p95 of the peaks */
+        uint64_t half_life_ms;   /* a peak's weight halves every half life */
+        uint64_t peak_window_ms; /* one peak per pod per window */
+    } recommend;
+    struct {
         enum cfg_source source;
         uint64_t scrape_timeout_ms;
         unsigned max_concurrent_scrapes;
@@ -65,6 +74,7 @@ struct cfg {
         unsigned per_owner_in_flight;
         char *profile_dir; /* owned */
         int64_t profile_max_bytes;
+        int64_t profile_dir_max_bytes;    /* the oldest files go beyond this */
         uint64_t owner_settle_timeout_ms; /* the owner's slot is held at most this long */
         bool gc_first;                    /* one last GC before the first eviction attempt */
     } eviction;

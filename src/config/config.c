@@ -33,6 +33,10 @@ void cfg_defaults(struct cfg *c)
     c->gc_min_interval_ms = 60000;
     c->leak.window = 10;
     c->leak.min_slope_pct_per_min = 1;
+    c->gc_thrash.percent = 50;
+    c->recommend.margin_pct = 15;
+    c->recommend.half_life_ms = 24ULL * 3600 * 1000;
+    c->recommend.peak_window_ms = 5 * 60 * 1000;
     c->usage.source = CFG_SOURCE_AUTO;
     c->usage.scrape_timeout_ms = 2000;
     c->usage.max_concurrent_scrapes = 256;
@@ -41,6 +45,7 @@ void cfg_defaults(struct cfg *c)
     c->eviction.per_owner_in_flight = 1;
     c->eviction.profile_dir = mb_xstrdup("/var/lib/membudget/profiles");
     c->eviction.profile_max_bytes = 64LL << 20;
+    c->eviction.profile_dir_max_bytes = 1LL << 30;
     c->eviction.owner_settle_timeout_ms = 5 * 60 * 1000;
     c->eviction.gc_first = true;
     static const char *const EX[] = CFG_ALWAYS_EXCLUDED;
@@ -130,6 +135,17 @@ static const struct key LEAK_KEYS[] = {
     {"minSlopePercentPerMinute", K_DOUBLE, O(leak.min_slope_pct_per_min), 0, 100, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
+static const struct key GC_THRASH_KEYS[] = {
+    {"percent", K_UINT, O(gc_thrash.percent), 1, 100, NULL},
+    {"evict", K_BOOL, O(gc_thrash.evict), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+static const struct key RECOMMEND_KEYS[] = {
+    {"marginPercent", K_UINT, O(recommend.margin_pct), 0, 1000, NULL},
+    {"halfLife", K_DURATION, O(recommend.half_life_ms), 1000, 90.0 * 86400000, NULL},
+    {"peakWindow", K_DURATION, O(recommend.peak_window_ms), 1000, 86400000, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
 static const struct key USAGE_KEYS[] = {
     {"source", K_SOURCE, O(usage.source), 0, 0, NULL},
     {"scrapeTimeout", K_DURATION, O(usage.scrape_timeout_ms), 10, 60000, NULL},
@@ -144,6 +160,7 @@ static const struct key EVICTION_KEYS[] = {
     {"perOwnerInFlight", K_UINT, O(eviction.per_owner_in_flight), 1, 1000, NULL},
     {"profileDir", K_PATH, O(eviction.profile_dir), 0, 0, NULL},
     {"profileMaxBytes", K_SIZE, O(eviction.profile_max_bytes), 1024, 4.0 * 1024 * 1024 * 1024, NULL},
+    {"profileDirMaxBytes", K_SIZE, O(eviction.profile_dir_max_bytes), 1024 * 1024, 1024.0 * 1024 * 1024 * 1024 * 1024, NULL},
     {"ownerSettleTimeout", K_DURATION, O(eviction.owner_settle_timeout_ms), 0, 86400000, NULL},
     {"gcFirst", K_BOOL, O(eviction.gc_first), 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL},
@@ -167,6 +184,8 @@ static const struct key ROOT_KEYS[] = {
     {"hysteresis", K_UINT, O(hysteresis), 0, 50, NULL},
     {"gcMinInterval", K_DURATION, O(gc_min_interval_ms), 0, 86400000, NULL},
     {"leak", K_SECTION, 0, 0, 0, LEAK_KEYS},
+    {"gcThrash", K_SECTION, 0, 0, 0, GC_THRASH_KEYS},
+    {"recommend", K_SECTION, 0, 0, 0, RECOMMEND_KEYS},
     {"usage", K_SECTION, 0, 0, 0, USAGE_KEYS},
     {"eviction", K_SECTION, 0, 0, 0, EVICTION_KEYS},
     {"admission", K_SECTION, 0, 0, 0, ADMISSION_KEYS},

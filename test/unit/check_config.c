@@ -32,6 +32,12 @@ START_TEST(test_cfg_defaults_and_empty)
     ck_assert_int_eq(c.eviction.profile_max_bytes, 64 << 20);
     ck_assert_uint_eq(c.eviction.owner_settle_timeout_ms, 300000);
     ck_assert(c.eviction.gc_first);
+    ck_assert_int_eq(c.eviction.profile_dir_max_bytes, 1 << 30);
+    ck_assert_uint_eq(c.gc_thrash.percent, 50);
+    ck_assert(!c.gc_thrash.evict);
+    ck_assert_uint_eq(c.recommend.margin_pct, 15);
+    ck_assert_uint_eq(c.recommend.half_life_ms, 86400000);
+    ck_assert_uint_eq(c.recommend.peak_window_ms, 300000);
     ck_assert(!c.usage.allow_loopback);
     ck_assert(!c.usage.allow_host_network);
     ck_assert_uint_eq(c.excluded.n, 3);
@@ -78,6 +84,12 @@ START_TEST(test_cfg_every_key)
     ck_assert_int_eq(c.eviction.profile_max_bytes, 32 << 20);
     ck_assert_uint_eq(c.eviction.owner_settle_timeout_ms, 120000);
     ck_assert(!c.eviction.gc_first);
+    ck_assert_int_eq(c.eviction.profile_dir_max_bytes, 2LL << 30);
+    ck_assert_uint_eq(c.gc_thrash.percent, 60);
+    ck_assert(c.gc_thrash.evict);
+    ck_assert_uint_eq(c.recommend.margin_pct, 20);
+    ck_assert_uint_eq(c.recommend.half_life_ms, 12 * 3600000);
+    ck_assert_uint_eq(c.recommend.peak_window_ms, 60000);
     ck_assert(c.usage.allow_loopback);
     ck_assert(c.usage.allow_host_network);
     /* the file's list replaces the default, the built-ins still hold */
@@ -106,6 +118,9 @@ static const struct {
     {"admission:\n  defaultBudgetPercentOfLimit: 101\n", "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: 101 is out of range [0, 100]"},
     {"admission:\n  defaultBudgetPercentOfLimit: 9.5\n", "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: \"9.5\": expected a whole number"},
     {"admission:\n  bogus: 1\n", "t.yaml:2:3: admission.bogus: unknown key"},
+    {"gcThrash: {percent: 0}\n", "t.yaml:1:21: gcThrash.percent: 0 is out of range [1, 100]"},
+    {"eviction: {profileDirMaxBytes: 1Ki}\n", "t.yaml:1:32: eviction.profileDirMaxBytes: 1Ki is out of range"},
+    {"recommend: {halfLife: 10ms}\n", "t.yaml:1:23: recommend.halfLife: 10ms is out of range"},
     {"admission: [1]\n", "t.yaml:1:12: admission: expected a mapping, got a sequence"},
     {"sampleInterval: 15\n", "t.yaml:1:17: sampleInterval: expected a duration"},
     {"sampleInterval: 10ms\n", "t.yaml:1:17: sampleInterval: 10ms is out of range"},

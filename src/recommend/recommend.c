@@ -1,0 +1,339 @@
+/* recommend.c -- decaying peak histograms per owner (pure). See recommend.h. */
+#include <math.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/recommend.h"
+
+#define BASE_WEIGHT 64.0     /* a peak's weight at ref_s */
+#define MAX_FACTOR 256.0     /* rescale before new weights grow past this */
+
+/* --- the histogram ------------------------------------------------------------ */
+
+static double width(const struct rc_hist *h)
+{
+    return ldexp(1.0, h->scale) / RC_BUCKETS;
+}
+
+static bool empty(const struct rc_hist *h)
+{
+    for (int i = 0; i < RC_BUCKETS; i++)
+        if (h->w[i])
+            return false;
+    return true;
+}
+
+/* Halve every weight k times and move the reference k half-lives on: the
+ * relative weights stay, the small old ones fall to zero (the decay). */
+static void shift(struct rc_hist *h, unsigned k, uint32_t half_life_s)
+{
+    for (int i = 0; i < RC_BUCKETS; i++)
+        h->w[i] = k >= 16 ? 0 : (uint16_t)(h->w[i] >> k);
+    uint64_t ref = (uint64_t)h->ref_s + (uint64_t)k * half_life_s;
+    h->ref_s = ref > UINT32_MAX ? UINT32_MAX : (uint32_t)ref;
+}
+
+static void grow(struct rc_hist *h)
+{
+    for (int i = 0; i < RC_BUCKETS / 2; i++) {
+        uint32_t s = (uint32_t)h->w[2 * i] + h->w[2 * i + 1];
+        h->w[i] = s > UINT16_MAX ? UINT16_MAX : (uint16_t)s;
+    }
+    memset(h->w + RC_BUCKETS / 2, 0, sizeof h->w / 2);
+    h->scale++;
+}
+
+static void shrink(struct rc_hist *h)
+{
+    for (int i = RC_BUCKETS / 2 - 1; i >= 0; i--) {
+        uint16_t w = h->w[i];
+        h->w[2 * i + 1] = (uint16_t)(w / 2);
+        h->w[2 * i] = (uint16_t)(w - w / 2);
+    }
+    h->scale--;
+}
+
+static unsigned scale_for(int64_t bytes)
+{
+    unsigned s = RC_MIN_SCALE;
+    while (s < RC_MAX_SCALE && ldexp(1.0, (int)s) <= (double)bytes)
+        s++;
+    return s;
+}
+
+void rc_hist_add(struct rc_hist *h, int64_t bytes, uint32_t now_s, uint32_t half_life_s)
+{
+    if (bytes < 0)
+        return;
+    if (!half_life_s)
+        half_life_s = 1;
+    /* The decay first: what has faded must not hold the range up. */
+    if (h->scale && now_s > h->ref_s && exp2((double)(now_s - h->ref_s) / half_life_s) >= MAX_FACTOR)
+        shift(h, (unsigned)((now_s - h->ref_s) / half_life_s), half_life_s);
+    if (!h->scale || empty(h)) {
+        memset(h->w, 0, sizeof h->w);
+        h->scale = (uint8_t)scale_for(bytes);
+        h->ref_s = now_s;
+    }
+    while (h->scale < RC_MAX_SCALE && (double)bytes >= ldexp(1.0, h->scale))
+        grow(h);
+    /* The range halves when its upper half is empty and the value fits the
+     * lower: the resolution follows the data down as old peaks decay. */
+    while (h->scale > RC_MIN_SCALE && (double)bytes < ldexp(1.0, h->scale - 1)) {
+        bool upper = false;
+        for (int i = RC_BUCKETS / 2; i < RC_BUCKETS; i++)
+            upper = upper || h->w[i];
+        if (upper)
+            break;
+        shrink(h);
+    }
+    if (now_s < h->ref_s)
+        now_s = h->ref_s;
+    double f = exp2((double)(now_s - h->ref_s) / half_life_s);
+    uint32_t add = (uint32_t)lround(BASE_WEIGHT * f);
+    size_t b = (size_t)((double)bytes / width(h));
+    if (b >= RC_BUCKETS)
+        b = RC_BUCKETS - 1;
+    while ((uint32_t)h->w[b] + add > UINT16_MAX) {
+        /* Full: everything, this peak included, to half its weight. */
+        shift(h, 1, half_life_s);
+        add = (add + 1) / 2;
+    }
+    h->w[b] = (uint16_t)(h->w[b] + add);
+    if (h->peaks < UINT16_MAX)
+        h->peaks++;
+}
+
+bool rc_hist_quantile(const struct rc_hist *h, double q, int64_t *out)
+{
+    double total = 0;
+    for (int i = 0; i < RC_BUCKETS; i++)
+        total += h->w[i];
+    if (total <= 0 || !h->scale)
+        return false;
+    double want = q * total, cum = 0, wd = width(h);
+    for (int i = 0; i < RC_BUCKETS; i++) {
+        if (!h->w[i])
+            continue;
+        if (cum + h->w[i] >= want) {
+            double frac = (want - cum) / h->w[i];
+            *out = (int64_t)ceil(((double)i + frac) * wd);
+            return true;
+        }
+        cum += h->w[i];
+    }
+    *out = (int64_t)ceil(RC_BUCKETS * wd);
+    return true;
+}
+
+/* --- windows ------------------------------------------------------------------ */
+
+bool rc_window_feed(struct rc_window *w, int64_t usage, uint64_t taken_ms, uint64_t window_ms,
+                    int64_t *peak)
+{
+    bool closed = false;
+    if (w->open && taken_ms >= w->start_ms + window_ms) {
+        *peak = w->peak;
+        closed = true;
+        w->open = false;
+    }
+    if (!w->open) {
+        w->open = true;
+        w->start_ms = taken_ms;
+        w->peak = usage;
+    } else if (usage > w->peak) {
+        w->peak = usage;
+    }
+    return closed;
+}
+
+/* --- recommendations ---------------------------------------------------------- */
+
+static int64_t round_mib(double bytes)
+{
+    const double mib = 1024.0 * 1024.0;
+    return (int64_t)(ceil(bytes / mib) * mib);
+}
+
+static double floor_now(const struct rc_owner *o, const struct rc_conf *c, uint32_t now_s)
+{
+    if (!o->floor_kib)
+        return 0;
+    double age = now_s > o->floor_s ? (double)(now_s - o->floor_s) : 0;
+    return (double)o->floor_kib * 1024.0 * exp2(-age / (c->half_life_s ? c->half_life_s : 1));
+}
+
+bool rc_recommend(const struct rc_owner *o, const struct rc_conf *c, uint32_t now_s,
+                  struct rc_rec *out)
+{
+    memset(out, 0, sizeof *out);
+    out->peaks = o->h.peaks;
+    if (o->h.peaks < RC_MIN_PEAKS || !rc_hist_quantile(&o->h, RC_QUANTILE, &out->p95))
+        return false;
+    double margin = 1.0 + c->margin_pct / 100.0, fl = floor_now(o, c, now_s);
+    out->floor = (int64_t)fl;
+    double b = (double)out->p95 > fl ? (double)out->p95 : fl;
+    out->budget = round_mib(b * margin);
+    unsigned ev = o->cur.evict_pct ? o->cur.evict_pct : 100;
+    out->limit = round_mib((double)out->budget * 100.0 / ev);
+    return true;
+}
+
+void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak,
+             const struct rc_current *cur, uint32_t now_s)
+{
+    rc_hist_add(&o->h, peak, now_s, c->half_life_s);
+    o->last_s = now_s;
+    if (cur)
+        o->cur = *cur;
+}
+
+void rc_floor(struct rc_owner *o, const struct rc_conf *c, int64_t bytes, uint32_t now_s)
+{
+    if (bytes <= 0)
+        return;
+    double kib = (double)bytes / 1024.0;
+    if (kib > UINT32_MAX)
+        kib = UINT32_MAX;
+    if (kib * 1024.0 >= floor_now(o, c, now_s)) {
+        o->floor_kib = (uint32_t)kib;
+        o->floor_s = now_s;
+    }
+}
+
+/* --- the table ---------------------------------------------------------------- */
+
+struct rc_table {
+    struct rc_owner **slot; /* open addressing, linear probing; cap a power of 2 */
+    size_t cap, n, bytes;
+};
+
+struct rc_table *rc_new(void)
+{
+    struct rc_table *t = mb_xcalloc(1, sizeof *t);
+    t->cap = 64;
+    t->slot = mb_xcalloc(t->cap, sizeof *t->slot);
+    return t;
+}
+
+void rc_free(struct rc_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->cap; i++)
+        mb_free(t->slot[i]);
+    mb_free(t->slot);
+    mb_free(t);
+}
+
+static uint64_t hash3(const char *a, const char *b, const char *c)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *v[] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        for (const unsigned char *p = (const unsigned char *)v[i]; *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static bool same(const struct rc_owner *o, const char *ns, const char *kind, const char *name)
+{
+    return !strcmp(o->ns, ns) && !strcmp(o->kind, kind) && !strcmp(o->name, name);
+}
+
+static size_t probe(const struct rc_table *t, const char *ns, const char *kind, const char *name)
+{
+    size_t i = (size_t)hash3(ns, kind, name) & (t->cap - 1);
+    while (t->slot[i] && !same(t->slot[i], ns, kind, name))
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+static void place(struct rc_table *t, struct rc_owner *o)
+{
+    t->slot[probe(t, o->ns, o->kind, o->name)] = o;
+}
+
+static void rehash(struct rc_table *t, size_t cap)
+{
+    struct rc_owner **old = t->slot;
+    size_t oc = t->cap;
+    t->slot = mb_xcalloc(cap, sizeof *t->slot);
+    t->cap = cap;
+    for (size_t i = 0; i < oc; i++)
+        if (old[i])
+            place(t, old[i]);
+    mb_free(old);
+}
+
+struct rc_owner *rc_find(const struct rc_table *t, const char *ns, const char *kind,
+                         const char *name)
+{
+    return t->slot[probe(t, ns, kind, name)];
+}
+
+struct rc_owner *rc_owner(struct rc_table *t, const char *ns, const char *kind, const char *name)
+{
+    size_t i = probe(t, ns, kind, name);
+    if (t->slot[i])
+        return t->slot[i];
+    size_t ln = strlen(ns) + 1, lk = strlen(kind) + 1, lm = strlen(name) + 1;
+    size_t sz = sizeof(struct rc_owner) + ln + lk + lm;
+    struct rc_owner *o = mb_xcalloc(1, sz);
+    char *p = (char *)(o + 1);
+    memcpy(p, ns, ln);
+    memcpy(p + ln, kind, lk);
+    memcpy(p + ln + lk, name, lm);
+    o->ns = p;
+    o->kind = p + ln;
+    o->name = p + ln + lk;
+    t->slot[i] = o;
+    t->n++;
+    t->bytes += sz;
+    if (t->n * 4 > t->cap * 3)
+        rehash(t, t->cap * 2);
+    return o;
+}
+
+struct rc_owner *rc_next(const struct rc_table *t, size_t *pos)
+{
+    while (*pos < t->cap) {
+        struct rc_owner *o = t->slot[(*pos)++];
+        if (o)
+            return o;
+    }
+    return NULL;
+}
+
+size_t rc_expire(struct rc_table *t, uint32_t now_s, uint32_t max_age_s, rc_gone_fn *gone,
+                 void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct rc_owner *o = t->slot[i];
+        if (!o || now_s - o->last_s <= max_age_s || now_s < o->last_s)
+            continue;
+        if (gone)
+            gone(ctx, o);
+        t->bytes -= sizeof *o + strlen(o->ns) + strlen(o->kind) + strlen(o->name) + 3;
+        mb_free(o);
+        t->slot[i] = NULL;
+        t->n--;
+        n++;
+    }
+    if (n)
+        rehash(t, t->cap); /* linear probing: re-place what follows the holes */
+    return n;
+}
+
+size_t rc_count(const struct rc_table *t)
+{
+    return t->n;
+}
+
+size_t rc_bytes(const struct rc_table *t)
+{
+    return t->bytes + t->cap * sizeof *t->slot + sizeof *t;
+}

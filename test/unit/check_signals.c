@@ -1,0 +1,251 @@
+/* check_signals.c -- the GC-thrash share (gcshare.h) and the budget
+ * recommender's decaying histograms (recommend.h), as tables. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "membudget/gcshare.h"
+#include "membudget/recommend.h"
+#include "suites.h"
+
+/* --- GC share ------------------------------------------------------------------ */
+
+#define MISS -1.0 /* the scrape had no counters: not fed */
+#define END -2.0
+
+/* Each row: pairs of (gc seconds, total seconds) scraped in turn, and the
+ * trace: per pair, the result's first letter (s f r i n) and for a share
+ * its percent, e.g. "f s25 s50". A missing pair is "-". */
+static const struct {
+    const char *name;
+    double pairs[12][2];
+    const char *want;
+} GCS_ROWS[] = {
+    {"steady quarter", {{1, 10}, {3.5, 20}, {6, 30}, {END, 0}}, "f s25 s25"},
+    {"spiral", {{0, 100}, {2, 104}, {5.2, 108}, {8.8, 112}, {END, 0}}, "f s50 s80 s90"},
+    /* a missed scrape: the next pair covers both intervals */
+    {"gap", {{0, 0}, {1, 4}, {MISS, 0}, {9, 12}, {END, 0}}, "f s25 - s100"},
+    /* the process restarted: counters start over, the first pair after is a baseline */
+    {"reset", {{50, 200}, {60, 220}, {0.1, 2}, {1.1, 6}, {END, 0}}, "f s50 r s25"},
+    {"gc reset only", {{5, 20}, {4, 30}, {6, 34}, {END, 0}}, "f r s50"},
+    /* no CPU time passed: the baseline stays for the next pair */
+    {"idle", {{1, 10}, {1, 10}, {2, 14}, {END, 0}}, "f i s25"},
+    {"invalid", {{1, 10}, {NAN, 12}, {-0.5, 12}, {INFINITY, 1}, {3, 18}, {END, 0}},
+     "f n n n s25"},
+    /* GC time beyond the total (rounding in the runtime): never above all of it */
+    {"clamped", {{0, 0}, {5, 4}, {END, 0}}, "f s100"},
+    {"zero gc", {{0, 0}, {0, 8}, {END, 0}}, "f s0"},
+};
+
+START_TEST(test_gcs_rows)
+{
+    struct gcs g = {0};
+    char trace[200] = "";
+    for (size_t i = 0; GCS_ROWS[_i].pairs[i][0] != END; i++) {
+        char tok[16];
+        double gc = GCS_ROWS[_i].pairs[i][0], total = GCS_ROWS[_i].pairs[i][1], share = -1;
+        if (gc == MISS) {
+            snprintf(tok, sizeof tok, "-");
+        } else {
+            enum gcs_result r = gcs_feed(&g, gc, total, &share);
+            if (r == GCS_SHARE)
+                snprintf(tok, sizeof tok, "s%.0f", share * 100);
+            else
+                snprintf(tok, sizeof tok, "%c", r == GCS_INVALID ? 'n' : gcs_result_name(r)[0]);
+        }
+        snprintf(trace + strlen(trace), sizeof trace - strlen(trace), "%s%s", *trace ? " " : "",
+                 tok);
+    }
+    ck_assert_msg(!strcmp(trace, GCS_ROWS[_i].want), "%s: got \"%s\", want \"%s\"",
+                  GCS_ROWS[_i].name, trace, GCS_ROWS[_i].want);
+}
+END_TEST
+
+/* --- the recommender ------------------------------------------------------------ */
+
+#define MIB (1024LL * 1024)
+
+START_TEST(test_rc_quantile_of_uniform_peaks)
+{
+    /* 100 peaks of 401..500 MiB at one time: p95 is 495 MiB, within a bucket */
+    struct rc_hist h = {0};
+    for (int i = 1; i <= 100; i++)
+        rc_hist_add(&h, (400 + i) * MIB, 1000, 3600);
+    int64_t q;
+    ck_assert(rc_hist_quantile(&h, 0.95, &q));
+    ck_assert_msg(llabs(q - 495 * MIB) <= 12 * MIB, "p95 %lld MiB", (long long)(q / MIB));
+    ck_assert(rc_hist_quantile(&h, 1.0, &q));
+    ck_assert_msg(q >= 500 * MIB && q <= 512 * MIB, "max %lld MiB", (long long)(q / MIB));
+    ck_assert_uint_eq(h.peaks, 100);
+    struct rc_hist none = {0};
+    ck_assert(!rc_hist_quantile(&none, 0.95, &q));
+}
+END_TEST
+
+/* Old peaks lose weight by half per half-life: 20 peaks at 900 MiB long ago
+ * and 20 at 300 MiB now. Rows: the age of the old peaks in half-lives, and
+ * whether p95 still sees them. */
+static const struct {
+    unsigned halflives;
+    bool old_counts;
+} DECAY_ROWS[] = {
+    {0, true},  /* same age: half the peaks are 900 MiB */
+    {2, true},  /* weight 1/4: 5 of 25 equivalent peaks, still above 5% */
+    {5, false}, /* weight 1/32: under 5% of the weight */
+    {20, false},
+};
+
+START_TEST(test_rc_decay)
+{
+    const uint32_t hl = 3600;
+    struct rc_hist h = {0};
+    for (int i = 0; i < 20; i++)
+        rc_hist_add(&h, 900 * MIB, 100, hl);
+    uint32_t now = 100 + DECAY_ROWS[_i].halflives * hl;
+    for (int i = 0; i < 20; i++)
+        rc_hist_add(&h, 300 * MIB, now, hl);
+    int64_t q;
+    ck_assert(rc_hist_quantile(&h, 0.95, &q));
+    if (DECAY_ROWS[_i].old_counts)
+        ck_assert_msg(q > 800 * MIB, "%u half-lives: p95 %lld MiB", DECAY_ROWS[_i].halflives,
+                      (long long)(q / MIB));
+    else
+        ck_assert_msg(q < 350 * MIB, "%u half-lives: p95 %lld MiB", DECAY_ROWS[_i].halflives,
+                      (long long)(q / MIB));
+}
+END_TEST
+
+START_TEST(test_rc_range_follows_the_data)
+{
+    struct rc_hist h = {0};
+    rc_hist_add(&h, 10 * MIB, 0, 60);
+    unsigned s0 = h.scale;
+    rc_hist_add(&h, 5000 * MIB, 0, 60); /* the range doubles up to it, merging buckets */
+    ck_assert_uint_gt(h.scale, s0);
+    int64_t q;
+    ck_assert(rc_hist_quantile(&h, 1.0, &q));
+    ck_assert_int_ge(q, 5000 * MIB);
+    /* a long time later, both are gone; small peaks bring the range back down */
+    for (int i = 0; i < 5; i++)
+        rc_hist_add(&h, 20 * MIB, 60 * 40 + (uint32_t)i, 60);
+    ck_assert_uint_le(h.scale, s0 + 1);
+    ck_assert(rc_hist_quantile(&h, 0.95, &q));
+    ck_assert_msg(q >= 20 * MIB && q <= 22 * MIB, "p95 %lld", (long long)q);
+    /* many peaks in one bucket never overflow its 16 bits */
+    struct rc_hist full = {0};
+    for (int i = 0; i < 100000; i++)
+        rc_hist_add(&full, 64 * MIB, (uint32_t)(i / 10), 86400);
+    ck_assert(rc_hist_quantile(&full, 0.5, &q));
+    ck_assert(q >= 63 * MIB && q <= 67 * MIB);
+    ck_assert_uint_eq(full.peaks, UINT16_MAX);
+}
+END_TEST
+
+START_TEST(test_rc_window)
+{
+    struct rc_window w = {0};
+    int64_t peak = 0;
+    const uint64_t win = 60000;
+    ck_assert(!rc_window_feed(&w, 100, 0, win, &peak));
+    ck_assert(!rc_window_feed(&w, 300, 15000, win, &peak));
+    ck_assert(!rc_window_feed(&w, 200, 59999, win, &peak));
+    ck_assert(rc_window_feed(&w, 50, 60000, win, &peak)); /* closes: the peak was 300 */
+    ck_assert_int_eq(peak, 300);
+    ck_assert(!rc_window_feed(&w, 70, 90000, win, &peak));
+    ck_assert(rc_window_feed(&w, 10, 400000, win, &peak)); /* a long gap: one window's peak */
+    ck_assert_int_eq(peak, 70);
+}
+END_TEST
+
+/* Recommendation rows: peaks (MiB), floor (MiB, 0 none), margin, evict
+ * threshold -> budget and limit (MiB). */
+static const struct {
+    int peaks[8];
+    int floor;
+    unsigned margin, evict;
+    long long budget, limit; /* -1: none yet */
+} REC_ROWS[] = {
+    {{500, 500, 500, 0}, 0, 15, 95, 575, 606},
+    {{500, 500, 0}, 0, 15, 95, -1, -1},        /* two peaks: too few */
+    {{400, 400, 400, 400, 0}, 600, 15, 95, 690, 727}, /* the floor is above the peaks */
+    {{1000, 1000, 1000, 0}, 0, 0, 0, 1000, 1000},     /* no margin, evict off: limit = budget */
+    {{256, 256, 256, 0}, 0, 50, 80, 384, 480},
+};
+
+START_TEST(test_rc_recommend)
+{
+    struct rc_conf c = {.margin_pct = REC_ROWS[_i].margin, .half_life_s = 86400};
+    struct rc_table *t = rc_new();
+    struct rc_owner *o = rc_owner(t, "shop", "Deployment", "web");
+    struct rc_current cur = {.budget = 512 * MIB, .limit = 1024 * MIB,
+                             .evict_pct = REC_ROWS[_i].evict};
+    for (int i = 0; REC_ROWS[_i].peaks[i]; i++)
+        rc_peak(o, &c, REC_ROWS[_i].peaks[i] * MIB, &cur, 10);
+    if (REC_ROWS[_i].floor)
+        rc_floor(o, &c, REC_ROWS[_i].floor * MIB, 10);
+    struct rc_rec r;
+    bool have = rc_recommend(o, &c, 10, &r);
+    if (REC_ROWS[_i].budget < 0) {
+        ck_assert(!have);
+    } else {
+        ck_assert(have);
+        /* p95 is read within its bucket (1/24 of a range twice the
+         * values at most: never below, at most 1/12 above), then the margin */
+        long long b = r.budget / MIB, w = REC_ROWS[_i].budget;
+        ck_assert_msg(b >= w && b <= w + w / 12 + 1, "row %d: budget %lld MiB, want %lld..%lld",
+                      _i, b, w, w + w / 12 + 1);
+        long long want_limit = REC_ROWS[_i].evict
+                                   ? (r.budget * 100 / REC_ROWS[_i].evict + MIB - 1) / MIB
+                                   : r.budget / MIB;
+        ck_assert_int_eq(r.limit / MIB, want_limit);
+        ck_assert_int_eq(r.budget % MIB, 0);
+    }
+    rc_free(t);
+}
+END_TEST
+
+START_TEST(test_rc_table)
+{
+    struct rc_conf c = {.margin_pct = 15, .half_life_s = 100};
+    struct rc_table *t = rc_new();
+    char name[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "app-%d", i);
+        rc_peak(rc_owner(t, "ns", "Deployment", name), &c, (i + 1) * MIB, NULL,
+                (uint32_t)(i < 500 ? 0 : 1000));
+    }
+    ck_assert_uint_eq(rc_count(t), 1000);
+    ck_assert_ptr_eq(rc_owner(t, "ns", "Deployment", "app-7"), rc_find(t, "ns", "Deployment", "app-7"));
+    ck_assert_ptr_null(rc_find(t, "ns", "StatefulSet", "app-7"));
+    size_t before = rc_bytes(t);
+    /* the first 500 had their last peak at 0: older than 500 s at 1000 */
+    ck_assert_uint_eq(rc_expire(t, 1000, 500, NULL, NULL), 500);
+    ck_assert_uint_eq(rc_count(t), 500);
+    ck_assert_uint_lt(rc_bytes(t), before);
+    ck_assert_ptr_null(rc_find(t, "ns", "Deployment", "app-7"));
+    ck_assert_ptr_nonnull(rc_find(t, "ns", "Deployment", "app-700"));
+    size_t pos = 0, n = 0;
+    while (rc_next(t, &pos))
+        n++;
+    ck_assert_uint_eq(n, 500);
+    rc_free(t);
+}
+END_TEST
+
+Suite *signals_suite(void)
+{
+    Suite *s = suite_create("signals");
+    TCase *tc = tcase_create("gcshare");
+    tcase_add_loop_test(tc, test_gcs_rows, 0, (int)(sizeof GCS_ROWS / sizeof GCS_ROWS[0]));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("recommend");
+    tcase_add_test(tc, test_rc_quantile_of_uniform_peaks);
+    tcase_add_loop_test(tc, test_rc_decay, 0, (int)(sizeof DECAY_ROWS / sizeof DECAY_ROWS[0]));
+    tcase_add_test(tc, test_rc_range_follows_the_data);
+    tcase_add_test(tc, test_rc_window);
+    tcase_add_loop_test(tc, test_rc_recommend, 0, (int)(sizeof REC_ROWS / sizeof REC_ROWS[0]));
+    tcase_add_test(tc, test_rc_table);
+    suite_add_tcase(s, tc);
+    return s;
+}
