@@ -20,6 +20,7 @@ Suite *scrape_suite(void);
 Suite *brk_suite(void);
 Suite *planner_suite(void);
 Suite *signals_suite(void);
+Suite *forensics_suite(void);
 Suite *seams_suite(void);
 Suite *webhook_io_suite(void);
 Suite *kube_io_suite(void);

@@ -1,0 +1,177 @@
+/* check_forensics.c -- the profile directory: names that split back, the
+ * retention decision (profname.h, as tables), and the store on a real
+ * temporary directory (profstore.h). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "membudget/jsonx.h"
+#include "membudget/profname.h"
+#include "membudget/profstore.h"
+#include "suites.h"
+
+#define T0 1795428000000LL /* 2026-11-23T10:00:00Z */
+
+START_TEST(test_prof_names)
+{
+    char f[PROF_NAME_MAX];
+    struct prof_parsed p;
+    prof_name("shop", "web-5d4f7c9b8-x2x9q", T0 + 250, PROF_HEAP, f, sizeof f);
+    ck_assert_str_eq(f, "shop_web-5d4f7c9b8-x2x9q_20261123T100000Z.pb.gz");
+    ck_assert(prof_name_parse(f, &p));
+    ck_assert_str_eq(p.ns, "shop");
+    ck_assert_str_eq(p.pod, "web-5d4f7c9b8-x2x9q");
+    ck_assert_int_eq(p.at, T0);
+    ck_assert_int_eq(p.kind, PROF_HEAP);
+    prof_name("shop", "db.0", T0, PROF_GOROUTINES, f, sizeof f);
+    ck_assert_str_eq(f, "shop_db.0_20261123T100000Z.goroutines.txt");
+    ck_assert(prof_name_parse(f, &p));
+    ck_assert_int_eq(p.kind, PROF_GOROUTINES);
+    ck_assert_str_eq(prof_kind_name(p.kind), "goroutines");
+    /* what the API never sends is still made harmless: no '/', no '_' inside */
+    prof_name("../x", "a_b/../c", T0, PROF_HEAP, f, sizeof f);
+    ck_assert_str_eq(f, "-.-x_a-b-..-c_20261123T100000Z.pb.gz");
+    ck_assert(prof_name_parse(f, &p));
+    ck_assert_str_eq(p.pod, "a-b-..-c");
+}
+END_TEST
+
+/* Names that are not ours: never listed, never deleted. */
+static const char *const NOT_OURS[] = {
+    "notes.txt",
+    ".shop_web_20261123T100000Z.pb.gz.tmp",
+    ".shop_web_20261123T100000Z.pb.gz",
+    "shop_web_20261123T100000.pb.gz",
+    "shop_web_20261323T100000Z.pb.gz",
+    "shopweb20261123T100000Z.pb.gz",
+    "_web_20261123T100000Z.pb.gz",
+    "shop__20261123T100000Z.pb.gz",
+    "shop_a_b_20261123T100000Z.pb.gz",
+    "shop_web_20261123X100000Z.pb.gz",
+    "shop_web_20261123T100000Z.heap",
+};
+
+START_TEST(test_prof_not_ours)
+{
+    struct prof_parsed p;
+    ck_assert_msg(!prof_name_parse(NOT_OURS[_i], &p), "%s", NOT_OURS[_i]);
+}
+END_TEST
+
+/* Retention rows: files (age in minutes before T0, MiB), the cap (MiB) ->
+ * which are deleted ("1" per file). */
+static const struct {
+    const char *name;
+    int age[8], mib[8];
+    int n;
+    unsigned cap;
+    const char *want;
+} RETAIN_ROWS[] = {
+    {"under the cap", {30, 20, 10}, {10, 10, 10}, 3, 100, "000"},
+    {"at the cap", {30, 20, 10}, {10, 10, 10}, 3, 30, "000"},
+    {"oldest first", {30, 20, 10}, {10, 10, 10}, 3, 25, "100"},
+    {"order in the listing does not matter", {10, 30, 20}, {10, 10, 10}, 3, 15, "011"},
+    {"one capture's files go one by one, by name", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 12, "1000"},
+    {"and both when needed", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 11, "1100"},
+    /* the newest capture stays even when it alone is over the cap */
+    {"newest kept", {20, 0, 0}, {5, 50, 1}, 3, 10, "100"},
+    {"empty", {0}, {0}, 0, 1, ""},
+};
+
+START_TEST(test_prof_retain)
+{
+    struct prof_file f[8];
+    char names[8][64], got[9] = "";
+    for (int i = 0; i < RETAIN_ROWS[_i].n; i++) {
+        snprintf(names[i], sizeof names[i], "f%d", i);
+        f[i] = (struct prof_file){names[i], (uint64_t)RETAIN_ROWS[_i].mib[i] << 20,
+                                  T0 - RETAIN_ROWS[_i].age[i] * 60000LL, true};
+    }
+    size_t marked = prof_retain(f, (size_t)RETAIN_ROWS[_i].n, (uint64_t)RETAIN_ROWS[_i].cap << 20);
+    size_t ones = 0;
+    for (int i = 0; i < RETAIN_ROWS[_i].n; i++) {
+        got[i] = f[i].del ? '1' : '0';
+        ones += f[i].del;
+    }
+    got[RETAIN_ROWS[_i].n] = '\0';
+    ck_assert_msg(!strcmp(got, RETAIN_ROWS[_i].want), "%s: got %s, want %s", RETAIN_ROWS[_i].name,
+                  got, RETAIN_ROWS[_i].want);
+    ck_assert_uint_eq(marked, ones);
+}
+END_TEST
+
+static size_t count_files(const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+START_TEST(test_profstore_dir)
+{
+    char tmpl[] = "/tmp/mb-prof-XXXXXX", dir[64], f[PROF_NAME_MAX];
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    snprintf(dir, sizeof dir, "%s/profiles", tmpl); /* made on the first write */
+    struct mb_diag d = {0};
+    static char blob[300 << 10];
+    memset(blob, 'x', sizeof blob);
+    for (int i = 0; i < 6; i++) {
+        prof_name("shop", "web-1", T0 + i * 60000LL, PROF_HEAP, f, sizeof f);
+        ck_assert_msg(ps_write(dir, f, blob, sizeof blob, &d) == MB_OK, "%s", d.msg);
+        prof_name("shop", "web-1", T0 + i * 60000LL, PROF_GOROUTINES, f, sizeof f);
+        ck_assert_msg(ps_write(dir, f, "goroutine 1 [running]:\n", 23, &d) == MB_OK, "%s", d.msg);
+    }
+    /* an existing capture is never replaced */
+    ck_assert_int_eq(ps_write(dir, f, "x", 1, &d), MB_EIO);
+    /* a stranger's file stays whatever the cap */
+    char other[128];
+    snprintf(other, sizeof other, "%s/README", dir);
+    FILE *fp = fopen(other, "w");
+    fputs("mine\n", fp);
+    fclose(fp);
+    ck_assert_uint_eq(count_files(dir), 13);
+    uint64_t kept = 0;
+    /* 1 MiB holds three captures of 300 KiB and their dumps */
+    ck_assert_uint_eq(ps_enforce(dir, 1 << 20, &kept), 6);
+    ck_assert_uint_le(kept, 1 << 20);
+    ck_assert_uint_eq(count_files(dir), 7);
+    json_t *j = ps_list_json(dir, 1 << 20);
+    json_t *arr = json_object_get(j, "profiles");
+    ck_assert_uint_eq(json_array_size(arr), 6);
+    json_t *first = json_array_get(arr, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "capturedAt")), "2026-11-23T10:05:00Z");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "namespace")), "shop");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "pod")), "web-1");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "bytes")), (json_int_t)kept);
+    ck_assert_ptr_null(json_object_get(j, "error"));
+    json_decref(j);
+    /* a missing directory lists nothing, and is not an error (nothing captured yet) */
+    j = ps_list_json("/nonexistent/membudget", 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "profiles")), 0);
+    ck_assert_ptr_null(json_object_get(j, "error"));
+    json_decref(j);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+Suite *forensics_suite(void)
+{
+    Suite *s = suite_create("forensics");
+    TCase *tc = tcase_create("profiles");
+    tcase_add_test(tc, test_prof_names);
+    tcase_add_loop_test(tc, test_prof_not_ours, 0, (int)(sizeof NOT_OURS / sizeof NOT_OURS[0]));
+    tcase_add_loop_test(tc, test_prof_retain, 0, (int)(sizeof RETAIN_ROWS / sizeof RETAIN_ROWS[0]));
+    tcase_add_test(tc, test_profstore_dir);
+    suite_add_tcase(s, tc);
+    return s;
+}
