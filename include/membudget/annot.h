@@ -19,7 +19,9 @@
  *              is off for this pod
  *   usage      working-set | rss | heap; rss and heap are scraped, so they need
  *              membudget.io/metrics (and rss needs Prometheus text, not expvar)
- *   metrics, gc, profile   PORT/PATH; PORT is 1-65535 or a port name
+ *   metrics, gc, profile, goroutines, memlimit
+ *              PORT/PATH; PORT is 1-65535 or a port name (goroutines defaults
+ *              to the profile's port, ANN_GOROUTINES_DEFAULT_PATH)
  *   throttle   readiness (default) | none | PORT/PATH
  *   mode       enforce (default) | dry-run
  * Any other membudget.io/ key is an error (a typo would otherwise silently
@@ -44,6 +46,12 @@
 #define ANN_THROTTLE ANN_PREFIX "throttle"
 #define ANN_PROFILE ANN_PREFIX "profile"
 #define ANN_MODE ANN_PREFIX "mode"
+#define ANN_GOROUTINES ANN_PREFIX "goroutines"
+#define ANN_MEMLIMIT ANN_PREFIX "memlimit"
+
+/* The goroutine dump when membudget.io/goroutines is absent: on the
+ * profile's port. */
+#define ANN_GOROUTINES_DEFAULT_PATH "/debug/pprof/goroutine?debug=2"
 
 /* The pod condition (and readiness gate) membudget owns. */
 #define ANN_CONDITION ANN_PREFIX "within-budget"
@@ -84,7 +92,7 @@ struct ann {
     struct ann_tiers tiers;
     bool has_usage;
     enum ann_usage usage;
-    struct ann_endpoint metrics, gc, profile;
+    struct ann_endpoint metrics, gc, profile, goroutines, memlimit;
     enum ann_throttle throttle;
     struct ann_endpoint throttle_ep; /* when throttle == ANN_THROTTLE_ENDPOINT */
     enum ann_mode mode;
@@ -174,5 +182,9 @@ char *ann_quote(const char *v, char *dst, size_t dstlen);
 
 /* Is `s` a DNS-1123 label (container names)? */
 bool ann_is_dns_label(const char *s);
+
+/* GOMEMLIMIT as the Go runtime reads it: digits and an optional B, KiB, MiB,
+ * GiB or TiB. Returns false for "off" or anything unparsable. */
+bool ann_parse_gomemlimit(const char *s, int64_t *out);
 
 #endif /* MB_ANNOT_H */

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "membudget/clock.h"
 #include "membudget/err.h"
 #include "membudget/kobj.h"
 
@@ -51,6 +52,13 @@ struct pc_pod {
     const char *cond_reason;
     const char *record;     /* message of the membudget.io/remediation condition, "" when absent */
     bool host_network;      /* spec.hostNetwork: its IP is the node's */
+    /* the target container's status and env */
+    uint32_t restarts;      /* its restartCount */
+    bool last_oom;          /* its lastState.terminated.reason is OOMKilled */
+    int32_t last_exit;      /* lastState.terminated.exitCode */
+    mb_wall_ms last_term_at; /* lastState.terminated.finishedAt; 0 unknown */
+    int64_t gomemlimit;     /* its env GOMEMLIMIT, a literal value, in bytes; 0 absent, -1 not a size */
+    uint8_t wl_cut;         /* see pc_workload */
     /* private to podcache.c */
     uint32_t gen;           /* relist generation last seen in */
     size_t bytes;           /* size of the allocation */
@@ -106,6 +114,12 @@ size_t pc_bytes(const struct podcache *c);
 /* Iterate: start with *pos = 0; returns the next record or NULL at the end.
  * The cache must not change during an iteration. */
 struct pc_pod *pc_next(const struct podcache *c, size_t *pos);
+
+/* The workload p belongs to, for per-owner figures: a ReplicaSet's pods
+ * (pod-template-hash) belong to its Deployment; other owners are
+ * themselves; a pod without one is its own ("Pod"). *kind is static or
+ * borrowed from p; name[len] gets the name. */
+void pc_workload(const struct pc_pod *p, const char **kind, char *name, size_t len);
 
 /* Returns: borrowed value of the annotation membudget.io/<key> in p, or NULL. */
 const char *pc_ann(const struct pc_pod *p, const char *key);

@@ -33,7 +33,9 @@ struct tgt_policy {
 const char *tgt_address_class(const char *ip, bool *loopback);
 
 /* Build "http://IP:PORT/PATH" for the membudget.io/<key> annotation of p
- * ("metrics", "gc", "profile", "throttle"). Returns false with the reason in
+ * ("metrics", "gc", "profile", "throttle", "goroutines", "memlimit"; without
+ * a goroutines annotation, the profile's port and ANN_GOROUTINES_DEFAULT_PATH).
+ * Returns false with the reason in
  * why when there is no such annotation, it is malformed, the pod has no IP
  * or one the policy refuses, or the port is not declared by the target
  * container. */

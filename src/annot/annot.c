@@ -270,8 +270,9 @@ bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t why
 }
 
 static const char *const KNOWN[] = {
-    ANN_BUDGET, ANN_CONTAINER, ANN_TIERS, ANN_USAGE, ANN_METRICS,
-    ANN_GC,     ANN_THROTTLE,  ANN_PROFILE, ANN_MODE,
+    ANN_BUDGET, ANN_CONTAINER, ANN_TIERS,      ANN_USAGE,    ANN_METRICS,
+    ANN_GC,     ANN_THROTTLE,  ANN_PROFILE,    ANN_MODE,     ANN_GOROUTINES,
+    ANN_MEMLIMIT,
 };
 
 static bool is_expvar(const struct ann_endpoint *ep)
@@ -310,7 +311,7 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
         if (k == MB_ARRAY_LEN(KNOWN)) {
             ann_errors_add(errs, key,
                            "unknown annotation (known: budget, container, tiers, usage, metrics, "
-                           "gc, throttle, profile, mode)");
+                           "gc, throttle, profile, goroutines, memlimit, mode)");
             continue;
         }
         if (!json_is_string(jv)) {
@@ -360,10 +361,13 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
                 ann_errors_add(errs, key, "%s: must be working-set, rss or heap", q);
                 usage_err = true;
             }
-        } else if (!strcmp(key, ANN_METRICS) || !strcmp(key, ANN_GC) || !strcmp(key, ANN_PROFILE)) {
-            struct ann_endpoint *ep = !strcmp(key, ANN_METRICS) ? &a.metrics
-                                      : !strcmp(key, ANN_GC)    ? &a.gc
-                                                                : &a.profile;
+        } else if (!strcmp(key, ANN_METRICS) || !strcmp(key, ANN_GC) || !strcmp(key, ANN_PROFILE) ||
+                   !strcmp(key, ANN_GOROUTINES) || !strcmp(key, ANN_MEMLIMIT)) {
+            struct ann_endpoint *ep = !strcmp(key, ANN_METRICS)      ? &a.metrics
+                                      : !strcmp(key, ANN_GC)         ? &a.gc
+                                      : !strcmp(key, ANN_PROFILE)    ? &a.profile
+                                      : !strcmp(key, ANN_GOROUTINES) ? &a.goroutines
+                                                                     : &a.memlimit;
             if (!ann_parse_endpoint(v, ep, why, sizeof why))
                 ann_errors_add(errs, key, "%s", why);
         } else if (!strcmp(key, ANN_THROTTLE)) {
@@ -523,4 +527,31 @@ enum ann_target_err ann_find_target(const json_t *spec, const char *want, const 
     t->name = json_string_value(json_object_get(t->container, "name"));
     t->from = ANN_TARGET_FIRST;
     return ANN_TARGET_OK;
+}
+
+bool ann_parse_gomemlimit(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *suf;
+        int shift;
+    } U[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+    int64_t v = 0;
+    const char *c = s;
+
+    if (*c < '0' || *c > '9')
+        return false;
+    for (; *c >= '0' && *c <= '9'; c++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (*c - '0');
+    }
+    for (size_t i = 0; i < MB_ARRAY_LEN(U); i++) {
+        if (!strcmp(c, U[i].suf)) {
+            if (v > (INT64_MAX >> U[i].shift))
+                return false;
+            *out = v << U[i].shift;
+            return true;
+        }
+    }
+    return false;
 }

@@ -9,6 +9,7 @@
  * Table: linear probing on FNV-1a of "ns/name", power-of-two size, load kept
  * under 0.7 counting tombstones; rehash on growth or when tombstones pile up.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "membudget/alloc.h"
@@ -237,6 +238,70 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const j
     }
 }
 
+/* The target container's status: in containerStatuses, or among the init
+ * containers' for a native sidecar. */
+static const json_t *target_status(const json_t *st, const char *name)
+{
+    const char *lists[] = {"containerStatuses", "initContainerStatuses"};
+    for (size_t l = 0; l < MB_ARRAY_LEN(lists); l++) {
+        const json_t *cs = json_object_get(st, lists[l]), *c;
+        size_t i;
+        json_array_foreach(cs, i, c)
+        {
+            const char *n = json_string_value(json_object_get(c, "name"));
+            if (n && !strcmp(n, name))
+                return c;
+        }
+    }
+    return NULL;
+}
+
+/* Restarts, the last termination, and the env's GOMEMLIMIT. */
+static void fill_container(struct pc_pod *p, const json_t *pod, const json_t *ctr)
+{
+    const json_t *cs = target_status(json_object_get(pod, "status"), p->container);
+    const json_t *term = json_object_get(json_object_get(cs, "lastState"), "terminated");
+    json_int_t rc = json_integer_value(json_object_get(cs, "restartCount"));
+    p->restarts = rc > 0 && rc <= UINT32_MAX ? (uint32_t)rc : 0;
+    const char *reason = json_string_value(json_object_get(term, "reason"));
+    p->last_oom = reason && !strcmp(reason, "OOMKilled");
+    p->last_exit = (int32_t)json_integer_value(json_object_get(term, "exitCode"));
+    const char *at = json_string_value(json_object_get(term, "finishedAt"));
+    if (!at || !kobj_parse_time(at, strlen(at), &p->last_term_at))
+        p->last_term_at = 0;
+    const json_t *env = json_object_get(ctr, "env"), *e;
+    size_t i;
+    p->gomemlimit = 0;
+    json_array_foreach(env, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        const char *v = json_string_value(json_object_get(e, "value"));
+        if (n && !strcmp(n, "GOMEMLIMIT"))
+            p->gomemlimit = v && ann_parse_gomemlimit(v, &p->gomemlimit) ? p->gomemlimit : -1;
+    }
+    /* A ReplicaSet named "<deployment>-<pod-template-hash>" is a Deployment's. */
+    const char *hash = kobj_str(pod, "metadata.labels.pod-template-hash");
+    size_t hl = hash ? strlen(hash) : 0, nl = strlen(p->owner_name);
+    p->wl_cut = 0;
+    if (hl && hl < 64 && !strcmp(p->owner_kind, "ReplicaSet") && nl > hl + 1 &&
+        p->owner_name[nl - hl - 1] == '-' && !strcmp(p->owner_name + nl - hl, hash))
+        p->wl_cut = (uint8_t)(hl + 1);
+}
+
+void pc_workload(const struct pc_pod *p, const char **kind, char *name, size_t len)
+{
+    if (!*p->owner_name) {
+        *kind = "Pod";
+        snprintf(name, len, "%s", p->name);
+    } else if (p->wl_cut) {
+        *kind = "Deployment";
+        snprintf(name, len, "%.*s", (int)(strlen(p->owner_name) - p->wl_cut), p->owner_name);
+    } else {
+        *kind = p->owner_kind;
+        snprintf(name, len, "%s", p->owner_name);
+    }
+}
+
 static size_t count_ports(const json_t *ctr)
 {
     return json_array_size(json_object_get(ctr, "ports"));
@@ -271,6 +336,7 @@ static mb_err build(const json_t *pod, struct pc_pod **out, struct mb_diag *diag
         json_object_get(json_object_get(ctr, "resources"), "limits"), "memory"));
     if (lim && qty_parse_str(lim, &p->limit, NULL) != MB_OK)
         p->limit = 0;
+    fill_container(p, pod, ctr);
     *out = p;
     return MB_OK;
 }

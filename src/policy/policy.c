@@ -139,35 +139,6 @@ static char *ann_path(const char *prefix, const char *key)
     return mb_xasprintf("%smetadata.annotations[%s]", prefix, key);
 }
 
-/* GOMEMLIMIT as the Go runtime reads it: digits and an optional B, KiB, MiB,
- * GiB or TiB. Returns false for "off" or anything unparsable. */
-static bool parse_gomemlimit(const char *s, int64_t *out)
-{
-    static const struct {
-        const char *suf;
-        int shift;
-    } U[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
-    int64_t v = 0;
-    const char *c = s;
-
-    if (*c < '0' || *c > '9')
-        return false;
-    for (; *c >= '0' && *c <= '9'; c++) {
-        if (v > (INT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (*c - '0');
-    }
-    for (size_t i = 0; i < MB_ARRAY_LEN(U); i++) {
-        if (!strcmp(c, U[i].suf)) {
-            if (v > (INT64_MAX >> U[i].shift))
-                return false;
-            *out = v << U[i].shift;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The memory limit of a container: absent -> false; present -> true with
  * *ok telling whether it parsed. */
 static bool container_limit(const json_t *c, int64_t *bytes, bool *ok, char *why, size_t whylen)
@@ -432,6 +403,8 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         } eps[] = {{ANN_METRICS, &a.metrics},
                    {ANN_GC, &a.gc},
                    {ANN_PROFILE, &a.profile},
+                   {ANN_GOROUTINES, &a.goroutines},
+                   {ANN_MEMLIMIT, &a.memlimit},
                    {ANN_THROTTLE, a.throttle == ANN_THROTTLE_ENDPOINT ? &a.throttle_ep : NULL}};
         char where[192];
         snprintf(where, sizeof where, "%s.ports", tpath);
@@ -486,7 +459,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         const json_t *e = NULL;
         int64_t gml;
         if (env_has(target, "GOMEMLIMIT", &e) &&
-            parse_gomemlimit(json_string_value(json_object_get(e, "value")) ?: "", &gml) &&
+            ann_parse_gomemlimit(json_string_value(json_object_get(e, "value")) ?: "", &gml) &&
             gml > budget)
             warn(out,
                  "%s.env[GOMEMLIMIT]: %s is above the budget %s; the Go "

@@ -59,6 +59,15 @@ bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *p
     char canon[INET6_ADDRSTRLEN];
     bool v6, loopback;
 
+    char dflt[ANN_PORTNAME_MAX + sizeof ANN_GOROUTINES_DEFAULT_PATH + 1];
+    if (!v && !strcmp(key, "goroutines") && (v = pc_ann(p, "profile"))) {
+        /* The goroutine dump defaults to the profile's port. */
+        const char *slash = strchr(v, '/');
+        int pl = slash ? (int)(slash - v) : 0;
+        snprintf(dflt, sizeof dflt, "%.*s%s", pl > ANN_PORTNAME_MAX ? 0 : pl, v,
+                 ANN_GOROUTINES_DEFAULT_PATH);
+        v = dflt;
+    }
     if (!v) {
         snprintf(why, whylen, "no membudget.io/%s annotation", key);
         return false;

@@ -98,6 +98,64 @@ START_TEST(test_pc_record_fields)
 }
 END_TEST
 
+/* The target container's restarts and last termination (the OOM ledger's
+ * input), its env GOMEMLIMIT, and the workload it belongs to. */
+START_TEST(test_pc_container_status_and_workload)
+{
+    static const struct {
+        const char *status, *env, *hash, *owner_kind;
+        uint32_t restarts;
+        bool oom;
+        int64_t term_at, gomemlimit;
+        const char *wl_kind, *wl_name;
+    } rows[] = {
+        {"{\"containerStatuses\":[{\"name\":\"sidecar\",\"restartCount\":9},"
+         "{\"name\":\"app\",\"restartCount\":2,\"lastState\":{\"terminated\":{"
+         "\"reason\":\"OOMKilled\",\"exitCode\":137,\"finishedAt\":\"2026-11-23T10:00:00Z\"}}}]}",
+         "805306368", "7d9", "ReplicaSet", 2, true, 1795428000000LL, 805306368, "Deployment", "web"},
+        {"{\"containerStatuses\":[{\"name\":\"app\",\"restartCount\":1,\"lastState\":{"
+         "\"terminated\":{\"reason\":\"Error\",\"exitCode\":2}}}]}",
+         "768MiB", "other", "ReplicaSet", 1, false, 0, 805306368, "ReplicaSet", "web-7d9"},
+        {"{}", "off", NULL, "StatefulSet", 0, false, 0, -1, "StatefulSet", "web-7d9"},
+        {"{\"containerStatuses\":\"junk\"}", NULL, NULL, NULL, 0, false, 0, 0, "Pod", "web-1"},
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
+        struct podcache *c = pc_new(NULL, NULL, NULL);
+        json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
+        json_t *md = json_object_get(p, "metadata"), *st = json_loads(rows[i].status, 0, NULL);
+        ck_assert_ptr_nonnull(st);
+        json_object_update(json_object_get(p, "status"), st);
+        json_decref(st);
+        json_t *ctr = json_array_get(json_object_get(json_object_get(p, "spec"), "containers"), 0);
+        if (rows[i].env)
+            json_object_set_new(ctr, "env", json_pack("[{s:s,s:s}]", "name", "GOMEMLIMIT", "value",
+                                                      rows[i].env));
+        if (rows[i].hash)
+            json_object_set_new(md, "labels", json_pack("{s:s}", "pod-template-hash", rows[i].hash));
+        if (rows[i].owner_kind)
+            json_object_set_new(json_array_get(json_object_get(md, "ownerReferences"), 0), "kind",
+                                json_string(rows[i].owner_kind));
+        else
+            json_object_del(md, "ownerReferences");
+        ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+        const struct pc_pod *r = pc_get(c, "shop", "web-1");
+        ck_assert_uint_eq(r->restarts, rows[i].restarts);
+        ck_assert_int_eq(r->last_oom, rows[i].oom);
+        ck_assert_int_eq(r->last_term_at, rows[i].term_at);
+        ck_assert_int_eq(r->gomemlimit, rows[i].gomemlimit);
+        if (rows[i].oom)
+            ck_assert_int_eq(r->last_exit, 137);
+        const char *kind;
+        char name[64];
+        pc_workload(r, &kind, name, sizeof name);
+        ck_assert_str_eq(kind, rows[i].wl_kind);
+        ck_assert_str_eq(name, rows[i].wl_name);
+        json_decref(p);
+        pc_free(c);
+    }
+}
+END_TEST
+
 /* The controller resolves the target as the webhook does: a pinned name
  * behind an injected proxy, kubectl's default container, a native sidecar. */
 START_TEST(test_pc_target_as_the_webhook)
@@ -326,6 +384,40 @@ START_TEST(test_tgt_url)
 }
 END_TEST
 
+/* The goroutine dump: its own annotation, else the profile's port. */
+START_TEST(test_tgt_goroutines_default)
+{
+    static const struct {
+        const char *profile, *goroutines, *want;
+    } rows[] = {
+        {"6060/debug/pprof/heap", NULL, "http://10.0.0.7:6060/debug/pprof/goroutine?debug=2"},
+        {"metrics/debug/pprof/heap", NULL, "http://10.0.0.7:6060/debug/pprof/goroutine?debug=2"},
+        {"6060/debug/pprof/heap", "8080/stacks", "http://10.0.0.7:8080/stacks"},
+        {NULL, NULL, NULL},
+        {"9999/heap", NULL, NULL}, /* the profile's port is not declared */
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
+        json_t *p = pod("shop", "web", "u", "1Gi", false);
+        json_t *ann = json_object_get(json_object_get(p, "metadata"), "annotations");
+        if (rows[i].profile)
+            json_object_set_new(ann, "membudget.io/profile", json_string(rows[i].profile));
+        if (rows[i].goroutines)
+            json_object_set_new(ann, "membudget.io/goroutines", json_string(rows[i].goroutines));
+        struct podcache *c = pc_new(NULL, NULL, NULL);
+        pc_apply(c, KOBJ_ADDED, p, NULL);
+        char url[256] = "", why[256] = "";
+        struct tgt_policy pol = {0};
+        bool ok = tgt_url(pc_get(c, "shop", "web"), "goroutines", &pol, url, sizeof url, why,
+                          sizeof why);
+        ck_assert_msg(ok == (rows[i].want != NULL), "row %zu: %s", i, why);
+        if (ok)
+            ck_assert_str_eq(url, rows[i].want);
+        pc_free(c);
+        json_decref(p);
+    }
+}
+END_TEST
+
 /* The two switches: loopback (single-machine setups) and hostNetwork. No
  * switch lifts the other classes. */
 START_TEST(test_tgt_policy)
@@ -464,6 +556,7 @@ Suite *pc_suite(void)
     tcase_add_test(tc, test_pc_record_fields);
     tcase_add_test(tc, test_pc_what_is_kept);
     tcase_add_test(tc, test_pc_target_as_the_webhook);
+    tcase_add_test(tc, test_pc_container_status_and_workload);
     tcase_add_test(tc, test_pc_events_and_user_state);
     tcase_add_test(tc, test_pc_relist_diff);
     tcase_add_test(tc, test_pc_many);
@@ -471,6 +564,7 @@ Suite *pc_suite(void)
     tc = tcase_create("target");
     tcase_add_loop_test(tc, test_tgt_url, 0, (int)MB_ARRAY_LEN(URLS));
     tcase_add_test(tc, test_tgt_policy);
+    tcase_add_test(tc, test_tgt_goroutines_default);
     suite_add_tcase(s, tc);
     tc = tcase_create("lease");
     tcase_add_test(tc, test_lease_create_when_absent);

@@ -37,6 +37,10 @@ static const struct {
      "metadata.annotations[membudget.io/metrics]=>port 9090 is not declared by container \"api\" (add it to spec.containers[0].ports|"
      "metadata.annotations[membudget.io/profile]=>has no port named \"pprof\"|"
      "metadata.annotations[membudget.io/throttle]=>port 7000 is not declared"},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/memlimit\":\"7000/debug/memlimit\","
+     "\"membudget.io/goroutines\":\"dbg/debug/pprof/goroutine?debug=2\"}",
+     "[" C_API "]",
+     "metadata.annotations[membudget.io/memlimit]=>port 7000 is not declared by container \"api\""},
     /* every problem at once */
     {"{\"membudget.io/budget\":\"2Gi\",\"membudget.io/tiers\":\"gc=90,throttle=95\",\"membudget.io/mode\":\"off\"}",
      "[" C_API "]",
