@@ -27,6 +27,8 @@
 #include "membudget/clock.h"
 #include "membudget/podcache.h"
 
+#define GQ_RECORD_MAX 256 /* the planner's record (planner.h), formatted */
+
 struct gateq;
 struct kapi;
 struct loop;
@@ -37,7 +39,7 @@ struct gq_item {
     const struct pc_pod *pod;  /* its current record */
     bool throttled;
     char cond_msg[240];        /* the condition's message while throttled */
-    char record[96];           /* the remediation record, "" when none */
+    char record[GQ_RECORD_MAX];  /* the remediation record, "" when none */
     bool record_own;           /* this replica's planner holds the pod: write the record */
     /* private to gateq.c */
     struct gq_item *next, *prev;

@@ -20,6 +20,10 @@
  *   limits   -> pl_evict_deferred (rate limit or owner busy: no attempt)
  *   timer    -> pl_retry    -> plan (a blocked eviction's retry, on the last
  *                                   fresh sample while it is still fresh)
+ *   OOM kill -> pl_oom      -> plan (the ledger: MemoryBudgetOOMKilled, why it
+ *                                   was not prevented, counted in the record)
+ *   budget   -> pl_memlimit -> plan (POST the new GOMEMLIMIT, or say it is
+ *                                   stale) -> pl_memlimit_done
  *
  * Rules beyond the breaker's:
  *   - dry run (global, or membudget.io/mode: dry-run): every decision is
@@ -34,8 +38,14 @@
  *     retries; a blocked or failed attempt backs off (2 s doubling, at most
  *     30 s) and spends no rate-limit slot (the executor's evlimit counts
  *     accepted evictions only);
- *   - the record (tier, last GC, profile) goes to the cluster, so a new
- *     leader resumes: pl_resume.
+ *   - GC thrash: from a Go target's runtime/metrics CPU counters
+ *     (gcshare.h), a GC share above gcThrash.percent for `sustain` fresh
+ *     samples raises MemoryBudgetGCThrashing once; with gcThrash.evict the
+ *     pod is in the evict tier while it lasts (no last-chance GC: more GC
+ *     is the problem), with every rule of an eviction;
+ *   - the record (tier, last GC, profile, OOM kills counted, the GOMEMLIMIT
+ *     applied) goes to the cluster, so a new leader resumes: pl_resume, and
+ *     never counts an OOM kill twice.
  *
  * Value type: embed it (pl_init). Fields are private to planner.c.
  */
@@ -50,6 +60,7 @@
 #include "membudget/backoff.h"
 #include "membudget/breaker.h"
 #include "membudget/clock.h"
+#include "membudget/gcshare.h"
 #include "membudget/recorder.h"
 
 struct cfg;
@@ -70,6 +81,8 @@ struct pl_conf {
     double leak_min_slope;   /* percent of budget per minute */
     bool gc_first;
     bool dry_run;            /* global (config dryRun or --dry-run) */
+    unsigned thrash_pct;     /* gcThrash.percent */
+    bool thrash_evict;       /* gcThrash.evict */
 };
 
 void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *out);
@@ -81,7 +94,7 @@ struct pl_spec {
     enum ann_usage usage;    /* the figure that counts (ann_effective_usage) */
     enum ann_throttle throttle;
     enum ann_mode mode;
-    bool has_metrics, has_gc, has_profile;
+    bool has_metrics, has_gc, has_profile, has_memlimit;
 };
 
 /* Parse p's membudget.io/ annotations (once per pod version). An invalid
@@ -95,6 +108,10 @@ struct pl_sample {
     mb_mono_ms taken;
     bool has_goroutines;
     double goroutines;
+    /* a scraped Go target's runtime figures (sampler.h); absent: no signal */
+    bool has_gc_cpu;
+    double gc_cpu_s, total_cpu_s; /* cumulative CPU seconds: in GC, available */
+    int64_t heap_alloc, next_gc, gomemlimit; /* bytes; -1 unknown */
     const char *err;         /* borrowed; "" or NULL when ok */
 };
 
@@ -107,6 +124,13 @@ struct pl_record {
     mb_wall_ms last_gc;
     bool has_profile;        /* captured (or tried) in the open escalation */
     mb_wall_ms profile_at;
+    /* the OOM ledger: "ooms=2@5 lastOOM=2026-...Z" (counted, at restartCount 5) */
+    unsigned ooms;
+    uint32_t oom_restarts;
+    mb_wall_ms last_oom;     /* 0 unknown */
+    /* "memlimit=805306368@1": the GOMEMLIMIT applied, while restartCount is 1 */
+    int64_t memlimit;        /* 0 none */
+    uint32_t memlimit_restarts;
 };
 
 bool pl_record_parse(const char *msg, struct pl_record *out); /* false: not ours, or malformed */
@@ -115,7 +139,7 @@ void pl_record_format(const struct pl_record *r, char *out, size_t len);
 struct pl_event {
     bool warning;            /* "Warning", else "Normal" */
     const char *reason;      /* static: "MemoryBudgetThrottled"... */
-    char msg[400];
+    char msg[480];
 };
 
 struct pl_action {
@@ -153,6 +177,15 @@ struct pl_plan {
     double gc_freed;         /* bytes, for membudget_gc_freed_bytes */
     bool leak_reported;      /* a leak Event is in ev (for the log) */
     double leak_slope;       /* points (or goroutines) per minute */
+    bool gc_share_set;
+    double gc_share;         /* 0..1, for membudget_pod_gc_cpu_share */
+    int thrashing;           /* membudget_gc_thrashing: -1 unchanged, 0 or 1 */
+    /* the OOM ledger */
+    bool oom;                /* count it: membudget_oom_kills_total... */
+    const char *oom_reason;  /* static: "no-fresh-sample"... */
+    /* GOMEMLIMIT */
+    bool call_memlimit;      /* POST memlimit (bytes) to membudget.io/memlimit */
+    int64_t memlimit;
     /* the record changed: write it (pl_record_of) */
     bool record_changed;
 };
@@ -187,6 +220,28 @@ struct pl_pod {
     mb_mono_ms evict_next;
     unsigned attempts;
     struct backoff ebo;
+    bool blocked;            /* the last attempt was refused (429: a PDB) */
+    bool deferred;           /* the last attempt waited for the rate limit or the owner */
+    /* GC thrash */
+    struct gcs gcs;
+    bool has_share;
+    double gc_share;         /* the last share, 0..1 */
+    uint8_t thrash_run;      /* consecutive fresh shares above the threshold */
+    bool thrashing;
+    bool thrash_evict_on;    /* gcThrash.evict when the thrash began */
+    /* the OOM ledger (resumed from the record) */
+    unsigned ooms;
+    uint32_t oom_restarts;
+    mb_wall_ms last_oom;
+    const char *last_oom_reason; /* static, NULL before one */
+    /* GOMEMLIMIT */
+    int64_t ml_val;          /* applied (record), 0 none */
+    uint32_t ml_restarts;
+    int64_t ml_want;         /* being applied, or to retry; 0 none */
+    int64_t ml_from;         /* what the process ran with when it was asked */
+    bool ml_inflight;
+    mb_mono_ms ml_retry_at;
+    int64_t ml_said;         /* the budget a "stale"/"would" Event was said for */
 };
 
 void pl_init(struct pl_pod *pp);
@@ -206,6 +261,66 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_ev
 /* The executor's limits refused the attempt (no call was made): try again
  * at `retry_at` at the earliest. */
 void pl_evict_deferred(struct pl_pod *pp, mb_mono_ms retry_at);
+
+/* The OOM ledger. A kill of the target container: its restartCount now and
+ * its last termination's time (0 unknown), exit code and container. */
+struct pl_oom {
+    uint32_t restarts;
+    mb_wall_ms at;
+    int exit_code;
+    const char *container;
+};
+
+/* Has the record not yet counted this kill (restartCount above the last
+ * counted)? A pod without a record counts its last OOM kill once, even
+ * one from before membudget ran. */
+bool pl_oom_new(const struct pl_pod *pp, uint32_t restarts, bool last_oom);
+
+enum pl_oom_reason {
+    PL_OOM_NO_FRESH_SAMPLE,      /* no fresh figure within 2 intervals before the kill */
+    PL_OOM_BELOW_EVICT_TIER,     /* fresh figures, but no eviction decided yet (or evict off) */
+    PL_OOM_EVICTION_BLOCKED,     /* the last attempt was refused (PDB) */
+    PL_OOM_EVICTION_RATE_LIMITED,/* the attempt waited for the rate limit or the owner's slot */
+    PL_OOM_NOT_BUDGETED,         /* governed, but no valid budget */
+};
+#define PL_OOM_NREASONS 5
+const char *pl_oom_reason_name(enum pl_oom_reason r); /* Returns: static "no-fresh-sample"... */
+
+/* Why membudget did not prevent a kill at `oom_at` (this replica's clock). */
+enum pl_oom_reason pl_oom_reason_of(const struct pl_pod *pp, const struct pl_conf *c,
+                                    const struct pl_spec *sp, mb_mono_ms oom_at);
+
+/* Count the kill, say what membudget last saw (Event MemoryBudgetOOMKilled)
+ * and why it was not prevented. The record changes (in dry run too: the
+ * ledger is an observation). */
+void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+            const struct pl_oom *o, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out);
+
+/* GOMEMLIMIT follows the budget. GOMEMLIMIT is the budget (what the webhook
+ * injects), so it is stale when the process runs with another value:
+ *   - the value it runs with: the record's, while restartCount is the
+ *     record's, else the container's env (a restart goes back to it);
+ *   - membudget updates it only when it manages it: it applied it before
+ *     (the record), or the value followed the budget until the budget
+ *     changed (`old_budget`, seen by the watch). A GOMEMLIMIT the service
+ *     set to its own value is left alone.
+ * Stale and managed: POST the budget to membudget.io/memlimit (the plan's
+ * call_memlimit), or, without that endpoint, one warning Event saying it
+ * stays stale until the pod is recreated. A failed call is retried on a
+ * later sample, at most once per gcMinInterval. */
+struct pl_ml_in {
+    int64_t old_budget;      /* the budget before this update (0: unchanged) */
+    int64_t env;             /* the container's env GOMEMLIMIT (podcache: 0, -1, bytes) */
+    uint32_t restarts;
+    bool running;            /* Running with an IP: it can be called */
+};
+void pl_memlimit(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+                 const struct pl_ml_in *in, mb_mono_ms now, struct pl_plan *out);
+/* The pod answered: `applied` is the value it reports (0 unknown),
+ * `previous` what it ran with before (0 unknown). */
+void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64_t applied,
+                      int64_t previous, uint32_t restarts, const char *err, mb_mono_ms now,
+                      struct pl_plan *out);
 
 /* When a timer should call pl_retry (an eviction waiting out its backoff
  * while in the evict tier), or 0. */

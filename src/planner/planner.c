@@ -9,6 +9,7 @@
 #include "membudget/leak.h"
 #include "membudget/planner.h"
 #include "membudget/podcache.h"
+#include "planner_int.h"
 
 /* --- inputs ------------------------------------------------------------------- */
 
@@ -25,6 +26,8 @@ void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *ou
     out->leak_min_slope = c->leak.min_slope_pct_per_min;
     out->gc_first = c->eviction.gc_first;
     out->dry_run = dry_run_flag || c->dry_run;
+    out->thrash_pct = c->gc_thrash.percent;
+    out->thrash_evict = c->gc_thrash.evict;
 }
 
 void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec *out)
@@ -46,6 +49,7 @@ void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec 
     out->has_metrics = a.metrics.set;
     out->has_gc = a.gc.set;
     out->has_profile = a.profile.set;
+    out->has_memlimit = a.memlimit.set;
 }
 
 /* --- the record --------------------------------------------------------------- */
@@ -54,13 +58,41 @@ static const char *const TIERS[] = {"normal", "throttle", "gc", "evict"};
 
 void pl_record_format(const struct pl_record *r, char *out, size_t len)
 {
-    char g[40] = "", p[40] = "";
+    char g[40] = "", p[40] = "", o[80] = "", m[48] = "";
     if (r->has_gc)
         kobj_format_time_ms(r->last_gc, g, sizeof g);
     if (r->has_profile)
         kobj_format_time_ms(r->profile_at, p, sizeof p);
-    snprintf(out, len, "tier=%s%s%s%s%s", brk_tier_name(r->tier), *g ? " lastGC=" : "", g,
-             *p ? " profile=" : "", p);
+    if (r->ooms) {
+        char at[40] = "";
+        if (r->last_oom)
+            kobj_format_time(r->last_oom, at, sizeof at);
+        snprintf(o, sizeof o, " ooms=%u@%u%s%s", r->ooms, r->oom_restarts, *at ? " lastOOM=" : "",
+                 at);
+    }
+    if (r->memlimit > 0)
+        snprintf(m, sizeof m, " memlimit=%lld@%u", (long long)r->memlimit, r->memlimit_restarts);
+    snprintf(out, len, "tier=%s%s%s%s%s%s%s", brk_tier_name(r->tier), *g ? " lastGC=" : "", g,
+             *p ? " profile=" : "", p, o, m);
+}
+
+/* "N@R": two unsigned decimals (v at most `max`). */
+static bool count_at(const char *v, size_t vl, uint64_t max, uint64_t *n, uint32_t *at)
+{
+    uint64_t a = 0, b = 0;
+    size_t i = 0;
+    for (; i < vl && v[i] >= '0' && v[i] <= '9' && a <= max; i++)
+        a = a * 10 + (uint64_t)(v[i] - '0');
+    if (!i || i >= vl || v[i] != '@' || a > max)
+        return false;
+    size_t j = ++i;
+    for (; i < vl && v[i] >= '0' && v[i] <= '9' && b <= UINT32_MAX; i++)
+        b = b * 10 + (uint64_t)(v[i] - '0');
+    if (i == j || i != vl || b > UINT32_MAX)
+        return false;
+    *n = a;
+    *at = (uint32_t)b;
+    return true;
 }
 
 bool pl_record_parse(const char *msg, struct pl_record *out)
@@ -91,6 +123,19 @@ bool pl_record_parse(const char *msg, struct pl_record *out)
             if (!kobj_parse_time(v, vl, &r.profile_at))
                 return false;
             r.has_profile = true;
+        } else if (kl == 4 && !memcmp(s, "ooms", 4)) {
+            uint64_t cnt;
+            if (!count_at(v, vl, UINT32_MAX, &cnt, &r.oom_restarts) || !cnt)
+                return false;
+            r.ooms = (unsigned)cnt;
+        } else if (kl == 7 && !memcmp(s, "lastOOM", 7)) {
+            if (!kobj_parse_time(v, vl, &r.last_oom))
+                return false;
+        } else if (kl == 8 && !memcmp(s, "memlimit", 8)) {
+            uint64_t bytes;
+            if (!count_at(v, vl, INT64_MAX / 10, &bytes, &r.memlimit_restarts) || !bytes)
+                return false;
+            r.memlimit = (int64_t)bytes;
         } else {
             return false;
         }
@@ -104,18 +149,16 @@ bool pl_record_parse(const char *msg, struct pl_record *out)
 
 /* --- plan helpers ------------------------------------------------------------- */
 
-static void plan_init(struct pl_plan *out, const struct pl_pod *pp)
+void plan_init(struct pl_plan *out, const struct pl_pod *pp)
 {
     memset(out, 0, sizeof *out);
     out->leak = -1;
+    out->thrashing = -1;
     out->from = out->to = brk_tier_of(&pp->brk);
     out->throttled = pp->throttled;
 }
 
-static void say(struct pl_plan *out, bool warning, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void say(struct pl_plan *out, bool warning, const char *reason, const char *fmt, ...)
+void say(struct pl_plan *out, bool warning, const char *reason, const char *fmt, ...)
 {
     if (out->nev == PL_MAX_EVENTS)
         return; /* cannot happen: a plan says at most five things */
@@ -128,15 +171,17 @@ static void say(struct pl_plan *out, bool warning, const char *reason, const cha
     va_end(ap);
 }
 
-static void act(struct pl_plan *out, const char *action, const char *result)
+void act(struct pl_plan *out, const char *action, const char *result)
 {
     if (out->nact < PL_MAX_ACTIONS)
         out->act[out->nact++] = (struct pl_action){action, result};
 }
 
-static void fmt_bytes(int64_t b, char *out, size_t len)
+void fmt_bytes(int64_t b, char *out, size_t len)
 {
-    if (b >= (int64_t)1 << 30)
+    if (b >= (int64_t)1 << 30 && b % ((int64_t)1 << 30) == 0)
+        snprintf(out, len, "%lldGi", (long long)(b >> 30));
+    else if (b >= (int64_t)1 << 30)
         snprintf(out, len, "%.2fGi", (double)b / (1 << 30));
     else
         snprintf(out, len, "%.0fMi", (double)b / (1 << 20));
@@ -156,7 +201,7 @@ static void brk_conf_of(const struct pl_conf *c, const struct pl_spec *sp, struc
     bc->gc_available = sp->has_gc;
 }
 
-static bool dry_of(const struct pl_conf *c, const struct pl_spec *sp)
+bool dry_of(const struct pl_conf *c, const struct pl_spec *sp)
 {
     return c->dry_run || sp->mode == ANN_MODE_DRY_RUN;
 }
@@ -344,12 +389,31 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
 /* In the evict tier, on a fresh figure: the last-chance GC, then the
  * attempt (with the escalation's profile first), unless one is under way,
  * done, or backing off. */
+/* Is the pod in the evict tier: by usage, or by GC thrash with
+ * gcThrash.evict? */
+static bool thrash_evicts(const struct pl_pod *pp, const struct pl_conf *c)
+{
+    return pp->thrashing && c->thrash_evict;
+}
+
+static bool in_evict(const struct pl_pod *pp, const struct pl_conf *c)
+{
+    return brk_tier_of(&pp->brk) == BRK_EVICT || thrash_evicts(pp, c);
+}
+
 static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
                        const struct brk_conf *bc, mb_mono_ms now, bool dry, struct pl_plan *out)
 {
+    /* Thrashing: the runtime is already collecting all the time, so no
+     * last-chance GC, and the usage threshold does not apply. */
+    bool thrash = thrash_evicts(pp, c) &&
+                  !(brk_tier_of(&pp->brk) == BRK_EVICT && pp->percent >= (double)sp->tiers.evict);
     if (pp->evicted || pp->inflight)
         return;
-    if (pp->last_chance_wait) {
+    if (thrash) {
+        if (now < pp->evict_next)
+            return;
+    } else if (pp->last_chance_wait) {
         if (pp->gc_inflight || pp->last_fresh < pp->gc_done_at)
             return; /* a figure read after the GC decides */
         pp->last_chance_wait = false; /* this fresh sample decides */
@@ -361,15 +425,20 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
         gc(pp, sp, dry, true, out);
         return;
     }
-    if (pp->percent < (double)sp->tiers.evict || now < pp->evict_next)
+    if (!thrash && (pp->percent < (double)sp->tiers.evict || now < pp->evict_next))
         return;
     if (dry) {
         if (!pp->dry_said) {
             pp->dry_said = true;
             act(out, "evict", "dry-run");
-            say(out, true, "MemoryBudgetEvicted",
-                "dry run: would evict: usage %.0f%% of budget (evict at %u%%)", pp->percent,
-                sp->tiers.evict);
+            if (thrash)
+                say(out, true, "MemoryBudgetEvicted",
+                    "dry run: would evict: GC takes %.0f%% of its CPU (gcThrash.evict, at %u%%)",
+                    pp->gc_share * 100, c->thrash_pct);
+            else
+                say(out, true, "MemoryBudgetEvicted",
+                    "dry run: would evict: usage %.0f%% of budget (evict at %u%%)", pp->percent,
+                    sp->tiers.evict);
         }
         return;
     }
@@ -381,6 +450,7 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
 void pl_evict_deferred(struct pl_pod *pp, mb_mono_ms retry_at)
 {
     pp->inflight = false;
+    pp->deferred = true;
     pp->evict_next = retry_at;
 }
 
@@ -405,12 +475,20 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_ev
 {
     plan_init(out, pp);
     pp->inflight = false;
+    pp->deferred = false;
+    pp->blocked = res == RECORDER_EVICT_BLOCKED;
     act(out, "evict", recorder_evict_name(res));
     switch (res) {
     case RECORDER_EVICTED:
         pp->evicted = true;
-        say(out, true, "MemoryBudgetEvicted", "evicted: usage %.0f%% of budget (evict at %u%%)",
-            pp->percent, sp->tiers.evict);
+        if (pp->thrashing && !(brk_tier_of(&pp->brk) == BRK_EVICT &&
+                               pp->percent >= (double)sp->tiers.evict))
+            say(out, true, "MemoryBudgetEvicted",
+                "evicted: GC took %.0f%% of its CPU (gcThrash.evict); usage %.0f%% of budget",
+                pp->gc_share * 100, pp->percent);
+        else
+            say(out, true, "MemoryBudgetEvicted",
+                "evicted: usage %.0f%% of budget (evict at %u%%)", pp->percent, sp->tiers.evict);
         break;
     case RECORDER_EVICT_GONE:
         pp->evicted = true;
@@ -430,7 +508,8 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_ev
 
 mb_mono_ms pl_wake(const struct pl_pod *pp)
 {
-    if (brk_tier_of(&pp->brk) != BRK_EVICT || pp->evicted || pp->inflight || !pp->attempts)
+    if (!(brk_tier_of(&pp->brk) == BRK_EVICT || (pp->thrashing && pp->thrash_evict_on)) ||
+        pp->evicted || pp->inflight || !pp->attempts)
         return 0;
     return pp->evict_next;
 }
@@ -442,10 +521,75 @@ void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *
     plan_init(out, pp);
     out->dry = dry_of(c, sp);
     /* Only on a figure that is still fresh: no action on stale data. */
-    if (brk_tier_of(&pp->brk) != BRK_EVICT || !pp->last_ok || now - pp->last_fresh > 2 * c->interval_ms)
+    if (!in_evict(pp, c) || !pp->last_ok || now - pp->last_fresh > 2 * c->interval_ms)
         return;
     brk_conf_of(c, sp, &bc);
     evict_step(pp, c, sp, &bc, now, out->dry, out);
+}
+
+/* --- GC thrash --------------------------------------------------------------- */
+
+static void heap_figures(const struct pl_sample *s, char *out, size_t len)
+{
+    char a[32], n[32], l[32];
+    size_t at = 0;
+    out[0] = '\0';
+    if (s->heap_alloc >= 0) {
+        fmt_bytes(s->heap_alloc, a, sizeof a);
+        at += (size_t)snprintf(out + at, len - at, "; live heap %s", a);
+    }
+    if (s->next_gc >= 0 && at < len) {
+        fmt_bytes(s->next_gc, n, sizeof n);
+        at += (size_t)snprintf(out + at, len - at, ", next GC at %s", n);
+    }
+    if (s->gomemlimit > 0 && s->gomemlimit < INT64_MAX && at < len) {
+        fmt_bytes(s->gomemlimit, l, sizeof l);
+        snprintf(out + at, len - at, ", GOMEMLIMIT %s", l);
+    }
+}
+
+/* The share of CPU in GC since the previous scrape; `sustain` shares above
+ * gcThrash.percent in a row raise the signal (once), a share at or below
+ * it ends it. Stale data never escalates: it breaks the run. */
+static void thrash_check(struct pl_pod *pp, const struct pl_conf *c, const struct pl_sample *s,
+                         bool dry, struct pl_plan *out)
+{
+    double share;
+    if (!s->ok || !s->has_gc_cpu) {
+        pp->thrash_run = 0;
+        return;
+    }
+    if (gcs_feed(&pp->gcs, s->gc_cpu_s, s->total_cpu_s, &share) != GCS_SHARE) {
+        pp->thrash_run = 0;
+        return;
+    }
+    pp->has_share = true;
+    pp->gc_share = share;
+    out->gc_share_set = true;
+    out->gc_share = share;
+    if (share * 100.0 <= (double)c->thrash_pct || !c->thrash_pct) {
+        pp->thrash_run = 0;
+        if (pp->thrashing) {
+            pp->thrashing = false;
+            out->thrashing = 0;
+        }
+        return;
+    }
+    if (pp->thrash_run < UINT8_MAX)
+        pp->thrash_run++;
+    if (pp->thrashing || pp->thrash_run < c->sustain)
+        return;
+    pp->thrashing = true;
+    pp->thrash_evict_on = c->thrash_evict;
+    out->thrashing = 1;
+    char heap[160];
+    heap_figures(s, heap, sizeof heap);
+    say(out, true, "MemoryBudgetGCThrashing",
+        "%sGC took %.0f%% of its CPU over the last interval (%u samples above %u%%)%s; usage "
+        "%.0f%% of budget: the live heap sits near the limit, so the runtime collects "
+        "without pause%s",
+        dry ? "dry run: " : "", share * 100, (unsigned)pp->thrash_run, c->thrash_pct, heap,
+        pp->percent, c->thrash_evict ? " (gcThrash.evict: treated as the evict tier)" : "");
 }
 
 /* --- a sample ----------------------------------------------------------------- */
@@ -461,7 +605,9 @@ void pl_init(struct pl_pod *pp)
  * escalation (the next one captures a new profile). */
 static void left_tier(struct pl_pod *pp, enum brk_tier to)
 {
-    if (to < BRK_EVICT) {
+    if (to < BRK_EVICT && !(pp->thrashing && pp->thrash_evict_on)) {
+        pp->blocked = false;
+        pp->deferred = false;
         pp->evicted = false;
         pp->evict_next = 0;
         pp->attempts = 0;
@@ -512,7 +658,11 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
         throttle(pp, sp, false, dry, out);
     if (d.gc)
         gc(pp, sp, dry, false, out);
-    if (!d.stale && d.to == BRK_EVICT)
+    bool was_thrash_evict = thrash_evicts(pp, c);
+    thrash_check(pp, c, s, dry, out);
+    if (was_thrash_evict && !thrash_evicts(pp, c) && d.to < BRK_EVICT)
+        left_tier(pp, d.to); /* the thrash ended: so did its escalation */
+    if (!d.stale && in_evict(pp, c))
         evict_step(pp, c, sp, &bc, now, dry, out);
     if (s->ok && pp->gc_report) {
         /* What the GC did, as the next fresh sample shows it. */
@@ -539,6 +689,11 @@ void pl_record_of(const struct pl_pod *pp, struct pl_record *out)
     out->last_gc = pp->last_gc_wall;
     out->has_profile = pp->profile_done;
     out->profile_at = pp->profile_at;
+    out->ooms = pp->ooms;
+    out->oom_restarts = pp->oom_restarts;
+    out->last_oom = pp->last_oom;
+    out->memlimit = pp->ml_val;
+    out->memlimit_restarts = pp->ml_restarts;
 }
 
 void pl_resume(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
@@ -560,6 +715,11 @@ void pl_resume(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec 
                     r->tier >= BRK_THROTTLE && sp->tiers.throttle;
     pp->profile_done = r->has_profile && r->tier != BRK_NORMAL;
     pp->profile_at = r->profile_at;
+    pp->ooms = r->ooms;
+    pp->oom_restarts = r->oom_restarts;
+    pp->last_oom = r->last_oom;
+    pp->ml_val = r->memlimit;
+    pp->ml_restarts = r->memlimit_restarts;
     /* A GC the old leader asked for in this stay counts as the last chance. */
     pp->last_chance_done = r->tier == BRK_EVICT && r->has_gc && !brk_gc_allowed(&pp->brk, &bc, now);
 }
@@ -588,5 +748,8 @@ json_t *pl_pod_json(const struct pl_pod *pp)
     json_object_set_new(j, "evicting", json_boolean(pp->inflight));
     json_object_set_new(j, "evicted", json_boolean(pp->evicted));
     json_object_set_new(j, "profileCaptured", json_boolean(pp->profile_done));
+    if (pp->has_share)
+        json_object_set_new(j, "gcShare", json_real(round(pp->gc_share * 1000) / 1000));
+    json_object_set_new(j, "gcThrashing", json_boolean(pp->thrashing));
     return j;
 }

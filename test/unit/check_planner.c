@@ -27,7 +27,10 @@
 #include "membudget/planner.h"
 #include "suites.h"
 
-enum variant { DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE };
+enum variant {
+    DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE,
+    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET
+};
 
 static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
 {
@@ -39,7 +42,9 @@ static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
     c->interval_ms = 1000;
     c->gc_min_interval_ms = 20000;
     c->gc_first = v != NO_GC_FIRST;
-    c->dry_run = v == DRY;
+    c->dry_run = v == DRY || v == THRASH_EVICT_DRY;
+    c->thrash_pct = 50;
+    c->thrash_evict = v == THRASH_EVICT || v == THRASH_EVICT_DRY;
     memset(sp, 0, sizeof *sp);
     sp->budget = 100 << 20;
     sp->tiers = c->tiers;
@@ -51,6 +56,8 @@ static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
     sp->mode = v == POD_DRY ? ANN_MODE_DRY_RUN : ANN_MODE_ENFORCE;
     if (v == NO_THROTTLE)
         sp->tiers.throttle = 0;
+    if (v == NO_BUDGET)
+        sp->budget = 0;
 }
 
 static bool said(const struct pl_plan *p, const char *reason, const char *prefix)
@@ -89,7 +96,11 @@ static void show(const struct pl_plan *p, bool sample, char *out, size_t len)
         tok[n++] = 'C';
     if (said(p, "MemoryBudgetGCForced", "after the forced GC"))
         tok[n++] = 'F';
-    if (p->record_changed)
+    if (said(p, "MemoryBudgetGCThrashing", NULL))
+        tok[n++] = 'H';
+    if (p->oom)
+        n += (size_t)snprintf(tok + n, sizeof tok - n, "O(%s)", p->oom_reason);
+    if (p->record_changed && n < sizeof tok - 1)
         tok[n++] = 'r';
     if (!n)
         tok[n++] = '-';
@@ -108,6 +119,8 @@ static void run(enum variant v, const char *script, char *out, size_t len)
     mb_mono_ms now = 1000000;
     mb_wall_ms wall = 1795000000000ULL;
     char buf[512], *save = NULL;
+    double gc_cpu = 0, total_cpu = 0;
+    uint32_t restarts = 0;
     setup(v, &c, &sp);
     pl_init(&pp);
     out[0] = '\0';
@@ -121,6 +134,29 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             struct pl_sample s = {.ok = true, .usage = (int64_t)atoi(t) * (1 << 20), .taken = now};
             pl_step(&pp, &c, &sp, &s, now, &plan);
             sample = true;
+        } else if (t[0] == 'h') {
+            /* a sample at 50% whose GC took NN% of the CPU since the last h */
+            now += 1000;
+            wall += 1000;
+            total_cpu += 1.0;
+            gc_cpu += atoi(t + 1) / 100.0;
+            struct pl_sample s = {.ok = true, .usage = 50 << 20, .taken = now, .has_gc_cpu = true,
+                                  .gc_cpu_s = gc_cpu, .total_cpu_s = total_cpu,
+                                  .heap_alloc = 48 << 20, .next_gc = 50 << 20,
+                                  .gomemlimit = 50 << 20};
+            pl_step(&pp, &c, &sp, &s, now, &plan);
+            sample = true;
+        } else if (!strcmp(t, "x")) {
+            gc_cpu = total_cpu = 0; /* the process restarted: its counters too */
+        } else if (t[0] == 'o' || t[0] == 'O') {
+            /* o: the container was OOM-killed now (restartCount + 1); O: the
+             * pod is seen again with the same status */
+            if (t[0] == 'o')
+                restarts++;
+            if (pl_oom_new(&pp, restarts, true)) {
+                struct pl_oom o = {restarts, wall, 137, "app"};
+                pl_oom(&pp, &c, &sp, &o, now, wall, &plan);
+            }
         } else if (!strcmp(t, "s")) {
             now += 1000;
             wall += 1000;
@@ -230,6 +266,34 @@ static const struct {
     {"failover in evict: the profile is not captured again", NO_GC_FIRST,
      "99 99 p+ e429 R 99 99", "N Etper eCr B - Ee E"},
     {"stale data never acts", DEF, "s s s s", "N N N N"},
+    /* GC thrash: shares from the CPU counters, sustain 2 */
+    {"GC thrash: two shares above 50% raise it once; it ends at or below", DEF,
+     "h10 h60 h70 h80 h50 h70 h70", "N N NH N N N NH"},
+    {"GC thrash: stale data breaks the run", DEF, "h0 h60 s h60 h60", "N N N N NH"},
+    {"GC thrash: a restarted process's counters are a new baseline", DEF, "h0 h90 x h90 h90",
+     "N N - N N"},
+    {"GC thrash: without gcThrash.evict it is a signal only", DEF, "h0 h90 h90 h90 h90",
+     "N N NH N N"},
+    {"GC thrash with gcThrash.evict: the evict tier without a last GC", THRASH_EVICT,
+     "h0 h90 h90 p+ e201 h90", "N N NpeH eCr X N"},
+    {"GC thrash evict blocked, then the thrash ends: no more retries", THRASH_EVICT,
+     "h0 h90 h90 p+ e429 h10 +5 h10", "N N NpeH eCr B N - N"},
+    {"GC thrash evict in dry run: would evict", THRASH_EVICT_DRY, "h0 h90 h90 h90",
+     "N N NWH N"},
+    /* the OOM ledger: why a kill was not prevented */
+    {"OOM before any sample", DEF, "o", "O(no-fresh-sample)r"},
+    {"OOM with fresh data below the evict tier", DEF, "50 50 o", "N N O(below-evict-tier)r"},
+    {"OOM long after the last fresh sample", DEF, "50 +10 o", "N - O(no-fresh-sample)r"},
+    {"OOM while the eviction is blocked by a PDB", NO_GC_FIRST, "99 99 p+ e429 o",
+     "N Etper eCr B O(eviction-blocked)r"},
+    {"OOM while the eviction waits for the limits", NO_GC_FIRST, "99 99 d o",
+     "N Etper - O(eviction-rate-limited)r"},
+    {"OOM of a pod without a budget", NO_BUDGET, "o", "O(not-budgeted)r"},
+    {"the same kill is counted once, the next one too", DEF, "50 50 o O O o",
+     "N N O(below-evict-tier)r - - O(below-evict-tier)r"},
+    {"a new leader does not count a kill twice (the record), and counts a new one", DEF,
+     "50 50 o R O o", "N N O(below-evict-tier)r - - O(no-fresh-sample)r"},
+    {"the ledger is kept in dry run too", DRY, "50 50 o", "N N O(below-evict-tier)r"},
 };
 
 START_TEST(test_planner_rows)
@@ -303,12 +367,193 @@ START_TEST(test_planner_record)
     ck_assert(back.tier == BRK_GC && back.has_gc && back.last_gc == r.last_gc && !back.has_profile);
     ck_assert(pl_record_parse("tier=evict profile=2026-11-18T11:06:41Z", &back));
     ck_assert(back.has_profile && back.profile_at == 1795000001000ULL);
+    /* the ledger's count and the GOMEMLIMIT applied */
+    r = (struct pl_record){.tier = BRK_NORMAL, .ooms = 2, .oom_restarts = 5,
+                           .last_oom = 1795000001000LL, .memlimit = 805306368,
+                           .memlimit_restarts = 1};
+    pl_record_format(&r, msg, sizeof msg);
+    ck_assert_str_eq(msg, "tier=normal ooms=2@5 lastOOM=2026-11-18T11:06:41Z memlimit=805306368@1");
+    ck_assert(pl_record_parse(msg, &back));
+    ck_assert(back.ooms == 2 && back.oom_restarts == 5 && back.last_oom == r.last_oom &&
+              back.memlimit == 805306368 && back.memlimit_restarts == 1);
+    /* the longest record fits the condition's buffer */
+    r = (struct pl_record){BRK_EVICT, true, 1795000001250LL, true, 1795000001250LL, 4000000000u,
+                           4000000000u, 1795000001000LL, INT64_MAX / 10, 4000000000u};
+    char big[256];
+    pl_record_format(&r, big, sizeof big);
+    ck_assert(pl_record_parse(big, &back));
+    ck_assert(back.memlimit == INT64_MAX / 10 && back.ooms == 4000000000u);
     static const char *const BAD[] = {"", "tier=", "tier=hot", "lastGC=2026-11-19T07:06:41Z",
+                                      "tier=gc ooms=0@1", "tier=gc ooms=1", "tier=gc ooms=1@",
+                                      "tier=gc ooms=@1", "tier=gc ooms=1@2x", "tier=gc memlimit=-5@1",
+                                      "tier=gc memlimit=99999999999999999999@1",
                                       "tier=gc lastGC=yesterday", "tier=gc extra=1",
                                       "tier=gc  lastGC=2026-11-19T07:06:41Z",
                                       "membudget: usage within budget"};
     for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++)
         ck_assert_msg(!pl_record_parse(BAD[i], &back), "accepted %s", BAD[i]);
+}
+END_TEST
+
+/* The ledger's and the thrash signal's texts, as `kubectl describe pod`
+ * shows them. */
+START_TEST(test_planner_oom_and_thrash_text)
+{
+    struct pl_conf c;
+    struct pl_spec sp;
+    struct pl_pod pp;
+    struct pl_plan plan;
+    setup(NO_GC_FIRST, &c, &sp);
+    pl_init(&pp);
+    mb_mono_ms now = 1000000;
+    mb_wall_ms wall = 1795428000000LL; /* 2026-11-23T10:00:00Z */
+    struct pl_sample s = {.ok = true, .usage = 97 << 20, .taken = now};
+    pl_step(&pp, &c, &sp, &s, now, &plan);
+    s.taken = now += 1000;
+    pl_step(&pp, &c, &sp, &s, now, &plan);
+    ck_assert(plan.evict);
+    pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "PDB", now, 0, &plan);
+    /* the kill happened 2 s after the last sample, noticed 1 s later */
+    now += 3000;
+    struct pl_oom o = {3, wall + 2000, 137, "app"};
+    pl_oom(&pp, &c, &sp, &o, now, wall + 3000, &plan);
+    ck_assert_uint_eq(plan.nev, 1);
+    ck_assert_str_eq(plan.ev[0].reason, "MemoryBudgetOOMKilled");
+    ck_assert(plan.ev[0].warning);
+    ck_assert_str_eq(plan.ev[0].msg,
+                     "container app was OOM-killed (exit 137 at 2026-11-23T10:00:02Z, restart 3): "
+                     "membudget last saw 97Mi, 97% of budget 100Mi, 2s before the kill, tier "
+                     "evict (evict at 95%); its eviction was refused (PodDisruptionBudget) and "
+                     "waiting to retry. Not prevented: eviction-blocked");
+    ck_assert_str_eq(plan.oom_reason, "eviction-blocked");
+    struct pl_record r;
+    pl_record_of(&pp, &r);
+    ck_assert(r.ooms == 1 && r.oom_restarts == 3 && r.last_oom == wall + 2000);
+
+    /* the thrash Event carries the share and the heap figures */
+    setup(DEF, &c, &sp);
+    pl_init(&pp);
+    for (int i = 0; i < 3; i++) {
+        struct pl_sample t = {.ok = true, .usage = 50 << 20, .taken = now += 1000,
+                              .has_gc_cpu = true, .gc_cpu_s = i * 0.8, .total_cpu_s = i,
+                              .heap_alloc = 47 << 20, .next_gc = 50 << 20, .gomemlimit = 50 << 20};
+        pl_step(&pp, &c, &sp, &t, now, &plan);
+    }
+    ck_assert_uint_eq(plan.nev, 1);
+    ck_assert_str_eq(plan.ev[0].reason, "MemoryBudgetGCThrashing");
+    ck_assert_str_eq(plan.ev[0].msg,
+                     "GC took 80% of its CPU over the last interval (2 samples above 50%); live "
+                     "heap 47Mi, next GC at 50Mi, GOMEMLIMIT 50Mi; usage 50% of budget: the live "
+                     "heap sits near the limit, so the runtime collects without pause");
+    ck_assert(plan.gc_share_set && plan.gc_share > 0.79 && plan.gc_share < 0.81);
+    ck_assert_int_eq(plan.thrashing, 1);
+}
+END_TEST
+
+/* GOMEMLIMIT follows the budget. Each row: the pod (budget now and before
+ * this update, env GOMEMLIMIT, restartCount), what membudget applied before
+ * (value@restarts), the endpoint -> the plan: "POST n" (MiB), "stale" (the
+ * warning Event), "would" (dry run) or "-". */
+#define M(x) ((int64_t)(x) << 20)
+static const struct {
+    const char *what;
+    int64_t budget, old_budget, env;
+    uint32_t restarts;
+    int64_t rec;
+    uint32_t rec_restarts;
+    bool endpoint, running, dry;
+    const char *want;
+} ML_ROWS[] = {
+    {"in step: nothing", M(768), 0, M(768), 0, 0, 0, true, true, false, "-"},
+    {"the budget changed, the env followed the old one: POST", M(1024), M(768), M(768), 0, 0, 0,
+     true, true, false, "POST 1024"},
+    {"the same without an endpoint: stale until recreated", M(1024), M(768), M(768), 0, 0, 0,
+     false, true, false, "stale"},
+    {"dry run: would", M(1024), M(768), M(768), 0, 0, 0, true, true, true, "would"},
+    {"the service set its own GOMEMLIMIT: left alone", M(1024), M(768), M(600), 0, 0, 0, true,
+     true, false, "-"},
+    {"no GOMEMLIMIT in the env: left alone", M(1024), M(768), 0, 0, 0, 0, true, true, false, "-"},
+    {"GOMEMLIMIT=off: left alone", M(1024), M(768), -1, 0, 0, 0, true, true, false, "-"},
+    {"applied before, same process: in step", M(1024), 0, M(768), 0, M(1024), 0, true, true,
+     false, "-"},
+    {"applied before, then the container restarted: the env is back, POST again", M(1024), 0,
+     M(768), 1, M(1024), 0, true, true, false, "POST 1024"},
+    {"not running yet: later", M(1024), M(768), M(768), 0, 0, 0, true, false, false, "-"},
+    {"no budget: nothing", 0, M(768), M(768), 0, 0, 0, true, true, false, "-"},
+    {"budget changed back to what runs: nothing", M(768), M(1024), M(1024), 0, M(768), 0, true,
+     true, false, "-"},
+};
+
+START_TEST(test_planner_memlimit_rows)
+{
+    struct pl_conf c;
+    struct pl_spec sp;
+    struct pl_pod pp;
+    struct pl_plan plan;
+    setup(ML_ROWS[_i].dry ? DRY : DEF, &c, &sp);
+    sp.budget = ML_ROWS[_i].budget;
+    sp.has_memlimit = ML_ROWS[_i].endpoint;
+    pl_init(&pp);
+    pp.ml_val = ML_ROWS[_i].rec;
+    pp.ml_restarts = ML_ROWS[_i].rec_restarts;
+    struct pl_ml_in in = {ML_ROWS[_i].old_budget, ML_ROWS[_i].env, ML_ROWS[_i].restarts,
+                          ML_ROWS[_i].running};
+    pl_memlimit(&pp, &c, &sp, &in, 1000, &plan);
+    char got[64] = "-";
+    if (plan.call_memlimit)
+        snprintf(got, sizeof got, "POST %lld", (long long)(plan.memlimit >> 20));
+    else if (said(&plan, "MemoryBudgetLimitUpdated", "dry run: would"))
+        snprintf(got, sizeof got, "would");
+    else if (said(&plan, "MemoryBudgetLimitUpdated", "GOMEMLIMIT is now stale"))
+        snprintf(got, sizeof got, "stale");
+    ck_assert_msg(!strcmp(got, ML_ROWS[_i].want), "%s: got %s, want %s", ML_ROWS[_i].what, got,
+                  ML_ROWS[_i].want);
+    /* said once: the same state again says nothing */
+    pl_memlimit(&pp, &c, &sp, &in, 2000, &plan);
+    ck_assert(!plan.nev && !plan.call_memlimit);
+}
+END_TEST
+
+START_TEST(test_planner_memlimit_answers)
+{
+    struct pl_conf c;
+    struct pl_spec sp;
+    struct pl_pod pp;
+    struct pl_plan plan;
+    setup(DEF, &c, &sp);
+    sp.budget = M(1024);
+    sp.has_memlimit = true;
+    pl_init(&pp);
+    struct pl_ml_in in = {M(768), M(768), 2, true};
+    pl_memlimit(&pp, &c, &sp, &in, 1000, &plan);
+    ck_assert(plan.call_memlimit);
+    /* the pod applied something else: a failure, retried after gcMinInterval */
+    pl_memlimit_done(&pp, &c, true, M(900), M(768), 2, NULL, 2000, &plan);
+    ck_assert(said(&plan, "MemoryBudgetLimitUpdated",
+                   "could not set GOMEMLIMIT 768Mi -> 1Gi: the pod applied 900Mi; retrying in 20s"));
+    ck_assert(!plan.record_changed);
+    pl_memlimit(&pp, &c, &sp, &in, 10000, &plan);
+    ck_assert(!plan.call_memlimit); /* not before the retry time */
+    in.old_budget = 0;              /* a later sample: managed because it was asked */
+    pl_memlimit(&pp, &c, &sp, &in, 22000, &plan);
+    ck_assert(plan.call_memlimit);
+    pl_memlimit_done(&pp, &c, true, M(1024), M(768), 2, NULL, 22100, &plan);
+    ck_assert(said(&plan, "MemoryBudgetLimitUpdated",
+                   "GOMEMLIMIT 768Mi -> 1Gi (the budget), applied by the pod"));
+    ck_assert(plan.record_changed);
+    struct pl_record r;
+    pl_record_of(&pp, &r);
+    ck_assert(r.memlimit == M(1024) && r.memlimit_restarts == 2);
+    /* in step now */
+    pl_memlimit(&pp, &c, &sp, &in, 23000, &plan);
+    ck_assert(!plan.call_memlimit && !plan.nev);
+    /* a call that failed outright */
+    sp.budget = M(2048);
+    pl_memlimit(&pp, &c, &sp, &in, 24000, &plan);
+    ck_assert(plan.call_memlimit);
+    pl_memlimit_done(&pp, &c, false, 0, 0, 2, "HTTP 404", 24100, &plan);
+    ck_assert(said(&plan, "MemoryBudgetLimitUpdated",
+                   "could not set GOMEMLIMIT 1Gi -> 2Gi: HTTP 404; retrying in 20s"));
 }
 END_TEST
 
@@ -319,6 +564,9 @@ Suite *planner_suite(void)
     tcase_add_loop_test(tc, test_planner_rows, 0, (int)(sizeof ROWS / sizeof ROWS[0]));
     tcase_add_test(tc, test_planner_event_text);
     tcase_add_test(tc, test_planner_record);
+    tcase_add_test(tc, test_planner_oom_and_thrash_text);
+    tcase_add_loop_test(tc, test_planner_memlimit_rows, 0, (int)(sizeof ML_ROWS / sizeof ML_ROWS[0]));
+    tcase_add_test(tc, test_planner_memlimit_answers);
     suite_add_tcase(s, tc);
     return s;
 }
