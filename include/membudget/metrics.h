@@ -11,7 +11,8 @@
  * (mx_set_series_limit; default MX_DEFAULT_MAX_SERIES, far above any
  * cluster's pod count, so that a bug or hostile label values can never grow
  * memory without bound). Past it, new series are dropped and counted in
- * membudget_metrics_series_dropped_total{metric}, and the overflow callback
+ * membudget_metrics_series_dropped_total{metric} (itself exempt: one series
+ * per declared family at most), and the overflow callback
  * (mx_on_overflow) is called once per family, for one log line.
  *
  * Threads: every function may be called from any thread. Each family has

@@ -94,7 +94,7 @@ struct pl_spec {
     enum ann_usage usage;    /* the figure that counts (ann_effective_usage) */
     enum ann_throttle throttle;
     enum ann_mode mode;
-    bool has_metrics, has_gc, has_profile, has_memlimit;
+    bool has_metrics, has_gc, has_profile, has_goroutines, has_memlimit;
 };
 
 /* Parse p's membudget.io/ annotations (once per pod version). An invalid
@@ -162,7 +162,8 @@ struct pl_plan {
     bool throttle_on;
     bool call_gc;
     bool last_chance;        /* this GC is the last one before evicting */
-    bool capture_profile;    /* before the eviction; then pl_profile_done */
+    bool capture_profile;    /* heap profile and goroutine dump, before the
+                              * eviction; then pl_profile_done */
     bool evict;              /* attempt an eviction (after the profile when capture_profile) */
     int64_t gc_before;       /* usage when the GC was asked for */
     /* what to tell */
@@ -253,8 +254,16 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
 /* Results of what a plan asked for. */
 void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out);
 void pl_throttle_done(struct pl_pod *pp, bool ok, struct pl_plan *out);
-/* `file` is the saved profile's name ("" when it failed), `bytes` its size. */
-void pl_profile_done(struct pl_pod *pp, bool ok, const char *file, size_t bytes, mb_wall_ms wall,
+/* What the capture before an eviction saved: the heap profile and the
+ * goroutine dump, each a file name ("" when not saved) and its size, or
+ * why not (NULL when not asked for). */
+struct pl_capture {
+    const char *heap, *heap_err;
+    size_t heap_bytes;
+    const char *gor, *gor_err;
+    size_t gor_bytes;
+};
+void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms wall,
                      struct pl_plan *out);
 void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_evict res,
                    const char *msg, mb_mono_ms now, uint64_t rnd, struct pl_plan *out);

@@ -37,6 +37,11 @@ struct smp_result {
     int64_t usage;        /* bytes of the figure that counts */
     bool has_goroutines;
     double goroutines;
+    /* Go runtime figures from Prometheus text (gcshare.h names the
+     * counters); absent from expvar and the metrics API */
+    bool has_gc_cpu;
+    double gc_cpu_s, total_cpu_s;
+    int64_t heap_alloc, next_gc, gomemlimit; /* -1 unknown */
     mb_mono_ms taken;
     char err[200];
 };

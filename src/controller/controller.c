@@ -68,9 +68,12 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         gq_item_init(&s->gq);
         cur->user = s;
     }
+    int64_t old_budget = old && s->pod ? s->spec.budget : 0;
     s->pod = cur;
     s->gq.pod = cur;
     pl_spec_of(cur, &c->pcf, &s->spec);
+    if (old_budget > 0 && old_budget != s->spec.budget)
+        s->ml_old_budget = old_budget; /* followers keep it for when they lead */
     if (!s->pl) {
         /* No planner state here (not leading, or not sampled yet): hold
          * what the cluster holds, so a new leader never flips a throttled
@@ -81,6 +84,10 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
     }
     if (cur->ready && (!old || !old->ready || strcmp(old->uid, cur->uid) != 0))
         remedy_pod_ready(c, cur);
+    if (c->leader) {
+        remedy_check_container(c, s, s->ml_old_budget);
+        s->ml_old_budget = 0;
+    }
     gq_check(c->gq, &s->gq);
 }
 
@@ -378,6 +385,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->rec = recorder_new(clk, api, mx, "membudget", conf->identity ? conf->identity : "membudget",
                           0);
     remedy_init(c, lp);
+    insight_init(c, ops, lp);
     c->gauges = event_new(loop_base(lp), -1, EV_PERSIST, on_gauges, c);
     if (ops) {
         ops_add_route_on(ops, "/debug/pods", lp, render_debug_pods, c);
@@ -419,9 +427,15 @@ void controller_set_leader(struct controller *c, bool leader)
     }
     size_t pos = 0;
     struct pc_pod *p;
-    while ((p = pc_next(c->cache, &pos)))
-        if (p->user)
-            gq_check(c->gq, &((struct podstate *)p->user)->gq);
+    while ((p = pc_next(c->cache, &pos))) {
+        struct podstate *s = p->user;
+        if (!s)
+            continue;
+        /* What happened while no replica led: OOM kills, budget changes. */
+        remedy_check_container(c, s, s->ml_old_budget);
+        s->ml_old_budget = 0;
+        gq_check(c->gq, &s->gq);
+    }
 }
 
 void controller_stop(struct controller *c)
@@ -467,6 +481,7 @@ void controller_free(struct controller *c)
     pc_clear(c->cache); /* releases every podstate (cancels its write) */
     pc_free(c->cache);
     remedy_cleanup(c);
+    insight_cleanup(c);
     recorder_free(c->rec);
     for (size_t i = 0; i < c->npods; i++)
         reflector_free(c->pods[i]);

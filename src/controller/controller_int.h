@@ -19,6 +19,7 @@
 #include "membudget/metrics.h"
 #include "membudget/planner.h"
 #include "membudget/podcache.h"
+#include "membudget/recommend.h"
 #include "membudget/recorder.h"
 #include "membudget/sampler.h"
 
@@ -32,9 +33,13 @@ struct podstate {
     struct gq_item gq;              /* the conditions it should have (gateq.h) */
     /* remedy.c */
     struct pl_pod *pl;              /* the planner's state (leader only), NULL until sampled */
-    uint64_t gc_call, thr_call, prof_call, evict_call;
+    uint64_t gc_call, thr_call, prof_call, evict_call, ml_call;
+    struct capture *cap;            /* the capture under way before an eviction */
     bool evl_held;                  /* an eviction slot is held for this pod's attempt */
     struct event *wake;             /* the planner's retry timer, made when first needed */
+    int64_t ml_old_budget;          /* a budget change not yet acted on (GOMEMLIMIT) */
+    /* insight.c */
+    struct rc_window win;           /* this pod's current peak window */
 };
 
 struct controller {
@@ -71,7 +76,13 @@ struct controller {
     struct recorder *rec;
     struct evlimit evl;
     struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed, *m_in_tier,
-        *m_owner_slots;
+        *m_owner_slots, *m_gc_share, *m_thrashing;
+    /* insight.c */
+    struct rc_table *rc;
+    struct rc_conf rcf;
+    uint32_t rc_expired_at;
+    struct mx_family *m_ooms, *m_oom_unprevented, *m_rec_budget, *m_rec_limit, *m_owner_budget,
+        *m_owner_limit, *m_rec_bytes, *m_prof_bytes, *m_prof_deleted;
 };
 
 
@@ -91,5 +102,19 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone); /* fr
 void remedy_pod_ready(struct controller *c, const struct pc_pod *p);
 void remedy_reset(struct controller *c); /* leadership lost */
 json_t *remedy_pod_json(const struct podstate *s); /* Returns: new object, or NULL */
+/* An OOM kill to count, a GOMEMLIMIT to update (old_budget: the budget
+ * before a change the watch showed, else 0). Leader only. */
+void remedy_check_container(struct controller *c, struct podstate *s, int64_t old_budget);
+
+/* insight.c */
+struct ops;
+void insight_init(struct controller *c, struct ops *ops, struct loop *lp);
+void insight_cleanup(struct controller *c);
+void insight_collect(struct controller *c);
+void insight_reset(struct controller *c);
+void insight_oom(struct controller *c, const struct pc_pod *p, const char *reason);
+void insight_sample(struct controller *c, struct podstate *s, int64_t usage, mb_mono_ms taken,
+                    bool after_gc);
+void profiles_enforce(struct controller *c);
 
 #endif

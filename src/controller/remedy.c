@@ -5,20 +5,18 @@
  * back to the planner. Nothing here decides a threshold, a tier or a
  * retry time. Only the leader samples and acts.
  */
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/podcall.h"
+#include "membudget/profname.h"
+#include "membudget/profstore.h"
 #include "controller_int.h"
 
 static struct recorder_ref ref_of(const struct pc_pod *p)
@@ -86,6 +84,35 @@ static void on_throttle_ep(void *arg, const struct kapi_resp *r)
     carry(s->c, s, &plan);
 }
 
+/* contrib/go answers {"applied":N,"previous":M}: the pod's own word. */
+static void on_memlimit(void *arg, const struct kapi_resp *r)
+{
+    struct podstate *s = arg;
+    struct controller *c = s->c;
+    struct pl_plan plan;
+    char err[200] = "";
+    int64_t applied = 0, previous = 0;
+    s->ml_call = 0;
+    bool ok = resp_ok(r);
+    if (!ok) {
+        snprintf(err, sizeof err, "%s", r->err ? r->errmsg : "");
+        if (!r->err)
+            snprintf(err, sizeof err, "HTTP %ld", r->status);
+    } else {
+        json_t *j = json_loadb(r->body, r->len, 0, NULL);
+        json_t *a = json_object_get(j, "applied"), *pv = json_object_get(j, "previous");
+        applied = json_is_integer(a) && json_integer_value(a) > 0 ? json_integer_value(a) : 0;
+        previous = json_is_integer(pv) && json_integer_value(pv) > 0 ? json_integer_value(pv) : 0;
+        json_decref(j);
+    }
+    log_info(ok ? "GOMEMLIMIT updated" : "GOMEMLIMIT update failed", "{s:s,s:s,s:I,s:I,s:s}",
+             "namespace", s->pod->ns, "pod", s->pod->name, "applied", (json_int_t)applied,
+             "previous", (json_int_t)previous, "error", err);
+    pl_memlimit_done(s->pl, &c->pcf, ok, applied, previous, s->pod->restarts, err, mono(c),
+                     &plan);
+    carry(c, s, &plan);
+}
+
 /* --- eviction ----------------------------------------------------------------- */
 
 static const char *owner_of(const struct pc_pod *p)
@@ -129,69 +156,97 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     carry(c, s, &plan);
 }
 
-/* "ns_name_20261123T100000Z.pb.gz" with anything but [A-Za-z0-9._-]
- * replaced: the names come from the API, the file system is ours. */
-static void profile_name(const struct pc_pod *p, mb_wall_ms w, char *out, size_t len)
-{
-    char stamp[32];
-    time_t t = (time_t)(w / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(out, len, "%.63s_%.120s_%s.pb.gz", p->ns, p->name, stamp);
-    for (char *q = out; *q; q++)
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-              *q == '.' || *q == '_' || *q == '-'))
-            *q = '_';
-    if (out[0] == '.')
-        out[0] = '_';
-}
+/* The capture before an eviction: the heap profile, then the goroutine
+ * dump, each written whole (profstore.h) under one stamp; then the
+ * directory is kept under eviction.profileDirMaxBytes. */
+struct capture {
+    mb_wall_ms at;
+    enum prof_kind kind;           /* the one under way */
+    char heap[PROF_NAME_MAX], gor[PROF_NAME_MAX];
+    char heap_err[200], gor_err[200];
+    size_t heap_bytes, gor_bytes;
+    bool want_heap, want_gor;
+};
 
-static void on_profile(void *arg, const struct kapi_resp *r)
+static void capture_next(struct controller *c, struct podstate *s);
+
+static void on_capture(void *arg, const struct kapi_resp *r)
 {
     struct podstate *s = arg;
     struct controller *c = s->c;
     const struct pc_pod *p = s->pod;
-    struct pl_plan plan;
-    char file[256] = "", path[1400];
-    bool ok = false;
+    struct capture *cap = s->cap;
+    bool heap = cap->kind == PROF_HEAP;
+    char *file = heap ? cap->heap : cap->gor, *err = heap ? cap->heap_err : cap->gor_err;
+    size_t errlen = heap ? sizeof cap->heap_err : sizeof cap->gor_err;
     s->prof_call = 0;
     if (r->err == MB_OK && r->status == 200 && r->len > 0) {
-        profile_name(p, wall(c), file, sizeof file);
-        snprintf(path, sizeof path, "%s/%s", c->cfg->eviction.profile_dir, file);
-        (void)mkdir(c->cfg->eviction.profile_dir, 0750);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-        ok = fd >= 0 && write(fd, r->body, r->len) == (ssize_t)r->len;
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (ok)
-            log_info("profile captured", "{s:s,s:s,s:s,s:I}", "namespace", p->ns, "pod", p->name,
-                     "file", path, "bytes", (json_int_t)r->len);
-        else
-            log_warn("profile not written; evicting anyway", "{s:s,s:s}", "file", path, "error",
-                     strerror(e));
+        struct mb_diag d = {0};
+        prof_name(p->ns, p->name, cap->at, cap->kind, file, PROF_NAME_MAX);
+        if (ps_write(c->cfg->eviction.profile_dir, file, r->body, r->len, &d)) {
+            snprintf(err, errlen, "%.190s", d.msg);
+            file[0] = '\0';
+        } else {
+            *(heap ? &cap->heap_bytes : &cap->gor_bytes) = r->len;
+        }
+    } else if (r->err) {
+        snprintf(err, errlen, "%.190s", r->errmsg);
     } else {
-        log_warn("profile capture failed; evicting anyway", "{s:s,s:s,s:i,s:s}", "namespace",
-                 p->ns, "pod", p->name, "status", (int)r->status, "error",
-                 r->err ? r->errmsg : "");
+        snprintf(err, errlen, "HTTP %ld%s", r->status, r->status == 200 ? ", empty" : "");
     }
-    pl_profile_done(s->pl, ok, ok ? file : "", r->len, wall(c), &plan);
+    if (*file)
+        log_info(heap ? "heap profile captured" : "goroutine dump captured", "{s:s,s:s,s:s,s:I}",
+                 "namespace", p->ns, "pod", p->name, "file", file, "bytes", (json_int_t)r->len);
+    else
+        log_warn(heap ? "heap profile not captured; evicting anyway"
+                      : "goroutine dump not captured; evicting anyway",
+                 "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "error", err);
+    if (heap)
+        cap->want_heap = false;
+    else
+        cap->want_gor = false;
+    capture_next(c, s);
+}
+
+static void capture_next(struct controller *c, struct podstate *s)
+{
+    struct capture *cap = s->cap;
+    if (cap->want_heap || cap->want_gor) {
+        char why[256];
+        cap->kind = cap->want_heap ? PROF_HEAP : PROF_GOROUTINES;
+        struct podcall_req req = {.key = cap->want_heap ? "profile" : "goroutines",
+                                  .method = "GET",
+                                  .timeout_ms = 30000,
+                                  .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
+        s->prof_call = podcall_submit(c->calls, s->pod, &req, on_capture, s, why, sizeof why);
+        if (!s->prof_call) {
+            struct kapi_resp none = {.err = MB_EINVAL, .errmsg = why};
+            on_capture(s, &none);
+        }
+        return;
+    }
+    struct pl_capture pc = {.heap = cap->heap, .heap_bytes = cap->heap_bytes,
+                            .heap_err = cap->heap_err, .gor = cap->gor,
+                            .gor_bytes = cap->gor_bytes, .gor_err = cap->gor_err};
+    if (!s->spec.has_profile)
+        pc.heap = pc.heap_err = NULL;
+    if (!s->spec.has_goroutines)
+        pc.gor = pc.gor_err = NULL;
+    struct pl_plan plan;
+    pl_profile_done(s->pl, &pc, wall(c), &plan);
+    mb_free(s->cap);
+    s->cap = NULL;
+    profiles_enforce(c);
     carry(c, s, &plan);
 }
 
-static void start_profile(struct controller *c, struct podstate *s)
+static void start_capture(struct controller *c, struct podstate *s)
 {
-    char why[256];
-    struct podcall_req req = {.key = "profile",
-                              .method = "GET",
-                              .timeout_ms = 30000,
-                              .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
-    s->prof_call = podcall_submit(c->calls, s->pod, &req, on_profile, s, why, sizeof why);
-    if (!s->prof_call) {
-        struct kapi_resp none = {.err = MB_EINVAL, .errmsg = why};
-        on_profile(s, &none);
-    }
+    s->cap = mb_xcalloc(1, sizeof *s->cap);
+    s->cap->at = wall(c);
+    s->cap->want_heap = s->spec.has_profile;
+    s->cap->want_gor = s->spec.has_goroutines;
+    capture_next(c, s);
 }
 
 /* The plan asks for an attempt: the limits first (a slot is held from here
@@ -215,7 +270,7 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
         s->evl_held = true;
     }
     if (profile) {
-        start_profile(c, s);
+        start_capture(c, s);
         return;
     }
     struct recorder_ref ref = ref_of(p);
@@ -261,6 +316,15 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
     if (plan->leak_reported)
         log_warn("leak suspected", "{s:s,s:s,s:f}", "namespace", p->ns, "pod", p->name,
                  "slope_per_min", plan->leak_slope);
+    if (plan->gc_share_set)
+        mx_set(c->m_gc_share, lv, plan->gc_share);
+    if (plan->thrashing >= 0) {
+        mx_set(c->m_thrashing, lv, plan->thrashing);
+        log_info(plan->thrashing ? "gc thrashing" : "gc thrashing ended", "{s:s,s:s,s:f}",
+                 "namespace", p->ns, "pod", p->name, "gc_share", s->pl->gc_share);
+    }
+    if (plan->oom)
+        insight_oom(c, p, plan->oom_reason);
     for (size_t i = 0; i < plan->nact; i++) {
         const char *v[] = {plan->act[i].action, plan->act[i].result};
         mx_add(c->m_actions, v, 1);
@@ -296,6 +360,17 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         if (!s->gc_call) {
             struct pl_plan r;
             pl_gc_done(s->pl, false, mono(c), wall(c), &r);
+            carry(c, s, &r);
+        }
+    }
+    if (plan->call_memlimit && !s->ml_call) {
+        char body[32];
+        snprintf(body, sizeof body, "%lld", (long long)plan->memlimit);
+        s->ml_call = pod_post(c, s, "memlimit", body, on_memlimit);
+        if (!s->ml_call) {
+            struct pl_plan r;
+            pl_memlimit_done(s->pl, &c->pcf, false, 0, 0, p->restarts, "no call: see the log",
+                             mono(c), &r);
             carry(c, s, &r);
         }
     }
@@ -354,9 +429,55 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
                             .taken = r->taken,
                             .has_goroutines = r->has_goroutines,
                             .goroutines = r->goroutines,
+                            .has_gc_cpu = r->has_gc_cpu,
+                            .gc_cpu_s = r->gc_cpu_s,
+                            .total_cpu_s = r->total_cpu_s,
+                            .heap_alloc = r->has_gc_cpu ? r->heap_alloc : -1,
+                            .next_gc = r->has_gc_cpu ? r->next_gc : -1,
+                            .gomemlimit = r->has_gc_cpu ? r->gomemlimit : -1,
                             .err = r->err};
-    pl_step(planner_of(c, s), &c->pcf, &s->spec, &smp, mono(c), &plan);
+    struct pl_pod *pp = planner_of(c, s);
+    pl_step(pp, &c->pcf, &s->spec, &smp, mono(c), &plan);
     carry(c, s, &plan);
+    if (r->ok)
+        insight_sample(c, s, r->usage, r->taken, plan.gc_freed_set);
+    if (s->pl && (s->pl->ml_val || s->pl->ml_want))
+        remedy_check_container(c, s, 0); /* the pod answers: a pending GOMEMLIMIT can go */
+}
+
+/* The pod's container changed, or this replica began to lead: an OOM kill
+ * the record has not counted, and a GOMEMLIMIT the budget left behind. */
+void remedy_check_container(struct controller *c, struct podstate *s, int64_t old_budget)
+{
+    const struct pc_pod *p = s->pod;
+    struct pl_plan plan;
+    if (!c->leader || !gov_has(c, p->ns))
+        return;
+    if (p->last_oom) {
+        /* Without planner state, the record says what was counted. */
+        struct pl_pod probe;
+        struct pl_record rec;
+        pl_init(&probe);
+        if (!s->pl && pl_record_parse(p->record, &rec)) {
+            probe.ooms = rec.ooms;
+            probe.oom_restarts = rec.oom_restarts;
+        }
+        if (pl_oom_new(s->pl ? s->pl : &probe, p->restarts, true)) {
+            struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->container};
+            pl_oom(planner_of(c, s), &c->pcf, &s->spec, &o, mono(c), wall(c), &plan);
+            carry(c, s, &plan);
+        }
+    }
+    /* GOMEMLIMIT: only when something could be stale (a budget change, or
+     * a value membudget applied or is applying). */
+    if (s->spec.budget > 0 &&
+        (old_budget > 0 || (s->pl && (s->pl->ml_val || s->pl->ml_want)) ||
+         (!s->pl && strstr(p->record, "memlimit=")))) {
+        struct pl_ml_in in = {old_budget, p->gomemlimit, p->restarts,
+                              !strcmp(p->phase, "Running") && *p->ip && !p->deleting};
+        pl_memlimit(planner_of(c, s), &c->pcf, &s->spec, &in, mono(c), &plan);
+        carry(c, s, &plan);
+    }
 }
 
 static bool want_sample(void *ctx, const struct pc_pod *p, enum ann_usage *usage)
@@ -418,6 +539,11 @@ void remedy_init(struct controller *c, struct loop *lp)
     c->m_gc_freed = mx_histogram(c->mx, "membudget_gc_freed_bytes",
                                  "Usage before a forced GC minus usage at the next sample.", 0,
                                  NULL, FREED, MB_ARRAY_LEN(FREED));
+    c->m_gc_share = mx_gauge(c->mx, "membudget_pod_gc_cpu_share",
+                             "Share of a Go target's CPU spent in GC between its last two "
+                             "scrapes (runtime/metrics counters), 0..1.", 2, LP);
+    c->m_thrashing = mx_gauge(c->mx, "membudget_gc_thrashing",
+                              "1 while a pod's GC share stays above gcThrash.percent.", 2, LP);
     c->m_leak = mx_gauge(c->mx, "membudget_leak_suspected",
                          "1 while a pod's usage rises steadily (least squares over the window).",
                          2, LP);
@@ -439,6 +565,7 @@ void remedy_collect(struct controller *c)
         mx_set(c->m_in_tier, v, c->leader ? n[t] : 0);
     }
     mx_set(c->m_owner_slots, NULL, c->leader ? (double)evl_held(&c->evl) : 0);
+    insight_collect(c);
 }
 
 void remedy_start(struct controller *c)
@@ -461,9 +588,13 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
         podcall_cancel(c->calls, s->thr_call);
     if (s->prof_call)
         podcall_cancel(c->calls, s->prof_call);
+    mb_free(s->cap);
+    s->cap = NULL;
     if (s->evict_call)
         recorder_cancel(c->rec, s->evict_call);
-    s->gc_call = s->thr_call = s->prof_call = s->evict_call = 0;
+    if (s->ml_call)
+        podcall_cancel(c->calls, s->ml_call);
+    s->gc_call = s->thr_call = s->prof_call = s->evict_call = s->ml_call = 0;
     if (s->evl_held && s->pod)
         evl_finished(&c->evl, owner_of(s->pod), false, s->pod->uid, mono(c));
     s->evl_held = false;
@@ -475,6 +606,8 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
         const char *v[] = {s->pod->ns, s->pod->name};
         mx_delete(c->m_ratio, v);
         mx_delete(c->m_leak, v);
+        mx_delete(c->m_gc_share, v);
+        mx_delete(c->m_thrashing, v);
         if (evl_pod_gone(&c->evl, s->pod->uid))
             log_info("eviction slot released: the pod is gone and its owner is Ready",
                      "{s:s,s:s}", "namespace", s->pod->ns, "pod", s->pod->name);
@@ -503,6 +636,7 @@ void remedy_reset(struct controller *c)
     evl_cleanup(&c->evl);
     evl_init(&c->evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight,
              c->cfg->eviction.owner_settle_timeout_ms);
+    insight_reset(c);
 }
 
 void remedy_cleanup(struct controller *c)

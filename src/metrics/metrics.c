@@ -255,7 +255,9 @@ static struct series *find(struct mx_family *f, const char *const *values, bool 
     }
     if (s || !create)
         goto out;
-    if (f->n >= f->owner->limit) {
+    /* The dropped counter itself is exempt: one series per declared
+     * family at most, a number fixed at start-up. */
+    if (f->n >= f->owner->limit && f != f->owner->dropped) {
         *dropped = true;
         *first_drop = !f->overflowed;
         f->overflowed = true;

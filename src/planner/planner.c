@@ -49,6 +49,7 @@ void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec 
     out->has_metrics = a.metrics.set;
     out->has_gc = a.gc.set;
     out->has_profile = a.profile.set;
+    out->has_goroutines = a.goroutines.set || a.profile.set; /* the profile's port by default */
     out->has_memlimit = a.memlimit.set;
 }
 
@@ -444,7 +445,7 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
     }
     pp->inflight = true;
     out->evict = true;
-    out->capture_profile = sp->has_profile && !pp->profile_done;
+    out->capture_profile = (sp->has_profile || sp->has_goroutines) && !pp->profile_done;
 }
 
 void pl_evict_deferred(struct pl_pod *pp, mb_mono_ms retry_at)
@@ -454,19 +455,39 @@ void pl_evict_deferred(struct pl_pod *pp, mb_mono_ms retry_at)
     pp->evict_next = retry_at;
 }
 
-void pl_profile_done(struct pl_pod *pp, bool ok, const char *file, size_t bytes, mb_wall_ms wall,
+/* One capture's part of the ProfileCaptured text: "heap profile F (N
+ * bytes)" or "no heap profile (why)". */
+static int capture_text(char *out, size_t len, const char *what, const char *file, size_t bytes,
+                        const char *err)
+{
+    if (file && *file)
+        return snprintf(out, len, "%s %s (%zu bytes)", what, file, bytes);
+    return snprintf(out, len, "no %s (%.120s)", what, err && *err ? err : "failed");
+}
+
+void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms wall,
                      struct pl_plan *out)
 {
     plan_init(out, pp);
-    act(out, "profile", ok ? "ok" : "error");
+    bool heap = cap->heap && *cap->heap, gor = cap->gor && *cap->gor;
+    if (cap->heap || cap->heap_err)
+        act(out, "profile", heap ? "ok" : "error");
+    if (cap->gor || cap->gor_err)
+        act(out, "goroutines", gor ? "ok" : "error");
     /* Captured or not, this escalation does not ask again: a pod near its
      * limit is not made to serialise its heap once per retry. */
     pp->profile_done = true;
     pp->profile_at = wall;
     out->record_changed = true;
-    if (ok)
-        say(out, false, "MemoryBudgetProfileCaptured",
-            "heap profile saved before eviction: %s (%zu bytes)", file, bytes);
+    if (heap || gor) {
+        char h[200] = "", g[200] = "";
+        if (cap->heap || cap->heap_err)
+            capture_text(h, sizeof h, "heap profile", cap->heap, cap->heap_bytes, cap->heap_err);
+        if (cap->gor || cap->gor_err)
+            capture_text(g, sizeof g, "goroutine dump", cap->gor, cap->gor_bytes, cap->gor_err);
+        say(out, false, "MemoryBudgetProfileCaptured", "saved before eviction: %s%s%s", h,
+            *h && *g ? "; " : "", g);
+    }
     out->evict = true; /* the attempt goes on (pp->inflight is still set) */
 }
 

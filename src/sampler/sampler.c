@@ -16,6 +16,7 @@
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
 #include "membudget/expvar.h"
+#include "membudget/gcshare.h"
 #include "membudget/kapi.h"
 #include "membudget/kobj.h"
 #include "membudget/log.h"
@@ -131,11 +132,21 @@ static void req_done(struct req *r)
     }
 }
 
+/* A gauge in bytes, or -1 when absent or not a byte count. */
+static int64_t bytes_of(const struct prom_want *w)
+{
+    return w->found && w->value >= 0 && w->value < 9.2e18 ? (int64_t)w->value : -1;
+}
+
 static void on_scraped(void *arg, const struct kapi_resp *resp)
 {
     struct req *r = arg;
     struct sampler *s = r->s;
-    struct smp_result res = {.figure = r->fig, .taken = s->clk->mono_ms(s->clk->ctx)};
+    struct smp_result res = {.figure = r->fig,
+                             .taken = s->clk->mono_ms(s->clk->ctx),
+                             .heap_alloc = -1,
+                             .next_gc = -1,
+                             .gomemlimit = -1};
     struct mb_diag d = {0};
     if (resp->err) {
         snprintf(res.err, sizeof res.err, "scrape failed: %s", resp->errmsg);
@@ -160,8 +171,13 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
     } else {
         struct prom_want w[] = {{"go_memstats_heap_inuse_bytes", 0, false},
                                 {"process_resident_memory_bytes", 0, false},
-                                {"go_goroutines", 0, false}};
-        if (prom_scan(resp->body, resp->len, w, 3, &d)) {
+                                {"go_goroutines", 0, false},
+                                {GCS_GC_METRIC, 0, false},
+                                {GCS_TOTAL_METRIC, 0, false},
+                                {"go_memstats_heap_alloc_bytes", 0, false},
+                                {"go_memstats_next_gc_bytes", 0, false},
+                                {"go_gc_gomemlimit_bytes", 0, false}};
+        if (prom_scan(resp->body, resp->len, w, MB_ARRAY_LEN(w), &d)) {
             snprintf(res.err, sizeof res.err, "metrics: %.180s", d.msg);
         } else {
             struct prom_want *f = r->fig == ANN_USAGE_HEAP ? &w[0] : &w[1];
@@ -173,6 +189,12 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
             }
             res.has_goroutines = w[2].found;
             res.goroutines = w[2].value;
+            res.has_gc_cpu = w[3].found && w[4].found;
+            res.gc_cpu_s = w[3].value;
+            res.total_cpu_s = w[4].value;
+            res.heap_alloc = bytes_of(&w[5]);
+            res.next_gc = bytes_of(&w[6]);
+            res.gomemlimit = bytes_of(&w[7]);
         }
         count_scrape(s, res.ok ? "ok" : "bad-data");
     }

@@ -104,6 +104,27 @@ START_TEST(test_mx_series_cap)
     ck_assert_ptr_null(strstr(t, "pod-1000\""));
     mb_free(t);
     mx_free(m);
+    /* with a limit of 1, three families overflow: the dropped counter
+     * keeps a series for each (it is bounded by the families) */
+    m = mx_new();
+    mx_set_series_limit(m, 1);
+    static const char *const FAM[] = {"t_a", "t_b", "t_c"};
+    for (size_t i = 0; i < 3; i++) {
+        g = mx_gauge(m, FAM[i], "F.", 1, L);
+        for (int k = 0; k < 2; k++) {
+            snprintf(name, sizeof name, "pod-%d", k);
+            mx_set(g, v, k);
+        }
+    }
+    t = render(m);
+    for (size_t i = 0; i < 3; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "membudget_metrics_series_dropped_total{metric=\"%s\"} 1\n",
+                 FAM[i]);
+        ck_assert_msg(strstr(t, want), "%s", t);
+    }
+    mb_free(t);
+    mx_free(m);
 }
 END_TEST
 

@@ -168,8 +168,9 @@ static void run(enum variant v, const char *script, char *out, size_t len)
         } else if (t[0] == 't') {
             pl_throttle_done(&pp, t[1] == '+', &plan);
         } else if (t[0] == 'p') {
-            pl_profile_done(&pp, t[1] == '+', t[1] == '+' ? "shop_web-1_x.pb.gz" : "", 1234, wall,
-                            &plan);
+            struct pl_capture cap = {.heap = t[1] == '+' ? "shop_web-1_x.pb.gz" : "",
+                                     .heap_err = "HTTP 500", .heap_bytes = 1234};
+            pl_profile_done(&pp, &cap, wall, &plan);
         } else if (t[0] == 'e') {
             int code = atoi(t + 1);
             enum recorder_evict r = code == 201   ? RECORDER_EVICTED
@@ -334,9 +335,27 @@ START_TEST(test_planner_event_text)
     s.usage = 97 << 20;
     pl_step(&pp, &c, &sp, &s, 3000, &p);
     ck_assert(p.evict && p.capture_profile && p.gc_freed_set && p.gc_freed == 2 << 20);
-    pl_profile_done(&pp, true, "shop_web-1_20261123T100000Z.pb.gz", 4096, 7500, &p);
-    ck_assert_str_eq(p.ev[0].msg, "heap profile saved before eviction: "
-                                  "shop_web-1_20261123T100000Z.pb.gz (4096 bytes)");
+    struct pl_capture cap = {.heap = "shop_web-1_20261123T100000Z.pb.gz", .heap_bytes = 4096,
+                             .gor = "shop_web-1_20261123T100000Z.goroutines.txt",
+                             .gor_bytes = 812};
+    pl_profile_done(&pp, &cap, 7500, &p);
+    ck_assert_str_eq(p.ev[0].msg, "saved before eviction: heap profile "
+                                  "shop_web-1_20261123T100000Z.pb.gz (4096 bytes); goroutine "
+                                  "dump shop_web-1_20261123T100000Z.goroutines.txt (812 bytes)");
+    ck_assert_uint_eq(p.nact, 2);
+    ck_assert_str_eq(p.act[1].action, "goroutines");
+    /* one of the two failed: said, the other still listed */
+    struct pl_pod other;
+    pl_init(&other);
+    cap = (struct pl_capture){.heap = "", .heap_err = "scrape answered HTTP 404",
+                              .gor = "shop_web-1_20261123T100000Z.goroutines.txt", .gor_bytes = 9};
+    struct pl_plan q;
+    pl_profile_done(&other, &cap, 7500, &q);
+    ck_assert_str_eq(q.ev[0].msg, "saved before eviction: no heap profile (scrape answered HTTP "
+                                  "404); goroutine dump "
+                                  "shop_web-1_20261123T100000Z.goroutines.txt (9 bytes)");
+    ck_assert_str_eq(q.act[0].result, "error");
+    ck_assert(q.evict);
     pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "would violate the PDB", 4000, 1000, &p);
     ck_assert_str_eq(p.ev[0].reason, "MemoryBudgetEvictionBlocked");
     ck_assert_str_eq(p.ev[0].msg, "eviction blocked, retrying in 2s: would violate the PDB");

@@ -19,6 +19,7 @@
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
 #include "membudget/podcall.h"
+#include "membudget/profstore.h"
 #include "membudget/reflector.h"
 #include "suites.h"
 
@@ -405,6 +406,12 @@ START_TEST(test_executor_one_profile_across_pdb_retries)
     struct fk_req *prof = fake_kapi_find(&r.pods, "/debug/pprof/heap");
     ck_assert_ptr_nonnull(prof);
     fake_kapi_answer(prof, 200, "PROFILE-BYTES");
+    /* then the goroutine dump, on the profile's port by default */
+    struct fk_req *gor = NULL;
+    RUN_UNTIL(r.lp, (gor = fake_kapi_find(&r.pods, "/debug/pprof/goroutine?debug=2")), 200);
+    ck_assert_ptr_nonnull(gor);
+    ck_assert_str_eq(gor->method, "GET");
+    fake_kapi_answer(gor, 200, "goroutine 1 [running]:\n");
     for (int attempt = 0; attempt < 3; attempt++) {
         struct fk_req *e = NULL;
         RUN_UNTIL(r.lp, (e = fake_kapi_find(&r.api, "/pods/p/eviction")), 1);
@@ -421,7 +428,16 @@ START_TEST(test_executor_one_profile_across_pdb_retries)
     }
     ck_assert_uint_eq(evictions(&r, "p"), 3);
     ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "/debug/pprof/heap"), 1);
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "/debug/pprof/goroutine"), 1);
     ck_assert_uint_eq(fake_kapi_count(&r.api, "POST", "reason%3DMemoryBudgetProfileCaptured"), 0);
+    /* both files, under one stamp, in the profile directory */
+    json_t *ls = ps_list_json(r.dir, 1 << 30);
+    json_t *items = json_object_get(ls, "profiles");
+    ck_assert_uint_eq(json_array_size(items), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "kind")) ,
+                     "goroutines");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "kind")), "heap");
+    json_decref(ls);
     rig_stop(&r);
     mb_free(p);
 }

@@ -1,0 +1,238 @@
+/*
+ * insight.c -- what membudget learns beyond one pod's breaker: the OOM
+ * ledger's counters, budget recommendations per owner (recommend.h), and
+ * the profile directory (profstore.h), with their /debug routes:
+ *
+ *   /debug/owners     recommendations next to each owner's current values
+ *   /debug/profiles   the captures on disk, newest first
+ *
+ * On the controller's thread. Recommendations are advice: nothing here
+ * changes a pod. They are kept by the leader (which samples) and start
+ * afresh on a new leader.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "membudget/alloc.h"
+#include "membudget/jsonx.h"
+#include "membudget/log.h"
+#include "membudget/ops.h"
+#include "membudget/profstore.h"
+#include "membudget/recommend.h"
+#include "controller_int.h"
+
+#define EXPIRE_EVERY_S 60
+
+static uint32_t secs(const struct controller *c)
+{
+    return (uint32_t)(c->clk->mono_ms(c->clk->ctx) / 1000);
+}
+
+static void owner_label(const struct rc_owner *o, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s", o->kind, o->name);
+}
+
+/* --- the OOM ledger ------------------------------------------------------------- */
+
+void insight_oom(struct controller *c, const struct pc_pod *p, const char *reason)
+{
+    const char *kind;
+    char name[256], owner[300];
+    pc_workload(p, &kind, name, sizeof name);
+    snprintf(owner, sizeof owner, "%s/%s", kind, name);
+    const char *lo[] = {p->ns, owner}, *lr[] = {reason};
+    mx_add(c->m_ooms, lo, 1);
+    mx_add(c->m_oom_unprevented, lr, 1);
+    log_warn("OOM kill not prevented", "{s:s,s:s,s:s,s:s,s:i}", "namespace", p->ns, "pod",
+             p->name, "owner", owner, "reason", reason, "restarts", (int)p->restarts);
+}
+
+/* --- recommendations ------------------------------------------------------------ */
+
+static void publish(struct controller *c, const struct rc_owner *o)
+{
+    struct rc_rec r;
+    char owner[300];
+    owner_label(o, owner, sizeof owner);
+    const char *lv[] = {o->ns, owner};
+    if (o->cur.budget > 0)
+        mx_set(c->m_owner_budget, lv, (double)o->cur.budget);
+    if (o->cur.limit > 0)
+        mx_set(c->m_owner_limit, lv, (double)o->cur.limit);
+    if (rc_recommend(o, &c->rcf, secs(c), &r)) {
+        mx_set(c->m_rec_budget, lv, (double)r.budget);
+        mx_set(c->m_rec_limit, lv, (double)r.limit);
+    }
+}
+
+void insight_sample(struct controller *c, struct podstate *s, int64_t usage, mb_mono_ms taken,
+                    bool after_gc)
+{
+    const struct pc_pod *p = s->pod;
+    int64_t peak;
+    bool closed = rc_window_feed(&s->win, usage, taken, c->cfg->recommend.peak_window_ms, &peak);
+    if (!closed && !after_gc)
+        return;
+    const char *kind;
+    char name[256];
+    pc_workload(p, &kind, name, sizeof name);
+    struct rc_owner *o = rc_owner(c->rc, p->ns, kind, name);
+    struct rc_current cur = {s->spec.budget, p->limit, s->spec.tiers.evict};
+    if (closed)
+        rc_peak(o, &c->rcf, peak, &cur, secs(c));
+    if (after_gc) /* the figure after a forced GC: the floor the live heap keeps */
+        rc_floor(o, &c->rcf, usage, secs(c));
+    publish(c, o);
+}
+
+static void forget(void *arg, const struct rc_owner *o)
+{
+    struct controller *c = arg;
+    char owner[300];
+    owner_label(o, owner, sizeof owner);
+    const char *lv[] = {o->ns, owner};
+    mx_delete(c->m_rec_budget, lv);
+    mx_delete(c->m_rec_limit, lv);
+    mx_delete(c->m_owner_budget, lv);
+    mx_delete(c->m_owner_limit, lv);
+}
+
+/* Every second (remedy_collect): owners without a peak for two half-lives
+ * go, at most once a minute. */
+void insight_collect(struct controller *c)
+{
+    uint32_t now = secs(c);
+    if (now - c->rc_expired_at < EXPIRE_EVERY_S)
+        return;
+    c->rc_expired_at = now;
+    uint64_t age = 2ULL * c->rcf.half_life_s;
+    size_t n = rc_expire(c->rc, now, age > UINT32_MAX ? UINT32_MAX : (uint32_t)age, forget, c);
+    if (n)
+        log_info("recommendations expired", "{s:I}", "owners", (json_int_t)n);
+    mx_set(c->m_rec_bytes, NULL, (double)rc_bytes(c->rc));
+}
+
+/* Leadership lost: the next leader's samples make its own. */
+void insight_reset(struct controller *c)
+{
+    rc_expire(c->rc, UINT32_MAX, 0, forget, c);
+}
+
+static int render_owners(void *arg, struct mb_buf *out, const char **content_type)
+{
+    struct controller *c = arg;
+    json_t *arr = json_array();
+    size_t pos = 0;
+    struct rc_owner *o;
+    uint32_t now = secs(c);
+    while ((o = rc_next(c->rc, &pos))) {
+        struct rc_rec r;
+        bool have = rc_recommend(o, &c->rcf, now, &r);
+        json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:i}", "namespace", o->ns, "kind",
+                              o->kind, "name", o->name, "budgetBytes", (json_int_t)o->cur.budget,
+                              "limitBytes", (json_int_t)o->cur.limit, "evictPercent",
+                              (int)o->cur.evict_pct, "peaks", (int)r.peaks);
+        if (have) {
+            json_object_set_new(j, "p95Bytes", json_integer(r.p95));
+            json_object_set_new(j, "recommendedBudgetBytes", json_integer(r.budget));
+            json_object_set_new(j, "recommendedLimitBytes", json_integer(r.limit));
+        }
+        if (r.floor > 0)
+            json_object_set_new(j, "floorBytes", json_integer(r.floor));
+        json_array_append_new(arr, j);
+    }
+    json_t *root = json_pack("{s:b,s:i,s:I,s:I,s:i,s:o}", "leader", c->leader, "marginPercent",
+                             (int)c->cfg->recommend.margin_pct, "halfLifeSeconds",
+                             (json_int_t)c->rcf.half_life_s, "peakWindowSeconds",
+                             (json_int_t)(c->cfg->recommend.peak_window_ms / 1000), "minPeaks",
+                             RC_MIN_PEAKS, "owners", arr);
+    size_t len;
+    char *text = mb_json_dumps(root, JSON_COMPACT, &len);
+    json_decref(root);
+    *content_type = "application/json";
+    mb_err e = mb_buf_add(out, text, len);
+    mb_free(text);
+    return e ? 500 : 200;
+}
+
+/* --- the profile directory ------------------------------------------------------ */
+
+void profiles_enforce(struct controller *c)
+{
+    uint64_t kept = 0;
+    size_t gone = ps_enforce(c->cfg->eviction.profile_dir,
+                             (uint64_t)c->cfg->eviction.profile_dir_max_bytes, &kept);
+    if (gone) {
+        mx_add(c->m_prof_deleted, NULL, (double)gone);
+        log_info("old profiles deleted (eviction.profileDirMaxBytes)", "{s:I,s:I,s:I}", "deleted",
+                 (json_int_t)gone, "kept_bytes", (json_int_t)kept, "max_bytes",
+                 (json_int_t)c->cfg->eviction.profile_dir_max_bytes);
+    }
+    mx_set(c->m_prof_bytes, NULL, (double)kept);
+}
+
+static int render_profiles(void *arg, struct mb_buf *out, const char **content_type)
+{
+    struct controller *c = arg;
+    json_t *root = ps_list_json(c->cfg->eviction.profile_dir,
+                                (uint64_t)c->cfg->eviction.profile_dir_max_bytes);
+    size_t len;
+    char *text = mb_json_dumps(root, JSON_COMPACT, &len);
+    json_decref(root);
+    *content_type = "application/json";
+    mb_err e = mb_buf_add(out, text, len);
+    mb_free(text);
+    return e ? 500 : 200;
+}
+
+/* --- lifecycle ------------------------------------------------------------------ */
+
+void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
+{
+    static const char *const LO[] = {"namespace", "owner"}, *const LR[] = {"reason"};
+    c->rc = rc_new();
+    c->rcf.margin_pct = c->cfg->recommend.margin_pct;
+    uint64_t hl = c->cfg->recommend.half_life_ms / 1000;
+    c->rcf.half_life_s = hl > UINT32_MAX ? UINT32_MAX : hl ? (uint32_t)hl : 1;
+    c->m_ooms = mx_counter(c->mx, "membudget_oom_kills_total",
+                           "OOM kills of governed containers, by namespace and owner (the "
+                           "ledger).", 2, LO);
+    c->m_oom_unprevented =
+        mx_counter(c->mx, "membudget_oom_kills_unprevented_total",
+                   "OOM kills membudget did not prevent, by why: no-fresh-sample, "
+                   "below-evict-tier, eviction-blocked, eviction-rate-limited, not-budgeted.",
+                   1, LR);
+    for (int r = 0; r < PL_OOM_NREASONS; r++) {
+        const char *v[] = {pl_oom_reason_name((enum pl_oom_reason)r)};
+        mx_add(c->m_oom_unprevented, v, 0); /* every reason from the start: rate() sees the first */
+    }
+    c->m_rec_budget = mx_gauge(c->mx, "membudget_owner_recommended_budget_bytes",
+                               "Recommended budget per owner: p95 of its decaying usage peaks "
+                               "plus the margin (advice only).", 2, LO);
+    c->m_rec_limit = mx_gauge(c->mx, "membudget_owner_recommended_limit_bytes",
+                              "Recommended memory limit per owner: the recommended budget over "
+                              "the evict threshold (advice only).", 2, LO);
+    c->m_owner_budget = mx_gauge(c->mx, "membudget_owner_budget_bytes",
+                                 "The budget an owner's pods declare now.", 2, LO);
+    c->m_owner_limit = mx_gauge(c->mx, "membudget_owner_limit_bytes",
+                                "The memory limit of an owner's target container now.", 2, LO);
+    c->m_rec_bytes = mx_gauge(c->mx, "membudget_recommender_bytes",
+                              "Memory held by the recommendations (all owners).", 0, NULL);
+    c->m_prof_bytes = mx_gauge(c->mx, "membudget_profile_dir_bytes",
+                               "Bytes of captures in eviction.profileDir.", 0, NULL);
+    c->m_prof_deleted = mx_counter(c->mx, "membudget_profiles_deleted_total",
+                                   "Captures deleted to keep eviction.profileDirMaxBytes.", 0,
+                                   NULL);
+    if (ops) {
+        ops_add_route_on(ops, "/debug/owners", lp, render_owners, c);
+        ops_add_route_on(ops, "/debug/profiles", lp, render_profiles, c);
+    }
+    profiles_enforce(c);
+}
+
+void insight_cleanup(struct controller *c)
+{
+    rc_free(c->rc);
+    c->rc = NULL;
+}
