@@ -1,17 +1,20 @@
 // Package membudget offers the endpoints the membudget controller calls on a
-// Go service: a forced GC, a throttle switch, and the memory metrics it
-// samples, in Prometheus text. Standard library only.
+// Go service: a forced GC, a throttle switch, a GOMEMLIMIT that follows the
+// budget, and the memory and GC figures it samples, in Prometheus text.
+// Standard library only.
 //
 //	mux := http.NewServeMux()
 //	mb := membudget.New()
-//	mb.Register(mux)                      // /metrics, /debug/gc, /debug/throttle, /debug/pprof/
+//	mb.Register(mux)                      // /metrics, /debug/gc, /debug/throttle, /debug/memlimit, /debug/pprof/
 //	go http.ListenAndServe(":6060", mux)  // the port named in membudget.io/* annotations
 //	...
 //	if mb.Throttled() { /* shed optional work, refuse new sessions... */ }
 //
 // Pod annotations to match: membudget.io/metrics: "6060/metrics",
 // membudget.io/gc: "6060/debug/gc", membudget.io/throttle: "6060/debug/throttle",
-// membudget.io/profile: "6060/debug/pprof/heap".
+// membudget.io/profile: "6060/debug/pprof/heap", membudget.io/memlimit:
+// "6060/debug/memlimit" (the goroutine dump, /debug/pprof/goroutine?debug=2,
+// is found on the profile's port).
 package membudget
 
 import (
@@ -53,6 +56,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/metrics", h.Metrics)
 	mux.HandleFunc("/debug/gc", h.GC)
 	mux.HandleFunc("/debug/throttle", h.Throttle)
+	mux.HandleFunc("/debug/memlimit", h.MemLimit)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 }
@@ -120,8 +124,36 @@ func (h *Handler) Throttle(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "{\"throttle\":%t}\n", h.throttled.Load())
 }
 
+// MemLimit (POST, the body a number of bytes) sets GOMEMLIMIT with
+// debug.SetMemoryLimit and answers {"applied":N,"previous":M}, the value now
+// in force as the runtime reports it; GET answers {"applied":N}.
+func (h *Handler) MemLimit(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"applied\":%d}\n", debug.SetMemoryLimit(-1))
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "GET or POST", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64))
+	n, perr := strconv.ParseInt(strings.TrimSpace(string(body)), 10, 64)
+	if err != nil || perr != nil || n <= 0 {
+		http.Error(w, "body must be the limit in bytes, a whole number > 0", http.StatusBadRequest)
+		return
+	}
+	prev := debug.SetMemoryLimit(n)
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"applied\":%d,\"previous\":%d}\n", debug.SetMemoryLimit(-1), prev)
+}
+
 // Metrics serves the Go memory figures in Prometheus text format 0.0.4, with
-// the names client_golang uses.
+// the names client_golang uses: go_memstats_* and, from runtime/metrics,
+// go_cpu_classes_gc_total_cpu_seconds_total, go_cpu_classes_total_cpu_seconds_total
+// (membudget's GC-thrash signal) and go_gc_gomemlimit_bytes.
 func (h *Handler) Metrics(w http.ResponseWriter, r *http.Request) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
@@ -145,6 +177,14 @@ func (h *Handler) Metrics(w http.ResponseWriter, r *http.Request) {
 	gauge("go_memstats_sys_bytes", "Number of bytes obtained from system.", float64(m.Sys))
 	gauge("go_memstats_next_gc_bytes", "Number of heap bytes when next garbage collection will take place.", float64(m.NextGC))
 	counter("go_memstats_gc_total", "Number of completed GC cycles.", float64(m.NumGC))
+	if gc, total := gcCPU(); gc >= 0 {
+		counter("go_cpu_classes_gc_total_cpu_seconds_total",
+			"Estimated total CPU time spent performing GC tasks.", gc)
+		counter("go_cpu_classes_total_cpu_seconds_total",
+			"Estimated total available CPU time for user Go code or the Go runtime, as defined by GOMAXPROCS.", total)
+	}
+	gauge("go_gc_gomemlimit_bytes", "Go runtime memory limit configured by the user, otherwise math.MaxInt64.",
+		float64(debug.SetMemoryLimit(-1)))
 	gauge("process_resident_memory_bytes", "Resident memory size in bytes.", float64(rss()))
 	counter("membudget_forced_gc_total", "GCs forced through /debug/gc.", float64(h.gcCount.Load()))
 	t := 0.0

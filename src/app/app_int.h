@@ -97,6 +97,7 @@ int cmd_webhook(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_profiles(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_version(int argc, char **argv);

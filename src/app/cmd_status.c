@@ -1,11 +1,13 @@
-/* cmd_status.c -- `membudget status`: the controller's /debug/pods as a table.
+/* cmd_status.c -- `membudget status` and `membudget profiles`: the
+ * controller's /debug/pods, /debug/owners and /debug/profiles as tables.
  *
- * A one-shot command-line client: a single blocking libcurl easy request is
+ * One-shot command-line clients: a single blocking libcurl easy request is
  * the right tool here (no event loop to share), bounded in size and time,
  * no redirects. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app_int.h"
@@ -22,26 +24,28 @@ static const char *s(const json_t *o, const char *k)
     return v && *v ? v : "-";
 }
 
-int cmd_status(int argc, char **argv)
+/* "768Mi", "1.5Gi", "-" for none. */
+static const char *bytes(const json_t *o, const char *k, char *buf, size_t len)
 {
-    const char *addr, *output;
-    const struct flag FLAGS[] = {
-        {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL, false},
-        {"output", "FORMAT", "table", "table or json", &output, NULL, false},
-        {NULL, NULL, NULL, NULL, NULL, NULL, false},
-    };
-    char *pos[8], url[512], err[CURL_ERROR_SIZE] = "";
-    size_t npos;
-    int r = flags_parse("status", "[--address HOST:PORT] [--output table|json]", FLAGS, argc, argv,
-                        pos, &npos);
-    if (r)
-        return r == 1 ? 0 : 2;
-    if (npos || (strcmp(output, "table") && strcmp(output, "json"))) {
-        fprintf(stderr, "membudget status: usage: membudget status [--address HOST:PORT] "
-                        "[--output table|json]\n");
-        return 2;
-    }
-    snprintf(url, sizeof url, "http://%s/debug/pods", addr);
+    json_int_t b = json_integer_value(json_object_get(o, k));
+    if (b <= 0)
+        return "-";
+    if (b >= (json_int_t)1 << 30 && b % ((json_int_t)1 << 30))
+        snprintf(buf, len, "%.1fGi", (double)b / (1 << 30));
+    else if (b >= (json_int_t)1 << 30)
+        snprintf(buf, len, "%lldGi", (long long)(b >> 30));
+    else
+        snprintf(buf, len, "%.0fMi", (double)b / (1 << 20));
+    return buf;
+}
+
+/* GET http://addr/path into a JSON object; `raw` (may be NULL) gets the
+ * body for --output json. Prints the error (as `cmd`) and returns NULL on
+ * failure. */
+static json_t *fetch(const char *cmd, const char *addr, const char *path, struct mb_buf *raw)
+{
+    char url[512], err[CURL_ERROR_SIZE] = "";
+    snprintf(url, sizeof url, "http://%s%s", addr, path);
     struct mb_buf body;
     mb_buf_init(&body, 256u << 20);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -58,47 +62,185 @@ int cmd_status(int argc, char **argv)
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(e);
     curl_global_cleanup();
-    int status = 1;
     json_t *root = NULL;
-    if (rc != CURLE_OK || code != 200) {
-        fprintf(stderr, "membudget status: %s: %s\n", url,
-                rc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(rc)) : "unexpected HTTP status");
-        goto out;
-    }
-    if (!strcmp(output, "json")) {
-        fwrite(body.p, 1, body.len, stdout);
-        putchar('\n');
-        status = 0;
-        goto out;
-    }
     json_error_t je;
-    root = json_loadb(body.p, body.len, 0, &je);
+    if (rc != CURLE_OK || code != 200)
+        fprintf(stderr, "membudget %s: %s: %s\n", cmd, url,
+                rc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(rc)) : "unexpected HTTP status");
+    else if (!(root = json_loadb(body.p, body.len, 0, &je)) || !json_is_object(root))
+        fprintf(stderr, "membudget %s: %s: not JSON (%s)\n", cmd, url, root ? "not an object" : je.text);
+    else if (raw)
+        mb_buf_add(raw, body.p, body.len);
+    if (root && !json_is_object(root)) {
+        json_decref(root);
+        root = NULL;
+    }
+    mb_buf_cleanup(&body);
+    return root;
+}
+
+static void print_raw(struct mb_buf *raw)
+{
+    fwrite(raw->p, 1, raw->len, stdout);
+    putchar('\n');
+}
+
+static int pods_table(const json_t *root)
+{
     const json_t *pods = json_object_get(root, "pods"), *p;
     if (!json_is_array(pods)) {
-        fprintf(stderr, "membudget status: %s: not a /debug/pods answer (%s)\n", url,
-                root ? "no pods" : je.text);
-        goto out;
+        fprintf(stderr, "membudget status: not a /debug/pods answer (no pods)\n");
+        return 1;
     }
     printf("leader: %s   synced: %s   dry-run: %s   tracked: %zu\n",
            json_is_true(json_object_get(root, "leader")) ? "yes" : "no",
            json_is_true(json_object_get(root, "synced")) ? "yes" : "no",
            json_is_true(json_object_get(root, "dryRun")) ? "yes" : "no", json_array_size(pods));
-    printf("%-20s %-32s %-8s %-10s %-7s %-9s %-10s %-8s %s\n", "NAMESPACE", "POD", "PHASE",
-           "BUDGET", "READY", "CONDITION", "TIER", "GOVERNED", "NODE");
+    printf("%-20s %-32s %-8s %-10s %-7s %-9s %-10s %-8s %-5s %-20s %s\n", "NAMESPACE", "POD",
+           "PHASE", "BUDGET", "READY", "CONDITION", "TIER", "GOVERNED", "OOMS", "LAST-OOM", "NODE");
     size_t i;
     json_array_foreach(pods, i, p)
     {
         const json_t *ann = json_object_get(p, "annotations");
         const char *budget = json_string_value(json_object_get(ann, "budget"));
-        printf("%-20s %-32s %-8s %-10s %-7s %-9s %-10s %-8s %s\n", s(p, "namespace"), s(p, "name"),
-               s(p, "phase"), budget ? budget : "-",
+        char ooms[16] = "0";
+        snprintf(ooms, sizeof ooms, "%lld", (long long)json_integer_value(json_object_get(p, "ooms")));
+        printf("%-20s %-32s %-8s %-10s %-7s %-9s %-10s %-8s %-5s %-20s %s\n", s(p, "namespace"),
+               s(p, "name"), s(p, "phase"), budget ? budget : "-",
                json_is_true(json_object_get(p, "ready")) ? "yes" : "no", s(p, "condition"),
-               s(p, "tier"), json_is_true(json_object_get(p, "governed")) ? "yes" : "no",
-               s(p, "node"));
+               s(p, "tier"), json_is_true(json_object_get(p, "governed")) ? "yes" : "no", ooms,
+               s(p, "lastOOM"), s(p, "node"));
     }
-    status = 0;
-out:
+    return 0;
+}
+
+static int owners_table(const json_t *root)
+{
+    const json_t *owners = json_object_get(root, "owners"), *o;
+    if (!json_is_array(owners)) {
+        fprintf(stderr, "membudget status: not a /debug/owners answer (no owners)\n");
+        return 1;
+    }
+    printf("recommendations (advice only): p95 of usage peaks + %lld%%, half-life %llds, one "
+           "peak per pod per %llds, from %lld peaks%s\n",
+           (long long)json_integer_value(json_object_get(root, "marginPercent")),
+           (long long)json_integer_value(json_object_get(root, "halfLifeSeconds")),
+           (long long)json_integer_value(json_object_get(root, "peakWindowSeconds")),
+           (long long)json_integer_value(json_object_get(root, "minPeaks")),
+           json_is_true(json_object_get(root, "leader")) ? "" : "   (not the leader: none here)");
+    printf("%-20s %-40s %-6s %-10s %-10s %-10s %-10s %-10s %s\n", "NAMESPACE", "OWNER", "PEAKS",
+           "BUDGET", "REC-BUDGET", "LIMIT", "REC-LIMIT", "P95-PEAK", "GC-FLOOR");
+    size_t i;
+    json_array_foreach(owners, i, o)
+    {
+        char owner[300], b[5][32];
+        snprintf(owner, sizeof owner, "%s/%s", s(o, "kind"), s(o, "name"));
+        printf("%-20s %-40s %-6lld %-10s %-10s %-10s %-10s %-10s %s\n", s(o, "namespace"), owner,
+               (long long)json_integer_value(json_object_get(o, "peaks")),
+               bytes(o, "budgetBytes", b[0], sizeof b[0]),
+               bytes(o, "recommendedBudgetBytes", b[1], sizeof b[1]),
+               bytes(o, "limitBytes", b[2], sizeof b[2]),
+               bytes(o, "recommendedLimitBytes", b[3], sizeof b[3]),
+               bytes(o, "p95Bytes", b[4], sizeof b[4]),
+               json_integer_value(json_object_get(o, "floorBytes")) > 0
+                   ? bytes(o, "floorBytes", owner, sizeof owner)
+                   : "-");
+    }
+    return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    const char *addr, *output;
+    bool recommend = false;
+    const struct flag FLAGS[] = {
+        {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL, false},
+        {"output", "FORMAT", "table", "table or json", &output, NULL, false},
+        {"recommend", NULL, NULL, "budget recommendations per owner (/debug/owners), next to the "
+                                  "current values", NULL, &recommend, false},
+        {NULL, NULL, NULL, NULL, NULL, NULL, false},
+    };
+    static const char USAGE[] = "[--address HOST:PORT] [--output table|json] [--recommend]";
+    char *pos[8];
+    size_t npos;
+    int r = flags_parse("status", USAGE, FLAGS, argc, argv, pos, &npos);
+    if (r)
+        return r == 1 ? 0 : 2;
+    if (npos || (strcmp(output, "table") && strcmp(output, "json"))) {
+        fprintf(stderr, "membudget status: usage: membudget status %s\n", USAGE);
+        return 2;
+    }
+    struct mb_buf raw;
+    mb_buf_init(&raw, 256u << 20);
+    json_t *root = fetch("status", addr, recommend ? "/debug/owners" : "/debug/pods", &raw);
+    int status = 1;
+    if (root && !strcmp(output, "json")) {
+        print_raw(&raw);
+        status = 0;
+    } else if (root) {
+        status = recommend ? owners_table(root) : pods_table(root);
+    }
     json_decref(root);
-    mb_buf_cleanup(&body);
+    mb_buf_cleanup(&raw);
     return status;
+}
+
+int cmd_profiles(int argc, char **argv)
+{
+    const char *addr, *output, *ns, *pod;
+    const struct flag FLAGS[] = {
+        {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL, false},
+        {"namespace", "NAME", "", "only this namespace's captures", &ns, NULL, false},
+        {"pod", "NAME", "", "only this pod's captures", &pod, NULL, false},
+        {"output", "FORMAT", "table", "table or json", &output, NULL, false},
+        {NULL, NULL, NULL, NULL, NULL, NULL, false},
+    };
+    static const char USAGE[] =
+        "[--address HOST:PORT] [--namespace N] [--pod P] [--output table|json]";
+    char *pos[8];
+    size_t npos;
+    int r = flags_parse("profiles", USAGE, FLAGS, argc, argv, pos, &npos);
+    if (r)
+        return r == 1 ? 0 : 2;
+    if (npos || (strcmp(output, "table") && strcmp(output, "json"))) {
+        fprintf(stderr, "membudget profiles: usage: membudget profiles %s\n", USAGE);
+        return 2;
+    }
+    json_t *root = fetch("profiles", addr, "/debug/profiles", NULL);
+    const json_t *list = json_object_get(root, "profiles"), *p;
+    if (!json_is_array(list)) {
+        if (root)
+            fprintf(stderr, "membudget profiles: not a /debug/profiles answer\n");
+        json_decref(root);
+        return 1;
+    }
+    /* the filter: what an SRE asks for after `kubectl describe pod` */
+    json_t *kept = json_array();
+    size_t i;
+    json_array_foreach(list, i, p)
+    if ((!*ns || !strcmp(s(p, "namespace"), ns)) && (!*pod || !strcmp(s(p, "pod"), pod)))
+        json_array_append(kept, (json_t *)p);
+    if (!strcmp(output, "json")) {
+        char *t = json_dumps(kept, JSON_COMPACT);
+        puts(t ? t : "[]");
+        free(t);
+    } else {
+        char b[2][32];
+        printf("directory: %s   %s of at most %s", s(root, "dir"), bytes(root, "bytes", b[0], sizeof b[0]),
+               bytes(root, "maxBytes", b[1], sizeof b[1]));
+        if (json_string_value(json_object_get(root, "error")))
+            printf("   error: %s", s(root, "error"));
+        printf("\n%-20s %-32s %-10s %-20s %-10s %s\n", "NAMESPACE", "POD", "KIND", "CAPTURED",
+               "SIZE", "FILE");
+        json_array_foreach(kept, i, p)
+        {
+            char sz[32];
+            snprintf(sz, sizeof sz, "%lld", (long long)json_integer_value(json_object_get(p, "bytes")));
+            printf("%-20s %-32s %-10s %-20s %-10s %s\n", s(p, "namespace"), s(p, "pod"),
+                   s(p, "kind"), s(p, "capturedAt"), sz, s(p, "file"));
+        }
+    }
+    json_decref(kept);
+    json_decref(root);
+    return 0;
 }

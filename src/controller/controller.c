@@ -263,6 +263,21 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
             json_object_set_new(j, "tier", json_string("normal"));
         }
         json_object_set_new(j, "pendingWrite", json_boolean(s && gq_pending(&s->gq)));
+        /* the ledger, from the cluster's record: the same on every replica */
+        struct pl_record rec;
+        json_object_set_new(j, "restarts", json_integer(v[k]->restarts));
+        if (pl_record_parse(v[k]->record, &rec) && rec.ooms) {
+            char at[40];
+            json_object_set_new(j, "ooms", json_integer(rec.ooms));
+            if (rec.last_oom) {
+                kobj_format_time(rec.last_oom, at, sizeof at);
+                json_object_set_new(j, "lastOOM", json_string(at));
+            }
+        } else {
+            json_object_set_new(j, "ooms", json_integer(0));
+        }
+        if (v[k]->gomemlimit)
+            json_object_set_new(j, "gomemlimitEnvBytes", json_integer(v[k]->gomemlimit));
         json_array_append_new(arr, j);
     }
     mb_free(v);

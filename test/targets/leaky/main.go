@@ -12,6 +12,10 @@
 //	held        allocate rate MiB/s and keep references: no GC reclaims it
 //	steady      like held, but stop growing at --max
 //	goroutines  start rate*10 goroutines per second that block forever
+//	thrash      the GOMEMLIMIT death spiral: hold a live heap of pointers just
+//	            under GOMEMLIMIT (--max MiB when none is set) and keep
+//	            allocating rate MiB/s of short-lived objects, so the runtime
+//	            collects without pause
 //
 // --max caps the memory held or pending (MiB) so a test never eats the machine.
 package main
@@ -21,6 +25,7 @@ import (
 	"flag"
 	"io"
 	"log"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -38,6 +43,27 @@ type state struct {
 	garbage [][]byte // referenced only until the next forced GC
 	blocked chan struct{}
 	ngor    int
+	live    *node // thrash: the held heap
+}
+
+// node: 64 bytes with a pointer, so the GC has to trace what is held.
+type node struct {
+	next *node
+	pad  [48]byte
+}
+
+// fillToLimit holds live nodes up to 97% of GOMEMLIMIT (set to max MiB when
+// the process has none).
+func (s *state) fillToLimit() {
+	limit := debug.SetMemoryLimit(-1)
+	if limit == math.MaxInt64 {
+		limit = int64(s.max) << 20
+		debug.SetMemoryLimit(limit)
+	}
+	s.live = nil
+	for i := int64(0); i < limit*97/100/64-(8<<20)/64; i++ { // less the runtime's own few MiB
+		s.live = &node{next: s.live}
+	}
 }
 
 func (s *state) tick(dt time.Duration) {
@@ -65,6 +91,13 @@ func (s *state) tick(dt time.Duration) {
 				s.held = append(s.held, b)
 			}
 		}
+	case "thrash":
+		var sink *node
+		for i := 0; i < n*16; i++ { // n KiB of 64-byte garbage
+			sink = &node{next: sink}
+		}
+		sink = nil
+		_ = sink
 	case "goroutines":
 		for i := 0; i < int(s.rate*10*dt.Seconds())+1 && s.ngor < 100000; i++ {
 			s.ngor++
@@ -93,14 +126,19 @@ func (s *state) setMode(mode string, rate float64) {
 	} else {
 		debug.SetGCPercent(100)
 	}
-	if mode == "idle" {
+	if mode == "idle" || mode == "thrash" {
 		s.held, s.garbage = nil, nil
+	}
+	if mode == "thrash" {
+		s.fillToLimit()
+	} else {
+		s.live = nil
 	}
 }
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:6060", "address to serve on")
-	mode := flag.String("mode", "idle", "idle, garbage, held, steady or goroutines")
+	mode := flag.String("mode", "idle", "idle, garbage, held, steady, goroutines or thrash")
 	rate := flag.Float64("rate", 4, "MiB per second (goroutines: x10 per second)")
 	max := flag.Int("max", 512, "cap on memory held or pending, MiB")
 	flag.Parse()
