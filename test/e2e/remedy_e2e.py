@@ -37,11 +37,11 @@ def build_leaky(work):
 class Target:
     """A leaky Go process on 127.0.0.N:PORT."""
 
-    def __init__(self, ip, port, mode, rate, maxmib=256):
+    def __init__(self, ip, port, mode, rate, maxmib=256, env=None):
         self.ip, self.port = ip, port
         self.p = subprocess.Popen([LEAKY, "--listen", "%s:%d" % (ip, port), "--mode", mode,
                                    "--rate", str(rate), "--max", str(maxmib)],
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
         TARGETS.append(self)
         wait_until(lambda: self.metrics() is not None, 10)
 
@@ -87,8 +87,9 @@ def controller(work, sim, extra_cfg=""):
     return base.Ctl(work, sim, "ctl", "--config", cfg)
 
 
-def leaky_pod(sim, ns, name, t, usage="heap", mode=None, labels=None, owner=None, tiers=None):
-    ann = {"membudget.io/budget": "64Mi", "membudget.io/usage": usage,
+def leaky_pod(sim, ns, name, t, usage="heap", mode=None, labels=None, owner=None, tiers=None,
+              budget="64Mi", limit="128Mi", env=None, extra=None):
+    ann = {"membudget.io/budget": budget, "membudget.io/usage": usage,
            "membudget.io/metrics": "%d/metrics" % t.port,
            "membudget.io/gc": "%d/debug/gc" % t.port,
            "membudget.io/profile": "%d/debug/pprof/heap" % t.port,
@@ -97,6 +98,7 @@ def leaky_pod(sim, ns, name, t, usage="heap", mode=None, labels=None, owner=None
         ann["membudget.io/mode"] = mode
     if tiers:
         ann["membudget.io/tiers"] = tiers
+    ann.update(extra or {})
     md = {"name": name, "annotations": ann, "labels": labels or {}}
     if owner:
         md["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner,
@@ -105,7 +107,8 @@ def leaky_pod(sim, ns, name, t, usage="heap", mode=None, labels=None, owner=None
         "nodeName": "node-1",
         "readinessGates": [{"conditionType": "membudget.io/within-budget"}],
         "containers": [{"name": "app", "image": "leaky", "resources": {"limits": {
-            "memory": "128Mi"}}, "ports": [{"containerPort": t.port}]}]}})
+            "memory": limit}}, "ports": [{"containerPort": t.port}],
+            "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}]}})
 
 
 def events(sim, ns, pod):
@@ -182,14 +185,32 @@ def sc_unreclaimable(work):
               "MemoryBudgetProfileCaptured" in r and
               r.index("MemoryBudgetProfileCaptured") < r.index("MemoryBudgetEvicted"), r)
         pdir = os.path.join(work, "profiles")
-        files = os.listdir(pdir) if os.path.isdir(pdir) else []
+        files = sorted(os.listdir(pdir)) if os.path.isdir(pdir) else []
+        heap = [f for f in files if f.endswith(".pb.gz")]
+        gor = [f for f in files if f.endswith(".goroutines.txt")]
         valid = False
-        if files:
-            with gzip.open(os.path.join(pdir, files[0])) as g:
+        if heap:
+            with gzip.open(os.path.join(pdir, heap[0])) as g:
                 valid = len(g.read()) > 0
         check("the profile file is named NAMESPACE_POD_STAMP.pb.gz and is a valid gzip",
-              len(files) == 1 and files[0].startswith("shop_hog_") and
-              files[0].endswith(".pb.gz") and valid, files)
+              len(heap) == 1 and heap[0].startswith("shop_hog_") and valid, files)
+        dump = open(os.path.join(pdir, gor[0])).read() if len(gor) == 1 else ""
+        check("a goroutine dump (debug=2) is captured alongside, under the same stamp",
+              dump.startswith("goroutine ") and "runtime/pprof" in dump and
+              gor[0][:-len(".goroutines.txt")] == heap[0][:-len(".pb.gz")], files)
+        msg = [e["message"] for e in events(sim, "shop", "hog")
+               if e["reason"] == "MemoryBudgetProfileCaptured"]
+        check("the ProfileCaptured Event lists both files", msg and heap[0] in msg[0] and
+              gor[0] in msg[0], msg)
+        out = subprocess.run([base.BIN, "profiles", "--address", ctl.addr, "--namespace", "shop",
+                              "--pod", "hog"], capture_output=True, text=True)
+        check("`membudget profiles --namespace --pod` lists both captures",
+              out.returncode == 0 and heap[0] in out.stdout and gor[0] in out.stdout and
+              "goroutines" in out.stdout, out.stdout + out.stderr)
+        out = subprocess.run([base.BIN, "profiles", "--address", ctl.addr, "--pod", "other"],
+                             capture_output=True, text=True)
+        check("... and only what the filter asks for", out.returncode == 0 and
+              heap[0] not in out.stdout, out.stdout)
         check("the pod is gone", wait_until(lambda: ("shop", "hog") not in sim.pods(), 5))
         ctl.stop()
     finally:
@@ -588,9 +609,251 @@ def sc_excluded_namespaces(work):
         sim.stop()
 
 
+def set_oom(sim, ns, pod, restarts, at=None):
+    """The kubelet's report of an OOM kill: the container's lastState, through
+    the status subresource (a strategic merge, keyed by container name)."""
+    at = at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return sim.api("PATCH", "/api/v1/namespaces/%s/pods/%s/status" % (ns, pod), {"status": {
+        "containerStatuses": [{"name": "app", "restartCount": restarts, "ready": True,
+                               "lastState": {"terminated": {"reason": "OOMKilled",
+                                                            "exitCode": 137, "finishedAt": at}},
+                               "state": {"running": {"startedAt": at}}}]}},
+        "application/strategic-merge-patch+json")
+
+
+def oom_events(sim, ns, pod):
+    return [e for e in events(sim, ns, pod) if e["reason"] == "MemoryBudgetOOMKilled"]
+
+
+def sc_oom_ledger(work):
+    """The OOM ledger: a kill the kubelet reports is an Event with what membudget
+    last saw and why it was not prevented, counted by owner and reason, shown by
+    `status`; a kill while membudget was down is counted by the next, once."""
+    sim = setup(work)
+    t = Target("127.0.0.23", 16013, "steady", 40, maxmib=20)
+    try:
+        ctl = controller(work, sim)
+        leaky_pod(sim, "shop", "ledger-7d9-x1", t, owner="ledger-7d9",
+                  labels={"pod-template-hash": "7d9"})
+        wait_until(lambda: ctl.tracked().get(("shop", "ledger-7d9-x1"), {}).get("fresh"), 15)
+        t0 = time.time()
+        st, _ = set_oom(sim, "shop", "ledger-7d9-x1", 1)
+        ok = wait_until(lambda: oom_events(sim, "shop", "ledger-7d9-x1"), 10)
+        delay = time.time() - t0
+        ev = oom_events(sim, "shop", "ledger-7d9-x1")
+        msg = ev[0]["message"] if ev else ""
+        check("an OOM kill set through pods/status is an Event MemoryBudgetOOMKilled (%.2f s)"
+              % delay, st == 200 and ok and ev[0]["type"] == "Warning", (st, reasons(
+                  sim, "shop", "ledger-7d9-x1")))
+        check("it says what membudget last saw and why it was not prevented",
+              "container app was OOM-killed (exit 137" in msg and "% of budget 64Mi" in msg and
+              "before the kill, tier normal" in msg and msg.endswith(
+                  "Not prevented: below-evict-tier"), msg)
+        m = ctl.metrics()
+        check("counted by owner (the Deployment) and by reason",
+              'membudget_oom_kills_total{namespace="shop",owner="Deployment/ledger"} 1' in m and
+              'membudget_oom_kills_unprevented_total{reason="below-evict-tier"} 1' in m and
+              'membudget_oom_kills_unprevented_total{reason="eviction-blocked"} 0' in m,
+              [l for l in m.splitlines() if "oom_kills" in l])
+        set_oom(sim, "shop", "ledger-7d9-x1", 1)  # the same report again
+        time.sleep(1.5)
+        check("the same kill is counted once", len(oom_events(sim, "shop", "ledger-7d9-x1")) == 1,
+              reasons(sim, "shop", "ledger-7d9-x1"))
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+        # while no membudget runs: another kill
+        set_oom(sim, "shop", "ledger-7d9-x1", 2)
+        time.sleep(1)
+        t0 = time.time()
+        ctl2 = controller(work, sim)
+        ok = wait_until(lambda: len(oom_events(sim, "shop", "ledger-7d9-x1")) == 2, 15)
+        delay2 = time.time() - t0
+        ev = oom_events(sim, "shop", "ledger-7d9-x1")
+        check("a kill while membudget was down is counted by the next one (%.2f s after its "
+              "start), as no-fresh-sample" % delay2,
+              ok and ev[-1]["message"].endswith("Not prevented: no-fresh-sample") and
+              "restart 2" in ev[-1]["message"], [e["message"] for e in ev])
+        time.sleep(1.5)
+        check("... and the one already counted is not counted again (the record)",
+              len(oom_events(sim, "shop", "ledger-7d9-x1")) == 2, reasons(
+                  sim, "shop", "ledger-7d9-x1"))
+        out = subprocess.run([base.BIN, "status", "--address", ctl2.addr], capture_output=True,
+                             text=True)
+        row = [l for l in out.stdout.splitlines() if "ledger-7d9-x1" in l]
+        check("`membudget status` shows the pod's OOM count and its last OOM",
+              row and row[0].split()[8] == "2" and row[0].split()[9].endswith("Z"), out.stdout)
+        print("  figure: ledger detection delay %.2f s (watch), %.2f s (new controller)"
+              % (delay, delay2))
+        check("SIGTERM: exit 0", ctl2.stop() == 0)
+    finally:
+        t.stop()
+        sim.stop()
+
+
+def sc_gc_thrash(work):
+    """A live heap held just under GOMEMLIMIT with constant allocation: the
+    share of CPU in GC, from the runtime's counters, raises GCThrashing; with
+    gcThrash.evict the pod is evicted with the usual forensics."""
+    sim = setup(work)
+    # one CPU, as a container with a 1-CPU limit runs: the GC competes with the program
+    env = {"GOMAXPROCS": "1", "GOMEMLIMIT": "48MiB"}
+    t = Target("127.0.0.24", 16014, "idle", 300, env=env)
+    try:
+        ctl = controller(work, sim, "gcThrash: {percent: 50, evict: true}\n")
+        # budget and limit above GOMEMLIMIT: no usage tier fires, only the thrash signal
+        leaky_pod(sim, "shop", "spiral", t, budget="128Mi", limit="256Mi",
+                  env={"GOMEMLIMIT": "48MiB"})
+        wait_until(lambda: ctl.tracked().get(("shop", "spiral"), {}).get("fresh"), 15)
+        t0 = time.time()
+        t.control("thrash", 300)
+        ok = wait_until(lambda: "MemoryBudgetGCThrashing" in reasons(sim, "shop", "spiral"), 30)
+        delay = time.time() - t0
+        msg = [e["message"] for e in events(sim, "shop", "spiral")
+               if e["reason"] == "MemoryBudgetGCThrashing"]
+        check("the spiral raises MemoryBudgetGCThrashing (%.1f s after it began)" % delay,
+              ok and "of its CPU over the last interval" in msg[0] and "GOMEMLIMIT 48Mi" in msg[0],
+              msg or reasons(sim, "shop", "spiral"))
+        pod = ctl.tracked().get(("shop", "spiral"), {})
+        check("/debug/pods shows the share and the state", pod.get("gcThrashing") is True and
+              pod.get("gcShare", 0) > 0.5, pod)
+        m = ctl.metrics()
+        check("metrics: the share and the thrash gauge",
+              'membudget_gc_thrashing{namespace="shop",pod="spiral"} 1' in m and
+              'membudget_pod_gc_cpu_share{namespace="shop",pod="spiral"}' in m,
+              [l for l in m.splitlines() if "gc_" in l and "spiral" in l])
+        ok = wait_until(lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", "spiral"), 20)
+        r = reasons(sim, "shop", "spiral")
+        msg = [e["message"] for e in events(sim, "shop", "spiral")
+               if e["reason"] == "MemoryBudgetEvicted"]
+        check("gcThrash.evict: evicted as the evict tier, after the profile and the dump",
+              ok and "MemoryBudgetProfileCaptured" in r and
+              r.index("MemoryBudgetProfileCaptured") < r.index("MemoryBudgetEvicted") and
+              "gcThrash.evict" in msg[0], (r, msg))
+        print("  figure: GC-share signal %.1f s after the spiral began (sample 1 s, sustain 2)"
+              % delay)
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    finally:
+        t.stop()
+        sim.stop()
+
+
+def sc_memlimit(work):
+    """GOMEMLIMIT follows the budget: a resize, then the new budget, and the
+    controller POSTs it to the pod, which confirms; without the endpoint, a
+    warning that it is stale."""
+    sim = setup(work)
+    env = {"GOMEMLIMIT": "67108864"}
+    t = Target("127.0.0.25", 16015, "idle", 1, env=env)
+    u = Target("127.0.0.26", 16016, "idle", 1, env=env)
+    try:
+        ctl = controller(work, sim)
+        leaky_pod(sim, "shop", "follow", t, env=env,
+                  extra={"membudget.io/memlimit": "%d/debug/memlimit" % t.port})
+        leaky_pod(sim, "shop", "stale", u, env=env)
+        wait_until(lambda: ctl.tracked().get(("shop", "follow"), {}).get("fresh"), 15)
+        st, body = sim.api("PATCH", "/api/v1/namespaces/shop/pods/follow/resize", {"spec": {
+            "containers": [{"name": "app", "resources": {"limits": {"memory": "256Mi"}}}]}},
+            "application/strategic-merge-patch+json")
+        check("the pod is resized in place (pods/resize)", st == 200, body)
+        time.sleep(1.5)
+        check("a resize alone leaves GOMEMLIMIT (it follows the budget, which did not change)",
+              t.metrics()["go_gc_gomemlimit_bytes"] == 64 << 20 and
+              "MemoryBudgetLimitUpdated" not in reasons(sim, "shop", "follow"))
+        for pod in ("follow", "stale"):
+            if pod == "stale":
+                sim.api("PATCH", "/api/v1/namespaces/shop/pods/stale/resize", {"spec": {
+                    "containers": [{"name": "app", "resources": {"limits": {"memory": "256Mi"}}}]}},
+                    "application/strategic-merge-patch+json")
+            st, body = sim.api("PATCH", "/api/v1/namespaces/shop/pods/" + pod, {"metadata": {
+                "annotations": {"membudget.io/budget": "192Mi"}}},
+                "application/merge-patch+json")
+        t0 = time.time()
+        ok = wait_until(lambda: t.metrics()["go_gc_gomemlimit_bytes"] == 192 << 20, 10)
+        delay = time.time() - t0
+        check("the new budget is POSTed to membudget.io/memlimit and the target applies it "
+              "(%.2f s)" % delay, ok, t.metrics().get("go_gc_gomemlimit_bytes"))
+        msg = [e["message"] for e in events(sim, "shop", "follow")
+               if e["reason"] == "MemoryBudgetLimitUpdated"]
+        check("Event MemoryBudgetLimitUpdated records the change, as the pod confirmed it",
+              msg == ["GOMEMLIMIT 64Mi -> 192Mi (the budget), applied by the pod"], msg)
+        warn = [e for e in events(sim, "shop", "stale") if e["reason"] == "MemoryBudgetLimitUpdated"]
+        check("without an endpoint: a warning that GOMEMLIMIT is stale until the pod is recreated",
+              wait_until(lambda: [e for e in events(sim, "shop", "stale")
+                                  if e["reason"] == "MemoryBudgetLimitUpdated"], 5) and
+              u.metrics()["go_gc_gomemlimit_bytes"] == 64 << 20,
+              [e["message"] for e in warn])
+        warn = [e for e in events(sim, "shop", "stale") if e["reason"] == "MemoryBudgetLimitUpdated"]
+        check("... as a Warning that names both values", warn and warn[0]["type"] == "Warning" and
+              "runs with 64Mi, the budget is 192Mi" in warn[0]["message"],
+              [e["message"] for e in warn])
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    finally:
+        t.stop()
+        u.stop()
+        sim.stop()
+
+
+def sc_recommend(work):
+    """Recommendations per owner after varied load: p95 of the decaying peaks
+    plus the margin, as metrics, /debug/owners and `status --recommend`."""
+    sim = setup(work)
+    ts = [Target("127.0.0.%d" % (27 + i), 16017 + i, "idle", 1, maxmib=40) for i in range(3)]
+    try:
+        ctl = controller(work, sim, "recommend: {peakWindow: 2s, halfLife: 10m}\n"
+                         "tiers: {throttle: 95, gc: 98, evict: 99}\n")
+        for i, t in enumerate(ts):
+            leaky_pod(sim, "shop", "api-5f6-%d" % i, t, owner="api-5f6",
+                      labels={"pod-template-hash": "5f6"}, budget="100Mi", limit="128Mi")
+        # varied load: each replica holds a different amount, changing over time
+        t0 = time.time()
+        for step in range(6):
+            for i, t in enumerate(ts):
+                t.control("idle")
+                t.control("steady", 20 + 10 * ((i + step) % 3))
+            time.sleep(3)
+        ok = wait_until(lambda: 'membudget_owner_recommended_budget_bytes{namespace="shop",'
+                        'owner="Deployment/api"}' in ctl.metrics(), 30)
+        delay = time.time() - t0
+        m = ctl.metrics()
+        rec = [l for l in m.splitlines() if l.startswith("membudget_owner_")]
+        check("recommendations appear after varied load (%.0f s)" % delay, ok and any(
+            l.startswith("membudget_owner_recommended_limit_bytes{namespace=\"shop\","
+                         "owner=\"Deployment/api\"}") for l in rec) and any(
+            l.startswith("membudget_owner_budget_bytes{namespace=\"shop\",owner=\"Deployment/api\"} "
+                         "104857600") for l in rec), rec)
+        st, owners = http("GET", "http://%s/debug/owners" % ctl.addr)
+        o = [x for x in owners["owners"] if x["name"] == "api"]
+        mib = 1 << 20
+
+        def up(x):
+            return -(-int(x) // mib) * mib
+        check("/debug/owners: p95 of the peaks between the least held and the limit, budget = "
+              "p95 + 15%, limit = budget / 99% (each up to 1 MiB)",
+              o and 20 * mib <= o[0]["p95Bytes"] <= 128 * mib and o[0]["peaks"] >= 3 and
+              o[0]["recommendedBudgetBytes"] == up(o[0]["p95Bytes"] * 1.15) and
+              o[0]["recommendedLimitBytes"] == up(o[0]["recommendedBudgetBytes"] * 100 / 99), o)
+        out = subprocess.run([base.BIN, "status", "--recommend", "--address", ctl.addr],
+                             capture_output=True, text=True)
+        row = [l for l in out.stdout.splitlines() if "Deployment/api" in l]
+        check("`membudget status --recommend` prints them next to the current values",
+              out.returncode == 0 and row and row[0].split()[3] == "100Mi" and
+              row[0].split()[5] == "128Mi" and row[0].split()[4].endswith("Mi"), out.stdout)
+        check("advice only: the pods' budgets are unchanged",
+              all(p["metadata"]["annotations"]["membudget.io/budget"] == "100Mi"
+                  for k, p in sim.pods().items() if k[1].startswith("api-")))
+        print("  figure: recommender %s for %s owner(s)" % (
+            [l.split()[1] for l in m.splitlines() if l.startswith("membudget_recommender_bytes")],
+            len(owners["owners"])))
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    finally:
+        for t in ts:
+            t.stop()
+        sim.stop()
+
+
 SCENARIOS = [sc_reclaimable, sc_unreclaimable, sc_dry_run, sc_dry_run_global, sc_pdb_blocks, sc_metrics_failing,
              sc_rate_limit, sc_ssrf_guard, sc_goroutine_leak, sc_owner_one_at_a_time,
-             sc_last_chance_gc, sc_failover, sc_excluded_namespaces]
+             sc_last_chance_gc, sc_failover, sc_excluded_namespaces, sc_oom_ledger, sc_gc_thrash,
+             sc_memlimit, sc_recommend]
 
 
 def main():
