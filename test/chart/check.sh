@@ -16,7 +16,7 @@ if ! (cd "$root/test/chart/render" && GO111MODULE=off GOPATH=/usr/share/gocode \
     bad "the chart renderer builds (needs golang-github-masterminds-sprig-dev)" "$(cat "$work/build.err")"
     finish; exit 1
 fi
-sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring)
+sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring profiles-pvc)
 for s in "${sets[@]}"; do
     args=()
     [ "$s" != default ] && args=(-f "$root/test/chart/values/$s.yaml")
@@ -53,6 +53,11 @@ grep -q -- '- --dry-run$' "$work/dryrun-namespaces-monitoring.yaml" && grep -q '
     && grep -q 'failurePolicy: Ignore' "$work/dryrun-namespaces-monitoring.yaml" && grep -q 'kind: ServiceMonitor' "$work/dryrun-namespaces-monitoring.yaml" \
     && ok "values reach the manifests (dry-run, namespaces, failurePolicy, ServiceMonitor)" \
     || bad "values reach the manifests (dry-run, namespaces, failurePolicy, ServiceMonitor)"
+grep -q 'kind: PersistentVolumeClaim' "$work/profiles-pvc.yaml" && grep -q 'claimName: membudget-profiles' "$work/profiles-pvc.yaml" \
+    && grep -q 'storage: 5Gi' "$work/profiles-pvc.yaml" && grep -q 'profileDirMaxBytes: 4Gi\|"profileDirMaxBytes":"4Gi"' "$work/profiles-pvc.yaml" \
+    && ! grep -q 'kind: PersistentVolumeClaim' "$work/default.yaml" && grep -q 'emptyDir: {sizeLimit: 1280Mi}' "$work/default.yaml" \
+    && ok "profiles: a PersistentVolumeClaim with profiles.persistence, an emptyDir otherwise" \
+    || bad "profiles: a PersistentVolumeClaim with profiles.persistence, an emptyDir otherwise"
 grep -q 'cert-manager.io/inject-ca-from: membudget/membudget' "$work/certmanager.yaml" && ! grep -q 'membudget certs\|- certs$' "$work/certmanager.yaml" \
     && grep -q 'kind: ClusterIssuer' "$work/certmanager-issuer.yaml" \
     && ok "cert-manager mode: Certificate + cainjector annotation, no certs Job; issuerRef honoured" \

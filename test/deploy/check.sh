@@ -98,7 +98,7 @@ grep -q 'make deps-build' "$root/Dockerfile" && grep -q 'print-runtime-pkgs' "$r
 # The CLI: every subcommand's --help (exit 0) lists its flags with defaults;
 # run has every flag DESIGN.md names.
 cli_bad=
-for c in run controller webhook certs status lint version; do
+for c in run controller webhook certs status profiles lint version; do
     h=$("$bin" "$c" --help 2>&1) || cli_bad="$cli_bad $c(exit)"
     grep -q "^Usage: membudget $c" <<< "$h" || cli_bad="$cli_bad $c(usage)"
 done
@@ -142,6 +142,30 @@ PY
 if [ $? = 0 ]; then ok "Grafana dashboard and PrometheusRule use only real metrics ($out)"
 else bad "Grafana dashboard and PrometheusRule use only real metrics" "$out"; fi
 
+# The alert rules, with the real Prometheus tooling (Debian's prometheus
+# package): promtool checks the PrometheusRule's groups, and runs
+# test/deploy/rules_test.yaml, a firing and a quiet series for every alert.
+if command -v promtool >/dev/null; then
+    python3 - "$root/deploy/prometheus/rules.yaml" "$work/rules.yaml" <<'PY'
+import sys
+src = open(sys.argv[1]).read().splitlines()
+body = src[src.index("spec:") + 1:]  # the groups, as a plain rule file
+open(sys.argv[2], "w").write("\n".join(l[2:] if l.startswith("  ") else l for l in body) + "\n")
+PY
+    cp "$root/test/deploy/rules_test.yaml" "$work/"
+    if out=$(cd "$work" && promtool check rules rules.yaml 2>&1); then
+        ok "promtool check rules: $(grep -o '[0-9]* rules found' <<< "$out")"
+    else bad "promtool check rules deploy/prometheus/rules.yaml" "$out"; fi
+    n=$(grep -c 'alertname:' "$root/test/deploy/rules_test.yaml")
+    alerts=$(grep -c -- '- alert:' "$root/deploy/prometheus/rules.yaml")
+    tested=$(grep -o 'alertname: [A-Za-z]*' "$root/test/deploy/rules_test.yaml" | sort -u | wc -l)
+    if out=$(cd "$work" && promtool test rules rules_test.yaml 2>&1) && [ "$tested" = "$alerts" ]; then
+        ok "promtool test rules: $n evaluations, each of the $alerts alerts firing and quiet"
+    else bad "promtool test rules (alerts $alerts, tested $tested)" "$out"; fi
+else
+    bad "promtool (Debian's prometheus package) is missing: make deps installs it"
+fi
+
 if ! command -v kubectl >/dev/null; then
     echo "deploy checks: kubectl apply SKIPPED (no kubectl on PATH)"; finish; exit $?
 fi
@@ -153,6 +177,12 @@ n=$(curl -s "http://$simaddr/apis/apps/v1/namespaces/membudget/deployments" | py
 [ "$n" = 0 ] && ok "dry run stored nothing" || bad "dry run stored nothing" "$n deployments"
 out=$(kubectl apply -f "$root/deploy/" 2>&1)
 if [ $? = 0 ]; then ok "kubectl apply -f deploy/ (for real)"; else bad "kubectl apply -f deploy/ (for real)" "$out"; fi
+# The optional profiles claim, as its comment says to apply it.
+out=$(kubectl apply -f "$root/deploy/optional/profiles-pvc.yaml" 2>&1 &&
+      kubectl -n membudget patch deployment membudget --patch-file "$root/deploy/optional/profiles-pvc-patch.yaml" 2>&1 &&
+      kubectl -n membudget get deployment membudget -o jsonpath='{range .spec.template.spec.volumes[?(@.name=="profiles")]}{.persistentVolumeClaim.claimName}/{.emptyDir}{end}' 2>&1)
+if [ "${out##*$'\n'}" = "membudget-profiles/" ]; then ok "deploy/optional: the profiles claim replaces the emptyDir"
+else bad "deploy/optional: the profiles claim replaces the emptyDir" "$out"; fi
 out=$(kubectl get validatingwebhookconfiguration membudget -o jsonpath='{.webhooks[*].name} {.webhooks[0].rules[1].resources}' 2>&1)
 grep -q "validate.membudget.io audit.membudget.io" <<< "$out" && grep -q statefulsets <<< "$out" \
     && ok "webhooks: enforce and audit, with the workload kinds (YAML anchors resolved)" \
