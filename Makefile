@@ -159,7 +159,12 @@ fuzz: $(FUZZ_TARGETS)
 # Makefile is read) see them. Every entry point that may come first does this.
 bench: deps
 	$(MAKE) bench-run
-bench-run: $(BIN)
+build/bench/recommend_bench: test/bench/recommend_bench.c $(B)/libmembudget.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(B)/libmembudget.a $(LDLIBS)
+
+bench-run: $(BIN) build/bench/recommend_bench
+	build/bench/recommend_bench
 	test/bench/webhook_bench.sh $(abspath $(BIN))
 	test/bench/controller_bench.sh $(abspath $(BIN))
 	test/bench/sampler_bench.sh $(abspath $(BIN))

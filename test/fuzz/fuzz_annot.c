@@ -8,8 +8,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const KEYS[] = {ANN_BUDGET, ANN_CONTAINER, ANN_TIERS, ANN_USAGE, ANN_METRICS,
-                                   ANN_GC, ANN_THROTTLE, ANN_PROFILE, ANN_MODE, "membudget.io/x"};
+static const char *const KEYS[] = {ANN_BUDGET, ANN_CONTAINER,  ANN_TIERS,     ANN_USAGE,
+                                   ANN_METRICS, ANN_GC,        ANN_THROTTLE,  ANN_PROFILE,
+                                   ANN_MODE,   ANN_GOROUTINES, ANN_MEMLIMIT, "membudget.io/x"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!v)
         return 0; /* not UTF-8: jansson (and the API server) never hand us that */
     a = json_object();
-    json_object_set_new(a, KEYS[data[0] % 10], v);
+    json_object_set_new(a, KEYS[data[0] % MB_ARRAY_LEN(KEYS)], v);
     if (data[0] & 0x80)
         json_object_set_new(a, ANN_METRICS, json_string("6060/metrics"));
     ann_parse(a, &ann, &e);
