@@ -76,7 +76,7 @@ struct rc_owner {
     struct rc_hist h;
     uint32_t floor_kib;    /* the post-GC floor, decaying like the peaks */
     uint32_t floor_s;      /* when it was last raised */
-    uint32_t last_s;       /* the last peak */
+    uint32_t last_s;       /* the last peak (the caller may also set it when it sees the owner) */
     struct rc_current cur;
     const char *ns, *kind, *name; /* in the same allocation */
 };
@@ -114,7 +114,7 @@ void rc_floor(struct rc_owner *o, const struct rc_conf *c, int64_t bytes, uint32
 /* Iterate: *pos = 0 first; NULL at the end. No changes during iteration. */
 struct rc_owner *rc_next(const struct rc_table *t, size_t *pos);
 
-/* Remove owners whose last peak is older than `max_age_s`; `gone` (may be
+/* Remove owners whose last_s is older than `max_age_s`; `gone` (may be
  * NULL) is told of each before it is freed. Returns how many went. */
 typedef void rc_gone_fn(void *ctx, const struct rc_owner *o);
 size_t rc_expire(struct rc_table *t, uint32_t now_s, uint32_t max_age_s, rc_gone_fn *gone,

@@ -30,7 +30,9 @@ static const char *bytes(const json_t *o, const char *k, char *buf, size_t len)
     json_int_t b = json_integer_value(json_object_get(o, k));
     if (b <= 0)
         return "-";
-    if (b >= (json_int_t)1 << 30 && b % ((json_int_t)1 << 30))
+    if (b < (json_int_t)1 << 20)
+        snprintf(buf, len, "%.0fKi", (double)b / 1024);
+    else if (b >= (json_int_t)1 << 30 && b % ((json_int_t)1 << 30))
         snprintf(buf, len, "%.1fGi", (double)b / (1 << 30));
     else if (b >= (json_int_t)1 << 30)
         snprintf(buf, len, "%lldGi", (long long)(b >> 30));
@@ -133,7 +135,7 @@ static int owners_table(const json_t *root)
     size_t i;
     json_array_foreach(owners, i, o)
     {
-        char owner[300], b[5][32];
+        char owner[300], b[6][32];
         snprintf(owner, sizeof owner, "%s/%s", s(o, "kind"), s(o, "name"));
         printf("%-20s %-40s %-6lld %-10s %-10s %-10s %-10s %-10s %s\n", s(o, "namespace"), owner,
                (long long)json_integer_value(json_object_get(o, "peaks")),
@@ -142,9 +144,7 @@ static int owners_table(const json_t *root)
                bytes(o, "limitBytes", b[2], sizeof b[2]),
                bytes(o, "recommendedLimitBytes", b[3], sizeof b[3]),
                bytes(o, "p95Bytes", b[4], sizeof b[4]),
-               json_integer_value(json_object_get(o, "floorBytes")) > 0
-                   ? bytes(o, "floorBytes", owner, sizeof owner)
-                   : "-");
+               bytes(o, "floorBytes", b[5], sizeof b[5]));
     }
     return 0;
 }

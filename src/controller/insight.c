@@ -72,18 +72,23 @@ void insight_sample(struct controller *c, struct podstate *s, int64_t usage, mb_
     const struct pc_pod *p = s->pod;
     int64_t peak;
     bool closed = rc_window_feed(&s->win, usage, taken, c->cfg->recommend.peak_window_ms, &peak);
-    if (!closed && !after_gc)
-        return;
     const char *kind;
     char name[256];
     pc_workload(p, &kind, name, sizeof name);
     struct rc_owner *o = rc_owner(c->rc, p->ns, kind, name);
     struct rc_current cur = {s->spec.budget, p->limit, s->spec.tiers.evict};
+    /* The current values follow the pods at once (a new budget shows beside
+     * the recommendation without waiting for a peak). */
+    bool changed = o->cur.budget != cur.budget || o->cur.limit != cur.limit ||
+                   o->cur.evict_pct != cur.evict_pct;
+    o->cur = cur;
+    o->last_s = secs(c); /* seen: not expired while its pods are sampled */
     if (closed)
         rc_peak(o, &c->rcf, peak, &cur, secs(c));
     if (after_gc) /* the figure after a forced GC: the floor the live heap keeps */
         rc_floor(o, &c->rcf, usage, secs(c));
-    publish(c, o);
+    if (closed || after_gc || changed)
+        publish(c, o);
 }
 
 static void forget(void *arg, const struct rc_owner *o)
@@ -98,8 +103,8 @@ static void forget(void *arg, const struct rc_owner *o)
     mx_delete(c->m_owner_limit, lv);
 }
 
-/* Every second (remedy_collect): owners without a peak for two half-lives
- * go, at most once a minute. */
+/* Every second (remedy_collect): owners not sampled for two half-lives
+ * (all their pods gone) go, at most once a minute. */
 void insight_collect(struct controller *c)
 {
     uint32_t now = secs(c);

@@ -180,7 +180,9 @@ void act(struct pl_plan *out, const char *action, const char *result)
 
 void fmt_bytes(int64_t b, char *out, size_t len)
 {
-    if (b >= (int64_t)1 << 30 && b % ((int64_t)1 << 30) == 0)
+    if (b >= INT64_MAX / 2) /* math.MaxInt64: Go's "no GOMEMLIMIT" */
+        snprintf(out, len, "off");
+    else if (b >= (int64_t)1 << 30 && b % ((int64_t)1 << 30) == 0)
         snprintf(out, len, "%lldGi", (long long)(b >> 30));
     else if (b >= (int64_t)1 << 30)
         snprintf(out, len, "%.2fGi", (double)b / (1 << 30));

@@ -4,7 +4,9 @@
 # programs listening on loopback addresses that the simulated pods carry as
 # their IPs. It shows, live, pods moving through throttle -> gc -> evict (or
 # recovering after a GC), the Events as `kubectl describe` shows them, a pod
-# refused at admission, and ends by itself with a summary.
+# refused at admission, then the OOM ledger, GOMEMLIMIT following a new
+# budget, the captures and the budget recommendations, and ends by itself
+# with a summary.
 #   usage: test/demo/demo.sh MEMBUDGET_BINARY
 set -euo pipefail
 bin=${1:-bin/membudget}
@@ -47,6 +49,7 @@ recoverSamples: 2
 gcMinInterval: 3s
 leak: {window: 3, minSlopePercentPerMinute: 5}
 eviction: {maxPerMinute: 5, profileDir: $work/profiles}
+recommend: {peakWindow: 5s}   # production default 5m: one peak per pod per window
 EOF
 cat "$work/config.yaml"
 "$bin" run --kubeconfig "$work/kubeconfig" --config "$work/config.yaml" \
@@ -106,7 +109,9 @@ sim POST /api/v1/nodes "" '{"metadata":{"name":"node-1"}}' > /dev/null
 targets=("cache 127.0.0.21 16021 garbage 2.5" "leaky 127.0.0.22 16022 held 2.5" "steady 127.0.0.23 16023 idle 0")
 for t in "${targets[@]}"; do
     set -- $t
-    "$work/leaky" --listen "$2:$3" --mode "$4" --rate "$5" --max 200 2>/dev/null &
+    # steady runs with the GOMEMLIMIT the webhook injects (step 9 changes it);
+    # cache's GC is off by design, a limit would collect it
+    env $([ "$1" = steady ] && echo GOMEMLIMIT=64MiB) "$work/leaky" --listen "$2:$3" --mode "$4" --rate "$5" --max 200 2>/dev/null &
     pids+=($!)
     printf '  %-7s %s:%s  %-8s %s MiB/s\n' "$1" "$2" "$3" "$4" "$5"
 done
@@ -117,7 +122,8 @@ pod() { # name ip port
     sim POST /api/v1/namespaces/shop/pods "" "{\"metadata\":{\"name\":\"$1\",\"labels\":{\"app\":\"$1\"},
       \"annotations\":{\"membudget.io/budget\":\"64Mi\",\"membudget.io/usage\":\"heap\",
       \"membudget.io/metrics\":\"$3/metrics\",\"membudget.io/gc\":\"$3/debug/gc\",
-      \"membudget.io/profile\":\"$3/debug/pprof/heap\",\"kubesim.io/pod-ip\":\"$2\"}},
+      \"membudget.io/profile\":\"$3/debug/pprof/heap\",\"membudget.io/memlimit\":\"$3/debug/memlimit\",
+      \"kubesim.io/pod-ip\":\"$2\"}},
       \"spec\":{\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"app\",\"image\":\"leaky\",
       \"resources\":{\"limits\":{\"memory\":\"128Mi\"}},\"ports\":[{\"containerPort\":$3}]}]}}"
 }
@@ -170,10 +176,35 @@ for pod in sorted(by):
     print()
 PY
 
-say "8. what is left, the captured profile, and the controller's metrics"
+say "8. the OOM ledger: the kubelet reports steady's container OOM-killed"
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sim PATCH /api/v1/namespaces/shop/pods/steady/status application/strategic-merge-patch+json \
+    "{\"status\":{\"containerStatuses\":[{\"name\":\"app\",\"restartCount\":1,\"lastState\":{\"terminated\":{
+      \"reason\":\"OOMKilled\",\"exitCode\":137,\"finishedAt\":\"$now\"}}}]}}" > /dev/null
+sleep 1
+events() { # pod reason
+    sim GET /api/v1/namespaces/shop/events | python3 -c 'import json,sys
+for e in json.load(sys.stdin)["items"]:
+    if e["involvedObject"]["name"] == sys.argv[1] and e["reason"] == sys.argv[2]:
+        print("  %-8s %s: %s" % (e["type"], e["reason"], e["message"]))' "$1" "$2"; }
+events steady MemoryBudgetOOMKilled
+curl -sS "http://$mt/metrics" | grep -E '^membudget_oom_kills(_unprevented)?_total\{.*\} [1-9]' | sed 's/^/  /'
+
+say "9. GOMEMLIMIT follows the budget: steady's budget 64Mi -> 96Mi"
+sim PATCH /api/v1/namespaces/shop/pods/steady application/merge-patch+json \
+    '{"metadata":{"annotations":{"membudget.io/budget":"96Mi"}}}' > /dev/null
+sleep 1
+events steady MemoryBudgetLimitUpdated
+echo "  the process says: $(curl -sS http://127.0.0.23:16023/metrics | grep '^go_gc_gomemlimit_bytes')"
+
+say "10. what is left, the captures, the recommendations, and the controller's metrics"
 "$bin" status --address "$mt"
-ls -l "$work/profiles" 2>/dev/null | sed 1d || true
+echo
+"$bin" profiles --address "$mt"
 for f in "$work"/profiles/*.pb.gz; do [ -e "$f" ] && gzip -t "$f" && echo "  $(basename "$f"): valid gzip"; done
+echo
+"$bin" status --recommend --address "$mt"
+echo
 curl -sS "http://$mt/metrics" | grep -E '^membudget_(tier_transitions_total|actions_total|evictions_rate_limited_total|leader|tracked_pods)[ {]'
 
 say "summary"
@@ -187,6 +218,7 @@ for e in evs:
     by.setdefault(e["involvedObject"]["name"], []).append(e["reason"].replace("MemoryBudget", ""))
 for name in ("cache", "leaky", "steady"):
     print("  %-7s %-9s %s" % (name, "running" if name in pods else "evicted", " -> ".join(by.get(name, ["(nothing: within budget)"]))))
+print("  (steady's OOMKilled was reported by the demo, as a kubelet would)")
 print("  greedy  refused at admission")
 PY
 kill -TERM "${pids[1]}" 2>/dev/null; wait "${pids[1]}" 2>/dev/null || true
