@@ -20,7 +20,7 @@ for suite in webhook_io kube_io mx; do
 done
 "$root/test/e2e/controller_e2e.py" "$b/membudget" | tail -n 1 || rc=1
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
-"$root/test/e2e/remedy_e2e.py" "$b/membudget" reclaimable unreclaimable pdb_blocks | tail -n 1
+"$root/test/e2e/remedy_e2e.py" "$b/membudget" reclaimable unreclaimable pdb_blocks oom_ledger recommend | tail -n 1
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 if ls "$reports".* > /dev/null 2>&1; then
     echo "ThreadSanitizer reports:"
