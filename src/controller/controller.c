@@ -287,19 +287,7 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
     json_t *root = json_pack("{s:b,s:b,s:b,s:I,s:o,s:o}", "leader", c->leader, "synced",
                              controller_synced(c), "dryRun", c->dry_run, "tracked", (json_int_t)i,
                              "governedNamespaces", gov, "pods", arr);
-    size_t len;
-    char *text = mb_json_dumps(root, JSON_COMPACT, &len);
-    json_decref(root);
-    *content_type = "application/json";
-    if (mb_buf_add(out, text, len) != MB_OK) {
-        mb_free(text);
-        mb_buf_reset(out);
-        mb_buf_adds(out, "too many pods to list\n");
-        *content_type = "text/plain; charset=utf-8";
-        return 500;
-    }
-    mb_free(text);
-    return 200;
+    return debug_reply_json(root, out, content_type);
 }
 
 /* Every second, on the controller's thread: the gauges that describe its

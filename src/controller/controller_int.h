@@ -116,5 +116,9 @@ void insight_oom(struct controller *c, const struct pc_pod *p, const char *reaso
 void insight_sample(struct controller *c, struct podstate *s, int64_t usage, mb_mono_ms taken,
                     bool after_gc);
 void profiles_enforce(struct controller *c);
+/* A /debug route's answer: root (consumed) as compact JSON into out; 500
+ * with a short text when it does not fit. Returns the HTTP status. */
+struct mb_buf;
+int debug_reply_json(json_t *root, struct mb_buf *out, const char **content_type);
 
 #endif

@@ -152,13 +152,7 @@ static int render_owners(void *arg, struct mb_buf *out, const char **content_typ
                              (json_int_t)c->rcf.half_life_s, "peakWindowSeconds",
                              (json_int_t)(c->cfg->recommend.peak_window_ms / 1000), "minPeaks",
                              RC_MIN_PEAKS, "owners", arr);
-    size_t len;
-    char *text = mb_json_dumps(root, JSON_COMPACT, &len);
-    json_decref(root);
-    *content_type = "application/json";
-    mb_err e = mb_buf_add(out, text, len);
-    mb_free(text);
-    return e ? 500 : 200;
+    return debug_reply_json(root, out, content_type);
 }
 
 /* --- the profile directory ------------------------------------------------------ */
@@ -182,13 +176,24 @@ static int render_profiles(void *arg, struct mb_buf *out, const char **content_t
     struct controller *c = arg;
     json_t *root = ps_list_json(c->cfg->eviction.profile_dir,
                                 (uint64_t)c->cfg->eviction.profile_dir_max_bytes);
+    return debug_reply_json(root, out, content_type);
+}
+
+int debug_reply_json(json_t *root, struct mb_buf *out, const char **content_type)
+{
     size_t len;
     char *text = mb_json_dumps(root, JSON_COMPACT, &len);
     json_decref(root);
     *content_type = "application/json";
-    mb_err e = mb_buf_add(out, text, len);
+    if (mb_buf_add(out, text, len) != MB_OK) {
+        mb_free(text);
+        mb_buf_reset(out);
+        mb_buf_adds(out, "answer too large\n");
+        *content_type = "text/plain; charset=utf-8";
+        return 500;
+    }
     mb_free(text);
-    return e ? 500 : 200;
+    return 200;
 }
 
 /* --- lifecycle ------------------------------------------------------------------ */
