@@ -50,10 +50,14 @@ struct prof_file {
     bool del;       /* output: delete it */
 };
 
+/* At most this many files are kept, whatever their size (small goroutine
+ * dumps would otherwise pile up to a listing nobody can read). */
+#define PROF_MAX_FILES 10000
+
 /* Mark the oldest files (by stamp, then name) for deletion until the rest
- * hold at most max_bytes. The newest capture (every file with the newest
- * stamp) is always kept: the profile just written is the one wanted.
- * Returns how many files are marked. */
-size_t prof_retain(struct prof_file *f, size_t n, uint64_t max_bytes);
+ * hold at most max_bytes in at most max_files files. The newest capture
+ * (every file with the newest stamp) is always kept: the profile just
+ * written is the one wanted. Returns how many files are marked. */
+size_t prof_retain(struct prof_file *f, size_t n, uint64_t max_bytes, size_t max_files);
 
 #endif

@@ -96,7 +96,7 @@ static int by_age(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-size_t prof_retain(struct prof_file *f, size_t n, uint64_t max_bytes)
+size_t prof_retain(struct prof_file *f, size_t n, uint64_t max_bytes, size_t max_files)
 {
     uint64_t total = 0;
     mb_wall_ms newest = 0;
@@ -106,14 +106,15 @@ size_t prof_retain(struct prof_file *f, size_t n, uint64_t max_bytes)
         if (!i || f[i].at > newest)
             newest = f[i].at;
     }
-    if (total <= max_bytes)
+    if (total <= max_bytes && n <= max_files)
         return 0;
     struct prof_file **o = mb_xmalloc(n * sizeof *o);
     for (size_t i = 0; i < n; i++)
         o[i] = &f[i];
     qsort(o, n, sizeof *o, by_age);
     size_t marked = 0;
-    for (size_t i = 0; i < n && total > max_bytes && o[i]->at != newest; i++) {
+    for (size_t i = 0; i < n && (total > max_bytes || n - marked > max_files) && o[i]->at != newest;
+         i++) {
         o[i]->del = true;
         total -= o[i]->bytes;
         marked++;

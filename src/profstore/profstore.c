@@ -104,7 +104,7 @@ size_t ps_enforce(const char *dir, uint64_t max_bytes, uint64_t *kept_bytes)
     size_t gone = 0;
     uint64_t kept = 0;
     if (list(dir, &l) == 0) {
-        prof_retain(l.f, l.n, max_bytes);
+        prof_retain(l.f, l.n, max_bytes, PROF_MAX_FILES);
         for (size_t i = 0; i < l.n; i++) {
             char path[1400];
             snprintf(path, sizeof path, "%s/%s", dir, l.f[i].name);

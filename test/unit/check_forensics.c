@@ -69,16 +69,20 @@ static const struct {
     int n;
     unsigned cap;
     const char *want;
+    size_t files; /* the count cap; 0: PROF_MAX_FILES */
 } RETAIN_ROWS[] = {
-    {"under the cap", {30, 20, 10}, {10, 10, 10}, 3, 100, "000"},
-    {"at the cap", {30, 20, 10}, {10, 10, 10}, 3, 30, "000"},
-    {"oldest first", {30, 20, 10}, {10, 10, 10}, 3, 25, "100"},
-    {"order in the listing does not matter", {10, 30, 20}, {10, 10, 10}, 3, 15, "011"},
-    {"one capture's files go one by one, by name", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 12, "1000"},
-    {"and both when needed", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 11, "1100"},
+    {"under the cap", {30, 20, 10}, {10, 10, 10}, 3, 100, "000", 0},
+    {"at the cap", {30, 20, 10}, {10, 10, 10}, 3, 30, "000", 0},
+    {"oldest first", {30, 20, 10}, {10, 10, 10}, 3, 25, "100", 0},
+    {"order in the listing does not matter", {10, 30, 20}, {10, 10, 10}, 3, 15, "011", 0},
+    {"one capture's files go one by one, by name", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 12, "1000", 0},
+    {"and both when needed", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 11, "1100", 0},
     /* the newest capture stays even when it alone is over the cap */
-    {"newest kept", {20, 0, 0}, {5, 50, 1}, 3, 10, "100"},
-    {"empty", {0}, {0}, 0, 1, ""},
+    {"newest kept", {20, 0, 0}, {5, 50, 1}, 3, 10, "100", 0},
+    {"empty", {0}, {0}, 0, 1, "", 0},
+    /* the count cap: small files, far under the byte cap */
+    {"too many files", {40, 30, 20, 10, 0}, {0, 0, 0, 0, 0}, 5, 100, "11000", 3},
+    {"the newest capture stays whatever the count", {10, 0, 0}, {1, 1, 1}, 3, 100, "100", 1},
 };
 
 START_TEST(test_prof_retain)
@@ -90,7 +94,8 @@ START_TEST(test_prof_retain)
         f[i] = (struct prof_file){names[i], (uint64_t)RETAIN_ROWS[_i].mib[i] << 20,
                                   T0 - RETAIN_ROWS[_i].age[i] * 60000LL, true};
     }
-    size_t marked = prof_retain(f, (size_t)RETAIN_ROWS[_i].n, (uint64_t)RETAIN_ROWS[_i].cap << 20);
+    size_t marked = prof_retain(f, (size_t)RETAIN_ROWS[_i].n, (uint64_t)RETAIN_ROWS[_i].cap << 20,
+                                RETAIN_ROWS[_i].files ? RETAIN_ROWS[_i].files : PROF_MAX_FILES);
     size_t ones = 0;
     for (int i = 0; i < RETAIN_ROWS[_i].n; i++) {
         got[i] = f[i].del ? '1' : '0';
