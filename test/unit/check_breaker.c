@@ -156,6 +156,7 @@ START_TEST(test_evl_rate_and_owner)
     ck_assert_int_eq(evl_check(&l, "rs-x", t + 59999), EVL_RATE);
     ck_assert_int_eq(evl_check(&l, "rs-x", t + 60000), EVL_OK); /* the window slid */
     /* Blocked attempts spend nothing: 50 refused (PDB) in a row, then 5 go. */
+    evl_cleanup(&l);
     evl_init(&l, 5, 1, 300000);
     for (int i = 0; i < 50; i++) {
         ck_assert_int_eq(evl_check(&l, "rs-pdb", t + i), EVL_OK);
