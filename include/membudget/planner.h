@@ -133,7 +133,9 @@ struct pl_record {
     uint32_t memlimit_restarts;
 };
 
-bool pl_record_parse(const char *msg, struct pl_record *out); /* false: not ours, or malformed */
+/* false: not ours, or malformed. Unknown keys are skipped (a later
+ * version's), a known key with a bad value is malformed. */
+bool pl_record_parse(const char *msg, struct pl_record *out);
 void pl_record_format(const struct pl_record *r, char *out, size_t len);
 
 struct pl_event {

@@ -137,9 +137,10 @@ bool pl_record_parse(const char *msg, struct pl_record *out)
             if (!count_at(v, vl, INT64_MAX / 10, &bytes, &r.memlimit_restarts) || !bytes)
                 return false;
             r.memlimit = (int64_t)bytes;
-        } else {
+        } else if (!kl) {
             return false;
-        }
+        } /* another key=value: a later version's; ignored, so an older
+           * replica still resumes from what it knows during an upgrade */
         s = end ? end + 1 : NULL;
     }
     if (!tier)

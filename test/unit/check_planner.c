@@ -384,6 +384,9 @@ START_TEST(test_planner_record)
     struct pl_record back;
     ck_assert(pl_record_parse(msg, &back));
     ck_assert(back.tier == BRK_GC && back.has_gc && back.last_gc == r.last_gc && !back.has_profile);
+    /* a later version's keys are skipped: this one still resumes */
+    ck_assert(pl_record_parse("tier=gc future=1 lastGC=2026-11-18T11:06:41.250Z", &back));
+    ck_assert(back.tier == BRK_GC && back.has_gc);
     ck_assert(pl_record_parse("tier=evict profile=2026-11-18T11:06:41Z", &back));
     ck_assert(back.has_profile && back.profile_at == 1795000001000ULL);
     /* the ledger's count and the GOMEMLIMIT applied */
@@ -406,7 +409,7 @@ START_TEST(test_planner_record)
                                       "tier=gc ooms=0@1", "tier=gc ooms=1", "tier=gc ooms=1@",
                                       "tier=gc ooms=@1", "tier=gc ooms=1@2x", "tier=gc memlimit=-5@1",
                                       "tier=gc memlimit=99999999999999999999@1",
-                                      "tier=gc lastGC=yesterday", "tier=gc extra=1",
+                                      "tier=gc lastGC=yesterday", "tier=gc =1", "extra=1",
                                       "tier=gc  lastGC=2026-11-19T07:06:41Z",
                                       "membudget: usage within budget"};
     for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++)
