@@ -133,8 +133,8 @@ struct pl_record {
     uint32_t memlimit_restarts;
 };
 
-/* false: not ours, or malformed. Unknown keys are skipped (a later
- * version's), a known key with a bad value is malformed. */
+/* false (and *out untouched): not ours, or malformed. Unknown keys are
+ * skipped (a later version's), a known key with a bad value is malformed. */
 bool pl_record_parse(const char *msg, struct pl_record *out);
 void pl_record_format(const struct pl_record *r, char *out, size_t len);
 
@@ -282,10 +282,10 @@ struct pl_oom {
     const char *container;
 };
 
-/* Has the record not yet counted this kill (restartCount above the last
- * counted)? A pod without a record counts its last OOM kill once, even
- * one from before membudget ran. */
-bool pl_oom_new(const struct pl_pod *pp, uint32_t restarts, bool last_oom);
+/* Has the record (pl_record_of, or the cluster's pl_record_parse) not yet
+ * counted this kill (restartCount above the last counted)? A pod without a
+ * record counts its last OOM kill once, even one from before membudget ran. */
+bool pl_oom_new(const struct pl_record *r, uint32_t restarts, bool last_oom);
 
 enum pl_oom_reason {
     PL_OOM_NO_FRESH_SAMPLE,      /* no fresh figure within 2 intervals before the kill */

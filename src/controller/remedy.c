@@ -453,26 +453,21 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
     struct pl_plan plan;
     if (!c->leader || !gov_has(c, p->ns))
         return;
-    if (p->last_oom) {
-        /* Without planner state, the record says what was counted. */
-        struct pl_pod probe;
-        struct pl_record rec;
-        pl_init(&probe);
-        if (!s->pl && pl_record_parse(p->record, &rec)) {
-            probe.ooms = rec.ooms;
-            probe.oom_restarts = rec.oom_restarts;
-        }
-        if (pl_oom_new(s->pl ? s->pl : &probe, p->restarts, true)) {
-            struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->container};
-            pl_oom(planner_of(c, s), &c->pcf, &s->spec, &o, mono(c), wall(c), &plan);
-            carry(c, s, &plan);
-        }
+    /* What was counted and applied: this replica's planner state, or else
+     * the record in the cluster (no planner state is made to read it). */
+    struct pl_record rec = {0};
+    if (s->pl)
+        pl_record_of(s->pl, &rec);
+    else
+        pl_record_parse(p->record, &rec); /* none (or not ours): rec stays empty */
+    if (pl_oom_new(&rec, p->restarts, p->last_oom)) {
+        struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->container};
+        pl_oom(planner_of(c, s), &c->pcf, &s->spec, &o, mono(c), wall(c), &plan);
+        carry(c, s, &plan);
     }
     /* GOMEMLIMIT: only when something could be stale (a budget change, or
      * a value membudget applied or is applying). */
-    if (s->spec.budget > 0 &&
-        (old_budget > 0 || (s->pl && (s->pl->ml_val || s->pl->ml_want)) ||
-         (!s->pl && strstr(p->record, "memlimit=")))) {
+    if (s->spec.budget > 0 && (old_budget > 0 || rec.memlimit > 0 || (s->pl && s->pl->ml_want))) {
         struct pl_ml_in in = {old_budget, p->gomemlimit, p->restarts,
                               !strcmp(p->phase, "Running") && *p->ip && !p->deleting};
         pl_memlimit(planner_of(c, s), &c->pcf, &s->spec, &in, mono(c), &plan);

@@ -19,9 +19,9 @@ const char *pl_oom_reason_name(enum pl_oom_reason r)
     return (unsigned)r < PL_OOM_NREASONS ? N[r] : "?";
 }
 
-bool pl_oom_new(const struct pl_pod *pp, uint32_t restarts, bool last_oom)
+bool pl_oom_new(const struct pl_record *r, uint32_t restarts, bool last_oom)
 {
-    return last_oom && restarts > 0 && (!pp->ooms || restarts > pp->oom_restarts);
+    return last_oom && restarts > 0 && (!r->ooms || restarts > r->oom_restarts);
 }
 
 enum pl_oom_reason pl_oom_reason_of(const struct pl_pod *pp, const struct pl_conf *c,

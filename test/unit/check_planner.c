@@ -153,7 +153,9 @@ static void run(enum variant v, const char *script, char *out, size_t len)
              * pod is seen again with the same status */
             if (t[0] == 'o')
                 restarts++;
-            if (pl_oom_new(&pp, restarts, true)) {
+            struct pl_record counted;
+            pl_record_of(&pp, &counted);
+            if (pl_oom_new(&counted, restarts, true)) {
                 struct pl_oom o = {restarts, wall, 137, "app"};
                 pl_oom(&pp, &c, &sp, &o, now, wall, &plan);
             }
@@ -412,8 +414,11 @@ START_TEST(test_planner_record)
                                       "tier=gc lastGC=yesterday", "tier=gc =1", "extra=1",
                                       "tier=gc  lastGC=2026-11-19T07:06:41Z",
                                       "membudget: usage within budget"};
-    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++)
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        back = (struct pl_record){.tier = BRK_THROTTLE, .ooms = 7};
         ck_assert_msg(!pl_record_parse(BAD[i], &back), "accepted %s", BAD[i]);
+        ck_assert(back.tier == BRK_THROTTLE && back.ooms == 7); /* untouched */
+    }
 }
 END_TEST
 
