@@ -111,7 +111,7 @@ struct pl_sample {
     /* a scraped Go target's runtime figures (sampler.h); absent: no signal */
     bool has_gc_cpu;
     double gc_cpu_s, total_cpu_s; /* cumulative CPU seconds: in GC, available */
-    int64_t heap_alloc, next_gc, gomemlimit; /* bytes; -1 unknown */
+    int64_t heap_alloc, next_gc, gomemlimit; /* bytes, read only with has_gc_cpu; -1 unknown */
     const char *err;         /* borrowed; "" or NULL when ok */
 };
 

@@ -41,7 +41,7 @@ struct smp_result {
      * counters); absent from expvar and the metrics API */
     bool has_gc_cpu;
     double gc_cpu_s, total_cpu_s;
-    int64_t heap_alloc, next_gc, gomemlimit; /* -1 unknown */
+    int64_t heap_alloc, next_gc, gomemlimit; /* with has_gc_cpu: -1 unknown */
     mb_mono_ms taken;
     char err[200];
 };

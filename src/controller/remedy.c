@@ -161,12 +161,15 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
  * directory is kept under eviction.profileDirMaxBytes. */
 struct capture {
     mb_wall_ms at;
-    enum prof_kind kind;           /* the one under way */
-    char heap[PROF_NAME_MAX], gor[PROF_NAME_MAX];
-    char heap_err[200], gor_err[200];
-    size_t heap_bytes, gor_bytes;
-    bool want_heap, want_gor;
+    enum prof_kind kind;                  /* the one under way */
+    bool want[2];                         /* by enum prof_kind */
+    char file[2][PROF_NAME_MAX];          /* "" until saved */
+    char err[2][200];
+    size_t bytes[2];
 };
+
+/* The annotation each kind is fetched from (target.h). */
+static const char *const CAPTURE_KEY[] = {[PROF_HEAP] = "profile", [PROF_GOROUTINES] = "goroutines"};
 
 static void capture_next(struct controller *c, struct podstate *s);
 
@@ -176,45 +179,44 @@ static void on_capture(void *arg, const struct kapi_resp *r)
     struct controller *c = s->c;
     const struct pc_pod *p = s->pod;
     struct capture *cap = s->cap;
-    bool heap = cap->kind == PROF_HEAP;
-    char *file = heap ? cap->heap : cap->gor, *err = heap ? cap->heap_err : cap->gor_err;
-    size_t errlen = heap ? sizeof cap->heap_err : sizeof cap->gor_err;
+    enum prof_kind k = cap->kind;
+    char *file = cap->file[k], *err = cap->err[k];
     s->prof_call = 0;
     if (r->err == MB_OK && r->status == 200 && r->len > 0) {
         struct mb_diag d = {0};
-        prof_name(p->ns, p->name, cap->at, cap->kind, file, PROF_NAME_MAX);
+        prof_name(p->ns, p->name, cap->at, k, file, PROF_NAME_MAX);
         if (ps_write(c->cfg->eviction.profile_dir, file, r->body, r->len, &d)) {
-            snprintf(err, errlen, "%.190s", d.msg);
+            snprintf(err, sizeof cap->err[k], "%.190s", d.msg);
             file[0] = '\0';
         } else {
-            *(heap ? &cap->heap_bytes : &cap->gor_bytes) = r->len;
+            cap->bytes[k] = r->len;
         }
     } else if (r->err) {
-        snprintf(err, errlen, "%.190s", r->errmsg);
+        snprintf(err, sizeof cap->err[k], "%.190s", r->errmsg);
     } else {
-        snprintf(err, errlen, "HTTP %ld%s", r->status, r->status == 200 ? ", empty" : "");
+        snprintf(err, sizeof cap->err[k], "HTTP %ld%s", r->status, r->status == 200 ? ", empty" : "");
     }
+    static const char *const SAVED[] = {"heap profile captured", "goroutine dump captured"},
+                             *const LOST[] = {"heap profile not captured; evicting anyway",
+                                              "goroutine dump not captured; evicting anyway"};
     if (*file)
-        log_info(heap ? "heap profile captured" : "goroutine dump captured", "{s:s,s:s,s:s,s:I}",
-                 "namespace", p->ns, "pod", p->name, "file", file, "bytes", (json_int_t)r->len);
+        log_info(SAVED[k], "{s:s,s:s,s:s,s:I}", "namespace", p->ns, "pod", p->name, "file", file,
+                 "bytes", (json_int_t)r->len);
     else
-        log_warn(heap ? "heap profile not captured; evicting anyway"
-                      : "goroutine dump not captured; evicting anyway",
-                 "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "error", err);
-    if (heap)
-        cap->want_heap = false;
-    else
-        cap->want_gor = false;
+        log_warn(LOST[k], "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "error", err);
+    cap->want[k] = false;
     capture_next(c, s);
 }
 
+/* Fetch what is still wanted (the heap profile first); when nothing is,
+ * tell the planner what was saved. */
 static void capture_next(struct controller *c, struct podstate *s)
 {
     struct capture *cap = s->cap;
-    if (cap->want_heap || cap->want_gor) {
+    if (cap->want[PROF_HEAP] || cap->want[PROF_GOROUTINES]) {
         char why[256];
-        cap->kind = cap->want_heap ? PROF_HEAP : PROF_GOROUTINES;
-        struct podcall_req req = {.key = cap->want_heap ? "profile" : "goroutines",
+        cap->kind = cap->want[PROF_HEAP] ? PROF_HEAP : PROF_GOROUTINES;
+        struct podcall_req req = {.key = CAPTURE_KEY[cap->kind],
                                   .method = "GET",
                                   .timeout_ms = 30000,
                                   .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
@@ -225,13 +227,15 @@ static void capture_next(struct controller *c, struct podstate *s)
         }
         return;
     }
-    struct pl_capture pc = {.heap = cap->heap, .heap_bytes = cap->heap_bytes,
-                            .heap_err = cap->heap_err, .gor = cap->gor,
-                            .gor_bytes = cap->gor_bytes, .gor_err = cap->gor_err};
-    if (!s->spec.has_profile)
-        pc.heap = pc.heap_err = NULL;
-    if (!s->spec.has_goroutines)
-        pc.gor = pc.gor_err = NULL;
+    struct pl_capture pc = {0};
+    if (s->spec.has_profile)
+        pc = (struct pl_capture){.heap = cap->file[PROF_HEAP], .heap_err = cap->err[PROF_HEAP],
+                                 .heap_bytes = cap->bytes[PROF_HEAP]};
+    if (s->spec.has_goroutines) {
+        pc.gor = cap->file[PROF_GOROUTINES];
+        pc.gor_err = cap->err[PROF_GOROUTINES];
+        pc.gor_bytes = cap->bytes[PROF_GOROUTINES];
+    }
     struct pl_plan plan;
     pl_profile_done(s->pl, &pc, wall(c), &plan);
     mb_free(s->cap);
@@ -244,8 +248,8 @@ static void start_capture(struct controller *c, struct podstate *s)
 {
     s->cap = mb_xcalloc(1, sizeof *s->cap);
     s->cap->at = wall(c);
-    s->cap->want_heap = s->spec.has_profile;
-    s->cap->want_gor = s->spec.has_goroutines;
+    s->cap->want[PROF_HEAP] = s->spec.has_profile;
+    s->cap->want[PROF_GOROUTINES] = s->spec.has_goroutines;
     capture_next(c, s);
 }
 
@@ -432,9 +436,9 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
                             .has_gc_cpu = r->has_gc_cpu,
                             .gc_cpu_s = r->gc_cpu_s,
                             .total_cpu_s = r->total_cpu_s,
-                            .heap_alloc = r->has_gc_cpu ? r->heap_alloc : -1,
-                            .next_gc = r->has_gc_cpu ? r->next_gc : -1,
-                            .gomemlimit = r->has_gc_cpu ? r->gomemlimit : -1,
+                            .heap_alloc = r->heap_alloc,
+                            .next_gc = r->next_gc,
+                            .gomemlimit = r->gomemlimit,
                             .err = r->err};
     struct pl_pod *pp = planner_of(c, s);
     pl_step(pp, &c->pcf, &s->spec, &smp, mono(c), &plan);
