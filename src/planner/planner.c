@@ -395,14 +395,21 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
  * done, or backing off. */
 /* Is the pod in the evict tier: by usage, or by GC thrash with
  * gcThrash.evict? */
-static bool thrash_evicts(const struct pl_pod *pp, const struct pl_conf *c)
+static bool thrash_evicts(const struct pl_pod *pp)
 {
-    return pp->thrashing && c->thrash_evict;
+    return pp->thrashing && pp->thrash_evict_on;
 }
 
-static bool in_evict(const struct pl_pod *pp, const struct pl_conf *c)
+static bool in_evict(const struct pl_pod *pp)
 {
-    return brk_tier_of(&pp->brk) == BRK_EVICT || thrash_evicts(pp, c);
+    return brk_tier_of(&pp->brk) == BRK_EVICT || thrash_evicts(pp);
+}
+
+/* An eviction for the thrash alone: usage is not past the evict tier. */
+static bool thrash_only(const struct pl_pod *pp, const struct pl_spec *sp)
+{
+    return thrash_evicts(pp) &&
+           !(brk_tier_of(&pp->brk) == BRK_EVICT && pp->percent >= (double)sp->tiers.evict);
 }
 
 static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
@@ -410,8 +417,7 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
 {
     /* Thrashing: the runtime is already collecting all the time, so no
      * last-chance GC, and the usage threshold does not apply. */
-    bool thrash = thrash_evicts(pp, c) &&
-                  !(brk_tier_of(&pp->brk) == BRK_EVICT && pp->percent >= (double)sp->tiers.evict);
+    bool thrash = thrash_only(pp, sp);
     if (pp->evicted || pp->inflight)
         return;
     if (thrash) {
@@ -505,8 +511,7 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_ev
     switch (res) {
     case RECORDER_EVICTED:
         pp->evicted = true;
-        if (pp->thrashing && !(brk_tier_of(&pp->brk) == BRK_EVICT &&
-                               pp->percent >= (double)sp->tiers.evict))
+        if (thrash_only(pp, sp))
             say(out, true, "MemoryBudgetEvicted",
                 "evicted: GC took %.0f%% of its CPU (gcThrash.evict); usage %.0f%% of budget",
                 pp->gc_share * 100, pp->percent);
@@ -532,8 +537,7 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_ev
 
 mb_mono_ms pl_wake(const struct pl_pod *pp)
 {
-    if (!(brk_tier_of(&pp->brk) == BRK_EVICT || (pp->thrashing && pp->thrash_evict_on)) ||
-        pp->evicted || pp->inflight || !pp->attempts)
+    if (!in_evict(pp) || pp->evicted || pp->inflight || !pp->attempts)
         return 0;
     return pp->evict_next;
 }
@@ -545,7 +549,7 @@ void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *
     plan_init(out, pp);
     out->dry = dry_of(c, sp);
     /* Only on a figure that is still fresh: no action on stale data. */
-    if (!in_evict(pp, c) || !pp->last_ok || now - pp->last_fresh > 2 * c->interval_ms)
+    if (!in_evict(pp) || !pp->last_ok || now - pp->last_fresh > 2 * c->interval_ms)
         return;
     brk_conf_of(c, sp, &bc);
     evict_step(pp, c, sp, &bc, now, out->dry, out);
@@ -629,7 +633,7 @@ void pl_init(struct pl_pod *pp)
  * escalation (the next one captures a new profile). */
 static void left_tier(struct pl_pod *pp, enum brk_tier to)
 {
-    if (to < BRK_EVICT && !(pp->thrashing && pp->thrash_evict_on)) {
+    if (to < BRK_EVICT && !thrash_evicts(pp)) {
         pp->blocked = false;
         pp->deferred = false;
         pp->evicted = false;
@@ -682,11 +686,11 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
         throttle(pp, sp, false, dry, out);
     if (d.gc)
         gc(pp, sp, dry, false, out);
-    bool was_thrash_evict = thrash_evicts(pp, c);
+    bool was_thrash_evict = thrash_evicts(pp);
     thrash_check(pp, c, s, dry, out);
-    if (was_thrash_evict && !thrash_evicts(pp, c) && d.to < BRK_EVICT)
+    if (was_thrash_evict && !thrash_evicts(pp) && d.to < BRK_EVICT)
         left_tier(pp, d.to); /* the thrash ended: so did its escalation */
-    if (!d.stale && in_evict(pp, c))
+    if (!d.stale && in_evict(pp))
         evict_step(pp, c, sp, &bc, now, dry, out);
     if (s->ok && pp->gc_report) {
         /* What the GC did, as the next fresh sample shows it. */
