@@ -105,8 +105,9 @@ struct rc_owner *rc_owner(struct rc_table *t, const char *ns, const char *kind, 
 struct rc_owner *rc_find(const struct rc_table *t, const char *ns, const char *kind,
                          const char *name);
 
-void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak,
-             const struct rc_current *cur, uint32_t now_s);
+/* A peak: into the histogram, and last_s. (The owner's current values,
+ * o->cur, are the caller's to keep.) */
+void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, uint32_t now_s);
 
 /* A post-GC usage figure (the floor the live heap keeps). */
 void rc_floor(struct rc_owner *o, const struct rc_conf *c, int64_t bytes, uint32_t now_s);

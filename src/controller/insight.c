@@ -84,7 +84,7 @@ void insight_sample(struct controller *c, struct podstate *s, int64_t usage, mb_
     o->cur = cur;
     o->last_s = secs(c); /* seen: not expired while its pods are sampled */
     if (closed)
-        rc_peak(o, &c->rcf, peak, &cur, secs(c));
+        rc_peak(o, &c->rcf, peak, secs(c));
     if (after_gc) /* the figure after a forced GC: the floor the live heap keeps */
         rc_floor(o, &c->rcf, usage, secs(c));
     if (closed || after_gc || changed)

@@ -179,13 +179,10 @@ bool rc_recommend(const struct rc_owner *o, const struct rc_conf *c, uint32_t no
     return true;
 }
 
-void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak,
-             const struct rc_current *cur, uint32_t now_s)
+void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, uint32_t now_s)
 {
     rc_hist_add(&o->h, peak, now_s, c->half_life_s);
     o->last_s = now_s;
-    if (cur)
-        o->cur = *cur;
 }
 
 void rc_floor(struct rc_owner *o, const struct rc_conf *c, int64_t bytes, uint32_t now_s)
@@ -274,13 +271,19 @@ struct rc_owner *rc_find(const struct rc_table *t, const char *ns, const char *k
     return t->slot[probe(t, ns, kind, name)];
 }
 
+/* An owner's allocation: the record and its three strings. */
+static size_t owner_size(const char *ns, const char *kind, const char *name)
+{
+    return sizeof(struct rc_owner) + strlen(ns) + strlen(kind) + strlen(name) + 3;
+}
+
 struct rc_owner *rc_owner(struct rc_table *t, const char *ns, const char *kind, const char *name)
 {
     size_t i = probe(t, ns, kind, name);
     if (t->slot[i])
         return t->slot[i];
     size_t ln = strlen(ns) + 1, lk = strlen(kind) + 1, lm = strlen(name) + 1;
-    size_t sz = sizeof(struct rc_owner) + ln + lk + lm;
+    size_t sz = owner_size(ns, kind, name);
     struct rc_owner *o = mb_xcalloc(1, sz);
     char *p = (char *)(o + 1);
     memcpy(p, ns, ln);
@@ -317,7 +320,7 @@ size_t rc_expire(struct rc_table *t, uint32_t now_s, uint32_t max_age_s, rc_gone
             continue;
         if (gone)
             gone(ctx, o);
-        t->bytes -= sizeof *o + strlen(o->ns) + strlen(o->kind) + strlen(o->name) + 3;
+        t->bytes -= owner_size(o->ns, o->kind, o->name);
         mb_free(o);
         t->slot[i] = NULL;
         t->n--;

@@ -180,8 +180,9 @@ START_TEST(test_rc_recommend)
     struct rc_owner *o = rc_owner(t, "shop", "Deployment", "web");
     struct rc_current cur = {.budget = 512 * MIB, .limit = 1024 * MIB,
                              .evict_pct = REC_ROWS[_i].evict};
+    o->cur = cur;
     for (int i = 0; REC_ROWS[_i].peaks[i]; i++)
-        rc_peak(o, &c, REC_ROWS[_i].peaks[i] * MIB, &cur, 10);
+        rc_peak(o, &c, REC_ROWS[_i].peaks[i] * MIB, 10);
     if (REC_ROWS[_i].floor)
         rc_floor(o, &c, REC_ROWS[_i].floor * MIB, 10);
     struct rc_rec r;
@@ -212,7 +213,7 @@ START_TEST(test_rc_table)
     char name[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(name, sizeof name, "app-%d", i);
-        rc_peak(rc_owner(t, "ns", "Deployment", name), &c, (i + 1) * MIB, NULL,
+        rc_peak(rc_owner(t, "ns", "Deployment", name), &c, (i + 1) * MIB,
                 (uint32_t)(i < 500 ? 0 : 1000));
     }
     ck_assert_uint_eq(rc_count(t), 1000);
