@@ -276,8 +276,9 @@ static void fill_container(struct pc_pod *p, const json_t *pod, const json_t *ct
     {
         const char *n = json_string_value(json_object_get(e, "name"));
         const char *v = json_string_value(json_object_get(e, "value"));
+        int64_t bytes;
         if (n && !strcmp(n, "GOMEMLIMIT"))
-            p->gomemlimit = v && ann_parse_gomemlimit(v, &p->gomemlimit) ? p->gomemlimit : -1;
+            p->gomemlimit = v && ann_parse_gomemlimit(v, &bytes) ? bytes : -1;
     }
     /* A ReplicaSet named "<deployment>-<pod-template-hash>" is a Deployment's. */
     const char *hash = kobj_str(pod, "metadata.labels.pod-template-hash");

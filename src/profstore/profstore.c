@@ -27,24 +27,27 @@ mb_err ps_write(const char *dir, const char *file, const void *buf, size_t len,
         return mb_diag_set(diag, MB_EIO, "%s: %s", tmp, strerror(errno));
     const char *p = buf;
     size_t left = len;
-    while (left) {
+    int e = 0;
+    while (left && !e) {
         ssize_t w = write(fd, p, left);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            close(fd);
-            unlink(tmp);
-            return mb_diag_set(diag, MB_EIO, "%s: %s", tmp, strerror(e));
+            e = w < 0 ? errno : ENOSPC;
+            break;
         }
         p += w;
         left -= (size_t)w;
     }
-    if (close(fd))
-        return unlink(tmp), mb_diag_set(diag, MB_EIO, "%s: %s", tmp, strerror(errno));
+    if (close(fd) && !e)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        return mb_diag_set(diag, MB_EIO, "%s: %s", tmp, strerror(e));
+    }
     /* link + unlink: unlike rename, never replaces an existing capture */
     if (link(tmp, path)) {
-        int e = errno;
+        e = errno;
         unlink(tmp);
         return mb_diag_set(diag, MB_EIO, "%s: %s", path, strerror(e));
     }
