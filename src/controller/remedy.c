@@ -7,7 +7,6 @@
  */
 #include <event2/event.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "membudget/alloc.h"
@@ -158,9 +157,15 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
 
 /* The capture before an eviction: the heap profile, then the goroutine
  * dump, each written whole (profstore.h) under one stamp; then the
- * directory is kept under eviction.profileDirMaxBytes. */
+ * directory is kept under eviction.profileDirMaxBytes. Both together take
+ * at most CAPTURE_MS: a pod near its limit whose endpoints hang delays its
+ * own eviction by that much, never twice that. */
+#define CAPTURE_MS 30000
+#define CAPTURE_MIN_MS 1000 /* less left than this: the dump is skipped */
+
 struct capture {
     mb_wall_ms at;
+    mb_mono_ms deadline;
     enum prof_kind kind;                  /* the one under way */
     bool want[2];                         /* by enum prof_kind */
     char file[2][PROF_NAME_MAX];          /* "" until saved */
@@ -215,10 +220,17 @@ static void capture_next(struct controller *c, struct podstate *s)
     struct capture *cap = s->cap;
     if (cap->want[PROF_HEAP] || cap->want[PROF_GOROUTINES]) {
         char why[256];
+        mb_mono_ms now = mono(c);
         cap->kind = cap->want[PROF_HEAP] ? PROF_HEAP : PROF_GOROUTINES;
+        if (cap->deadline < now + CAPTURE_MIN_MS) {
+            struct kapi_resp late = {.err = MB_ETIMEOUT,
+                                     .errmsg = "no time left (the capture takes at most 30 s)"};
+            on_capture(s, &late);
+            return;
+        }
         struct podcall_req req = {.key = CAPTURE_KEY[cap->kind],
                                   .method = "GET",
-                                  .timeout_ms = 30000,
+                                  .timeout_ms = (unsigned)(cap->deadline - now),
                                   .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
         s->prof_call = podcall_submit(c->calls, s->pod, &req, on_capture, s, why, sizeof why);
         if (!s->prof_call) {
@@ -248,6 +260,7 @@ static void start_capture(struct controller *c, struct podstate *s)
 {
     s->cap = mb_xcalloc(1, sizeof *s->cap);
     s->cap->at = wall(c);
+    s->cap->deadline = mono(c) + CAPTURE_MS;
     s->cap->want[PROF_HEAP] = s->spec.has_profile;
     s->cap->want[PROF_GOROUTINES] = s->spec.has_goroutines;
     capture_next(c, s);

@@ -47,6 +47,7 @@ static void fk_submit(void *ctx, uint64_t id, const struct kapi_req *req, kapi_d
     r->path = mb_xstrdup(req->path);
     r->body = req->body ? mb_xstrndup(req->body, req->body_len) : mb_xstrdup("");
     r->streamed = req->on_data != NULL;
+    r->timeout_ms = req->timeout_ms;
     r->on_data = req->on_data;
     r->done = done;
     r->arg = arg;

@@ -28,6 +28,7 @@ struct fk_req {
     char *path;       /* path and query (API) or whole URL (pod endpoints) */
     char *body;       /* "" when none */
     bool streamed;    /* a watch (on_data set) */
+    unsigned timeout_ms; /* as asked (0: the client's default) */
     bool (*on_data)(void *ctx, const char *data, size_t len);
     kapi_done_fn *done;
     void *arg;

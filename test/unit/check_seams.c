@@ -405,12 +405,16 @@ START_TEST(test_executor_one_profile_across_pdb_retries)
     TICKS(&r, 40, ips, pcts, fake_kapi_find(&r.pods, "/debug/pprof/heap"));
     struct fk_req *prof = fake_kapi_find(&r.pods, "/debug/pprof/heap");
     ck_assert_ptr_nonnull(prof);
+    ck_assert_uint_eq(prof->timeout_ms, 30000);
+    fake_clock_advance(&r.fc, 20000); /* the heap profile took 20 s */
     fake_kapi_answer(prof, 200, "PROFILE-BYTES");
-    /* then the goroutine dump, on the profile's port by default */
+    /* then the goroutine dump, on the profile's port by default, in what is
+     * left of the capture's 30 s */
     struct fk_req *gor = NULL;
     RUN_UNTIL(r.lp, (gor = fake_kapi_find(&r.pods, "/debug/pprof/goroutine?debug=2")), 200);
     ck_assert_ptr_nonnull(gor);
     ck_assert_str_eq(gor->method, "GET");
+    ck_assert_uint_eq(gor->timeout_ms, 10000);
     fake_kapi_answer(gor, 200, "goroutine 1 [running]:\n");
     for (int attempt = 0; attempt < 3; attempt++) {
         struct fk_req *e = NULL;
@@ -438,6 +442,31 @@ START_TEST(test_executor_one_profile_across_pdb_retries)
                      "goroutines");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "kind")), "heap");
     json_decref(ls);
+    rig_stop(&r);
+    mb_free(p);
+}
+END_TEST
+
+/* The capture's two calls share 30 s: a heap profile that took nearly all
+ * of it leaves no dump, and the eviction is not delayed further. */
+START_TEST(test_executor_capture_bounded)
+{
+    struct rig r;
+    char *p = pod_json("q", "", 42, true, ",\"membudget.io/profile\":\"6060/debug/pprof/heap\"",
+                       "True", "");
+    const char *pods[] = {p};
+    rig_start(&r, pods, 1, false);
+    const int ips[] = {42}, pcts[] = {99};
+    TICKS(&r, 40, ips, pcts, fake_kapi_find(&r.pods, "/debug/pprof/heap"));
+    struct fk_req *prof = fake_kapi_find(&r.pods, "/debug/pprof/heap");
+    ck_assert_ptr_nonnull(prof);
+    fake_clock_advance(&r.fc, 29500);
+    fake_kapi_answer(prof, 200, "PROFILE-BYTES");
+    struct fk_req *e = NULL;
+    RUN_UNTIL(r.lp, (e = fake_kapi_find(&r.api, "/pods/q/eviction")), 200);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "/debug/pprof/goroutine"), 0);
+    fake_kapi_answer(e, 201, "{}");
     rig_stop(&r);
     mb_free(p);
 }
@@ -554,6 +583,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_sampler_hung_pod_delays_only_itself);
     tcase_add_test(tc, test_executor_one_per_owner_until_settled);
     tcase_add_test(tc, test_executor_one_profile_across_pdb_retries);
+    tcase_add_test(tc, test_executor_capture_bounded);
     tcase_add_test(tc, test_gateq_dry_run_never_false);
     tcase_add_test(tc, test_failover_keeps_throttle);
     suite_add_tcase(s, tc);
