@@ -9,7 +9,8 @@
 #   make fresh-check   make demo + make test in a fresh debootstrapped bookworm root
 #   make check-valgrind   unit tests, and the controller's e2e scenarios, under valgrind
 #   make fuzz      each libFuzzer target for FUZZ_SECONDS (default 30)
-#   make bench     webhook throughput/latency vs a Go net/http baseline
+#   make bench     webhook throughput/latency vs a Go net/http baseline, controller, sampler, ...
+#   make bench-quick   the same scripts at their smallest sizes, one round (CI)
 #   make demo      the local demo (see README.md)
 #   V=1            show full commands
 
@@ -163,6 +164,12 @@ build/bench/recommend_bench: test/bench/recommend_bench.c $(B)/libmembudget.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(B)/libmembudget.a $(LDLIBS)
 
+# make bench-quick: every bench script at its smallest sizes, one round,
+# figures printed and never asserted; .ci/run runs it so that no bench
+# script can break unnoticed. A script that cannot produce its figures fails.
+bench-quick: deps
+	$(MAKE) bench-run BENCH_QUICK=1
+bench-run: export BENCH_QUICK := $(BENCH_QUICK)
 bench-run: $(BIN) build/bench/recommend_bench
 	build/bench/recommend_bench
 	test/bench/webhook_bench.sh $(abspath $(BIN))
@@ -213,5 +220,5 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(B)/cmd/membudget/main.d
-.PHONY: all check check-pure check-all check-lint test asan tsan check-valgrind fuzz bench bench-run \
+.PHONY: all check check-pure check-all check-lint test asan tsan check-valgrind fuzz bench bench-quick bench-run \
         demo demo-run fresh-check deps deps-build print-runtime-pkgs format clean

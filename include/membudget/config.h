@@ -97,6 +97,14 @@ mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *
  * (membudget's namespace; NULL when unknown)? */
 bool cfg_excluded(const struct cfg *c, const char *ns, const char *own);
 
+/* The default usage.scrapeTimeout for a sampleInterval: CFG_SCRAPE_TIMEOUT_MS,
+ * or CFG_SCRAPE_TIMEOUT_PCT percent of the interval when that is shorter
+ * (the timeout must stay below the interval). cfg_parse applies it whenever
+ * the file leaves scrapeTimeout out. */
+#define CFG_SCRAPE_TIMEOUT_MS 2000
+#define CFG_SCRAPE_TIMEOUT_PCT 80
+uint64_t cfg_default_scrape_timeout(uint64_t sample_interval_ms);
+
 /* Go-style duration ("1h30m", "15s", "250ms") to milliseconds, rounded
  * down. Returns false for malformed or overflowing input. */
 bool cfg_parse_duration(const char *s, uint64_t *ms);

@@ -38,7 +38,7 @@ void cfg_defaults(struct cfg *c)
     c->recommend.half_life_ms = 24ULL * 3600 * 1000;
     c->recommend.peak_window_ms = 5 * 60 * 1000;
     c->usage.source = CFG_SOURCE_AUTO;
-    c->usage.scrape_timeout_ms = 2000;
+    c->usage.scrape_timeout_ms = cfg_default_scrape_timeout(c->sample_interval_ms);
     c->usage.max_concurrent_scrapes = 256;
     c->usage.max_response_bytes = 4LL << 20;
     c->eviction.max_per_minute = 5;
@@ -387,6 +387,45 @@ static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const
     return MB_EINVAL;
 }
 
+/* usage.scrapeTimeout must be below sampleInterval, so that a pod's next
+ * sample never starts while its scrape may still run. An unset timeout
+ * follows the interval (as Prometheus clamps an unset scrape_timeout):
+ * CFG_SCRAPE_TIMEOUT_MS, or CFG_SCRAPE_TIMEOUT_PCT of the interval when that
+ * is shorter; so only a value the user wrote can break the rule, and the
+ * message says which of the two values the user wrote. */
+static mb_err check_scrape_timeout(struct ctx *x, const struct ydoc_node *root)
+{
+    const struct ydoc_node *u = root ? ydoc_map_get(root, "usage") : NULL;
+    const struct ydoc_node *at = u && u->type == YDOC_MAP ? ydoc_map_get(u, "scrapeTimeout") : NULL;
+    const struct ydoc_node *iv = root ? ydoc_map_get(root, "sampleInterval") : NULL;
+    struct cfg *c = x->c;
+    char ivwhy[64];
+
+    if (!at) {
+        c->usage.scrape_timeout_ms = cfg_default_scrape_timeout(c->sample_interval_ms);
+        return MB_OK;
+    }
+    if (c->usage.scrape_timeout_ms < c->sample_interval_ms)
+        return MB_OK;
+    if (iv)
+        snprintf(ivwhy, sizeof ivwhy, "set at line %d", iv->line);
+    else
+        snprintf(ivwhy, sizeof ivwhy, "the default");
+    return fail(x, at, MB_EINVAL, "usage.scrapeTimeout",
+                "%llums (set here) must be below sampleInterval (%llums, %s): a pod's next "
+                "sample would start while its scrape may still be running; leave scrapeTimeout "
+                "out to get %llums",
+                (unsigned long long)c->usage.scrape_timeout_ms,
+                (unsigned long long)c->sample_interval_ms, ivwhy,
+                (unsigned long long)cfg_default_scrape_timeout(c->sample_interval_ms));
+}
+
+uint64_t cfg_default_scrape_timeout(uint64_t sample_interval_ms)
+{
+    uint64_t frac = sample_interval_ms * CFG_SCRAPE_TIMEOUT_PCT / 100;
+    return frac < CFG_SCRAPE_TIMEOUT_MS ? frac : CFG_SCRAPE_TIMEOUT_MS;
+}
+
 mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *out,
                  struct mb_diag *diag)
 {
@@ -414,16 +453,8 @@ mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *
     if (!err && c.hysteresis >= (c.tiers.throttle ? c.tiers.throttle : c.tiers.gc ? c.tiers.gc : c.tiers.evict))
         err = fail(&x, ydoc_map_get(s->docs[0], "hysteresis"), MB_EINVAL, "hysteresis",
                    "must be smaller than the lowest tier threshold");
-    if (!err && c.usage.scrape_timeout_ms >= c.sample_interval_ms) {
-        const struct ydoc_node *u = ydoc_map_get(s->docs[0], "usage");
-        const struct ydoc_node *at = u ? ydoc_map_get(u, "scrapeTimeout") : NULL;
-        err = fail(&x, at ? at : ydoc_map_get(s->docs[0], "sampleInterval"), MB_EINVAL,
-                   "usage.scrapeTimeout",
-                   "%llums must be below sampleInterval (%llums): a pod's next sample would "
-                   "start while its scrape may still be running",
-                   (unsigned long long)c.usage.scrape_timeout_ms,
-                   (unsigned long long)c.sample_interval_ms);
-    }
+    if (!err)
+        err = check_scrape_timeout(&x, s->ndocs ? s->docs[0] : NULL);
     ydoc_free(s);
     if (err) {
         cfg_cleanup(&c);

@@ -9,6 +9,7 @@
 set -euo pipefail
 bin=$1; shift
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(10000 100000)
+[ -n "${BENCH_QUICK:-}" ] && [ $# = 0 ] && counts=(1000)   # make bench-quick
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/mb-ctlbench.XXXXXX)
 sim= ctl=

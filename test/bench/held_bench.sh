@@ -8,7 +8,9 @@
 #   HELD_BEFORE=OTHER_BINARY measures it first (before/after, same run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-n=${HELD_CONNS:-300}
+q=${BENCH_QUICK:-}   # make bench-quick: 20 connections for 2 s
+n=${HELD_CONNS:-${q:+20}}; n=${n:-300}
+hold=${q:+2}; hold=${hold:-6}
 work=$(mktemp -d /tmp/mb-heldbench.XXXXXX)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -26,9 +28,9 @@ one() { # binary label
 for l in open(sys.argv[1]):
     j = json.loads(l)
     if j.get("msg") == "webhook listening": print(j["address"].rsplit(":", 1)[1]); break' "$work/wh.log")
-    python3 - "$port" "$n" <<'PY'
+    python3 - "$port" "$n" "$hold" <<'PY'
 import socket, ssl, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 body = 3 << 20
 conns = []
@@ -39,7 +41,7 @@ for _ in range(n):
     s.setblocking(False)
     conns.append(s)
 chunk, sent, t = b" " * 65536, [0] * n, time.time()
-while time.time() - t < 6:
+while time.time() - t < hold:
     for i, s in enumerate(conns):
         try:
             if sent[i] < body - 1:

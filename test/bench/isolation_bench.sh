@@ -9,8 +9,9 @@
 #   ISO_BEFORE=OTHER_BINARY runs the same against it first (before/after, same run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-n=${2:-10000}
-secs=${ISO_SECONDS:-20}
+q=${BENCH_QUICK:-}   # make bench-quick: 500 pods, 3 s phases
+n=${2:-${q:+500}}; n=${n:-10000}
+secs=${ISO_SECONDS:-${q:+3}}; secs=${secs:-20}
 work=$(mktemp -d /tmp/mb-isobench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

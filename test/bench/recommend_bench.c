@@ -40,12 +40,14 @@ static double uniform(void)
 int main(void)
 {
     static const size_t SIZES[] = {1000, 10000, 100000};
+    /* BENCH_QUICK (make bench-quick): the smallest size only. */
+    const size_t nsizes = getenv("BENCH_QUICK") && *getenv("BENCH_QUICK") ? 1 : sizeof SIZES / sizeof *SIZES;
     const int PEAKS = 48;
     struct rc_conf conf = {.margin_pct = 15, .half_life_s = 86400};
     printf("recommender: %zu-byte decaying record (rc_hist) per owner\n", sizeof(struct rc_hist));
     printf("%8s %12s %14s %12s %14s %14s\n", "owners", "table B/own", "malloc B/own", "ns/peak",
            "p95 |err| avg", "p95 |err| max");
-    for (size_t si = 0; si < sizeof SIZES / sizeof *SIZES; si++) {
+    for (size_t si = 0; si < nsizes; si++) {
         size_t n = SIZES[si];
         struct mallinfo2 m0 = mallinfo2();
         struct rc_table *t = rc_new();

@@ -15,7 +15,9 @@
 #   usage: test/bench/sampler_bench.sh MEMBUDGET_BINARY [N]
 set -euo pipefail
 bin=$1
-n=${2:-10000}
+q=${BENCH_QUICK:-}   # make bench-quick: 200 pods, 3 reaction trials
+n=${2:-${q:+200}}; n=${n:-10000}
+export REACTION_TRIALS=${q:+3}; REACTION_TRIALS=${REACTION_TRIALS:-9}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/mb-smpbench.XXXXXX)
 pids=()
@@ -102,7 +104,7 @@ reaction_sim() {
     curl -sS -X POST "$api/_sim/bulk-pods" -d '{"namespace":"bench","prefix":"r","count":1,"template":{"metadata":{"annotations":{"membudget.io/budget":"100Mi"}},"spec":{"readinessGates":[{"conditionType":"membudget.io/within-budget"}],"containers":[{"name":"app","image":"x","resources":{"limits":{"memory":"200Mi"}}}]}}}' > /dev/null
 }
 cat > "$work/reaction.py" <<'PY'
-import json, time, urllib.request
+import json, os, time, urllib.request
 API = None
 def post(path, body):
     urllib.request.urlopen(urllib.request.Request(API + path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
@@ -122,7 +124,7 @@ def usage(mem):
     post("/_sim/podmetrics", {"namespace": "bench", "name": "r-0", "containers": {"app": mem}})
 def trials(limit=15):
     out = []
-    for _ in range(9):
+    for _ in range(int(os.environ["REACTION_TRIALS"])):
         time.sleep(1.3)
         t0 = time.monotonic()
         usage("90Mi")
@@ -136,7 +138,7 @@ PY
 
 # 2. reaction
 echo
-echo "== reaction: usage crosses the throttle threshold (sampleInterval 1s, sustainSamples 1), 9 trials"
+echo "== reaction: usage crosses the throttle threshold (sampleInterval 1s, sustainSamples 1), $REACTION_TRIALS trials"
 reaction_sim
 printf 'sampleInterval: 1s\nsustainSamples: 1\nrecoverSamples: 1\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n' > "$work/c2.yaml"
 start_ctl "$work/c2.yaml"
@@ -166,7 +168,7 @@ stop "$ctl"; stop "$sim"
 #    hung pod elsewhere (its /metrics accepts and never answers; scrapeTimeout
 #    800ms): each pod is on its own schedule, so the hung one delays nobody.
 echo
-echo "== reaction with sustainSamples 2 (sampleInterval 1s): quiet, then one hung pod elsewhere, 9 trials each"
+echo "== reaction with sustainSamples 2 (sampleInterval 1s): quiet, then one hung pod elsewhere, $REACTION_TRIALS trials each"
 reaction_sim
 printf 'sampleInterval: 1s\nsustainSamples: 2\nrecoverSamples: 1\nusage: {scrapeTimeout: 800ms, allowLoopback: true}\n' > "$work/c3.yaml"
 python3 - <<'PY' &

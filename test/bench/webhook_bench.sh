@@ -12,9 +12,11 @@
 set -euo pipefail
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
-secs=${BENCH_SECONDS:-10}
-rate=${BENCH_RATE:-2000}
-rounds=${BENCH_ROUNDS:-3}
+# BENCH_QUICK=1 (make bench-quick): 2 s figures, one round, 500/s.
+q=${BENCH_QUICK:-}
+secs=${BENCH_SECONDS:-${q:+2}}; secs=${secs:-10}
+rate=${BENCH_RATE:-${q:+500}}; rate=${rate:-2000}
+rounds=${BENCH_ROUNDS:-${q:+1}}; rounds=${rounds:-3}
 work=$(mktemp -d /tmp/membudget-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

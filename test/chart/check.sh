@@ -16,7 +16,7 @@ if ! (cd "$root/test/chart/render" && GO111MODULE=off GOPATH=/usr/share/gocode \
     bad "the chart renderer builds (needs golang-github-masterminds-sprig-dev)" "$(cat "$work/build.err")"
     finish; exit 1
 fi
-sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring profiles-pvc)
+sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring profiles-pvc sample-interval-1s)
 for s in "${sets[@]}"; do
     args=()
     [ "$s" != default ] && args=(-f "$root/test/chart/values/$s.yaml")

@@ -74,6 +74,22 @@ sys.exit(1 if not m or not got or bad else 0)
 PY
 )
 if [ $? = 0 ]; then ok "webhooks exclude exactly excludedNamespaces + membudget"; else bad "webhooks exclude exactly excludedNamespaces + membudget" "$out"; fi
+# The shipped config is accepted by membudget's own (strict) loader, as is
+# the same config with only sampleInterval changed (an unset scrapeTimeout
+# follows the interval).
+sed -n 's/^    //p' "$root/deploy/20-config.yaml" | sed -n '/^dryRun:/,$p' > "$work/deploy-config.yaml"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' > "$work/empty.yaml"
+cfg_bad=
+for iv in 15s 1s 2s 1m; do
+    sed "s/^sampleInterval: .*/sampleInterval: $iv/" "$work/deploy-config.yaml" > "$work/deploy-config-$iv.yaml"
+    out=$("$bin" lint --config "$work/deploy-config-$iv.yaml" "$work/empty.yaml" 2>&1) || cfg_bad="$cfg_bad
+sampleInterval $iv: $out"
+done
+if [ -s "$work/deploy-config.yaml" ] && [ -z "$cfg_bad" ]; then
+    ok "membudget accepts deploy/'s config, and it with sampleInterval 1s, 2s, 1m"
+else
+    bad "membudget accepts deploy/'s config, and it with sampleInterval 1s, 2s, 1m" "$cfg_bad"
+fi
 if grep -qE "resources:.*secrets" "$root/deploy/10-rbac.yaml"; then
     bad "the controller's RBAC has no secrets"
 else

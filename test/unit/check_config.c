@@ -135,8 +135,8 @@ static const struct {
     {"eviction: {profileDir: relative/dir}\n", "t.yaml:1:24: eviction.profileDir: expected an absolute path"},
     {"dryRun: true\ndryRun: false\n", "t.yaml:2:1: dryRun: key is given twice"},
     {"hysteresis: 50\ntiers: {throttle: 40, evict: 95}\n", "t.yaml:1:13: hysteresis: must be smaller than the lowest tier"},
-    {"sampleInterval: 2s\nusage: {scrapeTimeout: 2s}\n", "t.yaml:2:24: usage.scrapeTimeout: 2000ms must be below sampleInterval (2000ms)"},
-    {"sampleInterval: 1s\n", "t.yaml:1:17: usage.scrapeTimeout: 2000ms must be below sampleInterval (1000ms)"},
+    {"sampleInterval: 2s\nusage: {scrapeTimeout: 2s}\n", "t.yaml:2:24: usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (2000ms, set at line 1)"},
+    {"usage: {scrapeTimeout: 20s}\n", "t.yaml:1:24: usage.scrapeTimeout: 20000ms (set here) must be below sampleInterval (15000ms, the default)"},
     {"excludedNamespaces: [Kube]\n", "t.yaml:1:22: excludedNamespaces: expected a namespace name"},
     {"eviction: {gcFirst: 1}\n", "t.yaml:1:21: eviction.gcFirst: expected true or false"},
     {"eviction: {ownerSettleTimeout: 5}\n", "t.yaml:1:32: eviction.ownerSettleTimeout: expected a duration"},
@@ -168,6 +168,65 @@ static const struct {
     {"1d", false, 0},     {"1s ", false, 0},    {"99999999999h", false, 0},
 };
 
+/* sampleInterval x scrapeTimeout: an unset timeout follows the interval
+ * (2s, or 80 % of a shorter interval) and is never refused; a timeout the
+ * user set is refused only when it is not below the interval, and the
+ * message says which value was the user's. want_ms 0: refused. */
+static const struct {
+    const char *interval, *timeout; /* NULL: not in the file */
+    uint64_t want_ms;
+    const char *err; /* start of the message after "t.yaml:L:C: " when refused */
+} SCRAPE[] = {
+    {"500ms", NULL, 0, "sampleInterval: 500ms is out of range [1000ms"},
+    {"500ms", "100ms", 0, "sampleInterval: 500ms is out of range [1000ms"},
+    {"1s", NULL, 800, NULL},
+    {"1s", "800ms", 800, NULL},
+    {"1s", "999ms", 999, NULL},
+    {"1s", "1s", 0, "usage.scrapeTimeout: 1000ms (set here) must be below sampleInterval (1000ms, set at line 1)"},
+    {"1s", "2s", 0, "usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (1000ms, set at line 1)"},
+    {"1500ms", NULL, 1200, NULL},
+    {"2s", NULL, 1600, NULL},
+    {"2s", "1s", 1000, NULL},
+    {"2s", "2s", 0, "usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (2000ms, set at line 1): a pod's next sample would start while its scrape may still be running; leave scrapeTimeout out to get 1600ms"},
+    {"2500ms", NULL, 2000, NULL},
+    {"5s", NULL, 2000, NULL},
+    {"15s", NULL, 2000, NULL},
+    {"30s", "10s", 10000, NULL},
+    {"1m", NULL, 2000, NULL},
+    {"1m", "59s", 59000, NULL},
+    {"1m", "1m", 0, "usage.scrapeTimeout: 60000ms (set here) must be below sampleInterval (60000ms, set at line 1)"},
+    {NULL, NULL, 2000, NULL},
+    {NULL, "5s", 5000, NULL},
+    {NULL, "15s", 0, "usage.scrapeTimeout: 15000ms (set here) must be below sampleInterval (15000ms, the default)"},
+};
+
+START_TEST(test_cfg_scrape_timeout_follows_interval)
+{
+    char yaml[128] = "";
+    struct cfg c;
+    struct mb_diag d = {0};
+    mb_err err;
+
+    if (SCRAPE[_i].interval)
+        snprintf(yaml, sizeof yaml, "sampleInterval: %s\n", SCRAPE[_i].interval);
+    if (SCRAPE[_i].timeout)
+        snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "usage:\n  scrapeTimeout: %s\n",
+                 SCRAPE[_i].timeout);
+    err = cfg_parse(yaml, strlen(yaml), "t.yaml", &c, &d);
+    if (!SCRAPE[_i].want_ms) {
+        const char *msg = strchr(strchr(strchr(d.msg, ':') + 1, ':') + 1, ':') + 2;
+        ck_assert_msg(err != MB_OK, "row %d accepted", _i);
+        ck_assert_msg(!strncmp(msg, SCRAPE[_i].err, strlen(SCRAPE[_i].err)), "row %d:\n got: %s\nwant: %s",
+                      _i, d.msg, SCRAPE[_i].err);
+        return;
+    }
+    ck_assert_msg(err == MB_OK, "row %d: %s", _i, d.msg);
+    ck_assert_uint_eq(c.usage.scrape_timeout_ms, SCRAPE[_i].want_ms);
+    ck_assert_uint_lt(c.usage.scrape_timeout_ms, c.sample_interval_ms);
+    cfg_cleanup(&c);
+}
+END_TEST
+
 START_TEST(test_cfg_durations)
 {
     uint64_t ms = 12345;
@@ -188,6 +247,7 @@ Suite *cfg_suite(void)
     tcase_add_test(tc, test_cfg_every_key);
     tcase_add_loop_test(tc, test_cfg_errors, 0, (int)MB_ARRAY_LEN(BAD));
     tcase_add_loop_test(tc, test_cfg_durations, 0, (int)MB_ARRAY_LEN(DUR));
+    tcase_add_loop_test(tc, test_cfg_scrape_timeout_follows_interval, 0, (int)MB_ARRAY_LEN(SCRAPE));
     suite_add_tcase(s, tc);
     return s;
 }
