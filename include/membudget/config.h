@@ -93,8 +93,9 @@ void cfg_cleanup(struct cfg *c);
 mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *out,
                  struct mb_diag *diag);
 
-/* Is `ns` excluded: one of CFG_ALWAYS_EXCLUDED, in c->excluded, or `own`
- * (membudget's namespace; NULL when unknown)? */
+/* Is `ns` excluded: one of CFG_ALWAYS_EXCLUDED, in c->excluded (c may be
+ * NULL: none), or `own` (membudget's namespace; NULL when unknown)? The one
+ * decision the webhook (review.c) and the controller (governed.c) read. */
 bool cfg_excluded(const struct cfg *c, const char *ns, const char *own);
 
 /* The default usage.scrapeTimeout for a sampleInterval: CFG_SCRAPE_TIMEOUT_MS,

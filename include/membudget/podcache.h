@@ -8,10 +8,12 @@
  * a listener what changed. Relists are diffed: pods that vanished while the
  * watch was down get a synthesized delete, so nothing is lost or phantom.
  *
- * Which pods are kept: those carrying membudget.io/budget, those with the
- * membudget.io/within-budget readiness gate, and every pod of a namespace the
- * `governed` callback accepts. Others are not stored (a pod that stops
- * qualifying is deleted from the cache).
+ * Which pods are kept: the `scope` callback says what each namespace is.
+ * In an excluded namespace (never governed, config.h cfg_excluded), none;
+ * in a governed one, every pod; elsewhere, those carrying
+ * membudget.io/budget or the membudget.io/within-budget readiness gate.
+ * Others are not stored (a pod that stops qualifying is deleted from the
+ * cache).
  *
  * Fields are private to podcache.c except the read-only struct pc_pod.
  */
@@ -73,12 +75,14 @@ enum pc_change { PC_ADDED, PC_UPDATED, PC_DELETED };
  * listener must release old->user. */
 typedef void pc_listener_fn(void *ctx, enum pc_change ch, const struct pc_pod *old,
                             struct pc_pod *cur);
-typedef bool pc_governed_fn(void *ctx, const char *ns);
+enum pc_scope { PC_NS_OTHER, PC_NS_GOVERNED, PC_NS_EXCLUDED };
+typedef enum pc_scope pc_scope_fn(void *ctx, const char *ns);
 
 struct podcache;
 
-/* Returns: new cache (pc_free). `fn`, `governed` may be NULL. */
-struct podcache *pc_new(pc_listener_fn *fn, pc_governed_fn *governed, void *ctx);
+/* Returns: new cache (pc_free). `fn`, `scope` may be NULL (no scope: every
+ * namespace is PC_NS_OTHER). */
+struct podcache *pc_new(pc_listener_fn *fn, pc_scope_fn *scope, void *ctx);
 
 /* Frees every record; the listener is told nothing (its state goes with it:
  * call pc_clear first if it must release per-pod state). NULL-safe. */

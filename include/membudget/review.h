@@ -11,24 +11,36 @@
  *   /mutate    always allowed; a JSON Patch for Pod CREATE.
  * pods/resize is checked as an UPDATE of the pod (a resize may not take the
  * target's limit below its budget). Other subresources, DELETE/CONNECT and
- * kinds membudget does not govern are allowed untouched ("skipped"). A body that is not an AdmissionReview v1
- * request gets HTTP 400 and a one-line reason.
+ * kinds membudget does not govern are allowed untouched ("skipped"). A review
+ * in a namespace that is never governed (config.h cfg_excluded: the same
+ * decision the controller makes) is allowed untouched too ("excluded"),
+ * whatever the webhook configuration's namespaceSelector let through. A body
+ * that is not an AdmissionReview v1 request gets HTTP 400 and a one-line
+ * reason.
  */
 #ifndef MB_REVIEW_H
 #define MB_REVIEW_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "membudget/config.h"
 #include "membudget/policy.h"
 
 enum review_endpoint { REVIEW_VALIDATE, REVIEW_MUTATE };
 enum review_mode { REVIEW_ENFORCE, REVIEW_AUDIT };
 
+/* What the webhook decides with. */
+struct review_conf {
+    struct policy_conf policy;
+    const struct cfg *cfg; /* borrowed: excludedNamespaces; NULL: only the built-in exclusions */
+    const char *own_ns;    /* borrowed: membudget's own namespace; NULL when unknown */
+};
+
 /* What happened, for metrics and logs. Strings are static or copied. */
 struct review_summary {
     const char *operation; /* "CREATE", ..., or "unknown" */
     const char *kind;      /* "Pod", "Deployment", ..., "other" */
-    const char *result;    /* allowed | denied | warned | mutated | skipped | invalid | busy */
+    const char *result;    /* allowed | denied | warned | mutated | skipped | excluded | invalid | busy */
     bool dry_run;
     size_t violations;
     char uid[129];
@@ -50,7 +62,7 @@ struct mb_arena;
  * runs on any thread. `arena` (may be NULL) holds the request's JSON
  * values while deciding and is reset before returning; out->body is not
  * in it. */
-void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
+void review_handle(const struct review_conf *rc, enum review_endpoint ep, enum review_mode mode,
                    const char *body, size_t len, struct mb_arena *arena, struct review_out *out);
 
 void review_out_cleanup(struct review_out *o);

@@ -36,7 +36,9 @@ struct mx;
 struct webhook_conf {
     const char *cert_file, *key_file;
     const char *bind;            /* ":8443" */
-    const struct cfg *cfg;       /* borrowed; admission section and maxBodyBytes are used */
+    const struct cfg *cfg;       /* borrowed, outlives the webhook: admission, maxBodyBytes,
+                                  * excludedNamespaces */
+    const char *own_namespace;   /* membudget's own (never governed); copied */
     unsigned tls_reload_ms;      /* how often to look at the certificate files */
     unsigned idle_timeout_s;     /* keep-alive / inactivity timeout */
     unsigned request_timeout_ms; /* whole-request deadline (slow clients) */

@@ -51,6 +51,14 @@ struct kcfg;
  * ~/.kube/config. Prints the error and returns false on failure. */
 bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *out);
 
+/* membudget's own namespace, never governed (DESIGN.md), the one answer the
+ * webhook and the controller both use: in-cluster the service account's
+ * (kc, or the service account's namespace file when kc is NULL), else
+ * $POD_NAMESPACE (the Downward API), else APP_DEFAULT_NAMESPACE, the
+ * namespace deploy/ installs into and its webhook configurations exclude. */
+#define APP_DEFAULT_NAMESPACE "membudget"
+void app_own_namespace(const struct kcfg *kc, char *out, size_t len);
+
 struct kapi_conf;
 /* The API client's settings from kc (borrowed strings). Logs a warning when
  * a bearer token would go over plain http://. */

@@ -120,7 +120,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     struct mb_diag d = {0};
     struct app_drain dr = {0};
     int status = 1;
-    char nsbuf[4096], idbuf[300], ua[400];
+    char nsbuf[4096], idbuf[300], ua[400], own_ns[64];
     const char *nsv[256];
     size_t nns = 0;
 
@@ -184,6 +184,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         snprintf(idbuf, sizeof idbuf, "%s_%ld", host, (long)getpid());
     }
     snprintf(ua, sizeof ua, "membudget/%s (%s; %s)", MB_VERSION, cmd, idbuf);
+    app_own_namespace(&kc, own_ns, sizeof own_ns);
 
     if (loop_new(&lp, LOOP_SERVER, &d) || loop_new(&clp, LOOP_CLIENT, &d))
         goto out;
@@ -196,6 +197,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .key_file = key,
             .bind = wbind,
             .cfg = &cfg,
+            .own_namespace = own_ns,
             .tls_reload_ms = 10000,
             .idle_timeout_s = (unsigned)(idle_ms / 1000),
             .request_timeout_ms = (unsigned)req_ms,
@@ -234,10 +236,6 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             log_warn("usage.allowHostNetwork is true: hostNetwork pods will be called on their "
                      "node's IP", NULL);
     }
-    /* membudget's own namespace is never governed: in-cluster it is the
-     * service account's, else POD_NAMESPACE (the Downward API) when set. */
-    const char *own_ns = kc.namespace_ && !strcmp(kc.context, "in-cluster") ? kc.namespace_
-                                                                             : getenv("POD_NAMESPACE");
     {
         struct controller_conf cc = {
             .namespaces = nsv,
@@ -284,8 +282,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             if (!dup)
                 json_array_append_new(ex, json_string(cfg.excluded.v[i]));
         }
-        if (own_ns && *own_ns)
-            json_array_append_new(ex, json_string(own_ns));
+        json_array_append_new(ex, json_string(own_ns));
         char server[300];
         app_server_for_log(&kc, server, sizeof server);
         log_info("controller starting", "{s:s,s:s,s:s,s:b,s:b,s:I,s:o}", "server", server,

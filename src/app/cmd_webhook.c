@@ -48,6 +48,7 @@ int cmd_webhook(int argc, char **argv)
     struct mb_diag d = {0};
     struct app_drain dr = {0};
     int status = 1;
+    char own_ns[64];
 
     if (r)
         return r == 1 ? 0 : 2;
@@ -82,6 +83,7 @@ int cmd_webhook(int argc, char **argv)
     if (!app_load_config(config, &cfg))
         return 2;
 
+    app_own_namespace(NULL, own_ns, sizeof own_ns);
     if (loop_new(&lp, LOOP_SERVER, &d))
         goto out;
     mx = app_metrics_new(nseries);
@@ -93,6 +95,7 @@ int cmd_webhook(int argc, char **argv)
             .key_file = key,
             .bind = bind,
             .cfg = &cfg,
+            .own_namespace = own_ns,
             .tls_reload_ms = (unsigned)reload_ms,
             .idle_timeout_s = (unsigned)(idle_ms / 1000),
             .request_timeout_ms = (unsigned)req_ms,

@@ -6,6 +6,7 @@
 
 #include "app_int.h"
 #include "membudget/alloc.h"
+#include "membudget/annot.h"
 #include "membudget/kapi.h"
 #include "membudget/kubeconfig.h"
 #include "membudget/log.h"
@@ -30,6 +31,31 @@ static bool from_file(const char *path, const char *context, struct kcfg *out)
         return false;
     }
     return true;
+}
+
+void app_own_namespace(const struct kcfg *kc, char *out, size_t len)
+{
+    const char *env = getenv("POD_NAMESPACE");
+    char why[128], *ns = NULL;
+    size_t n = 0;
+
+    if (kc && kc->namespace_ && kc->context && !strcmp(kc->context, "in-cluster") && *kc->namespace_) {
+        snprintf(out, len, "%s", kc->namespace_);
+        return;
+    }
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return;
+    }
+    if (getenv("KUBERNETES_SERVICE_HOST"))
+        ns = app_read_file(SA_DIR "/namespace", 4096, &n, why, sizeof why);
+    while (ns && n && (ns[n - 1] == '\n' || ns[n - 1] == ' '))
+        ns[--n] = '\0';
+    if (ns && n && ann_is_dns_label(ns))
+        snprintf(out, len, "%s", ns);
+    else
+        snprintf(out, len, "%s", APP_DEFAULT_NAMESPACE);
+    mb_free(ns);
 }
 
 bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *out)

@@ -69,7 +69,7 @@ bool cfg_excluded(const struct cfg *c, const char *ns, const char *own)
     for (size_t i = 0; i < MB_ARRAY_LEN(EX); i++)
         if (!strcmp(ns, EX[i]))
             return true;
-    for (size_t i = 0; i < c->excluded.n; i++)
+    for (size_t i = 0; c && i < c->excluded.n; i++)
         if (!strcmp(ns, c->excluded.v[i]))
             return true;
     return own && *own && !strcmp(ns, own);

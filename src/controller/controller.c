@@ -31,10 +31,14 @@
 #include "membudget/reflector.h"
 #include "controller_int.h"
 
-/* The pod cache's question: is this namespace governed? */
-static bool governed(void *arg, const char *ns)
+/* The pod cache's question: what is this namespace? Excluded ones (the
+ * webhook's very decision, cfg_excluded) keep no pod at all: never
+ * tracked, throttled, evicted or listed, whatever their labels. */
+static enum pc_scope ns_scope(void *arg, const char *ns)
 {
-    return gov_has(arg, ns);
+    if (gov_has(arg, ns))
+        return PC_NS_GOVERNED;
+    return gov_excluded(arg, ns) ? PC_NS_EXCLUDED : PC_NS_OTHER;
 }
 
 /* --- the cache listener ------------------------------------------------------- */
@@ -334,7 +338,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     snprintf(c->own_ns, sizeof c->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
     c->calls = conf->pods;
     c->rnd = clk->mono_ns(clk->ctx);
-    c->cache = pc_new(on_pod, governed, c);
+    c->cache = pc_new(on_pod, ns_scope, c);
     struct gq_conf gc = {.max_inflight = conf->max_inflight_writes,
                          .dry_run = conf->dry_run || conf->cfg->dry_run};
     c->gq = gq_new(lp, clk, api, mx, &gc);

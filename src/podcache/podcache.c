@@ -28,7 +28,7 @@ struct podcache {
     uint32_t gen;   /* relist generation */
     char *relist_ns;
     pc_listener_fn *fn;
-    pc_governed_fn *governed;
+    pc_scope_fn *scope;
     void *ctx;
 };
 
@@ -43,13 +43,13 @@ static uint64_t hash(const char *ns, const char *name)
     return h;
 }
 
-struct podcache *pc_new(pc_listener_fn *fn, pc_governed_fn *governed, void *ctx)
+struct podcache *pc_new(pc_listener_fn *fn, pc_scope_fn *scope, void *ctx)
 {
     struct podcache *c = mb_xcalloc(1, sizeof *c);
     c->cap = 64;
     c->slots = mb_xcalloc(c->cap, sizeof *c->slots);
     c->fn = fn;
-    c->governed = governed;
+    c->scope = scope;
     c->ctx = ctx;
     return c;
 }
@@ -358,10 +358,16 @@ static void remove_at(struct podcache *c, size_t i)
 
 static bool keep(struct podcache *c, const json_t *pod)
 {
-    if (pc_pod_relevant(pod))
-        return true;
     const char *ns = kobj_str(pod, "metadata.namespace");
-    return c->governed && ns && c->governed(c->ctx, ns);
+    switch (c->scope && ns ? c->scope(c->ctx, ns) : PC_NS_OTHER) {
+    case PC_NS_EXCLUDED:
+        return false;
+    case PC_NS_GOVERNED:
+        return true;
+    case PC_NS_OTHER:
+        break;
+    }
+    return pc_pod_relevant(pod);
 }
 
 static mb_err upsert(struct podcache *c, const json_t *pod, struct mb_diag *diag)

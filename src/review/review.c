@@ -48,7 +48,7 @@ static char **warning_list(const struct policy_result *pr, bool violations, cons
     return w;
 }
 
-static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
+static void decide(const struct review_conf *rc, enum review_endpoint ep, enum review_mode mode,
                    const char *body, size_t len, struct review_out *out)
 {
     struct admrev_req req;
@@ -79,6 +79,10 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
     if (kind != POLICY_KIND_OTHER)
         out->s.kind = policy_kind_name(kind);
     out->s.result = "skipped";
+    if (req.ns && *req.ns && cfg_excluded(rc->cfg, req.ns, rc->own_ns)) {
+        out->s.result = "excluded";
+        kind = POLICY_KIND_OTHER;
+    }
 
     /* pods/resize (in-place resize) is an UPDATE of the whole pod: a
      * resize may not take the target's limit below its budget. Other
@@ -92,7 +96,7 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
             .object = req.object,
             .old_object = req.old_object,
         };
-        policy_eval(conf, &in, &pr);
+        policy_eval(&rc->policy, &in, &pr);
         out->s.violations = pr.nv;
         policy_object_label(req.object, req.kind, req.ns, req.name, label, sizeof label);
         if (ep == REVIEW_MUTATE) {
@@ -126,12 +130,12 @@ static void decide(const struct policy_conf *conf, enum review_endpoint ep, enum
     admrev_req_cleanup(&req);
 }
 
-void review_handle(const struct policy_conf *conf, enum review_endpoint ep, enum review_mode mode,
+void review_handle(const struct review_conf *rc, enum review_endpoint ep, enum review_mode mode,
                    const char *body, size_t len, struct mb_arena *arena, struct review_out *out)
 {
     if (arena)
         mb_json_arena_begin(arena);
-    decide(conf, ep, mode, body, len, out);
+    decide(rc, ep, mode, body, len, out);
     if (arena) {
         mb_json_arena_end();
         if (mb_arena_starved(arena)) {

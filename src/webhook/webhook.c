@@ -37,7 +37,8 @@ struct worker {
 struct webhook {
     struct loop *lp;             /* the main loop: reload timer, ops */
     const struct mb_clock *clk;
-    struct policy_conf policy;   /* immutable once the workers run */
+    struct review_conf review;   /* immutable once the workers run */
+    char own_ns[64];             /* review.own_ns */
     struct tlsctx *tls;          /* shared: tlsctx_ssl_new from the workers */
     struct event *reload;
     struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry, *buffered, *parsing;
@@ -79,7 +80,7 @@ static void on_review(struct evhttp_request *req, void *ctx)
         return;
     }
     body = https_body(req, &len);
-    review_handle(&w->policy, e->ep, e->mode, body ? body : "", len, &e->wk->arena, &out);
+    review_handle(&w->review, e->ep, e->mode, body ? body : "", len, &e->wk->arena, &out);
     https_reply(req, out.http_status, out.content_type, out.body, out.body_len);
 
     {
@@ -267,8 +268,11 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
         w->max_parse = conf->max_parse;
         atomic_store(&w->parse_pool, (long long)conf->max_parse);
     }
-    w->policy = conf->cfg->admission;
-    w->policy.default_tiers = conf->cfg->tiers;
+    w->review.policy = conf->cfg->admission;
+    w->review.policy.default_tiers = conf->cfg->tiers;
+    w->review.cfg = conf->cfg;
+    snprintf(w->own_ns, sizeof w->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
+    w->review.own_ns = w->own_ns;
     err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag);
     if (err)
         goto fail;

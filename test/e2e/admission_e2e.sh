@@ -256,6 +256,27 @@ check "a ReplicationController's template is checked" \
     'denied the request: ReplicationController plain/legacy: spec.template.metadata.annotations\[membudget.io/budget\]: "2Gi": exceeds' \
     k create -f "$work/rc.yaml"
 
+# --- 5b. namespaces never governed, whatever the selector lets through -----------
+# The webhooks' namespaceSelector loses its exclusions (a hand-edited
+# configuration, or one rendered from another list): the webhook itself
+# still never governs kube-system or its own namespace (here, out of
+# cluster: "membudget"), with the controller's very decision.
+for cfg in mutatingwebhookconfiguration validatingwebhookconfiguration; do
+    k patch $cfg membudget --type json -p '[{"op":"remove","path":"/webhooks/0/namespaceSelector/matchExpressions/2"}]' > /dev/null
+done
+for ns in kube-system membudget; do
+    k create namespace $ns > /dev/null 2>&1
+    k label --overwrite namespace $ns membudget.io/enforce=true > /dev/null
+    sed -e "s/namespace: capped/namespace: $ns/" -e 's/image: shop\/web}/image: shop\/web, resources: {limits: {memory: 512Mi}}}/' \
+        "$work/lr-pod.yaml" > "$work/ex-$ns.yaml"
+    check "$ns labelled, the selector without exclusions: a pod over its limit is admitted untouched" \
+        'pod/web-1 created' k create -f "$work/ex-$ns.yaml"
+    check "... no GOMEMLIMIT, no readiness gate injected in $ns" '^untouched$' \
+        sh -c "kubectl -n $ns get pod web-1 -o 'jsonpath={.spec.containers[0].env}{.spec.readinessGates}' | grep -q . || echo untouched"
+done
+check "the webhook counts them as excluded" 'result="excluded"' \
+    curl -s "http://$(sed -n 's/.*"msg":"metrics listening".*"address":"\([^"]*\)".*/\1/p' "$work/wh.log")/metrics"
+
 # --- 6. membudget down -----------------------------------------------------------
 kill $whpid 2>/dev/null
 wait $whpid 2>/dev/null

@@ -17,7 +17,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import controller_e2e as base  # noqa: E402  (the harness: Sim, Ctl, check, wait_until)
-from controller_e2e import check, wait_until, http  # noqa: E402
+from controller_e2e import check, cond_of, wait_until, http  # noqa: E402
 
 ROOT = base.ROOT
 LEAKY = None
@@ -583,27 +583,38 @@ def sc_failover(work):
 
 
 def sc_excluded_namespaces(work):
-    """kube-system labelled for membudget, a pod there at 99%: never acted on."""
+    """kube-system and membudget's own namespace (out of cluster: "membudget")
+    labelled for membudget, a pod in each at 190%: never tracked, throttled
+    or evicted, not listed on /debug/pods; the same pod in shop is."""
     sim = setup(work)
     try:
-        st, _ = sim.ns("kube-system")
-        if st == 409:  # kubesim has it already: label it
-            sim.api("PATCH", "/api/v1/namespaces/kube-system",
-                    {"metadata": {"labels": {"membudget.io/enforce": "true"}}},
-                    "application/merge-patch+json")
+        for ns in ("kube-system", "membudget"):
+            st, _ = sim.ns(ns)
+            if st == 409:  # kubesim has it already: label it
+                sim.api("PATCH", "/api/v1/namespaces/" + ns,
+                        {"metadata": {"labels": {"membudget.io/enforce": "true"}}},
+                        "application/merge-patch+json")
         ctl = controller(work, sim)
-        wset_pod(sim, "kube-system", "dns", "rs-dns")
-        wset_pod(sim, "shop", "s1", "rs-s1")
-        wait_until(lambda: ("shop", "s1") in ctl.tracked(), 5)
-        set_usage(sim, "kube-system", ["dns"], "99Mi")
-        set_usage(sim, "shop", ["s1"], "99Mi")
-        wait_until(lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", "s1"), 20)
+        for ns in ("kube-system", "membudget", "shop"):
+            wset_pod(sim, ns, "p", "rs-" + ns)
+        wait_until(lambda: ("shop", "p") in ctl.tracked(), 5)
+        check("/debug/pods lists neither kube-system's nor membudget's pod",
+              not {("kube-system", "p"), ("membudget", "p")} & set(ctl.tracked()), ctl.tracked().keys())
+        check("neither is a governed namespace",
+              sorted(ctl.debug()["governedNamespaces"]) == ["shop"], ctl.debug()["governedNamespaces"])
+        for ns in ("kube-system", "membudget", "shop"):
+            set_usage(sim, ns, ["p"], "190Mi")
+        wait_until(lambda: "MemoryBudgetEvicted" in reasons(sim, "shop", "p"), 20)
         time.sleep(2)
-        check("a labelled kube-system is not governed: no action, no Event there",
-              reasons(sim, "kube-system", "dns") == [] and ("kube-system", "dns") in sim.pods(),
-              reasons(sim, "kube-system", "dns"))
+        for ns in ("kube-system", "membudget"):
+            check("a labelled %s is not governed: no action, no Event there, the pod still there" % ns,
+                  reasons(sim, ns, "p") == [] and (ns, "p") in sim.pods()
+                  and cond_of(sim.pods()[(ns, "p")]) is None, reasons(sim, ns, "p"))
         check("the exclusion is logged", log_msgs(
             ctl, "namespace is labelled but excluded: not governed"))
+        check("the controller logs its own namespace among the excluded",
+              any("membudget" in (l.get("excludedNamespaces") or []) for l in ctl.logs()
+                  if l.get("msg") == "controller starting"))
         ctl.stop()
     finally:
         sim.stop()

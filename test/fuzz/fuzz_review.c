@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct policy_conf conf;
+    struct review_conf conf = {0};
     struct review_out out;
     static struct mb_arena arena;
     static bool init;
@@ -20,8 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init = true;
     }
 
-    policy_conf_defaults(&conf);
-    conf.default_budget_pct = size & 1 ? 90 : 0;
+    policy_conf_defaults(&conf.policy);
+    conf.policy.default_budget_pct = size & 1 ? 90 : 0;
+    conf.own_ns = "membudget";
     for (int ep = 0; ep < 2; ep++) {
         review_handle(&conf, ep ? REVIEW_MUTATE : REVIEW_VALIDATE, ep ? REVIEW_ENFORCE : REVIEW_AUDIT,
                       (const char *)data, size, NULL, &out);

@@ -30,10 +30,13 @@ static void listener(void *ctx, enum pc_change ch, const struct pc_pod *old, str
         s->deleted++;
 }
 
-static bool governed_shop(void *ctx, const char *ns)
+/* shop is governed, kube-system excluded, the rest neither. */
+static enum pc_scope scope_shop(void *ctx, const char *ns)
 {
     (void)ctx;
-    return strcmp(ns, "shop") == 0;
+    if (!strcmp(ns, "kube-system"))
+        return PC_NS_EXCLUDED;
+    return strcmp(ns, "shop") == 0 ? PC_NS_GOVERNED : PC_NS_OTHER;
 }
 
 /* A pod: budget NULL for none; gated adds the readiness gate. */
@@ -201,17 +204,28 @@ END_TEST
 START_TEST(test_pc_what_is_kept)
 {
     struct seen s = {{0}, 0, 0, 0};
-    struct podcache *c = pc_new(listener, governed_shop, &s);
+    struct podcache *c = pc_new(listener, scope_shop, &s);
     json_t *a = pod("other", "plain", "u1", NULL, false);   /* not kept */
     json_t *b = pod("other", "budget", "u2", "1Gi", false); /* kept: budget */
     json_t *g = pod("other", "gated", "u3", NULL, true);    /* kept: gate */
     json_t *n = pod("shop", "plain", "u4", NULL, false);    /* kept: governed namespace */
+    json_t *xb = pod("kube-system", "dns", "u5", "100Mi", true); /* not kept: excluded */
     pc_apply(c, KOBJ_ADDED, a, NULL);
     pc_apply(c, KOBJ_ADDED, b, NULL);
     pc_apply(c, KOBJ_ADDED, g, NULL);
     pc_apply(c, KOBJ_ADDED, n, NULL);
+    pc_apply(c, KOBJ_ADDED, xb, NULL);
+    pc_relist_begin(c, "");
+    pc_relist_item(c, xb, NULL);
+    pc_relist_item(c, a, NULL);
+    pc_relist_item(c, b, NULL);
+    pc_relist_item(c, g, NULL);
+    pc_relist_item(c, n, NULL);
+    pc_relist_end(c);
     ck_assert_uint_eq(pc_count(c), 3);
     ck_assert_ptr_null(pc_get(c, "other", "plain"));
+    ck_assert_ptr_null(pc_get(c, "kube-system", "dns"));
+    json_decref(xb);
     /* The budget annotation removed: no longer kept, reported as deleted. */
     json_object_del(json_object_get(json_object_get(b, "metadata"), "annotations"),
                     "membudget.io/budget");

@@ -12,9 +12,14 @@
 #include "suites.h"
 #include "testutil.h"
 
-static struct policy_conf CONF;
+static struct review_conf CONF;
 
-static void setup(void) { policy_conf_defaults(&CONF); }
+static void setup(void)
+{
+    memset(&CONF, 0, sizeof CONF);
+    policy_conf_defaults(&CONF.policy);
+    CONF.own_ns = "membudget";
+}
 
 /* Run a fixture through review_handle; returns the parsed response body. */
 static json_t *run(const char *fixture, enum review_endpoint ep, enum review_mode mode,
@@ -37,6 +42,69 @@ static json_t *run(const char *fixture, enum review_endpoint ep, enum review_mod
     ck_assert_str_eq(json_string_value(json_object_get(resp, "kind")), "AdmissionReview");
     return resp;
 }
+
+/* Namespaces that are never governed: the webhook answers allowed and
+ * untouched ("excluded") whatever the namespaceSelector let through, with
+ * the very decision the controller reads (cfg_excluded). Each row: the
+ * review's namespace, and whether it is excluded (config: excludedNamespaces
+ * [monitoring], membudget's own namespace "platform"). */
+static const struct {
+    const char *ns;
+    bool excluded;
+} EXCLUDED[] = {
+    {"kube-system", true}, {"kube-public", true}, {"kube-node-lease", true},
+    {"platform", true},    {"monitoring", true},  {"shop", false},
+    {"membudget", false}, /* not ours here: our own is "platform" */
+};
+
+START_TEST(test_review_excluded_namespaces)
+{
+    static const char *const FIX[] = {"test/fixtures/admission/pod-create-bad.json",
+                                      "test/fixtures/admission/pod-create-mutate.json"};
+    static const char Y[] = "excludedNamespaces: [monitoring]\n";
+    struct cfg cfg;
+    struct review_conf rc = {0};
+    struct mb_diag d = {0};
+
+    ck_assert_int_eq(cfg_parse(Y, strlen(Y), "t.yaml", &cfg, &d), MB_OK);
+    rc.policy = cfg.admission;
+    rc.cfg = &cfg;
+    rc.own_ns = "platform";
+    ck_assert(cfg_excluded(&cfg, EXCLUDED[_i].ns, "platform") == EXCLUDED[_i].excluded);
+    for (int f = 0; f < 2; f++) {
+        size_t len;
+        char *body = tu_read_file(FIX[f], &len), *at, *in;
+        struct review_out o;
+        enum review_endpoint ep = f ? REVIEW_MUTATE : REVIEW_VALIDATE;
+        json_t *r;
+
+        /* the request's namespace, and the object's */
+        struct mb_buf b;
+        mb_buf_init(&b, 1 << 20);
+        for (in = body; (at = strstr(in, "\"namespace\": \"shop\"")); in = at + 19) {
+            mb_buf_add(&b, in, (size_t)(at - in));
+            mb_buf_printf(&b, "\"namespace\": \"%s\"", EXCLUDED[_i].ns);
+        }
+        mb_buf_adds(&b, in);
+        review_handle(&rc, ep, REVIEW_ENFORCE, mb_buf_str(&b), b.len, NULL, &o);
+        r = tu_json(o.body);
+        ck_assert_str_eq(o.s.ns, EXCLUDED[_i].ns);
+        if (EXCLUDED[_i].excluded) {
+            ck_assert_str_eq(o.s.result, "excluded");
+            ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
+            ck_assert_ptr_null(jpatch_get(r, "/response/patch"));
+            ck_assert_ptr_null(jpatch_get(r, "/response/warnings"));
+        } else {
+            ck_assert_str_eq(o.s.result, f ? "mutated" : "denied");
+        }
+        json_decref(r);
+        review_out_cleanup(&o);
+        mb_buf_cleanup(&b);
+        mb_free(body);
+    }
+    cfg_cleanup(&cfg);
+}
+END_TEST
 
 START_TEST(test_review_good_pod)
 {
@@ -407,6 +475,7 @@ Suite *review_suite(void)
     tcase_add_test(tc, test_review_warnings_and_message_capped);
     tcase_add_test(tc, test_review_parse_memory_capped);
     tcase_add_test(tc, test_review_good_pod);
+    tcase_add_loop_test(tc, test_review_excluded_namespaces, 0, (int)MB_ARRAY_LEN(EXCLUDED));
     tcase_add_test(tc, test_review_denied_lists_everything);
     tcase_add_test(tc, test_review_audit_warns);
     tcase_add_test(tc, test_review_workload_template);
