@@ -75,6 +75,22 @@ enum policy_kind policy_kind_of_object(const json_t *obj);
 /* Returns: static kind name ("Deployment"), "" for OTHER. */
 const char *policy_kind_name(enum policy_kind k);
 
+/* What the namespace's LimitRanges give a container without a memory limit
+ * (limitrange.h): the workload template's pods get it from the LimitRanger
+ * admission plugin before any webhook sees them. */
+enum policy_lr_state {
+    POLICY_LR_UNKNOWN, /* not known (not listed yet; lint: none in its input) */
+    POLICY_LR_NONE,    /* none gives a default: pods without a limit are denied */
+    POLICY_LR_DEFAULT, /* default_memory, from LimitRange `name` */
+};
+struct policy_lr {
+    enum policy_lr_state state;
+    int64_t default_memory;
+    unsigned count; /* LimitRanges of the namespace that give a default */
+    char ns[64];
+    char name[254];
+};
+
 struct policy_input {
     enum policy_kind kind;
     enum policy_op op;
@@ -83,6 +99,11 @@ struct policy_input {
     /* POLICY_KIND_CUSTOM: where the PodTemplateSpec is, as a JSON Pointer
      * ("/spec/template") and as a field-path prefix ("spec.template.") */
     const char *template_pointer, *template_prefix;
+    /* The namespace's LimitRange default, for a target container without
+     * a memory limit; NULL: unknown. The webhook gives it for workload
+     * templates only (a pod has been defaulted before it is reviewed);
+     * lint for pods too. */
+    const struct policy_lr *limit_range;
 };
 
 struct policy_violation {

@@ -34,6 +34,11 @@ struct review_conf {
     struct policy_conf policy;
     const struct cfg *cfg; /* borrowed: excludedNamespaces; NULL: only the built-in exclusions */
     const char *own_ns;    /* borrowed: membudget's own namespace; NULL when unknown */
+    /* What namespace `ns`'s LimitRanges give a container without a memory
+     * limit (lrwatch_lookup), asked for workload templates; NULL: unknown.
+     * Called on the reviewing thread: it must be thread-safe. */
+    void (*limit_range)(void *ctx, const char *ns, struct policy_lr *out);
+    void *limit_range_ctx;
 };
 
 /* What happened, for metrics and logs. Strings are static or copied. */

@@ -39,6 +39,10 @@ struct webhook_conf {
     const struct cfg *cfg;       /* borrowed, outlives the webhook: admission, maxBodyBytes,
                                   * excludedNamespaces */
     const char *own_namespace;   /* membudget's own (never governed); copied */
+    /* The namespaces' LimitRange defaults (review.h), e.g. lrwatch_lookup;
+     * NULL: unknown. ctx borrowed, must outlive the webhook. */
+    void (*limit_range)(void *ctx, const char *ns, struct policy_lr *out);
+    void *limit_range_ctx;
     unsigned tls_reload_ms;      /* how often to look at the certificate files */
     unsigned idle_timeout_s;     /* keep-alive / inactivity timeout */
     unsigned request_timeout_ms; /* whole-request deadline (slow clients) */

@@ -21,6 +21,7 @@
 #include "membudget/leader.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
+#include "membudget/lrwatch.h"
 #include "membudget/metrics.h"
 #include "membudget/ops.h"
 #include "membudget/webhook.h"
@@ -34,6 +35,11 @@ static void on_leading(void *arg, bool leading)
 }
 
 /* Started on the controller's loop once its thread runs. */
+static void lrw_start(void *arg)
+{
+    lrwatch_start(arg);
+}
+
 static void ctl_start(void *arg)
 {
     struct app_drain *d = arg;
@@ -117,6 +123,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     struct controller *ctl = NULL;
     struct leader *le = NULL;
     struct webhook *wh = NULL;
+    struct lrwatch *lrw = NULL;
     struct mb_diag d = {0};
     struct app_drain dr = {0};
     int status = 1;
@@ -191,6 +198,18 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     mx = app_metrics_new(nseries);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))
         goto out;
+    {
+        struct kapi_conf kconf;
+        app_kapi_conf(&kc, ua, &kconf);
+        if (kapi_new(clp, clock_system(), &kconf, &api, &d))
+            goto out;
+    }
+    if (with_webhook) {
+        /* The LimitRanges, for templates without a memory limit: listed and
+         * watched on the controller's loop (its latency is not the webhook's),
+         * read by the webhook's workers. */
+        lrw = lrwatch_new(clp, clock_system(), api, mx);
+    }
     if (with_webhook) {
         struct webhook_conf wc = {
             .cert_file = cert,
@@ -198,6 +217,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .bind = wbind,
             .cfg = &cfg,
             .own_namespace = own_ns,
+            .limit_range = lrwatch_lookup,
+            .limit_range_ctx = lrw,
             .tls_reload_ms = 10000,
             .idle_timeout_s = (unsigned)(idle_ms / 1000),
             .request_timeout_ms = (unsigned)req_ms,
@@ -207,12 +228,6 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .max_parse = (size_t)maxparse_bytes,
         };
         if (webhook_new(lp, clock_system(), &wc, mx, ops, &wh, &d))
-            goto out;
-    }
-    {
-        struct kapi_conf kconf;
-        app_kapi_conf(&kc, ua, &kconf);
-        if (kapi_new(clp, clock_system(), &kconf, &api, &d))
             goto out;
     }
     {
@@ -290,6 +305,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
                  leader_elect, "dryRun", dry_run || cfg.dry_run, "namespaces", (json_int_t)nns,
                  "excludedNamespaces", ex);
     }
+    if (lrw)
+        loop_post(clp, lrw_start, lrw);
     loop_post(clp, ctl_start, &dr);
     if (loop_spawn(clp, "controller", &d))
         goto out;
@@ -307,6 +324,7 @@ out:
         loop_flush(lp); /* replies still queued, while the ops server exists */
     app_drain_cleanup(&dr);
     leader_free(le);
+    lrwatch_free(lrw);
     controller_free(ctl);
     kapi_free(scrape);
     podcall_free(pods);

@@ -1,25 +1,36 @@
 /* cmd_webhook.c -- `membudget webhook` (shell: wiring and shutdown order). */
 #include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "app_int.h"
 #include "membudget/alloc.h"
+#include "membudget/kapi.h"
+#include "membudget/kubeconfig.h"
+#include "membudget/lrwatch.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
 #include "membudget/ops.h"
 #include "membudget/webhook.h"
 
+static void lrw_start(void *arg)
+{
+    lrwatch_start(arg);
+}
+
 int cmd_webhook(int argc, char **argv)
 {
     const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level,
-        *workers, *maxbuf, *maxparse, *maxseries;
+        *workers, *maxbuf, *maxparse, *maxseries, *kubeconfig, *context;
     const struct flag FLAGS[] = {
         {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL, false},
         {"webhook-bind-address", "ADDR", ":8443", "HTTPS address for /validate, /validate/audit, /mutate", &bind, NULL, false},
         {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics", &mbind, NULL, false},
         {"config", "FILE", "", "config file (YAML); defaults when not given", &config, NULL, false},
+        {"kubeconfig", "FILE", "", "API server for the LimitRanges (templates without a memory limit); default $KUBECONFIG, else in-cluster, else none (they are then unknown)", &kubeconfig, NULL, false},
+        {"context", "NAME", "", "kubeconfig context (default: its current-context)", &context, NULL, false},
         {"tls-reload-interval", "DURATION", "10s", "how often to check the certificate files for changes", &reload, NULL, false},
         {"webhook-idle-timeout", "DURATION", "60s", "close a connection idle (or stalled) this long", &idle, NULL, false},
         {"webhook-request-timeout", "DURATION", "10s", "a whole request must arrive within this time", &reqto, NULL, false},
@@ -41,7 +52,11 @@ int cmd_webhook(int argc, char **argv)
     int64_t maxbuf_bytes = 0, maxparse_bytes = 0;
     enum log_level ll;
     struct cfg cfg;
-    struct loop *lp = NULL;
+    struct loop *lp = NULL, *clp = NULL;
+    struct kcfg kc = {0};
+    bool with_api;
+    struct kapi *api = NULL;
+    struct lrwatch *lrw = NULL;
     struct mx *mx = NULL;
     struct ops *ops = NULL;
     struct webhook *wh = NULL;
@@ -82,10 +97,31 @@ int cmd_webhook(int argc, char **argv)
     log_set_level(ll);
     if (!app_load_config(config, &cfg))
         return 2;
-
-    app_own_namespace(NULL, own_ns, sizeof own_ns);
+    /* The API server is asked only for LimitRanges: with a kubeconfig (flag
+     * or $KUBECONFIG) or in a cluster; without one they are unknown, and a
+     * template without a memory limit is admitted with a warning. */
+    with_api = *kubeconfig || (getenv("KUBECONFIG") && *getenv("KUBECONFIG")) ||
+               (getenv("KUBERNETES_SERVICE_HOST") && *getenv("KUBERNETES_SERVICE_HOST"));
+    if (with_api && !app_kube_config(kubeconfig, context, &kc)) {
+        cfg_cleanup(&cfg);
+        return 2;
+    }
+    app_own_namespace(with_api ? &kc : NULL, own_ns, sizeof own_ns);
     if (loop_new(&lp, LOOP_SERVER, &d))
         goto out;
+    if (with_api) {
+        struct kapi_conf kconf;
+        char ua[200];
+        snprintf(ua, sizeof ua, "membudget/%s (webhook)", MB_VERSION);
+        app_kapi_conf(&kc, ua, &kconf);
+        if (loop_new(&clp, LOOP_CLIENT, &d) || kapi_new(clp, clock_system(), &kconf, &api, &d))
+            goto out;
+        lrw = lrwatch_new(clp, clock_system(), api, NULL);
+    } else {
+        log_warn("no API server configuration (--kubeconfig, $KUBECONFIG or in-cluster): the "
+                 "namespaces' LimitRanges are unknown, so a workload template without a memory "
+                 "limit is admitted with a warning", NULL);
+    }
     mx = app_metrics_new(nseries);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))
         goto out;
@@ -96,6 +132,8 @@ int cmd_webhook(int argc, char **argv)
             .bind = bind,
             .cfg = &cfg,
             .own_namespace = own_ns,
+            .limit_range = lrw ? lrwatch_lookup : NULL,
+            .limit_range_ctx = lrw,
             .tls_reload_ms = (unsigned)reload_ms,
             .idle_timeout_s = (unsigned)(idle_ms / 1000),
             .request_timeout_ms = (unsigned)req_ms,
@@ -112,16 +150,30 @@ int cmd_webhook(int argc, char **argv)
                             .grace_ms = grace_ms};
     if (app_drain_init(&dr, &d))
         goto out;
+    if (lrw) {
+        if (loop_spawn(clp, "limitranges", &d))
+            goto out;
+        loop_post(clp, lrw_start, lrw);
+    }
     status = loop_run(lp) == 0 ? 0 : 1;
 out:
     if (d.msg[0])
         fprintf(stderr, "membudget webhook: %s\n", d.msg);
     webhook_free(wh); /* stops and joins the workers */
+    if (clp) {
+        loop_stop(clp);
+        loop_join(clp);
+        loop_flush(clp);
+    }
     loop_flush(lp);
     app_drain_cleanup(&dr);
     ops_free(ops);
     mx_free(mx);
+    lrwatch_free(lrw);
+    kapi_free(api);
+    loop_free(clp);
     loop_free(lp);
+    kcfg_cleanup(&kc);
     cfg_cleanup(&cfg);
     return status;
 }

@@ -345,14 +345,47 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
 
     /* 3. The limit first (a missing limit is the first thing to fix), then
      * the budget against it. A workload template may leave the limit to a
-     * LimitRange default: a warning there; its pods are checked when they
-     * are created, after defaulting. */
+     * LimitRange default (the LimitRanger plugin gives it to each pod before
+     * the webhooks see it): where the namespace's LimitRanges are known,
+     * none giving one is a violation, one giving one is a warning that
+     * names it and the budget is checked against its default; where they
+     * are not known, a warning that says so. */
     bool wants_limit = a.has_budget || (conf->require_budget && !json_object_get(annotations, ANN_BUDGET));
+    const struct policy_lr *lr = in->limit_range;
+    const struct policy_lr *limit_from = NULL; /* the LimitRange that gives the limit */
+    if (target && !limit_present && lr && lr->state == POLICY_LR_DEFAULT) {
+        limit = lr->default_memory;
+        limit_present = limit_ok = true;
+        limit_from = lr;
+        if (wants_limit) {
+            char more[96] = "";
+            if (lr->count > 1)
+                snprintf(more, sizeof more, " (the smallest default of the %u LimitRanges there; "
+                                            "Kubernetes applies one of them)", lr->count);
+            warn(out, "%s.resources.limits.memory: not set in the %s: %s %s from LimitRange "
+                      "%s/%s (default.memory)%s",
+                 tpath, prefix[0] ? "template" : "pod", prefix[0] ? "its pods get" : "it gets",
+                 qty_format(limit, q), lr->ns, lr->name, more);
+        }
+    }
     if (target && !limit_present && wants_limit) {
         char *path = mb_xasprintf("%s.resources.limits.memory", tpath);
-        if (prefix[0]) {
+        if (prefix[0] && lr && lr->state == POLICY_LR_NONE) {
+            if (a.has_budget)
+                violate(out, path, "required when " ANN_BUDGET " is set: no LimitRange of namespace "
+                                   "\"%s\" gives a default memory limit (type: Container, "
+                                   "default.memory), so every pod of this template would be denied",
+                        lr->ns);
+            else
+                violate(out, path, "required: a governed pod needs a memory limit, and no LimitRange "
+                                   "of namespace \"%s\" gives a default one (type: Container, "
+                                   "default.memory)",
+                        lr->ns);
+        } else if (prefix[0]) {
             warn(out, "%s: not set in the template: its pods need one, from a LimitRange default or "
-                      "the template (a pod without a memory limit is denied when it is created)",
+                      "the template (the namespace's LimitRanges are not known here, so one is "
+                      "assumed to give a default; a pod without a memory limit is denied when it "
+                      "is created)",
                  path);
             mb_free(path);
         } else if (a.has_budget) {
@@ -369,6 +402,14 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             /* said above */
         } else if (target && !limit_ok) {
             violate(out, mb_xasprintf("%s.resources.limits.memory", tpath), "%s", why);
+        } else if (target && budget > limit && limit_from) {
+            const json_t *raw = json_object_get(annotations, ANN_BUDGET);
+            violate(out, ann_path(prefix, ANN_BUDGET),
+                    "\"%s\": exceeds the memory limit %s that LimitRange %s/%s gives container "
+                    "\"%s\" (%s.resources.limits.memory is not set)",
+                    json_string_value(raw), qty_format(limit, q), limit_from->ns, limit_from->name,
+                    tg.name ? tg.name : "", tpath);
+            budget_known = false;
         } else if (target && budget > limit) {
             const json_t *raw = json_object_get(annotations, ANN_BUDGET);
             violate(out, ann_path(prefix, ANN_BUDGET),

@@ -96,6 +96,13 @@ static void decide(const struct review_conf *rc, enum review_endpoint ep, enum r
             .object = req.object,
             .old_object = req.old_object,
         };
+        struct policy_lr lr;
+        /* A workload template is not defaulted by LimitRanger, its pods
+         * are: ask what they will get. (A pod is reviewed after it.) */
+        if (kind != POLICY_KIND_POD && rc->limit_range && req.ns && *req.ns) {
+            rc->limit_range(rc->limit_range_ctx, req.ns, &lr);
+            in.limit_range = &lr;
+        }
         policy_eval(&rc->policy, &in, &pr);
         out->s.violations = pr.nv;
         policy_object_label(req.object, req.kind, req.ns, req.name, label, sizeof label);

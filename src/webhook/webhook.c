@@ -273,6 +273,8 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
     w->review.cfg = conf->cfg;
     snprintf(w->own_ns, sizeof w->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
     w->review.own_ns = w->own_ns;
+    w->review.limit_range = conf->limit_range;
+    w->review.limit_range_ctx = conf->limit_range_ctx;
     err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag);
     if (err)
         goto fail;

@@ -20,6 +20,7 @@ root = sys.argv[1]
 # kapi request path built in src/ (method + path pattern).
 calls = set()
 for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/controller/gateq.c",
+          "src/lrwatch/lrwatch.c",
           "src/recorder/recorder.c",
           "src/leader/leader.c", "src/sampler/sampler.c"]:
     text = open("%s/%s" % (root, f)).read()
@@ -36,6 +37,7 @@ for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/contr
                                                  ("create", "coordination.k8s.io", "leases"),
                                                  ("update", "coordination.k8s.io", "leases")}
         if "metrics.k8s.io" in p: calls.add(("list", "metrics.k8s.io", "pods"))
+        if p == "/api/v1/limitranges": calls |= {("list", "", "limitranges"), ("watch", "", "limitranges")}
 # get is implied by list for the RBAC a client needs; grant matches exactly as written:
 want = calls | {("get", "", "pods"), ("get", "", "namespaces"), ("get", "metrics.k8s.io", "pods")}
 import subprocess

@@ -38,11 +38,6 @@ jp() { k "$@" 2>&1; }
 test_certs "$work" ca
 ca=$(base64 -w0 < "$work/ca.crt")
 
-"$bin" webhook --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
-    --webhook-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 2> "$work/wh.log" &
-whpid=$!
-for _ in $(seq 100); do grep -q '"webhook listening"' "$work/wh.log" && break; sleep 0.05; done
-whaddr=$(sed -n 's/.*"msg":"webhook listening".*"address":"\([^"]*\)".*/\1/p' "$work/wh.log")
 
 # The injector: prepends istio-proxy (with a memory limit of its own) to every pod.
 cat > "$work/injector.py" <<'PY'
@@ -79,6 +74,14 @@ for _ in $(seq 100); do [ -s "$work/inj.addr" ] && break; sleep 0.05; done
 
 start_sim
 trap '[ -n "$sim" ] && kill $sim 2>/dev/null; kill $whpid $injpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+# membudget's webhook, with the API server for the namespaces' LimitRanges.
+"$bin" webhook --tls-cert-file "$work/tls.crt" --tls-private-key-file "$work/tls.key" \
+    --kubeconfig "$work/kubeconfig" \
+    --webhook-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 2> "$work/wh.log" &
+whpid=$!
+for _ in $(seq 100); do grep -q '"webhook listening"' "$work/wh.log" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -q '"limitranges synced"' "$work/wh.log" && break; sleep 0.05; done
+whaddr=$(sed -n 's/.*"msg":"webhook listening".*"address":"\([^"]*\)".*/\1/p' "$work/wh.log")
 curl -s -X POST "http://$simaddr/_sim/services" -d "{\"membudget/membudget-webhook\":\"$whaddr\"}" > /dev/null
 k apply -f "$root/deploy/00-namespace.yaml" > /dev/null
 k apply -f "$root/deploy/40-webhooks.yaml" > /dev/null
@@ -193,9 +196,25 @@ spec:
 EOF
 k apply -f "$work/lr.yaml" > /dev/null
 sed -e 's/namespace: shop/namespace: capped/' -e 's/, resources: {limits: {memory: 1Gi}}//' "$work/web.yaml" > "$work/web-lr.yaml"
-check "a template without a limit (LimitRange) is admitted, with a warning naming the limit" \
-    'Warning: membudget: Deployment capped/web: spec.template.spec.containers\[0\].resources.limits.memory: not set in the template.*LimitRange' \
+check "a template without a limit, a LimitRange default there: admitted, the warning names it and its limit" \
+    'Warning: membudget: Deployment capped/web: spec.template.spec.containers\[0\].resources.limits.memory: not set in the template: its pods get 1Gi from LimitRange capped/mem \(default.memory\)' \
     k apply -f "$work/web-lr.yaml"
+check "... the budget is checked against that limit" \
+    'denied the request: Deployment capped/big: spec.template.metadata.annotations\[membudget.io/budget\]: "2Gi": exceeds the memory limit 1Gi that LimitRange capped/mem gives container "app"' \
+    k apply -f <(sed -e 's/name: web, namespace: capped/name: big, namespace: capped/' -e 's/budget: 768Mi/budget: 2Gi/' "$work/web-lr.yaml")
+check "a template without a limit, no LimitRange in its namespace: denied at the template's path" \
+    'denied the request: Deployment plain/web: spec.template.spec.containers\[0\].resources.limits.memory: required when membudget.io/budget is set: no LimitRange of namespace "plain" gives a default memory limit' \
+    k apply -f <(sed 's/namespace: capped/namespace: plain/' "$work/web-lr.yaml")
+# A LimitRange created now reaches the webhook through its watch.
+k create namespace later > /dev/null
+k label namespace later membudget.io/enforce=true > /dev/null
+sed 's/namespace: capped/namespace: later/' "$work/lr.yaml" | k apply -f - > /dev/null
+for _ in $(seq 50); do
+    k apply --dry-run=server -f <(sed 's/namespace: capped/namespace: later/' "$work/web-lr.yaml") > /dev/null 2>&1 && break
+    sleep 0.1
+done
+check "a LimitRange created later is seen (watch): the template there is admitted" \
+    'deployment.apps/web created' k apply -f <(sed 's/namespace: capped/namespace: later/' "$work/web-lr.yaml")
 cat > "$work/lr-pod.yaml" <<'EOF'
 apiVersion: v1
 kind: Pod
