@@ -4,7 +4,9 @@
 #include "membudget/alloc.h"
 #include "membudget/jpatch.h"
 #include "membudget/jsonx.h"
+#include "membudget/limitrange.h"
 #include "membudget/policy.h"
+#include "membudget/quantity.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -379,6 +381,150 @@ START_TEST(test_policy_template_limit_from_limitrange)
 }
 END_TEST
 
+/* A target without a memory limit, by what the namespace's LimitRanges give
+ * (state, default) and the object (template or pod) and its budget:
+ * want: violations as in POD_ROWS; warn: the start of the one warning
+ * after the field path, or NULL for none. */
+static const struct {
+    bool tmpl;
+    const char *budget;
+    enum policy_lr_state state;
+    const char *dflt;
+    unsigned count;
+    const char *want, *warn;
+} LR_ROWS[] = {
+    {true, "768Mi", POLICY_LR_UNKNOWN, NULL, 0, "", "not set in the template: its pods need one, from a LimitRange default"},
+    {true, "768Mi", POLICY_LR_NONE, NULL, 0,
+     "spec.template.spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set: no "
+     "LimitRange of namespace \"shop\" gives a default memory limit (type: Container, default.memory), so every pod",
+     NULL},
+    {true, NULL, POLICY_LR_NONE, NULL, 0,
+     "spec.template.spec.containers[0].resources.limits.memory=>required: a governed pod needs a memory limit, and no "
+     "LimitRange of namespace \"shop\"|spec.template.metadata.annotations[membudget.io/budget]=>required",
+     NULL},
+    {true, "768Mi", POLICY_LR_DEFAULT, "1Gi", 1, "",
+     "not set in the template: its pods get 1Gi from LimitRange shop/mem (default.memory)"},
+    {true, "768Mi", POLICY_LR_DEFAULT, "1Gi", 3, "",
+     "not set in the template: its pods get 1Gi from LimitRange shop/mem (default.memory) (the smallest default of the 3"},
+    {true, "2Gi", POLICY_LR_DEFAULT, "1Gi", 1,
+     "spec.template.metadata.annotations[membudget.io/budget]=>\"2Gi\": exceeds the memory limit 1Gi that LimitRange "
+     "shop/mem gives container \"api\" (spec.template.spec.containers[0].resources.limits.memory is not set)",
+     "not set in the template: its pods get 1Gi"},
+    {true, "1Gi", POLICY_LR_DEFAULT, "1Gi", 1, "", "not set in the template: its pods get 1Gi"},
+    /* a pod (lint): the default is what it will get too */
+    {false, "768Mi", POLICY_LR_DEFAULT, "1Gi", 1, "", "not set in the pod: it gets 1Gi from LimitRange shop/mem"},
+    {false, "768Mi", POLICY_LR_NONE, NULL, 0,
+     "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set", NULL},
+    {false, "768Mi", POLICY_LR_UNKNOWN, NULL, 0,
+     "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set", NULL},
+};
+
+START_TEST(test_policy_limitrange_rows)
+{
+    struct policy_conf conf;
+    struct policy_result r = {0};
+    struct policy_lr lr = {.state = LR_ROWS[_i].state, .count = LR_ROWS[_i].count, .ns = "shop", .name = "mem"};
+    char ann[128] = "{}";
+    json_t *obj;
+
+    policy_conf_defaults(&conf);
+    if (LR_ROWS[_i].dflt)
+        ck_assert_int_eq(qty_parse_str(LR_ROWS[_i].dflt, &lr.default_memory, NULL), MB_OK);
+    if (LR_ROWS[_i].budget)
+        snprintf(ann, sizeof ann, "{\"membudget.io/budget\":\"%s\"}", LR_ROWS[_i].budget);
+    if (LR_ROWS[_i].tmpl) {
+        char *doc = mb_xasprintf("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":"
+                                 "{\"metadata\":{\"annotations\":%s},\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
+                                 ann);
+        obj = tu_json(doc);
+        mb_free(doc);
+    } else {
+        obj = tu_pod(ann, "[" C_NOLIMIT "]");
+    }
+    struct policy_input in = {.kind = LR_ROWS[_i].tmpl ? POLICY_KIND_DEPLOYMENT : POLICY_KIND_POD,
+                              .op = POLICY_CREATE, .object = obj, .limit_range = &lr};
+    policy_eval(&conf, &in, &r);
+    expect(&r, LR_ROWS[_i].want, _i);
+    if (LR_ROWS[_i].warn) {
+        const char *w = r.nw ? strstr(r.warnings[0], ": ") : NULL;
+        ck_assert_msg(w && !strncmp(w + 2, LR_ROWS[_i].warn, strlen(LR_ROWS[_i].warn)), "row %d: %s", _i,
+                      r.nw ? r.warnings[0] : "(no warning)");
+    } else {
+        ck_assert_msg(r.nw == 0, "row %d: %s", _i, r.warnings[0]);
+    }
+    policy_result_cleanup(&r);
+    json_decref(obj);
+}
+END_TEST
+
+/* The LimitRange set: the LimitRanger rule (type Container, default.memory,
+ * the first such item), replace and delete by name, the smallest default of
+ * a namespace and how many give one. */
+START_TEST(test_limitrange_set)
+{
+    struct lr_set s;
+    struct policy_lr out;
+    struct mb_diag d = {0};
+    json_t *a = tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"b-mem\"},\"spec\":{\"limits\":["
+                        "{\"type\":\"Pod\",\"max\":{\"memory\":\"8Gi\"}},"
+                        "{\"type\":\"Container\",\"default\":{\"cpu\":\"1\"}},"
+                        "{\"type\":\"Container\",\"default\":{\"memory\":\"2Gi\"}},"
+                        "{\"type\":\"Container\",\"default\":{\"memory\":\"1Gi\"}}]}}");
+    json_t *b = tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"a-mem\"},\"spec\":{\"limits\":["
+                        "{\"type\":\"Container\",\"default\":{\"memory\":\"512Mi\"}}]}}");
+    json_t *b2 = tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"a-mem\"},\"spec\":{\"limits\":["
+                         "{\"type\":\"Container\",\"default\":{\"memory\":\"lots\"}}]}}");
+    json_t *c = tu_json("{\"metadata\":{\"namespace\":\"cpu-only\",\"name\":\"cpu\"},\"spec\":{\"limits\":["
+                        "{\"type\":\"Container\",\"default\":{\"cpu\":\"500m\"}}]}}");
+    json_t *noname = tu_json("{\"metadata\":{\"namespace\":\"shop\"}}");
+
+    lr_set_init(&s);
+    lr_set_lookup(&s, "shop", &out);
+    ck_assert_int_eq(out.state, POLICY_LR_NONE);
+    ck_assert_int_eq(lr_set_put(&s, a, &d), MB_OK);
+    ck_assert_int_eq(lr_set_put(&s, c, &d), MB_OK);
+    ck_assert_int_eq(lr_set_put(&s, noname, &d), MB_EINVAL);
+    lr_set_lookup(&s, "shop", &out);
+    ck_assert_int_eq(out.state, POLICY_LR_DEFAULT);
+    ck_assert_int_eq(out.default_memory, 2LL << 30); /* the first Container item with a memory default */
+    ck_assert_str_eq(out.name, "b-mem");
+    ck_assert_str_eq(out.ns, "shop");
+    ck_assert_uint_eq(out.count, 1);
+    ck_assert_int_eq(lr_set_put(&s, b, &d), MB_OK);
+    lr_set_lookup(&s, "shop", &out);
+    ck_assert_int_eq(out.default_memory, 512LL << 20); /* the smallest */
+    ck_assert_str_eq(out.name, "a-mem");
+    ck_assert_uint_eq(out.count, 2);
+    ck_assert_int_eq(lr_set_put(&s, b2, &d), MB_OK); /* replaced: no valid default now */
+    ck_assert_uint_eq(lr_set_count(&s), 3);
+    lr_set_lookup(&s, "shop", &out);
+    ck_assert_str_eq(out.name, "b-mem");
+    ck_assert_uint_eq(out.count, 1);
+    lr_set_lookup(&s, "cpu-only", &out); /* a LimitRange, but no memory default */
+    ck_assert_int_eq(out.state, POLICY_LR_NONE);
+    ck_assert(lr_set_has_namespace(&s, "cpu-only"));
+    ck_assert(!lr_set_has_namespace(&s, "shopping"));
+    ck_assert(!lr_set_has_namespace(&s, "sho"));
+    lr_set_delete(&s, a);
+    lr_set_delete(&s, a); /* absent: fine */
+    lr_set_lookup(&s, "shop", &out);
+    ck_assert_int_eq(out.state, POLICY_LR_NONE);
+    ck_assert_uint_eq(lr_set_count(&s), 2);
+    struct lr_set t;
+    lr_set_init(&t);
+    lr_set_move(&t, &s);
+    ck_assert_uint_eq(lr_set_count(&s), 0);
+    ck_assert_uint_eq(lr_set_count(&t), 2);
+    lr_set_cleanup(&t);
+    lr_set_cleanup(&s);
+    json_decref(a);
+    json_decref(b);
+    json_decref(b2);
+    json_decref(c);
+    json_decref(noname);
+}
+END_TEST
+
 START_TEST(test_policy_message)
 {
     struct policy_conf conf;
@@ -592,6 +738,8 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_policy_optional_budget);
     tcase_add_test(tc, test_policy_message);
     tcase_add_test(tc, test_policy_template_limit_from_limitrange);
+    tcase_add_loop_test(tc, test_policy_limitrange_rows, 0, (int)MB_ARRAY_LEN(LR_ROWS));
+    tcase_add_test(tc, test_limitrange_set);
     tcase_add_test(tc, test_policy_object_label);
     tcase_add_loop_test(tc, test_policy_target_rows, 0, (int)MB_ARRAY_LEN(TARGET_ROWS));
     tcase_add_test(tc, test_policy_reinvocation_after_injector);
