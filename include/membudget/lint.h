@@ -20,6 +20,14 @@
  * one that exists (a missing annotation points at its annotations map, or at
  * the object), for YAML; for JSON, the object's.
  *
+ * LimitRanges: a workload template (or pod) whose target container has no
+ * memory limit is checked against the LimitRanges of its namespace found in
+ * the input (lint_collect_limitranges, over every file first), with the
+ * webhook's rule: none giving a default is a violation, one giving one a
+ * warning naming it (the budget checked against its default). A namespace
+ * with no LimitRange in the input is not known: a LimitRange is assumed to
+ * give a default, the warning says so, and lint_stats.assumed counts them.
+ *
  * A YAML stream is split into documents as kubectl splits it (a line that is
  * "---", optionally followed by a comment), and each document is parsed on
  * its own, with its own limits and memory: a broken document is reported at
@@ -31,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "membudget/buf.h"
+#include "membudget/limitrange.h"
 #include "membudget/policy.h"
 
 enum lint_format { LINT_TEXT, LINT_JSON, LINT_GITHUB };
@@ -47,6 +56,8 @@ struct lint_opts {
     enum lint_format format;
     const struct lint_kind *kinds; /* more kinds with a pod template; may be NULL */
     size_t nkinds;
+    const struct lr_set *limitranges; /* the input's LimitRanges; NULL: none */
+    struct lr_set *collect;           /* lint_collect_limitranges only */
 };
 
 /* The defaults: argoproj.io/Rollout and apps.kruise.io/CloneSet at spec.template. */
@@ -63,11 +74,18 @@ struct lint_stats {
     size_t violations; /* violations reported */
     size_t warnings;   /* warnings reported */
     size_t bad_inputs; /* documents that could not be read */
+    size_t assumed;    /* targets without a limit in a namespace with no LimitRange in the input */
 };
 
 /* Lint one file's bytes; findings are appended to `out` in o->format.
  * Cannot fail. */
 void lint_buffer(const struct lint_opts *o, const char *name, const char *buf, size_t len,
                  struct mb_buf *out, struct lint_stats *st);
+
+/* Add every LimitRange of one file's bytes (lists too) to `set`; nothing
+ * else is read, nothing reported (lint_buffer reports the file's problems).
+ * A quick scan skips files that never say "LimitRange". Cannot fail. */
+void lint_collect_limitranges(const struct lint_opts *o, const char *buf, size_t len,
+                              struct lr_set *set);
 
 #endif

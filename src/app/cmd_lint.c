@@ -93,28 +93,50 @@ int cmd_lint(int argc, char **argv)
     opts.conf = &cfg.admission;
     opts.kinds = kinds;
     opts.nkinds = nkinds;
+    /* Every file is read first: the LimitRanges of the whole input decide
+     * what a template without a memory limit gets, wherever they are. */
+    char **bufs = mb_xcalloc(npos, sizeof *bufs);
+    size_t *lens = mb_xcalloc(npos, sizeof *lens);
+    struct lr_set lrs;
+    lr_set_init(&lrs);
     for (size_t i = 0; i < npos; i++) {
         char why[256];
-        size_t len;
         const char *name = strcmp(pos[i], "-") ? pos[i] : "<stdin>";
-        char *buf = app_read_file(pos[i], LINT_MAX_FILE, &len, why, sizeof why);
-        struct mb_buf out;
-
-        if (!buf) {
+        bufs[i] = app_read_file(pos[i], LINT_MAX_FILE, &lens[i], why, sizeof why);
+        if (!bufs[i]) {
             fprintf(stderr, "%s: error: %s\n", name, why);
             st.bad_inputs++;
             continue;
         }
+        lint_collect_limitranges(&opts, bufs[i], lens[i], &lrs);
+    }
+    opts.limitranges = &lrs;
+    for (size_t i = 0; i < npos; i++) {
+        const char *name = strcmp(pos[i], "-") ? pos[i] : "<stdin>";
+        struct mb_buf out;
+
+        if (!bufs[i])
+            continue;
         mb_buf_init(&out, (size_t)-1 / 2);
-        lint_buffer(&opts, name, buf, len, &out, &st);
+        lint_buffer(&opts, name, bufs[i], lens[i], &out, &st);
         fwrite(mb_buf_str(&out), 1, out.len, stdout);
         mb_buf_cleanup(&out);
-        mb_free(buf);
+        MB_FREE(bufs[i]);
     }
-    if (!quiet)
+    mb_free(bufs);
+    mb_free(lens);
+    if (!quiet) {
         fprintf(stderr, "membudget lint: %zu object(s) checked, %zu skipped, %zu violation(s), %zu warning(s), "
                         "%zu unreadable document(s)\n",
                 st.objects, st.skipped, st.violations, st.warnings, st.bad_inputs);
+        if (st.assumed)
+            fprintf(stderr, "membudget lint: assumed for %zu object(s) without a memory limit that a "
+                            "LimitRange of their namespace gives one: the input has no LimitRange "
+                            "there (%zu LimitRange(s) read in all); add the namespaces' LimitRanges "
+                            "(kubectl get limitranges -A -o yaml) to check them as the webhook does\n",
+                    st.assumed, lr_set_count(&lrs));
+    }
+    lr_set_cleanup(&lrs);
     status = st.bad_inputs ? 2 : st.violations ? 1 : 0;
     cfg_cleanup(&cfg);
     mb_free(pos);

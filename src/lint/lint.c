@@ -4,6 +4,7 @@
 #include <string.h>
 #include "membudget/alloc.h"
 #include "membudget/jsonx.h"
+#include "membudget/kobj.h"
 #include "membudget/lint.h"
 #include "membudget/ydoc.h"
 
@@ -262,13 +263,28 @@ static void check_object(const struct lint_opts *o, const char *name, const json
         }
         return;
     }
+    if (o->collect) {
+        if (!strcmp(kind, "LimitRange"))
+            lr_set_put(o->collect, obj, NULL);
+        return;
+    }
     if (!classify(o, obj, &in)) {
         st->skipped++;
         return;
     }
     st->objects++;
     policy_object_label(obj, NULL, NULL, NULL, label, sizeof label);
+    /* The namespace's LimitRanges, when the input has any for it. */
+    struct policy_lr lr;
+    const char *ns = kobj_str(obj, "metadata.namespace");
+    if (o->limitranges && lr_set_has_namespace(o->limitranges, ns ? ns : "")) {
+        lr_set_lookup(o->limitranges, ns ? ns : "", &lr);
+        in.limit_range = &lr;
+    }
     policy_eval(o->conf, &in, &r);
+    for (size_t i = 0; i < r.nw && !in.limit_range; i++)
+        if (strstr(r.warnings[i], "LimitRanges are not known here"))
+            st->assumed++;
     for (size_t i = 0; i < r.nv; i++)
         emit(o, out, name, node ? locate(node, r.v[i].path, line0) : at, "violation", obj, label,
              r.v[i].path, r.v[i].msg);
@@ -427,6 +443,21 @@ static void lint_yaml(const struct lint_opts *o, const char *name, const char *b
     }
     if (start < len)
         lint_document(o, name, buf + start, len - start, start_line, out, st);
+}
+
+void lint_collect_limitranges(const struct lint_opts *o, const char *buf, size_t len,
+                              struct lr_set *set)
+{
+    struct lint_opts c = *o;
+    struct lint_stats st = {0};
+    struct mb_buf out;
+
+    if (!memmem(buf, len, "LimitRange", 10))
+        return;
+    c.collect = set;
+    mb_buf_init(&out, 1 << 20);
+    lint_buffer(&c, "", buf, len, &out, &st);
+    mb_buf_cleanup(&out);
 }
 
 void lint_buffer(const struct lint_opts *o, const char *name, const char *buf, size_t len,

@@ -117,6 +117,57 @@ START_TEST(test_lint_formats)
 }
 END_TEST
 
+/* LimitRanges from anywhere in the input (another file, a List): the
+ * webhook's rule where the input has them for the namespace, an assumption
+ * (counted) where it has none. */
+START_TEST(test_lint_limitranges)
+{
+    static const char LR[] =
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: LimitRange, metadata: {name: mem, namespace: capped},\n"
+        "   spec: {limits: [{type: Container, default: {memory: 1Gi}}]}}\n"
+        "- {apiVersion: v1, kind: LimitRange, metadata: {name: cpu, namespace: bare},\n"
+        "   spec: {limits: [{type: Container, default: {cpu: '1'}}]}}\n";
+    static const char DEP[] =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: %s}\nspec:\n  template:\n"
+        "    metadata: {annotations: {membudget.io/budget: %s}}\n    spec: {containers: [{name: app, image: x}]}\n";
+    static const struct {
+        const char *ns, *budget, *want;
+        size_t violations, warnings, assumed;
+    } R[] = {
+        {"capped", "768Mi", "warning: spec.template.spec.containers[0].resources.limits.memory: not set in the "
+                            "template: its pods get 1Gi from LimitRange capped/mem (default.memory)", 0, 1, 0},
+        {"capped", "2Gi", "\"2Gi\": exceeds the memory limit 1Gi that LimitRange capped/mem gives container", 1, 1, 0},
+        {"bare", "768Mi", "no LimitRange of namespace \"bare\" gives a default memory limit", 1, 0, 0},
+        {"other", "768Mi", "the namespace's LimitRanges are not known here, so one is assumed", 0, 1, 1},
+    };
+    struct policy_conf conf;
+    struct lint_opts o = {.conf = &conf, .format = LINT_TEXT};
+    struct lr_set set;
+
+    policy_conf_defaults(&conf);
+    lr_set_init(&set);
+    lint_collect_limitranges(&o, DEP, strlen(DEP), &set); /* says no "LimitRange": nothing */
+    lint_collect_limitranges(&o, LR, strlen(LR), &set);
+    ck_assert_uint_eq(lr_set_count(&set), 2);
+    o.limitranges = &set;
+    for (size_t i = 0; i < MB_ARRAY_LEN(R); i++) {
+        char *doc = mb_xasprintf(DEP, R[i].ns, R[i].budget);
+        struct lint_stats st = {0};
+        struct mb_buf out;
+        mb_buf_init(&out, 1 << 20);
+        lint_buffer(&o, "d.yaml", doc, strlen(doc), &out, &st);
+        ck_assert_msg(strstr(mb_buf_str(&out), R[i].want), "row %zu: %s", i, mb_buf_str(&out));
+        ck_assert_uint_eq(st.violations, R[i].violations);
+        ck_assert_uint_eq(st.warnings, R[i].warnings);
+        ck_assert_uint_eq(st.assumed, R[i].assumed);
+        mb_buf_cleanup(&out);
+        mb_free(doc);
+    }
+    lr_set_cleanup(&set);
+}
+END_TEST
+
 START_TEST(test_lint_kind_parse)
 {
     static const struct {
@@ -155,6 +206,7 @@ Suite *lint_suite(void)
     tcase_add_loop_test(tc, test_lint_rows, 0, (int)MB_ARRAY_LEN(ROWS));
     tcase_add_test(tc, test_lint_formats);
     tcase_add_test(tc, test_lint_kind_parse);
+    tcase_add_test(tc, test_lint_limitranges);
     suite_add_tcase(s, tc);
     return s;
 }
