@@ -59,11 +59,9 @@ size_t lr_set_count(const struct lr_set *s);
 /* What namespace `ns` gives a container without a memory limit: the
  * smallest default.memory of its LimitRanges (POLICY_LR_DEFAULT, with the
  * LimitRange's name and how many give one), or POLICY_LR_NONE. Never
- * POLICY_LR_UNKNOWN: a set answers for what it holds. */
-void lr_set_lookup(const struct lr_set *s, const char *ns, struct policy_lr *out);
-
-/* Does namespace `ns` have any LimitRange in the set (with or without a
- * default)? */
-bool lr_set_has_namespace(const struct lr_set *s, const char *ns);
+ * POLICY_LR_UNKNOWN: a set answers for what it holds. Returns whether the
+ * namespace has any LimitRange in the set, with or without a default (lint
+ * treats a namespace with none in its input as unknown). */
+bool lr_set_lookup(const struct lr_set *s, const char *ns, struct policy_lr *out);
 
 #endif /* MB_LIMITRANGE_H */

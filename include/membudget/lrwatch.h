@@ -12,7 +12,7 @@
  * 410 relists), as a client-go informer would.
  *
  * Threads: lrwatch_new/_start/_free on the loop's thread (or before it
- * runs / after it stopped); lrwatch_lookup and lrwatch_synced on any.
+ * runs / after it stopped); lrwatch_lookup on any.
  */
 #ifndef MB_LRWATCH_H
 #define MB_LRWATCH_H
@@ -40,8 +40,5 @@ void lrwatch_free(struct lrwatch *w);
  * limit; POLICY_LR_UNKNOWN before the first list completed. `ctx` is the
  * lrwatch (the signature of review_conf.limit_range). Any thread. */
 void lrwatch_lookup(void *ctx, const char *ns, struct policy_lr *out);
-
-/* Has a full list completed? Any thread. */
-bool lrwatch_synced(const struct lrwatch *w);
 
 #endif /* MB_LRWATCH_H */

@@ -118,6 +118,8 @@ struct policy_result {
     json_t *patch;   /* JSON Patch array of mutations, or NULL when none */
     char **warnings; /* advice that is not a violation ("path: message") */
     size_t nw;
+    bool limit_assumed; /* a template's target has no limit and the namespace's LimitRanges
+                         * are not known: one was assumed to give it */
 };
 
 /* Evaluate. `out` must be zeroed (or cleaned up) before; it is filled in.

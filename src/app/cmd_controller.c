@@ -40,6 +40,7 @@ static void lrw_start(void *arg)
     lrwatch_start(arg);
 }
 
+/* Likewise. */
 static void ctl_start(void *arg)
 {
     struct app_drain *d = arg;
@@ -209,8 +210,6 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
          * watched on the controller's loop (its latency is not the webhook's),
          * read by the webhook's workers. */
         lrw = lrwatch_new(clp, clock_system(), api, mx);
-    }
-    if (with_webhook) {
         struct webhook_conf wc = {
             .cert_file = cert,
             .key_file = key,

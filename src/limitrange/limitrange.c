@@ -119,17 +119,10 @@ size_t lr_set_count(const struct lr_set *s)
     return s->n;
 }
 
-bool lr_set_has_namespace(const struct lr_set *s, const char *ns)
+bool lr_set_lookup(const struct lr_set *s, const char *ns, struct policy_lr *out)
 {
     bool found;
-    size_t i = lower_bound(s, ns, NULL, &found);
-    return i < s->n && !strcmp(s->v[i].ns, ns);
-}
-
-void lr_set_lookup(const struct lr_set *s, const char *ns, struct policy_lr *out)
-{
-    bool found;
-    size_t i = lower_bound(s, ns, NULL, &found);
+    size_t i = lower_bound(s, ns, NULL, &found), first = i;
 
     memset(out, 0, sizeof *out);
     out->state = POLICY_LR_NONE;
@@ -145,4 +138,5 @@ void lr_set_lookup(const struct lr_set *s, const char *ns, struct policy_lr *out
             snprintf(out->name, sizeof out->name, "%s", e->name);
         }
     }
+    return i > first;
 }

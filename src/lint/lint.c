@@ -277,14 +277,10 @@ static void check_object(const struct lint_opts *o, const char *name, const json
     /* The namespace's LimitRanges, when the input has any for it. */
     struct policy_lr lr;
     const char *ns = kobj_str(obj, "metadata.namespace");
-    if (o->limitranges && lr_set_has_namespace(o->limitranges, ns ? ns : "")) {
-        lr_set_lookup(o->limitranges, ns ? ns : "", &lr);
+    if (o->limitranges && lr_set_lookup(o->limitranges, ns ? ns : "", &lr))
         in.limit_range = &lr;
-    }
     policy_eval(o->conf, &in, &r);
-    for (size_t i = 0; i < r.nw && !in.limit_range; i++)
-        if (strstr(r.warnings[i], "LimitRanges are not known here"))
-            st->assumed++;
+    st->assumed += r.limit_assumed;
     for (size_t i = 0; i < r.nv; i++)
         emit(o, out, name, node ? locate(node, r.v[i].path, line0) : at, "violation", obj, label,
              r.v[i].path, r.v[i].msg);

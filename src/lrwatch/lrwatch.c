@@ -112,8 +112,3 @@ void lrwatch_lookup(void *ctx, const char *ns, struct policy_lr *out)
     lr_set_lookup(&w->cur, ns, out);
     pthread_mutex_unlock(&w->mu);
 }
-
-bool lrwatch_synced(const struct lrwatch *w)
-{
-    return atomic_load(&w->synced);
-}

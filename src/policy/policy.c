@@ -387,6 +387,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                       "assumed to give a default; a pod without a memory limit is denied when it "
                       "is created)",
                  path);
+            out->limit_assumed = true;
             mb_free(path);
         } else if (a.has_budget) {
             violate(out, path, "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
@@ -402,20 +403,18 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             /* said above */
         } else if (target && !limit_ok) {
             violate(out, mb_xasprintf("%s.resources.limits.memory", tpath), "%s", why);
-        } else if (target && budget > limit && limit_from) {
-            const json_t *raw = json_object_get(annotations, ANN_BUDGET);
-            violate(out, ann_path(prefix, ANN_BUDGET),
-                    "\"%s\": exceeds the memory limit %s that LimitRange %s/%s gives container "
-                    "\"%s\" (%s.resources.limits.memory is not set)",
-                    json_string_value(raw), qty_format(limit, q), limit_from->ns, limit_from->name,
-                    tg.name ? tg.name : "", tpath);
-            budget_known = false;
         } else if (target && budget > limit) {
             const json_t *raw = json_object_get(annotations, ANN_BUDGET);
-            violate(out, ann_path(prefix, ANN_BUDGET),
-                    "\"%s\": exceeds the memory limit %s of container \"%s\" "
-                    "(%s.resources.limits.memory)",
-                    json_string_value(raw), qty_format(limit, q), tg.name ? tg.name : "", tpath);
+            char from[600];
+            if (limit_from)
+                snprintf(from, sizeof from, "that LimitRange %s/%s gives container \"%s\" "
+                                            "(%s.resources.limits.memory is not set)",
+                         limit_from->ns, limit_from->name, tg.name ? tg.name : "", tpath);
+            else
+                snprintf(from, sizeof from, "of container \"%s\" (%s.resources.limits.memory)",
+                         tg.name ? tg.name : "", tpath);
+            violate(out, ann_path(prefix, ANN_BUDGET), "\"%s\": exceeds the memory limit %s %s",
+                    json_string_value(raw), qty_format(limit, q), from);
             budget_known = false;
         }
     } else if (!json_object_get(annotations, ANN_BUDGET)) {

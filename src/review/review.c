@@ -78,17 +78,15 @@ static void decide(const struct review_conf *rc, enum review_endpoint ep, enum r
     kind = policy_kind_of(req.group, req.kind);
     if (kind != POLICY_KIND_OTHER)
         out->s.kind = policy_kind_name(kind);
-    out->s.result = "skipped";
-    if (req.ns && *req.ns && cfg_excluded(rc->cfg, req.ns, rc->own_ns)) {
-        out->s.result = "excluded";
-        kind = POLICY_KIND_OTHER;
-    }
+    /* Never governed: allowed untouched, whatever the selector let through. */
+    bool excluded = req.ns && *req.ns && cfg_excluded(rc->cfg, req.ns, rc->own_ns);
+    out->s.result = excluded ? "excluded" : "skipped";
 
     /* pods/resize (in-place resize) is an UPDATE of the whole pod: a
      * resize may not take the target's limit below its budget. Other
      * subresources (status, eviction, ...) are not ours to check. */
     bool resize = kind == POLICY_KIND_POD && !strcmp(req.sub_resource, "resize") && req.op == ADMREV_UPDATE;
-    if (kind != POLICY_KIND_OTHER && (req.sub_resource[0] == '\0' || resize) &&
+    if (!excluded && kind != POLICY_KIND_OTHER && (req.sub_resource[0] == '\0' || resize) &&
         (req.op == ADMREV_CREATE || req.op == ADMREV_UPDATE)) {
         struct policy_input in = {
             .kind = kind,

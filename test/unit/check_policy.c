@@ -502,9 +502,9 @@ START_TEST(test_limitrange_set)
     ck_assert_uint_eq(out.count, 1);
     lr_set_lookup(&s, "cpu-only", &out); /* a LimitRange, but no memory default */
     ck_assert_int_eq(out.state, POLICY_LR_NONE);
-    ck_assert(lr_set_has_namespace(&s, "cpu-only"));
-    ck_assert(!lr_set_has_namespace(&s, "shopping"));
-    ck_assert(!lr_set_has_namespace(&s, "sho"));
+    ck_assert(lr_set_lookup(&s, "cpu-only", &out));
+    ck_assert(!lr_set_lookup(&s, "shopping", &out));
+    ck_assert(!lr_set_lookup(&s, "sho", &out));
     lr_set_delete(&s, a);
     lr_set_delete(&s, a); /* absent: fine */
     lr_set_lookup(&s, "shop", &out);
