@@ -321,6 +321,17 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                           "such container; membudget budgets the first container, \"%.63s\" (set "
                           ANN_CONTAINER " to choose)",
                      prefix, dflt, tg.name ? tg.name : "");
+            else if (tg.from == ANN_TARGET_FIRST && in->kind == POLICY_KIND_POD &&
+                     json_array_size(json_object_get(spec, "containers")) > 1)
+                /* A pod's first container may not be its author's: a sidecar
+                 * injector whose webhook ran before membudget's prepends its
+                 * proxy. The pin below keeps whatever is chosen now. */
+                warn(out, "%smetadata.annotations[" ANN_CONTAINER "]: not set: the budget is for "
+                          "the first of %zu containers, \"%.63s\"; a sidecar injector whose "
+                          "webhook runs before membudget's puts its proxy first, so name the app "
+                          "here (or in " ANN_KUBECTL_DEFAULT_CONTAINER ")",
+                     prefix, json_array_size(json_object_get(spec, "containers")),
+                     tg.name ? tg.name : "");
             break;
         case ANN_TARGET_NOT_FOUND:
             violate(out, ann_path(prefix, ANN_CONTAINER),

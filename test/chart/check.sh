@@ -93,7 +93,7 @@ for kind, name in (("ClusterRole", "membudget"), ("Role", "membudget-leader-elec
     if not a or not b or a["rules"] != b["rules"]:
         problems.append("%s %s rules differ" % (kind, name))
 for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
-    a, b = find(chart, kind, "membudget"), find(dep, kind, "membudget")
+    a, b = find(chart, kind, "00-membudget"), find(dep, kind, "00-membudget")
     if not a or not b or a["webhooks"] != b["webhooks"]:
         problems.append("%s webhooks differ:\n%s\n%s" % (kind, json.dumps(a and a["webhooks"])[:600], json.dumps(b and b["webhooks"])[:600]))
 ra = find(objs(w + "/chart-mon.json"), "PrometheusRule")

@@ -76,6 +76,29 @@ sys.exit(1 if not m or not got or bad else 0)
 PY
 )
 if [ $? = 0 ]; then ok "webhooks exclude exactly excludedNamespaces + membudget"; else bad "webhooks exclude exactly excludedNamespaces + membudget" "$out"; fi
+# Mutating configurations are called in name order: membudget's must come
+# before the sidecar injectors' that prepend a proxy (their configurations'
+# names as their own charts install them), and the certs Job and its RBAC
+# must name the same object.
+out=$(python3 - "$root" <<'PY'
+import re, sys
+root = sys.argv[1]
+wh = open(root + "/deploy/40-webhooks.yaml").read()
+names = re.findall(r"kind: (?:Mutating|Validating)WebhookConfiguration\nmetadata:\n  name: (\S+)", wh)
+injectors = ["istio-sidecar-injector", "istio-revision-tag-default", "linkerd-proxy-injector-webhook-config",
+             "vault-agent-injector-cfg", "consul-connect-injector", "dapr-sidecar-injector",
+             "kuma-admission-mutating-webhook-configuration", "datadog-webhook", "aws-pod-identity-webhook",
+             "opentelemetry-operator-mutation", "appmesh-inject"]
+later = [i for i in injectors if names and not names[0] < i]
+job = open(root + "/deploy/50-certs-job.yaml").read()
+cfg = re.findall(r"--webhook-config=([^\],\s]+)", job)
+rbac = re.findall(r"resources: \[mutatingwebhookconfigurations, validatingwebhookconfigurations\]\n  resourceNames: \[([^\]]+)\]", job)
+print("configurations %s; sort after them: %s; certs Job %s, RBAC %s" % (names, later, cfg, rbac))
+sys.exit(0 if len(names) == 2 and len(set(names)) == 1 and not later and cfg == names[:1] and rbac == names[:1] else 1)
+PY
+)
+if [ $? = 0 ]; then ok "the mutating configuration sorts before common sidecar injectors'; the certs Job names it"
+else bad "the mutating configuration sorts before common sidecar injectors'; the certs Job names it" "$out"; fi
 # The shipped config is accepted by membudget's own (strict) loader, as is
 # the same config with only sampleInterval changed (an unset scrapeTimeout
 # follows the interval).
@@ -201,12 +224,12 @@ out=$(kubectl apply -f "$root/deploy/optional/profiles-pvc.yaml" 2>&1 &&
       kubectl -n membudget get deployment membudget -o jsonpath='{range .spec.template.spec.volumes[?(@.name=="profiles")]}{.persistentVolumeClaim.claimName}/{.emptyDir}{end}' 2>&1)
 if [ "${out##*$'\n'}" = "membudget-profiles/" ]; then ok "deploy/optional: the profiles claim replaces the emptyDir"
 else bad "deploy/optional: the profiles claim replaces the emptyDir" "$out"; fi
-out=$(kubectl get validatingwebhookconfiguration membudget -o jsonpath='{.webhooks[*].name} {.webhooks[0].rules[1].resources}' 2>&1)
+out=$(kubectl get validatingwebhookconfiguration 00-membudget -o jsonpath='{.webhooks[*].name} {.webhooks[0].rules[1].resources}' 2>&1)
 grep -q "validate.membudget.io audit.membudget.io" <<< "$out" && grep -q statefulsets <<< "$out" \
     && ok "webhooks: enforce and audit, with the workload kinds (YAML anchors resolved)" \
     || bad "webhooks: enforce and audit, with the workload kinds" "$out"
-out=$(kubectl get mutatingwebhookconfiguration membudget -o jsonpath='{range .webhooks[*]}{.name}={.failurePolicy} {end}' 2>&1)
-out2=$(kubectl get validatingwebhookconfiguration membudget -o jsonpath='{range .webhooks[*]}{.name}={.failurePolicy} {end}' 2>&1)
+out=$(kubectl get mutatingwebhookconfiguration 00-membudget -o jsonpath='{range .webhooks[*]}{.name}={.failurePolicy} {end}' 2>&1)
+out2=$(kubectl get validatingwebhookconfiguration 00-membudget -o jsonpath='{range .webhooks[*]}{.name}={.failurePolicy} {end}' 2>&1)
 [ "$out" = "mutate.membudget.io=Fail mutate-audit.membudget.io=Ignore " ] &&
     [ "$out2" = "validate.membudget.io=Fail audit.membudget.io=Ignore " ] \
     && ok "every webhook twice: enforce namespaces Fail, audit namespaces Ignore" \

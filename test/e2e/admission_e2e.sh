@@ -86,16 +86,19 @@ curl -s -X POST "http://$simaddr/_sim/services" -d "{\"membudget/membudget-webho
 k apply -f "$root/deploy/00-namespace.yaml" > /dev/null
 k apply -f "$root/deploy/40-webhooks.yaml" > /dev/null
 for cfg in mutatingwebhookconfiguration validatingwebhookconfiguration; do
-    k patch $cfg membudget --type json -p "[{\"op\":\"add\",\"path\":\"/webhooks/0/clientConfig/caBundle\",\"value\":\"$ca\"},
+    k patch $cfg 00-membudget --type json -p "[{\"op\":\"add\",\"path\":\"/webhooks/0/clientConfig/caBundle\",\"value\":\"$ca\"},
         {\"op\":\"add\",\"path\":\"/webhooks/1/clientConfig/caBundle\",\"value\":\"$ca\"}]" > /dev/null
 done
-# Two injectors: "aaa-" runs before membudget (configurations go in name
-# order), "zzz-" after it; each for the namespaces labelled for it.
-for when in aaa zzz; do
+# Two injectors, each for the namespaces labelled for it. Configurations go
+# in name order: "0-injector" sorts before membudget's "00-membudget" (a
+# configuration named to run first), "istio-sidecar-injector", Istio's own
+# name, after it.
+for when in early late; do
+    [ $when = early ] && cfgname=0-injector || cfgname=istio-sidecar-injector
     cat > "$work/inj-$when.yaml" <<EOF
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
-metadata: {name: $when-injector}
+metadata: {name: $cfgname}
 webhooks:
 - name: inject.mesh.example
   admissionReviewVersions: [v1]
@@ -110,9 +113,9 @@ EOF
     k apply -f "$work/inj-$when.yaml" > /dev/null
 done
 k create namespace shop > /dev/null
-k label namespace shop membudget.io/enforce=true mesh-injection=aaa > /dev/null
+k label namespace shop membudget.io/enforce=true mesh-injection=early > /dev/null
 k create namespace late > /dev/null
-k label namespace late membudget.io/enforce=true mesh-injection=zzz > /dev/null
+k label namespace late membudget.io/enforce=true mesh-injection=late > /dev/null
 k create namespace capped > /dev/null
 k label namespace capped membudget.io/enforce=true > /dev/null
 k create namespace plain > /dev/null
@@ -165,6 +168,28 @@ check "an injector after membudget: the pod is admitted (membudget reinvoked)" '
 check "... pinned to app before the proxy arrived, GOMEMLIMIT still on app only" \
     '^app istio-proxy,app  GOMEMLIMIT=805306368$' \
     jp -n late get pod solo -o 'jsonpath={.metadata.annotations.membudget\.io/container} {.spec.containers[0].name},{.spec.containers[1].name} {range .spec.containers[0].env[*]}{.name}{end} {range .spec.containers[1].env[*]}{.name}={.value}{end}'
+sed -e 's/name: solo, namespace: late, annotations: {/name: solo-dc, namespace: late, annotations: {kubectl.kubernetes.io\/default-container: app, /' \
+    "$work/solo.yaml" > "$work/solo-dc.yaml"
+check "... with kubectl.kubernetes.io/default-container too: admitted" 'pod/solo-dc created' \
+    k create -f "$work/solo-dc.yaml"
+check "... pinned to app, GOMEMLIMIT on app only" '^app istio-proxy,app  GOMEMLIMIT=805306368$' \
+    jp -n late get pod solo-dc -o 'jsonpath={.metadata.annotations.membudget\.io/container} {.spec.containers[0].name},{.spec.containers[1].name} {range .spec.containers[0].env[*]}{.name}{end} {range .spec.containers[1].env[*]}{.name}={.value}{end}'
+# The same bare pod where the injector's configuration sorts before
+# membudget's: membudget's first call already sees the proxy first.
+sed -e 's/name: solo, namespace: late/name: early-dc, namespace: shop/' \
+    -e 's/annotations: {/annotations: {kubectl.kubernetes.io\/default-container: app, /' \
+    "$work/solo.yaml" > "$work/early-dc.yaml"
+check "an injector before membudget, the pod names its app in kubectl.kubernetes.io/default-container: admitted" \
+    'pod/early-dc created' k create -f "$work/early-dc.yaml"
+check "... pinned to app, GOMEMLIMIT on app, not on the proxy in front of it" '^app istio-proxy,app  GOMEMLIMIT=805306368$' \
+    jp -n shop get pod early-dc -o 'jsonpath={.metadata.annotations.membudget\.io/container} {.spec.containers[0].name},{.spec.containers[1].name} {range .spec.containers[0].env[*]}{.name}{end} {range .spec.containers[1].env[*]}{.name}={.value}{end}'
+sed -e 's/name: solo, namespace: late/name: early, namespace: shop/' "$work/solo.yaml" > "$work/early.yaml"
+check "an injector before membudget, nothing names the app: denied, the budget checked against the proxy it was handed" \
+    'denied the request: Pod shop/early: metadata.annotations\[membudget.io/budget\]: "768Mi": exceeds the memory limit 256Mi of container "istio-proxy"' \
+    k create -f "$work/early.yaml"
+check "... and the warning says why and what to set" \
+    'Warning: membudget: Pod shop/early: metadata.annotations\[membudget.io/container\]: not set: the budget is for the first of 2 containers, .istio-proxy.; a sidecar injector whose webhook runs before membudget.s puts its proxy first' \
+    k create -f "$work/early.yaml"
 sed -e 's/name: solo, namespace: late, annotations: {/name: proxied, namespace: late, annotations: {membudget.io\/container: istio-proxy, /' \
     -e 's/budget: 768Mi/budget: 200Mi/' "$work/solo.yaml" > "$work/proxied.yaml"
 check "a pod budgeting the container a later injector adds is admitted" 'pod/proxied created' \
@@ -281,7 +306,7 @@ check "a ReplicationController's template is checked" \
 # still never governs kube-system or its own namespace (here, out of
 # cluster: "membudget"), with the controller's very decision.
 for cfg in mutatingwebhookconfiguration validatingwebhookconfiguration; do
-    k patch $cfg membudget --type json -p '[{"op":"remove","path":"/webhooks/0/namespaceSelector/matchExpressions/2"}]' > /dev/null
+    k patch $cfg 00-membudget --type json -p '[{"op":"remove","path":"/webhooks/0/namespaceSelector/matchExpressions/2"}]' > /dev/null
 done
 for ns in kube-system membudget; do
     k create namespace $ns > /dev/null 2>&1

@@ -552,7 +552,7 @@ def sc_certs(work):
         sim.ns("membudget", governed=False)
         for kind in ("mutating", "validating"):
             sim.api("POST", "/apis/admissionregistration.k8s.io/v1/%swebhookconfigurations" % kind,
-                    {"metadata": {"name": "membudget"}, "webhooks": [
+                    {"metadata": {"name": "00-membudget"}, "webhooks": [
                         {"name": "a.membudget.io", "admissionReviewVersions": ["v1"],
                          "sideEffects": "None", "clientConfig": {"service": {
                              "namespace": "membudget", "name": "membudget-webhook"}}},
@@ -560,7 +560,7 @@ def sc_certs(work):
                          "sideEffects": "None", "clientConfig": {"service": {
                              "namespace": "membudget", "name": "membudget-webhook"}}}]})
         args = [BIN, "certs", "--kubeconfig", sim.kubeconfig, "--service", "membudget-webhook",
-                "--namespace", "membudget", "--webhook-config", "membudget"]
+                "--namespace", "membudget", "--webhook-config", "00-membudget"]
         out = subprocess.run(args, capture_output=True, text=True, timeout=30)
         check("certs: first run creates the Secret and injects the CA", out.returncode == 0 and
               "new certificate" in out.stdout, out.stdout + out.stderr)
@@ -581,7 +581,7 @@ def sc_certs(work):
         ok = True
         for kind in ("mutating", "validating"):
             st, cfg = sim.api("GET", "/apis/admissionregistration.k8s.io/v1/"
-                              "%swebhookconfigurations/membudget" % kind)
+                              "%swebhookconfigurations/00-membudget" % kind)
             ok = ok and all(w["clientConfig"].get("caBundle") == cab for w in cfg["webhooks"])
         check("caBundle set on every webhook of both configurations", ok)
         out2 = subprocess.run(args, capture_output=True, text=True, timeout=30)

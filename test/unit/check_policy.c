@@ -606,6 +606,30 @@ static const struct {
      "[{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]", "",
      "metadata.annotations[kubectl.kubernetes.io/default-container]: \"gone\": no such container; membudget "
      "budgets the first container, \"app\""},
+    {"an injector ran first (no pin, no default-container): the proxy gets it, and a warning says why",
+     POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/throttle\":\"none\"}},"
+     "\"spec\":{\"containers\":[" P_PROXY "," P_APP "]}}",
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/spec/containers/0/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
+     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\","
+     "\"value\":\"istio-proxy\"}]",
+     "",
+     "metadata.annotations[membudget.io/container]: not set: the budget is for the first of 2 containers, "
+     "\"istio-proxy\"; a sidecar injector whose webhook runs before membudget's puts its proxy first"},
+    {"one container and no pin: no warning (nothing to choose from)", POLICY_CREATE,
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/throttle\":\"none\"}},"
+     "\"spec\":{\"containers\":[" P_APP "]}}",
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/spec/containers/0/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
+     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\","
+     "\"value\":\"app\"}]",
+     "", NULL},
+    {"a template's first of two containers: pinned, no warning (its author ordered them)", POLICY_CREATE,
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "," P_PROXY "]}"),
+     NULL,
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     "", NULL},
     {"a Deployment is pinned on CREATE, to kubectl's default container", POLICY_CREATE,
      DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\",\"kubectl.kubernetes.io/default-container\":\"app\"}",
             "{\"containers\":[" P_PROXY "," P_APP "]}"),

@@ -37,3 +37,13 @@ app.kubernetes.io/component: controller
 {{- define "membudget.tlsSecret" -}}
 {{ include "membudget.fullname" . }}-webhook-tls
 {{- end -}}
+
+{{/* The webhook configurations' name. The API server calls mutating webhook
+configurations in the order of their names, so membudget's sorts before the
+common sidecar injectors' (istio-sidecar-injector, linkerd-proxy-injector-...,
+vault-agent-injector-cfg...): it sees the pod as its author wrote it, pins the
+target container by name, and is called again (reinvocationPolicy: IfNeeded)
+after an injector puts its proxy in front. */}}
+{{- define "membudget.webhookConfiguration" -}}
+{{- default (printf "00-%s" (include "membudget.fullname" .)) .Values.webhook.configurationName | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
