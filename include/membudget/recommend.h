@@ -9,15 +9,30 @@
  * pod per peak window (rc_window); a new peak weighs 2^(age / halfLife) times
  * an old one, so a peak a half-life old counts half.
  *
- *   recommended budget = p95 of the peaks x (1 + margin), at least the
- *                        post-GC floor x (1 + margin), rounded up to 1 MiB;
+ *   recommended budget = the largest of
+ *                          - the p95 of the usage peaks,
+ *                          - the post-GC floor (what a forced GC left),
+ *                          - the p95 of the process's RSS at those peaks,
+ *                            when the budget counts the heap: GOMEMLIMIT is
+ *                            the budget, and it limits all the memory the Go
+ *                            runtime holds, not the heap alone;
+ *                        x (1 + margin), rounded up to 1 MiB, and never below
+ *                        RC_MIN_BUDGET;
  *   recommended limit  = budget / the evict threshold (so the evict tier sits
  *                        where the budget's p95 headroom ends), up to 1 MiB.
  *
- * Nothing is recommended before RC_MIN_PEAKS peaks. The p95 is interpolated
- * within its bucket (1/24 of a range at most twice the values): make bench
- * (test/bench/recommend_bench.c) measures 1% off the exact p95 on average.
- * With the owner's key and its slot, an owner costs about 180 bytes.
+ * RC_MIN_BUDGET, 16 MiB: an idle Go service (the runtime, an HTTP server
+ * and its metrics endpoint: test/targets/leaky, Go 1.26) holds a 0.9 MiB
+ * heap but 9 MiB of RSS and 12 MiB from the OS; a GOMEMLIMIT below that
+ * makes it collect without end. A budget that small is never advised.
+ *
+ * Nothing is recommended from too little history: fewer than RC_MIN_PEAKS
+ * peaks, or peaks that span fewer than RC_MIN_WINDOWS peak windows (an hour
+ * by default: ten replicas give ten peaks in one window, and one window is
+ * not a day's load). The p95 is interpolated within its bucket (1/24 of a
+ * range at most twice the values): make bench (test/bench/recommend_bench.c)
+ * measures 1% off the exact p95 on average. With the owner's key and its
+ * slot, an owner costs about 230 bytes (two histograms).
  *
  * Times are seconds on any monotonic clock (the caller's).
  */
@@ -31,7 +46,9 @@
 #define RC_BUCKETS 24
 #define RC_MIN_SCALE 20 /* the smallest range: [0, 1 MiB) */
 #define RC_MAX_SCALE 52
-#define RC_MIN_PEAKS 3
+#define RC_MIN_PEAKS 6
+#define RC_MIN_WINDOWS 12
+#define RC_MIN_BUDGET (16LL << 20)
 #define RC_QUANTILE 0.95
 
 /* The decaying histogram: buckets of width 2^scale / RC_BUCKETS bytes. */
@@ -53,44 +70,70 @@ struct rc_window {
     bool open;
     uint64_t start_ms;
     int64_t peak;
+    int64_t rss_peak; /* 0: no RSS figure in this window */
 };
 
-/* A fresh sample at `taken_ms`. Returns true when it closed a window that
- * had at least one sample: *peak is that window's peak (the sample then
- * opens the next window). */
-bool rc_window_feed(struct rc_window *w, int64_t usage, uint64_t taken_ms, uint64_t window_ms,
-                    int64_t *peak);
+/* A fresh sample at `taken_ms`: the figure that counts, and the process's
+ * RSS (0 unknown). Returns true when it closed a window that had at least
+ * one sample: *peak and *rss_peak (0 unknown) are that window's (the
+ * sample then opens the next window). */
+bool rc_window_feed(struct rc_window *w, int64_t usage, int64_t rss, uint64_t taken_ms,
+                    uint64_t window_ms, int64_t *peak, int64_t *rss_peak);
 
 struct rc_conf {
     unsigned margin_pct;
     uint32_t half_life_s;
+    uint32_t window_s; /* the peak window */
 };
 
 /* The owner's current values, as its pods declare them. */
 struct rc_current {
     int64_t budget, limit; /* bytes; 0 unknown */
     unsigned evict_pct;    /* the evict threshold (0: off, 100 is used) */
+    bool counts_heap;      /* membudget.io/usage: heap (the RSS is a floor) */
 };
 
 struct rc_owner {
-    struct rc_hist h;
+    struct rc_hist h;      /* the peaks of the figure that counts */
+    struct rc_hist rss;    /* the process's RSS at those peaks, where known */
     uint32_t floor_kib;    /* the post-GC floor, decaying like the peaks */
     uint32_t floor_s;      /* when it was last raised */
+    uint32_t first_s;      /* when the first peak's window began */
     uint32_t last_s;       /* the last peak (the caller may also set it when it sees the owner) */
     struct rc_current cur;
     const char *ns, *kind, *name; /* in the same allocation */
 };
 
-struct rc_rec {
-    int64_t p95;           /* p95 of the peaks */
-    int64_t floor;         /* post-GC floor, 0 unknown */
-    int64_t budget, limit; /* recommended */
-    unsigned peaks;
+/* What decided the recommended budget. */
+enum rc_basis {
+    RC_BASIS_PEAKS,    /* the p95 of the usage peaks */
+    RC_BASIS_GC_FLOOR, /* the post-GC floor */
+    RC_BASIS_RSS,      /* the p95 of the RSS (a heap budget) */
+    RC_BASIS_MINIMUM,  /* RC_MIN_BUDGET */
+};
+const char *rc_basis_name(enum rc_basis b); /* "p95", "post-gc", "rss", "minimum" */
+
+enum rc_status {
+    RC_OK = 0,
+    RC_FEW_PEAKS,     /* fewer than RC_MIN_PEAKS peaks */
+    RC_SHORT_HISTORY, /* peaks over fewer than RC_MIN_WINDOWS peak windows */
 };
 
-/* The recommendation for o. Returns false before RC_MIN_PEAKS peaks. */
-bool rc_recommend(const struct rc_owner *o, const struct rc_conf *c, uint32_t now_s,
-                  struct rc_rec *out);
+struct rc_rec {
+    int64_t p95;           /* p95 of the peaks, 0 none */
+    int64_t floor;         /* post-GC floor, 0 unknown */
+    int64_t rss_p95;       /* p95 of the RSS at the peaks, 0 unknown */
+    int64_t budget, limit; /* recommended (RC_OK only) */
+    enum rc_basis basis;
+    unsigned peaks;
+    uint32_t history_s;    /* from the first peak window's start to now, 0 none */
+    uint32_t need_s;       /* the history RC_MIN_WINDOWS windows make */
+};
+
+/* The recommendation for o; out->peaks and out->history_s are set whatever
+ * the answer, the figures where known. */
+enum rc_status rc_recommend(const struct rc_owner *o, const struct rc_conf *c, uint32_t now_s,
+                            struct rc_rec *out);
 
 /* The owners: a hash table keyed by namespace, kind and name. */
 struct rc_table;
@@ -105,9 +148,10 @@ struct rc_owner *rc_owner(struct rc_table *t, const char *ns, const char *kind, 
 struct rc_owner *rc_find(const struct rc_table *t, const char *ns, const char *kind,
                          const char *name);
 
-/* A peak: into the histogram, and last_s. (The owner's current values,
- * o->cur, are the caller's to keep.) */
-void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, uint32_t now_s);
+/* A peak, and the RSS at it (0 unknown): into the histograms, and last_s.
+ * (The owner's current values, o->cur, are the caller's to keep.) */
+void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, int64_t rss,
+             uint32_t now_s);
 
 /* A post-GC usage figure (the floor the live heap keeps). */
 void rc_floor(struct rc_owner *o, const struct rc_conf *c, int64_t bytes, uint32_t now_s);

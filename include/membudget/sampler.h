@@ -35,6 +35,7 @@ struct smp_result {
     bool ok;              /* false: stale (the reason is in err) */
     enum ann_usage figure; /* the figure that counts (annot.h) */
     int64_t usage;        /* bytes of the figure that counts */
+    int64_t rss;          /* the process's RSS (expvar: Sys), 0 unknown */
     bool has_goroutines;
     double goroutines;
     /* Go runtime figures from Prometheus text (gcshare.h names the

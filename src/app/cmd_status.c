@@ -116,35 +116,72 @@ static int pods_table(const json_t *root)
     return 0;
 }
 
+/* "45s", "6m", "1h20m", "2d3h": a span of history, to the minute or hour. */
+static const char *span(json_int_t sec, char *buf, size_t len)
+{
+    if (sec < 60)
+        snprintf(buf, len, "%llds", (long long)(sec < 0 ? 0 : sec));
+    else if (sec < 3600)
+        snprintf(buf, len, "%lldm", (long long)(sec / 60));
+    else if (sec < 86400 && sec % 3600 >= 60)
+        snprintf(buf, len, "%lldh%lldm", (long long)(sec / 3600), (long long)(sec % 3600 / 60));
+    else if (sec < 86400)
+        snprintf(buf, len, "%lldh", (long long)(sec / 3600));
+    else if (sec % 86400 >= 3600)
+        snprintf(buf, len, "%lldd%lldh", (long long)(sec / 86400), (long long)(sec % 86400 / 3600));
+    else
+        snprintf(buf, len, "%lldd", (long long)(sec / 86400));
+    return buf;
+}
+
+static json_int_t num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
 static int owners_table(const json_t *root)
 {
     const json_t *owners = json_object_get(root, "owners"), *o;
+    char t[4][32];
     if (!json_is_array(owners)) {
         fprintf(stderr, "membudget status: not a /debug/owners answer (no owners)\n");
         return 1;
     }
-    printf("recommendations (advice only): p95 of usage peaks + %lld%%, half-life %llds, one "
-           "peak per pod per %llds, from %lld peaks%s\n",
-           (long long)json_integer_value(json_object_get(root, "marginPercent")),
-           (long long)json_integer_value(json_object_get(root, "halfLifeSeconds")),
-           (long long)json_integer_value(json_object_get(root, "peakWindowSeconds")),
-           (long long)json_integer_value(json_object_get(root, "minPeaks")),
+    json_int_t min_peaks = num(root, "minPeaks"), min_hist = num(root, "minHistorySeconds");
+    printf("recommendations (advice only): the largest of the p95 of usage peaks, the post-GC "
+           "floor and, for a heap budget, the p95 of the RSS (GOMEMLIMIT is the budget), "
+           "+ %lld%%, at least %s\n",
+           (long long)num(root, "marginPercent"), bytes(root, "minBudgetBytes", t[0], sizeof t[0]));
+    printf("one peak per pod per %s, half-life %s; none from fewer than %lld peaks or less "
+           "than %s of history%s\n",
+           span(num(root, "peakWindowSeconds"), t[1], sizeof t[1]),
+           span(num(root, "halfLifeSeconds"), t[2], sizeof t[2]), (long long)min_peaks,
+           span(min_hist, t[3], sizeof t[3]),
            json_is_true(json_object_get(root, "leader")) ? "" : "   (not the leader: none here)");
-    printf("%-20s %-40s %-6s %-10s %-10s %-10s %-10s %-10s %s\n", "NAMESPACE", "OWNER", "PEAKS",
-           "BUDGET", "REC-BUDGET", "LIMIT", "REC-LIMIT", "P95-PEAK", "GC-FLOOR");
+    printf("%-20s %-40s %-6s %-8s %-10s %-10s %-10s %-10s %-10s %-10s %-10s %s\n", "NAMESPACE",
+           "OWNER", "PEAKS", "HISTORY", "BUDGET", "REC-BUDGET", "LIMIT", "REC-LIMIT", "P95-PEAK",
+           "P95-RSS", "GC-FLOOR", "BASIS");
     size_t i;
     json_array_foreach(owners, i, o)
     {
-        char owner[300], b[6][32];
+        char owner[300], b[7][32], h[2][32], basis[160];
+        const char *wait = json_string_value(json_object_get(o, "waitingFor"));
         snprintf(owner, sizeof owner, "%s/%s", s(o, "kind"), s(o, "name"));
-        printf("%-20s %-40s %-6lld %-10s %-10s %-10s %-10s %-10s %s\n", s(o, "namespace"), owner,
-               (long long)json_integer_value(json_object_get(o, "peaks")),
+        if (wait)
+            snprintf(basis, sizeof basis, "too little history: needs %lld peaks over %s, has %lld over %s",
+                     (long long)min_peaks, span(min_hist, h[0], sizeof h[0]),
+                     (long long)num(o, "peaks"), span(num(o, "historySeconds"), h[1], sizeof h[1]));
+        else
+            snprintf(basis, sizeof basis, "%s", s(o, "basis"));
+        printf("%-20s %-40s %-6lld %-8s %-10s %-10s %-10s %-10s %-10s %-10s %-10s %s\n",
+               s(o, "namespace"), owner, (long long)num(o, "peaks"),
+               span(num(o, "historySeconds"), b[6], sizeof b[6]),
                bytes(o, "budgetBytes", b[0], sizeof b[0]),
                bytes(o, "recommendedBudgetBytes", b[1], sizeof b[1]),
                bytes(o, "limitBytes", b[2], sizeof b[2]),
                bytes(o, "recommendedLimitBytes", b[3], sizeof b[3]),
-               bytes(o, "p95Bytes", b[4], sizeof b[4]),
-               bytes(o, "floorBytes", b[5], sizeof b[5]));
+               bytes(o, "p95Bytes", b[4], sizeof b[4]), bytes(o, "rssP95Bytes", h[0], sizeof h[0]),
+               bytes(o, "floorBytes", b[5], sizeof b[5]), basis);
     }
     return 0;
 }

@@ -113,7 +113,7 @@ void insight_cleanup(struct controller *c);
 void insight_collect(struct controller *c);
 void insight_reset(struct controller *c);
 void insight_oom(struct controller *c, const struct pc_pod *p, const char *reason);
-void insight_sample(struct controller *c, struct podstate *s, int64_t usage, mb_mono_ms taken,
+void insight_sample(struct controller *c, struct podstate *s, const struct smp_result *r,
                     bool after_gc);
 void profiles_enforce(struct controller *c);
 /* A /debug route's answer: root (consumed) as compact JSON into out; 500

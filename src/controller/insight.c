@@ -60,33 +60,35 @@ static void publish(struct controller *c, const struct rc_owner *o)
         mx_set(c->m_owner_budget, lv, (double)o->cur.budget);
     if (o->cur.limit > 0)
         mx_set(c->m_owner_limit, lv, (double)o->cur.limit);
-    if (rc_recommend(o, &c->rcf, secs(c), &r)) {
+    if (rc_recommend(o, &c->rcf, secs(c), &r) == RC_OK) {
         mx_set(c->m_rec_budget, lv, (double)r.budget);
         mx_set(c->m_rec_limit, lv, (double)r.limit);
     }
 }
 
-void insight_sample(struct controller *c, struct podstate *s, int64_t usage, mb_mono_ms taken,
+void insight_sample(struct controller *c, struct podstate *s, const struct smp_result *r,
                     bool after_gc)
 {
     const struct pc_pod *p = s->pod;
-    int64_t peak;
-    bool closed = rc_window_feed(&s->win, usage, taken, c->cfg->recommend.peak_window_ms, &peak);
+    int64_t peak, rss_peak;
+    bool closed = rc_window_feed(&s->win, r->usage, r->rss, r->taken,
+                                 c->cfg->recommend.peak_window_ms, &peak, &rss_peak);
     const char *kind;
     char name[256];
     pc_workload(p, &kind, name, sizeof name);
     struct rc_owner *o = rc_owner(c->rc, p->ns, kind, name);
-    struct rc_current cur = {s->spec.budget, p->limit, s->spec.tiers.evict};
+    struct rc_current cur = {s->spec.budget, p->limit, s->spec.tiers.evict,
+                             r->figure == ANN_USAGE_HEAP};
     /* The current values follow the pods at once (a new budget shows beside
      * the recommendation without waiting for a peak). */
     bool changed = o->cur.budget != cur.budget || o->cur.limit != cur.limit ||
-                   o->cur.evict_pct != cur.evict_pct;
+                   o->cur.evict_pct != cur.evict_pct || o->cur.counts_heap != cur.counts_heap;
     o->cur = cur;
     o->last_s = secs(c); /* seen: not expired while its pods are sampled */
     if (closed)
-        rc_peak(o, &c->rcf, peak, secs(c));
+        rc_peak(o, &c->rcf, peak, rss_peak, secs(c));
     if (after_gc) /* the figure after a forced GC: the floor the live heap keeps */
-        rc_floor(o, &c->rcf, usage, secs(c));
+        rc_floor(o, &c->rcf, r->usage, secs(c));
     if (closed || after_gc || changed)
         publish(c, o);
 }
@@ -126,6 +128,7 @@ void insight_reset(struct controller *c)
 
 static int render_owners(void *arg, struct mb_buf *out, const char **content_type)
 {
+    static const char *const WAITING[] = {[RC_FEW_PEAKS] = "peaks", [RC_SHORT_HISTORY] = "history"};
     struct controller *c = arg;
     json_t *arr = json_array();
     size_t pos = 0;
@@ -133,25 +136,34 @@ static int render_owners(void *arg, struct mb_buf *out, const char **content_typ
     uint32_t now = secs(c);
     while ((o = rc_next(c->rc, &pos))) {
         struct rc_rec r;
-        bool have = rc_recommend(o, &c->rcf, now, &r);
-        json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:i}", "namespace", o->ns, "kind",
+        enum rc_status st = rc_recommend(o, &c->rcf, now, &r);
+        json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:b,s:i,s:I}", "namespace", o->ns, "kind",
                               o->kind, "name", o->name, "budgetBytes", (json_int_t)o->cur.budget,
                               "limitBytes", (json_int_t)o->cur.limit, "evictPercent",
-                              (int)o->cur.evict_pct, "peaks", (int)r.peaks);
-        if (have) {
+                              (int)o->cur.evict_pct, "countsHeap", o->cur.counts_heap,
+                              "peaks", (int)r.peaks, "historySeconds", (json_int_t)r.history_s);
+        if (r.p95 > 0)
             json_object_set_new(j, "p95Bytes", json_integer(r.p95));
-            json_object_set_new(j, "recommendedBudgetBytes", json_integer(r.budget));
-            json_object_set_new(j, "recommendedLimitBytes", json_integer(r.limit));
-        }
+        if (r.rss_p95 > 0)
+            json_object_set_new(j, "rssP95Bytes", json_integer(r.rss_p95));
         if (r.floor > 0)
             json_object_set_new(j, "floorBytes", json_integer(r.floor));
+        if (st == RC_OK) {
+            json_object_set_new(j, "recommendedBudgetBytes", json_integer(r.budget));
+            json_object_set_new(j, "recommendedLimitBytes", json_integer(r.limit));
+            json_object_set_new(j, "basis", json_string(rc_basis_name(r.basis)));
+        } else {
+            json_object_set_new(j, "waitingFor", json_string(WAITING[st]));
+        }
         json_array_append_new(arr, j);
     }
-    json_t *root = json_pack("{s:b,s:i,s:I,s:I,s:i,s:o}", "leader", c->leader, "marginPercent",
-                             (int)c->cfg->recommend.margin_pct, "halfLifeSeconds",
-                             (json_int_t)c->rcf.half_life_s, "peakWindowSeconds",
-                             (json_int_t)(c->cfg->recommend.peak_window_ms / 1000), "minPeaks",
-                             RC_MIN_PEAKS, "owners", arr);
+    uint64_t need = (uint64_t)RC_MIN_WINDOWS * c->rcf.window_s;
+    json_t *root = json_pack("{s:b,s:i,s:I,s:I,s:i,s:I,s:I,s:o}", "leader", c->leader,
+                             "marginPercent", (int)c->cfg->recommend.margin_pct,
+                             "halfLifeSeconds", (json_int_t)c->rcf.half_life_s,
+                             "peakWindowSeconds", (json_int_t)c->rcf.window_s, "minPeaks",
+                             RC_MIN_PEAKS, "minHistorySeconds", (json_int_t)need,
+                             "minBudgetBytes", (json_int_t)RC_MIN_BUDGET, "owners", arr);
     return debug_reply_json(root, out, content_type);
 }
 
@@ -205,6 +217,8 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
     c->rcf.margin_pct = c->cfg->recommend.margin_pct;
     uint64_t hl = c->cfg->recommend.half_life_ms / 1000;
     c->rcf.half_life_s = hl > UINT32_MAX ? UINT32_MAX : hl ? (uint32_t)hl : 1;
+    uint64_t win = c->cfg->recommend.peak_window_ms / 1000; /* config: 1s..24h */
+    c->rcf.window_s = win > UINT32_MAX ? UINT32_MAX : win ? (uint32_t)win : 1;
     c->m_ooms = mx_counter(c->mx, "membudget_oom_kills_total",
                            "OOM kills of governed containers, by namespace and owner (the "
                            "ledger).", 2, LO);

@@ -457,7 +457,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
     pl_step(pp, &c->pcf, &s->spec, &smp, mono(c), &plan);
     carry(c, s, &plan);
     if (r->ok)
-        insight_sample(c, s, r->usage, r->taken, plan.gc_freed_set);
+        insight_sample(c, s, r, plan.gc_freed_set);
     if (s->pl && (s->pl->ml_val || s->pl->ml_want))
         remedy_check_container(c, s, 0); /* the pod answers: a pending GOMEMLIMIT can go */
 }

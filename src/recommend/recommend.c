@@ -128,12 +128,13 @@ bool rc_hist_quantile(const struct rc_hist *h, double q, int64_t *out)
 
 /* --- windows ------------------------------------------------------------------ */
 
-bool rc_window_feed(struct rc_window *w, int64_t usage, uint64_t taken_ms, uint64_t window_ms,
-                    int64_t *peak)
+bool rc_window_feed(struct rc_window *w, int64_t usage, int64_t rss, uint64_t taken_ms,
+                    uint64_t window_ms, int64_t *peak, int64_t *rss_peak)
 {
     bool closed = false;
     if (w->open && taken_ms >= w->start_ms + window_ms) {
         *peak = w->peak;
+        *rss_peak = w->rss_peak;
         closed = true;
         w->open = false;
     }
@@ -141,8 +142,12 @@ bool rc_window_feed(struct rc_window *w, int64_t usage, uint64_t taken_ms, uint6
         w->open = true;
         w->start_ms = taken_ms;
         w->peak = usage;
-    } else if (usage > w->peak) {
-        w->peak = usage;
+        w->rss_peak = rss > 0 ? rss : 0;
+    } else {
+        if (usage > w->peak)
+            w->peak = usage;
+        if (rss > w->rss_peak)
+            w->rss_peak = rss;
     }
     return closed;
 }
@@ -163,25 +168,58 @@ static double floor_now(const struct rc_owner *o, const struct rc_conf *c, uint3
     return (double)o->floor_kib * 1024.0 * exp2(-age / (c->half_life_s ? c->half_life_s : 1));
 }
 
-bool rc_recommend(const struct rc_owner *o, const struct rc_conf *c, uint32_t now_s,
-                  struct rc_rec *out)
+const char *rc_basis_name(enum rc_basis b)
+{
+    static const char *const NAMES[] = {"p95", "post-gc", "rss", "minimum"};
+    return (unsigned)b < sizeof NAMES / sizeof NAMES[0] ? NAMES[b] : "?";
+}
+
+enum rc_status rc_recommend(const struct rc_owner *o, const struct rc_conf *c, uint32_t now_s,
+                            struct rc_rec *out)
 {
     memset(out, 0, sizeof *out);
     out->peaks = o->h.peaks;
-    if (o->h.peaks < RC_MIN_PEAKS || !rc_hist_quantile(&o->h, RC_QUANTILE, &out->p95))
-        return false;
-    double margin = 1.0 + c->margin_pct / 100.0, fl = floor_now(o, c, now_s);
+    uint64_t need = (uint64_t)RC_MIN_WINDOWS * c->window_s;
+    out->need_s = need > UINT32_MAX ? UINT32_MAX : (uint32_t)need;
+    if (o->h.peaks)
+        out->history_s = now_s > o->first_s ? now_s - o->first_s : 0;
+    double fl = floor_now(o, c, now_s);
     out->floor = (int64_t)fl;
-    double b = (double)out->p95 > fl ? (double)out->p95 : fl;
-    out->budget = round_mib(b * margin);
+    if (o->cur.counts_heap)
+        rc_hist_quantile(&o->rss, RC_QUANTILE, &out->rss_p95);
+    if (!rc_hist_quantile(&o->h, RC_QUANTILE, &out->p95) || o->h.peaks < RC_MIN_PEAKS)
+        return RC_FEW_PEAKS;
+    if (out->history_s < out->need_s)
+        return RC_SHORT_HISTORY;
+
+    double b = (double)out->p95;
+    out->basis = RC_BASIS_PEAKS;
+    if (fl > b) {
+        b = fl;
+        out->basis = RC_BASIS_GC_FLOOR;
+    }
+    if ((double)out->rss_p95 > b) {
+        b = (double)out->rss_p95;
+        out->basis = RC_BASIS_RSS;
+    }
+    out->budget = round_mib(b * (1.0 + c->margin_pct / 100.0));
+    if (out->budget < RC_MIN_BUDGET) {
+        out->budget = RC_MIN_BUDGET;
+        out->basis = RC_BASIS_MINIMUM;
+    }
     unsigned ev = o->cur.evict_pct ? o->cur.evict_pct : 100;
     out->limit = round_mib((double)out->budget * 100.0 / ev);
-    return true;
+    return RC_OK;
 }
 
-void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, uint32_t now_s)
+void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, int64_t rss,
+             uint32_t now_s)
 {
+    if (!o->h.peaks) /* the history starts with the first peak's window */
+        o->first_s = now_s > c->window_s ? now_s - c->window_s : 0;
     rc_hist_add(&o->h, peak, now_s, c->half_life_s);
+    if (rss > 0)
+        rc_hist_add(&o->rss, rss, now_s, c->half_life_s);
     o->last_s = now_s;
 }
 

@@ -161,9 +161,10 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
         } else if (r->fig == ANN_USAGE_HEAP && m.has_heap_inuse) {
             res.ok = true;
             res.usage = (int64_t)m.heap_inuse;
+            res.rss = m.has_sys ? (int64_t)m.sys : 0;
         } else if (r->fig == ANN_USAGE_RSS && m.has_sys) {
             res.ok = true; /* expvar has no RSS: Sys is what the runtime holds from the OS */
-            res.usage = (int64_t)m.sys;
+            res.usage = res.rss = (int64_t)m.sys;
         } else {
             snprintf(res.err, sizeof res.err, "expvar: no %s figure", ann_usage_name(r->fig));
         }
@@ -187,6 +188,7 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
             } else {
                 snprintf(res.err, sizeof res.err, "metrics: no %s", f->name);
             }
+            res.rss = bytes_of(&w[1]) > 0 ? bytes_of(&w[1]) : 0;
             res.has_goroutines = w[2].found;
             res.goroutines = w[2].value;
             res.has_gc_cpu = w[3].found && w[4].found;

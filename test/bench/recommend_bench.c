@@ -61,7 +61,7 @@ int main(void)
             double base = (64 + uniform() * 4000) * 1048576.0; /* 64 MiB .. 4 GiB */
             for (int k = 0; k < PEAKS; k++) {
                 peaks[k] = (int64_t)(base * (0.7 + 0.6 * uniform()));
-                rc_peak(o, &conf, peaks[k], 1000);
+                rc_peak(o, &conf, peaks[k], 0, 1000);
             }
             qsort(peaks, PEAKS, sizeof *peaks, cmp_i64);
             /* the exact p95 (nearest rank) */

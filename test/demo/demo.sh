@@ -49,7 +49,7 @@ recoverSamples: 2
 gcMinInterval: 3s
 leak: {window: 3, minSlopePercentPerMinute: 5}
 eviction: {maxPerMinute: 5, profileDir: $work/profiles}
-recommend: {peakWindow: 5s}   # production default 5m: one peak per pod per window
+recommend: {peakWindow: 3s}   # production default 5m: one peak per pod per window; advice after 12 windows (36s)
 EOF
 cat "$work/config.yaml"
 "$bin" run --kubeconfig "$work/kubeconfig" --config "$work/config.yaml" \

@@ -8,6 +8,7 @@ loopback addresses that the simulated pods carry as their IPs.
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -821,11 +822,27 @@ def sc_recommend(work):
                       labels={"pod-template-hash": "5f6"}, budget="100Mi", limit="128Mi")
         # varied load: each replica holds a different amount, changing over time
         t0 = time.time()
-        for step in range(6):
+        early = None
+        for step in range(9):
             for i, t in enumerate(ts):
                 t.control("idle")
                 t.control("steady", 20 + 10 * ((i + step) % 3))
             time.sleep(3)
+            if step == 2:
+                # 9 s in: peaks from three replicas, but less than 12 windows of history
+                early = (http("GET", "http://%s/debug/owners" % ctl.addr)[1],
+                         subprocess.run([base.BIN, "status", "--recommend", "--address", ctl.addr],
+                                        capture_output=True, text=True).stdout,
+                         ctl.metrics())
+        eo = [x for x in early[0]["owners"] if x["name"] == "api"]
+        check("too little history: no recommendation yet, and /debug/owners says what it waits for",
+              eo and eo[0]["peaks"] >= 3 and eo[0]["historySeconds"] < early[0]["minHistorySeconds"] and
+              early[0]["minHistorySeconds"] == 24 and eo[0].get("waitingFor") in ("peaks", "history") and
+              "recommendedBudgetBytes" not in eo[0] and
+              'membudget_owner_recommended_budget_bytes{namespace="shop"' not in early[2], early[0])
+        check("... `status --recommend` shows the history it has and refuses",
+              re.search(r"Deployment/api +\d+ +\d+s +100Mi +- +128Mi +- .*too little history: "
+                        r"needs 6 peaks over 24s, has \d+ over \d+s", early[1]), early[1])
         ok = wait_until(lambda: 'membudget_owner_recommended_budget_bytes{namespace="shop",'
                         'owner="Deployment/api"}' in ctl.metrics(), 30)
         delay = time.time() - t0
@@ -843,16 +860,20 @@ def sc_recommend(work):
         def up(x):
             return -(-int(x) // mib) * mib
         check("/debug/owners: p95 of the peaks between the least held and the limit, budget = "
-              "p95 + 15%, limit = budget / 99% (each up to 1 MiB)",
-              o and 20 * mib <= o[0]["p95Bytes"] <= 128 * mib and o[0]["peaks"] >= 3 and
-              o[0]["recommendedBudgetBytes"] == up(o[0]["p95Bytes"] * 1.15) and
+              "the larger of it and the RSS's p95 (a heap budget), + 15%, limit = budget / 99% "
+              "(each up to 1 MiB), from 6 peaks over 24 s at least",
+              o and 20 * mib <= o[0]["p95Bytes"] <= 128 * mib and o[0]["peaks"] >= 6 and
+              o[0]["historySeconds"] >= 24 and o[0]["countsHeap"] is True and
+              o[0]["rssP95Bytes"] > o[0]["p95Bytes"] and o[0]["basis"] == "rss" and
+              o[0]["recommendedBudgetBytes"] == up(o[0]["rssP95Bytes"] * 1.15) and
               o[0]["recommendedLimitBytes"] == up(o[0]["recommendedBudgetBytes"] * 100 / 99), o)
         out = subprocess.run([base.BIN, "status", "--recommend", "--address", ctl.addr],
                              capture_output=True, text=True)
         row = [l for l in out.stdout.splitlines() if "Deployment/api" in l]
         check("`membudget status --recommend` prints them next to the current values",
-              out.returncode == 0 and row and row[0].split()[3] == "100Mi" and
-              row[0].split()[5] == "128Mi" and row[0].split()[4].endswith("Mi"), out.stdout)
+              out.returncode == 0 and row and row[0].split()[4] == "100Mi" and
+              row[0].split()[6] == "128Mi" and row[0].split()[5].endswith("Mi") and
+              row[0].split()[-1] == "rss", out.stdout)
         check("advice only: the pods' budgets are unchanged",
               all(p["metadata"]["annotations"]["membudget.io/budget"] == "100Mi"
                   for k, p in sim.pods().items() if k[1].startswith("api-")))

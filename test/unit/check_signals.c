@@ -145,62 +145,95 @@ END_TEST
 START_TEST(test_rc_window)
 {
     struct rc_window w = {0};
-    int64_t peak = 0;
+    int64_t peak = 0, rss = 0;
     const uint64_t win = 60000;
-    ck_assert(!rc_window_feed(&w, 100, 0, win, &peak));
-    ck_assert(!rc_window_feed(&w, 300, 15000, win, &peak));
-    ck_assert(!rc_window_feed(&w, 200, 59999, win, &peak));
-    ck_assert(rc_window_feed(&w, 50, 60000, win, &peak)); /* closes: the peak was 300 */
+    ck_assert(!rc_window_feed(&w, 100, 900, 0, win, &peak, &rss));
+    ck_assert(!rc_window_feed(&w, 300, 0, 15000, win, &peak, &rss)); /* RSS unknown here */
+    ck_assert(!rc_window_feed(&w, 200, 1200, 59999, win, &peak, &rss));
+    ck_assert(rc_window_feed(&w, 50, 0, 60000, win, &peak, &rss)); /* closes: the peaks were 300, 1200 */
     ck_assert_int_eq(peak, 300);
-    ck_assert(!rc_window_feed(&w, 70, 90000, win, &peak));
-    ck_assert(rc_window_feed(&w, 10, 400000, win, &peak)); /* a long gap: one window's peak */
+    ck_assert_int_eq(rss, 1200);
+    ck_assert(!rc_window_feed(&w, 70, 0, 90000, win, &peak, &rss));
+    ck_assert(rc_window_feed(&w, 10, 0, 400000, win, &peak, &rss)); /* a long gap: one window's peak */
     ck_assert_int_eq(peak, 70);
+    ck_assert_int_eq(rss, 0); /* no RSS in that window */
 }
 END_TEST
 
-/* Recommendation rows: peaks (MiB), floor (MiB, 0 none), margin, evict
- * threshold -> budget and limit (MiB). */
+/* Recommendation rows: n peaks (MiB) `spacing` seconds apart, with the
+ * process's RSS at each (MiB, 0 unknown), the post-GC floor (MiB, 0 none),
+ * margin and evict threshold, asked at the last peak -> the status, budget
+ * and limit (MiB) and what decided the budget. Window 300 s: 12 windows are
+ * an hour of history. */
 static const struct {
-    int peaks[8];
+    const char *what;
+    int n, peak, rss;
+    bool heap;
+    unsigned spacing;
     int floor;
     unsigned margin, evict;
-    long long budget, limit; /* -1: none yet */
+    enum rc_status st;
+    long long budget, limit;
+    enum rc_basis basis;
 } REC_ROWS[] = {
-    {{500, 500, 500, 0}, 0, 15, 95, 575, 606},
-    {{500, 500, 0}, 0, 15, 95, -1, -1},        /* two peaks: too few */
-    {{400, 400, 400, 400, 0}, 600, 15, 95, 690, 727}, /* the floor is above the peaks */
-    {{1000, 1000, 1000, 0}, 0, 0, 0, 1000, 1000},     /* no margin, evict off: limit = budget */
-    {{256, 256, 256, 0}, 0, 50, 80, 384, 480},
+    {"p95 + 15%, limit = budget / 95%", 6, 500, 0, false, 1000, 0, 15, 95, RC_OK, 575, 606, RC_BASIS_PEAKS},
+    {"five peaks: too few", 5, 500, 0, false, 1000, 0, 15, 95, RC_FEW_PEAKS, 0, 0, 0},
+    {"six replicas' peaks in one window: too little history", 6, 500, 0, false, 0, 0, 15, 95,
+     RC_SHORT_HISTORY, 0, 0, 0},
+    {"six peaks over 55 minutes: too little history", 6, 500, 0, false, 600, 0, 15, 95,
+     RC_SHORT_HISTORY, 0, 0, 0},
+    {"the post-GC floor is above the peaks", 6, 400, 0, false, 1000, 600, 15, 95, RC_OK, 690, 727,
+     RC_BASIS_GC_FLOOR},
+    {"no margin, evict off: limit = budget", 6, 1000, 0, false, 1000, 0, 0, 0, RC_OK, 1000, 1000,
+     RC_BASIS_PEAKS},
+    {"margin 50%, evict 80%", 6, 256, 0, false, 1000, 0, 50, 80, RC_OK, 384, 480, RC_BASIS_PEAKS},
+    {"the demo's Go service: heap 1Mi, RSS 9Mi: the minimum, never 2Mi", 6, 1, 9, true, 1000, 0,
+     15, 95, RC_OK, 16, 17, RC_BASIS_MINIMUM},
+    {"a heap budget: the RSS at the peaks is the floor (GOMEMLIMIT counts all of it)", 6, 100,
+     140, true, 1000, 0, 15, 95, RC_OK, 161, 170, RC_BASIS_RSS},
+    {"a heap budget, RSS unknown: the heap's p95", 6, 100, 0, true, 1000, 0, 15, 95, RC_OK, 115,
+     122, RC_BASIS_PEAKS},
+    {"an RSS or working-set budget: its own peaks (an RSS beside them is not a floor)", 6, 100, 140,
+     false, 1000, 0, 15, 95, RC_OK, 115, 122, RC_BASIS_PEAKS},
 };
 
 START_TEST(test_rc_recommend)
 {
-    struct rc_conf c = {.margin_pct = REC_ROWS[_i].margin, .half_life_s = 86400};
+    struct rc_conf c = {.margin_pct = REC_ROWS[_i].margin, .half_life_s = 86400, .window_s = 300};
     struct rc_table *t = rc_new();
     struct rc_owner *o = rc_owner(t, "shop", "Deployment", "web");
     struct rc_current cur = {.budget = 512 * MIB, .limit = 1024 * MIB,
-                             .evict_pct = REC_ROWS[_i].evict};
+                             .evict_pct = REC_ROWS[_i].evict, .counts_heap = REC_ROWS[_i].heap};
+    uint32_t now = 10000;
     o->cur = cur;
-    for (int i = 0; REC_ROWS[_i].peaks[i]; i++)
-        rc_peak(o, &c, REC_ROWS[_i].peaks[i] * MIB, 10);
+    for (int i = 0; i < REC_ROWS[_i].n; i++) {
+        now = 10000 + (uint32_t)i * REC_ROWS[_i].spacing;
+        rc_peak(o, &c, REC_ROWS[_i].peak * MIB, REC_ROWS[_i].rss * MIB, now);
+    }
     if (REC_ROWS[_i].floor)
-        rc_floor(o, &c, REC_ROWS[_i].floor * MIB, 10);
+        rc_floor(o, &c, REC_ROWS[_i].floor * MIB, now);
     struct rc_rec r;
-    bool have = rc_recommend(o, &c, 10, &r);
-    if (REC_ROWS[_i].budget < 0) {
-        ck_assert(!have);
-    } else {
-        ck_assert(have);
+    enum rc_status st = rc_recommend(o, &c, now, &r);
+    ck_assert_msg(st == REC_ROWS[_i].st, "%s: status %d", REC_ROWS[_i].what, (int)st);
+    ck_assert_uint_eq(r.peaks, (unsigned)REC_ROWS[_i].n);
+    ck_assert_uint_eq(r.history_s, (REC_ROWS[_i].n - 1) * REC_ROWS[_i].spacing + 300);
+    ck_assert_uint_eq(r.need_s, 3600);
+    if (st == RC_OK) {
         /* p95 is read within its bucket (1/24 of a range twice the
          * values at most: never below, at most 1/12 above), then the margin */
         long long b = r.budget / MIB, w = REC_ROWS[_i].budget;
-        ck_assert_msg(b >= w && b <= w + w / 12 + 1, "row %d: budget %lld MiB, want %lld..%lld",
-                      _i, b, w, w + w / 12 + 1);
+        long long slack = REC_ROWS[_i].basis == RC_BASIS_MINIMUM || REC_ROWS[_i].basis == RC_BASIS_GC_FLOOR
+                              ? 0 : w / 12 + 1;
+        ck_assert_msg(b >= w && b <= w + slack, "%s: budget %lld MiB, want %lld..%lld",
+                      REC_ROWS[_i].what, b, w, w + slack);
         long long want_limit = REC_ROWS[_i].evict
                                    ? (r.budget * 100 / REC_ROWS[_i].evict + MIB - 1) / MIB
                                    : r.budget / MIB;
         ck_assert_int_eq(r.limit / MIB, want_limit);
         ck_assert_int_eq(r.budget % MIB, 0);
+        ck_assert_msg(r.basis == REC_ROWS[_i].basis, "%s: basis %s", REC_ROWS[_i].what,
+                      rc_basis_name(r.basis));
+        ck_assert(r.budget >= RC_MIN_BUDGET);
     }
     rc_free(t);
 }
@@ -213,7 +246,7 @@ START_TEST(test_rc_table)
     char name[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(name, sizeof name, "app-%d", i);
-        rc_peak(rc_owner(t, "ns", "Deployment", name), &c, (i + 1) * MIB,
+        rc_peak(rc_owner(t, "ns", "Deployment", name), &c, (i + 1) * MIB, 0,
                 (uint32_t)(i < 500 ? 0 : 1000));
     }
     ck_assert_uint_eq(rc_count(t), 1000);
