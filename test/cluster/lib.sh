@@ -1,0 +1,133 @@
+# test/cluster/lib.sh -- sourced by the cluster scripts (up, down, build,
+# load-image, install-membudget): messages, the cache, the Go toolchain, and
+# the fixed facts of the test bed (addresses, ports, names).
+#
+# Every upstream component is a Go module pinned in a small module of its own
+# under test/cluster/<component>/ (go.mod + go.sum committed); this file only
+# names them. Built binaries are cached by component, version and the hash of
+# the module's go.mod/go.sum, so a second `up` builds nothing.
+
+cluster_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$cluster_src/../.." && pwd)
+cache=${MB_CLUSTER_CACHE:-/var/cache/membudget-cluster}
+
+# The Go the components need: go.mod of k8s.io/kubernetes says 1.26.0.
+GO_MIN=1.26
+# When the machine's Go is older (Debian bookworm's golang-go is 1.19), this
+# one comes from the Go module proxy as the module golang.org/toolchain.
+GO_TOOLCHAIN_VERSION=1.26.8
+
+# --- the test bed's fixed facts -----------------------------------------------
+# One bridge; its host side is the node's address, the API server's advertised
+# address and the only address the control plane binds besides loopback. Pods
+# get routes to the pod and service ranges only: no default route, so nothing
+# a pod sends can leave this machine.
+BRIDGE=mbcni0
+NODE_IP=10.244.0.1
+POD_CIDR=10.244.0.0/24
+SERVICE_CIDR=10.96.0.0/16
+KUBERNETES_SVC_IP=10.96.0.1
+NODE_NAME=mbnode
+# The sandbox image: Kubernetes' own pause.c (build/pause), under the version
+# kubeadm names for this release; imported, never pulled.
+PAUSE_IMAGE=membudget.test/pause:3.10.2
+# cgroup parent of every pod, per v1 hierarchy: /sys/fs/cgroup/<c>/membudget-test
+CGROUP_ROOT=/membudget-test
+ETCD_PORT=2379
+ETCD_PEER_PORT=2380
+APISERVER_PORT=6443
+KCM_PORT=10257
+SCHEDULER_PORT=10259
+KUBELET_PORT=10250
+KUBELET_HEALTHZ_PORT=10248
+PROXY_HEALTHZ_PORT=10256
+PROXY_METRICS_PORT=10249
+METRICS_SERVER_PORT=4443
+# The iptables chain that keeps forwarding on the bridge (pod to pod through
+# a Service); anything else that would be forwarded is dropped.
+FWD_CHAIN=MEMBUDGET-TEST-FWD
+
+say() { printf '%s: %s\n' "${prog:-cluster}" "$*"; }
+die() { printf '%s: error: %s\n' "${prog:-cluster}" "$*" >&2; exit 1; }
+elapsed() { local s=$1; printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
+need_root() {
+    [ "$(id -u)" = 0 ] || die "must run as root: it starts a kubelet, containerd and runc, and creates a bridge, network namespaces, iptables rules and cgroups"
+}
+
+# --- Go -----------------------------------------------------------------------
+# go_version_ok GO: true when GO is at least $GO_MIN.
+go_version_ok() {
+    local v
+    v=$("$1" env GOVERSION 2>/dev/null) || v=$("$1" version 2>/dev/null | awk '{print $3}')
+    v=${v#go}
+    [ -n "$v" ] || return 1
+    [ "$(printf '%s\n%s\n' "$GO_MIN" "$v" | sort -V | head -n 1)" = "$GO_MIN" ]
+}
+
+# find_go: sets $GO to a Go at least $GO_MIN: the machine's own when new
+# enough, else golang.org/toolchain from the Go module proxy (fetched with
+# whatever Go the machine has, Debian's included), unpacked into the cache.
+find_go() {
+    local g
+    for g in "${GO:-}" "$(command -v go 2>/dev/null)" /usr/local/go/bin/go; do
+        if [ -n "$g" ] && [ -x "$g" ] && go_version_ok "$g"; then GO=$g; return 0; fi
+    done
+    local tc=$cache/go$GO_TOOLCHAIN_VERSION
+    if [ -x "$tc/bin/go" ] && go_version_ok "$tc/bin/go"; then GO=$tc/bin/go; return 0; fi
+    g=$(command -v go 2>/dev/null) || die "no Go on this machine: install Debian's golang-go (make deps does), which fetches Go $GO_TOOLCHAIN_VERSION from the Go module proxy"
+    local mod=golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN_VERSION.linux-$(dpkg --print-architecture 2>/dev/null || echo amd64)
+    say "the machine's Go ($("$g" version | awk '{print $3}')) is older than $GO_MIN: fetching $mod from the Go module proxy"
+    local tmp dir
+    tmp=$(mktemp -d)
+    dir=$(cd "$tmp" && GOFLAGS=-mod=mod GO111MODULE=on "$g" mod download -json "$mod" 2>"$tmp/err" |
+          sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+    if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+        cat "$tmp/err" >&2; rm -rf "$tmp"
+        die "could not fetch $mod: is the Go module proxy reachable (GOPROXY=$("$g" env GOPROXY))?"
+    fi
+    rm -rf "$tmp" "$tc.tmp"
+    mkdir -p "$cache"
+    cp -r "$dir" "$tc.tmp" && chmod -R u+w "$tc.tmp" &&
+        chmod +x "$tc.tmp"/bin/* "$tc.tmp"/pkg/tool/*/* || die "could not unpack $mod into $tc"
+    rm -rf "$tc" && mv "$tc.tmp" "$tc"
+    go_version_ok "$tc/bin/go" || die "$tc/bin/go does not run"
+    GO=$tc/bin/go
+}
+
+# --- cached builds ------------------------------------------------------------
+# module_version DIR MODULE: the version of MODULE that DIR's go.mod requires.
+module_version() {
+    (cd "$1" && GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" list -m -f '{{.Version}}' "$2")
+}
+
+# build_key NAME: NAME-<hash of its module files and of this file's build
+# recipe> under which its binaries are cached.
+build_key() {
+    local h
+    h=$(cat "$cluster_src/$1/go.mod" "$cluster_src/$1/go.sum" "$cluster_src/build" | sha256sum | cut -c1-12)
+    echo "$1-$h"
+}
+
+# run_with_progress LABEL CMD...: runs CMD (a go build -v), printing every
+# 30 s how long it has run and how many packages it has compiled; its output
+# goes to $cache/log/LABEL.log and is printed at the end if it fails.
+run_with_progress() {
+    local label=$1; shift
+    local log=$cache/log/$label.log t0=$SECONDS pid n
+    mkdir -p "$cache/log"
+    "$@" > "$log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            n=$(grep -c -v -e '^#' -e '^go: ' "$log" 2>/dev/null)
+            say "  $label: building, $(elapsed $((SECONDS - t0))) so far, ${n:-0} packages compiled"
+        fi
+    done
+    if ! wait "$pid"; then
+        tail -n 40 "$log" >&2
+        die "building $label failed after $(elapsed $((SECONDS - t0))) (log: $log)"
+    fi
+    say "  $label: built in $(elapsed $((SECONDS - t0)))"
+}
