@@ -21,54 +21,14 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PASS, FAIL, check, wait_until, http, finish  # noqa: E402,F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KUBESIM = os.path.join(ROOT, "test", "kubesim", "kubesim")
-PASS, FAIL = [0], [0]
 # MB_E2E_WRAP="valgrind -q --leak-check=full --error-exitcode=99" runs every
 # membudget process under that command (exit checks then catch leaks).
 WRAP = os.environ.get("MB_E2E_WRAP", "").split()
-
-
-def check(name, cond, detail=""):
-    if cond:
-        PASS[0] += 1
-        print("ok   - " + name)
-    else:
-        FAIL[0] += 1
-        print("FAIL - " + name + ("\n       " + str(detail)[:2000] if detail else ""))
-    sys.stdout.flush()
-    return cond
-
-
-def wait_until(fn, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(step)
-    return last
-
-
-def http(method, url, body=None, ctype="application/json"):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", ctype)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, raw
 
 
 class Sim:
@@ -668,11 +628,7 @@ def main():
                     c.p.kill()
                     c.p.wait()
             del LIVE[:]
-    if os.environ.get("MB_TEST_COUNTS"):
-        with open(os.environ["MB_TEST_COUNTS"], "w") as f:
-            f.write("%d %d\n" % (PASS[0], FAIL[0]))
-    print("controller e2e: %d ok, %d failing" % (PASS[0], FAIL[0]))
-    return 0 if FAIL[0] == 0 else 1
+    return finish("controller e2e")
 
 
 if __name__ == "__main__":

@@ -919,11 +919,7 @@ def main():
             for t in TARGETS:
                 t.stop()
             del TARGETS[:]
-    if os.environ.get("MB_TEST_COUNTS"):
-        with open(os.environ["MB_TEST_COUNTS"], "w") as f:
-            f.write("%d %d\n" % (base.PASS[0], base.FAIL[0]))
-    print("remedy e2e: %d ok, %d failing" % (base.PASS[0], base.FAIL[0]))
-    return 0 if base.FAIL[0] == 0 else 1
+    return base.finish("remedy e2e")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,516 @@
+#!/usr/bin/env python3
+"""End-to-end scenarios on the real test cluster (test/cluster/up): membudget
+installed as a user installs it (test/cluster/install-membudget), real Go
+targets (test/targets/leaky) in real pods with real memory cgroups, and every
+check asserting what the real components did: the ReplicaSet's FailedCreate,
+the EndpointSlice's ready flag, the disruption controller's PDB status, the
+kubelet's OOMKilled, the process's own environment.
+
+    usage: test/e2e/cluster_e2e.py --dir DIR [SCENARIO...]
+
+DIR holds a running cluster with membudget installed and the leaky image
+loaded (make e2e-cluster does all of it). Each scenario works in namespaces
+of its own and deletes them at the end.
+"""
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, wait_until, http, finish  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LEAKY = "membudget.test/leaky:dev"
+GATE = "membudget.io/within-budget"
+ENV = dict(os.environ)
+DIR = None
+PORT = 6060
+
+
+# --- the cluster, through kubectl -------------------------------------------------
+
+def load_env(d):
+    """DIR/env's exports (KUBECONFIG, PATH with the cluster's kubectl first)."""
+    with open(os.path.join(d, "env")) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("export ") and "=" in line:
+                k, v = line[len("export "):].split("=", 1)
+                ENV[k] = v.replace("$PATH", os.environ.get("PATH", ""))
+
+
+def kubectl(*args, stdin=None, ok=True):
+    p = subprocess.run(["kubectl"] + list(args), input=stdin, capture_output=True, text=True,
+                       env=ENV, timeout=120)
+    if ok and p.returncode != 0:
+        raise RuntimeError("kubectl %s: %s" % (" ".join(args), p.stderr.strip()))
+    return p
+
+
+def kj(*args):
+    """kubectl get ... -o json, parsed; None when it is not there."""
+    p = kubectl("get", *args, "-o", "json", ok=False)
+    if p.returncode != 0:
+        if "NotFound" in p.stderr or "not found" in p.stderr:
+            return None
+        raise RuntimeError("kubectl get %s: %s" % (" ".join(args), p.stderr.strip()))
+    return json.loads(p.stdout)
+
+
+def apply(obj):
+    """kubectl apply of one object (a dict); the CompletedProcess (not raised)."""
+    return kubectl("apply", "-f", "-", stdin=json.dumps(obj), ok=False)
+
+
+def namespace(name, enforce=True, audit=False):
+    labels = {}
+    if enforce:
+        labels["membudget.io/enforce"] = "true"
+    if audit:
+        labels["membudget.io/admission"] = "audit"
+    p = apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name,
+                                                                     "labels": labels}})
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr)
+    # The ServiceAccount a pod needs: the controller makes it in its own time.
+    wait_until(lambda: kj("-n", name, "serviceaccount", "default"), 30, 0.2)
+    return name
+
+
+def delete_namespace(name):
+    kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", ok=False)
+
+
+def events(ns, name=None):
+    """The Events in ns (about name only, when given), oldest first."""
+    sel = ["--field-selector", "involvedObject.name=" + name] if name else []
+    out = kj("-n", ns, "events", *sel) or {"items": []}
+    return sorted(out["items"], key=lambda e: (e.get("lastTimestamp") or e.get("eventTime") or
+                                                e["metadata"]["creationTimestamp"]))
+
+
+def reasons(ns, name):
+    return [e["reason"] for e in events(ns, name)]
+
+
+def messages(ns, name, reason):
+    return [e["message"] for e in events(ns, name) if e["reason"] == reason]
+
+
+def cond_of(pod, typ=GATE):
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == typ:
+            return c.get("status")
+    return None
+
+
+def pods_of(ns, app):
+    out = kj("-n", ns, "pods", "-l", "app=" + app) or {"items": []}
+    return [p for p in out["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def running_pod(ns, app, timeout=120):
+    """The app's one Running pod with an IP (waits for it)."""
+    def one():
+        ps = [p for p in pods_of(ns, app) if p["status"].get("phase") == "Running" and
+              p["status"].get("podIP")]
+        return ps[0] if len(ps) == 1 else None
+    return wait_until(one, timeout, 0.5)
+
+
+def slice_ready(ns, svc, pod_ip):
+    """The ready flag of pod_ip in the Service's EndpointSlices (None: absent)."""
+    out = kj("-n", ns, "endpointslices", "-l", "kubernetes.io/service-name=" + svc)
+    for s in (out or {}).get("items", []):
+        for e in s.get("endpoints") or []:
+            if pod_ip in e.get("addresses", []):
+                return (e.get("conditions") or {}).get("ready")
+    return None
+
+
+# --- the leaky target in a pod -------------------------------------------------------
+
+def leaky_workload(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, replicas=1,
+                   tiers=None, usage="heap", ann=None, kind="Deployment", env=None,
+                   memlimit=False):
+    """A Deployment (and its Service) of the leaky target, budgeted and
+    instrumented as the README tells a Go service to be."""
+    a = {"membudget.io/budget": budget, "membudget.io/usage": usage,
+         "membudget.io/metrics": "%d/metrics" % PORT, "membudget.io/gc": "%d/debug/gc" % PORT,
+         "membudget.io/profile": "%d/debug/pprof/heap" % PORT}
+    if memlimit:
+        a["membudget.io/memlimit"] = "%d/debug/memlimit" % PORT
+    if tiers:
+        a["membudget.io/tiers"] = tiers
+    a.update(ann or {})
+    container = {"name": "app", "image": LEAKY, "imagePullPolicy": "Never",
+                 "args": ["--listen", ":%d" % PORT, "--mode", mode, "--rate", str(rate),
+                          "--max", str(maxmib)],
+                 "ports": [{"name": "http", "containerPort": PORT}],
+                 "resources": {"requests": {"memory": "16Mi", "cpu": "10m"},
+                               "limits": {"memory": limit}},
+                 "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
+    tmpl = {"metadata": {"labels": {"app": name}, "annotations": a},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [container],
+                     "enableServiceLinks": False, "automountServiceAccountToken": False}}
+    obj = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": ns},
+           "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                    "template": tmpl}}
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+           "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": PORT}]}}
+    apply(svc)
+    return apply(obj)
+
+
+def target(ip, path):
+    return "http://%s:%d%s" % (ip, PORT, path)
+
+
+def control(ip, mode, rate=0):
+    return http("POST", target(ip, "/control"), {"mode": mode, "rate": rate})
+
+
+def metrics(ip):
+    with urllib.request.urlopen(target(ip, "/metrics"), timeout=3) as r:
+        out = {}
+        for line in r.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.split()[:2]
+                out[k] = float(v)
+        return out
+
+
+def container_environ(pod, container="app"):
+    """The real environment of the container's process, read from the node:
+    containerd's task PID, then /proc/PID/environ."""
+    cid = None
+    for cs in pod["status"].get("containerStatuses") or []:
+        if cs["name"] == container:
+            cid = cs.get("containerID", "").split("://")[-1]
+    if not cid:
+        return None
+    p = subprocess.run(["ctr", "--address", os.path.join(DIR, "containerd", "containerd.sock"),
+                        "--namespace", "k8s.io", "task", "ls"], capture_output=True, text=True,
+                       env=ENV)
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if f and f[0] == cid:
+            with open("/proc/%s/environ" % f[1], "rb") as e:
+                return dict(kv.split("=", 1) for kv in e.read().decode().split("\0") if "=" in kv)
+    return None
+
+
+def membudget_logs():
+    """Every membudget pod's log lines (JSON), current and previous containers."""
+    out = []
+    pods = kj("-n", "membudget", "pods", "-l", "app.kubernetes.io/name=membudget")
+    for p in (pods or {}).get("items", []):
+        for prev in ("--previous=false",):
+            r = kubectl("-n", "membudget", "logs", p["metadata"]["name"], "-c", "membudget", prev,
+                        ok=False)
+            out += r.stdout.splitlines()
+    return out
+
+
+def leader():
+    lease = kj("-n", "membudget", "lease", "membudget")
+    return lease and lease["spec"].get("holderIdentity")
+
+
+# --- scenarios -------------------------------------------------------------------------
+
+def sc_admission(ns):
+    """1. A template whose budget exceeds its limit: refused at the Deployment;
+    created before the namespace was governed, its ReplicaSet's pods are refused
+    (FailedCreate with the webhook's message). A valid pod runs with GOMEMLIMIT
+    in its real environment and the readiness gate in its spec."""
+    p = leaky_workload(ns, "greedy", budget="512Mi", limit="256Mi")
+    check("a Deployment whose template's budget exceeds its limit is refused by the real "
+          "API server, with the webhook's message naming the object and the path",
+          p.returncode != 0 and 'denied the request: Deployment %s/greedy:' % ns in p.stderr and
+          "spec.template" in p.stderr and "512Mi" in p.stderr, p.stderr)
+    old = namespace(ns + "-late", enforce=False)
+    try:
+        p = leaky_workload(old, "greedy", budget="512Mi", limit="256Mi", replicas=0)
+        check("the same Deployment is created while its namespace is not governed",
+              p.returncode == 0, p.stderr)
+        kubectl("label", "namespace", old, "membudget.io/enforce=true")
+        kubectl("-n", old, "scale", "deployment/greedy", "--replicas=1")
+
+        def failed():
+            for rs in (kj("-n", old, "replicasets") or {"items": []})["items"]:
+                for e in events(old, rs["metadata"]["name"]):
+                    if e["reason"] == "FailedCreate":
+                        return e
+        e = wait_until(failed, 60, 0.5)
+        check("its ReplicaSet's pods are refused: FailedCreate carries the webhook's message",
+              e and "admission webhook" in e["message"] and "membudget.io" in e["message"] and
+              "exceeds" in e["message"], e and e["message"])
+        check("... and no pod of it exists", pods_of(old, "greedy") == [])
+    finally:
+        delete_namespace(old)
+
+    p = leaky_workload(ns, "fits", budget="96Mi", limit="128Mi")
+    check("a valid Deployment is admitted", p.returncode == 0, p.stderr)
+    pod = running_pod(ns, "fits")
+    check("its pod runs", pod is not None)
+    if not pod:
+        return
+    gates = [g["conditionType"] for g in pod["spec"].get("readinessGates") or []]
+    check("the readiness gate is in the pod's spec", gates == [GATE], gates)
+    env = container_environ(pod)
+    check("the running process has GOMEMLIMIT = the budget in bytes in its real environment",
+          env and env.get("GOMEMLIMIT") == str(96 << 20), env)
+    m = wait_until(lambda: metrics(pod["status"]["podIP"]), 30, 0.5)
+    check("... and the Go runtime applied it (go_gc_gomemlimit_bytes from the pod's IP)",
+          m and m.get("go_gc_gomemlimit_bytes") == 96 << 20, m and m.get("go_gc_gomemlimit_bytes"))
+    ready = wait_until(lambda: cond_of(kj("-n", ns, "pod", pod["metadata"]["name"])) == "True" and
+                       kj("-n", ns, "pod", pod["metadata"]["name"]), 30, 0.5)
+    check("membudget opens the gate (condition True) and the kubelet makes the pod Ready",
+          ready and cond_of(ready, "Ready") == "True", ready and ready["status"].get("conditions"))
+
+
+def sc_throttle_gc(ns):
+    """2 + 3. Garbage a GC reclaims: at the throttle tier the pod's EndpointSlice
+    endpoint turns ready: false (the kubelet and the EndpointSlice controller,
+    from our gate); the forced GC goes over the pod network; the memory that
+    metrics-server reports drops; the endpoint is ready again."""
+    leaky_workload(ns, "web", budget="64Mi", limit="256Mi", mode="idle",
+                   tiers="throttle=50,gc=70,evict=99")
+    pod = running_pod(ns, "web")
+    check("the target runs", pod is not None)
+    if not pod:
+        return
+    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    check("it is ready in its Service's EndpointSlice", wait_until(
+        lambda: slice_ready(ns, "web", ip) is True, 60, 0.5), slice_ready(ns, "web", ip))
+    control(ip, "garbage", 8)
+    check("throttle: the EndpointSlice endpoint turns ready: false", wait_until(
+        lambda: slice_ready(ns, "web", ip) is False, 60, 0.2), reasons(ns, name))
+    check("... because membudget throttled it (Event MemoryBudgetThrottled, condition False)",
+          "MemoryBudgetThrottled" in reasons(ns, name) and
+          cond_of(kj("-n", ns, "pod", name)) == "False", reasons(ns, name))
+
+    def ws():
+        m = kj("--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods/%s" % (ns, name))
+        from_q = m["containers"][0]["usage"]["memory"]
+        return int(from_q[:-2]) * 1024 if from_q.endswith("Ki") else int(from_q)
+    check("the forced GC was really called, over the pod network", wait_until(
+        lambda: metrics(ip).get("membudget_forced_gc_total", 0) >= 1, 60, 0.2),
+        reasons(ns, name))
+    high = wait_until(lambda: ws() > 40 << 20 and ws(), 60, 1)
+    control(ip, "idle")
+    check("recovered: the endpoint is ready again", wait_until(
+        lambda: slice_ready(ns, "web", ip) is True, 60, 0.2), reasons(ns, name))
+    check("... after Events Throttled, GCForced, Recovered", all(
+        r in reasons(ns, name) for r in ("MemoryBudgetThrottled", "MemoryBudgetGCForced",
+                                         "MemoryBudgetRecovered")), reasons(ns, name))
+    http("POST", target(ip, "/debug/gc"))
+    low = wait_until(lambda: ws() < 32 << 20 and ws(), 90, 2)
+    check("the working set metrics-server reports dropped after the GC (%s -> %s MiB)" % (
+        high and high >> 20, low and low >> 20), high and low and low < high)
+
+
+def sc_evict(ns):
+    """4. Memory no GC frees: a PDB whose disruptionsAllowed is 0 (the
+    disruption controller's) blocks the eviction; without it, the heap profile
+    is captured, the pod is evicted through the Eviction API and its
+    ReplicaSet recreates it."""
+    leaky_workload(ns, "hog", budget="64Mi", limit="256Mi", mode="idle",
+                   tiers="throttle=50,gc=60,evict=75")
+    apply({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+           "metadata": {"name": "hog", "namespace": ns},
+           "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "hog"}}}})
+    pod = running_pod(ns, "hog")
+    if not check("the target runs", pod is not None):
+        return
+    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    pdb = wait_until(lambda: (kj("-n", ns, "pdb", "hog") or {}).get("status", {}).get(
+        "observedGeneration") and kj("-n", ns, "pdb", "hog"), 60, 0.5)
+    # A throttled pod is not Ready, so the PDB's allowance is 0 either way.
+    check("the disruption controller computes disruptionsAllowed 0",
+          pdb and pdb["status"].get("disruptionsAllowed") == 0, pdb and pdb.get("status"))
+    control(ip, "held", 16)
+    check("the eviction is refused by the real Eviction API: Event MemoryBudgetEvictionBlocked",
+          wait_until(lambda: "MemoryBudgetEvictionBlocked" in reasons(ns, name), 90, 0.5),
+          reasons(ns, name))
+    check("... and the pod is still there", kj("-n", ns, "pod", name) is not None)
+    kubectl("-n", ns, "delete", "pdb", "hog")
+    check("without the PDB: evicted (Event MemoryBudgetEvicted)", wait_until(
+        lambda: "MemoryBudgetEvicted" in reasons(ns, name), 90, 0.5), reasons(ns, name))
+    rs = reasons(ns, name)
+    check("... after the heap profile was captured", "MemoryBudgetProfileCaptured" in rs and
+          rs.index("MemoryBudgetProfileCaptured") < rs.index("MemoryBudgetEvicted"), rs)
+    check("the ReplicaSet recreates the pod (a new one runs)", wait_until(
+        lambda: [p for p in pods_of(ns, "hog") if p["metadata"]["name"] != name and
+                 p["status"].get("phase") == "Running"], 90, 0.5))
+    check("the evicted pod is gone", wait_until(lambda: kj("-n", ns, "pod", name) is None, 60, 0.5))
+    rsname = [o["name"] for o in pod["metadata"]["ownerReferences"]][0]
+    check("the ReplicaSet's own Events say it created the replacement",
+          any(e["reason"] == "SuccessfulCreate" for e in events(ns, rsname)),
+          [e["reason"] for e in events(ns, rsname)])
+
+
+def sc_oom(ns):
+    """5. A pod that leaks faster than sampling hits its cgroup limit: the
+    kernel kills it, the kubelet reports OOMKilled, and membudget's Event
+    MemoryBudgetOOMKilled explains it."""
+    leaky_workload(ns, "burst", budget="96Mi", limit="128Mi", mode="idle", maxmib=1024)
+    pod = running_pod(ns, "burst")
+    if not check("the target runs", pod is not None):
+        return
+    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) == "True", 30, 0.5)
+    control(ip, "held", 400)
+
+    def killed():
+        p = kj("-n", ns, "pod", name)
+        for cs in p["status"].get("containerStatuses") or []:
+            t = (cs.get("lastState") or {}).get("terminated") or {}
+            if t.get("reason") == "OOMKilled":
+                return cs
+    cs = wait_until(killed, 90, 0.5)
+    check("the kernel's memcg OOM killer killed it: the kubelet reports lastState OOMKilled",
+          cs is not None, kj("-n", ns, "pod", name)["status"].get("containerStatuses"))
+    check("... and restarted it (restartCount >= 1)", cs and cs["restartCount"] >= 1)
+    msg = wait_until(lambda: messages(ns, name, "MemoryBudgetOOMKilled"), 60, 0.5)
+    check("membudget's Event MemoryBudgetOOMKilled explains the kill", msg and "128Mi" in msg[0],
+          msg or reasons(ns, name))
+
+
+def sc_resize(ns):
+    """6. An in-place resize (pods/resize) goes through membudget's rules: below
+    the budget it is refused; above it, it is applied by the kubelet; a new
+    budget then reaches the running process's GOMEMLIMIT."""
+    leaky_workload(ns, "elastic", budget="64Mi", limit="128Mi", memlimit=True)
+    pod = running_pod(ns, "elastic")
+    if not check("the target runs", pod is not None):
+        return
+    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+
+    def resize(mem):
+        body = {"spec": {"containers": [{"name": "app", "resources": {
+            "requests": {"memory": "16Mi"}, "limits": {"memory": mem}}}]}}
+        return kubectl("-n", ns, "patch", "pod", name, "--subresource", "resize",
+                       "--type", "strategic", "-p", json.dumps(body), ok=False)
+    p = resize("48Mi")
+    check("a resize of the limit below the budget is refused by membudget's webhook",
+          p.returncode != 0 and "membudget" in p.stderr and "64Mi" in p.stderr, p.stderr)
+    p = resize("256Mi")
+    check("a resize above the budget is admitted", p.returncode == 0, p.stderr)
+
+    def applied():
+        p = kj("-n", ns, "pod", name)
+        for cs in p["status"].get("containerStatuses") or []:
+            lim = ((cs.get("resources") or {}).get("limits") or {}).get("memory")
+            if lim == "256Mi":
+                return p
+    check("the kubelet resized the running container in place (status resources, no restart)",
+          wait_until(applied, 60, 0.5) and
+          kj("-n", ns, "pod", name)["status"]["containerStatuses"][0]["restartCount"] == 0)
+    kubectl("-n", ns, "annotate", "pod", name, "--overwrite", "membudget.io/budget=192Mi")
+    check("the new budget reaches the running process: GOMEMLIMIT 192Mi (POST membudget.io/memlimit)",
+          wait_until(lambda: metrics(ip).get("go_gc_gomemlimit_bytes") == 192 << 20, 60, 0.5),
+          metrics(ip).get("go_gc_gomemlimit_bytes"))
+    msg = messages(ns, name, "MemoryBudgetLimitUpdated")
+    check("... recorded in an Event MemoryBudgetLimitUpdated", msg and "192Mi" in msg[-1], msg)
+
+
+def sc_failover(ns):
+    """7. Two replicas: the leader's pod deleted, the other takes the Lease, and
+    a throttled pod stays throttled."""
+    leaky_workload(ns, "held", budget="64Mi", limit="256Mi", mode="idle", maxmib=40,
+                   tiers="throttle=50,gc=97,evict=99")
+    pod = running_pod(ns, "held")
+    if not check("the target runs", pod is not None):
+        return
+    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    control(ip, "steady", 16)   # grows to --max and holds it
+    check("throttled", wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) == "False", 60, 0.5),
+          reasons(ns, name))
+    old = leader()
+    check("a leader holds the Lease", bool(old), old)
+    n_throttled = len(messages(ns, name, "MemoryBudgetThrottled"))
+    kubectl("-n", "membudget", "delete", "pod", old, "--wait=false")
+    new = wait_until(lambda: leader() not in (None, old) and leader(), 90, 0.5)
+    check("the other replica takes the Lease", bool(new) and new != old, (old, new))
+    time.sleep(10)  # a few samples by the new leader
+    p = kj("-n", ns, "pod", name)
+    check("the throttled pod stayed throttled across the failover (condition False, no "
+          "Recovered, no second Throttled)", cond_of(p) == "False" and
+          "MemoryBudgetRecovered" not in reasons(ns, name) and
+          len(messages(ns, name, "MemoryBudgetThrottled")) == n_throttled, reasons(ns, name))
+    check("membudget's Deployment is whole again", wait_until(lambda: (kj(
+        "-n", "membudget", "deployment", "membudget") or {}).get("status", {}).get(
+        "readyReplicas") == 2, 120, 1))
+
+
+def sc_rbac_and_writes(ns):
+    """8. Everything membudget wrote was accepted: no 403 (the chart's RBAC) and
+    no refused write in its logs; its status patch and an Event of the kinds it
+    writes pass server-side dry-run with strict field validation."""
+    lines = membudget_logs()
+    bad = [l for l in lines if '"status":403' in l or " 403" in l or "forbidden" in l.lower()]
+    check("no 403 in membudget's logs (its ServiceAccount's RBAC is enough)", not bad, bad[:5])
+    refused = [l for l in lines if '"level":"error"' in l and ("patch" in l or "event" in l)]
+    check("no refused patch or Event in membudget's logs", not refused, refused[:5])
+    leaky_workload(ns, "probe", budget="64Mi", limit="128Mi")
+    pod = running_pod(ns, "probe")
+    if not check("a target runs", pod is not None):
+        return
+    name = pod["metadata"]["name"]
+    cond = [c for c in wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) and
+                                  kj("-n", ns, "pod", name)["status"]["conditions"], 30, 0.5)
+            if c["type"] == GATE]
+    p = kubectl("-n", ns, "patch", "pod", name, "--subresource", "status", "--type", "strategic",
+                "--dry-run=server", "--validate=strict", "-p",
+                json.dumps({"status": {"conditions": cond}}), ok=False)
+    check("the gate condition membudget wrote passes strict server-side dry-run",
+          p.returncode == 0, p.stderr)
+    evs = [e for e in events(ns, name) if e["reason"].startswith("MemoryBudget")] or \
+        [e for ns2 in [ns] for e in events(ns2) if e["reason"].startswith("MemoryBudget")]
+    for e in evs[:3]:
+        for k in ("uid", "resourceVersion", "creationTimestamp", "managedFields"):
+            e["metadata"].pop(k, None)
+        e["metadata"]["name"] += "-dryrun"
+        p = kubectl("create", "--dry-run=server", "--validate=strict", "-f", "-",
+                    stdin=json.dumps(e), ok=False)
+        check("Event %s as membudget wrote it passes strict server-side dry-run" % e["reason"],
+              p.returncode == 0, p.stderr)
+
+
+SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_resize, sc_failover,
+             sc_rbac_and_writes]
+
+
+def main():
+    global DIR
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("scenarios", nargs="*")
+    a = ap.parse_args()
+    DIR = os.path.abspath(a.dir)
+    load_env(DIR)
+    names = a.scenarios or [s.__name__[3:] for s in SCENARIOS]
+    for sc in SCENARIOS:
+        if sc.__name__[3:] not in names:
+            continue
+        print("# " + sc.__name__[3:])
+        ns = namespace("e2e-" + sc.__name__[3:].replace("_", "-"))
+        try:
+            sc(ns)
+        except Exception as e:  # a scenario that crashes is a failure, not a stop
+            check(sc.__name__ + " ran to the end", False, repr(e))
+        finally:
+            if not os.environ.get("E2E_KEEP"):
+                delete_namespace(ns)
+    return finish("cluster e2e")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

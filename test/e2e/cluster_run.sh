@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# test/e2e/cluster_run.sh -- make e2e-cluster: a real cluster (test/cluster/up),
+# membudget installed by Helm, the scenarios of test/e2e/cluster_e2e.py,
+# membudget uninstalled and installed again by kubectl apply -f deploy/, the
+# scenarios that depend on how it was installed, then the cluster stopped.
+#
+#   E2E_CLUSTER_DIR  the cluster's directory (default /var/tmp/membudget-e2e-cluster)
+#   E2E_KEEP=1       leave the cluster (and the scenarios' namespaces) up
+#   E2E_ONLY="a b"   run only these scenarios (with the Helm install)
+#   MB_TEST_COUNTS   FILE: "passed failed" for test/run_all.sh
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dir=${E2E_CLUSTER_DIR:-/var/tmp/membudget-e2e-cluster}
+cl=$root/test/cluster
+pass=0 fail=0
+counts=$(mktemp)
+trap 'rm -f "$counts"' EXIT
+t0=$SECONDS
+
+down() {
+    if [ -z "${E2E_KEEP:-}" ]; then "$cl/down" --dir "$dir" || fail=$((fail + 1)); fi
+}
+abort() {
+    echo "FAIL - $1"
+    fail=$((fail + 1))
+    down
+    finish
+}
+finish() {
+    [ -n "${MB_TEST_COUNTS:-}" ] && echo "$pass $fail" > "$MB_TEST_COUNTS"
+    echo "cluster e2e: $pass ok, $fail failing ($((SECONDS - t0)) s)"
+    [ "$fail" = 0 ]
+    exit $?
+}
+# suite VIA SCENARIO...: cluster_e2e.py's counts added to ours.
+suite() {
+    local via=$1; shift
+    echo "## membudget installed --via $via"
+    MB_TEST_COUNTS=$counts "$root/test/e2e/cluster_e2e.py" --dir "$dir" "$@"
+    local p f
+    read -r p f < "$counts" || { p=0; f=1; }
+    pass=$((pass + p)); fail=$((fail + f))
+}
+
+"$cl/up" --dir "$dir" || abort "test/cluster/up"
+pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
+"$cl/images" --out "$dir/images" leaky && "$cl/load-image" --dir "$dir" "$dir/images/leaky.tar" ||
+    abort "the leaky target's image"
+
+"$cl/install-membudget" --dir "$dir" --via helm --config "$root/test/e2e/cluster-config.yaml" ||
+    abort "helm install membudget charts/membudget"
+pass=$((pass + 1)); echo "ok   - helm install: both replicas Ready, the webhooks have their CA"
+if [ -n "${E2E_ONLY:-}" ]; then
+    # shellcheck disable=SC2086
+    suite helm $E2E_ONLY
+else
+    suite helm admission throttle_gc evict oom resize failover rbac_and_writes
+    "$cl/install-membudget" --dir "$dir" --via helm --uninstall || abort "helm uninstall"
+    "$cl/install-membudget" --dir "$dir" --via manifests --config "$root/test/e2e/cluster-config.yaml" ||
+        abort "kubectl apply -f deploy/"
+    pass=$((pass + 1)); echo "ok   - kubectl apply -f deploy/: both replicas Ready, the webhooks have their CA"
+    suite manifests admission throttle_gc rbac_and_writes
+fi
+down
+finish
