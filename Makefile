@@ -121,6 +121,14 @@ check-lint: $(BIN)
 asan:
 	$(MAKE) check SAN=1
 
+# The real cluster (test/cluster): built from the pinned modules (cached by
+# version), membudget installed by Helm and by deploy/, the scenarios of
+# test/e2e/cluster_e2e.py; E2E_KEEP=1 leaves it up, E2E_ONLY="a b" runs some.
+e2e-cluster: deps
+	$(MAKE) e2e-cluster-run
+e2e-cluster-run: $(BIN)
+	test/e2e/cluster_run.sh
+
 # ThreadSanitizer: the webhook workers, the controller's thread and the main
 # loop share the metrics registry, the TLS context, loop_post queues and the
 # log; test/tsan.sh runs the io suites and the end-to-end scenarios on a
@@ -223,5 +231,5 @@ clean:
 	rm -rf build bin
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(B)/cmd/membudget/main.d
-.PHONY: all check check-pure check-all check-lint test asan tsan check-valgrind fuzz bench bench-quick bench-run \
+.PHONY: all check check-pure check-all check-lint test asan tsan e2e-cluster e2e-cluster-run check-valgrind fuzz bench bench-quick bench-run \
         demo demo-run fresh-check deps deps-build print-runtime-pkgs format clean
