@@ -289,12 +289,15 @@ bool pl_oom_new(const struct pl_record *r, uint32_t restarts, bool last_oom);
 
 enum pl_oom_reason {
     PL_OOM_NO_FRESH_SAMPLE,      /* no fresh figure within 2 intervals before the kill */
-    PL_OOM_BELOW_EVICT_TIER,     /* fresh figures, but no eviction decided yet (or evict off) */
+    PL_OOM_BELOW_EVICT_TIER,     /* fresh figures in a tier below evict (throttle, gc), or evict
+                                    off: membudget was acting, not yet evicting */
     PL_OOM_EVICTION_BLOCKED,     /* the last attempt was refused (PDB) */
     PL_OOM_EVICTION_RATE_LIMITED,/* the attempt waited for the rate limit or the owner's slot */
     PL_OOM_NOT_BUDGETED,         /* governed, but no valid budget */
+    PL_OOM_FASTER_THAN_SAMPLING, /* fresh figures, all below every tier: it grew from there to
+                                    its limit between two samples */
 };
-#define PL_OOM_NREASONS 5
+#define PL_OOM_NREASONS 6
 const char *pl_oom_reason_name(enum pl_oom_reason r); /* Returns: static "no-fresh-sample"... */
 
 /* Why membudget did not prevent a kill at `oom_at` (this replica's clock). */

@@ -225,7 +225,8 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
     c->m_oom_unprevented =
         mx_counter(c->mx, "membudget_oom_kills_unprevented_total",
                    "OOM kills membudget did not prevent, by why: no-fresh-sample, "
-                   "below-evict-tier, eviction-blocked, eviction-rate-limited, not-budgeted.",
+                   "below-evict-tier, faster-than-sampling, eviction-blocked, eviction-rate-limited, "
+                   "not-budgeted.",
                    1, LR);
     for (int r = 0; r < PL_OOM_NREASONS; r++) {
         const char *v[] = {pl_oom_reason_name((enum pl_oom_reason)r)};

@@ -15,7 +15,8 @@
 const char *pl_oom_reason_name(enum pl_oom_reason r)
 {
     static const char *const N[] = {"no-fresh-sample", "below-evict-tier", "eviction-blocked",
-                                    "eviction-rate-limited", "not-budgeted"};
+                                    "eviction-rate-limited", "not-budgeted",
+                                    "faster-than-sampling"};
     return (unsigned)r < PL_OOM_NREASONS ? N[r] : "?";
 }
 
@@ -35,6 +36,11 @@ enum pl_oom_reason pl_oom_reason_of(const struct pl_pod *pp, const struct pl_con
         return PL_OOM_EVICTION_BLOCKED;
     if (pp->deferred)
         return PL_OOM_EVICTION_RATE_LIMITED;
+    /* Nothing worrying in the last look: the growth to the limit fell
+     * between two samples (seen on a real node: 1% of the budget, then
+     * the kernel's kill within the same second). */
+    if (brk_tier_of(&pp->brk) == BRK_NORMAL && !pp->brk.above[BRK_THROTTLE])
+        return PL_OOM_FASTER_THAN_SAMPLING;
     return PL_OOM_BELOW_EVICT_TIER;
 }
 
@@ -66,7 +72,7 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
     uint64_t ago = o->at && wall > o->at ? (uint64_t)(wall - o->at) : 0;
     mb_mono_ms at = now > ago ? now - ago : 0;
     enum pl_oom_reason r = pl_oom_reason_of(pp, c, sp, at);
-    char when[40] = "unknown time", saw[240];
+    char when[40] = "unknown time", saw[320];
     if (o->at)
         kobj_format_time(o->at, when, sizeof when);
     if (r == PL_OOM_NOT_BUDGETED) {
@@ -82,9 +88,12 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
         long long age = at >= pp->last_fresh ? (long long)(at - pp->last_fresh) / 1000
                                              : -(long long)(pp->last_fresh - at) / 1000;
         snprintf(saw, sizeof saw, "membudget last saw %s, %.0f%% of budget %s, %llds %s the kill, "
-                                  "tier %s (evict at %u%%)%s",
+                                  "tier %s (evict at %u%%)%s%s",
                  u, pp->percent, b, age < 0 ? -age : age, age < 0 ? "after" : "before",
-                 brk_tier_name(brk_tier_of(&pp->brk)), sp->tiers.evict, pending(pp, dry));
+                 brk_tier_name(brk_tier_of(&pp->brk)), sp->tiers.evict, pending(pp, dry),
+                 r == PL_OOM_FASTER_THAN_SAMPLING ? "; it grew from there to its limit between "
+                                                    "two samples"
+                                                  : "");
     }
     say(out, true, "MemoryBudgetOOMKilled",
         "container %.63s was OOM-killed (exit %d at %s, restart %u): %s. Not prevented: %s",

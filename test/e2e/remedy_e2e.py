@@ -663,11 +663,11 @@ def sc_oom_ledger(work):
         check("it says what membudget last saw and why it was not prevented",
               "container app was OOM-killed (exit 137" in msg and "% of budget 64Mi" in msg and
               "before the kill, tier normal" in msg and msg.endswith(
-                  "Not prevented: below-evict-tier"), msg)
+                  "between two samples. Not prevented: faster-than-sampling"), msg)
         m = ctl.metrics()
         check("counted by owner (the Deployment) and by reason",
               'membudget_oom_kills_total{namespace="shop",owner="Deployment/ledger"} 1' in m and
-              'membudget_oom_kills_unprevented_total{reason="below-evict-tier"} 1' in m and
+              'membudget_oom_kills_unprevented_total{reason="faster-than-sampling"} 1' in m and
               'membudget_oom_kills_unprevented_total{reason="eviction-blocked"} 0' in m,
               [l for l in m.splitlines() if "oom_kills" in l])
         set_oom(sim, "shop", "ledger-7d9-x1", 1)  # the same report again

@@ -285,7 +285,12 @@ static const struct {
      "N N NWH N"},
     /* the OOM ledger: why a kill was not prevented */
     {"OOM before any sample", DEF, "o", "O(no-fresh-sample)r"},
-    {"OOM with fresh data below the evict tier", DEF, "50 50 o", "N N O(below-evict-tier)r"},
+    {"OOM with fresh data below every tier: faster than sampling", DEF, "50 50 o",
+     "N N O(faster-than-sampling)r"},
+    {"OOM with fresh data in the throttle tier, below evict", DEF, "85 85 o",
+     "N Ttr O(below-evict-tier)r"},
+    {"OOM with one fresh sample above throttle (not yet entered): below evict", DEF,
+     "50 85 o", "N N O(below-evict-tier)r"},
     {"OOM long after the last fresh sample", DEF, "50 +10 o", "N - O(no-fresh-sample)r"},
     {"OOM while the eviction is blocked by a PDB", NO_GC_FIRST, "99 99 p+ e429 o",
      "N Etper eCr B O(eviction-blocked)r"},
@@ -293,10 +298,10 @@ static const struct {
      "N Etper - O(eviction-rate-limited)r"},
     {"OOM of a pod without a budget", NO_BUDGET, "o", "O(not-budgeted)r"},
     {"the same kill is counted once, the next one too", DEF, "50 50 o O O o",
-     "N N O(below-evict-tier)r - - O(below-evict-tier)r"},
+     "N N O(faster-than-sampling)r - - O(faster-than-sampling)r"},
     {"a new leader does not count a kill twice (the record), and counts a new one", DEF,
-     "50 50 o R O o", "N N O(below-evict-tier)r - - O(no-fresh-sample)r"},
-    {"the ledger is kept in dry run too", DRY, "50 50 o", "N N O(below-evict-tier)r"},
+     "50 50 o R O o", "N N O(faster-than-sampling)r - - O(no-fresh-sample)r"},
+    {"the ledger is kept in dry run too", DRY, "50 50 o", "N N O(faster-than-sampling)r"},
 };
 
 START_TEST(test_planner_rows)
