@@ -2,7 +2,8 @@
 # Runs every test `make test` owns and ends with one line that counts them
 # all: check's unit + io suites, the lint checks on example manifests, and
 # the simulator's fidelity against the real kubectl, the controller's and
-# admission's end-to-end scenarios against the simulator.
+# admission's end-to-end scenarios against the simulator, and the scenarios
+# on a real cluster built here (test/e2e/cluster_run.sh: make e2e-cluster).
 #   usage: test/run_all.sh UNIT_BINARY MEMBUDGET_BINARY
 set -u
 unit=$1
@@ -16,7 +17,8 @@ rcounts=$(mktemp)
 dcounts=$(mktemp)
 ccounts=$(mktemp)
 acounts=$(mktemp)
-trap 'rm -f "$log" "$counts" "$kcounts" "$ecounts" "$rcounts" "$dcounts" "$ccounts" "$acounts"' EXIT
+xcounts=$(mktemp)
+trap 'rm -f "$log" "$counts" "$kcounts" "$ecounts" "$rcounts" "$dcounts" "$ccounts" "$acounts" "$xcounts"' EXIT
 
 MB_BIN=$bin MB_SRCDIR=$root "$unit" 2>&1 | tee "$log"
 unit_rc=${PIPESTATUS[0]}
@@ -34,6 +36,8 @@ MB_TEST_COUNTS=$dcounts "$root/test/deploy/check.sh" "$bin"
 dep_rc=$?
 MB_TEST_COUNTS=$ccounts "$root/test/chart/check.sh" "$bin"
 chart_rc=$?
+MB_TEST_COUNTS=$xcounts "$root/test/e2e/cluster_run.sh"
+cluster_rc=$?
 # The Go side: contrib/go's own tests, and the leaky target builds.
 export GOCACHE=${GOCACHE:-/tmp/membudget-gocache} GOFLAGS=${GOFLAGS:--mod=mod}
 go_ok=0; go_bad=0
@@ -52,8 +56,9 @@ read -r rem_ok rem_bad < "$rcounts" || { rem_ok=0; rem_bad=1; }
 read -r dep_ok dep_bad < "$dcounts" || { dep_ok=0; dep_bad=1; }
 read -r adm_ok adm_bad < "$acounts" || { adm_ok=0; adm_bad=1; }
 read -r chart_ok chart_bad < "$ccounts" || { chart_ok=0; chart_bad=1; }
+read -r cl_ok cl_bad < "$xcounts" || { cl_ok=0; cl_bad=1; }
 checks=${checks:-0}; failures=${failures:-0}; errors=${errors:-1}
-failed=$((failures + errors + lint_bad + kube_bad + e2e_bad + rem_bad + adm_bad + dep_bad + chart_bad + go_bad))
-passed=$((checks - failures - errors + lint_ok + kube_ok + e2e_ok + rem_ok + adm_ok + dep_ok + chart_ok + go_ok))
+failed=$((failures + errors + lint_bad + kube_bad + e2e_bad + rem_bad + adm_bad + dep_bad + chart_bad + cl_bad + go_bad))
+passed=$((checks - failures - errors + lint_ok + kube_ok + e2e_ok + rem_ok + adm_ok + dep_ok + chart_ok + cl_ok + go_ok))
 echo "tests: $passed passed, $failed failed"
-[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$kube_rc" = 0 ] && [ "$e2e_rc" = 0 ] && [ "$rem_rc" = 0 ] && [ "$adm_rc" = 0 ] && [ "$dep_rc" = 0 ] && [ "$chart_rc" = 0 ] && [ "$failed" = 0 ]
+[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$kube_rc" = 0 ] && [ "$e2e_rc" = 0 ] && [ "$rem_rc" = 0 ] && [ "$adm_rc" = 0 ] && [ "$dep_rc" = 0 ] && [ "$chart_rc" = 0 ] && [ "$cluster_rc" = 0 ] && [ "$failed" = 0 ]
