@@ -42,10 +42,35 @@ suite() {
     pass=$((pass + p)); fail=$((fail + f))
 }
 
+# Bad input: each a clear error naming what is wrong, before anything starts.
+expect_error() {
+    local what=$1 want=$2 out; shift 2
+    if out=$("$@" 2>&1); then
+        echo "FAIL - $what: exit 0"; fail=$((fail + 1))
+    elif grep -qF -- "$want" <<< "$out"; then
+        echo "ok   - $what: '$want'"; pass=$((pass + 1))
+    else
+        echo "FAIL - $what: no '$want' in: $out"; fail=$((fail + 1))
+    fi
+}
+expect_error "up without --dir" "--dir DIR is required" "$cl/up"
+expect_error "up as a user who is not root" "must run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$cl/up" --dir /tmp/mb-not-root
+expect_error "load-image without a cluster" "no cluster in /nonexistent" "$cl/load-image" --dir /nonexistent /etc/hostname
+expect_error "install-membudget --via kustomize" "--via must be helm or manifests" "$cl/install-membudget" --dir "$dir" --via kustomize
+expect_error "mkimage with a short name" "must be a full reference" "$cl/mkimage" --name leaky --rootfs / --out /dev/null
+
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
 "$cl/images" --out "$dir/images" leaky && "$cl/load-image" --dir "$dir" "$dir/images/leaky.tar" ||
     abort "the leaky target's image"
+expect_error "load-image of a file that is no image" "not a tar archive" "$cl/load-image" --dir "$dir" /etc/hostname
+# A second up finds everything running and builds nothing.
+out=$("$cl/up" --dir "$dir" 2>&1)
+if grep -q "building" <<< "$out" || [ "$(grep -c "already running" <<< "$out")" != 8 ]; then
+    echo "FAIL - a second up is idempotent: $out"; fail=$((fail + 1))
+else
+    echo "ok   - a second up builds nothing and finds all 8 components running"; pass=$((pass + 1))
+fi
 
 "$cl/install-membudget" --dir "$dir" --via helm --config "$root/test/e2e/cluster-config.yaml" ||
     abort "helm install membudget charts/membudget"
