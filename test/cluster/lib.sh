@@ -81,9 +81,9 @@ find_go() {
     local tmp dir
     tmp=$(mktemp -d)
     dir=$(cd "$tmp" && GOFLAGS=-mod=mod GO111MODULE=on "$g" mod download -json "$mod" 2>"$tmp/err" |
-          sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+          sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p') || true
     if [ -z "$dir" ] || [ ! -d "$dir" ]; then
-        cat "$tmp/err" >&2; rm -rf "$tmp"
+        cat "$tmp/err" >&2; (cd "$tmp" && "$g" env | grep -E '^(GOPROXY|GOSUMDB|GOPATH|GOMODCACHE|GOFLAGS)=') >&2; rm -rf "$tmp"
         die "could not fetch $mod: is the Go module proxy reachable (GOPROXY=$("$g" env GOPROXY))?"
     fi
     rm -rf "$tmp" "$tc.tmp"

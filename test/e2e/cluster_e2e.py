@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, wait_until, http, finish  # noqa: E402
+from harness import check, wait_until, http, finish, prom_values  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LEAKY = "membudget.test/leaky:dev"
@@ -180,6 +180,16 @@ def leaky_workload(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, rep
     return apply(obj)
 
 
+def start_target(ns, name, **kw):
+    """leaky_workload, then its one Running pod: (pod, name, ip), or None
+    (a failed check) when it does not run."""
+    leaky_workload(ns, name, **kw)
+    pod = running_pod(ns, name)
+    if not check("the target runs", pod is not None):
+        return None
+    return pod, pod["metadata"]["name"], pod["status"]["podIP"]
+
+
 def target(ip, path):
     return "http://%s:%d%s" % (ip, PORT, path)
 
@@ -190,12 +200,7 @@ def control(ip, mode, rate=0):
 
 def metrics(ip):
     with urllib.request.urlopen(target(ip, "/metrics"), timeout=3) as r:
-        out = {}
-        for line in r.read().decode().splitlines():
-            if line and not line.startswith("#"):
-                k, v = line.split()[:2]
-                out[k] = float(v)
-        return out
+        return prom_values(r.read().decode())
 
 
 def container_environ(pod, container="app"):
@@ -319,12 +324,11 @@ def sc_throttle_gc(ns):
     metrics-server reports drops; the endpoint is ready again."""
     # Garbage grows 8 MiB/s to 40 MiB (--max) and stays: above throttle (32Mi),
     # below the gc tier (57.6Mi) until the annotation lowers it.
-    leaky_workload(ns, "web", budget="64Mi", limit="256Mi", mode="idle", maxmib=40,
-                   tiers="throttle=50,gc=90,evict=99")
-    pod = running_pod(ns, "web")
-    if not check("the target runs", pod is not None):
+    started = start_target(ns, "web", budget="64Mi", limit="256Mi", mode="idle", maxmib=40,
+                           tiers="throttle=50,gc=90,evict=99")
+    if not started:
         return
-    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    _, name, ip = started
     check("it is ready in its Service's EndpointSlice", wait_until(
         lambda: slice_ready(ns, "web", ip) is True, 60, 0.5), slice_ready(ns, "web", ip))
     control(ip, "garbage", 8)
@@ -364,15 +368,14 @@ def sc_evict(ns):
     disruption controller's) blocks the eviction; without it, the heap profile
     is captured, the pod is evicted through the Eviction API and its
     ReplicaSet recreates it."""
-    leaky_workload(ns, "hog", budget="64Mi", limit="256Mi", mode="idle",
-                   tiers="throttle=50,gc=60,evict=75")
+    started = start_target(ns, "hog", budget="64Mi", limit="256Mi", mode="idle",
+                           tiers="throttle=50,gc=60,evict=75")
     apply({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
            "metadata": {"name": "hog", "namespace": ns},
            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "hog"}}}})
-    pod = running_pod(ns, "hog")
-    if not check("the target runs", pod is not None):
+    if not started:
         return
-    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    pod, name, ip = started
     pdb = wait_until(lambda: (kj("-n", ns, "pdb", "hog") or {}).get("status", {}).get(
         "observedGeneration") and kj("-n", ns, "pdb", "hog"), 60, 0.5)
     # A throttled pod is not Ready, so the PDB's allowance is 0 either way.
@@ -403,11 +406,10 @@ def sc_oom(ns):
     """5. A pod that leaks faster than sampling hits its cgroup limit: the
     kernel kills it, the kubelet reports OOMKilled, and membudget's Event
     MemoryBudgetOOMKilled explains it."""
-    leaky_workload(ns, "burst", budget="96Mi", limit="128Mi", mode="idle", maxmib=1024)
-    pod = running_pod(ns, "burst")
-    if not check("the target runs", pod is not None):
+    started = start_target(ns, "burst", budget="96Mi", limit="128Mi", mode="idle", maxmib=1024)
+    if not started:
         return
-    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    _, name, ip = started
     wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) == "True", 30, 0.5)
     control(ip, "held", 400)
 
@@ -431,11 +433,10 @@ def sc_resize(ns):
     """6. An in-place resize (pods/resize) goes through membudget's rules: below
     the budget it is refused; above it, it is applied by the kubelet; a new
     budget then reaches the running process's GOMEMLIMIT."""
-    leaky_workload(ns, "elastic", budget="64Mi", limit="128Mi", memlimit=True)
-    pod = running_pod(ns, "elastic")
-    if not check("the target runs", pod is not None):
+    started = start_target(ns, "elastic", budget="64Mi", limit="128Mi", memlimit=True)
+    if not started:
         return
-    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    _, name, ip = started
 
     def resize(mem):
         body = {"spec": {"containers": [{"name": "app", "resources": {
@@ -468,12 +469,11 @@ def sc_resize(ns):
 def sc_failover(ns):
     """7. Two replicas: the leader's pod deleted, the other takes the Lease, and
     a throttled pod stays throttled."""
-    leaky_workload(ns, "held", budget="64Mi", limit="256Mi", mode="idle", maxmib=40,
-                   tiers="throttle=50,gc=97,evict=99")
-    pod = running_pod(ns, "held")
-    if not check("the target runs", pod is not None):
+    started = start_target(ns, "held", budget="64Mi", limit="256Mi", mode="idle", maxmib=40,
+                           tiers="throttle=50,gc=97,evict=99")
+    if not started:
         return
-    name, ip = pod["metadata"]["name"], pod["status"]["podIP"]
+    _, name, ip = started
     control(ip, "steady", 16)   # grows to --max and holds it
     check("throttled", wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) == "False", 60, 0.5),
           reasons(ns, name))
@@ -503,13 +503,12 @@ def sc_rbac_and_writes(ns):
     check("no 403 in membudget's logs (its ServiceAccount's RBAC is enough)", not bad, bad[:5])
     refused = [l for l in lines if '"level":"error"' in l and ("patch" in l or "event" in l)]
     check("no refused patch or Event in membudget's logs", not refused, refused[:5])
-    leaky_workload(ns, "probe", budget="64Mi", limit="128Mi", maxmib=40,
-                   tiers="throttle=50,gc=97,evict=99")
-    pod = running_pod(ns, "probe")
-    if not check("a target runs", pod is not None):
+    started = start_target(ns, "probe", budget="64Mi", limit="128Mi", maxmib=40,
+                           tiers="throttle=50,gc=97,evict=99")
+    if not started:
         return
-    name = pod["metadata"]["name"]
-    control(pod["status"]["podIP"], "steady", 16)
+    _, name, ip = started
+    control(ip, "steady", 16)
     wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) == "False", 60, 0.5)
     cond = [c for c in kj("-n", ns, "pod", name)["status"]["conditions"] if c["type"] == GATE]
     st, body = api("PATCH", "/api/v1/namespaces/%s/pods/%s/status?dryRun=All&fieldValidation=Strict"

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import PASS, FAIL, check, wait_until, http, finish  # noqa: E402,F401
+from harness import PASS, FAIL, check, wait_until, http, finish, prom_values  # noqa: E402,F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KUBESIM = os.path.join(ROOT, "test", "kubesim", "kubesim")

@@ -56,6 +56,16 @@ def http(method, url, body=None, ctype="application/json", timeout=10):
             return e.code, raw
 
 
+def prom_values(text):
+    """Prometheus text exposition: {series: value} (comments skipped)."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.split()[:2]
+            out[k] = float(v)
+    return out
+
+
 def finish(name):
     """Print the suite's summary, write the counts; the exit status."""
     counts = os.environ.get("MB_TEST_COUNTS")

@@ -52,12 +52,7 @@ class Target:
     def metrics(self):
         try:
             with urllib.request.urlopen(self.url("/metrics"), timeout=2) as r:
-                out = {}
-                for line in r.read().decode().splitlines():
-                    if line and not line.startswith("#"):
-                        k, v = line.split()[:2]
-                        out[k] = float(v)
-                return out
+                return base.prom_values(r.read().decode())
         except OSError:
             return None
 

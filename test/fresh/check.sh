@@ -125,12 +125,24 @@ trap 'exit 143' TERM
 t0=$SECONDS
 cp -a "$bare" "$root" || die "cannot copy the bare root"
 rm -f "$root/.membudget-complete"
+# debootstrap wrote into a mktemp directory (0700): a machine's / is 0755,
+# or no other user could run anything in it.
+chmod 0755 "$root"
 {
     echo "deb $mirror $suite main"
     echo "deb $mirror $suite-updates main"
     [ -n "$security" ] && echo "deb $security $suite-security main"
 } > "$root/etc/apt/sources.list"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
+# The machine's own trust, as its resolv.conf: a machine on this network
+# trusts the same certificate authorities (here the egress proxy's, without
+# which the Go module proxy's certificate does not verify). The local CAs
+# too, so that ca-certificates keeps them when it rebuilds the bundle.
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
+    cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+    cp -L /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null
+fi
 # A clean clone of HEAD: what is committed, nothing else.
 git clone -q --no-hardlinks "$repo" "$root/root/membudget" || die "git clone of $repo failed"
 say "copy of the root and a clean clone of $(git -C "$repo" rev-parse --short HEAD) ready in $((SECONDS - t0)) s"
