@@ -294,8 +294,8 @@ enum pl_oom_reason {
     PL_OOM_EVICTION_BLOCKED,     /* the last attempt was refused (PDB) */
     PL_OOM_EVICTION_RATE_LIMITED,/* the attempt waited for the rate limit or the owner's slot */
     PL_OOM_NOT_BUDGETED,         /* governed, but no valid budget */
-    PL_OOM_FASTER_THAN_SAMPLING, /* fresh figures, all below every tier: it grew from there to
-                                    its limit between two samples */
+    PL_OOM_FASTER_THAN_SAMPLING, /* fresh figures below the first tier that acts (throttle,
+                                    else gc): it grew to its limit between two samples */
 };
 #define PL_OOM_NREASONS 6
 const char *pl_oom_reason_name(enum pl_oom_reason r); /* Returns: static "no-fresh-sample"... */

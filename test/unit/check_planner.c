@@ -29,7 +29,7 @@
 
 enum variant {
     DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE,
-    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET
+    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY
 };
 
 static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
@@ -54,8 +54,10 @@ static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
                    : v == NONE   ? ANN_THROTTLE_NONE
                                  : ANN_THROTTLE_READINESS;
     sp->mode = v == POD_DRY ? ANN_MODE_DRY_RUN : ANN_MODE_ENFORCE;
-    if (v == NO_THROTTLE)
+    if (v == NO_THROTTLE || v == EVICT_ONLY)
         sp->tiers.throttle = 0;
+    if (v == EVICT_ONLY)
+        sp->tiers.gc = 0;
     if (v == NO_BUDGET)
         sp->budget = 0;
 }
@@ -291,6 +293,10 @@ static const struct {
      "N Ttr O(below-evict-tier)r"},
     {"OOM with one fresh sample above throttle (not yet entered): below evict", DEF,
      "50 85 o", "N N O(below-evict-tier)r"},
+    {"OOM at 90% with only the evict tier on: below evict, not faster than sampling",
+     EVICT_ONLY, "90 90 o", "N N O(below-evict-tier)r"},
+    {"OOM at 85% without a throttle tier: under gc (90), faster than sampling", NO_THROTTLE,
+     "85 85 o", "N N O(faster-than-sampling)r"},
     {"OOM long after the last fresh sample", DEF, "50 +10 o", "N - O(no-fresh-sample)r"},
     {"OOM while the eviction is blocked by a PDB", NO_GC_FIRST, "99 99 p+ e429 o",
      "N Etper eCr B O(eviction-blocked)r"},
