@@ -121,8 +121,9 @@ run_with_progress() {
     while kill -0 "$pid" 2>/dev/null; do
         for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
         if kill -0 "$pid" 2>/dev/null; then
-            n=$(grep -c -v -e '^#' -e '^go: ' "$log" 2>/dev/null)
-            say "  $label: building, $(elapsed $((SECONDS - t0))) so far, ${n:-0} packages compiled"
+            # (grep -c exits 1 on 0: packages taken from Go's build cache are not printed)
+            n=$(grep -c -v -e '^#' -e '^go: ' "$log" 2>/dev/null) || true
+            say "  $label: building, $(elapsed $((SECONDS - t0))) so far, ${n:-0} packages compiled (not counting Go's build cache)"
         fi
     done
     if ! wait "$pid"; then

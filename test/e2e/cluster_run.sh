@@ -54,7 +54,10 @@ expect_error() {
     fi
 }
 expect_error "up without --dir" "--dir DIR is required" "$cl/up"
-expect_error "up as a user who is not root" "must run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$cl/up" --dir /tmp/mb-not-root
+# (from a copy the user can read: the clone may be under root's 0700 home)
+nr=$(mktemp -d); cp "$cl/up" "$cl/lib.sh" "$cl/pki.sh" "$nr/"; chmod -R a+rX "$nr"
+expect_error "up as a user who is not root" "must run as root" setpriv --reuid=65534 --regid=65534 --clear-groups "$nr/up" --dir /tmp/mb-not-root
+rm -rf "$nr"
 expect_error "load-image without a cluster" "no cluster in /nonexistent" "$cl/load-image" --dir /nonexistent /etc/hostname
 expect_error "install-membudget --via kustomize" "--via must be helm or manifests" "$cl/install-membudget" --dir "$dir" --via kustomize
 expect_error "mkimage with a short name" "must be a full reference" "$cl/mkimage" --name leaky --rootfs / --out /dev/null
