@@ -147,6 +147,9 @@ fi
 git clone -q --no-hardlinks "$repo" "$root/root/membudget" || die "git clone of $repo failed"
 say "copy of the root and a clean clone of $(git -C "$repo" rev-parse --short HEAD) ready in $((SECONDS - t0)) s"
 
+# The copy's / is a mount point, as a machine's / is (the kubelet looks up
+# the mount that holds its root directory in /proc/self/mountinfo).
+mount --bind "$root" "$root" || die "cannot bind the copy onto itself"
 mount -t proc proc "$root/proc" || die "cannot mount /proc"
 mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev" || die "cannot bind /dev"
 mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys" || die "cannot bind /sys"
