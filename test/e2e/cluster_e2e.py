@@ -228,10 +228,11 @@ def membudget_logs():
     out = []
     pods = kj("-n", "membudget", "pods", "-l", "app.kubernetes.io/name=membudget")
     for p in (pods or {}).get("items", []):
-        for prev in ("--previous=false",):
+        # the previous container's log exists only after a restart (else kubectl fails: skipped)
+        for prev in ("--previous=false", "--previous=true"):
             r = kubectl("-n", "membudget", "logs", p["metadata"]["name"], "-c", "membudget", prev,
                         ok=False)
-            out += r.stdout.splitlines()
+            out += r.stdout.splitlines() if r.returncode == 0 else []
     return out
 
 
