@@ -246,6 +246,25 @@ def leader():
     return None
 
 
+def membudget_view(ns, name):
+    """The leading replica's /debug/pods entry for the pod ns/name (None when
+    it does not list it or no replica leads), read from its metrics port."""
+    who = leader()
+    pod = who and kj("-n", "membudget", "pod", who)
+    if not pod or not pod["status"].get("podIP"):
+        return None
+    port = [p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])
+            if p.get("name") == "metrics"][0]
+    try:
+        with urllib.request.urlopen("http://%s:%d/debug/pods" % (pod["status"]["podIP"], port),
+                                    timeout=3) as r:
+            view = json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+    return next((p for p in view["pods"] if p.get("namespace") == ns and p.get("name") == name),
+                None)
+
+
 def api(method, path, body=None, ctype="application/json"):
     """A call to the API server as the admin (DIR/pki), for what kubectl does not
     send (server-side dry-run with strict field validation on a subresource)."""
@@ -412,6 +431,11 @@ def sc_oom(ns):
         return
     _, name, ip = started
     wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) == "True", 30, 0.5)
+    # The burst starts once membudget has a fresh sample of the pod (the
+    # metrics API knows a new pod some 15-30 s after it starts): before
+    # that, the kill is rightly no-fresh-sample, not what this tells.
+    seen = wait_until(lambda: (membudget_view(ns, name) or {}).get("fresh"), 90, 0.5)
+    check("membudget has a fresh sample of it before it leaks", seen, membudget_view(ns, name))
     control(ip, "held", 400)
 
     def killed():
