@@ -36,13 +36,16 @@ enum pl_oom_reason pl_oom_reason_of(const struct pl_pod *pp, const struct pl_con
         return PL_OOM_EVICTION_BLOCKED;
     if (pp->deferred)
         return PL_OOM_EVICTION_RATE_LIMITED;
-    /* Nothing worrying in the last look, below the first tier that acts
-     * before eviction (throttle, else gc): the growth to the limit fell
-     * between two samples (seen on a real node: 1% of the budget, then
-     * the kernel's kill within the same second). With neither tier on,
-     * only the evict tier speaks: below it is below-evict-tier. */
+    /* membudget had not acted yet (the breaker still normal: the last look
+     * below the first tier that acts before eviction, throttle else gc, or
+     * above it for fewer than sustainSamples looks): the growth to the
+     * limit fell between two samples. Seen on a real node: 1% of the
+     * budget, then the kernel's kill within the same second; and 84% (one
+     * look above throttle at 80%), then the kill within the second. With
+     * neither tier on, only the evict tier speaks: below it is
+     * below-evict-tier. */
     unsigned first = sp->tiers.throttle ? sp->tiers.throttle : sp->tiers.gc;
-    if (first && brk_tier_of(&pp->brk) == BRK_NORMAL && pp->percent < first)
+    if (first && brk_tier_of(&pp->brk) == BRK_NORMAL)
         return PL_OOM_FASTER_THAN_SAMPLING;
     return PL_OOM_BELOW_EVICT_TIER;
 }

@@ -84,8 +84,11 @@ def namespace(name, enforce=True, audit=False):
         labels["membudget.io/enforce"] = "true"
     if audit:
         labels["membudget.io/admission"] = "audit"
-    # A namespace of an earlier run may still be terminating: wait it out.
-    wait_until(lambda: kj("namespace", name) is None, 180, 1)
+    # A namespace of an earlier run (kept by E2E_KEEP, or still terminating)
+    # goes first: a scenario starts from nothing.
+    if kj("namespace", name) is not None:
+        delete_namespace(name)
+        wait_until(lambda: kj("namespace", name) is None, 180, 1)
     p = apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name,
                                                                      "labels": labels}})
     if p.returncode != 0:

@@ -6,7 +6,8 @@
 #
 #   E2E_CLUSTER_DIR  the cluster's directory (default /var/tmp/membudget-e2e-cluster)
 #   E2E_KEEP=1       leave the cluster (and the scenarios' namespaces) up
-#   E2E_ONLY="a b"   run only these scenarios (with the Helm install)
+#   E2E_ONLY="a b"   run only these scenarios (with the Helm install); "upgrade"
+#                    is the helm upgrade check
 #   MB_TEST_COUNTS   FILE: "passed failed" for test/run_all.sh
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -62,6 +63,38 @@ expect_error "load-image without a cluster" "no cluster in /nonexistent" "$cl/lo
 expect_error "install-membudget --via kustomize" "--via must be helm or manifests" "$cl/install-membudget" --dir "$dir" --via kustomize
 expect_error "mkimage with a short name" "must be a full reference" "$cl/mkimage" --name leaky --rootfs / --out /dev/null
 
+# helm upgrade --wait: the certificate hooks run again (before: the Secret is
+# kept; after: the caBundle is already current), the webhook configurations
+# keep their CA through Helm's apply, and the webhook still answers over TLS.
+upgrade() {
+    local out
+    # (set -e does not hold inside an if's condition: every step says why it failed)
+    if out=$(
+        . "$dir/env"
+        cabundle() { kubectl get validatingwebhookconfiguration,mutatingwebhookconfiguration \
+            -l app.kubernetes.io/name=membudget -o jsonpath='{.items[*].webhooks[*].clientConfig.caBundle}'; }
+        before=$(cabundle) || exit 1
+        helm upgrade membudget "$root/charts/membudget" -n membudget --reuse-values --wait \
+            --timeout 5m 2>&1 > /dev/null || exit 1
+        after=$(cabundle) || exit 1
+        secret=$(kubectl -n membudget get secret membudget-webhook-tls -o jsonpath='{.data.ca\.crt}') ||
+            exit 1
+        [ -n "$after" ] && [ "$before" = "$after" ] || { echo "the caBundles changed or went: '$before' -> '$after'"; exit 1; }
+        for ca in $after; do [ "$ca" = "$secret" ] || { echo "a caBundle is not the Secret's ca.crt"; exit 1; }; done
+        kubectl create namespace mb-upgrade-$$ 2>&1 > /dev/null &&
+            kubectl label namespace mb-upgrade-$$ membudget.io/enforce=true 2>&1 > /dev/null || exit 1
+        refused=$(kubectl -n mb-upgrade-$$ run nobudget --image=membudget.test/leaky:dev --dry-run=server 2>&1) &&
+            { echo "a pod without a budget was admitted"; exit 1; }
+        kubectl delete namespace mb-upgrade-$$ --wait=false > /dev/null
+        grep -q "membudget" <<< "$refused" || { echo "not refused by membudget: $refused"; exit 1; }
+    ); then
+        echo "ok   - helm upgrade --wait: the CA is kept in the webhook configurations, the webhook still refuses a pod without a budget"
+        pass=$((pass + 1))
+    else
+        echo "FAIL - helm upgrade --wait: $out"; fail=$((fail + 1))
+    fi
+}
+
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
 "$cl/images" --out "$dir/images" leaky && "$cl/load-image" --dir "$dir" "$dir/images/leaky.tar" ||
@@ -79,10 +112,13 @@ fi
     abort "helm install membudget charts/membudget"
 pass=$((pass + 1)); echo "ok   - helm install: both replicas Ready, the webhooks have their CA"
 if [ -n "${E2E_ONLY:-}" ]; then
+    only=" $E2E_ONLY "
+    if [[ $only == *" upgrade "* ]]; then upgrade; only=${only/ upgrade / }; fi
     # shellcheck disable=SC2086
-    suite helm $E2E_ONLY
+    [ -z "${only// /}" ] || suite helm $only
 else
     suite helm admission throttle_gc evict oom resize failover rbac_and_writes
+    upgrade
     "$cl/install-membudget" --dir "$dir" --via helm --uninstall || abort "helm uninstall"
     "$cl/install-membudget" --dir "$dir" --via manifests --config "$root/test/e2e/cluster-config.yaml" ||
         abort "kubectl apply -f deploy/"

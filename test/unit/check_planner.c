@@ -291,8 +291,10 @@ static const struct {
      "N N O(faster-than-sampling)r"},
     {"OOM with fresh data in the throttle tier, below evict", DEF, "85 85 o",
      "N Ttr O(below-evict-tier)r"},
-    {"OOM with one fresh sample above throttle (not yet entered): below evict", DEF,
-     "50 85 o", "N N O(below-evict-tier)r"},
+    {"OOM with one fresh sample above throttle (not yet entered: nothing acted): faster than "
+     "sampling", DEF, "50 85 o", "N N O(faster-than-sampling)r"},
+    {"OOM after the throttle tier was left again (recovered): faster than sampling", DEF,
+     "85 85 50 50 o", "N Ttr T Nor O(faster-than-sampling)r"},
     {"OOM at 90% with only the evict tier on: below evict, not faster than sampling",
      EVICT_ONLY, "90 90 o", "N N O(below-evict-tier)r"},
     {"OOM at 85% without a throttle tier: under gc (90), faster than sampling", NO_THROTTLE,
