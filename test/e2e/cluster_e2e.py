@@ -249,9 +249,9 @@ def leader():
     return None
 
 
-def membudget_view(ns, name):
-    """The leading replica's /debug/pods entry for the pod ns/name (None when
-    it does not list it or no replica leads), read from its metrics port."""
+def membudget_debug():
+    """The leading replica's /debug/pods (None when no replica leads or it
+    does not answer), read from its metrics port over the pod network."""
     who = leader()
     pod = who and kj("-n", "membudget", "pod", who)
     if not pod or not pod["status"].get("podIP"):
@@ -261,9 +261,14 @@ def membudget_view(ns, name):
     try:
         with urllib.request.urlopen("http://%s:%d/debug/pods" % (pod["status"]["podIP"], port),
                                     timeout=3) as r:
-            view = json.loads(r.read())
+            return json.loads(r.read())
     except (OSError, ValueError):
         return None
+
+
+def membudget_view(ns, name):
+    """The leader's /debug/pods entry for the pod ns/name (None when absent)."""
+    view = membudget_debug() or {"pods": []}
     return next((p for p in view["pods"] if p.get("namespace") == ns and p.get("name") == name),
                 None)
 
@@ -457,6 +462,52 @@ def sc_oom(ns):
           msg[0].endswith("Not prevented: faster-than-sampling"), msg or reasons(ns, name))
 
 
+def sc_api_paths(ns):
+    """What a user reaches through the API server works against the real
+    kubelet and the pod network: logs, exec, port-forward, the pods' proxy
+    subresource; and pods reach the API server through the kubernetes
+    Service (membudget's in-cluster config)."""
+    started = start_target(ns, "paths", budget="64Mi", limit="128Mi")
+    if not started:
+        return
+    _, name, ip = started
+    logs = kubectl("-n", ns, "logs", name, "-c", "app", ok=False)
+    check("kubectl logs: the target's own log line", logs.returncode == 0 and
+          "leaky: mode idle" in logs.stdout, logs.stdout + logs.stderr)
+    who = leader()
+    mb = who and kj("-n", "membudget", "pod", who)
+    if not check("a membudget replica leads", mb is not None):
+        return
+    ex = kubectl("-n", "membudget", "exec", who, "-c", "membudget", "--", "cat",
+                 "/var/run/secrets/kubernetes.io/serviceaccount/namespace", ok=False)
+    check("kubectl exec: a command runs in membudget's container, with its ServiceAccount token",
+          ex.returncode == 0 and ex.stdout.strip() == "membudget", ex.stdout + ex.stderr)
+    prox = kubectl("get", "--raw", "/api/v1/namespaces/%s/pods/%s:%d/proxy/metrics" % (
+        ns, name, PORT), ok=False)
+    check("the pods' proxy subresource: the API server reaches the pod's IP",
+          prox.returncode == 0 and "go_gc_gomemlimit_bytes" in prox.stdout, prox.stderr)
+    pf = subprocess.Popen(["kubectl", "-n", ns, "port-forward", "pod/" + name, ":%d" % PORT],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        line = pf.stdout.readline()  # "Forwarding from 127.0.0.1:NNNNN -> 8080"
+        local = line.split()[2] if line.startswith("Forwarding from") else None
+        body = None
+        if local:
+            with urllib.request.urlopen("http://%s/metrics" % local, timeout=5) as r:
+                body = r.read().decode()
+        check("kubectl port-forward: the pod's port on loopback",
+              body and "go_gc_gomemlimit_bytes" in body, line)
+    finally:
+        pf.kill()
+        pf.wait()
+    svc = kj("-n", "default", "service", "kubernetes")
+    env = container_environ(mb, "membudget") or {}
+    check("membudget reaches the API server through the kubernetes Service (in-cluster config)",
+          svc and env.get("KUBERNETES_SERVICE_HOST") == svc["spec"]["clusterIP"] and
+          wait_until(lambda: (membudget_debug() or {}).get("synced"), 30, 0.5),
+          (env.get("KUBERNETES_SERVICE_HOST"), svc and svc["spec"]["clusterIP"]))
+
+
 def sc_resize(ns):
     """6. An in-place resize (pods/resize) goes through membudget's rules: below
     the budget it is refused; above it, it is applied by the kubelet; a new
@@ -556,7 +607,7 @@ def sc_rbac_and_writes(ns):
               st == 201, (st, body))
 
 
-SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_resize, sc_failover,
+SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_resize, sc_failover,
              sc_rbac_and_writes]
 
 

@@ -95,6 +95,32 @@ upgrade() {
     fi
 }
 
+# The last stop is the hard one: every process of the cluster (components,
+# shims, the pods' processes) killed with SIGKILL, then down; what is left is
+# looked up here, not taken from down's word.
+down_after_sigkill() {
+    . "$cl/lib.sh"
+    pkill -KILL -f -- "$dir/" 2>/dev/null
+    for c in /sys/fs/cgroup/*"$CGROUP_ROOT"; do
+        [ -d "$c" ] && find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null
+    done | sort -u | xargs -r kill -KILL 2>/dev/null
+    sleep 1
+    "$cl/down" --dir "$dir" > /dev/null 2>&1
+    local left=()
+    pgrep -f -- "$dir/" > /dev/null && left+=("processes: $(pgrep -af -- "$dir/" | head -n 3 | tr '\n' ';')")
+    awk -v r="$dir" 'index($5, r "/") == 1' /proc/self/mountinfo | grep -q . && left+=("mounts under $dir")
+    ip link show "$BRIDGE" > /dev/null 2>&1 && left+=("the bridge $BRIDGE")
+    ip -o link show type veth 2>/dev/null | grep -q "master $BRIDGE" && left+=("veths on $BRIDGE")
+    { iptables-save; ip6tables-save; } 2>/dev/null | grep -q 'KUBE-\|'"$FWD_CHAIN" && left+=("iptables rules")
+    ls -d /sys/fs/cgroup/*"$CGROUP_ROOT" > /dev/null 2>&1 && left+=("cgroups $CGROUP_ROOT")
+    if [ ${#left[@]} = 0 ]; then
+        echo "ok   - down after SIGKILL to every process of the cluster: no process, mount, bridge, veth, iptables rule or cgroup left"
+        pass=$((pass + 1))
+    else
+        echo "FAIL - down after SIGKILL left: ${left[*]}"; fail=$((fail + 1))
+    fi
+}
+
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
 "$cl/images" --out "$dir/images" leaky && "$cl/load-image" --dir "$dir" "$dir/images/leaky.tar" ||
@@ -117,7 +143,7 @@ if [ -n "${E2E_ONLY:-}" ]; then
     # shellcheck disable=SC2086
     [ -z "${only// /}" ] || suite helm $only
 else
-    suite helm admission throttle_gc evict oom resize failover rbac_and_writes
+    suite helm admission throttle_gc evict oom api_paths resize failover rbac_and_writes
     upgrade
     "$cl/install-membudget" --dir "$dir" --via helm --uninstall || abort "helm uninstall"
     "$cl/install-membudget" --dir "$dir" --via manifests --config "$root/test/e2e/cluster-config.yaml" ||
@@ -125,5 +151,5 @@ else
     pass=$((pass + 1)); echo "ok   - kubectl apply -f deploy/: both replicas Ready, the webhooks have their CA"
     suite manifests admission throttle_gc rbac_and_writes
 fi
-down
+if [ -z "${E2E_ONLY:-}" ] && [ -z "${E2E_KEEP:-}" ]; then down_after_sigkill; else down; fi
 finish
