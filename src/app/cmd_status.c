@@ -98,17 +98,24 @@ static int pods_table(const json_t *root)
            json_is_true(json_object_get(root, "leader")) ? "yes" : "no",
            json_is_true(json_object_get(root, "synced")) ? "yes" : "no",
            json_is_true(json_object_get(root, "dryRun")) ? "yes" : "no", json_array_size(pods));
-    printf("%-20s %-32s %-8s %-10s %-7s %-9s %-10s %-8s %-5s %-20s %s\n", "NAMESPACE", "POD",
-           "PHASE", "BUDGET", "READY", "CONDITION", "TIER", "GOVERNED", "OOMS", "LAST-OOM", "NODE");
+    printf("%-20s %-32s %-8s %-10s %-8s %-7s %-7s %-9s %-10s %-8s %-5s %-20s %s\n", "NAMESPACE",
+           "POD", "PHASE", "BUDGET", "USAGE", "%BUDGET", "READY", "CONDITION", "TIER", "GOVERNED",
+           "OOMS", "LAST-OOM", "NODE");
     size_t i;
     json_array_foreach(pods, i, p)
     {
         const json_t *ann = json_object_get(p, "annotations");
         const char *budget = json_string_value(json_object_get(ann, "budget"));
-        char ooms[16] = "0";
+        char ooms[16] = "0", usage[32], pct[16] = "-";
         snprintf(ooms, sizeof ooms, "%lld", (long long)json_integer_value(json_object_get(p, "ooms")));
-        printf("%-20s %-32s %-8s %-10s %-7s %-9s %-10s %-8s %-5s %-20s %s\n", s(p, "namespace"),
-               s(p, "name"), s(p, "phase"), budget ? budget : "-",
+        /* the last figure; "stale" when the last look failed (membudget acts on neither) */
+        const json_t *pj = json_object_get(p, "percent");
+        if (json_is_number(pj))
+            snprintf(pct, sizeof pct, "%.0f%%%s", json_number_value(pj),
+                     json_is_false(json_object_get(p, "fresh")) ? "?" : "");
+        printf("%-20s %-32s %-8s %-10s %-8s %-7s %-7s %-9s %-10s %-8s %-5s %-20s %s\n",
+               s(p, "namespace"), s(p, "name"), s(p, "phase"), budget ? budget : "-",
+               bytes(p, "usageBytes", usage, sizeof usage), pct,
                json_is_true(json_object_get(p, "ready")) ? "yes" : "no", s(p, "condition"),
                s(p, "tier"), json_is_true(json_object_get(p, "governed")) ? "yes" : "no", ooms,
                s(p, "lastOOM"), s(p, "node"));

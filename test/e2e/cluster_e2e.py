@@ -500,6 +500,19 @@ def sc_api_paths(ns):
     finally:
         pf.kill()
         pf.wait()
+    # membudget status, from this machine to the leader's metrics port
+    addr = "%s:%d" % (mb["status"]["podIP"], [
+        p["containerPort"] for c in mb["spec"]["containers"] for p in c.get("ports", [])
+        if p.get("name") == "metrics"][0])
+
+    def status_row():
+        st = subprocess.run([os.path.join(ROOT, "bin", "membudget"), "status", "--address", addr],
+                            capture_output=True, text=True, timeout=30)
+        rows = [l.split() for l in st.stdout.splitlines() if l.split()[:2] == [ns, name]]
+        # NAMESPACE POD PHASE BUDGET USAGE %BUDGET ...: a fresh figure, in bytes and percent
+        return rows and rows[0][4][-2:] in ("Ki", "Mi") and rows[0][5].endswith("%") and rows[0]
+    row = wait_until(status_row, 30, 0.5)
+    check("membudget status shows the pod's usage and its share of the budget", row, row)
     svc = kj("-n", "default", "service", "kubernetes")
     env = container_environ(mb, "membudget") or {}
     check("membudget reaches the API server through the kubernetes Service (in-cluster config)",
