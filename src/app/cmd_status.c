@@ -108,7 +108,7 @@ static int pods_table(const json_t *root)
         const char *budget = json_string_value(json_object_get(ann, "budget"));
         char ooms[16] = "0", usage[32], pct[16] = "-";
         snprintf(ooms, sizeof ooms, "%lld", (long long)json_integer_value(json_object_get(p, "ooms")));
-        /* the last figure; "stale" when the last look failed (membudget acts on neither) */
+        /* the last figure; "?" after it when the last look failed (membudget does not act on it) */
         const json_t *pj = json_object_get(p, "percent");
         if (json_is_number(pj))
             snprintf(pct, sizeof pct, "%.0f%%%s", json_number_value(pj),
