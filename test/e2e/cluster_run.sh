@@ -123,6 +123,14 @@ down_after_sigkill() {
 
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
+# The fault-injecting proxy's own tests (its Go is the cluster's: 1.26).
+( . "$cl/lib.sh"; find_go > /dev/null; cd "$root/test/faultproxy" &&
+    GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" test -count=1 . ) > "$dir/logs/faultproxy-test.log" 2>&1
+if [ $? = 0 ]; then
+    echo "ok   - test/faultproxy: go test"; pass=$((pass + 1))
+else
+    echo "FAIL - test/faultproxy: go test"; sed 's/^/       /' "$dir/logs/faultproxy-test.log" | tail -n 20; fail=$((fail + 1))
+fi
 "$cl/images" --out "$dir/images" leaky && "$cl/load-image" --dir "$dir" "$dir/images/leaky.tar" ||
     abort "the leaky target's image"
 expect_error "load-image of a file that is no image" "not a tar archive" "$cl/load-image" --dir "$dir" /etc/hostname

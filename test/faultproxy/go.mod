@@ -1,0 +1,3 @@
+module membudget.io/test/faultproxy
+
+go 1.26.0
