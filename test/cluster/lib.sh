@@ -43,6 +43,10 @@ KUBELET_HEALTHZ_PORT=10248
 PROXY_HEALTHZ_PORT=10256
 PROXY_METRICS_PORT=10249
 METRICS_SERVER_PORT=4443
+# kwok's fake nodes (test/cluster/kwok): their pods' IPs, with a blackhole
+# route while kwok runs (nothing answers there, nothing leaves the machine).
+KWOK_CIDR=10.128.0.0/14
+KWOK_NODE_IP=10.131.255.254
 # The iptables chain that keeps forwarding on the bridge (pod to pod through
 # a Service); anything else that would be forwarded is dropped.
 FWD_CHAIN=MEMBUDGET-TEST-FWD
@@ -131,4 +135,45 @@ run_with_progress() {
         die "building $label failed after $(elapsed $((SECONDS - t0))) (log: $log)"
     fi
     say "  $label: built in $(elapsed $((SECONDS - t0)))"
+}
+
+# --- processes (of the cluster in $dir) ---------------------------------------
+# running NAME: true when DIR/run/NAME.pid names a live process of ours.
+running() {
+    local pid
+    pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$dir"
+}
+# port_free PORT [ADDR]: nothing but us listens there.
+port_free() {
+    ! ss -ltnH "sport = :$1" 2>/dev/null | grep -q .
+}
+# start NAME PORT CMD...: starts CMD in a session of its own, logs in DIR/logs.
+start() {
+    local name=$1 port=$2; shift 2
+    if running "$name"; then say "$name: already running (pid $(cat "$dir/run/$name.pid"))"; return 0; fi
+    if [ "$port" != - ] && ! port_free "$port"; then
+        die "port $port is taken, $name cannot listen on it: $(ss -ltnpH "sport = :$port" | head -n 1) (another cluster? test/cluster/down --dir DIR stops one)"
+    fi
+    mkdir -p "$dir/logs" "$dir/run"
+    setsid "$@" >> "$dir/logs/$name.log" 2>&1 < /dev/null &
+    echo $! > "$dir/run/$name.pid"
+    say "$name: started (pid $!, log $dir/logs/$name.log)"
+}
+# wait_until LABEL SECONDS NAME CMD...: polls CMD every half second; fails
+# with NAME's last log lines when NAME died or time ran out.
+wait_until() {
+    local label=$1 limit=$2 name=$3 t0=$SECONDS; shift 3
+    until "$@" > /dev/null 2>&1; do
+        if ! running "$name"; then
+            tail -n 25 "$dir/logs/$name.log" >&2
+            die "$name exited before $label (log: $dir/logs/$name.log)"
+        fi
+        if [ $((SECONDS - t0)) -ge "$limit" ]; then
+            tail -n 25 "$dir/logs/$name.log" >&2
+            die "$name: not $label after $limit s (log: $dir/logs/$name.log)"
+        fi
+        sleep 0.5
+    done
+    say "$name: $label ($(elapsed $((SECONDS - t0))))"
 }
