@@ -38,8 +38,8 @@ struct gq_item {
     /* what the pod should have (the owner writes these, then gq_check) */
     const struct pc_pod *pod;  /* its current record */
     bool throttled;
-    char cond_msg[240];        /* the condition's message while throttled */
-    char record[GQ_RECORD_MAX];  /* the remediation record, "" when none */
+    char *cond_msg;            /* the condition's message while throttled; NULL none (gq_set) */
+    char *record;              /* the remediation record; NULL when none (gq_set) */
     bool record_own;           /* this replica's planner holds the pod: write the record */
     /* private to gateq.c */
     struct gq_item *next, *prev;
@@ -62,6 +62,14 @@ struct gateq *gq_new(struct loop *lp, const struct mb_clock *clk, struct kapi *a
 void gq_free(struct gateq *q); /* NULL-safe; cancels what is in flight */
 
 void gq_item_init(struct gq_item *it);
+
+/* Sets one of the item's strings (&it->cond_msg, &it->record) to a copy of
+ * value; NULL or "" clears it. Heap strings, so that a pod that was never
+ * throttled and holds no record costs two NULL pointers. */
+void gq_set(char **field, const char *value);
+
+/* Frees the item's strings (after gq_forget). NULL-safe. */
+void gq_item_cleanup(struct gq_item *it);
 
 /* Re-check an item after its pod or its wishes changed: queued if it needs
  * a patch and the queue is active. */

@@ -51,6 +51,7 @@ static void state_free(struct controller *c, struct podstate *s, const struct pc
     s->gq.pod = old;
     remedy_pod_gone(c, s, true);
     gq_forget(c->gq, &s->gq);
+    gq_item_cleanup(&s->gq);
     mb_free(s);
 }
 

@@ -37,7 +37,7 @@ enum pc_cond gq_want(const struct gq_item *it, bool dry_run)
 
 static bool needs_record(const struct gq_item *it)
 {
-    return it->record_own && it->record[0] && strcmp(it->record, it->pod->record) != 0 &&
+    return it->record_own && it->record && strcmp(it->record, it->pod->record) != 0 &&
            !it->pod->deleting;
 }
 
@@ -51,6 +51,23 @@ void gq_item_init(struct gq_item *it)
 {
     memset(it, 0, sizeof *it);
     backoff_init(&it->bo, 200, 10000);
+}
+
+void gq_set(char **field, const char *value)
+{
+    if (value && *value && *field && !strcmp(*field, value))
+        return;
+    MB_FREE(*field);
+    if (value && *value)
+        *field = mb_xstrdup(value);
+}
+
+void gq_item_cleanup(struct gq_item *it)
+{
+    if (!it)
+        return;
+    MB_FREE(it->cond_msg);
+    MB_FREE(it->record);
 }
 
 static void push(struct gateq *q, struct gq_item *it)
@@ -141,7 +158,8 @@ static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
             conds, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", ANN_CONDITION, "status",
                              off ? "False" : "True", "reason",
                              off ? "OverMemoryBudget" : "WithinBudget", "message",
-                             off ? it->cond_msg : "membudget: usage within budget; traffic allowed",
+                             off ? (it->cond_msg ? it->cond_msg : "membudget: over budget")
+                                 : "membudget: usage within budget; traffic allowed",
                              "lastTransitionTime", ts));
     if (rec)
         json_array_append_new(

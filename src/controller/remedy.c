@@ -351,12 +351,14 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
                        plan->ev[i].reason, "%s", plan->ev[i].msg);
     if (plan->throttle_changed) {
         s->gq.throttled = plan->throttled;
-        snprintf(s->gq.cond_msg, sizeof s->gq.cond_msg, "%s", plan->cond_msg);
+        gq_set(&s->gq.cond_msg, plan->cond_msg);
     }
     if (plan->record_changed) {
         struct pl_record r;
+        char rec[GQ_RECORD_MAX];
         pl_record_of(s->pl, &r);
-        pl_record_format(&r, s->gq.record, sizeof s->gq.record);
+        pl_record_format(&r, rec, sizeof rec);
+        gq_set(&s->gq.record, rec);
     }
     if (plan->throttle_changed || plan->record_changed)
         gq_check(c->gq, &s->gq);
@@ -429,7 +431,7 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
                  s->gq.throttled);
     }
     s->gq.throttled = pl_throttled(s->pl);
-    snprintf(s->gq.record, sizeof s->gq.record, "%s", s->pod->record);
+    gq_set(&s->gq.record, s->pod->record);
     s->gq.record_own = true;
     return s->pl;
 }
@@ -627,6 +629,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
     mb_free(s->pl);
     s->pl = NULL;
     s->gq.record_own = false;
+    gq_set(&s->gq.record, NULL);
 }
 
 /* A pod of p's owner became Ready (the owner's slot may settle). */

@@ -550,10 +550,11 @@ START_TEST(test_gq_want)
     gq_item_init(&it);
     it.pod = &p;
     it.throttled = GQ[_i].throttled;
-    snprintf(it.record, sizeof it.record, "%s", GQ[_i].want_record);
+    gq_set(&it.record, GQ[_i].want_record);
     it.record_own = *GQ[_i].want_record != 0;
     ck_assert_int_eq(gq_want(&it, GQ[_i].dry), GQ[_i].want);
     ck_assert_msg(gq_needs(&it, GQ[_i].dry) == GQ[_i].needs, "row %d", _i);
+    gq_item_cleanup(&it);
 }
 END_TEST
 
