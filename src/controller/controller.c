@@ -43,6 +43,11 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 
 /* --- the cache listener ------------------------------------------------------- */
 
+/* Paid once per tracked pod (100k in a large cluster): a field that grows it
+ * must be worth that (a 592-byte inline pair of strings once doubled it). */
+_Static_assert(sizeof(struct podstate) <= 288, "struct podstate grew: it is paid per pod");
+_Static_assert(sizeof(struct pc_pod) <= 208, "struct pc_pod grew: it is paid per pod");
+
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
  * whatever is queued or in flight for it. */
 static void state_free(struct controller *c, struct podstate *s, const struct pc_pod *old)

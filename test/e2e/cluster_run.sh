@@ -17,6 +17,7 @@ pass=0 fail=0
 counts=$(mktemp)
 trap 'rm -f "$counts"' EXIT
 t0=$SECONDS
+ETCD_PORT_CHECK=$(. "$cl/lib.sh"; echo "$ETCD_PORT")
 
 down() {
     if [ -z "${E2E_KEEP:-}" ]; then "$cl/down" --dir "$dir" || fail=$((fail + 1)); fi
@@ -62,6 +63,23 @@ rm -rf "$nr"
 expect_error "load-image without a cluster" "no cluster in /nonexistent" "$cl/load-image" --dir /nonexistent /etc/hostname
 expect_error "install-membudget --via kustomize" "--via must be helm or manifests" "$cl/install-membudget" --dir "$dir" --via kustomize
 expect_error "mkimage with a short name" "must be a full reference" "$cl/mkimage" --name leaky --rootfs / --out /dev/null
+# The Go module proxy unreachable, on a cold cache: named, not a Go stack of errors.
+cold=$(mktemp -d)
+expect_error "a build with the Go module proxy unreachable" "is the Go module proxy reachable" \
+    env MB_CLUSTER_CACHE="$cold/cache" GOMODCACHE="$cold/mod" GOPROXY=http://127.0.0.1:9 GOFLAGS=-mod=mod \
+    "$cl/build" etcd
+rm -rf "$cold"
+# A port that a component needs, taken by another process: named, with who holds it.
+if ! ss -ltnH "sport = :$ETCD_PORT_CHECK" | grep -q .; then
+    python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); print("held", flush=True); time.sleep(600)' \
+        "$ETCD_PORT_CHECK" > "$counts.port" &
+    holder=$!
+    for _ in $(seq 50); do grep -q held "$counts.port" 2>/dev/null && break; sleep 0.1; done
+    expect_error "up with etcd's port taken" "port $ETCD_PORT_CHECK is taken" "$cl/up" --dir "$dir"
+    kill "$holder"; wait "$holder" 2>/dev/null; rm -f "$counts.port"
+fi
 
 # helm upgrade --wait: the certificate hooks run again (before: the Secret is
 # kept; after: the caBundle is already current), the webhook configurations
