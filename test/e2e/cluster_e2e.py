@@ -508,9 +508,12 @@ def sc_api_paths(ns):
     def status_row():
         st = subprocess.run([os.path.join(ROOT, "bin", "membudget"), "status", "--address", addr],
                             capture_output=True, text=True, timeout=30)
-        rows = [l.split() for l in st.stdout.splitlines() if l.split()[:2] == [ns, name]]
-        # NAMESPACE POD PHASE BUDGET USAGE %BUDGET ...: a fresh figure, in bytes and percent
-        return rows and rows[0][4][-2:] in ("Ki", "Mi") and rows[0][5].endswith("%") and rows[0]
+        lines = st.stdout.splitlines()
+        head = lines[1].split() if len(lines) > 1 else []
+        rows = [dict(zip(head, l.split())) for l in lines if l.split()[:2] == [ns, name]]
+        # a fresh figure, in bytes and percent ("?" after it when stale)
+        return (rows and rows[0].get("USAGE", "")[-2:] in ("Ki", "Mi") and
+                rows[0].get("%BUDGET", "").endswith("%") and rows[0])
     row = wait_until(status_row, 30, 0.5)
     check("membudget status shows the pod's usage and its share of the budget", row, row)
     svc = kj("-n", "default", "service", "kubernetes")

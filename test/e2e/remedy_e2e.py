@@ -688,9 +688,12 @@ def sc_oom_ledger(work):
                   sim, "shop", "ledger-7d9-x1"))
         out = subprocess.run([base.BIN, "status", "--address", ctl2.addr], capture_output=True,
                              text=True)
-        row = [l for l in out.stdout.splitlines() if "ledger-7d9-x1" in l]
+        lines = out.stdout.splitlines()
+        head = lines[1].split() if len(lines) > 1 else []
+        row = [dict(zip(head, l.split())) for l in lines if "ledger-7d9-x1" in l]
         check("`membudget status` shows the pod's OOM count and its last OOM",
-              row and row[0].split()[8] == "2" and row[0].split()[9].endswith("Z"), out.stdout)
+              row and row[0].get("OOMS") == "2" and row[0].get("LAST-OOM", "").endswith("Z"),
+              out.stdout)
         print("  figure: ledger detection delay %.2f s (watch), %.2f s (new controller)"
               % (delay, delay2))
         check("SIGTERM: exit 0", ctl2.stop() == 0)
