@@ -478,10 +478,9 @@ def sc_api_paths(ns):
     mb = who and kj("-n", "membudget", "pod", who)
     if not check("a membudget replica leads", mb is not None):
         return
-    ex = kubectl("-n", "membudget", "exec", who, "-c", "membudget", "--", "cat",
-                 "/var/run/secrets/kubernetes.io/serviceaccount/namespace", ok=False)
-    check("kubectl exec: a command runs in membudget's container, with its ServiceAccount token",
-          ex.returncode == 0 and ex.stdout.strip() == "membudget", ex.stdout + ex.stderr)
+    ex = kubectl("-n", "membudget", "exec", who, "-c", "membudget", "--", "id", "-u", ok=False)
+    check("kubectl exec: a command runs in membudget's container, as its user (65532)",
+          ex.returncode == 0 and ex.stdout.strip() == "65532", ex.stdout + ex.stderr)
     prox = kubectl("get", "--raw", "/api/v1/namespaces/%s/pods/%s:%d/proxy/metrics" % (
         ns, name, PORT), ok=False)
     check("the pods' proxy subresource: the API server reaches the pod's IP",
