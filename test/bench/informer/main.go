@@ -8,7 +8,7 @@
 //
 // rssKiB is VmRSS after a GC, heapBytes the Go heap in use after it.
 //
-//	informer --kubeconfig FILE [--strip-managed-fields] [--hold 0s]
+//	informer --kubeconfig FILE [--namespace NS] [--strip-managed-fields] [--hold 0s]
 package main
 
 import (
@@ -48,6 +48,7 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the API server")
 	strip := flag.Bool("strip-managed-fields", false, "drop metadata.managedFields before caching (controller-runtime's TransformStripManagedFields)")
 	hold := flag.Duration("hold", 0, "keep watching this long after the sync before measuring")
+	namespace := flag.String("namespace", "", "watch this namespace only (\"\": all)")
 	flag.Parse()
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -61,6 +62,9 @@ func main() {
 		os.Exit(2)
 	}
 	var opts []informers.SharedInformerOption
+	if *namespace != "" {
+		opts = append(opts, informers.WithNamespace(*namespace))
+	}
 	if *strip {
 		opts = append(opts, informers.WithTransform(func(o any) (any, error) {
 			if p, ok := o.(*corev1.Pod); ok {

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Initial sync on the real API server, membudget beside its peer: N budgeted
+# pods on kwok's fake nodes (test/cluster/fake-nodes), made through the real
+# kube-apiserver (test/bench/informer/mkpods); then, three rounds each, in
+# the same run against the same API server and the same pods:
+#   - `membudget controller --namespace NS`: time to its "initial sync
+#     complete" log line, VmRSS then, and VmRSS of a run that watches an
+#     empty namespace (the baseline subtracted for the per-pod figure);
+#   - a client-go shared informer for pods (test/bench/informer), as
+#     controller-runtime controllers list and watch, with and without
+#     managedFields: time to HasSynced, VmRSS after a GC, and its baseline.
+# Medians; ratios membudget/informer. Figures, not assertions.
+#   usage: test/bench/cluster_scale_bench.sh MEMBUDGET_BINARY [N...]
+#   BENCH_CLUSTER_DIR (default /var/tmp/membudget-bench-cluster); the
+#   cluster is stopped at the end unless BENCH_KEEP=1.
+set -euo pipefail
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); shift
+counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(10000 100000)
+[ -n "${BENCH_QUICK:-}" ] && [ $# = 0 ] && counts=(1000)   # make bench-quick
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cl=$root/test/cluster
+dir=${BENCH_CLUSTER_DIR:-/var/tmp/membudget-bench-cluster}
+work=$(mktemp -d /tmp/mb-scalebench.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -n "${BENCH_KEEP:-}" ] || "$cl/down" --dir "$dir" > /dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$cl/up" --dir "$dir" | tail -n 1
+"$cl/fake-nodes" --dir "$dir" --nodes 10 | tail -n 1
+. "$dir/env"
+. "$cl/lib.sh"; find_go > /dev/null
+echo "building the client-go peer (test/bench/informer, client-go v0.37.2)"
+(cd "$root/test/bench/informer" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+    "$GO" build -o "$work/informer" . && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+    "$GO" build -o "$work/mkpods" ./mkpods)
+
+kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
+# membudget NS: "ms rssKiB" at its initial sync (ms -1 when it never synced)
+membudget_run() {
+    local log=$work/ctl.log c line
+    "$bin" controller --kubeconfig "$dir/kubeconfig" --namespace "$1" \
+        --metrics-bind-address 127.0.0.1:0 2> "$log" &
+    c=$!; pids+=("$c")
+    for _ in $(seq 15000); do grep -q '"initial sync complete"' "$log" && break; sleep 0.02; done
+    sleep 0.5
+    line=$(grep -m1 '"initial sync complete"' "$log" || true)
+    local rss; rss=$(kb "$c" VmRSS)
+    kill "$c"; wait "$c" 2>/dev/null || true
+    if [ -z "$line" ]; then echo "-1 $rss"; return; fi
+    python3 -c 'import json,sys; print(json.loads(sys.argv[1])["duration_ms"], sys.argv[2])' "$line" "$rss"
+}
+# informer NS [--strip-managed-fields]: "ms rssKiB"
+informer_run() {
+    local ns=$1; shift
+    "$work/informer" --kubeconfig "$dir/kubeconfig" --namespace "$ns" "$@" |
+        python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["syncedMs"], j["rssKiB"])'
+}
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+printf '%-8s %-34s %10s %10s %12s\n' pods who synced_ms rss_KiB B_per_pod
+for n in "${counts[@]}"; do
+    ns=scale-$n
+    "$work/mkpods" --kubeconfig "$dir/kubeconfig" --namespace "$ns" --count "$n" --nodes 10 \
+        2> "$work/mkpods.log" > /dev/null || { tail -n 5 "$work/mkpods.log"; exit 1; }
+    kubectl create namespace "empty-$n" > /dev/null 2>&1 || true
+    for who in membudget informer informer-strip; do
+        case $who in
+            membudget) run() { membudget_run "$@"; } ;;
+            informer) run() { informer_run "$@"; } ;;
+            informer-strip) run() { informer_run "$@" --strip-managed-fields; } ;;
+        esac
+        : > "$work/r"
+        for _ in 1 2 3; do run "$ns" >> "$work/r"; done
+        base=$(for _ in 1 2 3; do run "empty-$n"; done | awk '{print $2}' | median)
+        ms=$(awk '{print $1}' "$work/r" | median)
+        rss=$(awk '{print $2}' "$work/r" | median)
+        per=$(( (rss - base) * 1024 / n ))
+        printf '%-8s %-34s %10s %10s %12s\n' "$n" "$who" "$ms" "$rss" "$per"
+        echo "$n $who $ms $rss $per" >> "$work/all"
+    done
+    python3 - "$n" "$work/all" <<'PY'
+import sys
+n = sys.argv[1]
+rows = {l.split()[1]: l.split() for l in open(sys.argv[2]) if l.split()[0] == n}
+m, i = rows["membudget"], rows["informer"]
+print("%-8s membudget/informer: time to synced %.2fx, bytes per pod %.3fx (%s vs %s B)"
+      % (n, float(m[2]) / float(i[2]), float(m[4]) / float(i[4]), m[4], i[4]))
+PY
+    kubectl delete namespace "$ns" "empty-$n" --wait=false > /dev/null
+done
