@@ -185,6 +185,7 @@ bench-run: $(BIN) build/bench/recommend_bench
 	build/bench/recommend_bench
 	test/bench/webhook_bench.sh $(abspath $(BIN))
 	test/bench/controller_bench.sh $(abspath $(BIN))
+	test/bench/cluster_scale_bench.sh $(abspath $(BIN))
 	test/bench/sampler_bench.sh $(abspath $(BIN))
 	test/bench/isolation_bench.sh $(abspath $(BIN))
 	test/bench/held_bench.sh $(abspath $(BIN))
