@@ -43,7 +43,7 @@ KUBELET_HEALTHZ_PORT=10248
 PROXY_HEALTHZ_PORT=10256
 PROXY_METRICS_PORT=10249
 METRICS_SERVER_PORT=4443
-# kwok's fake nodes (test/cluster/kwok): their pods' IPs, with a blackhole
+# kwok's fake nodes (test/cluster/fake-nodes): their pods' IPs, with a blackhole
 # route while kwok runs (nothing answers there, nothing leaves the machine).
 KWOK_CIDR=10.128.0.0/14
 KWOK_NODE_IP=10.131.255.254

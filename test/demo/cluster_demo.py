@@ -41,20 +41,9 @@ def pods():
     return (k.kj("-n", NS, "pods") or {}).get("items", [])
 
 
-def leader_addr():
-    """host:port of the leading replica's metrics port, over the pod network."""
-    who = k.leader()
-    pod = who and k.kj("-n", "membudget", "pod", who)
-    if not pod or not pod["status"].get("podIP"):
-        return None
-    port = [p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])
-            if p.get("name") == "metrics"][0]
-    return "%s:%d" % (pod["status"]["podIP"], port)
-
-
 def membudget(*args):
     """bin/membudget ARGS --address LEADER: its output (stderr too on failure)."""
-    addr = leader_addr()
+    addr = k.leader_metrics_addr()
     if not addr:
         return "(no membudget replica leads right now)"
     p = subprocess.run([BIN] + list(args) + ["--address", addr], capture_output=True, text=True,
@@ -63,9 +52,8 @@ def membudget(*args):
 
 
 def membudget_events():
-    items = (k.kj("-n", NS, "events") or {}).get("items", [])
-    evs = [e for e in items if e["reason"].startswith("MemoryBudget")]
-    return sorted(evs, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    """membudget's Events in the demo's namespace, oldest first."""
+    return [e for e in k.events(NS) if e["reason"].startswith("MemoryBudget")]
 
 
 def ready_line():
@@ -163,14 +151,7 @@ def main():
         wait_until(lambda: (k.membudget_view(NS, name) or {}).get("fresh"), 90, 0.5)
         out("membudget samples %s; now it allocates 400 MiB/s (limit 128Mi)" % name)
         k.control(ip, "held", 400)
-
-        def killed():
-            p = k.kj("-n", NS, "pod", name)
-            for cs in p["status"].get("containerStatuses") or []:
-                t = (cs.get("lastState") or {}).get("terminated") or {}
-                if t.get("reason") == "OOMKilled":
-                    return cs
-        cs = wait_until(killed, 90, 0.5)
+        cs = wait_until(lambda: k.oom_killed(NS, name), 90, 0.5)
         if cs:
             t = cs["lastState"]["terminated"]
             out("the kubelet: lastState.terminated reason=%s exitCode=%s, restartCount=%d" % (

@@ -249,21 +249,38 @@ def leader():
     return None
 
 
-def membudget_debug():
-    """The leading replica's /debug/pods (None when no replica leads or it
-    does not answer), read from its metrics port over the pod network."""
+def leader_metrics_addr():
+    """IP:PORT of the leading replica's metrics port (/metrics, /debug/pods),
+    over the pod network; None when no replica leads or it has no IP yet."""
     who = leader()
     pod = who and kj("-n", "membudget", "pod", who)
     if not pod or not pod["status"].get("podIP"):
         return None
     port = [p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])
             if p.get("name") == "metrics"][0]
+    return "%s:%d" % (pod["status"]["podIP"], port)
+
+
+def membudget_debug():
+    """The leading replica's /debug/pods (None when no replica leads or it
+    does not answer)."""
+    addr = leader_metrics_addr()
+    if not addr:
+        return None
     try:
-        with urllib.request.urlopen("http://%s:%d/debug/pods" % (pod["status"]["podIP"], port),
-                                    timeout=3) as r:
+        with urllib.request.urlopen("http://%s/debug/pods" % addr, timeout=3) as r:
             return json.loads(r.read())
     except (OSError, ValueError):
         return None
+
+
+def oom_killed(ns, name):
+    """The status of ns/name's container whose last state is OOMKilled, or None."""
+    p = kj("-n", ns, "pod", name)
+    for cs in (p or {}).get("status", {}).get("containerStatuses") or []:
+        if ((cs.get("lastState") or {}).get("terminated") or {}).get("reason") == "OOMKilled":
+            return cs
+    return None
 
 
 def membudget_view(ns, name):
@@ -445,14 +462,7 @@ def sc_oom(ns):
     seen = wait_until(lambda: (membudget_view(ns, name) or {}).get("fresh"), 90, 0.5)
     check("membudget has a fresh sample of it before it leaks", seen, membudget_view(ns, name))
     control(ip, "held", 400)
-
-    def killed():
-        p = kj("-n", ns, "pod", name)
-        for cs in p["status"].get("containerStatuses") or []:
-            t = (cs.get("lastState") or {}).get("terminated") or {}
-            if t.get("reason") == "OOMKilled":
-                return cs
-    cs = wait_until(killed, 90, 0.5)
+    cs = wait_until(lambda: oom_killed(ns, name), 90, 0.5)
     check("the kernel's memcg OOM killer killed it: the kubelet reports lastState OOMKilled",
           cs is not None, kj("-n", ns, "pod", name)["status"].get("containerStatuses"))
     check("... and restarted it (restartCount >= 1)", cs and cs["restartCount"] >= 1)
@@ -500,13 +510,9 @@ def sc_api_paths(ns):
         pf.kill()
         pf.wait()
     # membudget status, from this machine to the leader's metrics port
-    addr = "%s:%d" % (mb["status"]["podIP"], [
-        p["containerPort"] for c in mb["spec"]["containers"] for p in c.get("ports", [])
-        if p.get("name") == "metrics"][0])
-
     def status_row():
-        st = subprocess.run([os.path.join(ROOT, "bin", "membudget"), "status", "--address", addr],
-                            capture_output=True, text=True, timeout=30)
+        st = subprocess.run([os.path.join(ROOT, "bin", "membudget"), "status", "--address",
+                             leader_metrics_addr()], capture_output=True, text=True, timeout=30)
         lines = st.stdout.splitlines()
         head = lines[1].split() if len(lines) > 1 else []
         rows = [dict(zip(head, l.split())) for l in lines if l.split()[:2] == [ns, name]]

@@ -17,7 +17,8 @@ pass=0 fail=0
 counts=$(mktemp)
 trap 'rm -f "$counts"' EXIT
 t0=$SECONDS
-ETCD_PORT_CHECK=$(. "$cl/lib.sh"; echo "$ETCD_PORT")
+# The test bed's facts (ETCD_PORT, BRIDGE, CGROUP_ROOT, FWD_CHAIN) and find_go.
+. "$cl/lib.sh"
 
 down() {
     if [ -z "${E2E_KEEP:-}" ]; then "$cl/down" --dir "$dir" || fail=$((fail + 1)); fi
@@ -70,14 +71,14 @@ expect_error "a build with the Go module proxy unreachable" "is the Go module pr
     "$cl/build" etcd
 rm -rf "$cold"
 # A port that a component needs, taken by another process: named, with who holds it.
-if ! ss -ltnH "sport = :$ETCD_PORT_CHECK" | grep -q .; then
+if ! ss -ltnH "sport = :$ETCD_PORT" | grep -q .; then
     python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); print("held", flush=True); time.sleep(600)' \
-        "$ETCD_PORT_CHECK" > "$counts.port" &
+        "$ETCD_PORT" > "$counts.port" &
     holder=$!
     for _ in $(seq 50); do grep -q held "$counts.port" 2>/dev/null && break; sleep 0.1; done
-    expect_error "up with etcd's port taken" "port $ETCD_PORT_CHECK is taken" "$cl/up" --dir "$dir"
+    expect_error "up with etcd's port taken" "port $ETCD_PORT is taken" "$cl/up" --dir "$dir"
     kill "$holder"; wait "$holder" 2>/dev/null; rm -f "$counts.port"
 fi
 
@@ -117,7 +118,6 @@ upgrade() {
 # shims, the pods' processes) killed with SIGKILL, then down; what is left is
 # looked up here, not taken from down's word.
 down_after_sigkill() {
-    . "$cl/lib.sh"
     pkill -KILL -f -- "$dir/" 2>/dev/null
     for c in /sys/fs/cgroup/*"$CGROUP_ROOT"; do
         [ -d "$c" ] && find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null
@@ -142,7 +142,7 @@ down_after_sigkill() {
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
 # The fault-injecting proxy's own tests (its Go is the cluster's: 1.26).
-( . "$cl/lib.sh"; find_go > /dev/null; cd "$root/test/faultproxy" &&
+( find_go > /dev/null; cd "$root/test/faultproxy" &&
     GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" test -count=1 . ) > "$dir/logs/faultproxy-test.log" 2>&1
 if [ $? = 0 ]; then
     echo "ok   - test/faultproxy: go test"; pass=$((pass + 1))
