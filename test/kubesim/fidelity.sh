@@ -86,7 +86,9 @@ check "list with an unsupported fieldSelector is refused" 'field label not suppo
 check "paginated list (--chunk-size=1) sees every namespace" 'kube-system' \
     k get ns --chunk-size=1 --no-headers
 
-timeout 4 kubectl -n shop get pods -w --output-watch-events > "$work/watch.out" 2>&1 &
+# (no time limit on the watch: it is stopped once the deletion is seen, or
+# after 60 s; a 4 s limit ended it before the deletion on a busy machine)
+timeout 60 kubectl -n shop get pods -w --output-watch-events > "$work/watch.out" 2>&1 &
 wpid=$!
 sleep 1
 check "patch --type merge" 'pod/api patched' k -n shop patch pod api --type merge -p '{"metadata":{"labels":{"tier":"web"}}}'
@@ -108,7 +110,8 @@ fi
 check "a stale resourceVersion is a 409 Conflict" 'the object has been modified' \
     k -n shop patch pod api --type merge -p '{"metadata":{"resourceVersion":"1","labels":{"q":"1"}}}'
 check "delete waits for the graceful deletion" 'pod "api" deleted' k -n shop delete pod api
-wait "$wpid" 2>/dev/null
+for _ in $(seq 600); do grep -q 'DELETED  *api' "$work/watch.out" && break; kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
+kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
 check "get -w saw the changes and the deletion" 'DELETED +api' cat "$work/watch.out"
 check "get -w saw the modifications" 'MODIFIED +api' cat "$work/watch.out"
 
