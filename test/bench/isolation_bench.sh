@@ -56,7 +56,7 @@ urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/_sim/podmetrics", 
 PY
     # wait until cycles cover every pod
     for _ in $(seq 600); do
-        grep '"sample cycle"' "$work/run.log" | tail -n 1 | grep -q "\"pods\":$n[,}]" && break; sleep 0.1
+        grep '"sample cycle"' "$work/run.log" | tail -n 1 | grep "\"pods\":$n[,}]" > /dev/null && break; sleep 0.1
     done
     c0=$(cycles); t0=$(cpu_ms "$run")
     loaded=$(lg)

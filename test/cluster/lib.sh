@@ -142,19 +142,23 @@ run_with_progress() {
 running() {
     local pid
     pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$dir"
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -- "$dir" > /dev/null
 }
 # port_free PORT [ADDR]: nothing but us listens there.
 port_free() {
-    ! ss -ltnH "sport = :$1" 2>/dev/null | grep -q .
+    ! ss -ltnH "sport = :$1" 2>/dev/null | grep . > /dev/null
+}
+# need_port NAME PORT: dies naming who holds PORT, unless NAME (of this
+# cluster) runs already or the port is free.
+need_port() {
+    running "$1" || port_free "$2" ||
+        die "port $2 is taken, $1 cannot listen on it: $(ss -ltnpH "sport = :$2" | sed -n 1p) (another cluster? test/cluster/down --dir DIR stops one)"
 }
 # start NAME PORT CMD...: starts CMD in a session of its own, logs in DIR/logs.
 start() {
     local name=$1 port=$2; shift 2
     if running "$name"; then say "$name: already running (pid $(cat "$dir/run/$name.pid"))"; return 0; fi
-    if [ "$port" != - ] && ! port_free "$port"; then
-        die "port $port is taken, $name cannot listen on it: $(ss -ltnpH "sport = :$port" | head -n 1) (another cluster? test/cluster/down --dir DIR stops one)"
-    fi
+    [ "$port" = - ] || need_port "$name" "$port"
     mkdir -p "$dir/logs" "$dir/run"
     setsid "$@" >> "$dir/logs/$name.log" 2>&1 < /dev/null &
     echo $! > "$dir/run/$name.pid"
