@@ -35,6 +35,7 @@ struct controller_conf {
     size_t nnamespaces;
     bool dry_run;                  /* compute and log, write nothing to pods */
     unsigned page_size;            /* list page size; 0: 500 */
+    bool watch_list;               /* streamed lists (sendInitialEvents); pages if refused */
     unsigned max_inflight_writes;  /* 0: 32 */
     const struct cfg *cfg;         /* thresholds, sampling, eviction (borrowed) */
     struct podcall *pods;          /* pod-endpoint client (borrowed): scrapes, GC, profiles */

@@ -45,6 +45,8 @@ struct reflector_conf {
     const char *path;           /* collection path: "/api/v1/pods", "/api/v1/namespaces/x/pods" */
     const char *label_selector; /* NULL: none */
     unsigned page_size;         /* list limit; 0: 500 */
+    bool watch_list;            /* list by a streamed watch (sendInitialEvents), pages
+                                   when the server refuses it */
     unsigned watch_timeout_s;   /* server-side watch timeout; 0: 300-600 s at random */
     size_t max_event_bytes;     /* longest watch event; 0: 16 MiB */
     size_t max_page_bytes;      /* largest list page; larger is refused; 0: 32 MiB */

@@ -255,6 +255,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
             .namespaces = nsv,
             .nnamespaces = nns,
             .dry_run = dry_run || cfg.dry_run,
+            .watch_list = true,
             .cfg = &cfg,
             .pods = pods,
             .identity = idbuf,

@@ -374,7 +374,8 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
             ps->c = c;
             snprintf(ps->ns, sizeof ps->ns, "%s", ns);
             snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
-            struct reflector_conf rc = {.name = "pods", .path = path, .page_size = conf->page_size};
+            struct reflector_conf rc = {.name = "pods", .path = path, .page_size = conf->page_size,
+                                        .watch_list = conf->watch_list};
             c->pods[c->npods++] = reflector_new(lp, clk, api, mx, &rc, &POD_SINK, ps);
         }
     } else {
@@ -382,12 +383,13 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
         struct podsink *ps = &c->sinks[0];
         ps->c = c;
         struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods",
-                                    .page_size = conf->page_size};
+                                    .page_size = conf->page_size, .watch_list = conf->watch_list};
         c->pods = mb_xcalloc(1, sizeof *c->pods);
         c->pods[c->npods++] = reflector_new(lp, clk, api, mx, &rc, &POD_SINK, ps);
         struct reflector_conf nc = {.name = "namespaces",
                                     .path = "/api/v1/namespaces",
-                                    .label_selector = "membudget.io/enforce=true"};
+                                    .label_selector = "membudget.io/enforce=true",
+                                    .watch_list = conf->watch_list};
         c->nsr = reflector_new(lp, clk, api, mx, &nc, &NS_SINK, c);
     }
     c->m_tracked = mx_gauge(mx, "membudget_tracked_pods", "Pods in the controller's cache.", 0, NULL);

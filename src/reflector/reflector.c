@@ -5,6 +5,16 @@
  * request) -> WATCHING ... ; any failure -> WAITING (a timer) -> LISTING or
  * WATCHING. `rv` is the version to resume from: the list's, then each event's
  * and bookmark's. An empty rv means "relist".
+ *
+ * With conf.watch_list, a relist is a streamed list instead (KEP 3157, as
+ * client-go's WatchListClient): one watch with sendInitialEvents=true whose
+ * ADDED events are the list's items, ended by a BOOKMARK annotated
+ * k8s.io/initial-events-end that carries the list's resourceVersion; the same
+ * request then goes on as the watch. The API server answers it from its watch
+ * cache, in one request instead of one per page, and no page is ever held
+ * whole. A server that refuses it (422 from one without the feature) or does
+ * not end its initial events (a bookmark without the annotation) is listed by
+ * pages from then on.
  */
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -30,6 +40,8 @@ struct reflector {
     void *ctx;
     char *name, *path, *selector; /* selector already URL-escaped, or NULL */
     unsigned page_size, watch_timeout_s;
+    bool watch_list;              /* relist by a streamed list (refused once: false) */
+    bool initial;                 /* this watch is a streamed list: before its end bookmark */
     size_t max_event;
     enum state state;
     uint64_t call;                /* request in flight, 0 when none */
@@ -54,6 +66,9 @@ struct reflector {
 
 static void start_list(struct reflector *r);
 static void start_watch(struct reflector *r);
+static void start_stream_list(struct reflector *r);
+static bool initial_event(struct reflector *r, enum kobj_ev type, const json_t *obj);
+static void stream_list_done(struct reflector *r, const struct kapi_resp *resp);
 
 static void count(struct mx_family *f, const char *a, const char *b)
 {
@@ -109,6 +124,22 @@ static void relist_now(struct reflector *r)
 
 /* --- list -------------------------------------------------------------------- */
 
+/* The list is whole (r->rv is its version): the sink diffs, and is synced. */
+static void list_complete(struct reflector *r, const char *how)
+{
+    r->in_relist = false;
+    r->sink.relist_end(r->ctx);
+    r->want_relist = false;
+    r->relists++;
+    count(r->m_relists, r->name, NULL);
+    mb_mono_ms took = r->clk->mono_ms(r->clk->ctx) - r->list_started;
+    log_info("list complete", "{s:s,s:s,s:I,s:b,s:s}", "resource", r->name, "resourceVersion",
+             r->rv, "duration_ms", (json_int_t)took, "initial", !r->synced, "via", how);
+    r->synced = true;
+    if (r->sink.synced)
+        r->sink.synced(r->ctx);
+}
+
 static void on_page(void *arg, const struct kapi_resp *resp)
 {
     struct reflector *r = arg;
@@ -156,22 +187,16 @@ static void on_page(void *arg, const struct kapi_resp *resp)
     }
     snprintf(r->rv, sizeof r->rv, "%s", rv);
     json_decref(list);
-    r->in_relist = false;
-    r->sink.relist_end(r->ctx);
-    r->want_relist = false;
-    r->relists++;
-    count(r->m_relists, r->name, NULL);
-    mb_mono_ms took = r->clk->mono_ms(r->clk->ctx) - r->list_started;
-    log_info("list complete", "{s:s,s:s,s:I,s:b}", "resource", r->name, "resourceVersion", r->rv,
-             "duration_ms", (json_int_t)took, "initial", !r->synced);
-    r->synced = true;
-    if (r->sink.synced)
-        r->sink.synced(r->ctx);
+    list_complete(r, "pages");
     start_watch(r);
 }
 
 static void start_list(struct reflector *r)
 {
+    if (r->watch_list) {
+        start_stream_list(r);
+        return;
+    }
     struct mb_buf path;
     mb_buf_init(&path, 1 << 20);
     mb_buf_printf(&path, "%s?limit=%u", r->path, r->page_size);
@@ -223,13 +248,18 @@ static bool on_line(void *arg, const char *line, size_t len)
         return false;
     }
     const char *rv = kobj_rv(obj);
+    r->watch_got_data = true;
+    if (r->initial) {
+        bool go_on = initial_event(r, type, obj);
+        json_decref(obj);
+        return go_on;
+    }
     if (type != KOBJ_BOOKMARK) {
         count(r->m_events, r->name, kobj_ev_name(type));
         r->sink.event(r->ctx, type, obj);
     }
     if (rv && *rv)
         snprintf(r->rv, sizeof r->rv, "%s", rv);
-    r->watch_got_data = true;
     json_decref(obj);
     return true;
 }
@@ -260,6 +290,10 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
     r->call = 0;
     if (r->state != WATCHING)
         return;
+    if (r->initial) {
+        stream_list_done(r, resp);
+        return;
+    }
     bool healthy = r->watch_got_data &&
                    r->clk->mono_ms(r->clk->ctx) - r->watch_started >= SHORT_WATCH_MS;
     if (healthy) {
@@ -301,7 +335,9 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
     retry(r, false, resp->err ? "disconnected" : "watch-status", resp->retry_after_s);
 }
 
-static void start_watch(struct reflector *r)
+/* A watch from r->rv; `initial`: a streamed list (from the newest version,
+ * its initial events first). */
+static void submit_watch(struct reflector *r, bool initial)
 {
     struct mb_buf path;
     unsigned t = r->watch_timeout_s ? r->watch_timeout_s : 300 + (unsigned)(backoff_rand(&r->rnd) % 300);
@@ -310,9 +346,12 @@ static void start_watch(struct reflector *r)
     r->watch_got_data = false;
     r->watch_started = r->clk->mono_ms(r->clk->ctx);
     r->stop_stream = false;
+    r->initial = initial;
     mb_buf_init(&path, 1 << 20);
     mb_buf_printf(&path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
-                  r->path, r->rv, t);
+                  r->path, initial ? "" : r->rv, t);
+    if (initial)
+        mb_buf_printf(&path, "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan");
     if (r->selector)
         mb_buf_printf(&path, "&labelSelector=%s", r->selector);
     struct kapi_req req = {.method = "GET",
@@ -322,6 +361,95 @@ static void start_watch(struct reflector *r)
     r->state = WATCHING;
     r->call = kapi_submit(r->api, &req, on_watch_done, r);
     mb_buf_cleanup(&path);
+}
+
+static void start_watch(struct reflector *r)
+{
+    submit_watch(r, false);
+}
+
+/* --- streamed list (watch-list) ---------------------------------------------- */
+
+static void start_stream_list(struct reflector *r)
+{
+    r->list_started = r->clk->mono_ms(r->clk->ctx);
+    r->rv[0] = '\0';
+    r->in_relist = true;
+    r->sink.relist_begin(r->ctx);
+    submit_watch(r, true);
+}
+
+/* Streamed lists refused: list by pages from now on. */
+static void stop_streaming_lists(struct reflector *r, const char *why)
+{
+    r->watch_list = false;
+    log_warn("the API server does not stream lists: listing by pages", "{s:s,s:s}", "resource",
+             r->name, "reason", why);
+}
+
+/* An event of a streamed list before its end. Returns false to end the
+ * request. */
+static bool initial_event(struct reflector *r, enum kobj_ev type, const json_t *obj)
+{
+    switch (type) {
+    case KOBJ_ADDED:
+    case KOBJ_MODIFIED:
+        r->sink.item(r->ctx, obj);
+        return true;
+    case KOBJ_DELETED: /* not sent before the end; harmless if it were */
+        r->sink.event(r->ctx, type, obj);
+        return true;
+    case KOBJ_BOOKMARK:
+        break;
+    default:
+        return true;
+    }
+    const char *rv = kobj_rv(obj);
+    const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    const char *mark = json_string_value(json_object_get(ann, "k8s.io/initial-events-end"));
+    if (!mark || strcmp(mark, "true") || !rv || !*rv) {
+        /* A server without the feature answers as a plain watch from "now"
+         * (its ADDED events were a snapshot, but it never says where they
+         * end): list by pages instead. */
+        stop_streaming_lists(r, "a bookmark without k8s.io/initial-events-end");
+        r->want_relist = true;
+        r->stop_stream = true;
+        return false;
+    }
+    snprintf(r->rv, sizeof r->rv, "%s", rv);
+    r->initial = false;
+    list_complete(r, "watch-list");
+    return true; /* the same request goes on as the watch */
+}
+
+/* The streamed list's request ended before its end bookmark. */
+static void stream_list_done(struct reflector *r, const struct kapi_resp *resp)
+{
+    struct kobj_status st;
+    r->initial = false;
+    r->rv[0] = '\0';
+    if (r->stop_stream && !r->watch_list) { /* refused by initial_event: pages now */
+        MB_FREE(r->cont);
+        start_list(r);
+        return;
+    }
+    if (resp->err == MB_OK && resp->status >= 400 && resp->status < 500 && resp->status != 410 &&
+        resp->status != 429) {
+        kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+        char why[320];
+        snprintf(why, sizeof why, "%ld: %s", resp->status, st.message);
+        stop_streaming_lists(r, why);
+        MB_FREE(r->cont);
+        start_list(r);
+        return;
+    }
+    if (resp->err == MB_ETOOBIG || r->want_relist)
+        log_error("streamed list ended: an event too large or unreadable", "{s:s}", "resource",
+                  r->name);
+    else
+        log_warn("streamed list ended before its last item", "{s:s,s:i,s:s}", "resource", r->name,
+                 "status", (int)resp->status, "error", resp->err ? resp->errmsg : "");
+    retry(r, true, "list-ended", resp->retry_after_s);
 }
 
 /* --- lifecycle ------------------------------------------------------------- */
@@ -343,6 +471,7 @@ struct reflector *reflector_new(struct loop *lp, const struct mb_clock *clk, str
         curl_free(e);
     }
     r->page_size = conf->page_size ? conf->page_size : 500;
+    r->watch_list = conf->watch_list;
     r->watch_timeout_s = conf->watch_timeout_s;
     r->max_event = conf->max_event_bytes ? conf->max_event_bytes : (size_t)16 << 20;
     r->max_page = conf->max_page_bytes ? conf->max_page_bytes : (size_t)32 << 20;

@@ -177,6 +177,129 @@ START_TEST(test_reflector_list_errors_paced)
 }
 END_TEST
 
+/* A reflector that lists by streamed watch (sendInitialEvents). */
+static void rtest_start_watch_list(struct rtest *t)
+{
+    memset(t, 0, sizeof *t);
+    ck_assert_int_eq(loop_new(&t->lp, LOOP_CLIENT, NULL), MB_OK);
+    fake_kapi_init(&t->f);
+    fake_clock_init(&t->fc, 1000000, 1795000000000LL);
+    struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods", .backoff_base_ms = 4,
+                                .backoff_max_ms = 64, .watch_list = true};
+    t->r = reflector_new(t->lp, &t->fc.clk, t->f.k, NULL, &rc, &SINK, &t->seen);
+    reflector_start(t->r);
+}
+
+#define POD_EV(type, name, rv)                                                                 \
+    "{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name      \
+    "\",\"namespace\":\"x\",\"resourceVersion\":\"" rv "\"}}}\n"
+#define END_BOOKMARK(rv)                                                                       \
+    "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"" rv \
+    "\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n"
+
+/* The list is one watch: its ADDED events are the items, the annotated
+ * bookmark ends them with the list's version, and the same request goes on
+ * as the watch; once it ends, the watch resumes from the last version, with
+ * no initial events asked for. */
+START_TEST(test_reflector_watch_list)
+{
+    struct rtest t;
+    rtest_start_watch_list(&t);
+    struct loop *lp = t.lp;
+    struct fake_kapi *f = &t.f;
+    struct reflector *r = t.r;
+    struct fk_req *w = NULL;
+    RUN_UNTIL(lp, (w = fake_kapi_find(f, "sendInitialEvents=true")), 200);
+    ck_assert_msg(w, "no streamed list");
+    ck_assert_msg(strstr(w->path, "watch=1") && strstr(w->path, "resourceVersionMatch=NotOlderThan") &&
+                      strstr(w->path, "allowWatchBookmarks=true") &&
+                      strstr(w->path, "resourceVersion=&"),
+                  "%s", w->path);
+    ck_assert_uint_eq(fake_kapi_count(f, "GET", "limit="), 0);
+    /* items carry their own versions, which are not the list's */
+    fake_kapi_stream(w, POD_EV("ADDED", "a", "30") POD_EV("ADDED", "b", "12"));
+    ck_assert(!reflector_synced(r));
+    ck_assert_str_eq(reflector_version(r), "");
+    fake_kapi_stream(w, END_BOOKMARK("41"));
+    ck_assert(reflector_synced(r));
+    ck_assert_str_eq(reflector_version(r), "41");
+    ck_assert_uint_eq(reflector_relists(r), 1);
+    fake_kapi_stream(w, POD_EV("MODIFIED", "a", "42"));
+    ck_assert_str_eq(reflector_version(r), "42");
+    ck_assert_int_eq(t.seen, 3);
+    fake_clock_advance(&t.fc, 300000);
+    fake_kapi_answer(w, 200, "");
+    struct fk_req *again = fake_kapi_find(f, "watch=1");
+    ck_assert_ptr_nonnull(again);
+    ck_assert_msg(strstr(again->path, "resourceVersion=42&") && !strstr(again->path, "sendInitial"),
+                  "%s", again->path);
+    /* a 410 on the resumed watch lists again by stream, at once */
+    fake_kapi_answer(again, 410, "");
+    ck_assert_ptr_nonnull(fake_kapi_find(f, "sendInitialEvents=true"));
+    rtest_stop(&t);
+}
+END_TEST
+
+/* A server that refuses streamed lists (422, as one without the WatchList
+ * feature answers resourceVersionMatch on a watch), or that answers as a
+ * plain watch and never marks the end of its initial events: listed by
+ * pages at once, and by pages from then on. A stream cut before its end is
+ * a failed list: retried paced, still by stream, and nothing is synced. */
+START_TEST(test_reflector_watch_list_refused)
+{
+    static const char *const refusals[] = {
+        "422",
+        "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":"
+        "{\"resourceVersion\":\"9\"}}}\n",
+    };
+    for (size_t i = 0; i < sizeof refusals / sizeof *refusals; i++) {
+        struct rtest t;
+        rtest_start_watch_list(&t);
+        struct fk_req *w = NULL;
+        RUN_UNTIL(t.lp, (w = fake_kapi_find(&t.f, "sendInitialEvents=true")), 200);
+        ck_assert_ptr_nonnull(w);
+        if (i == 0) {
+            fake_kapi_answer(w, 422,
+                             "{\"kind\":\"Status\",\"code\":422,\"message\":\"resourceVersionMatch: "
+                             "Forbidden: resourceVersionMatch is forbidden for watch\"}");
+        } else {
+            fake_kapi_stream(w, POD_EV("ADDED", "a", "3") POD_EV("ADDED", "b", "4"));
+            fake_kapi_stream(w, refusals[i]);
+            fake_kapi_answer(w, 200, "");
+        }
+        ck_assert_msg(!reflector_synced(t.r), "refusal %zu", i);
+        ck_assert_uint_eq(reflector_waiting_ms(t.r), 0); /* pages at once */
+        struct fk_req *l = fake_kapi_find(&t.f, "limit=");
+        ck_assert_msg(l, "refusal %zu: no paged list", i);
+        fake_kapi_answer(l, 200, EMPTY_LIST);
+        ck_assert(reflector_synced(t.r));
+        w = fake_kapi_find(&t.f, "watch=1");
+        ck_assert_ptr_nonnull(w);
+        ck_assert_msg(!strstr(w->path, "sendInitialEvents"), "%s", w->path);
+        fake_kapi_answer(w, 410, "");
+        ck_assert_ptr_nonnull(fake_kapi_find(&t.f, "limit=")); /* relists by pages */
+        ck_assert_ptr_null(fake_kapi_find(&t.f, "sendInitialEvents"));
+        rtest_stop(&t);
+    }
+
+    struct rtest t;
+    rtest_start_watch_list(&t);
+    struct fk_req *w = NULL;
+    RUN_UNTIL(t.lp, (w = fake_kapi_find(&t.f, "sendInitialEvents=true")), 200);
+    fake_kapi_stream(w, POD_EV("ADDED", "a", "3"));
+    fake_kapi_fail(w, MB_EIO, "connection reset");
+    ck_assert(!reflector_synced(t.r));
+    ck_assert_uint_gt(reflector_waiting_ms(t.r), 0);
+    ck_assert_ptr_null(fake_kapi_find(&t.f, "watch=1"));
+    RUN_UNTIL(t.lp, (w = fake_kapi_find(&t.f, "sendInitialEvents=true")), 200);
+    ck_assert_ptr_nonnull(w);
+    fake_kapi_stream(w, POD_EV("ADDED", "a", "3") END_BOOKMARK("5"));
+    ck_assert(reflector_synced(t.r));
+    ck_assert_uint_eq(fake_kapi_count(&t.f, "GET", "limit="), 0);
+    rtest_stop(&t);
+}
+END_TEST
+
 /* --- the controller wired to fakes -------------------------------------------- */
 
 struct rig {
@@ -576,6 +699,8 @@ Suite *seams_suite(void)
     tcase_add_unchecked_fixture(tc, quiet, loud);
     tcase_add_test(tc, test_reflector_paces_410_and_short_watches);
     tcase_add_test(tc, test_reflector_list_errors_paced);
+    tcase_add_test(tc, test_reflector_watch_list);
+    tcase_add_test(tc, test_reflector_watch_list_refused);
     tcase_add_loop_test(tc, test_gq_want, 0, (int)MB_ARRAY_LEN(GQ));
     suite_add_tcase(s, tc);
     tc = tcase_create("controller");
