@@ -3,8 +3,9 @@
  * reduced to the fields membudget needs.
  *
  * Pure: fed with decoded watch events and list items (jansson objects), it
- * keeps one compact record per pod (a single allocation holding every
- * string) in an open-addressing hash table keyed by namespace/name, and tells
+ * keeps one compact record per pod (a single allocation with its own
+ * strings, pointing at interned shapes and strings that pods share) in an
+ * open-addressing hash table keyed by namespace/name, and tells
  * a listener what changed. Relists are diffed: pods that vanished while the
  * watch was down get a synthesized delete, so nothing is lost or phantom.
  *
@@ -35,36 +36,55 @@ struct pc_port {
 
 enum pc_cond { PC_COND_ABSENT, PC_COND_TRUE, PC_COND_FALSE, PC_COND_UNKNOWN };
 
-/* One pod, read-only to users. Every string is non-NULL ("" when absent) and
- * lives in the same allocation as the record. */
-struct pc_pod {
-    const char *ns, *name, *uid, *rv;
+/* What the pods made from one template share: namespace, controller owner,
+ * target container, membudget.io/ annotations, ports, limit, GOMEMLIMIT.
+ * Interned: one copy per distinct shape however many pods have it (a
+ * Deployment's replicas hold one between them). Read-only to users. */
+struct pc_shape {
+    const char *ns;
     const char *owner_kind, *owner_name, *owner_uid; /* the controller owner, or "" */
-    const char *node, *ip, *phase;
     const char *container;  /* the target container (membudget.io/container or the first) */
-    int64_t limit;          /* its resources.limits.memory in bytes; 0 when absent or invalid */
     const char *ann;        /* membudget.io/ annotations: "key\0value\0" pairs, key without prefix */
+    const struct pc_port *ports; /* the target container's TCP ports */
+    int64_t limit;          /* its resources.limits.memory in bytes; 0 when absent or invalid */
+    int64_t gomemlimit;     /* its env GOMEMLIMIT, a literal value, in bytes; 0 absent, -1 not a size */
     uint32_t ann_len;       /* bytes in ann */
-    struct pc_port *ports;  /* the target container's TCP ports */
     uint16_t nports;
-    bool ready;             /* condition Ready is True */
-    bool deleting;          /* metadata.deletionTimestamp set */
+    uint8_t wl_cut;         /* see pc_workload */
     bool gated;             /* spec.readinessGates has membudget.io/within-budget */
-    enum pc_cond cond;      /* status of the membudget.io/within-budget condition */
+    bool host_network;      /* spec.hostNetwork: its IP is the node's */
+    /* private to podcache.c */
+    uint32_t refs, bytes, str_len;
+    uint64_t hash;
+    struct pc_shape *next;  /* in its hash bucket */
+    /* the listener's per-shape state (pc_new's shape_user bytes, zeroed);
+       freed with the shape */
+    _Alignas(8) unsigned char user[];
+};
+
+/* One pod, read-only to users. Every string is non-NULL ("" when absent).
+ * Paid once per pod (100k in a large cluster): what pods share is in `sh`;
+ * node, phase and the condition's reason are interned; the rest lives in
+ * the record's own allocation. */
+struct pc_pod {
+    const struct pc_shape *sh;
+    const char *ns;         /* sh->ns */
+    const char *uid, *ip;
+    const char *node, *phase;
     const char *cond_reason;
     const char *record;     /* message of the membudget.io/remediation condition, "" when absent */
-    bool host_network;      /* spec.hostNetwork: its IP is the node's */
-    /* the target container's status and env */
+    void *user;             /* the listener's per-pod state, carried across updates */
+    mb_wall_ms last_term_at; /* target container's lastState.terminated.finishedAt; 0 unknown */
     uint32_t restarts;      /* its restartCount */
-    bool last_oom;          /* its lastState.terminated.reason is OOMKilled */
     int32_t last_exit;      /* lastState.terminated.exitCode */
-    mb_wall_ms last_term_at; /* lastState.terminated.finishedAt; 0 unknown */
-    int64_t gomemlimit;     /* its env GOMEMLIMIT, a literal value, in bytes; 0 absent, -1 not a size */
-    uint8_t wl_cut;         /* see pc_workload */
+    bool ready;             /* condition Ready is True */
+    bool deleting;          /* metadata.deletionTimestamp set */
+    bool last_oom;          /* its lastState.terminated.reason is OOMKilled */
+    uint8_t cond;           /* enum pc_cond: the membudget.io/within-budget condition */
     /* private to podcache.c */
     uint32_t gen;           /* relist generation last seen in */
-    size_t bytes;           /* size of the allocation */
-    void *user;             /* the listener's per-pod state, carried across updates */
+    uint32_t bytes;         /* size of the allocation */
+    char name[];
 };
 
 enum pc_change { PC_ADDED, PC_UPDATED, PC_DELETED };
@@ -81,8 +101,9 @@ typedef enum pc_scope pc_scope_fn(void *ctx, const char *ns);
 struct podcache;
 
 /* Returns: new cache (pc_free). `fn`, `scope` may be NULL (no scope: every
- * namespace is PC_NS_OTHER). */
-struct podcache *pc_new(pc_listener_fn *fn, pc_scope_fn *scope, void *ctx);
+ * namespace is PC_NS_OTHER). Each shape carries `shape_user` zeroed bytes
+ * for the listener (pc_shape.user). */
+struct podcache *pc_new(pc_listener_fn *fn, pc_scope_fn *scope, void *ctx, size_t shape_user);
 
 /* Frees every record; the listener is told nothing (its state goes with it:
  * call pc_clear first if it must release per-pod state). NULL-safe. */

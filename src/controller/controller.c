@@ -46,7 +46,7 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 /* Paid once per tracked pod (100k in a large cluster): a field that grows it
  * must be worth that (a 592-byte inline pair of strings once doubled it). */
 _Static_assert(sizeof(struct podstate) <= 288, "struct podstate grew: it is paid per pod");
-_Static_assert(sizeof(struct pc_pod) <= 208, "struct pc_pod grew: it is paid per pod");
+_Static_assert(sizeof(struct pc_pod) <= 104, "struct pc_pod grew: it is paid per pod");
 
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
  * whatever is queued or in flight for it. */
@@ -286,8 +286,8 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
         } else {
             json_object_set_new(j, "ooms", json_integer(0));
         }
-        if (v[k]->gomemlimit)
-            json_object_set_new(j, "gomemlimitEnvBytes", json_integer(v[k]->gomemlimit));
+        if (v[k]->sh->gomemlimit)
+            json_object_set_new(j, "gomemlimitEnvBytes", json_integer(v[k]->sh->gomemlimit));
         json_array_append_new(arr, j);
     }
     mb_free(v);
@@ -344,7 +344,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     snprintf(c->own_ns, sizeof c->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
     c->calls = conf->pods;
     c->rnd = clk->mono_ns(clk->ctx);
-    c->cache = pc_new(on_pod, ns_scope, c);
+    c->cache = pc_new(on_pod, ns_scope, c, 0);
     struct gq_conf gc = {.max_inflight = conf->max_inflight_writes,
                          .dry_run = conf->dry_run || conf->cfg->dry_run};
     c->gq = gq_new(lp, clk, api, mx, &gc);

@@ -32,7 +32,7 @@ enum pc_cond gq_want(const struct gq_item *it, bool dry_run)
         return PC_COND_ABSENT;
     if (it->throttled && !dry_run) /* dry run: never False */
         return PC_COND_FALSE;
-    return p->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
+    return p->sh->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
 }
 
 static bool needs_record(const struct gq_item *it)

@@ -77,7 +77,7 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
     char name[256];
     pc_workload(p, &kind, name, sizeof name);
     struct rc_owner *o = rc_owner(c->rc, p->ns, kind, name);
-    struct rc_current cur = {s->spec.budget, p->limit, s->spec.tiers.evict,
+    struct rc_current cur = {s->spec.budget, p->sh->limit, s->spec.tiers.evict,
                              r->figure == ANN_USAGE_HEAP};
     /* The current values follow the pods at once (a new budget shows beside
      * the recommendation without waiting for a peak). */

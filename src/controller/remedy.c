@@ -116,19 +116,19 @@ static void on_memlimit(void *arg, const struct kapi_resp *r)
 
 static const char *owner_of(const struct pc_pod *p)
 {
-    return *p->owner_uid ? p->owner_uid : p->uid;
+    return *p->sh->owner_uid ? p->sh->owner_uid : p->uid;
 }
 
 /* Another pod of p's owner is terminating: a replica is already going down
  * (maybe evicted by a leader before this one, whose slot died with it). */
 static bool owner_terminating(const struct controller *c, const struct pc_pod *p)
 {
-    if (!*p->owner_uid)
+    if (!*p->sh->owner_uid)
         return false;
     size_t pos = 0;
     const struct pc_pod *q;
     while ((q = pc_next(c->cache, &pos)))
-        if (q != p && q->deleting && !strcmp(q->owner_uid, p->owner_uid))
+        if (q != p && q->deleting && !strcmp(q->sh->owner_uid, p->sh->owner_uid))
             return true;
     return false;
 }
@@ -144,7 +144,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     evl_finished(&c->evl, owner_of(p), res == RECORDER_EVICTED, p->uid, mono(c));
     if (res == RECORDER_EVICTED)
         log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "owner",
-                 *p->owner_name ? p->owner_name : "(none)");
+                 *p->sh->owner_name ? p->sh->owner_name : "(none)");
     else if (res == RECORDER_EVICT_BLOCKED)
         log_warn("eviction blocked", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "reason",
                  msg);
@@ -480,14 +480,14 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
     else
         pl_record_parse(p->record, &rec); /* none (or not ours): rec stays empty */
     if (pl_oom_new(&rec, p->restarts, p->last_oom)) {
-        struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->container};
+        struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->sh->container};
         pl_oom(planner_of(c, s), &c->pcf, &s->spec, &o, mono(c), wall(c), &plan);
         carry(c, s, &plan);
     }
     /* GOMEMLIMIT: only when something could be stale (a budget change, or
      * a value membudget applied or is applying). */
     if (s->spec.budget > 0 && (old_budget > 0 || rec.memlimit > 0 || (s->pl && s->pl->ml_want))) {
-        struct pl_ml_in in = {old_budget, p->gomemlimit, p->restarts,
+        struct pl_ml_in in = {old_budget, p->sh->gomemlimit, p->restarts,
                               !strcmp(p->phase, "Running") && *p->ip && !p->deleting};
         pl_memlimit(planner_of(c, s), &c->pcf, &s->spec, &in, mono(c), &plan);
         carry(c, s, &plan);
@@ -635,9 +635,9 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
 /* A pod of p's owner became Ready (the owner's slot may settle). */
 void remedy_pod_ready(struct controller *c, const struct pc_pod *p)
 {
-    if (*p->owner_uid && evl_owner_ready(&c->evl, p->owner_uid, p->uid))
+    if (*p->sh->owner_uid && evl_owner_ready(&c->evl, p->sh->owner_uid, p->uid))
         log_info("eviction slot released: the pod is gone and its owner is Ready",
-                 "{s:s,s:s,s:s}", "namespace", p->ns, "owner", p->owner_name, "ready", p->name);
+                 "{s:s,s:s,s:s}", "namespace", p->ns, "owner", p->sh->owner_name, "ready", p->name);
 }
 
 /* Leadership lost: what this replica planned is the new leader's now. */

@@ -1,13 +1,17 @@
 /*
  * podcache.c -- compact pod records in an open-addressing hash table.
  *
- * A record is built in two passes over the pod object: the first measures
- * every string, the second copies them into one allocation right after the
- * struct (and the ports array), so a pod costs one malloc and no pointers to
- * the (large) jansson tree survive.
+ * What pods share is stored once: a shape (namespace, owner, target
+ * container, annotations, ports, limit, GOMEMLIMIT) is interned by content,
+ * and so are node names, phases and condition reasons (refcounted, freed
+ * with their last pod). A record holds only what is the pod's own (name,
+ * uid, IP, the remediation record, status figures), built in two passes
+ * over the pod object: the first measures, the second copies into one
+ * allocation, so no pointer into the (large) jansson tree survives.
  *
  * Table: linear probing on FNV-1a of "ns/name", power-of-two size, load kept
  * under 0.7 counting tombstones; rehash on growth or when tombstones pile up.
+ * Interned namespaces compare by pointer.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +22,111 @@
 #include "membudget/quantity.h"
 
 #define TOMB ((struct pc_pod *)(uintptr_t)1)
+
+/* --- interning ------------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return h;
+}
+#define FNV0 1469598103934665603ull
+
+/* A refcounted string; "" is never interned (a static empty string). */
+struct istr {
+    struct istr *next;
+    uint32_t refs, len;
+    uint64_t hash;
+    char s[];
+};
+
+/* Chained hash sets (few entries: shapes and names, not pods). */
+struct iset {
+    void **b;
+    size_t cap, n, bytes;
+};
+
+static void iset_init(struct iset *t)
+{
+    t->cap = 64;
+    t->b = mb_xcalloc(t->cap, sizeof *t->b);
+}
+
+static struct istr **istr_slot(struct iset *t, const char *s, size_t len, uint64_t h)
+{
+    struct istr **pp = (struct istr **)&t->b[h & (t->cap - 1)];
+    while (*pp && !((*pp)->hash == h && (*pp)->len == len && !memcmp((*pp)->s, s, len)))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void istr_grow(struct iset *t)
+{
+    size_t cap = t->cap * 2;
+    void **b = mb_xcalloc(cap, sizeof *b);
+    for (size_t i = 0; i < t->cap; i++)
+        for (struct istr *e = t->b[i], *nx; e; e = nx) {
+            nx = e->next;
+            e->next = b[e->hash & (cap - 1)];
+            b[e->hash & (cap - 1)] = e;
+        }
+    mb_free(t->b);
+    t->b = b;
+    t->cap = cap;
+}
+
+/* Returns: the interned copy of s (NULL: ""), one more reference. */
+static const char *intern(struct iset *t, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    if (!len)
+        return "";
+    uint64_t h = fnv(FNV0, s, len);
+    struct istr **pp = istr_slot(t, s, len, h);
+    if (*pp) {
+        (*pp)->refs++;
+        return (*pp)->s;
+    }
+    struct istr *e = mb_xmalloc(sizeof *e + len + 1);
+    e->next = NULL;
+    e->refs = 1;
+    e->len = (uint32_t)len;
+    e->hash = h;
+    memcpy(e->s, s, len + 1);
+    *pp = e;
+    t->n++;
+    t->bytes += sizeof *e + len + 1;
+    if (t->n > t->cap)
+        istr_grow(t);
+    return e->s;
+}
+
+static void unintern(struct iset *t, const char *s)
+{
+    if (!*s)
+        return;
+    struct istr *e = (struct istr *)(void *)(s - offsetof(struct istr, s));
+    if (--e->refs)
+        return;
+    struct istr **pp = istr_slot(t, e->s, e->len, e->hash);
+    MB_ASSERT(*pp == e);
+    *pp = e->next;
+    t->n--;
+    t->bytes -= sizeof *e + e->len + 1;
+    mb_free(e);
+}
+
+static void iset_free_strings(struct iset *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        for (struct istr *e = t->b[i], *nx; e; e = nx) {
+            nx = e->next;
+            mb_free(e);
+        }
+    mb_free(t->b);
+}
 
 struct podcache {
     struct pc_pod **slots;
@@ -30,20 +139,19 @@ struct podcache {
     pc_listener_fn *fn;
     pc_scope_fn *scope;
     void *ctx;
+    size_t shape_user;
+    struct iset strs;   /* node names, phases, reasons, namespaces */
+    struct iset shapes; /* struct pc_shape, chained by ->next */
 };
 
 static uint64_t hash(const char *ns, const char *name)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    uint64_t h = fnv(FNV0, ns, strlen(ns));
     h = (h ^ '/') * 1099511628211ull;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
+    return fnv(h, name, strlen(name));
 }
 
-struct podcache *pc_new(pc_listener_fn *fn, pc_scope_fn *scope, void *ctx)
+struct podcache *pc_new(pc_listener_fn *fn, pc_scope_fn *scope, void *ctx, size_t shape_user)
 {
     struct podcache *c = mb_xcalloc(1, sizeof *c);
     c->cap = 64;
@@ -51,7 +159,20 @@ struct podcache *pc_new(pc_listener_fn *fn, pc_scope_fn *scope, void *ctx)
     c->fn = fn;
     c->scope = scope;
     c->ctx = ctx;
+    c->shape_user = (shape_user + 7) & ~(size_t)7;
+    iset_init(&c->strs);
+    iset_init(&c->shapes);
     return c;
+}
+
+static void shape_release(struct podcache *c, const struct pc_shape *sh);
+static void record_free(struct podcache *c, struct pc_pod *p)
+{
+    unintern(&c->strs, p->node);
+    unintern(&c->strs, p->phase);
+    unintern(&c->strs, p->cond_reason);
+    shape_release(c, p->sh);
+    mb_free(p);
 }
 
 void pc_free(struct podcache *c)
@@ -60,7 +181,10 @@ void pc_free(struct podcache *c)
         return;
     for (size_t i = 0; i < c->cap; i++)
         if (c->slots[i] && c->slots[i] != TOMB)
-            mb_free(c->slots[i]);
+            record_free(c, c->slots[i]);
+    MB_ASSERT(c->shapes.n == 0);
+    mb_free(c->shapes.b);
+    iset_free_strings(&c->strs);
     mb_free(c->slots);
     mb_free(c->relist_ns);
     mb_free(c);
@@ -79,7 +203,7 @@ static size_t find(const struct podcache *c, const char *ns, const char *name, b
         if (p == TOMB) {
             if (first_tomb == SIZE_MAX)
                 first_tomb = i;
-        } else if (strcmp(p->name, name) == 0 && strcmp(p->ns, ns) == 0) {
+        } else if (strcmp(p->name, name) == 0 && (p->ns == ns || strcmp(p->ns, ns) == 0)) {
             *found = true;
             return i;
         }
@@ -160,31 +284,25 @@ static const char *puts_(struct builder *b, const char *s)
     return put(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* Fill p's strings from pod through b (measure when b->out is NULL). */
-static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const json_t *ctr)
+/* Fill a shape's strings and ports from pod through b (measure when b->out
+ * is NULL; ports are written only then). */
+static void fill_shape(struct pc_shape *sh, struct pc_port *ports, struct builder *b,
+                       const json_t *pod, const json_t *ctr)
 {
     const json_t *md = json_object_get(pod, "metadata");
-    const json_t *spec = json_object_get(pod, "spec");
-    const json_t *st = json_object_get(pod, "status");
     const json_t *ref = kobj_controller_ref(md);
 
-    p->ns = puts_(b, json_string_value(json_object_get(md, "namespace")));
-    p->name = puts_(b, json_string_value(json_object_get(md, "name")));
-    p->uid = puts_(b, json_string_value(json_object_get(md, "uid")));
-    p->rv = puts_(b, json_string_value(json_object_get(md, "resourceVersion")));
-    p->owner_kind = puts_(b, json_string_value(json_object_get(ref, "kind")));
-    p->owner_name = puts_(b, json_string_value(json_object_get(ref, "name")));
-    p->owner_uid = puts_(b, json_string_value(json_object_get(ref, "uid")));
-    p->node = puts_(b, json_string_value(json_object_get(spec, "nodeName")));
-    p->ip = puts_(b, json_string_value(json_object_get(st, "podIP")));
-    p->phase = puts_(b, json_string_value(json_object_get(st, "phase")));
-    p->container = puts_(b, json_string_value(json_object_get(ctr, "name")));
+    sh->ns = puts_(b, json_string_value(json_object_get(md, "namespace")));
+    sh->owner_kind = puts_(b, json_string_value(json_object_get(ref, "kind")));
+    sh->owner_name = puts_(b, json_string_value(json_object_get(ref, "name")));
+    sh->owner_uid = puts_(b, json_string_value(json_object_get(ref, "uid")));
+    sh->container = puts_(b, json_string_value(json_object_get(ctr, "name")));
 
     /* membudget.io/ annotations as "key\0value\0" pairs. */
     const json_t *anns = json_object_get(md, "annotations"), *v;
     const char *k;
     size_t start = b->len, plen = strlen(ANN_PREFIX);
-    p->ann = b->out ? b->out + b->len : "";
+    sh->ann = b->out ? b->out + b->len : "";
     json_object_foreach((json_t *)anns, k, v)
     {
         if (strncmp(k, ANN_PREFIX, plen) != 0 || !json_is_string(v))
@@ -192,12 +310,12 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const j
         puts_(b, k + plen);
         put(b, json_string_value(v), json_string_length(v));
     }
-    p->ann_len = (uint32_t)(b->len - start);
+    sh->ann_len = (uint32_t)(b->len - start);
 
     /* Ports: names go into the string area. */
-    const json_t *ports = json_object_get(ctr, "ports"), *pt;
+    const json_t *pts = json_object_get(ctr, "ports"), *pt;
     size_t i, np = 0;
-    json_array_foreach(ports, i, pt)
+    json_array_foreach(pts, i, pt)
     {
         const char *proto = json_string_value(json_object_get(pt, "protocol"));
         json_int_t num = json_integer_value(json_object_get(pt, "containerPort"));
@@ -205,20 +323,172 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const j
             continue;
         const char *nm = puts_(b, json_string_value(json_object_get(pt, "name")));
         if (b->out) {
-            p->ports[np].port = (uint16_t)num;
-            p->ports[np].name = nm;
+            ports[np].port = (uint16_t)num;
+            ports[np].name = nm;
         }
         np++;
     }
-    p->nports = (uint16_t)np;
+    sh->nports = (uint16_t)np;
+}
 
-    /* Conditions. */
+/* The scalars of a shape: limit, GOMEMLIMIT, gate, hostNetwork, workload. */
+static void fill_shape_scalars(struct pc_shape *sh, const json_t *pod, const json_t *ctr)
+{
+    const json_t *spec = json_object_get(pod, "spec");
+    sh->gated = has_gate(pod);
+    sh->host_network = json_is_true(json_object_get(spec, "hostNetwork"));
+    sh->limit = 0;
+    const char *lim = json_string_value(json_object_get(
+        json_object_get(json_object_get(ctr, "resources"), "limits"), "memory"));
+    if (lim && qty_parse_str(lim, &sh->limit, NULL) != MB_OK)
+        sh->limit = 0;
+    const json_t *env = json_object_get(ctr, "env"), *e;
+    size_t i;
+    sh->gomemlimit = 0;
+    json_array_foreach(env, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        const char *v = json_string_value(json_object_get(e, "value"));
+        int64_t bytes;
+        if (n && !strcmp(n, "GOMEMLIMIT"))
+            sh->gomemlimit = v && ann_parse_gomemlimit(v, &bytes) ? bytes : -1;
+    }
+    /* A ReplicaSet named "<deployment>-<pod-template-hash>" is a Deployment's. */
+    const char *hash = kobj_str(pod, "metadata.labels.pod-template-hash");
+    size_t hl = hash ? strlen(hash) : 0, nl = strlen(sh->owner_name);
+    sh->wl_cut = 0;
+    if (hl && hl < 64 && !strcmp(sh->owner_kind, "ReplicaSet") && nl > hl + 1 &&
+        sh->owner_name[nl - hl - 1] == '-' && !strcmp(sh->owner_name + nl - hl, hash))
+        sh->wl_cut = (uint8_t)(hl + 1);
+}
+
+static const struct pc_port *shape_ports(const struct pc_shape *sh)
+{
+    return sh->ports;
+}
+
+static const char *shape_strings(const struct pc_shape *sh)
+{
+    return (const char *)(shape_ports(sh) + sh->nports);
+}
+
+static bool shape_eq(const struct pc_shape *a, const struct pc_shape *b)
+{
+    if (a->hash != b->hash || a->limit != b->limit || a->gomemlimit != b->gomemlimit ||
+        a->nports != b->nports || a->wl_cut != b->wl_cut || a->gated != b->gated ||
+        a->host_network != b->host_network || a->ann_len != b->ann_len ||
+        a->str_len != b->str_len)
+        return false;
+    for (uint16_t i = 0; i < a->nports; i++)
+        if (a->ports[i].port != b->ports[i].port)
+            return false;
+    return !memcmp(shape_strings(a), shape_strings(b), a->str_len);
+}
+
+/* Returns: the interned shape of pod (one more reference). */
+static const struct pc_shape *shape_of(struct podcache *c, const json_t *pod, const json_t *ctr)
+{
+    struct pc_shape tmp = {0};
+    struct builder b = {NULL, 0};
+    fill_shape(&tmp, NULL, &b, pod, ctr);
+    size_t np = tmp.nports;
+    size_t head = sizeof(struct pc_shape) + c->shape_user + np * sizeof(struct pc_port);
+    size_t total = head + b.len;
+    struct pc_shape *sh = mb_xcalloc(1, total);
+    struct pc_port *ports = (struct pc_port *)(void *)(sh->user + c->shape_user);
+    sh->ports = ports;
+    b.out = (char *)sh + head;
+    b.len = 0;
+    fill_shape(sh, ports, &b, pod, ctr);
+    MB_ASSERT(head + b.len == total && sh->nports == np);
+    fill_shape_scalars(sh, pod, ctr);
+    sh->bytes = (uint32_t)total;
+    sh->str_len = (uint32_t)b.len;
+    uint64_t h = fnv(FNV0, b.out, b.len);
+    int64_t sc[2] = {sh->limit, sh->gomemlimit};
+    h = fnv(h, sc, sizeof sc);
+    for (size_t i = 0; i < np; i++)
+        h = fnv(h, &ports[i].port, sizeof ports[i].port);
+    h = fnv(h, (uint8_t[]){sh->wl_cut, sh->gated, sh->host_network}, 3);
+    sh->hash = h;
+
+    struct iset *t = &c->shapes;
+    for (struct pc_shape *e = t->b[h & (t->cap - 1)]; e; e = e->next)
+        if (shape_eq(e, sh)) {
+            mb_free(sh);
+            e->refs++;
+            return e;
+        }
+    sh->refs = 1;
+    sh->next = t->b[h & (t->cap - 1)];
+    t->b[h & (t->cap - 1)] = sh;
+    t->n++;
+    t->bytes += total;
+    if (t->n > t->cap) {
+        size_t cap = t->cap * 2;
+        void **nb = mb_xcalloc(cap, sizeof *nb);
+        for (size_t i = 0; i < t->cap; i++)
+            for (struct pc_shape *e = t->b[i], *nx; e; e = nx) {
+                nx = e->next;
+                e->next = nb[e->hash & (cap - 1)];
+                nb[e->hash & (cap - 1)] = e;
+            }
+        mb_free(t->b);
+        t->b = nb;
+        t->cap = cap;
+    }
+    return sh;
+}
+
+static void shape_release(struct podcache *c, const struct pc_shape *csh)
+{
+    struct pc_shape *sh = (struct pc_shape *)csh;
+    if (--sh->refs)
+        return;
+    struct iset *t = &c->shapes;
+    struct pc_shape **pp = (struct pc_shape **)&t->b[sh->hash & (t->cap - 1)];
+    while (*pp != sh)
+        pp = &(*pp)->next;
+    *pp = sh->next;
+    t->n--;
+    t->bytes -= sh->bytes;
+    mb_free(sh);
+}
+
+/* Fill the record's own strings through b (measure when b->out is NULL). */
+static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    const json_t *st = json_object_get(pod, "status");
+    const char *name = json_string_value(json_object_get(md, "name"));
+    size_t nl = strlen(name);
+    if (b->out)
+        memcpy(p->name, name, nl + 1);
+    b->len += nl + 1;
+    p->uid = puts_(b, json_string_value(json_object_get(md, "uid")));
+    p->ip = puts_(b, json_string_value(json_object_get(st, "podIP")));
     const json_t *conds = json_object_get(st, "conditions"), *cnd;
+    size_t i;
+    p->record = "";
+    json_array_foreach(conds, i, cnd)
+    {
+        const char *t = json_string_value(json_object_get(cnd, "type"));
+        if (t && strcmp(t, ANN_RECORD_CONDITION) == 0)
+            p->record = puts_(b, json_string_value(json_object_get(cnd, "message")));
+    }
+}
+
+/* Conditions and phase: Ready, ours and its reason (interned). */
+static void fill_status(struct podcache *c, struct pc_pod *p, const json_t *pod)
+{
+    const json_t *st = json_object_get(pod, "status");
+    const json_t *conds = json_object_get(st, "conditions"), *cnd;
+    size_t i;
     p->ready = false;
     p->cond = PC_COND_ABSENT;
     p->cond_reason = "";
-    p->record = "";
-    p->host_network = json_is_true(json_object_get(spec, "hostNetwork"));
+    p->phase = intern(&c->strs, json_string_value(json_object_get(st, "phase")));
+    p->node = intern(&c->strs, kobj_str(pod, "spec.nodeName"));
     json_array_foreach(conds, i, cnd)
     {
         const char *t = json_string_value(json_object_get(cnd, "type"));
@@ -227,13 +497,12 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod, const j
             continue;
         if (strcmp(t, "Ready") == 0)
             p->ready = strcmp(s, "True") == 0;
-        else if (strcmp(t, ANN_CONDITION) == 0) {
+        else if (strcmp(t, ANN_CONDITION) == 0 && p->cond == PC_COND_ABSENT) {
             p->cond = strcmp(s, "True") == 0    ? PC_COND_TRUE
                       : strcmp(s, "False") == 0 ? PC_COND_FALSE
                                                 : PC_COND_UNKNOWN;
-            p->cond_reason = puts_(b, json_string_value(json_object_get(cnd, "reason")));
-        } else if (strcmp(t, ANN_RECORD_CONDITION) == 0) {
-            p->record = puts_(b, json_string_value(json_object_get(cnd, "message")));
+            p->cond_reason =
+                intern(&c->strs, json_string_value(json_object_get(cnd, "reason")));
         }
     }
 }
@@ -256,10 +525,10 @@ static const json_t *target_status(const json_t *st, const char *name)
     return NULL;
 }
 
-/* Restarts, the last termination, and the env's GOMEMLIMIT. */
-static void fill_container(struct pc_pod *p, const json_t *pod, const json_t *ctr)
+/* Restarts and the last termination of the target container. */
+static void fill_container(struct pc_pod *p, const json_t *pod)
 {
-    const json_t *cs = target_status(json_object_get(pod, "status"), p->container);
+    const json_t *cs = target_status(json_object_get(pod, "status"), p->sh->container);
     const json_t *term = json_object_get(json_object_get(cs, "lastState"), "terminated");
     json_int_t rc = json_integer_value(json_object_get(cs, "restartCount"));
     p->restarts = rc > 0 && rc <= UINT32_MAX ? (uint32_t)rc : 0;
@@ -269,46 +538,25 @@ static void fill_container(struct pc_pod *p, const json_t *pod, const json_t *ct
     const char *at = json_string_value(json_object_get(term, "finishedAt"));
     if (!at || !kobj_parse_time(at, strlen(at), &p->last_term_at))
         p->last_term_at = 0;
-    const json_t *env = json_object_get(ctr, "env"), *e;
-    size_t i;
-    p->gomemlimit = 0;
-    json_array_foreach(env, i, e)
-    {
-        const char *n = json_string_value(json_object_get(e, "name"));
-        const char *v = json_string_value(json_object_get(e, "value"));
-        int64_t bytes;
-        if (n && !strcmp(n, "GOMEMLIMIT"))
-            p->gomemlimit = v && ann_parse_gomemlimit(v, &bytes) ? bytes : -1;
-    }
-    /* A ReplicaSet named "<deployment>-<pod-template-hash>" is a Deployment's. */
-    const char *hash = kobj_str(pod, "metadata.labels.pod-template-hash");
-    size_t hl = hash ? strlen(hash) : 0, nl = strlen(p->owner_name);
-    p->wl_cut = 0;
-    if (hl && hl < 64 && !strcmp(p->owner_kind, "ReplicaSet") && nl > hl + 1 &&
-        p->owner_name[nl - hl - 1] == '-' && !strcmp(p->owner_name + nl - hl, hash))
-        p->wl_cut = (uint8_t)(hl + 1);
 }
 
 void pc_workload(const struct pc_pod *p, const char **kind, char *name, size_t len)
 {
-    if (!*p->owner_name) {
+    const struct pc_shape *sh = p->sh;
+    if (!*sh->owner_name) {
         *kind = "Pod";
         snprintf(name, len, "%s", p->name);
-    } else if (p->wl_cut) {
+    } else if (sh->wl_cut) {
         *kind = "Deployment";
-        snprintf(name, len, "%.*s", (int)(strlen(p->owner_name) - p->wl_cut), p->owner_name);
+        snprintf(name, len, "%.*s", (int)(strlen(sh->owner_name) - sh->wl_cut), sh->owner_name);
     } else {
-        *kind = p->owner_kind;
-        snprintf(name, len, "%s", p->owner_name);
+        *kind = sh->owner_kind;
+        snprintf(name, len, "%s", sh->owner_name);
     }
 }
 
-static size_t count_ports(const json_t *ctr)
-{
-    return json_array_size(json_object_get(ctr, "ports"));
-}
-
-static mb_err build(const json_t *pod, struct pc_pod **out, struct mb_diag *diag)
+static mb_err build(struct podcache *c, const json_t *pod, struct pc_pod **out,
+                    struct mb_diag *diag)
 {
     const json_t *md = json_object_get(pod, "metadata");
     if (!json_is_object(md) || !json_string_value(json_object_get(md, "name")))
@@ -316,28 +564,20 @@ static mb_err build(const json_t *pod, struct pc_pod **out, struct mb_diag *diag
     const json_t *ctr = target_container(pod);
     struct pc_pod tmp = {0};
     struct builder b = {NULL, 0};
-    size_t maxports = count_ports(ctr);
-    struct pc_port scratch_ports[1];
 
-    tmp.ports = scratch_ports;
-    fill(&tmp, &b, pod, ctr);
-    size_t head = sizeof(struct pc_pod) + maxports * sizeof(struct pc_port);
-    size_t total = head + b.len;
+    fill(&tmp, &b, pod);
+    size_t total = sizeof(struct pc_pod) + b.len;
     struct pc_pod *p = mb_xcalloc(1, total);
-    p->ports = (struct pc_port *)(p + 1);
-    b.out = (char *)p + head;
+    b.out = p->name;
     b.len = 0;
-    fill(p, &b, pod, ctr);
-    MB_ASSERT(head + b.len == total);
-    p->bytes = total;
+    fill(p, &b, pod);
+    MB_ASSERT(sizeof(struct pc_pod) + b.len == total);
+    p->bytes = (uint32_t)total;
+    p->sh = shape_of(c, pod, ctr);
+    p->ns = p->sh->ns;
     p->deleting = json_string_value(json_object_get(md, "deletionTimestamp")) != NULL;
-    p->gated = has_gate(pod);
-    p->limit = 0;
-    const char *lim = json_string_value(json_object_get(
-        json_object_get(json_object_get(ctr, "resources"), "limits"), "memory"));
-    if (lim && qty_parse_str(lim, &p->limit, NULL) != MB_OK)
-        p->limit = 0;
-    fill_container(p, pod, ctr);
+    fill_status(c, p, pod);
+    fill_container(p, pod);
     *out = p;
     return MB_OK;
 }
@@ -353,7 +593,7 @@ static void remove_at(struct podcache *c, size_t i)
     c->bytes -= old->bytes;
     if (c->fn)
         c->fn(c->ctx, PC_DELETED, old, NULL);
-    mb_free(old);
+    record_free(c, old);
 }
 
 static bool keep(struct podcache *c, const json_t *pod)
@@ -385,7 +625,7 @@ static mb_err upsert(struct podcache *c, const json_t *pod, struct mb_diag *diag
         return MB_OK;
     }
     struct pc_pod *p = NULL;
-    mb_err e = build(pod, &p, diag);
+    mb_err e = build(c, pod, &p, diag);
     if (e)
         return e;
     p->gen = c->gen;
@@ -396,7 +636,7 @@ static mb_err upsert(struct podcache *c, const json_t *pod, struct mb_diag *diag
         c->bytes += p->bytes - old->bytes;
         if (c->fn)
             c->fn(c->ctx, PC_UPDATED, old, p);
-        mb_free(old);
+        record_free(c, old);
         return MB_OK;
     }
     if (c->slots[i] == TOMB)
@@ -458,7 +698,7 @@ void pc_prune_namespace(struct podcache *c, const char *ns)
 {
     for (size_t i = 0; i < c->cap; i++) {
         struct pc_pod *p = c->slots[i];
-        if (!p || p == TOMB || strcmp(p->ns, ns) != 0 || p->gated || pc_ann(p, "budget"))
+        if (!p || p == TOMB || strcmp(p->ns, ns) != 0 || p->sh->gated || pc_ann(p, "budget"))
             continue;
         remove_at(c, i);
     }
@@ -490,7 +730,8 @@ size_t pc_count(const struct podcache *c)
 
 size_t pc_bytes(const struct podcache *c)
 {
-    return c->bytes + c->cap * sizeof *c->slots + sizeof *c;
+    return c->bytes + c->cap * sizeof *c->slots + sizeof *c + c->strs.bytes +
+           c->strs.cap * sizeof *c->strs.b + c->shapes.bytes + c->shapes.cap * sizeof *c->shapes.b;
 }
 
 struct pc_pod *pc_next(const struct podcache *c, size_t *pos)
@@ -505,7 +746,7 @@ struct pc_pod *pc_next(const struct podcache *c, size_t *pos)
 
 const char *pc_ann(const struct pc_pod *p, const char *key)
 {
-    const char *s = p->ann, *end = p->ann + p->ann_len;
+    const char *s = p->sh->ann, *end = s + p->sh->ann_len;
     while (s < end) {
         const char *v = s + strlen(s) + 1;
         if (strcmp(s, key) == 0)
@@ -519,7 +760,7 @@ json_t *pc_ann_json(const struct pc_pod *p)
 {
     json_t *o = json_object();
     char key[sizeof ANN_PREFIX + 64];
-    for (const char *s = p->ann, *end = p->ann + p->ann_len; s < end;) {
+    for (const char *s = p->sh->ann, *end = s + p->sh->ann_len; s < end;) {
         const char *v = s + strlen(s) + 1;
         snprintf(key, sizeof key, "%s%s", ANN_PREFIX, s);
         json_object_set_new(o, key, json_string(v));
@@ -544,8 +785,9 @@ static const char *cond_name(enum pc_cond c)
 
 json_t *pc_pod_json(const struct pc_pod *p)
 {
+    const struct pc_shape *sh = p->sh;
     json_t *ann = json_object();
-    const char *s = p->ann, *end = p->ann + p->ann_len;
+    const char *s = sh->ann, *end = s + sh->ann_len;
     while (s < end) {
         const char *v = s + strlen(s) + 1;
         json_object_set_new(ann, s, json_string(v));
@@ -554,12 +796,11 @@ json_t *pc_pod_json(const struct pc_pod *p)
     const char *cond = cond_name(p->cond);
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:o}",
                           "namespace", p->ns, "name", p->name, "uid", p->uid, "node", p->node,
-                          "podIP", p->ip, "phase", p->phase, "container", p->container, "ready",
-                          p->ready, "deleting", p->deleting, "gated", p->gated, "condition",
-                          cond ? json_string(cond) : json_null(), "owner",
-                          *p->owner_kind ? p->owner_kind : "", "limitBytes", (json_int_t)p->limit,
-                          "annotations", ann);
-    if (*p->owner_name)
-        json_object_set_new(j, "owner", json_sprintf("%s/%s", p->owner_kind, p->owner_name));
+                          "podIP", p->ip, "phase", p->phase, "container", sh->container, "ready",
+                          p->ready, "deleting", p->deleting, "gated", sh->gated, "condition",
+                          cond ? json_string(cond) : json_null(), "owner", sh->owner_kind,
+                          "limitBytes", (json_int_t)sh->limit, "annotations", ann);
+    if (*sh->owner_name)
+        json_object_set_new(j, "owner", json_sprintf("%s/%s", sh->owner_kind, sh->owner_name));
     return j;
 }

@@ -286,11 +286,11 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
             continue;
         struct smp_result res = {.figure = ANN_USAGE_WORKING_SET, .taken = now};
         snprintf(res.err, sizeof res.err, "metrics API: no usage for container %.63s",
-                 p->container);
+                 p->sh->container);
         for (size_t k = it->first; k < it->first + it->n; k++) {
             const struct pm_container *c = &list.containers[k];
             int64_t b;
-            if (pm_str_eq(c->name, p->container) && c->memory.p &&
+            if (pm_str_eq(c->name, p->sh->container) && c->memory.p &&
                 qty_parse(c->memory.p, c->memory.len, &b, NULL, NULL) == MB_OK) {
                 res.ok = true;
                 res.usage = b;

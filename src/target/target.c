@@ -78,7 +78,7 @@ bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *p
         snprintf(why, whylen, "the pod has no IP yet");
         return false;
     }
-    if (p->host_network && !pol->allow_host_network) {
+    if (p->sh->host_network && !pol->allow_host_network) {
         snprintf(why, whylen, "the pod uses hostNetwork: its IP %.64s is the node's "
                               "(usage.allowHostNetwork is false)", p->ip);
         return false;
@@ -98,19 +98,19 @@ bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *p
         return false;
     }
     unsigned port = 0;
-    for (size_t i = 0; i < p->nports; i++) {
-        if (ep.port_name[0] ? !strcmp(p->ports[i].name, ep.port_name) : p->ports[i].port == ep.port) {
-            port = p->ports[i].port;
+    for (size_t i = 0; i < p->sh->nports; i++) {
+        if (ep.port_name[0] ? !strcmp(p->sh->ports[i].name, ep.port_name) : p->sh->ports[i].port == ep.port) {
+            port = p->sh->ports[i].port;
             break;
         }
     }
     if (!port) {
         if (ep.port_name[0])
             snprintf(why, whylen, "port %s is not a TCP port of container %.63s", ep.port_name,
-                     p->container);
+                     p->sh->container);
         else
             snprintf(why, whylen, "port %u is not a TCP port of container %.63s", ep.port,
-                     p->container);
+                     p->sh->container);
         return false;
     }
     int n = snprintf(url, len, v6 ? "http://[%s]:%u%s" : "http://%s:%u%s", canon, port, ep.path);

@@ -12,7 +12,7 @@
 # Medians; ratios membudget/informer. Figures, not assertions.
 #   usage: test/bench/cluster_scale_bench.sh MEMBUDGET_BINARY [N...]
 #   BENCH_CLUSTER_DIR (default /var/tmp/membudget-bench-cluster); the
-#   cluster is stopped at the end unless BENCH_KEEP=1.
+#   cluster (and its pods) are deleted at the end unless BENCH_KEEP=1.
 set -euo pipefail
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); shift
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(10000 100000)
@@ -46,7 +46,11 @@ membudget_run() {
     "$bin" controller --kubeconfig "$dir/kubeconfig" --namespace "$1" \
         --metrics-bind-address 127.0.0.1:0 2> "$log" &
     c=$!; pids+=("$c")
-    for _ in $(seq 15000); do grep -q '"initial sync complete"' "$log" && break; sleep 0.02; done
+    for _ in $(seq 15000); do
+        grep -q '"initial sync complete"' "$log" && break
+        kill -0 "$c" 2> /dev/null || { tail -n 5 "$log" >&2; break; }   # it exited: say why
+        sleep 0.02
+    done
     sleep 0.5
     line=$(grep -m1 '"initial sync complete"' "$log" || true)
     local rss; rss=$(kb "$c" VmRSS)
@@ -91,5 +95,6 @@ m, i = rows["membudget"], rows["informer"]
 print("%-8s membudget/informer: time to synced %.2fx, bytes per pod %.3fx (%s vs %s B)"
       % (n, float(m[2]) / float(i[2]), float(m[4]) / float(i[4]), m[4], i[4]))
 PY
-    kubectl delete namespace "$ns" "empty-$n" --wait=false > /dev/null
+    # (kept with the cluster: a rerun with BENCH_KEEP=1 finds its pods made)
+    [ -n "${BENCH_KEEP:-}" ] || kubectl delete namespace "$ns" "empty-$n" --wait=false > /dev/null
 done

@@ -65,7 +65,7 @@ static json_t *pod(const char *ns, const char *name, const char *uid, const char
 START_TEST(test_pc_record_fields)
 {
     struct seen s = {{0}, 0, 0, 0};
-    struct podcache *c = pc_new(listener, NULL, &s);
+    struct podcache *c = pc_new(listener, NULL, &s, 0);
     json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
     json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
                         "membudget.io/tiers", json_string("gc=90,evict=95"));
@@ -73,24 +73,24 @@ START_TEST(test_pc_record_fields)
     const struct pc_pod *r = pc_get(c, "shop", "web-1");
     ck_assert_ptr_nonnull(r);
     ck_assert_str_eq(r->uid, "u1");
-    ck_assert_str_eq(r->owner_kind, "ReplicaSet");
-    ck_assert_str_eq(r->owner_name, "web-7d9");
+    ck_assert_str_eq(r->sh->owner_kind, "ReplicaSet");
+    ck_assert_str_eq(r->sh->owner_name, "web-7d9");
     ck_assert_str_eq(r->node, "node-1");
     ck_assert_str_eq(r->ip, "10.0.0.7");
     ck_assert_str_eq(r->phase, "Running");
-    ck_assert_str_eq(r->container, "app");
-    ck_assert_int_eq(r->limit, 1073741824);
-    ck_assert(r->ready && r->gated && !r->deleting);
+    ck_assert_str_eq(r->sh->container, "app");
+    ck_assert_int_eq(r->sh->limit, 1073741824);
+    ck_assert(r->ready && r->sh->gated && !r->deleting);
     ck_assert_int_eq(r->cond, PC_COND_ABSENT);
     ck_assert_str_eq(pc_ann(r, "budget"), "768Mi");
     ck_assert_str_eq(pc_ann(r, "tiers"), "gc=90,evict=95");
     ck_assert_ptr_null(pc_ann(r, "x"));
     /* TCP ports only: 6060 "metrics" and 8080 "" (53/UDP left out). */
-    ck_assert_uint_eq(r->nports, 2);
-    ck_assert_uint_eq(r->ports[0].port, 6060);
-    ck_assert_str_eq(r->ports[0].name, "metrics");
-    ck_assert_uint_eq(r->ports[1].port, 8080);
-    ck_assert_str_eq(r->ports[1].name, "");
+    ck_assert_uint_eq(r->sh->nports, 2);
+    ck_assert_uint_eq(r->sh->ports[0].port, 6060);
+    ck_assert_str_eq(r->sh->ports[0].name, "metrics");
+    ck_assert_uint_eq(r->sh->ports[1].port, 8080);
+    ck_assert_str_eq(r->sh->ports[1].name, "");
     /* Small: one allocation, well under a kilobyte for a typical pod. */
     ck_assert_uint_lt(r->bytes, 600);
     json_t *j = pc_pod_json(r);
@@ -123,7 +123,7 @@ START_TEST(test_pc_container_status_and_workload)
         {"{\"containerStatuses\":\"junk\"}", NULL, NULL, NULL, 0, false, 0, 0, "Pod", "web-1"},
     };
     for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
-        struct podcache *c = pc_new(NULL, NULL, NULL);
+        struct podcache *c = pc_new(NULL, NULL, NULL, 0);
         json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
         json_t *md = json_object_get(p, "metadata"), *st = json_loads(rows[i].status, 0, NULL);
         ck_assert_ptr_nonnull(st);
@@ -145,7 +145,7 @@ START_TEST(test_pc_container_status_and_workload)
         ck_assert_uint_eq(r->restarts, rows[i].restarts);
         ck_assert_int_eq(r->last_oom, rows[i].oom);
         ck_assert_int_eq(r->last_term_at, rows[i].term_at);
-        ck_assert_int_eq(r->gomemlimit, rows[i].gomemlimit);
+        ck_assert_int_eq(r->sh->gomemlimit, rows[i].gomemlimit);
         if (rows[i].oom)
             ck_assert_int_eq(r->last_exit, 137);
         const char *kind;
@@ -175,7 +175,7 @@ START_TEST(test_pc_target_as_the_webhook)
     };
     for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
         struct seen s = {{0}, 0, 0, 0};
-        struct podcache *c = pc_new(listener, NULL, &s);
+        struct podcache *c = pc_new(listener, NULL, &s, 0);
         json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
         json_t *spec = json_object_get(p, "spec");
         json_array_insert_new(json_object_get(spec, "containers"), 0,
@@ -191,10 +191,10 @@ START_TEST(test_pc_target_as_the_webhook)
         const struct pc_pod *r = pc_get(c, "shop", "web-1");
         ck_assert_ptr_nonnull(r);
         if (rows[i].want)
-            ck_assert_str_eq(r->container, rows[i].want);
+            ck_assert_str_eq(r->sh->container, rows[i].want);
         else
-            ck_assert_msg(!r->container || !*r->container, "row %zu: %s", i, r->container);
-        ck_assert_int_eq(r->limit, rows[i].limit);
+            ck_assert_msg(!r->sh->container || !*r->sh->container, "row %zu: %s", i, r->sh->container);
+        ck_assert_int_eq(r->sh->limit, rows[i].limit);
         json_decref(p);
         pc_free(c);
     }
@@ -204,7 +204,7 @@ END_TEST
 START_TEST(test_pc_what_is_kept)
 {
     struct seen s = {{0}, 0, 0, 0};
-    struct podcache *c = pc_new(listener, scope_shop, &s);
+    struct podcache *c = pc_new(listener, scope_shop, &s, 0);
     json_t *a = pod("other", "plain", "u1", NULL, false);   /* not kept */
     json_t *b = pod("other", "budget", "u2", "1Gi", false); /* kept: budget */
     json_t *g = pod("other", "gated", "u3", NULL, true);    /* kept: gate */
@@ -247,7 +247,7 @@ END_TEST
 START_TEST(test_pc_events_and_user_state)
 {
     struct seen s = {{0}, 0, 0, 0};
-    struct podcache *c = pc_new(listener, NULL, &s);
+    struct podcache *c = pc_new(listener, NULL, &s, 0);
     json_t *p = pod("a", "x", "u1", "1Gi", false);
     pc_apply(c, KOBJ_ADDED, p, NULL);
     pc_get_mut(c, "a", "x")->user = (void *)0x1234;
@@ -280,7 +280,7 @@ END_TEST
 START_TEST(test_pc_relist_diff)
 {
     struct seen s = {{0}, 0, 0, 0};
-    struct podcache *c = pc_new(listener, NULL, &s);
+    struct podcache *c = pc_new(listener, NULL, &s, 0);
     char name[32], uid[32];
     for (int i = 0; i < 5; i++) {
         snprintf(name, sizeof name, "p%d", i);
@@ -317,7 +317,7 @@ END_TEST
 /* Many pods: growth, tombstones and iteration stay consistent. */
 START_TEST(test_pc_many)
 {
-    struct podcache *c = pc_new(NULL, NULL, NULL);
+    struct podcache *c = pc_new(NULL, NULL, NULL, 0);
     char name[32];
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 3000; i++) {
@@ -332,7 +332,54 @@ START_TEST(test_pc_many)
         n++;
     ck_assert_uint_eq(n, pc_count(c));
     ck_assert_uint_eq(n, 2000); /* the last round deleted every i % 3 == 2 */
-    ck_assert_uint_gt(pc_bytes(c), 2000 * 300);
+    /* every record is counted, and what the pods share is not paid per pod */
+    ck_assert_uint_gt(pc_bytes(c), 2000 * sizeof(struct pc_pod));
+    ck_assert_uint_lt(pc_bytes(c), 2000 * 300);
+    pc_free(c);
+}
+END_TEST
+
+/* Pods of one template share one shape (and one copy of node, phase and
+ * reason); a pod whose template differs in anything the shape holds gets
+ * its own; shapes and strings go with their last pod (pc_free asserts no
+ * shape is left, and the sanitizers see no leak). */
+START_TEST(test_pc_shapes_shared)
+{
+    struct podcache *c = pc_new(NULL, NULL, NULL, 16);
+    json_t *a = pod("ns", "a", "ua", "1Gi", true), *b = pod("ns", "b", "ub", "1Gi", true);
+    json_t *d = pod("ns", "d", "ud", "2Gi", true), *e = pod("other", "e", "ue", "1Gi", true);
+    json_t *f = pod("ns", "f", "uf", "1Gi", true);
+    json_object_set_new(json_object_get(f, "spec"), "hostNetwork", json_true());
+    json_t *all[] = {a, b, d, e, f};
+    for (size_t i = 0; i < MB_ARRAY_LEN(all); i++)
+        ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, all[i], NULL), MB_OK);
+    const struct pc_pod *pa = pc_get(c, "ns", "a"), *pb = pc_get(c, "ns", "b");
+    const struct pc_pod *pd = pc_get(c, "ns", "d"), *pe = pc_get(c, "other", "e");
+    const struct pc_pod *pf = pc_get(c, "ns", "f");
+    ck_assert_ptr_eq(pa->sh, pb->sh);
+    ck_assert_ptr_eq(pa->node, pb->node);
+    ck_assert_ptr_eq(pa->phase, pb->phase);
+    ck_assert_ptr_ne(pa->sh, pd->sh); /* the budget annotation differs */
+    ck_assert_ptr_ne(pa->sh, pe->sh); /* the namespace */
+    ck_assert_ptr_ne(pa->sh, pf->sh); /* hostNetwork */
+    ck_assert_str_eq(pe->ns, "other");
+    ck_assert_str_eq(pc_ann(pd, "budget"), "2Gi");
+    /* the listener's per-shape bytes: zeroed, aligned, its own */
+    for (size_t i = 0; i < 16; i++)
+        ck_assert_uint_eq(pa->sh->user[i], 0);
+    ck_assert_uint_eq((uintptr_t)pa->sh->user % 8, 0);
+    /* an update that keeps the shape keeps the pointer */
+    json_object_set_new(json_object_get(a, "status"), "podIP", json_string("10.0.0.9"));
+    const struct pc_shape *before = pa->sh;
+    ck_assert_int_eq(pc_apply(c, KOBJ_MODIFIED, a, NULL), MB_OK);
+    pa = pc_get(c, "ns", "a");
+    ck_assert_ptr_eq(pa->sh, before);
+    ck_assert_str_eq(pa->ip, "10.0.0.9");
+    for (size_t i = 0; i < MB_ARRAY_LEN(all); i++) {
+        ck_assert_int_eq(pc_apply(c, KOBJ_DELETED, all[i], NULL), MB_OK);
+        json_decref(all[i]);
+    }
+    ck_assert_uint_eq(pc_count(c), 0);
     pc_free(c);
 }
 END_TEST
@@ -383,7 +430,7 @@ START_TEST(test_tgt_url)
         json_object_set_new(json_object_get(md, "annotations"), "membudget.io/metrics",
                             json_string(URLS[_i].ann));
     json_object_set_new(json_object_get(p, "status"), "podIP", json_string(URLS[_i].ip));
-    struct podcache *c = pc_new(NULL, NULL, NULL);
+    struct podcache *c = pc_new(NULL, NULL, NULL, 0);
     pc_apply(c, KOBJ_ADDED, p, NULL);
     char url[256] = "", why[256] = "";
     struct tgt_policy pol = {0};
@@ -417,7 +464,7 @@ START_TEST(test_tgt_goroutines_default)
             json_object_set_new(ann, "membudget.io/profile", json_string(rows[i].profile));
         if (rows[i].goroutines)
             json_object_set_new(ann, "membudget.io/goroutines", json_string(rows[i].goroutines));
-        struct podcache *c = pc_new(NULL, NULL, NULL);
+        struct podcache *c = pc_new(NULL, NULL, NULL, 0);
         pc_apply(c, KOBJ_ADDED, p, NULL);
         char url[256] = "", why[256] = "";
         struct tgt_policy pol = {0};
@@ -441,7 +488,7 @@ START_TEST(test_tgt_policy)
     json_object_set_new(json_object_get(md, "annotations"), "membudget.io/metrics",
                         json_string("6060/metrics"));
     json_object_set_new(json_object_get(p, "status"), "podIP", json_string("127.0.0.3"));
-    struct podcache *c = pc_new(NULL, NULL, NULL);
+    struct podcache *c = pc_new(NULL, NULL, NULL, 0);
     pc_apply(c, KOBJ_ADDED, p, NULL);
     char url[256], why[256];
     struct tgt_policy lo = {.allow_loopback = true}, host = {.allow_host_network = true};
@@ -568,6 +615,7 @@ Suite *pc_suite(void)
     Suite *s = suite_create("podcache");
     TCase *tc = tcase_create("cache");
     tcase_add_test(tc, test_pc_record_fields);
+    tcase_add_test(tc, test_pc_shapes_shared);
     tcase_add_test(tc, test_pc_what_is_kept);
     tcase_add_test(tc, test_pc_target_as_the_webhook);
     tcase_add_test(tc, test_pc_container_status_and_workload);

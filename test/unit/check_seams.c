@@ -666,18 +666,22 @@ static const struct {
 
 START_TEST(test_gq_want)
 {
-    struct pc_pod p = {.ns = "shop", .name = "p", .phase = GQ[_i].phase,
-                       .deleting = GQ[_i].deleting, .gated = GQ[_i].gated, .cond = GQ[_i].cond,
-                       .record = GQ[_i].have_record};
+    struct pc_shape sh = {.ns = "shop", .gated = GQ[_i].gated};
+    struct pc_pod *p = mb_xcalloc(1, sizeof *p + 2);
+    *p = (struct pc_pod){.sh = &sh, .ns = "shop", .phase = GQ[_i].phase,
+                         .deleting = GQ[_i].deleting, .cond = GQ[_i].cond,
+                         .record = GQ[_i].have_record};
+    p->name[0] = 'p';
     struct gq_item it;
     gq_item_init(&it);
-    it.pod = &p;
+    it.pod = p;
     it.throttled = GQ[_i].throttled;
     gq_set(&it.record, GQ[_i].want_record);
     it.record_own = *GQ[_i].want_record != 0;
     ck_assert_int_eq(gq_want(&it, GQ[_i].dry), GQ[_i].want);
     ck_assert_msg(gq_needs(&it, GQ[_i].dry) == GQ[_i].needs, "row %d", _i);
     gq_item_cleanup(&it);
+    mb_free(p);
 }
 END_TEST
 
