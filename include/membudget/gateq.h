@@ -13,7 +13,8 @@
  *   - remediation: the record's message, when this replica holds planner
  *     state for the pod and it differs.
  * A pod sits in a FIFO at most once; a pump submits up to max_inflight
- * patches; a failure goes back with a per-pod backoff (Retry-After
+ * patches (the queue's bookkeeping is held only while a pod has work, not
+ * by every pod); a failure goes back with a per-pod backoff (Retry-After
  * honoured), a 404 drops the work (the pod is gone), and after 8 failures
  * it waits for the pod to change. Only while active (the leader).
  */
@@ -30,6 +31,7 @@
 #define GQ_RECORD_MAX 256 /* the planner's record (planner.h), formatted */
 
 struct gateq;
+struct gq_work;
 struct kapi;
 struct loop;
 struct mx;
@@ -37,18 +39,11 @@ struct mx;
 struct gq_item {
     /* what the pod should have (the owner writes these, then gq_check) */
     const struct pc_pod *pod;  /* its current record */
-    bool throttled;
     char *cond_msg;            /* the condition's message while throttled; NULL none (gq_set) */
     char *record;              /* the remediation record; NULL when none (gq_set) */
+    struct gq_work *w;         /* private to gateq.c: queued, in flight or backing off */
+    bool throttled;
     bool record_own;           /* this replica's planner holds the pod: write the record */
-    /* private to gateq.c */
-    struct gq_item *next, *prev;
-    struct gateq *q;
-    bool queued;
-    uint64_t call;
-    mb_mono_ms not_before;
-    unsigned attempts;
-    struct backoff bo;
 };
 
 struct gq_conf {

@@ -45,7 +45,7 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 
 /* Paid once per tracked pod (100k in a large cluster): a field that grows it
  * must be worth that (a 592-byte inline pair of strings once doubled it). */
-_Static_assert(sizeof(struct podstate) <= 288, "struct podstate grew: it is paid per pod");
+_Static_assert(sizeof(struct podstate) <= 72, "struct podstate grew: it is paid per pod");
 _Static_assert(sizeof(struct pc_pod) <= 104, "struct pc_pod grew: it is paid per pod");
 
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
@@ -58,6 +58,23 @@ static void state_free(struct controller *c, struct podstate *s, const struct pc
     gq_forget(c->gq, &s->gq);
     gq_item_cleanup(&s->gq);
     mb_free(s);
+}
+
+/* The planner's reading of a shape's annotations, made once for all the
+ * pods that share it, in the shape's listener bytes. */
+struct shape_spec {
+    bool done;
+    struct pl_spec spec;
+};
+
+static const struct pl_spec *spec_of(struct controller *c, const struct pc_pod *p)
+{
+    struct shape_spec *ss = (struct shape_spec *)(void *)((struct pc_shape *)p->sh)->user;
+    if (!ss->done) {
+        pl_spec_of(p, &c->pcf, &ss->spec);
+        ss->done = true;
+    }
+    return &ss->spec;
 }
 
 static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struct pc_pod *cur)
@@ -74,15 +91,14 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         if (s)
             state_free(c, s, old);
         s = mb_xcalloc(1, sizeof *s);
-        s->c = c;
         gq_item_init(&s->gq);
         cur->user = s;
     }
-    int64_t old_budget = old && s->pod ? s->spec.budget : 0;
+    int64_t old_budget = old && s->pod ? s->spec->budget : 0;
     s->pod = cur;
     s->gq.pod = cur;
-    pl_spec_of(cur, &c->pcf, &s->spec);
-    if (old_budget > 0 && old_budget != s->spec.budget)
+    s->spec = spec_of(c, cur);
+    if (old_budget > 0 && old_budget != s->spec->budget)
         s->ml_old_budget = old_budget; /* followers keep it for when they lead */
     if (!s->pl) {
         /* No planner state here (not leading, or not sampled yet): hold
@@ -344,7 +360,7 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     snprintf(c->own_ns, sizeof c->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
     c->calls = conf->pods;
     c->rnd = clk->mono_ns(clk->ctx);
-    c->cache = pc_new(on_pod, ns_scope, c, 0);
+    c->cache = pc_new(on_pod, ns_scope, c, sizeof(struct shape_spec));
     struct gq_conf gc = {.max_inflight = conf->max_inflight_writes,
                          .dry_run = conf->dry_run || conf->cfg->dry_run};
     c->gq = gq_new(lp, clk, api, mx, &gc);

@@ -27,20 +27,25 @@ struct loop;
 struct podsink;
 
 struct podstate {
-    struct controller *c;
     const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
-    struct pl_spec spec;            /* its annotations, parsed once per version */
+    const struct pl_spec *spec;     /* its annotations, parsed once per shape (pc_shape.user) */
     struct gq_item gq;              /* the conditions it should have (gateq.h) */
-    /* remedy.c */
-    struct pl_pod *pl;              /* the planner's state (leader only), NULL until sampled */
+    struct pl_pod *pl;              /* the leader's state (struct podrun), NULL until sampled */
+    int64_t ml_old_budget;          /* a budget change not yet acted on (GOMEMLIMIT) */
+};
+
+/* What only a leader that samples the pod holds (remedy.c, insight.c): made
+ * with the planner's state, which it starts with, and freed with it. */
+struct podrun {
+    struct pl_pod pl;               /* first: podstate.pl points here */
+    struct controller *c;
     uint64_t gc_call, thr_call, prof_call, evict_call, ml_call;
     struct capture *cap;            /* the capture under way before an eviction */
     bool evl_held;                  /* an eviction slot is held for this pod's attempt */
     struct event *wake;             /* the planner's retry timer, made when first needed */
-    int64_t ml_old_budget;          /* a budget change not yet acted on (GOMEMLIMIT) */
-    /* insight.c */
-    struct rc_window win;           /* this pod's current peak window */
+    struct rc_window win;           /* this pod's current peak window (insight.c) */
 };
+#define RUN(s) ((struct podrun *)(void *)(s)->pl)
 
 struct controller {
     struct loop *lp;

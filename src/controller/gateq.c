@@ -14,10 +14,22 @@
 
 #define MAX_GATE_ATTEMPTS 8
 
+/* A pod's place in the queue, held while it has work. */
+struct gq_work {
+    struct gq_item *it;
+    struct gateq *q;
+    struct gq_work *next, *prev;
+    bool queued;
+    unsigned attempts;
+    uint64_t call;
+    mb_mono_ms not_before;
+    struct backoff bo;
+};
+
 struct gateq {
     const struct mb_clock *clk;
     struct kapi *api;
-    struct gq_item *head, *tail;
+    struct gq_work *head, *tail;
     size_t inflight, max_inflight;
     bool active, stopped, dry_run;
     struct event *pump; /* runs the queue (also a 100 ms retry tick) */
@@ -50,7 +62,27 @@ bool gq_needs(const struct gq_item *it, bool dry_run)
 void gq_item_init(struct gq_item *it)
 {
     memset(it, 0, sizeof *it);
-    backoff_init(&it->bo, 200, 10000);
+}
+
+static struct gq_work *work_of(struct gateq *q, struct gq_item *it)
+{
+    if (!it->w) {
+        it->w = mb_xcalloc(1, sizeof *it->w);
+        it->w->it = it;
+        it->w->q = q;
+        backoff_init(&it->w->bo, 200, 10000);
+    }
+    return it->w;
+}
+
+/* Nothing queued, in flight or waited for: the bookkeeping goes. */
+static void work_done(struct gq_item *it)
+{
+    struct gq_work *w = it->w;
+    if (w && !w->queued && !w->call) {
+        mb_free(w);
+        it->w = NULL;
+    }
 }
 
 void gq_set(char **field, const char *value)
@@ -72,33 +104,34 @@ void gq_item_cleanup(struct gq_item *it)
 
 static void push(struct gateq *q, struct gq_item *it)
 {
-    if (it->queued || it->call)
+    struct gq_work *w = work_of(q, it);
+    if (w->queued || w->call)
         return;
-    it->queued = true;
-    it->next = NULL;
-    it->prev = q->tail;
+    w->queued = true;
+    w->next = NULL;
+    w->prev = q->tail;
     if (q->tail)
-        q->tail->next = it;
+        q->tail->next = w;
     else
-        q->head = it;
-    q->tail = it;
+        q->head = w;
+    q->tail = w;
     event_active(q->pump, EV_TIMEOUT, 0);
 }
 
-static void unqueue(struct gateq *q, struct gq_item *it)
+static void unqueue(struct gateq *q, struct gq_work *w)
 {
-    if (!it->queued)
+    if (!w || !w->queued)
         return;
-    if (it->prev)
-        it->prev->next = it->next;
+    if (w->prev)
+        w->prev->next = w->next;
     else
-        q->head = it->next;
-    if (it->next)
-        it->next->prev = it->prev;
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
     else
-        q->tail = it->prev;
-    it->next = it->prev = NULL;
-    it->queued = false;
+        q->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = false;
 }
 
 static void count(struct gateq *q, const char *result)
@@ -109,29 +142,30 @@ static void count(struct gateq *q, const char *result)
 
 static void on_patched(void *arg, const struct kapi_resp *resp)
 {
-    struct gq_item *it = arg;
-    struct gateq *q = it->q;
+    struct gq_work *w = arg;
+    struct gq_item *it = w->it;
+    struct gateq *q = w->q;
     struct kobj_status st;
     mb_mono_ms now = q->clk->mono_ms(q->clk->ctx);
-    it->call = 0;
+    w->call = 0;
     q->inflight--;
     if (resp->err == MB_OK && resp->status == 200) {
         count(q, "ok");
-        backoff_reset(&it->bo);
-        it->attempts = 0;
         log_info("condition set", "{s:s,s:s,s:s,s:s}", "namespace", it->pod->ns, "pod",
                  it->pod->name, "condition", ANN_CONDITION, "status",
                  gq_want(it, q->dry_run) == PC_COND_FALSE ? "False" : "True");
+        work_done(it);
     } else if (resp->err == MB_OK && resp->status == 404) {
         count(q, "gone");
+        work_done(it);
     } else {
         kobj_status_from_body(resp->status, resp->body, resp->len, &st);
         count(q, resp->status == 409 ? "conflict" : "error");
-        if (++it->attempts < MAX_GATE_ATTEMPTS) {
-            uint64_t ms = backoff_next(&it->bo, backoff_rand(&q->rnd),
+        if (++w->attempts < MAX_GATE_ATTEMPTS) {
+            uint64_t ms = backoff_next(&w->bo, backoff_rand(&q->rnd),
                                        resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000
                                                                : 0);
-            it->not_before = now + ms;
+            w->not_before = now + ms;
             log_warn("pod condition patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
                      it->pod->ns, "pod", it->pod->name, "status", (int)resp->status, "error",
                      resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
@@ -140,7 +174,7 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
             log_error("pod condition patch failed, giving up until the pod changes",
                       "{s:s,s:s,s:i,s:s}", "namespace", it->pod->ns, "pod", it->pod->name,
                       "status", (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
-            it->attempts = 0;
+            work_done(it);
         }
     }
     event_active(q->pump, EV_TIMEOUT, 0);
@@ -178,8 +212,7 @@ static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
                            .body = text,
                            .body_len = len};
     q->inflight++;
-    it->q = q;
-    it->call = kapi_submit(q->api, &req, on_patched, it);
+    it->w->call = kapi_submit(q->api, &req, on_patched, it->w);
     mb_free(text);
 }
 
@@ -192,13 +225,16 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!q->active || q->stopped)
         return;
-    for (struct gq_item *it = q->head, *next; it && q->inflight < q->max_inflight; it = next) {
-        next = it->next;
-        if (it->not_before > now)
+    for (struct gq_work *w = q->head, *next; w && q->inflight < q->max_inflight; w = next) {
+        next = w->next;
+        if (w->not_before > now)
             continue;
-        unqueue(q, it);
+        struct gq_item *it = w->it;
+        unqueue(q, w);
         if (gq_needs(it, q->dry_run)) /* else changed meanwhile: nothing to do */
             submit(q, it, wall);
+        else
+            work_done(it);
     }
 }
 
@@ -230,12 +266,16 @@ void gq_check(struct gateq *q, struct gq_item *it)
 
 void gq_forget(struct gateq *q, struct gq_item *it)
 {
-    unqueue(q, it);
-    if (it->call) {
-        kapi_cancel(q->api, it->call);
-        it->call = 0;
+    struct gq_work *w = it->w;
+    if (!w)
+        return;
+    unqueue(q, w);
+    if (w->call) {
+        kapi_cancel(q->api, w->call);
+        w->call = 0;
         q->inflight--;
     }
+    work_done(it);
 }
 
 void gq_set_active(struct gateq *q, bool active)
@@ -257,15 +297,18 @@ size_t gq_inflight(const struct gateq *q)
 
 bool gq_pending(const struct gq_item *it)
 {
-    return it->queued || it->call;
+    return it->w && (it->w->queued || it->w->call);
 }
 
 void gq_free(struct gateq *q)
 {
     if (!q)
         return;
-    while (q->head)
+    while (q->head) {
+        struct gq_item *it = q->head->it;
         unqueue(q, q->head);
+        work_done(it);
+    }
     if (q->pump)
         event_free(q->pump);
     mb_free(q);

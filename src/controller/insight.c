@@ -71,13 +71,13 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
 {
     const struct pc_pod *p = s->pod;
     int64_t peak, rss_peak;
-    bool closed = rc_window_feed(&s->win, r->usage, r->rss, r->taken,
+    bool closed = rc_window_feed(&RUN(s)->win, r->usage, r->rss, r->taken,
                                  c->cfg->recommend.peak_window_ms, &peak, &rss_peak);
     const char *kind;
     char name[256];
     pc_workload(p, &kind, name, sizeof name);
     struct rc_owner *o = rc_owner(c->rc, p->ns, kind, name);
-    struct rc_current cur = {s->spec.budget, p->sh->limit, s->spec.tiers.evict,
+    struct rc_current cur = {s->spec->budget, p->sh->limit, s->spec->tiers.evict,
                              r->figure == ANN_USAGE_HEAP};
     /* The current values follow the pods at once (a new budget shows beside
      * the recommendation without waiting for a peak). */

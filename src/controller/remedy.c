@@ -60,9 +60,9 @@ static bool resp_ok(const struct kapi_resp *r)
 static void on_gc(void *arg, const struct kapi_resp *r)
 {
     struct podstate *s = arg;
-    struct controller *c = s->c;
+    struct controller *c = RUN(s)->c;
     struct pl_plan plan;
-    s->gc_call = 0;
+    RUN(s)->gc_call = 0;
     bool ok = resp_ok(r);
     log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns,
              "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
@@ -74,24 +74,24 @@ static void on_throttle_ep(void *arg, const struct kapi_resp *r)
 {
     struct podstate *s = arg;
     struct pl_plan plan;
-    s->thr_call = 0;
+    RUN(s)->thr_call = 0;
     bool ok = resp_ok(r);
     if (!ok)
         log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns,
                  "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
     pl_throttle_done(s->pl, ok, &plan);
-    carry(s->c, s, &plan);
+    carry(RUN(s)->c, s, &plan);
 }
 
 /* contrib/go answers {"applied":N,"previous":M}: the pod's own word. */
 static void on_memlimit(void *arg, const struct kapi_resp *r)
 {
     struct podstate *s = arg;
-    struct controller *c = s->c;
+    struct controller *c = RUN(s)->c;
     struct pl_plan plan;
     char err[200] = "";
     int64_t applied = 0, previous = 0;
-    s->ml_call = 0;
+    RUN(s)->ml_call = 0;
     bool ok = resp_ok(r);
     if (!ok) {
         snprintf(err, sizeof err, "%s", r->err ? r->errmsg : "");
@@ -136,11 +136,11 @@ static bool owner_terminating(const struct controller *c, const struct pc_pod *p
 static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
 {
     struct podstate *s = arg;
-    struct controller *c = s->c;
+    struct controller *c = RUN(s)->c;
     const struct pc_pod *p = s->pod;
     struct pl_plan plan;
-    s->evict_call = 0;
-    s->evl_held = false;
+    RUN(s)->evict_call = 0;
+    RUN(s)->evl_held = false;
     evl_finished(&c->evl, owner_of(p), res == RECORDER_EVICTED, p->uid, mono(c));
     if (res == RECORDER_EVICTED)
         log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "owner",
@@ -151,7 +151,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     else if (res == RECORDER_EVICT_ERROR)
         log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "error",
                  msg);
-    pl_evict_done(s->pl, &s->spec, res, msg, mono(c), backoff_rand(&c->rnd), &plan);
+    pl_evict_done(s->pl, s->spec, res, msg, mono(c), backoff_rand(&c->rnd), &plan);
     carry(c, s, &plan);
 }
 
@@ -181,12 +181,12 @@ static void capture_next(struct controller *c, struct podstate *s);
 static void on_capture(void *arg, const struct kapi_resp *r)
 {
     struct podstate *s = arg;
-    struct controller *c = s->c;
+    struct controller *c = RUN(s)->c;
     const struct pc_pod *p = s->pod;
-    struct capture *cap = s->cap;
+    struct capture *cap = RUN(s)->cap;
     enum prof_kind k = cap->kind;
     char *file = cap->file[k], *err = cap->err[k];
-    s->prof_call = 0;
+    RUN(s)->prof_call = 0;
     if (r->err == MB_OK && r->status == 200 && r->len > 0) {
         struct mb_diag d = {0};
         prof_name(p->ns, p->name, cap->at, k, file, PROF_NAME_MAX);
@@ -217,7 +217,7 @@ static void on_capture(void *arg, const struct kapi_resp *r)
  * tell the planner what was saved. */
 static void capture_next(struct controller *c, struct podstate *s)
 {
-    struct capture *cap = s->cap;
+    struct capture *cap = RUN(s)->cap;
     if (cap->want[PROF_HEAP] || cap->want[PROF_GOROUTINES]) {
         char why[256];
         mb_mono_ms now = mono(c);
@@ -232,37 +232,37 @@ static void capture_next(struct controller *c, struct podstate *s)
                                   .method = "GET",
                                   .timeout_ms = (unsigned)(cap->deadline - now),
                                   .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
-        s->prof_call = podcall_submit(c->calls, s->pod, &req, on_capture, s, why, sizeof why);
-        if (!s->prof_call) {
+        RUN(s)->prof_call = podcall_submit(c->calls, s->pod, &req, on_capture, s, why, sizeof why);
+        if (!RUN(s)->prof_call) {
             struct kapi_resp none = {.err = MB_EINVAL, .errmsg = why};
             on_capture(s, &none);
         }
         return;
     }
     struct pl_capture pc = {0};
-    if (s->spec.has_profile)
+    if (s->spec->has_profile)
         pc = (struct pl_capture){.heap = cap->file[PROF_HEAP], .heap_err = cap->err[PROF_HEAP],
                                  .heap_bytes = cap->bytes[PROF_HEAP]};
-    if (s->spec.has_goroutines) {
+    if (s->spec->has_goroutines) {
         pc.gor = cap->file[PROF_GOROUTINES];
         pc.gor_err = cap->err[PROF_GOROUTINES];
         pc.gor_bytes = cap->bytes[PROF_GOROUTINES];
     }
     struct pl_plan plan;
     pl_profile_done(s->pl, &pc, wall(c), &plan);
-    mb_free(s->cap);
-    s->cap = NULL;
+    mb_free(RUN(s)->cap);
+    RUN(s)->cap = NULL;
     profiles_enforce(c);
     carry(c, s, &plan);
 }
 
 static void start_capture(struct controller *c, struct podstate *s)
 {
-    s->cap = mb_xcalloc(1, sizeof *s->cap);
-    s->cap->at = wall(c);
-    s->cap->deadline = mono(c) + CAPTURE_MS;
-    s->cap->want[PROF_HEAP] = s->spec.has_profile;
-    s->cap->want[PROF_GOROUTINES] = s->spec.has_goroutines;
+    struct capture *cap = RUN(s)->cap = mb_xcalloc(1, sizeof *cap);
+    cap->at = wall(c);
+    cap->deadline = mono(c) + CAPTURE_MS;
+    cap->want[PROF_HEAP] = s->spec->has_profile;
+    cap->want[PROF_GOROUTINES] = s->spec->has_goroutines;
     capture_next(c, s);
 }
 
@@ -272,7 +272,7 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
 {
     const struct pc_pod *p = s->pod;
     mb_mono_ms now = mono(c);
-    if (!s->evl_held) {
+    if (!RUN(s)->evl_held) {
         enum evl_verdict v = evl_check(&c->evl, owner_of(p), now);
         if (v == EVL_OK && owner_terminating(c, p))
             v = EVL_OWNER;
@@ -284,14 +284,14 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
             return;
         }
         evl_started(&c->evl, owner_of(p), now);
-        s->evl_held = true;
+        RUN(s)->evl_held = true;
     }
     if (profile) {
         start_capture(c, s);
         return;
     }
     struct recorder_ref ref = ref_of(p);
-    s->evict_call = recorder_evict(c->rec, &ref, on_evicted, s);
+    RUN(s)->evict_call = recorder_evict(c->rec, &ref, on_evicted, s);
 }
 
 /* --- carrying out a plan ------------------------------------------------------ */
@@ -302,10 +302,10 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     struct pl_plan plan;
     (void)fd;
     (void)what;
-    if (!s->c->leader || !s->pl)
+    if (!s->pl || !RUN(s)->c->leader)
         return;
-    pl_retry(s->pl, &s->c->pcf, &s->spec, mono(s->c), &plan);
-    carry(s->c, s, &plan);
+    pl_retry(s->pl, &RUN(s)->c->pcf, s->spec, mono(RUN(s)->c), &plan);
+    carry(RUN(s)->c, s, &plan);
 }
 
 static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan)
@@ -363,30 +363,30 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
     if (plan->throttle_changed || plan->record_changed)
         gq_check(c->gq, &s->gq);
     if (plan->call_throttle) {
-        if (s->thr_call)
-            podcall_cancel(c->calls, s->thr_call);
-        s->thr_call = pod_post(c, s, "throttle",
+        if (RUN(s)->thr_call)
+            podcall_cancel(c->calls, RUN(s)->thr_call);
+        RUN(s)->thr_call = pod_post(c, s, "throttle",
                                plan->throttle_on ? "{\"throttle\":true}" : "{\"throttle\":false}",
                                on_throttle_ep);
-        if (!s->thr_call) {
+        if (!RUN(s)->thr_call) {
             struct pl_plan r;
             pl_throttle_done(s->pl, false, &r);
             carry(c, s, &r);
         }
     }
-    if (plan->call_gc && !s->gc_call) {
-        s->gc_call = pod_post(c, s, "gc", "", on_gc);
-        if (!s->gc_call) {
+    if (plan->call_gc && !RUN(s)->gc_call) {
+        RUN(s)->gc_call = pod_post(c, s, "gc", "", on_gc);
+        if (!RUN(s)->gc_call) {
             struct pl_plan r;
             pl_gc_done(s->pl, false, mono(c), wall(c), &r);
             carry(c, s, &r);
         }
     }
-    if (plan->call_memlimit && !s->ml_call) {
+    if (plan->call_memlimit && !RUN(s)->ml_call) {
         char body[32];
         snprintf(body, sizeof body, "%lld", (long long)plan->memlimit);
-        s->ml_call = pod_post(c, s, "memlimit", body, on_memlimit);
-        if (!s->ml_call) {
+        RUN(s)->ml_call = pod_post(c, s, "memlimit", body, on_memlimit);
+        if (!RUN(s)->ml_call) {
             struct pl_plan r;
             pl_memlimit_done(s->pl, &c->pcf, false, 0, 0, p->restarts, "no call: see the log",
                              mono(c), &r);
@@ -397,11 +397,11 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         attempt(c, s, plan->capture_profile);
     mb_mono_ms w = pl_wake(s->pl), now = mono(c);
     if (w) {
-        if (!s->wake)
-            s->wake = event_new(loop_base(c->lp), -1, 0, on_wake, s);
+        if (!RUN(s)->wake)
+            RUN(s)->wake = event_new(loop_base(c->lp), -1, 0, on_wake, s);
         uint64_t ms = w > now ? w - now : 0;
         struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-        event_add(s->wake, &tv);
+        event_add(RUN(s)->wake, &tv);
     }
 }
 
@@ -414,7 +414,9 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
 {
     if (s->pl)
         return s->pl;
-    s->pl = mb_xcalloc(1, sizeof *s->pl);
+    struct podrun *run = mb_xcalloc(1, sizeof *run);
+    run->c = c;
+    s->pl = &run->pl;
     pl_init(s->pl);
     struct pl_record r;
     bool have = pl_record_parse(s->pod->record, &r);
@@ -425,7 +427,7 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
         have = true;
     }
     if (have) {
-        pl_resume(s->pl, &c->pcf, &s->spec, &r, mono(c), wall(c));
+        pl_resume(s->pl, &c->pcf, s->spec, &r, mono(c), wall(c));
         log_info("resuming from the cluster's record", "{s:s,s:s,s:s,s:b}", "namespace",
                  s->pod->ns, "pod", s->pod->name, "record", s->pod->record, "throttled",
                  s->gq.throttled);
@@ -441,7 +443,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
     struct controller *c = ctx;
     struct podstate *s = p->user;
     struct pl_plan plan;
-    if (!s || !c->leader || s->spec.budget <= 0)
+    if (!s || !c->leader || s->spec->budget <= 0)
         return;
     struct pl_sample smp = {.ok = r->ok,
                             .usage = r->usage,
@@ -456,7 +458,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
                             .gomemlimit = r->gomemlimit,
                             .err = r->err};
     struct pl_pod *pp = planner_of(c, s);
-    pl_step(pp, &c->pcf, &s->spec, &smp, mono(c), &plan);
+    pl_step(pp, &c->pcf, s->spec, &smp, mono(c), &plan);
     carry(c, s, &plan);
     if (r->ok)
         insight_sample(c, s, r, plan.gc_freed_set);
@@ -481,15 +483,15 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
         pl_record_parse(p->record, &rec); /* none (or not ours): rec stays empty */
     if (pl_oom_new(&rec, p->restarts, p->last_oom)) {
         struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->sh->container};
-        pl_oom(planner_of(c, s), &c->pcf, &s->spec, &o, mono(c), wall(c), &plan);
+        pl_oom(planner_of(c, s), &c->pcf, s->spec, &o, mono(c), wall(c), &plan);
         carry(c, s, &plan);
     }
     /* GOMEMLIMIT: only when something could be stale (a budget change, or
      * a value membudget applied or is applying). */
-    if (s->spec.budget > 0 && (old_budget > 0 || rec.memlimit > 0 || (s->pl && s->pl->ml_want))) {
+    if (s->spec->budget > 0 && (old_budget > 0 || rec.memlimit > 0 || (s->pl && s->pl->ml_want))) {
         struct pl_ml_in in = {old_budget, p->sh->gomemlimit, p->restarts,
                               !strcmp(p->phase, "Running") && *p->ip && !p->deleting};
-        pl_memlimit(planner_of(c, s), &c->pcf, &s->spec, &in, mono(c), &plan);
+        pl_memlimit(planner_of(c, s), &c->pcf, s->spec, &in, mono(c), &plan);
         carry(c, s, &plan);
     }
 }
@@ -498,10 +500,10 @@ static bool want_sample(void *ctx, const struct pc_pod *p, enum ann_usage *usage
 {
     struct controller *c = ctx;
     const struct podstate *s = p->user;
-    if (!c->leader || !s || s->spec.budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
+    if (!c->leader || !s || s->spec->budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
         !*p->ip || !gov_has(c, p->ns))
         return false;
-    *usage = s->spec.usage;
+    *usage = s->spec->usage;
     return true;
 }
 
@@ -596,25 +598,23 @@ void remedy_stop(struct controller *c)
  * pod left the API (its metrics series go too). */
 void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
 {
-    if (s->gc_call)
-        podcall_cancel(c->calls, s->gc_call);
-    if (s->thr_call)
-        podcall_cancel(c->calls, s->thr_call);
-    if (s->prof_call)
-        podcall_cancel(c->calls, s->prof_call);
-    mb_free(s->cap);
-    s->cap = NULL;
-    if (s->evict_call)
-        recorder_cancel(c->rec, s->evict_call);
-    if (s->ml_call)
-        podcall_cancel(c->calls, s->ml_call);
-    s->gc_call = s->thr_call = s->prof_call = s->evict_call = s->ml_call = 0;
-    if (s->evl_held && s->pod)
-        evl_finished(&c->evl, owner_of(s->pod), false, s->pod->uid, mono(c));
-    s->evl_held = false;
-    if (s->wake) {
-        event_free(s->wake);
-        s->wake = NULL;
+    struct podrun *run = RUN(s);
+    if (run) {
+        if (run->gc_call)
+            podcall_cancel(c->calls, run->gc_call);
+        if (run->thr_call)
+            podcall_cancel(c->calls, run->thr_call);
+        if (run->prof_call)
+            podcall_cancel(c->calls, run->prof_call);
+        mb_free(run->cap);
+        if (run->evict_call)
+            recorder_cancel(c->rec, run->evict_call);
+        if (run->ml_call)
+            podcall_cancel(c->calls, run->ml_call);
+        if (run->evl_held && s->pod)
+            evl_finished(&c->evl, owner_of(s->pod), false, s->pod->uid, mono(c));
+        if (run->wake)
+            event_free(run->wake);
     }
     if (gone && s->pod) {
         const char *v[] = {s->pod->ns, s->pod->name};
@@ -626,7 +626,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
             log_info("eviction slot released: the pod is gone and its owner is Ready",
                      "{s:s,s:s}", "namespace", s->pod->ns, "pod", s->pod->name);
     }
-    mb_free(s->pl);
+    mb_free(run); /* with the planner's state, its first member */
     s->pl = NULL;
     s->gq.record_own = false;
     gq_set(&s->gq.record, NULL);
