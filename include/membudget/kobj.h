@@ -43,6 +43,14 @@ void kobj_status_from_body(long http_status, const char *body, size_t len, struc
 const char *kobj_rv(const json_t *obj);
 const char *kobj_continue(const json_t *list);
 
+/* Copy the JSON text in[len] to out (room for len bytes) without the
+ * members "managedFields" of every object that is a "metadata" key's value
+ * (a watch event's object, a list's items): a third or more of a pod's
+ * bytes, and nodes nobody here reads, dropped before they are decoded.
+ * Anything else, malformed text included, is copied unchanged (the decoder
+ * says what is wrong). Returns: the length written. */
+size_t kobj_strip_managed_fields(const char *in, size_t len, char *out);
+
 /* Returns: borrowed string at a dotted path ("metadata.name"), NULL when
  * absent or not a string. */
 const char *kobj_str(const json_t *obj, const char *path);

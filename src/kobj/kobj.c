@@ -101,6 +101,133 @@ const char *kobj_continue(const json_t *list)
     return c && *c ? c : NULL;
 }
 
+/* --- managedFields, dropped before decoding ------------------------------------ */
+
+/* End of the JSON string starting at in[i] == '"': the index after its
+ * closing quote, or len when it never closes. */
+static size_t str_end(const char *in, size_t i, size_t len)
+{
+    for (i++; i < len; i++) {
+        if (in[i] == '\\')
+            i++;
+        else if (in[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+/* End of the JSON value starting at in[i] (after whitespace): strings and
+ * brackets balanced; a scalar ends at , } ] or whitespace. */
+static size_t value_end(const char *in, size_t i, size_t len)
+{
+    int depth = 0;
+    while (i < len) {
+        char ch = in[i];
+        if (ch == '"') {
+            i = str_end(in, i, len);
+            if (depth == 0)
+                return i;
+            continue;
+        }
+        if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            if (depth == 0)
+                return i;
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 && (ch == ',' || ch == ' ' || ch == '\n' || ch == '\t' ||
+                                  ch == '\r')) {
+            return i;
+        }
+        i++;
+    }
+    return len;
+}
+
+static size_t skip_ws(const char *in, size_t i, size_t len)
+{
+    while (i < len && (in[i] == ' ' || in[i] == '\n' || in[i] == '\t' || in[i] == '\r'))
+        i++;
+    return i;
+}
+
+#define MF_KEY "\"managedFields\""
+#define MD_KEY "\"metadata\""
+#define MF_MAX_DEPTH 64
+
+size_t kobj_strip_managed_fields(const char *in, size_t len, char *out)
+{
+    /* Per open bracket: an object that is some "metadata" key's value. */
+    bool meta[MF_MAX_DEPTH];
+    bool obj[MF_MAX_DEPTH];
+    int depth = 0;
+    bool expect_key = false, key_is_md = false;
+    size_t w = 0, i = 0;
+
+    while (i < len) {
+        char ch = in[i];
+        if (ch == '"') {
+            size_t e = str_end(in, i, len);
+            bool is_key = expect_key;
+            expect_key = false;
+            if (is_key && depth > 0 && depth <= MF_MAX_DEPTH && meta[depth - 1] &&
+                e - i == sizeof MF_KEY - 1 && !memcmp(in + i, MF_KEY, e - i)) {
+                size_t c = skip_ws(in, e, len);
+                if (c < len && in[c] == ':') {
+                    size_t v = value_end(in, skip_ws(in, c + 1, len), len);
+                    /* drop the member and one comma: the one before it, or
+                     * (first member) the one after it */
+                    size_t back = w;
+                    while (back > 0 && (out[back - 1] == ' ' || out[back - 1] == '\n' ||
+                                        out[back - 1] == '\t' || out[back - 1] == '\r'))
+                        back--;
+                    if (back > 0 && out[back - 1] == ',') {
+                        w = back - 1;
+                        expect_key = false; /* the ',' or '}' at v says */
+                    } else {
+                        v = skip_ws(in, v, len);
+                        expect_key = v < len && in[v] == ',';
+                        if (expect_key)
+                            v++;
+                    }
+                    i = v;
+                    continue;
+                }
+            }
+            if (is_key)
+                key_is_md = e - i == sizeof MD_KEY - 1 && !memcmp(in + i, MD_KEY, e - i);
+            memcpy(out + w, in + i, e - i);
+            w += e - i;
+            i = e;
+            continue;
+        }
+        if (ch == '{' || ch == '[') {
+            if (depth < MF_MAX_DEPTH) {
+                bool parent_obj = depth > 0 && obj[depth - 1];
+                obj[depth] = ch == '{';
+                meta[depth] = ch == '{' && parent_obj && key_is_md;
+            }
+            depth++;
+            expect_key = ch == '{';
+            key_is_md = false;
+        } else if (ch == '}' || ch == ']') {
+            if (depth > 0)
+                depth--;
+            expect_key = false;
+        } else if (ch == ',') {
+            expect_key = depth > 0 && depth <= MF_MAX_DEPTH && obj[depth - 1];
+        } else if (ch == ':') {
+            /* the value follows: key_is_md holds for a '{' right after */
+        } else if (ch != ' ' && ch != '\n' && ch != '\t' && ch != '\r') {
+            key_is_md = false; /* a scalar value */
+        }
+        out[w++] = ch;
+        i++;
+    }
+    return w;
+}
+
 void kobj_format_time(mb_wall_ms wall, char *buf, size_t len)
 {
     time_t t = (time_t)(wall / 1000);

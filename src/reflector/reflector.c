@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "membudget/alloc.h"
+#include "membudget/arena.h"
 #include "membudget/backoff.h"
 #include "membudget/buf.h"
 #include "membudget/kapi.h"
@@ -53,6 +54,9 @@ struct reflector {
     bool want_relist;             /* a 410 or a decode failure: relist next */
     bool stop_stream;             /* on_line refused a line: end this watch */
     struct wframe frame;
+    struct mb_arena arena;        /* each event's (or page's) JSON tree, reset after it */
+    char *lean;                   /* the text without managedFields (kobj_strip_managed_fields) */
+    size_t lean_cap;
     struct backoff bo;
     uint64_t rnd;
     mb_mono_ms list_started;
@@ -140,6 +144,29 @@ static void list_complete(struct reflector *r, const char *how)
         r->sink.synced(r->ctx);
 }
 
+/* A decoded answer is done with: its tree goes with the arena. */
+static void drop_tree(struct reflector *r, json_t *tree)
+{
+    json_decref(tree);
+    mb_arena_reset(&r->arena);
+    if (r->lean_cap > (1u << 20)) { /* a list page's: not kept */
+        MB_FREE(r->lean);
+        r->lean_cap = 0;
+    }
+}
+
+/* text[len] without managedFields, in r->lean: nothing here reads them, and
+ * they are a third or more of a pod's bytes. Returns its length. */
+static size_t lean_text(struct reflector *r, const char *text, size_t len)
+{
+    if (len + 1 > r->lean_cap) {
+        r->lean_cap = len + 1 > 4096 ? len + 1 : 4096;
+        mb_free(r->lean);
+        r->lean = mb_xmalloc(r->lean_cap);
+    }
+    return kobj_strip_managed_fields(text, len, r->lean);
+}
+
 static void on_page(void *arg, const struct kapi_resp *resp)
 {
     struct reflector *r = arg;
@@ -160,13 +187,16 @@ static void on_page(void *arg, const struct kapi_resp *resp)
         return;
     }
     json_error_t je;
-    json_t *list = json_loadb(resp->body, resp->len, 0, &je);
+    size_t n = lean_text(r, resp->body, resp->len);
+    mb_json_arena_begin(&r->arena); /* as a watch event's (on_line) */
+    json_t *list = json_loadb(r->lean, n, 0, &je);
+    mb_json_arena_end();
     const json_t *items = json_object_get(list, "items"), *it;
     const char *rv = kobj_rv(list);
     if (!json_is_array(items) || !rv) {
         log_error("list answer is not a list", "{s:s,s:s}", "resource", r->name, "error",
                   list ? "no items or resourceVersion" : je.text);
-        json_decref(list);
+        drop_tree(r, list);
         MB_FREE(r->cont);
         retry(r, true, "list-decode", -1);
         return;
@@ -181,12 +211,12 @@ static void on_page(void *arg, const struct kapi_resp *resp)
     MB_FREE(r->cont);
     if (cont) {
         r->cont = mb_xstrdup(cont);
-        json_decref(list);
+        drop_tree(r, list);
         start_list(r);
         return;
     }
     snprintf(r->rv, sizeof r->rv, "%s", rv);
-    json_decref(list);
+    drop_tree(r, list);
     list_complete(r, "pages");
     start_watch(r);
 }
@@ -222,20 +252,10 @@ static void start_list(struct reflector *r)
 
 /* --- watch ------------------------------------------------------------------- */
 
-static bool on_line(void *arg, const char *line, size_t len)
+/* One decoded watch event. Returns false to end the request. */
+static bool line_event(struct reflector *r, enum kobj_ev type, const json_t *obj)
 {
-    struct reflector *r = arg;
-    enum kobj_ev type;
-    json_t *obj = NULL;
-    struct mb_diag d = {0};
     struct kobj_status st;
-
-    if (kobj_event_decode(line, len, &type, &obj, &d) != MB_OK) {
-        log_error("watch event undecodable", "{s:s,s:s}", "resource", r->name, "error", d.msg);
-        r->want_relist = true; /* we may have missed something: start clean */
-        r->stop_stream = true;
-        return false;
-    }
     if (type == KOBJ_ERROR) {
         kobj_status_decode(obj, &st);
         log_warn("watch error event", "{s:s,s:i,s:s,s:s}", "resource", r->name, "code",
@@ -244,24 +264,47 @@ static bool on_line(void *arg, const char *line, size_t len)
             r->rv[0] = '\0';
         r->want_relist = st.code == 410;
         r->stop_stream = true; /* the server ends the stream after an ERROR */
-        json_decref(obj);
         return false;
     }
-    const char *rv = kobj_rv(obj);
     r->watch_got_data = true;
-    if (r->initial) {
-        bool go_on = initial_event(r, type, obj);
-        json_decref(obj);
-        return go_on;
-    }
+    if (r->initial)
+        return initial_event(r, type, obj);
+    const char *rv = kobj_rv(obj);
     if (type != KOBJ_BOOKMARK) {
         count(r->m_events, r->name, kobj_ev_name(type));
         r->sink.event(r->ctx, type, obj);
     }
     if (rv && *rv)
         snprintf(r->rv, sizeof r->rv, "%s", rv);
-    json_decref(obj);
     return true;
+}
+
+static bool on_line(void *arg, const char *line, size_t len)
+{
+    struct reflector *r = arg;
+    enum kobj_ev type;
+    json_t *obj = NULL;
+    struct mb_diag d = {0};
+
+    /* Decoded without managedFields, and the tree is read by the sink and
+     * dropped (no sink keeps a reference): from the arena, released at once
+     * after it. A pod event is hundreds of small nodes, a third of them in
+     * managedFields; decoding them was most of the time of a sync. */
+    size_t n = lean_text(r, line, len);
+    mb_json_arena_begin(&r->arena);
+    mb_err de = kobj_event_decode(r->lean, n, &type, &obj, &d);
+    mb_json_arena_end();
+    if (de != MB_OK) {
+        log_error("watch event undecodable", "{s:s,s:s}", "resource", r->name, "error",
+                  mb_arena_exhausted(&r->arena) ? "too large to decode" : d.msg);
+        mb_arena_reset(&r->arena);
+        r->want_relist = true; /* we may have missed something: start clean */
+        r->stop_stream = true;
+        return false;
+    }
+    bool go_on = line_event(r, type, obj);
+    drop_tree(r, obj);
+    return go_on;
 }
 
 static bool on_data(void *arg, const char *data, size_t len)
@@ -480,6 +523,9 @@ struct reflector *reflector_new(struct loop *lp, const struct mb_clock *clk, str
     r->rnd = clk->mono_ns(clk->ctx) ^ (uint64_t)(uintptr_t)r;
     r->timer = evtimer_new(loop_base(lp), on_timer, r);
     wframe_init(&r->frame, r->max_event);
+    mb_arena_init(&r->arena, 64 * 1024);
+    /* a tree is a few times its text: past that, the event is refused */
+    mb_arena_set_limit(&r->arena, 8 * r->max_event);
     if (mx) {
         static const char *const l2[] = {"resource", "reason"}, *const l1[] = {"resource"},
                                  *const le[] = {"resource", "type"};
@@ -531,6 +577,8 @@ void reflector_free(struct reflector *r)
     reflector_stop(r);
     event_free(r->timer);
     wframe_cleanup(&r->frame);
+    mb_arena_cleanup(&r->arena);
+    mb_free(r->lean);
     mb_free(r->name);
     mb_free(r->path);
     mb_free(r->selector);
