@@ -67,8 +67,7 @@ struct pc_shape {
  * node, phase and the condition's reason are interned; the rest lives in
  * the record's own allocation. */
 struct pc_pod {
-    const struct pc_shape *sh;
-    const char *ns;         /* sh->ns */
+    const struct pc_shape *sh; /* its namespace is sh->ns */
     const char *uid, *ip;
     const char *node, *phase;
     const char *cond_reason;

@@ -46,7 +46,7 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 /* Paid once per tracked pod (100k in a large cluster): a field that grows it
  * must be worth that (a 592-byte inline pair of strings once doubled it). */
 _Static_assert(sizeof(struct podstate) <= 72, "struct podstate grew: it is paid per pod");
-_Static_assert(sizeof(struct pc_pod) <= 104, "struct pc_pod grew: it is paid per pod");
+_Static_assert(sizeof(struct pc_pod) <= 96, "struct pc_pod grew: it is paid per pod");
 
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
  * whatever is queued or in flight for it. */
@@ -262,7 +262,7 @@ static void ns_synced(void *arg)
 static int cmp_pod(const void *a, const void *b)
 {
     const struct pc_pod *x = *(const struct pc_pod *const *)a, *y = *(const struct pc_pod *const *)b;
-    int r = strcmp(x->ns, y->ns);
+    int r = strcmp(x->sh->ns, y->sh->ns);
     return r ? r : strcmp(x->name, y->name);
 }
 
@@ -280,7 +280,7 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
     for (size_t k = 0; k < i; k++) {
         json_t *j = pc_pod_json(v[k]);
         struct podstate *s = v[k]->user;
-        json_object_set_new(j, "governed", json_boolean(gov_has(c, v[k]->ns)));
+        json_object_set_new(j, "governed", json_boolean(gov_has(c, v[k]->sh->ns)));
         json_t *rj = s ? remedy_pod_json(s) : NULL;
         if (rj) {
             json_object_update(j, rj);

@@ -151,7 +151,7 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
     q->inflight--;
     if (resp->err == MB_OK && resp->status == 200) {
         count(q, "ok");
-        log_info("condition set", "{s:s,s:s,s:s,s:s}", "namespace", it->pod->ns, "pod",
+        log_info("condition set", "{s:s,s:s,s:s,s:s}", "namespace", it->pod->sh->ns, "pod",
                  it->pod->name, "condition", ANN_CONDITION, "status",
                  gq_want(it, q->dry_run) == PC_COND_FALSE ? "False" : "True");
         work_done(it);
@@ -167,12 +167,12 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
                                                                : 0);
             w->not_before = now + ms;
             log_warn("pod condition patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
-                     it->pod->ns, "pod", it->pod->name, "status", (int)resp->status, "error",
+                     it->pod->sh->ns, "pod", it->pod->name, "status", (int)resp->status, "error",
                      resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
             push(q, it);
         } else {
             log_error("pod condition patch failed, giving up until the pod changes",
-                      "{s:s,s:s,s:i,s:s}", "namespace", it->pod->ns, "pod", it->pod->name,
+                      "{s:s,s:s,s:i,s:s}", "namespace", it->pod->sh->ns, "pod", it->pod->name,
                       "status", (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
             work_done(it);
         }
@@ -204,7 +204,7 @@ static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
     size_t len;
     char *text = mb_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", it->pod->ns,
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", it->pod->sh->ns,
              it->pod->name);
     struct kapi_req req = {.method = "PATCH",
                            .path = path,

@@ -41,10 +41,10 @@ void insight_oom(struct controller *c, const struct pc_pod *p, const char *reaso
     char name[256], owner[300];
     pc_workload(p, &kind, name, sizeof name);
     snprintf(owner, sizeof owner, "%s/%s", kind, name);
-    const char *lo[] = {p->ns, owner}, *lr[] = {reason};
+    const char *lo[] = {p->sh->ns, owner}, *lr[] = {reason};
     mx_add(c->m_ooms, lo, 1);
     mx_add(c->m_oom_unprevented, lr, 1);
-    log_warn("OOM kill not prevented", "{s:s,s:s,s:s,s:s,s:i}", "namespace", p->ns, "pod",
+    log_warn("OOM kill not prevented", "{s:s,s:s,s:s,s:s,s:i}", "namespace", p->sh->ns, "pod",
              p->name, "owner", owner, "reason", reason, "restarts", (int)p->restarts);
 }
 
@@ -76,7 +76,7 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
     const char *kind;
     char name[256];
     pc_workload(p, &kind, name, sizeof name);
-    struct rc_owner *o = rc_owner(c->rc, p->ns, kind, name);
+    struct rc_owner *o = rc_owner(c->rc, p->sh->ns, kind, name);
     struct rc_current cur = {s->spec->budget, p->sh->limit, s->spec->tiers.evict,
                              r->figure == ANN_USAGE_HEAP};
     /* The current values follow the pods at once (a new budget shows beside

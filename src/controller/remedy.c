@@ -20,7 +20,7 @@
 
 static struct recorder_ref ref_of(const struct pc_pod *p)
 {
-    return (struct recorder_ref){p->ns, p->name, p->uid};
+    return (struct recorder_ref){p->sh->ns, p->name, p->uid};
 }
 
 static mb_mono_ms mono(const struct controller *c)
@@ -47,7 +47,7 @@ static uint64_t pod_post(struct controller *c, struct podstate *s, const char *k
                               .timeout_ms = (unsigned)c->cfg->usage.scrape_timeout_ms};
     uint64_t id = podcall_submit(c->calls, s->pod, &req, done, s, why, sizeof why);
     if (!id)
-        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->pod->ns, "pod",
+        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->pod->sh->ns, "pod",
                  s->pod->name, "endpoint", key, "why", why);
     return id;
 }
@@ -64,7 +64,7 @@ static void on_gc(void *arg, const struct kapi_resp *r)
     struct pl_plan plan;
     RUN(s)->gc_call = 0;
     bool ok = resp_ok(r);
-    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns,
+    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->sh->ns,
              "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
     pl_gc_done(s->pl, ok, mono(c), wall(c), &plan);
     carry(c, s, &plan);
@@ -77,7 +77,7 @@ static void on_throttle_ep(void *arg, const struct kapi_resp *r)
     RUN(s)->thr_call = 0;
     bool ok = resp_ok(r);
     if (!ok)
-        log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->ns,
+        log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->sh->ns,
                  "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
     pl_throttle_done(s->pl, ok, &plan);
     carry(RUN(s)->c, s, &plan);
@@ -105,7 +105,7 @@ static void on_memlimit(void *arg, const struct kapi_resp *r)
         json_decref(j);
     }
     log_info(ok ? "GOMEMLIMIT updated" : "GOMEMLIMIT update failed", "{s:s,s:s,s:I,s:I,s:s}",
-             "namespace", s->pod->ns, "pod", s->pod->name, "applied", (json_int_t)applied,
+             "namespace", s->pod->sh->ns, "pod", s->pod->name, "applied", (json_int_t)applied,
              "previous", (json_int_t)previous, "error", err);
     pl_memlimit_done(s->pl, &c->pcf, ok, applied, previous, s->pod->restarts, err, mono(c),
                      &plan);
@@ -143,13 +143,13 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     RUN(s)->evl_held = false;
     evl_finished(&c->evl, owner_of(p), res == RECORDER_EVICTED, p->uid, mono(c));
     if (res == RECORDER_EVICTED)
-        log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "owner",
+        log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "owner",
                  *p->sh->owner_name ? p->sh->owner_name : "(none)");
     else if (res == RECORDER_EVICT_BLOCKED)
-        log_warn("eviction blocked", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "reason",
+        log_warn("eviction blocked", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "reason",
                  msg);
     else if (res == RECORDER_EVICT_ERROR)
-        log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "error",
+        log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "error",
                  msg);
     pl_evict_done(s->pl, s->spec, res, msg, mono(c), backoff_rand(&c->rnd), &plan);
     carry(c, s, &plan);
@@ -189,7 +189,7 @@ static void on_capture(void *arg, const struct kapi_resp *r)
     RUN(s)->prof_call = 0;
     if (r->err == MB_OK && r->status == 200 && r->len > 0) {
         struct mb_diag d = {0};
-        prof_name(p->ns, p->name, cap->at, k, file, PROF_NAME_MAX);
+        prof_name(p->sh->ns, p->name, cap->at, k, file, PROF_NAME_MAX);
         if (ps_write(c->cfg->eviction.profile_dir, file, r->body, r->len, &d)) {
             snprintf(err, sizeof cap->err[k], "%.190s", d.msg);
             file[0] = '\0';
@@ -205,10 +205,10 @@ static void on_capture(void *arg, const struct kapi_resp *r)
                              *const LOST[] = {"heap profile not captured; evicting anyway",
                                               "goroutine dump not captured; evicting anyway"};
     if (*file)
-        log_info(SAVED[k], "{s:s,s:s,s:s,s:I}", "namespace", p->ns, "pod", p->name, "file", file,
+        log_info(SAVED[k], "{s:s,s:s,s:s,s:I}", "namespace", p->sh->ns, "pod", p->name, "file", file,
                  "bytes", (json_int_t)r->len);
     else
-        log_warn(LOST[k], "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name, "error", err);
+        log_warn(LOST[k], "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "error", err);
     cap->want[k] = false;
     capture_next(c, s);
 }
@@ -278,7 +278,7 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
             v = EVL_OWNER;
         if (v != EVL_OK) {
             mx_add(c->m_rate_limited, NULL, 1);
-            log_info("eviction deferred", "{s:s,s:s,s:s}", "namespace", p->ns, "pod", p->name,
+            log_info("eviction deferred", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name,
                      "why", evl_verdict_name(v));
             pl_evict_deferred(s->pl, now + 1000);
             return;
@@ -312,11 +312,11 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
 {
     const struct pc_pod *p = s->pod;
     struct recorder_ref ref = ref_of(p);
-    const char *lv[] = {p->ns, p->name};
+    const char *lv[] = {p->sh->ns, p->name};
     if (plan->changed) {
         const char *v[] = {brk_tier_name(plan->to)};
         mx_add(c->m_transitions, v, 1);
-        log_info("tier", "{s:s,s:s,s:s,s:s,s:f,s:b}", "namespace", p->ns, "pod", p->name, "from",
+        log_info("tier", "{s:s,s:s,s:s,s:s,s:f,s:b}", "namespace", p->sh->ns, "pod", p->name, "from",
                  brk_tier_name(plan->from), "to", brk_tier_name(plan->to), "percent",
                  s->pl->percent, "dryRun", plan->dry);
     }
@@ -326,19 +326,19 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         mx_set(c->m_leak, lv, plan->leak);
     if (plan->gc_freed_set) {
         mx_observe(c->m_gc_freed, NULL, plan->gc_freed);
-        log_info("gc result", "{s:s,s:s,s:I,s:I,s:f}", "namespace", p->ns, "pod", p->name,
+        log_info("gc result", "{s:s,s:s,s:I,s:I,s:f}", "namespace", p->sh->ns, "pod", p->name,
                  "before_bytes", (json_int_t)s->pl->gc_before, "after_bytes",
                  (json_int_t)s->pl->usage, "percent_after", s->pl->percent);
     }
     if (plan->leak_reported)
-        log_warn("leak suspected", "{s:s,s:s,s:f}", "namespace", p->ns, "pod", p->name,
+        log_warn("leak suspected", "{s:s,s:s,s:f}", "namespace", p->sh->ns, "pod", p->name,
                  "slope_per_min", plan->leak_slope);
     if (plan->gc_share_set)
         mx_set(c->m_gc_share, lv, plan->gc_share);
     if (plan->thrashing >= 0) {
         mx_set(c->m_thrashing, lv, plan->thrashing);
         log_info(plan->thrashing ? "gc thrashing" : "gc thrashing ended", "{s:s,s:s,s:f}",
-                 "namespace", p->ns, "pod", p->name, "gc_share", s->pl->gc_share);
+                 "namespace", p->sh->ns, "pod", p->name, "gc_share", s->pl->gc_share);
     }
     if (plan->oom)
         insight_oom(c, p, plan->oom_reason);
@@ -429,7 +429,7 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
     if (have) {
         pl_resume(s->pl, &c->pcf, s->spec, &r, mono(c), wall(c));
         log_info("resuming from the cluster's record", "{s:s,s:s,s:s,s:b}", "namespace",
-                 s->pod->ns, "pod", s->pod->name, "record", s->pod->record, "throttled",
+                 s->pod->sh->ns, "pod", s->pod->name, "record", s->pod->record, "throttled",
                  s->gq.throttled);
     }
     s->gq.throttled = pl_throttled(s->pl);
@@ -472,7 +472,7 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
 {
     const struct pc_pod *p = s->pod;
     struct pl_plan plan;
-    if (!c->leader || !gov_has(c, p->ns))
+    if (!c->leader || !gov_has(c, p->sh->ns))
         return;
     /* What was counted and applied: this replica's planner state, or else
      * the record in the cluster (no planner state is made to read it). */
@@ -501,7 +501,7 @@ static bool want_sample(void *ctx, const struct pc_pod *p, enum ann_usage *usage
     struct controller *c = ctx;
     const struct podstate *s = p->user;
     if (!c->leader || !s || s->spec->budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
-        !*p->ip || !gov_has(c, p->ns))
+        !*p->ip || !gov_has(c, p->sh->ns))
         return false;
     *usage = s->spec->usage;
     return true;
@@ -617,14 +617,14 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
             event_free(run->wake);
     }
     if (gone && s->pod) {
-        const char *v[] = {s->pod->ns, s->pod->name};
+        const char *v[] = {s->pod->sh->ns, s->pod->name};
         mx_delete(c->m_ratio, v);
         mx_delete(c->m_leak, v);
         mx_delete(c->m_gc_share, v);
         mx_delete(c->m_thrashing, v);
         if (evl_pod_gone(&c->evl, s->pod->uid))
             log_info("eviction slot released: the pod is gone and its owner is Ready",
-                     "{s:s,s:s}", "namespace", s->pod->ns, "pod", s->pod->name);
+                     "{s:s,s:s}", "namespace", s->pod->sh->ns, "pod", s->pod->name);
     }
     mb_free(run); /* with the planner's state, its first member */
     s->pl = NULL;
@@ -637,7 +637,7 @@ void remedy_pod_ready(struct controller *c, const struct pc_pod *p)
 {
     if (*p->sh->owner_uid && evl_owner_ready(&c->evl, p->sh->owner_uid, p->uid))
         log_info("eviction slot released: the pod is gone and its owner is Ready",
-                 "{s:s,s:s,s:s}", "namespace", p->ns, "owner", p->sh->owner_name, "ready", p->name);
+                 "{s:s,s:s,s:s}", "namespace", p->sh->ns, "owner", p->sh->owner_name, "ready", p->name);
 }
 
 /* Leadership lost: what this replica planned is the new leader's now. */

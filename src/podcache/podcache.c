@@ -203,7 +203,7 @@ static size_t find(const struct podcache *c, const char *ns, const char *name, b
         if (p == TOMB) {
             if (first_tomb == SIZE_MAX)
                 first_tomb = i;
-        } else if (strcmp(p->name, name) == 0 && (p->ns == ns || strcmp(p->ns, ns) == 0)) {
+        } else if (strcmp(p->name, name) == 0 && (p->sh->ns == ns || strcmp(p->sh->ns, ns) == 0)) {
             *found = true;
             return i;
         }
@@ -222,7 +222,7 @@ static void rehash(struct podcache *c, size_t cap)
         struct pc_pod *p = old[i];
         if (p && p != TOMB) {
             bool found;
-            c->slots[find(c, p->ns, p->name, &found)] = p;
+            c->slots[find(c, p->sh->ns, p->name, &found)] = p;
         }
     }
     mb_free(old);
@@ -574,7 +574,6 @@ static mb_err build(struct podcache *c, const json_t *pod, struct pc_pod **out,
     MB_ASSERT(sizeof(struct pc_pod) + b.len == total);
     p->bytes = (uint32_t)total;
     p->sh = shape_of(c, pod, ctr);
-    p->ns = p->sh->ns;
     p->deleting = json_string_value(json_object_get(md, "deletionTimestamp")) != NULL;
     fill_status(c, p, pod);
     fill_container(p, pod);
@@ -685,7 +684,7 @@ size_t pc_relist_end(struct podcache *c)
     const char *ns = c->relist_ns ? c->relist_ns : "";
     for (size_t i = 0; i < c->cap; i++) {
         struct pc_pod *p = c->slots[i];
-        if (!p || p == TOMB || p->gen == c->gen || (*ns && strcmp(p->ns, ns) != 0))
+        if (!p || p == TOMB || p->gen == c->gen || (*ns && strcmp(p->sh->ns, ns) != 0))
             continue;
         remove_at(c, i);
         gone++;
@@ -698,7 +697,7 @@ void pc_prune_namespace(struct podcache *c, const char *ns)
 {
     for (size_t i = 0; i < c->cap; i++) {
         struct pc_pod *p = c->slots[i];
-        if (!p || p == TOMB || strcmp(p->ns, ns) != 0 || p->sh->gated || pc_ann(p, "budget"))
+        if (!p || p == TOMB || strcmp(p->sh->ns, ns) != 0 || p->sh->gated || pc_ann(p, "budget"))
             continue;
         remove_at(c, i);
     }
@@ -795,7 +794,7 @@ json_t *pc_pod_json(const struct pc_pod *p)
     }
     const char *cond = cond_name(p->cond);
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:o}",
-                          "namespace", p->ns, "name", p->name, "uid", p->uid, "node", p->node,
+                          "namespace", p->sh->ns, "name", p->name, "uid", p->uid, "node", p->node,
                           "podIP", p->ip, "phase", p->phase, "container", sh->container, "ready",
                           p->ready, "deleting", p->deleting, "gated", sh->gated, "condition",
                           cond ? json_string(cond) : json_null(), "owner", sh->owner_kind,

@@ -208,7 +208,7 @@ static void scrape(struct sampler *s, struct pc_pod *p, enum ann_usage fig)
 {
     char why[256];
     struct req *r = req_new(s);
-    snprintf(r->ns, sizeof r->ns, "%s", p->ns);
+    snprintf(r->ns, sizeof r->ns, "%s", p->sh->ns);
     snprintf(r->name, sizeof r->name, "%s", p->name);
     snprintf(r->uid, sizeof r->uid, "%s", p->uid);
     r->fig = fig;
@@ -234,7 +234,7 @@ static void scrape(struct sampler *s, struct pc_pod *p, enum ann_usage fig)
 static bool from_list(struct sampler *s, const struct pc_pod *p, const char *ns)
 {
     enum ann_usage u;
-    return (!ns[0] || !strcmp(p->ns, ns)) && s->want(s->ctx, p, &u) &&
+    return (!ns[0] || !strcmp(p->sh->ns, ns)) && s->want(s->ctx, p, &u) &&
            u == ANN_USAGE_WORKING_SET && !s->conf.force_scrape;
 }
 
@@ -403,7 +403,7 @@ void smp_cycle_now(struct sampler *s)
             s->stale++;
             s->on_pod(s->ctx, p, &res);
         } else {
-            uint64_t k = pod_key(p->ns, p->name, p->uid);
+            uint64_t k = pod_key(p->sh->ns, p->name, p->uid);
             if (nbusy && bsearch(&k, busy, nbusy, sizeof *busy, cmp_u64))
                 continue; /* its last scrape has not answered yet */
             scrape(s, p, fig == ANN_USAGE_WORKING_SET ? ANN_USAGE_RSS : fig);

@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t pos = 0, n = 0;
     struct pc_pod *p;
     while ((p = pc_next(c, &pos))) {
-        MB_ASSERT(pc_get(c, p->ns, p->name) == p);
+        MB_ASSERT(pc_get(c, p->sh->ns, p->name) == p);
         json_decref(pc_pod_json(p));
         n++;
     }

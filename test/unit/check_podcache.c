@@ -21,7 +21,7 @@ static void listener(void *ctx, enum pc_change ch, const struct pc_pod *old, str
     const struct pc_pod *p = cur ? cur : old;
     size_t at = strlen(s->log);
     snprintf(s->log + at, sizeof s->log - at, "%c%s/%s ", ch == PC_ADDED ? '+' : ch == PC_UPDATED ? '~' : '-',
-             p->ns, p->name);
+             p->sh->ns, p->name);
     if (ch == PC_ADDED)
         s->added++;
     else if (ch == PC_UPDATED)
@@ -362,7 +362,7 @@ START_TEST(test_pc_shapes_shared)
     ck_assert_ptr_ne(pa->sh, pd->sh); /* the budget annotation differs */
     ck_assert_ptr_ne(pa->sh, pe->sh); /* the namespace */
     ck_assert_ptr_ne(pa->sh, pf->sh); /* hostNetwork */
-    ck_assert_str_eq(pe->ns, "other");
+    ck_assert_str_eq(pe->sh->ns, "other");
     ck_assert_str_eq(pc_ann(pd, "budget"), "2Gi");
     /* the listener's per-shape bytes: zeroed, aligned, its own */
     for (size_t i = 0; i < 16; i++)

@@ -668,7 +668,7 @@ START_TEST(test_gq_want)
 {
     struct pc_shape sh = {.ns = "shop", .gated = GQ[_i].gated};
     struct pc_pod *p = mb_xcalloc(1, sizeof *p + 2);
-    *p = (struct pc_pod){.sh = &sh, .ns = "shop", .phase = GQ[_i].phase,
+    *p = (struct pc_pod){.sh = &sh, .phase = GQ[_i].phase,
                          .deleting = GQ[_i].deleting, .cond = GQ[_i].cond,
                          .record = GQ[_i].have_record};
     p->name[0] = 'p';
