@@ -68,10 +68,8 @@ struct pc_shape {
  * the record's own allocation. */
 struct pc_pod {
     const struct pc_shape *sh; /* its namespace is sh->ns */
-    const char *uid, *ip;
     const char *node, *phase;
     const char *cond_reason;
-    const char *record;     /* message of the membudget.io/remediation condition, "" when absent */
     void *user;             /* the listener's per-pod state, carried across updates */
     mb_wall_ms last_term_at; /* target container's lastState.terminated.finishedAt; 0 unknown */
     uint32_t restarts;      /* its restartCount */
@@ -80,11 +78,27 @@ struct pc_pod {
     bool deleting;          /* metadata.deletionTimestamp set */
     bool last_oom;          /* its lastState.terminated.reason is OOMKilled */
     uint8_t cond;           /* enum pc_cond: the membudget.io/within-budget condition */
-    /* private to podcache.c */
+    /* private to podcache.c: pc_uid, pc_ip, pc_record */
+    uint16_t o_uid, o_ip, o_record; /* offsets of the strings after name */
     uint32_t gen;           /* relist generation last seen in */
     uint32_t bytes;         /* size of the allocation */
-    char name[];
+    char name[];            /* then uid, podIP and the record, each NUL-ended */
 };
+
+/* The pod's uid, status.podIP, and the message of its
+ * membudget.io/remediation condition ("" when absent). */
+static inline const char *pc_uid(const struct pc_pod *p)
+{
+    return p->name + p->o_uid;
+}
+static inline const char *pc_ip(const struct pc_pod *p)
+{
+    return p->name + p->o_ip;
+}
+static inline const char *pc_record(const struct pc_pod *p)
+{
+    return p->name + p->o_record;
+}
 
 enum pc_change { PC_ADDED, PC_UPDATED, PC_DELETED };
 

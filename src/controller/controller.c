@@ -46,7 +46,7 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 /* Paid once per tracked pod (100k in a large cluster): a field that grows it
  * must be worth that (a 592-byte inline pair of strings once doubled it). */
 _Static_assert(sizeof(struct podstate) <= 72, "struct podstate grew: it is paid per pod");
-_Static_assert(sizeof(struct pc_pod) <= 96, "struct pc_pod grew: it is paid per pod");
+_Static_assert(sizeof(struct pc_pod) <= 80, "struct pc_pod grew: it is paid per pod");
 
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
  * whatever is queued or in flight for it. */
@@ -86,7 +86,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         return;
     }
     struct podstate *s = cur->user;
-    if (!s || strcmp(old ? old->uid : "", cur->uid) != 0) {
+    if (!s || strcmp(old ? pc_uid(old) : "", pc_uid(cur)) != 0) {
         /* New pod, or the same name with a new uid: fresh state. */
         if (s)
             state_free(c, s, old);
@@ -108,7 +108,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
                           !strcmp(cur->cond_reason, "OverMemoryBudget");
         s->gq.record_own = false;
     }
-    if (cur->ready && (!old || !old->ready || strcmp(old->uid, cur->uid) != 0))
+    if (cur->ready && (!old || !old->ready || strcmp(pc_uid(old), pc_uid(cur)) != 0))
         remedy_pod_ready(c, cur);
     if (c->leader) {
         remedy_check_container(c, s, s->ml_old_budget);
@@ -292,7 +292,7 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
         /* the ledger, from the cluster's record: the same on every replica */
         struct pl_record rec;
         json_object_set_new(j, "restarts", json_integer(v[k]->restarts));
-        if (pl_record_parse(v[k]->record, &rec) && rec.ooms) {
+        if (pl_record_parse(pc_record(v[k]), &rec) && rec.ooms) {
             char at[40];
             json_object_set_new(j, "ooms", json_integer(rec.ooms));
             if (rec.last_oom) {

@@ -49,7 +49,7 @@ enum pc_cond gq_want(const struct gq_item *it, bool dry_run)
 
 static bool needs_record(const struct gq_item *it)
 {
-    return it->record_own && it->record && strcmp(it->record, it->pod->record) != 0 &&
+    return it->record_own && it->record && strcmp(it->record, pc_record(it->pod)) != 0 &&
            !it->pod->deleting;
 }
 

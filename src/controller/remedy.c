@@ -20,7 +20,7 @@
 
 static struct recorder_ref ref_of(const struct pc_pod *p)
 {
-    return (struct recorder_ref){p->sh->ns, p->name, p->uid};
+    return (struct recorder_ref){p->sh->ns, p->name, pc_uid(p)};
 }
 
 static mb_mono_ms mono(const struct controller *c)
@@ -116,7 +116,7 @@ static void on_memlimit(void *arg, const struct kapi_resp *r)
 
 static const char *owner_of(const struct pc_pod *p)
 {
-    return *p->sh->owner_uid ? p->sh->owner_uid : p->uid;
+    return *p->sh->owner_uid ? p->sh->owner_uid : pc_uid(p);
 }
 
 /* Another pod of p's owner is terminating: a replica is already going down
@@ -141,7 +141,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     struct pl_plan plan;
     RUN(s)->evict_call = 0;
     RUN(s)->evl_held = false;
-    evl_finished(&c->evl, owner_of(p), res == RECORDER_EVICTED, p->uid, mono(c));
+    evl_finished(&c->evl, owner_of(p), res == RECORDER_EVICTED, pc_uid(p), mono(c));
     if (res == RECORDER_EVICTED)
         log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "owner",
                  *p->sh->owner_name ? p->sh->owner_name : "(none)");
@@ -419,7 +419,7 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
     s->pl = &run->pl;
     pl_init(s->pl);
     struct pl_record r;
-    bool have = pl_record_parse(s->pod->record, &r);
+    bool have = pl_record_parse(pc_record(s->pod), &r);
     if (!have && s->gq.throttled) {
         /* Throttled by a leader that left no record: continue throttled,
          * and let the breaker recover it. */
@@ -429,11 +429,11 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
     if (have) {
         pl_resume(s->pl, &c->pcf, s->spec, &r, mono(c), wall(c));
         log_info("resuming from the cluster's record", "{s:s,s:s,s:s,s:b}", "namespace",
-                 s->pod->sh->ns, "pod", s->pod->name, "record", s->pod->record, "throttled",
+                 s->pod->sh->ns, "pod", s->pod->name, "record", pc_record(s->pod), "throttled",
                  s->gq.throttled);
     }
     s->gq.throttled = pl_throttled(s->pl);
-    gq_set(&s->gq.record, s->pod->record);
+    gq_set(&s->gq.record, pc_record(s->pod));
     s->gq.record_own = true;
     return s->pl;
 }
@@ -480,7 +480,7 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
     if (s->pl)
         pl_record_of(s->pl, &rec);
     else
-        pl_record_parse(p->record, &rec); /* none (or not ours): rec stays empty */
+        pl_record_parse(pc_record(p), &rec); /* none (or not ours): rec stays empty */
     if (pl_oom_new(&rec, p->restarts, p->last_oom)) {
         struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->sh->container};
         pl_oom(planner_of(c, s), &c->pcf, s->spec, &o, mono(c), wall(c), &plan);
@@ -490,7 +490,7 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
      * a value membudget applied or is applying). */
     if (s->spec->budget > 0 && (old_budget > 0 || rec.memlimit > 0 || (s->pl && s->pl->ml_want))) {
         struct pl_ml_in in = {old_budget, p->sh->gomemlimit, p->restarts,
-                              !strcmp(p->phase, "Running") && *p->ip && !p->deleting};
+                              !strcmp(p->phase, "Running") && *pc_ip(p) && !p->deleting};
         pl_memlimit(planner_of(c, s), &c->pcf, s->spec, &in, mono(c), &plan);
         carry(c, s, &plan);
     }
@@ -501,7 +501,7 @@ static bool want_sample(void *ctx, const struct pc_pod *p, enum ann_usage *usage
     struct controller *c = ctx;
     const struct podstate *s = p->user;
     if (!c->leader || !s || s->spec->budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
-        !*p->ip || !gov_has(c, p->sh->ns))
+        !*pc_ip(p) || !gov_has(c, p->sh->ns))
         return false;
     *usage = s->spec->usage;
     return true;
@@ -612,7 +612,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
         if (run->ml_call)
             podcall_cancel(c->calls, run->ml_call);
         if (run->evl_held && s->pod)
-            evl_finished(&c->evl, owner_of(s->pod), false, s->pod->uid, mono(c));
+            evl_finished(&c->evl, owner_of(s->pod), false, pc_uid(s->pod), mono(c));
         if (run->wake)
             event_free(run->wake);
     }
@@ -622,7 +622,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
         mx_delete(c->m_leak, v);
         mx_delete(c->m_gc_share, v);
         mx_delete(c->m_thrashing, v);
-        if (evl_pod_gone(&c->evl, s->pod->uid))
+        if (evl_pod_gone(&c->evl, pc_uid(s->pod)))
             log_info("eviction slot released: the pod is gone and its owner is Ready",
                      "{s:s,s:s}", "namespace", s->pod->sh->ns, "pod", s->pod->name);
     }
@@ -635,7 +635,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
 /* A pod of p's owner became Ready (the owner's slot may settle). */
 void remedy_pod_ready(struct controller *c, const struct pc_pod *p)
 {
-    if (*p->sh->owner_uid && evl_owner_ready(&c->evl, p->sh->owner_uid, p->uid))
+    if (*p->sh->owner_uid && evl_owner_ready(&c->evl, p->sh->owner_uid, pc_uid(p)))
         log_info("eviction slot released: the pod is gone and its owner is Ready",
                  "{s:s,s:s,s:s}", "namespace", p->sh->ns, "owner", p->sh->owner_name, "ready", p->name);
 }

@@ -455,28 +455,33 @@ static void shape_release(struct podcache *c, const struct pc_shape *csh)
     mb_free(sh);
 }
 
-/* Fill the record's own strings through b (measure when b->out is NULL). */
+/* Fill the record's own strings through b (measure when b->out is NULL):
+ * name, uid, podIP, record, each NUL-ended, at offsets from name. */
 static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
 {
     const json_t *md = json_object_get(pod, "metadata");
     const json_t *st = json_object_get(pod, "status");
-    const char *name = json_string_value(json_object_get(md, "name"));
-    size_t nl = strlen(name);
-    if (b->out)
-        memcpy(p->name, name, nl + 1);
-    b->len += nl + 1;
-    p->uid = puts_(b, json_string_value(json_object_get(md, "uid")));
-    p->ip = puts_(b, json_string_value(json_object_get(st, "podIP")));
+    const char *record = NULL;
     const json_t *conds = json_object_get(st, "conditions"), *cnd;
     size_t i;
-    p->record = "";
     json_array_foreach(conds, i, cnd)
     {
         const char *t = json_string_value(json_object_get(cnd, "type"));
         if (t && strcmp(t, ANN_RECORD_CONDITION) == 0)
-            p->record = puts_(b, json_string_value(json_object_get(cnd, "message")));
+            record = json_string_value(json_object_get(cnd, "message"));
     }
+    puts_(b, json_string_value(json_object_get(md, "name")));
+    p->o_uid = (uint16_t)b->len;
+    puts_(b, json_string_value(json_object_get(md, "uid")));
+    p->o_ip = (uint16_t)b->len;
+    puts_(b, json_string_value(json_object_get(st, "podIP")));
+    p->o_record = (uint16_t)b->len;
+    puts_(b, record);
 }
+
+/* The strings a record may hold: longer ones make the pod unreadable here
+ * (names and uids are far shorter; a record is at most GQ_RECORD_MAX). */
+#define PC_STRINGS_MAX 8192
 
 /* Conditions and phase: Ready, ours and its reason (interned). */
 static void fill_status(struct podcache *c, struct pc_pod *p, const json_t *pod)
@@ -566,6 +571,11 @@ static mb_err build(struct podcache *c, const json_t *pod, struct pc_pod **out,
     struct builder b = {NULL, 0};
 
     fill(&tmp, &b, pod);
+    if (b.len > PC_STRINGS_MAX)
+        return mb_diag_set(diag, MB_EINVAL,
+                           "pod %s: name, uid, podIP and the remediation record are %zu bytes "
+                           "together, over %d",
+                           json_string_value(json_object_get(md, "name")), b.len, PC_STRINGS_MAX);
     size_t total = sizeof(struct pc_pod) + b.len;
     struct pc_pod *p = mb_xcalloc(1, total);
     b.out = p->name;
@@ -794,8 +804,8 @@ json_t *pc_pod_json(const struct pc_pod *p)
     }
     const char *cond = cond_name(p->cond);
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:o}",
-                          "namespace", p->sh->ns, "name", p->name, "uid", p->uid, "node", p->node,
-                          "podIP", p->ip, "phase", p->phase, "container", sh->container, "ready",
+                          "namespace", p->sh->ns, "name", p->name, "uid", pc_uid(p), "node", p->node,
+                          "podIP", pc_ip(p), "phase", p->phase, "container", sh->container, "ready",
                           p->ready, "deleting", p->deleting, "gated", sh->gated, "condition",
                           cond ? json_string(cond) : json_null(), "owner", sh->owner_kind,
                           "limitBytes", (json_int_t)sh->limit, "annotations", ann);

@@ -74,27 +74,27 @@ bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *p
     }
     if (!ann_parse_endpoint(v, &ep, why, whylen))
         return false;
-    if (!*p->ip) {
+    if (!*pc_ip(p)) {
         snprintf(why, whylen, "the pod has no IP yet");
         return false;
     }
     if (p->sh->host_network && !pol->allow_host_network) {
         snprintf(why, whylen, "the pod uses hostNetwork: its IP %.64s is the node's "
-                              "(usage.allowHostNetwork is false)", p->ip);
+                              "(usage.allowHostNetwork is false)", pc_ip(p));
         return false;
     }
-    const char *cls = tgt_address_class(p->ip, &loopback);
+    const char *cls = tgt_address_class(pc_ip(p), &loopback);
     if (cls && !(loopback && pol->allow_loopback)) {
-        snprintf(why, whylen, "status.podIP %.64s is %s%s", p->ip, cls,
+        snprintf(why, whylen, "status.podIP %.64s is %s%s", pc_ip(p), cls,
                  loopback ? " (usage.allowLoopback is false)" : "");
         return false;
     }
     /* The URL carries the address as inet_ntop writes it, never the
      * API's text. */
-    v6 = strchr(p->ip, ':') != NULL;
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, p->ip, addr) != 1 ||
+    v6 = strchr(pc_ip(p), ':') != NULL;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, pc_ip(p), addr) != 1 ||
         !inet_ntop(v6 ? AF_INET6 : AF_INET, addr, canon, sizeof canon)) {
-        snprintf(why, whylen, "status.podIP %.64s is not an IP address", p->ip);
+        snprintf(why, whylen, "status.podIP %.64s is not an IP address", pc_ip(p));
         return false;
     }
     unsigned port = 0;

@@ -72,11 +72,11 @@ START_TEST(test_pc_record_fields)
     ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
     const struct pc_pod *r = pc_get(c, "shop", "web-1");
     ck_assert_ptr_nonnull(r);
-    ck_assert_str_eq(r->uid, "u1");
+    ck_assert_str_eq(pc_uid(r), "u1");
     ck_assert_str_eq(r->sh->owner_kind, "ReplicaSet");
     ck_assert_str_eq(r->sh->owner_name, "web-7d9");
     ck_assert_str_eq(r->node, "node-1");
-    ck_assert_str_eq(r->ip, "10.0.0.7");
+    ck_assert_str_eq(pc_ip(r), "10.0.0.7");
     ck_assert_str_eq(r->phase, "Running");
     ck_assert_str_eq(r->sh->container, "app");
     ck_assert_int_eq(r->sh->limit, 1073741824);
@@ -339,6 +339,29 @@ START_TEST(test_pc_many)
 }
 END_TEST
 
+/* A record's own strings are bounded (its offsets are 16 bits): a pod
+ * whose remediation record is absurdly long is refused, by name, and the
+ * cache stays as it was. */
+START_TEST(test_pc_strings_bounded)
+{
+    struct podcache *c = pc_new(NULL, NULL, NULL, 0);
+    json_t *p = pod("ns", "huge", "u1", "1Gi", true);
+    char *msg = mb_xmalloc(9001);
+    memset(msg, 'x', 9000);
+    msg[9000] = '\0';
+    json_array_append_new(json_object_get(json_object_get(p, "status"), "conditions"),
+                          json_pack("{s:s,s:s,s:s}", "type", "membudget.io/remediation",
+                                    "status", "True", "message", msg));
+    struct mb_diag d = {0};
+    ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, &d), MB_EINVAL);
+    ck_assert_msg(strstr(d.msg, "pod huge") && strstr(d.msg, "over 8192"), "%s", d.msg);
+    ck_assert_uint_eq(pc_count(c), 0);
+    mb_free(msg);
+    json_decref(p);
+    pc_free(c);
+}
+END_TEST
+
 /* Pods of one template share one shape (and one copy of node, phase and
  * reason); a pod whose template differs in anything the shape holds gets
  * its own; shapes and strings go with their last pod (pc_free asserts no
@@ -374,7 +397,7 @@ START_TEST(test_pc_shapes_shared)
     ck_assert_int_eq(pc_apply(c, KOBJ_MODIFIED, a, NULL), MB_OK);
     pa = pc_get(c, "ns", "a");
     ck_assert_ptr_eq(pa->sh, before);
-    ck_assert_str_eq(pa->ip, "10.0.0.9");
+    ck_assert_str_eq(pc_ip(pa), "10.0.0.9");
     for (size_t i = 0; i < MB_ARRAY_LEN(all); i++) {
         ck_assert_int_eq(pc_apply(c, KOBJ_DELETED, all[i], NULL), MB_OK);
         json_decref(all[i]);
@@ -616,6 +639,7 @@ Suite *pc_suite(void)
     TCase *tc = tcase_create("cache");
     tcase_add_test(tc, test_pc_record_fields);
     tcase_add_test(tc, test_pc_shapes_shared);
+    tcase_add_test(tc, test_pc_strings_bounded);
     tcase_add_test(tc, test_pc_what_is_kept);
     tcase_add_test(tc, test_pc_target_as_the_webhook);
     tcase_add_test(tc, test_pc_container_status_and_workload);

@@ -667,11 +667,13 @@ static const struct {
 START_TEST(test_gq_want)
 {
     struct pc_shape sh = {.ns = "shop", .gated = GQ[_i].gated};
-    struct pc_pod *p = mb_xcalloc(1, sizeof *p + 2);
-    *p = (struct pc_pod){.sh = &sh, .phase = GQ[_i].phase,
-                         .deleting = GQ[_i].deleting, .cond = GQ[_i].cond,
-                         .record = GQ[_i].have_record};
-    p->name[0] = 'p';
+    /* name "p", uid "", podIP "", then the record (podcache.h's layout) */
+    size_t rl = strlen(GQ[_i].have_record);
+    struct pc_pod *p = mb_xcalloc(1, sizeof *p + 4 + rl + 1);
+    *p = (struct pc_pod){.sh = &sh, .phase = GQ[_i].phase, .deleting = GQ[_i].deleting,
+                         .cond = GQ[_i].cond, .o_uid = 2, .o_ip = 3, .o_record = 4};
+    memcpy(p->name, "p", 2);
+    memcpy(p->name + 4, GQ[_i].have_record, rl + 1);
     struct gq_item it;
     gq_item_init(&it);
     it.pod = p;
