@@ -628,8 +628,321 @@ def sc_rbac_and_writes(ns):
               st == 201, (st, body))
 
 
+# --- pods on kwok's fake nodes (test/cluster/fake-nodes) ---------------------------
+
+BIN = os.path.join(ROOT, "bin", "membudget")
+KWOK = {"nodeSelector": {"type": "kwok"},
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]}
+
+
+def fake_pod(ns, name, budget="64Mi", limit="128Mi", annotations=None, gated=False):
+    """A pod on one of kwok's nodes: through the real admission chain, then
+    Running with an IP and no container. `gated`: the readiness gate written
+    by the test (a namespace the webhook does not govern)."""
+    ann = {"membudget.io/budget": budget} if budget else {}
+    ann.update(annotations or {})
+    spec = dict(KWOK, containers=[{"name": "app", "image": "fake",
+                                   "resources": {"limits": {"memory": limit}}}])
+    if gated:
+        spec["readinessGates"] = [{"conditionType": GATE}]
+    return kubectl("create", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "spec": spec,
+        "metadata": {"name": name, "namespace": ns, "annotations": ann}}), ok=False)
+
+
+def phases(ns):
+    out = kj("-n", ns, "pods") or {"items": []}
+    return {p["metadata"]["name"]: (p.get("status") or {}).get("phase") for p in out["items"]}
+
+
+def tracked(ns):
+    """{name: entry} of the leader's /debug/pods in ns."""
+    view = membudget_debug() or {"pods": []}
+    return {p["name"]: p for p in view["pods"] if p.get("namespace") == ns}
+
+
+def sc_watch(ns):
+    """The watch against the real API server (was the simulator's
+    initial_sync_and_gate and changes_seen): pods on kwok's nodes, the
+    installed membudget's leader tracking them, gating them and following
+    every change, and the namespace label deciding what is kept."""
+    for i in range(20):
+        p = fake_pod(ns, "g%d" % i)
+        if p.returncode != 0:
+            check("a budgeted pod for a kwok node is admitted", False, p.stderr)
+            return
+    check("20 pods Running on kwok's nodes", wait_until(
+        lambda: list(phases(ns).values()) == ["Running"] * 20, 120, 1), phases(ns))
+    check("the leader sets the readiness gate True on every one", wait_until(
+        lambda: all(cond_of(p) == "True" for p in kj("-n", ns, "pods")["items"]), 60, 1),
+        [(p["metadata"]["name"], cond_of(p)) for p in kj("-n", ns, "pods")["items"]])
+    api_pods = {p["metadata"]["name"]: p["metadata"]["uid"] for p in kj("-n", ns, "pods")["items"]}
+    check("/debug/pods: the leader tracks exactly the namespace's pods, by uid", wait_until(
+        lambda: {n: e.get("uid") for n, e in tracked(ns).items()} == api_pods, 30, 1),
+        sorted(tracked(ns)))
+    addr = leader_metrics_addr()
+    out = subprocess.run([BIN, "status", "--address", addr], capture_output=True, text=True,
+                         timeout=20)
+    rows = [l.split() for l in out.stdout.splitlines() if l.startswith(ns + " ")]
+    check("membudget status prints them as a table", out.returncode == 0 and
+          out.stdout.startswith("leader: yes") and len(rows) == 20 and
+          all("True" in r for r in rows), out.stdout[-1500:] + out.stderr)
+    m = urllib.request.urlopen("http://%s/metrics" % addr, timeout=5).read().decode()
+    check("metrics: membudget_tracked_pods counts them, membudget_leader 1",
+          prom_values(m).get("membudget_tracked_pods", 0) >= 20 and
+          prom_values(m).get("membudget_leader") == 1, m[-600:])
+    kubectl("-n", ns, "annotate", "pod", "g0", "membudget.io/tiers=throttle=70,gc=80,evict=90")
+    check("an update is seen", wait_until(
+        lambda: (tracked(ns).get("g0") or {}).get("annotations", {}).get("tiers") ==
+        "throttle=70,gc=80,evict=90", 30, 0.5), tracked(ns).get("g0"))
+    kubectl("-n", ns, "delete", "pod", "g1", "--grace-period=0", "--force")
+    check("a deletion is seen", wait_until(lambda: "g1" not in tracked(ns), 30, 0.5))
+    fake_pod(ns, "g1")
+    check("a pod re-created under the same name is tracked with its new uid", wait_until(
+        lambda: (tracked(ns).get("g1") or {}).get("uid") ==
+        (kj("-n", ns, "pod", "g1") or {}).get("metadata", {}).get("uid"), 60, 0.5))
+    # Namespaces: a pod without budget or gate is kept only where governed.
+    late = namespace(ns + "-late", enforce=False)
+    try:
+        fake_pod(late, "plain", budget=None)
+        wait_until(lambda: phases(late).get("plain") == "Running", 120, 1)
+        check("an ungoverned namespace's pod without budget or gate is not tracked",
+              "plain" not in tracked(late))
+        kubectl("label", "namespace", late, "membudget.io/enforce=true",
+                "membudget.io/admission=audit")
+        check("a namespace labelled later is governed and its pods picked up",
+              wait_until(lambda: "plain" in tracked(late), 30, 0.5))
+        kubectl("label", "namespace", late, "membudget.io/enforce-")
+        check("a namespace that loses the label lets its unbudgeted pods go",
+              wait_until(lambda: "plain" not in tracked(late) and
+                         late not in (membudget_debug() or {}).get("governedNamespaces", []),
+                         30, 0.5))
+    finally:
+        if not os.environ.get("E2E_KEEP"):
+            delete_namespace(late)
+    api_pods = {p["metadata"]["name"]: p["metadata"]["uid"] for p in kj("-n", ns, "pods")["items"]}
+    check("in the end the leader's cache equals the API server's pods", wait_until(
+        lambda: {n: e.get("uid") for n, e in tracked(ns).items()} == api_pods, 30, 1))
+
+
+# --- membudget on this machine, through the fault-injecting proxy ---------------------
+
+class FaultProxy:
+    """test/faultproxy in front of the real kube-apiserver (MB_FAULTPROXY: its
+    binary, built by cluster_run.sh)."""
+
+    def __init__(self, work):
+        server = [l.split()[-1] for l in open(os.path.join(DIR, "kubeconfig")) if "server:" in l][0]
+        af = os.path.join(work, "faultproxy.addr")
+        self.p = subprocess.Popen([os.environ["MB_FAULTPROXY"], "--listen", "127.0.0.1:0",
+                                   "--upstream", server, "--upstream-ca",
+                                   os.path.join(DIR, "pki", "ca.crt"), "--address-file", af],
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(work, "faultproxy.log"), "w"))
+        wait_until(lambda: os.path.exists(af) and open(af).read().strip(), 20, 0.1)
+        self.addr = open(af).read().strip()
+
+    def call(self, method, path, body=None):
+        return http(method, "http://%s%s" % (self.addr, path), body)
+
+    def faults(self, **f):
+        return self.call("POST", "/_faults", f)
+
+    def clear(self):
+        self.call("DELETE", "/_faults")
+
+    def requests(self, since=0.0):
+        st, body = self.call("GET", "/_faults/requests")
+        return [r for r in body if r["t"] >= since]
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+class HostCtl:
+    """`membudget controller` on this machine as membudget's ServiceAccount
+    (a token of it: the chart's RBAC decides), for one namespace named
+    explicitly (left unlabelled, so the installed membudget leaves it alone),
+    talking to the API server through `server` (the faultproxy)."""
+
+    def __init__(self, work, name, ns, server, config="", args=()):
+        self.work, self.name = work, name
+        token = kubectl("-n", "membudget", "create", "token", "membudget",
+                        "--duration", "2h").stdout.strip()
+        kc = os.path.join(work, name + ".kubeconfig")
+        with open(kc, "w") as f:
+            f.write("apiVersion: v1\nkind: Config\ncurrent-context: sa\n"
+                    "clusters: [{name: c, cluster: {server: 'http://%s'}}]\n"
+                    "users: [{name: u, user: {token: '%s'}}]\n"
+                    "contexts: [{name: sa, context: {cluster: c, user: u}}]\n" % (server, token))
+        cfg = os.path.join(work, name + ".yaml")
+        with open(cfg, "w") as f:
+            f.write("sampleInterval: 5s\n" + config)
+        self.log = os.path.join(work, name + ".log")
+        self.p = subprocess.Popen([BIN, "controller", "--kubeconfig", kc, "--config", cfg,
+                                   "--namespace", ns, "--metrics-bind-address", "127.0.0.1:0"]
+                                  + list(args), stdout=subprocess.DEVNULL,
+                                  stderr=open(self.log, "w"))
+        wait_until(lambda: self.addr(), 20, 0.1)
+
+    def logs(self):
+        out = []
+        for l in open(self.log):
+            try:
+                out.append(json.loads(l))
+            except ValueError:
+                pass
+        return out
+
+    def addr(self):
+        for l in self.logs():
+            if l.get("msg") == "metrics listening":
+                return l["address"]
+        return None
+
+    def get(self, path):
+        with urllib.request.urlopen("http://%s%s" % (self.addr(), path), timeout=5) as r:
+            return r.read().decode()
+
+    def tracked(self):
+        try:
+            return {p["name"]: p for p in json.loads(self.get("/debug/pods"))["pods"]}
+        except (OSError, ValueError):
+            return {}
+
+    def rss_kib(self):
+        for l in open("/proc/%d/status" % self.p.pid):
+            if l.startswith("VmRSS:"):
+                return int(l.split()[1])
+        return 0
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode
+
+
+def rate(fp, since, secs, watch=None, path=""):
+    """Requests per second through the proxy in [since, since+secs]."""
+    rs = [r for r in fp.requests(since) if r["t"] <= since + secs and r["path"].startswith(path)
+          and (watch is None or r["watch"] == watch)]
+    return len(rs) / secs
+
+
+HOSTILE_NS = "e2e-hostile-h"  # excluded in cluster-config.yaml: the installed membudget stays out
+
+
+def sc_hostile(ns):
+    """An API server that misbehaves (was the simulator's gone_relist,
+    restart_and_errors and bookmarks, and the hostile bench's cases):
+    membudget on this machine talks to the real kube-apiserver through
+    test/faultproxy. For each fault, a controller starts while it is in
+    force: its call rate stays paced (no hot loop), its memory bounded, and
+    once the fault is gone its cache equals the API server, pods changed
+    meanwhile included. Then, on one controller: the API server down for
+    20 s, condition patches refused, watches cut again and again."""
+    import tempfile
+    work = tempfile.mkdtemp(prefix="mb-hostile-")
+    hns = namespace(HOSTILE_NS, enforce=False)
+    fp = ctl = None
+    try:
+        for i in range(10):
+            fake_pod(hns, "p%d" % i, gated=True)
+        wait_until(lambda: list(phases(hns).values()) == ["Running"] * 10, 120, 1)
+        fp = FaultProxy(work)
+
+        def same(c):
+            api = {p["metadata"]["name"]: p["metadata"]["uid"] for p in kj("-n", hns, "pods")["items"]
+                   if not p["metadata"].get("deletionTimestamp")}
+            return {n: e.get("uid") for n, e in c.tracked().items()} == api
+
+        pods = "/api/v1/namespaces/%s/pods" % hns
+        secs = 8
+        cases = [
+            ("every watch answered 410 Gone", {"watch": True, "action": "expired"}, 1.0),
+            ("every watch ends at once", {"watch": True, "action": "endAtOnce"}, 1.0),
+            ("every watch declares 1 GiB and sends 1 MiB", {"watch": True, "action": "declare1GiB"}, 1.0),
+            ("every watch a 48 MiB line that never ends", {"watch": True, "action": "endless"}, 1.0),
+            ("every watch redirected to another host", {"watch": True, "action": "redirect"}, 1.0),
+            ("every watch with garbage lines first", {"watch": True, "action": "garbage"}, 1.0),
+            ("every request 429 with Retry-After: 3", {"status": 429, "retryAfter": 3}, 0.5),
+            ("every request 500", {"status": 500}, 1.0),
+        ]
+        for n, (what, rule, most) in enumerate(cases):
+            fp.clear()
+            fp.faults(rules=[dict(rule, path=pods, count=-1)])
+            t0 = time.time()
+            ctl = HostCtl(work, "hostile%d" % n, hns, fp.addr)
+            rss0 = ctl.rss_kib()
+            time.sleep(secs)
+            r = rate(fp, t0, secs, path=pods)
+            check("%s: %.2f requests/s from a controller that starts then (at most %.1f)" %
+                  (what, r, most), 0 < r <= most, fp.requests(t0)[:12])
+            rss = ctl.rss_kib()
+            check("... its memory stays bounded: %d KiB (%d at start)" % (rss, rss0),
+                  rss < rss0 + 48 * 1024, rss)
+            if rule.get("action") == "redirect":
+                check("... the redirect is not followed, and the log says 307",
+                      [l for l in ctl.logs() if l.get("status") == 307],
+                      [l for l in ctl.logs() if l.get("level") != "info"][-5:])
+            kubectl("-n", hns, "delete", "pod", "p%d" % n, "--grace-period=0", "--force", ok=False)
+            fake_pod(hns, "n%d" % n, gated=True)
+            fp.clear()
+            check("... and over: synced, the cache equals the API server, changes included",
+                  wait_until(lambda: same(ctl), 60, 0.5), sorted(ctl.tracked()))
+            check("... SIGTERM: exit 0", ctl.stop() == 0)
+        ctl = HostCtl(work, "hostile", hns, fp.addr)
+        check("a controller through the proxy syncs, its list streamed (watch-list)", wait_until(
+            lambda: same(ctl), 60, 0.5) and all(
+            l.get("via") == "watch-list" for l in ctl.logs() if l.get("msg") == "list complete"))
+        # The API server down for a while (connection refused), then back.
+        fp.faults(downMs=20000)
+        time.sleep(20)
+        kubectl("-n", hns, "delete", "pod", "n0", "--grace-period=0", "--force", ok=False)
+        fake_pod(hns, "d0", gated=True)
+        check("the API server down for 20 s: back, the cache equals it again",
+              wait_until(lambda: same(ctl), 90, 0.5), sorted(ctl.tracked()))
+        # Condition patches refused for a while: retried, Retry-After honoured.
+        fp.faults(rules=[{"path": pods + "/e0/status", "method": "PATCH", "count": 4, "status": 500},
+                         {"path": pods + "/e1/status", "method": "PATCH", "count": 2, "status": 429,
+                          "retryAfter": 1}])
+        fake_pod(hns, "e0", gated=True)
+        fake_pod(hns, "e1", gated=True)
+        check("condition patches retried through 500s and 429s", wait_until(
+            lambda: cond_of(kj("-n", hns, "pod", "e0")) == "True" and
+            cond_of(kj("-n", hns, "pod", "e1")) == "True", 90, 0.5))
+        m = prom_values(ctl.get("/metrics"))
+        check("patch errors are counted",
+              m.get('membudget_condition_patches_total{result="error"}', 0) == 6,
+              {k: v for k, v in m.items() if "condition_patches" in k})
+        # Watches cut again and again resume from their version: no relist.
+        before = len([l for l in ctl.logs() if l.get("msg") == "list complete"])
+        for i in range(5):
+            kubectl("-n", hns, "create", "configmap", "c%d" % i)
+            time.sleep(1.5)
+            fp.faults(dropWatches=True)
+        time.sleep(2)
+        after = len([l for l in ctl.logs() if l.get("msg") == "list complete"])
+        check("watches cut 5 times resume from their version (still in the API server's "
+              "watch cache): no relist", after == before, (before, after))
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    finally:
+        if ctl:
+            ctl.stop()
+        if fp:
+            fp.stop()
+        if not os.environ.get("E2E_KEEP"):
+            delete_namespace(hns)
+
+
 SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_resize, sc_failover,
-             sc_rbac_and_writes]
+             sc_rbac_and_writes, sc_watch, sc_hostile]
 
 
 def main():

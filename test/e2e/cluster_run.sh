@@ -35,6 +35,16 @@ finish() {
     [ "$fail" = 0 ]
     exit $?
 }
+# admission_chain: cluster_admission.sh (injectors, LimitRanges, large
+# updates, never-governed namespaces, membudget down), its counts added.
+admission_chain() {
+    MB_TEST_COUNTS=$counts "$root/test/e2e/cluster_admission.sh" --dir "$dir"
+    local p f
+    read -r p f < "$counts" || { p=0; f=1; }
+    pass=$((pass + p)); fail=$((fail + f))
+}
+# (sc_hostile runs membudget on this machine through the fault-injecting proxy)
+export MB_FAULTPROXY=$dir/run/faultproxy
 # suite VIA SCENARIO...: cluster_e2e.py's counts added to ours.
 suite() {
     local via=$1; shift
@@ -146,9 +156,13 @@ down_after_sigkill() {
 
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
+# kwok's fake nodes, for scenarios with more pods than the node runs (sc_watch)
+"$cl/fake-nodes" --dir "$dir" --nodes 2 | tail -n 1 || abort "test/cluster/fake-nodes"
 # The fault-injecting proxy's own tests (its Go is the cluster's: 1.26).
 ( find_go > /dev/null; cd "$root/test/faultproxy" &&
-    GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" test -count=1 . ) > "$dir/logs/faultproxy-test.log" 2>&1
+    GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" test -count=1 . &&
+    GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 "$GO" build -o "$dir/run/faultproxy" . ) \
+    > "$dir/logs/faultproxy-test.log" 2>&1
 if [ $? = 0 ]; then
     echo "ok   - test/faultproxy: go test"; pass=$((pass + 1))
 else
@@ -171,10 +185,12 @@ pass=$((pass + 1)); echo "ok   - helm install: both replicas Ready, the webhooks
 if [ -n "${E2E_ONLY:-}" ]; then
     only=" $E2E_ONLY "
     if [[ $only == *" upgrade "* ]]; then upgrade; only=${only/ upgrade / }; fi
+    if [[ $only == *" admission_chain "* ]]; then admission_chain; only=${only/ admission_chain / }; fi
     # shellcheck disable=SC2086
     [ -z "${only// /}" ] || suite helm $only
 else
-    suite helm admission throttle_gc evict oom api_paths resize failover rbac_and_writes
+    suite helm admission throttle_gc evict oom api_paths resize failover rbac_and_writes watch hostile
+    admission_chain
     upgrade
     "$cl/install-membudget" --dir "$dir" --via helm --uninstall || abort "helm uninstall"
     "$cl/install-membudget" --dir "$dir" --via manifests --config "$root/test/e2e/cluster-config.yaml" ||
