@@ -164,6 +164,23 @@ func main() {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
+	// /hits: requests served, by path (tests ask whether anyone called; this
+	// path itself is not counted).
+	var hmu sync.Mutex
+	hits := map[string]int{}
+	mux.HandleFunc("/hits", func(w http.ResponseWriter, r *http.Request) {
+		hmu.Lock()
+		defer hmu.Unlock()
+		json.NewEncoder(w).Encode(hits)
+	})
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/hits" {
+			hmu.Lock()
+			hits[r.URL.Path]++
+			hmu.Unlock()
+		}
+		mux.ServeHTTP(w, r)
+	})
 	go func() {
 		last := time.Now()
 		for range time.Tick(100 * time.Millisecond) {
@@ -173,5 +190,5 @@ func main() {
 		}
 	}()
 	log.Printf("leaky: mode %s, %.1f MiB/s, max %d MiB, on %s", *mode, *rate, *max, *listen)
-	log.Fatal(http.ListenAndServe(*listen, mux))
+	log.Fatal(http.ListenAndServe(*listen, counted))
 }
