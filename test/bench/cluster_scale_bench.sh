@@ -31,7 +31,8 @@ cleanup() {
 trap cleanup EXIT
 
 "$cl/up" --dir "$dir" | tail -n 1
-"$cl/fake-nodes" --dir "$dir" --nodes 10 | tail -n 1
+# (kwok pods' IPs answer on port 19000: test/bench/responder, for the sample cycle)
+"$cl/fake-nodes" --dir "$dir" --nodes 10 --endpoints 19000 | tail -n 1
 . "$dir/env"
 . "$cl/lib.sh"; find_go > /dev/null
 echo "building the client-go peer (test/bench/informer, client-go v0.37.2)"
@@ -41,9 +42,11 @@ echo "building the client-go peer (test/bench/informer, client-go v0.37.2)"
 
 kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 # membudget NS: "ms rssKiB" at its initial sync (ms -1 when it never synced)
+# (usage from the metrics API, one call a minute: the sync is what is measured)
+printf 'sampleInterval: 60s\nusage: {source: metrics-api}\n' > "$work/sync.yaml"
 membudget_run() {
     local log=$work/ctl.log c line
-    "$bin" controller --kubeconfig "$dir/kubeconfig" --namespace "$1" \
+    "$bin" controller --kubeconfig "$dir/kubeconfig" --namespace "$1" --config "$work/sync.yaml" \
         --metrics-bind-address 127.0.0.1:0 2> "$log" &
     c=$!; pids+=("$c")
     for _ in $(seq 15000); do
@@ -69,7 +72,7 @@ median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 printf '%-8s %-34s %10s %10s %12s\n' pods who synced_ms rss_KiB B_per_pod
 for n in "${counts[@]}"; do
     ns=scale-$n
-    "$work/mkpods" --kubeconfig "$dir/kubeconfig" --namespace "$ns" --count "$n" --nodes 10 \
+    "$work/mkpods" --kubeconfig "$dir/kubeconfig" --namespace "$ns" --count "$n" --nodes 10 --metrics-port 19000 \
         2> "$work/mkpods.log" > /dev/null || { tail -n 5 "$work/mkpods.log"; exit 1; }
     kubectl create namespace "empty-$n" > /dev/null 2>&1 || true
     for who in membudget informer informer-strip; do
@@ -95,6 +98,35 @@ m, i = rows["membudget"], rows["informer"]
 print("%-8s membudget/informer: time to synced %.2fx, bytes per pod %.3fx (%s vs %s B)"
       % (n, float(m[2]) / float(i[2]), float(m[4]) / float(i[4]), m[4], i[4]))
 PY
+    # A sample cycle over the 10k pods, by direct scrapes of their /metrics
+    # (one responder in the pod network answers for all of them): the median
+    # of cycles 2-4 from membudget's own "sample cycle" lines, and its CPU.
+    if [ "$n" -le 10000 ]; then
+        printf 'sampleInterval: 5s\nusage: {source: scrape, maxConcurrentScrapes: 256, scrapeTimeout: 4s}\n' \
+            > "$work/cycle.yaml"
+        "$bin" controller --kubeconfig "$dir/kubeconfig" --namespace "$ns" --config "$work/cycle.yaml" \
+            --log-level debug --metrics-bind-address 127.0.0.1:0 2> "$work/cycle.log" &
+        c=$!; pids+=("$c")
+        for _ in $(seq 1200); do
+            [ "$(grep -c '"sample cycle"' "$work/cycle.log" || true)" -ge 4 ] && break
+            kill -0 "$c" 2> /dev/null || { tail -n 5 "$work/cycle.log" >&2; break; }
+            sleep 0.25
+        done
+        cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/$c/stat" 2>/dev/null || echo 0)
+        kill "$c"; wait "$c" 2>/dev/null || true
+        python3 - "$work/cycle.log" "$n" "$cpu" <<'PY'
+import json, statistics, sys
+c = [json.loads(l) for l in open(sys.argv[1]) if '"sample cycle"' in l]
+if len(c) < 2:
+    print("%-8s sample cycle by scrape: fewer than 2 cycles (see the controller's log)" % sys.argv[2])
+else:
+    d = [x["duration_ms"] for x in c[1:4]]
+    print("%-8s sample cycle by scrape (256 at once): median %d ms over %d cycles, %.1f us/pod, "
+          "%d of %d stale; controller CPU %.0f ms in all (sync included)"
+          % (sys.argv[2], statistics.median(d), len(d), statistics.median(d) * 1000 / c[-1]["pods"],
+             c[-1]["stale"], c[-1]["pods"], float(sys.argv[3])))
+PY
+    fi
     # (kept with the cluster: a rerun with BENCH_KEEP=1 finds its pods made)
     [ -n "${BENCH_KEEP:-}" ] || kubectl delete namespace "$ns" "empty-$n" --wait=false > /dev/null
 done

@@ -47,6 +47,13 @@ METRICS_SERVER_PORT=4443
 # route while kwok runs (nothing answers there, nothing leaves the machine).
 KWOK_CIDR=10.128.0.0/14
 KWOK_NODE_IP=10.131.255.254
+# fake-nodes --endpoints: a network namespace that owns $KWOK_CIDR (a local
+# route), reached over a veth pair from this machine and from the pods, where
+# one process (test/bench/responder) answers for every kwok pod's IP.
+FAKE_NETNS=mbfake
+FAKE_VETH=mbfake0
+FAKE_HOST_IP=10.132.0.1
+FAKE_NS_IP=10.132.0.2
 # The iptables chain that keeps forwarding on the bridge (pod to pod through
 # a Service); anything else that would be forwarded is dropped.
 FWD_CHAIN=MEMBUDGET-TEST-FWD

@@ -16,8 +16,10 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import ssl
 import time
 import urllib.error
@@ -207,6 +209,7 @@ def leaky_pod(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, tiers=No
     if tiers:
         a["membudget.io/tiers"] = tiers
     a.update(ann or {})
+    a = {k: v for k, v in a.items() if v is not None}  # (None: that annotation left out)
     spec = {"terminationGracePeriodSeconds": 1, "enableServiceLinks": False,
             "automountServiceAccountToken": False,
             "containers": [{"name": "app", "image": LEAKY, "imagePullPolicy": "Never",
@@ -899,7 +902,6 @@ def sc_hostile(ns):
     once the fault is gone its cache equals the API server, pods changed
     meanwhile included. Then, on one controller: the API server down for
     20 s, condition patches refused, watches cut again and again."""
-    import tempfile
     work = tempfile.mkdtemp(prefix="mb-hostile-")
     hns = namespace(HOSTILE_NS, enforce=False)
     fp = ctl = None
@@ -994,6 +996,7 @@ def sc_hostile(ns):
             fp.stop()
         if not os.environ.get("E2E_KEEP"):
             delete_namespace(hns)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 # --- the breaker's actions on real pods (was remedy_e2e.py on the simulator) -----------
@@ -1097,15 +1100,15 @@ def sc_owner_one_at_a_time(ns):
 
 def sc_last_chance_gc(ns):
     """A jump straight into the evict tier: the GC endpoint is tried first,
-    and the next fresh sample decides. Garbage: the GC frees it, no eviction.
-    Held memory: the same GC, then the eviction."""
+    and the next fresh sample decides. A burst of garbage (made once): the GC
+    frees it, no eviction. Held memory: the same GC, then the eviction."""
     started = start_target(ns, "jump", budget="64Mi", limit="512Mi", mode="idle", maxmib=300,
                            tiers="throttle=80,gc=90,evict=95")
     if not started:
         return
     _, name, ip = started
     wait_until(lambda: (membudget_view(ns, name) or {}).get("fresh"), 90, 0.5)
-    control(ip, "garbage", 300)  # 80% to past 95% between two samples
+    control(ip, "burst", 300)  # 300 MiB of garbage once: past 95% between two samples
     ok = wait_until(lambda: any("one last GC before evicting" in m
                                 for e in events(ns, name) for m in [e["message"]]), 60, 0.2)
     check("garbage past the evict tier at once: one last GC before evicting", ok,
@@ -1223,7 +1226,6 @@ def host_ctl(work, name, extra="", via=None, args=()):
 
 def host_scenario(fn):
     """fn(work, hns) in the excluded namespace HOST_NS, made and deleted here."""
-    import tempfile
     work = tempfile.mkdtemp(prefix="mb-host-")
     hns = namespace(HOST_NS, enforce=False)
     try:
@@ -1232,6 +1234,7 @@ def host_scenario(fn):
         if not os.environ.get("E2E_KEEP"):
             delete_namespace(hns)
             wait_until(lambda: kj("namespace", hns) is None, 120, 1)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def sc_dry_run_global(ns):
@@ -1329,10 +1332,179 @@ def sc_recommend(ns):
     host_scenario(run)
 
 
+def set_usage(usages):
+    """test/bench/responder's usages from now on ({IP: bytes, "*": bytes})."""
+    port = int(os.environ.get("MB_FAKE_PORT", "19000"))
+    return http("POST", "http://10.128.0.1:%d/_usage" % port, usages)
+
+
+def endpoint_pod(ns, name, budget="100Mi", limit="128Mi", gated=True):
+    """A kwok pod whose /metrics is test/bench/responder's (MB_FAKE_PORT)."""
+    port = int(os.environ.get("MB_FAKE_PORT", "19000"))
+    spec = dict(KWOK, containers=[{"name": "app", "image": "fake",
+                                   "ports": [{"containerPort": port}],
+                                   "resources": {"limits": {"memory": limit}}}])
+    if gated:
+        spec["readinessGates"] = [{"conditionType": GATE}]
+    return kubectl("create", "-f", "-", ok=False, stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "spec": spec,
+        "metadata": {"name": name, "namespace": ns, "annotations": {
+            "membudget.io/budget": budget, "membudget.io/metrics": "%d/metrics" % port,
+            "membudget.io/gc": "%d/debug/gc" % port}}}))
+
+
+def sc_rate_limit(ns):
+    """20 pods over budget at once, each its own owner: eviction.maxPerMinute
+    (5) holds; the rest are deferred and counted. kwok pods whose /metrics
+    is one responder in the pod network, a membudget of its own."""
+    def run(work, hns):
+        names = ["p%02d" % i for i in range(20)]
+        for n in names:
+            endpoint_pod(hns, n)
+        ok = wait_until(lambda: len([p for p in kj("-n", hns, "pods")["items"]
+                                     if p["status"].get("podIP")]) == 20, 120, 1)
+        if not check("20 pods on kwok's nodes, with IPs", ok):
+            return
+        set_usage({"*": 50 << 20})
+        ctl = host_ctl(work, "rate")
+        check("all 20 sampled through the pod network", wait_until(
+            lambda: len([p for p in ctl.tracked().values() if p.get("fresh")]) == 20, 60, 0.5),
+            {n: p.get("staleReason") for n, p in ctl.tracked().items()})
+        set_usage({"*": 99 << 20})
+        try:
+            wait_until(lambda: sum(1 for n in names if "MemoryBudgetEvicted" in reasons(hns, n)) >= 5,
+                       60, 0.5)
+            time.sleep(6)
+            evicted = [n for n in names if "MemoryBudgetEvicted" in reasons(hns, n)]
+            check("eviction rate limit holds: 5 of 20 evicted in the first minute",
+                  len(evicted) == 5, evicted)
+            m = prom_values(ctl.get("/metrics"))
+            check("deferred evictions are counted",
+                  m.get("membudget_evictions_rate_limited_total", 0) > 0,
+                  {k: v for k, v in m.items() if "evict" in k})
+            check("the evicted pods are gone through the Eviction API", wait_until(
+                lambda: not [n for n in evicted if kj("-n", hns, "pod", n)], 60, 1))
+        finally:
+            set_usage({"*": 50 << 20})
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    host_scenario(run)
+
+
+def sc_metrics_failing(ns):
+    """The metrics API fails (through the fault-injecting proxy): samples go
+    stale, saying why, nothing escalates; when it answers again, the breaker
+    moves on fresh data from the real metrics-server."""
+    def run(work, hns):
+        p = leaky_pod(hns, "w", "64Mi", "256Mi", mode="held", rate=16, maxmib=56, gated=True,
+                      ann={"membudget.io/metrics": None, "membudget.io/gc": None,
+                           "membudget.io/profile": None})
+        check("the pod is made", p.returncode == 0, p.stderr)
+        pod = running(hns, "w")
+        if not pod:
+            return
+        fp = FaultProxy(work)
+        try:
+            fp.faults(rules=[{"path": "/apis/metrics.k8s.io", "count": -1, "status": 500}])
+            ctl = host_ctl(work, "mfail", via=fp.addr)
+            time.sleep(20)
+            e = ctl.tracked().get("w", {})
+            check("a failing metrics API: the sample is stale, saying why", e.get("fresh") is False
+                  and "metrics API" in e.get("staleReason", ""), e)
+            check("... and nothing escalates: no Event, tier normal", not [
+                r for r in reasons(hns, "w") if r.startswith("MemoryBudget")] and
+                e.get("tier", "normal") == "normal", (reasons(hns, "w"), e))
+            fp.clear()
+            check("fresh data again (metrics-server's working set): the breaker escalates",
+                  wait_until(lambda: "MemoryBudgetThrottled" in reasons(hns, "w"), 90, 1),
+                  ctl.tracked().get("w"))
+            check("SIGTERM: exit 0", ctl.stop() == 0)
+        finally:
+            fp.stop()
+    host_scenario(run)
+
+
+def sc_series_limit(ns):
+    """--metrics-max-series: past the cap, new series are dropped, counted in
+    membudget_metrics_series_dropped_total and logged once per family."""
+    def run(work, hns):
+        for i in range(5):
+            endpoint_pod(hns, "s%d" % i)
+        wait_until(lambda: len([p for p in kj("-n", hns, "pods")["items"]
+                                if p["status"].get("podIP")]) == 5, 120, 1)
+        set_usage({"*": 10 << 20})
+        ctl = host_ctl(work, "series", args=["--metrics-max-series", "2"])
+        want = 'membudget_metrics_series_dropped_total{metric="membudget_pod_usage_ratio"}'
+        ok = wait_until(lambda: want in ctl.get("/metrics"), 30, 0.5)
+        m = ctl.get("/metrics")
+        ratios = [l for l in m.splitlines() if l.startswith("membudget_pod_usage_ratio{")]
+        check("--metrics-max-series 2: two usage series kept, the others dropped and counted",
+              ok and len(ratios) == 2, m[-1500:])
+        time.sleep(3)  # more cycles, each dropping three observations
+        lines = [l for l in ctl.logs() if l.get("msg", "").startswith("metric reached its series limit")
+                 and l.get("metric") == "membudget_pod_usage_ratio"]
+        check("the overflow is logged once per family, not once per sample", len(lines) == 1, lines)
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    host_scenario(run)
+
+
+def sc_oom_ledger(ns):
+    """The OOM ledger over real kills: an Event with what membudget last saw
+    and why it was not prevented, counted by owner and reason, shown by
+    `status`; the same kill counted once; a kill while no membudget ran is
+    counted by the next one, once, as no-fresh-sample."""
+    def run(work, hns):
+        leaky_workload(hns, "ledger", budget="96Mi", limit="128Mi", maxmib=1024)
+        pod = wait_until(lambda: [p for p in pods_of(hns, "ledger") if p["status"].get("podIP")
+                                  and p["status"].get("phase") == "Running"], 120, 1)
+        if not check("the target runs", pod):
+            return
+        name, ip = pod[0]["metadata"]["name"], pod[0]["status"]["podIP"]
+        ctl = host_ctl(work, "ledger")
+        wait_until(lambda: ctl.tracked().get(name, {}).get("fresh"), 60, 0.5)
+        control(ip, "held", 400)
+        ev = wait_until(lambda: messages(hns, name, "MemoryBudgetOOMKilled"), 90, 0.5)
+        check("a real kill: Event MemoryBudgetOOMKilled, what membudget last saw, why not "
+              "prevented", ev and "container app was OOM-killed (exit 137" in ev[0] and
+              "of budget 96Mi" in ev[0] and ev[0].endswith("Not prevented: faster-than-sampling"),
+              ev or reasons(hns, name))
+        m = prom_values(ctl.get("/metrics"))
+        check("counted by owner (the Deployment) and by reason",
+              m.get('membudget_oom_kills_total{namespace="%s",owner="Deployment/ledger"}' % hns) == 1
+              and m.get('membudget_oom_kills_unprevented_total{reason="faster-than-sampling"}') == 1,
+              {k: v for k, v in m.items() if "oom_kills" in k})
+        time.sleep(3)
+        check("the same kill is counted once", len(messages(hns, name, "MemoryBudgetOOMKilled")) == 1)
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+        # while no membudget runs: another kill
+        wait_until(lambda: (kj("-n", hns, "pod", name) or {}).get("status", {}).get(
+            "containerStatuses", [{}])[0].get("ready"), 90, 0.5)
+        control(ip, "held", 400)
+        wait_until(lambda: (oom_killed(hns, name) or {}).get("restartCount", 0) >= 2, 90, 0.5)
+        ctl = host_ctl(work, "ledger2")
+        ev = wait_until(lambda: len(messages(hns, name, "MemoryBudgetOOMKilled")) == 2 and
+                        messages(hns, name, "MemoryBudgetOOMKilled"), 60, 0.5)
+        check("a kill while membudget was down is counted by the next one, as no-fresh-sample",
+              ev and ev[-1].endswith("Not prevented: no-fresh-sample") and "restart 2" in ev[-1], ev)
+        time.sleep(3)
+        check("... and the one already counted is not counted again (the record)",
+              len(messages(hns, name, "MemoryBudgetOOMKilled")) == 2)
+        out = subprocess.run([BIN, "status", "--address", ctl.addr()], capture_output=True,
+                             text=True, timeout=20)
+        lines = out.stdout.splitlines()
+        head = lines[1].split() if len(lines) > 1 else []
+        row = [dict(zip(head, l.split())) for l in lines if name in l]
+        check("`membudget status` shows the pod's OOM count and its last OOM",
+              row and row[0].get("OOMS") == "2" and row[0].get("LAST-OOM", "").endswith("Z"),
+              out.stdout)
+        check("SIGTERM: exit 0", ctl.stop() == 0)
+    host_scenario(run)
+
+
 SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_resize, sc_failover,
              sc_rbac_and_writes, sc_watch, sc_hostile, sc_dry_run, sc_goroutine_leak, sc_ssrf_guard,
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
-             sc_dry_run_global, sc_gc_thrash, sc_recommend]
+             sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
+             sc_series_limit, sc_oom_ledger]
 
 
 def main():

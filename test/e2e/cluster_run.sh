@@ -45,6 +45,9 @@ admission_chain() {
 }
 # (sc_hostile runs membudget on this machine through the fault-injecting proxy)
 export MB_FAULTPROXY=$dir/run/faultproxy
+# (kwok pods' IPs answer on this port: test/bench/responder in fake-nodes' namespace)
+FAKE_PORT=19000
+export MB_FAKE_PORT=$FAKE_PORT
 # suite VIA SCENARIO...: cluster_e2e.py's counts added to ours.
 suite() {
     local via=$1; shift
@@ -143,11 +146,13 @@ down_after_sigkill() {
     pgrep -f -- "$dir/" > /dev/null && left+=("processes: $(pgrep -af -- "$dir/" | head -n 3 | tr '\n' ';')")
     awk -v r="$dir" 'index($5, r "/") == 1' /proc/self/mountinfo | grep . > /dev/null && left+=("mounts under $dir")
     ip link show "$BRIDGE" > /dev/null 2>&1 && left+=("the bridge $BRIDGE")
+    ip netns list 2>/dev/null | grep "^$FAKE_NETNS\b" > /dev/null && left+=("the network namespace $FAKE_NETNS")
+    ip route show "$KWOK_CIDR" 2>/dev/null | grep . > /dev/null && left+=("a route to $KWOK_CIDR")
     ip -o link show type veth 2>/dev/null | grep "master $BRIDGE" > /dev/null && left+=("veths on $BRIDGE")
     { iptables-save; ip6tables-save; } 2>/dev/null | grep 'KUBE-\|'"$FWD_CHAIN" > /dev/null && left+=("iptables rules")
     ls -d /sys/fs/cgroup/*"$CGROUP_ROOT" > /dev/null 2>&1 && left+=("cgroups $CGROUP_ROOT")
     if [ ${#left[@]} = 0 ]; then
-        echo "ok   - down after SIGKILL to every process of the cluster: no process, mount, bridge, veth, iptables rule or cgroup left"
+        echo "ok   - down after SIGKILL to every process of the cluster: no process, mount, bridge, veth, namespace, route, iptables rule or cgroup left"
         pass=$((pass + 1))
     else
         echo "FAIL - down after SIGKILL left: ${left[*]}"; fail=$((fail + 1))
@@ -157,7 +162,7 @@ down_after_sigkill() {
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
 # kwok's fake nodes, for scenarios with more pods than the node runs (sc_watch)
-"$cl/fake-nodes" --dir "$dir" --nodes 2 | tail -n 1 || abort "test/cluster/fake-nodes"
+"$cl/fake-nodes" --dir "$dir" --nodes 2 --endpoints "$FAKE_PORT" | tail -n 2 || abort "test/cluster/fake-nodes"
 # The fault-injecting proxy's own tests (its Go is the cluster's: 1.26).
 ( find_go > /dev/null; cd "$root/test/faultproxy" &&
     GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" test -count=1 . &&

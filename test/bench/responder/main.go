@@ -1,26 +1,100 @@
-// responder: one process standing in for a fleet of pods' /metrics
-// endpoints. Bound to 0.0.0.0:PORT it answers on every loopback address
-// (127.x.y.z), so 10k simulated pods with distinct IPs can be scraped.
+// responder: one process standing in for a fleet of pods' endpoints. Bound
+// to 0.0.0.0:PORT it answers on every address routed to it: every loopback
+// address (127.x.y.z) on the host, or every pod IP of kwok's fake nodes when
+// it runs in the network namespace that owns their CIDR
+// (test/cluster/fake-nodes --endpoints). So 10k pods with distinct IPs can be
+// scraped, each with a usage of its own.
+//
+//	GET  /metrics      Prometheus text: go_memstats_heap_inuse_bytes (the
+//	                   usage of the address asked), process_resident_memory_bytes
+//	                   (20 MiB more), go_goroutines
+//	POST /debug/gc     a forced GC: counted, the usage stays
+//	POST /_usage       {"IP": bytes, ..., "*": bytes}: usages from now on
+//	                   ("*": every address not named)
+//	GET  /_hits        {"IP path": count} of every request but these two
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"net/http"
+	"sync"
 )
+
+type state struct {
+	mu    sync.Mutex
+	usage map[string]int64
+	def   int64
+	hits  map[string]int
+}
+
+func localIP(r *http.Request) string {
+	a, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+func (s *state) count(ip, path string) {
+	s.mu.Lock()
+	s.hits[ip+" "+path]++
+	s.mu.Unlock()
+}
 
 func main() {
 	listen := flag.String("listen", "0.0.0.0:19000", "address")
-	heap := flag.Int64("heap", 50<<20, "go_memstats_heap_inuse_bytes to report")
+	heap := flag.Int64("heap", 50<<20, "go_memstats_heap_inuse_bytes of every address not set by /_usage")
 	flag.Parse()
-	body := fmt.Sprintf("# HELP go_goroutines Number of goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 12\n"+
-		"# HELP go_memstats_heap_inuse_bytes Heap in use.\n# TYPE go_memstats_heap_inuse_bytes gauge\n"+
-		"go_memstats_heap_inuse_bytes %d\n# HELP process_resident_memory_bytes RSS.\n"+
-		"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", *heap, *heap+(20<<20))
+	s := &state{usage: map[string]int64{}, def: *heap, hits: map[string]int{}}
 	http.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		ip := localIP(r)
+		s.count(ip, r.URL.Path)
+		s.mu.Lock()
+		u, ok := s.usage[ip]
+		if !ok {
+			u = s.def
+		}
+		s.mu.Unlock()
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprint(w, body)
+		fmt.Fprintf(w, "# HELP go_goroutines Number of goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 12\n"+
+			"# HELP go_memstats_heap_inuse_bytes Heap in use.\n# TYPE go_memstats_heap_inuse_bytes gauge\n"+
+			"go_memstats_heap_inuse_bytes %d\n# HELP process_resident_memory_bytes RSS.\n"+
+			"# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", u, u+(20<<20))
+	})
+	http.HandleFunc("/debug/gc", func(w http.ResponseWriter, r *http.Request) {
+		s.count(localIP(r), r.URL.Path)
+		w.WriteHeader(http.StatusOK)
+	})
+	http.HandleFunc("/_usage", func(w http.ResponseWriter, r *http.Request) {
+		var set map[string]int64
+		if r.Method != http.MethodPost || json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&set) != nil {
+			http.Error(w, `POST {"IP": bytes, "*": bytes}`, http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		for k, v := range set {
+			if k == "*" {
+				s.def = v
+			} else {
+				s.usage[k] = v
+			}
+		}
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	http.HandleFunc("/_hits", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		json.NewEncoder(w).Encode(s.hits)
 	})
 	log.Fatal(http.ListenAndServe(*listen, nil))
 }

@@ -44,6 +44,7 @@ type state struct {
 	blocked chan struct{}
 	ngor    int
 	live    *node // thrash: the held heap
+	burnt   bool  // burst: the cap was reached once
 }
 
 // node: 64 bytes with a pointer, so the GC has to trace what is held.
@@ -71,8 +72,11 @@ func (s *state) tick(dt time.Duration) {
 	defer s.mu.Unlock()
 	n := int(s.rate * dt.Seconds() * 1024) // KiB this tick
 	switch s.mode {
-	case "garbage":
-		if len(s.garbage) < s.max*16 {
+	case "garbage", "burst":
+		if s.mode == "burst" && len(s.garbage) >= s.max*16 {
+			s.burnt = true // once: a forced GC frees it for good
+		}
+		if len(s.garbage) < s.max*16 && !s.burnt {
 			for i := 0; i < n/64; i++ {
 				b := make([]byte, 64<<10)
 				for j := 0; j < len(b); j += 4096 {
@@ -121,7 +125,8 @@ func (s *state) setMode(mode string, rate float64) {
 	if rate > 0 {
 		s.rate = rate
 	}
-	if mode == "garbage" {
+	s.burnt = false
+	if mode == "garbage" || mode == "burst" {
 		debug.SetGCPercent(-1)
 	} else {
 		debug.SetGCPercent(100)
@@ -138,7 +143,7 @@ func (s *state) setMode(mode string, rate float64) {
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:6060", "address to serve on")
-	mode := flag.String("mode", "idle", "idle, garbage, held, steady, goroutines or thrash")
+	mode := flag.String("mode", "idle", "idle, garbage, burst (garbage up to --max once), held, steady, goroutines or thrash")
 	rate := flag.Float64("rate", 4, "MiB per second (goroutines: x10 per second)")
 	max := flag.Int("max", 512, "cap on memory held or pending, MiB")
 	flag.Parse()

@@ -35,6 +35,7 @@ func main() {
 	nodes := flag.Int("nodes", 10, "kwok nodes kwok-node-0 .. kwok-node-(M-1) to spread them over")
 	workers := flag.Int("workers", 16, "concurrent creates")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
+	metricsPort := flag.Int("metrics-port", 0, "declare this container port and point membudget.io/metrics at it (0: no endpoint, usage from the metrics API)")
 	flag.Parse()
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -61,7 +62,7 @@ func main() {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				p := pod(*ns, i, *nodes)
+				p := pod(*ns, i, *nodes, *metricsPort)
 				_, err := cs.CoreV1().Pods(*ns).Create(ctx, p, metav1.CreateOptions{})
 				if err != nil && !apierrors.IsAlreadyExists(err) {
 					if failed.Add(1) <= 3 {
@@ -133,19 +134,26 @@ wait:
 }
 
 // pod i: budgeted and gated as the webhook leaves a pod, on a kwok node.
-func pod(ns string, i, nodes int) *corev1.Pod {
+func pod(ns string, i, nodes, metricsPort int) *corev1.Pod {
+	ann := map[string]string{"membudget.io/budget": "64Mi", "membudget.io/usage": "working-set"}
+	var ports []corev1.ContainerPort
+	if metricsPort > 0 {
+		ann["membudget.io/usage"] = "heap"
+		ann["membudget.io/metrics"] = fmt.Sprintf("%d/metrics", metricsPort)
+		ports = []corev1.ContainerPort{{ContainerPort: int32(metricsPort)}}
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: fmt.Sprintf("p-%d", i), Namespace: ns,
 			Labels:      map[string]string{"app": fmt.Sprintf("app-%d", i%100)},
-			Annotations: map[string]string{"membudget.io/budget": "64Mi", "membudget.io/usage": "working-set"},
+			Annotations: ann,
 		},
 		Spec: corev1.PodSpec{
 			NodeName:       fmt.Sprintf("kwok-node-%d", i%nodes),
 			ReadinessGates: []corev1.PodReadinessGate{{ConditionType: "membudget.io/within-budget"}},
 			Tolerations: []corev1.Toleration{{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists,
 				Effect: corev1.TaintEffectNoSchedule}},
-			Containers: []corev1.Container{{Name: "app", Image: "fake",
+			Containers: []corev1.Container{{Name: "app", Image: "fake", Ports: ports,
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
 					corev1.ResourceMemory: resource.MustParse("128Mi")}}}},
 		},
