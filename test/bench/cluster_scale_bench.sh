@@ -8,7 +8,11 @@
 #     empty namespace (the baseline subtracted for the per-pod figure);
 #   - a client-go shared informer for pods (test/bench/informer), as
 #     controller-runtime controllers list and watch, with and without
-#     managedFields: time to HasSynced, VmRSS after a GC, and its baseline.
+#     managedFields: time to HasSynced, VmRSS after a GC, and its baseline;
+#   - then (N <= 10000) a sample cycle over the same pods by direct scrapes
+#     of their /metrics, which one process answers for every pod IP
+#     (test/bench/responder, fake-nodes --endpoints): the median cycle and
+#     what it costs per pod.
 # Medians; ratios membudget/informer. Figures, not assertions.
 #   usage: test/bench/cluster_scale_bench.sh MEMBUDGET_BINARY [N...]
 #   BENCH_CLUSTER_DIR (default /var/tmp/membudget-bench-cluster); the

@@ -1099,31 +1099,33 @@ def sc_owner_one_at_a_time(ns):
 
 
 def sc_last_chance_gc(ns):
-    """A jump straight into the evict tier: the GC endpoint is tried first,
-    and the next fresh sample decides. A burst of garbage (made once): the GC
-    frees it, no eviction. Held memory: the same GC, then the eviction."""
+    """Past the evict tier between two samples: the GC endpoint is tried
+    before any eviction, and the next fresh sample decides. A burst of
+    garbage (made once): a forced GC frees it, no eviction. Held memory: the
+    GC first, then the eviction. (The real breaker walks the tiers a sample
+    at a time: with usage far past them all, the GC comes at the gc tier, and
+    the evict tier asks for one more unless one was just made.)"""
     started = start_target(ns, "jump", budget="64Mi", limit="512Mi", mode="idle", maxmib=300,
                            tiers="throttle=80,gc=90,evict=95")
     if not started:
         return
     _, name, ip = started
     wait_until(lambda: (membudget_view(ns, name) or {}).get("fresh"), 90, 0.5)
-    control(ip, "burst", 300)  # 300 MiB of garbage once: past 95% between two samples
-    ok = wait_until(lambda: any("one last GC before evicting" in m
-                                for e in events(ns, name) for m in [e["message"]]), 60, 0.2)
-    check("garbage past the evict tier at once: one last GC before evicting", ok,
-          [(e["reason"], e["message"]) for e in events(ns, name)])
-    check("... the GC reached the pod", wait_until(
-        lambda: metrics(ip).get("membudget_forced_gc_total", 0) >= 1, 30, 0.5))
-    time.sleep(4)
-    check("... it freed the garbage: no eviction", "MemoryBudgetEvicted" not in reasons(ns, name),
-          reasons(ns, name))
+    control(ip, "burst", 300)  # 300 MiB of garbage once: 470% of the budget within a second
+    check("a burst of garbage far past the evict tier: a forced GC frees it and the pod recovers",
+          wait_until(lambda: "MemoryBudgetRecovered" in reasons(ns, name), 60, 0.5) and
+          "MemoryBudgetGCForced" in reasons(ns, name), reasons(ns, name))
+    check("... the GC reached the pod", metrics(ip).get("membudget_forced_gc_total", 0) >= 1)
+    check("... no eviction", "MemoryBudgetEvicted" not in reasons(ns, name), reasons(ns, name))
     control(ip, "idle")
     wait_until(lambda: cond_of(kj("-n", ns, "pod", name)) == "True", 60, 0.5)
-    gcs = metrics(ip).get("membudget_forced_gc_total", 0)
+    before = len(reasons(ns, name))
     control(ip, "held", 300)
-    check("held memory past the evict tier at once: the last GC, then evicted", wait_until(
+    check("held memory far past the evict tier: evicted", wait_until(
         lambda: "MemoryBudgetEvicted" in reasons(ns, name), 120, 0.5), reasons(ns, name))
+    later = reasons(ns, name)[before:]
+    check("... after a GC was tried (Event GCForced first)", "MemoryBudgetGCForced" in later and
+          later.index("MemoryBudgetGCForced") < later.index("MemoryBudgetEvicted"), later)
 
 
 def sc_excluded_namespaces(ns):
@@ -1396,8 +1398,8 @@ def sc_metrics_failing(ns):
     moves on fresh data from the real metrics-server."""
     def run(work, hns):
         p = leaky_pod(hns, "w", "64Mi", "256Mi", mode="held", rate=16, maxmib=56, gated=True,
-                      ann={"membudget.io/metrics": None, "membudget.io/gc": None,
-                           "membudget.io/profile": None})
+                      usage="working-set", ann={"membudget.io/metrics": None,
+                                                "membudget.io/gc": None, "membudget.io/profile": None})
         check("the pod is made", p.returncode == 0, p.stderr)
         pod = running(hns, "w")
         if not pod:
