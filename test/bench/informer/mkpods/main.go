@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -130,6 +131,41 @@ wait:
 			die("timed out with %d/%d Running", running, *count)
 		}
 	}
+	// As membudget leaves them: the gate's condition True (kwok, as its
+	// stages are run here, leaves readiness gates alone, as a kubelet does).
+	// A controller measured later then syncs a settled namespace, as after a
+	// restart, instead of writing 10k conditions while it is measured.
+	gated := make(chan int)
+	var set, setFailed atomic.Int64
+	patch := []byte(`{"status":{"conditions":[{"type":"membudget.io/within-budget","status":"True",` +
+		`"reason":"WithinBudget","message":"mkpods: as membudget leaves a pod within budget"}]}}`)
+	var pw sync.WaitGroup
+	for w := 0; w < *workers; w++ {
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			for i := range gated {
+				_, err := cs.CoreV1().Pods(*ns).Patch(ctx, fmt.Sprintf("p-%d", i),
+					types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+				if err != nil {
+					if setFailed.Add(1) <= 3 {
+						fmt.Fprintf(os.Stderr, "mkpods: condition of p-%d: %v\n", i, err)
+					}
+					continue
+				}
+				set.Add(1)
+			}
+		}()
+	}
+	for i := 0; i < *count; i++ {
+		gated <- i
+	}
+	close(gated)
+	pw.Wait()
+	if setFailed.Load() > 0 {
+		die("%d condition patches failed", setFailed.Load())
+	}
+	fmt.Fprintf(os.Stderr, "mkpods: the gate's condition True on %d pods\n", set.Load())
 	fmt.Printf("{\"pods\": %d, \"seconds\": %.1f}\n", *count, time.Since(start).Seconds())
 }
 
