@@ -199,12 +199,14 @@ struct pl_pod {
     double percent;          /* last fresh figure, percent of budget */
     int64_t usage, budget;
     mb_mono_ms last_fresh;   /* when the last fresh figure was taken */
-    char last_err[160];
+    char *last_err;          /* why the last sample was stale; NULL when fresh (pl_cleanup) */
     mb_mono_ms epoch;        /* origin of the leak windows' times */
-    float lx[PL_LEAK_MAX], ly[PL_LEAK_MAX]; /* post-GC usage: minutes, percent */
-    uint8_t ln;
-    float gx[PL_LEAK_MAX], gy[PL_LEAK_MAX]; /* goroutines: minutes, count */
-    uint8_t gn;
+    /* The leak windows, made at the configured size when first fed (paid
+     * only by pods that have the figure: a sampled pod is one of up to
+     * 100k): l = post-GC usage (minutes, percent), g = goroutines (minutes,
+     * count), x values then y values. */
+    float *lw, *gw;
+    uint8_t ln, lcap, gn, gcap;
     bool leak_reported, gor_reported;
     bool throttled;          /* the readiness condition is (to be) False */
     bool gc_inflight, post_gc, gc_report;
@@ -248,6 +250,8 @@ struct pl_pod {
 };
 
 void pl_init(struct pl_pod *pp);
+/* Frees what pl_step made (the leak windows, the stale reason). NULL-safe. */
+void pl_cleanup(struct pl_pod *pp);
 
 /* A sample. */
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,

@@ -47,6 +47,8 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
  * must be worth that (a 592-byte inline pair of strings once doubled it). */
 _Static_assert(sizeof(struct podstate) <= 72, "struct podstate grew: it is paid per pod");
 _Static_assert(sizeof(struct pc_pod) <= 80, "struct pc_pod grew: it is paid per pod");
+/* ...and this by every pod the leader samples (the leak windows aside). */
+_Static_assert(sizeof(struct podrun) <= 464, "struct podrun grew: it is paid per sampled pod");
 
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
  * whatever is queued or in flight for it. */

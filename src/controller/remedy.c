@@ -626,6 +626,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
             log_info("eviction slot released: the pod is gone and its owner is Ready",
                      "{s:s,s:s}", "namespace", s->pod->sh->ns, "pod", s->pod->name);
     }
+    pl_cleanup(s->pl);
     mb_free(run); /* with the planner's state, its first member */
     s->pl = NULL;
     s->gq.record_own = false;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "membudget/alloc.h"
 #include "membudget/config.h"
 #include "membudget/kobj.h"
 #include "membudget/leak.h"
@@ -293,6 +294,18 @@ void pl_throttle_done(struct pl_pod *pp, bool ok, struct pl_plan *out)
 
 /* --- leak windows ------------------------------------------------------------- */
 
+/* The window *w of `win` points (x then y), made or remade at that size. */
+static float *window(float **w, uint8_t *cap, uint8_t *n, size_t win)
+{
+    if (!*w || *cap != win) {
+        mb_free(*w);
+        *w = mb_xcalloc(2 * win, sizeof **w);
+        *cap = (uint8_t)win;
+        *n = 0;
+    }
+    return *w;
+}
+
 static void push(float *x, float *y, uint8_t *n, size_t win, float xv, float yv)
 {
     if (*n >= win) {
@@ -324,12 +337,13 @@ static void goroutine_check(struct pl_pod *pp, const struct pl_conf *c, const st
     size_t win = c->leak_window;
     if (!s->has_goroutines)
         return;
-    push(pp->gx, pp->gy, &pp->gn, win, t, (float)s->goroutines);
-    if (pp->gn < win || !fit(pp->gx, pp->gy, pp->gn, &f))
+    float *gx = window(&pp->gw, &pp->gcap, &pp->gn, win), *gy = gx + win;
+    push(gx, gy, &pp->gn, win, t, (float)s->goroutines);
+    if (pp->gn < win || !fit(gx, gy, pp->gn, &f))
         return;
     double mean = 0;
     for (size_t i = 0; i < pp->gn; i++)
-        mean += pp->gy[i] / (double)pp->gn;
+        mean += gy[i] / (double)pp->gn;
     double rel = mean > 0 ? f.slope_per_min * 100.0 / mean : 0;
     bool leak = f.slope_per_min > 0 && f.r2 >= 0.8 && rel >= c->leak_min_slope;
     if (leak && !pp->gor_reported) {
@@ -361,12 +375,13 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
             return;
         pp->post_gc = false;
     }
-    push(pp->lx, pp->ly, &pp->ln, win, t, (float)pp->percent);
+    float *lx = window(&pp->lw, &pp->lcap, &pp->ln, win), *ly = lx + win;
+    push(lx, ly, &pp->ln, win, t, (float)pp->percent);
     if (pp->ln < win)
         return;
     struct leak_fit f;
     double mins = -1;
-    bool leak = fit(pp->lx, pp->ly, pp->ln, &f) &&
+    bool leak = fit(lx, ly, pp->ln, &f) &&
                 leak_suspected(&f, c->leak_min_slope, (double)sp->tiers.evict, &mins);
     out->leak = leak;
     if (leak && !pp->leak_reported) {
@@ -629,6 +644,15 @@ void pl_init(struct pl_pod *pp)
     backoff_init(&pp->ebo, PL_EVICT_BACKOFF_BASE_MS, PL_EVICT_BACKOFF_MAX_MS);
 }
 
+void pl_cleanup(struct pl_pod *pp)
+{
+    if (!pp)
+        return;
+    MB_FREE(pp->lw);
+    MB_FREE(pp->gw);
+    MB_FREE(pp->last_err);
+}
+
 /* Leaving the evict tier ends this stay's attempts; recovery ends the
  * escalation (the next one captures a new profile). */
 static void left_tier(struct pl_pod *pp, enum brk_tier to)
@@ -659,7 +683,15 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
         return; /* nothing to compare with (admission makes this rare) */
     pp->sampled = true;
     pp->last_ok = s->ok;
-    snprintf(pp->last_err, sizeof pp->last_err, "%s", s->ok || !s->err ? "" : s->err);
+    /* (kept as it is while the reason does not change: a pod stale for
+     * hours costs one string, not one per sample) */
+    const char *why = s->ok || !s->err ? "" : s->err;
+    if (!*why)
+        MB_FREE(pp->last_err);
+    else if (!pp->last_err || strcmp(pp->last_err, why) != 0) {
+        mb_free(pp->last_err);
+        pp->last_err = mb_xstrndup(why, strnlen(why, 159));
+    }
     struct brk_sample bs = {.ok = s->ok, .taken = s->taken};
     if (s->ok) {
         pp->usage = s->usage;
@@ -771,7 +803,7 @@ json_t *pl_pod_json(const struct pl_pod *pp)
                           (json_int_t)pp->budget);
     json_object_set_new(j, "percent", json_real(round(pp->percent * 10) / 10));
     if (!pp->last_ok)
-        json_object_set_new(j, "staleReason", json_string(pp->last_err));
+        json_object_set_new(j, "staleReason", json_string(pp->last_err ? pp->last_err : ""));
     json_object_set_new(j, "leakSuspected", json_boolean(pp->leak_reported));
     json_object_set_new(j, "evicting", json_boolean(pp->inflight));
     json_object_set_new(j, "evicted", json_boolean(pp->evicted));

@@ -202,6 +202,7 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             ck_assert_msg(pl_record_parse(msg, &rec), "record %s", msg);
             now += 5000000; /* another process: another monotonic origin */
             wall += 6000;   /* six seconds of failover */
+            pl_cleanup(&pp); /* a new replica starts from nothing */
             pl_init(&pp);
             pl_resume(&pp, &c, &sp, &rec, now, wall);
         } else {
@@ -209,6 +210,7 @@ static void run(enum variant v, const char *script, char *out, size_t len)
         }
         show(&plan, sample, out, len);
     }
+    pl_cleanup(&pp);
 }
 
 static const struct {
@@ -387,6 +389,8 @@ START_TEST(test_planner_event_text)
     ck_assert_str_eq(json_string_value(json_object_get(j, "tier")), "evict");
     ck_assert(json_is_true(json_object_get(j, "profileCaptured")));
     json_decref(j);
+    pl_cleanup(&pp);
+    pl_cleanup(&other);
 }
 END_TEST
 
@@ -487,6 +491,7 @@ START_TEST(test_planner_oom_and_thrash_text)
                      "heap sits near the limit, so the runtime collects without pause");
     ck_assert(plan.gc_share_set && plan.gc_share > 0.79 && plan.gc_share < 0.81);
     ck_assert_int_eq(plan.thrashing, 1);
+    pl_cleanup(&pp);
 }
 END_TEST
 
@@ -551,6 +556,7 @@ START_TEST(test_planner_memlimit_rows)
     /* said once: the same state again says nothing */
     pl_memlimit(&pp, &c, &sp, &in, 2000, &plan);
     ck_assert(!plan.nev && !plan.call_memlimit);
+    pl_cleanup(&pp);
 }
 END_TEST
 
@@ -594,6 +600,7 @@ START_TEST(test_planner_memlimit_answers)
     pl_memlimit_done(&pp, &c, false, 0, 0, 2, "HTTP 404", 24100, &plan);
     ck_assert(said(&plan, "MemoryBudgetLimitUpdated",
                    "could not set GOMEMLIMIT 1Gi -> 2Gi: HTTP 404; retrying in 20s"));
+    pl_cleanup(&pp);
 }
 END_TEST
 
