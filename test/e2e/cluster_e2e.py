@@ -1502,11 +1502,58 @@ def sc_oom_ledger(ns):
     host_scenario(run)
 
 
+def sc_leader_election(ns):
+    """Two membudgets on this machine electing through a real Lease (in
+    membudget's namespace, under a name of their own): exactly one leads,
+    the other writes nothing; after kill -9 of the leader the other takes
+    the Lease and acts; SIGTERM releases the Lease."""
+    lease = "e2e-host-controller"
+
+    def run(work, hns):
+        le = ["--leader-elect", "--leader-election-namespace", "membudget",
+              "--leader-election-id", lease, "--leader-elect-lease-duration", "3s",
+              "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms"]
+
+        def debug(c):
+            try:
+                return json.loads(c.get("/debug/pods"))
+            except (OSError, ValueError):
+                return {}
+
+        def writes(c):
+            m = prom_values(c.get("/metrics"))
+            return sum(v for k, v in m.items() if k.startswith(
+                ("membudget_condition_patches_total", "membudget_actions_total")))
+        a = host_ctl(work, "a", args=le + ["--leader-election-identity", "a"])
+        check("a takes the Lease", wait_until(lambda: debug(a).get("leader"), 30, 0.5))
+        b = host_ctl(work, "b", args=le + ["--leader-election-identity", "b"])
+        wait_until(lambda: debug(b).get("synced"), 30, 0.5)
+        check("exactly one leader", debug(a).get("leader") and not debug(b).get("leader"))
+        fake_pod(hns, "x", gated=True)
+        check("the leader gates a new pod", wait_until(
+            lambda: cond_of(kj("-n", hns, "pod", "x") or {}) == "True", 60, 0.5))
+        check("the other writes nothing", writes(b) == 0, writes(b))
+        a.p.kill()
+        a.p.wait()
+        check("after kill -9 of the leader, the other takes the Lease", wait_until(
+            lambda: debug(b).get("leader"), 30, 0.5),
+            (kj("-n", "membudget", "lease", lease) or {}).get("spec"))
+        fake_pod(hns, "y", gated=True)
+        check("the new leader acts", wait_until(
+            lambda: cond_of(kj("-n", hns, "pod", "y") or {}) == "True", 60, 0.5))
+        rc = b.stop()
+        spec = (kj("-n", "membudget", "lease", lease) or {}).get("spec", {})
+        check("SIGTERM releases the Lease and exits 0", rc == 0 and not spec.get("holderIdentity"),
+              (rc, spec))
+        kubectl("-n", "membudget", "delete", "lease", lease, "--ignore-not-found", ok=False)
+    host_scenario(run)
+
+
 SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_resize, sc_failover,
              sc_rbac_and_writes, sc_watch, sc_hostile, sc_dry_run, sc_goroutine_leak, sc_ssrf_guard,
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
-             sc_series_limit, sc_oom_ledger]
+             sc_series_limit, sc_oom_ledger, sc_leader_election]
 
 
 def main():

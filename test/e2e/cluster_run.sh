@@ -194,7 +194,7 @@ if [ -n "${E2E_ONLY:-}" ]; then
     # shellcheck disable=SC2086
     [ -z "${only// /}" ] || suite helm $only
 else
-    suite helm admission throttle_gc evict oom api_paths resize failover rbac_and_writes watch hostile
+    suite helm   # every scenario of cluster_e2e.py
     admission_chain
     upgrade
     "$cl/install-membudget" --dir "$dir" --via helm --uninstall || abort "helm uninstall"
