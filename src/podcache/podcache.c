@@ -11,7 +11,6 @@
  *
  * Table: linear probing on FNV-1a of "ns/name", power-of-two size, load kept
  * under 0.7 counting tombstones; rehash on growth or when tombstones pile up.
- * Interned namespaces compare by pointer.
  */
 #include <stdio.h>
 #include <string.h>
@@ -203,7 +202,7 @@ static size_t find(const struct podcache *c, const char *ns, const char *name, b
         if (p == TOMB) {
             if (first_tomb == SIZE_MAX)
                 first_tomb = i;
-        } else if (strcmp(p->name, name) == 0 && (p->sh->ns == ns || strcmp(p->sh->ns, ns) == 0)) {
+        } else if (strcmp(p->name, name) == 0 && strcmp(p->sh->ns, ns) == 0) {
             *found = true;
             return i;
         }
