@@ -12,6 +12,7 @@
  * Table: linear probing on FNV-1a of "ns/name", power-of-two size, load kept
  * under 0.7 counting tombstones; rehash on growth or when tombstones pile up.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,15 +62,20 @@ static struct istr **istr_slot(struct iset *t, const char *s, size_t len, uint64
     return pp;
 }
 
-static void istr_grow(struct iset *t)
+/* Doubles t's buckets. Entries are chained through the pointer at next_off
+ * and hashed by the uint64_t at hash_off (strings and shapes alike). */
+static void iset_grow(struct iset *t, size_t next_off, size_t hash_off)
 {
     size_t cap = t->cap * 2;
     void **b = mb_xcalloc(cap, sizeof *b);
     for (size_t i = 0; i < t->cap; i++)
-        for (struct istr *e = t->b[i], *nx; e; e = nx) {
-            nx = e->next;
-            e->next = b[e->hash & (cap - 1)];
-            b[e->hash & (cap - 1)] = e;
+        for (char *e = t->b[i], *nx; e; e = nx) {
+            void **next = (void **)(void *)(e + next_off);
+            uint64_t h;
+            memcpy(&h, e + hash_off, sizeof h);
+            nx = *next;
+            *next = b[h & (cap - 1)];
+            b[h & (cap - 1)] = e;
         }
     mb_free(t->b);
     t->b = b;
@@ -98,7 +104,7 @@ static const char *intern(struct iset *t, const char *s)
     t->n++;
     t->bytes += sizeof *e + len + 1;
     if (t->n > t->cap)
-        istr_grow(t);
+        iset_grow(t, offsetof(struct istr, next), offsetof(struct istr, hash));
     return e->s;
 }
 
@@ -423,19 +429,8 @@ static const struct pc_shape *shape_of(struct podcache *c, const json_t *pod, co
     t->b[h & (t->cap - 1)] = sh;
     t->n++;
     t->bytes += total;
-    if (t->n > t->cap) {
-        size_t cap = t->cap * 2;
-        void **nb = mb_xcalloc(cap, sizeof *nb);
-        for (size_t i = 0; i < t->cap; i++)
-            for (struct pc_shape *e = t->b[i], *nx; e; e = nx) {
-                nx = e->next;
-                e->next = nb[e->hash & (cap - 1)];
-                nb[e->hash & (cap - 1)] = e;
-            }
-        mb_free(t->b);
-        t->b = nb;
-        t->cap = cap;
-    }
+    if (t->n > t->cap)
+        iset_grow(t, offsetof(struct pc_shape, next), offsetof(struct pc_shape, hash));
     return sh;
 }
 

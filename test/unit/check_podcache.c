@@ -339,6 +339,42 @@ START_TEST(test_pc_many)
 }
 END_TEST
 
+/* Many shapes and node names: the interning tables grow past their first
+ * buckets (64) and every pod still points at its own; all go with the pods
+ * (pc_free asserts no shape is left; valgrind and ASan check the rest). */
+START_TEST(test_pc_interning_grows)
+{
+    struct podcache *c = pc_new(NULL, NULL, NULL, 8);
+    char ns[32], node[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(ns, sizeof ns, "ns-%d", i);
+        snprintf(node, sizeof node, "node-%d", i);
+        json_t *p = pod(ns, "p", ns, "1Gi", true);
+        json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string(node));
+        ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+        json_decref(p);
+    }
+    ck_assert_uint_eq(pc_count(c), 300);
+    for (int i = 0; i < 300; i += 7) {
+        snprintf(ns, sizeof ns, "ns-%d", i);
+        snprintf(node, sizeof node, "node-%d", i);
+        const struct pc_pod *p = pc_get(c, ns, "p");
+        ck_assert_ptr_nonnull(p);
+        ck_assert_str_eq(p->sh->ns, ns);
+        ck_assert_str_eq(p->node, node);
+        ck_assert_str_eq(pc_uid(p), ns);
+    }
+    for (int i = 0; i < 300; i++) {
+        snprintf(ns, sizeof ns, "ns-%d", i);
+        json_t *p = pod(ns, "p", ns, "1Gi", true);
+        ck_assert_int_eq(pc_apply(c, KOBJ_DELETED, p, NULL), MB_OK);
+        json_decref(p);
+    }
+    ck_assert_uint_eq(pc_count(c), 0);
+    pc_free(c);
+}
+END_TEST
+
 /* A record's own strings are bounded (its offsets are 16 bits): a pod
  * whose remediation record is absurdly long is refused, by name, and the
  * cache stays as it was. */
@@ -640,6 +676,7 @@ Suite *pc_suite(void)
     tcase_add_test(tc, test_pc_record_fields);
     tcase_add_test(tc, test_pc_shapes_shared);
     tcase_add_test(tc, test_pc_strings_bounded);
+    tcase_add_test(tc, test_pc_interning_grows);
     tcase_add_test(tc, test_pc_what_is_kept);
     tcase_add_test(tc, test_pc_target_as_the_webhook);
     tcase_add_test(tc, test_pc_container_status_and_workload);
