@@ -153,11 +153,10 @@ def slice_ready(ns, svc, pod_ip):
 
 # --- the leaky target in a pod -------------------------------------------------------
 
-def leaky_workload(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, replicas=1,
-                   tiers=None, usage="heap", ann=None, kind="Deployment", env=None,
-                   memlimit=False):
-    """A Deployment (and its Service) of the leaky target, budgeted and
-    instrumented as the README tells a Go service to be."""
+def leaky_annotations(budget, usage="heap", tiers=None, memlimit=False, ann=None):
+    """membudget's annotations on the leaky target, as the README tells a Go
+    service to be instrumented; `ann` adds to them (a None value leaves
+    that annotation out)."""
     a = {"membudget.io/budget": budget, "membudget.io/usage": usage,
          "membudget.io/metrics": "%d/metrics" % PORT, "membudget.io/gc": "%d/debug/gc" % PORT,
          "membudget.io/profile": "%d/debug/pprof/heap" % PORT}
@@ -166,16 +165,32 @@ def leaky_workload(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, rep
     if tiers:
         a["membudget.io/tiers"] = tiers
     a.update(ann or {})
-    container = {"name": "app", "image": LEAKY, "imagePullPolicy": "Never",
-                 "args": ["--listen", ":%d" % PORT, "--mode", mode, "--rate", str(rate),
-                          "--max", str(maxmib)],
-                 "ports": [{"name": "http", "containerPort": PORT}],
-                 "resources": {"requests": {"memory": "16Mi", "cpu": "10m"},
-                               "limits": {"memory": limit}},
-                 "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
-    tmpl = {"metadata": {"labels": {"app": name}, "annotations": a},
-            "spec": {"terminationGracePeriodSeconds": 1, "containers": [container],
-                     "enableServiceLinks": False, "automountServiceAccountToken": False}}
+    return {k: v for k, v in a.items() if v is not None}
+
+
+def leaky_container(limit, mode="idle", rate=1, maxmib=256, env=None, listen=PORT):
+    """The leaky target's container (declaring PORT; listening on `listen`)."""
+    return {"name": "app", "image": LEAKY, "imagePullPolicy": "Never",
+            "args": ["--listen", ":%d" % listen, "--mode", mode, "--rate", str(rate),
+                     "--max", str(maxmib)],
+            "ports": [{"name": "http", "containerPort": PORT}],
+            "resources": {"requests": {"memory": "16Mi", "cpu": "10m"},
+                          "limits": {"memory": limit}},
+            "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
+
+
+LEAKY_SPEC = {"terminationGracePeriodSeconds": 1, "enableServiceLinks": False,
+              "automountServiceAccountToken": False}
+
+
+def leaky_workload(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, replicas=1,
+                   tiers=None, usage="heap", ann=None, kind="Deployment", env=None,
+                   memlimit=False):
+    """A Deployment (and its Service) of the leaky target, budgeted and
+    instrumented as the README tells a Go service to be."""
+    tmpl = {"metadata": {"labels": {"app": name},
+                         "annotations": leaky_annotations(budget, usage, tiers, memlimit, ann)},
+            "spec": dict(LEAKY_SPEC, containers=[leaky_container(limit, mode, rate, maxmib, env)])}
     obj = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": ns},
            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                     "template": tmpl}}
@@ -201,24 +216,8 @@ def leaky_pod(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, tiers=No
     """A bare Pod of the leaky target (its own owner), annotated as
     leaky_workload's; `gated`: the readiness gate written here (where no
     webhook injects it)."""
-    a = {"membudget.io/budget": budget, "membudget.io/usage": usage,
-         "membudget.io/metrics": "%d/metrics" % PORT, "membudget.io/gc": "%d/debug/gc" % PORT,
-         "membudget.io/profile": "%d/debug/pprof/heap" % PORT}
-    if memlimit:
-        a["membudget.io/memlimit"] = "%d/debug/memlimit" % PORT
-    if tiers:
-        a["membudget.io/tiers"] = tiers
-    a.update(ann or {})
-    a = {k: v for k, v in a.items() if v is not None}  # (None: that annotation left out)
-    spec = {"terminationGracePeriodSeconds": 1, "enableServiceLinks": False,
-            "automountServiceAccountToken": False,
-            "containers": [{"name": "app", "image": LEAKY, "imagePullPolicy": "Never",
-                            "args": ["--listen", ":%d" % listen, "--mode", mode, "--rate", str(rate),
-                                     "--max", str(maxmib)],
-                            "ports": [{"name": "http", "containerPort": PORT}],
-                            "resources": {"requests": {"memory": "16Mi", "cpu": "10m"},
-                                          "limits": {"memory": limit}},
-                            "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}]}
+    a = leaky_annotations(budget, usage, tiers, memlimit, ann)
+    spec = dict(LEAKY_SPEC, containers=[leaky_container(limit, mode, rate, maxmib, env, listen)])
     if gated:
         spec["readinessGates"] = [{"conditionType": GATE}]
     return kubectl("create", "-f", "-", ok=False, stdin=json.dumps({
@@ -337,12 +336,18 @@ def membudget_view(ns, name):
                 None)
 
 
+def api_server():
+    """The API server's URL, from DIR/kubeconfig."""
+    with open(os.path.join(DIR, "kubeconfig")) as f:
+        return [l.split()[-1] for l in f if "server:" in l][0]
+
+
 def api(method, path, body=None, ctype="application/json"):
     """A call to the API server as the admin (DIR/pki), for what kubectl does not
     send (server-side dry-run with strict field validation on a subresource)."""
     ctx = ssl.create_default_context(cafile=os.path.join(DIR, "pki", "ca.crt"))
     ctx.load_cert_chain(os.path.join(DIR, "pki", "admin.crt"), os.path.join(DIR, "pki", "admin.key"))
-    server = [l.split()[-1] for l in open(os.path.join(DIR, "kubeconfig")) if "server:" in l][0]
+    server = api_server()
     req = urllib.request.Request(server + path, method=method,
                                  data=json.dumps(body).encode() if body is not None else None)
     req.add_header("Content-Type", ctype)
@@ -779,7 +784,7 @@ class FaultProxy:
     binary, built by cluster_run.sh)."""
 
     def __init__(self, work):
-        server = [l.split()[-1] for l in open(os.path.join(DIR, "kubeconfig")) if "server:" in l][0]
+        server = api_server()
         af = os.path.join(work, "faultproxy.addr")
         self.p = subprocess.Popen([os.environ["MB_FAULTPROXY"], "--listen", "127.0.0.1:0",
                                    "--upstream", server, "--upstream-ca",
@@ -823,7 +828,7 @@ class HostCtl:
             cluster = "{server: 'http://%s'}" % server
         else:
             cluster = "{server: '%s', certificate-authority: '%s'}" % (
-                [l.split()[-1] for l in open(os.path.join(DIR, "kubeconfig")) if "server:" in l][0],
+                api_server(),
                 os.path.join(DIR, "pki", "ca.crt"))
         kc = os.path.join(work, name + ".kubeconfig")
         with open(kc, "w") as f:

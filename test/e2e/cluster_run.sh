@@ -39,8 +39,14 @@ finish() {
 # updates, never-governed namespaces, membudget down), its counts added.
 admission_chain() {
     MB_TEST_COUNTS=$counts "$root/test/e2e/cluster_admission.sh" --dir "$dir"
+    add_counts
+}
+# add_counts: a suite's "passed failed" (MB_TEST_COUNTS) added to ours; none
+# written (it crashed) is a failure.
+add_counts() {
     local p f
     read -r p f < "$counts" || { p=0; f=1; }
+    : > "$counts"   # (read once: a later suite that writes nothing is not given these)
     pass=$((pass + p)); fail=$((fail + f))
 }
 # (sc_hostile runs membudget on this machine through the fault-injecting proxy)
@@ -53,9 +59,7 @@ suite() {
     local via=$1; shift
     echo "## membudget installed --via $via"
     MB_TEST_COUNTS=$counts "$root/test/e2e/cluster_e2e.py" --dir "$dir" "$@"
-    local p f
-    read -r p f < "$counts" || { p=0; f=1; }
-    pass=$((pass + p)); fail=$((fail + f))
+    add_counts
 }
 
 # Bad input: each a clear error naming what is wrong, before anything starts.

@@ -70,7 +70,8 @@ static struct fk_req *list_then_watch(struct fake_kapi *f, struct loop *lp)
 }
 
 /* A started pods reflector on a loop, a fake API and a fake clock; backoff
- * 4 ms doubling to 64 ms so a test waits milliseconds. */
+ * 4 ms doubling to 64 ms so a test waits milliseconds; listing by pages, or
+ * by streamed watch (watch_list). */
 struct rtest {
     struct loop *lp;
     struct fake_kapi f;
@@ -79,14 +80,15 @@ struct rtest {
     struct reflector *r;
 };
 
-static void rtest_start(struct rtest *t, size_t max_page_bytes)
+static void rtest_start(struct rtest *t, size_t max_page_bytes, bool watch_list)
 {
     memset(t, 0, sizeof *t);
     ck_assert_int_eq(loop_new(&t->lp, LOOP_CLIENT, NULL), MB_OK);
     fake_kapi_init(&t->f);
     fake_clock_init(&t->fc, 1000000, 1795000000000LL);
     struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods", .backoff_base_ms = 4,
-                                .backoff_max_ms = 64, .max_page_bytes = max_page_bytes};
+                                .backoff_max_ms = 64, .max_page_bytes = max_page_bytes,
+                                .watch_list = watch_list};
     t->r = reflector_new(t->lp, &t->fc.clk, t->f.k, NULL, &rc, &SINK, &t->seen);
     reflector_start(t->r);
 }
@@ -101,7 +103,7 @@ static void rtest_stop(struct rtest *t)
 START_TEST(test_reflector_paces_410_and_short_watches)
 {
     struct rtest t;
-    rtest_start(&t, 0);
+    rtest_start(&t, 0, false);
     struct loop *lp = t.lp;
     struct fake_kapi *f = &t.f;
     struct reflector *r = t.r;
@@ -159,7 +161,7 @@ END_TEST
 START_TEST(test_reflector_list_errors_paced)
 {
     struct rtest t;
-    rtest_start(&t, 1 << 20);
+    rtest_start(&t, 1 << 20, false);
     struct loop *lp = t.lp;
     struct fake_kapi *f = &t.f;
     struct reflector *r = t.r;
@@ -177,19 +179,6 @@ START_TEST(test_reflector_list_errors_paced)
 }
 END_TEST
 
-/* A reflector that lists by streamed watch (sendInitialEvents). */
-static void rtest_start_watch_list(struct rtest *t)
-{
-    memset(t, 0, sizeof *t);
-    ck_assert_int_eq(loop_new(&t->lp, LOOP_CLIENT, NULL), MB_OK);
-    fake_kapi_init(&t->f);
-    fake_clock_init(&t->fc, 1000000, 1795000000000LL);
-    struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods", .backoff_base_ms = 4,
-                                .backoff_max_ms = 64, .watch_list = true};
-    t->r = reflector_new(t->lp, &t->fc.clk, t->f.k, NULL, &rc, &SINK, &t->seen);
-    reflector_start(t->r);
-}
-
 #define POD_EV(type, name, rv)                                                                 \
     "{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name      \
     "\",\"namespace\":\"x\",\"resourceVersion\":\"" rv "\"}}}\n"
@@ -204,7 +193,7 @@ static void rtest_start_watch_list(struct rtest *t)
 START_TEST(test_reflector_watch_list)
 {
     struct rtest t;
-    rtest_start_watch_list(&t);
+    rtest_start(&t, 0, true); /* lists by streamed watch */
     struct loop *lp = t.lp;
     struct fake_kapi *f = &t.f;
     struct reflector *r = t.r;
@@ -254,7 +243,7 @@ START_TEST(test_reflector_watch_list_refused)
     };
     for (size_t i = 0; i < sizeof refusals / sizeof *refusals; i++) {
         struct rtest t;
-        rtest_start_watch_list(&t);
+        rtest_start(&t, 0, true); /* lists by streamed watch */
         struct fk_req *w = NULL;
         RUN_UNTIL(t.lp, (w = fake_kapi_find(&t.f, "sendInitialEvents=true")), 200);
         ck_assert_ptr_nonnull(w);
@@ -283,7 +272,7 @@ START_TEST(test_reflector_watch_list_refused)
     }
 
     struct rtest t;
-    rtest_start_watch_list(&t);
+    rtest_start(&t, 0, true); /* lists by streamed watch */
     struct fk_req *w = NULL;
     RUN_UNTIL(t.lp, (w = fake_kapi_find(&t.f, "sendInitialEvents=true")), 200);
     fake_kapi_stream(w, POD_EV("ADDED", "a", "3"));
