@@ -44,7 +44,7 @@ type state struct {
 	blocked chan struct{}
 	ngor    int
 	live    *node // thrash: the held heap
-	burnt   bool  // burst: the cap was reached once
+	burnt   int   // burst: KiB made so far (the cap is made once, whatever a GC drops meanwhile)
 }
 
 // node: 64 bytes with a pointer, so the GC has to trace what is held.
@@ -73,10 +73,13 @@ func (s *state) tick(dt time.Duration) {
 	n := int(s.rate * dt.Seconds() * 1024) // KiB this tick
 	switch s.mode {
 	case "garbage", "burst":
-		if s.mode == "burst" && len(s.garbage) >= s.max*16 {
-			s.burnt = true // once: a forced GC frees it for good
+		if s.mode == "burst" {
+			if s.burnt >= s.max<<10 {
+				break // made once: a forced GC frees it for good
+			}
+			s.burnt += n
 		}
-		if len(s.garbage) < s.max*16 && !s.burnt {
+		if len(s.garbage) < s.max*16 {
 			for i := 0; i < n/64; i++ {
 				b := make([]byte, 64<<10)
 				for j := 0; j < len(b); j += 4096 {
@@ -125,7 +128,7 @@ func (s *state) setMode(mode string, rate float64) {
 	if rate > 0 {
 		s.rate = rate
 	}
-	s.burnt = false
+	s.burnt = 0
 	if mode == "garbage" || mode == "burst" {
 		debug.SetGCPercent(-1)
 	} else {
