@@ -405,9 +405,6 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
 
 /* --- eviction ----------------------------------------------------------------- */
 
-/* In the evict tier, on a fresh figure: the last-chance GC, then the
- * attempt (with the escalation's profile first), unless one is under way,
- * done, or backing off. */
 /* Is the pod in the evict tier: by usage, or by GC thrash with
  * gcThrash.evict? */
 static bool thrash_evicts(const struct pl_pod *pp)
@@ -427,6 +424,11 @@ static bool thrash_only(const struct pl_pod *pp, const struct pl_spec *sp)
            !(brk_tier_of(&pp->brk) == BRK_EVICT && pp->percent >= (double)sp->tiers.evict);
 }
 
+/* In the evict tier, on a fresh figure: the last-chance GC, then the
+ * attempt (with the escalation's profile first), unless one is under way,
+ * done, or backing off. After any GC (the last chance's, or the gc tier's
+ * still answering when the usage jumped on) only a figure read after it
+ * decides. */
 static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
                        const struct brk_conf *bc, mb_mono_ms now, bool dry, struct pl_plan *out)
 {
@@ -438,9 +440,9 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
     if (thrash) {
         if (now < pp->evict_next)
             return;
+    } else if (pp->gc_inflight || pp->last_fresh < pp->gc_done_at) {
+        return; /* a GC (the last chance's or the gc tier's): a figure read after it decides */
     } else if (pp->last_chance_wait) {
-        if (pp->gc_inflight || pp->last_fresh < pp->gc_done_at)
-            return; /* a figure read after the GC decides */
         pp->last_chance_wait = false; /* this fresh sample decides */
     } else if (c->gc_first && sp->has_gc && !pp->last_chance_done &&
                brk_gc_allowed(&pp->brk, bc, now)) {

@@ -239,6 +239,10 @@ static const struct {
      "N EtLr r EeF X"},
     {"a GC within gcMinInterval counts as the last chance", DEF, "92 92 g+ 99 99 p+",
      "N Gtgr r GF Eper eCr"},
+    {"the gc tier's GC still under way when the evict tier is entered: a figure read after it "
+     "decides", DEF, "92 92 99 99 g+ 99 p+", "N Gtgr G Er r EpeF eCr"},
+    {"... and when that figure is below the evict threshold, no eviction", DEF,
+     "92 92 99 99 g+ 80 80", "N Gtgr G Er r EF Tr"},
     /* Behaviours 3 and 4: one profile per escalation, blocked retries back off. */
     {"PDB blocks: retries reuse the profile and back off (1 s, 2 s, 4 s with this jitter)",
      NO_GC_FIRST, "99 99 p+ e429 99 e429 99 99 e429 99 99 99 99 e429 99 e201",

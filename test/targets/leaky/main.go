@@ -77,6 +77,9 @@ func (s *state) tick(dt time.Duration) {
 			if s.burnt >= s.max<<10 {
 				break // made once: a forced GC frees it for good
 			}
+			// all of it in one tick, under the lock that a forced GC's
+			// dropGarbage takes: a GC comes before the burst or after it
+			n = s.max<<10 - s.burnt
 			s.burnt += n
 		}
 		if len(s.garbage) < s.max*16 {
