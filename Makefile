@@ -126,8 +126,8 @@ asan:
 # test/e2e/cluster_e2e.py; E2E_KEEP=1 leaves it up, E2E_ONLY="a b" runs some.
 e2e-cluster: deps
 	$(MAKE) e2e-cluster-run
-e2e-cluster-run: $(BIN)
-	test/e2e/cluster_run.sh
+e2e-cluster-run: $(BIN) $(B)/unit
+	MB_UNIT=$(abspath $(B)/unit) test/e2e/cluster_run.sh
 
 # ThreadSanitizer: the webhook workers, the controller's thread and the main
 # loop share the metrics registry, the TLS context, loop_post queues and the

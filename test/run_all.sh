@@ -36,7 +36,7 @@ MB_TEST_COUNTS=$dcounts "$root/test/deploy/check.sh" "$bin"
 dep_rc=$?
 MB_TEST_COUNTS=$ccounts "$root/test/chart/check.sh" "$bin"
 chart_rc=$?
-MB_TEST_COUNTS=$xcounts "$root/test/e2e/cluster_run.sh"
+MB_UNIT=$(realpath "$unit") MB_TEST_COUNTS=$xcounts "$root/test/e2e/cluster_run.sh"
 cluster_rc=$?
 # The Go side: contrib/go's own tests, and the leaky target builds.
 export GOCACHE=${GOCACHE:-/tmp/membudget-gocache} GOFLAGS=${GOFLAGS:--mod=mod}

@@ -1093,14 +1093,22 @@ def sc_owner_one_at_a_time(ns):
           {n: reasons(ns, n) for n in first})
     one = evicted()[0]
     other = [n for n in first if n != one][0]
-    check("... the other waits for its owner's slot (logged: eviction deferred)", wait_until(
-        lambda: any('"eviction deferred"' in l and other in l for l in membudget_logs()), 60, 1) and
-        len(evicted()) == 1, {n: reasons(ns, n) for n in first})
-    check("once the replacement is Ready, the other is evicted too", wait_until(
+    check("the other is evicted once the replacement is Ready", wait_until(
         lambda: "MemoryBudgetEvicted" in reasons(ns, other), 180, 1), reasons(ns, other))
+    # A replacement of a small Go program is Ready within a second or two, so
+    # "only one evicted" may be over before a poll sees it: the order is read
+    # from the leader's log, one stream in the order it acted.
     logs = membudget_logs()
-    check("the slot release is logged",
-          any("eviction slot released" in l for l in logs))
+
+    def first_line(pred, start=0):
+        return next((i for i in range(start, len(logs)) if pred(logs[i])), None)
+    deferred = first_line(lambda l: '"eviction deferred"' in l and other in l)
+    released = first_line(lambda l: "eviction slot released" in l and '"%s"' % ns in l,
+                          deferred or 0)
+    gone = first_line(lambda l: '"pod evicted"' in l and other in l)
+    check("... it waited for its owner's slot: eviction deferred, slot released, then evicted",
+          None not in (deferred, released, gone) and deferred < released < gone,
+          {"deferred": deferred, "released": released, "evicted": gone})
 
 
 def sc_last_chance_gc(ns):
@@ -1554,18 +1562,99 @@ def sc_leader_election(ns):
     host_scenario(run)
 
 
+FAILOVER_CONFIG = """sampleInterval: 1s
+sustainSamples: 2
+recoverSamples: 2
+gcMinInterval: 60s
+eviction: {profileDir: %s}
+"""
+
+
+def sc_failover_continuity(ns):
+    """(was the simulator's failover) Two membudgets on this machine electing
+    through a real Lease, gcMinInterval 60s. The leader throttles a pod and
+    forces its GC; kill -9 of the leader; the other resumes from the record
+    the cluster holds: the pod stays throttled (its condition never True, its
+    lastTransitionTime unchanged), the pod's own GC counter says no second GC
+    within gcMinInterval, and the pod recovers when its usage falls."""
+    lease = "e2e-host-failover"
+
+    def run(work, hns):
+        le = ["--leader-elect", "--leader-election-namespace", "membudget",
+              "--leader-election-id", lease, "--leader-elect-lease-duration", "3s",
+              "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms"]
+        cfg = FAILOVER_CONFIG % os.path.join(work, "profiles")
+
+        def debug(c):
+            try:
+                return json.loads(c.get("/debug/pods"))
+            except (OSError, ValueError):
+                return {}
+        p = leaky_pod(hns, "hot", "64Mi", "256Mi", mode="idle", maxmib=60, gated=True,
+                      tiers="throttle=80,gc=90,evict=99")
+        pod = p.returncode == 0 and running(hns, "hot")
+        if not check("the target runs", bool(pod), p.stderr):
+            return
+        ip = pod["status"]["podIP"]
+        a = HostCtl(work, "a", hns, None, cfg, le + ["--leader-election-identity", "a"])
+        check("a takes the Lease", wait_until(lambda: debug(a).get("leader"), 30, 0.5))
+        b = HostCtl(work, "b", hns, None, cfg, le + ["--leader-election-identity", "b"])
+        wait_until(lambda: debug(b).get("synced"), 30, 0.5)
+        control(ip, "steady", 16)  # held: 60 MiB, past the gc tier, below evict
+        gc_a = wait_until(lambda: metrics(ip).get("membudget_forced_gc_total", 0) >= 1, 60, 0.5)
+        thr = wait_until(lambda: cond_of(kj("-n", hns, "pod", "hot")) == "False", 30, 0.5)
+        check("the leader throttles and forces a GC", gc_a and thr, reasons(hns, "hot"))
+        recorded = wait_until(lambda: "tier=gc" in json.dumps(kj("-n", hns, "pod", "hot")), 30, 0.5)
+        check("... and records the gc tier in the pod's condition", recorded)
+
+        def gate():
+            for c in (kj("-n", hns, "pod", "hot") or {}).get("status", {}).get("conditions", []):
+                if c["type"] == GATE:
+                    return c
+            return {}
+        before = gate()
+        a.p.kill()
+        a.p.wait()
+        check("after kill -9 of the leader, the other takes the Lease", wait_until(
+            lambda: debug(b).get("leader"), 30, 0.5))
+        acted = wait_until(lambda: any(x.get("tier") and x.get("fresh") is not None for x in
+                                       debug(b).get("pods", []) if x.get("name") == "hot"), 30, 0.5)
+        seen = set()
+        end = time.monotonic() + 6  # six samples of the new leader
+        while time.monotonic() < end:
+            seen.add(gate().get("status"))
+            time.sleep(0.3)
+        after = gate()
+        check("the new leader keeps the pod throttled: never True across the failover, the "
+              "condition's lastTransitionTime unchanged",
+              acted and seen == {"False"} and after.get("lastTransitionTime") ==
+              before.get("lastTransitionTime") and "MemoryBudgetRecovered" not in reasons(hns, "hot"),
+              (seen, before, after))
+        check("gcMinInterval holds across leaders: the pod was asked for one GC, not two",
+              metrics(ip).get("membudget_forced_gc_total") == 1,
+              metrics(ip).get("membudget_forced_gc_total"))
+        check("the new leader says it resumed from the cluster's record", any(
+            l.get("msg") == "resuming from the cluster's record" and l.get("pod") == "hot"
+            for l in b.logs()))
+        control(ip, "idle")
+        check("and it recovers the pod when usage falls", wait_until(
+            lambda: gate().get("status") == "True", 60, 0.5), reasons(hns, "hot"))
+        b.stop()
+        kubectl("-n", "membudget", "delete", "lease", lease, "--ignore-not-found", ok=False)
+    host_scenario(run)
+
+
 SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_resize, sc_failover,
              sc_rbac_and_writes, sc_watch, sc_hostile, sc_dry_run, sc_goroutine_leak, sc_ssrf_guard,
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
-             sc_series_limit, sc_oom_ledger, sc_leader_election]
+             sc_series_limit, sc_oom_ledger, sc_leader_election, sc_failover_continuity]
 
 
-# Run only when named (E2E_ONLY=last_chance_gc): it fails about one run in two
-# (a garbage burst forced out at the gc tier was still evicted: the evict tier
-# may act on a sample taken before the GC's effect). Open in issue 23's note,
-# to be settled in the planner, not here.
-UNSETTLED = [sc_last_chance_gc]
+# Scenarios run only when named (E2E_ONLY=...): none now. (last_chance_gc was,
+# until the planner stopped evicting on a figure read while the gc tier's GC
+# was still under way.)
+UNSETTLED = []
 
 
 def main():

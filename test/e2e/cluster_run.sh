@@ -9,6 +9,7 @@
 #   E2E_ONLY="a b"   run only these scenarios (with the Helm install); "upgrade"
 #                    is the helm upgrade check
 #   MB_TEST_COUNTS   FILE: "passed failed" for test/run_all.sh
+#   MB_UNIT          check's test runner (its kube_io_cluster suite runs here)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${E2E_CLUSTER_DIR:-/var/tmp/membudget-e2e-cluster}
@@ -177,6 +178,26 @@ if [ $? = 0 ]; then
 else
     echo "FAIL - test/faultproxy: go test"; sed 's/^/       /' "$dir/logs/faultproxy-test.log" | tail -n 20; fail=$((fail + 1))
 fi
+# The API client and the writers against the real API server: check's
+# kube_io_cluster suite (TLS, a rotated token, Events, Evictions with a PDB).
+kube_io() {
+    local out checks failures errors
+    if [ -z "${MB_UNIT:-}" ]; then
+        echo "FAIL - kube_io_cluster: MB_UNIT (check's runner) is not set"; fail=$((fail + 1)); return
+    fi
+    out=$(MB_KUBE_IO_KUBECONFIG=$dir/kubeconfig CK_RUN_SUITE=kube_io_cluster "$MB_UNIT" 2>&1)
+    read -r checks failures errors < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' <<< "$out")
+    if [ -z "${checks:-}" ]; then
+        echo "FAIL - kube_io_cluster: no summary"; sed 's/^/       /' <<< "$out" | tail -n 20; fail=$((fail + 1)); return
+    fi
+    pass=$((pass + checks - failures - errors)); fail=$((fail + failures + errors))
+    if [ $((failures + errors)) = 0 ]; then
+        echo "ok   - kube_io_cluster: $checks checks of the API client against the real API server"
+    else
+        echo "FAIL - kube_io_cluster:"; grep -E ':[FE]:' <<< "$out" | sed 's/^/       /'
+    fi
+}
+kube_io
 "$cl/images" --out "$dir/images" leaky && "$cl/load-image" --dir "$dir" "$dir/images/leaky.tar" ||
     abort "the leaky target's image"
 expect_error "load-image of a file that is no image" "not a tar archive" "$cl/load-image" --dir "$dir" /etc/hostname

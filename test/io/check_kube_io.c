@@ -1,118 +1,107 @@
-/* check_kube_io.c -- the API client and the writers against a real kubesim:
- * TLS with the cluster CA (and a wrong CA refused), token file re-read,
- * response cap, Events aggregation, Evictions with PDBs. The library runs
- * in-process on its own loop; kubesim is a child process. */
+/* check_kube_io.c -- the API client and the writers over real sockets.
+ *
+ * suite kube_io (make check): a small HTTP server in this process, on the
+ * client's own loop: the response cap, bad paths, the token file re-read
+ * (the Authorization header the server saw), and the pod-endpoint mode
+ * (whole URLs, a cap on concurrency, never a proxy).
+ *
+ * suite kube_io_cluster (the real cluster, test/e2e/cluster_run.sh; only
+ * when MB_KUBE_IO_KUBECONFIG names its admin kubeconfig): TLS with the
+ * cluster's CA and a wrong CA refused, a ServiceAccount token file rotated
+ * (the API server's SelfSubjectReview says who each request was), the API
+ * server's NotFound, Events aggregated by the real Events API, Evictions
+ * against a real PodDisruptionBudget kept by the disruption controller. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
-#include <fcntl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "membudget/alloc.h"
 #include "membudget/certgen.h"
 #include "membudget/kapi.h"
+#include "membudget/kubeconfig.h"
 #include "membudget/loop.h"
 #include "membudget/recorder.h"
 #include "suites.h"
 #include "testutil.h"
 
 static char dir[256], server[128];
-static pid_t sim = -1;
-static struct certgen_pair ca, leaf;
 static struct loop *lp;
+static struct kcfg kc;    /* kube_io_cluster: the admin kubeconfig */
+static char ns[64];       /* kube_io_cluster: the namespace the tests write in */
+static char suffix[32];   /* kube_io_cluster: this run's names (a kept cluster sees many runs) */
 
 static void write_file(const char *name, const char *text)
 {
     tu_write_file(dir, name, text);
 }
 
-static void start_sim(bool tls)
-{
-    char addrf[512], cert[512], key[512], script[512], logp[512];
-    const char *src = getenv("MB_SRCDIR") ? getenv("MB_SRCDIR") : ".";
-    snprintf(addrf, sizeof addrf, "%s/addr", dir);
-    snprintf(cert, sizeof cert, "%s/tls.crt", dir);
-    snprintf(key, sizeof key, "%s/tls.key", dir);
-    snprintf(script, sizeof script, "%s/test/kubesim/kubesim", src);
-    snprintf(logp, sizeof logp, "%s/sim.log", dir);
-    unlink(addrf);
-    sim = fork();
-    ck_assert_int_ge(sim, 0);
-    if (sim == 0) {
-        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(fd, 2);
-        dup2(null, 1);
-        if (tls)
-            execl(script, script, "--listen", "127.0.0.1:0", "--address-file", addrf,
-                  "--tls-cert-file", cert, "--tls-private-key-file", key, "--kubelet-delay",
-                  "0.01", (char *)NULL);
-        else
-            execl(script, script, "--listen", "127.0.0.1:0", "--address-file", addrf,
-                  "--kubelet-delay", "0.01", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        FILE *f = fopen(addrf, "r");
-        if (f) {
-            char a[100] = "";
-            if (fgets(a, sizeof a, f)) {
-                a[strcspn(a, "\n")] = '\0';
-                snprintf(server, sizeof server, "%s://%s", tls ? "https" : "http", a);
-            }
-            fclose(f);
-            if (server[0])
-                return;
-        }
-        usleep(25000);
-    }
-    ck_abort_msg("kubesim did not start (see %s)", logp);
-}
+/* --- the in-process HTTP server (kube_io) ---------------------------------------- */
 
-static void setup_common(bool tls)
+static struct evhttp *http;
+static char last_auth[512]; /* the Authorization header of the last request */
+
+static void serve(struct evhttp_request *req, void *arg)
 {
-    const char *dns[] = {"localhost"}, *ips[] = {"127.0.0.1"};
-    struct mb_diag d = {0};
-    signal(SIGPIPE, SIG_IGN);
-    snprintf(dir, sizeof dir, "/tmp/mb-kio-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    ck_assert_int_eq(certgen_ca("kubesim-ca", 1, &ca, &d), MB_OK);
-    ck_assert_int_eq(certgen_serving(&ca, "localhost", dns, 1, ips, 1, 1, &leaf, &d), MB_OK);
-    write_file("tls.crt", leaf.cert_pem);
-    write_file("tls.key", leaf.key_pem);
-    server[0] = '\0';
-    start_sim(tls);
-    ck_assert_int_eq(loop_new(&lp, LOOP_CLIENT, &d), MB_OK);
+    (void)arg;
+    const char *uri = evhttp_request_get_uri(req);
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    snprintf(last_auth, sizeof last_auth, "%s", auth ? auth : "");
+    struct evbuffer *b = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    if (!strcmp(uri, "/version") || !strcmp(uri, "/api")) {
+        evbuffer_add_printf(b, "{\"gitVersion\":\"v0.0.0-fake\"}");
+        evhttp_send_reply(req, 200, "OK", b);
+    } else if (!strcmp(uri, "/apis")) {
+        evbuffer_add_printf(b, "{\"kind\":\"APIGroupList\",\"groups\":[");
+        for (int i = 0; i < 20; i++)
+            evbuffer_add_printf(b, "%s{\"name\":\"group%d.example.com\"}", i ? "," : "", i);
+        evbuffer_add_printf(b, "]}");
+        evhttp_send_reply(req, 200, "OK", b);
+    } else {
+        evbuffer_add_printf(b, "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\"}");
+        evhttp_send_reply(req, 404, "Not Found", b);
+    }
+    evbuffer_free(b);
 }
 
 static void setup_http(void)
 {
-    setup_common(false);
+    struct mb_diag d = {0};
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(dir, sizeof dir, "/tmp/mb-kio-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(loop_new(&lp, LOOP_CLIENT, &d), MB_OK);
+    http = evhttp_new(loop_base(lp));
+    ck_assert_ptr_nonnull(http);
+    evhttp_set_gencb(http, serve, NULL);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+    ck_assert_ptr_nonnull(bs);
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    ck_assert_int_eq(getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &len), 0);
+    snprintf(server, sizeof server, "http://127.0.0.1:%u", ntohs(sa.sin_port));
+    last_auth[0] = '\0';
 }
 
-static void setup_tls(void)
-{
-    setup_common(true);
-}
-
-static void teardown(void)
+static void teardown_http(void)
 {
     char cmd[400];
-    if (sim > 0) {
-        kill(sim, SIGKILL);
-        waitpid(sim, NULL, 0);
-        sim = -1;
-    }
+    evhttp_free(http);
+    http = NULL;
     loop_free(lp);
     lp = NULL;
-    certgen_pair_cleanup(&ca);
-    certgen_pair_cleanup(&leaf);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);
 }
@@ -185,42 +174,7 @@ static struct kapi *client(const struct kapi_conf *extra)
     return k;
 }
 
-/* --- kapi ------------------------------------------------------------------------- */
-
-START_TEST(test_kapi_tls_ca)
-{
-    struct kapi_conf good = {.ca_pem = ca.cert_pem};
-    struct kapi *k = client(&good);
-    json_t *v = call_json(k, "GET", "/version", NULL, 200);
-    ck_assert_str_eq(json_string_value(json_object_get(v, "gitVersion")), "v1.33.0-kubesim");
-    json_decref(v);
-    kapi_free(k);
-
-    /* Another CA: the server is not trusted. */
-    struct certgen_pair other;
-    struct mb_diag d = {0};
-    ck_assert_int_eq(certgen_ca("someone-else", 1, &other, &d), MB_OK);
-    struct kapi_conf bad = {.ca_pem = other.cert_pem};
-    k = client(&bad);
-    struct result r = call(k, "GET", "/version", NULL, NULL);
-    ck_assert_int_eq(r.err, MB_EIO);
-    ck_assert_int_eq(r.status, 0);
-    mb_free(r.body);
-    kapi_free(k);
-    certgen_pair_cleanup(&other);
-}
-END_TEST
-
-static char *last_token(struct kapi *k)
-{
-    json_t *j = call_json(k, "GET", "/_sim/requests", NULL, 200);
-    json_t *items = json_object_get(j, "items");
-    /* The last logged request before this one. */
-    json_t *it = json_array_get(items, json_array_size(items) - 1);
-    char *t = mb_xstrdup(json_string_value(json_object_get(it, "token")));
-    json_decref(j);
-    return t;
-}
+/* --- kapi against the in-process server ------------------------------------------- */
 
 START_TEST(test_kapi_token_file_reread)
 {
@@ -230,16 +184,12 @@ START_TEST(test_kapi_token_file_reread)
     struct kapi_conf c = {.token_file = tok};
     struct kapi *k = client(&c);
     json_decref(call_json(k, "GET", "/api", NULL, 200));
-    char *t = last_token(k);
-    ck_assert_str_eq(t, "first-token");
-    mb_free(t);
+    ck_assert_str_eq(last_auth, "Bearer first-token");
     sleep(1); /* mtime granularity and the 1 s re-check */
     usleep(200000);
     write_file("token", "rotated-token");
     json_decref(call_json(k, "GET", "/api", NULL, 200));
-    t = last_token(k);
-    ck_assert_str_eq(t, "rotated-token");
-    mb_free(t);
+    ck_assert_str_eq(last_auth, "Bearer rotated-token");
     kapi_free(k);
 }
 END_TEST
@@ -342,28 +292,204 @@ START_TEST(test_kapi_pod_calls_ignore_proxy)
 }
 END_TEST
 
-/* --- events --------------------------------------------------------------------- */
+/* --- the real cluster (kube_io_cluster) ------------------------------------------- */
+
+/* The admin kubeconfig's credentials; extra's fields where it sets them. */
+static struct kapi_conf admin(void)
+{
+    return (struct kapi_conf){.ca_pem = kc.ca_pem, .ca_file = kc.ca_file, .cert_pem = kc.cert_pem,
+                              .cert_file = kc.cert_file, .key_pem = kc.key_pem,
+                              .key_file = kc.key_file, .token = kc.token,
+                              .token_file = kc.token_file, .insecure = kc.insecure};
+}
+
+/* Create what `body` describes at `path`: 201, or 409 when a kept cluster has it. */
+static void ensure(struct kapi *k, const char *path, const char *body)
+{
+    struct result r = call(k, "POST", path, NULL, body);
+    ck_assert_msg(r.err == MB_OK && (r.status == 201 || r.status == 409), "POST %s: %d %ld %s",
+                  path, r.err, r.status, r.body);
+    mb_free(r.body);
+}
+
+static void setup_cluster(void)
+{
+    struct mb_diag d = {0};
+    const char *path = getenv("MB_KUBE_IO_KUBECONFIG");
+    size_t len = 0;
+    signal(SIGPIPE, SIG_IGN);
+    ck_assert_msg(path && *path, "MB_KUBE_IO_KUBECONFIG is not set");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "cannot read %s", path);
+    char *text = mb_xcalloc(1, 1 << 16);
+    len = fread(text, 1, (1 << 16) - 1, f);
+    fclose(f);
+    memset(&kc, 0, sizeof kc);
+    ck_assert_msg(kcfg_parse(text, len, path, NULL, &kc, &d) == MB_OK, "%s", d.msg);
+    mb_free(text);
+    snprintf(server, sizeof server, "%s", kc.server);
+    snprintf(dir, sizeof dir, "/tmp/mb-kio-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(ns, sizeof ns, "e2e-kube-io");
+    snprintf(suffix, sizeof suffix, "%lx-%x", (long)time(NULL), (unsigned)getpid());
+    ck_assert_int_eq(loop_new(&lp, LOOP_CLIENT, &d), MB_OK);
+    struct kapi_conf c = admin();
+    struct kapi *k = client(&c);
+    char body[200];
+    snprintf(body, sizeof body, "{\"metadata\":{\"name\":\"%s\"}}", ns);
+    ensure(k, "/api/v1/namespaces", body);
+    kapi_free(k);
+}
+
+static void teardown_cluster(void)
+{
+    char cmd[400];
+    loop_free(lp);
+    lp = NULL;
+    kcfg_cleanup(&kc);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+}
+
+/* GET path until pred(object) or `secs` pass (a wait, not a timed assertion:
+ * the answer is what is checked). Returns: the last object (new reference). */
+static json_t *poll_until(struct kapi *k, const char *path, bool (*pred)(json_t *), int secs)
+{
+    for (int i = 0;; i++) {
+        json_t *o = call_json(k, "GET", path, NULL, 200);
+        if (pred(o) || i >= secs * 5)
+            return o;
+        json_decref(o);
+        usleep(200000);
+    }
+}
+
+START_TEST(test_cluster_tls_ca)
+{
+    struct kapi_conf good = admin();
+    struct kapi *k = client(&good);
+    json_t *v = call_json(k, "GET", "/version", NULL, 200);
+    const char *gv = json_string_value(json_object_get(v, "gitVersion"));
+    ck_assert_msg(gv && !strncmp(gv, "v1.", 3), "gitVersion %s", gv ? gv : "(none)");
+    json_decref(v);
+    kapi_free(k);
+
+    /* Another CA: the server is not trusted. */
+    struct certgen_pair other;
+    struct mb_diag d = {0};
+    ck_assert_int_eq(certgen_ca("someone-else", 1, &other, &d), MB_OK);
+    struct kapi_conf bad = admin();
+    bad.ca_pem = other.cert_pem;
+    bad.ca_file = NULL;
+    k = client(&bad);
+    struct result r = call(k, "GET", "/version", NULL, NULL);
+    ck_assert_int_eq(r.err, MB_EIO);
+    ck_assert_int_eq(r.status, 0);
+    mb_free(r.body);
+    kapi_free(k);
+    certgen_pair_cleanup(&other);
+}
+END_TEST
+
+/* A token for ServiceAccount `sa` (made here), from the TokenRequest API. */
+static char *sa_token(struct kapi *k, const char *sa)
+{
+    char path[300], body[200];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/serviceaccounts", ns);
+    snprintf(body, sizeof body, "{\"metadata\":{\"name\":\"%s\"}}", sa);
+    ensure(k, path, body);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/serviceaccounts/%s/token", ns, sa);
+    json_t *tr = call_json(k, "POST", path,
+                           "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
+                           "\"spec\":{\"expirationSeconds\":600}}",
+                           201);
+    char *t = mb_xstrdup(json_string_value(json_object_get(json_object_get(tr, "status"), "token")));
+    json_decref(tr);
+    return t;
+}
+
+/* Who the API server says the client is (SelfSubjectReview). */
+static char *whoami(struct kapi *k)
+{
+    json_t *r = call_json(k, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                          "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}",
+                          201);
+    const char *u = json_string_value(
+        json_object_get(json_object_get(json_object_get(r, "status"), "userInfo"), "username"));
+    char *out = mb_xstrdup(u ? u : "(none)");
+    json_decref(r);
+    return out;
+}
+
+START_TEST(test_cluster_token_file_rotated)
+{
+    char sa1[64], sa2[64], want[200], tok[512];
+    struct kapi_conf ac = admin();
+    struct kapi *k = client(&ac);
+    snprintf(sa1, sizeof sa1, "first-%s", suffix);
+    snprintf(sa2, sizeof sa2, "rotated-%s", suffix);
+    char *t1 = sa_token(k, sa1), *t2 = sa_token(k, sa2);
+    kapi_free(k);
+
+    snprintf(tok, sizeof tok, "%s/token", dir);
+    write_file("token", t1);
+    struct kapi_conf c = {.ca_pem = kc.ca_pem, .ca_file = kc.ca_file, .token_file = tok};
+    k = client(&c);
+    char *who = whoami(k);
+    snprintf(want, sizeof want, "system:serviceaccount:%s:%s", ns, sa1);
+    ck_assert_str_eq(who, want);
+    mb_free(who);
+    sleep(1); /* mtime granularity and the 1 s re-check */
+    usleep(200000);
+    write_file("token", t2);
+    who = whoami(k);
+    snprintf(want, sizeof want, "system:serviceaccount:%s:%s", ns, sa2);
+    ck_assert_str_eq(who, want);
+    mb_free(who);
+    kapi_free(k);
+    mb_free(t1);
+    mb_free(t2);
+}
+END_TEST
+
+START_TEST(test_cluster_not_found)
+{
+    char path[300];
+    struct kapi_conf ac = admin();
+    struct kapi *k = client(&ac);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/nope-%s", ns, suffix);
+    struct result r = call(k, "GET", path, NULL, NULL);
+    ck_assert_int_eq(r.err, MB_OK);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_msg(strstr(r.body, "\"kind\":\"Status\"") && strstr(r.body, "\"NotFound\""), "%s", r.body);
+    mb_free(r.body);
+    kapi_free(k);
+}
+END_TEST
 
 static json_t *events_of(struct kapi *k, const char *pod)
 {
-    char path[256];
-    snprintf(path, sizeof path, "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%%3D%s",
-             pod);
+    char path[300];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3D%s",
+             ns, pod);
     return call_json(k, "GET", path, NULL, 200);
 }
 
 static void settle(struct kapi *k)
 {
     /* Let the recorder's requests finish. */
-    for (int i = 0; i < 200 && kapi_inflight(k) > 0; i++)
+    for (int i = 0; i < 2000 && kapi_inflight(k) > 0; i++)
         event_base_loop(loop_base(lp), EVLOOP_ONCE);
 }
 
-START_TEST(test_events_aggregate)
+START_TEST(test_cluster_events_aggregate)
 {
-    struct kapi *k = client(NULL);
+    char pod[80];
+    struct kapi_conf ac = admin();
+    struct kapi *k = client(&ac);
     struct recorder *rec = recorder_new(clock_system(), k, NULL, "membudget", "test-host", 0);
-    struct recorder_ref ref = {"default", "web-1", "uid-1"};
+    snprintf(pod, sizeof pod, "web-%s", suffix);
+    struct recorder_ref ref = {ns, pod, "uid-1"};
     for (int i = 0; i < 3; i++) {
         recorder_event(rec, &ref, "Warning", "MemoryBudgetThrottled",
                        "usage 850Mi is 83%% of budget 1Gi");
@@ -371,7 +497,7 @@ START_TEST(test_events_aggregate)
     }
     recorder_event(rec, &ref, "Normal", "MemoryBudgetRecovered", "usage 600Mi is 58%% of budget 1Gi");
     settle(k);
-    json_t *l = events_of(k, "web-1"), *items = json_object_get(l, "items");
+    json_t *l = events_of(k, pod), *items = json_object_get(l, "items");
     ck_assert_uint_eq(json_array_size(items), 2);
     json_t *thr = json_array_get(items, 0);
     if (strcmp(json_string_value(json_object_get(thr, "reason")), "MemoryBudgetThrottled"))
@@ -386,21 +512,19 @@ START_TEST(test_events_aggregate)
                      "membudget");
     /* The Event expires (deleted): the next occurrence creates a new one. */
     char path[512];
-    snprintf(path, sizeof path, "/api/v1/namespaces/default/events/%s",
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", ns,
              json_string_value(json_object_get(json_object_get(thr, "metadata"), "name")));
     json_decref(call_json(k, "DELETE", path, NULL, 200));
     json_decref(l);
     recorder_event(rec, &ref, "Warning", "MemoryBudgetThrottled", "usage 850Mi is 83%% of budget 1Gi");
     settle(k);
-    l = events_of(k, "web-1");
+    l = events_of(k, pod);
     ck_assert_uint_eq(json_array_size(json_object_get(l, "items")), 2);
     json_decref(l);
     recorder_free(rec);
     kapi_free(k);
 }
 END_TEST
-
-/* --- evictions ------------------------------------------------------------------- */
 
 struct ev_result {
     bool done;
@@ -419,44 +543,111 @@ static void on_evict(void *ctx, enum recorder_evict res, const char *msg)
 static struct ev_result evict(struct recorder *rec, const char *name, const char *uid)
 {
     struct ev_result r = {0};
-    struct recorder_ref ref = {"default", name, uid};
+    struct recorder_ref ref = {ns, name, uid};
     recorder_evict(rec, &ref, on_evict, &r);
     run_until(&r.done);
     return r;
 }
 
-START_TEST(test_evictions)
+static bool pod_ready(json_t *p)
 {
-    struct kapi *k = client(NULL);
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(p, "status"), "conditions"), i, c)
+        if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready"))
+            return !strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True");
+    return false;
+}
+
+/* The disruption controller has seen the PDB's current spec. */
+static bool pdb_observed(json_t *b)
+{
+    return json_integer_value(json_object_get(json_object_get(b, "status"), "observedGeneration")) ==
+           json_integer_value(json_object_get(json_object_get(b, "metadata"), "generation"));
+}
+
+static bool pdb_allows(json_t *b)
+{
+    return pdb_observed(b) &&
+           json_integer_value(json_object_get(json_object_get(b, "status"), "disruptionsAllowed")) >= 1;
+}
+
+START_TEST(test_cluster_evictions)
+{
+    char name[80], path[300], pdbp[300], body[1024];
+    struct kapi_conf ac = admin();
+    struct kapi *k = client(&ac);
     struct recorder *rec = recorder_new(clock_system(), k, NULL, "membudget", "test-host", 0);
-    json_decref(call_json(k, "POST", "/api/v1/nodes", "{\"metadata\":{\"name\":\"n1\"}}", 201));
-    json_t *pod = call_json(k, "POST", "/api/v1/namespaces/default/pods",
-                            "{\"metadata\":{\"name\":\"w1\",\"labels\":{\"app\":\"w\"}},"
-                            "\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"a\","
-                            "\"image\":\"x\"}]}}",
-                            201);
+    snprintf(name, sizeof name, "w-%s", suffix);
+    /* a pod on one of kwok's nodes: Running and Ready without a container */
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
+    snprintf(body, sizeof body,
+             "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"%s\"}},\"spec\":{"
+             "\"nodeSelector\":{\"type\":\"kwok\"},\"tolerations\":[{\"key\":"
+             "\"kwok.x-k8s.io/node\",\"operator\":\"Exists\",\"effect\":\"NoSchedule\"}],"
+             "\"containers\":[{\"name\":\"a\",\"image\":\"fake\"}]}}",
+             name, name);
+    json_t *pod = call_json(k, "POST", path, body, 201);
     char uid[64];
     snprintf(uid, sizeof uid, "%s", json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")));
     json_decref(pod);
-    json_decref(call_json(k, "POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
-                          "{\"metadata\":{\"name\":\"w\"},\"spec\":{\"minAvailable\":1,"
-                          "\"selector\":{\"matchLabels\":{\"app\":\"w\"}}}}",
-                          201));
-    usleep(300000); /* the kubelet emulation makes the pod Ready */
-    struct ev_result r = evict(rec, "w1", "not-the-uid");
-    ck_assert_msg(r.res == RECORDER_EVICT_GONE || r.res == RECORDER_EVICT_BLOCKED, "%d %s", r.res, r.msg);
-    r = evict(rec, "w1", uid);
-    ck_assert_int_eq(r.res, RECORDER_EVICT_BLOCKED);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
+    pod = poll_until(k, path, pod_ready, 60);
+    ck_assert_msg(pod_ready(pod), "the pod on a kwok node is not Ready");
+    json_decref(pod);
+    snprintf(pdbp, sizeof pdbp, "/apis/policy/v1/namespaces/%s/poddisruptionbudgets", ns);
+    snprintf(body, sizeof body,
+             "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"minAvailable\":1,"
+             "\"selector\":{\"matchLabels\":{\"app\":\"%s\"}}}}",
+             name, name);
+    json_decref(call_json(k, "POST", pdbp, body, 201));
+    snprintf(pdbp, sizeof pdbp, "/apis/policy/v1/namespaces/%s/poddisruptionbudgets/%s", ns, name);
+    json_t *b = poll_until(k, pdbp, pdb_observed, 60);
+    ck_assert_msg(pdb_observed(b), "the disruption controller never saw the PDB");
+    json_decref(b);
+
+    struct ev_result r = evict(rec, name, uid);
+    ck_assert_msg(r.res == RECORDER_EVICT_BLOCKED, "%d %s", r.res, r.msg);
     ck_assert_msg(strstr(r.msg, "disruption budget") && strstr(r.msg, "needs 1 healthy"), "%s", r.msg);
-    struct result pr = call(k, "PATCH", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/w",
-                            "application/merge-patch+json", "{\"spec\":{\"minAvailable\":0}}");
+    /* The API server checks the PDB before the uid precondition (the
+     * simulator had it the other way round): blocked, whatever the uid. */
+    r = evict(rec, name, "00000000-0000-0000-0000-000000000000");
+    ck_assert_msg(r.res == RECORDER_EVICT_BLOCKED, "%d %s", r.res, r.msg);
+    struct result pr = call(k, "PATCH", pdbp, "application/merge-patch+json",
+                            "{\"spec\":{\"minAvailable\":0}}");
     ck_assert_msg(pr.status == 200, "%ld %s", pr.status, pr.body);
     mb_free(pr.body);
-    r = evict(rec, "w1", uid);
+    b = poll_until(k, pdbp, pdb_allows, 60);
+    ck_assert_msg(pdb_allows(b), "the PDB never allowed a disruption");
+    json_decref(b);
+    r = evict(rec, name, uid);
     ck_assert_msg(r.res == RECORDER_EVICTED, "%d %s", r.res, r.msg);
-    usleep(600000); /* graceful deletion completes */
-    r = evict(rec, "w1", uid);
-    ck_assert_int_eq(r.res, RECORDER_EVICT_GONE);
+    /* kwok completes the deletion; until then an eviction of the terminating
+     * pod is accepted again, then it is gone */
+    for (int i = 0; i < 300 && r.res == RECORDER_EVICTED; i++) {
+        usleep(200000);
+        r = evict(rec, name, uid);
+    }
+    ck_assert_msg(r.res == RECORDER_EVICT_GONE, "%d %s", r.res, r.msg);
+    json_decref(call_json(k, "DELETE", pdbp, NULL, 200));
+
+    /* Another pod's uid (the pod was replaced under the same name), no PDB:
+     * the precondition fails (409), which is "gone", and the pod stays. */
+    snprintf(name, sizeof name, "x-%s", suffix);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
+    snprintf(body, sizeof body,
+             "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"nodeSelector\":{\"type\":\"kwok\"},"
+             "\"tolerations\":[{\"key\":\"kwok.x-k8s.io/node\",\"operator\":\"Exists\","
+             "\"effect\":\"NoSchedule\"}],\"containers\":[{\"name\":\"a\",\"image\":\"fake\"}]}}",
+             name);
+    json_decref(call_json(k, "POST", path, body, 201));
+    r = evict(rec, name, "00000000-0000-0000-0000-000000000000");
+    ck_assert_msg(r.res == RECORDER_EVICT_GONE, "%d %s", r.res, r.msg);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
+    pod = call_json(k, "GET", path, NULL, 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"));
+    json_decref(pod);
+    json_decref(call_json(k, "DELETE", path, NULL, 200));
     recorder_free(rec);
     kapi_free(k);
 }
@@ -465,20 +656,28 @@ END_TEST
 Suite *kube_io_suite(void)
 {
     Suite *s = suite_create("kube_io");
-    TCase *tc = tcase_create("tls");
-    tcase_add_checked_fixture(tc, setup_tls, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_kapi_tls_ca);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("http");
-    tcase_add_checked_fixture(tc, setup_http, teardown);
+    TCase *tc = tcase_create("http");
+    tcase_add_checked_fixture(tc, setup_http, teardown_http);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_kapi_token_file_reread);
     tcase_add_test(tc, test_kapi_response_cap_and_errors);
     tcase_add_test(tc, test_kapi_absolute_capped);
     tcase_add_test(tc, test_kapi_pod_calls_ignore_proxy);
-    tcase_add_test(tc, test_events_aggregate);
-    tcase_add_test(tc, test_evictions);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+Suite *kube_io_cluster_suite(void)
+{
+    Suite *s = suite_create("kube_io_cluster");
+    TCase *tc = tcase_create("cluster");
+    tcase_add_checked_fixture(tc, setup_cluster, teardown_cluster);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, test_cluster_tls_ca);
+    tcase_add_test(tc, test_cluster_token_file_rotated);
+    tcase_add_test(tc, test_cluster_not_found);
+    tcase_add_test(tc, test_cluster_events_aggregate);
+    tcase_add_test(tc, test_cluster_evictions);
     suite_add_tcase(s, tc);
     return s;
 }

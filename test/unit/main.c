@@ -1,6 +1,7 @@
 /*
  * main.c -- the unit test runner. CK_RUN_SUITE=qty runs one suite,
- * CK_FORK=no runs in-process (for valgrind and gdb).
+ * CK_FORK=no runs in-process (for valgrind and gdb). MB_KUBE_IO_KUBECONFIG
+ * (a real cluster's admin kubeconfig) adds the kube_io_cluster suite.
  */
 #include <stdlib.h>
 #include "membudget/alloc.h"
@@ -32,6 +33,9 @@ int main(void)
     srunner_add_suite(sr, seams_suite());
     srunner_add_suite(sr, webhook_io_suite());
     srunner_add_suite(sr, kube_io_suite());
+    /* only against a real cluster (test/e2e/cluster_run.sh names its kubeconfig) */
+    if (getenv("MB_KUBE_IO_KUBECONFIG"))
+        srunner_add_suite(sr, kube_io_cluster_suite());
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -24,5 +24,6 @@ Suite *forensics_suite(void);
 Suite *seams_suite(void);
 Suite *webhook_io_suite(void);
 Suite *kube_io_suite(void);
+Suite *kube_io_cluster_suite(void); /* the real cluster: MB_KUBE_IO_KUBECONFIG */
 
 #endif
