@@ -1562,6 +1562,91 @@ def sc_leader_election(ns):
     host_scenario(run)
 
 
+def sc_certs(ns):
+    """(was the simulator's certs) `membudget certs` on this machine against
+    the real API server: a kubernetes.io/tls Secret with a CA and a serving
+    certificate for the Service's names, the CA in every webhook of both
+    configurations; a second run keeps the certificate; one for other names
+    is replaced; --key-type rsa; an unknown configuration is an error. The
+    configurations are the test's own, matching no namespace."""
+    name = "e2e-certs-" + ns
+    never = {"matchLabels": {"e2e.membudget.io/never": "true"}}
+    made = []
+    try:
+        for kind in ("Mutating", "Validating"):
+            p = apply({"apiVersion": "admissionregistration.k8s.io/v1",
+                       "kind": kind + "WebhookConfiguration", "metadata": {"name": name},
+                       "webhooks": [{"name": w + ".membudget.io", "admissionReviewVersions": ["v1"],
+                                     "sideEffects": "None", "failurePolicy": "Ignore",
+                                     "namespaceSelector": never,
+                                     "clientConfig": {"service": {
+                                         "namespace": ns, "name": "membudget-webhook"}}}
+                                    for w in ("a", "b")]})
+            if not check("a %sWebhookConfiguration of the test's" % kind, p.returncode == 0,
+                         p.stderr):
+                return
+            made.append(kind.lower() + "webhookconfiguration")
+        args = [BIN, "certs", "--kubeconfig", ENV["KUBECONFIG"], "--service", "membudget-webhook",
+                "--namespace", ns, "--webhook-config", name]
+
+        def certs(a):
+            return subprocess.run(a, capture_output=True, text=True, timeout=60)
+
+        def secret(sname):
+            sec = kj("-n", ns, "secret", sname) or {}
+            return sec, {k: base64.b64decode(v).decode() for k, v in sec.get("data", {}).items()}
+
+        def openssl(*a, stdin=""):
+            return subprocess.run(["openssl"] + list(a), input=stdin, capture_output=True,
+                                  text=True)
+        out = certs(args)
+        check("certs: a first run creates the Secret and injects the CA",
+              out.returncode == 0 and "new certificate" in out.stdout, out.stdout + out.stderr)
+        sec, data = secret("membudget-webhook-tls")
+        work = tempfile.mkdtemp(prefix="mb-certs-")
+        try:
+            ca = os.path.join(work, "ca.crt")
+            with open(ca, "w") as f:
+                f.write(data.get("ca.crt", ""))
+            v = openssl("verify", "-CAfile", ca, stdin=data.get("tls.crt", ""))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        san = openssl("x509", "-noout", "-ext", "subjectAltName", stdin=data.get("tls.crt", ""))
+        check("the Secret is kubernetes.io/tls, its certificate verifies against its CA and "
+              "covers the Service's names", sec.get("type") == "kubernetes.io/tls" and
+              v.returncode == 0 and "membudget-webhook.%s.svc.cluster.local" % ns in san.stdout
+              and "DNS:membudget-webhook.%s.svc," % ns in san.stdout,
+              v.stdout + v.stderr + san.stdout)
+        cab = base64.b64encode(data.get("ca.crt", "").encode()).decode()
+        check("caBundle set on every webhook of both configurations", all(
+            w["clientConfig"].get("caBundle") == cab
+            for kind in made for w in (kj(kind, name) or {}).get("webhooks", [{}])))
+        out2 = certs(args)
+        sec2, _ = secret("membudget-webhook-tls")
+        check("a second run keeps the valid certificate",
+              out2.returncode == 0 and "kept" in out2.stdout and "already current" in out2.stdout
+              and sec2.get("data") == sec.get("data"), out2.stdout + out2.stderr)
+        out3 = certs([a if a != "membudget-webhook" else "other-svc" for a in args] +
+                     ["--secret", "membudget-webhook-tls"])
+        sec3, _ = secret("membudget-webhook-tls")
+        check("a certificate that does not cover the Service is replaced",
+              out3.returncode == 0 and "does not cover" in out3.stdout and
+              sec3["data"]["tls.crt"] != sec["data"]["tls.crt"], out3.stdout + out3.stderr)
+        out5 = certs([a if a != "membudget-webhook" else "rsa-svc" for a in args] +
+                     ["--secret", "rsa-tls", "--key-type", "rsa"])
+        _, rsa = secret("rsa-tls")
+        txt = openssl("x509", "-noout", "-text", stdin=rsa.get("tls.crt", ""))
+        check("--key-type rsa gives an RSA 2048 certificate", out5.returncode == 0 and
+              "Public-Key: (2048 bit)" in txt.stdout and "rsaEncryption" in txt.stdout,
+              out5.stdout + out5.stderr + txt.stderr)
+        out4 = certs(args[:-1] + ["nope-" + name])
+        check("an unknown webhook configuration is an error naming it", out4.returncode == 1 and
+              "no webhook configuration named nope-" + name in out4.stderr, out4.stderr)
+    finally:
+        for kind in made:
+            kubectl("delete", kind, name, "--ignore-not-found", ok=False)
+
+
 FAILOVER_CONFIG = """sampleInterval: 1s
 sustainSamples: 2
 recoverSamples: 2
@@ -1648,7 +1733,8 @@ SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_re
              sc_rbac_and_writes, sc_watch, sc_hostile, sc_dry_run, sc_goroutine_leak, sc_ssrf_guard,
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
-             sc_series_limit, sc_oom_ledger, sc_leader_election, sc_failover_continuity]
+             sc_series_limit, sc_oom_ledger, sc_leader_election, sc_failover_continuity,
+             sc_certs]
 
 
 # Scenarios run only when named (E2E_ONLY=...): none now. (last_chance_gc was,
