@@ -10,6 +10,7 @@
  * answered (for the duration histogram and the debug log).
  */
 #include <event2/event.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +186,9 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
             if (f->found && f->value >= 0 && f->value < 9.2e18) {
                 res.ok = true;
                 res.usage = (int64_t)f->value;
+            } else if (f->found) {
+                snprintf(res.err, sizeof res.err, "metrics: %s is %s, not a byte count", f->name,
+                         isnan(f->value) ? "NaN" : "out of range");
             } else {
                 snprintf(res.err, sizeof res.err, "metrics: no %s", f->name);
             }

@@ -1405,6 +1405,73 @@ def sc_rate_limit(ns):
     host_scenario(run)
 
 
+def behave(hows):
+    """How test/bench/responder answers /metrics on each address ({IP: how})."""
+    port = int(os.environ.get("MB_FAKE_PORT", "19000"))
+    return http("POST", "http://10.128.0.1:%d/_behave" % port, hows)
+
+
+def responder_hits():
+    port = int(os.environ.get("MB_FAKE_PORT", "19000"))
+    with urllib.request.urlopen("http://10.128.0.1:%d/_hits" % port, timeout=5) as r:
+        return json.loads(r.read().decode())
+
+
+def sc_hung_and_lying(ns):
+    """Pods that hang, flood, lie or redirect (kwok pods whose /metrics is
+    test/bench/responder, told how to answer), beside one honestly over its
+    budget, all sampled by a membudget of its own: the honest one is
+    throttled as if it were alone; each of the others is stale, saying why,
+    and never acted on; the redirect is never followed; the flood is read no
+    further than usage.maxResponseBytes (membudget's RSS stays small)."""
+    hows = {"hang": "timed out", "huge": "larger than the configured maximum",
+            "garbage": "metrics: line 1:", "redirect": "redirects are not followed",
+            "nan": "is NaN, not a byte count"}
+
+    def run(work, hns):
+        names = list(hows) + ["hot"]
+        for n in names:
+            endpoint_pod(hns, n)
+        ok = wait_until(lambda: len([p for p in kj("-n", hns, "pods")["items"]
+                                     if p["status"].get("podIP")]) == len(names), 120, 1)
+        if not check("%d pods on kwok's nodes, with IPs" % len(names), ok):
+            return
+        ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in kj("-n", hns, "pods")["items"]}
+        set_usage({"*": 50 << 20})
+        behave({ips[h]: h for h in hows})
+        try:
+            ctl = host_ctl(work, "lying", "usage: {maxResponseBytes: 1Mi}\n")
+            check("the honest pod is sampled", wait_until(
+                lambda: (ctl.tracked().get("hot") or {}).get("fresh"), 60, 0.5))
+            set_usage({ips["hot"]: 85 << 20})  # past the throttle tier (80%)
+            check("... and throttled when over its budget, whatever the others do", wait_until(
+                lambda: cond_of(kj("-n", hns, "pod", "hot")) == "False", 30, 0.5),
+                reasons(hns, "hot"))
+            wait_until(lambda: False, 4)  # a few more samples of every pod
+            t = ctl.tracked()
+            for h, why in hows.items():
+                e = t.get(h) or {}
+                check("%s: stale, saying why (%s)" % (h, e.get("staleReason")),
+                      e and not e.get("fresh") and e.get("staleReason") and
+                      why in e.get("staleReason", ""), e)
+            acted = {h: [r for r in reasons(hns, h) if r.startswith("MemoryBudget")]
+                     for h in hows}
+            check("... none of them acted on: no Event, the gate open", not any(acted.values()) and
+                  all(cond_of(kj("-n", hns, "pod", h)) == "True" for h in hows), acted)
+            hits = responder_hits()
+            check("the redirect was never followed",
+                  not [k for k in hits if k.endswith("/metrics-redirected")],
+                  {k: v for k, v in hits.items() if "redirect" in k})
+            rss = ctl.rss_kib()
+            check("the flood was read no further than the cap: membudget's RSS %d KiB" % rss,
+                  rss < 64 << 10, rss)
+            check("SIGTERM: exit 0", ctl.stop() == 0)
+        finally:
+            behave({ips[h]: "" for h in hows})
+            set_usage({"*": 50 << 20})
+    host_scenario(run)
+
+
 def sc_metrics_failing(ns):
     """The metrics API fails (through the fault-injecting proxy): samples go
     stale, saying why, nothing escalates; when it answers again, the breaker
@@ -1734,7 +1801,7 @@ SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_re
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
              sc_series_limit, sc_oom_ledger, sc_leader_election, sc_failover_continuity,
-             sc_certs]
+             sc_certs, sc_hung_and_lying]
 
 
 # Scenarios run only when named (E2E_ONLY=...): none now. (last_chance_gc was,
