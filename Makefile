@@ -142,9 +142,8 @@ check-valgrind: $(B)/unit $(BIN)
 	  valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 	  --error-exitcode=1 ./$(B)/unit
 	MB_E2E_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
-	  test/e2e/controller_e2e.py $(abspath $(BIN)) initial_sync_and_gate leader_election run_all_in_one
-	MB_E2E_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
-	  test/e2e/remedy_e2e.py $(abspath $(BIN)) unreclaimable pdb_blocks ssrf_guard oom_ledger memlimit recommend
+	  E2E_ONLY="leader_election failover_continuity rate_limit metrics_failing" \
+	  MB_UNIT=$(abspath $(B)/unit) test/e2e/cluster_run.sh
 
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------
 FUZZ_SECONDS ?= 30

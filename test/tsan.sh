@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make tsan: the threaded parts under ThreadSanitizer. The io suites (the
 # real binary: workers, drain, certificate reloads, cross-thread calls), the
-# metrics registry's thread test, and the controller's and webhook's
-# end-to-end scenarios (`run`, leader election, remediation) run against a
-# binary built with -fsanitize=thread. Any report fails the run and is
+# metrics registry's thread test, the API client against the real API
+# server, and the controller's end-to-end scenarios on the real cluster
+# (leader election, failover, remediation) run a binary built with
+# -fsanitize=thread. Any report fails the run and is
 # printed, wherever the process's stderr went.
 #   usage: test/tsan.sh BUILD_DIR   (holds unit and membudget, built with SAN=thread)
 set -u
@@ -18,9 +19,12 @@ for suite in webhook_io kube_io mx; do
     CK_RUN_SUITE=$suite "$b/unit" 2>&1 | grep -E '^[0-9]+%: Checks|^test/' || true
     [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 done
-"$root/test/e2e/controller_e2e.py" "$b/membudget" | tail -n 1 || rc=1
-[ "${PIPESTATUS[0]}" = 0 ] || rc=1
-"$root/test/e2e/remedy_e2e.py" "$b/membudget" reclaimable unreclaimable pdb_blocks oom_ledger recommend | tail -n 1
+# The controller on the real cluster (test/e2e/cluster_run.sh): this build
+# is the membudget the host scenarios run (leader election and failover,
+# the rate limit's executor, a failing metrics API), and check's
+# kube_io_cluster suite is this build's.
+E2E_ONLY="leader_election failover_continuity rate_limit metrics_failing" MB_HOST_BIN=$b/membudget \
+    MB_UNIT=$b/unit "$root/test/e2e/cluster_run.sh" 2>&1 | grep -E '^(ok|FAIL) |^cluster e2e:' || true
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 if ls "$reports".* > /dev/null 2>&1; then
     echo "ThreadSanitizer reports:"
