@@ -23,7 +23,7 @@ RUNTIME_PKGS := libevent-2.1-7 libevent-openssl-2.1-7 libcurl4 libjansson4 libya
                 ca-certificates
 # prometheus: its promtool checks the /metrics exposition in the tests.
 TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3 libtsan2 prometheus
-DEMO_PKGS  := golang-go wrk golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+DEMO_PKGS  := golang-go wrk golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-gopkg-yaml.v3-dev
 # The real test cluster (test/cluster): the node's runc, CNI plugins and
 # iptables (kube-proxy), ip/ss, sysctl, and debootstrap for membudget's image.
 CLUSTER_PKGS := runc containernetworking-plugins iptables conntrack iproute2 procps debootstrap

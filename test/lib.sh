@@ -1,6 +1,6 @@
 # test/lib.sh -- shared by the shell test suites (sourced, not run):
-# counters and their summary line, a throw-away work directory, and a
-# kubesim on a free port with a kubeconfig pointing at it.
+# counters and their summary line, a throw-away work directory, and the
+# chart renderer built into it.
 #   NAME="deploy checks"; . "$root/test/lib.sh"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   - $1"; }
@@ -12,14 +12,12 @@ finish() {
     [ "$fail" = 0 ]
 }
 work=$(mktemp -d "/tmp/mb-${NAME// /-}.XXXXXX")
-sim=
-trap '[ -n "$sim" ] && kill $sim 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-# start_sim [kubesim flags...]: sets $sim (pid), $simaddr, and exports KUBECONFIG.
-start_sim() {
-    "$root/test/kubesim/kubesim" --listen 127.0.0.1:0 --address-file "$work/addr" \
-        --kubeconfig-file "$work/kubeconfig" "$@" > /dev/null 2> "$work/sim.err" &
-    sim=$!
-    for _ in $(seq 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.05; done
-    simaddr=$(cat "$work/addr")
-    export KUBECONFIG=$work/kubeconfig
+trap 'rm -rf "$work"' EXIT
+# build_render: test/chart/render (helm template's stand-in, and YAML to
+# JSON) as $work/render, from Debian's Go packages; a failed check otherwise.
+build_render() {
+    (cd "$root/test/chart/render" && GO111MODULE=off GOPATH=/usr/share/gocode \
+        GOCACHE=${GOCACHE:-/tmp/membudget-gocache} go build -o "$work/render" . 2> "$work/build.err") && return 0
+    bad "the chart renderer builds (needs golang-github-masterminds-sprig-dev)" "$(cat "$work/build.err")"
+    return 1
 }

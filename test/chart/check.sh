@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # The Helm chart, rendered by test/chart/render (helm template's stand-in:
 # Go text/template + Debian's sprig) for the default values and a few value
-# sets, then: applied with the real kubectl --dry-run=server against kubesim;
-# its config accepted by membudget's own config parser; `membudget lint` on
-# its workloads; and the chart agreeing with deploy/ (RBAC, webhooks, alerts).
-#   usage: test/chart/check.sh MEMBUDGET_BINARY
+# sets, then: its config accepted by membudget's own config parser;
+# `membudget lint` on its workloads; and the chart agreeing with deploy/
+# (RBAC, webhooks, alerts). With --cluster DIR, the real part instead
+# (test/e2e/cluster_run.sh): the real helm template renders what the
+# stand-in renders, and a server-side dry run of each set passes the real
+# API server (with the real CRDs of ServiceMonitor, PrometheusRule and
+# cert-manager's kinds: test/cluster/crds).
+#   usage: test/chart/check.sh [--cluster DIR] MEMBUDGET_BINARY
 set -u
+cluster=
+if [ "${1:-}" = --cluster ]; then cluster=$2; shift 2; fi
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 NAME="chart checks"
 . "$root/test/lib.sh"
 
-if ! (cd "$root/test/chart/render" && GO111MODULE=off GOPATH=/usr/share/gocode \
-      GOCACHE=${GOCACHE:-/tmp/membudget-gocache} go build -o "$work/render" . 2> "$work/build.err"); then
-    bad "the chart renderer builds (needs golang-github-masterminds-sprig-dev)" "$(cat "$work/build.err")"
-    finish; exit 1
-fi
+build_render || { finish; exit 1; }
 sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring profiles-pvc sample-interval-1s)
 for s in "${sets[@]}"; do
     args=()
@@ -28,13 +30,45 @@ for s in "${sets[@]}"; do
     fi
 done
 
-start_sim
-kubectl create namespace membudget > /dev/null 2>&1
-json() { kubectl create --dry-run=client -o json -f "$1" 2>&1; }
+json() { "$work/render" --json "$@" 2>&1; }
+
+if [ "$cluster" ]; then
+    . "$cluster/env"
+    for s in "${sets[@]}"; do
+        [ -s "$work/$s.yaml" ] || continue
+        args=()
+        [ "$s" != default ] && args=(-f "$root/test/chart/values/$s.yaml")
+        if ! out=$(helm template membudget "$root/charts/membudget" -n membudget "${args[@]}" 2>&1); then
+            bad "helm template: $s" "$out"; continue
+        fi
+        printf '%s\n' "$out" > "$work/$s.helm.yaml"
+        json "$work/$s.helm.yaml" > "$work/$s.helm.json"
+        json "$work/$s.yaml" > "$work/$s.render.json"
+        out=$(python3 - "$work/$s.helm.json" "$work/$s.render.json" <<'PY'
+import json, sys
+def objs(f):
+    return sorted((json.loads(l) for l in open(f) if l.strip()),
+                  key=lambda o: (o["kind"], o["metadata"]["name"]))
+a, b = objs(sys.argv[1]), objs(sys.argv[2])
+diff = [("%s/%s" % (x["kind"], x["metadata"]["name"]), "%s/%s" % (y["kind"], y["metadata"]["name"]))
+        for x, y in zip(a, b) if x != y]
+if len(a) != len(b) or diff:
+    print("helm %d objects, the stand-in %d; differing: %s" % (len(a), len(b), diff[:5]))
+    sys.exit(1)
+print(len(a))
+PY
+)
+        if [ $? = 0 ]; then ok "the stand-in renders what helm template renders: $s ($out objects)"
+        else bad "the stand-in renders what helm template renders: $s" "$out"; fi
+        out=$(kubectl apply --dry-run=server -f "$work/$s.helm.yaml" 2>&1)
+        if [ $? = 0 ]; then ok "kubectl apply --dry-run=server (the real API server): $s"
+        else bad "kubectl apply --dry-run=server (the real API server): $s" "$out"; fi
+    done
+    finish; exit $?
+fi
+
 for s in "${sets[@]}"; do
     [ -s "$work/$s.yaml" ] || continue
-    out=$(kubectl apply --dry-run=server -f "$work/$s.yaml" 2>&1)
-    if [ $? = 0 ]; then ok "kubectl apply --dry-run=server: $s"; else bad "kubectl apply --dry-run=server: $s" "$out"; fi
     # The rendered config is accepted by membudget's own (strict) parser.
     python3 - "$work/$s.yaml" "$work/$s.config.yaml" <<'PY'
 import re, sys
@@ -65,15 +99,14 @@ grep -q 'cert-manager.io/inject-ca-from: membudget/membudget' "$work/certmanager
 
 # The chart agrees with deploy/: same RBAC rules, same webhooks, same alerts.
 json "$work/default.yaml" > "$work/chart.json"
-cat "$root"/deploy/*.yaml > "$work/deploy-all.yaml"
-json "$work/deploy-all.yaml" > "$work/deploy.json"
+json "$root"/deploy/*.yaml > "$work/deploy.json"
 json "$root/deploy/prometheus/rules.yaml" > "$work/rules-deploy.json"
 json "$work/dryrun-namespaces-monitoring.yaml" > "$work/chart-mon.json"
-out=$(python3 - "$work" <<'PY'
+out=$(python3 - "$work" 2>&1 <<'PY'
 import json, sys
 w = sys.argv[1]
 def objs(f):
-    # kubectl prints one JSON document per object, back to back.
+    # render --json prints one JSON document per object, back to back.
     text, dec, out, i = open(f).read(), json.JSONDecoder(), [], 0
     while True:
         while i < len(text) and text[i].isspace():
@@ -103,6 +136,6 @@ if not ra or not rb or ra["spec"] != rb["spec"]:
 print("\n".join(problems) if problems else "same")
 sys.exit(1 if problems else 0)
 PY
-2>&1)
+)
 if [ $? = 0 ]; then ok "chart and deploy/ agree: RBAC, webhooks, alerts"; else bad "chart and deploy/ agree: RBAC, webhooks, alerts" "$out"; fi
 finish

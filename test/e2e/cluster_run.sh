@@ -55,6 +55,12 @@ export MB_FAULTPROXY=$dir/run/faultproxy
 # (kwok pods' IPs answer on this port: test/bench/responder in fake-nodes' namespace)
 FAKE_PORT=19000
 export MB_FAKE_PORT=$FAKE_PORT
+# on_cluster deploy|chart: that check script's real-API-server part, its
+# counts added to ours.
+on_cluster() {
+    MB_TEST_COUNTS=$counts "$root/test/$1/check.sh" --cluster "$dir" "$root/bin/membudget"
+    add_counts
+}
 # suite VIA SCENARIO...: cluster_e2e.py's counts added to ours.
 suite() {
     local via=$1; shift
@@ -168,6 +174,8 @@ down_after_sigkill() {
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
 # kwok's fake nodes, for scenarios with more pods than the node runs (sc_watch)
 "$cl/fake-nodes" --dir "$dir" --nodes 2 --endpoints "$FAKE_PORT" | tail -n 2 || abort "test/cluster/fake-nodes"
+# the CRDs of the kinds the chart may render (prometheus-operator's, cert-manager's)
+"$cl/crds" --dir "$dir" | tail -n 1 || abort "test/cluster/crds"
 # The fault-injecting proxy's own tests (its Go is the cluster's: 1.26).
 ( find_go > /dev/null; cd "$root/test/faultproxy" &&
     GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" test -count=1 . &&
@@ -222,10 +230,12 @@ else
     suite helm   # every scenario of cluster_e2e.py
     admission_chain
     upgrade
+    on_cluster chart
     "$cl/install-membudget" --dir "$dir" --via helm --uninstall || abort "helm uninstall"
     "$cl/install-membudget" --dir "$dir" --via manifests --config "$root/test/e2e/cluster-config.yaml" ||
         abort "kubectl apply -f deploy/"
     pass=$((pass + 1)); echo "ok   - kubectl apply -f deploy/: both replicas Ready, the webhooks have their CA"
+    on_cluster deploy
     suite manifests admission throttle_gc rbac_and_writes
 fi
 if [ -z "${E2E_ONLY:-}" ] && [ -z "${E2E_KEEP:-}" ]; then down_after_sigkill; else down; fi

@@ -14,7 +14,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +25,7 @@ import (
 	"text/template"
 
 	"github.com/Masterminds/sprig"
+	yamlv2 "gopkg.in/yaml.v2"
 	"gopkg.in/yaml.v3"
 )
 
@@ -61,20 +65,24 @@ func merge(dst, src map[string]interface{}) map[string]interface{} {
 	return dst
 }
 
+// toYaml writes what Helm's does (sigs.k8s.io/yaml: yaml.v2's layout, keys
+// sorted, a list under a key not indented).
 func toYaml(v interface{}) string {
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
+	b, err := yamlv2.Marshal(v)
+	if err != nil {
 		return ""
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return strings.TrimSuffix(string(b), "\n")
 }
 
 func main() {
 	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "--json" {
+		toJSON(args[1:])
+		return
+	}
 	if len(args) < 1 {
-		fail("usage: render CHART_DIR [-f values.yaml]... [--namespace NS] [--name RELEASE]")
+		fail("usage: render CHART_DIR [-f values.yaml]... [--namespace NS] [--name RELEASE]\n       render --json FILE... (each YAML document as a line of JSON)")
 	}
 	chart := args[0]
 	var vfiles files
@@ -193,3 +201,33 @@ func main() {
 type apiVersions struct{}
 
 func (apiVersions) Has(string) bool { return true }
+
+// toJSON prints every YAML document of each file as one line of JSON (empty
+// documents skipped): what the checks compare, without a cluster.
+func toJSON(paths []string) {
+	out := json.NewEncoder(os.Stdout)
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			fail("%v", err)
+		}
+		dec := yaml.NewDecoder(f)
+		for n := 1; ; n++ {
+			var doc interface{}
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				fail("%s: document %d: %v", p, n, err)
+			}
+			if doc == nil {
+				continue
+			}
+			if err := out.Encode(doc); err != nil {
+				fail("%s: document %d: %v", p, n, err)
+			}
+		}
+		f.Close()
+	}
+}
