@@ -183,10 +183,11 @@ bench-run: export BENCH_QUICK := $(BENCH_QUICK)
 bench-run: $(BIN) build/bench/recommend_bench
 	build/bench/recommend_bench
 	test/bench/webhook_bench.sh $(abspath $(BIN))
-	test/bench/controller_bench.sh $(abspath $(BIN))
-	test/bench/cluster_scale_bench.sh $(abspath $(BIN))
-	test/bench/sampler_bench.sh $(abspath $(BIN))
-	test/bench/isolation_bench.sh $(abspath $(BIN))
+	@# the bench cluster (test/bench/cluster_lib.sh): up once for the three, down once after them
+	@rc=0; for b in cluster_scale_bench sampler_bench isolation_bench; do \
+	  BENCH_KEEP=1 test/bench/$$b.sh $(abspath $(BIN)) || { rc=$$?; echo "$$b failed ($$rc)"; break; }; \
+	done; [ -n "$$BENCH_KEEP" ] || test/cluster/down --dir $${BENCH_CLUSTER_DIR:-/var/tmp/membudget-bench-cluster} > /dev/null; \
+	exit $$rc
 	test/bench/held_bench.sh $(abspath $(BIN))
 	test/bench/hostile_api_bench.sh $(abspath $(BIN))
 	test/bench/lint_bench.sh $(abspath $(BIN))

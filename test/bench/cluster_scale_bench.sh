@@ -22,23 +22,17 @@ bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); shift
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(10000 100000)
 [ -n "${BENCH_QUICK:-}" ] && [ $# = 0 ] && counts=(1000)   # make bench-quick
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cl=$root/test/cluster
-dir=${BENCH_CLUSTER_DIR:-/var/tmp/membudget-bench-cluster}
 work=$(mktemp -d /tmp/mb-scalebench.XXXXXX)
+. "$root/test/bench/cluster_lib.sh"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    [ -n "${BENCH_KEEP:-}" ] || "$cl/down" --dir "$dir" > /dev/null 2>&1 || true
+    bench_cluster_down
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-"$cl/up" --dir "$dir" | tail -n 1
-# (kwok pods' IPs answer on port 19000: test/bench/responder, for the sample cycle)
-"$cl/fake-nodes" --dir "$dir" --nodes 10 --endpoints 19000 | tail -n 1
-. "$dir/env"
-. "$cl/lib.sh"; find_go > /dev/null
+bench_cluster_up
 echo "building the client-go peer (test/bench/informer, client-go v0.37.2)"
 (cd "$root/test/bench/informer" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
     "$GO" build -o "$work/informer" . && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
