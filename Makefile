@@ -189,7 +189,6 @@ bench-run: $(BIN) build/bench/recommend_bench
 	done; [ -n "$$BENCH_KEEP" ] || test/cluster/down --dir $${BENCH_CLUSTER_DIR:-/var/tmp/membudget-bench-cluster} > /dev/null; \
 	exit $$rc
 	test/bench/held_bench.sh $(abspath $(BIN))
-	test/bench/hostile_api_bench.sh $(abspath $(BIN))
 	test/bench/lint_bench.sh $(abspath $(BIN))
 
 demo: deps
@@ -204,10 +203,9 @@ fresh-check:
 
 # --- set-up -------------------------------------------------------------------
 # Installs only what is missing, so a machine that has everything pays nothing.
-# kubectl for the simulator's fidelity suite: Debian's kubernetes-client,
-# unless a kubectl is already on PATH (another package may own /usr/bin/kubectl).
+# (kubectl and helm are the test cluster's, built from the pinned sources.)
 deps:
-	@missing=$$(for p in $(DEB_PKGS) $$(command -v kubectl >/dev/null || echo kubernetes-client); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	  grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
