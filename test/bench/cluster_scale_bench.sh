@@ -11,8 +11,9 @@
 #     managedFields: time to HasSynced, VmRSS after a GC, and its baseline;
 #   - then (N <= 10000) a sample cycle over the same pods by direct scrapes
 #     of their /metrics, which one process answers for every pod IP
-#     (test/bench/responder, fake-nodes --endpoints): the median cycle and
-#     what it costs per pod.
+#     (test/bench/responder, fake-nodes --endpoints), and one through
+#     metrics.k8s.io (the real metrics-server reading kwok's per-node
+#     /metrics/resource): the median cycle and what it costs per pod.
 # Medians; ratios membudget/informer. Figures, not assertions.
 #   usage: test/bench/cluster_scale_bench.sh MEMBUDGET_BINARY [N...]
 #   BENCH_CLUSTER_DIR (default /var/tmp/membudget-bench-cluster); the
@@ -66,6 +67,34 @@ informer_run() {
         python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["syncedMs"], j["rssKiB"])'
 }
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# cycle NS N LABEL USAGE_YAML: membudget sampling NS every 5 s; prints the
+# median of cycles 2-4 ("sample cycle" log lines), stale pods, and its CPU.
+cycle() {
+    local ns=$1 n=$2 label=$3 c cpu
+    printf 'sampleInterval: 5s\n%s\n' "$4" > "$work/cycle.yaml"
+    "$bin" controller --kubeconfig "$dir/kubeconfig" --namespace "$ns" --config "$work/cycle.yaml" \
+        --log-level debug --metrics-bind-address 127.0.0.1:0 2> "$work/cycle.log" &
+    c=$!; pids+=("$c")
+    for _ in $(seq 1200); do
+        [ "$(grep -c '"sample cycle"' "$work/cycle.log" || true)" -ge 4 ] && break
+        kill -0 "$c" 2> /dev/null || { tail -n 5 "$work/cycle.log" >&2; break; }
+        sleep 0.25
+    done
+    cpu=$(cpu_ms "$c" 2>/dev/null || echo 0)
+    kill "$c"; wait "$c" 2>/dev/null || true
+    python3 - "$work/cycle.log" "$n" "$cpu" "$label" <<'PY'
+import json, statistics, sys
+c = [json.loads(l) for l in open(sys.argv[1]) if '"sample cycle"' in l]
+if len(c) < 2:
+    print("%-8s sample cycle %s: fewer than 2 cycles (see the controller's log)" % (sys.argv[2], sys.argv[4]))
+else:
+    d = [x["duration_ms"] for x in c[1:4]]
+    print("%-8s sample cycle %s: median %d ms over %d cycles, %.1f us/pod, "
+          "%d of %d stale; controller CPU %.0f ms in all (sync included)"
+          % (sys.argv[2], sys.argv[4], statistics.median(d), len(d), statistics.median(d) * 1000 / c[-1]["pods"],
+             c[-1]["stale"], c[-1]["pods"], float(sys.argv[3])))
+PY
+}
 
 printf '%-8s %-34s %10s %10s %12s\n' pods who synced_ms rss_KiB B_per_pod
 for n in "${counts[@]}"; do
@@ -97,34 +126,30 @@ print("%-8s membudget/informer: time to synced %.2fx, bytes per pod %.3fx (%s vs
       % (n, float(m[2]) / float(i[2]), float(m[4]) / float(i[4]), m[4], i[4]))
 PY
     # A sample cycle over the 10k pods, by direct scrapes of their /metrics
-    # (one responder in the pod network answers for all of them): the median
-    # of cycles 2-4 from membudget's own "sample cycle" lines, and its CPU.
+    # (one responder in the pod network answers for all of them), then by one
+    # metrics.k8s.io list (the real metrics-server, scraping each kwok node's
+    # /metrics/resource from kwok's server): the median of cycles 2-4 from
+    # membudget's own "sample cycle" lines, and its CPU.
     if [ "$n" -le 10000 ]; then
-        printf 'sampleInterval: 5s\nusage: {source: scrape, maxConcurrentScrapes: 256, scrapeTimeout: 4s}\n' \
-            > "$work/cycle.yaml"
-        "$bin" controller --kubeconfig "$dir/kubeconfig" --namespace "$ns" --config "$work/cycle.yaml" \
-            --log-level debug --metrics-bind-address 127.0.0.1:0 2> "$work/cycle.log" &
-        c=$!; pids+=("$c")
-        for _ in $(seq 1200); do
-            [ "$(grep -c '"sample cycle"' "$work/cycle.log" || true)" -ge 4 ] && break
-            kill -0 "$c" 2> /dev/null || { tail -n 5 "$work/cycle.log" >&2; break; }
-            sleep 0.25
+        cycle "$ns" "$n" "by scrape (256 at once)" \
+            'usage: {source: scrape, maxConcurrentScrapes: 256, scrapeTimeout: 4s}'
+        # The same number of pods that count their working set (no endpoint);
+        # metrics-server reports a pod once it has two of kwok's samples of it.
+        "$work/mkpods" --kubeconfig "$dir/kubeconfig" --namespace "$ns-ws" --count "$n" --nodes 10 \
+            2> "$work/mkpods.log" > /dev/null || { tail -n 5 "$work/mkpods.log"; exit 1; }
+        got=0
+        for _ in $(seq 180); do
+            got=$(kubectl get --raw "/apis/metrics.k8s.io/v1beta1/namespaces/$ns-ws/pods" 2>/dev/null |
+                python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))' 2>/dev/null) || got=0
+            [ "${got:-0}" -ge "$n" ] && break
+            sleep 1
         done
-        cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/$c/stat" 2>/dev/null || echo 0)
-        kill "$c"; wait "$c" 2>/dev/null || true
-        python3 - "$work/cycle.log" "$n" "$cpu" <<'PY'
-import json, statistics, sys
-c = [json.loads(l) for l in open(sys.argv[1]) if '"sample cycle"' in l]
-if len(c) < 2:
-    print("%-8s sample cycle by scrape: fewer than 2 cycles (see the controller's log)" % sys.argv[2])
-else:
-    d = [x["duration_ms"] for x in c[1:4]]
-    print("%-8s sample cycle by scrape (256 at once): median %d ms over %d cycles, %.1f us/pod, "
-          "%d of %d stale; controller CPU %.0f ms in all (sync included)"
-          % (sys.argv[2], statistics.median(d), len(d), statistics.median(d) * 1000 / c[-1]["pods"],
-             c[-1]["stale"], c[-1]["pods"], float(sys.argv[3])))
-PY
+        if [ "${got:-0}" -ge "$n" ]; then
+            cycle "$ns-ws" "$n" "by metrics.k8s.io (one list)" 'usage: {source: metrics-api}'
+        else
+            echo "$n sample cycle by metrics.k8s.io: metrics-server reports ${got:-0} of the $n pods after 3 min (see $dir/logs/metrics-server.log)"
+        fi
     fi
     # (kept with the cluster: a rerun with BENCH_KEEP=1 finds its pods made)
-    [ -n "${BENCH_KEEP:-}" ] || kubectl delete namespace "$ns" "empty-$n" --wait=false > /dev/null
+    [ -n "${BENCH_KEEP:-}" ] || kubectl delete namespace "$ns" "$ns-ws" "empty-$n" --wait=false > /dev/null 2>&1 || true
 done

@@ -54,6 +54,9 @@ FAKE_NETNS=mbfake
 FAKE_VETH=mbfake0
 FAKE_HOST_IP=10.132.0.1
 FAKE_NS_IP=10.132.0.2
+# ... and kwok's server there (on $FAKE_HOST_IP, the fake nodes' InternalIP):
+# each fake node's /metrics/resource, for the real metrics-server.
+KWOK_SERVER_PORT=10247
 # The iptables chain that keeps forwarding on the bridge (pod to pod through
 # a Service); anything else that would be forwarded is dropped.
 FWD_CHAIN=MEMBUDGET-TEST-FWD
