@@ -80,17 +80,21 @@ struct pc_pod {
     uint8_t cond;           /* enum pc_cond: the membudget.io/within-budget condition */
     /* private to podcache.c: pc_uid, pc_ip, pc_record */
     uint16_t o_uid, o_ip, o_record; /* offsets of the strings after name */
+    bool uid_bin;           /* the uid, a UUID, is kept as its 16 bytes (21 fewer per pod) */
     uint32_t gen;           /* relist generation last seen in */
     uint32_t bytes;         /* size of the allocation */
     char name[];            /* then uid, podIP and the record, each NUL-ended */
 };
 
-/* The pod's uid, status.podIP, and the message of its
- * membudget.io/remediation condition ("" when absent). */
-static inline const char *pc_uid(const struct pc_pod *p)
-{
-    return p->name + p->o_uid;
-}
+/* The pod's uid as text: its own string, or (a UUID kept as 16 bytes)
+ * written into buf, which must outlive the use of the result. */
+#define PC_UID_BUF 37
+const char *pc_uid(const struct pc_pod *p, char buf[PC_UID_BUF]);
+/* Do a and b have the same uid? */
+bool pc_uid_eq(const struct pc_pod *a, const struct pc_pod *b);
+
+/* status.podIP, and the message of its membudget.io/remediation condition
+ * ("" when absent). */
 static inline const char *pc_ip(const struct pc_pod *p)
 {
     return p->name + p->o_ip;

@@ -45,7 +45,7 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 
 /* Paid once per tracked pod (100k in a large cluster): a field that grows it
  * must be worth that (a 592-byte inline pair of strings once doubled it). */
-_Static_assert(sizeof(struct podstate) <= 72, "struct podstate grew: it is paid per pod");
+_Static_assert(sizeof(struct podstate) <= 56, "struct podstate grew: it is paid per pod (56: a 64-byte malloc chunk)");
 _Static_assert(sizeof(struct pc_pod) <= 80, "struct pc_pod grew: it is paid per pod");
 /* ...and this by every pod the leader samples (the leak windows aside). */
 _Static_assert(sizeof(struct podrun) <= 464, "struct podrun grew: it is paid per sampled pod");
@@ -54,7 +54,7 @@ _Static_assert(sizeof(struct podrun) <= 464, "struct podrun grew: it is paid per
  * whatever is queued or in flight for it. */
 static void state_free(struct controller *c, struct podstate *s, const struct pc_pod *old)
 {
-    s->pod = old;
+    s->gq.pod = old;
     s->gq.pod = old;
     remedy_pod_gone(c, s, true);
     gq_forget(c->gq, &s->gq);
@@ -65,8 +65,8 @@ static void state_free(struct controller *c, struct podstate *s, const struct pc
 /* The planner's reading of a shape's annotations, made once for all the
  * pods that share it, in the shape's listener bytes. */
 struct shape_spec {
+    struct pl_spec spec; /* first: SPEC() reads it at the start of the bytes */
     bool done;
-    struct pl_spec spec;
 };
 
 static const struct pl_spec *spec_of(struct controller *c, const struct pc_pod *p)
@@ -88,7 +88,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         return;
     }
     struct podstate *s = cur->user;
-    if (!s || strcmp(old ? pc_uid(old) : "", pc_uid(cur)) != 0) {
+    if (!s || !old || !pc_uid_eq(old, cur)) {
         /* New pod, or the same name with a new uid: fresh state. */
         if (s)
             state_free(c, s, old);
@@ -96,11 +96,10 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         gq_item_init(&s->gq);
         cur->user = s;
     }
-    int64_t old_budget = old && s->pod ? s->spec->budget : 0;
-    s->pod = cur;
+    int64_t old_budget = old && s->gq.pod ? SPEC(s)->budget : 0;
     s->gq.pod = cur;
-    s->spec = spec_of(c, cur);
-    if (old_budget > 0 && old_budget != s->spec->budget)
+    spec_of(c, cur); /* SPEC(s) from now on */
+    if (old_budget > 0 && old_budget != SPEC(s)->budget)
         s->ml_old_budget = old_budget; /* followers keep it for when they lead */
     if (!s->pl) {
         /* No planner state here (not leading, or not sampled yet): hold
@@ -110,7 +109,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
                           !strcmp(cur->cond_reason, "OverMemoryBudget");
         s->gq.record_own = false;
     }
-    if (cur->ready && (!old || !old->ready || strcmp(pc_uid(old), pc_uid(cur)) != 0))
+    if (cur->ready && (!old || !old->ready || !pc_uid_eq(old, cur)))
         remedy_pod_ready(c, cur);
     if (c->leader) {
         remedy_check_container(c, s, s->ml_old_budget);

@@ -27,12 +27,15 @@ struct loop;
 struct podsink;
 
 struct podstate {
-    const struct pc_pod *pod;       /* the pod's current record (kept current by on_pod) */
-    const struct pl_spec *spec;     /* its annotations, parsed once per shape (pc_shape.user) */
-    struct gq_item gq;              /* the conditions it should have (gateq.h) */
+    struct gq_item gq;              /* gq.pod: the pod's current record (kept current by on_pod);
+                                     * the conditions it should have (gateq.h) */
     struct pl_pod *pl;              /* the leader's state (struct podrun), NULL until sampled */
     int64_t ml_old_budget;          /* a budget change not yet acted on (GOMEMLIMIT) */
 };
+
+/* Its annotations, parsed once per shape: the spec that on_pod made for the
+ * current record's shape (pc_shape.user starts with it). */
+#define SPEC(s) ((const struct pl_spec *)(s)->gq.pod->sh->user)
 
 /* What only a leader that samples the pod holds (remedy.c, insight.c): made
  * with the planner's state, which it starts with, and freed with it. */

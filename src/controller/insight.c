@@ -69,7 +69,7 @@ static void publish(struct controller *c, const struct rc_owner *o)
 void insight_sample(struct controller *c, struct podstate *s, const struct smp_result *r,
                     bool after_gc)
 {
-    const struct pc_pod *p = s->pod;
+    const struct pc_pod *p = s->gq.pod;
     int64_t peak, rss_peak;
     bool closed = rc_window_feed(&RUN(s)->win, r->usage, r->rss, r->taken,
                                  c->cfg->recommend.peak_window_ms, &peak, &rss_peak);
@@ -77,7 +77,7 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
     char name[256];
     pc_workload(p, &kind, name, sizeof name);
     struct rc_owner *o = rc_owner(c->rc, p->sh->ns, kind, name);
-    struct rc_current cur = {s->spec->budget, p->sh->limit, s->spec->tiers.evict,
+    struct rc_current cur = {SPEC(s)->budget, p->sh->limit, SPEC(s)->tiers.evict,
                              r->figure == ANN_USAGE_HEAP};
     /* The current values follow the pods at once (a new budget shows beside
      * the recommendation without waiting for a peak). */

@@ -18,9 +18,10 @@
 #include "membudget/profstore.h"
 #include "controller_int.h"
 
-static struct recorder_ref ref_of(const struct pc_pod *p)
+/* The pod for the recorder; its uid may be written into ub. */
+static struct recorder_ref ref_of(const struct pc_pod *p, char ub[PC_UID_BUF])
 {
-    return (struct recorder_ref){p->sh->ns, p->name, pc_uid(p)};
+    return (struct recorder_ref){p->sh->ns, p->name, pc_uid(p, ub)};
 }
 
 static mb_mono_ms mono(const struct controller *c)
@@ -45,10 +46,10 @@ static uint64_t pod_post(struct controller *c, struct podstate *s, const char *k
                               .method = "POST",
                               .body = body,
                               .timeout_ms = (unsigned)c->cfg->usage.scrape_timeout_ms};
-    uint64_t id = podcall_submit(c->calls, s->pod, &req, done, s, why, sizeof why);
+    uint64_t id = podcall_submit(c->calls, s->gq.pod, &req, done, s, why, sizeof why);
     if (!id)
-        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->pod->sh->ns, "pod",
-                 s->pod->name, "endpoint", key, "why", why);
+        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->gq.pod->sh->ns, "pod",
+                 s->gq.pod->name, "endpoint", key, "why", why);
     return id;
 }
 
@@ -64,8 +65,8 @@ static void on_gc(void *arg, const struct kapi_resp *r)
     struct pl_plan plan;
     RUN(s)->gc_call = 0;
     bool ok = resp_ok(r);
-    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->sh->ns,
-             "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
+    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->gq.pod->sh->ns,
+             "pod", s->gq.pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
     pl_gc_done(s->pl, ok, mono(c), wall(c), &plan);
     carry(c, s, &plan);
 }
@@ -77,8 +78,8 @@ static void on_throttle_ep(void *arg, const struct kapi_resp *r)
     RUN(s)->thr_call = 0;
     bool ok = resp_ok(r);
     if (!ok)
-        log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->pod->sh->ns,
-                 "pod", s->pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
+        log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->gq.pod->sh->ns,
+                 "pod", s->gq.pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
     pl_throttle_done(s->pl, ok, &plan);
     carry(RUN(s)->c, s, &plan);
 }
@@ -105,18 +106,19 @@ static void on_memlimit(void *arg, const struct kapi_resp *r)
         json_decref(j);
     }
     log_info(ok ? "GOMEMLIMIT updated" : "GOMEMLIMIT update failed", "{s:s,s:s,s:I,s:I,s:s}",
-             "namespace", s->pod->sh->ns, "pod", s->pod->name, "applied", (json_int_t)applied,
+             "namespace", s->gq.pod->sh->ns, "pod", s->gq.pod->name, "applied", (json_int_t)applied,
              "previous", (json_int_t)previous, "error", err);
-    pl_memlimit_done(s->pl, &c->pcf, ok, applied, previous, s->pod->restarts, err, mono(c),
+    pl_memlimit_done(s->pl, &c->pcf, ok, applied, previous, s->gq.pod->restarts, err, mono(c),
                      &plan);
     carry(c, s, &plan);
 }
 
 /* --- eviction ----------------------------------------------------------------- */
 
-static const char *owner_of(const struct pc_pod *p)
+/* The uid of p's owner, or (its own owner) of p, which may be written into ub. */
+static const char *owner_of(const struct pc_pod *p, char ub[PC_UID_BUF])
 {
-    return *p->sh->owner_uid ? p->sh->owner_uid : pc_uid(p);
+    return *p->sh->owner_uid ? p->sh->owner_uid : pc_uid(p, ub);
 }
 
 /* Another pod of p's owner is terminating: a replica is already going down
@@ -137,11 +139,12 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
 {
     struct podstate *s = arg;
     struct controller *c = RUN(s)->c;
-    const struct pc_pod *p = s->pod;
+    const struct pc_pod *p = s->gq.pod;
     struct pl_plan plan;
     RUN(s)->evict_call = 0;
     RUN(s)->evl_held = false;
-    evl_finished(&c->evl, owner_of(p), res == RECORDER_EVICTED, pc_uid(p), mono(c));
+    char ob[PC_UID_BUF], ub[PC_UID_BUF];
+    evl_finished(&c->evl, owner_of(p, ob), res == RECORDER_EVICTED, pc_uid(p, ub), mono(c));
     if (res == RECORDER_EVICTED)
         log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "owner",
                  *p->sh->owner_name ? p->sh->owner_name : "(none)");
@@ -151,7 +154,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     else if (res == RECORDER_EVICT_ERROR)
         log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "error",
                  msg);
-    pl_evict_done(s->pl, s->spec, res, msg, mono(c), backoff_rand(&c->rnd), &plan);
+    pl_evict_done(s->pl, SPEC(s), res, msg, mono(c), backoff_rand(&c->rnd), &plan);
     carry(c, s, &plan);
 }
 
@@ -182,7 +185,7 @@ static void on_capture(void *arg, const struct kapi_resp *r)
 {
     struct podstate *s = arg;
     struct controller *c = RUN(s)->c;
-    const struct pc_pod *p = s->pod;
+    const struct pc_pod *p = s->gq.pod;
     struct capture *cap = RUN(s)->cap;
     enum prof_kind k = cap->kind;
     char *file = cap->file[k], *err = cap->err[k];
@@ -232,7 +235,7 @@ static void capture_next(struct controller *c, struct podstate *s)
                                   .method = "GET",
                                   .timeout_ms = (unsigned)(cap->deadline - now),
                                   .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
-        RUN(s)->prof_call = podcall_submit(c->calls, s->pod, &req, on_capture, s, why, sizeof why);
+        RUN(s)->prof_call = podcall_submit(c->calls, s->gq.pod, &req, on_capture, s, why, sizeof why);
         if (!RUN(s)->prof_call) {
             struct kapi_resp none = {.err = MB_EINVAL, .errmsg = why};
             on_capture(s, &none);
@@ -240,10 +243,10 @@ static void capture_next(struct controller *c, struct podstate *s)
         return;
     }
     struct pl_capture pc = {0};
-    if (s->spec->has_profile)
+    if (SPEC(s)->has_profile)
         pc = (struct pl_capture){.heap = cap->file[PROF_HEAP], .heap_err = cap->err[PROF_HEAP],
                                  .heap_bytes = cap->bytes[PROF_HEAP]};
-    if (s->spec->has_goroutines) {
+    if (SPEC(s)->has_goroutines) {
         pc.gor = cap->file[PROF_GOROUTINES];
         pc.gor_err = cap->err[PROF_GOROUTINES];
         pc.gor_bytes = cap->bytes[PROF_GOROUTINES];
@@ -261,8 +264,8 @@ static void start_capture(struct controller *c, struct podstate *s)
     struct capture *cap = RUN(s)->cap = mb_xcalloc(1, sizeof *cap);
     cap->at = wall(c);
     cap->deadline = mono(c) + CAPTURE_MS;
-    cap->want[PROF_HEAP] = s->spec->has_profile;
-    cap->want[PROF_GOROUTINES] = s->spec->has_goroutines;
+    cap->want[PROF_HEAP] = SPEC(s)->has_profile;
+    cap->want[PROF_GOROUTINES] = SPEC(s)->has_goroutines;
     capture_next(c, s);
 }
 
@@ -270,10 +273,11 @@ static void start_capture(struct controller *c, struct podstate *s)
  * until the answer), then the profile when asked, then the Eviction. */
 static void attempt(struct controller *c, struct podstate *s, bool profile)
 {
-    const struct pc_pod *p = s->pod;
+    const struct pc_pod *p = s->gq.pod;
     mb_mono_ms now = mono(c);
+    char ub[PC_UID_BUF];
     if (!RUN(s)->evl_held) {
-        enum evl_verdict v = evl_check(&c->evl, owner_of(p), now);
+        enum evl_verdict v = evl_check(&c->evl, owner_of(p, ub), now);
         if (v == EVL_OK && owner_terminating(c, p))
             v = EVL_OWNER;
         if (v != EVL_OK) {
@@ -283,14 +287,14 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
             pl_evict_deferred(s->pl, now + 1000);
             return;
         }
-        evl_started(&c->evl, owner_of(p), now);
+        evl_started(&c->evl, owner_of(p, ub), now);
         RUN(s)->evl_held = true;
     }
     if (profile) {
         start_capture(c, s);
         return;
     }
-    struct recorder_ref ref = ref_of(p);
+    struct recorder_ref ref = ref_of(p, ub);
     RUN(s)->evict_call = recorder_evict(c->rec, &ref, on_evicted, s);
 }
 
@@ -304,14 +308,15 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!s->pl || !RUN(s)->c->leader)
         return;
-    pl_retry(s->pl, &RUN(s)->c->pcf, s->spec, mono(RUN(s)->c), &plan);
+    pl_retry(s->pl, &RUN(s)->c->pcf, SPEC(s), mono(RUN(s)->c), &plan);
     carry(RUN(s)->c, s, &plan);
 }
 
 static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan)
 {
-    const struct pc_pod *p = s->pod;
-    struct recorder_ref ref = ref_of(p);
+    const struct pc_pod *p = s->gq.pod;
+    char ub[PC_UID_BUF];
+    struct recorder_ref ref = ref_of(p, ub);
     const char *lv[] = {p->sh->ns, p->name};
     if (plan->changed) {
         const char *v[] = {brk_tier_name(plan->to)};
@@ -419,7 +424,7 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
     s->pl = &run->pl;
     pl_init(s->pl);
     struct pl_record r;
-    bool have = pl_record_parse(pc_record(s->pod), &r);
+    bool have = pl_record_parse(pc_record(s->gq.pod), &r);
     if (!have && s->gq.throttled) {
         /* Throttled by a leader that left no record: continue throttled,
          * and let the breaker recover it. */
@@ -427,13 +432,13 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
         have = true;
     }
     if (have) {
-        pl_resume(s->pl, &c->pcf, s->spec, &r, mono(c), wall(c));
+        pl_resume(s->pl, &c->pcf, SPEC(s), &r, mono(c), wall(c));
         log_info("resuming from the cluster's record", "{s:s,s:s,s:s,s:b}", "namespace",
-                 s->pod->sh->ns, "pod", s->pod->name, "record", pc_record(s->pod), "throttled",
+                 s->gq.pod->sh->ns, "pod", s->gq.pod->name, "record", pc_record(s->gq.pod), "throttled",
                  s->gq.throttled);
     }
     s->gq.throttled = pl_throttled(s->pl);
-    gq_set(&s->gq.record, pc_record(s->pod));
+    gq_set(&s->gq.record, pc_record(s->gq.pod));
     s->gq.record_own = true;
     return s->pl;
 }
@@ -443,7 +448,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
     struct controller *c = ctx;
     struct podstate *s = p->user;
     struct pl_plan plan;
-    if (!s || !c->leader || s->spec->budget <= 0)
+    if (!s || !c->leader || SPEC(s)->budget <= 0)
         return;
     struct pl_sample smp = {.ok = r->ok,
                             .usage = r->usage,
@@ -458,7 +463,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
                             .gomemlimit = r->gomemlimit,
                             .err = r->err};
     struct pl_pod *pp = planner_of(c, s);
-    pl_step(pp, &c->pcf, s->spec, &smp, mono(c), &plan);
+    pl_step(pp, &c->pcf, SPEC(s), &smp, mono(c), &plan);
     carry(c, s, &plan);
     if (r->ok)
         insight_sample(c, s, r, plan.gc_freed_set);
@@ -470,7 +475,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
  * the record has not counted, and a GOMEMLIMIT the budget left behind. */
 void remedy_check_container(struct controller *c, struct podstate *s, int64_t old_budget)
 {
-    const struct pc_pod *p = s->pod;
+    const struct pc_pod *p = s->gq.pod;
     struct pl_plan plan;
     if (!c->leader || !gov_has(c, p->sh->ns))
         return;
@@ -483,15 +488,15 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
         pl_record_parse(pc_record(p), &rec); /* none (or not ours): rec stays empty */
     if (pl_oom_new(&rec, p->restarts, p->last_oom)) {
         struct pl_oom o = {p->restarts, p->last_term_at, p->last_exit, p->sh->container};
-        pl_oom(planner_of(c, s), &c->pcf, s->spec, &o, mono(c), wall(c), &plan);
+        pl_oom(planner_of(c, s), &c->pcf, SPEC(s), &o, mono(c), wall(c), &plan);
         carry(c, s, &plan);
     }
     /* GOMEMLIMIT: only when something could be stale (a budget change, or
      * a value membudget applied or is applying). */
-    if (s->spec->budget > 0 && (old_budget > 0 || rec.memlimit > 0 || (s->pl && s->pl->ml_want))) {
+    if (SPEC(s)->budget > 0 && (old_budget > 0 || rec.memlimit > 0 || (s->pl && s->pl->ml_want))) {
         struct pl_ml_in in = {old_budget, p->sh->gomemlimit, p->restarts,
                               !strcmp(p->phase, "Running") && *pc_ip(p) && !p->deleting};
-        pl_memlimit(planner_of(c, s), &c->pcf, s->spec, &in, mono(c), &plan);
+        pl_memlimit(planner_of(c, s), &c->pcf, SPEC(s), &in, mono(c), &plan);
         carry(c, s, &plan);
     }
 }
@@ -500,10 +505,10 @@ static bool want_sample(void *ctx, const struct pc_pod *p, enum ann_usage *usage
 {
     struct controller *c = ctx;
     const struct podstate *s = p->user;
-    if (!c->leader || !s || s->spec->budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
+    if (!c->leader || !s || SPEC(s)->budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
         !*pc_ip(p) || !gov_has(c, p->sh->ns))
         return false;
-    *usage = s->spec->usage;
+    *usage = SPEC(s)->usage;
     return true;
 }
 
@@ -599,6 +604,7 @@ void remedy_stop(struct controller *c)
 void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
 {
     struct podrun *run = RUN(s);
+    char ob[PC_UID_BUF], ub[PC_UID_BUF];
     if (run) {
         if (run->gc_call)
             podcall_cancel(c->calls, run->gc_call);
@@ -611,20 +617,20 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
             recorder_cancel(c->rec, run->evict_call);
         if (run->ml_call)
             podcall_cancel(c->calls, run->ml_call);
-        if (run->evl_held && s->pod)
-            evl_finished(&c->evl, owner_of(s->pod), false, pc_uid(s->pod), mono(c));
+        if (run->evl_held && s->gq.pod)
+            evl_finished(&c->evl, owner_of(s->gq.pod, ob), false, pc_uid(s->gq.pod, ub), mono(c));
         if (run->wake)
             event_free(run->wake);
     }
-    if (gone && s->pod) {
-        const char *v[] = {s->pod->sh->ns, s->pod->name};
+    if (gone && s->gq.pod) {
+        const char *v[] = {s->gq.pod->sh->ns, s->gq.pod->name};
         mx_delete(c->m_ratio, v);
         mx_delete(c->m_leak, v);
         mx_delete(c->m_gc_share, v);
         mx_delete(c->m_thrashing, v);
-        if (evl_pod_gone(&c->evl, pc_uid(s->pod)))
+        if (evl_pod_gone(&c->evl, pc_uid(s->gq.pod, ub)))
             log_info("eviction slot released: the pod is gone and its owner is Ready",
-                     "{s:s,s:s}", "namespace", s->pod->sh->ns, "pod", s->pod->name);
+                     "{s:s,s:s}", "namespace", s->gq.pod->sh->ns, "pod", s->gq.pod->name);
     }
     pl_cleanup(s->pl);
     mb_free(run); /* with the planner's state, its first member */
@@ -636,7 +642,8 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
 /* A pod of p's owner became Ready (the owner's slot may settle). */
 void remedy_pod_ready(struct controller *c, const struct pc_pod *p)
 {
-    if (*p->sh->owner_uid && evl_owner_ready(&c->evl, p->sh->owner_uid, pc_uid(p)))
+    char ub[PC_UID_BUF];
+    if (*p->sh->owner_uid && evl_owner_ready(&c->evl, p->sh->owner_uid, pc_uid(p, ub)))
         log_info("eviction slot released: the pod is gone and its owner is Ready",
                  "{s:s,s:s,s:s}", "namespace", p->sh->ns, "owner", p->sh->owner_name, "ready", p->name);
 }

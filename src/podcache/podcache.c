@@ -273,6 +273,53 @@ struct builder {
     size_t len;
 };
 
+/* A uid in the form the API server gives (a UUID: 8-4-4-4-12 lowercase hex
+ * digits) into its 16 bytes; false for anything else (kept as text). */
+static bool uuid_parse(const char *s, uint8_t out[16])
+{
+    if (!s || strlen(s) != 36)
+        return false;
+    for (int i = 0, k = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+            continue;
+        }
+        int v = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        out[k / 2] = (uint8_t)(k % 2 ? out[k / 2] | v : v << 4);
+        k++;
+    }
+    return true;
+}
+
+const char *pc_uid(const struct pc_pod *p, char buf[PC_UID_BUF])
+{
+    if (!p->uid_bin)
+        return p->name + p->o_uid;
+    const uint8_t *r = (const uint8_t *)p->name + p->o_uid;
+    static const char hex[] = "0123456789abcdef";
+    char *o = buf;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[r[i] >> 4];
+        *o++ = hex[r[i] & 15];
+    }
+    *o = '\0';
+    return buf;
+}
+
+bool pc_uid_eq(const struct pc_pod *a, const struct pc_pod *b)
+{
+    if (a->uid_bin != b->uid_bin)
+        return false;
+    if (a->uid_bin)
+        return memcmp(a->name + a->o_uid, b->name + b->o_uid, 16) == 0;
+    return strcmp(a->name + a->o_uid, b->name + b->o_uid) == 0;
+}
+
 static const char *put(struct builder *b, const char *s, size_t n)
 {
     const char *at = b->out ? b->out + b->len : "";
@@ -466,7 +513,13 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
     }
     puts_(b, json_string_value(json_object_get(md, "name")));
     p->o_uid = (uint16_t)b->len;
-    puts_(b, json_string_value(json_object_get(md, "uid")));
+    const char *uid = json_string_value(json_object_get(md, "uid"));
+    uint8_t raw[16];
+    p->uid_bin = uuid_parse(uid, raw);
+    if (p->uid_bin)
+        put(b, (const char *)raw, sizeof raw);
+    else
+        puts_(b, uid);
     p->o_ip = (uint16_t)b->len;
     puts_(b, json_string_value(json_object_get(st, "podIP")));
     p->o_record = (uint16_t)b->len;
@@ -797,8 +850,9 @@ json_t *pc_pod_json(const struct pc_pod *p)
         s = v + strlen(v) + 1;
     }
     const char *cond = cond_name(p->cond);
+    char ub[PC_UID_BUF];
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:o}",
-                          "namespace", p->sh->ns, "name", p->name, "uid", pc_uid(p), "node", p->node,
+                          "namespace", p->sh->ns, "name", p->name, "uid", pc_uid(p, ub), "node", p->node,
                           "podIP", pc_ip(p), "phase", p->phase, "container", sh->container, "ready",
                           p->ready, "deleting", p->deleting, "gated", sh->gated, "condition",
                           cond ? json_string(cond) : json_null(), "owner", sh->owner_kind,

@@ -111,7 +111,8 @@ static void deliver(struct sampler *s, const char *ns, const char *name, const c
                     struct smp_result *res)
 {
     struct pc_pod *p = pc_get_mut(s->cache, ns, name);
-    if (!p || strcmp(pc_uid(p), uid) != 0)
+    char ub[PC_UID_BUF];
+    if (!p || strcmp(pc_uid(p, ub), uid) != 0)
         return; /* gone or replaced meanwhile */
     s->sampled++;
     if (!res->ok)
@@ -214,7 +215,8 @@ static void scrape(struct sampler *s, struct pc_pod *p, enum ann_usage fig)
     struct req *r = req_new(s);
     snprintf(r->ns, sizeof r->ns, "%s", p->sh->ns);
     snprintf(r->name, sizeof r->name, "%s", p->name);
-    snprintf(r->uid, sizeof r->uid, "%s", pc_uid(p));
+    char ub[PC_UID_BUF];
+    snprintf(r->uid, sizeof r->uid, "%s", pc_uid(p, ub));
     r->fig = fig;
     const char *path = pc_ann(p, "metrics");
     size_t pl = path ? strlen(path) : 0;
@@ -407,7 +409,8 @@ void smp_cycle_now(struct sampler *s)
             s->stale++;
             s->on_pod(s->ctx, p, &res);
         } else {
-            uint64_t k = pod_key(p->sh->ns, p->name, pc_uid(p));
+            char ub[PC_UID_BUF];
+            uint64_t k = pod_key(p->sh->ns, p->name, pc_uid(p, ub));
             if (nbusy && bsearch(&k, busy, nbusy, sizeof *busy, cmp_u64))
                 continue; /* its last scrape has not answered yet */
             scrape(s, p, fig == ANN_USAGE_WORKING_SET ? ANN_USAGE_RSS : fig);

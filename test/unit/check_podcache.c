@@ -72,7 +72,8 @@ START_TEST(test_pc_record_fields)
     ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
     const struct pc_pod *r = pc_get(c, "shop", "web-1");
     ck_assert_ptr_nonnull(r);
-    ck_assert_str_eq(pc_uid(r), "u1");
+    char ub[PC_UID_BUF];
+    ck_assert_str_eq(pc_uid(r, ub), "u1");
     ck_assert_str_eq(r->sh->owner_kind, "ReplicaSet");
     ck_assert_str_eq(r->sh->owner_name, "web-7d9");
     ck_assert_str_eq(r->node, "node-1");
@@ -339,6 +340,64 @@ START_TEST(test_pc_many)
 }
 END_TEST
 
+/* A uid in the API server's form (a UUID) is kept as its 16 bytes and reads
+ * back the same; any other uid is kept as it came; a new uid under the same
+ * name is a different pod either way. */
+START_TEST(test_pc_uid_kept_as_bytes)
+{
+    static const struct {
+        const char *uid;
+        bool bytes;
+    } rows[] = {
+        {"0d719bee-d783-4e58-9054-a476d8dca657", true},
+        {"00000000-0000-0000-0000-000000000000", true},
+        {"ffffffff-ffff-ffff-ffff-ffffffffffff", true},
+        {"0D719BEE-D783-4E58-9054-A476D8DCA657", false}, /* not as the API server writes it */
+        {"0d719bee-d783-4e58-9054-a476d8dca65", false},  /* short */
+        {"0d719bee-d783-4e58-9054-a476d8dca6577", false}, /* long */
+        {"0d719bee+d783-4e58-9054-a476d8dca657", false},
+        {"0d719bee-d783-4e58-9054-a476d8dca65g", false},
+        {"uid-1", false},
+        {"", false},
+    };
+    struct podcache *c = pc_new(NULL, NULL, NULL, 0);
+    size_t text_bytes = 0;
+    for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
+        json_t *p = pod("ns", "p", rows[i].uid, "1Gi", false);
+        ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+        const struct pc_pod *r = pc_get(c, "ns", "p");
+        char ub[PC_UID_BUF];
+        ck_assert_msg(r->uid_bin == rows[i].bytes, "row %zu (%s)", i, rows[i].uid);
+        ck_assert_str_eq(pc_uid(r, ub), rows[i].uid);
+        ck_assert(pc_uid_eq(r, r));
+        if (i == 0)
+            text_bytes = pc_bytes(c);
+        ck_assert_int_eq(pc_apply(c, KOBJ_DELETED, p, NULL), MB_OK);
+        json_decref(p);
+    }
+    /* the same pod with its uid as text costs 20 bytes more */
+    json_t *t = pod("ns", "p", "uid-of-thirty-six-characters-exactly", "1Gi", false);
+    ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, t, NULL), MB_OK);
+    ck_assert_uint_eq(pc_bytes(c), text_bytes + 20);
+    /* a pod replaced under its name (a new uid) is not the same pod */
+    const struct pc_pod *a = pc_get(c, "ns", "p");
+    json_t *u = pod("ns", "q", "0d719bee-d783-4e58-9054-a476d8dca657", "1Gi", false);
+    json_t *v = pod("ns", "r", "0d719bee-d783-4e58-9054-a476d8dca658", "1Gi", false);
+    json_t *w = pod("ns", "s", "0d719bee-d783-4e58-9054-a476d8dca657", "1Gi", false);
+    pc_apply(c, KOBJ_ADDED, u, NULL);
+    pc_apply(c, KOBJ_ADDED, v, NULL);
+    pc_apply(c, KOBJ_ADDED, w, NULL);
+    ck_assert(!pc_uid_eq(pc_get(c, "ns", "q"), pc_get(c, "ns", "r")));
+    ck_assert(pc_uid_eq(pc_get(c, "ns", "q"), pc_get(c, "ns", "s")));
+    ck_assert(!pc_uid_eq(a, pc_get(c, "ns", "q")));
+    json_decref(t);
+    json_decref(u);
+    json_decref(v);
+    json_decref(w);
+    pc_free(c);
+}
+END_TEST
+
 /* Many shapes and node names: the interning tables grow past their first
  * buckets (64) and every pod still points at its own; all go with the pods
  * (pc_free asserts no shape is left; valgrind and ASan check the rest). */
@@ -362,7 +421,8 @@ START_TEST(test_pc_interning_grows)
         ck_assert_ptr_nonnull(p);
         ck_assert_str_eq(p->sh->ns, ns);
         ck_assert_str_eq(p->node, node);
-        ck_assert_str_eq(pc_uid(p), ns);
+        char ub[PC_UID_BUF];
+        ck_assert_str_eq(pc_uid(p, ub), ns);
     }
     for (int i = 0; i < 300; i++) {
         snprintf(ns, sizeof ns, "ns-%d", i);
@@ -683,6 +743,7 @@ Suite *pc_suite(void)
     tcase_add_test(tc, test_pc_events_and_user_state);
     tcase_add_test(tc, test_pc_relist_diff);
     tcase_add_test(tc, test_pc_many);
+    tcase_add_test(tc, test_pc_uid_kept_as_bytes);
     suite_add_tcase(s, tc);
     tc = tcase_create("target");
     tcase_add_loop_test(tc, test_tgt_url, 0, (int)MB_ARRAY_LEN(URLS));
