@@ -80,7 +80,7 @@ struct pc_pod {
     uint8_t cond;           /* enum pc_cond: the membudget.io/within-budget condition */
     /* private to podcache.c: pc_uid, pc_ip, pc_record */
     uint16_t o_uid, o_ip, o_record; /* offsets of the strings after name */
-    bool uid_bin;           /* the uid, a UUID, is kept as its 16 bytes (21 fewer per pod) */
+    bool uid_bin;           /* the uid, a UUID, is kept as its 16 bytes (20 fewer per pod) */
     uint32_t gen;           /* relist generation last seen in */
     uint32_t bytes;         /* size of the allocation */
     char name[];            /* then uid, podIP and the record, each NUL-ended */

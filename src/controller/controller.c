@@ -55,7 +55,6 @@ _Static_assert(sizeof(struct podrun) <= 464, "struct podrun grew: it is paid per
 static void state_free(struct controller *c, struct podstate *s, const struct pc_pod *old)
 {
     s->gq.pod = old;
-    s->gq.pod = old;
     remedy_pod_gone(c, s, true);
     gq_forget(c->gq, &s->gq);
     gq_item_cleanup(&s->gq);
