@@ -744,10 +744,18 @@ def sc_watch(ns):
     check("membudget status prints them as a table", out.returncode == 0 and
           out.stdout.startswith("leader: yes") and len(rows) == 20 and
           all("True" in r for r in rows), out.stdout[-1500:] + out.stderr)
-    m = urllib.request.urlopen("http://%s/metrics" % addr, timeout=5).read().decode()
+    # (the gauges are set once a second: the last pods may be a tick ahead of them)
+    def gauges():
+        return prom_values(urllib.request.urlopen("http://%s/metrics" % addr, timeout=5).read()
+                           .decode())
+    v = wait_until(lambda: (lambda g: g if g.get("membudget_tracked_pods", 0) >= 20 else None)(
+        gauges()), 10, 0.5) or gauges()
     check("metrics: membudget_tracked_pods counts them, membudget_leader 1",
-          prom_values(m).get("membudget_tracked_pods", 0) >= 20 and
-          prom_values(m).get("membudget_leader") == 1, m[-600:])
+          v.get("membudget_tracked_pods", 0) >= 20 and v.get("membudget_leader") == 1,
+          {"addr": addr, "leader now": leader(), "membudget_tracked_pods":
+           v.get("membudget_tracked_pods"), "membudget_leader": v.get("membudget_leader"),
+           "membudget_leader_transitions_total": {k: x for k, x in v.items()
+                                                  if k.startswith("membudget_leader_")}})
     kubectl("-n", ns, "annotate", "pod", "g0", "membudget.io/tiers=throttle=70,gc=80,evict=90")
     check("an update is seen", wait_until(
         lambda: (tracked(ns).get("g0") or {}).get("annotations", {}).get("tiers") ==
