@@ -20,13 +20,15 @@ NAME="deploy checks"
 # changes nothing, and of the optional profiles claim and its patch.
 if [ "$cluster" ]; then
     . "$cluster/env"
-    gen() { kubectl -n membudget get deployment membudget -o jsonpath='{.metadata.resourceVersion}' 2>&1; }
+    # (its generation: the spec's version; status updates of a rollout still
+    # settling move resourceVersion, not this)
+    gen() { kubectl -n membudget get deployment membudget -o jsonpath='{.metadata.generation}' 2>&1; }
     before=$(gen)
     out=$(kubectl apply --dry-run=server -f "$root/deploy/" 2>&1)
     if [ $? = 0 ] && ! grep -q -i error <<< "$out"; then ok "kubectl apply --dry-run=server -f deploy/ (the real API server)"
     else bad "kubectl apply --dry-run=server -f deploy/ (the real API server)" "$out"; fi
     after=$(gen)
-    [ -n "$before" ] && [ "$before" = "$after" ] && ok "... the dry run changed nothing (resourceVersion $before)" ||
+    [ -n "$before" ] && [ "$before" = "$after" ] && ok "... the dry run changed nothing (the Deployment's generation stays $before)" ||
         bad "the dry run changed nothing" "$before -> $after"
     out=$(kubectl apply --dry-run=server -f "$root/deploy/optional/profiles-pvc.yaml" 2>&1 &&
           kubectl -n membudget patch deployment membudget --dry-run=server --patch-file "$root/deploy/optional/profiles-pvc-patch.yaml" \
