@@ -93,6 +93,13 @@ def usage(mib):
 def behave(ip, how):
     call("POST", "/_behave", {ip: how}, base=RESP)
 
+def start(ip):
+    """The trials' pod is IP; its usage at rest (10Mi) and its gate open."""
+    global IP
+    IP = ip
+    usage(10)
+    wait("True", 30)
+
 def trials(limit=15):
     out = []
     for _ in range(int(os.environ["REACTION_TRIALS"])):
@@ -126,12 +133,10 @@ python3 - "$work" "$(cat "$work/ip")" <<'PY'
 import json, statistics, sys, time, calendar
 sys.path.insert(0, sys.argv[1])
 import reaction
-reaction.IP = sys.argv[2]
 def ts(line):
     j = json.loads(line)
     return calendar.timegm(time.strptime(j["ts"][:19], "%Y-%m-%dT%H:%M:%S")) + float("0." + j["ts"][20:23])
-reaction.usage(10)
-reaction.wait("True", 30)
+reaction.start(sys.argv[2])
 e2e = reaction.trials()
 lines = open(sys.argv[1] + "/ctl.log").read().splitlines()
 tiers = [ts(l) for l in lines if '"msg":"tier"' in l and '"to":"throttle"' in l]
@@ -157,9 +162,7 @@ python3 - "$work" "$(cat "$work/ip")" <<'PY'
 import statistics, sys, time
 sys.path.insert(0, sys.argv[1])
 import reaction
-reaction.IP = sys.argv[2]
-reaction.usage(10)
-reaction.wait("True", 30)
+reaction.start(sys.argv[2])
 quiet = reaction.trials()
 hung = reaction.pod("hung-0")
 reaction.behave(hung, "hang")  # its /metrics accepts and never answers
