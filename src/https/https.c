@@ -30,6 +30,7 @@ struct conn {
     struct bufferevent *bev; /* we hold one reference */
     mb_mono_ms deadline;     /* request must complete by then */
     bool killed;             /* socket shut down by us; waiting for evhttp */
+    bool over_cap;           /* refused for the connection cap (counted there, not as a timeout) */
     bool nodelay;            /* TCP_NODELAY set (the fd is attached after the bevcb) */
     /* The buffered-bytes budget (conf.pool): bytes received since the last
      * reply, and what was paid for them beyond the free window. */
@@ -203,7 +204,8 @@ static void sweep(struct https *s, mb_mono_ms now, bool expire)
             continue;
         }
         if (expire && !c->killed && now >= c->deadline) {
-            atomic_fetch_add(&s->timeouts, 1);
+            if (!c->over_cap) /* one close, one reason */
+                atomic_fetch_add(&s->timeouts, 1);
             kill_conn(c);
         }
         if (c->waiting && peer_gone(c))
@@ -263,6 +265,7 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
         /* Over the cap: expire it now; the next sweep (the fd is only
          * attached after we return) shuts it down. */
         atomic_fetch_add(&s->rejected, 1);
+        c->over_cap = true;
         c->deadline = 0;
     }
     if (s->conf.pool)

@@ -641,6 +641,10 @@ START_TEST(test_io_connection_cap)
     ck_assert_msg(closed_n == 8, "%d connections closed, want 8", closed_n);
     m = http_get(metrics_addr, "/metrics", &code);
     ck_assert_msg(strstr(m, "membudget_webhook_connections_closed_total{reason=\"limit\"} 8\n"), "%s", m);
+    /* one close, one reason: the 8 refused are not also counted as timeouts */
+    ck_assert_msg(!strstr(m, "membudget_webhook_connections_closed_total{reason=\"deadline\"}") ||
+                      strstr(m, "membudget_webhook_connections_closed_total{reason=\"deadline\"} 0\n"),
+                  "%s", m);
     mb_free(m);
 }
 END_TEST
