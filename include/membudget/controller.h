@@ -60,6 +60,13 @@ void controller_set_leader(struct controller *c, bool leader);
 /* Stop the watches and stop starting writes. */
 void controller_stop(struct controller *c);
 
+/* Start no write from now on (pod conditions, GC and throttle calls,
+ * evictions), whatever is queued; writes in flight finish. Safe from any
+ * thread: the signal handler's loop calls it at once, so that a controller
+ * loop busy with a large list cannot start writes before controller_stop
+ * reaches it. */
+void controller_fence(struct controller *c);
+
 /* Writes in flight (shutdown waits for them to finish). */
 size_t controller_inflight(const struct controller *c);
 

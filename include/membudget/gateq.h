@@ -21,6 +21,7 @@
 #ifndef MB_GATEQ_H
 #define MB_GATEQ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ struct gq_item {
 struct gq_conf {
     unsigned max_inflight; /* 0: 32 */
     bool dry_run;          /* never False */
+    const atomic_bool *fence; /* when set (from any thread): start no write; NULL: none */
 };
 
 /* Returns: new queue, inactive. All borrowed. */

@@ -7,7 +7,9 @@
  *   1. /readyz answers 503, so Endpoints drop this replica;
  *   2. the webhook workers stop accepting and answer every further request
  *      with Connection: close; requests in flight finish; the controller
- *      stops watching and acting (writes in flight go on);
+ *      starts no write from the moment of the signal (controller_fence,
+ *      not waiting for its loop), stops watching and acting (writes in
+ *      flight go on);
  *   3. once no webhook connection is open (or the grace period is over),
  *      the controller waits for its writes in flight (same deadline), then
  *      releases its Lease, so the next leader takes over at once, and only
@@ -122,8 +124,18 @@ static void on_signal(int signo, void *arg)
         log_warn("SIGHUP: membudget does not reload on SIGHUP (certificates are re-read when "
                  "they change); shutting down gracefully",
                  "{s:i}", "signal", signo);
-    log_info("shutting down: not ready, draining the webhook, then the controller releases its lease",
-             "{s:i,s:I}", "signal", signo, "gracePeriodMs", (json_int_t)d->grace_ms);
+    /* Each role says what it does (a role run alone has no other half). */
+    const char *what = !d->ctl ? "shutting down: not ready, draining the webhook"
+                       : !d->wh
+                           ? (d->le ? "shutting down: not ready, starting no new writes; the "
+                                      "controller finishes those in flight, then releases its lease"
+                                    : "shutting down: not ready, starting no new writes; the "
+                                      "controller finishes those in flight")
+                           : "shutting down: not ready, draining the webhook; the controller starts "
+                             "no new writes, finishes those in flight, then releases its lease";
+    log_info(what, "{s:i,s:I}", "signal", signo, "gracePeriodMs", (json_int_t)d->grace_ms);
+    if (d->ctl) /* now, from this thread: its loop may be busy for a while */
+        controller_fence(d->ctl);
     ops_set_shutting_down(d->ops);
     if (d->wh)
         webhook_drain(d->wh);

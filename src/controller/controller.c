@@ -362,7 +362,8 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->rnd = clk->mono_ns(clk->ctx);
     c->cache = pc_new(on_pod, ns_scope, c, sizeof(struct shape_spec));
     struct gq_conf gc = {.max_inflight = conf->max_inflight_writes,
-                         .dry_run = conf->dry_run || conf->cfg->dry_run};
+                         .dry_run = conf->dry_run || conf->cfg->dry_run,
+                         .fence = &c->fenced};
     c->gq = gq_new(lp, clk, api, mx, &gc);
     c->explicit_ns = conf->nnamespaces > 0;
     if (c->explicit_ns) {
@@ -478,6 +479,11 @@ void controller_stop(struct controller *c)
         reflector_stop(c->pods[i]);
     if (c->nsr)
         reflector_stop(c->nsr);
+}
+
+void controller_fence(struct controller *c)
+{
+    atomic_store(&c->fenced, true);
 }
 
 size_t controller_inflight(const struct controller *c)

@@ -68,6 +68,7 @@ struct controller {
     char own_ns[64];                /* membudget's namespace, "" when unknown */
     bool dry_run;
     bool leader, stopped;
+    atomic_bool fenced;             /* shutdown began (controller_fence): start no write */
     size_t synced_pods;             /* pod reflectors that finished a list */
     bool initial_logged;
     mb_mono_ms started;

@@ -32,6 +32,7 @@ struct gateq {
     struct gq_work *head, *tail;
     size_t inflight, max_inflight;
     bool active, stopped, dry_run;
+    const atomic_bool *fence; /* shutdown began: no new write (gq_conf) */
     struct event *pump; /* runs the queue (also a 100 ms retry tick) */
     uint64_t rnd;
     struct mx_family *m_patches;
@@ -223,7 +224,7 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     mb_wall_ms wall = q->clk->wall_ms(q->clk->ctx);
     (void)fd;
     (void)what;
-    if (!q->active || q->stopped)
+    if (!q->active || q->stopped || (q->fence && atomic_load(q->fence)))
         return;
     for (struct gq_work *w = q->head, *next; w && q->inflight < q->max_inflight; w = next) {
         next = w->next;
@@ -247,6 +248,7 @@ struct gateq *gq_new(struct loop *lp, const struct mb_clock *clk, struct kapi *a
     q->api = api;
     q->max_inflight = conf->max_inflight ? conf->max_inflight : 32;
     q->dry_run = conf->dry_run;
+    q->fence = conf->fence;
     q->rnd = clk->mono_ns(clk->ctx) | 1;
     q->pump = event_new(loop_base(lp), -1, EV_PERSIST, on_pump, q);
     struct timeval tv = {0, 100000};

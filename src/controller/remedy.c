@@ -38,10 +38,22 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
 
 /* --- pod calls ---------------------------------------------------------------- */
 
+/* Shutdown began: what is in flight finishes, nothing new starts (the next
+ * leader will do it). */
+static bool fenced(struct controller *c)
+{
+    return atomic_load(&c->fenced);
+}
+
 static uint64_t pod_post(struct controller *c, struct podstate *s, const char *key,
                          const char *body, kapi_done_fn *done)
 {
     char why[256];
+    if (fenced(c)) {
+        log_debug("pod call not started: shutting down", "{s:s,s:s,s:s}", "namespace",
+                  s->gq.pod->sh->ns, "pod", s->gq.pod->name, "endpoint", key);
+        return 0;
+    }
     struct podcall_req req = {.key = key,
                               .method = "POST",
                               .body = body,
@@ -221,6 +233,13 @@ static void on_capture(void *arg, const struct kapi_resp *r)
 static void capture_next(struct controller *c, struct podstate *s)
 {
     struct capture *cap = RUN(s)->cap;
+    if (fenced(c)) {
+        /* Shutting down: no further fetch, and no eviction after it
+         * (attempt() refuses); the slot goes with the process. */
+        log_info("capture stopped: shutting down; the next leader decides again", "{s:s,s:s}",
+                 "namespace", s->gq.pod->sh->ns, "pod", s->gq.pod->name);
+        return;
+    }
     if (cap->want[PROF_HEAP] || cap->want[PROF_GOROUTINES]) {
         char why[256];
         mb_mono_ms now = mono(c);
@@ -276,6 +295,11 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
     const struct pc_pod *p = s->gq.pod;
     mb_mono_ms now = mono(c);
     char ub[PC_UID_BUF];
+    if (fenced(c)) {
+        log_info("eviction not started: shutting down; the next leader decides again",
+                 "{s:s,s:s}", "namespace", p->sh->ns, "pod", p->name);
+        return;
+    }
     if (!RUN(s)->evl_held) {
         enum evl_verdict v = evl_check(&c->evl, owner_of(p, ub), now);
         if (v == EVL_OK && owner_terminating(c, p))

@@ -1643,6 +1643,10 @@ def sc_leader_election(ns):
         spec = (kj("-n", "membudget", "lease", lease) or {}).get("spec", {})
         check("SIGTERM releases the Lease and exits 0", rc == 0 and not spec.get("holderIdentity"),
               (rc, spec))
+        said = [l["msg"] for l in b.logs() if l.get("msg", "").startswith("shutting down")]
+        check("the controller alone says what it does at SIGTERM (no webhook to drain)",
+              said == ["shutting down: not ready, starting no new writes; the controller "
+                       "finishes those in flight, then releases its lease"], said)
         kubectl("-n", "membudget", "delete", "lease", lease, "--ignore-not-found", ok=False)
     host_scenario(run)
 

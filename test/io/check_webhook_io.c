@@ -728,6 +728,9 @@ START_TEST(test_io_sigterm_answers_requests_in_flight)
     drain_with_requests_in_flight(SIGTERM);
     char v[64];
     ck_assert(log_field("shutdown complete", "level", v, sizeof v));
+    /* the webhook alone says what it does: no controller, no lease */
+    ck_assert_msg(log_field("shutting down: not ready, draining the webhook", "level", v, sizeof v),
+                  "no shutdown line for the webhook alone");
 }
 END_TEST
 

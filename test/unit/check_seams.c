@@ -632,6 +632,38 @@ START_TEST(test_failover_keeps_throttle)
 }
 END_TEST
 
+/* After SIGTERM the controller finishes what is in flight and starts
+ * nothing new (issue 26): fenced while a condition write is in flight, that
+ * write completes; a new pod gets no write, a pod at 99% is neither
+ * throttled nor collected nor evicted. (controller_fence only: the
+ * controller's loop has not seen controller_stop yet.) */
+START_TEST(test_fence_starts_no_write)
+{
+    struct rig r;
+    char *x = pod_json("x", "", 71, false, NULL, "", ""), *y = pod_json("y", "", 72, false, NULL, "", "");
+    const char *pods[] = {x};
+    rig_start(&r, pods, 1, false);
+    struct fk_req *w = NULL;
+    RUN_UNTIL(r.lp, (w = fake_kapi_find(&r.api, "/pods/x/status")), 200);
+    ck_assert_ptr_nonnull(w);
+    controller_fence(r.ctl);
+    ck_assert_uint_eq(controller_inflight(r.ctl), 1);
+    fake_kapi_answer(w, 200, "{}");
+    RUN_UNTIL(r.lp, controller_inflight(r.ctl) == 0, 50);
+    ck_assert_uint_eq(controller_inflight(r.ctl), 0);
+    rig_event(&r, "ADDED", y);
+    const int ips[] = {71, 72}, pcts[] = {99, 99};
+    TICKS(&r, 20, ips, pcts, false);
+    ck_assert_uint_eq(patches_with(&r, ""), 1); /* x's, in flight at the fence */
+    ck_assert_uint_eq(fake_kapi_count(&r.api, "PATCH", "/pods/y/status"), 0);
+    ck_assert_uint_eq(evictions(&r, "x") + evictions(&r, "y"), 0);
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "POST", ""), 0); /* no GC, no throttle call */
+    rig_stop(&r);
+    mb_free(x);
+    mb_free(y);
+}
+END_TEST
+
 /* The gate queue's decision, as a table: what within-budget should be. */
 static const struct {
     const char *phase;
@@ -707,6 +739,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_executor_capture_bounded);
     tcase_add_test(tc, test_gateq_dry_run_never_false);
     tcase_add_test(tc, test_failover_keeps_throttle);
+    tcase_add_test(tc, test_fence_starts_no_write);
     suite_add_tcase(s, tc);
     return s;
 }
