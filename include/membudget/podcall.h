@@ -41,4 +41,9 @@ uint64_t podcall_submit(struct podcall *pc, const struct pc_pod *p, const struct
                         kapi_done_fn *done, void *ctx, char *why, size_t whylen);
 void podcall_cancel(struct podcall *pc, uint64_t id);
 
+/* tgt_address_refusal under this client's policy: the reason p is never
+ * called whatever its annotations say, or NULL. */
+const char *podcall_address_refusal(const struct podcall *pc, const struct pc_pod *p, char *why,
+                                    size_t whylen);
+
 #endif

@@ -32,6 +32,14 @@ struct tgt_policy {
  * is loopback (the one allowLoopback lifts). */
 const char *tgt_address_class(const char *ip, bool *loopback);
 
+/* Is p's address one the policy refuses to call? Returns a short reason
+ * (a metric label: "unspecified", "loopback", "link-local", "multicast",
+ * "reserved", "ipv4-mapped", "ipv4-compatible", "not-an-ip",
+ * "host-network") with the sentence in why; NULL when it may be called, or
+ * when the pod has no IP yet. tgt_url refuses exactly these. */
+const char *tgt_address_refusal(const struct pc_pod *p, const struct tgt_policy *pol, char *why,
+                                size_t whylen);
+
 /* Build "http://IP:PORT/PATH" for the membudget.io/<key> annotation of p
  * ("metrics", "gc", "profile", "throttle", "goroutines", "memlimit"; without
  * a goroutines annotation, the profile's port and ANN_GOROUTINES_DEFAULT_PATH).

@@ -120,6 +120,19 @@ static int pods_table(const json_t *root)
                s(p, "tier"), json_is_true(json_object_get(p, "governed")) ? "yes" : "no", ooms,
                s(p, "lastOOM"), s(p, "node"));
     }
+    /* Pods membudget never calls for their address: no usage figure, no GC,
+     * no throttle call will ever come from membudget for them. */
+    bool header = false;
+    json_array_foreach(pods, i, p)
+    {
+        const char *why = json_string_value(json_object_get(p, "addressRefused"));
+        if (!why)
+            continue;
+        if (!header)
+            printf("\nnever called (address refused):\n");
+        header = true;
+        printf("  %s/%s: %s\n", s(p, "namespace"), s(p, "name"), why);
+    }
     return 0;
 }
 

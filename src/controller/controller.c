@@ -28,6 +28,7 @@
 #include "membudget/metrics.h"
 #include "membudget/ops.h"
 #include "membudget/podcache.h"
+#include "membudget/podcall.h"
 #include "membudget/reflector.h"
 #include "controller_int.h"
 
@@ -78,6 +79,36 @@ static const struct pl_spec *spec_of(struct controller *c, const struct pc_pod *
     return &ss->spec;
 }
 
+/* Does membudget call this pod at all (scrape, GC, throttle, profile,
+ * GOMEMLIMIT)? */
+static bool called(const struct pc_pod *p)
+{
+    static const char *const KEYS[] = {"metrics", "gc", "throttle", "profile", "memlimit"};
+    for (size_t i = 0; i < MB_ARRAY_LEN(KEYS); i++)
+        if (pc_ann(p, KEYS[i]))
+            return true;
+    return false;
+}
+
+/* A pod membudget would call, at an address it never calls (0.0.0.0, ::,
+ * loopback, IPv4-mapped, ...): said once per pod and address, by the
+ * leader, at warn, and counted by reason. Nothing is sent to it. */
+static void address_check(struct controller *c, const struct pc_pod *old, const struct pc_pod *cur)
+{
+    char why[200];
+    const char *reason;
+    if (!c->leader || !c->calls || !*pc_ip(cur) || !called(cur))
+        return;
+    if (old && pc_uid_eq(old, cur) && !strcmp(pc_ip(old), pc_ip(cur)))
+        return; /* seen */
+    if (!(reason = podcall_address_refusal(c->calls, cur, why, sizeof why)))
+        return;
+    const char *l[] = {reason};
+    mx_add(c->m_addr_refused, l, 1);
+    log_warn("pod address refused: membudget never calls this pod", "{s:s,s:s,s:s,s:s}",
+             "namespace", cur->sh->ns, "pod", cur->name, "reason", reason, "why", why);
+}
+
 static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struct pc_pod *cur)
 {
     struct controller *c = arg;
@@ -114,6 +145,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         remedy_check_container(c, s, s->ml_old_budget);
         s->ml_old_budget = 0;
     }
+    address_check(c, old, cur);
     gq_check(c->gq, &s->gq);
 }
 
@@ -289,6 +321,9 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
             json_object_set_new(j, "tier", json_string("normal"));
         }
         json_object_set_new(j, "pendingWrite", json_boolean(s && gq_pending(&s->gq)));
+        char why[200];
+        if (c->calls && called(v[k]) && podcall_address_refusal(c->calls, v[k], why, sizeof why))
+            json_object_set_new(j, "addressRefused", json_string(why));
         /* the ledger, from the cluster's record: the same on every replica */
         struct pl_record rec;
         json_object_set_new(j, "restarts", json_integer(v[k]->restarts));
@@ -412,6 +447,12 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
     c->m_tracked = mx_gauge(mx, "membudget_tracked_pods", "Pods in the controller's cache.", 0, NULL);
     c->m_cache_bytes = mx_gauge(mx, "membudget_pod_cache_bytes",
                                 "Memory held by the pod cache (records and table).", 0, NULL);
+    static const char *const REASON_L[] = {"reason"};
+    c->m_addr_refused = mx_counter(mx, "membudget_pod_address_refused_total",
+                                   "Pods that membudget would call (scrape, GC, throttle, profile) "
+                                   "at an address it never calls, by reason (counted once per pod "
+                                   "and address, by the leader).",
+                                   1, REASON_L);
     c->m_leader = mx_gauge(mx, "membudget_leader",
                            "1 when this replica is the leader (only the leader acts).", 0, NULL);
     c->rec = recorder_new(clk, api, mx, "membudget", conf->identity ? conf->identity : "membudget",
@@ -465,6 +506,7 @@ void controller_set_leader(struct controller *c, bool leader)
             continue;
         /* What happened while no replica led: OOM kills, budget changes. */
         remedy_check_container(c, s, s->ml_old_budget);
+        address_check(c, NULL, p);
         s->ml_old_budget = 0;
         gq_check(c->gq, &s->gq);
     }

@@ -76,7 +76,7 @@ struct controller {
     struct event *gauges;           /* 1 s: state gauges, synced_pub */
     atomic_bool synced_pub;         /* controller_synced(), for the ops thread's /readyz */
     uint64_t rnd;
-    struct mx_family *m_tracked, *m_cache_bytes, *m_leader;
+    struct mx_family *m_tracked, *m_cache_bytes, *m_leader, *m_addr_refused;
     /* remedy.c */
     const struct cfg *cfg;
     struct pl_conf pcf;

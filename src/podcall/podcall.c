@@ -38,6 +38,12 @@ uint64_t podcall_submit(struct podcall *pc, const struct pc_pod *p, const struct
     return kapi_submit(pc->k, &kr, done, ctx);
 }
 
+const char *podcall_address_refusal(const struct podcall *pc, const struct pc_pod *p, char *why,
+                                    size_t whylen)
+{
+    return tgt_address_refusal(p, &pc->pol, why, whylen);
+}
+
 void podcall_cancel(struct podcall *pc, uint64_t id)
 {
     kapi_cancel(pc->k, id);

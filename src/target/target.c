@@ -10,44 +10,87 @@
 static const unsigned char V4MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 static const unsigned char ZERO[16] = {0};
 
-const char *tgt_address_class(const char *ip, bool *loopback)
+/* The classes of address no pod should have: the label (a metric's) and
+ * the description (a log's). */
+static const struct {
+    const char *label, *desc;
+} CLASSES[] = {
+    {"not-an-ip", "not an IP address"},
+    {"unspecified", "unspecified (::)"},
+    {"loopback", "loopback (::1)"},
+    {"ipv4-mapped", "IPv4-mapped IPv6 (::ffff:0:0/96)"},
+    {"ipv4-compatible", "IPv4-compatible IPv6 (::/96)"},
+    {"link-local", "link-local (fe80::/10)"},
+    {"multicast", "multicast (ff00::/8)"},
+    {"unspecified", "unspecified (0.0.0.0/8)"},
+    {"loopback", "loopback (127.0.0.0/8)"},
+    {"link-local", "link-local (169.254.0.0/16)"},
+    {"multicast", "multicast (224.0.0.0/4)"},
+    {"reserved", "reserved or broadcast (240.0.0.0/4)"},
+};
+enum { NOT_IP, UNSPEC6, LOOP6, MAPPED, COMPAT, LINK6, MULTI6, UNSPEC4, LOOP4, LINK4, MULTI4, RESERVED };
+
+/* Index into CLASSES, or -1 for an ordinary unicast address. */
+static int classify(const char *ip)
 {
     unsigned char a[16];
-    *loopback = false;
     if (strchr(ip, ':')) {
         if (inet_pton(AF_INET6, ip, a) != 1)
-            return "not an IP address";
+            return NOT_IP;
         if (!memcmp(a, ZERO, 16))
-            return "unspecified (::)";
-        if (!memcmp(a, ZERO, 15) && a[15] == 1) {
-            *loopback = true;
-            return "loopback (::1)";
-        }
+            return UNSPEC6;
+        if (!memcmp(a, ZERO, 15) && a[15] == 1)
+            return LOOP6;
         if (!memcmp(a, V4MAPPED, 12))
-            return "IPv4-mapped IPv6 (::ffff:0:0/96)";
+            return MAPPED;
         if (!memcmp(a, ZERO, 12))
-            return "IPv4-compatible IPv6 (::/96)";
+            return COMPAT;
         if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
-            return "link-local (fe80::/10)";
+            return LINK6;
         if (a[0] == 0xff)
-            return "multicast (ff00::/8)";
-        return NULL;
+            return MULTI6;
+        return -1;
     }
     if (inet_pton(AF_INET, ip, a) != 1)
-        return "not an IP address";
+        return NOT_IP;
     if (a[0] == 0)
-        return "unspecified (0.0.0.0/8)";
-    if (a[0] == 127) {
-        *loopback = true;
-        return "loopback (127.0.0.0/8)";
-    }
+        return UNSPEC4;
+    if (a[0] == 127)
+        return LOOP4;
     if (a[0] == 169 && a[1] == 254)
-        return "link-local (169.254.0.0/16)";
+        return LINK4;
     if (a[0] >= 224 && a[0] <= 239)
-        return "multicast (224.0.0.0/4)";
+        return MULTI4;
     if (a[0] >= 240)
-        return "reserved or broadcast (240.0.0.0/4)";
-    return NULL;
+        return RESERVED;
+    return -1;
+}
+
+const char *tgt_address_class(const char *ip, bool *loopback)
+{
+    int k = classify(ip);
+    *loopback = k == LOOP4 || k == LOOP6;
+    return k < 0 ? NULL : CLASSES[k].desc;
+}
+
+const char *tgt_address_refusal(const struct pc_pod *p, const struct tgt_policy *pol, char *why,
+                                size_t whylen)
+{
+    const char *ip = pc_ip(p);
+    if (!*ip)
+        return NULL;
+    if (p->sh->host_network && !pol->allow_host_network) {
+        snprintf(why, whylen, "the pod uses hostNetwork: its IP %.64s is the node's "
+                              "(usage.allowHostNetwork is false)", ip);
+        return "host-network";
+    }
+    int k = classify(ip);
+    bool loopback = k == LOOP4 || k == LOOP6;
+    if (k < 0 || (loopback && pol->allow_loopback))
+        return NULL;
+    snprintf(why, whylen, "status.podIP %.64s is %s%s", ip, CLASSES[k].desc,
+             loopback ? " (usage.allowLoopback is false)" : "");
+    return CLASSES[k].label;
 }
 
 bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *pol, char *url,
@@ -57,7 +100,7 @@ bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *p
     const char *v = pc_ann(p, key);
     unsigned char addr[16];
     char canon[INET6_ADDRSTRLEN];
-    bool v6, loopback;
+    bool v6;
 
     char dflt[ANN_PORTNAME_MAX + sizeof ANN_GOROUTINES_DEFAULT_PATH + 1];
     if (!v && !strcmp(key, "goroutines") && (v = pc_ann(p, "profile"))) {
@@ -78,17 +121,8 @@ bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *p
         snprintf(why, whylen, "the pod has no IP yet");
         return false;
     }
-    if (p->sh->host_network && !pol->allow_host_network) {
-        snprintf(why, whylen, "the pod uses hostNetwork: its IP %.64s is the node's "
-                              "(usage.allowHostNetwork is false)", pc_ip(p));
+    if (tgt_address_refusal(p, pol, why, whylen))
         return false;
-    }
-    const char *cls = tgt_address_class(pc_ip(p), &loopback);
-    if (cls && !(loopback && pol->allow_loopback)) {
-        snprintf(why, whylen, "status.podIP %.64s is %s%s", pc_ip(p), cls,
-                 loopback ? " (usage.allowLoopback is false)" : "");
-        return false;
-    }
     /* The URL carries the address as inet_ntop writes it, never the
      * API's text. */
     v6 = strchr(pc_ip(p), ':') != NULL;

@@ -627,6 +627,52 @@ START_TEST(test_tgt_policy)
 }
 END_TEST
 
+/* Refused addresses, with the label a metric counts them by; the loopback
+ * switch lifts only loopback; no IP yet is not a refusal. */
+START_TEST(test_tgt_address_refusal)
+{
+    static const struct {
+        const char *ip;
+        bool host, allow_lo;
+        const char *want; /* NULL: may be called */
+    } rows[] = {
+        {"10.1.2.3", false, false, NULL},
+        {"", false, false, NULL},
+        {"0.0.0.0", false, false, "unspecified"},
+        {"::", false, false, "unspecified"},
+        {"127.0.0.1", false, false, "loopback"},
+        {"127.0.0.1", false, true, NULL},
+        {"::1", false, false, "loopback"},
+        {"::ffff:10.0.0.1", false, true, "ipv4-mapped"},
+        {"::10.0.0.1", false, false, "ipv4-compatible"},
+        {"169.254.169.254", false, false, "link-local"},
+        {"fe80::1", false, false, "link-local"},
+        {"224.0.0.1", false, false, "multicast"},
+        {"ff02::1", false, false, "multicast"},
+        {"255.255.255.255", false, false, "reserved"},
+        {"10.1.2.3", true, false, "host-network"},
+        {"10.1.2", false, false, "not-an-ip"},
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
+        json_t *p = pod("shop", "web", "u", "1Gi", false);
+        json_object_set_new(json_object_get(p, "status"), "podIP", json_string(rows[i].ip));
+        if (rows[i].host)
+            json_object_set_new(json_object_get(p, "spec"), "hostNetwork", json_true());
+        struct podcache *c = pc_new(NULL, NULL, NULL, 0);
+        pc_apply(c, KOBJ_ADDED, p, NULL);
+        char why[256] = "";
+        struct tgt_policy pol = {.allow_loopback = rows[i].allow_lo};
+        const char *got = tgt_address_refusal(pc_get(c, "shop", "web"), &pol, why, sizeof why);
+        ck_assert_msg(rows[i].want ? got && !strcmp(got, rows[i].want) : !got, "row %zu (%s): %s %s",
+                      i, rows[i].ip, got ? got : "NULL", why);
+        if (got)
+            ck_assert_msg(strstr(why, rows[i].host ? "hostNetwork" : rows[i].ip), "row %zu: %s", i, why);
+        pc_free(c);
+        json_decref(p);
+    }
+}
+END_TEST
+
 /* --- leader election ------------------------------------------------------------ */
 
 static const struct lease_conf LC = {"me", 15000, 10000};
@@ -748,6 +794,7 @@ Suite *pc_suite(void)
     tc = tcase_create("target");
     tcase_add_loop_test(tc, test_tgt_url, 0, (int)MB_ARRAY_LEN(URLS));
     tcase_add_test(tc, test_tgt_policy);
+    tcase_add_test(tc, test_tgt_address_refusal);
     tcase_add_test(tc, test_tgt_goroutines_default);
     suite_add_tcase(s, tc);
     tc = tcase_create("lease");

@@ -664,6 +664,36 @@ START_TEST(test_fence_starts_no_write)
 }
 END_TEST
 
+/* A pod at an address membudget never calls: said once (a warn line, a
+ * counter by reason) and never scraped; a second update of the same pod
+ * does not count it again. */
+START_TEST(test_refused_address_counted_once)
+{
+    struct rig r;
+    char *z = pod_json("z", "", 1, false, NULL, "", ""), *ok = pod_json("ok", "", 81, false, NULL, "", "");
+    /* the rig allows loopback: move z to 0.0.0.0 */
+    char *at = strstr(z, "127.0.0.1\"");
+    ck_assert_ptr_nonnull(at);
+    char *zz = mb_xasprintf("%.*s0.0.0.0%s", (int)(at - z), z, at + strlen("127.0.0.1"));
+    const char *pods[] = {zz, ok};
+    rig_start(&r, pods, 2, false);
+    struct mx_family *f = mx_lookup(r.mx, "membudget_pod_address_refused_total");
+    ck_assert_ptr_nonnull(f);
+    const char *l[] = {"unspecified"};
+    ck_assert(mx_value(f, l) == 1);
+    rig_event(&r, "MODIFIED", zz);
+    const int ips[] = {81}, pcts[] = {50};
+    TICKS(&r, 5, ips, pcts, false);
+    ck_assert(mx_value(f, l) == 1);
+    ck_assert_uint_eq(fake_kapi_count(&r.pods, "GET", "0.0.0.0"), 0);
+    ck_assert_uint_gt(fake_kapi_count(&r.pods, "GET", "127.0.0.81"), 0);
+    rig_stop(&r);
+    mb_free(z);
+    mb_free(zz);
+    mb_free(ok);
+}
+END_TEST
+
 /* The gate queue's decision, as a table: what within-budget should be. */
 static const struct {
     const char *phase;
@@ -740,6 +770,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_gateq_dry_run_never_false);
     tcase_add_test(tc, test_failover_keeps_throttle);
     tcase_add_test(tc, test_fence_starts_no_write);
+    tcase_add_test(tc, test_refused_address_counted_once);
     suite_add_tcase(s, tc);
     return s;
 }
