@@ -38,6 +38,14 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
 
 void admrev_req_cleanup(struct admrev_req *r);
 
+/* Find request.uid in `body` without parsing the rest: for a review too
+ * large to parse, which still deserves an answer the API server can match.
+ * Copies it to out[outlen] and returns true only when the top level is an
+ * object whose one "request" member is an object with one "uid" member, a
+ * plain string (no escapes, no NUL) of 1 to 128 bytes; false otherwise. No
+ * allocation, O(len), depth not limited (it only counts brackets). */
+bool admrev_peek_uid(const char *body, size_t len, char *out, size_t outlen);
+
 struct admrev_resp {
     bool allowed;
     int code;                   /* status.code when denied (403); 0: no status */

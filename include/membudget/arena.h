@@ -34,6 +34,7 @@ struct mb_arena {
     bool exhausted;              /* an allocation was refused for the limit */
     bool starved;                /* ... because the shared pool was empty */
     atomic_llong *pool;          /* shared budget, or NULL (mb_arena_set_pool) */
+    size_t pool_total;           /* the whole shared budget (0: unknown) */
     size_t reserved;             /* bytes taken from the pool since the last reset */
 };
 
@@ -52,8 +53,14 @@ bool mb_arena_exhausted(const struct mb_arena *a);
  * all arenas together hold at most the pool (plus a block each). When the
  * pool is empty the allocation fails as at the limit, and
  * mb_arena_starved() tells the two apart: this request is not too
- * complex, the others are using the memory now. */
-void mb_arena_set_pool(struct mb_arena *a, atomic_llong *pool);
+ * complex, the others are using the memory now. `total` is the whole
+ * budget (0: unknown): a request that would need more than all of it by
+ * itself is never "starved" but exhausted, since no retry can fit it. */
+void mb_arena_set_pool(struct mb_arena *a, atomic_llong *pool, size_t total);
+
+/* The most one request may ever take: the limit, or the whole pool when
+ * smaller (0: no cap). */
+size_t mb_arena_cap(const struct mb_arena *a);
 bool mb_arena_starved(const struct mb_arena *a);
 /* Like mb_arena_alloc, but returns NULL (and marks the arena exhausted)
  * past the limit. */

@@ -17,6 +17,14 @@
  * whatever the webhook configuration's namespaceSelector let through. A body
  * that is not an AdmissionReview v1 request gets HTTP 400 and a one-line
  * reason.
+ *
+ * Parse memory (`arena`): a review that needs more than one review may
+ * ever take (mb_arena_cap), judged from its bytes before parsing or by the
+ * parse, is "too_large", a definite answer: /validate denies (code 413),
+ * /validate/audit and /mutate allow with a warning, under the request's
+ * uid (admrev_peek_uid; without one, HTTP 413). One that could fit, but
+ * finds the shared budget held by other reviews, is "busy": HTTP 503, to be
+ * retried.
  */
 #ifndef MB_REVIEW_H
 #define MB_REVIEW_H
@@ -45,7 +53,8 @@ struct review_conf {
 struct review_summary {
     const char *operation; /* "CREATE", ..., or "unknown" */
     const char *kind;      /* "Pod", "Deployment", ..., "other" */
-    const char *result;    /* allowed | denied | warned | mutated | skipped | excluded | invalid | busy */
+    const char *result;    /* allowed | denied | warned | mutated | skipped | excluded | invalid |
+                            * busy | too_large */
     bool dry_run;
     size_t violations;
     char uid[129];
@@ -54,7 +63,7 @@ struct review_summary {
 };
 
 struct review_out {
-    int http_status;   /* 200, or 400 for a malformed review */
+    int http_status;   /* 200; 400 malformed; 413 too large without a uid; 503 busy */
     char *body;        /* response body (JSON, or a text line for 400); new */
     size_t body_len;
     const char *content_type;

@@ -90,6 +90,126 @@ bad:
     return MB_EINVAL;
 }
 
+/* --- admrev_peek_uid: a scanner that skips values ------------------------------ */
+
+struct scan {
+    const char *p, *end;
+};
+
+static void ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* At a '"': the string's bytes in [*b, *e) (still escaped); *esc tells
+ * whether it had any escape. */
+static bool str(struct scan *s, const char **b, const char **e, bool *esc)
+{
+    if (s->p >= s->end || *s->p != '"')
+        return false;
+    *b = ++s->p;
+    *esc = false;
+    while (s->p < s->end && *s->p != '"') {
+        if (*s->p == '\\') {
+            *esc = true;
+            s->p++;
+        }
+        s->p++;
+    }
+    if (s->p >= s->end)
+        return false;
+    *e = s->p++;
+    return true;
+}
+
+/* Skip one value of any kind (brackets counted, strings respected). */
+static bool skip(struct scan *s)
+{
+    const char *b, *e;
+    bool esc;
+    size_t depth = 0;
+    ws(s);
+    do {
+        if (s->p >= s->end)
+            return false;
+        char c = *s->p;
+        if (c == '"') {
+            if (!str(s, &b, &e, &esc))
+                return false;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            s->p++;
+        } else if (c == '}' || c == ']') {
+            if (!depth)
+                return false;
+            depth--;
+            s->p++;
+        } else if (depth) {
+            s->p++; /* , : and scalars inside */
+        } else {
+            while (s->p < s->end && !strchr(",}] \t\r\n", *s->p))
+                s->p++; /* a scalar */
+        }
+    } while (depth);
+    return true;
+}
+
+/* In an object at '{': find member `key` (exactly once), leave s at its
+ * value. */
+static bool member(struct scan *s, const char *key, struct scan *val)
+{
+    const char *b, *e;
+    bool esc, found = false;
+    size_t kl = strlen(key);
+    ws(s);
+    if (s->p >= s->end || *s->p != '{')
+        return false;
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == '}')
+        return false;
+    for (;;) {
+        ws(s);
+        if (!str(s, &b, &e, &esc))
+            return false;
+        ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            return false;
+        s->p++;
+        ws(s);
+        if (!esc && (size_t)(e - b) == kl && !memcmp(b, key, kl)) {
+            if (found)
+                return false; /* twice: ambiguous */
+            found = true;
+            *val = *s;
+        }
+        if (!skip(s))
+            return false;
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        return found && s->p < s->end && *s->p == '}';
+    }
+}
+
+bool admrev_peek_uid(const char *body, size_t len, char *out, size_t outlen)
+{
+    struct scan s = {body, body + len}, req, uid;
+    const char *b, *e;
+    bool esc;
+    if (!member(&s, "request", &req) || !member(&req, "uid", &uid) || !str(&uid, &b, &e, &esc))
+        return false;
+    size_t n = (size_t)(e - b);
+    if (esc || n == 0 || n > 128 || n >= outlen || memchr(b, '\0', n))
+        return false;
+    memcpy(out, b, n);
+    out[n] = '\0';
+    return true;
+}
+
 void admrev_req_cleanup(struct admrev_req *r)
 {
     json_decref(r->root);

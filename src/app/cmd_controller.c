@@ -97,7 +97,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         {"tls-private-key-file", "FILE", "", "(run) webhook serving key", &key, NULL, false},
         {"webhook-bind-address", "ADDR", ":8443", "(run) HTTPS address of the webhook", &wbind, NULL, false},
         {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "(run) webhook request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &maxbuf, NULL, false},
-        {"webhook-max-parse-bytes", "QUANTITY", "128Mi", "(run) parsed review JSON held in memory at once, all workers together; a review that finds it used up is answered 503 (retry)", &maxparse, NULL, false},
+        {"webhook-max-parse-bytes", "QUANTITY", "128Mi", "(run) parsed review JSON held in memory at once, all workers together; a review that finds it used up by others is answered 503 (retry); one that could never fit gets a definite 'too large' answer", &maxparse, NULL, false},
         {"webhook-workers", "N", "0", "(run) threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"webhook-idle-timeout", "DURATION", "60s", "(run) close a webhook connection idle (or stalled) this long", &idle, NULL, false},
         {"webhook-request-timeout", "DURATION", "10s", "(run) a whole webhook request must arrive within this time", &reqto, NULL, false},

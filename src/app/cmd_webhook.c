@@ -36,7 +36,7 @@ int cmd_webhook(int argc, char **argv)
         {"webhook-request-timeout", "DURATION", "10s", "a whole request must arrive within this time", &reqto, NULL, false},
         {"webhook-max-connections", "N", "1024", "open connections (all workers together); more are closed at once", &maxconns, NULL, false},
         {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &maxbuf, NULL, false},
-        {"webhook-max-parse-bytes", "QUANTITY", "128Mi", "parsed review JSON held in memory at once, all workers together; a review that finds it used up is answered 503 (retry)", &maxparse, NULL, false},
+        {"webhook-max-parse-bytes", "QUANTITY", "128Mi", "parsed review JSON held in memory at once, all workers together; a review that finds it used up by others is answered 503 (retry); one that could never fit gets a definite 'too large' answer", &maxparse, NULL, false},
         {"webhook-workers", "N", "0", "threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &workers, NULL, false},
         {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &grace, NULL, false},
         {"metrics-max-series", "N", "1000000", "series per metric family on /metrics; past it, new series are dropped, counted and logged once", &maxseries, NULL, false},

@@ -30,6 +30,7 @@ void mb_arena_init(struct mb_arena *a, size_t chunk_size)
     a->exhausted = false;
     a->starved = false;
     a->pool = NULL;
+    a->pool_total = 0;
     a->reserved = 0;
     a->chunk_size = chunk_size < 1024 ? 1024 : chunk_size;
 }
@@ -127,7 +128,19 @@ void mb_arena_set_limit(struct mb_arena *a, size_t limit) { a->limit = limit; }
 
 bool mb_arena_exhausted(const struct mb_arena *a) { return a->exhausted; }
 
-void mb_arena_set_pool(struct mb_arena *a, atomic_llong *pool) { a->pool = pool; }
+void mb_arena_set_pool(struct mb_arena *a, atomic_llong *pool, size_t total)
+{
+    a->pool = pool;
+    a->pool_total = total;
+}
+
+size_t mb_arena_cap(const struct mb_arena *a)
+{
+    size_t cap = a->limit;
+    if (a->pool && a->pool_total && (!cap || a->pool_total < cap))
+        cap = a->pool_total;
+    return cap;
+}
 
 bool mb_arena_starved(const struct mb_arena *a) { return a->starved; }
 
@@ -144,7 +157,9 @@ void *mb_arena_try_alloc(struct mb_arena *a, size_t n)
         long long blk = (long long)(n > POOL_BLOCK ? n : POOL_BLOCK);
         if (atomic_fetch_sub(a->pool, blk) < blk) {
             atomic_fetch_add(a->pool, blk);
-            a->exhausted = a->starved = true;
+            a->exhausted = true;
+            /* starved only if the whole pool could have held it */
+            a->starved = !a->pool_total || a->reserved + (size_t)blk <= a->pool_total;
             return NULL;
         }
         a->reserved += (size_t)blk;

@@ -81,6 +81,8 @@ static void on_review(struct evhttp_request *req, void *ctx)
     }
     body = https_body(req, &len);
     review_handle(&w->review, e->ep, e->mode, body ? body : "", len, &e->wk->arena, &out);
+    if (out.http_status == 503) /* the other reviews hold the parse budget: soon free again */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
     https_reply(req, out.http_status, out.content_type, out.body, out.body_len);
 
     {
@@ -198,7 +200,7 @@ static mb_err worker_init(struct webhook *w, struct worker *wk, const struct htt
      * never holds more than this for one request. */
     mb_arena_set_limit(&wk->arena, 32 * hc->max_body);
     if (w->max_parse)
-        mb_arena_set_pool(&wk->arena, &w->parse_pool);
+        mb_arena_set_pool(&wk->arena, &w->parse_pool, w->max_parse);
     err = loop_new(&wk->lp, LOOP_SERVER, diag);
     if (!err)
         err = https_new(wk->lp, w->clk, hc, &wk->srv, diag);

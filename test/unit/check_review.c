@@ -416,9 +416,9 @@ START_TEST(test_review_parse_memory_capped)
         mb_buf_adds(&b, i ? ",{}" : "{}");
     mb_buf_adds(&b, "]}");
     review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, mb_buf_str(&b), b.len, &arena, &o);
-    ck_assert_int_eq(o.http_status, 413);
-    ck_assert_msg(strstr(o.body, "too complex") && strstr(o.body, "1 MiB"), "%s", o.body);
-    ck_assert_str_eq(o.s.result, "invalid");
+    ck_assert_int_eq(o.http_status, 413); /* no request.uid to answer under */
+    ck_assert_msg(strstr(o.body, "too large") && strstr(o.body, "1 MiB"), "%s", o.body);
+    ck_assert_str_eq(o.s.result, "too_large");
     review_out_cleanup(&o);
     ck_assert(!mb_arena_exhausted(&arena)); /* reset for the next request */
     review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, good, len, &arena, &o);
@@ -443,8 +443,8 @@ START_TEST(test_review_parse_pool_shared)
 
     mb_arena_init(&holder, 4096);
     mb_arena_init(&arena, 4096);
-    mb_arena_set_pool(&holder, &pool);
-    mb_arena_set_pool(&arena, &pool);
+    mb_arena_set_pool(&holder, &pool, 3 << 20);
+    mb_arena_set_pool(&arena, &pool, 3 << 20);
     /* 2.5 MiB held; the 0.5 MiB left is less than the 1 MiB block a review takes */
     ck_assert_ptr_nonnull(mb_arena_try_alloc(&holder, (5u << 19)));
     ck_assert_int_eq(atomic_load(&pool), 1 << 19);
@@ -466,6 +466,109 @@ START_TEST(test_review_parse_pool_shared)
 }
 END_TEST
 
+/* A review that can never fit gets a definite answer under its uid, never
+ * "busy, retry" (issue 26): refused from its bytes before any parse
+ * memory is taken (a floor of what its objects cost), or by the parse when
+ * it needs more than the whole shared pool, even with the pool idle. */
+static char *with_request(const char *uid, const char *filler, int n)
+{
+    struct mb_buf b;
+    mb_buf_init(&b, 64 << 20);
+    mb_buf_printf(&b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                      "\"request\":{\"uid\":\"%s\",\"kind\":{\"group\":\"\",\"version\":\"v1\","
+                      "\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"namespace\":\"shop\","
+                      "\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"}},"
+                      "\"oldObject\":{\"x\":[",
+                  uid);
+    for (int i = 0; i < n; i++)
+        mb_buf_printf(&b, "%s%s", i ? "," : "", filler);
+    mb_buf_adds(&b, "]}}}");
+    char *r = mb_xstrdup(mb_buf_str(&b));
+    mb_buf_cleanup(&b);
+    return r;
+}
+
+START_TEST(test_review_too_large_is_definite)
+{
+    static const struct {
+        enum review_endpoint ep;
+        enum review_mode mode;
+        bool allowed;
+    } EPS[] = {{REVIEW_VALIDATE, REVIEW_ENFORCE, false},
+               {REVIEW_VALIDATE, REVIEW_AUDIT, true},
+               {REVIEW_MUTATE, REVIEW_ENFORCE, true}};
+    atomic_llong pool = 4 << 20;
+    struct mb_arena arena;
+    struct review_out o;
+    mb_arena_init(&arena, 4096);
+    mb_arena_set_limit(&arena, 64 << 20);
+    mb_arena_set_pool(&arena, &pool, 4 << 20);
+    ck_assert_uint_eq(mb_arena_cap(&arena), 4 << 20);
+    /* 100k {}: 20 MB by the floor; 100k numbers: under the floor, 5.6 MB parsed */
+    char *objs = with_request("7f0c-uid", "{}", 100000), *nums = with_request("7f0c-uid", "1", 100000);
+    for (size_t i = 0; i < MB_ARRAY_LEN(EPS); i++) {
+        for (int k = 0; k < 2; k++) {
+            const char *body = k ? nums : objs;
+            review_handle(&CONF, EPS[i].ep, EPS[i].mode, body, strlen(body), &arena, &o);
+            ck_assert_msg(o.http_status == 200, "ep %zu body %d: %d %s", i, k, o.http_status, o.body);
+            ck_assert_str_eq(o.s.result, "too_large");
+            json_t *r = tu_json(o.body), *resp = json_object_get(r, "response");
+            ck_assert_str_eq(json_string_value(json_object_get(resp, "uid")), "7f0c-uid");
+            ck_assert(json_is_true(json_object_get(resp, "allowed")) == EPS[i].allowed);
+            const char *msg = EPS[i].allowed
+                                  ? json_string_value(json_array_get(json_object_get(resp, "warnings"), 0))
+                                  : json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+            ck_assert_msg(msg && strstr(msg, "too large") && strstr(msg, "4 MiB") &&
+                              !strstr(msg, "retry"),
+                          "%s", o.body);
+            if (!EPS[i].allowed)
+                ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(resp, "status"), "code")), 413);
+            ck_assert_ptr_null(json_object_get(resp, "patch"));
+            json_decref(r);
+            review_out_cleanup(&o);
+            ck_assert_int_eq(atomic_load(&pool), 4 << 20); /* all given back */
+        }
+    }
+    mb_free(objs);
+    mb_free(nums);
+    mb_arena_cleanup(&arena);
+}
+END_TEST
+
+/* The uid of a review too large to parse, found by a scanner that skips
+ * values: only an unambiguous, plain request.uid. */
+START_TEST(test_admrev_peek_uid)
+{
+    static const struct {
+        const char *body, *want; /* NULL: none */
+    } ROWS[] = {
+        {"{\"request\":{\"uid\":\"abc\"}}", "abc"},
+        {" { \"a\" : [1,{\"uid\":\"no\"},\"}\"], \"request\" : { \"x\":{\"uid\":\"no\"}, \"uid\" : \"u-1\" } } ", "u-1"},
+        {"{\"request\":{\"uid\":\"a\\u0000b\"}}", NULL},
+        {"{\"request\":{\"uid\":\"a\\\"b\"}}", NULL},
+        {"{\"request\":{\"uid\":1}}", NULL},
+        {"{\"request\":{\"uid\":\"\"}}", NULL},
+        {"{\"request\":{\"uid\":\"a\",\"uid\":\"b\"}}", NULL},
+        {"{\"request\":{\"uid\":\"a\"},\"request\":{\"uid\":\"b\"}}", NULL},
+        {"{\"request\":{\"uid\":\"a\"}", NULL},
+        {"[{\"request\":{\"uid\":\"a\"}}]", NULL},
+        {"{\"request\":[{\"uid\":\"a\"}]}", NULL},
+        {"{\"req\\u0075est\":{\"uid\":\"a\"}}", NULL},
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(ROWS); i++) {
+        char uid[129] = "";
+        bool ok = admrev_peek_uid(ROWS[i].body, strlen(ROWS[i].body), uid, sizeof uid);
+        ck_assert_msg(ok == (ROWS[i].want != NULL), "row %zu: %s", i, ROWS[i].body);
+        if (ok)
+            ck_assert_str_eq(uid, ROWS[i].want);
+    }
+    char big[200];
+    snprintf(big, sizeof big, "{\"request\":{\"uid\":\"%0129d\"}}", 0);
+    char uid[129];
+    ck_assert(!admrev_peek_uid(big, strlen(big), uid, sizeof uid));
+}
+END_TEST
+
 Suite *review_suite(void)
 {
     Suite *s = suite_create("review");
@@ -484,6 +587,8 @@ Suite *review_suite(void)
     tcase_add_test(tc, test_review_skips);
     tcase_add_test(tc, test_review_resize);
     tcase_add_test(tc, test_review_parse_pool_shared);
+    tcase_add_test(tc, test_review_too_large_is_definite);
+    tcase_add_test(tc, test_admrev_peek_uid);
     tcase_add_test(tc, test_review_dry_run_and_bad_utf8_message);
     suite_add_tcase(s, tc);
     return s;
