@@ -95,6 +95,9 @@ static void on_review(struct evhttp_request *req, void *ctx)
     if (out.http_status != 200)
         log_warn("admission review rejected", "{s:s,s:i,s:s}", "endpoint", e->name, "status",
                  out.http_status, "reason", out.body);
+    else if (!strcmp(out.s.result, "too_large"))
+        log_warn("admission review too large to parse: answered without checking it",
+                 "{s:s,s:s,s:I}", "endpoint", e->name, "uid", out.s.uid, "bytes", (json_int_t)len);
     else if (!strcmp(out.s.result, "denied") || !strcmp(out.s.result, "warned"))
         log_info("admission review", "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "endpoint", e->name,
                  "result", out.s.result, "uid", out.s.uid, "kind", out.s.kind, "namespace", out.s.ns,
