@@ -30,7 +30,8 @@ struct conn {
     struct bufferevent *bev; /* we hold one reference */
     mb_mono_ms deadline;     /* request must complete by then */
     bool killed;             /* socket shut down by us; waiting for evhttp */
-    bool over_cap;           /* refused for the connection cap (counted there, not as a timeout) */
+    bool over_cap;           /* closed for the connection cap (counted there, not as a timeout) */
+    mb_mono_ms since;        /* accepted, or its last request completed */
     bool nodelay;            /* TCP_NODELAY set (the fd is attached after the bevcb) */
     /* The buffered-bytes budget (conf.pool): bytes received since the last
      * reply, and what was paid for them beyond the free window. */
@@ -233,6 +234,39 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     sweep(s, s->clk->mono_ms(s->clk->ctx), true);
 }
 
+/* The cap is reached and a new connection arrives: make room by closing
+ * the connection that has waited longest without completing a request,
+ * idle ones (nothing received since their last answer) first, rather than
+ * refusing the newcomer. Otherwise connections opened and left idle (or
+ * trickling bytes) would hold every slot until their timeouts, and a probe
+ * or the API server's next connection would be the one refused; this way a
+ * newcomer always gets in unless as many connections arrive within its own
+ * request. Returns false (refuse the newcomer) when nothing can be closed,
+ * or too many closes are still being reaped (bounds the overshoot). */
+#define MAX_CLOSING 16
+static bool make_room(struct https *s, struct conn *newc)
+{
+    struct conn *victim = NULL;
+    size_t closing = 0;
+    for (size_t i = 0; i < s->nconns; i++) {
+        struct conn *c = s->conns[i];
+        if (c->killed) {
+            closing++;
+            continue;
+        }
+        if (c == newc || c->over_cap)
+            continue;
+        bool idle = c->held == 0 && !c->waiting, vidle = victim && victim->held == 0 && !victim->waiting;
+        if (!victim || (idle && !vidle) || (idle == vidle && c->since < victim->since))
+            victim = c;
+    }
+    if (!victim || closing >= MAX_CLOSING)
+        return false;
+    victim->over_cap = true;
+    kill_conn(victim);
+    return true;
+}
+
 static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 {
     struct https *s = arg;
@@ -258,15 +292,20 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     }
     bufferevent_incref(bev);
     struct conn *c = mb_xcalloc(1, sizeof *c);
-    *c = (struct conn){.s = s, .bev = bev, .deadline = now + s->conf.request_timeout_ms};
+    *c = (struct conn){.s = s, .bev = bev, .deadline = now + s->conf.request_timeout_ms,
+                       .since = now};
     s->conns[s->nconns++] = c;
     atomic_store(&s->open, s->nconns);
     if (atomic_fetch_add(s->total, 1) + 1 > s->conf.max_conns) {
-        /* Over the cap: expire it now; the next sweep (the fd is only
-         * attached after we return) shuts it down. */
+        /* Over the cap: close the longest-waiting connection of this
+         * worker instead; if there is none, expire the newcomer now (the
+         * next sweep shuts it down: the fd is only attached after we
+         * return). One close, counted as "limit", either way. */
         atomic_fetch_add(&s->rejected, 1);
-        c->over_cap = true;
-        c->deadline = 0;
+        if (!make_room(s, c)) {
+            c->over_cap = true;
+            c->deadline = 0;
+        }
     }
     if (s->conf.pool)
         evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
@@ -303,7 +342,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *path = https_path(req);
 
     if (c) { /* a complete request arrived: the next one gets a fresh deadline */
-        c->deadline = s->clk->mono_ms(s->clk->ctx) + s->conf.request_timeout_ms;
+        c->since = s->clk->mono_ms(s->clk->ctx);
+        c->deadline = c->since + s->conf.request_timeout_ms;
         if (!c->nodelay) {
             /* Responses go out as header and body writes; without NODELAY,
              * Nagle holds the second until the peer's delayed ACK (~40 ms). */

@@ -650,6 +650,7 @@ START_TEST(test_io_connection_cap)
 END_TEST
 
 
+
 /* A review whose body is sent in two halves; returns the raw bytes of the
  * request (headers + body), split at *half. */
 static char *split_review(size_t *len, size_t *half)
@@ -664,6 +665,35 @@ static char *split_review(size_t *len, size_t *half)
     mb_free(body);
     return req;
 }
+
+/* Connections held open past the cap (idle: a TLS handshake and nothing
+ * more) do not keep a newcomer out: the cap closes the one that waited
+ * longest, so a probe, or the API server's next connection, gets in, even
+ * one slower than a sweep (issue 26: one probe of 40 failed against 3000
+ * idle connections). */
+START_TEST(test_io_newcomer_gets_in_past_idle_connections)
+{
+    struct raw c[40], probe;
+    size_t len, half;
+    char *req = split_review(&len, &half), buf[8192];
+    bool closed;
+    for (int i = 0; i < 40; i++)
+        raw_connect(&c[i], ca1.cert_pem);
+    usleep(300000);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_msg(raw_connect(&probe, ca1.cert_pem), "probe %d: no handshake", k);
+        raw_send(&probe, req, half);
+        usleep(600000); /* > two sweeps */
+        raw_send(&probe, req + half, len - half);
+        raw_read(&probe, buf, sizeof buf, 10, &closed);
+        ck_assert_msg(strstr(buf, "HTTP/1.1 200"), "probe %d: %s", k, closed ? "closed" : buf);
+        raw_close(&probe);
+    }
+    for (int i = 0; i < 40; i++)
+        raw_close(&c[i]);
+    mb_free(req);
+}
+END_TEST
 
 /* Wait for the server to exit on its own; returns its exit status. */
 static int wait_exit(double limit)
@@ -941,6 +971,7 @@ Suite *webhook_io_suite(void)
     tcase_add_test(tc, test_io_metrics_and_probes);
     tcase_add_test(tc, test_io_connections_are_released);
     tcase_add_test(tc, test_io_connection_cap);
+    tcase_add_test(tc, test_io_newcomer_gets_in_past_idle_connections);
     suite_add_tcase(s, tc);
     return s;
 }
