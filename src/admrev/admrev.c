@@ -5,10 +5,88 @@
 #include "membudget/alloc.h"
 #include "membudget/jsonx.h"
 
-static const char *str_or(const json_t *o, const char *key, const char *dflt)
+static const char *type_name(const json_t *v)
 {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : dflt;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* The one rule for every string the webhook reads: absent or null gives
+ * `dflt` (NULL: required, an error); anything but a string, or a string
+ * holding a NUL byte (which C would silently cut there), is an error that
+ * names the field. */
+static bool text(const json_t *o, const char *key, const char *path, const char *dflt,
+                 const char **out, struct mb_diag *d)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        if (!dflt) {
+            mb_diag_set(d, MB_EINVAL, "%s is missing", path);
+            return false;
+        }
+        *out = dflt;
+        return true;
+    }
+    if (!json_is_string(v)) {
+        mb_diag_set(d, MB_EINVAL, "%s must be a string, got %s", path, type_name(v));
+        return false;
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        mb_diag_set(d, MB_EINVAL, "%s contains a NUL byte", path);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+/* Objects may carry \u0000 in strings membudget never reads (other tools'
+ * annotations and labels, managedFields); a NUL in any other string of the
+ * object is refused, naming where. */
+static bool unread_metadata(const char *parent, const char *key)
+{
+    if (!strcmp(parent, "metadata"))
+        return !strcmp(key, "managedFields") || !strcmp(key, "labels");
+    if (!strcmp(parent, "annotations"))
+        return strncmp(key, "membudget.io/", 13) && strcmp(key, "kubectl.kubernetes.io/default-container");
+    return false;
+}
+
+static bool nul_free(const json_t *v, const char *parent, char *path, size_t used, size_t cap,
+                     struct mb_diag *d)
+{
+    if (json_is_string(v)) {
+        if (strlen(json_string_value(v)) != json_string_length(v)) {
+            mb_diag_set(d, MB_EINVAL, "%s contains a NUL byte", path);
+            return false;
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        const json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (unread_metadata(parent, k))
+                continue;
+            snprintf(path + used, cap - used, ".%s", k);
+            if (!nul_free(m, k, path, strlen(path), cap, d))
+                return false;
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            snprintf(path + used, cap - used, "[%zu]", i);
+            if (!nul_free(json_array_get(v, i), parent, path, strlen(path), cap, d))
+                return false;
+        }
+    }
+    path[used] = '\0';
+    return true;
 }
 
 mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struct mb_diag *diag)
@@ -19,6 +97,7 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
     const char *av, *k, *op;
     static const char *const OPS[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};
     size_t i;
+    char path[512];
 
     root = json_loadb(body, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
     if (!root)
@@ -29,15 +108,15 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
         mb_diag_set(diag, MB_EINVAL, "body is not a JSON object");
         goto bad;
     }
-    av = json_string_value(json_object_get(root, "apiVersion"));
-    k = json_string_value(json_object_get(root, "kind"));
-    if (!k || strcmp(k, "AdmissionReview") != 0) {
+    if (!text(root, "apiVersion", "apiVersion", "", &av, diag) || !text(root, "kind", "kind", "", &k, diag))
+        goto bad;
+    if (strcmp(k, "AdmissionReview") != 0) {
         mb_diag_set(diag, MB_EINVAL, "kind must be AdmissionReview");
         goto bad;
     }
-    if (!av || strcmp(av, ADMREV_API_VERSION) != 0) {
+    if (strcmp(av, ADMREV_API_VERSION) != 0) {
         mb_diag_set(diag, MB_EINVAL, "apiVersion must be " ADMREV_API_VERSION " (got %s)",
-                    av ? av : "none");
+                    *av ? av : "none");
         goto bad;
     }
     req = json_object_get(root, "request");
@@ -45,34 +124,40 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
         mb_diag_set(diag, MB_EINVAL, "request is missing");
         goto bad;
     }
-    r.uid = json_string_value(json_object_get(req, "uid"));
-    if (!r.uid || !*r.uid || strlen(r.uid) > 128) {
-        mb_diag_set(diag, MB_EINVAL, "request.uid must be a non-empty string");
+    /* The uid is echoed byte for byte, or the request is refused. */
+    if (!text(req, "uid", "request.uid", NULL, &r.uid, diag))
+        goto bad;
+    if (!*r.uid || strlen(r.uid) > 128) {
+        mb_diag_set(diag, MB_EINVAL, "request.uid must be 1 to 128 bytes, got %zu", strlen(r.uid));
         goto bad;
     }
     kind = json_object_get(req, "kind");
-    r.kind = json_string_value(json_object_get(kind, "kind"));
-    if (!r.kind) {
-        mb_diag_set(diag, MB_EINVAL, "request.kind.kind is missing");
+    if (kind && !json_is_object(kind)) {
+        mb_diag_set(diag, MB_EINVAL, "request.kind must be an object, got %s", type_name(kind));
         goto bad;
     }
-    r.group = str_or(kind, "group", "");
-    r.version = str_or(kind, "version", "");
+    if (!text(kind, "kind", "request.kind.kind", NULL, &r.kind, diag) ||
+        !text(kind, "group", "request.kind.group", "", &r.group, diag) ||
+        !text(kind, "version", "request.kind.version", "", &r.version, diag))
+        goto bad;
     res = json_object_get(req, "resource");
-    r.resource = str_or(res, "resource", "");
-    r.sub_resource = str_or(req, "subResource", "");
-    op = json_string_value(json_object_get(req, "operation"));
-    for (i = 0; op && i < MB_ARRAY_LEN(OPS); i++)
+    if (!text(json_is_object(res) ? res : NULL, "resource", "request.resource.resource", "",
+              &r.resource, diag) ||
+        !text(req, "subResource", "request.subResource", "", &r.sub_resource, diag) ||
+        !text(req, "operation", "request.operation", "", &op, diag))
+        goto bad;
+    for (i = 0; i < MB_ARRAY_LEN(OPS); i++)
         if (!strcmp(op, OPS[i]))
             break;
-    if (!op || i == MB_ARRAY_LEN(OPS)) {
+    if (i == MB_ARRAY_LEN(OPS)) {
         mb_diag_set(diag, MB_EINVAL, "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
         goto bad;
     }
     r.op = (enum admrev_op)i;
     r.op_name = OPS[i];
-    r.ns = str_or(req, "namespace", "");
-    r.name = str_or(req, "name", "");
+    if (!text(req, "namespace", "request.namespace", "", &r.ns, diag) ||
+        !text(req, "name", "request.name", "", &r.name, diag))
+        goto bad;
     obj = json_object_get(req, "object");
     old = json_object_get(req, "oldObject");
     r.object = json_is_object(obj) ? obj : NULL;
@@ -81,7 +166,17 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
         mb_diag_set(diag, MB_EINVAL, "request.object must be an object for %s", r.op_name);
         goto bad;
     }
+    snprintf(path, sizeof path, "request.object");
+    if (r.object && !nul_free(r.object, "", path, strlen(path), sizeof path, diag))
+        goto bad;
+    snprintf(path, sizeof path, "request.oldObject");
+    if (r.old_object && !nul_free(r.old_object, "", path, strlen(path), sizeof path, diag))
+        goto bad;
     dry = json_object_get(req, "dryRun");
+    if (dry && !json_is_null(dry) && !json_is_boolean(dry)) {
+        mb_diag_set(diag, MB_EINVAL, "request.dryRun must be a boolean, got %s", type_name(dry));
+        goto bad;
+    }
     r.dry_run = json_is_true(dry);
     *out = r;
     return MB_OK;

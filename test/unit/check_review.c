@@ -231,6 +231,23 @@ static const struct {
      "\"operation\":\"CREATE\"}}", "request.object must be an object"},
     {"{\"apiVersion\":\"admission.k8s.io/v1\",\"apiVersion\":\"x\"}", "not JSON"}, /* duplicate keys */
     {"\xff\xfe{}", "not JSON"},
+    /* one rule for every string read: a NUL or a wrong type names the field */
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"705ab4f5\\u0000evil\"}}",
+     "request.uid contains a NUL byte"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
+     "request.uid must be 1 to 128 bytes, got 129"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":[\"u\"]}}",
+     "request.uid must be a string, got an array"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{},\"dryRun\":1}}",
+     "request.dryRun must be a boolean, got a number"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{},\"namespace\":7}}",
+     "request.namespace must be a string, got a number"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\\u0000\"}}",
+     "request.operation contains a NUL byte"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":{\"limits\":{\"memory\":\"1Gi\\u0000x\"}}}]}}}}",
+     "request.object.spec.containers[0].resources.limits.memory contains a NUL byte"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"1Gi\\u0000\"}}}}}",
+     "request.object.metadata.annotations.membudget.io/budget contains a NUL byte"},
 };
 
 START_TEST(test_review_malformed)
@@ -569,6 +586,26 @@ START_TEST(test_admrev_peek_uid)
 }
 END_TEST
 
+/* NUL bytes where membudget reads nothing (another tool's annotation, a
+ * label, managedFields) do not matter: the pod is reviewed as usual. */
+START_TEST(test_review_nul_where_unread)
+{
+    struct review_out o;
+    size_t len;
+    char *good = tu_read_file("test/fixtures/admission/pod-create-good.json", &len);
+    json_t *r = tu_json(good), *md = jpatch_get(r, "/request/object/metadata");
+    json_object_set_new(json_object_get(md, "annotations"), "other.io/x", json_stringn("a\0b", 3));
+    json_object_set_new(md, "labels", json_pack("{s:o}", "l", json_stringn("a\0b", 3)));
+    char *body = mb_json_dumps(r, JSON_COMPACT, &len);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, body, len, NULL, &o);
+    ck_assert_msg(o.http_status == 200 && strstr(o.body, "\"allowed\":true"), "%s", o.body);
+    review_out_cleanup(&o);
+    mb_free(body);
+    json_decref(r);
+    mb_free(good);
+}
+END_TEST
+
 Suite *review_suite(void)
 {
     Suite *s = suite_create("review");
@@ -589,6 +626,7 @@ Suite *review_suite(void)
     tcase_add_test(tc, test_review_parse_pool_shared);
     tcase_add_test(tc, test_review_too_large_is_definite);
     tcase_add_test(tc, test_admrev_peek_uid);
+    tcase_add_test(tc, test_review_nul_where_unread);
     tcase_add_test(tc, test_review_dry_run_and_bad_utf8_message);
     suite_add_tcase(s, tc);
     return s;
