@@ -129,6 +129,17 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
 
 void policy_result_cleanup(struct policy_result *r);
 
+/* The JSON types of the fields policy_eval reads, in in->object and
+ * in->old_object: metadata and its name, namespace, generateName and
+ * membudget's annotations; spec.containers and spec.initContainers (name,
+ * restartPolicy, resources.limits/requests.memory a string or integer,
+ * env[].name/value, ports[].name/protocol, ports[].containerPort an
+ * integer), spec.readinessGates[].conditionType. An absent or null field
+ * is fine (policy_eval judges what is missing). Returns false with the
+ * first mismatch in why, "object.spec.containers[1].name must be a string,
+ * got a number" (prefix "object" or "oldObject"). */
+bool policy_check_types(const struct policy_input *in, char *why, size_t whylen);
+
 /* Returns: new string joining every violation as "path: msg; path: msg". */
 char *policy_message(const struct policy_result *r);
 

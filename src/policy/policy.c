@@ -274,6 +274,152 @@ static bool should_pin(const struct policy_input *in, const json_t *tmpl, const 
     return !json_is_object(old_tmpl) || !json_equal(old_tmpl, tmpl);
 }
 
+/* --- types of what is read ------------------------------------------------------ */
+
+enum jt { JT_OBJ, JT_ARR, JT_STR, JT_QTY, JT_INT };
+
+static const char *jt_name(enum jt t)
+{
+    static const char *const N[] = {"an object", "an array", "a string",
+                                    "a quantity (a string or an integer)", "an integer"};
+    return N[t];
+}
+
+static const char *json_kind(const json_t *v)
+{
+    return json_is_object(v) ? "an object" : json_is_array(v) ? "an array" : json_is_string(v) ? "a string"
+         : json_is_integer(v) ? "an integer" : json_is_real(v) ? "a number" : "a boolean";
+}
+
+/* Is o[key] absent, null, or of type t? Else says so in why. */
+static bool typed(const json_t *o, const char *key, enum jt t, const char *where, char *why,
+                  size_t whylen)
+{
+    const json_t *v = json_object_get(o, key);
+    bool ok = !v || json_is_null(v) ||
+              (t == JT_OBJ ? json_is_object(v) : t == JT_ARR ? json_is_array(v)
+               : t == JT_STR ? json_is_string(v) : t == JT_INT ? json_is_integer(v)
+                                                 : json_is_string(v) || json_is_integer(v));
+    if (!ok)
+        snprintf(why, whylen, "%s.%s must be %s, got %s", where, key, jt_name(t), json_kind(v));
+    return ok;
+}
+
+/* Each element of the array o[key] an object with the given fields typed. */
+static bool typed_items(const json_t *o, const char *key, const char *const *keys, const enum jt *ts,
+                        size_t n, const char *where, char *why, size_t whylen)
+{
+    const json_t *a = json_object_get(o, key), *e;
+    size_t i;
+    char at[300];
+    json_array_foreach((json_t *)a, i, e)
+    {
+        snprintf(at, sizeof at, "%.220s.%.30s[%zu]", where, key, i);
+        if (!json_is_object(e)) {
+            snprintf(why, whylen, "%s must be an object, got %s", at,
+                     json_is_null(e) ? "null" : json_kind(e));
+            return false;
+        }
+        for (size_t k = 0; k < n; k++)
+            if (!typed(e, keys[k], ts[k], at, why, whylen))
+                return false;
+    }
+    return true;
+}
+
+static bool template_types(const json_t *t, const char *where, char *why, size_t whylen)
+{
+    static const char *const MD[] = {"name", "namespace", "generateName"};
+    static const char *const ENV[] = {"name", "value"}, *const PORT[] = {"name", "protocol", "containerPort"},
+                             *const GATE[] = {"conditionType"};
+    static const enum jt ENV_T[] = {JT_STR, JT_STR}, PORT_T[] = {JT_STR, JT_STR, JT_INT}, GATE_T[] = {JT_STR};
+    static const char *const LISTS[] = {"containers", "initContainers"};
+    char at[300], ct[300];
+    const json_t *md = json_object_get(t, "metadata"), *spec = json_object_get(t, "spec");
+    if (!typed(t, "metadata", JT_OBJ, where, why, whylen) || !typed(t, "spec", JT_OBJ, where, why, whylen))
+        return false;
+    snprintf(at, sizeof at, "%.200s.metadata", where);
+    for (size_t i = 0; i < MB_ARRAY_LEN(MD); i++)
+        if (!typed(md, MD[i], JT_STR, at, why, whylen))
+            return false;
+    if (!typed(md, "annotations", JT_OBJ, at, why, whylen))
+        return false;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(md, "annotations"), k, v)
+    {
+        if ((!strncmp(k, "membudget.io/", 13) || !strcmp(k, ANN_KUBECTL_DEFAULT_CONTAINER)) &&
+            !json_is_string(v)) {
+            snprintf(why, whylen, "%s.annotations[%s] must be a string, got %s", at, k,
+                     json_is_null(v) ? "null" : json_kind(v));
+            return false;
+        }
+    }
+    snprintf(at, sizeof at, "%.200s.spec", where);
+    if (!typed_items(spec, "readinessGates", GATE, GATE_T, 1, at, why, whylen))
+        return false;
+    for (size_t l = 0; l < MB_ARRAY_LEN(LISTS); l++) {
+        const json_t *cs = json_object_get(spec, LISTS[l]), *c;
+        size_t i;
+        if (!typed(spec, LISTS[l], JT_ARR, at, why, whylen))
+            return false;
+        json_array_foreach((json_t *)cs, i, c)
+        {
+            snprintf(ct, sizeof ct, "%.220s.%s[%zu]", at, LISTS[l], i);
+            if (!json_is_object(c)) {
+                snprintf(why, whylen, "%s must be an object, got %s", ct,
+                         json_is_null(c) ? "null" : json_kind(c));
+                return false;
+            }
+            const json_t *res = json_object_get(c, "resources");
+            char rt[340], lt[360];
+            snprintf(rt, sizeof rt, "%.300s.resources", ct);
+            if (!typed(c, "name", JT_STR, ct, why, whylen) ||
+                !typed(c, "restartPolicy", JT_STR, ct, why, whylen) ||
+                !typed(c, "resources", JT_OBJ, ct, why, whylen) ||
+                !typed(res, "limits", JT_OBJ, rt, why, whylen) ||
+                !typed(res, "requests", JT_OBJ, rt, why, whylen) ||
+                !typed(c, "env", JT_ARR, ct, why, whylen) ||
+                !typed(c, "ports", JT_ARR, ct, why, whylen) ||
+                !typed_items(c, "env", ENV, ENV_T, 2, ct, why, whylen) ||
+                !typed_items(c, "ports", PORT, PORT_T, 3, ct, why, whylen))
+                return false;
+            snprintf(lt, sizeof lt, "%.330s.limits", rt);
+            if (!typed(json_object_get(res, "limits"), "memory", JT_QTY, lt, why, whylen))
+                return false;
+            snprintf(lt, sizeof lt, "%.330s.requests", rt);
+            if (!typed(json_object_get(res, "requests"), "memory", JT_QTY, lt, why, whylen))
+                return false;
+        }
+    }
+    return typed(spec, "readinessGates", JT_ARR, at, why, whylen);
+}
+
+bool policy_check_types(const struct policy_input *in, char *why, size_t whylen)
+{
+    const json_t *objs[] = {in->object, in->old_object};
+    static const char *const NAMES[] = {"object", "oldObject"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *prefix, *pointer;
+        char where[300];
+        if (!objs[i])
+            continue;
+        const json_t *t = find_template(objs[i], in, &prefix, &pointer);
+        if (!t)
+            continue;
+        if (!json_is_object(t)) {
+            snprintf(why, whylen, "%s.%.*s must be an object, got %s", NAMES[i],
+                     (int)(strlen(prefix) ? strlen(prefix) - 1 : 0), prefix, json_kind(t));
+            return false;
+        }
+        snprintf(where, sizeof where, "%s%s%.*s", NAMES[i], *prefix ? "." : "",
+                 (int)(strlen(prefix) ? strlen(prefix) - 1 : 0), prefix);
+        if (!template_types(t, where, why, whylen))
+            return false;
+    }
+    return true;
+}
+
 void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                  struct policy_result *out)
 {

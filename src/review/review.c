@@ -101,6 +101,16 @@ static void decide(const struct review_conf *rc, enum review_endpoint ep, enum r
             rc->limit_range(rc->limit_range_ctx, req.ns, &lr);
             in.limit_range = &lr;
         }
+        char why[512];
+        if (!policy_check_types(&in, why, sizeof why)) {
+            out->http_status = 400;
+            out->body = mb_xasprintf("invalid AdmissionReview: request.%s\n", why);
+            out->body_len = strlen(out->body);
+            out->content_type = "text/plain; charset=utf-8";
+            out->s.result = "invalid";
+            admrev_req_cleanup(&req);
+            return;
+        }
         policy_eval(&rc->policy, &in, &pr);
         out->s.violations = pr.nv;
         policy_object_label(req.object, req.kind, req.ns, req.name, label, sizeof label);

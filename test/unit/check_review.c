@@ -232,6 +232,18 @@ static const struct {
     {"{\"apiVersion\":\"admission.k8s.io/v1\",\"apiVersion\":\"x\"}", "not JSON"}, /* duplicate keys */
     {"\xff\xfe{}", "not JSON"},
     /* one rule for every string read: a NUL or a wrong type names the field */
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":5}]}}}}",
+     "request.object.spec.containers[0].name must be a string, got an integer"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":{\"limits\":{\"memory\":true}}}]}}}}",
+     "request.object.spec.containers[0].resources.limits.memory must be a quantity (a string or an integer), got a boolean"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":5}]}]}}}}",
+     "request.object.spec.containers[0].env[0].value must be a string, got an integer"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/budget\":512}}}}}",
+     "request.object.metadata.annotations[membudget.io/budget] must be a string, got an integer"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"group\":\"apps\",\"kind\":\"Deployment\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"template\":{\"spec\":{\"containers\":{}}}}}}}",
+     "request.object.spec.template.spec.containers must be an array, got an object"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"UPDATE\",\"object\":{},\"oldObject\":{\"spec\":{\"readinessGates\":[{\"conditionType\":[]}]}}}}",
+     "request.oldObject.spec.readinessGates[0].conditionType must be a string, got an array"},
     {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"705ab4f5\\u0000evil\"}}",
      "request.uid contains a NUL byte"},
     {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
