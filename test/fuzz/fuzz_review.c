@@ -1,6 +1,8 @@
 /* fuzz_review.c -- the whole admission decision on arbitrary bytes: decode,
  * policy (validate and mutate, enforce and audit), encode. */
 #include <stdint.h>
+#include <string.h>
+#include "membudget/admrev.h"
 #include "membudget/alloc.h"
 #include "membudget/arena.h"
 #include "membudget/review.h"
@@ -16,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!init) {
         mb_arena_init(&arena, 8192);
+        mb_arena_set_limit(&arena, 256 * 1024); /* the too-large path, within -max_len */
         mb_alloc_install_json();
         init = true;
     }
@@ -30,5 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         review_out_cleanup(&out);
     }
+    /* with a parse cap: the floor, the too-large answer and the uid scanner */
+    review_handle(&conf, REVIEW_VALIDATE, REVIEW_ENFORCE, (const char *)data, size, &arena, &out);
+    if (out.http_status != 200 && out.http_status != 400 && out.http_status != 413)
+        __builtin_trap();
+    review_out_cleanup(&out);
+    char uid[129];
+    if (admrev_peek_uid((const char *)data, size, uid, sizeof uid) &&
+        (!uid[0] || strlen(uid) > 128 || !memmem(data, size, uid, strlen(uid))))
+        __builtin_trap();
     return 0;
 }
