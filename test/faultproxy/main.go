@@ -16,7 +16,8 @@
 //	DELETE /_faults          every fault off
 //	GET /_faults             the faults in force
 //	GET /_faults/requests    the requests seen since the last DELETE of it:
-//	                         [{"t": unix seconds, "method", "path", "watch", "status"}]
+//	                         [{"t": unix seconds of arrival, "method", "path", "watch",
+//	                         "status" (0 while it runs)}]
 //	DELETE /_faults/requests forget them
 package main
 
@@ -128,12 +129,25 @@ func (p *proxy) take(r *http.Request) *Rule {
 	return nil
 }
 
-func (p *proxy) record(r *http.Request, status int) {
+// record logs a request as it arrives (t: its arrival, so a watch is in the
+// log while it runs, in the order requests came); its index, or -1 when the
+// log is full. done fills in the status as the answer starts.
+func (p *proxy) record(r *http.Request) (int, float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.requests) < maxLog {
-		p.requests = append(p.requests, entry{float64(time.Now().UnixNano()) / 1e9, r.Method,
-			r.URL.Path, isWatch(r), status})
+	t := float64(time.Now().UnixNano()) / 1e9
+	if len(p.requests) >= maxLog {
+		return -1, t
+	}
+	p.requests = append(p.requests, entry{t, r.Method, r.URL.Path, isWatch(r), 0})
+	return len(p.requests) - 1, t
+}
+
+func (p *proxy) done(i int, t float64, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i >= 0 && i < len(p.requests) && p.requests[i].T == t {
+		p.requests[i].Status = status // (not when the log was forgotten meanwhile)
 	}
 }
 
@@ -141,15 +155,25 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	slow   int // bytes per second, 0: as fast as it comes
+	// onStatus is told the status once, before the header is written.
+	onStatus func(int)
 }
 
+// The status goes into the log before any of the answer leaves, so a client
+// that has its answer finds it there.
 func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && w.onStatus != nil {
+		w.onStatus(code)
+	}
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
+		if w.onStatus != nil {
+			w.onStatus(http.StatusOK)
+		}
 		w.status = http.StatusOK
 	}
 	if w.slow <= 0 {
@@ -243,8 +267,8 @@ func (p *proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		p.control(rw, r)
 		return
 	}
-	w := &statusWriter{ResponseWriter: rw}
-	defer func() { p.record(r, w.status) }()
+	i, t := p.record(r)
+	w := &statusWriter{ResponseWriter: rw, onStatus: func(code int) { p.done(i, t, code) }}
 	p.mu.Lock()
 	lat := p.faults.LatencyMs
 	p.mu.Unlock()
