@@ -241,7 +241,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
  * trickling bytes) would hold every slot until their timeouts, and a probe
  * or the API server's next connection would be the one refused; this way a
  * newcomer always gets in unless as many connections arrive within its own
- * request. Returns false (refuse the newcomer) when nothing can be closed,
+ * request. A connection whose answer is still going out is never chosen.
+ * Returns false (refuse the newcomer) when nothing can be closed,
  * or too many closes are still being reaped (bounds the overshoot). */
 #define MAX_CLOSING 16
 static bool make_room(struct https *s, struct conn *newc)
@@ -254,8 +255,8 @@ static bool make_room(struct https *s, struct conn *newc)
             closing++;
             continue;
         }
-        if (c == newc || c->over_cap)
-            continue;
+        if (c == newc || c->over_cap || evbuffer_get_length(bufferevent_get_output(c->bev)))
+            continue; /* (one with an answer going out is being served: left alone) */
         bool idle = c->held == 0 && !c->waiting, vidle = victim && victim->held == 0 && !victim->waiting;
         if (!victim || (idle && !vidle) || (idle == vidle && c->since < victim->since))
             victim = c;
