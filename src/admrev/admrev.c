@@ -59,6 +59,28 @@ static bool unread_metadata(const char *parent, const char *key)
     return false;
 }
 
+/* Any NUL in a string read? No paths built: the common case costs a walk. */
+static bool has_nul(const json_t *v, const char *parent)
+{
+    if (json_is_string(v))
+        return strlen(json_string_value(v)) != json_string_length(v);
+    if (json_is_object(v)) {
+        const char *k;
+        const json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (!unread_metadata(parent, k) && has_nul(m, k))
+                return true;
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (has_nul(json_array_get(v, i), parent))
+                return true;
+    }
+    return false;
+}
+
+/* The same walk, naming the first NUL's path (only once has_nul found one). */
 static bool nul_free(const json_t *v, const char *parent, char *path, size_t used, size_t cap,
                      struct mb_diag *d)
 {
@@ -167,10 +189,12 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
         goto bad;
     }
     snprintf(path, sizeof path, "request.object");
-    if (r.object && !nul_free(r.object, "", path, strlen(path), sizeof path, diag))
+    if (r.object && has_nul(r.object, "") &&
+        !nul_free(r.object, "", path, strlen(path), sizeof path, diag))
         goto bad;
     snprintf(path, sizeof path, "request.oldObject");
-    if (r.old_object && !nul_free(r.old_object, "", path, strlen(path), sizeof path, diag))
+    if (r.old_object && has_nul(r.old_object, "") &&
+        !nul_free(r.old_object, "", path, strlen(path), sizeof path, diag))
         goto bad;
     dry = json_object_get(req, "dryRun");
     if (dry && !json_is_null(dry) && !json_is_boolean(dry)) {
