@@ -27,11 +27,6 @@ struct tgt_policy {
     bool allow_host_network;
 };
 
-/* Why `ip` may not be called (a static description of its class), or NULL
- * when it is an ordinary unicast address. *loopback tells whether the class
- * is loopback (the one allowLoopback lifts). */
-const char *tgt_address_class(const char *ip, bool *loopback);
-
 /* Is p's address one the policy refuses to call? Returns a short reason
  * (a metric label: "unspecified", "loopback", "link-local", "multicast",
  * "reserved", "ipv4-mapped", "ipv4-compatible", "not-an-ip",

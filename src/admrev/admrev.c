@@ -60,7 +60,10 @@ static bool unread_metadata(const char *parent, const char *key)
 }
 
 /* Any NUL in a string read? No paths built: the common case costs a walk. */
-static bool has_nul(const json_t *v, const char *parent)
+/* Is there a NUL in a string membudget reads? With `path` (cap bytes, the
+ * first `used` its prefix) the first one's place is written there; without,
+ * nothing is built: the common case, no NUL, costs only the walk. */
+static bool has_nul(const json_t *v, const char *parent, char *path, size_t used, size_t cap)
 {
     if (json_is_string(v))
         return strlen(json_string_value(v)) != json_string_length(v);
@@ -69,46 +72,22 @@ static bool has_nul(const json_t *v, const char *parent)
         const json_t *m;
         json_object_foreach((json_t *)v, k, m)
         {
-            if (!unread_metadata(parent, k) && has_nul(m, k))
-                return true;
-        }
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (has_nul(json_array_get(v, i), parent))
-                return true;
-    }
-    return false;
-}
-
-/* The same walk, naming the first NUL's path (only once has_nul found one). */
-static bool nul_free(const json_t *v, const char *parent, char *path, size_t used, size_t cap,
-                     struct mb_diag *d)
-{
-    if (json_is_string(v)) {
-        if (strlen(json_string_value(v)) != json_string_length(v)) {
-            mb_diag_set(d, MB_EINVAL, "%s contains a NUL byte", path);
-            return false;
-        }
-    } else if (json_is_object(v)) {
-        const char *k;
-        const json_t *m;
-        json_object_foreach((json_t *)v, k, m)
-        {
             if (unread_metadata(parent, k))
                 continue;
-            snprintf(path + used, cap - used, ".%s", k);
-            if (!nul_free(m, k, path, strlen(path), cap, d))
-                return false;
+            if (path)
+                snprintf(path + used, cap - used, ".%s", k);
+            if (has_nul(m, k, path, path ? strlen(path) : 0, cap))
+                return true;
         }
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
-            snprintf(path + used, cap - used, "[%zu]", i);
-            if (!nul_free(json_array_get(v, i), parent, path, strlen(path), cap, d))
-                return false;
+            if (path)
+                snprintf(path + used, cap - used, "[%zu]", i);
+            if (has_nul(json_array_get(v, i), parent, path, path ? strlen(path) : 0, cap))
+                return true;
         }
     }
-    path[used] = '\0';
-    return true;
+    return false;
 }
 
 mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struct mb_diag *diag)
@@ -188,14 +167,16 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
         mb_diag_set(diag, MB_EINVAL, "request.object must be an object for %s", r.op_name);
         goto bad;
     }
-    snprintf(path, sizeof path, "request.object");
-    if (r.object && has_nul(r.object, "") &&
-        !nul_free(r.object, "", path, strlen(path), sizeof path, diag))
+    const json_t *objs[] = {r.object, r.old_object};
+    static const char *const NAMES[] = {"request.object", "request.oldObject"};
+    for (i = 0; i < 2; i++) {
+        if (!objs[i] || !has_nul(objs[i], "", NULL, 0, 0))
+            continue;
+        snprintf(path, sizeof path, "%s", NAMES[i]); /* found: now say where */
+        has_nul(objs[i], "", path, strlen(path), sizeof path);
+        mb_diag_set(diag, MB_EINVAL, "%s contains a NUL byte", path);
         goto bad;
-    snprintf(path, sizeof path, "request.oldObject");
-    if (r.old_object && has_nul(r.old_object, "") &&
-        !nul_free(r.old_object, "", path, strlen(path), sizeof path, diag))
-        goto bad;
+    }
     dry = json_object_get(req, "dryRun");
     if (dry && !json_is_null(dry) && !json_is_boolean(dry)) {
         mb_diag_set(diag, MB_EINVAL, "request.dryRun must be a boolean, got %s", type_name(dry));

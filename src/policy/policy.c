@@ -288,7 +288,8 @@ static const char *jt_name(enum jt t)
 static const char *json_kind(const json_t *v)
 {
     return json_is_object(v) ? "an object" : json_is_array(v) ? "an array" : json_is_string(v) ? "a string"
-         : json_is_integer(v) ? "an integer" : json_is_real(v) ? "a number" : "a boolean";
+         : json_is_integer(v) ? "an integer" : json_is_real(v) ? "a number"
+         : json_is_null(v) ? "null" : "a boolean";
 }
 
 /* Is o[key] absent, null, or of type t? Else says so in why. */
@@ -317,7 +318,7 @@ static bool typed_items(const json_t *o, const char *key, const char *const *key
         snprintf(at, sizeof at, "%.220s.%.30s[%zu]", where, key, i);
         if (!json_is_object(e)) {
             snprintf(why, whylen, "%s must be an object, got %s", at,
-                     json_is_null(e) ? "null" : json_kind(e));
+                     json_kind(e));
             return false;
         }
         for (size_t k = 0; k < n; k++)
@@ -351,7 +352,7 @@ static bool template_types(const json_t *t, const char *where, char *why, size_t
         if ((!strncmp(k, "membudget.io/", 13) || !strcmp(k, ANN_KUBECTL_DEFAULT_CONTAINER)) &&
             !json_is_string(v)) {
             snprintf(why, whylen, "%s.annotations[%s] must be a string, got %s", at, k,
-                     json_is_null(v) ? "null" : json_kind(v));
+                     json_kind(v));
             return false;
         }
     }
@@ -368,7 +369,7 @@ static bool template_types(const json_t *t, const char *where, char *why, size_t
             snprintf(ct, sizeof ct, "%.220s.%s[%zu]", at, LISTS[l], i);
             if (!json_is_object(c)) {
                 snprintf(why, whylen, "%s must be an object, got %s", ct,
-                         json_is_null(c) ? "null" : json_kind(c));
+                         json_kind(c));
                 return false;
             }
             const json_t *res = json_object_get(c, "resources");

@@ -66,13 +66,6 @@ static int classify(const char *ip)
     return -1;
 }
 
-const char *tgt_address_class(const char *ip, bool *loopback)
-{
-    int k = classify(ip);
-    *loopback = k == LOOP4 || k == LOOP6;
-    return k < 0 ? NULL : CLASSES[k].desc;
-}
-
 const char *tgt_address_refusal(const struct pc_pod *p, const struct tgt_policy *pol, char *why,
                                 size_t whylen)
 {
