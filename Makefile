@@ -64,7 +64,7 @@ LIB_SRC := $(wildcard src/*/*.c)
 # Pure modules: no I/O, no clock, no environment (STYLE.md); check-pure enforces it.
 PURE_MODULES := base quantity annot policy jpatch admrev review config ydoc lint metrics \
                 wframe backoff kubeconfig kobj podcache lease evagg promtext expvar podmetrics breaker \
-                evlimit leak target planner gcshare recommend profname limitrange
+                evlimit leak target planner gcshare recommend profname limitrange celpolicy
 PURE_SRC := $(wildcard $(PURE_MODULES:%=src/%/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c test/io/*.c)

@@ -99,8 +99,8 @@ struct ann {
 };
 
 struct ann_error {
-    char key[64];  /* the annotation, e.g. "membudget.io/tiers" (truncated if longer) */
-    char msg[240]; /* what is wrong, e.g. "\"x\": must be ..." (without the key) */
+    char key[320]; /* the annotation, e.g. "membudget.io/tiers" (any key fits) */
+    char msg[512]; /* what is wrong, e.g. "\"x\": must be ..." (without the key) */
 };
 
 /* A growable list of errors. Fields are private to annot.c except v and n. */
@@ -176,9 +176,13 @@ enum ann_usage ann_effective_usage(const struct ann *a);
 const char *ann_usage_name(enum ann_usage u);
 const char *ann_mode_name(enum ann_mode m);
 
-/* Quote a value for a message: JSON-style escapes, at most ~64 characters
- * then "...". Returns: dst. */
-char *ann_quote(const char *v, char *dst, size_t dstlen);
+/* Quote a value for a message: in double quotes, '"' and '\\' escaped
+ * with a backslash, other control bytes as \u00XX; at most 64 characters
+ * (UTF-8 sequences), then "..." (celpolicy.c says the same in CEL).
+ * dst has ANN_QUOTE_LEN bytes, room for 64 of the longest escape.
+ * Returns: dst. */
+#define ANN_QUOTE_LEN 400
+char *ann_quote(const char *v, char dst[ANN_QUOTE_LEN]);
 
 /* Is `s` a DNS-1123 label (container names)? */
 bool ann_is_dns_label(const char *s);

@@ -26,12 +26,13 @@ void ann_errors_add(struct ann_errors *e, const char *key, const char *fmt, ...)
     e->n++;
 }
 
-char *ann_quote(const char *v, char *dst, size_t dstlen)
+char *ann_quote(const char *v, char dst[ANN_QUOTE_LEN])
 {
     size_t o = 0, shown = 0;
     const unsigned char *c = (const unsigned char *)v;
 
-    MB_ASSERT(dstlen >= 16);
+    const size_t dstlen = ANN_QUOTE_LEN;
+
     dst[o++] = '"';
     while (*c) {
         char tmp[8];
@@ -111,13 +112,13 @@ static bool path_char_ok(unsigned char c)
 
 bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size_t whylen)
 {
-    char q[96];
+    char q[ANN_QUOTE_LEN];
     const char *slash = strchr(v, '/');
     struct ann_endpoint ep = {.set = true};
     size_t plen;
 
     if (!slash || slash == v) {
-        snprintf(why, whylen, "%s: expected PORT/PATH, e.g. 6060/metrics", ann_quote(v, q, sizeof q));
+        snprintf(why, whylen, "%s: expected PORT/PATH, e.g. 6060/metrics", ann_quote(v, q));
         return false;
     }
     plen = (size_t)(slash - v);
@@ -132,7 +133,7 @@ bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size
         }
         if (port < 1 || port > 65535 || v[0] == '0') {
             snprintf(why, whylen, "%s: port must be a number 1-65535 or a port name",
-                     ann_quote(v, q, sizeof q));
+                     ann_quote(v, q));
             return false;
         }
         ep.port = (unsigned)port;
@@ -141,14 +142,14 @@ bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size
             snprintf(why, whylen,
                      "%s: port must be a number 1-65535 or a port name (at most 15 of a-z, 0-9, "
                      "'-', with a letter)",
-                     ann_quote(v, q, sizeof q));
+                     ann_quote(v, q));
             return false;
         }
         memcpy(ep.port_name, v, plen);
         ep.port_name[plen] = '\0';
     }
     if (strlen(slash) > ANN_PATH_MAX) {
-        snprintf(why, whylen, "%s: path is longer than %d characters", ann_quote(v, q, sizeof q),
+        snprintf(why, whylen, "%s: path is longer than %d characters", ann_quote(v, q),
                  ANN_PATH_MAX);
         return false;
     }
@@ -157,7 +158,7 @@ bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size
             snprintf(why, whylen,
                      "%s: path has a character not allowed in a URL path (spaces, controls, "
                      "non-ASCII, '#', '\\\\' ...)",
-                     ann_quote(v, q, sizeof q));
+                     ann_quote(v, q));
             return false;
         }
     }
@@ -194,11 +195,11 @@ bool ann_tiers_valid(const struct ann_tiers *t, char *why, size_t whylen)
 bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t whylen)
 {
     struct ann_tiers t = {0, 0, 0};
-    char q[96], reason[128];
+    char q[ANN_QUOTE_LEN], reason[128];
     const char *p = v;
     bool seen[3] = {false, false, false};
 
-    ann_quote(v, q, sizeof q);
+    ann_quote(v, q);
     for (;;) {
         static const char *const NAMES[3] = {"throttle", "gc", "evict"};
         unsigned *slot[3] = {&t.throttle, &t.gc, &t.evict};
@@ -290,7 +291,7 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
     size_t before = errs->n;
     const char *key;
     json_t *jv;
-    char why[200], q[96];
+    char why[512], q[ANN_QUOTE_LEN];
     bool usage_err = false;
 
     if (annotations && !json_is_object(annotations)) {
@@ -325,7 +326,7 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
             ann_errors_add(errs, key, "value contains a NUL byte");
             continue;
         }
-        ann_quote(v, q, sizeof q);
+        ann_quote(v, q);
 
         if (!strcmp(key, ANN_BUDGET)) {
             struct mb_diag d = {0};
@@ -427,8 +428,12 @@ bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, cons
         if (!match)
             continue;
         if (proto && strcmp(proto, "TCP") != 0) {
-            snprintf(why, whylen, "port %s of container \"%s\" is %s, not TCP",
-                     ep->port_name[0] ? ep->port_name : "", cname, proto);
+            if (ep->port_name[0])
+                snprintf(why, whylen, "port \"%s\" of container \"%s\" is %s, not TCP", ep->port_name,
+                         cname, proto);
+            else
+                snprintf(why, whylen, "port %u of container \"%s\" is %s, not TCP", ep->port, cname,
+                         proto);
             return false;
         }
         if (!json_is_integer(num) || json_integer_value(num) < 1 || json_integer_value(num) > 65535) {

@@ -108,6 +108,7 @@ int cmd_status(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const struct {
     {"profiles", cmd_profiles, "list the heap profiles and goroutine dumps captured before evictions"},
     {"certs", cmd_certs, "create or renew the webhook's certificate Secret and inject its CA (Helm hook Job)"},
     {"lint", cmd_lint, "check manifests against the admission policy, offline"},
+    {"policy", cmd_policy, "render the admission rules as ValidatingAdmissionPolicy/MutatingAdmissionPolicy"},
     {"version", cmd_version, "print version, git commit and library versions"},
 };
 

@@ -159,18 +159,30 @@ START_TEST(test_ann_resolve)
     ck_assert_msg(strstr(why, "has no port named \"nope\""), "%s", why);
     ck_assert(ann_parse_endpoint("dns/x", &ep, why, sizeof why));
     ck_assert(!ann_resolve_endpoint(&ep, c, "p", why, sizeof why));
-    ck_assert_msg(strstr(why, "UDP, not TCP"), "%s", why);
+    ck_assert_str_eq(why, "port \"dns\" of container \"api\" is UDP, not TCP");
+    ck_assert(ann_parse_endpoint("53/x", &ep, why, sizeof why));
+    ck_assert(!ann_resolve_endpoint(&ep, c, "p", why, sizeof why));
+    ck_assert_str_eq(why, "port 53 of container \"api\" is UDP, not TCP");
     json_decref(c);
 }
 END_TEST
 
 START_TEST(test_ann_quote)
 {
-    char q[96];
-    ck_assert_str_eq(ann_quote("a\"b\n", q, sizeof q), "\"a\\\"b\\u000a\"");
-    ann_quote("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", q,
-              sizeof q);
-    ck_assert(strstr(q, "...\""));
+    char q[ANN_QUOTE_LEN], want[ANN_QUOTE_LEN];
+    ck_assert_str_eq(ann_quote("a\"b\n", q), "\"a\\\"b\\u000a\"");
+    /* 64 characters, then "...", whatever their escapes or UTF-8 take */
+    ann_quote("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", q);
+    ck_assert_str_eq(q, "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\"");
+    char in[200] = "", *w = want;
+    for (int i = 0; i < 70; i++)
+        strcat(in, "\x01");
+    *w++ = '"';
+    for (int i = 0; i < 64; i++)
+        w += sprintf(w, "\\u0001");
+    strcpy(w, "...\"");
+    ck_assert_str_eq(ann_quote(in, q), want);
+    ck_assert_str_eq(ann_quote("\xc3\xa9\xc3\xa9", q), "\"\xc3\xa9\xc3\xa9\"");
     ck_assert(ann_is_dns_label("api-1"));
     ck_assert(!ann_is_dns_label("-api"));
     ck_assert(!ann_is_dns_label(""));

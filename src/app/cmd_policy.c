@@ -1,0 +1,82 @@
+/* cmd_policy.c -- `membudget policy render` (shell: reads the config, prints). */
+#include <stdio.h>
+#include <string.h>
+#include "app_int.h"
+#include "membudget/alloc.h"
+#include "membudget/celpolicy.h"
+
+/* The chart's values, as Helm template actions (charts/membudget/templates/
+ * admission-policies.yaml is this output; test/chart/check.sh compares). */
+static const struct celpolicy_params HELM = {
+    .name = "{{ include \"membudget.fullname\" . }}",
+    .require_budget = "{{ .Values.config.admission.requireBudget }}",
+    .default_pct = "{{ int .Values.config.admission.defaultBudgetPercentOfLimit }}",
+    .inject_gomemlimit = "{{ .Values.config.admission.injectGOMEMLIMIT }}",
+    .inject_readiness_gate = "{{ .Values.config.admission.injectReadinessGate }}",
+    .never_json = "{{ $never | toJson }}",
+    .failure_policy = "{{ .Values.webhook.failurePolicy }}",
+    .labels = "  labels:\n    {{- include \"membudget.labels\" . | nindent 4 }}",
+    .helm = true,
+};
+
+int cmd_policy(int argc, char **argv)
+{
+    const char *config, *ns, *name, *failure;
+    bool helm;
+    const struct flag FLAGS[] = {
+        {"config", "FILE", "", "config file whose admission section and excludedNamespaces apply (as in the webhook)", &config, NULL, false},
+        {"namespace", "NS", "membudget", "membudget's own namespace (never governed)", &ns, NULL, false},
+        {"name", "PREFIX", "membudget", "prefix of the objects' names", &name, NULL, false},
+        {"failure-policy", "POLICY", "Fail", "Fail or Ignore: what the API server does in enforce namespaces when a policy cannot be evaluated", &failure, NULL, false},
+        {"helm", NULL, "false", "print the chart's template (values as Helm actions) instead", NULL, &helm, false},
+        {NULL, NULL, NULL, NULL, NULL, NULL, false},
+    };
+    char **pos;
+    size_t npos;
+    int r;
+
+    if (argc < 1 || strcmp(argv[0], "render") != 0) {
+        if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+            flags_help("policy render", "[flags]", FLAGS);
+            return 0;
+        }
+        fprintf(stderr, "membudget policy: expected \"render\" (membudget policy render [flags]; --help)\n");
+        return 2;
+    }
+    pos = mb_xcalloc((size_t)argc + 1, sizeof *pos);
+    r = flags_parse("policy render", "[flags]\n\nPrints ValidatingAdmissionPolicies and "
+                                     "MutatingAdmissionPolicies (with their bindings) that apply "
+                                     "membudget's admission rules in the API server, without the webhook.",
+                    FLAGS, argc - 1, argv + 1, pos, &npos);
+    if (!r && npos) {
+        fprintf(stderr, "membudget policy render: takes no arguments, got \"%s\"\n", pos[0]);
+        r = 2;
+    }
+    mb_free(pos);
+    if (r)
+        return r == 1 ? 0 : 2;
+    if (strcmp(failure, "Fail") != 0 && strcmp(failure, "Ignore") != 0) {
+        fprintf(stderr, "membudget policy render: --failure-policy: \"%s\" is not Fail or Ignore\n", failure);
+        return 2;
+    }
+    char *out;
+    if (helm) {
+        if (config[0]) {
+            fprintf(stderr, "membudget policy render: --helm takes the chart's values, not --config\n");
+            return 2;
+        }
+        out = celpolicy_render(&HELM);
+    } else {
+        struct cfg cfg;
+        struct celpolicy_params p;
+        if (!app_load_config(config, &cfg))
+            return 2;
+        celpolicy_params_from_config(&p, &cfg, ns, name, failure);
+        out = celpolicy_render(&p);
+        celpolicy_params_cleanup(&p);
+        cfg_cleanup(&cfg);
+    }
+    fputs(out, stdout);
+    mb_free(out);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
