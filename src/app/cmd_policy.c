@@ -13,7 +13,7 @@ static const struct celpolicy_params HELM = {
     .default_pct = "{{ int .Values.config.admission.defaultBudgetPercentOfLimit }}",
     .inject_gomemlimit = "{{ .Values.config.admission.injectGOMEMLIMIT }}",
     .inject_readiness_gate = "{{ .Values.config.admission.injectReadinessGate }}",
-    .never_json = "{{ $never | toJson }}",
+    .never_json = "{{ $never | toJson }}",   /* (set by the wrapper below) */
     .failure_policy = "{{ .Values.webhook.failurePolicy }}",
     .labels = "  labels:\n    {{- include \"membudget.labels\" . | nindent 4 }}",
     .helm = true,
@@ -65,7 +65,16 @@ int cmd_policy(int argc, char **argv)
             fprintf(stderr, "membudget policy render: --helm takes the chart's values, not --config\n");
             return 2;
         }
-        out = celpolicy_render(&HELM);
+        char *body = celpolicy_render(&HELM);
+        /* The chart renders these for admission.mode policy or both; the
+         * namespaces never governed are the config's, the fixed ones and
+         * the release's. */
+        out = mb_xasprintf("{{- if has .Values.admission.mode (list \"policy\" \"both\") }}\n"
+                           "{{- $never := append (concat (list \"kube-system\" \"kube-public\" \"kube-node-lease\") "
+                           "(.Values.config.excludedNamespaces | default list)) .Release.Namespace | uniq }}\n"
+                           "%s{{- end }}\n",
+                           body);
+        mb_free(body);
     } else {
         struct cfg cfg;
         struct celpolicy_params p;
