@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Webhook and admission policies, side by side on the real API server.
+
+Every admission case of policy_cases.py is sent (a server-side dry run, or a
+dry-run patch of an object made before its namespace was governed) twice:
+with membudget installed by Helm in admission.mode=webhook, then after
+`helm upgrade --set admission.mode=policy` with membudget's Deployment
+scaled to zero, so that only the API server's ValidatingAdmissionPolicies
+and MutatingAdmissionPolicies can answer. The verdict, membudget's words in
+the denial, the warnings and the admitted object must be the same; the
+known differences (policy_cases.KNOWN) must be there, as documented. Then
+admission.mode=webhook again, and everything made here deleted.
+
+  usage: test/e2e/cluster_policy_diff.py --dir DIR   (membudget installed by Helm)
+"""
+import argparse
+import http.server
+import json
+import os
+import re
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, wait_until, finish  # noqa: E402
+import policy_cases  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV = dict(os.environ)
+P = "pd-"  # namespace prefix
+ROLES = {"shop": {}, "trial": {"membudget.io/admission": "audit"}, "lr": {},
+         "early": {"mesh-injection": "early"}, "late": {"mesh-injection": "late"}, "upd": None}
+PLURAL = {"Pod": "pods", "Deployment": "deployments", "StatefulSet": "statefulsets",
+          "DaemonSet": "daemonsets", "ReplicaSet": "replicasets", "Job": "jobs", "CronJob": "cronjobs",
+          "ReplicationController": "replicationcontrollers"}
+
+
+def kubectl(*args, stdin=None, ok=True, timeout=600):
+    p = subprocess.run(["kubectl"] + list(args), input=stdin, capture_output=True, text=True, env=ENV,
+                       timeout=timeout)
+    if ok and p.returncode != 0:
+        raise OSError("kubectl %s: %s" % (" ".join(args), p.stderr.strip()))
+    return p
+
+
+def helm(*args):
+    p = subprocess.run(["helm"] + list(args), capture_output=True, text=True, env=ENV, timeout=900)
+    if p.returncode != 0:
+        raise OSError("helm %s: %s" % (" ".join(args), p.stderr.strip()))
+
+
+class Api:
+    """The admin's calls to the API server: status, body, the warnings."""
+
+    def __init__(self, d):
+        with open(os.path.join(d, "kubeconfig")) as f:
+            self.server = [l.split()[-1] for l in f if "server:" in l][0]
+        self.ctx = ssl.create_default_context(cafile=os.path.join(d, "pki", "ca.crt"))
+        self.ctx.load_cert_chain(os.path.join(d, "pki", "admin.crt"), os.path.join(d, "pki", "admin.key"))
+
+    def call(self, method, path, body=None, ctype="application/json"):
+        req = urllib.request.Request(self.server + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Content-Type", ctype)
+        try:
+            with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null"), warnings(r.headers)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {"message": raw.decode(errors="replace")}
+            return e.code, body, warnings(e.headers)
+
+
+def warnings(headers):
+    out = []
+    for w in headers.get_all("Warning") or []:
+        m = re.match(r'^\d{3} \S+ "(.*)"$', w, re.S)
+        out.append(re.sub(r'\\(.)', r'\1', m.group(1)) if m else w)
+    return out
+
+
+def path_of(obj, ns, name=None, sub=None):
+    group = obj["apiVersion"]
+    base = "/api/v1" if group == "v1" else "/apis/" + group
+    p = "%s/namespaces/%s/%s" % (base, ns, PLURAL[obj["kind"]])
+    if name:
+        p += "/" + name
+    if sub:
+        p += "/" + sub
+    return p
+
+
+# What may differ without meaning anything: the API server's own words
+# around membudget's, and what it makes up for each object.
+POLICY_WARN = re.compile(r"^Validation failed for ValidatingAdmissionPolicy '[^']*' with binding '[^']*': ")
+
+
+def ours(message):
+    m = re.search(r"denied (?:the )?request: (.*)$", message or "", re.S)
+    return m.group(1) if m else message
+
+
+def normal(obj):
+    if not isinstance(obj, dict):
+        return obj
+    obj = json.loads(json.dumps(obj))
+    meta = obj.get("metadata", {})
+    for k in ("uid", "creationTimestamp", "resourceVersion", "managedFields", "generation"):
+        meta.pop(k, None)
+    if meta.get("generateName"):
+        meta.pop("name", None)
+    obj.pop("status", None)
+    return obj
+
+
+def send(api, role, op, obj, change):
+    ns = P + role
+    if op == "create":
+        s, body, w = api.call("POST", path_of(obj, ns) + "?dryRun=All&fieldValidation=Strict", obj)
+    else:
+        s, body, w = api.call("PATCH", path_of(obj, ns, obj["metadata"]["name"],
+                                               "resize" if op == "resize" else None) + "?dryRun=All",
+                              change, "application/strategic-merge-patch+json")
+    allowed = s in (200, 201)
+    gen = obj["metadata"].get("generateName")
+
+    def same_name(text):  # the name the API server made up, the same each time
+        return re.sub(re.escape(gen) + "[a-z0-9]{5}", gen + "*", text) if gen and text else text
+    return {"allowed": allowed, "status": s,
+            "message": None if allowed else same_name(ours(body.get("message") if isinstance(body, dict) else body)),
+            "warnings": [same_name(POLICY_WARN.sub("", x)) for x in w],
+            "object": normal(body) if allowed else None}
+
+
+def run_all(api):
+    return [send(api, role, op, obj, change) for (_, role, op, obj, change) in policy_cases.CASES]
+
+
+# --- the sidecar injector (prepends istio-proxy, as Istio does) -------------------------
+
+class Injector(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        import base64
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["request"]
+        names = [c.get("name") for c in req["object"]["spec"].get("containers") or []]
+        resp = {"uid": req["uid"], "allowed": True}
+        if "istio-proxy" not in names:
+            patch = [{"op": "add", "path": "/spec/containers/0", "value": {
+                "name": "istio-proxy", "image": "proxyv2", "resources": {"limits": {"memory": "256Mi"}}}}]
+            resp.update(patchType="JSONPatch", patch=base64.b64encode(json.dumps(patch).encode()).decode())
+        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                           "response": resp}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def start_injector(work):
+    subprocess.run(["bash", "-c", '. "$1/test/certs.sh" && test_certs "$2" injector-ca', "-", ROOT, work],
+                   check=True)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Injector)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(work, "tls.crt"), os.path.join(work, "tls.key"))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    import base64
+    ca = base64.b64encode(open(os.path.join(work, "ca.crt"), "rb").read()).decode()
+    for when, name in (("early", "0-injector"), ("late", "istio-sidecar-injector")):
+        cfg = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+               "metadata": {"name": name},
+               "webhooks": [{"name": "inject.mesh.example", "admissionReviewVersions": ["v1"],
+                             "sideEffects": "None", "failurePolicy": "Fail", "reinvocationPolicy": "Never",
+                             "clientConfig": {"url": "https://127.0.0.1:%d/inject" % srv.server_address[1],
+                                              "caBundle": ca},
+                             "namespaceSelector": {"matchLabels": {"mesh-injection": when}},
+                             "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                        "resources": ["pods"]}]}]}
+        kubectl("apply", "-f", "-", stdin=json.dumps(cfg))
+    return srv
+
+
+# --- the namespaces ------------------------------------------------------------------------
+
+def make_namespaces(api):
+    for role, labels in ROLES.items():
+        ns = P + role
+        if kubectl("get", "namespace", ns, ok=False).returncode == 0:
+            kubectl("delete", "namespace", ns, "--wait=true", "--timeout=180s", ok=False)
+        all_labels = {"membudget.io/enforce": "true"}
+        all_labels.update(labels or {})
+        kubectl("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "labels": all_labels if labels is not None else {}}}))
+        wait_until(lambda: kubectl("-n", ns, "get", "serviceaccount", "default", ok=False).returncode == 0, 60, 0.2)
+    kubectl("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "defaults", "namespace": P + "lr"},
+        "spec": {"limits": [{"type": "Container", "default": {"memory": "512Mi"}}]}}))
+    # The objects that updates change, made before membudget governed them.
+    for obj in policy_cases.UPD.values():
+        s, body, _ = api.call("POST", path_of(obj, P + "upd"), obj)
+        if s not in (200, 201):
+            raise OSError("creating %s: %s" % (obj["metadata"]["name"], body))
+    kubectl("label", "namespace", P + "upd", "membudget.io/enforce=true")
+
+
+def answered_by(api, who):
+    """Is admission answered by `who` (webhook or policy): a pod without a
+    budget denied, and a valid pod mutated, by it."""
+    bad = policy_cases.pod("probe", ann={})
+    s, body, _ = api.call("POST", path_of(bad, P + "shop") + "?dryRun=All", bad)
+    msg = body.get("message", "") if isinstance(body, dict) else ""
+    want = "admission webhook" if who == "webhook" else "ValidatingAdmissionPolicy"
+    if s == 201 or want not in msg or ("admission webhook" in msg) != (who == "webhook"):
+        return False
+    good = policy_cases.pod("probe", ann=policy_cases.budgeted())
+    s, body, _ = api.call("POST", path_of(good, P + "shop") + "?dryRun=All", good)
+    return s == 201 and any(e.get("name") == "GOMEMLIMIT" for e in body["spec"]["containers"][0].get("env", []))
+
+
+def membudget_pods():
+    p = kubectl("-n", "membudget", "get", "pods", "-l", "app.kubernetes.io/name=membudget", "-o", "name", ok=False)
+    return p.stdout.split()
+
+
+def compact(o):
+    return json.dumps(o, sort_keys=True)[:1500]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    args = ap.parse_args()
+    with open(os.path.join(args.dir, "env")) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("export ") and "=" in line:
+                k, v = line[len("export "):].split("=", 1)
+                ENV[k] = v.replace("$PATH", os.environ.get("PATH", ""))
+    api = Api(args.dir)
+    chart = os.path.join(ROOT, "charts", "membudget")
+    work = tempfile.mkdtemp(prefix="mb-policydiff.")
+    start_injector(work)
+    try:
+        make_namespaces(api)
+        check("admission is answered by membudget's webhooks (admission.mode=webhook)",
+              wait_until(lambda: answered_by(api, "webhook"), 60, 0.5))
+        hook = run_all(api)
+
+        helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values",
+             "--set", "admission.mode=policy", "--wait", "--timeout", "5m")
+        kubectl("-n", "membudget", "scale", "deploy", "membudget", "--replicas", "0")
+        check("admission.mode=policy: no webhook configuration of membudget's is left",
+              kubectl("get", "validatingwebhookconfiguration,mutatingwebhookconfiguration",
+                      "-l", "app.kubernetes.io/name=membudget", "-o", "name").stdout.strip() == "")
+        check("membudget scaled to zero: none of its pods is left",
+              wait_until(lambda: membudget_pods() == [], 180, 1), membudget_pods())
+        check("admission is answered by the API server's own policies, with membudget down",
+              wait_until(lambda: answered_by(api, "policy"), 60, 0.5))
+        pol = run_all(api)
+    finally:
+        helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values",
+             "--set", "admission.mode=webhook", "--wait", "--timeout", "5m")
+
+    same = denied = mutated = 0
+    for (name, role, op, obj, change), a, b in zip(policy_cases.CASES, hook, pol):
+        if name in policy_cases.KNOWN:
+            reason, holds = policy_cases.KNOWN[name]
+            check("a known difference: " + reason, a != b and holds(a, b),
+                  "webhook: %s\n       policy:  %s" % (compact(a), compact(b)))
+            continue
+        if a == b:
+            same += 1
+            denied += not a["allowed"]
+            mutated += a["allowed"] and policy_cases.pinned(a["object"]) != policy_cases.pinned(obj)
+        check("%s (%s, %s): the same verdict, message, warnings and object" % (name, role, op), a == b,
+              "webhook: %s\n       policy:  %s" % (compact(a), compact(b)))
+    check("the cases are not vacuous: %d the same, %d of them denied, %d mutated" % (same, denied, mutated),
+          denied >= 40 and mutated >= 15)
+    check("admission.mode=webhook again: the webhooks answer",
+          wait_until(lambda: answered_by(api, "webhook"), 120, 0.5))
+    for n in ("0-injector", "istio-sidecar-injector"):
+        kubectl("delete", "mutatingwebhookconfiguration", n, "--ignore-not-found", ok=False)
+    kubectl("delete", "namespace", *[P + r for r in ROLES], "--wait=false", "--ignore-not-found", ok=False)
+    return finish("policy differential")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
