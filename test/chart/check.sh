@@ -18,7 +18,8 @@ NAME="chart checks"
 . "$root/test/lib.sh"
 
 build_render || { finish; exit 1; }
-sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring profiles-pvc sample-interval-1s)
+sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring profiles-pvc sample-interval-1s
+      admission-policy admission-both)
 for s in "${sets[@]}"; do
     args=()
     [ "$s" != default ] && args=(-f "$root/test/chart/values/$s.yaml")
@@ -96,6 +97,35 @@ grep -q 'cert-manager.io/inject-ca-from: membudget/membudget' "$work/certmanager
     && grep -q 'kind: ClusterIssuer' "$work/certmanager-issuer.yaml" \
     && ok "cert-manager mode: Certificate + cainjector annotation, no certs Job; issuerRef honoured" \
     || bad "cert-manager mode: Certificate + cainjector annotation, no certs Job; issuerRef honoured"
+
+# admission.mode: the policies are `membudget policy render --helm` (the
+# chart's copy is not edited by hand), rendered for policy and both only,
+# with the values in them; the webhooks for webhook and both only.
+out=$("$bin" policy render --helm | diff - "$root/charts/membudget/templates/admission-policies.yaml" 2>&1)
+if [ $? = 0 ]; then ok "the chart's admission-policies.yaml is what membudget policy render --helm prints"
+else bad "the chart's admission-policies.yaml is what membudget policy render --helm prints (make it again: bin/membudget policy render --helm > charts/membudget/templates/admission-policies.yaml)" "${out:0:600}"; fi
+out=$("$bin" policy render --config /nonexistent 2>&1)
+[ $? = 2 ] && grep -q nonexistent <<< "$out" && ok "policy render --config of a missing file: exit 2, named" \
+    || bad "policy render --config of a missing file: exit 2, named" "$out"
+"$bin" policy render > "$work/plain-policies.yaml" 2>&1 &&
+    diff -q "$work/plain-policies.yaml" "$root/deploy/optional/admission-policies.yaml" > /dev/null \
+    && ok "deploy/optional/admission-policies.yaml is what membudget policy render prints" \
+    || bad "deploy/optional/admission-policies.yaml is what membudget policy render prints (make it again: bin/membudget policy render > deploy/optional/admission-policies.yaml)"
+count() { grep -c "^kind: $2\$" "$work/$1.yaml"; }
+[ "$(count default ValidatingAdmissionPolicy)" = 0 ] && [ "$(count default ValidatingWebhookConfiguration)" = 1 ] &&
+    [ "$(count admission-policy ValidatingAdmissionPolicy)" = 2 ] && [ "$(count admission-policy MutatingAdmissionPolicyBinding)" = 2 ] &&
+    [ "$(count admission-policy ValidatingWebhookConfiguration)" = 0 ] && [ "$(count admission-policy MutatingWebhookConfiguration)" = 0 ] &&
+    [ "$(count admission-both ValidatingAdmissionPolicy)" = 2 ] && [ "$(count admission-both MutatingWebhookConfiguration)" = 1 ] \
+    && ok "admission.mode: webhook renders the webhooks only, policy the policies only, both both" \
+    || bad "admission.mode: webhook renders the webhooks only, policy the policies only, both both"
+grep -q '75 > 0' "$work/admission-both.yaml" && grep -q '&& false$' "$work/admission-both.yaml" &&
+    grep -q 'values: \["kube-system","kube-public","kube-node-lease","batch","membudget"\]' "$work/admission-both.yaml" \
+    && ok "admission values reach the policies (default budget 75%, no readiness gate, excluded namespaces)" \
+    || bad "admission values reach the policies (default budget 75%, no readiness gate, excluded namespaces)"
+printf 'admission: {mode: nope}\n' > "$work/nope.yaml"
+out=$("$work/render" "$root/charts/membudget" -f "$work/nope.yaml" 2>&1)
+[ $? != 0 ] && grep -q 'is not webhook, policy or both' <<< "$out" && ok "admission.mode=nope: refused, the values named" \
+    || bad "admission.mode=nope: refused, the values named" "$out"
 
 # The chart agrees with deploy/: same RBAC rules, same webhooks, same alerts.
 json "$work/default.yaml" > "$work/chart.json"

@@ -23,6 +23,7 @@ int main(void)
     srunner_add_suite(sr, cfg_suite());
     srunner_add_suite(sr, mx_suite());
     srunner_add_suite(sr, lint_suite());
+    srunner_add_suite(sr, celpolicy_suite());
     srunner_add_suite(sr, kube_suite());
     srunner_add_suite(sr, pc_suite());
     srunner_add_suite(sr, scrape_suite());

@@ -14,6 +14,7 @@ Suite *review_suite(void);
 Suite *cfg_suite(void);
 Suite *mx_suite(void);
 Suite *lint_suite(void);
+Suite *celpolicy_suite(void);
 Suite *kube_suite(void);
 Suite *pc_suite(void);
 Suite *scrape_suite(void);
