@@ -7,7 +7,8 @@
 #   E2E_CLUSTER_DIR  the cluster's directory (default /var/tmp/membudget-e2e-cluster)
 #   E2E_KEEP=1       leave the cluster (and the scenarios' namespaces) up
 #   E2E_ONLY="a b"   run only these scenarios (with the Helm install); "upgrade"
-#                    is the helm upgrade check
+#                    is the helm upgrade check, "admission_chain" and "policy_diff"
+#                    the admission suites
 #   MB_TEST_COUNTS   FILE: "passed failed" for test/run_all.sh
 #   MB_UNIT          check's test runner (its kube_io_cluster suite runs here)
 set -uo pipefail
@@ -40,6 +41,12 @@ finish() {
 # updates, never-governed namespaces, membudget down), its counts added.
 admission_chain() {
     MB_TEST_COUNTS=$counts "$root/test/e2e/cluster_admission.sh" --dir "$dir"
+    add_counts
+}
+# policy_diff: every admission case through the webhooks, then through the
+# admission policies (admission.mode=policy, membudget scaled to zero).
+policy_diff() {
+    MB_TEST_COUNTS=$counts "$root/test/e2e/cluster_policy_diff.py" --dir "$dir"
     add_counts
 }
 # add_counts: a suite's "passed failed" (MB_TEST_COUNTS) added to ours; none
@@ -224,11 +231,13 @@ if [ -n "${E2E_ONLY:-}" ]; then
     only=" $E2E_ONLY "
     if [[ $only == *" upgrade "* ]]; then upgrade; only=${only/ upgrade / }; fi
     if [[ $only == *" admission_chain "* ]]; then admission_chain; only=${only/ admission_chain / }; fi
+    if [[ $only == *" policy_diff "* ]]; then policy_diff; only=${only/ policy_diff / }; fi
     # shellcheck disable=SC2086
     [ -z "${only// /}" ] || suite helm $only
 else
     suite helm   # every scenario of cluster_e2e.py
     admission_chain
+    policy_diff
     upgrade
     on_cluster chart
     "$cl/install-membudget" --dir "$dir" --via helm --uninstall || abort "helm uninstall"

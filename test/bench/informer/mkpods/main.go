@@ -157,11 +157,25 @@ wait:
 			}
 		}()
 	}
+	done := make(chan struct{})
+	go func() { // progress: 100k status patches take minutes
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fmt.Fprintf(os.Stderr, "mkpods: the gate's condition True on %d/%d pods\n", set.Load(), *count)
+			case <-done:
+				return
+			}
+		}
+	}()
 	for i := 0; i < *count; i++ {
 		gated <- i
 	}
 	close(gated)
 	pw.Wait()
+	close(done)
 	if setFailed.Load() > 0 {
 		die("%d condition patches failed", setFailed.Load())
 	}
