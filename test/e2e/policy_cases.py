@@ -236,9 +236,39 @@ case("update: an unpinned Deployment scaled: not pinned", "upd", "update", UPD["
 case("update: an unpinned Deployment's template changed: pinned", "upd", "update", UPD["unpinned"],
      {"spec": {"template": {"metadata": {"labels": {"v": "2"}}}}})
 case("resize: the limit below the budget", "upd", "resize", UPD["budgeted"],
-     {"spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "512Mi"}}}]}})
+     {"spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "512Mi"},
+                                                             "requests": {"memory": "512Mi"}}}]}})
 case("resize: the limit raised", "upd", "resize", UPD["budgeted"],
      {"spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "2Gi"}}}]}})
+
+# What some cases must answer (in both modes), so that equality is not
+# reached by both failing the same way: allowed, and words in the denial
+# or the warnings.
+EXPECT = {
+    "a valid pod: pinned, GOMEMLIMIT, the readiness gate": (True, ""),
+    "update: a budget removed": (False, "metadata.annotations[membudget.io/budget]: may not be removed by an update"),
+    "update: a budget raised above the limit": (False, '"2Gi": exceeds the memory limit 1Gi'),
+    "update: a label on a pod that predates membudget":
+        (True, "required: every pod in a namespace governed by membudget must declare a memory budget, "
+               'e.g. membudget.io/budget: "768Mi" (not new in this update, so not refused)'),
+    "update: a Deployment that predates membudget scaled": (True, "(not new in this update, so not refused)"),
+    "update: an unpinned Deployment's template changed: pinned": (True, ""),
+    "resize: the limit below the budget":
+        (False, 'metadata.annotations[membudget.io/budget]: "768Mi": exceeds the memory limit 512Mi'),
+    "resize: the limit raised": (True, ""),
+    "audit: every rule broken, admitted with warnings": (True, "membudget (audit, would deny): Pod pd-trial/web: "),
+    "GOMEMLIMIT 1GiB already set": (True, "1GiB is above the budget 768Mi"),
+    "LimitRange: a budget above the default it gets": (False, '"1Gi": exceeds the memory limit 512Mi'),
+    "an injector after membudget's: pinned before it": (True, ""),
+}
+PINNED = {  # the container each of these is admitted pinned to
+    "a valid pod: pinned, GOMEMLIMIT, the readiness gate": "app",
+    "update: an unpinned Deployment's template changed: pinned": "app",
+    "update: an unpinned Deployment scaled: not pinned": None,
+    "a ReplicaSet a Deployment controls: not pinned": None,
+    "an injector after membudget's: pinned before it": "app",
+    "a native sidecar": "agent",
+}
 
 # --- where the two differ, and why -----------------------------------------------------------------
 KNOWN = {}
