@@ -142,8 +142,8 @@ def send(api, role, op, obj, change):
             "object": normal(body) if allowed else None}
 
 
-def run_all(api):
-    return [send(api, role, op, obj, change) for (_, role, op, obj, change) in policy_cases.CASES]
+def run_all(api, cases):
+    return [send(api, role, op, obj, change) for (_, role, op, obj, change) in cases]
 
 
 # --- the sidecar injector (prepends istio-proxy, as Istio does) -------------------------
@@ -219,9 +219,9 @@ def make_namespaces(api):
 
 
 def answered_by(api, who):
-    """Is admission answered by `who` (webhook or policy): a pod without a
-    budget denied, and a valid pod mutated, by it."""
-    bad = policy_cases.pod("probe", ann={})
+    """Is admission answered by `who` (webhook or policy): a pod with a
+    budget that is no quantity denied, and a valid pod mutated, by it."""
+    bad = policy_cases.pod("probe", ann=policy_cases.budgeted("bogus"))
     s, body, _ = api.call("POST", path_of(bad, P + "shop") + "?dryRun=All", bad)
     msg = body.get("message", "") if isinstance(body, dict) else ""
     want = "admission webhook" if who == "webhook" else "ValidatingAdmissionPolicy"
@@ -235,6 +235,78 @@ def answered_by(api, who):
 def membudget_pods():
     p = kubectl("-n", "membudget", "get", "pods", "-l", "app.kubernetes.io/name=membudget", "-o", "name", ok=False)
     return p.stdout.split()
+
+
+def both_modes(api, chart, sets, cases):
+    """The cases through the webhooks, then through the policies with
+    membudget at zero; the helm --set values for both."""
+    sets = [x for kv in sets for x in ("--set", kv)]
+    helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values", "--set", "admission.mode=webhook",
+         *sets, "--wait", "--timeout", "5m")
+    what = " (%s)" % ", ".join(sets[1::2]) if sets else ""
+    check("admission is answered by membudget's webhooks (admission.mode=webhook%s)" % what,
+          wait_until(lambda: answered_by(api, "webhook"), 120, 0.5))
+    hook = run_all(api, cases)
+    helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values", "--set", "admission.mode=policy",
+         *sets, "--wait", "--timeout", "5m")
+    kubectl("-n", "membudget", "scale", "deploy", "membudget", "--replicas", "0")
+    check("admission.mode=policy: no webhook configuration of membudget's is left",
+          kubectl("get", "validatingwebhookconfiguration,mutatingwebhookconfiguration",
+                  "-l", "app.kubernetes.io/name=membudget", "-o", "name").stdout.strip() == "")
+    check("membudget scaled to zero: none of its pods is left",
+          wait_until(lambda: membudget_pods() == [], 180, 1), membudget_pods())
+    check("admission is answered by the API server's own policies, with membudget down%s" % what,
+          wait_until(lambda: answered_by(api, "policy"), 60, 0.5))
+    return hook, run_all(api, cases)
+
+
+def compare(cases, hook, pol, expect, min_denied, min_mutated):
+    same = denied = mutated = 0
+    for (name, role, op, obj, change), a, b in zip(cases, hook, pol):
+        if name in policy_cases.KNOWN:
+            reason, holds = policy_cases.KNOWN[name]
+            check("a known difference: " + reason, a != b and holds(a, b),
+                  "webhook: %s\n       policy:  %s" % (compact(a), compact(b)))
+            continue
+        if a == b:
+            same += 1
+            denied += not a["allowed"]
+            mutated += a["allowed"] and changed(a["object"], obj)
+        check("%s (%s, %s): the same verdict, message, warnings and object" % (name, role, op), a == b,
+              "webhook: %s\n       policy:  %s" % (compact(a), compact(b)))
+        if name in expect:
+            allowed, words = expect[name]
+            said = (a["message"] or "") + "\n".join(a["warnings"])
+            check("... and it is %s%s" % ("admitted" if allowed else "denied", ", saying " + repr(words) if words else ""),
+                  a["allowed"] == allowed and words in said, compact(a))
+        if name in policy_cases.ROUND2_BUDGET:
+            want = policy_cases.ROUND2_BUDGET[name]
+            o = a["object"] or {}
+            got = ((o.get("metadata", {}).get("annotations") or {}).get("membudget.io/budget"),
+                   [e.get("value") for c in o.get("spec", {}).get("containers", []) for e in c.get("env") or []
+                    if e.get("name") == "GOMEMLIMIT"], o.get("spec", {}).get("readinessGates"))
+            check("... admitted with the budget %s, GOMEMLIMIT=%s, no readiness gate" % want,
+                  got == (want[0], [want[1]], None), got)
+        if name in policy_cases.PINNED:
+            check("... pinned to %s" % policy_cases.PINNED[name],
+                  a["allowed"] and policy_cases.pinned(a["object"]) == policy_cases.PINNED[name], compact(a))
+    check("the cases are not vacuous: %d the same, %d of them denied, %d changed by admission" % (same, denied, mutated),
+          denied >= min_denied and mutated >= min_mutated)
+
+
+def changed(admitted, given):
+    """Did membudget's admission change the object: a pin, a budget, a
+    GOMEMLIMIT or the readiness gate that the given object did not have?"""
+    def marks(o):
+        spec = o.get("spec", {})
+        t = spec.get("jobTemplate", {}).get("spec", {}).get("template") or spec.get("template") or o
+        ann = (t.get("metadata") or {}).get("annotations") or {}
+        ts = t.get("spec", {})
+        return (ann.get("membudget.io/container"), ann.get("membudget.io/budget"),
+                sum(e.get("name") == "GOMEMLIMIT" for c in ts.get("containers", []) + ts.get("initContainers", [])
+                    for e in c.get("env") or []),
+                sum(g.get("conditionType") == "membudget.io/within-budget" for g in ts.get("readinessGates") or []))
+    return marks(admitted) != marks(given)
 
 
 def compact(o):
@@ -255,50 +327,17 @@ def main():
     chart = os.path.join(ROOT, "charts", "membudget")
     work = tempfile.mkdtemp(prefix="mb-policydiff.")
     start_injector(work)
+    make_namespaces(api)
     try:
-        make_namespaces(api)
-        check("admission is answered by membudget's webhooks (admission.mode=webhook)",
-              wait_until(lambda: answered_by(api, "webhook"), 60, 0.5))
-        hook = run_all(api)
-
-        helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values",
-             "--set", "admission.mode=policy", "--wait", "--timeout", "5m")
-        kubectl("-n", "membudget", "scale", "deploy", "membudget", "--replicas", "0")
-        check("admission.mode=policy: no webhook configuration of membudget's is left",
-              kubectl("get", "validatingwebhookconfiguration,mutatingwebhookconfiguration",
-                      "-l", "app.kubernetes.io/name=membudget", "-o", "name").stdout.strip() == "")
-        check("membudget scaled to zero: none of its pods is left",
-              wait_until(lambda: membudget_pods() == [], 180, 1), membudget_pods())
-        check("admission is answered by the API server's own policies, with membudget down",
-              wait_until(lambda: answered_by(api, "policy"), 60, 0.5))
-        pol = run_all(api)
+        # Round 1: the admission config of the e2e suite (the defaults).
+        hook, pol = both_modes(api, chart, [], policy_cases.CASES)
+        compare(policy_cases.CASES, hook, pol, policy_cases.EXPECT, 40, 15)
+        # Round 2: a default budget of 75% of the limit, no readiness gate.
+        hook, pol = both_modes(api, chart, policy_cases.ROUND2_SETS, policy_cases.ROUND2)
+        compare(policy_cases.ROUND2, hook, pol, policy_cases.ROUND2_EXPECT, 2, 4)
     finally:
-        helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values",
-             "--set", "admission.mode=webhook", "--wait", "--timeout", "5m")
-
-    same = denied = mutated = 0
-    for (name, role, op, obj, change), a, b in zip(policy_cases.CASES, hook, pol):
-        if name in policy_cases.KNOWN:
-            reason, holds = policy_cases.KNOWN[name]
-            check("a known difference: " + reason, a != b and holds(a, b),
-                  "webhook: %s\n       policy:  %s" % (compact(a), compact(b)))
-            continue
-        if a == b:
-            same += 1
-            denied += not a["allowed"]
-            mutated += a["allowed"] and policy_cases.pinned(a["object"]) != policy_cases.pinned(obj)
-        check("%s (%s, %s): the same verdict, message, warnings and object" % (name, role, op), a == b,
-              "webhook: %s\n       policy:  %s" % (compact(a), compact(b)))
-        if name in policy_cases.EXPECT:
-            allowed, words = policy_cases.EXPECT[name]
-            said = (a["message"] or "") + "\n".join(a["warnings"])
-            check("... and it is %s%s" % ("admitted" if allowed else "denied", ", saying " + repr(words) if words else ""),
-                  a["allowed"] == allowed and words in said, compact(a))
-        if name in policy_cases.PINNED:
-            check("... pinned to %s" % policy_cases.PINNED[name],
-                  a["allowed"] and policy_cases.pinned(a["object"]) == policy_cases.PINNED[name], compact(a))
-    check("the cases are not vacuous: %d the same, %d of them denied, %d mutated" % (same, denied, mutated),
-          denied >= 40 and mutated >= 15)
+        helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values", "--set", "admission.mode=webhook",
+             *[x for kv in policy_cases.ROUND2_RESET for x in ("--set", kv)], "--wait", "--timeout", "5m")
     check("admission.mode=webhook again: the webhooks answer",
           wait_until(lambda: answered_by(api, "webhook"), 120, 0.5))
     for n in ("0-injector", "istio-sidecar-injector"):

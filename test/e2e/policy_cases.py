@@ -289,3 +289,36 @@ EARLY = ("an injector before membudget's, nothing names the app: the webhook see
 case("an injector before membudget's, nothing names the app", "early", "create", pod(ann=budgeted()))
 KNOWN["an injector before membudget's, nothing names the app"] = (
     EARLY, lambda a, b: not a["allowed"] and b["allowed"] and pinned(b["object"]) == "app")
+
+# --- round 2: a default budget (75% of the limit), no readiness gate -------------------------
+ROUND2_SETS = ["config.admission.defaultBudgetPercentOfLimit=75", "config.admission.injectReadinessGate=false"]
+ROUND2_RESET = ["config.admission.defaultBudgetPercentOfLimit=0", "config.admission.injectReadinessGate=true"]
+ROUND2 = []
+for limit, want in [("1Gi", "768Mi"), ("1000M", "750M"), ("1001", "750"), ("7Gi", "5376Mi")]:
+    ROUND2.append(("a default budget: 75%% of %s is %s" % (limit, want), "shop", "create",
+                   pod(ann={}, containers=[ctr(limit=limit)]), None))
+ROUND2 += [
+    ("a default budget: no limit, so none", "shop", "create", pod(ann={}, containers=[ctr(limit=None)]), None),
+    ("a default budget: a given budget is kept", "shop", "create", pod(ann=budgeted("512Mi")), None),
+    ("a default budget: a Deployment is pinned, its template gets no budget", "shop", "create",
+     workload("Deployment", pod(ann={})), None),
+    ("a default budget: an audit namespace", "trial", "create", pod(ann={}), None),
+    ("a default budget: GOMEMLIMIT already above it", "shop", "create",
+     pod(ann={}, containers=[ctr(env=[{"name": "GOMEMLIMIT", "value": "1GiB"}])]), None),
+    ("a default budget: a budget of 0 is not defaulted", "shop", "create", pod(ann=budgeted("0")), None),
+]
+ROUND2_EXPECT = {
+    "a default budget: 75% of 1Gi is 768Mi": (True, ""),
+    "a default budget: no limit, so none":
+        (False, "must declare a memory budget, e.g. membudget.io/budget: \"768Mi\" (no default: the container has no memory limit)"),
+    "a default budget: GOMEMLIMIT already above it": (True, "1GiB is above the budget 768Mi"),
+    "a default budget: a budget of 0 is not defaulted": (False, '"0": must be greater than 0'),
+}
+ROUND2_BUDGET = {  # the budget each is admitted with, and its GOMEMLIMIT
+    "a default budget: 75% of 1Gi is 768Mi": ("768Mi", "805306368"),
+    "a default budget: 75% of 1000M is 750M": ("750M", "750000000"),
+    "a default budget: 75% of 1001 is 750": ("750", "750"),
+    "a default budget: 75% of 7Gi is 5376Mi": ("5376Mi", "5637144576"),
+    "a default budget: a given budget is kept": ("512Mi", "536870912"),
+    "a default budget: an audit namespace": ("768Mi", "805306368"),
+}
