@@ -35,6 +35,10 @@ if [ "$cluster" ]; then
               -o jsonpath='{range .spec.template.spec.volumes[?(@.name=="profiles")]}{.persistentVolumeClaim.claimName}/{.emptyDir}{end}' 2>&1)
     if [ "${out##*$'\n'}" = "membudget-profiles/" ]; then ok "deploy/optional: the profiles claim replaces the emptyDir (server-side dry run)"
     else bad "deploy/optional: the profiles claim replaces the emptyDir" "$out"; fi
+    out=$(kubectl apply --dry-run=server -f "$root/deploy/optional/admission-policies.yaml" 2>&1)
+    if [ $? = 0 ] && [ "$(grep -c 'created (server dry run)\|configured (server dry run)\|unchanged (server dry run)' <<< "$out")" = 8 ]; then
+        ok "deploy/optional: the admission policies and their bindings compile on the real API server (server-side dry run)"
+    else bad "deploy/optional: the admission policies compile on the real API server" "$out"; fi
     finish; exit $?
 fi
 
