@@ -128,12 +128,16 @@ static const char *tier_num(struct gen *g, const char *it)
     return S(g, "%1$s.substring(%1$s.indexOf('=') + 1).find('(?s)[^ ](.*[^ ])?')", it);
 }
 
+/* The percentage of tier `name` in the items s (all valid), or 0. */
+static const char *tier_value(struct gen *g, const char *name)
+{
+    return S(g, "[s.filter(it, it.contains('=') && %s == '%s').map(it, int(%s))].map(l, l.size() > 0 ? l[0] : 0)[0]",
+             tier_name(g, "it"), name, tier_num(g, "it"));
+}
+
 /* ann_parse_tiers()'s message for v (quoted: q), or ''. */
 static const char *tiers_err(struct gen *g, const char *v, const char *q)
 {
-    const char *value = S(g,
-                          "[s.filter(it, it.contains('=') && %s == '%%s').map(it, int(%s))].map(l, l.size() > 0 ? l[0] : 0)[0]",
-                          tier_name(g, "it"), tier_num(g, "it"));
     return S(g,
              "([%1$s.split(',')].map(s, [lists.range(s.size()).map(i,\n"
              "    !s[i].contains('=') ? %2$s + ': expected NAME=PERCENT items such as throttle=80,gc=90,evict=95'\n"
@@ -146,7 +150,7 @@ static const char *tiers_err(struct gen *g, const char *v, const char *q)
              "    : [[%6$s, %7$s, %8$s].filter(x, x > 0)].map(l, lists.range(l.size()).exists(i, i > 0 && l[i] <= l[i - 1]) ? %2$s + ': thresholds must increase throttle < gc < evict' : '')[0]\n"
              "  )[0])[0])",
              v, q, tier_name(g, "s[i]"), tier_name(g, "s[j]"), tier_num(g, "s[i]"),
-             S(g, value, "throttle"), S(g, value, "gc"), S(g, value, "evict"));
+             tier_value(g, "throttle"), tier_value(g, "gc"), tier_value(g, "evict"));
 }
 
 /* ann_parse_endpoint()'s message for v (quoted: q), or ''. */
@@ -167,10 +171,6 @@ static const char *endpoint_err(struct gen *g, const char *v, const char *q)
 }
 
 /* --- the rules, on one object ---------------------------------------------------- */
-
-struct out {
-    struct mb_buf *b;
-};
 
 static void var(struct gen *g, const char *name, const char *expr)
 {
@@ -234,20 +234,22 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
     var(g, N("t"), template_of(g, root));
     var(g, N("ann"), S(g, "%1$st == null ? {} : %1$st.?metadata.?annotations.orValue({})", V));
     /* Every membudget.io annotation: its error, or '' (ann_parse()). */
+    /* The value is quoted only in a message that needs it: each such
+     * message is built as ": ..." and the quote put in front at the end. */
     var(g, N("aerr"),
         S(g,
-          "%1$s.transformMap(k, v, k.startsWith('" ANN_PREFIX "'), [%2$s].map(q,\n"
-          "  k == '" ANN_BUDGET "' ? [%3$s].map(e, e != '' ? e : %4$s <= 0 ? q + ': must be greater than 0' : '')[0]\n"
-          ": k == '" ANN_CONTAINER "' ? (v.size() <= %5$d && v.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') ? '' : q + ': not a container name (DNS-1123 label)')\n"
+          "%1$s.transformMap(k, v, k.startsWith('" ANN_PREFIX "'), [\n"
+          "  k == '" ANN_BUDGET "' ? [%3$s].map(e, e != '' ? e : %4$s <= 0 ? ': must be greater than 0' : '')[0]\n"
+          ": k == '" ANN_CONTAINER "' ? (v.size() <= %5$d && v.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') ? '' : ': not a container name (DNS-1123 label)')\n"
           ": k == '" ANN_TIERS "' ? %6$s\n"
-          ": k == '" ANN_USAGE "' ? (v in ['working-set', 'rss', 'heap'] ? '' : q + ': must be working-set, rss or heap')\n"
+          ": k == '" ANN_USAGE "' ? (v in ['working-set', 'rss', 'heap'] ? '' : ': must be working-set, rss or heap')\n"
           ": k in ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE "', '" ANN_GOROUTINES "', '" ANN_MEMLIMIT "'] ? %7$s\n"
-          ": k == '" ANN_THROTTLE "' ? (v in ['readiness', 'none'] || %7$s == '' ? '' : q + ': must be readiness, none or PORT/PATH')\n"
-          ": k == '" ANN_MODE "' ? (v in ['enforce', 'dry-run'] ? '' : q + ': must be enforce or dry-run')\n"
+          ": k == '" ANN_THROTTLE "' ? (v in ['readiness', 'none'] || %7$s == '' ? '' : ': must be readiness, none or PORT/PATH')\n"
+          ": k == '" ANN_MODE "' ? (v in ['enforce', 'dry-run'] ? '' : ': must be enforce or dry-run')\n"
           ": 'unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, goroutines, memlimit, mode)'\n"
-          ")[0])",
-          ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), ANN_NAME_MAX, tiers_err(g, "v", "q"),
-          endpoint_err(g, "v", "q")));
+          "].map(e, e.startsWith(': ') ? %2$s + e : e)[0])",
+          ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), ANN_NAME_MAX, tiers_err(g, "v", "''"),
+          endpoint_err(g, "v", "''")));
     /* valid: the annotation is there and parsed */
 #define OK(key) S(g, "('" key "' in %1$saerr && %1$saerr['" key "'] == '')", V)
     const char *metrics_ok = OK(ANN_METRICS);
