@@ -260,6 +260,35 @@ def both_modes(api, chart, sets, cases):
     return hook, run_all(api, cases)
 
 
+def both_at_once(api, chart):
+    """admission.mode=both: the policies and the webhooks both answer, and a
+    pod is changed once (the webhook, after the policy, finds GOMEMLIMIT,
+    the gate and the pin there and adds nothing)."""
+    helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values", "--set", "admission.mode=both",
+         *[x for kv in policy_cases.ROUND2_RESET for x in ("--set", kv)], "--wait", "--timeout", "5m")
+    cfgs = kubectl("get", "validatingwebhookconfiguration,mutatingwebhookconfiguration,validatingadmissionpolicy,"
+                   "mutatingadmissionpolicy", "-l", "app.kubernetes.io/name=membudget", "-o", "name").stdout.split()
+    check("admission.mode=both: the webhooks and the policies are installed (%d objects)" % len(cfgs),
+          len(cfgs) == 6, cfgs)
+
+    def once():
+        good = policy_cases.pod("both", ann=policy_cases.budgeted())
+        s, body, w = api.call("POST", path_of(good, P + "shop") + "?dryRun=All", good)
+        if s != 201:
+            return None
+        c = body["spec"]["containers"][0]
+        return ([e["value"] for e in c.get("env", []) if e["name"] == "GOMEMLIMIT"],
+                [g["conditionType"] for g in body["spec"].get("readinessGates", [])],
+                body["metadata"]["annotations"].get("membudget.io/container"), w)
+    got = wait_until(once, 120, 1)
+    check("... a pod is changed once: one GOMEMLIMIT, one readiness gate, the pin, no warning",
+          got == (["805306368"], ["membudget.io/within-budget"], "app", []), got)
+    bad = policy_cases.pod("both", ann=policy_cases.budgeted("2Gi"))
+    s, body, _ = api.call("POST", path_of(bad, P + "shop") + "?dryRun=All", bad)
+    check("... and a budget above the limit is denied, in membudget's words",
+          s == 403 and '"2Gi": exceeds the memory limit 1Gi' in body.get("message", ""), body)
+
+
 def compare(cases, hook, pol, expect, min_denied, min_mutated):
     same = denied = mutated = 0
     for (name, role, op, obj, change), a, b in zip(cases, hook, pol):
@@ -335,6 +364,7 @@ def main():
         # Round 2: a default budget of 75% of the limit, no readiness gate.
         hook, pol = both_modes(api, chart, policy_cases.ROUND2_SETS, policy_cases.ROUND2)
         compare(policy_cases.ROUND2, hook, pol, policy_cases.ROUND2_EXPECT, 2, 4)
+        both_at_once(api, chart)
     finally:
         helm("upgrade", "membudget", chart, "-n", "membudget", "--reuse-values", "--set", "admission.mode=webhook",
              *[x for kv in policy_cases.ROUND2_RESET for x in ("--set", kv)], "--wait", "--timeout", "5m")

@@ -157,7 +157,7 @@ wait:
 			}
 		}()
 	}
-	done := make(chan struct{})
+	quiet := make(chan struct{})
 	go func() { // progress: 100k status patches take minutes
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
@@ -165,7 +165,7 @@ wait:
 			select {
 			case <-t.C:
 				fmt.Fprintf(os.Stderr, "mkpods: the gate's condition True on %d/%d pods\n", set.Load(), *count)
-			case <-done:
+			case <-quiet:
 				return
 			}
 		}
@@ -175,7 +175,7 @@ wait:
 	}
 	close(gated)
 	pw.Wait()
-	close(done)
+	close(quiet)
 	if setFailed.Load() > 0 {
 		die("%d condition patches failed", setFailed.Load())
 	}
