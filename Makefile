@@ -183,8 +183,8 @@ bench-run: export BENCH_QUICK := $(BENCH_QUICK)
 bench-run: $(BIN) build/bench/recommend_bench
 	build/bench/recommend_bench
 	test/bench/webhook_bench.sh $(abspath $(BIN))
-	@# the bench cluster (test/bench/cluster_lib.sh): up once for the three, down once after them
-	@rc=0; for b in cluster_scale_bench sampler_bench isolation_bench; do \
+	@# the bench cluster (test/bench/cluster_lib.sh): up once for the four, down once after them
+	@rc=0; for b in cluster_scale_bench sampler_bench isolation_bench admission_latency_bench; do \
 	  BENCH_KEEP=1 test/bench/$$b.sh $(abspath $(BIN)) || { rc=$$?; echo "$$b failed ($$rc)"; break; }; \
 	done; [ -n "$$BENCH_KEEP" ] || test/cluster/down --dir $${BENCH_CLUSTER_DIR:-/var/tmp/membudget-bench-cluster} > /dev/null; \
 	exit $$rc
