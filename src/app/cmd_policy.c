@@ -3,6 +3,7 @@
 #include <string.h>
 #include "app_int.h"
 #include "membudget/alloc.h"
+#include "membudget/annot.h"
 #include "membudget/celpolicy.h"
 
 /* The chart's values, as Helm template actions (charts/membudget/templates/
@@ -55,6 +56,16 @@ int cmd_policy(int argc, char **argv)
     mb_free(pos);
     if (r)
         return r == 1 ? 0 : 2;
+    /* (both go into YAML and CEL as they are) */
+    if (!ann_is_dns_label(ns)) {
+        fprintf(stderr, "membudget policy render: --namespace: \"%s\" is not a namespace name\n", ns);
+        return 2;
+    }
+    if (!ann_is_dns_label(name) || strlen(name) > 50) {
+        fprintf(stderr, "membudget policy render: --name: \"%s\" must be a DNS label of at most 50 characters "
+                        "(the objects are PREFIX-mutate-audit, ...)\n", name);
+        return 2;
+    }
     if (strcmp(failure, "Fail") != 0 && strcmp(failure, "Ignore") != 0) {
         fprintf(stderr, "membudget policy render: --failure-policy: \"%s\" is not Fail or Ignore\n", failure);
         return 2;

@@ -104,6 +104,9 @@ grep -q 'cert-manager.io/inject-ca-from: membudget/membudget' "$work/certmanager
 out=$("$bin" policy render --helm | diff - "$root/charts/membudget/templates/admission-policies.yaml" 2>&1)
 if [ $? = 0 ]; then ok "the chart's admission-policies.yaml is what membudget policy render --helm prints"
 else bad "the chart's admission-policies.yaml is what membudget policy render --helm prints (make it again: bin/membudget policy render --helm > charts/membudget/templates/admission-policies.yaml)" "${out:0:600}"; fi
+out=$("$bin" policy render --namespace 'a"b' 2>&1)
+[ $? = 2 ] && grep -q 'is not a namespace name' <<< "$out" && ok "policy render --namespace that is no namespace name: exit 2, named" \
+    || bad "policy render --namespace that is no namespace name: exit 2, named" "$out"
 out=$("$bin" policy render --config /nonexistent 2>&1)
 [ $? = 2 ] && grep -q nonexistent <<< "$out" && ok "policy render --config of a missing file: exit 2, named" \
     || bad "policy render --config of a missing file: exit 2, named" "$out"
