@@ -118,6 +118,12 @@ static const char *qty_err(struct gen *g, const char *v)
              v, QTY_MAX_LEN);
 }
 
+/* ann_is_dns_label(): a container name. */
+static const char *dns_label(struct gen *g, const char *x)
+{
+    return S(g, "(%1$s.size() <= %2$d && %1$s.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))", x, ANN_NAME_MAX);
+}
+
 /* A tier item's name and number: spaces around them do not count. */
 static const char *tier_name(struct gen *g, const char *it)
 {
@@ -135,39 +141,40 @@ static const char *tier_value(struct gen *g, const char *name)
              tier_name(g, "it"), name, tier_num(g, "it"));
 }
 
-/* ann_parse_tiers()'s message for v (quoted: q), or ''. */
-static const char *tiers_err(struct gen *g, const char *v, const char *q)
+/* ann_parse_tiers()'s message for v, or '': a message that shows the value
+ * is ": ..." (the caller puts the quoted value in front). */
+static const char *tiers_err(struct gen *g, const char *v)
 {
     return S(g,
              "([%1$s.split(',')].map(s, [lists.range(s.size()).map(i,\n"
-             "    !s[i].contains('=') ? %2$s + ': expected NAME=PERCENT items such as throttle=80,gc=90,evict=95'\n"
-             "    : [%3$s].map(nm,\n"
-             "        !(nm in ['throttle', 'gc', 'evict']) ? %2$s + ': unknown tier \"' + (nm.size() > 32 ? nm.substring(0, 32) : nm) + '\" (tiers are throttle, gc, evict)'\n"
-             "        : lists.range(i).exists(j, s[j].contains('=') && %4$s == nm) ? %2$s + ': tier ' + nm + ' is given twice'\n"
-             "        : [%5$s].map(n, n.matches('^[0-9]{1,3}$') && int(n) >= 1 && int(n) <= 100 ? '' : %2$s + ': ' + nm + ' must be an integer percentage in (0, 100]')[0]\n"
+             "    !s[i].contains('=') ? ': expected NAME=PERCENT items such as throttle=80,gc=90,evict=95'\n"
+             "    : [%2$s].map(nm,\n"
+             "        !(nm in ['throttle', 'gc', 'evict']) ? ': unknown tier \"' + (nm.size() > 32 ? nm.substring(0, 32) : nm) + '\" (tiers are throttle, gc, evict)'\n"
+             "        : lists.range(i).exists(j, s[j].contains('=') && %3$s == nm) ? ': tier ' + nm + ' is given twice'\n"
+             "        : [%4$s].map(n, n.matches('^[0-9]{1,3}$') && int(n) >= 1 && int(n) <= 100 ? '' : ': ' + nm + ' must be an integer percentage in (0, 100]')[0]\n"
              "      )[0]\n"
              "  ).filter(e, e != '')].map(es, es.size() > 0 ? es[0]\n"
-             "    : [[%6$s, %7$s, %8$s].filter(x, x > 0)].map(l, lists.range(l.size()).exists(i, i > 0 && l[i] <= l[i - 1]) ? %2$s + ': thresholds must increase throttle < gc < evict' : '')[0]\n"
+             "    : [[%5$s, %6$s, %7$s].filter(x, x > 0)].map(l, lists.range(l.size()).exists(i, i > 0 && l[i] <= l[i - 1]) ? ': thresholds must increase throttle < gc < evict' : '')[0]\n"
              "  )[0])[0])",
-             v, q, tier_name(g, "s[i]"), tier_name(g, "s[j]"), tier_num(g, "s[i]"),
+             v, tier_name(g, "s[i]"), tier_name(g, "s[j]"), tier_num(g, "s[i]"),
              tier_value(g, "throttle"), tier_value(g, "gc"), tier_value(g, "evict"));
 }
 
-/* ann_parse_endpoint()'s message for v (quoted: q), or ''. */
-static const char *endpoint_err(struct gen *g, const char *v, const char *q)
+/* ann_parse_endpoint()'s message for v, or '' (": ..." as tiers_err's). */
+static const char *endpoint_err(struct gen *g, const char *v)
 {
     return S(g,
-             "(!%1$s.contains('/') || %1$s.startsWith('/') ? %2$s + ': expected PORT/PATH, e.g. 6060/metrics'\n"
+             "(!%1$s.contains('/') || %1$s.startsWith('/') ? ': expected PORT/PATH, e.g. 6060/metrics'\n"
              ": [%1$s.substring(0, %1$s.indexOf('/'))].map(pt, [%1$s.substring(%1$s.indexOf('/'))].map(path,\n"
-             "    pt.matches('^[0-9]') && !(pt.matches('^[1-9][0-9]{0,4}$') && int(pt) <= 65535) ? %2$s + ': port must be a number 1-65535 or a port name'\n"
-             "    : !pt.matches('^[0-9]') && !(pt.size() <= %3$d && pt.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && !pt.contains('--') && pt.matches('[a-z]'))\n"
-             "      ? %2$s + \": port must be a number 1-65535 or a port name (at most %3$d of a-z, 0-9, '-', with a letter)\"\n"
-             "    : bytes(path).size() > %4$d ? %2$s + ': path is longer than %4$d characters'\n"
+             "    pt.matches('^[0-9]') && !(pt.matches('^[1-9][0-9]{0,4}$') && int(pt) <= 65535) ? ': port must be a number 1-65535 or a port name'\n"
+             "    : !pt.matches('^[0-9]') && !(pt.size() <= %2$d && pt.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && !pt.contains('--') && pt.matches('[a-z]'))\n"
+             "      ? \": port must be a number 1-65535 or a port name (at most %2$d of a-z, 0-9, '-', with a letter)\"\n"
+             "    : bytes(path).size() > %3$d ? ': path is longer than %3$d characters'\n"
              "    : !path.matches('^[!-~]*$') || path.matches('[\"#<>\\\\\\\\^`{|}]')\n"
-             "      ? %2$s + \": path has a character not allowed in a URL path (spaces, controls, non-ASCII, '#', '\\\\\\\\' ...)\"\n"
+             "      ? \": path has a character not allowed in a URL path (spaces, controls, non-ASCII, '#', '\\\\\\\\' ...)\"\n"
              "    : ''\n"
              "  )[0])[0])",
-             v, q, ANN_PORTNAME_MAX, ANN_PATH_MAX);
+             v, ANN_PORTNAME_MAX, ANN_PATH_MAX);
 }
 
 /* --- the rules, on one object ---------------------------------------------------- */
@@ -240,7 +247,7 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
         S(g,
           "%1$s.transformMap(k, v, k.startsWith('" ANN_PREFIX "'), [\n"
           "  k == '" ANN_BUDGET "' ? [%3$s].map(e, e != '' ? e : %4$s <= 0 ? ': must be greater than 0' : '')[0]\n"
-          ": k == '" ANN_CONTAINER "' ? (v.size() <= %5$d && v.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') ? '' : ': not a container name (DNS-1123 label)')\n"
+          ": k == '" ANN_CONTAINER "' ? (%5$s ? '' : ': not a container name (DNS-1123 label)')\n"
           ": k == '" ANN_TIERS "' ? %6$s\n"
           ": k == '" ANN_USAGE "' ? (v in ['working-set', 'rss', 'heap'] ? '' : ': must be working-set, rss or heap')\n"
           ": k in ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE "', '" ANN_GOROUTINES "', '" ANN_MEMLIMIT "'] ? %7$s\n"
@@ -248,8 +255,8 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
           ": k == '" ANN_MODE "' ? (v in ['enforce', 'dry-run'] ? '' : ': must be enforce or dry-run')\n"
           ": 'unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, goroutines, memlimit, mode)'\n"
           "].map(e, e.startsWith(': ') ? %2$s + e : e)[0])",
-          ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), ANN_NAME_MAX, tiers_err(g, "v", "''"),
-          endpoint_err(g, "v", "''")));
+          ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), dns_label(g, "v"), tiers_err(g, "v"),
+          endpoint_err(g, "v")));
     /* valid: the annotation is there and parsed */
 #define OK(key) S(g, "('" key "' in %1$saerr && %1$saerr['" key "'] == '')", V)
     const char *metrics_ok = OK(ANN_METRICS);
@@ -513,11 +520,12 @@ static void mutating(struct gen *g, const char *suffix, const char *failure, con
     var(g, "podcreate", "variables.kind == 'Pod' && request.operation == 'CREATE'");
     /* should_pin() */
     var(g, "pin",
-        "variables.n_bknown && variables.n_tc != null && variables.n_tname.size() <= 63 && variables.n_tname.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')\n"
+        S(g, "variables.n_bknown && variables.n_tc != null && %s\n"
         "&& !('" ANN_CONTAINER "' in variables.n_ann)\n"
         "&& (variables.kind == 'Pod' ? request.operation == 'CREATE'\n"
         "    : !object.metadata.?ownerReferences.orValue([]).exists(r, r.?controller.orValue(false))\n"
-        "      && (request.operation == 'CREATE' || oldObject == null || variables.o_t == null || variables.o_t != variables.n_t))");
+        "      && (request.operation == 'CREATE' || oldObject == null || variables.o_t == null || variables.o_t != variables.n_t))",
+          dns_label(g, "variables.n_tname")));
     var(g, "defann", "variables.podcreate && variables.n_bknown && variables.n_tc != null && !variables.n_bkey && variables.n_defb > 0");
     var(g, "tptr", "'/spec/' + variables.n_tg.list + '/' + variables.n_tg.i");
     var(g, "gmlops",
