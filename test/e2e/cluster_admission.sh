@@ -61,35 +61,7 @@ test_certs "$work" injector-ca
 ca=$(base64 -w0 < "$work/ca.crt")
 
 # The injector: prepends istio-proxy (with a memory limit of its own) to every pod.
-cat > "$work/injector.py" <<'PY'
-import base64, http.server, json, ssl, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-    def do_POST(self):
-        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["request"]
-        names = [c.get("name") for c in req["object"]["spec"].get("containers") or []]
-        resp = {"uid": req["uid"], "allowed": True}
-        if "istio-proxy" not in names:
-            patch = [{"op": "add", "path": "/spec/containers/0", "value": {
-                "name": "istio-proxy", "image": "proxyv2",
-                "resources": {"limits": {"memory": "256Mi"}}}}]
-            resp.update(patchType="JSONPatch", patch=base64.b64encode(json.dumps(patch).encode()).decode())
-        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                           "response": resp}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-open(sys.argv[3], "w").write("127.0.0.1:%d" % srv.server_address[1])
-srv.serve_forever()
-PY
-python3 "$work/injector.py" "$work/tls.crt" "$work/tls.key" "$work/inj.addr" 2> "$work/inj.log" &
+python3 "$root/test/e2e/injector.py" "$work/tls.crt" "$work/tls.key" "$work/inj.addr" 2> "$work/inj.log" &
 injpid=$!
 for _ in $(seq 100); do [ -s "$work/inj.addr" ] && break; sleep 0.05; done
 [ -s "$work/inj.addr" ] || { bad "the injector did not start" "$(cat "$work/inj.log")"; exit 1; }

@@ -14,7 +14,7 @@ admission.mode=webhook again, and everything made here deleted.
   usage: test/e2e/cluster_policy_diff.py --dir DIR   (membudget installed by Helm)
 """
 import argparse
-import http.server
+import base64
 import json
 import os
 import re
@@ -28,6 +28,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, wait_until, finish  # noqa: E402
+import injector  # noqa: E402
 import policy_cases  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -146,39 +147,13 @@ def run_all(api, cases):
     return [send(api, role, op, obj, change) for (_, role, op, obj, change) in cases]
 
 
-# --- the sidecar injector (prepends istio-proxy, as Istio does) -------------------------
-
-class Injector(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        import base64
-        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["request"]
-        names = [c.get("name") for c in req["object"]["spec"].get("containers") or []]
-        resp = {"uid": req["uid"], "allowed": True}
-        if "istio-proxy" not in names:
-            patch = [{"op": "add", "path": "/spec/containers/0", "value": {
-                "name": "istio-proxy", "image": "proxyv2", "resources": {"limits": {"memory": "256Mi"}}}}]
-            resp.update(patchType="JSONPatch", patch=base64.b64encode(json.dumps(patch).encode()).decode())
-        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                           "response": resp}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+# --- the sidecar injector (test/e2e/injector.py) ---------------------------------------
 
 def start_injector(work):
     subprocess.run(["bash", "-c", '. "$1/test/certs.sh" && test_certs "$2" injector-ca', "-", ROOT, work],
                    check=True)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Injector)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(work, "tls.crt"), os.path.join(work, "tls.key"))
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv = injector.serve(os.path.join(work, "tls.crt"), os.path.join(work, "tls.key"))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    import base64
     ca = base64.b64encode(open(os.path.join(work, "ca.crt"), "rb").read()).decode()
     for when, name in (("early", "0-injector"), ("late", "istio-sidecar-injector")):
         cfg = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
