@@ -152,7 +152,7 @@ run_with_progress() {
 running() {
     local pid
     pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -- "$dir" > /dev/null
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -- "$dir" > /dev/null
 }
 # port_free PORT [ADDR]: nothing but us listens there.
 port_free() {
@@ -165,23 +165,51 @@ need_port() {
         die "port $2 is taken, $1 cannot listen on it: $(ss -ltnpH "sport = :$2" | sed -n 1p) (another cluster? test/cluster/down --dir DIR stops one)"
 }
 # start NAME PORT CMD...: starts CMD in a session of its own, logs in DIR/logs.
+# CMD is kept in DIR/run/NAME.cmd for wait_until's one restart.
 start() {
     local name=$1 port=$2; shift 2
     if running "$name"; then say "$name: already running (pid $(cat "$dir/run/$name.pid"))"; return 0; fi
     [ "$port" = - ] || need_port "$name" "$port"
     mkdir -p "$dir/logs" "$dir/run"
-    setsid "$@" >> "$dir/logs/$name.log" 2>&1 < /dev/null &
+    printf '%q ' "$@" > "$dir/run/$name.cmd"
+    launch "$name"
+}
+launch() {
+    local name=$1
+    eval "setsid $(cat "$dir/run/$name.cmd")" '>> "$dir/logs/$name.log" 2>&1 < /dev/null &'
     echo $! > "$dir/run/$name.pid"
     say "$name: started (pid $!, log $dir/logs/$name.log)"
 }
+# how_ended NAME: sets how to how NAME's process, gone, ended: "exited with
+# status N", "killed by SIGNAME" (wait reaps it: this shell, not a subshell).
+how_ended() {
+    local pid rc
+    pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || { how="gone (no pid file)"; return; }
+    wait "$pid" 2>/dev/null && rc=0 || rc=$?
+    if [ "$rc" -gt 128 ]; then how="killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
+    elif [ "$rc" = 127 ]; then how="gone (pid $pid, not started by this up)"
+    else how="exited with status $rc"; fi
+}
 # wait_until LABEL SECONDS NAME CMD...: polls CMD every half second; fails
-# with NAME's last log lines when NAME died or time ran out.
+# with NAME's last log lines and how it ended when NAME died or time ran out.
+# A NAME killed by a signal before LABEL (by nothing of ours: seen once in CI,
+# etcd gone in its first second without a line in its log) is started again,
+# once, and says so.
 wait_until() {
-    local label=$1 limit=$2 name=$3 t0=$SECONDS; shift 3
+    local label=$1 limit=$2 name=$3 t0=$SECONDS how again=0; shift 3
     until "$@" > /dev/null 2>&1; do
         if ! running "$name"; then
+            how_ended "$name"
+            if [ "$again" = 0 ] && [[ $how == killed* ]] && [ -s "$dir/run/$name.cmd" ]; then
+                say "$name: $how before $label; its log's last lines:"
+                tail -n 5 "$dir/logs/$name.log" | sed 's/^/    /' >&2
+                say "$name: starting it again (once)"
+                again=1; t0=$SECONDS
+                launch "$name"
+                continue
+            fi
             tail -n 25 "$dir/logs/$name.log" >&2
-            die "$name exited before $label (log: $dir/logs/$name.log)"
+            die "$name $how before $label (log: $dir/logs/$name.log)"
         fi
         if [ $((SECONDS - t0)) -ge "$limit" ]; then
             tail -n 25 "$dir/logs/$name.log" >&2
