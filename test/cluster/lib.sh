@@ -185,6 +185,10 @@ launch() {
 how_ended() {
     local pid rc
     pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || { how="gone (no pid file)"; return; }
+    # (not gone after all: wait would block; a zombie is gone)
+    if kill -0 "$pid" 2>/dev/null && ! ps -o stat= -p "$pid" 2>/dev/null | grep -q '^Z'; then
+        how="still there (pid $pid) but /proc/$pid does not name $dir"; return
+    fi
     wait "$pid" 2>/dev/null && rc=0 || rc=$?
     if [ "$rc" -gt 128 ]; then how="killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
     elif [ "$rc" = 127 ]; then how="gone (pid $pid, not started by this up)"
@@ -202,17 +206,17 @@ wait_until() {
             how_ended "$name"
             if [ "$again" = 0 ] && [[ $how == killed* ]] && [ -s "$dir/run/$name.cmd" ]; then
                 say "$name: $how before $label; its log's last lines:"
-                tail -n 5 "$dir/logs/$name.log" | sed 's/^/    /' >&2
+                tail -n 5 "$dir/logs/$name.log" 2>/dev/null | sed 's/^/    /' >&2
                 say "$name: starting it again (once)"
                 again=1; t0=$SECONDS
                 launch "$name"
                 continue
             fi
-            tail -n 25 "$dir/logs/$name.log" >&2
+            tail -n 25 "$dir/logs/$name.log" >&2 || true
             die "$name $how before $label (log: $dir/logs/$name.log)"
         fi
         if [ $((SECONDS - t0)) -ge "$limit" ]; then
-            tail -n 25 "$dir/logs/$name.log" >&2
+            tail -n 25 "$dir/logs/$name.log" >&2 || true
             die "$name: not $label after $limit s (log: $dir/logs/$name.log)"
         fi
         sleep 0.5
