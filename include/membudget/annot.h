@@ -48,6 +48,8 @@
 #define ANN_MODE ANN_PREFIX "mode"
 #define ANN_GOROUTINES ANN_PREFIX "goroutines"
 #define ANN_MEMLIMIT ANN_PREFIX "memlimit"
+/* the highest memory limit membudget may raise the target's to (pods/resize) */
+#define ANN_MAX_LIMIT ANN_PREFIX "max-limit"
 
 /* The goroutine dump when membudget.io/goroutines is absent: on the
  * profile's port. */
@@ -86,6 +88,8 @@ struct ann_endpoint {
 struct ann {
     bool has_budget;
     int64_t budget; /* bytes, > 0 */
+    bool has_max_limit;
+    int64_t max_limit; /* bytes, > 0 */
     bool has_container;
     char container[ANN_NAME_MAX + 1];
     bool has_tiers;

@@ -273,7 +273,7 @@ bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t why
 static const char *const KNOWN[] = {
     ANN_BUDGET, ANN_CONTAINER, ANN_TIERS,      ANN_USAGE,    ANN_METRICS,
     ANN_GC,     ANN_THROTTLE,  ANN_PROFILE,    ANN_MODE,     ANN_GOROUTINES,
-    ANN_MEMLIMIT,
+    ANN_MEMLIMIT, ANN_MAX_LIMIT,
 };
 
 static bool is_expvar(const struct ann_endpoint *ep)
@@ -312,7 +312,7 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
         if (k == MB_ARRAY_LEN(KNOWN)) {
             ann_errors_add(errs, key,
                            "unknown annotation (known: budget, container, tiers, usage, metrics, "
-                           "gc, throttle, profile, goroutines, memlimit, mode)");
+                           "gc, throttle, profile, goroutines, memlimit, mode, max-limit)");
             continue;
         }
         if (!json_is_string(jv)) {
@@ -328,16 +328,20 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
         }
         ann_quote(v, q);
 
-        if (!strcmp(key, ANN_BUDGET)) {
+        if (!strcmp(key, ANN_BUDGET) || !strcmp(key, ANN_MAX_LIMIT)) {
             struct mb_diag d = {0};
             int64_t b;
+            bool budget = !strcmp(key, ANN_BUDGET);
             if (qty_parse(v, strlen(v), &b, NULL, &d)) {
                 ann_errors_add(errs, key, "%s", d.msg);
             } else if (b <= 0) {
                 ann_errors_add(errs, key, "%s: must be greater than 0", q);
-            } else {
+            } else if (budget) {
                 a.has_budget = true;
                 a.budget = b;
+            } else {
+                a.has_max_limit = true;
+                a.max_limit = b;
             }
         } else if (!strcmp(key, ANN_CONTAINER)) {
             if (!ann_is_dns_label(v)) {

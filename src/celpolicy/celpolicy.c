@@ -246,14 +246,14 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
     var(g, N("aerr"),
         S(g,
           "%1$s.transformMap(k, v, k.startsWith('" ANN_PREFIX "'), [\n"
-          "  k == '" ANN_BUDGET "' ? [%3$s].map(e, e != '' ? e : %4$s <= 0 ? ': must be greater than 0' : '')[0]\n"
+          "  k in ['" ANN_BUDGET "', '" ANN_MAX_LIMIT "'] ? [%3$s].map(e, e != '' ? e : %4$s <= 0 ? ': must be greater than 0' : '')[0]\n"
           ": k == '" ANN_CONTAINER "' ? (%5$s ? '' : ': not a container name (DNS-1123 label)')\n"
           ": k == '" ANN_TIERS "' ? %6$s\n"
           ": k == '" ANN_USAGE "' ? (v in ['working-set', 'rss', 'heap'] ? '' : ': must be working-set, rss or heap')\n"
           ": k in ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE "', '" ANN_GOROUTINES "', '" ANN_MEMLIMIT "'] ? %7$s\n"
           ": k == '" ANN_THROTTLE "' ? (v in ['readiness', 'none'] || %7$s == '' ? '' : ': must be readiness, none or PORT/PATH')\n"
           ": k == '" ANN_MODE "' ? (v in ['enforce', 'dry-run'] ? '' : ': must be enforce or dry-run')\n"
-          ": 'unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, goroutines, memlimit, mode)'\n"
+          ": 'unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, goroutines, memlimit, mode, max-limit)'\n"
           "].map(e, e.startsWith(': ') ? %2$s + e : e)[0])",
           ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), dns_label(g, "v"), tiers_err(g, "v"),
           endpoint_err(g, "v")));
@@ -348,8 +348,10 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
           "+ (%1$sover ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: \"' + %1$sbraw + '\": exceeds the memory limit ' + %2$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory)'] : [])\n"
           "+ (!%1$sbkey && !%1$scandef && %3$s ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: required: every pod in a namespace governed by membudget must declare a memory budget, e.g. " ANN_BUDGET ": \"768Mi\"'\n"
           "     + (%4$s > 0 && %1$stc != null && !%1$slpresent ? ' (no default: the container has no memory limit)' : '')] : [])\n"
+          "+ (%6$s && %1$stc != null && %1$slok && %7$s < %1$slimit ? [variables.pfx + 'metadata.annotations[" ANN_MAX_LIMIT "]: \"' + %1$sann['" ANN_MAX_LIMIT "'] + '\": below the memory limit ' + %2$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory); membudget raises a limit only up to it'] : [])\n"
           "+ %1$seperr%5$s",
-          V, qfmt(g, S(g, "%slimit", V)), cp->require_budget, cp->default_pct, removed));
+          V, qfmt(g, S(g, "%slimit", V)), cp->require_budget, cp->default_pct, removed, OK(ANN_MAX_LIMIT),
+          qbytes(g, S(g, "%sann['" ANN_MAX_LIMIT "']", V))));
 #undef OK
 #undef N
 }

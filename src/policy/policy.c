@@ -593,6 +593,15 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         }
     }
 
+    /* 3b. The resize tier's ceiling (membudget.io/max-limit) is at least
+     * the limit it starts from: membudget only raises a limit up to it. */
+    if (a.has_max_limit && target && limit_present && limit_ok && a.max_limit < limit)
+        violate(out, ann_path(prefix, ANN_MAX_LIMIT),
+                "\"%s\": below the memory limit %s of container \"%s\" (%s.resources.limits.memory); "
+                "membudget raises a limit only up to it",
+                json_string_value(json_object_get(annotations, ANN_MAX_LIMIT)), qty_format(limit, q),
+                tg.name ? tg.name : "", tpath);
+
     /* 4. Endpoints must be ports the target container declares. */
     if (target) {
         struct {

@@ -131,6 +131,10 @@ case("a value longer than 64 characters, quoted", "shop", "create", pod(ann=budg
 case("an unknown membudget.io annotation", "shop", "create",
      pod(ann=dict(budgeted(), **{"membudget.io/bogus": "x", "membudget.io/zzz": "y", "other.io/x": "z"})))
 
+# --- the resize tier's ceiling (issue 25) ----------------------------------------------
+for v in ["2Gi", "1Gi", "512Mi", "0", "lots", "1.5Gi"]:
+    case("max-limit %r" % v, "shop", "create", pod(ann=dict(budgeted(), **{"membudget.io/max-limit": v})))
+
 # --- endpoints -------------------------------------------------------------------------
 for v, ports in [("6060/metrics", HTTP), ("9090/metrics", HTTP), ("http/metrics", HTTP),
                  ("nope/metrics", HTTP), ("0/x", HTTP), ("70000/x", HTTP), ("/x", HTTP), ("nope", HTTP),

@@ -53,6 +53,16 @@ static const struct {
      "[{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":\"lots\"}}}]",
      "spec.containers[0].resources.limits.memory=>\"lots\": expected a number"},
     {"{\"membudget.io/budget\":\"768Mi\"}", "[{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":2147483648}}}]", ""},
+    /* the resize tier's ceiling: at least the limit, a quantity above 0 */
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"2Gi\"}", "[" C_API "]", ""},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"1Gi\"}", "[" C_API "]", ""},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"512Mi\"}", "[" C_API "]",
+     "metadata.annotations[membudget.io/max-limit]=>\"512Mi\": below the memory limit 1Gi of container \"api\" "
+     "(spec.containers[0].resources.limits.memory); membudget raises a limit only up to it"},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"0\"}", "[" C_API "]",
+     "metadata.annotations[membudget.io/max-limit]=>\"0\": must be greater than 0"},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"lots\"}", "[" C_API "]",
+     "metadata.annotations[membudget.io/max-limit]=>\"lots\": expected a number"},
     {"[\"not\",\"a\",\"map\"]", "[" C_API "]",
      "metadata.annotations=>must be a map of strings|metadata.annotations[membudget.io/budget]=>required"},
 };
