@@ -340,6 +340,13 @@ void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64
                       int64_t previous, uint32_t restarts, const char *err, mb_mono_ms now,
                       struct pl_plan *out);
 
+/* The resize tier's next step (issue 25, docs/design/resize-tier.md): the
+ * limit times 5/4, rounded up to a whole MiB, at most `max`; the budget
+ * keeps its share of the limit (rounded down to a byte). Returns false (and
+ * leaves the outputs alone) when there is no step: the limit is already at
+ * or above max, or an input is not positive. */
+bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit, int64_t *new_budget);
+
 /* When a timer should call pl_retry (an eviction waiting out its backoff
  * while in the evict tier), or 0. */
 mb_mono_ms pl_wake(const struct pl_pod *pp);

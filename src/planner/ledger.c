@@ -197,3 +197,21 @@ void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64
     pp->ml_said = 0;
     out->record_changed = true;
 }
+
+bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit, int64_t *new_budget)
+{
+    const int64_t MIB = 1 << 20;
+    __int128 l;
+
+    if (limit <= 0 || budget <= 0 || max <= 0 || limit >= max)
+        return false;
+    l = (__int128)limit * 5 / 4;
+    if ((__int128)limit * 5 % 4)
+        l++;
+    l = (l + MIB - 1) / MIB * MIB;
+    if (l > max)
+        l = max;
+    *new_limit = (int64_t)l;
+    *new_budget = (int64_t)((__int128)budget * l / limit);
+    return true;
+}

@@ -608,6 +608,38 @@ START_TEST(test_planner_memlimit_answers)
 }
 END_TEST
 
+/* The resize tier's step: 5/4 of the limit in whole MiB, at most max-limit,
+ * the budget keeping its share. */
+static const struct {
+    int64_t limit, budget, max;
+    bool step;
+    int64_t new_limit, new_budget;
+} RZ_ROWS[] = {
+    {1LL << 30, 768LL << 20, 2LL << 30, true, 1280LL << 20, 960LL << 20},
+    {1900LL << 20, 1500LL << 20, 2LL << 30, true, 2LL << 30, (int64_t)((__int128)(1500LL << 20) * (2LL << 30) / (1900LL << 20))},
+    {2LL << 30, 1LL << 30, 2LL << 30, false, 0, 0},      /* at max-limit already */
+    {2LL << 30, 1LL << 30, 1LL << 30, false, 0, 0},      /* max-limit below the limit */
+    {1000, 750, 1LL << 30, true, 1LL << 20, 786432},     /* rounded up to a MiB */
+    {(100LL << 20) + 1, 100LL << 20, 1LL << 30, true, 126LL << 20, (int64_t)((__int128)(100LL << 20) * (126LL << 20) / ((100LL << 20) + 1))},
+    {0, 1, 1, false, 0, 0},
+    {INT64_MAX - 1, 1LL << 30, INT64_MAX, true, INT64_MAX, (int64_t)((__int128)(1LL << 30) * INT64_MAX / (INT64_MAX - 1))},
+};
+
+START_TEST(test_planner_resize_step)
+{
+    int64_t l = -1, b = -1;
+    bool step = pl_resize_step(RZ_ROWS[_i].limit, RZ_ROWS[_i].budget, RZ_ROWS[_i].max, &l, &b);
+    ck_assert_msg(step == RZ_ROWS[_i].step, "row %d: step %d", _i, step);
+    if (!step) {
+        ck_assert_int_eq(l, -1);
+        return;
+    }
+    ck_assert_msg(l == RZ_ROWS[_i].new_limit && b == RZ_ROWS[_i].new_budget, "row %d: %lld %lld", _i,
+                  (long long)l, (long long)b);
+    ck_assert(l <= RZ_ROWS[_i].max && l > RZ_ROWS[_i].limit && b <= l);
+}
+END_TEST
+
 Suite *planner_suite(void)
 {
     Suite *s = suite_create("planner");
@@ -618,6 +650,7 @@ Suite *planner_suite(void)
     tcase_add_test(tc, test_planner_oom_and_thrash_text);
     tcase_add_loop_test(tc, test_planner_memlimit_rows, 0, (int)(sizeof ML_ROWS / sizeof ML_ROWS[0]));
     tcase_add_test(tc, test_planner_memlimit_answers);
+    tcase_add_loop_test(tc, test_planner_resize_step, 0, (int)(sizeof RZ_ROWS / sizeof RZ_ROWS[0]));
     suite_add_tcase(s, tc);
     return s;
 }
