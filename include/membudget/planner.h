@@ -95,6 +95,8 @@ struct pl_spec {
     enum ann_throttle throttle;
     enum ann_mode mode;
     bool has_metrics, has_gc, has_profile, has_goroutines, has_memlimit;
+    int64_t limit;           /* the target's memory limit, bytes; 0 unknown */
+    int64_t max_limit;       /* membudget.io/max-limit, bytes; 0: no resize tier */
 };
 
 /* Parse p's membudget.io/ annotations (once per pod version). An invalid
@@ -189,6 +191,10 @@ struct pl_plan {
     /* GOMEMLIMIT */
     bool call_memlimit;      /* POST memlimit (bytes) to membudget.io/memlimit */
     int64_t memlimit;
+    /* the resize tier: raise the target's limit through pods/resize (then
+     * pl_resize_done), the budget following */
+    bool resize;
+    int64_t resize_limit, resize_budget;
     /* the record changed: write it (pl_record_of) */
     bool record_changed;
 };
@@ -222,6 +228,10 @@ struct pl_pod {
     bool inflight;           /* profile or eviction under way */
     bool evicted;            /* accepted (or the pod was gone): wait for it to go */
     bool dry_said;           /* "would evict" said in this stay */
+    /* the resize tier (in the padding here: a pl_pod is paid per sampled pod) */
+    bool rz_inflight;        /* asked for: its answer decides (no eviction meanwhile) */
+    bool rz_refused;         /* refused in this escalation: evict as without the tier */
+    bool rz_dry_said;        /* "would resize" said in this escalation */
     mb_mono_ms evict_next;
     unsigned attempts;
     struct backoff ebo;
@@ -339,6 +349,11 @@ void pl_memlimit(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spe
 void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64_t applied,
                       int64_t previous, uint32_t restarts, const char *err, mb_mono_ms now,
                       struct pl_plan *out);
+
+/* The resize tier asked for (plan.resize) answered: `ok` the kubelet
+ * runs the new limit, else refused (the API server's 403, or the kubelet's
+ * PodResizePending: Deferred or Infeasible), `why` its words. */
+void pl_resize_done(struct pl_pod *pp, bool ok, int64_t limit, const char *why, struct pl_plan *out);
 
 /* The resize tier's next step (issue 25, docs/design/resize-tier.md): the
  * limit times 5/4, rounded up to a whole MiB, at most `max`; the budget

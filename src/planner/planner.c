@@ -52,6 +52,8 @@ void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec 
     out->has_profile = a.profile.set;
     out->has_goroutines = a.goroutines.set || a.profile.set; /* the profile's port by default */
     out->has_memlimit = a.memlimit.set;
+    out->limit = p->sh->limit;
+    out->max_limit = a.has_max_limit ? a.max_limit : 0;
 }
 
 /* --- the record --------------------------------------------------------------- */
@@ -435,7 +437,7 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
     /* Thrashing: the runtime is already collecting all the time, so no
      * last-chance GC, and the usage threshold does not apply. */
     bool thrash = thrash_only(pp, sp);
-    if (pp->evicted || pp->inflight)
+    if (pp->evicted || pp->inflight || pp->rz_inflight)
         return;
     if (thrash) {
         if (now < pp->evict_next)
@@ -670,8 +672,67 @@ static void left_tier(struct pl_pod *pp, enum brk_tier to)
         pp->dry_said = false;
         backoff_reset(&pp->ebo);
     }
-    if (to == BRK_NORMAL)
+    if (to == BRK_NORMAL) {
         pp->profile_done = false;
+        pp->rz_refused = false;
+        pp->rz_dry_said = false;
+    }
+}
+
+/* The resize tier, on the fresh sample after a forced GC: still at or
+ * above the gc threshold, no leak suspected, no GC thrash: the budget is too
+ * small, not the service leaking, so the limit is raised one step (at most
+ * max-limit) instead of evicting; once per step, never after a refusal in
+ * this escalation. */
+static void resize_step(struct pl_pod *pp, const struct pl_spec *sp, bool dry, struct pl_plan *out)
+{
+    int64_t l, b;
+    char from[32], to[32], fb[32], tb[32], mx[32];
+    if (!sp->max_limit || !sp->tiers.gc || pp->percent < (double)sp->tiers.gc || pp->leak_reported ||
+        pp->gor_reported || pp->thrashing || pp->rz_inflight || pp->rz_refused ||
+        !pl_resize_step(sp->limit, sp->budget, sp->max_limit, &l, &b))
+        return;
+    fmt_bytes(sp->limit, from, sizeof from);
+    fmt_bytes(l, to, sizeof to);
+    fmt_bytes(sp->budget, fb, sizeof fb);
+    fmt_bytes(b, tb, sizeof tb);
+    fmt_bytes(sp->max_limit, mx, sizeof mx);
+    if (dry) {
+        if (!pp->rz_dry_said) {
+            pp->rz_dry_said = true;
+            act(out, "resize", "dry-run");
+            say(out, false, "MemoryBudgetResized",
+                "dry run: would raise the memory limit %s -> %s (max-limit %s), the budget %s -> %s: "
+                "%.0f%% of budget after a forced GC, no leak suspected",
+                from, to, mx, fb, tb, pp->percent);
+        }
+        return;
+    }
+    pp->rz_inflight = true;
+    out->resize = true;
+    out->resize_limit = l;
+    out->resize_budget = b;
+    say(out, false, "MemoryBudgetResized",
+        "raising the memory limit %s -> %s (max-limit %s), the budget %s -> %s: %.0f%% of budget "
+        "after a forced GC, no leak suspected",
+        from, to, mx, fb, tb, pp->percent);
+}
+
+void pl_resize_done(struct pl_pod *pp, bool ok, int64_t limit, const char *why, struct pl_plan *out)
+{
+    char l[32];
+    plan_init(out, pp);
+    pp->rz_inflight = false;
+    if (ok) {
+        fmt_bytes(limit, l, sizeof l);
+        act(out, "resize", "ok");
+        say(out, false, "MemoryBudgetResized", "the memory limit is %s now, without a restart", l);
+        return;
+    }
+    pp->rz_refused = true;
+    act(out, "resize", "refused");
+    say(out, true, "MemoryBudgetResized", "resize refused (%.200s): evicting as without the resize tier",
+        why && *why ? why : "no reason given");
 }
 
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
@@ -739,6 +800,8 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
     }
     if (s->ok)
         leak_check(pp, c, sp, s, now, out);
+    if (s->ok && out->gc_freed_set)
+        resize_step(pp, sp, dry, out);
 }
 
 /* --- the record, and resuming from it ----------------------------------------- */

@@ -29,7 +29,7 @@
 
 enum variant {
     DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE,
-    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY
+    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY, RESIZE, RESIZE_AT_MAX
 };
 
 static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
@@ -60,6 +60,12 @@ static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
         sp->tiers.gc = 0;
     if (v == NO_BUDGET)
         sp->budget = 0;
+    /* the resize tier: limit 128Mi, max-limit 256Mi (a step: 160Mi, budget 125Mi) */
+    sp->limit = 128 << 20;
+    if (v == RESIZE)
+        sp->max_limit = 256 << 20;
+    if (v == RESIZE_AT_MAX)
+        sp->max_limit = 128 << 20;
 }
 
 static bool said(const struct pl_plan *p, const char *reason, const char *prefix)
@@ -88,6 +94,14 @@ static void show(const struct pl_plan *p, bool sample, char *out, size_t len)
         tok[n++] = 'p';
     if (p->evict)
         tok[n++] = 'e';
+    if (p->resize)
+        tok[n++] = 'z';
+    if (said(p, "MemoryBudgetResized", "dry run: would raise"))
+        tok[n++] = 'Z';
+    if (said(p, "MemoryBudgetResized", "the memory limit is"))
+        tok[n++] = 'Y';
+    if (said(p, "MemoryBudgetResized", "resize refused"))
+        tok[n++] = 'V';
     if (said(p, "MemoryBudgetEvicted", "dry run: would evict"))
         tok[n++] = 'W';
     if (said(p, "MemoryBudgetEvictionBlocked", NULL))
@@ -184,6 +198,9 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             /* rnd 0: the shortest delay the jitter allows (half) */
             pl_evict_done(&pp, &sp, r, "Cannot evict pod as it would violate the pod's disruption budget.",
                           now, 0, &plan);
+        } else if (t[0] == 'z') {
+            /* the resize answered: z+ the kubelet runs the new limit, z- refused */
+            pl_resize_done(&pp, t[1] == '+', 160 << 20, "PodResizePending: Deferred", &plan);
         } else if (!strcmp(t, "d")) {
             pl_evict_deferred(&pp, now + 1000);
         } else if (t[0] == '+') {
@@ -261,6 +278,18 @@ static const struct {
      "99 99 p+ e201 99 99 +30", "N Etper eCr X E E -"},
     {"evicting a pod already gone is not an error", NO_GC_FIRST, "99 99 p+ e404 99",
      "N Etper eCr - E"},
+    /* The resize tier (issue 25): after a GC that did not help, no leak. */
+    {"resize: the GC did not bring it back: the limit is raised one step, no eviction", RESIZE,
+     "92 92 g+ 92", "N Gtgr r GzF"},
+    {"resize: the GC worked: no resize", RESIZE, "92 92 g+ 70", "N Gtgr r GF"},
+    {"resize: no max-limit: as before", DEF, "92 92 g+ 92", "N Gtgr r GF"},
+    {"resize: at max-limit already: no step", RESIZE_AT_MAX, "92 92 g+ 92", "N Gtgr r GF"},
+    {"resize: the kubelet runs it: said; nothing else asked", RESIZE, "92 92 g+ 92 z+ 92",
+     "N Gtgr r GzF Y G"},
+    {"resize: in flight, the usage jumps to evict: no eviction until it answers", RESIZE,
+     "92 92 g+ 92 99 99 99", "N Gtgr r GzF G Er E"},
+    {"resize refused: the evict tier goes on as without it, no second request", RESIZE,
+     "92 92 g+ 92 z- 99 99 g+ 99 p+", "N Gtgr r GzF V G Eper r EF eCr"},
     /* Behaviour 1: dry run never throttles, calls nothing, says "would". */
     {"global dry run: would-events only, never the condition, no record", DRY,
      "85 85 92 92 99 99 99 70 70 70", "N T T G G EW E E N N"},
