@@ -702,9 +702,9 @@ static void resize_step(struct pl_pod *pp, const struct pl_spec *sp, bool dry, s
             pp->rz_dry_said = true;
             act(out, "resize", "dry-run");
             say(out, false, "MemoryBudgetResized",
-                "dry run: would raise the memory limit %s -> %s (max-limit %s), the budget %s -> %s: "
-                "%.0f%% of budget after a forced GC, no leak suspected",
-                from, to, mx, fb, tb, pp->percent);
+                "dry run: would force a GC, then, were it still at %.0f%% of budget with no leak "
+                "suspected, raise the memory limit %s -> %s (max-limit %s), the budget %s -> %s",
+                pp->percent, from, to, mx, fb, tb);
         }
         return;
     }
@@ -800,7 +800,8 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
     }
     if (s->ok)
         leak_check(pp, c, sp, s, now, out);
-    if (s->ok && out->gc_freed_set)
+    /* after a forced GC; in dry run no GC is called, so where one would be */
+    if (s->ok && (out->gc_freed_set || (dry && d.gc)))
         resize_step(pp, sp, dry, out);
 }
 

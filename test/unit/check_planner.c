@@ -29,7 +29,7 @@
 
 enum variant {
     DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE,
-    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY, RESIZE, RESIZE_AT_MAX
+    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY, RESIZE, RESIZE_DRY, RESIZE_AT_MAX
 };
 
 static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
@@ -62,8 +62,9 @@ static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
         sp->budget = 0;
     /* the resize tier: limit 128Mi, max-limit 256Mi (a step: 160Mi, budget 125Mi) */
     sp->limit = 128 << 20;
-    if (v == RESIZE)
+    if (v == RESIZE || v == RESIZE_DRY)
         sp->max_limit = 256 << 20;
+    c->dry_run |= v == RESIZE_DRY;
     if (v == RESIZE_AT_MAX)
         sp->max_limit = 128 << 20;
 }
@@ -96,7 +97,7 @@ static void show(const struct pl_plan *p, bool sample, char *out, size_t len)
         tok[n++] = 'e';
     if (p->resize)
         tok[n++] = 'z';
-    if (said(p, "MemoryBudgetResized", "dry run: would raise"))
+    if (said(p, "MemoryBudgetResized", "dry run: would force a GC, then"))
         tok[n++] = 'Z';
     if (said(p, "MemoryBudgetResized", "the memory limit is"))
         tok[n++] = 'Y';
@@ -290,6 +291,8 @@ static const struct {
      "92 92 g+ 92 99 99 99", "N Gtgr r GzF G Er E"},
     {"resize refused: the evict tier goes on as without it, no second request", RESIZE,
      "92 92 g+ 92 z- 99 99 g+ 99 p+", "N Gtgr r GzF V G Eper r EF eCr"},
+    {"resize in dry run: would, once per escalation; nothing asked", RESIZE_DRY,
+     "92 92 92 92 70 70 +30 92 92", "N GZ G G G N - N GZ"},
     /* Behaviour 1: dry run never throttles, calls nothing, says "would". */
     {"global dry run: would-events only, never the condition, no record", DRY,
      "85 85 92 92 99 99 99 70 70 70", "N T T G G EW E E N N"},
