@@ -36,6 +36,19 @@ struct pc_port {
 
 enum pc_cond { PC_COND_ABSENT, PC_COND_TRUE, PC_COND_FALSE, PC_COND_UNKNOWN };
 
+/* Where an in-place resize of the pod stands, as its status tells (the
+ * kubelet's conditions PodResizePending / PodResizeInProgress, and the
+ * target container's status.resources against its spec):
+ *   NONE        nothing under way: the target runs its spec's memory limit
+ *               (or its status does not say which it runs);
+ *   UNACTUATED  the target's status limit differs from the spec's, and no
+ *               condition says why yet (the kubelet has not looked);
+ *   IN_PROGRESS PodResizeInProgress;
+ *   DEFERRED, INFEASIBLE, PENDING: PodResizePending with that reason (or
+ *               another); pc_resize_msg has the kubelet's words. */
+enum pc_resize { PC_RZ_NONE, PC_RZ_UNACTUATED, PC_RZ_IN_PROGRESS, PC_RZ_DEFERRED,
+                 PC_RZ_INFEASIBLE, PC_RZ_PENDING };
+
 /* What the pods made from one template share: namespace, controller owner,
  * target container, membudget.io/ annotations, ports, limit, GOMEMLIMIT.
  * Interned: one copy per distinct shape however many pods have it (a
@@ -47,12 +60,15 @@ struct pc_shape {
     const char *ann;        /* membudget.io/ annotations: "key\0value\0" pairs, key without prefix */
     const struct pc_port *ports; /* the target container's TCP ports */
     int64_t limit;          /* its resources.limits.memory in bytes; 0 when absent or invalid */
+    int64_t request;        /* its resources.requests.memory in bytes; 0 when absent or invalid */
     int64_t gomemlimit;     /* its env GOMEMLIMIT, a literal value, in bytes; 0 absent, -1 not a size */
     uint32_t ann_len;       /* bytes in ann */
     uint16_t nports;
     uint8_t wl_cut;         /* see pc_workload */
     bool gated;             /* spec.readinessGates has membudget.io/within-budget */
     bool host_network;      /* spec.hostNetwork: its IP is the node's */
+    bool sidecar;           /* the target is a native sidecar (in spec.initContainers) */
+    bool rz_restart;        /* its resizePolicy for memory is RestartContainer */
     /* private to podcache.c */
     uint32_t refs, bytes, str_len;
     uint64_t hash;
@@ -78,9 +94,10 @@ struct pc_pod {
     bool deleting;          /* metadata.deletionTimestamp set */
     bool last_oom;          /* its lastState.terminated.reason is OOMKilled */
     uint8_t cond;           /* enum pc_cond: the membudget.io/within-budget condition */
-    /* private to podcache.c: pc_uid, pc_ip, pc_record */
-    uint16_t o_uid, o_ip, o_record; /* offsets of the strings after name */
+    /* private to podcache.c: pc_uid, pc_ip, pc_record, pc_resize_msg */
+    uint16_t o_uid, o_ip, o_record, o_rzmsg; /* offsets of the strings after name */
     bool uid_bin;           /* the uid, a UUID, is kept as its 16 bytes (20 fewer per pod) */
+    uint8_t resize;         /* enum pc_resize */
     uint32_t gen;           /* relist generation last seen in */
     uint32_t bytes;         /* size of the allocation */
     char name[];            /* then uid, podIP and the record, each NUL-ended */
@@ -103,6 +120,13 @@ static inline const char *pc_record(const struct pc_pod *p)
 {
     return p->name + p->o_record;
 }
+/* The message of its PodResizePending condition ("" when absent). */
+static inline const char *pc_resize_msg(const struct pc_pod *p)
+{
+    return p->name + p->o_rzmsg;
+}
+/* Returns: static name of a resize state ("none", "deferred"...). */
+const char *pc_resize_name(enum pc_resize r);
 
 enum pc_change { PC_ADDED, PC_UPDATED, PC_DELETED };
 

@@ -237,14 +237,16 @@ static void rehash(struct podcache *c, size_t cap)
 
 /* The webhook's own resolution (ann_find_target): by name, kubectl's
  * default container, or the first; a native sidecar may be the target. */
-static const json_t *target_container(const json_t *pod)
+static const json_t *target_container(const json_t *pod, bool *sidecar)
 {
     const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
     struct ann_target t;
 
+    *sidecar = false;
     if (ann_find_target(json_object_get(pod, "spec"), json_string_value(json_object_get(ann, ANN_CONTAINER)),
                         json_string_value(json_object_get(ann, ANN_KUBECTL_DEFAULT_CONTAINER)), &t))
         return NULL;
+    *sidecar = !strcmp(t.list, "initContainers");
     return t.container;
 }
 
@@ -383,19 +385,36 @@ static void fill_shape(struct pc_shape *sh, struct pc_port *ports, struct builde
     sh->nports = (uint16_t)np;
 }
 
-/* The scalars of a shape: limit, GOMEMLIMIT, gate, hostNetwork, workload. */
-static void fill_shape_scalars(struct pc_shape *sh, const json_t *pod, const json_t *ctr)
+/* resources.KIND.memory of a container (spec or status) in bytes; 0 when
+ * absent or not a quantity. */
+static int64_t memory_of(const json_t *ctr, const char *kind)
+{
+    int64_t v = 0;
+    const char *q = json_string_value(
+        json_object_get(json_object_get(json_object_get(ctr, "resources"), kind), "memory"));
+    return q && qty_parse_str(q, &v, NULL) == MB_OK ? v : 0;
+}
+
+/* The scalars of a shape: limit, request, GOMEMLIMIT, gate, hostNetwork,
+ * resizePolicy, workload. */
+static void fill_shape_scalars(struct pc_shape *sh, const json_t *pod, const json_t *ctr, bool sidecar)
 {
     const json_t *spec = json_object_get(pod, "spec");
     sh->gated = has_gate(pod);
     sh->host_network = json_is_true(json_object_get(spec, "hostNetwork"));
-    sh->limit = 0;
-    const char *lim = json_string_value(json_object_get(
-        json_object_get(json_object_get(ctr, "resources"), "limits"), "memory"));
-    if (lim && qty_parse_str(lim, &sh->limit, NULL) != MB_OK)
-        sh->limit = 0;
+    sh->sidecar = sidecar;
+    sh->limit = memory_of(ctr, "limits");
+    sh->request = memory_of(ctr, "requests");
     const json_t *env = json_object_get(ctr, "env"), *e;
     size_t i;
+    sh->rz_restart = false;
+    json_array_foreach(json_object_get(ctr, "resizePolicy"), i, e)
+    {
+        const char *r = json_string_value(json_object_get(e, "resourceName"));
+        const char *pol = json_string_value(json_object_get(e, "restartPolicy"));
+        if (r && pol && !strcmp(r, "memory") && !strcmp(pol, "RestartContainer"))
+            sh->rz_restart = true;
+    }
     sh->gomemlimit = 0;
     json_array_foreach(env, i, e)
     {
@@ -426,9 +445,10 @@ static const char *shape_strings(const struct pc_shape *sh)
 
 static bool shape_eq(const struct pc_shape *a, const struct pc_shape *b)
 {
-    if (a->hash != b->hash || a->limit != b->limit || a->gomemlimit != b->gomemlimit ||
-        a->nports != b->nports || a->wl_cut != b->wl_cut || a->gated != b->gated ||
-        a->host_network != b->host_network || a->ann_len != b->ann_len ||
+    if (a->hash != b->hash || a->limit != b->limit || a->request != b->request ||
+        a->gomemlimit != b->gomemlimit || a->nports != b->nports || a->wl_cut != b->wl_cut ||
+        a->gated != b->gated || a->host_network != b->host_network || a->sidecar != b->sidecar ||
+        a->rz_restart != b->rz_restart || a->ann_len != b->ann_len ||
         a->str_len != b->str_len)
         return false;
     for (uint16_t i = 0; i < a->nports; i++)
@@ -438,7 +458,8 @@ static bool shape_eq(const struct pc_shape *a, const struct pc_shape *b)
 }
 
 /* Returns: the interned shape of pod (one more reference). */
-static const struct pc_shape *shape_of(struct podcache *c, const json_t *pod, const json_t *ctr)
+static const struct pc_shape *shape_of(struct podcache *c, const json_t *pod, const json_t *ctr,
+                                       bool sidecar)
 {
     struct pc_shape tmp = {0};
     struct builder b = {NULL, 0};
@@ -453,15 +474,15 @@ static const struct pc_shape *shape_of(struct podcache *c, const json_t *pod, co
     b.len = 0;
     fill_shape(sh, ports, &b, pod, ctr);
     MB_ASSERT(head + b.len == total && sh->nports == np);
-    fill_shape_scalars(sh, pod, ctr);
+    fill_shape_scalars(sh, pod, ctr, sidecar);
     sh->bytes = (uint32_t)total;
     sh->str_len = (uint32_t)b.len;
     uint64_t h = fnv(FNV0, b.out, b.len);
-    int64_t sc[2] = {sh->limit, sh->gomemlimit};
+    int64_t sc[3] = {sh->limit, sh->request, sh->gomemlimit};
     h = fnv(h, sc, sizeof sc);
     for (size_t i = 0; i < np; i++)
         h = fnv(h, &ports[i].port, sizeof ports[i].port);
-    h = fnv(h, (uint8_t[]){sh->wl_cut, sh->gated, sh->host_network}, 3);
+    h = fnv(h, (uint8_t[]){sh->wl_cut, sh->gated, sh->host_network, sh->sidecar, sh->rz_restart}, 5);
     sh->hash = h;
 
     struct iset *t = &c->shapes;
@@ -496,13 +517,17 @@ static void shape_release(struct podcache *c, const struct pc_shape *csh)
     mb_free(sh);
 }
 
+/* The kubelet's PodResizePending message kept (for an Event): at most. */
+#define PC_RZMSG_MAX 300
+
 /* Fill the record's own strings through b (measure when b->out is NULL):
- * name, uid, podIP, record, each NUL-ended, at offsets from name. */
+ * name, uid, podIP, record, the resize message, each NUL-ended, at offsets
+ * from name. */
 static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
 {
     const json_t *md = json_object_get(pod, "metadata");
     const json_t *st = json_object_get(pod, "status");
-    const char *record = NULL;
+    const char *record = NULL, *rzmsg = NULL;
     const json_t *conds = json_object_get(st, "conditions"), *cnd;
     size_t i;
     json_array_foreach(conds, i, cnd)
@@ -510,6 +535,8 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
         const char *t = json_string_value(json_object_get(cnd, "type"));
         if (t && strcmp(t, ANN_RECORD_CONDITION) == 0)
             record = json_string_value(json_object_get(cnd, "message"));
+        else if (t && strcmp(t, "PodResizePending") == 0)
+            rzmsg = json_string_value(json_object_get(cnd, "message"));
     }
     puts_(b, json_string_value(json_object_get(md, "name")));
     p->o_uid = (uint16_t)b->len;
@@ -524,6 +551,8 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
     puts_(b, json_string_value(json_object_get(st, "podIP")));
     p->o_record = (uint16_t)b->len;
     puts_(b, record);
+    p->o_rzmsg = (uint16_t)b->len;
+    put(b, rzmsg ? rzmsg : "", rzmsg ? strnlen(rzmsg, PC_RZMSG_MAX) : 0);
 }
 
 /* The strings a record may hold: longer ones make the pod unreadable here
@@ -537,6 +566,7 @@ static void fill_status(struct podcache *c, struct pc_pod *p, const json_t *pod)
     const json_t *conds = json_object_get(st, "conditions"), *cnd;
     size_t i;
     p->ready = false;
+    p->resize = PC_RZ_NONE;
     p->cond = PC_COND_ABSENT;
     p->cond_reason = "";
     p->phase = intern(&c->strs, json_string_value(json_object_get(st, "phase")));
@@ -549,6 +579,14 @@ static void fill_status(struct podcache *c, struct pc_pod *p, const json_t *pod)
             continue;
         if (strcmp(t, "Ready") == 0)
             p->ready = strcmp(s, "True") == 0;
+        else if (strcmp(t, "PodResizePending") == 0 && strcmp(s, "True") == 0) {
+            const char *r = json_string_value(json_object_get(cnd, "reason"));
+            p->resize = r && !strcmp(r, "Deferred")     ? PC_RZ_DEFERRED
+                        : r && !strcmp(r, "Infeasible") ? PC_RZ_INFEASIBLE
+                                                        : PC_RZ_PENDING;
+        } else if (strcmp(t, "PodResizeInProgress") == 0 && strcmp(s, "True") == 0 &&
+                   p->resize == PC_RZ_NONE)
+            p->resize = PC_RZ_IN_PROGRESS;
         else if (strcmp(t, ANN_CONDITION) == 0 && p->cond == PC_COND_ABSENT) {
             p->cond = strcmp(s, "True") == 0    ? PC_COND_TRUE
                       : strcmp(s, "False") == 0 ? PC_COND_FALSE
@@ -577,10 +615,14 @@ static const json_t *target_status(const json_t *st, const char *name)
     return NULL;
 }
 
-/* Restarts and the last termination of the target container. */
+/* Restarts and the last termination of the target container; the limit
+ * it runs, against its spec's (after fill_status). */
 static void fill_container(struct pc_pod *p, const json_t *pod)
 {
     const json_t *cs = target_status(json_object_get(pod, "status"), p->sh->container);
+    int64_t running = memory_of(cs, "limits");
+    if (p->resize == PC_RZ_NONE && running && running != p->sh->limit)
+        p->resize = PC_RZ_UNACTUATED;
     const json_t *term = json_object_get(json_object_get(cs, "lastState"), "terminated");
     json_int_t rc = json_integer_value(json_object_get(cs, "restartCount"));
     p->restarts = rc > 0 && rc <= UINT32_MAX ? (uint32_t)rc : 0;
@@ -613,7 +655,8 @@ static mb_err build(struct podcache *c, const json_t *pod, struct pc_pod **out,
     const json_t *md = json_object_get(pod, "metadata");
     if (!json_is_object(md) || !json_string_value(json_object_get(md, "name")))
         return mb_diag_set(diag, MB_EINVAL, "pod object without metadata.name");
-    const json_t *ctr = target_container(pod);
+    bool sidecar;
+    const json_t *ctr = target_container(pod, &sidecar);
     struct pc_pod tmp = {0};
     struct builder b = {NULL, 0};
 
@@ -630,7 +673,7 @@ static mb_err build(struct podcache *c, const json_t *pod, struct pc_pod **out,
     fill(p, &b, pod);
     MB_ASSERT(sizeof(struct pc_pod) + b.len == total);
     p->bytes = (uint32_t)total;
-    p->sh = shape_of(c, pod, ctr);
+    p->sh = shape_of(c, pod, ctr, sidecar);
     p->deleting = json_string_value(json_object_get(md, "deletionTimestamp")) != NULL;
     fill_status(c, p, pod);
     fill_container(p, pod);
@@ -859,5 +902,17 @@ json_t *pc_pod_json(const struct pc_pod *p)
                           "limitBytes", (json_int_t)sh->limit, "annotations", ann);
     if (*sh->owner_name)
         json_object_set_new(j, "owner", json_sprintf("%s/%s", sh->owner_kind, sh->owner_name));
+    if (p->resize != PC_RZ_NONE) {
+        json_object_set_new(j, "resize", json_string(pc_resize_name(p->resize)));
+        if (*pc_resize_msg(p))
+            json_object_set_new(j, "resizeMessage", json_string(pc_resize_msg(p)));
+    }
     return j;
+}
+
+const char *pc_resize_name(enum pc_resize r)
+{
+    static const char *const N[] = {"none", "unactuated", "in-progress", "deferred", "infeasible",
+                                    "pending"};
+    return (unsigned)r < MB_ARRAY_LEN(N) ? N[r] : "?";
 }

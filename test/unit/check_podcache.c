@@ -160,6 +160,77 @@ START_TEST(test_pc_container_status_and_workload)
 }
 END_TEST
 
+/* Where a resize stands, from the pod's status (the kubelet's conditions,
+ * the target's status resources against its spec), and the spec's request,
+ * resizePolicy and sidecar-ness (what a resize patch needs). Measured on
+ * the real kubelet (docs/design/resize-tier.md): accepted and not yet
+ * looked at, the status limit lags the spec's. */
+START_TEST(test_pc_resize_state)
+{
+    static const struct {
+        const char *status, *conds;
+        enum pc_resize want;
+        const char *msg;
+    } rows[] = {
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}", "[]", PC_RZ_NONE, ""},
+        {"{\"name\":\"app\"}", "[]", PC_RZ_NONE, ""}, /* no status resources: cannot tell */
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}", "[]", PC_RZ_UNACTUATED, ""},
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
+         "[{\"type\":\"PodResizeInProgress\",\"status\":\"True\"}]", PC_RZ_IN_PROGRESS, ""},
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
+         "[{\"type\":\"PodResizePending\",\"status\":\"True\",\"reason\":\"Deferred\","
+         "\"message\":\"Node didn't have enough resource: memory\"}]",
+         PC_RZ_DEFERRED, "Node didn't have enough resource: memory"},
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
+         "[{\"type\":\"PodResizePending\",\"status\":\"True\",\"reason\":\"Infeasible\"},"
+         "{\"type\":\"PodResizeInProgress\",\"status\":\"True\"}]", PC_RZ_INFEASIBLE, ""},
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
+         "[{\"type\":\"PodResizePending\",\"status\":\"True\",\"reason\":\"Later\"}]", PC_RZ_PENDING, ""},
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}",
+         "[{\"type\":\"PodResizePending\",\"status\":\"False\",\"reason\":\"Deferred\"}]", PC_RZ_NONE, ""},
+        /* another container's status says nothing of the target's */
+        {"{\"name\":\"sidecar\",\"resources\":{\"limits\":{\"memory\":\"64Mi\"}}}", "[]", PC_RZ_NONE, ""},
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
+        struct podcache *c = pc_new(NULL, NULL, NULL, 0);
+        json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
+        json_t *st = json_object_get(p, "status");
+        json_object_set_new(st, "containerStatuses", json_pack("[o]", json_loads(rows[i].status, 0, NULL)));
+        json_object_set_new(st, "conditions", json_loads(rows[i].conds, 0, NULL));
+        ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+        const struct pc_pod *r = pc_get(c, "shop", "web-1");
+        ck_assert_msg(r->resize == rows[i].want, "row %zu: %s, want %s", i, pc_resize_name(r->resize),
+                      pc_resize_name(rows[i].want));
+        ck_assert_str_eq(pc_resize_msg(r), rows[i].msg);
+        json_decref(p);
+        pc_free(c);
+    }
+    /* The spec's side: request, resizePolicy, a native sidecar target. */
+    struct podcache *c = pc_new(NULL, NULL, NULL, 0);
+    json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
+    json_t *ctr = json_array_get(json_object_get(json_object_get(p, "spec"), "containers"), 0);
+    json_object_set_new(json_object_get(ctr, "resources"), "requests", json_pack("{s:s}", "memory", "512Mi"));
+    json_object_set_new(ctr, "resizePolicy", json_pack("[{s:s,s:s},{s:s,s:s}]", "resourceName", "cpu",
+                                                       "restartPolicy", "NotRequired", "resourceName",
+                                                       "memory", "restartPolicy", "RestartContainer"));
+    ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+    const struct pc_pod *r = pc_get(c, "shop", "web-1");
+    ck_assert_int_eq(r->sh->request, 512 << 20);
+    ck_assert(r->sh->rz_restart && !r->sh->sidecar);
+    json_object_set_new(json_object_get(p, "metadata"), "name", json_string("web-2"));
+    json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"), "membudget.io/container",
+                        json_string("proxy"));
+    json_object_set_new(json_object_get(p, "spec"), "initContainers",
+                        json_pack("[{s:s,s:s}]", "name", "proxy", "restartPolicy", "Always"));
+    ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
+    r = pc_get(c, "shop", "web-2");
+    ck_assert_str_eq(r->sh->container, "proxy");
+    ck_assert(r->sh->sidecar && !r->sh->rz_restart && r->sh->request == 0);
+    json_decref(p);
+    pc_free(c);
+}
+END_TEST
+
 /* The controller resolves the target as the webhook does: a pinned name
  * behind an injected proxy, kubectl's default container, a native sidecar. */
 START_TEST(test_pc_target_as_the_webhook)
@@ -786,6 +857,7 @@ Suite *pc_suite(void)
     tcase_add_test(tc, test_pc_what_is_kept);
     tcase_add_test(tc, test_pc_target_as_the_webhook);
     tcase_add_test(tc, test_pc_container_status_and_workload);
+    tcase_add_test(tc, test_pc_resize_state);
     tcase_add_test(tc, test_pc_events_and_user_state);
     tcase_add_test(tc, test_pc_relist_diff);
     tcase_add_test(tc, test_pc_many);
