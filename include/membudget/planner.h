@@ -96,7 +96,9 @@ struct pl_spec {
     enum ann_mode mode;
     bool has_metrics, has_gc, has_profile, has_goroutines, has_memlimit;
     int64_t limit;           /* the target's memory limit, bytes; 0 unknown */
+    int64_t request;         /* its memory request, bytes; 0 none */
     int64_t max_limit;       /* membudget.io/max-limit, bytes; 0: no resize tier */
+    bool resize_restarts;    /* its resizePolicy restarts it on a memory resize: no resize tier */
 };
 
 /* Parse p's membudget.io/ annotations (once per pod version). An invalid
@@ -195,6 +197,8 @@ struct pl_plan {
      * pl_resize_done), the budget following */
     bool resize;
     int64_t resize_limit, resize_budget;
+    int64_t resize_request;  /* the request to set with it (a Guaranteed pod's follows its
+                              * limit, or the QoS class would change); 0: left alone */
     /* the record changed: write it (pl_record_of) */
     bool record_changed;
 };

@@ -53,7 +53,9 @@ void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec 
     out->has_goroutines = a.goroutines.set || a.profile.set; /* the profile's port by default */
     out->has_memlimit = a.memlimit.set;
     out->limit = p->sh->limit;
+    out->request = p->sh->request;
     out->max_limit = a.has_max_limit ? a.max_limit : 0;
+    out->resize_restarts = p->sh->rz_restart;
 }
 
 /* --- the record --------------------------------------------------------------- */
@@ -697,6 +699,18 @@ static void resize_step(struct pl_pod *pp, const struct pl_spec *sp, bool dry, s
     fmt_bytes(sp->budget, fb, sizeof fb);
     fmt_bytes(b, tb, sizeof tb);
     fmt_bytes(sp->max_limit, mx, sizeof mx);
+    if (sp->resize_restarts) {
+        /* A resize would restart the container: an eviction that bypasses
+         * the PodDisruptionBudget. Said once per escalation. */
+        pp->rz_refused = true;
+        act(out, "resize", "skipped");
+        say(out, true, "MemoryBudgetResized",
+            "not raising the memory limit %s -> %s: the container's resizePolicy for memory is "
+            "RestartContainer (a resize would restart it, past its PodDisruptionBudget); the "
+            "evict tier goes on as without max-limit",
+            from, to);
+        return;
+    }
     if (dry) {
         if (!pp->rz_dry_said) {
             pp->rz_dry_said = true;
@@ -712,6 +726,7 @@ static void resize_step(struct pl_pod *pp, const struct pl_spec *sp, bool dry, s
     out->resize = true;
     out->resize_limit = l;
     out->resize_budget = b;
+    out->resize_request = sp->request && sp->request == sp->limit ? l : 0;
     say(out, false, "MemoryBudgetResized",
         "raising the memory limit %s -> %s (max-limit %s), the budget %s -> %s: %.0f%% of budget "
         "after a forced GC, no leak suspected",

@@ -29,7 +29,8 @@
 
 enum variant {
     DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE,
-    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY, RESIZE, RESIZE_DRY, RESIZE_AT_MAX
+    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY, RESIZE, RESIZE_DRY, RESIZE_AT_MAX,
+    RESIZE_RESTARTS
 };
 
 static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
@@ -62,8 +63,9 @@ static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
         sp->budget = 0;
     /* the resize tier: limit 128Mi, max-limit 256Mi (a step: 160Mi, budget 125Mi) */
     sp->limit = 128 << 20;
-    if (v == RESIZE || v == RESIZE_DRY)
+    if (v == RESIZE || v == RESIZE_DRY || v == RESIZE_RESTARTS)
         sp->max_limit = 256 << 20;
+    sp->resize_restarts = v == RESIZE_RESTARTS;
     c->dry_run |= v == RESIZE_DRY;
     if (v == RESIZE_AT_MAX)
         sp->max_limit = 128 << 20;
@@ -103,6 +105,8 @@ static void show(const struct pl_plan *p, bool sample, char *out, size_t len)
         tok[n++] = 'Y';
     if (said(p, "MemoryBudgetResized", "resize refused"))
         tok[n++] = 'V';
+    if (said(p, "MemoryBudgetResized", "not raising"))
+        tok[n++] = 'S';
     if (said(p, "MemoryBudgetEvicted", "dry run: would evict"))
         tok[n++] = 'W';
     if (said(p, "MemoryBudgetEvictionBlocked", NULL))
@@ -291,6 +295,8 @@ static const struct {
      "92 92 g+ 92 99 99 99", "N Gtgr r GzF G Er E"},
     {"resize refused: the evict tier goes on as without it, no second request", RESIZE,
      "92 92 g+ 92 z- 99 99 g+ 99 p+", "N Gtgr r GzF V G Eper r EF eCr"},
+    {"resize: the container's resizePolicy restarts it: said once, the evict tier as before",
+     RESIZE_RESTARTS, "92 92 g+ 92 99 99 g+ 99 p+", "N Gtgr r GSF G Eper r EF eCr"},
     {"resize in dry run: would, once per escalation; nothing asked", RESIZE_DRY,
      "92 92 92 92 70 70 +30 92 92", "N GZ G G G N - N GZ"},
     /* Behaviour 1: dry run never throttles, calls nothing, says "would". */
@@ -672,6 +678,53 @@ START_TEST(test_planner_resize_step)
 }
 END_TEST
 
+/* The resize tier's words and the patch it asks for, with the design
+ * table's pod: budget 768Mi, limit 1Gi, max-limit 2Gi. A Guaranteed pod
+ * (request = limit) keeps its QoS class: its request follows the limit; a
+ * Burstable one's request is left alone. */
+START_TEST(test_planner_resize_text)
+{
+    struct pl_conf c;
+    struct pl_spec sp;
+    struct pl_pod pp;
+    struct pl_plan p;
+    for (int guaranteed = 0; guaranteed < 2; guaranteed++) {
+        setup(RESIZE, &c, &sp);
+        sp.budget = 768LL << 20;
+        sp.limit = 1LL << 30;
+        sp.max_limit = 2LL << 30;
+        sp.request = guaranteed ? sp.limit : 512LL << 20;
+        pl_init(&pp);
+        mb_mono_ms t = 1000;
+        struct pl_sample s = {.ok = true, .usage = (int64_t)(0.92 * (double)(768LL << 20))};
+        for (int i = 0; i < 2; i++, t += 1000) {
+            s.taken = t;
+            pl_step(&pp, &c, &sp, &s, t, &p);
+        }
+        ck_assert(p.call_gc);
+        pl_gc_done(&pp, true, t, 1795000000000ULL, &p);
+        s.taken = t;
+        pl_step(&pp, &c, &sp, &s, t, &p);
+        ck_assert(p.resize);
+        ck_assert_int_eq(p.resize_limit, 1280LL << 20);
+        ck_assert_int_eq(p.resize_budget, 960LL << 20);
+        ck_assert_int_eq(p.resize_request, guaranteed ? 1280LL << 20 : 0);
+        ck_assert(said(&p, "MemoryBudgetResized",
+                       "raising the memory limit 1Gi -> 1.25Gi (max-limit 2Gi), the budget 768Mi -> "
+                       "960Mi: 92% of budget after a forced GC, no leak suspected"));
+        ck_assert(!p.evict);
+        pl_resize_done(&pp, false, 0, "PodResizePending Deferred: Node didn't have enough resource: memory",
+                       &p);
+        ck_assert_uint_eq(p.nev, 1);
+        ck_assert(p.ev[0].warning);
+        ck_assert_str_eq(p.ev[0].msg, "resize refused (PodResizePending Deferred: Node didn't have enough "
+                                      "resource: memory): evicting as without the resize tier");
+        ck_assert_str_eq(p.act[0].result, "refused");
+        pl_cleanup(&pp);
+    }
+}
+END_TEST
+
 Suite *planner_suite(void)
 {
     Suite *s = suite_create("planner");
@@ -683,6 +736,7 @@ Suite *planner_suite(void)
     tcase_add_loop_test(tc, test_planner_memlimit_rows, 0, (int)(sizeof ML_ROWS / sizeof ML_ROWS[0]));
     tcase_add_test(tc, test_planner_memlimit_answers);
     tcase_add_loop_test(tc, test_planner_resize_step, 0, (int)(sizeof RZ_ROWS / sizeof RZ_ROWS[0]));
+    tcase_add_test(tc, test_planner_resize_text);
     suite_add_tcase(s, tc);
     return s;
 }
