@@ -354,14 +354,22 @@ void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64
                       int64_t previous, uint32_t restarts, const char *err, mb_mono_ms now,
                       struct pl_plan *out);
 
-/* The resize tier asked for (plan.resize) answered: `ok` the kubelet
- * runs the new limit, else refused (the API server's 403, or the kubelet's
- * PodResizePending: Deferred or Infeasible), `why` its words. */
-void pl_resize_done(struct pl_pod *pp, bool ok, int64_t limit, const char *why, struct pl_plan *out);
+/* The resize tier asked for (plan.resize) answered. */
+struct pl_resize_result {
+    bool ok;                 /* the kubelet runs the new limit; else refused (the API server's
+                              * 403, the kubelet's PodResizePending: Deferred or Infeasible, or
+                              * no answer in time) */
+    int64_t limit, budget;   /* what was asked */
+    const char *why;         /* refused: its words */
+    const char *budget_err;  /* ok, but the budget annotation did not follow: why; NULL: it did */
+    uint32_t restarts_before, restarts_after; /* the target's restartCount around it */
+};
+void pl_resize_done(struct pl_pod *pp, const struct pl_resize_result *r, struct pl_plan *out);
 
 /* The resize tier's next step (issue 25, docs/design/resize-tier.md): the
  * limit times 5/4, rounded up to a whole MiB, at most `max`; the budget
- * keeps its share of the limit (rounded down to a byte). Returns false (and
+ * keeps its share of the limit (rounded down to a whole MiB, or a byte
+ * below one MiB). Returns false (and
  * leaves the outputs alone) when there is no step: the limit is already at
  * or above max, or an input is not positive. */
 bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit, int64_t *new_budget);

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "membudget/clock.h"
 
 struct recorder;
@@ -52,6 +53,15 @@ void recorder_event(struct recorder *r, const struct recorder_ref *ref, const ch
 uint64_t recorder_evict(struct recorder *r, const struct recorder_ref *ref, recorder_evict_fn *done,
                         void *ctx);
 void recorder_cancel(struct recorder *r, uint64_t id);
+
+/* PATCH the pod with a strategic merge patch (borrowed): `sub` "resize"
+ * for pods/NAME/resize (its containers' resources), NULL for the pod itself
+ * (its annotations). `done` gets the HTTP status (0: no answer) and the API
+ * server's words (its Status message, or the transport error). Returns the
+ * call id for recorder_cancel. */
+typedef void recorder_patch_fn(void *ctx, long status, const char *message);
+uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, const char *sub,
+                            const json_t *patch, recorder_patch_fn *done, void *ctx);
 
 /* Returns: static name of a result ("evicted", ...). Inline, so the pure
  * planner can use it without linking the recorder. */

@@ -212,6 +212,7 @@ bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_lim
     if (l > max)
         l = max;
     *new_limit = (int64_t)l;
-    *new_budget = (int64_t)((__int128)budget * l / limit);
+    __int128 b = (__int128)budget * l / limit;
+    *new_budget = (int64_t)(b >= MIB ? b / MIB * MIB : b); /* an annotation people read: whole MiB */
     return true;
 }

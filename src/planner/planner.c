@@ -691,7 +691,8 @@ static void resize_step(struct pl_pod *pp, const struct pl_spec *sp, bool dry, s
     int64_t l, b;
     char from[32], to[32], fb[32], tb[32], mx[32];
     if (!sp->max_limit || !sp->tiers.gc || pp->percent < (double)sp->tiers.gc || pp->leak_reported ||
-        pp->gor_reported || pp->thrashing || pp->rz_inflight || pp->rz_refused ||
+        pp->gor_reported || pp->thrashing || pp->rz_inflight || pp->rz_refused || pp->inflight ||
+        pp->evicted ||
         !pl_resize_step(sp->limit, sp->budget, sp->max_limit, &l, &b))
         return;
     fmt_bytes(sp->limit, from, sizeof from);
@@ -733,21 +734,31 @@ static void resize_step(struct pl_pod *pp, const struct pl_spec *sp, bool dry, s
         from, to, mx, fb, tb, pp->percent);
 }
 
-void pl_resize_done(struct pl_pod *pp, bool ok, int64_t limit, const char *why, struct pl_plan *out)
+void pl_resize_done(struct pl_pod *pp, const struct pl_resize_result *r, struct pl_plan *out)
 {
-    char l[32];
+    char l[32], b[32], rs[64] = "without a restart", bs[300];
     plan_init(out, pp);
     pp->rz_inflight = false;
-    if (ok) {
-        fmt_bytes(limit, l, sizeof l);
+    if (r->ok) {
+        fmt_bytes(r->limit, l, sizeof l);
+        fmt_bytes(r->budget, b, sizeof b);
+        if (r->restarts_after != r->restarts_before)
+            snprintf(rs, sizeof rs, "the container restarted (restartCount %u -> %u)", r->restarts_before,
+                     r->restarts_after);
+        if (r->budget_err)
+            snprintf(bs, sizeof bs, "; the budget annotation did not follow (%.200s): budget and "
+                     "GOMEMLIMIT stay as they were", r->budget_err);
+        else
+            snprintf(bs, sizeof bs, ", the budget %s (GOMEMLIMIT follows)", b);
         act(out, "resize", "ok");
-        say(out, false, "MemoryBudgetResized", "the memory limit is %s now, without a restart", l);
+        say(out, r->budget_err != NULL, "MemoryBudgetResized", "the memory limit is %s now, %s%s", l, rs,
+            bs);
         return;
     }
     pp->rz_refused = true;
     act(out, "resize", "refused");
     say(out, true, "MemoryBudgetResized", "resize refused (%.200s): evicting as without the resize tier",
-        why && *why ? why : "no reason given");
+        r->why && *r->why ? r->why : "no reason given");
 }
 
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
@@ -800,8 +811,6 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
     thrash_check(pp, c, s, dry, out);
     if (was_thrash_evict && !thrash_evicts(pp) && d.to < BRK_EVICT)
         left_tier(pp, d.to); /* the thrash ended: so did its escalation */
-    if (!d.stale && in_evict(pp))
-        evict_step(pp, c, sp, &bc, now, dry, out);
     if (s->ok && pp->gc_report) {
         /* What the GC did, as the next fresh sample shows it. */
         char b4[32], af[32];
@@ -815,9 +824,13 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
     }
     if (s->ok)
         leak_check(pp, c, sp, s, now, out);
-    /* after a forced GC; in dry run no GC is called, so where one would be */
+    /* after a forced GC (in dry run no GC is called, so where one would
+     * be), before the evict step: a resize asked for holds the eviction
+     * until it is answered */
     if (s->ok && (out->gc_freed_set || (dry && d.gc)))
         resize_step(pp, sp, dry, out);
+    if (!d.stale && in_evict(pp))
+        evict_step(pp, c, sp, &bc, now, dry, out);
 }
 
 /* --- the record, and resuming from it ----------------------------------------- */

@@ -21,6 +21,7 @@ struct pending {
     char ns[64], name[320];     /* event: the Event's namespace and name */
     json_t *event;              /* event: the full object, to create it if the PATCH 404s */
     recorder_evict_fn *done;    /* evict */
+    recorder_patch_fn *pdone;   /* patch */
     void *ctx;
 };
 
@@ -251,6 +252,43 @@ uint64_t recorder_evict(struct recorder *r, const struct recorder_ref *ref, reco
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/eviction", ref->ns, ref->name);
     struct kapi_req req = {.method = "POST", .path = path, .body = text, .body_len = len};
     p->call = kapi_submit(r->api, &req, on_evicted, p);
+    mb_free(text);
+    return p->call;
+}
+
+/* --- pod patches ------------------------------------------------------------------ */
+
+static void on_patched(void *arg, const struct kapi_resp *resp)
+{
+    struct pending *p = arg;
+    struct kobj_status st = {0};
+    char msg[sizeof st.message];
+    kobj_status_from_body(resp->status, resp->body, resp->len, &st);
+    snprintf(msg, sizeof msg, "%s", resp->err ? resp->errmsg : st.message);
+    recorder_patch_fn *done = p->pdone;
+    void *ctx = p->ctx;
+    long status = resp->err ? 0 : resp->status;
+    pending_free(p);
+    done(ctx, status, msg);
+}
+
+uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, const char *sub,
+                            const json_t *patch, recorder_patch_fn *done, void *ctx)
+{
+    char path[512];
+    struct pending *p = pending_new(r);
+    p->pdone = done;
+    p->ctx = ctx;
+    size_t len;
+    char *text = mb_json_dumps(patch, JSON_COMPACT, &len);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s%s%s", ref->ns, ref->name, sub ? "/" : "",
+             sub ? sub : "");
+    struct kapi_req req = {.method = "PATCH",
+                           .path = path,
+                           .content_type = "application/strategic-merge-patch+json",
+                           .body = text,
+                           .body_len = len};
+    p->call = kapi_submit(r->api, &req, on_patched, p);
     mb_free(text);
     return p->call;
 }

@@ -205,7 +205,9 @@ static void run(enum variant v, const char *script, char *out, size_t len)
                           now, 0, &plan);
         } else if (t[0] == 'z') {
             /* the resize answered: z+ the kubelet runs the new limit, z- refused */
-            pl_resize_done(&pp, t[1] == '+', 160 << 20, "PodResizePending: Deferred", &plan);
+            struct pl_resize_result rr = {.ok = t[1] == '+', .limit = 160 << 20, .budget = 125 << 20,
+                                          .why = "PodResizePending: Deferred"};
+            pl_resize_done(&pp, &rr, &plan);
         } else if (!strcmp(t, "d")) {
             pl_evict_deferred(&pp, now + 1000);
         } else if (t[0] == '+') {
@@ -295,6 +297,10 @@ static const struct {
      "92 92 g+ 92 99 99 99", "N Gtgr r GzF G Er E"},
     {"resize refused: the evict tier goes on as without it, no second request", RESIZE,
      "92 92 g+ 92 z- 99 99 g+ 99 p+", "N Gtgr r GzF V G Eper r EF eCr"},
+    {"resize: straight to the evict tier: after the last-chance GC, a resize rather than the eviction",
+     RESIZE, "99 99 g+ 99 99", "N EtLr r EzF E"},
+    {"resize: straight to the evict tier, refused: the eviction follows", RESIZE,
+     "99 99 g+ 99 z- 99 p+", "N EtLr r EzF V Epe eCr"},
     {"resize: the container's resizePolicy restarts it: said once, the evict tier as before",
      RESIZE_RESTARTS, "92 92 g+ 92 99 99 g+ 99 p+", "N Gtgr r GSF G Eper r EF eCr"},
     {"resize in dry run: would, once per escalation; nothing asked", RESIZE_DRY,
@@ -654,13 +660,13 @@ static const struct {
     int64_t new_limit, new_budget;
 } RZ_ROWS[] = {
     {1LL << 30, 768LL << 20, 2LL << 30, true, 1280LL << 20, 960LL << 20},
-    {1900LL << 20, 1500LL << 20, 2LL << 30, true, 2LL << 30, (int64_t)((__int128)(1500LL << 20) * (2LL << 30) / (1900LL << 20))},
+    {1900LL << 20, 1500LL << 20, 2LL << 30, true, 2LL << 30, 1616LL << 20}, /* 1616.8Mi, down to a MiB */
     {2LL << 30, 1LL << 30, 2LL << 30, false, 0, 0},      /* at max-limit already */
     {2LL << 30, 1LL << 30, 1LL << 30, false, 0, 0},      /* max-limit below the limit */
     {1000, 750, 1LL << 30, true, 1LL << 20, 786432},     /* rounded up to a MiB */
-    {(100LL << 20) + 1, 100LL << 20, 1LL << 30, true, 126LL << 20, (int64_t)((__int128)(100LL << 20) * (126LL << 20) / ((100LL << 20) + 1))},
+    {(100LL << 20) + 1, 100LL << 20, 1LL << 30, true, 126LL << 20, 125LL << 20}, /* 125.99...Mi */
     {0, 1, 1, false, 0, 0},
-    {INT64_MAX - 1, 1LL << 30, INT64_MAX, true, INT64_MAX, (int64_t)((__int128)(1LL << 30) * INT64_MAX / (INT64_MAX - 1))},
+    {INT64_MAX - 1, 1LL << 30, INT64_MAX, true, INT64_MAX, 1LL << 30},
 };
 
 START_TEST(test_planner_resize_step)
@@ -713,8 +719,9 @@ START_TEST(test_planner_resize_text)
                        "raising the memory limit 1Gi -> 1.25Gi (max-limit 2Gi), the budget 768Mi -> "
                        "960Mi: 92% of budget after a forced GC, no leak suspected"));
         ck_assert(!p.evict);
-        pl_resize_done(&pp, false, 0, "PodResizePending Deferred: Node didn't have enough resource: memory",
-                       &p);
+        struct pl_resize_result rr = {.why = "PodResizePending Deferred: Node didn't have enough resource: "
+                                             "memory"};
+        pl_resize_done(&pp, &rr, &p);
         ck_assert_uint_eq(p.nev, 1);
         ck_assert(p.ev[0].warning);
         ck_assert_str_eq(p.ev[0].msg, "resize refused (PodResizePending Deferred: Node didn't have enough "
@@ -722,6 +729,21 @@ START_TEST(test_planner_resize_text)
         ck_assert_str_eq(p.act[0].result, "refused");
         pl_cleanup(&pp);
     }
+    pl_init(&pp);
+    struct pl_resize_result ok = {.ok = true, .limit = 1280LL << 20, .budget = 960LL << 20,
+                                  .restarts_before = 3, .restarts_after = 3};
+    pl_resize_done(&pp, &ok, &p);
+    ck_assert(!p.ev[0].warning);
+    ck_assert_str_eq(p.ev[0].msg, "the memory limit is 1.25Gi now, without a restart, the budget 960Mi "
+                                  "(GOMEMLIMIT follows)");
+    ok.restarts_after = 4;
+    ok.budget_err = "HTTP 403: denied by the webhook";
+    pl_resize_done(&pp, &ok, &p);
+    ck_assert(p.ev[0].warning);
+    ck_assert_str_eq(p.ev[0].msg, "the memory limit is 1.25Gi now, the container restarted (restartCount 3 "
+                                  "-> 4); the budget annotation did not follow (HTTP 403: denied by the "
+                                  "webhook): budget and GOMEMLIMIT stay as they were");
+    pl_cleanup(&pp);
 }
 END_TEST
 
