@@ -49,7 +49,7 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 _Static_assert(sizeof(struct podstate) <= 56, "struct podstate grew: it is paid per pod (56: a 64-byte malloc chunk)");
 _Static_assert(sizeof(struct pc_pod) <= 80, "struct pc_pod grew: it is paid per pod");
 /* ...and this by every pod the leader samples (the leak windows aside). */
-_Static_assert(sizeof(struct podrun) <= 464, "struct podrun grew: it is paid per sampled pod");
+_Static_assert(sizeof(struct podrun) <= 472, "struct podrun grew: it is paid per sampled pod (472: a 480-byte malloc chunk)");
 
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
  * whatever is queued or in flight for it. */

@@ -44,6 +44,7 @@ struct podrun {
     struct controller *c;
     uint64_t gc_call, thr_call, prof_call, evict_call, ml_call;
     struct capture *cap;            /* the capture under way before an eviction */
+    struct resizing *rz;            /* the resize under way (the resize tier) */
     bool evl_held;                  /* an eviction slot is held for this pod's attempt */
     struct event *wake;             /* the planner's retry timer, made when first needed */
     struct rc_window win;           /* this pod's current peak window (insight.c) */

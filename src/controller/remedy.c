@@ -16,6 +16,7 @@
 #include "membudget/podcall.h"
 #include "membudget/profname.h"
 #include "membudget/profstore.h"
+#include "membudget/quantity.h"
 #include "controller_int.h"
 
 /* The pod for the recorder; its uid may be written into ub. */
@@ -322,6 +323,191 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
     RUN(s)->evict_call = recorder_evict(c->rec, &ref, on_evicted, s);
 }
 
+/* --- the resize tier ------------------------------------------------------------ */
+
+/* A resize under way: the PATCH of pods/NAME/resize; once the API server
+ * took it, the kubelet's answer as the watch shows it (pc_pod.resize and
+ * the spec's limit); then the budget annotation; then the planner is told.
+ * The kubelet has RESIZE_WAIT_MS to run it: a pod over its budget does not
+ * wait for a Deferred resize. */
+#define RESIZE_WAIT_MS 60000
+
+struct resizing {
+    int64_t limit, budget, request;
+    uint64_t call;             /* the resize PATCH, then the budget's */
+    bool accepted;             /* the API server took the resize: the watch tells the rest */
+    bool budget_phase;         /* the kubelet runs it: the budget annotation is being written */
+    uint32_t restarts;         /* the target's restartCount when it was asked */
+    struct event *timer;
+};
+
+static void resize_free(struct controller *c, struct podrun *run)
+{
+    struct resizing *rz = run->rz;
+    if (!rz)
+        return;
+    if (rz->call)
+        recorder_cancel(c->rec, rz->call);
+    if (rz->timer)
+        event_free(rz->timer);
+    mb_free(rz);
+    run->rz = NULL;
+}
+
+/* Tell the planner; the resize is over. */
+static void resize_end(struct controller *c, struct podstate *s, bool ok, const char *why,
+                       const char *budget_err)
+{
+    struct resizing *rz = RUN(s)->rz;
+    struct pl_resize_result r = {.ok = ok,
+                                 .limit = rz->limit,
+                                 .budget = rz->budget,
+                                 .why = why,
+                                 .budget_err = budget_err,
+                                 .restarts_before = rz->restarts,
+                                 .restarts_after = s->gq.pod->restarts};
+    struct pl_plan plan;
+    log_info(ok ? "resized" : "resize refused", "{s:s,s:s,s:I,s:I,s:s,s:s}", "namespace",
+             s->gq.pod->sh->ns, "pod", s->gq.pod->name, "limit", (json_int_t)rz->limit, "budget",
+             (json_int_t)rz->budget, "why", why ? why : "", "budget_error", budget_err ? budget_err : "");
+    resize_free(c, RUN(s));
+    pl_resize_done(s->pl, &r, &plan);
+    carry(c, s, &plan);
+}
+
+/* "HTTP 403: its words", or the transport error alone (status 0). */
+static const char *answer_text(long status, const char *msg, char *out, size_t len)
+{
+    if (status)
+        snprintf(out, len, "HTTP %ld: %s", status, msg);
+    else
+        snprintf(out, len, "%s", msg);
+    return out;
+}
+
+static void on_budget_patched(void *arg, long status, const char *msg)
+{
+    struct podstate *s = arg;
+    char err[300];
+    RUN(s)->rz->call = 0;
+    if (status >= 200 && status < 300) {
+        resize_end(RUN(s)->c, s, true, NULL, NULL);
+        return;
+    }
+    resize_end(RUN(s)->c, s, true, NULL, answer_text(status, msg, err, sizeof err));
+}
+
+/* The kubelet runs the new limit: the budget follows (admission checks it
+ * against the new limit; GOMEMLIMIT follows the budget through the watch,
+ * remedy_check_container). */
+static void resize_budget(struct controller *c, struct podstate *s)
+{
+    struct resizing *rz = RUN(s)->rz;
+    const struct pc_pod *p = s->gq.pod;
+    char ub[PC_UID_BUF], q[QTY_FMT_LEN];
+    if (rz->timer)
+        event_del(rz->timer);
+    rz->budget_phase = true;
+    if (fenced(c)) {
+        resize_end(c, s, true, NULL, "not written: membudget is shutting down");
+        return;
+    }
+    json_t *patch = json_pack("{s:{s:s,s:{s:s}}}", "metadata", "uid", pc_uid(p, ub), "annotations",
+                              ANN_BUDGET, qty_format(rz->budget, q));
+    struct recorder_ref ref = ref_of(p, ub);
+    rz->call = recorder_patch_pod(c->rec, &ref, NULL, patch, on_budget_patched, s);
+    json_decref(patch);
+}
+
+/* The watch changed the pod (or the PATCH was just taken): has the kubelet
+ * answered? */
+static void resize_watch(struct controller *c, struct podstate *s)
+{
+    struct resizing *rz = RUN(s)->rz;
+    const struct pc_pod *p = s->gq.pod;
+    char why[400];
+    if (!rz->accepted || rz->budget_phase)
+        return;
+    switch ((enum pc_resize)p->resize) {
+    case PC_RZ_NONE:
+        if (p->sh->limit == rz->limit)
+            resize_budget(c, s);
+        return; /* (another limit in the spec: not ours yet, or someone else's; the timer ends it) */
+    case PC_RZ_DEFERRED:
+    case PC_RZ_INFEASIBLE:
+    case PC_RZ_PENDING:
+        snprintf(why, sizeof why, "the kubelet left it pending, %s: %s", pc_resize_name(p->resize),
+                 *pc_resize_msg(p) ? pc_resize_msg(p) : "no message");
+        resize_end(c, s, false, why, NULL);
+        return;
+    case PC_RZ_UNACTUATED:
+    case PC_RZ_IN_PROGRESS:
+        return;
+    }
+}
+
+static void on_resize_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct podstate *s = arg;
+    char why[160];
+    (void)fd;
+    (void)what;
+    snprintf(why, sizeof why, "the kubelet had not run it %d s after the API server took it (%s)",
+             RESIZE_WAIT_MS / 1000, pc_resize_name(s->gq.pod->resize));
+    resize_end(RUN(s)->c, s, false, why, NULL);
+}
+
+static void on_resize_patched(void *arg, long status, const char *msg)
+{
+    struct podstate *s = arg;
+    struct controller *c = RUN(s)->c;
+    struct resizing *rz = RUN(s)->rz;
+    char why[320];
+    rz->call = 0;
+    if (status < 200 || status >= 300) {
+        /* e.g. 403 "node didn't have enough allocatable resources": the API
+         * server refuses what can never fit the node */
+        resize_end(c, s, false, answer_text(status, msg, why, sizeof why), NULL);
+        return;
+    }
+    rz->accepted = true;
+    rz->timer = event_new(loop_base(c->lp), -1, 0, on_resize_timeout, s);
+    struct timeval tv = {RESIZE_WAIT_MS / 1000, 0};
+    event_add(rz->timer, &tv);
+    resize_watch(c, s); /* the watch may have shown it already */
+}
+
+/* plan.resize: PATCH pods/NAME/resize, the target container's memory limit
+ * (and a Guaranteed pod's request with it). */
+static void resize_start(struct controller *c, struct podstate *s, const struct pl_plan *plan)
+{
+    const struct pc_pod *p = s->gq.pod;
+    char ub[PC_UID_BUF], ql[QTY_FMT_LEN], qr[QTY_FMT_LEN], why[160];
+    struct resizing *rz = RUN(s)->rz = mb_xcalloc(1, sizeof *rz);
+    rz->limit = plan->resize_limit;
+    rz->budget = plan->resize_budget;
+    rz->request = plan->resize_request;
+    rz->restarts = p->restarts;
+    if (fenced(c) || p->resize != PC_RZ_NONE) {
+        /* shutting down: the next leader decides again; a resize someone
+         * else started: its outcome is not ours to wait for */
+        snprintf(why, sizeof why, fenced(c) ? "not asked: membudget is shutting down"
+                                             : "not asked: a resize is already under way (%s)",
+                 pc_resize_name(p->resize));
+        resize_end(c, s, false, why, NULL);
+        return;
+    }
+    json_t *res = json_pack("{s:{s:s}}", "limits", "memory", qty_format(rz->limit, ql));
+    if (rz->request)
+        json_object_set_new(res, "requests", json_pack("{s:s}", "memory", qty_format(rz->request, qr)));
+    json_t *patch = json_pack("{s:{s:s},s:{s:[{s:s,s:o}]}}", "metadata", "uid", pc_uid(p, ub), "spec",
+                              p->sh->sidecar ? "initContainers" : "containers", "name", p->sh->container,
+                              "resources", res);
+    struct recorder_ref ref = ref_of(p, ub);
+    rz->call = recorder_patch_pod(c->rec, &ref, "resize", patch, on_resize_patched, s);
+    json_decref(patch);
+}
+
 /* --- carrying out a plan ------------------------------------------------------ */
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
@@ -424,6 +610,8 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
     }
     if (plan->evict)
         attempt(c, s, plan->capture_profile);
+    if (plan->resize && !RUN(s)->rz)
+        resize_start(c, s, plan);
     mb_mono_ms w = pl_wake(s->pl), now = mono(c);
     if (w) {
         if (!RUN(s)->wake)
@@ -503,6 +691,8 @@ void remedy_check_container(struct controller *c, struct podstate *s, int64_t ol
     struct pl_plan plan;
     if (!c->leader || !gov_has(c, p->sh->ns))
         return;
+    if (s->pl && RUN(s)->rz)
+        resize_watch(c, s);
     /* What was counted and applied: this replica's planner state, or else
      * the record in the cluster (no planner state is made to read it). */
     struct pl_record rec = {0};
@@ -641,6 +831,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
             recorder_cancel(c->rec, run->evict_call);
         if (run->ml_call)
             podcall_cancel(c->calls, run->ml_call);
+        resize_free(c, run);
         if (run->evl_held && s->gq.pod)
             evl_finished(&c->evl, owner_of(s->gq.pod, ob), false, pc_uid(s->gq.pod, ub), mono(c));
         if (run->wake)

@@ -584,6 +584,119 @@ START_TEST(test_executor_capture_bounded)
 }
 END_TEST
 
+/* s with the first `from` replaced by `to` (new string). */
+static char *subst(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    ck_assert_ptr_nonnull(at);
+    return mb_xasprintf("%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+}
+
+/* The pending PATCH of the pod itself (not a subresource), or NULL. */
+static struct fk_req *pod_patch(struct rig *r, const char *name)
+{
+    char end[80];
+    snprintf(end, sizeof end, "/pods/%s", name);
+    for (size_t i = 0; i < r->api.n; i++) {
+        struct fk_req *q = &r->api.v[i];
+        size_t pl = strlen(q->path), el = strlen(end);
+        if (!q->answered && !q->cancelled && !strcmp(q->method, "PATCH") && pl >= el &&
+            !strcmp(q->path + pl - el, end))
+            return q;
+    }
+    return NULL;
+}
+
+/* Events (created or aggregated) whose body has needle. */
+static size_t events_with(struct rig *r, const char *needle)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->api.n; i++)
+        n += strstr(r->api.v[i].path, "/events") && strstr(r->api.v[i].body, needle);
+    return n;
+}
+
+/* The resize tier's executor (issue 25): at 92% after a forced GC, the
+ * limit is raised through pods/NAME/resize; the watch then tells what the
+ * kubelet did: runs it (the budget annotation follows), leaves it pending
+ * (refused: the evict tier goes on), or the API server refuses outright. */
+START_TEST(test_executor_resize)
+{
+    static const char *const EXTRA =
+        ",\"membudget.io/gc\":\"6060/gc\",\"membudget.io/max-limit\":\"256Mi\"";
+    enum { RAN, PENDING, REFUSED };
+    for (int how = RAN; how <= REFUSED; how++) {
+        struct rig r;
+        char *p = pod_json("z", "", 81, true, EXTRA, "True", "");
+        const char *pods[] = {p};
+        rig_start(&r, pods, 1, false);
+        const int ips[] = {81}, pcts[] = {92};
+        struct fk_req *gc = NULL, *rz = NULL;
+        TICKS(&r, 40, ips, pcts, (gc = fake_kapi_find(&r.pods, "/gc")));
+        ck_assert_ptr_nonnull(gc);
+        fake_kapi_answer(gc, 200, "");
+        TICKS(&r, 40, ips, pcts, (rz = fake_kapi_find(&r.api, "/pods/z/resize")));
+        ck_assert_msg(rz, "how %d: no resize asked", how);
+        ck_assert_str_eq(rz->method, "PATCH");
+        ck_assert_msg(strstr(rz->body, "\"containers\":[{\"name\":\"app\",\"resources\":{\"limits\":"
+                                       "{\"memory\":\"160Mi\"}}}]") && strstr(rz->body, "\"uid\":\"uid-z\"") &&
+                          !strstr(rz->body, "requests"),
+                      "%s", rz->body);
+        ck_assert_uint_eq(events_with(&r, "raising the memory limit 128Mi -> 160Mi"), 1);
+        if (how == REFUSED) {
+            fake_kapi_answer(rz, 403, "{\"kind\":\"Status\",\"code\":403,\"message\":\"pod z: node didn't "
+                                      "have enough allocatable resources\"}");
+        } else {
+            fake_kapi_answer(rz, 200, "{}");
+            /* the spec has it; the kubelet has not looked yet */
+            char *spec = subst(p, "\"memory\":\"128Mi\"", "\"memory\":\"160Mi\"");
+            char *upd = subst(spec, "\"status\":{", "\"status\":{\"containerStatuses\":[{\"name\":\"app\","
+                                                    "\"resources\":{\"limits\":{\"memory\":\"128Mi\"}}}],");
+            rig_event(&r, "MODIFIED", upd);
+            RUN_UNTIL(r.lp, false, 5);
+            ck_assert_ptr_null(pod_patch(&r, "z")); /* the budget waits for the kubelet */
+            char *done = how == RAN
+                             ? subst(spec, "\"status\":{", "\"status\":{\"containerStatuses\":[{\"name\":\"app\","
+                                                           "\"resources\":{\"limits\":{\"memory\":\"160Mi\"}}}],")
+                             : subst(upd, "\"conditions\":[", "\"conditions\":[{\"type\":\"PodResizePending\","
+                                                            "\"status\":\"True\",\"reason\":\"Deferred\","
+                                                            "\"message\":\"Node didn't have enough resource: memory\"},");
+            rig_event(&r, "MODIFIED", done);
+            mb_free(spec);
+            mb_free(upd);
+            mb_free(done);
+        }
+        if (how == RAN) {
+            struct fk_req *b = NULL;
+            RUN_UNTIL(r.lp, (b = pod_patch(&r, "z")), 100);
+            ck_assert_ptr_nonnull(b);
+            ck_assert_str_eq(b->body, "{\"metadata\":{\"uid\":\"uid-z\",\"annotations\":{\"membudget.io/budget\":"
+                                      "\"125Mi\"}}}");
+            fake_kapi_answer(b, 200, "{}");
+            RUN_UNTIL(r.lp, events_with(&r, "the memory limit is 160Mi now"), 100);
+            ck_assert_uint_eq(events_with(&r, "the memory limit is 160Mi now, without a restart, the budget "
+                                              "125Mi (GOMEMLIMIT follows)"),
+                              1);
+            ck_assert_uint_eq(evictions(&r, "z"), 0);
+        } else {
+            const char *why = how == REFUSED ? "resize refused (HTTP 403: pod z: node didn't have enough "
+                                               "allocatable resources)"
+                                             : "resize refused (the kubelet left it pending, deferred: Node "
+                                               "didn't have enough resource: memory)";
+            RUN_UNTIL(r.lp, events_with(&r, why), 100);
+            ck_assert_msg(events_with(&r, why) == 1, "how %d: no '%s'", how, why);
+            /* the evict tier goes on as without the resize tier */
+            const int high[] = {99};
+            TICKS(&r, 60, ips, high, evictions(&r, "z") > 0);
+            ck_assert_uint_eq(evictions(&r, "z"), 1);
+            ck_assert_uint_eq(fake_kapi_count(&r.api, "PATCH", "/pods/z/resize"), 1);
+        }
+        rig_stop(&r);
+        mb_free(p);
+    }
+}
+END_TEST
+
 static size_t patches_with(struct rig *r, const char *needle)
 {
     size_t n = 0;
@@ -767,6 +880,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_executor_one_per_owner_until_settled);
     tcase_add_test(tc, test_executor_one_profile_across_pdb_retries);
     tcase_add_test(tc, test_executor_capture_bounded);
+    tcase_add_test(tc, test_executor_resize);
     tcase_add_test(tc, test_gateq_dry_run_never_false);
     tcase_add_test(tc, test_failover_keeps_throttle);
     tcase_add_test(tc, test_fence_starts_no_write);
