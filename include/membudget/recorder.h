@@ -54,13 +54,13 @@ uint64_t recorder_evict(struct recorder *r, const struct recorder_ref *ref, reco
                         void *ctx);
 void recorder_cancel(struct recorder *r, uint64_t id);
 
-/* PATCH the pod with a strategic merge patch (borrowed): `sub` "resize"
- * for pods/NAME/resize (its containers' resources), NULL for the pod itself
- * (its annotations). `done` gets the HTTP status (0: no answer) and the API
+/* PATCH the pod with a strategic merge patch (borrowed): `resize`, its
+ * pods/NAME/resize subresource (its containers' resources), else the pod
+ * itself (the resize tier's budget annotation). `done` gets the HTTP status (0: no answer) and the API
  * server's words (its Status message, or the transport error). Returns the
  * call id for recorder_cancel. */
 typedef void recorder_patch_fn(void *ctx, long status, const char *message);
-uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, const char *sub,
+uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, bool resize,
                             const json_t *patch, recorder_patch_fn *done, void *ctx);
 
 /* Returns: static name of a result ("evicted", ...). Inline, so the pure

@@ -415,7 +415,7 @@ static void resize_budget(struct controller *c, struct podstate *s)
     json_t *patch = json_pack("{s:{s:s,s:{s:s}}}", "metadata", "uid", pc_uid(p, ub), "annotations",
                               ANN_BUDGET, qty_format(rz->budget, q));
     struct recorder_ref ref = ref_of(p, ub);
-    rz->call = recorder_patch_pod(c->rec, &ref, NULL, patch, on_budget_patched, s);
+    rz->call = recorder_patch_pod(c->rec, &ref, false, patch, on_budget_patched, s);
     json_decref(patch);
 }
 
@@ -504,7 +504,7 @@ static void resize_start(struct controller *c, struct podstate *s, const struct 
                               p->sh->sidecar ? "initContainers" : "containers", "name", p->sh->container,
                               "resources", res);
     struct recorder_ref ref = ref_of(p, ub);
-    rz->call = recorder_patch_pod(c->rec, &ref, "resize", patch, on_resize_patched, s);
+    rz->call = recorder_patch_pod(c->rec, &ref, true, patch, on_resize_patched, s);
     json_decref(patch);
 }
 

@@ -682,15 +682,20 @@ static void left_tier(struct pl_pod *pp, enum brk_tier to)
 }
 
 /* The resize tier, on the fresh sample after a forced GC: still at or
- * above the gc threshold, no leak suspected, no GC thrash: the budget is too
+ * above the gc threshold, no leak suspected over a full window, no GC
+ * thrash: the budget is too
  * small, not the service leaking, so the limit is raised one step (at most
  * max-limit) instead of evicting; once per step, never after a refusal in
  * this escalation. */
-static void resize_step(struct pl_pod *pp, const struct pl_spec *sp, bool dry, struct pl_plan *out)
+static void resize_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp, bool dry,
+                        struct pl_plan *out)
 {
     int64_t l, b;
     char from[32], to[32], fb[32], tb[32], mx[32];
-    if (!sp->max_limit || !sp->tiers.gc || pp->percent < (double)sp->tiers.gc || pp->leak_reported ||
+    /* "no leak" takes evidence: a full window of post-GC figures (when the
+     * leak signal is on); until then the gc tier's GCs go on filling it */
+    bool unknown = c->leak_window >= 3 && pp->ln < c->leak_window;
+    if (!sp->max_limit || !sp->tiers.gc || pp->percent < (double)sp->tiers.gc || unknown || pp->leak_reported ||
         pp->gor_reported || pp->thrashing || pp->rz_inflight || pp->rz_refused || pp->inflight ||
         pp->evicted ||
         !pl_resize_step(sp->limit, sp->budget, sp->max_limit, &l, &b))
@@ -828,7 +833,7 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
      * be), before the evict step: a resize asked for holds the eviction
      * until it is answered */
     if (s->ok && (out->gc_freed_set || (dry && d.gc)))
-        resize_step(pp, sp, dry, out);
+        resize_step(pp, c, sp, dry, out);
     if (!d.stale && in_evict(pp))
         evict_step(pp, c, sp, &bc, now, dry, out);
 }

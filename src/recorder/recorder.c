@@ -272,7 +272,7 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
     done(ctx, status, msg);
 }
 
-uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, const char *sub,
+uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, bool resize,
                             const json_t *patch, recorder_patch_fn *done, void *ctx)
 {
     char path[512];
@@ -281,8 +281,10 @@ uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, 
     p->ctx = ctx;
     size_t len;
     char *text = mb_json_dumps(patch, JSON_COMPACT, &len);
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s%s%s", ref->ns, ref->name, sub ? "/" : "",
-             sub ? sub : "");
+    if (resize)
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/resize", ref->ns, ref->name);
+    else
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ref->ns, ref->name);
     struct kapi_req req = {.method = "PATCH",
                            .path = path,
                            .content_type = "application/strategic-merge-patch+json",

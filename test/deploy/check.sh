@@ -61,6 +61,8 @@ for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/contr
         p = m.group(1)
         if "/pods/%s/status" in p: calls.add(("patch", "", "pods/status"))
         if "/pods/%s/eviction" in p: calls.add(("create", "", "pods/eviction"))
+        if "/pods/%s/resize" in p: calls.add(("patch", "", "pods/resize"))
+        if p.endswith("/pods/%s"): calls.add(("patch", "", "pods"))
         if p.endswith("/events"): calls.add(("create", "", "events"))
         if "/events/%s" in p: calls.add(("patch", "", "events"))
         if "coordination.k8s.io" in p: calls |= {("get", "coordination.k8s.io", "leases"),

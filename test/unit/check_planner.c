@@ -30,7 +30,7 @@
 enum variant {
     DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE,
     THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY, RESIZE, RESIZE_DRY, RESIZE_AT_MAX,
-    RESIZE_RESTARTS
+    RESIZE_RESTARTS, RESIZE_LEAK_WINDOW
 };
 
 static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
@@ -63,8 +63,12 @@ static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
         sp->budget = 0;
     /* the resize tier: limit 128Mi, max-limit 256Mi (a step: 160Mi, budget 125Mi) */
     sp->limit = 128 << 20;
-    if (v == RESIZE || v == RESIZE_DRY || v == RESIZE_RESTARTS)
+    if (v == RESIZE || v == RESIZE_DRY || v == RESIZE_RESTARTS || v == RESIZE_LEAK_WINDOW)
         sp->max_limit = 256 << 20;
+    if (v == RESIZE_LEAK_WINDOW) {
+        c->leak_window = 3;
+        c->leak_min_slope = 3;
+    }
     sp->resize_restarts = v == RESIZE_RESTARTS;
     c->dry_run |= v == RESIZE_DRY;
     if (v == RESIZE_AT_MAX)
@@ -301,6 +305,10 @@ static const struct {
      RESIZE, "99 99 g+ 99 99", "N EtLr r EzF E"},
     {"resize: straight to the evict tier, refused: the eviction follows", RESIZE,
      "99 99 g+ 99 z- 99 p+", "N EtLr r EzF V Epe eCr"},
+    {"resize: with the leak signal on, only once a full window of post-GC figures says no leak",
+     RESIZE_LEAK_WINDOW, "92 92 g+ 92 +20 92 g+ 92 +20 92 g+ 92", "N Gtgr r GF - Gg r GF - Gg r GzF"},
+    {"resize: the post-GC figures rise: a leak, never a resize", RESIZE_LEAK_WINDOW,
+     "91 91 g+ 91 +20 93 g+ 93 +20 94 g+ 94", "N Gtgr r GF - Gg r GF - Gg r GF"},
     {"resize: the container's resizePolicy restarts it: said once, the evict tier as before",
      RESIZE_RESTARTS, "92 92 g+ 92 99 99 g+ 99 p+", "N Gtgr r GSF G Eper r EF eCr"},
     {"resize in dry run: would, once per escalation; nothing asked", RESIZE_DRY,
