@@ -168,13 +168,13 @@ def leaky_annotations(budget, usage="heap", tiers=None, memlimit=False, ann=None
     return {k: v for k, v in a.items() if v is not None}
 
 
-def leaky_container(limit, mode="idle", rate=1, maxmib=256, env=None, listen=PORT):
+def leaky_container(limit, mode="idle", rate=1, maxmib=256, env=None, listen=PORT, request="16Mi"):
     """The leaky target's container (declaring PORT; listening on `listen`)."""
     return {"name": "app", "image": LEAKY, "imagePullPolicy": "Never",
             "args": ["--listen", ":%d" % listen, "--mode", mode, "--rate", str(rate),
                      "--max", str(maxmib)],
             "ports": [{"name": "http", "containerPort": PORT}],
-            "resources": {"requests": {"memory": "16Mi", "cpu": "10m"},
+            "resources": {"requests": {"memory": request, "cpu": "10m"},
                           "limits": {"memory": limit}},
             "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
 
@@ -185,12 +185,13 @@ LEAKY_SPEC = {"terminationGracePeriodSeconds": 1, "enableServiceLinks": False,
 
 def leaky_workload(ns, name, budget, limit, mode="idle", rate=1, maxmib=256, replicas=1,
                    tiers=None, usage="heap", ann=None, kind="Deployment", env=None,
-                   memlimit=False):
+                   memlimit=False, request="16Mi"):
     """A Deployment (and its Service) of the leaky target, budgeted and
     instrumented as the README tells a Go service to be."""
     tmpl = {"metadata": {"labels": {"app": name},
                          "annotations": leaky_annotations(budget, usage, tiers, memlimit, ann)},
-            "spec": dict(LEAKY_SPEC, containers=[leaky_container(limit, mode, rate, maxmib, env)])}
+            "spec": dict(LEAKY_SPEC, containers=[leaky_container(limit, mode, rate, maxmib, env,
+                                                                 request=request)])}
     obj = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": ns},
            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                     "template": tmpl}}
@@ -305,6 +306,25 @@ def leader_metrics_addr():
     port = [p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])
             if p.get("name") == "metrics"][0]
     return "%s:%d" % (pod["status"]["podIP"], port)
+
+
+def metrics_text_of_leader():
+    """The leading replica's /metrics text ("" when none answers)."""
+    addr = leader_metrics_addr()
+    try:
+        with urllib.request.urlopen("http://%s/metrics" % addr, timeout=5) as r:
+            return r.read().decode()
+    except (OSError, ValueError, TypeError):
+        return ""
+
+
+def qty_bytes(q):
+    """A Kubernetes memory quantity in bytes (the suffixes the API server writes)."""
+    for suf, mul in (("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40),
+                     ("k", 10 ** 3), ("M", 10 ** 6), ("G", 10 ** 9), ("T", 10 ** 12)):
+        if q.endswith(suf):
+            return int(float(q[:-len(suf)]) * mul)
+    return int(float(q))
 
 
 def membudget_debug():
@@ -616,6 +636,108 @@ def sc_resize(ns):
           metrics(ip).get("go_gc_gomemlimit_bytes"))
     msg = messages(ns, name, "MemoryBudgetLimitUpdated")
     check("... recorded in an Event MemoryBudgetLimitUpdated", msg and "192Mi" in msg[-1], msg)
+
+
+def sc_resize_tier(ns):
+    """Issue 25, the resize tier on the real kubelet (membudget.io/max-limit):
+    - a Go pod whose heap plateaus above its gc tier (memory no GC frees, no
+      longer growing) is resized in place through pods/resize after a full
+      leak window of forced GCs: its container runs the new limit
+      (status.containerStatuses[].resources), was not restarted, its budget
+      annotation and GOMEMLIMIT follow, and it is not evicted;
+    - a pod whose heap keeps growing (a leak) is never resized: evicted;
+    - a pod whose resize does not fit the node now (its request follows its
+      limit; another pod holds the rest of the node's memory) is left
+      PodResizePending Deferred by the kubelet: refused, then evicted."""
+    mx = {"membudget.io/max-limit": "256Mi"}
+    # heap 54 MiB of a 64Mi budget: 84%+, above gc (78) and below evict (95);
+    # after the step (128Mi -> 160Mi, budget 64Mi -> 80Mi) about 70%: normal.
+    plateau = start_target(ns, "plateau", budget="64Mi", limit="128Mi", maxmib=54, memlimit=True,
+                           tiers="throttle=75,gc=78,evict=95", ann=mx)
+    # 1 MiB/s from gc (60%) to evict (95%): 22 s, more than the window (6 GCs, 2 s apart)
+    leak = start_target(ns, "leak", budget="64Mi", limit="128Mi", rate=1,
+                        tiers="throttle=50,gc=60,evict=95", ann=mx)
+    # its request is its limit: a resize asks the node for 32Mi more
+    noroom = start_target(ns, "noroom", budget="64Mi", limit="128Mi", maxmib=54, request="128Mi",
+                          tiers="throttle=75,gc=78,evict=95", ann=mx)
+    if not plateau or not leak or not noroom:
+        return
+    pod0, pname, pip = plateau
+    lpod, lname, lip = leak
+    npod, nname, nip = noroom
+    # what is left of the node's memory for requests, taken by a filler
+    node = kj("node", pod0["spec"]["nodeName"])
+    alloc = qty_bytes(node["status"]["allocatable"]["memory"])
+    used = 0
+    for p in (kj("pods", "-A", "--field-selector", "spec.nodeName=" + node["metadata"]["name"])
+              or {"items": []})["items"]:
+        if p["status"].get("phase") in ("Succeeded", "Failed"):
+            continue
+        for c in p["spec"]["containers"]:
+            used += qty_bytes(((c.get("resources") or {}).get("requests") or {}).get("memory", "0"))
+    left = alloc - used - (16 << 20)
+    filler = apply({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "filler", "namespace": ns,
+                                 "annotations": {"membudget.io/budget": "64Mi"}},
+                    "spec": dict(LEAKY_SPEC, containers=[
+                        leaky_container("%d" % left, request="%d" % left)])})
+    check("a pod holds the rest of the node's memory requests (%d MiB)" % (left >> 20),
+          filler.returncode == 0 and running(ns, "filler") is not None, filler.stderr)
+    control(pip, "steady", 8)
+    control(lip, "held", 1)
+    control(nip, "steady", 8)
+
+    def lim(name, where):
+        p = kj("-n", ns, "pod", name)
+        if where == "spec":
+            return p["spec"]["containers"][0]["resources"]["limits"]["memory"]
+        cs = (p["status"].get("containerStatuses") or [{}])[0]
+        return ((cs.get("resources") or {}).get("limits") or {}).get("memory")
+    # 1. the plateau: resized, not evicted
+    said = wait_until(lambda: messages(ns, pname, "MemoryBudgetResized"), 120, 1)
+    check("plateau: MemoryBudgetResized says what it raises and why", said and
+          said[0].startswith("raising the memory limit 128Mi -> 160Mi (max-limit 256Mi), the "
+                             "budget 64Mi -> 80Mi:") and "no leak suspected" in said[0],
+          (said, reasons(ns, pname)))
+    check("plateau: the kubelet runs the new limit (status.containerStatuses[].resources 160Mi)",
+          wait_until(lambda: lim(pname, "status") == "160Mi", 60, 0.5),
+          (lim(pname, "spec"), lim(pname, "status")))
+    p = kj("-n", ns, "pod", pname)
+    check("plateau: the same pod, its container not restarted (restartCount 0)",
+          p["metadata"]["uid"] == pod0["metadata"]["uid"] and
+          p["status"]["containerStatuses"][0]["restartCount"] == 0, p["status"].get("containerStatuses"))
+    check("plateau: the budget annotation follows (80Mi)", wait_until(
+        lambda: kj("-n", ns, "pod", pname)["metadata"]["annotations"].get("membudget.io/budget")
+        == "80Mi", 30, 0.5))
+    check("plateau: GOMEMLIMIT follows in the running process (80Mi)", wait_until(
+        lambda: metrics(pip).get("go_gc_gomemlimit_bytes") == 80 << 20, 30, 0.5),
+        metrics(pip).get("go_gc_gomemlimit_bytes"))
+    check("plateau: Event: the limit is 160Mi now, without a restart", wait_until(
+        lambda: "the memory limit is 160Mi now, without a restart, the budget 80Mi (GOMEMLIMIT "
+        "follows)" in messages(ns, pname, "MemoryBudgetResized"), 30, 0.5),
+        messages(ns, pname, "MemoryBudgetResized"))
+    check("plateau: recovered, never evicted", wait_until(
+        lambda: "MemoryBudgetRecovered" in reasons(ns, pname), 60, 1) and
+        "MemoryBudgetEvicted" not in reasons(ns, pname), reasons(ns, pname))
+    # 2. the leak: never resized
+    check("leak: suspected, then evicted", wait_until(
+        lambda: "MemoryBudgetEvicted" in reasons(ns, lname), 150, 1) and
+        "MemoryBudgetLeakSuspected" in reasons(ns, lname), reasons(ns, lname))
+    check("leak: never resized (no MemoryBudgetResized, its limit still 128Mi)",
+          "MemoryBudgetResized" not in reasons(ns, lname) and
+          (kj("-n", ns, "pod", lname) is None or lim(lname, "spec") == "128Mi"), reasons(ns, lname))
+    # 3. no room on the node: Deferred, refused, evicted
+    refused = wait_until(lambda: [m for m in messages(ns, nname, "MemoryBudgetResized")
+                                  if m.startswith("resize refused")], 150, 1)
+    check("noroom: the kubelet defers it; membudget says so and evicts as without the tier",
+          refused and "deferred" in refused[0], messages(ns, nname, "MemoryBudgetResized"))
+    check("noroom: evicted", wait_until(lambda: "MemoryBudgetEvicted" in reasons(ns, nname), 90, 1),
+          reasons(ns, nname))
+    kubectl("-n", ns, "delete", "pod", "filler", "--wait=false", ok=False)
+    n = metrics_text_of_leader()
+    check("membudget_actions_total counts the resizes (ok and refused)",
+          'action="resize",result="ok"' in n and 'action="resize",result="refused"' in n,
+          [l for l in n.splitlines() if "resize" in l])
 
 
 def sc_failover(ns):
@@ -1821,7 +1943,8 @@ def sc_failover_continuity(ns):
     host_scenario(run)
 
 
-SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_resize, sc_failover,
+SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_resize, sc_resize_tier,
+             sc_failover,
              sc_rbac_and_writes, sc_watch, sc_hostile, sc_dry_run, sc_goroutine_leak, sc_ssrf_guard,
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
