@@ -329,17 +329,25 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
  * took it, the kubelet's answer as the watch shows it (pc_pod.resize and
  * the spec's limit); then the budget annotation; then the planner is told.
  * The kubelet has RESIZE_WAIT_MS to run it: a pod over its budget does not
- * wait for a Deferred resize. */
+ * wait for a Deferred resize. One that was taken and is given up is
+ * withdrawn (the old limit asked again): the kubelet retries a Deferred
+ * resize whenever the node has room (seen on the test cluster), and would
+ * otherwise raise the limit later with the budget left behind. */
 #define RESIZE_WAIT_MS 60000
 
 struct resizing {
     int64_t limit, budget, request;
+    int64_t old_limit, old_request; /* what the spec had: the withdrawal asks for it again */
+    char why[400];                  /* given up: why (told once the withdrawal answered) */
     uint64_t call;             /* the resize PATCH, then the budget's */
     bool accepted;             /* the API server took the resize: the watch tells the rest */
     bool budget_phase;         /* the kubelet runs it: the budget annotation is being written */
     uint32_t restarts;         /* the target's restartCount when it was asked */
     struct event *timer;
 };
+
+static void resize_give_up(struct controller *c, struct podstate *s, const char *why);
+static json_t *resize_patch(const struct pc_pod *p, int64_t limit, int64_t request);
 
 static void resize_free(struct controller *c, struct podrun *run)
 {
@@ -438,12 +446,45 @@ static void resize_watch(struct controller *c, struct podstate *s)
     case PC_RZ_PENDING:
         snprintf(why, sizeof why, "the kubelet left it pending, %s: %s", pc_resize_name(p->resize),
                  *pc_resize_msg(p) ? pc_resize_msg(p) : "no message");
-        resize_end(c, s, false, why, NULL);
+        resize_give_up(c, s, why);
         return;
     case PC_RZ_UNACTUATED:
     case PC_RZ_IN_PROGRESS:
         return;
     }
+}
+
+static void on_withdrawn(void *arg, long status, const char *msg)
+{
+    struct podstate *s = arg;
+    struct resizing *rz = RUN(s)->rz;
+    char q[QTY_FMT_LEN], ans[320];
+    size_t n = strlen(rz->why);
+    rz->call = 0;
+    if (status >= 200 && status < 300)
+        snprintf(rz->why + n, sizeof rz->why - n, "; withdrawn, the limit back to %s",
+                 qty_format(rz->old_limit, q));
+    else
+        snprintf(rz->why + n, sizeof rz->why - n, "; withdrawing it failed (%s)",
+                 answer_text(status, msg, ans, sizeof ans));
+    resize_end(RUN(s)->c, s, false, rz->why, NULL);
+}
+
+/* Give up a resize the API server took: ask for the old limit again, then
+ * tell the planner (on_withdrawn). */
+static void resize_give_up(struct controller *c, struct podstate *s, const char *why)
+{
+    struct resizing *rz = RUN(s)->rz;
+    const struct pc_pod *p = s->gq.pod;
+    char ub[PC_UID_BUF];
+    snprintf(rz->why, sizeof rz->why, "%s", why);
+    if (rz->timer)
+        event_del(rz->timer);
+    rz->budget_phase = true; /* (the watch no longer decides) */
+    json_t *patch = resize_patch(p, rz->old_limit, rz->request ? rz->old_request : 0);
+    struct recorder_ref ref = ref_of(p, ub);
+    rz->call = recorder_patch_pod(c->rec, &ref, true, patch, on_withdrawn, s);
+    json_decref(patch);
 }
 
 static void on_resize_timeout(evutil_socket_t fd, short what, void *arg)
@@ -454,7 +495,7 @@ static void on_resize_timeout(evutil_socket_t fd, short what, void *arg)
     (void)what;
     snprintf(why, sizeof why, "the kubelet had not run it %d s after the API server took it (%s)",
              RESIZE_WAIT_MS / 1000, pc_resize_name(s->gq.pod->resize));
-    resize_end(RUN(s)->c, s, false, why, NULL);
+    resize_give_up(RUN(s)->c, s, why);
 }
 
 static void on_resize_patched(void *arg, long status, const char *msg)
@@ -477,16 +518,31 @@ static void on_resize_patched(void *arg, long status, const char *msg)
     resize_watch(c, s); /* the watch may have shown it already */
 }
 
+/* The strategic merge patch of pods/NAME/resize: the target container's
+ * memory limit, and its request when `request` (0: left alone). */
+static json_t *resize_patch(const struct pc_pod *p, int64_t limit, int64_t request)
+{
+    char ub[PC_UID_BUF], ql[QTY_FMT_LEN], qr[QTY_FMT_LEN];
+    json_t *res = json_pack("{s:{s:s}}", "limits", "memory", qty_format(limit, ql));
+    if (request)
+        json_object_set_new(res, "requests", json_pack("{s:s}", "memory", qty_format(request, qr)));
+    return json_pack("{s:{s:s},s:{s:[{s:s,s:o}]}}", "metadata", "uid", pc_uid(p, ub), "spec",
+                     p->sh->sidecar ? "initContainers" : "containers", "name", p->sh->container,
+                     "resources", res);
+}
+
 /* plan.resize: PATCH pods/NAME/resize, the target container's memory limit
  * (and a Guaranteed pod's request with it). */
 static void resize_start(struct controller *c, struct podstate *s, const struct pl_plan *plan)
 {
     const struct pc_pod *p = s->gq.pod;
-    char ub[PC_UID_BUF], ql[QTY_FMT_LEN], qr[QTY_FMT_LEN], why[160];
+    char ub[PC_UID_BUF], why[160];
     struct resizing *rz = RUN(s)->rz = mb_xcalloc(1, sizeof *rz);
     rz->limit = plan->resize_limit;
     rz->budget = plan->resize_budget;
     rz->request = plan->resize_request;
+    rz->old_limit = p->sh->limit;
+    rz->old_request = p->sh->request;
     rz->restarts = p->restarts;
     if (fenced(c) || p->resize != PC_RZ_NONE) {
         /* shutting down: the next leader decides again; a resize someone
@@ -497,12 +553,7 @@ static void resize_start(struct controller *c, struct podstate *s, const struct 
         resize_end(c, s, false, why, NULL);
         return;
     }
-    json_t *res = json_pack("{s:{s:s}}", "limits", "memory", qty_format(rz->limit, ql));
-    if (rz->request)
-        json_object_set_new(res, "requests", json_pack("{s:s}", "memory", qty_format(rz->request, qr)));
-    json_t *patch = json_pack("{s:{s:s},s:{s:[{s:s,s:o}]}}", "metadata", "uid", pc_uid(p, ub), "spec",
-                              p->sh->sidecar ? "initContainers" : "containers", "name", p->sh->container,
-                              "resources", res);
+    json_t *patch = resize_patch(p, rz->limit, rz->request);
     struct recorder_ref ref = ref_of(p, ub);
     rz->call = recorder_patch_pod(c->rec, &ref, true, patch, on_resize_patched, s);
     json_decref(patch);

@@ -762,7 +762,7 @@ void pl_resize_done(struct pl_pod *pp, const struct pl_resize_result *r, struct 
     }
     pp->rz_refused = true;
     act(out, "resize", "refused");
-    say(out, true, "MemoryBudgetResized", "resize refused (%.200s): evicting as without the resize tier",
+    say(out, true, "MemoryBudgetResized", "resize refused (%.300s): evicting as without the resize tier",
         r->why && *r->why ? r->why : "no reason given");
 }
 

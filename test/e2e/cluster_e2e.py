@@ -729,11 +729,20 @@ def sc_resize_tier(ns):
     # 3. no room on the node: Deferred, refused, evicted
     refused = wait_until(lambda: [m for m in messages(ns, nname, "MemoryBudgetResized")
                                   if m.startswith("resize refused")], 150, 1)
-    check("noroom: the kubelet defers it; membudget says so and evicts as without the tier",
-          refused and "deferred" in refused[0], messages(ns, nname, "MemoryBudgetResized"))
-    check("noroom: evicted", wait_until(lambda: "MemoryBudgetEvicted" in reasons(ns, nname), 90, 1),
-          reasons(ns, nname))
+    check("noroom: the kubelet defers it; membudget says so and withdraws it",
+          refused and "deferred" in refused[0] and "withdrawn, the limit back to 128Mi" in refused[0],
+          messages(ns, nname, "MemoryBudgetResized"))
+    # (withdrawn: the kubelet, which retries a Deferred resize whenever the
+    # node has room, has nothing left to run)
     kubectl("-n", ns, "delete", "pod", "filler", "--wait=false", ok=False)
+    time.sleep(5)
+    check("noroom: its limit stays 128Mi (spec and status) once the node has room again",
+          lim(nname, "spec") == "128Mi" and lim(nname, "status") == "128Mi" and
+          "ResizeCompleted" not in reasons(ns, nname), (lim(nname, "spec"), lim(nname, "status"),
+                                                       reasons(ns, nname)))
+    control(nip, "held", 2)
+    check("noroom: past its evict tier, evicted as without the resize tier", wait_until(
+        lambda: "MemoryBudgetEvicted" in reasons(ns, nname), 90, 1), reasons(ns, nname))
     n = metrics_text_of_leader()
     check("membudget_actions_total counts the resizes (ok and refused)",
           'action="resize",result="ok"' in n and 'action="resize",result="refused"' in n,

@@ -671,6 +671,14 @@ START_TEST(test_executor_resize)
             mb_free(spec);
             mb_free(upd);
             mb_free(done);
+            if (how == PENDING) {
+                /* given up: withdrawn (the kubelet would run it once the node has room) */
+                struct fk_req *wd = NULL;
+                RUN_UNTIL(r.lp, (wd = fake_kapi_find(&r.api, "/pods/z/resize")), 100);
+                ck_assert_ptr_nonnull(wd);
+                ck_assert_msg(strstr(wd->body, "{\"limits\":{\"memory\":\"128Mi\"}}"), "%s", wd->body);
+                fake_kapi_answer(wd, 200, "{}");
+            }
         }
         if (how == RAN) {
             struct fk_req *b = NULL;
@@ -688,7 +696,8 @@ START_TEST(test_executor_resize)
             const char *why = how == REFUSED ? "resize refused (HTTP 403: pod z: node didn't have enough "
                                                "allocatable resources)"
                                              : "resize refused (the kubelet left it pending, deferred: Node "
-                                               "didn't have enough resource: memory)";
+                                               "didn't have enough resource: memory; withdrawn, the limit "
+                                               "back to 128Mi)";
             RUN_UNTIL(r.lp, events_with(&r, why), 100);
             ck_assert_msg(events_with(&r, why) == 1, "how %d: no '%s'", how, why);
             /* the evict tier goes on as without the resize tier */
@@ -699,7 +708,7 @@ START_TEST(test_executor_resize)
                 TICKS(&r, 1, ips, high, false);
             }
             ck_assert_uint_eq(evictions(&r, "z"), 1);
-            ck_assert_uint_eq(fake_kapi_count(&r.api, "PATCH", "/pods/z/resize"), 1);
+            ck_assert_uint_eq(fake_kapi_count(&r.api, "PATCH", "/pods/z/resize"), how == PENDING ? 2 : 1);
         }
         rig_stop(&r);
         mb_free(p);
