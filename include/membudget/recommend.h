@@ -42,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #define RC_BUCKETS 24
 #define RC_MIN_SCALE 20 /* the smallest range: [0, 1 MiB) */
@@ -100,6 +101,9 @@ struct rc_owner {
     uint32_t floor_s;      /* when it was last raised */
     uint32_t first_s;      /* when the first peak's window began */
     uint32_t last_s;       /* the last peak (the caller may also set it when it sees the owner) */
+    uint32_t changes;      /* peaks and floors taken (wraps): a checkpoint is due when it moved */
+    uint32_t saved;        /* the caller's: `changes` as last checkpointed */
+    uint32_t saved_s;      /* the caller's: when */
     struct rc_current cur;
     const char *ns, *kind, *name; /* in the same allocation */
 };
@@ -164,6 +168,29 @@ struct rc_owner *rc_next(const struct rc_table *t, size_t *pos);
 typedef void rc_gone_fn(void *ctx, const struct rc_owner *o);
 size_t rc_expire(struct rc_table *t, uint32_t now_s, uint32_t max_age_s, rc_gone_fn *gone,
                  void *ctx);
+
+/* --- checkpoints: the state a new leader reads back --------------------------
+ *
+ * An owner as JSON, its times as wall-clock seconds (a new leader's
+ * monotonic clock is another): `mono_now_s` and `wall_now_s` are one
+ * instant on this replica's two clocks. About 600 bytes:
+ *   {"v":1,"namespace":"shop","kind":"Deployment","name":"web",
+ *    "first":WALL,"last":WALL,"floor":{"kib":N,"at":WALL},
+ *    "peaks":{"scale":S,"ref":WALL,"n":N,"w":[24 weights]},"rss":{...},
+ *    "current":{"budget":B,"limit":L,"evictPercent":P,"countsHeap":false}}
+ */
+#define RC_CHECKPOINT_VERSION 1
+json_t *rc_checkpoint(const struct rc_owner *o, uint32_t mono_now_s, int64_t wall_now_s);
+
+/* A checkpoint into t: the owner made (or its state replaced) with the
+ * checkpoint's, times mapped onto this replica's monotonic clock (a time
+ * before its zero becomes 0). Returns the owner, or NULL with what is wrong
+ * in err (nothing changed). */
+struct rc_owner *rc_restore(struct rc_table *t, const json_t *j, uint32_t mono_now_s,
+                            int64_t wall_now_s, char *err, size_t errlen);
+
+/* A stable key for the owner's checkpoint object (FNV-1a of its names). */
+uint64_t rc_owner_hash(const struct rc_owner *o);
 
 size_t rc_count(const struct rc_table *t);
 size_t rc_bytes(const struct rc_table *t); /* heap bytes held (records and table) */

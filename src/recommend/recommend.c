@@ -215,6 +215,7 @@ enum rc_status rc_recommend(const struct rc_owner *o, const struct rc_conf *c, u
 void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, int64_t rss,
              uint32_t now_s)
 {
+    o->changes++;
     if (!o->h.peaks) /* the history starts with the first peak's window */
         o->first_s = now_s > c->window_s ? now_s - c->window_s : 0;
     rc_hist_add(&o->h, peak, now_s, c->half_life_s);
@@ -233,6 +234,7 @@ void rc_floor(struct rc_owner *o, const struct rc_conf *c, int64_t bytes, uint32
     if (kib * 1024.0 >= floor_now(o, c, now_s)) {
         o->floor_kib = (uint32_t)kib;
         o->floor_s = now_s;
+        o->changes++;
     }
 }
 
@@ -377,4 +379,126 @@ size_t rc_count(const struct rc_table *t)
 size_t rc_bytes(const struct rc_table *t)
 {
     return t->bytes + t->cap * sizeof *t->slot + sizeof *t;
+}
+
+/* --- checkpoints ---------------------------------------------------------------- */
+
+uint64_t rc_owner_hash(const struct rc_owner *o)
+{
+    return hash3(o->ns, o->kind, o->name);
+}
+
+static int64_t to_wall(uint32_t t, uint32_t mono_now_s, int64_t wall_now_s)
+{
+    return wall_now_s - ((int64_t)mono_now_s - (int64_t)t);
+}
+
+static uint32_t to_mono(int64_t w, uint32_t mono_now_s, int64_t wall_now_s)
+{
+    int64_t t = (int64_t)mono_now_s - (wall_now_s - w);
+    return t < 0 ? 0 : t > (int64_t)mono_now_s ? mono_now_s : (uint32_t)t;
+}
+
+static json_t *hist_json(const struct rc_hist *h, uint32_t mono_now_s, int64_t wall_now_s)
+{
+    json_t *w = json_array();
+    for (int i = 0; i < RC_BUCKETS; i++)
+        json_array_append_new(w, json_integer(h->w[i]));
+    return json_pack("{s:i,s:I,s:i,s:o}", "scale", (int)h->scale, "ref",
+                     (json_int_t)to_wall(h->ref_s, mono_now_s, wall_now_s), "n", (int)h->peaks, "w", w);
+}
+
+json_t *rc_checkpoint(const struct rc_owner *o, uint32_t mono_now_s, int64_t wall_now_s)
+{
+    return json_pack("{s:i,s:s,s:s,s:s,s:I,s:I,s:{s:I,s:I},s:o,s:o,s:{s:I,s:I,s:i,s:b}}", "v",
+                     RC_CHECKPOINT_VERSION, "namespace", o->ns, "kind", o->kind, "name", o->name,
+                     "first", (json_int_t)to_wall(o->first_s, mono_now_s, wall_now_s), "last",
+                     (json_int_t)to_wall(o->last_s, mono_now_s, wall_now_s), "floor", "kib",
+                     (json_int_t)o->floor_kib, "at", (json_int_t)to_wall(o->floor_s, mono_now_s, wall_now_s),
+                     "peaks", hist_json(&o->h, mono_now_s, wall_now_s), "rss",
+                     hist_json(&o->rss, mono_now_s, wall_now_s), "current", "budget",
+                     (json_int_t)o->cur.budget, "limit", (json_int_t)o->cur.limit, "evictPercent",
+                     (int)o->cur.evict_pct, "countsHeap", o->cur.counts_heap);
+}
+
+/* An integer member in [lo, hi]. */
+static bool int_in(const json_t *obj, const char *key, json_int_t lo, json_int_t hi, json_int_t *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return false;
+    *out = json_integer_value(v);
+    return true;
+}
+
+static bool hist_of(const json_t *j, struct rc_hist *h, uint32_t mono_now_s, int64_t wall_now_s,
+                    const char *what, char *err, size_t errlen)
+{
+    json_int_t scale, ref, n, w;
+    const json_t *ws = json_object_get(j, "w");
+    if (!json_is_object(j) || !int_in(j, "scale", 0, RC_MAX_SCALE, &scale) ||
+        (scale && scale < RC_MIN_SCALE) || !int_in(j, "ref", 0, INT64_MAX, &ref) ||
+        !int_in(j, "n", 0, UINT16_MAX, &n) || json_array_size(ws) != RC_BUCKETS) {
+        snprintf(err, errlen, "%s: not a histogram (scale 0 or %d..%d, ref, n, w: %d weights)", what,
+                 RC_MIN_SCALE, RC_MAX_SCALE, RC_BUCKETS);
+        return false;
+    }
+    memset(h, 0, sizeof *h);
+    for (int i = 0; i < RC_BUCKETS; i++) {
+        const json_t *v = json_array_get(ws, (size_t)i);
+        w = json_integer_value(v);
+        if (!json_is_integer(v) || w < 0 || w > UINT16_MAX) {
+            snprintf(err, errlen, "%s: weight %d is not 0..65535", what, i);
+            return false;
+        }
+        h->w[i] = (uint16_t)w;
+    }
+    h->scale = (uint8_t)scale;
+    h->peaks = (uint16_t)n;
+    h->ref_s = to_mono(ref, mono_now_s, wall_now_s);
+    return true;
+}
+
+struct rc_owner *rc_restore(struct rc_table *t, const json_t *j, uint32_t mono_now_s,
+                            int64_t wall_now_s, char *err, size_t errlen)
+{
+    json_int_t v, first, last, kib, at, budget, limit, evict;
+    const char *ns = json_string_value(json_object_get(j, "namespace"));
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    const char *name = json_string_value(json_object_get(j, "name"));
+    const json_t *fl = json_object_get(j, "floor"), *cur = json_object_get(j, "current");
+    struct rc_hist h, rss;
+    if (!json_is_object(j) || !int_in(j, "v", RC_CHECKPOINT_VERSION, RC_CHECKPOINT_VERSION, &v)) {
+        snprintf(err, errlen, "not a version %d checkpoint", RC_CHECKPOINT_VERSION);
+        return NULL;
+    }
+    if (!ns || !*ns || !kind || !*kind || !name || !*name || strlen(ns) > 63 || strlen(kind) > 63 ||
+        strlen(name) > 253) {
+        snprintf(err, errlen, "namespace, kind and name: non-empty strings (63, 63, 253 bytes at most)");
+        return NULL;
+    }
+    if (!int_in(j, "first", 0, INT64_MAX, &first) || !int_in(j, "last", 0, INT64_MAX, &last) ||
+        !int_in(fl, "kib", 0, UINT32_MAX, &kib) || !int_in(fl, "at", 0, INT64_MAX, &at) ||
+        !int_in(cur, "budget", 0, INT64_MAX, &budget) || !int_in(cur, "limit", 0, INT64_MAX, &limit) ||
+        !int_in(cur, "evictPercent", 0, 100, &evict) ||
+        !json_is_boolean(json_object_get(cur, "countsHeap"))) {
+        snprintf(err, errlen, "first, last, floor {kib, at} and current {budget, limit, evictPercent "
+                              "0..100, countsHeap}: missing or out of range");
+        return NULL;
+    }
+    if (!hist_of(json_object_get(j, "peaks"), &h, mono_now_s, wall_now_s, "peaks", err, errlen) ||
+        !hist_of(json_object_get(j, "rss"), &rss, mono_now_s, wall_now_s, "rss", err, errlen))
+        return NULL;
+    struct rc_owner *o = rc_owner(t, ns, kind, name);
+    o->h = h;
+    o->rss = rss;
+    o->first_s = to_mono(first, mono_now_s, wall_now_s);
+    o->last_s = to_mono(last, mono_now_s, wall_now_s);
+    o->floor_kib = (uint32_t)kib;
+    o->floor_s = to_mono(at, mono_now_s, wall_now_s);
+    o->cur = (struct rc_current){budget, limit, (unsigned)evict,
+                                 json_is_true(json_object_get(cur, "countsHeap"))};
+    o->saved = o->changes; /* what was read is what is saved */
+    o->saved_s = mono_now_s;
+    return o;
 }

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "membudget/alloc.h"
+#include "membudget/err.h"
+#include "membudget/jsonx.h"
 #include "membudget/gcshare.h"
 #include "membudget/recommend.h"
 #include "suites.h"
@@ -267,6 +270,74 @@ START_TEST(test_rc_table)
 }
 END_TEST
 
+/* A checkpoint read back on another replica, whose monotonic clock is
+ * another (here 9000 s behind, an hour later on the wall): the same
+ * recommendation, the times where they were on the wall. Then what a bad
+ * checkpoint is told. */
+START_TEST(test_rc_checkpoint)
+{
+    struct rc_conf c = {.margin_pct = 15, .half_life_s = 86400, .window_s = 300};
+    struct rc_table *t = rc_new(), *u = rc_new();
+    struct rc_owner *o = rc_owner(t, "shop", "Deployment", "web");
+    o->cur = (struct rc_current){512 * MIB, 1024 * MIB, 95, true};
+    uint32_t now = 20000;
+    for (int i = 0; i < 20; i++, now += 300)
+        rc_peak(o, &c, (300 + 7 * (i % 5)) * MIB, (340 + i) * MIB, now);
+    rc_floor(o, &c, 280 * MIB, now);
+    struct rc_rec a, b;
+    ck_assert_int_eq(rc_recommend(o, &c, now, &a), RC_OK);
+    int64_t wall = 1795000000;
+    json_t *j = rc_checkpoint(o, now, wall);
+    char *text = mb_json_dumps(j, JSON_COMPACT, NULL);
+    ck_assert_uint_lt(strlen(text), 1024);
+    json_t *back = json_loads(text, 0, NULL);
+    char err[200] = "";
+    uint32_t later = now - 9000 + 3600; /* the other replica, an hour on */
+    struct rc_owner *r = rc_restore(u, back, later, wall + 3600, err, sizeof err);
+    ck_assert_msg(r, "%s", err);
+    ck_assert_int_eq(rc_recommend(r, &c, later, &b), RC_OK);
+    ck_assert_int_eq(b.budget, a.budget);
+    ck_assert_int_eq(b.limit, a.limit);
+    ck_assert_int_eq(b.basis, a.basis);
+    ck_assert_uint_eq(b.peaks, a.peaks);
+    ck_assert_uint_eq(b.history_s, a.history_s + 3600);
+    ck_assert_uint_eq(r->last_s, o->last_s - 9000);
+    ck_assert_int_eq(r->cur.evict_pct, 95);
+    ck_assert(r->cur.counts_heap);
+    ck_assert_uint_eq(r->saved, r->changes); /* read back: nothing new to write */
+    /* a time before the other replica's zero is its zero */
+    struct rc_table *v = rc_new();
+    r = rc_restore(v, back, 100, wall, err, sizeof err);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->first_s, 0);
+    rc_free(v);
+    static const struct {
+        const char *key, *value, *says;
+    } BAD[] = {
+        {"v", "2", "not a version 1 checkpoint"},
+        {"name", "\"\"", "namespace, kind and name"},
+        {"first", "-1", "first, last, floor"},
+        {"current", "{\"budget\":1,\"limit\":2,\"evictPercent\":101,\"countsHeap\":true}", "evictPercent 0..100"},
+        {"peaks", "{\"scale\":3,\"ref\":1,\"n\":1,\"w\":[]}", "peaks: not a histogram"},
+        {"rss", "{\"scale\":20,\"ref\":1,\"n\":1,\"w\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,70000]}",
+         "rss: weight 23 is not 0..65535"},
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(BAD); i++) {
+        json_t *bad = json_deep_copy(back);
+        json_object_set_new(bad, BAD[i].key, json_loads(BAD[i].value, JSON_DECODE_ANY, NULL));
+        ck_assert_ptr_null(rc_restore(u, bad, later, wall, err, sizeof err));
+        ck_assert_msg(strstr(err, BAD[i].says), "%s: %s", BAD[i].key, err);
+        json_decref(bad);
+    }
+    ck_assert_uint_eq(rc_count(u), 1);
+    mb_free(text);
+    json_decref(j);
+    json_decref(back);
+    rc_free(t);
+    rc_free(u);
+}
+END_TEST
+
 Suite *signals_suite(void)
 {
     Suite *s = suite_create("signals");
@@ -280,6 +351,7 @@ Suite *signals_suite(void)
     tcase_add_test(tc, test_rc_window);
     tcase_add_loop_test(tc, test_rc_recommend, 0, (int)(sizeof REC_ROWS / sizeof REC_ROWS[0]));
     tcase_add_test(tc, test_rc_table);
+    tcase_add_test(tc, test_rc_checkpoint);
     suite_add_tcase(s, tc);
     return s;
 }
