@@ -60,6 +60,7 @@ struct cfg {
         unsigned margin_pct;     /* added to p95 of the peaks */
         uint64_t half_life_ms;   /* a peak's weight halves every half life */
         uint64_t peak_window_ms; /* one peak per pod per window */
+        uint64_t checkpoint_interval_ms; /* an owner's checkpoint at most this often; 0: none */
     } recommend;
     struct {
         enum cfg_source source;

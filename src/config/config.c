@@ -37,6 +37,7 @@ void cfg_defaults(struct cfg *c)
     c->recommend.margin_pct = 15;
     c->recommend.half_life_ms = 24ULL * 3600 * 1000;
     c->recommend.peak_window_ms = 5 * 60 * 1000;
+    c->recommend.checkpoint_interval_ms = 10 * 60 * 1000;
     c->usage.source = CFG_SOURCE_AUTO;
     c->usage.scrape_timeout_ms = cfg_default_scrape_timeout(c->sample_interval_ms);
     c->usage.max_concurrent_scrapes = 256;
@@ -144,6 +145,7 @@ static const struct key RECOMMEND_KEYS[] = {
     {"marginPercent", K_UINT, O(recommend.margin_pct), 0, 1000, NULL},
     {"halfLife", K_DURATION, O(recommend.half_life_ms), 1000, 90.0 * 86400000, NULL},
     {"peakWindow", K_DURATION, O(recommend.peak_window_ms), 1000, 86400000, NULL},
+    {"checkpointInterval", K_DURATION, O(recommend.checkpoint_interval_ms), 0, 86400000, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 static const struct key USAGE_KEYS[] = {

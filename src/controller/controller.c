@@ -498,6 +498,7 @@ void controller_set_leader(struct controller *c, bool leader)
         remedy_reset(c); /* the next leader continues from the cluster's record */
         return;
     }
+    insight_lead(c);
     size_t pos = 0;
     struct pc_pod *p;
     while ((p = pc_next(c->cache, &pos))) {

@@ -91,6 +91,14 @@ struct controller {
     struct rc_table *rc;
     struct rc_conf rcf;
     uint32_t rc_expired_at;
+    struct ckpt_call *ck;            /* checkpoint writes and deletes in flight (CKPT_INFLIGHT) */
+    uint64_t ck_list;                /* the list of checkpoints (a new leader's), in flight */
+    bool rc_restoring;               /* leading, checkpoints not yet read: samples do not count */
+    bool rc_clearing;                /* insight_reset: owners go, their checkpoints stay */
+    unsigned ck_tries;               /* lists of checkpoints that failed */
+    uint32_t ck_retry_at;
+    char ck_continue[512];           /* the list's next page */
+    struct mx_family *m_ckpt;
     struct mx_family *m_ooms, *m_oom_unprevented, *m_rec_budget, *m_rec_limit, *m_owner_budget,
         *m_owner_limit, *m_rec_bytes, *m_prof_bytes, *m_prof_deleted;
 };
@@ -122,6 +130,7 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp);
 void insight_cleanup(struct controller *c);
 void insight_collect(struct controller *c);
 void insight_reset(struct controller *c);
+void insight_lead(struct controller *c); /* leadership gained: read the checkpoints back */
 void insight_oom(struct controller *c, const struct pc_pod *p, const char *reason);
 void insight_sample(struct controller *c, struct podstate *s, const struct smp_result *r,
                     bool after_gc);

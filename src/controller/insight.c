@@ -7,14 +7,21 @@
  *   /debug/profiles   the captures on disk, newest first
  *
  * On the controller's thread. Recommendations are advice: nothing here
- * changes a pod. They are kept by the leader (which samples) and start
- * afresh on a new leader.
+ * changes a pod. They are kept by the leader (which samples), and
+ * checkpointed into ConfigMaps in membudget's own namespace (one per owner,
+ * recommend.h's checkpoint under "checkpoint.json", by server-side apply):
+ * an owner's at most once per recommend.checkpointInterval and only when it
+ * changed, CKPT_PER_TICK a second and CKPT_INFLIGHT in flight at most. A
+ * new leader lists them before its own samples count; an owner that
+ * expires takes its ConfigMap with it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "membudget/alloc.h"
 #include "membudget/jsonx.h"
+#include "membudget/kapi.h"
+#include "membudget/kobj.h"
 #include "membudget/log.h"
 #include "membudget/ops.h"
 #include "membudget/profstore.h"
@@ -32,6 +39,8 @@ static void owner_label(const struct rc_owner *o, char *out, size_t len)
 {
     snprintf(out, len, "%s/%s", o->kind, o->name);
 }
+
+static void ckpt_delete(struct controller *c, const struct rc_owner *o);
 
 /* --- the OOM ledger ------------------------------------------------------------- */
 
@@ -70,6 +79,8 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
                     bool after_gc)
 {
     const struct pc_pod *p = s->gq.pod;
+    if (c->rc_restoring)
+        return; /* the checkpoints first: a peak now would be overwritten */
     int64_t peak, rss_peak;
     bool closed = rc_window_feed(&RUN(s)->win, r->usage, r->rss, r->taken,
                                  c->cfg->recommend.peak_window_ms, &peak, &rss_peak);
@@ -99,10 +110,210 @@ static void forget(void *arg, const struct rc_owner *o)
     char owner[300];
     owner_label(o, owner, sizeof owner);
     const char *lv[] = {o->ns, owner};
+    if (!c->rc_clearing)
+        ckpt_delete(c, o); /* gone for good: so is its checkpoint */
     mx_delete(c->m_rec_budget, lv);
     mx_delete(c->m_rec_limit, lv);
     mx_delete(c->m_owner_budget, lv);
     mx_delete(c->m_owner_limit, lv);
+}
+
+/* --- checkpoints ------------------------------------------------------------------ */
+
+#define CKPT_INFLIGHT 8
+#define CKPT_PER_TICK 4
+#define CKPT_LIST_TRIES 3
+#define CKPT_RETRY_S 5
+#define CKPT_LABEL "membudget.io/recommendation"
+
+struct ckpt_call {
+    uint64_t id;                 /* 0: free */
+    struct controller *c;
+    bool del;
+    uint32_t changes;            /* a write: the owner's `changes` it carries */
+    char ns[64], kind[64], name[254];
+};
+
+static bool ckpt_on(const struct controller *c)
+{
+    return c->leader && c->cfg->recommend.checkpoint_interval_ms && *c->own_ns && !atomic_load(&c->fenced);
+}
+
+static void ckpt_name(const struct rc_owner *o, char *out, size_t len)
+{
+    snprintf(out, len, "membudget-rec-%016llx", (unsigned long long)rc_owner_hash(o));
+}
+
+static struct ckpt_call *ckpt_slot(struct controller *c, const struct rc_owner *o, bool del)
+{
+    for (size_t i = 0; i < CKPT_INFLIGHT; i++)
+        if (!c->ck[i].id) {
+            struct ckpt_call *k = &c->ck[i];
+            k->c = c;
+            k->del = del;
+            k->changes = o->changes;
+            snprintf(k->ns, sizeof k->ns, "%s", o->ns);
+            snprintf(k->kind, sizeof k->kind, "%s", o->kind);
+            snprintf(k->name, sizeof k->name, "%s", o->name);
+            return k;
+        }
+    return NULL;
+}
+
+static void on_ckpt(void *arg, const struct kapi_resp *r)
+{
+    struct ckpt_call *k = arg;
+    struct controller *c = k->c;
+    bool ok = r->err == MB_OK && ((r->status >= 200 && r->status < 300) || (k->del && r->status == 404));
+    const char *v[] = {k->del ? "delete" : "write", ok ? "ok" : "error"};
+    k->id = 0;
+    mx_add(c->m_ckpt, v, 1);
+    if (!ok) {
+        struct kobj_status st;
+        kobj_status_from_body(r->status, r->body, r->len, &st);
+        log_warn(k->del ? "recommendation checkpoint not deleted" : "recommendation checkpoint not written",
+                 "{s:s,s:s,s:s,s:i,s:s}", "namespace", k->ns, "kind", k->kind, "name", k->name, "status",
+                 (int)r->status, "error", r->err ? r->errmsg : st.message);
+        return; /* a write is tried again after the interval */
+    }
+    struct rc_owner *o = k->del ? NULL : rc_find(c->rc, k->ns, k->kind, k->name);
+    if (o)
+        o->saved = k->changes;
+}
+
+static void ckpt_write(struct controller *c, struct rc_owner *o)
+{
+    struct ckpt_call *k = ckpt_slot(c, o, false);
+    char name[64], path[256], owner[400];
+    if (!k)
+        return;
+    o->saved_s = secs(c); /* (tried: the next attempt waits the interval, whatever the answer) */
+    ckpt_name(o, name, sizeof name);
+    snprintf(owner, sizeof owner, "%s/%s/%s", o->ns, o->kind, o->name);
+    json_t *cp = rc_checkpoint(o, secs(c), (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000));
+    char *text = mb_json_dumps(cp, JSON_COMPACT, NULL);
+    json_decref(cp);
+    json_t *cm = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s},s:{s:s}},s:{s:s}}", "apiVersion", "v1", "kind",
+                           "ConfigMap", "metadata", "name", name, "namespace", c->own_ns, "labels",
+                           "app.kubernetes.io/name", "membudget", CKPT_LABEL, "true", "annotations",
+                           "membudget.io/owner", owner, "data", "checkpoint.json", text);
+    mb_free(text);
+    size_t len;
+    char *body = mb_json_dumps(cm, JSON_COMPACT, &len);
+    json_decref(cm);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s?fieldManager=membudget&force=true",
+             c->own_ns, name);
+    struct kapi_req req = {.method = "PATCH", .path = path, .content_type = "application/apply-patch+yaml",
+                           .body = body, .body_len = len};
+    k->id = kapi_submit(c->api, &req, on_ckpt, k);
+    mb_free(body);
+}
+
+static void ckpt_delete(struct controller *c, const struct rc_owner *o)
+{
+    struct ckpt_call *k;
+    char name[64], path[256];
+    if (!ckpt_on(c) || !(k = ckpt_slot(c, o, true)))
+        return; /* (a checkpoint left behind expires when a new leader reads it) */
+    ckpt_name(o, name, sizeof name);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s", c->own_ns, name);
+    struct kapi_req req = {.method = "DELETE", .path = path};
+    k->id = kapi_submit(c->api, &req, on_ckpt, k);
+}
+
+/* Every second: the owners whose checkpoint is due. */
+static void ckpt_tick(struct controller *c, uint32_t now)
+{
+    uint64_t every = c->cfg->recommend.checkpoint_interval_ms / 1000;
+    unsigned n = 0;
+    size_t pos = 0;
+    struct rc_owner *o;
+    if (!ckpt_on(c) || c->rc_restoring)
+        return;
+    while (n < CKPT_PER_TICK && (o = rc_next(c->rc, &pos)))
+        if (o->changes != o->saved && now - o->saved_s >= every && o->h.peaks) {
+            ckpt_write(c, o);
+            n++;
+        }
+}
+
+static void ckpt_list(struct controller *c);
+
+static void restored(struct controller *c, const char *how)
+{
+    c->rc_restoring = false;
+    c->ck_continue[0] = '\0';
+    log_info("recommendations: checkpoints read", "{s:s,s:I}", "result", how, "owners",
+             (json_int_t)rc_count(c->rc));
+}
+
+static void on_ckpt_list(void *arg, const struct kapi_resp *r)
+{
+    struct controller *c = arg;
+    c->ck_list = 0;
+    json_t *j = r->err == MB_OK && r->status == 200 ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+    if (!j) {
+        struct kobj_status st;
+        kobj_status_from_body(r->status, r->body, r->len, &st);
+        c->ck_tries++;
+        log_warn("recommendation checkpoints not read", "{s:i,s:s,s:i}", "status", (int)r->status, "error",
+                 r->err ? r->errmsg : st.message, "try", (int)c->ck_tries);
+        if (c->ck_tries >= CKPT_LIST_TRIES)
+            restored(c, "unreadable: starting afresh");
+        else
+            c->ck_retry_at = secs(c) + CKPT_RETRY_S;
+        return;
+    }
+    uint32_t now = secs(c);
+    int64_t wall = (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000);
+    uint64_t age = 2ULL * c->rcf.half_life_s;
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(j, "items"), i, item)
+    {
+        const char *name = kobj_str(item, "metadata.name");
+        const char *text = json_string_value(json_object_get(json_object_get(item, "data"), "checkpoint.json"));
+        json_t *cp = text ? json_loads(text, 0, NULL) : NULL;
+        char err[200] = "no data checkpoint.json, or not JSON";
+        struct rc_owner *o = cp ? rc_restore(c->rc, cp, now, wall, err, sizeof err) : NULL;
+        json_decref(cp);
+        if (!o) {
+            log_warn("recommendation checkpoint skipped", "{s:s,s:s}", "configmap", name ? name : "?",
+                     "why", err);
+            continue;
+        }
+        if (now - o->last_s > age) /* its pods gone for two half-lives: it goes as it would have */
+            rc_expire(c->rc, now, (uint32_t)(age > UINT32_MAX ? UINT32_MAX : age), forget, c);
+    }
+    const char *cont = kobj_continue(j);
+    snprintf(c->ck_continue, sizeof c->ck_continue, "%s", cont ? cont : "");
+    json_decref(j);
+    if (*c->ck_continue)
+        ckpt_list(c); /* the next page */
+    else
+        restored(c, "ok");
+}
+
+static void ckpt_list(struct controller *c)
+{
+    char path[800];
+    snprintf(path, sizeof path,
+             "/api/v1/namespaces/%s/configmaps?labelSelector=" CKPT_LABEL "%%3Dtrue&limit=500%s%s", c->own_ns,
+             *c->ck_continue ? "&continue=" : "", c->ck_continue);
+    struct kapi_req req = {.method = "GET", .path = path};
+    c->ck_list = kapi_submit(c->api, &req, on_ckpt_list, c);
+}
+
+void insight_lead(struct controller *c)
+{
+    c->ck_tries = 0;
+    c->ck_continue[0] = '\0';
+    if (!ckpt_on(c)) {
+        c->rc_restoring = false;
+        return;
+    }
+    c->rc_restoring = true;
+    ckpt_list(c);
 }
 
 /* Every second (remedy_collect): owners not sampled for two half-lives
@@ -110,6 +321,11 @@ static void forget(void *arg, const struct rc_owner *o)
 void insight_collect(struct controller *c)
 {
     uint32_t now = secs(c);
+    if (c->rc_restoring && !c->ck_list && c->ck_retry_at && now >= c->ck_retry_at) {
+        c->ck_retry_at = 0;
+        ckpt_list(c);
+    }
+    ckpt_tick(c, now);
     if (now - c->rc_expired_at < EXPIRE_EVERY_S)
         return;
     c->rc_expired_at = now;
@@ -120,10 +336,22 @@ void insight_collect(struct controller *c)
     mx_set(c->m_rec_bytes, NULL, (double)rc_bytes(c->rc));
 }
 
-/* Leadership lost: the next leader's samples make its own. */
+/* Leadership lost: the next leader reads the checkpoints back. */
 void insight_reset(struct controller *c)
 {
+    for (size_t i = 0; i < CKPT_INFLIGHT; i++)
+        if (c->ck[i].id) {
+            kapi_cancel(c->api, c->ck[i].id);
+            c->ck[i].id = 0;
+        }
+    if (c->ck_list)
+        kapi_cancel(c->api, c->ck_list);
+    c->ck_list = 0;
+    c->rc_restoring = false;
+    c->ck_retry_at = 0;
+    c->rc_clearing = true;
     rc_expire(c->rc, UINT32_MAX, 0, forget, c);
+    c->rc_clearing = false;
 }
 
 static int render_owners(void *arg, struct mb_buf *out, const char **content_type)
@@ -214,6 +442,7 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
 {
     static const char *const LO[] = {"namespace", "owner"}, *const LR[] = {"reason"};
     c->rc = rc_new();
+    c->ck = mb_xcalloc(CKPT_INFLIGHT, sizeof *c->ck);
     c->rcf.margin_pct = c->cfg->recommend.margin_pct;
     uint64_t hl = c->cfg->recommend.half_life_ms / 1000;
     c->rcf.half_life_s = hl > UINT32_MAX ? UINT32_MAX : hl ? (uint32_t)hl : 1;
@@ -244,6 +473,11 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
                                 "The memory limit of an owner's target container now.", 2, LO);
     c->m_rec_bytes = mx_gauge(c->mx, "membudget_recommender_bytes",
                               "Memory held by the recommendations (all owners).", 0, NULL);
+    static const char *const LC[] = {"op", "result"};
+    c->m_ckpt = mx_counter(c->mx, "membudget_recommendation_checkpoints_total",
+                           "Recommendation checkpoints (ConfigMaps in membudget's namespace) written and "
+                           "deleted, by op (write, delete) and result (ok, error).",
+                           2, LC);
     c->m_prof_bytes = mx_gauge(c->mx, "membudget_profile_dir_bytes",
                                "Bytes of captures in eviction.profileDir.", 0, NULL);
     c->m_prof_deleted = mx_counter(c->mx, "membudget_profiles_deleted_total",
@@ -258,6 +492,13 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
 
 void insight_cleanup(struct controller *c)
 {
+    for (size_t i = 0; c->ck && i < CKPT_INFLIGHT; i++)
+        if (c->ck[i].id)
+            kapi_cancel(c->api, c->ck[i].id);
+    if (c->ck_list)
+        kapi_cancel(c->api, c->ck_list);
+    mb_free(c->ck);
+    c->ck = NULL;
     rc_free(c->rc);
     c->rc = NULL;
 }

@@ -51,7 +51,7 @@ root = sys.argv[1]
 calls = set()
 for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/controller/gateq.c",
           "src/lrwatch/lrwatch.c",
-          "src/recorder/recorder.c",
+          "src/recorder/recorder.c", "src/controller/insight.c",
           "src/leader/leader.c", "src/sampler/sampler.c"]:
     text = open("%s/%s" % (root, f)).read()
     if "reflector" in f:   # list + watch of pods and namespaces (paths from controller.c)
@@ -63,6 +63,10 @@ for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/contr
         if "/pods/%s/eviction" in p: calls.add(("create", "", "pods/eviction"))
         if "/pods/%s/resize" in p: calls.add(("patch", "", "pods/resize"))
         if p.endswith("/pods/%s"): calls.add(("patch", "", "pods"))
+        # the recommender's checkpoints: server-side apply (patch, create when new), list, delete
+        if "/configmaps/%s?fieldManager" in p: calls |= {("patch", "", "configmaps"), ("create", "", "configmaps")}
+        if p.endswith("/configmaps/%s"): calls.add(("delete", "", "configmaps"))
+        if "/configmaps?labelSelector" in p: calls.add(("list", "", "configmaps"))
         if p.endswith("/events"): calls.add(("create", "", "events"))
         if "/events/%s" in p: calls.add(("patch", "", "events"))
         if "coordination.k8s.io" in p: calls |= {("get", "coordination.k8s.io", "leases"),
