@@ -244,8 +244,9 @@ def target(ip, path):
     return "http://%s:%d%s" % (ip, PORT, path)
 
 
-def control(ip, mode, rate=0):
-    return http("POST", target(ip, "/control"), {"mode": mode, "rate": rate})
+def control(ip, mode, rate=0, maxmib=0):
+    """The leaky target's mode and rate (and its cap, MiB, when maxmib)."""
+    return http("POST", target(ip, "/control"), {"mode": mode, "rate": rate, "max": maxmib})
 
 
 def metrics(ip):
@@ -740,7 +741,7 @@ def sc_resize_tier(ns):
           lim(nname, "spec") == "128Mi" and lim(nname, "status") == "128Mi" and
           "ResizeCompleted" not in reasons(ns, nname), (lim(nname, "spec"), lim(nname, "status"),
                                                        reasons(ns, nname)))
-    control(nip, "held", 2)
+    control(nip, "held", 2, maxmib=100)
     check("noroom: past its evict tier, evicted as without the resize tier", wait_until(
         lambda: "MemoryBudgetEvicted" in reasons(ns, nname), 90, 1), reasons(ns, nname))
     n = metrics_text_of_leader()
@@ -1496,6 +1497,63 @@ def sc_recommend(ns):
     host_scenario(run)
 
 
+def sc_recommend_failover(ns):
+    """Issue 25: recommendations survive failover. The installed membudget
+    (two replicas, in-cluster, recommend.peakWindow 1s and checkpointInterval
+    5s in cluster-config.yaml: 12 s of history make a recommendation) writes
+    each owner's state into a ConfigMap in its namespace; the leader's pod
+    is deleted; the new leader reads the checkpoints back before its own
+    samples count, and `membudget status --recommend` on it gives the same
+    recommendation at once."""
+    leaky_workload(ns, "recsteady", budget="64Mi", limit="128Mi", replicas=2)
+    ok = wait_until(lambda: len([p for p in pods_of(ns, "recsteady") if p["status"].get("podIP") and
+                                 p["status"].get("phase") == "Running"]) == 2, 120, 1)
+    if not check("a Deployment of 2 replicas runs", ok):
+        return
+    for p in pods_of(ns, "recsteady"):
+        control(p["status"]["podIP"], "steady", 30)
+
+    def row(addr):
+        """(REC-BUDGET, REC-LIMIT, BASIS) of the owner in `status --recommend` on addr."""
+        out = subprocess.run([BIN, "status", "--recommend", "--address", addr], capture_output=True,
+                             text=True, timeout=20)
+        for line in out.stdout.splitlines():
+            cols = line.split()
+            if len(cols) >= 12 and cols[0] == ns and cols[1] == "Deployment/recsteady" and \
+                    cols[5] != "-" and "history" not in line:
+                return (cols[5], cols[7], cols[11])
+        return None
+    first = leader()
+    before = wait_until(lambda: row(leader_metrics_addr()), 120, 2)
+    check("the leader recommends for Deployment/recsteady (%s)" % (before,), before)
+    owner = "%s/Deployment/recsteady" % ns
+
+    def checkpoint():
+        for cm in (kj("-n", "membudget", "configmaps", "-l", "membudget.io/recommendation=true")
+                   or {"items": []})["items"]:
+            if cm["metadata"].get("annotations", {}).get("membudget.io/owner") == owner:
+                return cm
+    cm = wait_until(checkpoint, 30, 1)
+    data = json.loads(cm["data"]["checkpoint.json"]) if cm else {}
+    check("its checkpoint is a ConfigMap in membudget's namespace (%d bytes), with its peaks" % (
+        len(cm["data"]["checkpoint.json"]) if cm else 0),
+        cm and data.get("v") == 1 and data.get("peaks", {}).get("n", 0) >= 6, cm)
+    before = row(leader_metrics_addr())
+    kubectl("-n", "membudget", "delete", "pod", first, "--wait=false")
+    new = wait_until(lambda: (lambda w: w if w and w != first else None)(leader()), 90, 0.5)
+    check("another replica leads (%s -> %s)" % (first, new), new)
+    addr = wait_until(lambda: new and leader_metrics_addr(), 30, 0.5)
+    after = wait_until(lambda: addr and row(addr), 20, 0.5)
+    check("the new leader's `status --recommend` gives the same recommendation at once: %s -> %s" % (
+        before, after), before and after == before)
+    n = metrics_text_of_leader()
+    check("membudget_recommendation_checkpoints_total counts the writes",
+          'membudget_recommendation_checkpoints_total{op="write",result="ok"}' in n or
+          wait_until(lambda: 'op="write",result="ok"' in metrics_text_of_leader(), 20, 1),
+          [l for l in n.splitlines() if "checkpoint" in l])
+    kubectl("-n", ns, "delete", "deployment", "recsteady", "--wait=false", ok=False)
+
+
 def set_usage(usages):
     """test/bench/responder's usages from now on ({IP: bytes, "*": bytes})."""
     port = int(os.environ.get("MB_FAKE_PORT", "19000"))
@@ -1958,7 +2016,7 @@ SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_re
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
              sc_series_limit, sc_oom_ledger, sc_leader_election, sc_failover_continuity,
-             sc_certs, sc_hung_and_lying]
+             sc_certs, sc_hung_and_lying, sc_recommend_failover]
 
 
 # Scenarios run only when named (E2E_ONLY=...): none now. (last_chance_gc was,

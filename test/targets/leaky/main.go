@@ -4,7 +4,8 @@
 //
 //	leaky --listen 127.0.0.2:6060 --mode held --rate 4 --max 512
 //
-// Modes (also settable at run time: POST /control {"mode":"garbage","rate":8}):
+// Modes (also settable at run time: POST /control {"mode":"garbage","rate":8},
+// with "max": MiB to move the cap):
 //
 //	idle        allocate nothing
 //	garbage     allocate rate MiB/s of garbage with the automatic GC off:
@@ -164,12 +165,19 @@ func main() {
 		var c struct {
 			Mode string  `json:"mode"`
 			Rate float64 `json:"rate"`
+			Max  int     `json:"max"` // MiB; 0 keeps --max
 		}
-		if r.Method != http.MethodPost || json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&c) != nil {
-			http.Error(w, `POST {"mode":"...","rate":N}`, http.StatusBadRequest)
+		if r.Method != http.MethodPost || json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&c) != nil ||
+			c.Max < 0 || c.Max > 4096 {
+			http.Error(w, `POST {"mode":"...","rate":N,"max":MiB (0..4096, 0: unchanged)}`, http.StatusBadRequest)
 			return
 		}
 		s.setMode(c.Mode, c.Rate)
+		if c.Max > 0 {
+			s.mu.Lock()
+			s.max = c.Max
+			s.mu.Unlock()
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
