@@ -1546,6 +1546,10 @@ def sc_recommend_failover(ns):
     after = wait_until(lambda: addr and row(addr), 20, 0.5)
     check("the new leader's `status --recommend` gives the same recommendation at once: %s -> %s" % (
         before, after), before and after == before)
+    logs = kubectl("-n", "membudget", "logs", new, ok=False).stdout if new else ""
+    read = [json.loads(l) for l in logs.splitlines() if "checkpoints read" in l]
+    check("... read back from the checkpoints when it began to lead (its log)",
+          read and read[0].get("result") == "ok" and read[0].get("owners", 0) >= 1, read)
     n = metrics_text_of_leader()
     check("membudget_recommendation_checkpoints_total counts the writes",
           'membudget_recommendation_checkpoints_total{op="write",result="ok"}' in n or
