@@ -367,6 +367,12 @@ static void resize_end(struct controller *c, struct podstate *s, bool ok, const 
                        const char *budget_err)
 {
     struct resizing *rz = RUN(s)->rz;
+    char w[sizeof rz->why], b[400];
+    /* (copied: `why` may be rz's own, freed below) */
+    snprintf(w, sizeof w, "%s", why ? why : "");
+    snprintf(b, sizeof b, "%s", budget_err ? budget_err : "");
+    why = w;
+    budget_err = budget_err ? b : NULL;
     struct pl_resize_result r = {.ok = ok,
                                  .limit = rz->limit,
                                  .budget = rz->budget,
