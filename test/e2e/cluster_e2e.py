@@ -661,8 +661,12 @@ def sc_resize_tier(ns):
     # its request is its limit: a resize asks the node for 32Mi more
     noroom = start_target(ns, "noroom", budget="64Mi", limit="128Mi", maxmib=54, request="128Mi",
                           tiers="throttle=75,gc=78,evict=95", ann=mx)
-    if not plateau or not leak or not noroom:
+    # 20Gi requested (held, not used): its step, 25Gi, is more than the node has at all
+    toobig = start_target(ns, "toobig", budget="64Mi", limit="20Gi", maxmib=54, request="20Gi",
+                          tiers="throttle=75,gc=78,evict=95", ann={"membudget.io/max-limit": "32Gi"})
+    if not plateau or not leak or not noroom or not toobig:
         return
+    _, tname, tip = toobig
     pod0, pname, pip = plateau
     lpod, lname, lip = leak
     npod, nname, nip = noroom
@@ -687,6 +691,7 @@ def sc_resize_tier(ns):
     control(pip, "steady", 8)
     control(lip, "held", 1)
     control(nip, "steady", 8)
+    control(tip, "steady", 8)
 
     def lim(name, where):
         p = kj("-n", ns, "pod", name)
@@ -744,6 +749,13 @@ def sc_resize_tier(ns):
     control(nip, "held", 2, maxmib=100)
     check("noroom: past its evict tier, evicted as without the resize tier", wait_until(
         lambda: "MemoryBudgetEvicted" in reasons(ns, nname), 90, 1), reasons(ns, nname))
+    # 4. more than the node has: the API server refuses it outright (no Infeasible to wait for)
+    big = wait_until(lambda: [m for m in messages(ns, tname, "MemoryBudgetResized")
+                              if m.startswith("resize refused")], 120, 1)
+    check("toobig: the API server refuses a step past the node's allocatable (HTTP 403), its limit stays",
+          big and "HTTP 403" in big[0] and "allocatable" in big[0] and lim(tname, "spec") == "20Gi",
+          messages(ns, tname, "MemoryBudgetResized"))
+    control(tip, "idle")
     n = metrics_text_of_leader()
     check("membudget_actions_total counts the resizes (ok and refused)",
           'action="resize",result="ok"' in n and 'action="resize",result="refused"' in n,
