@@ -487,6 +487,12 @@ static void resize_give_up(struct controller *c, struct podstate *s, const char 
     if (rz->timer)
         event_del(rz->timer);
     rz->budget_phase = true; /* (the watch no longer decides) */
+    if (fenced(c)) {
+        size_t n = strlen(rz->why);
+        snprintf(rz->why + n, sizeof rz->why - n, "; not withdrawn: membudget is shutting down");
+        resize_end(c, s, false, rz->why, NULL);
+        return;
+    }
     json_t *patch = resize_patch(p, rz->old_limit, rz->request ? rz->old_request : 0);
     struct recorder_ref ref = ref_of(p, ub);
     rz->call = recorder_patch_pod(c->rec, &ref, true, patch, on_withdrawn, s);
@@ -553,9 +559,11 @@ static void resize_start(struct controller *c, struct podstate *s, const struct 
     if (fenced(c) || p->resize != PC_RZ_NONE) {
         /* shutting down: the next leader decides again; a resize someone
          * else started: its outcome is not ours to wait for */
-        snprintf(why, sizeof why, fenced(c) ? "not asked: membudget is shutting down"
-                                             : "not asked: a resize is already under way (%s)",
-                 pc_resize_name(p->resize));
+        if (fenced(c))
+            snprintf(why, sizeof why, "not asked: membudget is shutting down");
+        else
+            snprintf(why, sizeof why, "not asked: a resize is already under way (%s)",
+                     pc_resize_name(p->resize));
         resize_end(c, s, false, why, NULL);
         return;
     }
