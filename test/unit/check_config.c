@@ -38,6 +38,7 @@ START_TEST(test_cfg_defaults_and_empty)
     ck_assert_uint_eq(c.recommend.margin_pct, 15);
     ck_assert_uint_eq(c.recommend.half_life_ms, 86400000);
     ck_assert_uint_eq(c.recommend.peak_window_ms, 300000);
+    ck_assert_uint_eq(c.recommend.checkpoint_interval_ms, 600000);
     ck_assert(!c.usage.allow_loopback);
     ck_assert(!c.usage.allow_host_network);
     ck_assert_uint_eq(c.excluded.n, 3);
@@ -90,6 +91,7 @@ START_TEST(test_cfg_every_key)
     ck_assert_uint_eq(c.recommend.margin_pct, 20);
     ck_assert_uint_eq(c.recommend.half_life_ms, 12 * 3600000);
     ck_assert_uint_eq(c.recommend.peak_window_ms, 60000);
+    ck_assert_uint_eq(c.recommend.checkpoint_interval_ms, 0); /* off */
     ck_assert(c.usage.allow_loopback);
     ck_assert(c.usage.allow_host_network);
     /* the file's list replaces the default, the built-ins still hold */
@@ -121,6 +123,7 @@ static const struct {
     {"gcThrash: {percent: 0}\n", "t.yaml:1:21: gcThrash.percent: 0 is out of range [1, 100]"},
     {"eviction: {profileDirMaxBytes: 1Ki}\n", "t.yaml:1:32: eviction.profileDirMaxBytes: 1Ki is out of range"},
     {"recommend: {halfLife: 10ms}\n", "t.yaml:1:23: recommend.halfLife: 10ms is out of range"},
+    {"recommend: {checkpointInterval: 25h}\n", "t.yaml:1:33: recommend.checkpointInterval: 25h is out of range"},
     {"admission: [1]\n", "t.yaml:1:12: admission: expected a mapping, got a sequence"},
     {"sampleInterval: 15\n", "t.yaml:1:17: sampleInterval: expected a duration"},
     {"sampleInterval: 10ms\n", "t.yaml:1:17: sampleInterval: 10ms is out of range"},
