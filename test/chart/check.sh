@@ -115,10 +115,11 @@ out=$("$bin" policy render --config /nonexistent 2>&1)
     && ok "deploy/optional/admission-policies.yaml is what membudget policy render prints" \
     || bad "deploy/optional/admission-policies.yaml is what membudget policy render prints (make it again: bin/membudget policy render > deploy/optional/admission-policies.yaml)"
 count() { grep -c "^kind: $2\$" "$work/$1.yaml"; }
-[ "$(count default ValidatingAdmissionPolicy)" = 0 ] && [ "$(count default ValidatingWebhookConfiguration)" = 1 ] &&
-    [ "$(count admission-policy ValidatingAdmissionPolicy)" = 2 ] && [ "$(count admission-policy MutatingAdmissionPolicyBinding)" = 2 ] &&
+# (every mode has one more ValidatingAdmissionPolicy: membudget-writes, the guard on its own pod writes)
+[ "$(count default ValidatingAdmissionPolicy)" = 1 ] && [ "$(count default ValidatingWebhookConfiguration)" = 1 ] &&
+    [ "$(count admission-policy ValidatingAdmissionPolicy)" = 3 ] && [ "$(count admission-policy MutatingAdmissionPolicyBinding)" = 2 ] &&
     [ "$(count admission-policy ValidatingWebhookConfiguration)" = 0 ] && [ "$(count admission-policy MutatingWebhookConfiguration)" = 0 ] &&
-    [ "$(count admission-both ValidatingAdmissionPolicy)" = 2 ] && [ "$(count admission-both MutatingWebhookConfiguration)" = 1 ] \
+    [ "$(count admission-both ValidatingAdmissionPolicy)" = 3 ] && [ "$(count admission-both MutatingWebhookConfiguration)" = 1 ] \
     && ok "admission.mode: webhook renders the webhooks only, policy the policies only, both both" \
     || bad "admission.mode: webhook renders the webhooks only, policy the policies only, both both"
 grep -q '75 > 0' "$work/admission-both.yaml" && grep -q '&& false$' "$work/admission-both.yaml" &&
@@ -154,10 +155,16 @@ def find(items, kind, name=None):
             return o
 chart, dep = objs(w + "/chart.json"), objs(w + "/deploy.json")
 problems = []
-for kind, name in (("ClusterRole", "membudget"), ("Role", "membudget-leader-election")):
+for kind, name in (("ClusterRole", "membudget"), ("Role", "membudget-leader-election"),
+                   ("Role", "membudget-checkpoints")):
     a, b = find(chart, kind, name), find(dep, kind, name)
     if not a or not b or a["rules"] != b["rules"]:
         problems.append("%s %s rules differ" % (kind, name))
+# the guard on membudget's own pod writes: the same policy (the username is the release's)
+a, b = find(chart, "ValidatingAdmissionPolicy", "membudget-writes"), find(dep, "ValidatingAdmissionPolicy", "membudget-writes")
+if not a or not b or a["spec"] != b["spec"]:
+    problems.append("ValidatingAdmissionPolicy membudget-writes differs:\n%s\n%s" % (
+        json.dumps(a and a["spec"])[:600], json.dumps(b and b["spec"])[:600]))
 for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
     a, b = find(chart, kind, "00-membudget"), find(dep, kind, "00-membudget")
     if not a or not b or a["webhooks"] != b["webhooks"]:

@@ -812,6 +812,19 @@ def sc_rbac_and_writes(ns):
                    "application/strategic-merge-patch+json")
     check("the gate condition membudget wrote passes strict server-side dry-run",
           st == 200, (st, body))
+    # pods: patch (the resize tier's budget annotation) is held to that annotation by the
+    # API server itself (ValidatingAdmissionPolicy membudget-writes)
+    sa = ["--as", "system:serviceaccount:membudget:membudget"]
+    p = kubectl("-n", ns, "annotate", "pod", name, "--overwrite", "membudget.io/budget=65Mi",
+                "--dry-run=server", *sa, ok=False)
+    check("membudget's ServiceAccount may change a pod's budget annotation", p.returncode == 0, p.stderr)
+    for what in (["label", "pod", name, "stolen=yes"],
+                 ["annotate", "pod", name, "other.io/x=y"],
+                 ["patch", "pod", name, "-p", json.dumps({"spec": {"activeDeadlineSeconds": 5}})]):
+        p = kubectl("-n", ns, *what, "--dry-run=server", *sa, ok=False)
+        check("... and nothing else of it (%s): refused by the membudget-writes policy" % what[0],
+              p.returncode != 0 and "may change only the membudget.io/budget annotation" in p.stderr,
+              p.stderr)
     evs = [e for e in events(ns, name) if e["reason"].startswith("MemoryBudget")]
     check("membudget wrote Events about it", evs, reasons(ns, name))
     for e in evs[:3]:
