@@ -670,8 +670,19 @@ def sc_resize_tier(ns):
     pod0, pname, pip = plateau
     lpod, lname, lip = leak
     npod, nname, nip = noroom
-    # what is left of the node's memory for requests, taken by a filler
-    node = kj("node", pod0["spec"]["nodeName"])
+    # what is left of the node's memory for requests, taken by a filler; first
+    # the pods of earlier scenarios go (their requests count until they are gone,
+    # and freed later they would make room for the resize that must not fit)
+    nodename = pod0["spec"]["nodeName"]
+
+    def settled():
+        terminating = {n["metadata"]["name"] for n in (kj("namespaces") or {"items": []})["items"]
+                       if n["status"].get("phase") == "Terminating"}
+        pods = (kj("pods", "-A", "--field-selector", "spec.nodeName=" + nodename) or {"items": []})["items"]
+        return not [p for p in pods if p["metadata"].get("deletionTimestamp") or
+                    p["metadata"]["namespace"] in terminating]
+    check("the node's pods of earlier scenarios are gone", wait_until(settled, 300, 2))
+    node = kj("node", nodename)
     alloc = qty_bytes(node["status"]["allocatable"]["memory"])
     used = 0
     for p in (kj("pods", "-A", "--field-selector", "spec.nodeName=" + node["metadata"]["name"])
