@@ -149,10 +149,23 @@ run_with_progress() {
 
 # --- processes (of the cluster in $dir) ---------------------------------------
 # running NAME: true when DIR/run/NAME.pid names a live process of ours.
+# A process in the middle of an exec (bash's child becoming setsid, setsid
+# becoming the component) cannot have its cmdline read for a moment (read
+# error ESRCH, or nothing): read again then, for up to a second, rather than
+# take it for gone. (This was `tr < cmdline | grep` under pipefail: tr's read
+# error made a running component "exited before healthy", in CI for etcd and
+# here once for kube-proxy, with nothing in its log.)
 running() {
-    local pid
+    local pid cmd i
     pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -- "$dir" > /dev/null
+    [ -n "$pid" ] || return 1
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        [ -r "/proc/$pid/cmdline" ] || return 1
+        cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline")
+        [ -n "$cmd" ] && break
+        sleep 0.05
+    done
+    grep -- "$dir" <<< "$cmd" > /dev/null
 }
 # port_free PORT [ADDR]: nothing but us listens there.
 port_free() {
