@@ -1587,6 +1587,10 @@ def sc_recommend_failover(ns):
         return r if r and n is not None and str(n) == r[3] else None
     before = wait_until(current, 30, 1)
     check("the last checkpoint holds every peak the leader has (%s)" % (before and before[3]), before)
+    n = metrics_text_of_leader()
+    check("membudget_recommendation_checkpoints_total counts the leader's writes",
+          'membudget_recommendation_checkpoints_total{op="write",result="ok"}' in n,
+          [l for l in n.splitlines() if "checkpoint" in l])
     kubectl("-n", "membudget", "delete", "pod", first, "--wait=false")
     new = wait_until(lambda: (lambda w: w if w and w != first else None)(leader()), 90, 0.5)
     check("another replica leads (%s -> %s)" % (first, new), new)
@@ -1598,11 +1602,6 @@ def sc_recommend_failover(ns):
     read = [json.loads(l) for l in logs.splitlines() if "checkpoints read" in l]
     check("... read back from the checkpoints when it began to lead (its log)",
           read and read[0].get("result") == "ok" and read[0].get("owners", 0) >= 1, read)
-    n = metrics_text_of_leader()
-    check("membudget_recommendation_checkpoints_total counts the writes",
-          'membudget_recommendation_checkpoints_total{op="write",result="ok"}' in n or
-          wait_until(lambda: 'op="write",result="ok"' in metrics_text_of_leader(), 20, 1),
-          [l for l in n.splitlines() if "checkpoint" in l])
     kubectl("-n", ns, "delete", "deployment", "recsteady", "--wait=false", ok=False)
 
 
