@@ -1589,7 +1589,8 @@ def sc_recommend_failover(ns):
     check("the last checkpoint holds every peak the leader has (%s)" % (before and before[3]), before)
     n = metrics_text_of_leader()
     check("membudget_recommendation_checkpoints_total counts the leader's writes",
-          'membudget_recommendation_checkpoints_total{op="write",result="ok"}' in n,
+          any(l.startswith("membudget_recommendation_checkpoints_total{") and 'op="write"' in l and
+              'result="ok"' in l for l in n.splitlines()),
           [l for l in n.splitlines() if "checkpoint" in l])
     kubectl("-n", "membudget", "delete", "pod", first, "--wait=false")
     new = wait_until(lambda: (lambda w: w if w and w != first else None)(leader()), 90, 0.5)
