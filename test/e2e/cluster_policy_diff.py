@@ -243,6 +243,8 @@ def both_at_once(api, chart):
          *[x for kv in policy_cases.ROUND2_RESET for x in ("--set", kv)], "--wait", "--timeout", "5m")
     cfgs = kubectl("get", "validatingwebhookconfiguration,mutatingwebhookconfiguration,validatingadmissionpolicy,"
                    "mutatingadmissionpolicy", "-l", "app.kubernetes.io/name=membudget", "-o", "name").stdout.split()
+    # (membudget-writes, the guard on membudget's own pod writes, is there in every mode)
+    cfgs = [c for c in cfgs if not c.endswith("/membudget-writes")]
     check("admission.mode=both: the webhooks and the policies are installed (%d objects)" % len(cfgs),
           len(cfgs) == 6, cfgs)
 
