@@ -209,9 +209,8 @@ how_ended() {
 }
 # wait_until LABEL SECONDS NAME CMD...: polls CMD every half second; fails
 # with NAME's last log lines and how it ended when NAME died or time ran out.
-# A NAME killed by a signal before LABEL (by nothing of ours: seen once in CI,
-# etcd gone in its first second without a line in its log) is started again,
-# once, and says so.
+# A NAME killed by a signal before LABEL (an OOM kill, a stray kill: nothing
+# of ours sends one) is started again, once, and says so.
 wait_until() {
     local label=$1 limit=$2 name=$3 t0=$SECONDS how again=0; shift 3
     until "$@" > /dev/null 2>&1; do
