@@ -243,6 +243,7 @@ static void restored(struct controller *c, const char *how)
 {
     c->rc_restoring = false;
     c->ck_continue[0] = '\0';
+    c->rc_expired_at = 0; /* the next tick forgets (and deletes) what was read back stale */
     log_info("recommendations: checkpoints read", "{s:s,s:I}", "result", how, "owners",
              (json_int_t)rc_count(c->rc));
 }
@@ -266,7 +267,6 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
     }
     uint32_t now = secs(c);
     int64_t wall = (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000);
-    uint64_t age = 2ULL * c->rcf.half_life_s;
     size_t i;
     json_t *item;
     json_array_foreach(json_object_get(j, "items"), i, item)
@@ -277,13 +277,9 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
         char err[200] = "no data checkpoint.json, or not JSON";
         struct rc_owner *o = cp ? rc_restore(c->rc, cp, now, wall, err, sizeof err) : NULL;
         json_decref(cp);
-        if (!o) {
+        if (!o)
             log_warn("recommendation checkpoint skipped", "{s:s,s:s}", "configmap", name ? name : "?",
                      "why", err);
-            continue;
-        }
-        if (now - o->last_s > age) /* its pods gone for two half-lives: it goes as it would have */
-            rc_expire(c->rc, now, (uint32_t)(age > UINT32_MAX ? UINT32_MAX : age), forget, c);
     }
     const char *cont = kobj_continue(j);
     snprintf(c->ck_continue, sizeof c->ck_continue, "%s", cont ? cont : "");

@@ -156,10 +156,10 @@ run_with_progress() {
 # error made a running component "exited before healthy", in CI for etcd and
 # here once for kube-proxy, with nothing in its log.)
 running() {
-    local pid cmd i
+    local pid cmd
     pid=$(cat "$dir/run/$1.pid" 2>/dev/null) || return 1
     [ -n "$pid" ] || return 1
-    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    for _ in $(seq 20); do
         [ -r "/proc/$pid/cmdline" ] || return 1
         cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline")
         [ -n "$cmd" ] && break

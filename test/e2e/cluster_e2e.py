@@ -602,6 +602,18 @@ def sc_api_paths(ns):
           (env.get("KUBERNETES_SERVICE_HOST"), svc and svc["spec"]["clusterIP"]))
 
 
+def memory_limit(ns, name, where):
+    """The app container's memory limit as the pod's spec ("spec") or the
+    kubelet ("status": status.containerStatuses[].resources) has it."""
+    p = kj("-n", ns, "pod", name)
+    if where == "spec":
+        return p["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    for cs in p["status"].get("containerStatuses") or []:
+        if cs["name"] == "app":
+            return ((cs.get("resources") or {}).get("limits") or {}).get("memory")
+    return None
+
+
 def sc_resize(ns):
     """6. An in-place resize (pods/resize) goes through membudget's rules: below
     the budget it is refused; above it, it is applied by the kubelet; a new
@@ -622,14 +634,8 @@ def sc_resize(ns):
     p = resize("256Mi")
     check("a resize above the budget is admitted", p.returncode == 0, p.stderr)
 
-    def applied():
-        p = kj("-n", ns, "pod", name)
-        for cs in p["status"].get("containerStatuses") or []:
-            lim = ((cs.get("resources") or {}).get("limits") or {}).get("memory")
-            if lim == "256Mi":
-                return p
     check("the kubelet resized the running container in place (status resources, no restart)",
-          wait_until(applied, 60, 0.5) and
+          wait_until(lambda: memory_limit(ns, name, "status") == "256Mi", 60, 0.5) and
           kj("-n", ns, "pod", name)["status"]["containerStatuses"][0]["restartCount"] == 0)
     kubectl("-n", ns, "annotate", "pod", name, "--overwrite", "membudget.io/budget=192Mi")
     check("the new budget reaches the running process: GOMEMLIMIT 192Mi (POST membudget.io/memlimit)",
@@ -704,12 +710,6 @@ def sc_resize_tier(ns):
     control(nip, "steady", 8)
     control(tip, "steady", 8)
 
-    def lim(name, where):
-        p = kj("-n", ns, "pod", name)
-        if where == "spec":
-            return p["spec"]["containers"][0]["resources"]["limits"]["memory"]
-        cs = (p["status"].get("containerStatuses") or [{}])[0]
-        return ((cs.get("resources") or {}).get("limits") or {}).get("memory")
     # 1. the plateau: resized, not evicted
     said = wait_until(lambda: messages(ns, pname, "MemoryBudgetResized"), 120, 1)
     check("plateau: MemoryBudgetResized says what it raises and why", said and
@@ -717,8 +717,8 @@ def sc_resize_tier(ns):
                              "budget 64Mi -> 80Mi:") and "no leak suspected" in said[0],
           (said, reasons(ns, pname)))
     check("plateau: the kubelet runs the new limit (status.containerStatuses[].resources 160Mi)",
-          wait_until(lambda: lim(pname, "status") == "160Mi", 60, 0.5),
-          (lim(pname, "spec"), lim(pname, "status")))
+          wait_until(lambda: memory_limit(ns, pname, "status") == "160Mi", 60, 0.5),
+          (memory_limit(ns, pname, "spec"), memory_limit(ns, pname, "status")))
     p = kj("-n", ns, "pod", pname)
     check("plateau: the same pod, its container not restarted (restartCount 0)",
           p["metadata"]["uid"] == pod0["metadata"]["uid"] and
@@ -742,7 +742,8 @@ def sc_resize_tier(ns):
         "MemoryBudgetLeakSuspected" in reasons(ns, lname), reasons(ns, lname))
     check("leak: never resized (no MemoryBudgetResized, its limit still 128Mi)",
           "MemoryBudgetResized" not in reasons(ns, lname) and
-          (kj("-n", ns, "pod", lname) is None or lim(lname, "spec") == "128Mi"), reasons(ns, lname))
+          (kj("-n", ns, "pod", lname) is None or memory_limit(ns, lname, "spec") == "128Mi"),
+          reasons(ns, lname))
     # 3. no room on the node: Deferred, refused, evicted
     refused = wait_until(lambda: [m for m in messages(ns, nname, "MemoryBudgetResized")
                                   if m.startswith("resize refused")], 150, 1)
@@ -753,10 +754,10 @@ def sc_resize_tier(ns):
     # node has room, has nothing left to run)
     kubectl("-n", ns, "delete", "pod", "filler", "--wait=false", ok=False)
     time.sleep(5)
+    now = (memory_limit(ns, nname, "spec"), memory_limit(ns, nname, "status"))
     check("noroom: its limit stays 128Mi (spec and status) once the node has room again",
-          lim(nname, "spec") == "128Mi" and lim(nname, "status") == "128Mi" and
-          "ResizeCompleted" not in reasons(ns, nname), (lim(nname, "spec"), lim(nname, "status"),
-                                                       reasons(ns, nname)))
+          now == ("128Mi", "128Mi") and "ResizeCompleted" not in reasons(ns, nname),
+          (now, reasons(ns, nname)))
     control(nip, "held", 2, maxmib=100)
     check("noroom: past its evict tier, evicted as without the resize tier", wait_until(
         lambda: "MemoryBudgetEvicted" in reasons(ns, nname), 90, 1), reasons(ns, nname))
@@ -764,7 +765,8 @@ def sc_resize_tier(ns):
     big = wait_until(lambda: [m for m in messages(ns, tname, "MemoryBudgetResized")
                               if m.startswith("resize refused")], 120, 1)
     check("toobig: the API server refuses a step past the node's allocatable (HTTP 403), its limit stays",
-          big and "HTTP 403" in big[0] and "allocatable" in big[0] and lim(tname, "spec") == "20Gi",
+          big and "HTTP 403" in big[0] and "allocatable" in big[0] and
+          memory_limit(ns, tname, "spec") == "20Gi",
           messages(ns, tname, "MemoryBudgetResized"))
     control(tip, "idle")
     n = metrics_text_of_leader()
