@@ -13,7 +13,8 @@ counts=$(mktemp)
 dcounts=$(mktemp)
 ccounts=$(mktemp)
 xcounts=$(mktemp)
-trap 'rm -f "$log" "$counts" "$dcounts" "$ccounts" "$xcounts"' EXIT
+icounts=$(mktemp)
+trap 'rm -f "$log" "$counts" "$dcounts" "$ccounts" "$xcounts" "$icounts"' EXIT
 
 MB_BIN=$bin MB_SRCDIR=$root "$unit" 2>&1 | tee "$log"
 unit_rc=${PIPESTATUS[0]}
@@ -23,6 +24,9 @@ MB_TEST_COUNTS=$dcounts "$root/test/deploy/check.sh" "$bin"
 dep_rc=$?
 MB_TEST_COUNTS=$ccounts "$root/test/chart/check.sh" "$bin"
 chart_rc=$?
+# The test bed's own safety (lock, state file, fallback routes), no cluster needed.
+MB_TEST_COUNTS=$icounts "$root/test/cluster/isolation-test"
+iso_rc=$?
 MB_UNIT=$(realpath "$unit") MB_TEST_COUNTS=$xcounts "$root/test/e2e/cluster_run.sh"
 cluster_rc=$?
 # The Go side: contrib/go's own tests, and the leaky target builds.
@@ -40,8 +44,9 @@ read -r lint_ok lint_bad < "$counts" || { lint_ok=0; lint_bad=1; }
 read -r dep_ok dep_bad < "$dcounts" || { dep_ok=0; dep_bad=1; }
 read -r chart_ok chart_bad < "$ccounts" || { chart_ok=0; chart_bad=1; }
 read -r cl_ok cl_bad < "$xcounts" || { cl_ok=0; cl_bad=1; }
+read -r iso_ok iso_bad < "$icounts" || { iso_ok=0; iso_bad=1; }
 checks=${checks:-0}; failures=${failures:-0}; errors=${errors:-1}
-failed=$((failures + errors + lint_bad + dep_bad + chart_bad + cl_bad + go_bad))
-passed=$((checks - failures - errors + lint_ok + dep_ok + chart_ok + cl_ok + go_ok))
+failed=$((failures + errors + lint_bad + dep_bad + chart_bad + iso_bad + cl_bad + go_bad))
+passed=$((checks - failures - errors + lint_ok + dep_ok + chart_ok + iso_ok + cl_ok + go_ok))
 echo "tests: $passed passed, $failed failed"
-[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$dep_rc" = 0 ] && [ "$chart_rc" = 0 ] && [ "$cluster_rc" = 0 ] && [ "$failed" = 0 ]
+[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$dep_rc" = 0 ] && [ "$chart_rc" = 0 ] && [ "$iso_rc" = 0 ] && [ "$cluster_rc" = 0 ] && [ "$failed" = 0 ]

@@ -60,6 +60,20 @@ KWOK_SERVER_PORT=10247
 # The iptables chain that keeps forwarding on the bridge (pod to pod through
 # a Service); anything else that would be forwarded is dropped.
 FWD_CHAIN=MEMBUDGET-TEST-FWD
+# The fallback route of every range the cluster uses: `unreachable`, at a
+# metric above the kernel's (0), so that each range's own route (the
+# bridge's, kwok's blackhole, the veth to fake-nodes' namespace) wins while
+# it exists, and nothing else ever does. When the bridge goes (a stray `ip
+# link del`, a crash), a component still bound to $NODE_IP gets "No route to
+# host" instead of the default route carrying its traffic off the machine.
+FALLBACK_METRIC=4242
+ISOLATED_RANGES="$POD_CIDR $SERVICE_CIDR $KWOK_CIDR ${FAKE_HOST_IP%.*}.0/30"
+# One test cluster per machine: this file names its owner (one line:
+# dir=DIR id=DEV:INODE pid=PID since=TIME; empty when free). It lives on
+# /dev/shm, which every chroot of this machine shares (test/fresh binds
+# /dev) and a reboot empties, as it empties the network the cluster made.
+# The inode tells the host's /var/tmp/x from a chroot's /var/tmp/x.
+LOCK_FILE=/dev/shm/membudget-test-cluster.lock
 
 say() { printf '%s: %s\n' "${prog:-cluster}" "$*"; }
 die() { printf '%s: error: %s\n' "${prog:-cluster}" "$*" >&2; exit 1; }
@@ -191,6 +205,7 @@ launch() {
     local name=$1
     eval "setsid $(cat "$dir/run/$name.cmd")" '>> "$dir/logs/$name.log" 2>&1 < /dev/null &'
     echo $! > "$dir/run/$name.pid"
+    state_add proc "$name" $! "$(proc_start $!)"
     say "$name: started (pid $!, log $dir/logs/$name.log)"
 }
 # how_ended NAME: sets how to how NAME's process, gone, ended: "exited with
@@ -234,4 +249,131 @@ wait_until() {
         sleep 0.5
     done
     say "$name: $label ($(elapsed $((SECONDS - t0))))"
+}
+
+# --- one cluster per machine: the lock, and the state file ---------------------
+# DIR/state lists, one per line, everything `up` (and fake-nodes) made
+# outside DIR, written *before* each thing is made, so that `down` undoes
+# exactly that list, also after a SIGKILL half-way:
+#   route TYPE PREFIX METRIC  (ip route del TYPE PREFIX metric METRIC)
+#   link NAME                 (ip link del NAME: the bridge, a veth)
+#   netns NAME                (ip netns del NAME)
+#   sysctl NAME OLD           (set back to OLD)
+#   chain TABLE NAME          (iptables -F, -X)
+#   rule TABLE CHAIN SPEC...  (iptables -D CHAIN SPEC)
+#   kube-iptables             (what kube-proxy and the kubelet write: kube-proxy
+#                              --cleanup, then every KUBE-* chain; `up` refuses
+#                              a machine that has any before it starts)
+#   cgroup PATH               (its processes killed, then removed leaves first)
+#   proc NAME PID START       (killed when PID still started at START)
+# Nothing is found by a broad name: what is not listed is not touched.
+
+# state_has LINE / state_add LINE...: DIR/state, each line once.
+state_has() { [ -f "$dir/state" ] && grep -qxF -- "$*" "$dir/state"; }
+state_add() { state_has "$*" || printf '%s\n' "$*" >> "$dir/state"; }
+# proc_start PID: the process's start time (clock ticks since boot, field 22
+# of /proc/PID/stat), which a reused PID does not share.
+proc_start() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'; }
+dir_id() { stat -c '%d:%i' "$1"; }
+# lock_field NAME: the field of the owner line in $lock_line.
+lock_field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<< "$lock_line"; }
+# lock_open: takes the lock file's flock (fd 9) for a short critical section
+# and reads the owner line into $lock_line; lock_close lets it go.
+lock_open() {
+    exec 9<> "$LOCK_FILE" || die "cannot open $LOCK_FILE"
+    flock -x -w 60 9 || die "$LOCK_FILE: another up or down held it for 60 s"
+    lock_line=$(cat "$LOCK_FILE")
+}
+lock_close() { flock -u 9; exec 9>&-; }
+# lock_is_mine: the owner line names this DIR (the same inode).
+lock_is_mine() { [ -n "$lock_line" ] && [ "$(lock_field id)" = "$(dir_id "$dir")" ]; }
+lock_owner() { echo "$(lock_field dir) (up as pid $(lock_field pid), since $(lock_field since))"; }
+
+# leftovers: what of the test bed's names this machine has, one per line:
+# made by no cluster that holds the lock (an older test bed, a lost DIR, a
+# real Kubernetes node): `up` refuses to adopt any of it.
+leftovers() {
+    local r
+    ip link show "$BRIDGE" > /dev/null 2>&1 && echo "the bridge $BRIDGE"
+    ip link show "$FAKE_VETH" > /dev/null 2>&1 && echo "the veth $FAKE_VETH"
+    ip netns list 2>/dev/null | grep -q "^$FAKE_NETNS\b" && echo "the network namespace $FAKE_NETNS"
+    for r in $ISOLATED_RANGES; do
+        ip route show "$r" 2>/dev/null | grep -q . && echo "a route to $r"
+    done
+    iptables -w -S "$FWD_CHAIN" > /dev/null 2>&1 && echo "the iptables chain $FWD_CHAIN"
+    iptables-save 2>/dev/null | grep -q -- '-j KUBE-\|^:KUBE-' && echo "KUBE-* iptables chains (iptables-save | grep KUBE-)"
+    for r in /sys/fs/cgroup/*"$CGROUP_ROOT"; do
+        [ -d "$r" ] && find "$r" -name cgroup.procs -exec cat {} + 2>/dev/null | grep -q . && echo "processes in $r"
+    done
+    return 0
+}
+
+# claim_machine: the lock for DIR, or death naming who holds it. Taken
+# before anything is made; idempotent for the DIR that holds it.
+claim_machine() {
+    local left
+    lock_open
+    if [ -n "$lock_line" ]; then
+        lock_is_mine && { lock_close; return 0; }
+        lock_close
+        die "a test cluster runs on this machine already: $(lock_owner); one cluster per machine (test/cluster/down --dir $(lock_field dir) stops it)"
+    fi
+    left=$(leftovers)
+    if [ -n "$left" ]; then
+        lock_close
+        die "no test cluster holds this machine ($LOCK_FILE is free), yet it has: $(echo "$left" | paste -sd ';' | sed 's/;/; /g'). Left by a cluster whose directory is gone, or not a test bed's at all: up will not adopt them; remove them by hand once you know whose they are"
+    fi
+    printf 'dir=%s id=%s pid=%s since=%s\n' "$dir" "$(dir_id "$dir")" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$LOCK_FILE"
+    lock_close
+    state_add lock
+}
+# release_machine: frees the lock when DIR holds it.
+release_machine() {
+    lock_open
+    lock_is_mine && : > "$LOCK_FILE"
+    lock_close
+}
+
+# isolate_ranges: the fallback route of each range (FALLBACK_METRIC).
+isolate_ranges() {
+    local r
+    for r in $ISOLATED_RANGES; do
+        state_add route unreachable "$r" "$FALLBACK_METRIC"
+        ip route show type unreachable "$r" 2>/dev/null | grep -q "metric $FALLBACK_METRIC" ||
+            ip route add unreachable "$r" metric "$FALLBACK_METRIC" || die "cannot add the route unreachable $r"
+    done
+}
+# bridge_up: the bridge with the node's address (its kernel route is the pod
+# range's own), the service range routed to it from this machine (kube-proxy
+# DNATs there; without the bridge the fallback answers), and forwarding from
+# the bridge to the bridge only.
+bridge_up() {
+    if ! ip link show "$BRIDGE" > /dev/null 2>&1; then
+        state_add link "$BRIDGE"
+        ip link add "$BRIDGE" type bridge || die "cannot create the bridge $BRIDGE"
+    fi
+    ip addr show dev "$BRIDGE" | grep "inet $NODE_IP/" > /dev/null || ip addr add "$NODE_IP/${POD_CIDR#*/}" dev "$BRIDGE" ||
+        die "cannot give $BRIDGE the address $NODE_IP (is $POD_CIDR used on this machine already? $(ip -br addr | grep -F "${NODE_IP%.*}." | head -n 1))"
+    ip link set "$BRIDGE" up
+    ip route replace "$SERVICE_CIDR" dev "$BRIDGE" src "$NODE_IP" || die "cannot route $SERVICE_CIDR to $BRIDGE"
+    state_add chain filter "$FWD_CHAIN"
+    iptables -w -N "$FWD_CHAIN" 2>/dev/null || true
+    iptables -w -F "$FWD_CHAIN"
+    iptables -w -A "$FWD_CHAIN" -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+    iptables -w -A "$FWD_CHAIN" -j DROP
+    state_add rule filter FORWARD -j "$FWD_CHAIN"
+    iptables -w -C FORWARD -j "$FWD_CHAIN" 2>/dev/null || iptables -w -I FORWARD 1 -j "$FWD_CHAIN"
+}
+# set_sysctl NAME VALUE: its old value kept in the state for down.
+set_sysctl() {
+    grep -q "^sysctl $1 " "$dir/state" 2>/dev/null || state_add sysctl "$1" "$(sysctl -n "$1")"
+    sysctl -q -w "$1=$2"
+}
+# network_up: the test bed's network on this machine, as up makes it.
+network_up() {
+    isolate_ranges
+    bridge_up
+    # Sysctls the node needs; their old values are kept for down.
+    set_sysctl net.ipv4.ip_forward 1
+    set_sysctl net.bridge.bridge-nf-call-iptables 1
 }

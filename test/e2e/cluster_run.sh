@@ -169,8 +169,10 @@ down_after_sigkill() {
     ip -o link show type veth 2>/dev/null | grep "master $BRIDGE" > /dev/null && left+=("veths on $BRIDGE")
     { iptables-save; ip6tables-save; } 2>/dev/null | grep 'KUBE-\|'"$FWD_CHAIN" > /dev/null && left+=("iptables rules")
     ls -d /sys/fs/cgroup/*"$CGROUP_ROOT" > /dev/null 2>&1 && left+=("cgroups $CGROUP_ROOT")
+    ip route show | grep -q " metric $FALLBACK_METRIC" && left+=("the fallback routes (metric $FALLBACK_METRIC)")
+    [ -s "$LOCK_FILE" ] && left+=("the machine's lock: $(cat "$LOCK_FILE")")
     if [ ${#left[@]} = 0 ]; then
-        echo "ok   - down after SIGKILL to every process of the cluster: no process, mount, bridge, veth, namespace, route, iptables rule or cgroup left"
+        echo "ok   - down after SIGKILL to every process of the cluster: no process, mount, bridge, veth, namespace, route, iptables rule or cgroup left, the lock free"
         pass=$((pass + 1))
     else
         echo "FAIL - down after SIGKILL left: ${left[*]}"; fail=$((fail + 1))
