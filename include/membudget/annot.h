@@ -107,10 +107,19 @@ struct ann_error {
     char msg[512]; /* what is wrong, e.g. "\"x\": must be ..." (without the key) */
 };
 
-/* A growable list of errors. Fields are private to annot.c except v and n. */
+/* Called for each error as it is found (`e` borrowed, for the call only). */
+typedef void ann_error_fn(void *ctx, const struct ann_error *e);
+
+/* A growable list of errors, or a sink. Without `sink` every error is kept
+ * in v (832 bytes each); with it, each goes to sink as it is found and none
+ * is kept (n still counts them): the webhook's way, since a pod may carry
+ * a quarter of a million unknown annotations. Fields are private to
+ * annot.c except v, n, sink and sink_ctx. */
 struct ann_errors {
     struct ann_error *v;
     size_t n, cap;
+    ann_error_fn *sink;
+    void *sink_ctx;
 };
 
 void ann_errors_cleanup(struct ann_errors *e);

@@ -72,6 +72,9 @@ void *mb_arena_alloc(struct mb_arena *a, size_t n); /* 16-byte aligned; aborts o
  * assertions, not for hot paths. */
 bool mb_arena_owns(const struct mb_arena *a, const void *p);
 size_t mb_arena_nchunks(const struct mb_arena *a); /* for tests */
+/* Bytes the arena's chunks take from the heap, headers included: O(chunks),
+ * for tests and figures. */
+size_t mb_arena_footprint(const struct mb_arena *a);
 
 /* Route this thread's jansson allocations to `a` until mb_json_arena_end().
  * Scopes do not nest. */

@@ -13,7 +13,10 @@
  * On UPDATE, only violations the update introduces count (plus removing a
  * budget); those the old object already had come back as warnings, so
  * controllers can still scale, relabel and finalize objects that predate
- * membudget.
+ * membudget. The old object is evaluated first, its violations kept as a
+ * set (a jansson object: inside the webhook's parse arena, so they count
+ * against the parse budget), and each new violation is looked up there:
+ * linear in the number of violations, never quadratic.
  *
  * The target container is ann_find_target()'s: membudget.io/container,
  * kubectl's default container, or the first; a native sidecar may be it.
@@ -104,7 +107,17 @@ struct policy_input {
      * templates only (a pod has been defaulted before it is reviewed);
      * lint for pods too. */
     const struct policy_lr *limit_range;
+    /* Keep at most this many violations, and this many warnings; past it
+     * they are counted (policy_result.more, .wmore), never allocated. 0:
+     * keep all (lint lists every one). The webhook answers anyone who
+     * reaches its port, so it keeps POLICY_KEEP: a review of 240k unknown
+     * annotations costs a hundred strings, not 240k. */
+    size_t max_kept;
 };
+
+/* What the webhook keeps of one review (its denial shows 63 KiB at most;
+ * the API server keeps 4 KiB of warnings). */
+#define POLICY_KEEP 100
 
 struct policy_violation {
     char *path; /* field path, e.g. "spec.containers[0].resources.limits.memory" */
@@ -113,8 +126,10 @@ struct policy_violation {
 
 /* Fields are read-only for callers; free with policy_result_cleanup(). */
 struct policy_result {
-    struct policy_violation *v; /* every violation, in a stable order */
+    struct policy_violation *v; /* every violation (up to max_kept), in a stable order */
     size_t nv, capv;
+    size_t more;     /* violations past policy_input.max_kept: counted, not kept */
+    size_t wmore;    /* warnings past it */
     json_t *patch;   /* JSON Patch array of mutations, or NULL when none */
     char **warnings; /* advice that is not a violation ("path: message") */
     size_t nw;
@@ -123,6 +138,7 @@ struct policy_result {
 };
 
 /* Evaluate. `out` must be zeroed (or cleaned up) before; it is filled in.
+ * The verdict is a denial when out->nv + out->more > 0.
  * Cannot fail: allocation failure aborts. Runs on any thread. */
 void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                  struct policy_result *out);
@@ -140,7 +156,9 @@ void policy_result_cleanup(struct policy_result *r);
  * got a number" (prefix "object" or "oldObject"). */
 bool policy_check_types(const struct policy_input *in, char *why, size_t whylen);
 
-/* Returns: new string joining every violation as "path: msg; path: msg". */
+/* Returns: new string joining every violation as "path: msg; path: msg",
+ * at most 64 KiB, ending "; and N more" for those it leaves out (cut by
+ * size, or not kept: r->more). */
 char *policy_message(const struct policy_result *r);
 
 /* The object as a message names it: "Deployment shop/web", "Pod web-7d9f*"

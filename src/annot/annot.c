@@ -14,15 +14,21 @@ void ann_errors_cleanup(struct ann_errors *e)
 void ann_errors_add(struct ann_errors *e, const char *key, const char *fmt, ...)
 {
     va_list ap;
+    struct ann_error one, *dst = &one;
 
-    if (e->n == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 8;
-        e->v = mb_xrealloc(e->v, e->cap * sizeof *e->v);
+    if (!e->sink) {
+        if (e->n == e->cap) {
+            e->cap = e->cap ? e->cap * 2 : 8;
+            e->v = mb_xrealloc(e->v, e->cap * sizeof *e->v);
+        }
+        dst = &e->v[e->n];
     }
-    snprintf(e->v[e->n].key, sizeof e->v[e->n].key, "%s", key);
+    snprintf(dst->key, sizeof dst->key, "%s", key);
     va_start(ap, fmt);
-    vsnprintf(e->v[e->n].msg, sizeof e->v[e->n].msg, fmt, ap);
+    vsnprintf(dst->msg, sizeof dst->msg, fmt, ap);
     va_end(ap);
+    if (e->sink)
+        e->sink(e->sink_ctx, dst);
     e->n++;
 }
 

@@ -124,6 +124,14 @@ size_t mb_arena_nchunks(const struct mb_arena *a)
     return n;
 }
 
+size_t mb_arena_footprint(const struct mb_arena *a)
+{
+    size_t n = 0;
+    for (const struct mb_arena_chunk *c = a->head; c; c = c->next)
+        n += sizeof *c + c->size;
+    return n;
+}
+
 void mb_arena_set_limit(struct mb_arena *a, size_t limit) { a->limit = limit; }
 
 bool mb_arena_exhausted(const struct mb_arena *a) { return a->exhausted; }

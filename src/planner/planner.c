@@ -31,12 +31,18 @@ void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *ou
     out->thrash_evict = c->gc_thrash.evict;
 }
 
+static void ignore_error(void *ctx, const struct ann_error *e)
+{
+    (void)ctx;
+    (void)e;
+}
+
 void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec *out)
 {
     /* annot's own parser: what admission checked is what is read here. A
      * value it refuses keeps its default (errors were admission's to give). */
     struct ann a;
-    struct ann_errors errs = {0};
+    struct ann_errors errs = {.sink = ignore_error}; /* (none kept: a pod may carry thousands) */
     json_t *anns = pc_ann_json(p);
     ann_parse(anns, &a, &errs);
     ann_errors_cleanup(&errs);

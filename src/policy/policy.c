@@ -98,40 +98,96 @@ static const json_t *find_template(const json_t *obj, const struct policy_input 
     }
 }
 
-static void violate(struct policy_result *r, char *path_take, const char *fmt, ...)
+/* Where one evaluation's violations and warnings go. While the old object
+ * of an UPDATE is evaluated (`collect`), violations only fill `old_seen`, a
+ * set of "path\037msg" keys; while the new one is, each violation found
+ * there is not new: it becomes a warning at step 6, the rest are kept up
+ * to `max` (then counted). jansson's hash table is seeded at random, and a
+ * hit is confirmed by comparing the keys, so no crafted annotation can
+ * pass a new violation off as an old one. */
+struct vsink {
+    struct policy_result *out;
+    size_t max;       /* keep at most this many violations and warnings; 0: all */
+    json_t *old_seen; /* the old object's violations, or NULL (not an UPDATE) */
+    bool collect;     /* evaluating the old object: only fill old_seen */
+    char **notnew;    /* "path: msg (not new ...)", for step 6 */
+    size_t nnotnew, notnew_more;
+};
+
+/* Append `text_take` to a capped list of strings (warnings). */
+static void push_capped(char ***list, size_t *n, size_t *more, size_t max, char *text_take)
+{
+    if (max && *n >= max) {
+        (*more)++;
+        mb_free(text_take);
+        return;
+    }
+    *list = mb_xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[(*n)++] = text_take;
+}
+
+static void violate(struct vsink *s, char *path_take, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void violate(struct policy_result *r, char *path_take, const char *fmt, ...)
+static void violate(struct vsink *s, char *path_take, const char *fmt, ...)
 {
+    struct policy_result *r = s->out;
     va_list ap;
     struct mb_buf b;
+    char *msg;
 
-    if (r->nv == r->capv) {
-        r->capv = r->capv ? r->capv * 2 : 4;
-        r->v = mb_xrealloc(r->v, r->capv * sizeof *r->v);
-    }
     mb_buf_init(&b, 4096);
     va_start(ap, fmt);
     (void)mb_buf_vprintf(&b, fmt, ap); /* a message longer than the cap is dropped whole */
     va_end(ap);
+    msg = mb_buf_take(&b);
+    if (s->collect || s->old_seen) {
+        char *key = mb_xasprintf("%s\037%s", path_take, msg);
+        bool before = false;
+        if (s->collect) /* (no UTF-8 check: a message may cut a name short mid-character) */
+            (void)json_object_set_new_nocheck(s->old_seen, key, json_true());
+        else
+            before = json_object_get(s->old_seen, key) != NULL;
+        mb_free(key);
+        if (s->collect || before) {
+            if (before)
+                push_capped(&s->notnew, &s->nnotnew, &s->notnew_more, s->max,
+                            mb_xasprintf("%s: %s (not new in this update, so not refused)", path_take,
+                                         msg));
+            mb_free(path_take);
+            mb_free(msg);
+            return;
+        }
+    }
+    if (s->max && r->nv >= s->max) {
+        r->more++;
+        mb_free(path_take);
+        mb_free(msg);
+        return;
+    }
+    if (r->nv == r->capv) {
+        r->capv = r->capv ? r->capv * 2 : 4;
+        r->v = mb_xrealloc(r->v, r->capv * sizeof *r->v);
+    }
     r->v[r->nv].path = path_take;
-    r->v[r->nv].msg = mb_buf_take(&b);
+    r->v[r->nv].msg = msg;
     r->nv++;
 }
 
-static void warn(struct policy_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct vsink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void warn(struct policy_result *r, const char *fmt, ...)
+static void warn(struct vsink *s, const char *fmt, ...)
 {
     va_list ap;
     struct mb_buf b;
 
+    if (s->collect)
+        return; /* the old object's advice is not given */
     mb_buf_init(&b, 4096);
     va_start(ap, fmt);
     (void)mb_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    r->warnings = mb_xrealloc(r->warnings, (r->nw + 1) * sizeof *r->warnings);
-    r->warnings[r->nw++] = mb_buf_take(&b);
+    push_capped(&s->out->warnings, &s->out->nw, &s->out->wmore, s->max, mb_buf_take(&b));
 }
 
 static char *ann_path(const char *prefix, const char *key)
@@ -421,9 +477,27 @@ bool policy_check_types(const struct policy_input *in, char *why, size_t whylen)
     return true;
 }
 
-void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
-                 struct policy_result *out)
+/* Step 1's sink: an annotation error becomes a violation at once. */
+struct ann_sink {
+    struct vsink *s;
+    const char *prefix;
+    bool container_error; /* membudget.io/container is wrong: no target then */
+};
+
+static void ann_violation(void *ctx, const struct ann_error *e)
 {
+    struct ann_sink *as = ctx;
+    if (!strcmp(e->key, ANN_CONTAINER))
+        as->container_error = true;
+    if (!strncmp(e->key, ANN_PREFIX, sizeof ANN_PREFIX - 1))
+        violate(as->s, ann_path(as->prefix, e->key), "%s", e->msg);
+    else
+        violate(as->s, mb_xasprintf("%s%s", as->prefix, e->key), "%s", e->msg);
+}
+
+static void eval(const struct policy_conf *conf, const struct policy_input *in, struct vsink *s)
+{
+    struct policy_result *out = s->out;
     const char *prefix = "", *pointer = "";
     const json_t *tmpl, *meta, *annotations, *spec, *target = NULL;
     struct ann a;
@@ -442,16 +516,12 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
     annotations = json_object_get(meta, "annotations");
     spec = json_object_get(tmpl, "spec");
 
-    /* 1. Annotation syntax. */
+    /* 1. Annotation syntax: each error a violation as it is found. */
+    struct ann_sink as = {.s = s, .prefix = prefix};
+    errs.sink = ann_violation;
+    errs.sink_ctx = &as;
     ann_parse(json_is_null(annotations) ? NULL : annotations, &a, &errs);
-    for (size_t i = 0; i < errs.n; i++) {
-        if (!strcmp(errs.v[i].key, ANN_CONTAINER))
-            container_ann_error = true;
-        if (!strncmp(errs.v[i].key, ANN_PREFIX, sizeof ANN_PREFIX - 1))
-            violate(out, ann_path(prefix, errs.v[i].key), "%s", errs.v[i].msg);
-        else
-            violate(out, mb_xasprintf("%s%s", prefix, errs.v[i].key), "%s", errs.v[i].msg);
-    }
+    container_ann_error = as.container_error;
     ann_errors_cleanup(&errs);
 
     /* 2. The target container (ann_find_target: by name, kubectl's default,
@@ -464,7 +534,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             snprintf(tpath, sizeof tpath, "%sspec.%s[%zu]", prefix, tg.list, tg.index);
             snprintf(tptr, sizeof tptr, "/spec/%s/%zu", tg.list, tg.index);
             if (tg.default_ignored)
-                warn(out, "%smetadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"%.63s\": no "
+                warn(s, "%smetadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"%.63s\": no "
                           "such container; membudget budgets the first container, \"%.63s\" (set "
                           ANN_CONTAINER " to choose)",
                      prefix, dflt, tg.name ? tg.name : "");
@@ -473,7 +543,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                 /* A pod's first container may not be its author's: a sidecar
                  * injector whose webhook ran before membudget's prepends its
                  * proxy. The pin below keeps whatever is chosen now. */
-                warn(out, "%smetadata.annotations[" ANN_CONTAINER "]: not set: the budget is for "
+                warn(s, "%smetadata.annotations[" ANN_CONTAINER "]: not set: the budget is for "
                           "the first of %zu containers, \"%.63s\"; a sidecar injector whose "
                           "webhook runs before membudget's puts its proxy first, so name the app "
                           "here (or in " ANN_KUBECTL_DEFAULT_CONTAINER ")",
@@ -481,13 +551,13 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
                      tg.name ? tg.name : "");
             break;
         case ANN_TARGET_NOT_FOUND:
-            violate(out, ann_path(prefix, ANN_CONTAINER),
+            violate(s, ann_path(prefix, ANN_CONTAINER),
                     "\"%s\": no such container in %sspec.containers, nor a native sidecar in "
                     "%sspec.initContainers (restartPolicy: Always)",
                     a.container, prefix, prefix);
             break;
         case ANN_TARGET_INIT:
-            violate(out, ann_path(prefix, ANN_CONTAINER),
+            violate(s, ann_path(prefix, ANN_CONTAINER),
                     "\"%s\": an init container that runs to completion cannot be budgeted; only "
                     "a native sidecar (restartPolicy: Always) or a container in %sspec.containers "
                     "can",
@@ -520,7 +590,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             if (lr->count > 1)
                 snprintf(more, sizeof more, " (the smallest default of the %u LimitRanges there; "
                                             "Kubernetes applies one of them)", lr->count);
-            warn(out, "%s.resources.limits.memory: not set in the %s: %s %s from LimitRange "
+            warn(s, "%s.resources.limits.memory: not set in the %s: %s %s from LimitRange "
                       "%s/%s (default.memory)%s",
                  tpath, prefix[0] ? "template" : "pod", prefix[0] ? "its pods get" : "it gets",
                  qty_format(limit, q), lr->ns, lr->name, more);
@@ -530,17 +600,17 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         char *path = mb_xasprintf("%s.resources.limits.memory", tpath);
         if (prefix[0] && lr && lr->state == POLICY_LR_NONE) {
             if (a.has_budget)
-                violate(out, path, "required when " ANN_BUDGET " is set: no LimitRange of namespace "
+                violate(s, path, "required when " ANN_BUDGET " is set: no LimitRange of namespace "
                                    "\"%s\" gives a default memory limit (type: Container, "
                                    "default.memory), so every pod of this template would be denied",
                         lr->ns);
             else
-                violate(out, path, "required: a governed pod needs a memory limit, and no LimitRange "
+                violate(s, path, "required: a governed pod needs a memory limit, and no LimitRange "
                                    "of namespace \"%s\" gives a default one (type: Container, "
                                    "default.memory)",
                         lr->ns);
         } else if (prefix[0]) {
-            warn(out, "%s: not set in the template: its pods need one, from a LimitRange default or "
+            warn(s, "%s: not set in the template: its pods need one, from a LimitRange default or "
                       "the template (the namespace's LimitRanges are not known here, so one is "
                       "assumed to give a default; a pod without a memory limit is denied when it "
                       "is created)",
@@ -548,9 +618,9 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             out->limit_assumed = true;
             mb_free(path);
         } else if (a.has_budget) {
-            violate(out, path, "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
+            violate(s, path, "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
         } else {
-            violate(out, path, "required: a governed pod needs a memory limit, and a " ANN_BUDGET
+            violate(s, path, "required: a governed pod needs a memory limit, and a " ANN_BUDGET
                                " under it");
         }
     }
@@ -560,7 +630,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         if (target && !limit_present) {
             /* said above */
         } else if (target && !limit_ok) {
-            violate(out, mb_xasprintf("%s.resources.limits.memory", tpath), "%s", why);
+            violate(s, mb_xasprintf("%s.resources.limits.memory", tpath), "%s", why);
         } else if (target && budget > limit) {
             const json_t *raw = json_object_get(annotations, ANN_BUDGET);
             char from[600];
@@ -571,7 +641,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             else
                 snprintf(from, sizeof from, "of container \"%s\" (%s.resources.limits.memory)",
                          tg.name ? tg.name : "", tpath);
-            violate(out, ann_path(prefix, ANN_BUDGET), "\"%s\": exceeds the memory limit %s %s",
+            violate(s, ann_path(prefix, ANN_BUDGET), "\"%s\": exceeds the memory limit %s %s",
                     json_string_value(raw), qty_format(limit, q), from);
             budget_known = false;
         }
@@ -584,7 +654,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             budget_known = budget > 0;
             budget_defaulted = budget_known;
         } else if (conf->require_budget) {
-            violate(out, ann_path(prefix, ANN_BUDGET),
+            violate(s, ann_path(prefix, ANN_BUDGET),
                     "required: every pod in a namespace governed by membudget must declare a "
                     "memory budget, e.g. " ANN_BUDGET ": \"768Mi\"%s",
                     conf->default_budget_pct > 0 && target && !limit_present
@@ -596,7 +666,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
     /* 3b. The resize tier's ceiling (membudget.io/max-limit) is at least
      * the limit it starts from: membudget only raises a limit up to it. */
     if (a.has_max_limit && target && limit_present && limit_ok && a.max_limit < limit)
-        violate(out, ann_path(prefix, ANN_MAX_LIMIT),
+        violate(s, ann_path(prefix, ANN_MAX_LIMIT),
                 "\"%s\": below the memory limit %s of container \"%s\" (%s.resources.limits.memory); "
                 "membudget raises a limit only up to it",
                 json_string_value(json_object_get(annotations, ANN_MAX_LIMIT)), qty_format(limit, q),
@@ -619,7 +689,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             if (!eps[i].ep || !eps[i].ep->set)
                 continue;
             if (!ann_resolve_endpoint(eps[i].ep, target, where, why, sizeof why))
-                violate(out, ann_path(prefix, eps[i].key), "%s", why);
+                violate(s, ann_path(prefix, eps[i].key), "%s", why);
         }
     }
 
@@ -629,37 +699,23 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         const json_t *old_tmpl = find_template(in->old_object, in, &op, &optr);
         if (json_is_object(old_tmpl) && has_budget_annotation(old_tmpl) &&
             !json_object_get(annotations, ANN_BUDGET))
-            violate(out, ann_path(prefix, ANN_BUDGET), "may not be removed by an update");
+            violate(s, ann_path(prefix, ANN_BUDGET), "may not be removed by an update");
     }
+
+    /* The old object of an UPDATE: its violations are all it is evaluated for. */
+    if (s->collect)
+        return;
 
     /* 6. An update is refused only for what it makes worse. Violations the
      * old object already had (it predates membudget, or was admitted in
      * audit mode) become warnings: otherwise a controller could not scale
-     * an old ReplicaSet, nor remove a finalizer from a legacy pod. */
-    if (in->op == POLICY_UPDATE && in->old_object) {
-        struct policy_input old_in = *in;
-        old_in.op = POLICY_CREATE;
-        old_in.object = in->old_object;
-        old_in.old_object = NULL;
-        struct policy_result old = {0};
-        size_t kept = 0;
-
-        policy_eval(conf, &old_in, &old);
-        for (size_t i = 0; i < out->nv; i++) {
-            bool before = false;
-            for (size_t k = 0; k < old.nv && !before; k++)
-                before = !strcmp(old.v[k].path, out->v[i].path) && !strcmp(old.v[k].msg, out->v[i].msg);
-            if (before) {
-                warn(out, "%s: %s (not new in this update, so not refused)", out->v[i].path, out->v[i].msg);
-                mb_free(out->v[i].path);
-                mb_free(out->v[i].msg);
-            } else {
-                out->v[kept++] = out->v[i];
-            }
-        }
-        out->nv = kept;
-        policy_result_cleanup(&old);
-    }
+     * an old ReplicaSet, nor remove a finalizer from a legacy pod. (They
+     * were told apart as they came: violate() and policy_eval().) */
+    for (size_t i = 0; i < s->nnotnew; i++)
+        push_capped(&out->warnings, &out->nw, &out->wmore, s->max, s->notnew[i]);
+    out->wmore += s->notnew_more;
+    MB_FREE(s->notnew);
+    s->nnotnew = s->notnew_more = 0;
 
     /* 7. Advice: an explicit GOMEMLIMIT above the budget defeats its purpose. */
     if (target && budget_known) {
@@ -668,7 +724,7 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         if (env_has(target, "GOMEMLIMIT", &e) &&
             ann_parse_gomemlimit(json_string_value(json_object_get(e, "value")) ?: "", &gml) &&
             gml > budget)
-            warn(out,
+            warn(s,
                  "%s.env[GOMEMLIMIT]: %s is above the budget %s; the Go "
                  "runtime will not work to stay inside the budget",
                  tpath, json_string_value(json_object_get(e, "value")),
@@ -712,6 +768,33 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
         out->patch = patch;
     else
         json_decref(patch);
+}
+
+void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
+                 struct policy_result *out)
+{
+    struct vsink s = {.out = out, .max = in->max_kept};
+
+    if (in->op == POLICY_UPDATE && in->old_object) {
+        /* The old object first, as a CREATE: its violations into a set. */
+        struct policy_result scratch = {0};
+        struct policy_input old_in = *in;
+        struct vsink old = {.out = &scratch, .collect = true, .old_seen = json_object()};
+        old_in.op = POLICY_CREATE;
+        old_in.object = in->old_object;
+        old_in.old_object = NULL;
+        /* (NULL: the webhook's parse arena is spent, and the review is
+         * answered "too large" whatever this finds) */
+        if (old.old_seen)
+            eval(conf, &old_in, &old);
+        policy_result_cleanup(&scratch);
+        s.old_seen = old.old_seen;
+    }
+    eval(conf, in, &s);
+    json_decref(s.old_seen);
+    for (size_t i = 0; i < s.nnotnew; i++) /* (only when eval returned early) */
+        mb_free(s.notnew[i]);
+    mb_free(s.notnew);
 }
 
 void policy_result_cleanup(struct policy_result *r)
@@ -758,9 +841,11 @@ char *policy_message(const struct policy_result *r)
             b.len > 63 * 1024) {
             if (b.len > 63 * 1024) /* this one went past: drop it too, keep the cap */
                 b.len = before;
-            (void)mb_buf_printf(&b, "; and %zu more", r->nv - i);
-            break;
+            (void)mb_buf_printf(&b, "; and %zu more", r->nv - i + r->more);
+            return mb_buf_take(&b);
         }
     }
+    if (r->more)
+        (void)mb_buf_printf(&b, "; and %zu more", r->more);
     return mb_buf_take(&b);
 }

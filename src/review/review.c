@@ -21,6 +21,8 @@ static char **warning_list(const struct policy_result *pr, bool violations, cons
                            size_t *n)
 {
     size_t total = (violations ? pr->nv : 0) + pr->nw, used = 0, left = 0;
+    /* (what the policy counted without keeping: its "and N more") */
+    size_t unkept = (violations ? pr->more : 0) + pr->wmore;
     char **w = total ? mb_xcalloc(total + 1, sizeof *w) : NULL;
 
     *n = 0;
@@ -43,8 +45,12 @@ static char **warning_list(const struct policy_result *pr, bool violations, cons
         used += strlen(text);
         w[(*n)++] = text;
     }
-    if (left)
-        w[(*n)++] = mb_xasprintf("membudget: and %zu more (`membudget lint` lists them all)", left);
+    if (left || unkept) {
+        if (!w)
+            w = mb_xcalloc(1, sizeof *w);
+        w[(*n)++] = mb_xasprintf("membudget: and %zu more (`membudget lint` lists them all)",
+                                 left + unkept);
+    }
     return w;
 }
 
@@ -93,6 +99,7 @@ static void decide(const struct review_conf *rc, enum review_endpoint ep, enum r
             .op = req.op == ADMREV_CREATE ? POLICY_CREATE : POLICY_UPDATE,
             .object = req.object,
             .old_object = req.old_object,
+            .max_kept = POLICY_KEEP,
         };
         struct policy_lr lr;
         /* A workload template is not defaulted by LimitRanger, its pods
@@ -112,12 +119,12 @@ static void decide(const struct review_conf *rc, enum review_endpoint ep, enum r
             return;
         }
         policy_eval(&rc->policy, &in, &pr);
-        out->s.violations = pr.nv;
+        out->s.violations = pr.nv + pr.more;
         policy_object_label(req.object, req.kind, req.ns, req.name, label, sizeof label);
         if (ep == REVIEW_MUTATE) {
             resp.patch = pr.patch;
             out->s.result = pr.patch ? "mutated" : "allowed";
-        } else if (pr.nv && mode == REVIEW_ENFORCE) {
+        } else if (pr.nv + pr.more && mode == REVIEW_ENFORCE) {
             char *list = policy_message(&pr);
             msg = mb_xasprintf("%s: %s", label, list);
             mb_free(list);
@@ -127,7 +134,7 @@ static void decide(const struct review_conf *rc, enum review_endpoint ep, enum r
             resp.message = msg;
             out->s.result = "denied";
         } else {
-            out->s.result = pr.nv ? "warned" : "allowed";
+            out->s.result = pr.nv + pr.more ? "warned" : "allowed";
         }
         if (ep == REVIEW_VALIDATE)
             warnings = warning_list(&pr, mode == REVIEW_AUDIT, label, &nwarn);
