@@ -167,7 +167,7 @@ static void pods_item(void *arg, const json_t *obj)
     struct podsink *ps = arg;
     struct mb_diag d = {0};
     if (pc_relist_item(ps->c->cache, obj, &d))
-        log_warn("pod skipped", "{s:s}", "error", d.msg);
+        log_limited(LOG_WARN, "pod skipped", "{s:s}", "error", d.msg);
 }
 
 static void pods_relist_end(void *arg)
@@ -183,7 +183,7 @@ static void pods_event(void *arg, enum kobj_ev type, const json_t *obj)
     struct podsink *ps = arg;
     struct mb_diag d = {0};
     if (pc_apply(ps->c->cache, type, obj, &d))
-        log_warn("pod event skipped", "{s:s,s:s}", "type", kobj_ev_name(type), "error", d.msg);
+        log_limited(LOG_WARN, "pod event skipped", "{s:s,s:s}", "type", kobj_ev_name(type), "error", d.msg);
 }
 
 static void pods_synced(void *arg)

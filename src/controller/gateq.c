@@ -167,7 +167,7 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
                                        resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000
                                                                : 0);
             w->not_before = now + ms;
-            log_warn("pod condition patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
+            log_limited(LOG_WARN, "pod condition patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
                      it->pod->sh->ns, "pod", it->pod->name, "status", (int)resp->status, "error",
                      resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
             push(q, it);

@@ -171,7 +171,7 @@ static void on_ckpt(void *arg, const struct kapi_resp *r)
     if (!ok) {
         struct kobj_status st;
         kobj_status_from_body(r->status, r->body, r->len, &st);
-        log_warn(k->del ? "recommendation checkpoint not deleted" : "recommendation checkpoint not written",
+        log_limited(LOG_WARN, k->del ? "recommendation checkpoint not deleted" : "recommendation checkpoint not written",
                  "{s:s,s:s,s:s,s:i,s:s}", "namespace", k->ns, "kind", k->kind, "name", k->name, "status",
                  (int)r->status, "error", r->err ? r->errmsg : st.message);
         return; /* a write is tried again after the interval */
@@ -278,7 +278,7 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
         struct rc_owner *o = cp ? rc_restore(c->rc, cp, now, wall, err, sizeof err) : NULL;
         json_decref(cp);
         if (!o)
-            log_warn("recommendation checkpoint skipped", "{s:s,s:s}", "configmap", name ? name : "?",
+            log_limited(LOG_WARN, "recommendation checkpoint skipped", "{s:s,s:s}", "configmap", name ? name : "?",
                      "why", err);
     }
     const char *cont = kobj_continue(j);

@@ -61,7 +61,7 @@ static uint64_t pod_post(struct controller *c, struct podstate *s, const char *k
                               .timeout_ms = (unsigned)c->cfg->usage.scrape_timeout_ms};
     uint64_t id = podcall_submit(c->calls, s->gq.pod, &req, done, s, why, sizeof why);
     if (!id)
-        log_warn("pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->gq.pod->sh->ns, "pod",
+        log_limited(LOG_WARN, "pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->gq.pod->sh->ns, "pod",
                  s->gq.pod->name, "endpoint", key, "why", why);
     return id;
 }
@@ -91,7 +91,7 @@ static void on_throttle_ep(void *arg, const struct kapi_resp *r)
     RUN(s)->thr_call = 0;
     bool ok = resp_ok(r);
     if (!ok)
-        log_warn("throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->gq.pod->sh->ns,
+        log_limited(LOG_WARN, "throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->gq.pod->sh->ns,
                  "pod", s->gq.pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
     pl_throttle_done(s->pl, ok, &plan);
     carry(RUN(s)->c, s, &plan);

@@ -1,6 +1,7 @@
 /* log.c -- JSON lines on stderr (shell). */
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,9 @@ int log_parse_level(const char *s, enum log_level *out)
     return -1;
 }
 
-void log_emit(enum log_level l, const char *msg, const char *fmt, ...)
+/* One line; `suppressed` > 0 adds how many lines a limit held back. */
+static void emit(enum log_level l, const char *msg, unsigned long suppressed, const char *fmt,
+                 va_list ap)
 {
     json_t *o, *fields = NULL;
     char ts[96];
@@ -33,14 +36,9 @@ void log_emit(enum log_level l, const char *msg, const char *fmt, ...)
     char *line;
     size_t len;
 
-    if (l < min_level)
-        return;
     if (fmt) {
-        va_list ap;
         json_error_t e;
-        va_start(ap, fmt);
         fields = json_vpack_ex(&e, 0, fmt, ap);
-        va_end(ap);
     }
     o = json_object();
     clock_gettime(CLOCK_REALTIME, &now);
@@ -53,10 +51,53 @@ void log_emit(enum log_level l, const char *msg, const char *fmt, ...)
     if (json_is_object(fields))
         json_object_update_missing(o, fields); /* ts, level, msg first and never overridden */
     json_decref(fields);
+    if (suppressed)
+        json_object_set_new(o, "suppressed", json_integer((json_int_t)suppressed));
     line = mb_json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER, &len);
     json_decref(o);
     line = mb_xrealloc(line, len + 2);
     line[len++] = '\n';
     (void)!write(STDERR_FILENO, line, len);
     mb_free(line);
+}
+
+void log_emit(enum log_level l, const char *msg, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (l < min_level)
+        return;
+    va_start(ap, fmt);
+    emit(l, msg, 0, fmt, ap);
+    va_end(ap);
+}
+
+void log_emit_limited(struct log_limit *lim, enum log_level l, const char *msg, const char *fmt, ...)
+{
+    struct timespec ts;
+    unsigned long long now;
+    va_list ap;
+
+    if (l < min_level)
+        return;
+    unsigned long suppressed;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+    if (!log_limit_pass(lim, now, &suppressed))
+        return;
+    va_start(ap, fmt);
+    emit(l, msg, suppressed, fmt, ap);
+    va_end(ap);
+}
+
+bool log_limit_pass(struct log_limit *lim, unsigned long long now, unsigned long *suppressed)
+{
+    unsigned long long next = atomic_load(&lim->next_ms);
+    /* one thread wins the second; the others count themselves held back */
+    if (now < next || !atomic_compare_exchange_strong(&lim->next_ms, &next, now + 1000)) {
+        atomic_fetch_add(&lim->held, 1);
+        return false;
+    }
+    *suppressed = atomic_exchange(&lim->held, 0);
+    return true;
 }

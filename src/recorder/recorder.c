@@ -124,7 +124,7 @@ static void on_event_done(void *arg, const struct kapi_resp *resp)
         struct kobj_status st;
         kobj_status_from_body(resp->status, resp->body, resp->len, &st);
         count(r->m_events, "error");
-        log_warn("event not written", "{s:s,s:s,s:i,s:s}", "namespace", p->ns, "event", p->name,
+        log_limited(LOG_WARN, "event not written", "{s:s,s:s,s:i,s:s}", "namespace", p->ns, "event", p->name,
                  "status", (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
     }
     pending_free(p);
@@ -169,8 +169,9 @@ void recorder_event(struct recorder *r, const struct recorder_ref *ref, const ch
     evagg_decide(r->agg, ref->name, ref->uid, type, reason, msg, now, &d);
     if (r->inflight >= r->max_inflight) {
         count(r->m_events, "dropped");
-        log_warn("event dropped: too many in flight", "{s:s,s:s,s:s}", "namespace", ref->ns,
-                 "pod", ref->name, "reason", reason);
+        /* (20k pods at once would be 20k lines: one a second, with the count) */
+        log_limited(LOG_WARN, "event dropped: too many in flight", "{s:s,s:s,s:s}", "namespace",
+                    ref->ns, "pod", ref->name, "reason", reason);
         return;
     }
     kobj_format_time(now, now_s, sizeof now_s);

@@ -93,10 +93,10 @@ static void on_review(struct evhttp_request *req, void *ctx)
         mx_observe(w->duration, ep, secs);
     }
     if (out.http_status != 200)
-        log_warn("admission review rejected", "{s:s,s:i,s:s}", "endpoint", e->name, "status",
+        log_limited(LOG_WARN, "admission review rejected", "{s:s,s:i,s:s}", "endpoint", e->name, "status",
                  out.http_status, "reason", out.body);
     else if (!strcmp(out.s.result, "too_large"))
-        log_warn("admission review too large to parse: answered without checking it",
+        log_limited(LOG_WARN, "admission review too large to parse: answered without checking it",
                  "{s:s,s:s,s:I}", "endpoint", e->name, "uid", out.s.uid, "bytes", (json_int_t)len);
     else if (!strcmp(out.s.result, "denied") || !strcmp(out.s.result, "warned"))
         log_info("admission review", "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "endpoint", e->name,

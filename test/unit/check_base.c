@@ -3,6 +3,7 @@
 #include "membudget/alloc.h"
 #include "membudget/buf.h"
 #include "membudget/err.h"
+#include "membudget/log.h"
 #include "suites.h"
 
 START_TEST(test_buf_cap_is_hard)
@@ -52,6 +53,33 @@ START_TEST(test_diag)
 }
 END_TEST
 
+/* A repeated warning: at most one line a second, the next one carrying the
+ * count held back. Rows: times (ms) of attempts -> which pass, with what
+ * count. */
+START_TEST(test_log_limit)
+{
+    static const struct {
+        unsigned long long at;
+        bool pass;
+        unsigned long suppressed;
+    } STEPS[] = {
+        {5000, true, 0},  {5001, false, 0}, {5500, false, 0}, {5999, false, 0},
+        {6000, true, 3},  /* a second later, with the three held back */
+        {6000, false, 0}, {9000, true, 1}, {9001, false, 0}, {20000, true, 1},
+    };
+    struct log_limit lim = {0};
+
+    for (size_t i = 0; i < sizeof STEPS / sizeof STEPS[0]; i++) {
+        unsigned long sup = 12345;
+        bool pass = log_limit_pass(&lim, STEPS[i].at, &sup);
+        ck_assert_msg(pass == STEPS[i].pass, "step %zu (t=%llu)", i, STEPS[i].at);
+        if (pass)
+            ck_assert_msg(sup == STEPS[i].suppressed, "step %zu: %lu held back, want %lu", i, sup,
+                          STEPS[i].suppressed);
+    }
+}
+END_TEST
+
 Suite *base_suite(void)
 {
     Suite *s = suite_create("base");
@@ -60,6 +88,7 @@ Suite *base_suite(void)
     tcase_add_test(tc, test_buf_cap_is_hard);
     tcase_add_test(tc, test_buf_huge_len_does_not_wrap);
     tcase_add_test(tc, test_diag);
+    tcase_add_test(tc, test_log_limit);
     suite_add_tcase(s, tc);
     return s;
 }
