@@ -87,6 +87,8 @@ size_t https_open_connections(const struct https *s);
 /* Connections cut off by the request deadline or the connection cap. Any thread. */
 unsigned long https_timeouts(const struct https *s);
 unsigned long https_rejected(const struct https *s);
+/* Connections closed for sending more than 8 TLS KeyUpdates in 10 s. */
+unsigned long https_key_update_closes(const struct https *s);
 
 /* Request helpers for handlers. https_body returns a borrowed, contiguous
  * view of the request body valid until the reply (may be NULL when empty). */

@@ -35,6 +35,23 @@ void tlsctx_free(struct tlsctx *t); /* NULL-safe */
  * its own reference to the context it started with. */
 SSL *tlsctx_ssl_new(struct tlsctx *t);
 
+/* A peer's TLS 1.3 KeyUpdates on one connection, watched. Each KeyUpdate
+ * makes the server derive new keys (and answer with its own when asked):
+ * a client that sends nothing else kept a worker inside one SSL_read for
+ * seconds (four such connections delayed every review by 13.6 s, past the
+ * API server's timeout). tlsctx_watch_key_updates() turns off
+ * SSL_MODE_AUTO_RETRY, so that SSL_read returns to the event loop after
+ * each record that is not application data, and calls fn(arg) for every
+ * KeyUpdate received; the caller counts them and closes the connection
+ * past its limit. `w` (and arg) are borrowed and must outlive the SSL; it
+ * runs on the thread that reads the connection. */
+typedef void tlsctx_key_update_fn(void *arg);
+struct tlsctx_watch {
+    tlsctx_key_update_fn *fn;
+    void *arg;
+};
+void tlsctx_watch_key_updates(SSL *ssl, struct tlsctx_watch *w);
+
 /* Returns 0 if nothing changed, 1 if a new certificate was loaded, -1 if
  * the files changed but could not be loaded (diag says why; the old
  * certificate stays in service). */

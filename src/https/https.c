@@ -8,10 +8,12 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -37,7 +39,17 @@ struct conn {
      * reply, and what was paid for them beyond the free window. */
     int64_t held, paid;
     bool waiting;            /* reading stopped until the pool can pay */
+    /* TLS 1.3 KeyUpdates from the peer (tlsctx_watch_key_updates): more
+     * than KEY_UPDATES_MAX within KEY_UPDATES_WINDOW_MS closes it. */
+    struct tlsctx_watch ku;
+    unsigned key_updates;
+    mb_mono_ms ku_since;     /* start of the current window */
 };
+
+/* No client membudget serves needs more than a handful: Go's crypto/tls
+ * never starts a KeyUpdate, OpenSSL's only when asked, or after 2^35 bytes. */
+#define KEY_UPDATES_MAX 8
+#define KEY_UPDATES_WINDOW_MS 10000
 
 struct route {
     char *path;
@@ -64,7 +76,7 @@ struct https {
     /* Read by other threads (the ops server's collectors, the drain). */
     atomic_size_t open;     /* connections evhttp has not freed, as of the last change seen */
     atomic_size_t own_total, *total; /* connections against max_conns: ours, or shared */
-    atomic_ulong timeouts, rejected;
+    atomic_ulong timeouts, rejected, key_update_closes;
 };
 
 /* --- the buffered-bytes budget -------------------------------------------------
@@ -268,14 +280,45 @@ static bool make_room(struct https *s, struct conn *newc)
     return true;
 }
 
+/* A KeyUpdate from the peer: past the limit in a window the connection is
+ * shut down (kill_conn: evhttp sees EOF), counted, and logged (limited). */
+static void on_key_update(void *arg)
+{
+    struct conn *c = arg;
+    mb_mono_ms now = c->s->clk->mono_ms(c->s->clk->ctx);
+
+    if (c->killed)
+        return;
+    if (now - c->ku_since >= KEY_UPDATES_WINDOW_MS) {
+        c->ku_since = now;
+        c->key_updates = 0;
+    }
+    if (++c->key_updates <= KEY_UPDATES_MAX)
+        return;
+    atomic_fetch_add(&c->s->key_update_closes, 1);
+    char host[INET6_ADDRSTRLEN] = "?", port[8] = "?", peer[INET6_ADDRSTRLEN + 16];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd >= 0 && !getpeername(fd, (struct sockaddr *)&ss, &sl))
+        (void)getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
+                          NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(peer, sizeof peer, "%s:%s", host, port);
+    log_limited(LOG_WARN, "connection closed: too many TLS KeyUpdates", "{s:s,s:s,s:i,s:i}",
+                "server", c->s->name, "peer", peer, "key_updates", (int)c->key_updates,
+                "window_ms", KEY_UPDATES_WINDOW_MS);
+    kill_conn(c);
+}
+
 static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 {
     struct https *s = arg;
     struct bufferevent *bev;
     mb_mono_ms now = s->clk->mono_ms(s->clk->ctx);
+    SSL *ssl = NULL;
 
     if (s->conf.tls) {
-        SSL *ssl = tlsctx_ssl_new(s->conf.tls);
+        ssl = tlsctx_ssl_new(s->conf.tls);
         if (!ssl)
             return NULL;
         bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -294,7 +337,9 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     bufferevent_incref(bev);
     struct conn *c = mb_xcalloc(1, sizeof *c);
     *c = (struct conn){.s = s, .bev = bev, .deadline = now + s->conf.request_timeout_ms,
-                       .since = now};
+                       .since = now, .ku = {on_key_update, c}, .ku_since = now};
+    if (ssl) /* (the SSL is freed with the bev, before free_conn frees c) */
+        tlsctx_watch_key_updates(ssl, &c->ku);
     s->conns[s->nconns++] = c;
     atomic_store(&s->open, s->nconns);
     if (atomic_fetch_add(s->total, 1) + 1 > s->conf.max_conns) {
@@ -566,6 +611,10 @@ void https_drain(struct https *s)
 
 unsigned long https_timeouts(const struct https *s) { return atomic_load(&s->timeouts); }
 unsigned long https_rejected(const struct https *s) { return atomic_load(&s->rejected); }
+unsigned long https_key_update_closes(const struct https *s)
+{
+    return atomic_load(&s->key_update_closes);
+}
 
 const char *https_body(struct evhttp_request *req, size_t *len)
 {

@@ -184,6 +184,26 @@ SSL *tlsctx_ssl_new(struct tlsctx *t)
     return ssl;
 }
 
+/* OpenSSL's message callback: every protocol message, sent (write_p) or
+ * received; a received handshake message of type key_update is counted. */
+static void on_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+                   SSL *ssl, void *arg)
+{
+    struct tlsctx_watch *w = arg;
+    (void)version;
+    (void)ssl;
+    if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+        ((const unsigned char *)buf)[0] == SSL3_MT_KEY_UPDATE)
+        w->fn(w->arg);
+}
+
+void tlsctx_watch_key_updates(SSL *ssl, struct tlsctx_watch *w)
+{
+    SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+    SSL_set_msg_callback_arg(ssl, w);
+    SSL_set_msg_callback(ssl, on_msg);
+}
+
 const char *tlsctx_describe(const struct tlsctx *t) { return t->desc; }
 
 long long tlsctx_not_after(const struct tlsctx *t) { return t->not_after; }

@@ -134,17 +134,19 @@ static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
 static void collect(void *ctx)
 {
     struct webhook *w = ctx;
-    const char *dl[] = {"deadline"}, *ll[] = {"limit"};
-    double timeouts = 0, rejected = 0;
+    const char *dl[] = {"deadline"}, *ll[] = {"limit"}, *kl[] = {"key_update"};
+    double timeouts = 0, rejected = 0, key_updates = 0;
 
     mx_set(w->conns_open, NULL, (double)webhook_open_connections(w));
     for (size_t i = 0; i < w->nworkers; i++) {
         timeouts += (double)https_timeouts(w->workers[i].srv);
         rejected += (double)https_rejected(w->workers[i].srv);
+        key_updates += (double)https_key_update_closes(w->workers[i].srv);
     }
     /* counters mirror the servers' own totals */
     mx_add(w->conns_closed, dl, timeouts - mx_value(w->conns_closed, dl));
     mx_add(w->conns_closed, ll, rejected - mx_value(w->conns_closed, ll));
+    mx_add(w->conns_closed, kl, key_updates - mx_value(w->conns_closed, kl));
     mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
     if (w->max_buffered)
         mx_set(w->buffered, NULL, (double)((long long)w->max_buffered - atomic_load(&w->pool)));

@@ -949,6 +949,97 @@ START_TEST(test_io_held_bodies_bounded)
 }
 END_TEST
 
+/* --- F3: a TLS 1.3 KeyUpdate flood ------------------------------------------ */
+
+/* A flooder (a child process): one connection sending KeyUpdates (each
+ * asking for the server's) as fast as it can, reading and dropping what
+ * comes back. Exits 0 when the server closes the connection, 1 when it is
+ * still open after `secs`. */
+static void key_update_flooder(double secs)
+{
+    struct raw c;
+    char junk[4096];
+    double t0;
+
+    if (!raw_connect(&c, ca1.cert_pem))
+        _exit(2);
+    for (t0 = now_s(); now_s() - t0 < secs;) {
+        if (SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED) != 1) {
+            ERR_clear_error(); /* one still pending: send it first */
+        }
+        int r = SSL_do_handshake(c.ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c.ssl, r);
+            ERR_clear_error();
+            if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+                _exit(0); /* closed */
+            struct pollfd p = {c.fd, POLLOUT, 0};
+            poll(&p, 1, 10);
+        }
+        r = SSL_read(c.ssl, junk, sizeof junk);
+        if (r <= 0) {
+            int e = SSL_get_error(c.ssl, r);
+            ERR_clear_error();
+            if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL)
+                _exit(0);
+        }
+    }
+    _exit(1);
+}
+
+/* Four connections flood KeyUpdates (before: normal reviews waited up to
+ * 13.6 s, past the API server's 10 s timeout, the worker inside SSL_read;
+ * nothing logged). Held: each flooding connection is closed by the server
+ * (past a few KeyUpdates in a window), counted in
+ * connections_closed_total{reason="key_update"}, logged; normal reviews
+ * go on being answered meanwhile (their latency printed, not asserted). */
+START_TEST(test_io_key_update_flood_closed)
+{
+    enum { FLOODERS = 4 };
+    pid_t kids[FLOODERS];
+    size_t len;
+    char *body = tu_read_file("test/fixtures/admission/pod-create-good.json", &len);
+    double worst = 0, sum = 0, t0;
+    int n = 0, lost = 0;
+
+    for (int i = 0; i < FLOODERS; i++) {
+        kids[i] = fork();
+        ck_assert_int_ge(kids[i], 0);
+        if (kids[i] == 0)
+            key_update_flooder(15);
+    }
+    for (t0 = now_s(); now_s() - t0 < 3; n++) {
+        struct resp r;
+        double t1 = now_s();
+        if (request("/validate", body, len, ca1.cert_pem, &r) != CURLE_OK || r.code != 200)
+            lost++;
+        mb_free(r.body);
+        double dt = now_s() - t1;
+        sum += dt;
+        if (dt > worst)
+            worst = dt;
+    }
+    fprintf(stderr, "key update flood: %d normal reviews beside %d flooders, %d lost, mean %.1f ms, "
+            "worst %.1f ms\n", n, FLOODERS, lost, sum / n * 1000, worst * 1000);
+    for (int i = 0; i < FLOODERS; i++) {
+        int st;
+        ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                      "flooder %d: its connection was not closed by the server (status %d)", i,
+                      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    ck_assert_int_eq(lost, 0);
+    long code;
+    char *m = http_get(metrics_addr, "/metrics", &code);
+    ck_assert_msg(strstr(m, "membudget_webhook_connections_closed_total{reason=\"key_update\"} 4"), "%s",
+                  strstr(m, "connections_closed") ? strstr(m, "connections_closed") : m);
+    mb_free(m);
+    char why[256];
+    ck_assert(log_field("connection closed: too many TLS KeyUpdates", "peer", why, sizeof why));
+    mb_free(body);
+}
+END_TEST
+
 Suite *webhook_io_suite(void)
 {
     Suite *s = suite_create("webhook_io");
@@ -972,6 +1063,7 @@ Suite *webhook_io_suite(void)
     tcase_add_test(tc, test_io_connections_are_released);
     tcase_add_test(tc, test_io_connection_cap);
     tcase_add_test(tc, test_io_newcomer_gets_in_past_idle_connections);
+    tcase_add_test(tc, test_io_key_update_flood_closed);
     suite_add_tcase(s, tc);
     return s;
 }
