@@ -55,6 +55,8 @@ struct https_conf {
                                     (the buffered-bytes budget, see https.c); handlers
                                     must then answer before they return */
     size_t window;               /* with a pool: read credit per connection (16 KiB) */
+    size_t pool_total;           /* with a pool: its whole size (a quarter of it is kept
+                                    for connections that hold under 1 MiB) */
 };
 
 /* Bind and start serving on `lp`. Strings in conf are copied; tls, lp and

@@ -97,12 +97,24 @@ struct https {
 
 #define BUDGET_CHUNK (64 * 1024) /* taken from the pool at a time */
 
-static int64_t pool_take(atomic_llong *pool, int64_t want)
+/* Fairness: a connection that already holds more than LARGE_HELD beyond its
+ * window may not take the pool below a quarter of its size (RESERVE_DIV).
+ * Large uploads that stall (30 connections each sending half of 6 MiB, 90
+ * MiB wanted of a 64 MiB pool) then fill at most three quarters of it, and
+ * the last quarter always serves the connections that hold little, that
+ * is, ordinary reviews (before: one of them waited 9 s, until the stalled
+ * ones met their deadline). The largest request (admission.maxBodyBytes)
+ * still fits: webhook_new requires the pool to hold it with room to spare. */
+#define LARGE_HELD ((int64_t)1 << 20)
+#define RESERVE_DIV 4
+
+/* Take up to `want` from the pool, leaving at least `keep` in it. */
+static int64_t pool_take(atomic_llong *pool, int64_t want, int64_t keep)
 {
     long long avail = atomic_load(pool);
 
-    while (avail > 0) {
-        long long got = avail < want ? avail : want;
+    while (avail > keep) {
+        long long got = avail - keep < want ? avail - keep : want;
         if (atomic_compare_exchange_weak(pool, &avail, avail - got))
             return got;
     }
@@ -136,7 +148,10 @@ static void pay(struct conn *c)
     int64_t over = c->held - (int64_t)s->conf.window - c->paid;
 
     if (over > 0) {
-        int64_t got = pool_take(s->conf.pool, over + BUDGET_CHUNK);
+        int64_t keep = 0;
+        if (c->held - (int64_t)s->conf.window > LARGE_HELD)
+            keep = (int64_t)(s->conf.pool_total / RESERVE_DIV);
+        int64_t got = pool_take(s->conf.pool, over + BUDGET_CHUNK, keep);
         c->paid += got;
         if (got < over) {
             bufferevent_disable(c->bev, EV_READ);

@@ -248,11 +248,13 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
     w->clk = clk;
     hc.shared_total = &w->conns;
     if (conf->max_buffered) {
-        /* The largest request must fit, or it could never be read. */
-        if (conf->max_buffered < hc.max_body + hc.max_headers + 16 * 1024) {
+        /* The largest request must fit, or it could never be read; large
+         * ones may take three quarters of the pool (https.c, fairness). */
+        if (conf->max_buffered / 4 * 3 < hc.max_body + hc.max_headers + 16 * 1024) {
             err = mb_diag_set(diag, MB_EINVAL,
-                              "--webhook-max-buffered-bytes (%zu) must be at least "
-                              "admission.maxBodyBytes (%zu) plus 32 KiB",
+                              "--webhook-max-buffered-bytes (%zu) must be at least 4/3 of "
+                              "admission.maxBodyBytes (%zu) plus 32 KiB (a quarter of it is kept "
+                              "for small reviews)",
                               conf->max_buffered, hc.max_body);
             mb_free(w);
             return err;
@@ -260,6 +262,7 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
         w->max_buffered = conf->max_buffered;
         atomic_store(&w->pool, (long long)conf->max_buffered);
         hc.pool = &w->pool;
+        hc.pool_total = conf->max_buffered;
     }
     if (conf->max_parse) {
         /* One review of the largest body must be able to parse: dense
