@@ -81,4 +81,12 @@ void review_handle(const struct review_conf *rc, enum review_endpoint ep, enum r
 
 void review_out_cleanup(struct review_out *o);
 
+/* A floor under the bytes jansson takes (through the arena) to parse
+ * `body`: what review_handle() compares with the cap before parsing, so
+ * that a body built to cost memory is refused from its bytes alone. Each
+ * JSON value costs at least what it measures in jansson 2.14 (the table
+ * test in check_review.c parses each attacker shape and holds the floor
+ * between 80% and 100% of the real cost for the shapes that cost most). Exposed for that test. */
+size_t review_parse_cost_floor(const char *body, size_t len);
+
 #endif /* MB_REVIEW_H */

@@ -1,4 +1,5 @@
 /* testutil.c -- helpers for the check suites. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +87,47 @@ void tu_write_file(const char *dir, const char *name, const char *text)
     fputs(text, f);
     fclose(f);
     ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+/* --- heap counting (tu_heap_begin/_end) --- */
+static long long heap_now, heap_peak;
+
+static void *count_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p && (heap_now += (long long)malloc_usable_size(p)) > heap_peak)
+        heap_peak = heap_now;
+    return p;
+}
+
+static void *count_realloc(void *p, size_t n)
+{
+    long long before = p ? (long long)malloc_usable_size(p) : 0;
+    void *q = realloc(p, n);
+    if (q) {
+        heap_now += (long long)malloc_usable_size(q) - before;
+        if (heap_now > heap_peak)
+            heap_peak = heap_now;
+    }
+    return q;
+}
+
+static void count_free(void *p)
+{
+    if (p)
+        heap_now -= (long long)malloc_usable_size(p);
+    free(p);
+}
+
+void tu_heap_begin(void)
+{
+    static const struct mb_alloc_hooks COUNTING = {count_malloc, count_realloc, count_free};
+    heap_now = heap_peak = 0;
+    mb_set_alloc_hooks(&COUNTING);
+}
+
+long long tu_heap_end(void)
+{
+    mb_set_alloc_hooks(NULL);
+    return heap_peak;
 }

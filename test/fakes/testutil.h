@@ -22,4 +22,11 @@ char *tu_base64_decode(const char *b64, size_t *len);
 /* Write `text` to dir/name atomically (write, then rename), or fail the test. */
 void tu_write_file(const char *dir, const char *name, const char *text);
 
+/* Count the heap our allocation hooks hand out (jansson's too, arena chunks
+ * included) from now on: bytes in use and their peak. tu_heap_end() puts
+ * libc's allocator back and returns the peak, in bytes, since
+ * tu_heap_begin(). For tests that hold a memory bound. */
+void tu_heap_begin(void);
+long long tu_heap_end(void);
+
 #endif

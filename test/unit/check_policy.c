@@ -1,5 +1,4 @@
 /* check_policy.c -- admission rules: violations, paths, mutations. */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -340,34 +339,6 @@ END_TEST
 
 /* --- hostile shapes: an UPDATE with N unknown annotations on both sides --- */
 
-/* Heap bytes in use and their peak, through the alloc hooks (jansson too). */
-static long long heap_now, heap_peak;
-static void *count_malloc(size_t n)
-{
-    void *p = malloc(n);
-    if (p && (heap_now += (long long)malloc_usable_size(p)) > heap_peak)
-        heap_peak = heap_now;
-    return p;
-}
-static void *count_realloc(void *p, size_t n)
-{
-    long long before = p ? (long long)malloc_usable_size(p) : 0;
-    void *q = realloc(p, n);
-    if (q) {
-        heap_now += (long long)malloc_usable_size(q) - before;
-        if (heap_now > heap_peak)
-            heap_peak = heap_now;
-    }
-    return q;
-}
-static void count_free(void *p)
-{
-    if (p)
-        heap_now -= (long long)malloc_usable_size(p);
-    free(p);
-}
-static const struct mb_alloc_hooks COUNTING = {count_malloc, count_realloc, count_free};
-
 /* A pod with a valid budget and `n` unknown annotations membudget.io/u<i>
  * (i from `from`), as the F1/F2 attack sends them. */
 static json_t *pod_with_unknown(size_t n, size_t from)
@@ -407,17 +378,17 @@ static long long eval_update(json_t *old, json_t *now, struct policy_result *r, 
     policy_conf_defaults(&conf);
     mb_arena_init(&arena, 64 * 1024);
     mb_arena_set_limit(&arena, (size_t)1 << 30); /* (a limit makes the arena count what it hands out) */
-    heap_now = heap_peak = 0;
-    mb_set_alloc_hooks(&COUNTING);
+    tu_heap_begin();
     mb_json_arena_begin(&arena);
     t0 = mono_s();
     policy_eval(&conf, &in, r);
     *secs = mono_s() - t0;
     mb_json_arena_end();
-    outside = heap_peak - (long long)mb_arena_footprint(&arena); /* (chunks are freed only at reset) */
+    /* (chunks are freed only at reset: the arena's share of the peak is its footprint now) */
+    size_t footprint = mb_arena_footprint(&arena);
     *arena_used = arena.used;
+    outside = tu_heap_end() - (long long)footprint;
     mb_arena_cleanup(&arena);
-    mb_set_alloc_hooks(NULL);
     return outside;
 }
 

@@ -462,6 +462,112 @@ END_TEST
 /* Workers share one parse budget: while another review holds it, a review
  * is answered 503 (busy, not "too complex"), and the budget comes back
  * whole when the holder's arena is reset. */
+/* The parse-cost floor against what jansson really takes, for each shape an
+ * attacker would send (about 1 MiB of each) and a real review. The floor
+ * must never be above the real cost (a review that fits would be refused),
+ * and for the attacker shapes at least 80% of it (before: [] was counted
+ * at 120 bytes against 152 measured, so two clients looping 3 MiB of []
+ * passed the floor and starved the pool: 18 of 175 normal reviews got
+ * 503). Rows: the element, repeated inside [ ] with commas; NULL: the
+ * fixture. */
+static const struct {
+    const char *elem, *fixture;
+    bool shape; /* an attacker shape: the floor within 80% of the cost */
+} FLOOR_ROWS[] = {
+    {"[]", NULL, true},
+    {"{}", NULL, true},
+    {"\"\"", NULL, true},
+    {"\"abcdefghijklmnopqrstuvwxyz\"", NULL, true},
+    {"0", NULL, true},
+    {"-12345678901", NULL, false}, /* (few per byte of text: no threat to the cap) */
+    {"1.5e300", NULL, false},
+    {"{\"k\":0}", NULL, true},
+    {"[[[[]]]]", NULL, true},
+    {"{\"a\":{\"b\":{\"c\":{}}}}", NULL, true},
+    {"[{\"a\":[{\"b\":\"\"}]}]", NULL, true},
+    {"true", NULL, false}, /* (jansson's true, false and null are shared: no cost but the slot) */
+    {NULL, "test/fixtures/admission/pod-create-good.json", false},
+    {NULL, "test/fixtures/admission/deployment-create-bad.json", false},
+};
+
+START_TEST(test_review_parse_floor_rows)
+{
+    struct mb_buf b;
+    struct mb_arena arena;
+    char *text;
+    size_t len;
+
+    if (FLOOR_ROWS[_i].elem) {
+        mb_buf_init(&b, 2u << 20);
+        mb_buf_adds(&b, "[");
+        for (size_t n = 0; b.len < (1u << 20); n++) {
+            mb_buf_adds(&b, n ? "," : "");
+            mb_buf_adds(&b, FLOOR_ROWS[_i].elem);
+        }
+        mb_buf_adds(&b, "]");
+        len = b.len;
+        text = mb_buf_take(&b);
+    } else {
+        text = tu_read_file(FLOOR_ROWS[_i].fixture, &len);
+    }
+    mb_arena_init(&arena, 64 * 1024);
+    mb_arena_set_limit(&arena, (size_t)1 << 30);
+    mb_json_arena_begin(&arena);
+    json_error_t e;
+    json_t *j = json_loadb(text, len, 0, &e);
+    mb_json_arena_end();
+    ck_assert_msg(j != NULL, "row %d: %s", _i, e.text);
+    size_t cost = arena.used, floor = review_parse_cost_floor(text, len);
+    printf("parse cost of %-36s %8zu bytes of text: %10zu bytes parsed, floor %10zu (%.0f%%)\n",
+           FLOOR_ROWS[_i].elem ? FLOOR_ROWS[_i].elem : FLOOR_ROWS[_i].fixture, len, cost, floor,
+           100.0 * (double)floor / (double)cost);
+    ck_assert_msg(floor <= cost, "row %d: the floor %zu is above the cost %zu: a review that fits "
+                                 "would be refused", _i, floor, cost);
+    if (FLOOR_ROWS[_i].shape)
+        ck_assert_msg(floor * 100 >= cost * 80, "row %d: the floor %zu is under 80%% of the cost %zu",
+                      _i, floor, cost);
+    json_decref(j);
+    mb_arena_cleanup(&arena);
+    mb_free(text);
+}
+END_TEST
+
+/* The F5 shape at the webhook's defaults (a 192 MiB limit per review, a
+ * 128 MiB pool): a review of a million [] (3 MB of text, 160 MB to parse)
+ * is answered "too large" from its bytes, without parsing. Before (120
+ * bytes an array) its floor was 123 MB, under the cap: it was parsed
+ * until the pool ran dry, and normal reviews beside it got 503. */
+START_TEST(test_review_million_arrays_refused_unparsed)
+{
+    atomic_llong pool = 128 << 20;
+    struct mb_arena arena;
+    struct mb_buf b;
+    struct review_out o;
+
+    mb_buf_init(&b, 4u << 20);
+    mb_buf_adds(&b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                    "\"request\":{\"uid\":\"f5\",\"x\":[");
+    for (int i = 0; i < 1000000; i++)
+        mb_buf_adds(&b, i ? ",[]" : "[]");
+    mb_buf_adds(&b, "]}}");
+    mb_arena_init(&arena, 256 * 1024);
+    mb_arena_set_limit(&arena, (size_t)192 << 20);
+    mb_arena_set_pool(&arena, &pool, (size_t)128 << 20);
+    tu_heap_begin();
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, mb_buf_str(&b), b.len, &arena, &o);
+    long long peak = tu_heap_end();
+    ck_assert_str_eq(o.s.result, "too_large");
+    ck_assert_int_eq(o.http_status, 200); /* answered under its uid: denied */
+    ck_assert_msg(peak < (8 << 20), "%lld bytes of heap: it was parsed", peak);
+    printf("a million [] (%zu bytes): floor %zu > cap %d: refused unparsed, %lld bytes of heap\n",
+           b.len, review_parse_cost_floor(mb_buf_str(&b), b.len), 128 << 20, peak);
+    ck_assert_int_eq(atomic_load(&pool), 128 << 20);
+    review_out_cleanup(&o);
+    mb_arena_cleanup(&arena);
+    mb_buf_cleanup(&b);
+}
+END_TEST
+
 START_TEST(test_review_parse_pool_shared)
 {
     atomic_llong pool = 3 << 20;
@@ -636,6 +742,8 @@ Suite *review_suite(void)
     tcase_add_test(tc, test_review_skips);
     tcase_add_test(tc, test_review_resize);
     tcase_add_test(tc, test_review_parse_pool_shared);
+    tcase_add_test(tc, test_review_million_arrays_refused_unparsed);
+    tcase_add_loop_test(tc, test_review_parse_floor_rows, 0, (int)MB_ARRAY_LEN(FLOOR_ROWS));
     tcase_add_test(tc, test_review_too_large_is_definite);
     tcase_add_test(tc, test_admrev_peek_uid);
     tcase_add_test(tc, test_review_nul_where_unread);
