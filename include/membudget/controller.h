@@ -53,6 +53,11 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
 /* Start the watches. */
 void controller_start(struct controller *c);
 
+/* The work the controller does once a second (its gauges, expiries, due
+ * retries, checkpoints), now: a test with a fake clock drives it instead
+ * of waiting for the real second. Controller thread. */
+void controller_tick(struct controller *c);
+
 /* Leadership changed: a new leader acts on everything already cached; a
  * former leader stops writing (requests in flight finish). */
 void controller_set_leader(struct controller *c, bool leader);

@@ -62,6 +62,11 @@ struct rc_hist {
 
 void rc_hist_add(struct rc_hist *h, int64_t bytes, uint32_t now_s, uint32_t half_life_s);
 
+/* Add `from`'s peaks to `into`: both brought to the later reference time
+ * (the older decayed by the half-lives between) and the wider range, then
+ * the weights summed (halved together where a bucket would overflow). */
+void rc_hist_merge(struct rc_hist *into, const struct rc_hist *from, uint32_t half_life_s);
+
 /* The q-quantile (0 < q <= 1) in bytes, interpolated within its bucket.
  * Returns false when the histogram holds no weight. */
 bool rc_hist_quantile(const struct rc_hist *h, double q, int64_t *out);
@@ -105,6 +110,7 @@ struct rc_owner {
     uint32_t saved;        /* the caller's: `changes` as last checkpointed */
     uint32_t saved_s;      /* the caller's: when */
     struct rc_current cur;
+    uint32_t restored;     /* the rc_restore session that read its checkpoint (0: none) */
     const char *ns, *kind, *name; /* in the same allocation */
 };
 
@@ -182,11 +188,20 @@ size_t rc_expire(struct rc_table *t, uint32_t now_s, uint32_t max_age_s, rc_gone
 #define RC_CHECKPOINT_VERSION 1
 json_t *rc_checkpoint(const struct rc_owner *o, uint32_t mono_now_s, int64_t wall_now_s);
 
-/* A checkpoint into t: the owner made (or its state replaced) with the
- * checkpoint's, times mapped onto this replica's monotonic clock (a time
- * before its zero becomes 0). Returns the owner, or NULL with what is wrong
- * in err (nothing changed). */
-struct rc_owner *rc_restore(struct rc_table *t, const json_t *j, uint32_t mono_now_s,
+/* A checkpoint into t, times mapped onto this replica's monotonic clock (a
+ * time before its zero becomes 0). A new owner takes the checkpoint's
+ * state. An owner t already has (its pods were sampled while the
+ * checkpoints were being read: samples count from the first moment of a
+ * leadership, even while a failing list is retried) keeps what it has and
+ * gains the checkpoint's: the histograms merged (rc_hist_merge), the
+ * earlier first, the later last and floor; its current values stay, and a
+ * checkpoint is due again. `session` names one reading of the checkpoints
+ * (the caller's, not 0): an owner already read in it is returned
+ * unchanged, so a page read twice (a list retried from the start) counts
+ * once. Returns the owner, or NULL with what is wrong in err (nothing
+ * changed). */
+struct rc_owner *rc_restore(struct rc_table *t, const struct rc_conf *c, const json_t *j,
+                            uint32_t session, uint32_t mono_now_s,
                             int64_t wall_now_s, char *err, size_t errlen);
 
 /* A stable key for the owner's checkpoint object (FNV-1a of its names). */

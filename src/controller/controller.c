@@ -355,9 +355,13 @@ static int render_debug_pods(void *arg, struct mb_buf *out, const char **content
  * state, and the readiness that the ops server (another thread) reads. */
 static void on_gauges(evutil_socket_t fd, short what, void *arg)
 {
-    struct controller *c = arg;
     (void)fd;
     (void)what;
+    controller_tick(arg);
+}
+
+void controller_tick(struct controller *c)
+{
     mx_set(c->m_tracked, NULL, (double)pc_count(c->cache));
     mx_set(c->m_cache_bytes, NULL, (double)pc_bytes(c->cache));
     mx_set(c->m_leader, NULL, c->leader ? 1 : 0);

@@ -93,10 +93,13 @@ struct controller {
     uint32_t rc_expired_at;
     struct ckpt_call *ck;            /* checkpoint writes and deletes in flight (CKPT_INFLIGHT) */
     uint64_t ck_list;                /* the list of checkpoints (a new leader's), in flight */
-    bool rc_restoring;               /* leading, checkpoints not yet read: samples do not count */
+    bool rc_restoring;               /* leading, checkpoints not yet all read (samples count,
+                                        rc_restore merges; no checkpoint is written meanwhile) */
     bool rc_clearing;                /* insight_reset: owners go, their checkpoints stay */
     unsigned ck_tries;               /* lists of checkpoints that failed */
     uint32_t ck_retry_at;
+    uint32_t ck_session;             /* this leadership's reading of the checkpoints (rc_restore) */
+    unsigned ck_pages;               /* pages read in this try */
     char ck_continue[512];           /* the list's next page */
     struct mx_family *m_ckpt;
     struct mx_family *m_ooms, *m_oom_unprevented, *m_rec_budget, *m_rec_limit, *m_owner_budget,

@@ -79,8 +79,7 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
                     bool after_gc)
 {
     const struct pc_pod *p = s->gq.pod;
-    if (c->rc_restoring)
-        return; /* the checkpoints first: a peak now would be overwritten */
+    /* (also while the checkpoints are read: rc_restore merges them in) */
     int64_t peak, rss_peak;
     bool closed = rc_window_feed(&RUN(s)->win, r->usage, r->rss, r->taken,
                                  c->cfg->recommend.peak_window_ms, &peak, &rss_peak);
@@ -123,7 +122,8 @@ static void forget(void *arg, const struct rc_owner *o)
 #define CKPT_INFLIGHT 8
 #define CKPT_PER_TICK 4
 #define CKPT_LIST_TRIES 3
-#define CKPT_RETRY_S 5
+#define CKPT_RETRY_S 5      /* then 10, 20: doubling per failed try */
+#define CKPT_MAX_PAGES 400  /* 200k owners at 500 a page: a list longer than that never ends */
 #define CKPT_LABEL "membudget.io/recommendation"
 
 struct ckpt_call {
@@ -248,6 +248,25 @@ static void restored(struct controller *c, const char *how)
              (json_int_t)rc_count(c->rc));
 }
 
+/* A list that failed (an error, an unreadable answer, a page that repeats,
+ * or more pages than any real list has): tried again from its first page
+ * after a backoff, CKPT_LIST_TRIES times at most, then given up. Owners
+ * read meanwhile stay (rc_restore counts a checkpoint once per session),
+ * and samples count all along. */
+static void list_failed(struct controller *c, int status, const char *why)
+{
+    c->ck_tries++;
+    c->ck_continue[0] = '\0';
+    c->ck_pages = 0;
+    log_warn("recommendation checkpoints not read", "{s:i,s:s,s:i,s:i}", "status", status, "error", why,
+             "try", (int)c->ck_tries, "retry_s",
+             c->ck_tries >= CKPT_LIST_TRIES ? 0 : CKPT_RETRY_S << (c->ck_tries - 1));
+    if (c->ck_tries >= CKPT_LIST_TRIES)
+        restored(c, "unreadable: starting afresh");
+    else
+        c->ck_retry_at = secs(c) + (CKPT_RETRY_S << (c->ck_tries - 1));
+}
+
 static void on_ckpt_list(void *arg, const struct kapi_resp *r)
 {
     struct controller *c = arg;
@@ -256,15 +275,23 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
     if (!j) {
         struct kobj_status st;
         kobj_status_from_body(r->status, r->body, r->len, &st);
-        c->ck_tries++;
-        log_warn("recommendation checkpoints not read", "{s:i,s:s,s:i}", "status", (int)r->status, "error",
-                 r->err ? r->errmsg : st.message, "try", (int)c->ck_tries);
-        if (c->ck_tries >= CKPT_LIST_TRIES)
-            restored(c, "unreadable: starting afresh");
-        else
-            c->ck_retry_at = secs(c) + CKPT_RETRY_S;
+        list_failed(c, (int)r->status, r->err ? r->errmsg : st.message);
         return;
     }
+    const char *cont = kobj_continue(j);
+    if (cont && *cont && (!strcmp(cont, c->ck_continue) || c->ck_pages + 1 >= CKPT_MAX_PAGES)) {
+        /* The API server (or a proxy) sends the same page forever: an error,
+         * not a reason to ask again at once (23 GETs a second before). */
+        char why[96];
+        if (!strcmp(cont, c->ck_continue))
+            snprintf(why, sizeof why, "the list's continue token repeats: the list would never end");
+        else
+            snprintf(why, sizeof why, "the list goes on past %d pages: it would never end", CKPT_MAX_PAGES);
+        list_failed(c, 200, why);
+        json_decref(j);
+        return;
+    }
+    c->ck_pages++;
     uint32_t now = secs(c);
     int64_t wall = (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000);
     size_t i;
@@ -275,13 +302,12 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
         const char *text = json_string_value(json_object_get(json_object_get(item, "data"), "checkpoint.json"));
         json_t *cp = text ? json_loads(text, 0, NULL) : NULL;
         char err[200] = "no data checkpoint.json, or not JSON";
-        struct rc_owner *o = cp ? rc_restore(c->rc, cp, now, wall, err, sizeof err) : NULL;
+        struct rc_owner *o = cp ? rc_restore(c->rc, &c->rcf, cp, c->ck_session, now, wall, err, sizeof err) : NULL;
         json_decref(cp);
         if (!o)
             log_limited(LOG_WARN, "recommendation checkpoint skipped", "{s:s,s:s}", "configmap", name ? name : "?",
                      "why", err);
     }
-    const char *cont = kobj_continue(j);
     snprintf(c->ck_continue, sizeof c->ck_continue, "%s", cont ? cont : "");
     json_decref(j);
     if (*c->ck_continue)
@@ -303,7 +329,10 @@ static void ckpt_list(struct controller *c)
 void insight_lead(struct controller *c)
 {
     c->ck_tries = 0;
+    c->ck_pages = 0;
     c->ck_continue[0] = '\0';
+    if (++c->ck_session == 0) /* (0 is "never read") */
+        c->ck_session = 1;
     if (!ckpt_on(c)) {
         c->rc_restoring = false;
         return;

@@ -104,6 +104,50 @@ void rc_hist_add(struct rc_hist *h, int64_t bytes, uint32_t now_s, uint32_t half
         h->peaks++;
 }
 
+/* Weights of h as of a later reference `ref` (their decay since h->ref_s). */
+static void rebase(struct rc_hist *h, uint32_t ref, uint32_t half_life_s)
+{
+    if (ref <= h->ref_s)
+        return;
+    double f = exp2(-(double)(ref - h->ref_s) / half_life_s);
+    for (int i = 0; i < RC_BUCKETS; i++)
+        h->w[i] = (uint16_t)lround(h->w[i] * f);
+    h->ref_s = ref;
+}
+
+void rc_hist_merge(struct rc_hist *into, const struct rc_hist *from, uint32_t half_life_s)
+{
+    struct rc_hist b = *from;
+    if (!half_life_s)
+        half_life_s = 1;
+    if (!b.scale || empty(&b))
+        return;
+    if (!into->scale || empty(into)) {
+        *into = b;
+        return;
+    }
+    uint32_t ref = into->ref_s > b.ref_s ? into->ref_s : b.ref_s;
+    rebase(into, ref, half_life_s);
+    rebase(&b, ref, half_life_s);
+    while (into->scale < b.scale)
+        grow(into);
+    while (b.scale < into->scale)
+        grow(&b);
+    for (;;) {
+        bool over = false;
+        for (int i = 0; i < RC_BUCKETS && !over; i++)
+            over = (uint32_t)into->w[i] + b.w[i] > UINT16_MAX;
+        if (!over)
+            break;
+        shift(into, 1, half_life_s); /* both halved, the same reference */
+        shift(&b, 1, half_life_s);
+    }
+    for (int i = 0; i < RC_BUCKETS; i++)
+        into->w[i] = (uint16_t)(into->w[i] + b.w[i]);
+    uint32_t peaks = (uint32_t)into->peaks + b.peaks;
+    into->peaks = peaks > UINT16_MAX ? UINT16_MAX : (uint16_t)peaks;
+}
+
 bool rc_hist_quantile(const struct rc_hist *h, double q, int64_t *out)
 {
     double total = 0;
@@ -459,8 +503,9 @@ static bool hist_of(const json_t *j, struct rc_hist *h, uint32_t mono_now_s, int
     return true;
 }
 
-struct rc_owner *rc_restore(struct rc_table *t, const json_t *j, uint32_t mono_now_s,
-                            int64_t wall_now_s, char *err, size_t errlen)
+struct rc_owner *rc_restore(struct rc_table *t, const struct rc_conf *c, const json_t *j,
+                            uint32_t session, uint32_t mono_now_s, int64_t wall_now_s, char *err,
+                            size_t errlen)
 {
     json_int_t v, first, last, kib, at, budget, limit, evict;
     const char *ns = json_string_value(json_object_get(j, "namespace"));
@@ -490,15 +535,37 @@ struct rc_owner *rc_restore(struct rc_table *t, const json_t *j, uint32_t mono_n
         !hist_of(json_object_get(j, "rss"), &rss, mono_now_s, wall_now_s, "rss", err, errlen))
         return NULL;
     struct rc_owner *o = rc_owner(t, ns, kind, name);
-    o->h = h;
-    o->rss = rss;
-    o->first_s = to_mono(first, mono_now_s, wall_now_s);
-    o->last_s = to_mono(last, mono_now_s, wall_now_s);
-    o->floor_kib = (uint32_t)kib;
-    o->floor_s = to_mono(at, mono_now_s, wall_now_s);
-    o->cur = (struct rc_current){budget, limit, (unsigned)evict,
-                                 json_is_true(json_object_get(cur, "countsHeap"))};
-    o->saved = o->changes; /* what was read is what is saved */
-    o->saved_s = mono_now_s;
+    if (session && o->restored == session)
+        return o; /* read already in this session (a page read again) */
+    uint32_t first_m = to_mono(first, mono_now_s, wall_now_s), last_m = to_mono(last, mono_now_s, wall_now_s);
+    uint32_t floor_m = to_mono(at, mono_now_s, wall_now_s);
+    bool sampled = o->h.peaks || o->rss.peaks || o->floor_kib || o->cur.budget || o->cur.limit;
+    o->restored = session;
+    if (!sampled) {
+        o->h = h;
+        o->rss = rss;
+        o->first_s = first_m;
+        o->last_s = last_m;
+        o->floor_kib = (uint32_t)kib;
+        o->floor_s = floor_m;
+        o->cur = (struct rc_current){budget, limit, (unsigned)evict,
+                                     json_is_true(json_object_get(cur, "countsHeap"))};
+        o->saved = o->changes; /* what was read is what is saved */
+        o->saved_s = mono_now_s;
+        return o;
+    }
+    /* Sampled meanwhile: both count. */
+    bool had_peaks = o->h.peaks > 0;
+    rc_hist_merge(&o->h, &h, c->half_life_s);
+    rc_hist_merge(&o->rss, &rss, c->half_life_s);
+    if (h.peaks && (!had_peaks || first_m < o->first_s))
+        o->first_s = first_m;
+    if (last_m > o->last_s)
+        o->last_s = last_m;
+    if (floor_m > o->floor_s || !o->floor_kib) {
+        o->floor_kib = (uint32_t)kib;
+        o->floor_s = floor_m;
+    }
+    o->changes++; /* the merged state is not saved anywhere yet */
     return o;
 }

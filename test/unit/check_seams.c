@@ -334,6 +334,8 @@ static char *pod_json(const char *name, const char *owner, int ip, bool ready, c
         name, name, ow, extra ? extra : "", ip, ready ? "True" : "False", cd, rc);
 }
 
+static const char *rig_own_ns; /* a test's: membudget's namespace (checkpoints on) */
+
 static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool dry)
 {
     memset(r, 0, sizeof *r);
@@ -355,7 +357,7 @@ static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool
     r->calls = podcall_new(r->pods.k, &pol);
     static const char *const NS[] = {"shop"};
     struct controller_conf cc = {.namespaces = NS, .nnamespaces = 1, .cfg = &r->cfg,
-                                 .pods = r->calls, .identity = "test"};
+                                 .pods = r->calls, .identity = "test", .own_namespace = rig_own_ns};
     struct mb_diag d = {0};
     ck_assert_int_eq(controller_new(r->lp, &r->fc.clk, r->api.k, r->mx, NULL, &cc, &r->ctl, &d),
                      MB_OK);
@@ -826,6 +828,65 @@ START_TEST(test_refused_address_counted_once)
 }
 END_TEST
 
+/* F6: a new leader lists its recommendation checkpoints, and the API
+ * server answers the same continue token again (before: a GET at once,
+ * forever, 23 a second, and every sample dropped meanwhile). Held: the
+ * repeat is an error; the list is asked again from its first page only
+ * after a backoff (5 s on the clock, then 10 s); after three tries it is
+ * given up; and samples count all along (the owner's gauge is set while
+ * the checkpoints are still being read). */
+START_TEST(test_checkpoint_list_repeating_token)
+{
+    struct rig r;
+    char *p = pod_json("p", "web", 41, true, NULL, "True", "");
+    const char *pods[] = {p};
+    rig_own_ns = "membudget";
+    rig_start(&r, pods, 1, false);
+    rig_own_ns = NULL;
+    static const char PAGE[] = "{\"kind\":\"ConfigMapList\",\"metadata\":{\"continue\":\"same\"},\"items\":[]}";
+    struct fk_req *l = NULL;
+    RUN_UNTIL(r.lp, (l = fake_kapi_find(&r.api, "configmaps?labelSelector")), 200);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_ptr_null(strstr(l->path, "continue="));
+    fake_kapi_answer(l, 200, PAGE);
+    RUN_UNTIL(r.lp, (l = fake_kapi_find(&r.api, "continue=same")), 200);
+    ck_assert_ptr_nonnull(l);
+    fake_kapi_answer(l, 200, PAGE); /* the same token again */
+    /* samples count meanwhile */
+    const int ips[] = {41}, pcts[] = {60};
+    TICKS(&r, 5, ips, pcts, false);
+    struct mx_family *f = mx_lookup(r.mx, "membudget_owner_budget_bytes");
+    const char *lv[] = {"shop", "ReplicaSet/web"};
+    ck_assert_msg(mx_value(f, lv) == 100.0 * 1048576, "the owner's budget gauge: %g", mx_value(f, lv));
+    /* no third list at once: only two so far */
+    ck_assert_uint_eq(fake_kapi_count(&r.api, "GET", "configmaps?labelSelector"), 2);
+    /* 5 s on: the list again, from its first page */
+    fake_clock_advance(&r.fc, 5000);
+    controller_tick(r.ctl); /* (the once-a-second work, on the fake clock) */
+    RUN_UNTIL(r.lp, (l = fake_kapi_find(&r.api, "configmaps?labelSelector")), 50);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_ptr_null(strstr(l->path, "continue="));
+    ck_assert_uint_eq(fake_kapi_count(&r.api, "GET", "configmaps?labelSelector"), 3);
+    fake_kapi_answer(l, 500, "{}");
+    /* the next try waits 10 s: not at 5 */
+    fake_clock_advance(&r.fc, 5000);
+    controller_tick(r.ctl);
+    RUN_UNTIL(r.lp, false, 20);
+    ck_assert_uint_eq(fake_kapi_count(&r.api, "GET", "configmaps?labelSelector"), 3);
+    fake_clock_advance(&r.fc, 5000);
+    controller_tick(r.ctl); /* (the once-a-second work, on the fake clock) */
+    RUN_UNTIL(r.lp, (l = fake_kapi_find(&r.api, "configmaps?labelSelector")), 50);
+    ck_assert_ptr_nonnull(l);
+    fake_kapi_answer(l, 500, "{}"); /* the third failure: given up, no more lists */
+    fake_clock_advance(&r.fc, 60000);
+    controller_tick(r.ctl);
+    RUN_UNTIL(r.lp, false, 20);
+    ck_assert_uint_eq(fake_kapi_count(&r.api, "GET", "configmaps?labelSelector"), 4);
+    rig_stop(&r);
+    mb_free(p);
+}
+END_TEST
+
 /* The gate queue's decision, as a table: what within-budget should be. */
 static const struct {
     const char *phase;
@@ -904,6 +965,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_failover_keeps_throttle);
     tcase_add_test(tc, test_fence_starts_no_write);
     tcase_add_test(tc, test_refused_address_counted_once);
+    tcase_add_test(tc, test_checkpoint_list_repeating_token);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -293,7 +293,7 @@ START_TEST(test_rc_checkpoint)
     json_t *back = json_loads(text, 0, NULL);
     char err[200] = "";
     uint32_t later = now - 9000 + 3600; /* the other replica, an hour on */
-    struct rc_owner *r = rc_restore(u, back, later, wall + 3600, err, sizeof err);
+    struct rc_owner *r = rc_restore(u, &c, back, 1, later, wall + 3600, err, sizeof err);
     ck_assert_msg(r, "%s", err);
     ck_assert_int_eq(rc_recommend(r, &c, later, &b), RC_OK);
     ck_assert_int_eq(b.budget, a.budget);
@@ -307,7 +307,7 @@ START_TEST(test_rc_checkpoint)
     ck_assert_uint_eq(r->saved, r->changes); /* read back: nothing new to write */
     /* a time before the other replica's zero is its zero */
     struct rc_table *v = rc_new();
-    r = rc_restore(v, back, 100, wall, err, sizeof err);
+    r = rc_restore(v, &c, back, 1, 100, wall, err, sizeof err);
     ck_assert_ptr_nonnull(r);
     ck_assert_uint_eq(r->first_s, 0);
     rc_free(v);
@@ -325,7 +325,7 @@ START_TEST(test_rc_checkpoint)
     for (size_t i = 0; i < MB_ARRAY_LEN(BAD); i++) {
         json_t *bad = json_deep_copy(back);
         json_object_set_new(bad, BAD[i].key, json_loads(BAD[i].value, JSON_DECODE_ANY, NULL));
-        ck_assert_ptr_null(rc_restore(u, bad, later, wall, err, sizeof err));
+        ck_assert_ptr_null(rc_restore(u, &c, bad, 2, later, wall, err, sizeof err));
         ck_assert_msg(strstr(err, BAD[i].says), "%s: %s", BAD[i].key, err);
         json_decref(bad);
     }
@@ -335,6 +335,96 @@ START_TEST(test_rc_checkpoint)
     json_decref(back);
     rc_free(t);
     rc_free(u);
+}
+END_TEST
+
+/* A checkpoint read while the owner's pods were already being sampled (a
+ * new leader whose list of checkpoints is retried): the peaks of both
+ * count, the current values stay the live ones, a checkpoint is due again,
+ * and a page read twice in one session counts once. */
+START_TEST(test_rc_restore_merges_live_samples)
+{
+    struct rc_conf c = {.margin_pct = 10, .half_life_s = 86400, .window_s = 300};
+    struct rc_table *t = rc_new(), *u = rc_new();
+    struct rc_owner *o = rc_owner(t, "shop", "Deployment", "web");
+    uint32_t now = 20000;
+    int64_t wall = 1795000000;
+    char err[200] = "";
+
+    o->cur = (struct rc_current){512 * MIB, 1024 * MIB, 95, false};
+    for (int i = 0; i < 10; i++, now += 300)
+        rc_peak(o, &c, 300 * MIB, 0, now);
+    json_t *cp = rc_checkpoint(o, now, wall);
+
+    /* the new leader: ten peaks of 600 MiB sampled before the checkpoint is read */
+    struct rc_owner *live = rc_owner(u, "shop", "Deployment", "web");
+    live->cur = (struct rc_current){768 * MIB, 1024 * MIB, 95, false};
+    uint32_t t2 = 50000;
+    for (int i = 0; i < 10; i++, t2 += 300)
+        rc_peak(live, &c, 600 * MIB, 0, t2);
+    uint32_t changes = live->changes;
+    struct rc_owner *r = rc_restore(u, &c, cp, 7, t2, wall + 30, err, sizeof err);
+    ck_assert_msg(r == live, "%s", err);
+    ck_assert_uint_eq(r->h.peaks, 20);
+    ck_assert_int_eq(r->cur.budget, 768 * MIB); /* the live value */
+    ck_assert_uint_ne(r->changes, changes);      /* merged: to be checkpointed again */
+    ck_assert_uint_ne(r->saved, r->changes);
+    int64_t p50;
+    ck_assert(rc_hist_quantile(&r->h, 0.5, &p50));
+    ck_assert_msg(p50 > 250 * MIB && p50 < 650 * MIB, "p50 %lld MiB", (long long)(p50 / MIB));
+    int64_t p95;
+    ck_assert(rc_hist_quantile(&r->h, 0.95, &p95));
+    ck_assert_msg(p95 >= 580 * MIB, "p95 %lld MiB: the live 600 MiB peaks count", (long long)(p95 / MIB));
+    /* the same page again in session 7: nothing added */
+    r = rc_restore(u, &c, cp, 7, t2, wall + 30, err, sizeof err);
+    ck_assert_uint_eq(r->h.peaks, 20);
+    /* into an owner with nothing sampled: the checkpoint as it is */
+    struct rc_table *v = rc_new();
+    r = rc_restore(v, &c, cp, 8, t2, wall + 30, err, sizeof err);
+    ck_assert_uint_eq(r->h.peaks, 10);
+    ck_assert_uint_eq(r->saved, r->changes);
+    rc_free(v);
+    json_decref(cp);
+    rc_free(t);
+    rc_free(u);
+}
+END_TEST
+
+/* rc_hist_merge: the older histogram decays to the newer's reference, the
+ * narrower grows to the wider range; weights add up. */
+START_TEST(test_rc_hist_merge)
+{
+    struct rc_hist a = {0}, b = {0}, both = {0};
+    const uint32_t hl = 1000;
+
+    for (int i = 0; i < 8; i++) {
+        rc_hist_add(&a, 10 * MIB, 100, hl);
+        rc_hist_add(&both, 10 * MIB, 100, hl);
+    }
+    for (int i = 0; i < 8; i++) {
+        rc_hist_add(&b, 900 * MIB, 100, hl);
+        rc_hist_add(&both, 900 * MIB, 100, hl);
+    }
+    rc_hist_merge(&a, &b, hl);
+    ck_assert_uint_eq(a.peaks, 16);
+    int64_t qa, qb;
+    ck_assert(rc_hist_quantile(&a, 0.95, &qa));
+    ck_assert(rc_hist_quantile(&both, 0.95, &qb));
+    ck_assert_msg(qa == qb, "merged p95 %lld, added together %lld", (long long)qa, (long long)qb);
+    /* an empty one changes nothing; into an empty one copies */
+    struct rc_hist e = {0}, copy = a;
+    rc_hist_merge(&a, &e, hl);
+    ck_assert_mem_eq(&a, &copy, sizeof a);
+    rc_hist_merge(&e, &a, hl);
+    ck_assert_mem_eq(&e, &a, sizeof a);
+    /* a half-life older: its peaks weigh half */
+    struct rc_hist old = {0}, young = {0};
+    rc_hist_add(&old, 10 * MIB, 0, hl);
+    rc_hist_add(&young, 900 * MIB, hl, hl);
+    rc_hist_merge(&young, &old, hl);
+    int64_t q;
+    ck_assert(rc_hist_quantile(&young, 0.34, &q));
+    ck_assert_msg(q > 100 * MIB, "q34 %lld MiB: the old peak weighs a third of the whole", (long long)(q / MIB));
 }
 END_TEST
 
@@ -352,6 +442,8 @@ Suite *signals_suite(void)
     tcase_add_loop_test(tc, test_rc_recommend, 0, (int)(sizeof REC_ROWS / sizeof REC_ROWS[0]));
     tcase_add_test(tc, test_rc_table);
     tcase_add_test(tc, test_rc_checkpoint);
+    tcase_add_test(tc, test_rc_restore_merges_live_samples);
+    tcase_add_test(tc, test_rc_hist_merge);
     suite_add_tcase(s, tc);
     return s;
 }
