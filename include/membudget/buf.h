@@ -10,6 +10,7 @@
 #define MB_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "membudget/err.h"
 
@@ -18,6 +19,8 @@ struct mb_buf {
     size_t len;  /* bytes in use */
     size_t cap;  /* bytes allocated (excluding the terminating NUL slot) */
     size_t max;  /* hard limit on len: adding past it fails with MB_ETOOBIG */
+    bool full;   /* an add was refused since init or reset (sticky): a writer that
+                    appends many pieces checks once, at the end, that none was lost */
 };
 
 /* Cannot fail. `max` is the most bytes the buffer will ever hold. */
@@ -29,7 +32,8 @@ void mb_buf_cleanup(struct mb_buf *b);
 /* Empty the buffer, keeping its memory. */
 void mb_buf_reset(struct mb_buf *b);
 
-/* Append. Returns MB_OK or MB_ETOOBIG (content unchanged on error). */
+/* Append. Returns MB_OK or MB_ETOOBIG (content unchanged on error, and
+ * `full` set). */
 mb_err mb_buf_add(struct mb_buf *b, const void *data, size_t len);
 mb_err mb_buf_adds(struct mb_buf *b, const char *s);
 mb_err mb_buf_printf(struct mb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

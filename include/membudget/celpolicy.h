@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include "membudget/config.h"
+#include "membudget/err.h"
 
 struct celpolicy_params {
     const char *name;           /* object name prefix: "membudget" */
@@ -47,14 +48,24 @@ struct celpolicy_params {
     bool helm;                  /* the chart's template: say so in the header */
 };
 
+/* The most the list of namespaces never governed may take as text. It is
+ * written into every policy's selector and match condition, and the API
+ * server refuses an object over 1.5 MiB. */
+#define CELPOLICY_MAX_NEVER (256u << 10)
+
 /* Literals for `cfg` (never governed: its excluded namespaces, the fixed
- * ones and own_ns) into bufs owned by the caller; free with
- * celpolicy_params_cleanup(). */
-void celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg, const char *own_ns,
-                                  const char *name, const char *failure_policy);
+ * ones and own_ns) into strings owned by p; free with
+ * celpolicy_params_cleanup() (also after an error). Returns MB_OK, or
+ * MB_ETOOBIG when the list of namespaces would take more than
+ * CELPOLICY_MAX_NEVER, with the count and the limit in diag: never a list
+ * cut short (membudget's own namespace was the one left out). */
+mb_err celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg, const char *own_ns,
+                                    const char *name, const char *failure_policy, struct mb_diag *diag);
 void celpolicy_params_cleanup(struct celpolicy_params *p);
 
-/* Returns: the YAML documents (new string; mb_free). */
-char *celpolicy_render(const struct celpolicy_params *p);
+/* The YAML documents into *out (new string; mb_free). Returns MB_OK, or
+ * MB_ETOOBIG (nothing in *out) when they would take more than 64 MiB, or a
+ * piece of them more than its own cap, with which in diag. */
+mb_err celpolicy_render(const struct celpolicy_params *p, char **out, struct mb_diag *diag);
 
 #endif /* MB_CELPOLICY_H */

@@ -76,7 +76,12 @@ int cmd_policy(int argc, char **argv)
             fprintf(stderr, "membudget policy render: --helm takes the chart's values, not --config\n");
             return 2;
         }
-        char *body = celpolicy_render(&HELM);
+        char *body;
+        struct mb_diag d = {0};
+        if (celpolicy_render(&HELM, &body, &d)) {
+            fprintf(stderr, "membudget policy render: %s\n", d.msg);
+            return 2;
+        }
         /* The chart renders these for admission.mode policy or both; the
          * namespaces never governed are the config's, the fixed ones and
          * the release's. */
@@ -91,10 +96,17 @@ int cmd_policy(int argc, char **argv)
         struct celpolicy_params p;
         if (!app_load_config(config, &cfg))
             return 2;
-        celpolicy_params_from_config(&p, &cfg, ns, name, failure);
-        out = celpolicy_render(&p);
+        struct mb_diag d = {0};
+        mb_err err = celpolicy_params_from_config(&p, &cfg, ns, name, failure, &d);
+        if (!err)
+            err = celpolicy_render(&p, &out, &d);
         celpolicy_params_cleanup(&p);
         cfg_cleanup(&cfg);
+        if (err) {
+            fprintf(stderr, "membudget policy render: %s%s%s\n", config[0] ? config : "", config[0] ? ": " : "",
+                    d.msg);
+            return 2;
+        }
     }
     fputs(out, stdout);
     mb_free(out);

@@ -15,6 +15,7 @@ void mb_buf_cleanup(struct mb_buf *b)
 void mb_buf_reset(struct mb_buf *b)
 {
     b->len = 0;
+    b->full = false;
     if (b->p)
         b->p[0] = '\0';
 }
@@ -25,8 +26,10 @@ static mb_err reserve(struct mb_buf *b, size_t extra)
 {
     size_t want, ncap;
 
-    if (extra > b->max || b->len > b->max - extra)
+    if (extra > b->max || b->len > b->max - extra) {
+        b->full = true;
         return MB_ETOOBIG;
+    }
     want = b->len + extra;
     if (b->p && want <= b->cap)
         return MB_OK;

@@ -23,6 +23,7 @@ struct gen {
     struct mb_buf *out;
     char **keep; /* every string S() made, freed at the end */
     size_t nkeep;
+    bool full;   /* a piece did not fit its buffer: the output is not whole */
 };
 
 static const char *S(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -34,7 +35,8 @@ static const char *S(struct gen *g, const char *fmt, ...)
 
     mb_buf_init(&b, 1u << 22);
     va_start(ap, fmt);
-    MB_ASSERT(mb_buf_vprintf(&b, fmt, ap) == MB_OK);
+    if (mb_buf_vprintf(&b, fmt, ap))
+        g->full = true; /* (celpolicy_render refuses the whole output) */
     va_end(ap);
     g->keep = mb_xrealloc(g->keep, (g->nkeep + 1) * sizeof *g->keep);
     return g->keep[g->nkeep++] = mb_buf_take(&b);
@@ -52,6 +54,7 @@ static const char *esc(struct gen *g, const char *x)
     for (int c = 1; c < 0x20; c++)
         (void)mb_buf_printf(&b, ".replace('\\x%02x', '\\\\u%04x')", c, c);
     (void)mb_buf_printf(&b, ".replace('\\x7f', '\\\\u007f')");
+    g->full |= b.full;
     const char *r = S(g, "%s", mb_buf_str(&b));
     mb_buf_cleanup(&b);
     return r;
@@ -90,6 +93,7 @@ static const char *qfmt(struct gen *g, const char *l)
         (void)mb_buf_printf(&b, " : l %% %lld == 0 ? string(l / %lld) + '%s'", p, p, DEC[k - 1]);
     }
     (void)mb_buf_printf(&b, " : string(l))[0]");
+    g->full |= b.full;
     const char *r = S(g, "%s", mb_buf_str(&b));
     mb_buf_cleanup(&b);
     return r;
@@ -572,12 +576,12 @@ static void mutating(struct gen *g, const char *suffix, const char *failure, con
     selector(g, audit_op);
 }
 
-char *celpolicy_render(const struct celpolicy_params *p)
+mb_err celpolicy_render(const struct celpolicy_params *p, char **out, struct mb_diag *diag)
 {
-    struct mb_buf out;
-    struct gen g = {.p = p, .out = &out};
+    struct mb_buf b;
+    struct gen g = {.p = p, .out = &b};
 
-    mb_buf_init(&out, 64u << 20);
+    mb_buf_init(&b, 64u << 20);
     header(&g);
     validating(&g);
     mutating(&g, "", p->failure_policy, "NotIn");
@@ -585,17 +589,24 @@ char *celpolicy_render(const struct celpolicy_params *p)
     for (size_t i = 0; i < g.nkeep; i++)
         mb_free(g.keep[i]);
     mb_free(g.keep);
-    return mb_buf_take(&out);
+    if (b.full || g.full) {
+        mb_buf_cleanup(&b);
+        return mb_diag_set(diag, MB_ETOOBIG, "the admission policies would take more than %s: "
+                                             "not rendered (a part cut short would be wrong)",
+                           b.full ? "64 MiB" : "4 MiB in one expression");
+    }
+    *out = mb_buf_take(&b);
+    return MB_OK;
 }
 
-void celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg, const char *own_ns,
-                                  const char *name, const char *failure_policy)
+mb_err celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg, const char *own_ns,
+                                    const char *name, const char *failure_policy, struct mb_diag *diag)
 {
     static const char *const ALWAYS[] = CFG_ALWAYS_EXCLUDED;
     struct mb_buf b;
     const struct policy_conf *a = &cfg->admission;
 
-    mb_buf_init(&b, 1u << 20);
+    mb_buf_init(&b, CELPOLICY_MAX_NEVER);
     (void)mb_buf_adds(&b, "[");
     for (size_t i = 0; i < MB_ARRAY_LEN(ALWAYS); i++)
         (void)mb_buf_printf(&b, "%s\"%s\"", i ? ", " : "", ALWAYS[i]);
@@ -615,9 +626,19 @@ void celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *
         .default_pct = mb_xasprintf("%u", a->default_budget_pct),
         .inject_gomemlimit = a->inject_gomemlimit ? "true" : "false",
         .inject_readiness_gate = a->inject_readiness_gate ? "true" : "false",
-        .never_json = mb_buf_take(&b),
+        .never_json = NULL,
         .failure_policy = mb_xstrdup(failure_policy),
     };
+    if (b.full) {
+        mb_buf_cleanup(&b);
+        return mb_diag_set(diag, MB_ETOOBIG,
+                           "excludedNamespaces: %zu namespaces (with membudget's own and the fixed "
+                           "ones) take more than %u KiB as a list, the most the admission policies "
+                           "hold (each names them all, and the API server refuses an object over 1.5 MiB)",
+                           cfg->excluded.n, CELPOLICY_MAX_NEVER >> 10);
+    }
+    p->never_json = mb_buf_take(&b);
+    return MB_OK;
 }
 
 void celpolicy_params_cleanup(struct celpolicy_params *p)

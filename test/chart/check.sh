@@ -110,6 +110,12 @@ out=$("$bin" policy render --namespace 'a"b' 2>&1)
 out=$("$bin" policy render --config /nonexistent 2>&1)
 [ $? = 2 ] && grep -q nonexistent <<< "$out" && ok "policy render --config of a missing file: exit 2, named" \
     || bad "policy render --config of a missing file: exit 2, named" "$out"
+# a config whose never-governed list does not fit (99,990 namespaces, 1 MB): exit 2, named, nothing printed
+{ echo "excludedNamespaces:"; seq -f '- n%05g' 0 99989; } > "$work/huge.yaml"
+out=$("$bin" policy render --config "$work/huge.yaml" 2> "$work/huge.err"); rc=$?
+[ $rc = 2 ] && [ -z "$out" ] && grep -q 'excludedNamespaces: 99990 namespaces .* more than 256 KiB' "$work/huge.err" \
+    && ok "policy render of a 1 MB config whose namespaces do not fit: exit 2, the limit named, nothing printed" \
+    || bad "policy render of a 1 MB config whose namespaces do not fit: exit 2, the limit named, nothing printed" "rc $rc: $(head -c 300 "$work/huge.err") ${out:0:200}"
 "$bin" policy render > "$work/plain-policies.yaml" 2>&1 &&
     diff -q "$work/plain-policies.yaml" "$root/deploy/optional/admission-policies.yaml" > /dev/null \
     && ok "deploy/optional/admission-policies.yaml is what membudget policy render prints" \

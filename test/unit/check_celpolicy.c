@@ -72,9 +72,9 @@ START_TEST(test_render_objects)
     cfg.excluded.v[0] = mb_xstrdup("kube-system"); /* fixed anyway: not twice */
     cfg.excluded.v[1] = mb_xstrdup("batch");
     cfg.excluded.n = 2;
-    celpolicy_params_from_config(&p, &cfg, "mb", "mbx", "Ignore");
+    ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "mb", "mbx", "Ignore", NULL), MB_OK);
     ck_assert_str_eq(p.never_json, "[\"kube-system\", \"kube-public\", \"kube-node-lease\", \"batch\", \"mb\"]");
-    yaml = celpolicy_render(&p);
+    ck_assert_int_eq(celpolicy_render(&p, &yaml, NULL), MB_OK);
     docs = docs_of(yaml);
 
     /* 2 validating and 2 mutating policies, each with its binding */
@@ -135,13 +135,62 @@ START_TEST(test_render_helm_placeholders)
         .name = "N", .require_budget = "RB", .default_pct = "PCT", .inject_gomemlimit = "IG",
         .inject_readiness_gate = "IR", .never_json = "NEVER", .failure_policy = "FP", .helm = true,
     };
-    char *yaml = celpolicy_render(&p);
+    char *yaml;
+    ck_assert_int_eq(celpolicy_render(&p, &yaml, NULL), MB_OK);
     ck_assert_ptr_null(strstr(yaml, "{{"));
     ck_assert(strstr(yaml, "failurePolicy: FP"));
     ck_assert(strstr(yaml, "values: NEVER"));
     ck_assert(strstr(yaml, "PCT > 0"));
     ck_assert(strstr(yaml, "(RB && "));
     mb_free(yaml);
+}
+END_TEST
+
+/* F7: a config whose excluded namespaces do not fit the policies (99,990
+ * of them, a 1 MB config). Before: exit 0 and broken YAML, the list cut at
+ * 1 MiB and membudget's own namespace missing. Now: an error naming the
+ * count and the limit, and nothing rendered. Just under the limit, the
+ * whole list renders, and parses back with membudget's namespace last. */
+START_TEST(test_render_never_list_too_long)
+{
+    struct cfg cfg;
+    struct celpolicy_params p;
+    struct mb_diag d = {0};
+    char *yaml = NULL;
+
+    cfg_defaults(&cfg);
+    for (size_t i = 0; i < cfg.excluded.n; i++)
+        mb_free(cfg.excluded.v[i]);
+    mb_free(cfg.excluded.v);
+    cfg.excluded.n = 99990;
+    cfg.excluded.v = mb_xcalloc(cfg.excluded.n, sizeof *cfg.excluded.v);
+    for (size_t i = 0; i < cfg.excluded.n; i++)
+        cfg.excluded.v[i] = mb_xasprintf("team-%05zu", i);
+    ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "membudget", "membudget", "Fail", &d), MB_ETOOBIG);
+    ck_assert_msg(strstr(d.msg, "excludedNamespaces: 99990 namespaces") && strstr(d.msg, "256 KiB"), "%s", d.msg);
+    celpolicy_params_cleanup(&p);
+
+    /* 15k fit (15 bytes each: 225 KB): the whole list, and the own namespace */
+    cfg.excluded.n = 15000;
+    ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "membudget", "membudget", "Fail", &d), MB_OK);
+    ck_assert_int_eq(celpolicy_render(&p, &yaml, &d), MB_OK);
+    json_t *docs = docs_of(yaml);
+    ck_assert_uint_eq(json_array_size(docs), 8);
+    const json_t *vb = find(docs, "ValidatingAdmissionPolicyBinding", "membudget-validate");
+    const json_t *exprs = json_object_get(json_object_get(json_object_get(vb, "spec"), "matchResources"),
+                                          "namespaceSelector");
+    const json_t *never = NULL, *e;
+    size_t i;
+    json_array_foreach(json_object_get(exprs, "matchExpressions"), i, e)
+        if (!strcmp(json_string_value(json_object_get(e, "key")) ?: "", "kubernetes.io/metadata.name"))
+            never = json_object_get(e, "values");
+    ck_assert_uint_eq(json_array_size(never), 3 + 15000 + 1);
+    ck_assert_str_eq(json_string_value(json_array_get(never, 3 + 15000)), "membudget");
+    json_decref(docs);
+    mb_free(yaml);
+    celpolicy_params_cleanup(&p);
+    cfg.excluded.n = 99990;
+    cfg_cleanup(&cfg);
 }
 END_TEST
 
@@ -152,6 +201,7 @@ Suite *celpolicy_suite(void)
 
     tcase_add_test(tc, test_render_objects);
     tcase_add_test(tc, test_render_helm_placeholders);
+    tcase_add_test(tc, test_render_never_list_too_long);
     suite_add_tcase(s, tc);
     return s;
 }
