@@ -1,4 +1,5 @@
 /* config.c -- config file schema and loading (pure). See config.h. */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -238,10 +239,15 @@ static mb_err want_number(struct ctx *x, const struct ydoc_node *n, const char *
     d = strtod(v, &end);
     if (*end)
         return fail(x, n, MB_EINVAL, key, "\"%s\": expected a number", v);
-    if (k->type == K_UINT && (d != (double)(long long)d))
-        return fail(x, n, MB_EINVAL, key, "\"%s\": expected a whole number", v);
+    /* strtod takes "nan" and "inf": NaN would pass every comparison below
+     * (leak.minSlopePercentPerMinute: nan turned leak detection off). */
+    if (!isfinite(d))
+        return fail(x, n, MB_EINVAL, key, "\"%s\": expected a finite number", v);
+    /* The range before any cast: 1e39 cast to an integer is undefined. */
     if (d < k->min || d > k->max)
         return fail(x, n, MB_ERANGE, key, "%s is out of range [%g, %g]", v, k->min, k->max);
+    if (k->type == K_UINT && d != floor(d))
+        return fail(x, n, MB_EINVAL, key, "\"%s\": expected a whole number", v);
     *out = d;
     return MB_OK;
 }
