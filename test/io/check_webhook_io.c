@@ -1157,6 +1157,51 @@ START_TEST(test_io_pool_fair_to_small_reviews)
 }
 END_TEST
 
+/* --- memory after a flood of idle connections ----------------------------- */
+
+/* 3000 TLS connections opened and left idle, then closed. Before: RSS went
+ * from 27 MB to 140 MB after one such flood and stayed there (170 MB after
+ * five); LeakSanitizer found no leak: the allocator kept the memory. Held:
+ * within seconds of the flood's end the resident set is back near where it
+ * started (figures printed: before, during, after). */
+START_TEST(test_io_memory_returns_after_flood)
+{
+    enum { N = 3000 };
+    struct raw *c = mb_xcalloc(N, sizeof *c);
+    long before, during, after = -1;
+    double t0;
+    int open = 0;
+
+    restart_server("--webhook-max-connections=4096");
+    {
+        struct resp r;
+        size_t len;
+        char *body = tu_read_file("test/fixtures/admission/pod-create-good.json", &len);
+        ck_assert_int_eq(request("/validate", body, len, ca1.cert_pem, &r), CURLE_OK);
+        mb_free(r.body);
+        mb_free(body);
+    }
+    before = server_kib("VmRSS");
+    for (int i = 0; i < N; i++)
+        open += raw_connect(&c[i], ca1.cert_pem);
+    during = server_kib("VmRSS");
+    for (int i = 0; i < N; i++)
+        raw_close(&c[i]);
+    bool measure = !getenv("MB_VALGRIND") && !SANITIZED;
+    for (t0 = now_s(); now_s() - t0 < 10; usleep(100000)) {
+        after = server_kib("VmRSS");
+        if (after < before + 16 * 1024 || !measure)
+            break;
+    }
+    fprintf(stderr, "idle flood: %d of %d connections open; server RSS %ld KiB before, %ld during, "
+            "%ld after (%.1f s after they closed)\n", open, N, before, during, after, now_s() - t0);
+    ck_assert_int_eq(open, N);
+    ck_assert_msg(!measure || after < before + 16 * 1024, "RSS %ld KiB after the flood, %ld before", after,
+                  before);
+    mb_free(c);
+}
+END_TEST
+
 Suite *webhook_io_suite(void)
 {
     Suite *s = suite_create("webhook_io");
@@ -1182,6 +1227,7 @@ Suite *webhook_io_suite(void)
     tcase_add_test(tc, test_io_newcomer_gets_in_past_idle_connections);
     tcase_add_test(tc, test_io_key_update_flood_closed);
     tcase_add_test(tc, test_io_pool_fair_to_small_reviews);
+    tcase_add_test(tc, test_io_memory_returns_after_flood);
     suite_add_tcase(s, tc);
     return s;
 }
