@@ -11,6 +11,7 @@
 
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
+#include "membudget/controller.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/podcall.h"
@@ -299,6 +300,15 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
     if (fenced(c)) {
         log_info("eviction not started: shutting down; the next leader decides again",
                  "{s:s,s:s}", "namespace", p->sh->ns, "pod", p->name);
+        return;
+    }
+    if (!controller_synced(c)) {
+        /* One eviction per owner needs the owner's other pods known: not
+         * before the initial list is whole (a streamed list of 300k pods
+         * delivers them for minutes before its end). */
+        log_limited(LOG_INFO, "eviction deferred", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod",
+                    p->name, "why", "the initial pod list is not complete");
+        pl_evict_deferred(s->pl, now + 1000);
         return;
     }
     if (!RUN(s)->evl_held) {

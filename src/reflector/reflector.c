@@ -53,6 +53,9 @@ struct reflector {
     bool watch_got_data;          /* this watch delivered something */
     bool want_relist;             /* a 410 or a decode failure: relist next */
     bool stop_stream;             /* on_line refused a line: end this watch */
+    const char *end_why;          /* why this watch was ended by us or by an ERROR event
+                                     (static text), NULL: it ended by itself */
+    size_t stream_items;          /* events of this streamed list so far */
     struct wframe frame;
     struct mb_arena arena;        /* each event's (or page's) JSON tree, reset after it */
     char *lean;                   /* the text without managedFields (kobj_strip_managed_fields) */
@@ -264,6 +267,8 @@ static bool line_event(struct reflector *r, enum kobj_ev type, const json_t *obj
             r->rv[0] = '\0';
         r->want_relist = st.code == 410;
         r->stop_stream = true; /* the server ends the stream after an ERROR */
+        r->end_why = st.code == 410 ? "410 Gone: the resourceVersion is too old"
+                                    : "an ERROR event (the watch error event above)";
         return false;
     }
     r->watch_got_data = true;
@@ -300,6 +305,7 @@ static bool on_line(void *arg, const char *line, size_t len)
         mb_arena_reset(&r->arena);
         r->want_relist = true; /* we may have missed something: start clean */
         r->stop_stream = true;
+        r->end_why = "an event that could not be decoded";
         return false;
     }
     bool go_on = line_event(r, type, obj);
@@ -315,6 +321,7 @@ static bool on_data(void *arg, const char *data, size_t len)
         log_error("watch event too large", "{s:s,s:I}", "resource", r->name, "max_bytes",
                   (json_int_t)r->max_event);
         r->want_relist = true;
+        r->end_why = "an event larger than the cap (the watch event too large above)";
         return false;
     }
     return !r->stop_stream;
@@ -389,6 +396,8 @@ static void submit_watch(struct reflector *r, bool initial)
     r->watch_got_data = false;
     r->watch_started = r->clk->mono_ms(r->clk->ctx);
     r->stop_stream = false;
+    r->end_why = NULL;
+    r->stream_items = 0;
     r->initial = initial;
     mb_buf_init(&path, 1 << 20);
     mb_buf_printf(&path, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u",
@@ -434,6 +443,7 @@ static void stop_streaming_lists(struct reflector *r, const char *why)
  * request. */
 static bool initial_event(struct reflector *r, enum kobj_ev type, const json_t *obj)
 {
+    r->stream_items++;
     switch (type) {
     case KOBJ_ADDED:
     case KOBJ_MODIFIED:
@@ -486,12 +496,22 @@ static void stream_list_done(struct reflector *r, const struct kapi_resp *resp)
         start_list(r);
         return;
     }
-    if (resp->err == MB_ETOOBIG || r->want_relist)
-        log_error("streamed list ended: an event too large or unreadable", "{s:s}", "resource",
-                  r->name);
-    else
-        log_warn("streamed list ended before its last item", "{s:s,s:i,s:s}", "resource", r->name,
-                 "status", (int)resp->status, "error", resp->err ? resp->errmsg : "");
+    /* Say why it ended, as it is known: our own refusal or the server's
+     * ERROR event, the server's status, the connection, or a stream that
+     * simply stopped (how many events came first tells an empty one). */
+    const char *why = r->end_why;
+    if (!why && resp->err == MB_ETOOBIG)
+        why = "an event larger than the cap";
+    if (!why && resp->err)
+        why = "the connection failed";
+    if (!why && resp->status != 200)
+        why = "the API server's status";
+    if (!why)
+        why = r->stream_items ? "the stream stopped before its end bookmark"
+                              : "the stream ended with no event at all";
+    log_warn("streamed list ended before its last item", "{s:s,s:s,s:i,s:s,s:I}", "resource",
+             r->name, "why", why, "status", (int)resp->status, "error",
+             resp->err ? resp->errmsg : "", "events", (json_int_t)r->stream_items);
     retry(r, true, "list-ended", resp->retry_after_s);
 }
 

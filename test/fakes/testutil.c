@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "membudget/alloc.h"
 #include "testutil.h"
 
@@ -130,4 +131,34 @@ long long tu_heap_end(void)
 {
     mb_set_alloc_hooks(NULL);
     return heap_peak;
+}
+
+/* --- stderr capture (tu_stderr_begin/_end) --- */
+static int saved_stderr = -1;
+static FILE *captured;
+
+void tu_stderr_begin(void)
+{
+    fflush(stderr);
+    captured = tmpfile();
+    ck_assert_ptr_nonnull(captured);
+    saved_stderr = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved_stderr, 0);
+    dup2(fileno(captured), STDERR_FILENO);
+}
+
+char *tu_stderr_end(void)
+{
+    fflush(stderr);
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    saved_stderr = -1;
+    long n = ftell(captured);
+    char *text = mb_xmalloc((size_t)(n > 0 ? n : 0) + 1);
+    rewind(captured);
+    size_t got = n > 0 ? fread(text, 1, (size_t)n, captured) : 0;
+    text[got] = '\0';
+    fclose(captured);
+    captured = NULL;
+    return text;
 }

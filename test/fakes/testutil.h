@@ -29,4 +29,10 @@ void tu_write_file(const char *dir, const char *name, const char *text);
 void tu_heap_begin(void);
 long long tu_heap_end(void);
 
+/* Capture what this process writes to stderr (the JSON log) until
+ * tu_stderr_end(), which puts stderr back and returns the text (new
+ * string). For tests that read what was logged. */
+void tu_stderr_begin(void);
+char *tu_stderr_end(void);
+
 #endif

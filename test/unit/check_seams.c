@@ -22,6 +22,7 @@
 #include "membudget/profstore.h"
 #include "membudget/reflector.h"
 #include "suites.h"
+#include "testutil.h"
 
 /* Run the loop until `cond` holds, at most `turns` times. */
 #define RUN_UNTIL(lp, cond, turns)                                                  \
@@ -229,6 +230,45 @@ START_TEST(test_reflector_watch_list)
 }
 END_TEST
 
+/* A streamed list that ends before its end bookmark says why, as it is
+ * known (before: a 410 or an empty stream was "an event too large or
+ * unreadable"): rows of what the stream carries, and the words expected. */
+static const struct {
+    const char *stream;
+    long status;
+    const char *says;
+} STREAM_ENDS[] = {
+    {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
+     "\"message\":\"too old resource version\"}}\n", 200, "\"why\":\"410 Gone: the resourceVersion is too old\""},
+    {"", 200, "\"why\":\"the stream ended with no event at all\",\"status\":200,\"error\":\"\",\"events\":0"},
+    {POD_EV("ADDED", "a", "30"), 200, "\"why\":\"the stream stopped before its end bookmark\",\"status\":200,\"error\":\"\",\"events\":1"},
+    {"{not json\n", 200, "\"why\":\"an event that could not be decoded\""},
+    {"", 500, "\"why\":\"the API server's status\",\"status\":500"},
+};
+
+START_TEST(test_reflector_stream_end_named)
+{
+    struct rtest t;
+    rtest_start(&t, 0, true);
+    struct fk_req *w = NULL;
+    RUN_UNTIL(t.lp, (w = fake_kapi_find(&t.f, "sendInitialEvents=true")), 200);
+    ck_assert_ptr_nonnull(w);
+    log_set_level(LOG_WARN);
+    tu_stderr_begin();
+    if (*STREAM_ENDS[_i].stream)
+        fake_kapi_stream(w, STREAM_ENDS[_i].stream);
+    fake_kapi_answer(w, STREAM_ENDS[_i].status, "");
+    char *logged = tu_stderr_end();
+    log_set_level(LOG_ERROR);
+    ck_assert_msg(strstr(logged, "streamed list ended before its last item") && strstr(logged, STREAM_ENDS[_i].says),
+                  "row %d: %s", _i, logged);
+    ck_assert_ptr_null(strstr(logged, "too large or unreadable"));
+    ck_assert(!reflector_synced(t.r));
+    mb_free(logged);
+    rtest_stop(&t);
+}
+END_TEST
+
 /* A server that refuses streamed lists (422, as one without the WatchList
  * feature answers resourceVersionMatch on a watch), or that answers as a
  * plain watch and never marks the end of its initial events: listed by
@@ -335,6 +375,7 @@ static char *pod_json(const char *name, const char *owner, int ip, bool ready, c
 }
 
 static const char *rig_own_ns; /* a test's: membudget's namespace (checkpoints on) */
+static const char *rig_first_page_continue; /* a test's: the pod list's first page goes on */
 
 static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool dry)
 {
@@ -365,7 +406,11 @@ static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool
     controller_set_leader(r->ctl, true);
     struct mb_buf list;
     mb_buf_init(&list, 1 << 20);
-    mb_buf_adds(&list, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[");
+    if (rig_first_page_continue)
+        mb_buf_printf(&list, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\","
+                             "\"continue\":\"%s\"},\"items\":[", rig_first_page_continue);
+    else
+        mb_buf_adds(&list, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[");
     for (size_t i = 0; i < npods; i++)
         mb_buf_printf(&list, "%s%s", i ? "," : "", pods[i]);
     mb_buf_adds(&list, "]}");
@@ -374,6 +419,8 @@ static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool
     ck_assert_ptr_nonnull(l);
     fake_kapi_answer(l, 200, mb_buf_str(&list));
     mb_buf_cleanup(&list);
+    if (rig_first_page_continue)
+        return; /* the test answers the rest */
     r->watch = fake_kapi_find(&r->api, "watch=1");
     ck_assert_ptr_nonnull(r->watch);
 }
@@ -828,6 +875,38 @@ START_TEST(test_refused_address_counted_once)
 }
 END_TEST
 
+/* No owner-wide action before the initial list is whole: a pod far past
+ * its evict tier on the first page of the pod list is throttled and
+ * sampled, but not evicted until the last page has come (the owner's other
+ * pods may be on it). */
+START_TEST(test_no_eviction_before_initial_list)
+{
+    struct rig r;
+    char *a = pod_json("a", "web", 51, false, NULL, "False", "");
+    const char *pods[] = {a};
+    rig_first_page_continue = "page2";
+    rig_start(&r, pods, 1, false);
+    rig_first_page_continue = NULL;
+    const int ips[] = {51}, pcts[] = {99};
+    for (int k = 0; k < 30; k++) {
+        fake_clock_advance(&r.fc, 1000);
+        TICKS(&r, 1, ips, pcts, false);
+    }
+    ck_assert_uint_gt(fake_kapi_count(&r.pods, "GET", "127.0.0.51"), 0); /* sampled */
+    ck_assert_uint_eq(evictions(&r, "a"), 0);
+    struct fk_req *l = fake_kapi_find(&r.api, "continue=page2");
+    ck_assert_ptr_nonnull(l);
+    fake_kapi_answer(l, 200, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"11\"},\"items\":[]}");
+    for (int k = 0; k < 30 && !evictions(&r, "a"); k++) {
+        fake_clock_advance(&r.fc, 1000);
+        TICKS(&r, 1, ips, pcts, false);
+    }
+    ck_assert_uint_eq(evictions(&r, "a"), 1);
+    rig_stop(&r);
+    mb_free(a);
+}
+END_TEST
+
 /* F6: a new leader lists its recommendation checkpoints, and the API
  * server answers the same continue token again (before: a GET at once,
  * forever, 23 a second, and every sample dropped meanwhile). Held: the
@@ -951,6 +1030,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_reflector_list_errors_paced);
     tcase_add_test(tc, test_reflector_watch_list);
     tcase_add_test(tc, test_reflector_watch_list_refused);
+    tcase_add_loop_test(tc, test_reflector_stream_end_named, 0, (int)MB_ARRAY_LEN(STREAM_ENDS));
     tcase_add_loop_test(tc, test_gq_want, 0, (int)MB_ARRAY_LEN(GQ));
     suite_add_tcase(s, tc);
     tc = tcase_create("controller");
@@ -966,6 +1046,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_fence_starts_no_write);
     tcase_add_test(tc, test_refused_address_counted_once);
     tcase_add_test(tc, test_checkpoint_list_repeating_token);
+    tcase_add_test(tc, test_no_eviction_before_initial_list);
     suite_add_tcase(s, tc);
     return s;
 }
