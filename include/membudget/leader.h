@@ -12,6 +12,7 @@
 #define MB_LEADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "membudget/clock.h"
 #include "membudget/err.h"
@@ -41,6 +42,14 @@ void leader_stop(struct leader *l);
  * (success or not, within the request timeout). */
 void leader_release(struct leader *l, void (*done)(void *ctx), void *ctx);
 bool leader_is_leader(const struct leader *l);
+
+/* This process's identity, as client-go makes one: the host name, "_" and
+ * a random 64-bit number in hex, new each time the process starts. Not
+ * the PID: a container's process is PID 1 each time, so a leader
+ * restarted in place would have taken its own Lease back at once, as if it
+ * had never stopped, instead of waiting out the lease like any successor.
+ * Any thread. */
+void leader_default_identity(char *out, size_t len);
 void leader_free(struct leader *l); /* NULL-safe */
 
 #endif

@@ -87,7 +87,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         {"leader-elect", NULL, "false", "elect a leader through a Lease; only the leader acts", NULL, &leader_elect, false},
         {"leader-election-namespace", "NS", "default", "namespace of the Lease (in-cluster: the pod's)", &lease_ns, NULL, false},
         {"leader-election-id", "NAME", "membudget-controller", "name of the Lease", &lease_name, NULL, false},
-        {"leader-election-identity", "ID", "", "this replica's identity (default: hostname_pid)", &identity, NULL, false},
+        {"leader-election-identity", "ID", "", "this replica's identity (default: hostname_RANDOM, new at each start)", &identity, NULL, false},
         {"leader-elect-lease-duration", "DURATION", "15s", "how long a lease is valid without renewal", &lease_dur, NULL, false},
         {"leader-elect-renew-deadline", "DURATION", "10s", "the leader gives up if it cannot renew for this long", &renew, NULL, false},
         {"leader-elect-retry-period", "DURATION", "2s", "interval between acquire/renew attempts", &retry, NULL, false},
@@ -187,9 +187,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     if (*identity) {
         snprintf(idbuf, sizeof idbuf, "%s", identity);
     } else {
-        char host[256] = "membudget";
-        gethostname(host, sizeof host - 1);
-        snprintf(idbuf, sizeof idbuf, "%s_%ld", host, (long)getpid());
+        leader_default_identity(idbuf, sizeof idbuf);
     }
     snprintf(ua, sizeof ua, "membudget/%s (%s; %s)", MB_VERSION, cmd, idbuf);
     app_own_namespace(&kc, own_ns, sizeof own_ns);

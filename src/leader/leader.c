@@ -1,6 +1,10 @@
 /* leader.c -- Lease GET / create / update on a timer (shell around lease.c). */
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "membudget/alloc.h"
 #include "membudget/jsonx.h"
@@ -227,4 +231,21 @@ void leader_free(struct leader *l)
     mb_free(l->name);
     mb_free(l->identity);
     mb_free(l);
+}
+
+void leader_default_identity(char *out, size_t len)
+{
+    char host[256] = "membudget";
+    unsigned long long r = 0;
+
+    if (gethostname(host, sizeof host - 1))
+        snprintf(host, sizeof host, "membudget");
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* (no entropy source: the clock and the PID still differ per start) */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 20) ^
+            ((unsigned long long)getpid() << 40);
+    }
+    snprintf(out, len, "%.200s_%016llx", host, r);
 }

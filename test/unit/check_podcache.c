@@ -3,8 +3,10 @@
  * and injected time. */
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "membudget/alloc.h"
+#include "membudget/leader.h"
 #include "membudget/lease.h"
 #include "membudget/podcache.h"
 #include "membudget/target.h"
@@ -801,6 +803,32 @@ START_TEST(test_lease_other_holder_expires_by_local_clock)
 }
 END_TEST
 
+/* A leader restarted in place (a container's process is PID 1 each time):
+ * its new identity is not its old one, so the Lease it held is another
+ * holder's, and it waits the lease out like any successor (before: the
+ * identity was hostname_pid, the same, and it took the Lease back at once). */
+START_TEST(test_lease_restart_in_place_waits)
+{
+    char first[300], second[300], host[256] = "membudget";
+    leader_default_identity(first, sizeof first);
+    leader_default_identity(second, sizeof second);
+    gethostname(host, sizeof host - 1);
+    ck_assert_str_ne(first, second);
+    ck_assert_msg(!strncmp(first, host, strlen(host)) && first[strlen(host)] == '_' &&
+                      strlen(first) == strlen(host) + 17, "%s", first);
+    struct lease_conf lc = LC;
+    lc.identity = second;
+    struct lease_state s;
+    struct lease_rec want, held = rec(first, 15, "2026-12-07T00:00:00.000000Z", "20");
+    lease_init(&s);
+    lease_observe(&s, &held, 1000);
+    ck_assert(!lease_decide(&s, &lc, 1000, 0, &want)); /* not at once */
+    ck_assert(!lease_decide(&s, &lc, 15999, 0, &want));
+    ck_assert(lease_decide(&s, &lc, 16000, 0, &want)); /* the lease out: taken over */
+    ck_assert_str_eq(want.holder, second);
+}
+END_TEST
+
 START_TEST(test_lease_renew_and_deadline)
 {
     struct lease_state s;
@@ -873,6 +901,7 @@ Suite *pc_suite(void)
     tcase_add_test(tc, test_lease_create_when_absent);
     tcase_add_test(tc, test_lease_other_holder_expires_by_local_clock);
     tcase_add_test(tc, test_lease_renew_and_deadline);
+    tcase_add_test(tc, test_lease_restart_in_place_waits);
     tcase_add_test(tc, test_lease_json);
     suite_add_tcase(s, tc);
     return s;
