@@ -285,8 +285,13 @@ struct pl_capture {
 };
 void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms wall,
                      struct pl_plan *out);
+/* `ready`: the pod's Ready condition as last seen. A blocked eviction of a
+ * NotReady pod (membudget's throttle makes it NotReady) says that its PDB
+ * counts it unhealthy, and that unhealthyPodEvictionPolicy: AlwaysAllow
+ * lets it go: with IfHealthyBudget (the default) it stays blocked as long
+ * as it is throttled and the budget lacks healthy pods. */
 void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_evict res,
-                   const char *msg, mb_mono_ms now, uint64_t rnd, struct pl_plan *out);
+                   const char *msg, bool ready, mb_mono_ms now, uint64_t rnd, struct pl_plan *out);
 /* The executor's limits refused the attempt (no call was made): try again
  * at `retry_at` at the earliest. */
 void pl_evict_deferred(struct pl_pod *pp, mb_mono_ms retry_at);

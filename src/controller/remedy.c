@@ -168,7 +168,7 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     else if (res == RECORDER_EVICT_ERROR)
         log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "error",
                  msg);
-    pl_evict_done(s->pl, SPEC(s), res, msg, mono(c), backoff_rand(&c->rnd), &plan);
+    pl_evict_done(s->pl, SPEC(s), res, msg, p->ready, mono(c), backoff_rand(&c->rnd), &plan);
     carry(c, s, &plan);
 }
 

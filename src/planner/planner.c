@@ -528,7 +528,7 @@ void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms
 }
 
 void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_evict res,
-                   const char *msg, mb_mono_ms now, uint64_t rnd, struct pl_plan *out)
+                   const char *msg, bool ready, mb_mono_ms now, uint64_t rnd, struct pl_plan *out)
 {
     plan_init(out, pp);
     pp->inflight = false;
@@ -554,7 +554,18 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_ev
         uint64_t ms = backoff_next(&pp->ebo, rnd, 0);
         pp->attempts++;
         pp->evict_next = now + ms;
-        if (res == RECORDER_EVICT_BLOCKED)
+        if (res == RECORDER_EVICT_BLOCKED && !ready)
+            /* The disruption controller never counts a NotReady pod healthy;
+             * the Eviction API lets an unhealthy pod go only while the
+             * budget is whole, unless the PDB says AlwaysAllow. */
+            say(out, true, "MemoryBudgetEvictionBlocked",
+                "eviction blocked, retrying in %llus: %s; the pod is NotReady (%s), so its "
+                "PodDisruptionBudget counts it unhealthy: with unhealthyPodEvictionPolicy "
+                "IfHealthyBudget (the default) it stays blocked while the budget lacks healthy "
+                "pods; unhealthyPodEvictionPolicy: AlwaysAllow on the PDB lets membudget evict it",
+                (unsigned long long)(ms + 999) / 1000, msg,
+                pp->throttled ? "membudget throttled it" : "its own readiness");
+        else if (res == RECORDER_EVICT_BLOCKED)
             say(out, true, "MemoryBudgetEvictionBlocked", "eviction blocked, retrying in %llus: %s",
                 (unsigned long long)(ms + 999) / 1000, msg);
         break;

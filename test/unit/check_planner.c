@@ -206,7 +206,7 @@ static void run(enum variant v, const char *script, char *out, size_t len)
                                                   : RECORDER_EVICT_ERROR;
             /* rnd 0: the shortest delay the jitter allows (half) */
             pl_evict_done(&pp, &sp, r, "Cannot evict pod as it would violate the pod's disruption budget.",
-                          now, 0, &plan);
+                          !pl_throttled(&pp), now, 0, &plan);
         } else if (t[0] == 'z') {
             /* the resize answered: z+ the kubelet runs the new limit, z- refused */
             struct pl_resize_result rr = {.ok = t[1] == '+', .limit = 160 << 20, .budget = 125 << 20,
@@ -429,15 +429,28 @@ START_TEST(test_planner_event_text)
                                   "shop_web-1_20261123T100000Z.goroutines.txt (9 bytes)");
     ck_assert_str_eq(q.act[0].result, "error");
     ck_assert(q.evict);
-    pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "would violate the PDB", 4000, 1000, &p);
+    pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "would violate the PDB", true, 4000, 1000, &p);
     ck_assert_str_eq(p.ev[0].reason, "MemoryBudgetEvictionBlocked");
     ck_assert_str_eq(p.ev[0].msg, "eviction blocked, retrying in 2s: would violate the PDB");
+    {
+        /* the same answer for a NotReady pod (on a copy): its PDB counts it
+         * unhealthy, and AlwaysAllow is named */
+        struct pl_pod notready = pp;
+        struct pl_plan p2;
+        notready.inflight = true;
+        pl_evict_done(&notready, &sp, RECORDER_EVICT_BLOCKED, "would violate the PDB", false, 4000, 1000, &p2);
+        ck_assert_msg(strstr(p2.ev[0].msg, "eviction blocked, retrying in ") &&
+                          strstr(p2.ev[0].msg, "the pod is NotReady (") &&
+                          strstr(p2.ev[0].msg, "so its PodDisruptionBudget counts it unhealthy") &&
+                          strstr(p2.ev[0].msg, "unhealthyPodEvictionPolicy: AlwaysAllow"),
+                      "%s", p2.ev[0].msg);
+    }
     ck_assert_uint_eq(pl_wake(&pp), 6000);
     /* The backoff doubles and stops at 30 s, whatever the jitter draws. */
     static const uint64_t LONGEST[] = {4000, 8000, 16000, 30000, 30000, 30000};
     mb_mono_ms now = 6000;
     for (size_t i = 0; i < sizeof LONGEST / sizeof *LONGEST; i++) {
-        pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "pdb", now, LONGEST[i] / 2, &p);
+        pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "pdb", true, now, LONGEST[i] / 2, &p);
         ck_assert_uint_eq(pl_wake(&pp) - now, LONGEST[i]);
         now = pl_wake(&pp);
     }
@@ -512,7 +525,7 @@ START_TEST(test_planner_oom_and_thrash_text)
     s.taken = now += 1000;
     pl_step(&pp, &c, &sp, &s, now, &plan);
     ck_assert(plan.evict);
-    pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "PDB", now, 0, &plan);
+    pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "PDB", true, now, 0, &plan);
     /* the kill happened 2 s after the last sample, noticed 1 s later */
     now += 3000;
     struct pl_oom o = {3, wall + 2000, 137, "app"};
