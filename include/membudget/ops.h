@@ -1,7 +1,9 @@
 /*
  * ops.h -- the operations endpoint on the metrics address (shell):
  * /healthz (the process and its loop are alive), /readyz (every readiness
- * check passes and we are not shutting down), /metrics (Prometheus text).
+ * check passes and we are not shutting down), /metrics (Prometheus text);
+ * with ops_set_auth(), only for callers whose token RBAC allows (the two
+ * probes stay open: the kubelet calls them without a token).
  * Other modules add routes (the controller's /debug/pods) and collectors
  * (called just before /metrics renders, to refresh gauges).
  *
@@ -45,6 +47,15 @@ void ops_add_route(struct ops *o, const char *path, https_handler *fn, void *ctx
 typedef int ops_render_fn(void *ctx, struct mb_buf *out, const char **content_type);
 void ops_add_route_on(struct ops *o, const char *path, struct loop *owner, ops_render_fn *fn,
                       void *ctx);
+
+/* From now on every route but /healthz and /readyz needs a bearer token
+ * that RBAC lets GET its path (opsauth.h): 401 without one, 403 when not
+ * allowed, 503 when it cannot be checked. The check runs on `auth_lp` (the
+ * checker's kapi loop); both are borrowed and must outlive the requests:
+ * free the checker (which answers what waits) before ops_free, and flush
+ * the ops loop after it. Call before the loops run. */
+struct opsauth;
+void ops_set_auth(struct ops *o, struct loop *auth_lp, struct opsauth *auth);
 
 /* From now on /readyz answers 503 ("shutting down"). */
 void ops_set_shutting_down(struct ops *o);

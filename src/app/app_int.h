@@ -44,6 +44,13 @@ bool app_uint_flag(const char *flag, const char *v, unsigned long min, unsigned 
                    unsigned long *out);
 /* A Kubernetes quantity of bytes ("64Mi"), at least 0; prints the error. */
 bool app_quantity_flag(const char *flag, const char *v, int64_t *bytes);
+/* --metrics-auth: "none" (false) or "kubernetes" (true: the ops endpoints
+ * need a bearer token that RBAC allows, opsauth.h). Prints the error. */
+bool app_metrics_auth_flag(const char *cmd, const char *v, bool *on);
+#define APP_METRICS_AUTH_HELP                                                                       \
+    "who may read /metrics and /debug/*: none (anyone who reaches the port), or kubernetes (a "     \
+    "bearer token, checked with a TokenReview and a SubjectAccessReview for the path: RBAC "        \
+    "decides; /healthz and /readyz stay open)"
 
 struct kcfg;
 /* Find and load the API server connection, as controller-runtime does:

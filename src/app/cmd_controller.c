@@ -19,6 +19,7 @@
 #include "membudget/podcall.h"
 #include "membudget/kubeconfig.h"
 #include "membudget/leader.h"
+#include "membudget/opsauth.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/lrwatch.h"
@@ -77,8 +78,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
 {
     const char *kubeconfig, *context, *config, *mbind, *nsflag, *level, *grace, *identity, *lease_ns,
         *lease_name, *lease_dur, *renew, *retry, *cert, *key, *wbind, *workers, *idle, *reqto,
-        *maxconns, *maxbuf, *maxparse, *maxseries;
-    bool leader_elect, dry_run;
+        *maxconns, *maxbuf, *maxparse, *maxseries, *mauth;
+    bool leader_elect, dry_run, auth_on = false;
     const struct flag FLAGS[] = {
         {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
         {"context", "NAME", "", "kubeconfig context (default: current-context)", &context, NULL, false},
@@ -93,6 +94,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         {"leader-elect-retry-period", "DURATION", "2s", "interval between acquire/renew attempts", &retry, NULL, false},
         {"dry-run", NULL, "false", "compute and log everything, write nothing to pods (overrides the config)", NULL, &dry_run, false},
         {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics, /debug/pods", &mbind, NULL, false},
+        {"metrics-auth", "MODE", "none", APP_METRICS_AUTH_HELP, &mauth, NULL, false},
         {"tls-cert-file", "FILE", "", "(run) webhook serving certificate", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "(run) webhook serving key", &key, NULL, false},
         {"webhook-bind-address", "ADDR", ":8443", "(run) HTTPS address of the webhook", &wbind, NULL, false},
@@ -118,6 +120,7 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
     struct kcfg kc = {0};
     struct loop *lp = NULL, *clp = NULL;
     struct mx *mx = NULL;
+    struct opsauth *auth = NULL;
     struct ops *ops = NULL;
     struct kapi *api = NULL, *scrape = NULL;
     struct podcall *pods = NULL;
@@ -154,7 +157,8 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         !app_uint_flag("metrics-max-series", maxseries, 1, 100000000, &nseries))
         return 2;
     if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes) ||
-        !app_quantity_flag("webhook-max-parse-bytes", maxparse, &maxparse_bytes))
+        !app_quantity_flag("webhook-max-parse-bytes", maxparse, &maxparse_bytes) ||
+        !app_metrics_auth_flag(cmd, mauth, &auth_on))
         return 2;
     if (idle_ms < 1000 || req_ms < 100) {
         fprintf(stderr, "membudget %s: --webhook-idle-timeout must be at least 1s, "
@@ -202,6 +206,10 @@ int app_controller_main(const char *cmd, int argc, char **argv, bool with_webhoo
         app_kapi_conf(&kc, ua, &kconf);
         if (kapi_new(clp, clock_system(), &kconf, &api, &d))
             goto out;
+    }
+    if (auth_on) { /* (checked on the controller's loop, where its API client is) */
+        auth = opsauth_new(api, clock_system(), mx);
+        ops_set_auth(ops, clp, auth);
     }
     if (with_webhook) {
         /* The LimitRanges, for templates without a memory limit: listed and
@@ -318,6 +326,7 @@ out:
         loop_join(clp);
         loop_flush(clp); /* e.g. a /debug/pods render: it posts its reply to the main loop */
     }
+    opsauth_free(auth); /* (what waits is answered 503: replies posted to the main loop) */
     if (lp)
         loop_flush(lp); /* replies still queued, while the ops server exists */
     app_drain_cleanup(&dr);

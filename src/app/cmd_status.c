@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "app_int.h"
+#include "membudget/alloc.h"
 #include "membudget/buf.h"
+#include "membudget/kubeconfig.h"
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
@@ -41,10 +43,49 @@ static const char *bytes(const json_t *o, const char *k, char *buf, size_t len)
     return buf;
 }
 
-/* GET http://addr/path into a JSON object; `raw` (may be NULL) gets the
- * body for --output json. Prints the error (as `cmd`) and returns NULL on
+/* The bearer token for the ops endpoints (membudget run --metrics-auth
+ * kubernetes): --token-file, else the kubeconfig's user (--kubeconfig or
+ * $KUBECONFIG; a user with a client certificate has none), else none.
+ * Returns false (printed) when a file named cannot be read; *out is a new
+ * string or NULL. */
+static bool token_for(const char *cmd, const char *token_file, const char *kubeconfig,
+                      const char *context, char **out)
+{
+    char why[256];
+    size_t len;
+    const char *file = token_file;
+    struct kcfg kc = {0};
+    bool from_kc = !*file && (*kubeconfig || (getenv("KUBECONFIG") && *getenv("KUBECONFIG")));
+
+    *out = NULL;
+    if (from_kc) {
+        if (!app_kube_config(kubeconfig, context, &kc))
+            return false;
+        if (kc.token)
+            *out = mb_xstrdup(kc.token);
+        file = kc.token_file ? kc.token_file : "";
+    }
+    if (!*out && *file) {
+        char *t = app_read_file(file, 16384, &len, why, sizeof why);
+        if (!t) {
+            fprintf(stderr, "membudget %s: token file %s: %s\n", cmd, file, why);
+            kcfg_cleanup(&kc);
+            return false;
+        }
+        while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' '))
+            t[--len] = '\0';
+        *out = t;
+    }
+    kcfg_cleanup(&kc);
+    return true;
+}
+
+/* GET http://addr/path into a JSON object, with the bearer `token` (NULL:
+ * none); `raw` (may be NULL) gets the body for --output json. Prints the
+ * error (as `cmd`; a refusal with the server's reason) and returns NULL on
  * failure. */
-static json_t *fetch(const char *cmd, const char *addr, const char *path, struct mb_buf *raw)
+static json_t *fetch(const char *cmd, const char *addr, const char *path, const char *token,
+                     struct mb_buf *raw)
 {
     char url[512], err[CURL_ERROR_SIZE] = "";
     snprintf(url, sizeof url, "http://%s%s", addr, path);
@@ -60,15 +101,28 @@ static json_t *fetch(const char *cmd, const char *addr, const char *path, struct
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, err);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    struct curl_slist *hdrs = NULL;
+    if (token) {
+        char *h = mb_xasprintf("Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(NULL, h);
+        mb_free(h);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    }
     CURLcode rc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
     curl_global_cleanup();
     json_t *root = NULL;
     json_error_t je;
-    if (rc != CURLE_OK || code != 200)
-        fprintf(stderr, "membudget %s: %s: %s\n", cmd, url,
-                rc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(rc)) : "unexpected HTTP status");
+    if (rc != CURLE_OK)
+        fprintf(stderr, "membudget %s: %s: %s\n", cmd, url, err[0] ? err : curl_easy_strerror(rc));
+    else if (code == 401 || code == 403)
+        fprintf(stderr, "membudget %s: %s: HTTP %ld: %.*s%s\n", cmd, url, code,
+                (int)(body.len > 400 ? 400 : body.len), mb_buf_str(&body),
+                code == 401 && !token ? " (give --token-file, or a kubeconfig whose user has a token)" : "");
+    else if (code != 200)
+        fprintf(stderr, "membudget %s: %s: unexpected HTTP status %ld\n", cmd, url, code);
     else if (!(root = json_loadb(body.p, body.len, 0, &je)) || !json_is_object(root))
         fprintf(stderr, "membudget %s: %s: not JSON (%s)\n", cmd, url, root ? "not an object" : je.text);
     else if (raw)
@@ -206,18 +260,25 @@ static int owners_table(const json_t *root)
     return 0;
 }
 
+#define TOKEN_FLAGS                                                                                \
+    {"token-file", "FILE", "", "a bearer token for the metrics address (membudget run --metrics-auth kubernetes)", &token_file, NULL, false}, \
+    {"kubeconfig", "FILE", "", "take the token from this kubeconfig's user (default $KUBECONFIG)", &kubeconfig, NULL, false}, \
+    {"context", "NAME", "", "kubeconfig context (default: current-context)", &context, NULL, false},
+
 int cmd_status(int argc, char **argv)
 {
-    const char *addr, *output;
+    const char *addr, *output, *token_file, *kubeconfig, *context;
     bool recommend = false;
     const struct flag FLAGS[] = {
         {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL, false},
+        TOKEN_FLAGS
         {"output", "FORMAT", "table", "table or json", &output, NULL, false},
         {"recommend", NULL, NULL, "budget recommendations per owner (/debug/owners), next to the "
                                   "current values", NULL, &recommend, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
-    static const char USAGE[] = "[--address HOST:PORT] [--output table|json] [--recommend]";
+    static const char USAGE[] = "[--address HOST:PORT] [--token-file FILE | --kubeconfig FILE] "
+                                "[--output table|json] [--recommend]";
     char *pos[8];
     size_t npos;
     int r = flags_parse("status", USAGE, FLAGS, argc, argv, pos, &npos);
@@ -227,9 +288,13 @@ int cmd_status(int argc, char **argv)
         fprintf(stderr, "membudget status: usage: membudget status %s\n", USAGE);
         return 2;
     }
+    char *token;
+    if (!token_for("status", token_file, kubeconfig, context, &token))
+        return 2;
     struct mb_buf raw;
     mb_buf_init(&raw, 256u << 20);
-    json_t *root = fetch("status", addr, recommend ? "/debug/owners" : "/debug/pods", &raw);
+    json_t *root = fetch("status", addr, recommend ? "/debug/owners" : "/debug/pods", token, &raw);
+    mb_free(token);
     int status = 1;
     if (root && !strcmp(output, "json")) {
         print_raw(&raw);
@@ -244,16 +309,18 @@ int cmd_status(int argc, char **argv)
 
 int cmd_profiles(int argc, char **argv)
 {
-    const char *addr, *output, *ns, *pod;
+    const char *addr, *output, *ns, *pod, *token_file, *kubeconfig, *context;
     const struct flag FLAGS[] = {
         {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL, false},
+        TOKEN_FLAGS
         {"namespace", "NAME", "", "only this namespace's captures", &ns, NULL, false},
         {"pod", "NAME", "", "only this pod's captures", &pod, NULL, false},
         {"output", "FORMAT", "table", "table or json", &output, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
     static const char USAGE[] =
-        "[--address HOST:PORT] [--namespace N] [--pod P] [--output table|json]";
+        "[--address HOST:PORT] [--token-file FILE | --kubeconfig FILE] [--namespace N] [--pod P] "
+        "[--output table|json]";
     char *pos[8];
     size_t npos;
     int r = flags_parse("profiles", USAGE, FLAGS, argc, argv, pos, &npos);
@@ -263,7 +330,11 @@ int cmd_profiles(int argc, char **argv)
         fprintf(stderr, "membudget profiles: usage: membudget profiles %s\n", USAGE);
         return 2;
     }
-    json_t *root = fetch("profiles", addr, "/debug/profiles", NULL);
+    char *token;
+    if (!token_for("profiles", token_file, kubeconfig, context, &token))
+        return 2;
+    json_t *root = fetch("profiles", addr, "/debug/profiles", token, NULL);
+    mb_free(token);
     const json_t *list = json_object_get(root, "profiles"), *p;
     if (!json_is_array(list)) {
         if (root)

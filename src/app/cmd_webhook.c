@@ -8,6 +8,7 @@
 #include "membudget/kapi.h"
 #include "membudget/kubeconfig.h"
 #include "membudget/lrwatch.h"
+#include "membudget/opsauth.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
@@ -22,12 +23,14 @@ static void lrw_start(void *arg)
 int cmd_webhook(int argc, char **argv)
 {
     const char *cert, *key, *bind, *mbind, *config, *reload, *idle, *reqto, *maxconns, *grace, *level,
-        *workers, *maxbuf, *maxparse, *maxseries, *kubeconfig, *context;
+        *workers, *maxbuf, *maxparse, *maxseries, *kubeconfig, *context, *mauth;
+    bool auth_on = false;
     const struct flag FLAGS[] = {
         {"tls-cert-file", "FILE", "", "serving certificate (PEM, chain allowed); re-read when it changes", &cert, NULL, false},
         {"tls-private-key-file", "FILE", "", "private key of the serving certificate (PEM)", &key, NULL, false},
         {"webhook-bind-address", "ADDR", ":8443", "HTTPS address for /validate, /validate/audit, /mutate", &bind, NULL, false},
         {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics", &mbind, NULL, false},
+        {"metrics-auth", "MODE", "none", APP_METRICS_AUTH_HELP, &mauth, NULL, false},
         {"config", "FILE", "", "config file (YAML); defaults when not given", &config, NULL, false},
         {"kubeconfig", "FILE", "", "API server for the LimitRanges (templates without a memory limit); default $KUBECONFIG, else in-cluster, else none (they are then unknown)", &kubeconfig, NULL, false},
         {"context", "NAME", "", "kubeconfig context (default: its current-context)", &context, NULL, false},
@@ -57,6 +60,7 @@ int cmd_webhook(int argc, char **argv)
     bool with_api;
     struct kapi *api = NULL;
     struct lrwatch *lrw = NULL;
+    struct opsauth *auth = NULL;
     struct mx *mx = NULL;
     struct ops *ops = NULL;
     struct webhook *wh = NULL;
@@ -92,7 +96,8 @@ int cmd_webhook(int argc, char **argv)
         return 2;
     }
     if (!app_quantity_flag("webhook-max-buffered-bytes", maxbuf, &maxbuf_bytes) ||
-        !app_quantity_flag("webhook-max-parse-bytes", maxparse, &maxparse_bytes))
+        !app_quantity_flag("webhook-max-parse-bytes", maxparse, &maxparse_bytes) ||
+        !app_metrics_auth_flag("webhook", mauth, &auth_on))
         return 2;
     log_set_level(ll);
     if (!app_load_config(config, &cfg))
@@ -102,6 +107,12 @@ int cmd_webhook(int argc, char **argv)
      * template without a memory limit is admitted with a warning. */
     with_api = *kubeconfig || (getenv("KUBECONFIG") && *getenv("KUBECONFIG")) ||
                (getenv("KUBERNETES_SERVICE_HOST") && *getenv("KUBERNETES_SERVICE_HOST"));
+    if (auth_on && !with_api) {
+        fprintf(stderr, "membudget webhook: --metrics-auth=kubernetes checks tokens with the API "
+                        "server: give --kubeconfig (or $KUBECONFIG), or run in a cluster\n");
+        cfg_cleanup(&cfg);
+        return 2;
+    }
     if (with_api && !app_kube_config(kubeconfig, context, &kc)) {
         cfg_cleanup(&cfg);
         return 2;
@@ -125,6 +136,10 @@ int cmd_webhook(int argc, char **argv)
     mx = app_metrics_new(nseries);
     if (ops_new(lp, clock_system(), mbind, mx, &ops, &d))
         goto out;
+    if (auth_on) {
+        auth = opsauth_new(api, clock_system(), mx);
+        ops_set_auth(ops, clp, auth);
+    }
     {
         struct webhook_conf wc = {
             .cert_file = cert,
@@ -165,6 +180,7 @@ out:
         loop_join(clp);
         loop_flush(clp);
     }
+    opsauth_free(auth); /* (what waits is answered 503: replies posted to the main loop) */
     loop_flush(lp);
     app_drain_cleanup(&dr);
     ops_free(ops);

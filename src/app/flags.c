@@ -199,3 +199,13 @@ bool app_load_config(const char *path, struct cfg *out)
     mb_free(buf);
     return true;
 }
+
+bool app_metrics_auth_flag(const char *cmd, const char *v, bool *on)
+{
+    if (!strcmp(v, "none") || !strcmp(v, "kubernetes")) {
+        *on = !strcmp(v, "kubernetes");
+        return true;
+    }
+    fprintf(stderr, "membudget %s: --metrics-auth: \"%s\" is not none or kubernetes\n", cmd, v);
+    return false;
+}

@@ -66,10 +66,16 @@ static const char *quote(struct gen *g, const char *x)
              esc(g, S(g, "%s.substring(0, 64)", x)), esc(g, x));
 }
 
-/* quantity.c's bytes: a fraction of a byte rounds up. */
+/* quantity.c's bytes: a fraction of a byte rounds up, a whole number of
+ * bytes does not. (isInteger() is false for any quantity written with a
+ * decimal point, "0.5Gi" and "1.5Gi" too, though they are whole numbers
+ * of bytes: rounding those up made GOMEMLIMIT=536870913, and denied a
+ * budget of 1.5Gi under a limit of 1.5Gi. Whole below 2^53, a double says
+ * exactly whether it is.) */
 static const char *qbytes(struct gen *g, const char *s)
 {
-    return S(g, "[quantity(%s)].map(q, q.isInteger() ? q.asInteger() : int(q.asApproximateFloat()) + 1)[0]", s);
+    return S(g, "[quantity(%s)].map(q, q.isInteger() ? q.asInteger() : [q.asApproximateFloat()].map(f, "
+                "double(int(f)) == f ? int(f) : int(f) + 1)[0])[0]", s);
 }
 
 #define INT64_MAX_TEXT "9223372036854775807"

@@ -1,11 +1,16 @@
-/* ops.c -- /healthz, /readyz, /metrics (shell). */
+/* ops.c -- /healthz, /readyz, /metrics (shell); every route but the two
+ * probes behind the bearer-token check when ops_set_auth() is given one. */
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "membudget/alloc.h"
 #include "membudget/loop.h"
 #include "membudget/buf.h"
 #include "membudget/metrics.h"
 #include "membudget/ops.h"
+#include "membudget/opsauth.h"
 
 #define MAX_CHECKS 8
 
@@ -21,8 +26,20 @@ struct owned_route {
 };
 
 
+/* A route that only callers RBAC allows may read (ops_set_auth): checked
+ * first on the checker's loop, then served as it would be unguarded. */
+struct guarded {
+    struct ops *o;
+    https_handler *fn;
+    void *ctx;
+};
+
 struct ops {
     struct loop *lp; /* the ops server's (main) loop */
+    struct opsauth *auth;   /* NULL: every route open */
+    struct loop *auth_lp;   /* the checker's loop */
+    struct guarded guarded[MAX_CHECKS + 1];
+    size_t nguarded;
     struct https *srv;
     struct mx *mx;
     struct {
@@ -84,6 +101,85 @@ static void on_metrics(struct evhttp_request *req, void *ctx)
     mb_buf_cleanup(&b);
 }
 
+/* --- who may read: the bearer token, checked on the checker's loop ------------ */
+
+struct authjob {
+    struct guarded *g;
+    struct evhttp_request *req; /* stays on the ops loop; evhttp keeps it until the reply */
+    char *token, *path;
+    int status;
+    char why[400];
+};
+
+static void auth_finish(void *arg) /* on the ops loop */
+{
+    struct authjob *j = arg;
+    if (j->status == 200) {
+        j->g->fn(j->req, j->g->ctx);
+    } else {
+        char text[480];
+        int n = snprintf(text, sizeof text, "%s\n", j->why);
+        if (j->status == 401)
+            evhttp_add_header(evhttp_request_get_output_headers(j->req), "WWW-Authenticate",
+                              "Bearer realm=\"membudget\"");
+        https_reply(j->req, j->status, "text/plain; charset=utf-8", text,
+                    (size_t)(n < (int)sizeof text ? n : (int)sizeof text - 1));
+    }
+    mb_free(j->token);
+    mb_free(j->path);
+    mb_free(j);
+}
+
+static void auth_done(void *ctx, int status, const char *why) /* on the checker's loop */
+{
+    struct authjob *j = ctx;
+    j->status = status;
+    snprintf(j->why, sizeof j->why, "%s", why);
+    loop_post(j->g->o->lp, auth_finish, j);
+}
+
+static void auth_start(void *arg) /* on the checker's loop */
+{
+    struct authjob *j = arg;
+    opsauth_check(j->g->o->auth, j->token, j->path, auth_done, j);
+}
+
+static void on_guarded(struct evhttp_request *req, void *arg)
+{
+    struct guarded *g = arg;
+    struct ops *o = g->o;
+    if (!o->auth) {
+        g->fn(req, g->ctx);
+        return;
+    }
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *token = h && !strncasecmp(h, "Bearer ", 7) ? h + 7 : "";
+    while (*token == ' ')
+        token++;
+    const char *uri = evhttp_request_get_uri(req);
+    struct authjob *j = mb_xcalloc(1, sizeof *j);
+    j->g = g;
+    j->req = req;
+    j->token = mb_xstrndup(token, OPSAUTH_MAX_TOKEN + 1);
+    j->path = mb_xstrndup(uri, strcspn(uri, "?#"));
+    loop_post(o->auth_lp, auth_start, j);
+}
+
+/* Route `path` through the guard (every route but /healthz and /readyz). */
+static void route_guarded(struct ops *o, const char *path, https_handler *fn, void *ctx)
+{
+    MB_ASSERT(o->nguarded < MB_ARRAY_LEN(o->guarded));
+    struct guarded *g = &o->guarded[o->nguarded++];
+    *g = (struct guarded){o, fn, ctx};
+    https_route(o->srv, path, on_guarded, g);
+}
+
+void ops_set_auth(struct ops *o, struct loop *auth_lp, struct opsauth *auth)
+{
+    o->auth_lp = auth_lp;
+    o->auth = auth;
+}
+
 mb_err ops_new(struct loop *lp, const struct mb_clock *clk, const char *bind, struct mx *mx,
                struct ops **out, struct mb_diag *diag)
 {
@@ -108,7 +204,7 @@ mb_err ops_new(struct loop *lp, const struct mb_clock *clk, const char *bind, st
     o->lp = lp;
     https_route(o->srv, "/healthz", on_healthz, o);
     https_route(o->srv, "/readyz", on_readyz, o);
-    https_route(o->srv, "/metrics", on_metrics, o);
+    route_guarded(o, "/metrics", on_metrics, o);
     *out = o;
     return MB_OK;
 }
@@ -142,7 +238,7 @@ void ops_add_collector(struct ops *o, ops_collect_fn *fn, void *ctx)
 
 void ops_add_route(struct ops *o, const char *path, https_handler *fn, void *ctx)
 {
-    https_route(o->srv, path, fn, ctx);
+    route_guarded(o, path, fn, ctx);
 }
 
 struct job {
@@ -186,7 +282,7 @@ void ops_add_route_on(struct ops *o, const char *path, struct loop *owner, ops_r
 {
     MB_ASSERT(o->nowned < MAX_CHECKS);
     o->owned[o->nowned] = (struct owned_route){o, owner, fn, ctx};
-    https_route(o->srv, path, on_owned, &o->owned[o->nowned]);
+    route_guarded(o, path, on_owned, &o->owned[o->nowned]);
     o->nowned++;
 }
 

@@ -110,6 +110,13 @@ case("a budget equal to the limit", "shop", "create", pod(ann=budgeted("1Gi")))
 case("a budget in decimal units", "shop", "create", pod(ann=budgeted("500M")))
 case("a fractional budget (rounds up to a byte)", "shop", "create", pod(ann=budgeted("0.5")))
 case("a budget with an exponent", "shop", "create", pod(ann=budgeted("5e8")))
+# Fractional quantities that are whole numbers of bytes: never rounded up
+# (the policies' isInteger() is false for them: 0.5Gi gave GOMEMLIMIT=536870913,
+# and 1.5Gi under a 1.5Gi limit was denied).
+for b, l in [("0.5Gi", "0.5Gi"), ("1.5Gi", "1.5Gi"), ("0.25Gi", "256Mi"), ("0.5Gi", "512Mi"),
+             ("1.5G", "1.5G"), ("2.5Mi", "2.5Mi"), ("1.5Gi", "1536Mi"), ("0.5Gi", "0.25Gi")]:
+    case("a budget of %s under a limit of %s" % (b, l), "shop", "create",
+         pod(ann=budgeted(b), containers=[ctr(limit=l)]))
 for v in ["768MiB", "-1Gi", "0", "", "1.5.5", "1e", "1e+", "1ex", "abc", "99999999999999999999",
           "1" * 65, "+.", "12 Mi"]:
     case("a budget of %r" % v, "shop", "create", pod(ann=budgeted(v)))

@@ -23,6 +23,7 @@ Suite *planner_suite(void);
 Suite *signals_suite(void);
 Suite *forensics_suite(void);
 Suite *seams_suite(void);
+Suite *opsauth_suite(void);
 Suite *webhook_io_suite(void);
 Suite *kube_io_suite(void);
 Suite *kube_io_cluster_suite(void); /* the real cluster: MB_KUBE_IO_KUBECONFIG */
