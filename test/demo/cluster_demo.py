@@ -42,12 +42,14 @@ def pods():
 
 
 def membudget(*args):
-    """bin/membudget ARGS --address LEADER: its output (stderr too on failure)."""
+    """bin/membudget ARGS --address LEADER --token-file READER: its output (stderr too on
+    failure)."""
     addr = k.leader_metrics_addr()
     if not addr:
         return "(no membudget replica leads right now)"
-    p = subprocess.run([BIN] + list(args) + ["--address", addr], capture_output=True, text=True,
-                       timeout=30)
+    # (metrics auth is on, as the chart ships it: the reader's token, as Prometheus has one)
+    p = subprocess.run([BIN] + list(args) + ["--address", addr, "--token-file", k.reader_token_file()],
+                       capture_output=True, text=True, timeout=30)
     return p.stdout if p.returncode == 0 else p.stdout + p.stderr
 
 

@@ -52,7 +52,7 @@ calls = set()
 for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/controller/gateq.c",
           "src/lrwatch/lrwatch.c",
           "src/recorder/recorder.c", "src/controller/insight.c",
-          "src/leader/leader.c", "src/sampler/sampler.c"]:
+          "src/leader/leader.c", "src/sampler/sampler.c", "src/opsauth/opsauth.c"]:
     text = open("%s/%s" % (root, f)).read()
     if "reflector" in f:   # list + watch of pods and namespaces (paths from controller.c)
         calls |= {("list", "", "pods"), ("watch", "", "pods"), ("list", "", "namespaces"),
@@ -74,6 +74,9 @@ for f in ["src/reflector/reflector.c", "src/controller/controller.c", "src/contr
                                                  ("update", "coordination.k8s.io", "leases")}
         if "metrics.k8s.io" in p: calls.add(("list", "metrics.k8s.io", "pods"))
         if p == "/api/v1/limitranges": calls |= {("list", "", "limitranges"), ("watch", "", "limitranges")}
+        # --metrics-auth=kubernetes: the token, then the access, asked of the API server
+        if p.endswith("/tokenreviews"): calls.add(("create", "authentication.k8s.io", "tokenreviews"))
+        if p.endswith("/subjectaccessreviews"): calls.add(("create", "authorization.k8s.io", "subjectaccessreviews"))
 # get is implied by list for the RBAC a client needs; grant matches exactly as written:
 want = calls | {("get", "", "pods"), ("get", "", "namespaces"), ("get", "metrics.k8s.io", "pods")}
 import subprocess

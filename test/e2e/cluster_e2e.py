@@ -309,11 +309,30 @@ def leader_metrics_addr():
     return "%s:%d" % (pod["status"]["podIP"], port)
 
 
+def reader_token_file():
+    """The token of a ServiceAccount that RBAC lets read membudget's /metrics
+    and /debug/* (test/cluster/install-membudget makes it: metrics auth is
+    on in the chart and deploy/, as a user runs them)."""
+    return os.path.join(DIR, "metrics-reader.token")
+
+
+def ops_get(addr, path, token="reader", timeout=5):
+    """GET http://ADDR/PATH of an in-cluster membudget's metrics port, with a
+    bearer token: the reader's by default, None for none, else the token."""
+    req = urllib.request.Request("http://%s%s" % (addr, path))
+    if token == "reader":
+        with open(reader_token_file()) as f:
+            token = f.read().strip()
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    return urllib.request.urlopen(req, timeout=timeout)
+
+
 def metrics_text_of_leader():
     """The leading replica's /metrics text ("" when none answers)."""
     addr = leader_metrics_addr()
     try:
-        with urllib.request.urlopen("http://%s/metrics" % addr, timeout=5) as r:
+        with ops_get(addr, "/metrics") as r:
             return r.read().decode()
     except (OSError, ValueError, TypeError):
         return ""
@@ -335,7 +354,7 @@ def membudget_debug():
     if not addr:
         return None
     try:
-        with urllib.request.urlopen("http://%s/debug/pods" % addr, timeout=3) as r:
+        with ops_get(addr, "/debug/pods", timeout=3) as r:
             return json.loads(r.read())
     except (OSError, ValueError):
         return None
@@ -584,7 +603,8 @@ def sc_api_paths(ns):
         pf.wait()
     # membudget status, from this machine to the leader's metrics port
     def status_row():
-        st = subprocess.run([os.path.join(ROOT, "bin", "membudget"), "status", "--address",
+        st = subprocess.run([os.path.join(ROOT, "bin", "membudget"), "status", "--token-file",
+                             reader_token_file(), "--address",
                              leader_metrics_addr()], capture_output=True, text=True, timeout=30)
         lines = st.stdout.splitlines()
         head = lines[1].split() if len(lines) > 1 else []
@@ -910,16 +930,15 @@ def sc_watch(ns):
         lambda: {n: e.get("uid") for n, e in tracked(ns).items()} == api_pods, 30, 1),
         sorted(tracked(ns)))
     addr = leader_metrics_addr()
-    out = subprocess.run([BIN, "status", "--address", addr], capture_output=True, text=True,
-                         timeout=20)
+    out = subprocess.run([BIN, "status", "--token-file", reader_token_file(), "--address", addr],
+                         capture_output=True, text=True, timeout=20)
     rows = [l.split() for l in out.stdout.splitlines() if l.startswith(ns + " ")]
     check("membudget status prints them as a table", out.returncode == 0 and
           out.stdout.startswith("leader: yes") and len(rows) == 20 and
           all("True" in r for r in rows), out.stdout[-1500:] + out.stderr)
     # (the gauges are set once a second: the last pods may be a tick ahead of them)
     def gauges():
-        return prom_values(urllib.request.urlopen("http://%s/metrics" % addr, timeout=5).read()
-                           .decode())
+        return prom_values(ops_get(addr, "/metrics").read().decode())
     v = wait_until(lambda: (lambda g: g if g.get("membudget_tracked_pods", 0) >= 20 else None)(
         gauges()), 10, 0.5) or gauges()
     check("metrics: membudget_tracked_pods counts them, membudget_leader 1",
@@ -1221,6 +1240,59 @@ def sc_dry_run(ns):
     would_only(ns, name, ip)
     p = kj("-n", ns, "pod", name)
     check("... the pod is still there, its condition True", p is not None and cond_of(p) == "True")
+
+
+def sc_ops_auth(ns):
+    """The ops endpoints behind authentication and authorization (metrics
+    auth on, as the chart and deploy/ ship it): anonymous 401, a token whose
+    user RBAC does not allow 403, the reader's token 200; the probes open;
+    membudget status with and without a token."""
+    addr = leader_metrics_addr()
+    if not check("a membudget replica leads", addr is not None):
+        return
+
+    def get(path, token):
+        try:
+            with ops_get(addr, path, token=token) as r:
+                return r.status, r.read().decode(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(), dict(e.headers)
+        except OSError as e:
+            return 0, str(e), {}
+
+    for path in ("/healthz", "/readyz"):
+        code, body, _ = get(path, None)
+        check("%s without a token: 200 (the kubelet's probes carry none)" % path, code == 200, (code, body))
+    code, body, hdrs = get("/metrics", None)
+    check("/metrics without a token: 401, WWW-Authenticate: Bearer, says how to ask",
+          code == 401 and hdrs.get("WWW-Authenticate", "").startswith("Bearer") and
+          "no bearer token" in body, (code, body, hdrs))
+    code, body, _ = get("/debug/pods", "not-a-token")
+    check("/debug/pods with a token the API server does not know: 401", code == 401 and
+          "does not accept this token" in body, (code, body))
+    kubectl("-n", ns, "create", "serviceaccount", "no-reader")
+    other = kubectl("-n", ns, "create", "token", "no-reader", "--duration=1h").stdout.strip()
+    code, body, _ = get("/metrics", other)
+    check("/metrics with a ServiceAccount's token that RBAC does not allow: 403, naming the user "
+          "and the path", code == 403 and ("system:serviceaccount:%s:no-reader" % ns) in body and
+          "may not get /metrics" in body, (code, body))
+    code, body, _ = get("/metrics", "reader")
+    check("/metrics with the reader's token (bound to membudget-metrics-reader): 200",
+          code == 200 and "membudget_tracked_pods" in body, (code, body[:300]))
+    code, body, _ = get("/debug/pods", "reader")
+    check("/debug/pods with it: 200, JSON", code == 200 and body.startswith("{"), (code, body[:300]))
+    v = prom_values(get("/metrics", "reader")[1])
+    check("membudget_ops_auth_checks_total counts each result", all(
+        v.get('membudget_ops_auth_checks_total{result="%s"}' % r, 0) >= 1
+        for r in ("allowed", "unauthenticated", "forbidden")),
+        {k: x for k, x in v.items() if k.startswith("membudget_ops_auth")})
+    st = subprocess.run([BIN, "status", "--address", addr], capture_output=True, text=True, timeout=20)
+    check("membudget status without a token: refused, the 401 and the way out said",
+          st.returncode != 0 and "HTTP 401" in st.stderr and "--token-file" in st.stderr, st.stderr)
+    st = subprocess.run([BIN, "status", "--token-file", reader_token_file(), "--address", addr],
+                        capture_output=True, text=True, timeout=20)
+    check("membudget status --token-file: the table", st.returncode == 0 and
+          st.stdout.startswith("leader: yes"), st.stdout[:300] + st.stderr)
 
 
 def sc_goroutine_leak(ns):
@@ -1555,7 +1627,8 @@ def sc_recommend_failover(ns):
 
     def row(addr):
         """(REC-BUDGET, REC-LIMIT, BASIS, PEAKS) of the owner in `status --recommend` on addr."""
-        out = subprocess.run([BIN, "status", "--recommend", "--address", addr], capture_output=True,
+        out = subprocess.run([BIN, "status", "--recommend", "--token-file", reader_token_file(),
+                              "--address", addr], capture_output=True,
                              text=True, timeout=20)
         for line in out.stdout.splitlines():
             cols = line.split()
@@ -2070,7 +2143,7 @@ SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_re
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
              sc_series_limit, sc_oom_ledger, sc_leader_election, sc_failover_continuity,
-             sc_certs, sc_hung_and_lying, sc_recommend_failover]
+             sc_certs, sc_hung_and_lying, sc_recommend_failover, sc_ops_auth]
 
 
 # Scenarios run only when named (E2E_ONLY=...): none now. (last_chance_gc was,
