@@ -271,6 +271,27 @@ void pl_cleanup(struct pl_pod *pp);
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
              const struct pl_sample *s, mb_mono_ms now, struct pl_plan *out);
 
+/* Intent before action. A GC forced, or a heap profile captured, cannot be
+ * taken back, so the record says it first: before the executor calls the
+ * pod's GC endpoint (call_gc) or captures (capture_profile), it calls the
+ * intent, which puts the time into the record (lastGC, profile) and asks
+ * for it to be written (record_changed); it acts only once the cluster's
+ * record holds it (pl_record_holds: the watch shows the written record).
+ * A record that cannot be written (the API server down, a lost Lease)
+ * means no action: never an action that the next leader, reading the
+ * cluster's record, would take again before gcMinInterval, or capture
+ * twice in one escalation. The action's result follows as before
+ * (pl_gc_done, pl_profile_done). */
+void pl_gc_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out);
+void pl_profile_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out);
+/* The GC the intent was for goes out now: gcMinInterval counts from here
+ * (the pod's own view: a record written a moment late does not bring the
+ * next GC closer). */
+void pl_gc_forcing(struct pl_pod *pp, mb_mono_ms now);
+/* Does the record text `msg` (the cluster's) hold a GC (profile: a
+ * capture) at `at` or later? */
+bool pl_record_holds(const char *msg, bool profile, mb_wall_ms at);
+
 /* Results of what a plan asked for. */
 void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out);
 void pl_throttle_done(struct pl_pod *pp, bool ok, struct pl_plan *out);

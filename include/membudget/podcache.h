@@ -94,13 +94,15 @@ struct pc_pod {
     bool deleting;          /* metadata.deletionTimestamp set */
     bool last_oom;          /* its lastState.terminated.reason is OOMKilled */
     uint8_t cond;           /* enum pc_cond: the membudget.io/within-budget condition */
-    /* private to podcache.c: pc_uid, pc_ip, pc_record, pc_resize_msg */
+    /* private to podcache.c: pc_uid, pc_ip, pc_record, pc_resize_msg, pc_rv */
     uint16_t o_uid, o_ip, o_record, o_rzmsg; /* offsets of the strings after name */
     bool uid_bin;           /* the uid, a UUID, is kept as its 16 bytes (20 fewer per pod) */
     uint8_t resize;         /* enum pc_resize */
+    uint16_t o_rv;          /* (in what was padding: the struct stays 80 bytes) */
     uint32_t gen;           /* relist generation last seen in */
     uint32_t bytes;         /* size of the allocation */
-    char name[];            /* then uid, podIP and the record, each NUL-ended */
+    char name[];            /* then uid, podIP, the record, the resize message and the
+                               resourceVersion, each NUL-ended */
 };
 
 /* The pod's uid as text: its own string, or (a UUID kept as 16 bytes)
@@ -119,6 +121,12 @@ static inline const char *pc_ip(const struct pc_pod *p)
 static inline const char *pc_record(const struct pc_pod *p)
 {
     return p->name + p->o_record;
+}
+/* metadata.resourceVersion ("" when absent): the precondition of
+ * membudget's own writes to the pod (gateq.c). */
+static inline const char *pc_rv(const struct pc_pod *p)
+{
+    return p->name + p->o_rv;
 }
 /* The message of its PodResizePending condition ("" when absent). */
 static inline const char *pc_resize_msg(const struct pc_pod *p)

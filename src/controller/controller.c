@@ -144,6 +144,7 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
     if (c->leader) {
         remedy_check_container(c, s, s->ml_old_budget);
         s->ml_old_budget = 0;
+        remedy_intents(c, s); /* the record written: the GC or capture it holds goes on */
     }
     address_check(c, old, cur);
     gq_check(c->gq, &s->gq);

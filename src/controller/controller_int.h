@@ -46,6 +46,10 @@ struct podrun {
     struct capture *cap;            /* the capture under way before an eviction */
     struct resizing *rz;            /* the resize under way (the resize tier) */
     bool evl_held;                  /* an eviction slot is held for this pod's attempt */
+    /* Intent before action (pl_gc_intent): a GC, a capture, waiting for the
+     * cluster's record to hold it (remedy_intents); the times are the
+     * planner's (pl.last_gc_wall, pl.profile_at). In evl_held's padding. */
+    bool gc_wait, prof_wait;
     struct event *wake;             /* the planner's retry timer, made when first needed */
     struct rc_window win;           /* this pod's current peak window (insight.c) */
 };
@@ -122,6 +126,10 @@ void remedy_collect(struct controller *c); /* metrics collector */
 void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone); /* frees s->pl */
 void remedy_pod_ready(struct controller *c, const struct pc_pod *p);
 void remedy_reset(struct controller *c); /* leadership lost */
+/* The pod changed (its record may now hold an intent), or a sample came:
+ * act on intents the cluster's record holds, give up those it has not
+ * held for INTENT_MAX_MS. */
+void remedy_intents(struct controller *c, struct podstate *s);
 json_t *remedy_pod_json(const struct podstate *s); /* Returns: new object, or NULL */
 /* An OOM kill to count, a GOMEMLIMIT to update (old_budget: the budget
  * before a change the watch showed, else 0). Leader only. */

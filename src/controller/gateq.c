@@ -1,5 +1,6 @@
 /* gateq.c -- the pod condition queue. See gateq.h. */
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "membudget/alloc.h"
@@ -202,6 +203,13 @@ static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
                              strncmp(it->record, "tier=normal", 11) ? "True" : "False", "reason",
                              "MembudgetState", "message", it->record, "lastTransitionTime", ts));
     json_t *body = json_pack("{s:{s:o}}", "status", "conditions", conds);
+    /* The precondition: the pod as this replica last saw it. A write held
+     * by an API server that comes back late (or sent by a replica that has
+     * lost its Lease since) is refused (409) once the pod has changed, for
+     * instance by a newer leader's record, instead of landing over it; a
+     * refused write is sent again from the pod the watch shows next. */
+    if (*pc_rv(it->pod))
+        json_object_set_new(body, "metadata", json_pack("{s:s}", "resourceVersion", pc_rv(it->pod)));
     size_t len;
     char *text = mb_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);

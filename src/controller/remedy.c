@@ -326,7 +326,14 @@ static void attempt(struct controller *c, struct podstate *s, bool profile)
         RUN(s)->evl_held = true;
     }
     if (profile) {
-        start_capture(c, s);
+        /* The capture is recorded first, as a GC is (remedy_intents). */
+        if (!RUN(s)->prof_wait) {
+            struct pl_plan r;
+            RUN(s)->prof_wait = true;
+            pl_profile_intent(s->pl, wall(c), &r);
+            carry(c, s, &r);
+        }
+        remedy_intents(c, s);
         return;
     }
     struct recorder_ref ref = ref_of(p, ub);
@@ -664,13 +671,14 @@ static void carry(struct controller *c, struct podstate *s, struct pl_plan *plan
             carry(c, s, &r);
         }
     }
-    if (plan->call_gc && !RUN(s)->gc_call) {
-        RUN(s)->gc_call = pod_post(c, s, "gc", "", on_gc);
-        if (!RUN(s)->gc_call) {
-            struct pl_plan r;
-            pl_gc_done(s->pl, false, mono(c), wall(c), &r);
-            carry(c, s, &r);
-        }
+    if (plan->call_gc && !RUN(s)->gc_call && !RUN(s)->gc_wait) {
+        /* The record says it first; the GC is forced once the cluster
+         * holds that record (remedy_intents, from the watch). */
+        struct pl_plan r;
+        RUN(s)->gc_wait = true;
+        pl_gc_intent(s->pl, wall(c), &r);
+        carry(c, s, &r);
+        remedy_intents(c, s);
     }
     if (plan->call_memlimit && !RUN(s)->ml_call) {
         char body[32];
@@ -730,6 +738,62 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s)
     return s->pl;
 }
 
+/* --- intent before action ------------------------------------------------------ */
+
+/* How long an intent may wait for the cluster's record to hold it: past
+ * it, the action is not taken (its record could not be written: the next
+ * leader must not find an action it does not know of). On the wall clock,
+ * as the record's times are. */
+#define INTENT_MAX_MS 30000
+
+static void force_gc(struct controller *c, struct podstate *s)
+{
+    pl_gc_forcing(s->pl, mono(c));
+    RUN(s)->gc_call = pod_post(c, s, "gc", "", on_gc);
+    if (!RUN(s)->gc_call) {
+        struct pl_plan r;
+        pl_gc_done(s->pl, false, mono(c), wall(c), &r);
+        carry(c, s, &r);
+    }
+}
+
+void remedy_intents(struct controller *c, struct podstate *s)
+{
+    if (!s->pl || !c->leader)
+        return;
+    struct podrun *run = RUN(s);
+    const char *rec = pc_record(s->gq.pod);
+    mb_wall_ms now = wall(c);
+    if (run->gc_wait && pl_record_holds(rec, false, s->pl->last_gc_wall)) {
+        run->gc_wait = false;
+        force_gc(c, s);
+    } else if (run->gc_wait && now > s->pl->last_gc_wall + INTENT_MAX_MS) {
+        struct pl_plan r;
+        run->gc_wait = false;
+        log_limited(LOG_WARN, "gc not forced: its record could not be written", "{s:s,s:s,s:i}",
+                    "namespace", s->gq.pod->sh->ns, "pod", s->gq.pod->name, "waited_ms",
+                    INTENT_MAX_MS);
+        pl_gc_done(s->pl, false, mono(c), now, &r);
+        carry(c, s, &r);
+    }
+    if (!s->pl)
+        return;
+    if (run->prof_wait && pl_record_holds(rec, true, s->pl->profile_at)) {
+        run->prof_wait = false;
+        start_capture(c, s);
+    } else if (run->prof_wait && now > s->pl->profile_at + INTENT_MAX_MS) {
+        /* Not captured; the eviction goes on (it asks the API server too). */
+        struct pl_plan r;
+        struct pl_capture cap = {.heap_err = "not captured: its record could not be written"};
+        run->prof_wait = false;
+        log_limited(LOG_WARN, "profile not captured: its record could not be written",
+                    "{s:s,s:s,s:i}", "namespace", s->gq.pod->sh->ns, "pod", s->gq.pod->name,
+                    "waited_ms", INTENT_MAX_MS);
+        pl_profile_done(s->pl, &cap, now, &r);
+        carry(c, s, &r);
+    }
+}
+
 static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
 {
     struct controller *c = ctx;
@@ -750,6 +814,9 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
                             .gomemlimit = r->gomemlimit,
                             .err = r->err};
     struct pl_pod *pp = planner_of(c, s);
+    remedy_intents(c, s); /* (an intent the record never held: given up) */
+    if (!s->pl)
+        return;
     pl_step(pp, &c->pcf, SPEC(s), &smp, mono(c), &plan);
     carry(c, s, &plan);
     if (r->ok)

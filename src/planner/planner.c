@@ -280,6 +280,36 @@ static void gc(struct pl_pod *pp, const struct pl_spec *sp, bool dry, bool last_
     out->gc_before = pp->usage;
 }
 
+void pl_gc_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out)
+{
+    plan_init(out, pp);
+    pp->has_gc_wall = true;
+    pp->last_gc_wall = wall;
+    out->record_changed = true;
+}
+
+void pl_profile_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out)
+{
+    plan_init(out, pp);
+    /* this escalation's one capture, from now on (also if it never happens) */
+    pp->profile_done = true;
+    pp->profile_at = wall;
+    out->record_changed = true;
+}
+
+void pl_gc_forcing(struct pl_pod *pp, mb_mono_ms now)
+{
+    brk_gc_noted(&pp->brk, now);
+}
+
+bool pl_record_holds(const char *msg, bool profile, mb_wall_ms at)
+{
+    struct pl_record r;
+    if (!msg || !pl_record_parse(msg, &r))
+        return false;
+    return profile ? r.has_profile && r.profile_at >= at : r.has_gc && r.last_gc >= at;
+}
+
 void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out)
 {
     plan_init(out, pp);

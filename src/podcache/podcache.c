@@ -521,8 +521,8 @@ static void shape_release(struct podcache *c, const struct pc_shape *csh)
 #define PC_RZMSG_MAX 300
 
 /* Fill the record's own strings through b (measure when b->out is NULL):
- * name, uid, podIP, record, the resize message, each NUL-ended, at offsets
- * from name. */
+ * name, uid, podIP, record, the resize message, the resourceVersion (64
+ * bytes at most), each NUL-ended, at offsets from name. */
 static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
 {
     const json_t *md = json_object_get(pod, "metadata");
@@ -553,6 +553,9 @@ static void fill(struct pc_pod *p, struct builder *b, const json_t *pod)
     puts_(b, record);
     p->o_rzmsg = (uint16_t)b->len;
     put(b, rzmsg ? rzmsg : "", rzmsg ? strnlen(rzmsg, PC_RZMSG_MAX) : 0);
+    p->o_rv = (uint16_t)b->len;
+    const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+    put(b, rv ? rv : "", rv ? strnlen(rv, 64) : 0);
 }
 
 /* The strings a record may hold: longer ones make the pod unreadable here

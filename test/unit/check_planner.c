@@ -768,12 +768,41 @@ START_TEST(test_planner_resize_text)
 }
 END_TEST
 
+/* Intent before action: the intent puts the time into the record; the
+ * record as the cluster holds it says whether the action may go out. */
+START_TEST(test_planner_intent_record)
+{
+    struct pl_pod pp;
+    struct pl_plan plan;
+    struct pl_record r;
+    char text[256];
+    const mb_wall_ms at = 1795000123456LL;
+    pl_init(&pp);
+    ck_assert(!pl_record_holds("", false, at));
+    ck_assert(!pl_record_holds("not ours", false, at));
+    pl_gc_intent(&pp, at, &plan);
+    ck_assert(plan.record_changed);
+    pl_record_of(&pp, &r);
+    pl_record_format(&r, text, sizeof text);
+    ck_assert_msg(pl_record_holds(text, false, at), "%s", text);
+    ck_assert(!pl_record_holds(text, false, at + 1)); /* an older GC is not this one */
+    ck_assert(!pl_record_holds(text, true, at));      /* no capture in it */
+    pl_profile_intent(&pp, at + 5, &plan);
+    ck_assert(plan.record_changed);
+    pl_record_of(&pp, &r);
+    pl_record_format(&r, text, sizeof text);
+    ck_assert_msg(pl_record_holds(text, true, at + 5) && pl_record_holds(text, false, at), "%s", text);
+    pl_cleanup(&pp);
+}
+END_TEST
+
 Suite *planner_suite(void)
 {
     Suite *s = suite_create("planner");
     TCase *tc = tcase_create("plans");
     tcase_add_loop_test(tc, test_planner_rows, 0, (int)(sizeof ROWS / sizeof ROWS[0]));
     tcase_add_test(tc, test_planner_event_text);
+    tcase_add_test(tc, test_planner_intent_record);
     tcase_add_test(tc, test_planner_record);
     tcase_add_test(tc, test_planner_oom_and_thrash_text);
     tcase_add_loop_test(tc, test_planner_memlimit_rows, 0, (int)(sizeof ML_ROWS / sizeof ML_ROWS[0]));

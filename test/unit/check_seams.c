@@ -15,6 +15,7 @@
 #include "membudget/config.h"
 #include "membudget/controller.h"
 #include "membudget/gateq.h"
+#include "membudget/jsonx.h"
 #include "membudget/log.h"
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
@@ -341,6 +342,9 @@ struct rig {
     struct controller *ctl;
     struct fk_req *watch;
     char dir[64];
+    json_t *objs;     /* the pods as the fake API server holds them, by name */
+    bool apply;       /* TICKS applies status patches as an API server would (rig_apply_status) */
+    bool api_down;    /* ... or fails them (500), as one that cannot be reached */
 };
 
 /* A budgeted pod of shop (budget 100Mi, heap scraped on 6060), owned by
@@ -411,8 +415,12 @@ static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool
                              "\"continue\":\"%s\"},\"items\":[", rig_first_page_continue);
     else
         mb_buf_adds(&list, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[");
-    for (size_t i = 0; i < npods; i++)
+    r->objs = json_object();
+    for (size_t i = 0; i < npods; i++) {
         mb_buf_printf(&list, "%s%s", i ? "," : "", pods[i]);
+        json_t *o = tu_json(pods[i]);
+        json_object_set_new(r->objs, json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), o);
+    }
     mb_buf_adds(&list, "]}");
     struct fk_req *l = NULL;
     RUN_UNTIL(r->lp, (l = fake_kapi_find(&r->api, "pods?limit=")), 100);
@@ -427,6 +435,7 @@ static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool
 
 static void rig_stop(struct rig *r)
 {
+    json_decref(r->objs);
     controller_stop(r->ctl);
     controller_free(r->ctl);
     podcall_free(r->calls);
@@ -443,11 +452,79 @@ static void rig_stop(struct rig *r)
 /* A watch event for the pod (the watch request stays open). */
 static void rig_event(struct rig *r, const char *type, char *pod)
 {
+    json_t *o = tu_json(pod);
+    const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+    if (!strcmp(type, "DELETED"))
+        json_object_del(r->objs, name);
+    else
+        json_object_set(r->objs, name, o);
+    json_decref(o);
     char *line = mb_xasprintf("{\"type\":\"%s\",\"object\":%s}\n", type, pod);
     struct fk_req *w = fake_kapi_find(&r->api, "watch=1");
     ck_assert_ptr_nonnull(w);
     fake_kapi_stream(w, line);
     mb_free(line);
+}
+
+/* The fake API server takes the pending PATCHes of pods' status as the real
+ * one does: the precondition (metadata.resourceVersion) checked (409), the
+ * conditions merged by type, the version moved on, the pod sent to the
+ * watch. With api_down, each is answered 500 instead. Returns how many. */
+static int rig_apply_status(struct rig *r)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->api.n; i++) {
+        struct fk_req *q = &r->api.v[i];
+        size_t pl = strlen(q->path);
+        if (q->answered || q->cancelled || strcmp(q->method, "PATCH") || pl < 7 ||
+            strcmp(q->path + pl - 7, "/status"))
+            continue;
+        n++;
+        if (r->api_down) {
+            fake_kapi_answer(q, 500, "{\"kind\":\"Status\",\"message\":\"etcd down\"}");
+            continue;
+        }
+        const char *from = strstr(q->path, "/pods/") + 6;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(pl - 7 - (size_t)(from - q->path)), from);
+        json_t *pod = json_object_get(r->objs, name), *patch = tu_json(q->body);
+        ck_assert_msg(pod, "a status patch of %s, which the API server does not hold", name);
+        json_t *md = json_object_get(pod, "metadata");
+        const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+        const char *want = json_string_value(json_object_get(json_object_get(patch, "metadata"), "resourceVersion"));
+        if (want && strcmp(want, rv)) {
+            fake_kapi_answer(q, 409, "{\"kind\":\"Status\",\"code\":409,\"reason\":\"Conflict\"}");
+            json_decref(patch);
+            continue;
+        }
+        json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions"), *pc;
+        size_t k;
+        json_array_foreach(json_object_get(json_object_get(patch, "status"), "conditions"), k, pc)
+        {
+            const char *type = json_string_value(json_object_get(pc, "type"));
+            size_t j;
+            json_t *c;
+            bool done = false;
+            json_array_foreach(conds, j, c) if (!done && !strcmp(json_string_value(json_object_get(c, "type")), type))
+            {
+                json_array_set(conds, j, pc);
+                done = true;
+            }
+            if (!done)
+                json_array_append(conds, pc);
+        }
+        char next[24];
+        snprintf(next, sizeof next, "%ld", strtol(rv, NULL, 10) + 1);
+        json_object_set_new(md, "resourceVersion", json_string(next));
+        char *text = mb_json_dumps(pod, JSON_COMPACT, NULL);
+        fake_kapi_answer(q, 200, text);
+        char *line = mb_xasprintf("{\"type\":\"MODIFIED\",\"object\":%s}\n", text);
+        fake_kapi_stream(fake_kapi_find(&r->api, "watch=1"), line);
+        mb_free(line);
+        mb_free(text);
+        json_decref(patch);
+    }
+    return n;
 }
 
 /* Answer every pending scrape of pod ip `ip` with `pct`% of 100Mi; returns
@@ -482,6 +559,8 @@ static bool scrape_pending(struct rig *r, int ip)
             RUN_UNTIL((r)->lp, scrape_pending((r), (ips)[0]), 200);                     \
             for (size_t j_ = 0; j_ < MB_ARRAY_LEN(ips); j_++)                           \
                 answer_scrapes((r), (ips)[j_], (pcts)[j_]);                             \
+            if ((r)->apply)                                                             \
+                rig_apply_status(r);                                                    \
         }                                                                               \
     } while (0)
 
@@ -562,6 +641,7 @@ START_TEST(test_executor_one_profile_across_pdb_retries)
                        "True", "");
     const char *pods[] = {p};
     rig_start(&r, pods, 1, false);
+    r.apply = true; /* (the record holds the capture before it is taken) */
     const int ips[] = {41}, pcts[] = {99};
     TICKS(&r, 40, ips, pcts, fake_kapi_find(&r.pods, "/debug/pprof/heap"));
     struct fk_req *prof = fake_kapi_find(&r.pods, "/debug/pprof/heap");
@@ -617,6 +697,7 @@ START_TEST(test_executor_capture_bounded)
                        "True", "");
     const char *pods[] = {p};
     rig_start(&r, pods, 1, false);
+    r.apply = true; /* (the record holds the capture before it is taken) */
     const int ips[] = {42}, pcts[] = {99};
     TICKS(&r, 40, ips, pcts, fake_kapi_find(&r.pods, "/debug/pprof/heap"));
     struct fk_req *prof = fake_kapi_find(&r.pods, "/debug/pprof/heap");
@@ -679,6 +760,7 @@ START_TEST(test_executor_resize)
         char *p = pod_json("z", "", 81, true, EXTRA, "True", "");
         const char *pods[] = {p};
         rig_start(&r, pods, 1, false);
+        r.apply = true; /* (the record holds each GC before it is forced) */
         const int ips[] = {81}, pcts[] = {92};
         struct fk_req *gc = NULL, *rz = NULL;
         /* a GC per gcMinInterval (60 s on the fake clock) until the leak
@@ -907,6 +989,56 @@ START_TEST(test_no_eviction_before_initial_list)
 }
 END_TEST
 
+/* Intent before action (issue 32's double GC): the API server dies just
+ * before a gc-tier pod's next GC falls due, and the leader loses and
+ * regains its Lease meanwhile. Before: GC #2 was forced, its record lost
+ * with the outage, and the leader, resuming from the cluster's record
+ * (GC #1), forced GC #3 13 s after #2. Now a GC is forced only once the
+ * cluster's record holds it: while the record cannot be written there is
+ * no GC, and no two GCs the pod sees are closer than gcMinInterval. */
+START_TEST(test_gc_intent_survives_outage)
+{
+    struct rig r;
+    char *p = pod_json("g", "", 71, true, ",\"membudget.io/gc\":\"6060/gc\"", "True", "");
+    const char *pods[] = {p};
+    rig_start(&r, pods, 1, false);
+    r.apply = true;
+    const int ips[] = {71}, pcts[] = {92};
+    mb_mono_ms gcs[8];
+    size_t ngc = 0;
+    struct fk_req *gc;
+    /* 200 s of 1 s ticks on the fake clock, the outage from the 50th to the
+     * 80th second (every status patch fails), the Lease lost at the 60th
+     * and regained at the 65th */
+    for (int k = 0; k < 200; k++) {
+        r.api_down = k >= 50 && k < 80;
+        if (k == 60)
+            controller_set_leader(r.ctl, false);
+        if (k == 65)
+            controller_set_leader(r.ctl, true);
+        while ((gc = fake_kapi_find(&r.pods, "/gc"))) {
+            ck_assert_uint_lt(ngc, MB_ARRAY_LEN(gcs));
+            gcs[ngc++] = r.fc.mono;
+            fake_kapi_answer(gc, 200, "");
+        }
+        fake_clock_advance(&r.fc, 1000);
+        TICKS(&r, 1, ips, pcts, false);
+    }
+    ck_assert_uint_ge(ngc, 2);
+    for (size_t i = 1; i < ngc; i++)
+        ck_assert_msg(gcs[i] - gcs[i - 1] >= r.cfg.gc_min_interval_ms,
+                      "GC %zu came %llu ms after the one before (gcMinInterval %llu)", i,
+                      (unsigned long long)(gcs[i] - gcs[i - 1]),
+                      (unsigned long long)r.cfg.gc_min_interval_ms);
+    /* none while the record could not be written */
+    for (size_t i = 0; i < ngc; i++)
+        ck_assert_msg(gcs[i] < 5000000 + 50000 || gcs[i] >= 5000000 + 80000,
+                      "a GC at %llu s, in the outage", (unsigned long long)((gcs[i] - 5000000) / 1000));
+    rig_stop(&r);
+    mb_free(p);
+}
+END_TEST
+
 /* F6: a new leader lists its recommendation checkpoints, and the API
  * server answers the same continue token again (before: a GET at once,
  * forever, 23 a second, and every sample dropped meanwhile). Held: the
@@ -1046,6 +1178,7 @@ Suite *seams_suite(void)
     tcase_add_test(tc, test_fence_starts_no_write);
     tcase_add_test(tc, test_refused_address_counted_once);
     tcase_add_test(tc, test_checkpoint_list_repeating_token);
+    tcase_add_test(tc, test_gc_intent_survives_outage);
     tcase_add_test(tc, test_no_eviction_before_initial_list);
     suite_add_tcase(s, tc);
     return s;
