@@ -523,6 +523,11 @@ def sc_evict(ns):
           wait_until(lambda: "MemoryBudgetEvictionBlocked" in reasons(ns, name), 90, 0.5),
           reasons(ns, name))
     check("... and the pod is still there", kj("-n", ns, "pod", name) is not None)
+    blocked = messages(ns, name, "MemoryBudgetEvictionBlocked")
+    check("... the Event says the pod is NotReady (throttled), so its PDB counts it unhealthy, and "
+          "names unhealthyPodEvictionPolicy: AlwaysAllow", any(
+              "the pod is NotReady (membudget throttled it)" in m and
+              "unhealthyPodEvictionPolicy: AlwaysAllow" in m for m in blocked), blocked)
     kubectl("-n", ns, "delete", "pdb", "hog")
     check("without the PDB: evicted (Event MemoryBudgetEvicted)", wait_until(
         lambda: "MemoryBudgetEvicted" in reasons(ns, name), 90, 0.5), reasons(ns, name))
@@ -1967,6 +1972,114 @@ def sc_leader_election(ns):
     host_scenario(run)
 
 
+def component_pid(name):
+    """The pid of the test cluster's component `name` (DIR/run/NAME.pid)."""
+    try:
+        with open(os.path.join(DIR, "run", name + ".pid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def restart_components():
+    """test/cluster/up again: it starts what is not running (and only that),
+    and waits until the cluster is whole."""
+    return subprocess.run([os.path.join(ROOT, "test", "cluster", "up"), "--dir", DIR, "--no-build"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def calls(ip, path):
+    """When the leaky target served `path` (Unix ms), oldest first."""
+    try:
+        with urllib.request.urlopen("http://%s:%d/calls?path=%s" % (ip, PORT, path), timeout=3) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return []
+
+
+def sc_control_plane_outage(ns):
+    """Intent before action, on the real control plane (issue 32's double GC):
+    membudget on this machine with leader election (lease 15 s, renew 10 s,
+    as the chart's), gcMinInterval 20 s, a pod held in its gc tier and one
+    past its evict tier whose eviction a PDB blocks. kube-apiserver is killed
+    4 s before the first pod's next GC falls due and started again 15 s
+    later; then etcd is killed and started again 40 s later. Held: no GC
+    while the API server cannot write its record, no two GCs the pod sees
+    closer than gcMinInterval, and one heap profile for the escalation."""
+    def run(work, hns):
+        cfg = ("sampleInterval: 1s\nsustainSamples: 2\nrecoverSamples: 2\nhysteresis: 5\n"
+               "gcMinInterval: 20s\nleak: {window: 6, minSlopePercentPerMinute: 10}\n"
+               "eviction: {maxPerMinute: 5, gcFirst: true, profileDir: %s}\n"
+               % os.path.join(work, "profiles"))
+        tiers = "throttle=75,gc=78,evict=95"
+        a = leaky_pod(hns, "gcp", "64Mi", "128Mi", mode="held", rate=20, maxmib=54, tiers=tiers,
+                      gated=True)
+        b = leaky_pod(hns, "evp", "64Mi", "128Mi", mode="held", rate=20, maxmib=64, tiers=tiers,
+                      gated=True)
+        apply({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+               "metadata": {"name": "evp", "namespace": hns},
+               "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "evp"}}}})
+        gp, ep = running(hns, "gcp"), running(hns, "evp")
+        if not check("the targets run", a.returncode == 0 and b.returncode == 0 and gp and ep,
+                     a.stderr + b.stderr):
+            return
+        gip, eip = gp["status"]["podIP"], ep["status"]["podIP"]
+        ctl = HostCtl(work, "outage", HOST_NS, None, cfg, [
+            "--leader-elect", "--leader-election-namespace", "membudget", "--leader-election-id",
+            "e2e-outage", "--leader-elect-lease-duration", "15s", "--leader-elect-renew-deadline",
+            "10s", "--leader-elect-retry-period", "2s"])
+        try:
+            if not check("two GCs of the gc-tier pod, 20 s apart", wait_until(
+                    lambda: len(calls(gip, "/debug/gc")) >= 2, 120, 1), calls(gip, "/debug/gc")):
+                return
+            check("the evict-tier pod: its heap profile, then a blocked eviction", wait_until(
+                lambda: "MemoryBudgetEvictionBlocked" in reasons(hns, "evp"), 120, 1),
+                reasons(hns, "evp"))
+            # 1. kube-apiserver: killed 4 s before the next GC is due, back 15 s later
+            due = calls(gip, "/debug/gc")[-1] / 1000.0 + 20
+            time.sleep(max(0, due - 4 - time.time()))
+            pid = component_pid("kube-apiserver")
+            os.kill(pid, 9)
+            down_at = time.time()
+            time.sleep(15)
+            up = restart_components()
+            back_at = time.time()
+            check("kube-apiserver killed 4 s before a due GC, started again 15 s later",
+                  up.returncode == 0, up.stdout[-600:] + up.stderr[-600:])
+            time.sleep(45)
+            # 2. etcd: killed, back 40 s later
+            os.kill(component_pid("etcd"), 9)
+            edown_at = time.time()
+            time.sleep(40)
+            up = restart_components()
+            eback_at = time.time()
+            check("etcd killed, started again 40 s later", up.returncode == 0,
+                  up.stdout[-600:] + up.stderr[-600:])
+            time.sleep(45)
+            gcs = [t / 1000.0 for t in calls(gip, "/debug/gc")]
+            gaps = [round(b_ - a_, 2) for a_, b_ in zip(gcs, gcs[1:])]
+            check("no two GCs closer than gcMinInterval (20 s; the pod's own clock, 0.5 s for the "
+                  "network)", gaps and min(gaps) >= 19.5, gaps)
+            during = [round(t - down_at, 1) for t in gcs if down_at < t < back_at]
+            check("no GC while kube-apiserver was down (its record could not be written)",
+                  not during, during)
+            check("GCs went on after the outages", any(t > eback_at for t in gcs),
+                  (gcs[-3:], eback_at))
+            heap = calls(eip, "/debug/pprof/heap")
+            check("one heap profile for the escalation, across both outages and the Leases lost",
+                  len(heap) == 1, heap)
+            said = [l.get("msg") for l in ctl.logs()]
+            check("the controller lost and took back its Lease", "not leading: observing only" in said
+                  and said.count("leading: acting on pods") >= 2,
+                  [m for m in said if "lead" in (m or "")])
+        finally:
+            ctl.stop()
+            kubectl("-n", "membudget", "delete", "lease", "e2e-outage", "--ignore-not-found", ok=False)
+            if component_pid("kube-apiserver") is None or component_pid("etcd") is None:
+                restart_components()
+    host_scenario(run)
+
+
 def sc_certs(ns):
     """(was the simulator's certs) `membudget certs` on this machine against
     the real API server: a kubernetes.io/tls Secret with a CA and a serving
@@ -2143,7 +2256,8 @@ SCENARIOS = [sc_admission, sc_throttle_gc, sc_evict, sc_oom, sc_api_paths, sc_re
              sc_owner_one_at_a_time, sc_last_chance_gc, sc_excluded_namespaces, sc_memlimit,
              sc_dry_run_global, sc_gc_thrash, sc_recommend, sc_rate_limit, sc_metrics_failing,
              sc_series_limit, sc_oom_ledger, sc_leader_election, sc_failover_continuity,
-             sc_certs, sc_hung_and_lying, sc_recommend_failover, sc_ops_auth]
+             sc_certs, sc_hung_and_lying, sc_recommend_failover, sc_ops_auth,
+             sc_control_plane_outage]
 
 
 # Scenarios run only when named (E2E_ONLY=...): none now. (last_chance_gc was,

@@ -185,17 +185,34 @@ func main() {
 	})
 	// /hits: requests served, by path (tests ask whether anyone called; this
 	// path itself is not counted).
+	// /calls?path=P: when each request to P came (Unix ms, the last 100),
+	// for tests that hold the spacing of GCs as the pod saw them.
 	var hmu sync.Mutex
 	hits := map[string]int{}
+	calls := map[string][]int64{}
 	mux.HandleFunc("/hits", func(w http.ResponseWriter, r *http.Request) {
 		hmu.Lock()
 		defer hmu.Unlock()
 		json.NewEncoder(w).Encode(hits)
 	})
+	mux.HandleFunc("/calls", func(w http.ResponseWriter, r *http.Request) {
+		hmu.Lock()
+		defer hmu.Unlock()
+		at := calls[r.URL.Query().Get("path")]
+		if at == nil {
+			at = []int64{}
+		}
+		json.NewEncoder(w).Encode(at)
+	})
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/hits" {
+		if r.URL.Path != "/hits" && r.URL.Path != "/calls" {
 			hmu.Lock()
 			hits[r.URL.Path]++
+			at := append(calls[r.URL.Path], time.Now().UnixMilli())
+			if len(at) > 100 {
+				at = at[len(at)-100:]
+			}
+			calls[r.URL.Path] = at
 			hmu.Unlock()
 		}
 		mux.ServeHTTP(w, r)
