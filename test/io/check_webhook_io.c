@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "membudget/alloc.h"
+#include "membudget/buf.h"
 #include "membudget/certgen.h"
 #include "membudget/jpatch.h"
 #include "suites.h"
@@ -952,6 +953,85 @@ START_TEST(test_io_held_bodies_bounded)
 }
 END_TEST
 
+/* --- F1 and F2: an UPDATE review full of unknown annotations ---------------- */
+
+/* An UPDATE review of a pod whose object and oldObject each carry `n`
+ * unknown membudget.io annotations (the same ones: none is new). */
+static char *unknown_update(size_t n, size_t *len)
+{
+    struct mb_buf b, ann;
+    mb_buf_init(&ann, 8u << 20);
+    for (size_t i = 0; i < n; i++)
+        mb_buf_printf(&ann, "%s\"membudget.io/u%zu\":\"\"", i ? "," : "", i);
+    mb_buf_init(&b, 16u << 20);
+    mb_buf_printf(&b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
+                      "{\"uid\":\"f1f2\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},"
+                      "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},"
+                      "\"namespace\":\"shop\",\"name\":\"web\",\"operation\":\"UPDATE\"");
+    static const char POD[] = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\","
+                              "\"namespace\":\"shop\",\"annotations\":{\"membudget.io/budget\":\"512Mi\",%s}},"
+                              "\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":{\"limits\":"
+                              "{\"memory\":\"1Gi\"}}}]}}";
+    mb_buf_adds(&b, ",\"object\":");
+    mb_buf_printf(&b, POD, mb_buf_str(&ann));
+    mb_buf_adds(&b, ",\"oldObject\":");
+    mb_buf_printf(&b, POD, mb_buf_str(&ann));
+    mb_buf_adds(&b, "}}");
+    ck_assert(!b.full && !ann.full);
+    mb_buf_cleanup(&ann);
+    *len = b.len;
+    return mb_buf_take(&b);
+}
+
+/* F1 (60k annotations on each side took 49 s, two such reviews blocked both
+ * workers) and F2 (240k in a 6 MiB review: 357 MB of RSS, two at once over
+ * the chart's 384Mi limit). Held: answered allowed, the violations not new
+ * and so warnings ("and N more"); the server's peak RSS with two of the
+ * largest (115k a side, 5.8 MB) at once under 192 MiB, half the chart's
+ * limit; the time of each printed. */
+START_TEST(test_io_unknown_annotations_update)
+{
+    size_t len60, len115;
+    char *r60 = unknown_update(60000, &len60), *r115 = unknown_update(115000, &len115);
+    struct resp r;
+    double t0 = now_s();
+    ck_assert_int_eq(request("/validate", r60, len60, ca1.cert_pem, &r), CURLE_OK);
+    double t60 = now_s() - t0;
+    ck_assert_int_eq(r.code, 200);
+    json_t *j = tu_json(r.body);
+    json_t *resp = json_object_get(j, "response");
+    ck_assert(json_is_true(json_object_get(resp, "allowed")));
+    json_t *w = json_object_get(resp, "warnings");
+    const char *last = json_string_value(json_array_get(w, json_array_size(w) - 1));
+    ck_assert_msg(last && strstr(last, "more"), "%s", last ? last : "(no warnings)");
+    json_decref(j);
+    mb_free(r.body);
+    /* two of the largest at once */
+    pid_t kid = fork();
+    ck_assert_int_ge(kid, 0);
+    if (kid == 0) {
+        struct resp r2;
+        _exit(request("/validate", r115, len115, ca1.cert_pem, &r2) == CURLE_OK && r2.code == 200 ? 0 : 1);
+    }
+    t0 = now_s();
+    ck_assert_int_eq(request("/validate", r115, len115, ca1.cert_pem, &r), CURLE_OK);
+    double t115 = now_s() - t0;
+    ck_assert_int_eq(r.code, 200);
+    mb_free(r.body);
+    int st;
+    ck_assert_int_eq(waitpid(kid, &st, 0), kid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    long peak = server_kib("VmHWM");
+    fprintf(stderr, "unknown annotations: UPDATE with 60k a side (%zu bytes) answered in %.2f s; two "
+            "with 115k a side (%zu bytes) at once, %.2f s; server peak RSS %ld KiB\n", len60, t60,
+            len115, t115, peak);
+    bool measure = !getenv("MB_VALGRIND") && !SANITIZED;
+    ck_assert_msg(!measure || peak < 192 * 1024, "peak RSS %ld KiB", peak);
+    mb_free(r60);
+    mb_free(r115);
+}
+END_TEST
+
 /* --- F3: a TLS 1.3 KeyUpdate flood ------------------------------------------ */
 
 /* A flooder (a child process): one connection sending KeyUpdates (each
@@ -1226,6 +1306,7 @@ Suite *webhook_io_suite(void)
     tcase_add_test(tc, test_io_connection_cap);
     tcase_add_test(tc, test_io_newcomer_gets_in_past_idle_connections);
     tcase_add_test(tc, test_io_key_update_flood_closed);
+    tcase_add_test(tc, test_io_unknown_annotations_update);
     tcase_add_test(tc, test_io_pool_fair_to_small_reviews);
     tcase_add_test(tc, test_io_memory_returns_after_flood);
     suite_add_tcase(s, tc);
