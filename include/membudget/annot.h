@@ -105,6 +105,8 @@ struct ann {
 struct ann_error {
     char key[320]; /* the annotation, e.g. "membudget.io/tiers" (any key fits) */
     char msg[512]; /* what is wrong, e.g. "\"x\": must be ..." (without the key) */
+    bool unknown;  /* an unknown membudget.io key: the message is the same for every
+                      such key and value (policy.c tells an UPDATE's new ones by key) */
 };
 
 /* Called for each error as it is found (`e` borrowed, for the call only). */

@@ -5,6 +5,10 @@
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
 
+#define ANN_UNKNOWN_MSG                                                                            \
+    "unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, " \
+    "goroutines, memlimit, mode, max-limit)"
+
 void ann_errors_cleanup(struct ann_errors *e)
 {
     MB_FREE(e->v);
@@ -27,8 +31,25 @@ void ann_errors_add(struct ann_errors *e, const char *key, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(dst->msg, sizeof dst->msg, fmt, ap);
     va_end(ap);
+    dst->unknown = false;
     if (e->sink)
         e->sink(e->sink_ctx, dst);
+    e->n++;
+}
+
+/* An unknown membudget.io key: one message for all, marked as such. */
+static void ann_errors_add_unknown(struct ann_errors *e, const char *key)
+{
+    struct ann_error one, *dst = &one;
+    if (!e->sink) {
+        ann_errors_add(e, key, "%s", ANN_UNKNOWN_MSG);
+        e->v[e->n - 1].unknown = true;
+        return;
+    }
+    snprintf(dst->key, sizeof dst->key, "%s", key);
+    snprintf(dst->msg, sizeof dst->msg, "%s", ANN_UNKNOWN_MSG);
+    dst->unknown = true;
+    e->sink(e->sink_ctx, dst);
     e->n++;
 }
 
@@ -316,9 +337,7 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
             if (!strcmp(key, KNOWN[k]))
                 break;
         if (k == MB_ARRAY_LEN(KNOWN)) {
-            ann_errors_add(errs, key,
-                           "unknown annotation (known: budget, container, tiers, usage, metrics, "
-                           "gc, throttle, profile, goroutines, memlimit, mode, max-limit)");
+            ann_errors_add_unknown(errs, key);
             continue;
         }
         if (!json_is_string(jv)) {

@@ -109,6 +109,9 @@ struct vsink {
     struct policy_result *out;
     size_t max;       /* keep at most this many violations and warnings; 0: all */
     json_t *old_seen; /* the old object's violations, or NULL (not an UPDATE) */
+    const json_t *old_ann; /* the old object's annotations (UPDATE): an unknown key's
+                              violation is told old or new by its key alone, so none of
+                              those goes into old_seen (a pod may carry 100k of them) */
     bool collect;     /* evaluating the old object: only fill old_seen */
     char **notnew;    /* "path: msg (not new ...)", for step 6 */
     size_t nnotnew, notnew_more;
@@ -487,8 +490,18 @@ struct ann_sink {
 static void ann_violation(void *ctx, const struct ann_error *e)
 {
     struct ann_sink *as = ctx;
+    struct vsink *s = as->s;
     if (!strcmp(e->key, ANN_CONTAINER))
         as->container_error = true;
+    if (e->unknown && s->collect)
+        return; /* (told by key: see old_ann) */
+    if (e->unknown && s->old_seen && json_object_get(s->old_ann, e->key)) {
+        char *path = ann_path(as->prefix, e->key);
+        push_capped(&s->notnew, &s->nnotnew, &s->notnew_more, s->max,
+                    mb_xasprintf("%s: %s (not new in this update, so not refused)", path, e->msg));
+        mb_free(path);
+        return;
+    }
     if (!strncmp(e->key, ANN_PREFIX, sizeof ANN_PREFIX - 1))
         violate(as->s, ann_path(as->prefix, e->key), "%s", e->msg);
     else
@@ -789,6 +802,9 @@ void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
             eval(conf, &old_in, &old);
         policy_result_cleanup(&scratch);
         s.old_seen = old.old_seen;
+        const char *op = "", *optr = "";
+        const json_t *old_tmpl = find_template(in->old_object, in, &op, &optr);
+        s.old_ann = json_object_get(json_object_get(old_tmpl, "metadata"), "annotations");
     }
     eval(conf, in, &s);
     json_decref(s.old_seen);

@@ -416,7 +416,8 @@ START_TEST(test_policy_hostile_update_linear)
     ck_assert_msg(strstr(r.warnings[0], "not new in this update"), "%s", r.warnings[0]);
     ck_assert_msg(peak < 1000000LL, "evaluation took %lld bytes of heap outside the arena at its peak "
                                     "(the error list alone took 60k x 832 = 50 MB before)", peak);
-    ck_assert_msg(in_arena > 0 && in_arena < 64u << 20, "%zu bytes in the arena", in_arena);
+    /* unknown keys are told old or new by key: none of them is kept in the set */
+    ck_assert_msg(in_arena < 64u << 10, "%zu bytes in the arena", in_arena);
     policy_result_cleanup(&r);
     json_decref(now);
 
