@@ -33,6 +33,13 @@ char *mb_xstrdup(const char *s);
 char *mb_xstrndup(const char *s, size_t n);
 void mb_free(void *p);
 
+/* Give the memory the allocator keeps freed back to the system (glibc's
+ * malloc_trim: its arenas keep what was freed, so the resident set would
+ * stay at its peak). A no-op under AddressSanitizer or ThreadSanitizer,
+ * whose allocator is their own (glibc's trim would walk arenas that were
+ * never set up, from several threads at once). Any thread. */
+void mb_trim(void);
+
 /* Returns: new string formatted like printf; aborts on exhaustion. */
 char *mb_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

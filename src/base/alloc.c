@@ -1,5 +1,6 @@
 /* alloc.c -- allocation through replaceable hooks (pure). */
 #include <jansson.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -148,4 +149,13 @@ char *mb_xasprintf(const char *fmt, ...)
     vsnprintf(s, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return s;
+}
+
+void mb_trim(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return;
+#else
+    malloc_trim(0);
+#endif
 }

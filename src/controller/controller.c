@@ -9,7 +9,6 @@
  * (the pod is gone), and the watch shows the result of a success.
  */
 #include <event2/event.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,7 +198,7 @@ static void pods_synced(void *arg)
     c->initial_logged = true;
     /* The list pages' JSON trees are gone: give their memory back to the
      * system rather than keep the peak resident (glibc). */
-    malloc_trim(0);
+    mb_trim();
     size_t n = pc_count(c->cache), bytes = pc_bytes(c->cache);
     log_info("initial sync complete", "{s:I,s:I,s:I,s:I}", "pods", (json_int_t)n, "duration_ms",
              (json_int_t)(c->clk->mono_ms(c->clk->ctx) - c->started), "cache_bytes",

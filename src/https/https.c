@@ -1,7 +1,6 @@
 /* https.c -- evhttp server with TLS, deadlines and a connection cap (shell). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -250,7 +249,7 @@ static void sweep(struct https *s, mb_mono_ms now, bool expire)
          * system, or the resident set stays at its peak (3000 idle
          * connections took it from 12 to 73 MB, and it stayed there). At
          * most once a second. */
-        malloc_trim(0);
+        mb_trim();
         s->trim_due = false;
         s->next_trim = now + 1000;
     }

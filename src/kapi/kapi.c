@@ -15,7 +15,6 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -456,7 +455,7 @@ static void trim(struct kapi *k)
     if (k->trimmed && now - k->trimmed < 1000)
         return;
     k->trimmed = now;
-    malloc_trim(0);
+    mb_trim();
 }
 
 static void check_done(struct kapi *k)
