@@ -3,7 +3,7 @@
 // created one after another in a namespace, then deleted. Prints
 // {"n": N, "p50Ms": ..., "p99Ms": ..., "meanMs": ...} on stdout.
 //
-//	admlat --kubeconfig FILE --namespace NS --count N [--warmup 20]
+//	admlat --kubeconfig FILE --namespace NS --count N [--warmup 20] [--env N]
 package main
 
 import (
@@ -26,13 +26,17 @@ func die(format string, a ...any) {
 	os.Exit(1)
 }
 
-func pod(name string) *corev1.Pod {
+func pod(name string, env int) *corev1.Pod {
+	vars := make([]corev1.EnvVar, 0, env)
+	for i := 0; i < env; i++ {
+		vars = append(vars, corev1.EnvVar{Name: fmt.Sprintf("V%d", i), Value: "x"})
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "admlat"},
 			Annotations: map[string]string{"membudget.io/budget": "768Mi"}},
 		Spec: corev1.PodSpec{
 			SchedulingGates: []corev1.PodSchedulingGate{{Name: "membudget.test/never"}},
-			Containers: []corev1.Container{{Name: "app", Image: "shop/web",
+			Containers: []corev1.Container{{Name: "app", Image: "shop/web", Env: vars,
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
 					corev1.ResourceMemory: resource.MustParse("1Gi")}}}},
 		},
@@ -44,6 +48,7 @@ func main() {
 	ns := flag.String("namespace", "", "namespace to create the pods in (it must exist)")
 	count := flag.Int("count", 500, "pods to create, one after another")
 	warmup := flag.Int("warmup", 20, "creates first, not counted (connections, caches)")
+	env := flag.Int("env", 0, "environment variables of the pod's container (a large pod: 60000)")
 	flag.Parse()
 	if *ns == "" {
 		die("--namespace is required")
@@ -61,7 +66,7 @@ func main() {
 	lat := make([]float64, 0, *count)
 	for i := 0; i < *warmup+*count; i++ {
 		t := time.Now()
-		_, err := cs.CoreV1().Pods(*ns).Create(ctx, pod(fmt.Sprintf("admlat-%d", i)), metav1.CreateOptions{})
+		_, err := cs.CoreV1().Pods(*ns).Create(ctx, pod(fmt.Sprintf("admlat-%d", i), *env), metav1.CreateOptions{})
 		d := time.Since(t)
 		if err != nil {
 			die("create admlat-%d in %s: %v", i, *ns, err)
