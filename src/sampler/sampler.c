@@ -38,6 +38,7 @@ struct req {
     bool expvar;
     bool metrics_api;
     uint64_t call;
+    mb_mono_ms sent;   /* when the scrape went out: its figure is no older than that */
     struct req *next, *prev;
 };
 
@@ -144,8 +145,13 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
 {
     struct req *r = arg;
     struct sampler *s = r->s;
+    /* A scrape's figure is the pod's at some moment between sending and
+     * the answer: it counts from when it was sent, so that a scrape sent
+     * before a forced GC and answered after it is never taken for a figure
+     * read after the GC (the last-chance GC decides on a figure from
+     * after it). */
     struct smp_result res = {.figure = r->fig,
-                             .taken = s->clk->mono_ms(s->clk->ctx),
+                             .taken = r->sent,
                              .heap_alloc = -1,
                              .next_gc = -1,
                              .gomemlimit = -1};
@@ -222,6 +228,7 @@ static void scrape(struct sampler *s, struct pc_pod *p, enum ann_usage fig)
     size_t pl = path ? strlen(path) : 0;
     r->expvar = pl >= 11 && !strcmp(path + pl - 11, "/debug/vars");
     struct podcall_req pr = {.key = "metrics", .method = "GET"};
+    r->sent = s->clk->mono_ms(s->clk->ctx);
     r->call = podcall_submit(s->pods, p, &pr, on_scraped, r, why, sizeof why);
     if (!r->call) {
         struct smp_result res = {.figure = fig, .taken = s->clk->mono_ms(s->clk->ctx)};
