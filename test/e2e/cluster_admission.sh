@@ -299,10 +299,12 @@ for ns in kube-system membudget; do
 done
 excluded() {
     local addr sum=0 v
-    # every replica's (the Service sent the reviews to either), over the pod network
+    # every replica's (the Service sent the reviews to either), over the pod network,
+    # with the reader's token (metrics auth is on: test/cluster/install-membudget)
     for addr in $(k -n membudget get pods -l app.kubernetes.io/name=membudget -o \
         jsonpath='{range .items[*]}{.status.podIP}:{.spec.containers[0].ports[?(@.name=="metrics")].containerPort}{" "}{end}'); do
-        v=$(curl -s --max-time 5 "http://$addr/metrics" | awk '/^membudget_webhook_requests_total\{.*result="excluded"/ {s += $2} END {print s + 0}')
+        v=$(curl -s --max-time 5 -H "Authorization: Bearer $(cat "$dir/metrics-reader.token")" \
+            "http://$addr/metrics" | awk '/^membudget_webhook_requests_total\{.*result="excluded"/ {s += $2} END {print s + 0}')
         sum=$((sum + ${v%.*}))
     done
     echo "excluded=$sum"
