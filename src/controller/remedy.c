@@ -47,6 +47,12 @@ static bool fenced(struct controller *c)
     return atomic_load(&c->fenced);
 }
 
+/* A forced GC (runtime.GC and debug.FreeOSMemory) of a heap of hundreds of
+ * MiB takes longer than a scrape: cut at the scrape's timeout (800 ms at a
+ * 1 s sampleInterval) the call "failed" while the pod went on collecting,
+ * and the last-chance GC's pod was evicted on a figure read during it. */
+#define GC_CALL_MIN_MS 10000
+
 static uint64_t pod_post(struct controller *c, struct podstate *s, const char *key,
                          const char *body, kapi_done_fn *done)
 {
@@ -60,6 +66,8 @@ static uint64_t pod_post(struct controller *c, struct podstate *s, const char *k
                               .method = "POST",
                               .body = body,
                               .timeout_ms = (unsigned)c->cfg->usage.scrape_timeout_ms};
+    if (!strcmp(key, "gc") && req.timeout_ms < GC_CALL_MIN_MS)
+        req.timeout_ms = GC_CALL_MIN_MS;
     uint64_t id = podcall_submit(c->calls, s->gq.pod, &req, done, s, why, sizeof why);
     if (!id)
         log_limited(LOG_WARN, "pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->gq.pod->sh->ns, "pod",
