@@ -18,6 +18,9 @@
 #include "membudget/celpolicy.h"
 #include "membudget/quantity.h"
 
+#define MB_STR_(x) #x
+#define MB_XSTR(x) MB_STR_(x)
+
 struct gen {
     const struct celpolicy_params *p;
     struct mb_buf *out;
@@ -378,9 +381,14 @@ static void warning_vars(struct gen *g)
 {
     const char *trunc_dflt = "(variables.n_dflt.size() > 63 ? variables.n_dflt.substring(0, 63) : variables.n_dflt)";
     const char *trunc_name = "(variables.n_tname.size() > 63 ? variables.n_tname.substring(0, 63) : variables.n_tname)";
+    /* (advice only: skipped for a container with more than CELPOLICY_MAX_ENV_ADVICE
+     * environment variables. kube-apiserver's CEL costs about 100 us a list
+     * element here, a pod of 60k variables 6 s for each pass over them; the
+     * webhook gives it. README: "Admission without a webhook".) */
     var(g, "gml",
         S(g,
-          "variables.n_tc == null || !variables.n_bknown ? []\n"
+          "variables.n_tc == null || !variables.n_bknown || variables.n_tc.?env.orValue([]).size() > "
+          MB_XSTR(CELPOLICY_MAX_ENV_ADVICE) " ? []\n"
           ": [variables.n_tc.?env.orValue([]).filter(e, e.name == 'GOMEMLIMIT')].map(es, es.size() == 0 ? [] : [es[0].?value.orValue('')].map(s,\n"
           "    s.matches('^[0-9]+(B|KiB|MiB|GiB|TiB)?$') ? [s.find('^[0-9]+')].map(d, [s.endsWith('TiB') ? 1099511627776 : s.endsWith('GiB') ? 1073741824 : s.endsWith('MiB') ? 1048576 : s.endsWith('KiB') ? 1024 : 1].map(u,\n"
           "      (d.size() < 19 || (d.size() == 19 && d <= '" INT64_MAX_TEXT "')) && int(d) <= " INT64_MAX_TEXT " / u && int(d) * u > variables.n_budget\n"

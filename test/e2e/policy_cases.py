@@ -110,6 +110,10 @@ case("a budget equal to the limit", "shop", "create", pod(ann=budgeted("1Gi")))
 case("a budget in decimal units", "shop", "create", pod(ann=budgeted("500M")))
 case("a fractional budget (rounds up to a byte)", "shop", "create", pod(ann=budgeted("0.5")))
 case("a budget with an exponent", "shop", "create", pod(ann=budgeted("5e8")))
+# A large pod: 60000 environment variables (2 MB). The same verdict and
+# object both ways; its cost through the policies: README.
+case("a pod with 60000 environment variables", "shop", "create",
+     pod(ann=budgeted(), containers=[ctr(env=[{"name": "V%d" % i, "value": "x"} for i in range(60000)])]))
 # Fractional quantities that are whole numbers of bytes: never rounded up
 # (the policies' isInteger() is false for them: 0.5Gi gave GOMEMLIMIT=536870913,
 # and 1.5Gi under a 1.5Gi limit was denied).
