@@ -2046,8 +2046,10 @@ def sc_control_plane_outage(ns):
             os.kill(pid, 9)
             down_at = time.time()
             time.sleep(15)
-            up = restart_components()
+            # (certainly down until now: `up` below starts it at once, then
+            # waits for the rest of the cluster, so its return is later)
             back_at = time.time()
+            up = restart_components()
             check("kube-apiserver killed 4 s before a due GC, started again 15 s later",
                   up.returncode == 0, up.stdout[-600:] + up.stderr[-600:])
             time.sleep(45)
