@@ -629,8 +629,11 @@ def sc_api_paths(ns):
 
 def memory_limit(ns, name, where):
     """The app container's memory limit as the pod's spec ("spec") or the
-    kubelet ("status": status.containerStatuses[].resources) has it."""
+    kubelet ("status": status.containerStatuses[].resources) has it; None
+    when the pod is gone (an evicted pod may vanish between two reads)."""
     p = kj("-n", ns, "pod", name)
+    if p is None:
+        return None
     if where == "spec":
         return p["spec"]["containers"][0]["resources"]["limits"]["memory"]
     for cs in p["status"].get("containerStatuses") or []:
@@ -767,7 +770,7 @@ def sc_resize_tier(ns):
         "MemoryBudgetLeakSuspected" in reasons(ns, lname), reasons(ns, lname))
     check("leak: never resized (no MemoryBudgetResized, its limit still 128Mi)",
           "MemoryBudgetResized" not in reasons(ns, lname) and
-          (kj("-n", ns, "pod", lname) is None or memory_limit(ns, lname, "spec") == "128Mi"),
+          memory_limit(ns, lname, "spec") in (None, "128Mi"),
           reasons(ns, lname))
     # 3. no room on the node: Deferred, refused, evicted
     refused = wait_until(lambda: [m for m in messages(ns, nname, "MemoryBudgetResized")
