@@ -61,7 +61,7 @@
 #include "membudget/breaker.h"
 #include "membudget/clock.h"
 #include "membudget/gcshare.h"
-#include "membudget/recorder.h"
+#include "membudget/evict.h"
 
 struct cfg;
 struct pc_pod;
@@ -311,7 +311,7 @@ void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms
  * counts it unhealthy, and that unhealthyPodEvictionPolicy: AlwaysAllow
  * lets it go: with IfHealthyBudget (the default) it stays blocked as long
  * as it is throttled and the budget lacks healthy pods. */
-void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_evict res,
+void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum evict_result res,
                    const char *msg, bool ready, mb_mono_ms now, uint64_t rnd, struct pl_plan *out);
 /* The executor's limits refused the attempt (no call was made): try again
  * at `retry_at` at the earliest. */

@@ -12,7 +12,7 @@
  *
  * Evictions: POST pods/NAME/eviction with the pod's uid as a precondition
  * (never evict a replacement that took the same name). A 429 is the PDB
- * saying "not now": reported as RECORDER_EVICT_BLOCKED with the API
+ * saying "not now": reported as EVICT_BLOCKED with the API
  * server's reason, not as an error.
  */
 #ifndef MB_RECORDER_H
@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "membudget/clock.h"
+#include "membudget/evict.h"
 
 struct recorder;
 struct kapi;
@@ -31,11 +32,8 @@ struct recorder_ref {
     const char *ns, *name, *uid; /* the pod */
 };
 
-enum recorder_evict { RECORDER_EVICTED, RECORDER_EVICT_BLOCKED, RECORDER_EVICT_GONE,
-                      RECORDER_EVICT_ERROR };
-
 /* `message` is borrowed for the call: the API server's words. */
-typedef void recorder_evict_fn(void *ctx, enum recorder_evict result, const char *message);
+typedef void recorder_evict_fn(void *ctx, enum evict_result result, const char *message);
 
 /* Returns: new recorder. `component` is the Event source ("membudget"),
  * `instance` this replica (host or pod name). api, clk, mx borrowed. */
@@ -62,13 +60,5 @@ void recorder_cancel(struct recorder *r, uint64_t id);
 typedef void recorder_patch_fn(void *ctx, long status, const char *message);
 uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, bool resize,
                             const json_t *patch, recorder_patch_fn *done, void *ctx);
-
-/* Returns: static name of a result ("evicted", ...). Inline, so the pure
- * planner can use it without linking the recorder. */
-static inline const char *recorder_evict_name(enum recorder_evict e)
-{
-    static const char *const NAMES[] = {"evicted", "blocked", "gone", "error"};
-    return (unsigned)e < sizeof NAMES / sizeof NAMES[0] ? NAMES[e] : "?";
-}
 
 #endif

@@ -157,7 +157,7 @@ static bool owner_terminating(const struct controller *c, const struct pc_pod *p
     return false;
 }
 
-static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
+static void on_evicted(void *arg, enum evict_result res, const char *msg)
 {
     struct podstate *s = arg;
     struct controller *c = RUN(s)->c;
@@ -166,14 +166,14 @@ static void on_evicted(void *arg, enum recorder_evict res, const char *msg)
     RUN(s)->evict_call = 0;
     RUN(s)->evl_held = false;
     char ob[PC_UID_BUF], ub[PC_UID_BUF];
-    evl_finished(&c->evl, owner_of(p, ob), res == RECORDER_EVICTED, pc_uid(p, ub), mono(c));
-    if (res == RECORDER_EVICTED)
+    evl_finished(&c->evl, owner_of(p, ob), res == EVICT_OK, pc_uid(p, ub), mono(c));
+    if (res == EVICT_OK)
         log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "owner",
                  *p->sh->owner_name ? p->sh->owner_name : "(none)");
-    else if (res == RECORDER_EVICT_BLOCKED)
+    else if (res == EVICT_BLOCKED)
         log_warn("eviction blocked", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "reason",
                  msg);
-    else if (res == RECORDER_EVICT_ERROR)
+    else if (res == EVICT_ERROR)
         log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "error",
                  msg);
     pl_evict_done(s->pl, SPEC(s), res, msg, p->ready, mono(c), backoff_rand(&c->rnd), &plan);

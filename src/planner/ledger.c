@@ -71,8 +71,8 @@ static const char *pending(const struct pl_pod *pp, bool dry)
 void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
             const struct pl_oom *o, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out)
 {
-    plan_init(out, pp);
-    bool dry = out->dry = dry_of(c, sp);
+    pl_plan_init(out, pp);
+    bool dry = out->dry = pl_dry_of(c, sp);
     /* The kill's time on this replica's clock: as long ago as the wall
      * clocks say (now when unknown or in the future). */
     uint64_t ago = o->at && wall > o->at ? (uint64_t)(wall - o->at) : 0;
@@ -89,8 +89,8 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
                                   "leading, or the pod was not scraped yet)");
     } else {
         char u[32], b[32];
-        fmt_bytes(pp->usage, u, sizeof u);
-        fmt_bytes(pp->budget, b, sizeof b);
+        pl_fmt_bytes(pp->usage, u, sizeof u);
+        pl_fmt_bytes(pp->budget, b, sizeof b);
         long long age = at >= pp->last_fresh ? (long long)(at - pp->last_fresh) / 1000
                                              : -(long long)(pp->last_fresh - at) / 1000;
         snprintf(saw, sizeof saw, "membudget last saw %s, %.0f%% of budget %s, %llds %s the kill, "
@@ -101,7 +101,7 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
                                                     "two samples"
                                                   : "");
     }
-    say(out, true, "MemoryBudgetOOMKilled",
+    pl_say(out, true, "MemoryBudgetOOMKilled",
         "container %.63s was OOM-killed (exit %d at %s, restart %u): %s. Not prevented: %s",
         o->container ? o->container : "?", o->exit_code, when, o->restarts, saw,
         pl_oom_reason_name(r));
@@ -119,8 +119,8 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
 void pl_memlimit(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
                  const struct pl_ml_in *in, mb_mono_ms now, struct pl_plan *out)
 {
-    plan_init(out, pp);
-    bool dry = out->dry = dry_of(c, sp);
+    pl_plan_init(out, pp);
+    bool dry = out->dry = pl_dry_of(c, sp);
     int64_t want = sp->budget;
     if (want <= 0 || pp->ml_inflight)
         return;
@@ -136,23 +136,23 @@ void pl_memlimit(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spe
     if (!managed || !cur)
         return;
     char cv[32], wv[32];
-    fmt_bytes(cur, cv, sizeof cv);
-    fmt_bytes(want, wv, sizeof wv);
+    pl_fmt_bytes(cur, cv, sizeof cv);
+    pl_fmt_bytes(want, wv, sizeof wv);
     if (!sp->has_memlimit || dry) {
         if (pp->ml_said == want)
             return;
         pp->ml_said = want;
         pp->ml_want = 0;
         if (dry)
-            say(out, false, "MemoryBudgetLimitUpdated",
+            pl_say(out, false, "MemoryBudgetLimitUpdated",
                 "dry run: would set GOMEMLIMIT %s -> %s (the budget)", cv, wv);
         else
-            say(out, true, "MemoryBudgetLimitUpdated",
+            pl_say(out, true, "MemoryBudgetLimitUpdated",
                 "GOMEMLIMIT is now stale: the process runs with %s, the budget is %s; without a "
                 "membudget.io/memlimit endpoint it stays so until the pod is recreated "
                 "(a restart goes back to the env's value)",
                 cv, wv);
-        act(out, "memlimit", dry ? "dry-run" : "skipped");
+        pl_act(out, "memlimit", dry ? "dry-run" : "skipped");
         return;
     }
     if (!in->running || (pp->ml_want == want && now < pp->ml_retry_at))
@@ -168,51 +168,32 @@ void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64
                       int64_t previous, uint32_t restarts, const char *err, mb_mono_ms now,
                       struct pl_plan *out)
 {
-    plan_init(out, pp);
+    pl_plan_init(out, pp);
     pp->ml_inflight = false;
     int64_t want = pp->ml_want;
     char wv[32], pv[32], av[32], why[240];
-    fmt_bytes(want, wv, sizeof wv);
-    fmt_bytes(previous > 0 ? previous : pp->ml_from, pv, sizeof pv);
+    pl_fmt_bytes(want, wv, sizeof wv);
+    pl_fmt_bytes(previous > 0 ? previous : pp->ml_from, pv, sizeof pv);
     snprintf(why, sizeof why, "%.200s", err && *err ? err : "no answer");
     /* The pod's word is the truth: a value other than asked is a failure. */
     if (ok && applied > 0 && applied != want) {
         ok = false;
-        fmt_bytes(applied, av, sizeof av);
+        pl_fmt_bytes(applied, av, sizeof av);
         snprintf(why, sizeof why, "the pod applied %s", av);
     }
-    act(out, "memlimit", ok ? "ok" : "error");
+    pl_act(out, "memlimit", ok ? "ok" : "error");
     if (!ok) {
         pp->ml_retry_at = now + (c->gc_min_interval_ms ? c->gc_min_interval_ms : 60000);
-        say(out, true, "MemoryBudgetLimitUpdated",
+        pl_say(out, true, "MemoryBudgetLimitUpdated",
             "could not set GOMEMLIMIT %s -> %s: %s; retrying in %llus", pv, wv, why,
             (unsigned long long)(pp->ml_retry_at - now) / 1000);
         return;
     }
-    say(out, false, "MemoryBudgetLimitUpdated", "GOMEMLIMIT %s -> %s (the budget), applied by the pod",
+    pl_say(out, false, "MemoryBudgetLimitUpdated", "GOMEMLIMIT %s -> %s (the budget), applied by the pod",
         pv, wv);
     pp->ml_val = want;
     pp->ml_restarts = restarts;
     pp->ml_want = 0;
     pp->ml_said = 0;
     out->record_changed = true;
-}
-
-bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit, int64_t *new_budget)
-{
-    const int64_t MIB = 1 << 20;
-    __int128 l;
-
-    if (limit <= 0 || budget <= 0 || max <= 0 || limit >= max)
-        return false;
-    l = (__int128)limit * 5 / 4;
-    if ((__int128)limit * 5 % 4)
-        l++;
-    l = (l + MIB - 1) / MIB * MIB;
-    if (l > max)
-        l = max;
-    *new_limit = (int64_t)l;
-    __int128 b = (__int128)budget * l / limit;
-    *new_budget = (int64_t)(b >= MIB ? b / MIB * MIB : b); /* an annotation people read: whole MiB */
-    return true;
 }

@@ -160,48 +160,6 @@ bool pl_record_parse(const char *msg, struct pl_record *out)
     return true;
 }
 
-/* --- plan helpers ------------------------------------------------------------- */
-
-void plan_init(struct pl_plan *out, const struct pl_pod *pp)
-{
-    memset(out, 0, sizeof *out);
-    out->leak = -1;
-    out->thrashing = -1;
-    out->from = out->to = brk_tier_of(&pp->brk);
-    out->throttled = pp->throttled;
-}
-
-void say(struct pl_plan *out, bool warning, const char *reason, const char *fmt, ...)
-{
-    if (out->nev == PL_MAX_EVENTS)
-        return; /* cannot happen: a plan says at most five things */
-    struct pl_event *e = &out->ev[out->nev++];
-    va_list ap;
-    e->warning = warning;
-    e->reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-}
-
-void act(struct pl_plan *out, const char *action, const char *result)
-{
-    if (out->nact < PL_MAX_ACTIONS)
-        out->act[out->nact++] = (struct pl_action){action, result};
-}
-
-void fmt_bytes(int64_t b, char *out, size_t len)
-{
-    if (b >= INT64_MAX / 2) /* math.MaxInt64: Go's "no GOMEMLIMIT" */
-        snprintf(out, len, "off");
-    else if (b >= (int64_t)1 << 30 && b % ((int64_t)1 << 30) == 0)
-        snprintf(out, len, "%lldGi", (long long)(b >> 30));
-    else if (b >= (int64_t)1 << 30)
-        snprintf(out, len, "%.2fGi", (double)b / (1 << 30));
-    else
-        snprintf(out, len, "%.0fMi", (double)b / (1 << 20));
-}
-
 static void brk_conf_of(const struct pl_conf *c, const struct pl_spec *sp, struct brk_conf *bc)
 {
     memset(bc, 0, sizeof *bc);
@@ -216,10 +174,6 @@ static void brk_conf_of(const struct pl_conf *c, const struct pl_spec *sp, struc
     bc->gc_available = sp->has_gc;
 }
 
-bool dry_of(const struct pl_conf *c, const struct pl_spec *sp)
-{
-    return c->dry_run || sp->mode == ANN_MODE_DRY_RUN;
-}
 
 /* --- throttle and GC ---------------------------------------------------------- */
 
@@ -227,27 +181,27 @@ static void throttle(struct pl_pod *pp, const struct pl_spec *sp, bool on, bool 
                      struct pl_plan *out)
 {
     char u[32], b[32];
-    fmt_bytes(pp->usage, u, sizeof u);
-    fmt_bytes(pp->budget, b, sizeof b);
+    pl_fmt_bytes(pp->usage, u, sizeof u);
+    pl_fmt_bytes(pp->budget, b, sizeof b);
     snprintf(out->cond_msg, sizeof out->cond_msg,
              "usage %s is %.0f%% of budget %s (throttle at %u%%)", u, pp->percent, b,
              sp->tiers.throttle);
     if (on)
-        say(out, true, "MemoryBudgetThrottled", "%s%s%s", dry ? "dry run: would throttle: " : "",
+        pl_say(out, true, "MemoryBudgetThrottled", "%s%s%s", dry ? "dry run: would throttle: " : "",
             out->cond_msg,
             sp->throttle == ANN_THROTTLE_NONE ? " (throttle: none, no action)" : "");
     else
-        say(out, false, "MemoryBudgetRecovered", "%susage %s is %.0f%% of budget %s",
+        pl_say(out, false, "MemoryBudgetRecovered", "%susage %s is %.0f%% of budget %s",
             dry ? "dry run: would recover: " : "", u, pp->percent, b);
     if (dry || sp->throttle == ANN_THROTTLE_NONE) {
-        act(out, "throttle", dry ? "dry-run" : "skipped");
+        pl_act(out, "throttle", dry ? "dry-run" : "skipped");
         return;
     }
     if (sp->throttle == ANN_THROTTLE_READINESS) {
         pp->throttled = on;
         out->throttled = on;
         out->throttle_changed = true;
-        act(out, "throttle", "ok");
+        pl_act(out, "throttle", "ok");
         return;
     }
     out->call_throttle = true; /* the result is pl_throttle_done's */
@@ -258,17 +212,17 @@ static void gc(struct pl_pod *pp, const struct pl_spec *sp, bool dry, bool last_
                struct pl_plan *out)
 {
     char u[32], b[32];
-    fmt_bytes(pp->usage, u, sizeof u);
-    fmt_bytes(pp->budget, b, sizeof b);
+    pl_fmt_bytes(pp->usage, u, sizeof u);
+    pl_fmt_bytes(pp->budget, b, sizeof b);
     if (last_chance)
-        say(out, true, "MemoryBudgetGCForced",
+        pl_say(out, true, "MemoryBudgetGCForced",
             "%susage %s is %.0f%% of budget %s (evict at %u%%): one last GC before evicting",
             dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.evict);
     else
-        say(out, true, "MemoryBudgetGCForced", "%susage %s is %.0f%% of budget %s (gc at %u%%)",
+        pl_say(out, true, "MemoryBudgetGCForced", "%susage %s is %.0f%% of budget %s (gc at %u%%)",
             dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.gc);
     if (dry) {
-        act(out, "gc", "dry-run");
+        pl_act(out, "gc", "dry-run");
         return;
     }
     if (pp->gc_inflight)
@@ -282,7 +236,7 @@ static void gc(struct pl_pod *pp, const struct pl_spec *sp, bool dry, bool last_
 
 void pl_gc_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out)
 {
-    plan_init(out, pp);
+    pl_plan_init(out, pp);
     pp->has_gc_wall = true;
     pp->last_gc_wall = wall;
     out->record_changed = true;
@@ -290,7 +244,7 @@ void pl_gc_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out)
 
 void pl_profile_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out)
 {
-    plan_init(out, pp);
+    pl_plan_init(out, pp);
     /* this escalation's one capture, from now on (also if it never happens) */
     pp->profile_done = true;
     pp->profile_at = wall;
@@ -312,10 +266,10 @@ bool pl_record_holds(const char *msg, bool profile, mb_wall_ms at)
 
 void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, struct pl_plan *out)
 {
-    plan_init(out, pp);
+    pl_plan_init(out, pp);
     pp->gc_inflight = false;
     pp->gc_done_at = now;
-    act(out, "gc", ok ? "ok" : "error");
+    pl_act(out, "gc", ok ? "ok" : "error");
     pp->post_gc = ok;
     pp->gc_report = ok;
     if (ok) {
@@ -328,8 +282,8 @@ void pl_gc_done(struct pl_pod *pp, bool ok, mb_mono_ms now, mb_wall_ms wall, str
 
 void pl_throttle_done(struct pl_pod *pp, bool ok, struct pl_plan *out)
 {
-    plan_init(out, pp);
-    act(out, "throttle", ok ? "ok" : "error");
+    pl_plan_init(out, pp);
+    pl_act(out, "throttle", ok ? "ok" : "error");
 }
 
 /* --- leak windows ------------------------------------------------------------- */
@@ -387,7 +341,7 @@ static void goroutine_check(struct pl_pod *pp, const struct pl_conf *c, const st
     double rel = mean > 0 ? f.slope_per_min * 100.0 / mean : 0;
     bool leak = f.slope_per_min > 0 && f.r2 >= 0.8 && rel >= c->leak_min_slope;
     if (leak && !pp->gor_reported) {
-        say(out, true, "MemoryBudgetLeakSuspected",
+        pl_say(out, true, "MemoryBudgetLeakSuspected",
             "goroutines rising %.0f per minute over %u samples (now %.0f, r2 %.2f): "
             "a goroutine leak holds memory no GC can free",
             f.slope_per_min, (unsigned)pp->gn, s->goroutines, f.r2);
@@ -429,12 +383,12 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
         out->leak_reported = true;
         out->leak_slope = f.slope_per_min;
         if (mins >= 0)
-            say(out, true, "MemoryBudgetLeakSuspected",
+            pl_say(out, true, "MemoryBudgetLeakSuspected",
                 "usage rising %.1f points/min over %u samples (r2 %.2f); at this rate "
                 "it reaches the evict threshold %u%% in about %.1f min",
                 f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict, mins);
         else
-            say(out, true, "MemoryBudgetLeakSuspected",
+            pl_say(out, true, "MemoryBudgetLeakSuspected",
                 "usage rising %.1f points/min over %u samples (r2 %.2f), already at "
                 "or past the evict threshold %u%%",
                 f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict);
@@ -497,13 +451,13 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
     if (dry) {
         if (!pp->dry_said) {
             pp->dry_said = true;
-            act(out, "evict", "dry-run");
+            pl_act(out, "evict", "dry-run");
             if (thrash)
-                say(out, true, "MemoryBudgetEvicted",
+                pl_say(out, true, "MemoryBudgetEvicted",
                     "dry run: would evict: GC takes %.0f%% of its CPU (gcThrash.evict, at %u%%)",
                     pp->gc_share * 100, c->thrash_pct);
             else
-                say(out, true, "MemoryBudgetEvicted",
+                pl_say(out, true, "MemoryBudgetEvicted",
                     "dry run: would evict: usage %.0f%% of budget (evict at %u%%)", pp->percent,
                     sp->tiers.evict);
         }
@@ -534,12 +488,12 @@ static int capture_text(char *out, size_t len, const char *what, const char *fil
 void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms wall,
                      struct pl_plan *out)
 {
-    plan_init(out, pp);
+    pl_plan_init(out, pp);
     bool heap = cap->heap && *cap->heap, gor = cap->gor && *cap->gor;
     if (cap->heap || cap->heap_err)
-        act(out, "profile", heap ? "ok" : "error");
+        pl_act(out, "profile", heap ? "ok" : "error");
     if (cap->gor || cap->gor_err)
-        act(out, "goroutines", gor ? "ok" : "error");
+        pl_act(out, "goroutines", gor ? "ok" : "error");
     /* Captured or not, this escalation does not ask again: a pod near its
      * limit is not made to serialise its heap once per retry. */
     pp->profile_done = true;
@@ -551,52 +505,52 @@ void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms
             capture_text(h, sizeof h, "heap profile", cap->heap, cap->heap_bytes, cap->heap_err);
         if (cap->gor || cap->gor_err)
             capture_text(g, sizeof g, "goroutine dump", cap->gor, cap->gor_bytes, cap->gor_err);
-        say(out, false, "MemoryBudgetProfileCaptured", "saved before eviction: %s%s%s", h,
+        pl_say(out, false, "MemoryBudgetProfileCaptured", "saved before eviction: %s%s%s", h,
             *h && *g ? "; " : "", g);
     }
     out->evict = true; /* the attempt goes on (pp->inflight is still set) */
 }
 
-void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum recorder_evict res,
+void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum evict_result res,
                    const char *msg, bool ready, mb_mono_ms now, uint64_t rnd, struct pl_plan *out)
 {
-    plan_init(out, pp);
+    pl_plan_init(out, pp);
     pp->inflight = false;
     pp->deferred = false;
-    pp->blocked = res == RECORDER_EVICT_BLOCKED;
-    act(out, "evict", recorder_evict_name(res));
+    pp->blocked = res == EVICT_BLOCKED;
+    pl_act(out, "evict", evict_result_name(res));
     switch (res) {
-    case RECORDER_EVICTED:
+    case EVICT_OK:
         pp->evicted = true;
         if (thrash_only(pp, sp))
-            say(out, true, "MemoryBudgetEvicted",
+            pl_say(out, true, "MemoryBudgetEvicted",
                 "evicted: GC took %.0f%% of its CPU (gcThrash.evict); usage %.0f%% of budget",
                 pp->gc_share * 100, pp->percent);
         else
-            say(out, true, "MemoryBudgetEvicted",
+            pl_say(out, true, "MemoryBudgetEvicted",
                 "evicted: usage %.0f%% of budget (evict at %u%%)", pp->percent, sp->tiers.evict);
         break;
-    case RECORDER_EVICT_GONE:
+    case EVICT_GONE:
         pp->evicted = true;
         break;
-    case RECORDER_EVICT_BLOCKED:
-    case RECORDER_EVICT_ERROR: {
+    case EVICT_BLOCKED:
+    case EVICT_ERROR: {
         uint64_t ms = backoff_next(&pp->ebo, rnd, 0);
         pp->attempts++;
         pp->evict_next = now + ms;
-        if (res == RECORDER_EVICT_BLOCKED && !ready)
+        if (res == EVICT_BLOCKED && !ready)
             /* The disruption controller never counts a NotReady pod healthy;
              * the Eviction API lets an unhealthy pod go only while the
              * budget is whole, unless the PDB says AlwaysAllow. */
-            say(out, true, "MemoryBudgetEvictionBlocked",
+            pl_say(out, true, "MemoryBudgetEvictionBlocked",
                 "eviction blocked, retrying in %llus: %s; the pod is NotReady (%s), so its "
                 "PodDisruptionBudget counts it unhealthy: with unhealthyPodEvictionPolicy "
                 "IfHealthyBudget (the default) it stays blocked while the budget lacks healthy "
                 "pods; unhealthyPodEvictionPolicy: AlwaysAllow on the PDB lets membudget evict it",
                 (unsigned long long)(ms + 999) / 1000, msg,
                 pp->throttled ? "membudget throttled it" : "its own readiness");
-        else if (res == RECORDER_EVICT_BLOCKED)
-            say(out, true, "MemoryBudgetEvictionBlocked", "eviction blocked, retrying in %llus: %s",
+        else if (res == EVICT_BLOCKED)
+            pl_say(out, true, "MemoryBudgetEvictionBlocked", "eviction blocked, retrying in %llus: %s",
                 (unsigned long long)(ms + 999) / 1000, msg);
         break;
     }
@@ -614,8 +568,8 @@ void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *
               mb_mono_ms now, struct pl_plan *out)
 {
     struct brk_conf bc;
-    plan_init(out, pp);
-    out->dry = dry_of(c, sp);
+    pl_plan_init(out, pp);
+    out->dry = pl_dry_of(c, sp);
     /* Only on a figure that is still fresh: no action on stale data. */
     if (!in_evict(pp) || !pp->last_ok || now - pp->last_fresh > 2 * c->interval_ms)
         return;
@@ -631,15 +585,15 @@ static void heap_figures(const struct pl_sample *s, char *out, size_t len)
     size_t at = 0;
     out[0] = '\0';
     if (s->heap_alloc >= 0) {
-        fmt_bytes(s->heap_alloc, a, sizeof a);
+        pl_fmt_bytes(s->heap_alloc, a, sizeof a);
         at += (size_t)snprintf(out + at, len - at, "; live heap %s", a);
     }
     if (s->next_gc >= 0 && at < len) {
-        fmt_bytes(s->next_gc, n, sizeof n);
+        pl_fmt_bytes(s->next_gc, n, sizeof n);
         at += (size_t)snprintf(out + at, len - at, ", next GC at %s", n);
     }
     if (s->gomemlimit > 0 && s->gomemlimit < INT64_MAX && at < len) {
-        fmt_bytes(s->gomemlimit, l, sizeof l);
+        pl_fmt_bytes(s->gomemlimit, l, sizeof l);
         snprintf(out + at, len - at, ", GOMEMLIMIT %s", l);
     }
 }
@@ -680,7 +634,7 @@ static void thrash_check(struct pl_pod *pp, const struct pl_conf *c, const struc
     out->thrashing = 1;
     char heap[160];
     heap_figures(s, heap, sizeof heap);
-    say(out, true, "MemoryBudgetGCThrashing",
+    pl_say(out, true, "MemoryBudgetGCThrashing",
         "%sGC took %.0f%% of its CPU over the last interval (%u samples above %u%%)%s; usage "
         "%.0f%% of budget: the live heap sits near the limit, so the runtime collects "
         "without pause%s",
@@ -728,98 +682,13 @@ static void left_tier(struct pl_pod *pp, enum brk_tier to)
     }
 }
 
-/* The resize tier, on the fresh sample after a forced GC: still at or
- * above the gc threshold, no leak suspected over a full window, no GC
- * thrash: the budget is too
- * small, not the service leaking, so the limit is raised one step (at most
- * max-limit) instead of evicting; once per step, never after a refusal in
- * this escalation. */
-static void resize_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp, bool dry,
-                        struct pl_plan *out)
-{
-    int64_t l, b;
-    char from[32], to[32], fb[32], tb[32], mx[32];
-    /* "no leak" takes evidence: a full window of post-GC figures (when the
-     * leak signal is on); until then the gc tier's GCs go on filling it */
-    bool unknown = c->leak_window >= 3 && pp->ln < c->leak_window;
-    if (!sp->max_limit || !sp->tiers.gc || pp->percent < (double)sp->tiers.gc || unknown || pp->leak_reported ||
-        pp->gor_reported || pp->thrashing || pp->rz_inflight || pp->rz_refused || pp->inflight ||
-        pp->evicted ||
-        !pl_resize_step(sp->limit, sp->budget, sp->max_limit, &l, &b))
-        return;
-    fmt_bytes(sp->limit, from, sizeof from);
-    fmt_bytes(l, to, sizeof to);
-    fmt_bytes(sp->budget, fb, sizeof fb);
-    fmt_bytes(b, tb, sizeof tb);
-    fmt_bytes(sp->max_limit, mx, sizeof mx);
-    if (sp->resize_restarts) {
-        /* A resize would restart the container: an eviction that bypasses
-         * the PodDisruptionBudget. Said once per escalation. */
-        pp->rz_refused = true;
-        act(out, "resize", "skipped");
-        say(out, true, "MemoryBudgetResized",
-            "not raising the memory limit %s -> %s: the container's resizePolicy for memory is "
-            "RestartContainer (a resize would restart it, past its PodDisruptionBudget); the "
-            "evict tier goes on as without max-limit",
-            from, to);
-        return;
-    }
-    if (dry) {
-        if (!pp->rz_dry_said) {
-            pp->rz_dry_said = true;
-            act(out, "resize", "dry-run");
-            say(out, false, "MemoryBudgetResized",
-                "dry run: would force a GC, then, were it still at %.0f%% of budget with no leak "
-                "suspected, raise the memory limit %s -> %s (max-limit %s), the budget %s -> %s",
-                pp->percent, from, to, mx, fb, tb);
-        }
-        return;
-    }
-    pp->rz_inflight = true;
-    out->resize = true;
-    out->resize_limit = l;
-    out->resize_budget = b;
-    out->resize_request = sp->request && sp->request == sp->limit ? l : 0;
-    say(out, false, "MemoryBudgetResized",
-        "raising the memory limit %s -> %s (max-limit %s), the budget %s -> %s: %.0f%% of budget "
-        "after a forced GC, no leak suspected",
-        from, to, mx, fb, tb, pp->percent);
-}
-
-void pl_resize_done(struct pl_pod *pp, const struct pl_resize_result *r, struct pl_plan *out)
-{
-    char l[32], b[32], rs[64] = "without a restart", bs[300];
-    plan_init(out, pp);
-    pp->rz_inflight = false;
-    if (r->ok) {
-        fmt_bytes(r->limit, l, sizeof l);
-        fmt_bytes(r->budget, b, sizeof b);
-        if (r->restarts_after != r->restarts_before)
-            snprintf(rs, sizeof rs, "the container restarted (restartCount %u -> %u)", r->restarts_before,
-                     r->restarts_after);
-        if (r->budget_err)
-            snprintf(bs, sizeof bs, "; the budget annotation did not follow (%.200s): budget and "
-                     "GOMEMLIMIT stay as they were", r->budget_err);
-        else
-            snprintf(bs, sizeof bs, ", the budget %s (GOMEMLIMIT follows)", b);
-        act(out, "resize", "ok");
-        say(out, r->budget_err != NULL, "MemoryBudgetResized", "the memory limit is %s now, %s%s", l, rs,
-            bs);
-        return;
-    }
-    pp->rz_refused = true;
-    act(out, "resize", "refused");
-    say(out, true, "MemoryBudgetResized", "resize refused (%.300s): evicting as without the resize tier",
-        r->why && *r->why ? r->why : "no reason given");
-}
-
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
              const struct pl_sample *s, mb_mono_ms now, struct pl_plan *out)
 {
     struct brk_conf bc;
     struct brk_decision d;
-    plan_init(out, pp);
-    bool dry = out->dry = dry_of(c, sp);
+    pl_plan_init(out, pp);
+    bool dry = out->dry = pl_dry_of(c, sp);
     if (sp->budget <= 0)
         return; /* nothing to compare with (admission makes this rare) */
     pp->sampled = true;
@@ -867,11 +736,11 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
         /* What the GC did, as the next fresh sample shows it. */
         char b4[32], af[32];
         pp->gc_report = false;
-        fmt_bytes(pp->gc_before, b4, sizeof b4);
-        fmt_bytes(pp->usage, af, sizeof af);
+        pl_fmt_bytes(pp->gc_before, b4, sizeof b4);
+        pl_fmt_bytes(pp->usage, af, sizeof af);
         out->gc_freed_set = true;
         out->gc_freed = (double)(pp->gc_before - pp->usage);
-        say(out, false, "MemoryBudgetGCForced", "after the forced GC: %s -> %s (%.0f%% of budget)",
+        pl_say(out, false, "MemoryBudgetGCForced", "after the forced GC: %s -> %s (%.0f%% of budget)",
             b4, af, pp->percent);
     }
     if (s->ok)
@@ -880,7 +749,7 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
      * be), before the evict step: a resize asked for holds the eviction
      * until it is answered */
     if (s->ok && (out->gc_freed_set || (dry && d.gc)))
-        resize_step(pp, c, sp, dry, out);
+        pl_resize_tier(pp, c, sp, dry, out);
     if (!d.stale && in_evict(pp))
         evict_step(pp, c, sp, &bc, now, dry, out);
 }
@@ -917,7 +786,7 @@ void pl_resume(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec 
         pp->last_gc_wall = r->last_gc;
     }
     brk_resume(&pp->brk, &bc, r->tier, r->has_gc, last_gc);
-    pp->throttled = !dry_of(c, sp) && sp->throttle == ANN_THROTTLE_READINESS &&
+    pp->throttled = !pl_dry_of(c, sp) && sp->throttle == ANN_THROTTLE_READINESS &&
                     r->tier >= BRK_THROTTLE && sp->tiers.throttle;
     pp->profile_done = r->has_profile && r->tier != BRK_NORMAL;
     pp->profile_at = r->profile_at;

@@ -199,29 +199,29 @@ static void on_evicted(void *arg, const struct kapi_resp *resp)
     struct pending *p = arg;
     struct recorder *r = p->r;
     struct kobj_status st = {0};
-    enum recorder_evict res;
+    enum evict_result res;
     const char *msg;
     kobj_status_from_body(resp->status, resp->body, resp->len, &st);
     if (resp->err) {
-        res = RECORDER_EVICT_ERROR;
+        res = EVICT_ERROR;
         msg = resp->errmsg;
     } else if (resp->status == 200 || resp->status == 201) {
-        res = RECORDER_EVICTED;
+        res = EVICT_OK;
         msg = "evicted";
     } else if (resp->status == 429) {
-        res = RECORDER_EVICT_BLOCKED;
+        res = EVICT_BLOCKED;
         msg = st.message[0] ? st.message : "blocked by a PodDisruptionBudget";
     } else if (resp->status == 404 || (resp->status == 409 && strstr(st.message, "UID"))) {
-        res = RECORDER_EVICT_GONE; /* gone, or replaced by a pod with the same name */
+        res = EVICT_GONE; /* gone, or replaced by a pod with the same name */
         msg = st.message;
     } else {
-        res = RECORDER_EVICT_ERROR;
+        res = EVICT_ERROR;
         msg = st.message;
     }
     /* A 429 carries the precise reason in details.causes: add it. */
     char text[600];
     snprintf(text, sizeof text, "%s", msg ? msg : "");
-    if (res == RECORDER_EVICT_BLOCKED) {
+    if (res == EVICT_BLOCKED) {
         json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
         const char *cause = json_string_value(json_object_get(
             json_array_get(json_object_get(json_object_get(j, "details"), "causes"), 0), "message"));
@@ -229,7 +229,7 @@ static void on_evicted(void *arg, const struct kapi_resp *resp)
             snprintf(text, sizeof text, "%.280s (%.280s)", msg, cause);
         json_decref(j);
     }
-    count(r->m_evictions, recorder_evict_name(res));
+    count(r->m_evictions, evict_result_name(res));
     recorder_evict_fn *done = p->done;
     void *ctx = p->ctx;
     pending_free(p);

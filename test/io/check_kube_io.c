@@ -528,11 +528,11 @@ END_TEST
 
 struct ev_result {
     bool done;
-    enum recorder_evict res;
+    enum evict_result res;
     char msg[600];
 };
 
-static void on_evict(void *ctx, enum recorder_evict res, const char *msg)
+static void on_evict(void *ctx, enum evict_result res, const char *msg)
 {
     struct ev_result *r = ctx;
     r->done = true;
@@ -607,12 +607,12 @@ START_TEST(test_cluster_evictions)
     json_decref(b);
 
     struct ev_result r = evict(rec, name, uid);
-    ck_assert_msg(r.res == RECORDER_EVICT_BLOCKED, "%d %s", r.res, r.msg);
+    ck_assert_msg(r.res == EVICT_BLOCKED, "%d %s", r.res, r.msg);
     ck_assert_msg(strstr(r.msg, "disruption budget") && strstr(r.msg, "needs 1 healthy"), "%s", r.msg);
     /* The API server checks the PDB before the uid precondition (the
      * simulator had it the other way round): blocked, whatever the uid. */
     r = evict(rec, name, "00000000-0000-0000-0000-000000000000");
-    ck_assert_msg(r.res == RECORDER_EVICT_BLOCKED, "%d %s", r.res, r.msg);
+    ck_assert_msg(r.res == EVICT_BLOCKED, "%d %s", r.res, r.msg);
     struct result pr = call(k, "PATCH", pdbp, "application/merge-patch+json",
                             "{\"spec\":{\"minAvailable\":0}}");
     ck_assert_msg(pr.status == 200, "%ld %s", pr.status, pr.body);
@@ -621,14 +621,14 @@ START_TEST(test_cluster_evictions)
     ck_assert_msg(pdb_allows(b), "the PDB never allowed a disruption");
     json_decref(b);
     r = evict(rec, name, uid);
-    ck_assert_msg(r.res == RECORDER_EVICTED, "%d %s", r.res, r.msg);
+    ck_assert_msg(r.res == EVICT_OK, "%d %s", r.res, r.msg);
     /* kwok completes the deletion; until then an eviction of the terminating
      * pod is accepted again, then it is gone */
-    for (int i = 0; i < 300 && r.res == RECORDER_EVICTED; i++) {
+    for (int i = 0; i < 300 && r.res == EVICT_OK; i++) {
         usleep(200000);
         r = evict(rec, name, uid);
     }
-    ck_assert_msg(r.res == RECORDER_EVICT_GONE, "%d %s", r.res, r.msg);
+    ck_assert_msg(r.res == EVICT_GONE, "%d %s", r.res, r.msg);
     json_decref(call_json(k, "DELETE", pdbp, NULL, 200));
 
     /* Another pod's uid (the pod was replaced under the same name), no PDB:
@@ -642,7 +642,7 @@ START_TEST(test_cluster_evictions)
              name);
     json_decref(call_json(k, "POST", path, body, 201));
     r = evict(rec, name, "00000000-0000-0000-0000-000000000000");
-    ck_assert_msg(r.res == RECORDER_EVICT_GONE, "%d %s", r.res, r.msg);
+    ck_assert_msg(r.res == EVICT_GONE, "%d %s", r.res, r.msg);
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
     pod = call_json(k, "GET", path, NULL, 200);
     ck_assert_ptr_null(json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"));

@@ -200,10 +200,10 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             pl_profile_done(&pp, &cap, wall, &plan);
         } else if (t[0] == 'e') {
             int code = atoi(t + 1);
-            enum recorder_evict r = code == 201   ? RECORDER_EVICTED
-                                    : code == 429 ? RECORDER_EVICT_BLOCKED
-                                    : code == 404 ? RECORDER_EVICT_GONE
-                                                  : RECORDER_EVICT_ERROR;
+            enum evict_result r = code == 201   ? EVICT_OK
+                                    : code == 429 ? EVICT_BLOCKED
+                                    : code == 404 ? EVICT_GONE
+                                                  : EVICT_ERROR;
             /* rnd 0: the shortest delay the jitter allows (half) */
             pl_evict_done(&pp, &sp, r, "Cannot evict pod as it would violate the pod's disruption budget.",
                           !pl_throttled(&pp), now, 0, &plan);
@@ -429,7 +429,7 @@ START_TEST(test_planner_event_text)
                                   "shop_web-1_20261123T100000Z.goroutines.txt (9 bytes)");
     ck_assert_str_eq(q.act[0].result, "error");
     ck_assert(q.evict);
-    pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "would violate the PDB", true, 4000, 1000, &p);
+    pl_evict_done(&pp, &sp, EVICT_BLOCKED, "would violate the PDB", true, 4000, 1000, &p);
     ck_assert_str_eq(p.ev[0].reason, "MemoryBudgetEvictionBlocked");
     ck_assert_str_eq(p.ev[0].msg, "eviction blocked, retrying in 2s: would violate the PDB");
     {
@@ -438,7 +438,7 @@ START_TEST(test_planner_event_text)
         struct pl_pod notready = pp;
         struct pl_plan p2;
         notready.inflight = true;
-        pl_evict_done(&notready, &sp, RECORDER_EVICT_BLOCKED, "would violate the PDB", false, 4000, 1000, &p2);
+        pl_evict_done(&notready, &sp, EVICT_BLOCKED, "would violate the PDB", false, 4000, 1000, &p2);
         ck_assert_msg(strstr(p2.ev[0].msg, "eviction blocked, retrying in ") &&
                           strstr(p2.ev[0].msg, "the pod is NotReady (") &&
                           strstr(p2.ev[0].msg, "so its PodDisruptionBudget counts it unhealthy") &&
@@ -450,7 +450,7 @@ START_TEST(test_planner_event_text)
     static const uint64_t LONGEST[] = {4000, 8000, 16000, 30000, 30000, 30000};
     mb_mono_ms now = 6000;
     for (size_t i = 0; i < sizeof LONGEST / sizeof *LONGEST; i++) {
-        pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "pdb", true, now, LONGEST[i] / 2, &p);
+        pl_evict_done(&pp, &sp, EVICT_BLOCKED, "pdb", true, now, LONGEST[i] / 2, &p);
         ck_assert_uint_eq(pl_wake(&pp) - now, LONGEST[i]);
         now = pl_wake(&pp);
     }
@@ -525,7 +525,7 @@ START_TEST(test_planner_oom_and_thrash_text)
     s.taken = now += 1000;
     pl_step(&pp, &c, &sp, &s, now, &plan);
     ck_assert(plan.evict);
-    pl_evict_done(&pp, &sp, RECORDER_EVICT_BLOCKED, "PDB", true, now, 0, &plan);
+    pl_evict_done(&pp, &sp, EVICT_BLOCKED, "PDB", true, now, 0, &plan);
     /* the kill happened 2 s after the last sample, noticed 1 s later */
     now += 3000;
     struct pl_oom o = {3, wall + 2000, 137, "app"};
