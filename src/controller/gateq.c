@@ -2,6 +2,7 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
@@ -19,7 +20,7 @@
 struct gq_work {
     struct gq_item *it;
     struct gateq *q;
-    struct gq_work *next, *prev;
+    TAILQ_ENTRY(gq_work) link; /* in gateq.queue while queued */
     bool queued;
     unsigned attempts;
     uint64_t call;
@@ -30,7 +31,7 @@ struct gq_work {
 struct gateq {
     const struct mb_clock *clk;
     struct kapi *api;
-    struct gq_work *head, *tail;
+    TAILQ_HEAD(, gq_work) queue; /* pods with a write to make, oldest first */
     size_t inflight, max_inflight;
     bool active, stopped, dry_run;
     const atomic_bool *fence; /* shutdown began: no new write (gq_conf) */
@@ -110,13 +111,7 @@ static void push(struct gateq *q, struct gq_item *it)
     if (w->queued || w->call)
         return;
     w->queued = true;
-    w->next = NULL;
-    w->prev = q->tail;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
+    TAILQ_INSERT_TAIL(&q->queue, w, link);
     event_active(q->pump, EV_TIMEOUT, 0);
 }
 
@@ -124,15 +119,7 @@ static void unqueue(struct gateq *q, struct gq_work *w)
 {
     if (!w || !w->queued)
         return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
-    w->next = w->prev = NULL;
+    TAILQ_REMOVE(&q->queue, w, link);
     w->queued = false;
 }
 
@@ -234,8 +221,9 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!q->active || q->stopped || (q->fence && atomic_load(q->fence)))
         return;
-    for (struct gq_work *w = q->head, *next; w && q->inflight < q->max_inflight; w = next) {
-        next = w->next;
+    for (struct gq_work *w = TAILQ_FIRST(&q->queue), *next; w && q->inflight < q->max_inflight;
+         w = next) {
+        next = TAILQ_NEXT(w, link);
         if (w->not_before > now)
             continue;
         struct gq_item *it = w->it;
@@ -252,6 +240,7 @@ struct gateq *gq_new(struct loop *lp, const struct mb_clock *clk, struct kapi *a
 {
     static const char *const RL[] = {"result"};
     struct gateq *q = mb_xcalloc(1, sizeof *q);
+    TAILQ_INIT(&q->queue);
     q->clk = clk;
     q->api = api;
     q->max_inflight = conf->max_inflight ? conf->max_inflight : 32;
@@ -314,9 +303,10 @@ void gq_free(struct gateq *q)
 {
     if (!q)
         return;
-    while (q->head) {
-        struct gq_item *it = q->head->it;
-        unqueue(q, q->head);
+    struct gq_work *w;
+    while ((w = TAILQ_FIRST(&q->queue))) {
+        struct gq_item *it = w->it;
+        unqueue(q, w);
         work_done(it);
     }
     if (q->pump)

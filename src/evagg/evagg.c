@@ -1,12 +1,13 @@
 /* evagg.c -- identical-event aggregation with a bounded LRU. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "membudget/alloc.h"
 #include "membudget/evagg.h"
 
 struct entry {
-    struct entry *prev, *next; /* LRU order: head is the most recent */
+    TAILQ_ENTRY(entry) link; /* LRU order: the first is the most recent */
     char *key;                 /* uid \x1f type \x1f reason \x1f message */
     char name[320];
     unsigned count;
@@ -14,7 +15,7 @@ struct entry {
 };
 
 struct evagg {
-    struct entry *head, *tail;
+    TAILQ_HEAD(entries, entry) lru;
     size_t n, max;
 };
 
@@ -22,36 +23,18 @@ struct evagg *evagg_new(size_t max_keys)
 {
     struct evagg *a = mb_xcalloc(1, sizeof *a);
     a->max = max_keys ? max_keys : 4096;
+    TAILQ_INIT(&a->lru);
     return a;
-}
-
-static void unlink_e(struct evagg *a, struct entry *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        a->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        a->tail = e->prev;
-    e->prev = e->next = NULL;
 }
 
 static void push_front(struct evagg *a, struct entry *e)
 {
-    e->next = a->head;
-    e->prev = NULL;
-    if (a->head)
-        a->head->prev = e;
-    a->head = e;
-    if (!a->tail)
-        a->tail = e;
+    TAILQ_INSERT_HEAD(&a->lru, e, link);
 }
 
 static void drop(struct evagg *a, struct entry *e)
 {
-    unlink_e(a, e);
+    TAILQ_REMOVE(&a->lru, e, link);
     mb_free(e->key);
     mb_free(e);
     a->n--;
@@ -61,8 +44,9 @@ void evagg_free(struct evagg *a)
 {
     if (!a)
         return;
-    while (a->head)
-        drop(a, a->head);
+    struct entry *e;
+    while ((e = TAILQ_FIRST(&a->lru)))
+        drop(a, e);
     mb_free(a);
 }
 
@@ -72,11 +56,12 @@ void evagg_decide(struct evagg *a, const char *obj_name, const char *obj_uid, co
 {
     char *key = mb_xasprintf("%s\x1f%s\x1f%s\x1f%s", obj_uid, type, reason, message);
     /* A linear scan: the LRU is bounded and events are rare (transitions). */
-    for (struct entry *e = a->head; e; e = e->next) {
+    struct entry *e;
+    TAILQ_FOREACH(e, &a->lru, link) {
         if (strcmp(e->key, key) == 0) {
             mb_free(key);
             e->count++;
-            unlink_e(a, e);
+            TAILQ_REMOVE(&a->lru, e, link);
             push_front(a, e);
             out->create = false;
             memcpy(out->name, e->name, sizeof out->name);
@@ -85,7 +70,7 @@ void evagg_decide(struct evagg *a, const char *obj_name, const char *obj_uid, co
             return;
         }
     }
-    struct entry *e = mb_xcalloc(1, sizeof *e);
+    e = mb_xcalloc(1, sizeof *e);
     e->key = key;
     /* client-go names events "<object>.<unix nanoseconds in hex>". */
     snprintf(e->name, sizeof e->name, "%.250s.%016llx", obj_name,
@@ -94,7 +79,7 @@ void evagg_decide(struct evagg *a, const char *obj_name, const char *obj_uid, co
     e->first = now;
     push_front(a, e);
     if (++a->n > a->max)
-        drop(a, a->tail);
+        drop(a, TAILQ_LAST(&a->lru, entries));
     out->create = true;
     memcpy(out->name, e->name, sizeof out->name);
     out->count = 1;
@@ -103,7 +88,8 @@ void evagg_decide(struct evagg *a, const char *obj_name, const char *obj_uid, co
 
 void evagg_forget(struct evagg *a, const char *name)
 {
-    for (struct entry *e = a->head; e; e = e->next) {
+    struct entry *e;
+    TAILQ_FOREACH(e, &a->lru, link) {
         if (strcmp(e->name, name) == 0) {
             drop(a, e);
             return;

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -35,7 +36,7 @@
 #define MAX_TOKEN_BYTES 65536
 
 struct call {
-    struct call *next, *prev; /* in kapi.calls */
+    TAILQ_ENTRY(call) link;     /* in kapi.calls, or kapi.failed */
     struct kapi *k;
     uint64_t id;
     CURL *easy;
@@ -48,7 +49,7 @@ struct call {
     void *ctx;
     bool cancelled;             /* done will not be called */
     bool waiting;               /* queued behind max_inflight, not yet in the multi handle */
-    struct call *wnext;         /* in kapi.waiting */
+    TAILQ_ENTRY(call) wlink;    /* in kapi.waiting while `waiting` */
     bool aborted;               /* on_data asked to stop */
     bool too_big;               /* the buffered body hit its cap */
     bool err_capped;            /* a failed answer's body was cut at MAX_ERRBODY */
@@ -58,7 +59,7 @@ struct call {
 };
 
 struct sock {
-    struct sock *next, *prev; /* in kapi.socks */
+    TAILQ_ENTRY(sock) link; /* in kapi.socks */
     curl_socket_t fd;
     struct event *ev;
     struct kapi *k;
@@ -70,14 +71,14 @@ struct kapi {
     CURLM *multi;
     struct event *timer;
     struct event *deferred;     /* delivers calls that failed at submit time */
-    struct call *calls;         /* in flight (and failed-at-submit, pending delivery) */
-    struct call *failed;        /* submit failures waiting for `deferred` */
-    struct sock *socks;         /* sockets libcurl asked us to watch */
+    TAILQ_HEAD(, call) calls;   /* in flight, including waiting ones; newest first */
+    TAILQ_HEAD(, call) failed;  /* submit failures waiting for `deferred`; newest first */
+    TAILQ_HEAD(, sock) socks;   /* sockets libcurl asked us to watch */
     uint64_t next_id;
     size_t ncalls;              /* in flight, including waiting ones */
     size_t active;              /* in the multi handle */
     unsigned max_inflight;      /* 0: no cap */
-    struct call *waiting, *wtail; /* FIFO of calls waiting for a slot */
+    TAILQ_HEAD(, call) waiting; /* calls waiting for a slot, oldest first */
     bool absolute;              /* request paths are whole URLs (scrapes) */
     size_t nstreams;            /* calls with on_data in flight */
     const char *protocols;
@@ -201,12 +202,7 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 
 static void sock_free(struct kapi *k, struct sock *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        k->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    TAILQ_REMOVE(&k->socks, s, link);
     if (s->ev)
         event_free(s->ev);
     mb_free(s);
@@ -230,10 +226,7 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
         s = mb_xcalloc(1, sizeof *s);
         s->fd = fd;
         s->k = k;
-        s->next = k->socks;
-        if (k->socks)
-            k->socks->prev = s;
-        k->socks = s;
+        TAILQ_INSERT_HEAD(&k->socks, s, link);
         curl_multi_assign(k->multi, fd, s);
     } else if (s->ev) {
         event_free(s->ev);
@@ -249,7 +242,8 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 static int close_cb(void *arg, curl_socket_t fd)
 {
     struct kapi *k = arg;
-    for (struct sock *s = k->socks; s; s = s->next) {
+    struct sock *s;
+    TAILQ_FOREACH(s, &k->socks, link) {
         if (s->fd == fd && s->ev) {
             event_free(s->ev);
             s->ev = NULL;
@@ -275,26 +269,12 @@ static void call_free(struct call *c)
 
 static void unlink_call(struct kapi *k, struct call *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        k->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->next = c->prev = NULL;
+    TAILQ_REMOVE(&k->calls, c, link);
     k->ncalls--;
     if (c->on_data)
         k->nstreams--;
     if (c->waiting) {
-        struct call **pp = &k->waiting, *prev = NULL;
-        while (*pp && *pp != c) {
-            prev = *pp;
-            pp = &(*pp)->wnext;
-        }
-        if (*pp)
-            *pp = c->wnext;
-        if (k->wtail == c)
-            k->wtail = prev;
+        TAILQ_REMOVE(&k->waiting, c, wlink);
         c->waiting = false;
     } else {
         k->active--;
@@ -305,19 +285,15 @@ static void unlink_call(struct kapi *k, struct call *c)
  * failed through the deferred path. */
 static void start_waiting(struct kapi *k)
 {
-    while (k->waiting && (!k->max_inflight || k->active < k->max_inflight)) {
-        struct call *c = k->waiting;
-        k->waiting = c->wnext;
-        if (!k->waiting)
-            k->wtail = NULL;
+    struct call *c;
+    while ((c = TAILQ_FIRST(&k->waiting)) && (!k->max_inflight || k->active < k->max_inflight)) {
+        TAILQ_REMOVE(&k->waiting, c, wlink);
         c->waiting = false;
-        c->wnext = NULL;
         k->active++;
         if (curl_multi_add_handle(k->multi, c->easy) != CURLM_OK) {
             unlink_call(k, c);
             snprintf(c->errbuf, sizeof c->errbuf, "cannot start the request");
-            c->next = k->failed;
-            k->failed = c;
+            TAILQ_INSERT_HEAD(&k->failed, c, link);
             event_active(k->deferred, EV_TIMEOUT, 0);
         }
     }
@@ -407,8 +383,9 @@ static bool give_stream(struct kapi *k, struct call *c)
         bool go = c->on_data(c->ctx, chunk.p, chunk.len);
         mb_buf_cleanup(&chunk);
         struct call *again;
-        for (again = k->calls; again && again->id != id; again = again->next)
-            ;
+        TAILQ_FOREACH(again, &k->calls, link)
+            if (again->id == id)
+                break;
         if (!again)
             return false; /* cancelled (and freed) by the callback */
         if (!go)
@@ -426,7 +403,8 @@ static void flush_streams(struct kapi *k)
     bool more = true;
     while (more) {
         more = false;
-        for (struct call *c = k->calls; c; c = c->next) {
+        struct call *c;
+        TAILQ_FOREACH(c, &k->calls, link) {
             if (c->stream.len && !c->cancelled && !c->aborted) {
                 give_stream(k, c);
                 more = true; /* the list may have changed: start over */
@@ -435,14 +413,14 @@ static void flush_streams(struct kapi *k)
         }
     }
     /* Streams their consumer gave up on: end them now. */
-    for (struct call *c = k->calls, *next; c; c = next) {
-        next = c->next;
+    for (struct call *c = TAILQ_FIRST(&k->calls), *next; c; c = next) {
+        next = TAILQ_NEXT(c, link);
         if (c->aborted && !c->cancelled) {
             curl_multi_remove_handle(k->multi, c->easy);
             unlink_call(k, c);
             deliver(c, MB_EIO, 200, "aborted");
             call_free(c);
-            next = k->calls; /* deliver may have changed the list */
+            next = TAILQ_FIRST(&k->calls); /* deliver may have changed the list */
         }
     }
 }
@@ -508,10 +486,9 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
     struct kapi *k = arg;
     (void)fd;
     (void)what;
-    while (k->failed) {
-        struct call *c = k->failed;
-        k->failed = c->next;
-        c->next = NULL;
+    struct call *c;
+    while ((c = TAILQ_FIRST(&k->failed))) {
+        TAILQ_REMOVE(&k->failed, c, link);
         deliver(c, MB_EINVAL, 0, c->errbuf);
         call_free(c);
     }
@@ -620,9 +597,19 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     return ok;
 }
 
-struct kapi *kapi_new_ops(const struct kapi_ops *ops, void *ops_ctx, const char *server)
+static struct kapi *kapi_alloc(void)
 {
     struct kapi *k = mb_xcalloc(1, sizeof *k);
+    TAILQ_INIT(&k->calls);
+    TAILQ_INIT(&k->failed);
+    TAILQ_INIT(&k->waiting);
+    TAILQ_INIT(&k->socks);
+    return k;
+}
+
+struct kapi *kapi_new_ops(const struct kapi_ops *ops, void *ops_ctx, const char *server)
+{
+    struct kapi *k = kapi_alloc();
     k->ops = ops;
     k->ops_ctx = ops_ctx;
     k->server = mb_xstrdup(server ? server : "fake://");
@@ -659,25 +646,17 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
         if (!c->errbuf[0])
             snprintf(c->errbuf, sizeof c->errbuf, "cannot start the request");
         /* Delivered from the loop, never from inside kapi_submit. */
-        c->next = k->failed;
-        k->failed = c;
+        TAILQ_INSERT_HEAD(&k->failed, c, link);
         event_active(k->deferred, EV_TIMEOUT, 0);
         return c->id;
     }
-    c->next = k->calls;
-    if (k->calls)
-        k->calls->prev = c;
-    k->calls = c;
+    TAILQ_INSERT_HEAD(&k->calls, c, link);
     k->ncalls++;
     if (c->on_data)
         k->nstreams++;
     if (queue) {
         c->waiting = true;
-        if (k->wtail)
-            k->wtail->wnext = c;
-        else
-            k->waiting = c;
-        k->wtail = c;
+        TAILQ_INSERT_TAIL(&k->waiting, c, wlink);
     } else {
         k->active++;
     }
@@ -690,10 +669,11 @@ void kapi_cancel(struct kapi *k, uint64_t id)
         k->ops->cancel(k->ops_ctx, id);
         return;
     }
-    for (struct call *c = k->failed; c; c = c->next)
+    struct call *c;
+    TAILQ_FOREACH(c, &k->failed, link)
         if (c->id == id)
             c->cancelled = true;
-    for (struct call *c = k->calls; c; c = c->next) {
+    TAILQ_FOREACH(c, &k->calls, link) {
         if (c->id != id)
             continue;
         c->cancelled = true;
@@ -740,7 +720,7 @@ mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_c
             return mb_diag_set(diag, MB_EIO, "curl_global_init failed");
         global_done = true;
     }
-    struct kapi *k = mb_xcalloc(1, sizeof *k);
+    struct kapi *k = kapi_alloc();
     k->base = loop_base(lp);
     k->clk = clk;
     k->server = mb_xstrdup(conf->server ? conf->server : "");
@@ -792,22 +772,22 @@ void kapi_free(struct kapi *k)
 {
     if (!k)
         return;
-    while (k->calls) {
-        struct call *c = k->calls;
+    struct call *c;
+    while ((c = TAILQ_FIRST(&k->calls))) {
         if (!c->waiting)
             curl_multi_remove_handle(k->multi, c->easy);
         unlink_call(k, c);
         call_free(c);
     }
-    while (k->failed) {
-        struct call *c = k->failed;
-        k->failed = c->next;
+    while ((c = TAILQ_FIRST(&k->failed))) {
+        TAILQ_REMOVE(&k->failed, c, link);
         call_free(c);
     }
     if (k->multi)
         curl_multi_cleanup(k->multi);
-    while (k->socks) /* any libcurl did not remove itself */
-        sock_free(k, k->socks);
+    struct sock *s;
+    while ((s = TAILQ_FIRST(&k->socks))) /* any libcurl did not remove itself */
+        sock_free(k, s);
     if (k->timer)
         event_free(k->timer);
     if (k->deferred)

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "membudget/alloc.h"
 #include "membudget/evagg.h"
@@ -13,7 +14,7 @@
 #include "membudget/recorder.h"
 
 struct pending {
-    struct pending *next, *prev;
+    TAILQ_ENTRY(pending) link; /* in recorder.list */
     struct recorder *r;
     uint64_t call;
     bool is_evict;
@@ -31,7 +32,7 @@ struct recorder {
     struct evagg *agg;
     char *component, *instance;
     unsigned max_inflight, inflight;
-    struct pending *list;
+    TAILQ_HEAD(, pending) list; /* calls in flight, newest first */
     struct mx_family *m_events, *m_evictions;
 };
 
@@ -52,6 +53,7 @@ struct recorder *recorder_new(const struct mb_clock *clk, struct kapi *api, stru
     r->component = mb_xstrdup(component);
     r->instance = mb_xstrdup(instance);
     r->max_inflight = max_inflight ? max_inflight : 64;
+    TAILQ_INIT(&r->list);
     if (mx) {
         static const char *const L[] = {"result"};
         r->m_events = mx_counter(mx, "membudget_events_total",
@@ -68,10 +70,7 @@ static struct pending *pending_new(struct recorder *r)
 {
     struct pending *p = mb_xcalloc(1, sizeof *p);
     p->r = r;
-    p->next = r->list;
-    if (r->list)
-        r->list->prev = p;
-    r->list = p;
+    TAILQ_INSERT_HEAD(&r->list, p, link);
     r->inflight++;
     return p;
 }
@@ -79,12 +78,7 @@ static struct pending *pending_new(struct recorder *r)
 static void pending_free(struct pending *p)
 {
     struct recorder *r = p->r;
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        r->list = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
+    TAILQ_REMOVE(&r->list, p, link);
     r->inflight--;
     json_decref(p->event);
     mb_free(p);
@@ -94,9 +88,10 @@ void recorder_free(struct recorder *r)
 {
     if (!r)
         return;
-    while (r->list) {
-        kapi_cancel(r->api, r->list->call);
-        pending_free(r->list);
+    struct pending *p;
+    while ((p = TAILQ_FIRST(&r->list))) {
+        kapi_cancel(r->api, p->call);
+        pending_free(p);
     }
     evagg_free(r->agg);
     mb_free(r->component);
@@ -298,7 +293,8 @@ uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, 
 
 void recorder_cancel(struct recorder *r, uint64_t id)
 {
-    for (struct pending *p = r->list; p; p = p->next) {
+    struct pending *p;
+    TAILQ_FOREACH(p, &r->list, link) {
         if (p->call == id) {
             kapi_cancel(r->api, id);
             pending_free(p);

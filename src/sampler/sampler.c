@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
@@ -39,7 +40,7 @@ struct req {
     bool metrics_api;
     uint64_t call;
     mb_mono_ms sent;   /* when the scrape went out: its figure is no older than that */
-    struct req *next, *prev;
+    TAILQ_ENTRY(req) link; /* in sampler.reqs */
 };
 
 struct sampler {
@@ -59,7 +60,7 @@ struct sampler {
     unsigned outstanding;   /* requests of this cycle not answered */
     unsigned sampled, stale;
     mb_mono_ms started;
-    struct req *reqs;       /* in flight */
+    TAILQ_HEAD(, req) reqs; /* in flight, newest first */
     struct mx_family *m_duration, *m_scrapes;
 };
 
@@ -75,10 +76,7 @@ static struct req *req_new(struct sampler *s)
     struct req *r = mb_xcalloc(1, sizeof *r);
     r->s = s;
     r->cycle = s->cycle;
-    r->next = s->reqs;
-    if (s->reqs)
-        s->reqs->prev = r;
-    s->reqs = r;
+    TAILQ_INSERT_HEAD(&s->reqs, r, link);
     s->outstanding++;
     return r;
 }
@@ -86,12 +84,7 @@ static struct req *req_new(struct sampler *s)
 static void req_free(struct req *r)
 {
     struct sampler *s = r->s;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        s->reqs = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
+    TAILQ_REMOVE(&s->reqs, r, link);
     mb_free(r);
 }
 
@@ -377,7 +370,8 @@ void smp_cycle_now(struct sampler *s)
     size_t nbusy = 0, cap = 0;
     uint64_t *busy = NULL;
     bool list_busy_all = false;
-    for (struct req *r = s->reqs; r; r = r->next) {
+    struct req *r;
+    TAILQ_FOREACH(r, &s->reqs, link) {
         if (r->metrics_api) {
             if (!r->ns[0])
                 list_busy_all = true;
@@ -428,7 +422,7 @@ void smp_cycle_now(struct sampler *s)
         if (s->conf.nnamespaces) {
             for (size_t i = 0; i < s->conf.nnamespaces; i++) {
                 bool inflight = false;
-                for (struct req *r = s->reqs; r && !inflight; r = r->next)
+                for (r = TAILQ_FIRST(&s->reqs); r && !inflight; r = TAILQ_NEXT(r, link))
                     inflight = r->metrics_api && !strcmp(r->ns, s->namespaces[i]);
                 if (!inflight)
                     list_metrics(s, s->namespaces[i]);
@@ -454,6 +448,7 @@ struct sampler *smp_new(struct loop *lp, const struct mb_clock *clk, struct kapi
                         smp_cycle_fn *on_cycle, void *ctx)
 {
     struct sampler *s = mb_xcalloc(1, sizeof *s);
+    TAILQ_INIT(&s->reqs);
     s->clk = clk;
     s->api = api;
     s->pods = pods;
@@ -490,8 +485,8 @@ void smp_start(struct sampler *s)
 void smp_stop(struct sampler *s)
 {
     event_del(s->timer);
-    while (s->reqs) {
-        struct req *r = s->reqs;
+    struct req *r;
+    while ((r = TAILQ_FIRST(&s->reqs))) {
         if (r->metrics_api)
             kapi_cancel(s->api, r->call);
         else
