@@ -1,10 +1,15 @@
-/* celpolicy.c -- DESIGN.md's admission rules in CEL (pure). See celpolicy.h.
+/* celpolicy.c -- the admission rules in CEL (pure). See celpolicy.h.
  *
  * Each rule is policy.c's (and annot.c's, quantity.c's) written again, in
  * the same order and with the same messages; where the C reads a value, a
- * variable here does. The rules run twice on an UPDATE, as policy_eval()
- * does: variables n_* on the object, o_* on the old one (as a CREATE), and
- * only what is new in n_v is refused.
+ * variable here does. policy.c's steps have the same names here: 1
+ * step_annotations, 2 step_target, 3 step_limit, 4 step_budget, 5
+ * step_ports and 6 step_update (all in root_vars()), 7 the advice
+ * (warning_vars()) and 8 the mutation (mutating()). The rules run twice on
+ * an UPDATE, as policy_eval() does: variables n_* on the object, o_* on
+ * the old one (as a CREATE), and only what is new in n_v is refused.
+ * test/e2e/cluster_policy_diff.py holds both to the same answers on a
+ * real API server.
  *
  * CEL in the API server has no functions of its own and no let; a value
  * used several times inside one expression is bound with [X].map(x, ...)[0].
@@ -240,22 +245,45 @@ static const char *find_named(struct gen *g, const char *v, const char *n, const
              v, n, from);
 }
 
-/* The rules on one object (root "object" or "oldObject"), variables P_*:
- * the template, its membudget annotations, the target container, its
- * limit, the budget, and P_v: every violation ("path: message"), in
- * policy_eval()'s order. */
-static void root_vars(struct gen *g, const char *p, const char *root, bool is_new)
-{
-    const struct celpolicy_params *cp = g->p;
-    const char *V = S(g, "variables.%s_", p);
-    const char *ANN = S(g, "%sann", V);
-#define N(x) S(g, "%s_" x, p)
+/*
+ * The rules on one object (root "object" or "oldObject"), as variables
+ * P_* (P is "n" for the object, "o" for the old one): policy.c's steps,
+ * under the same names and in the same order (see "the rules" there).
+ * Each step binds its variables and hands back its violations, as CEL
+ * lists; P_v joins them, in policy_eval()'s order. Step 7 (advice) is
+ * warning_vars() and step 8 (mutation) is mutating(), below.
+ */
+struct rules {
+    struct gen *g;
+    const char *p;     /* "n" or "o" */
+    const char *V;     /* "variables.n_" */
+    const char *ANN;   /* "variables.n_ann" */
+    const char *v[12]; /* the violations' CEL lists, in order */
+    size_t nv;
+};
 
+static void violation(struct rules *r, const char *list)
+{
+    if (r->nv < MB_ARRAY_LEN(r->v))
+        r->v[r->nv++] = list;
+    else
+        r->g->full = true; /* (cannot happen: the steps add 8) */
+}
+
+#define N(x) S(g, "%s_" x, r->p)
+/* valid: the annotation is there and parsed */
+#define OK(key) S(g, "('" key "' in %1$saerr && %1$saerr['" key "'] == '')", r->V)
+
+/* 1. Annotation syntax: every membudget.io annotation's error, or ''
+ * (ann_parse()). The value is quoted only in a message that needs it:
+ * each such message is built as ": ..." and the quote put in front at
+ * the end. */
+static void step_annotations(struct rules *r, const char *root)
+{
+    struct gen *g = r->g;
+    const char *V = r->V, *ANN = r->ANN;
     var(g, N("t"), template_of(g, root));
     var(g, N("ann"), S(g, "%1$st == null ? {} : %1$st.?metadata.?annotations.orValue({})", V));
-    /* Every membudget.io annotation: its error, or '' (ann_parse()). */
-    /* The value is quoted only in a message that needs it: each such
-     * message is built as ": ..." and the quote put in front at the end. */
     var(g, N("aerr"),
         S(g,
           "%1$s.transformMap(k, v, k.startsWith('" ANN_PREFIX "'), [\n"
@@ -270,9 +298,6 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
           "].map(e, e.startsWith(': ') ? %2$s + e : e)[0])",
           ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), dns_label(g, "v"), tiers_err(g, "v"),
           endpoint_err(g, "v")));
-    /* valid: the annotation is there and parsed */
-#define OK(key) S(g, "('" key "' in %1$saerr && %1$saerr['" key "'] == '')", V)
-    const char *metrics_ok = OK(ANN_METRICS);
     /* ann_parse()'s cross-annotation rule: usage and metrics */
     var(g, N("uerr"),
         S(g,
@@ -281,14 +306,21 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
           "  : %3$s && u == 'rss' && [%1$s['" ANN_METRICS "']].map(m, m.substring(m.indexOf('/')).split('?')[0].endsWith('/debug/vars'))[0]\n"
           "    ? '\"rss\": needs Prometheus text metrics; expvar (/debug/vars) has no resident set size' : '')\n"
           ": '')[0]",
-          ANN, OK(ANN_USAGE), metrics_ok));
+          ANN, OK(ANN_USAGE), OK(ANN_METRICS)));
     var(g, N("alist"),
         S(g,
           "%1$saerr.filter(k, %1$saerr[k] != '').sort().map(k, variables.pfx + 'metadata.annotations[' + k + ']: ' + %1$saerr[k])\n"
           "+ (%1$suerr != '' ? [variables.pfx + 'metadata.annotations[" ANN_USAGE "]: ' + %1$suerr] : [])",
           V));
+    violation(r, S(g, "%salist", V));
+}
 
-    /* The target container (ann_find_target()). */
+/* 2. The target container (ann_find_target(): by name, kubectl's default,
+ * or the first). Its warnings are warning_vars()'s first. */
+static void step_target(struct rules *r)
+{
+    struct gen *g = r->g;
+    const char *V = r->V, *ANN = r->ANN;
     var(g, N("cs"), S(g, "%1$st == null ? [] : %1$st.?spec.?containers.orValue([])", V));
     var(g, N("ics"), S(g, "%1$st == null ? [] : %1$st.?spec.?initContainers.orValue([])", V));
     var(g, N("hasdflt"), S(g, "'" ANN_KUBECTL_DEFAULT_CONTAINER "' in %s", ANN));
@@ -307,8 +339,18 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
         S(g, "%1$stg.st != 'ok' ? null : %1$stg.list == 'containers' ? %1$scs[int(%1$stg.i)] : %1$sics[int(%1$stg.i)]", V));
     var(g, N("tname"), S(g, "%1$stc == null ? '' : %1$stc.?name.orValue('')", V));
     var(g, N("tpath"), S(g, "variables.pfx + 'spec.' + %1$stg.list + '[' + %1$stg.i + ']'", V));
+    violation(r, S(g,
+          "(%1$stg.st == 'none' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER "]: \"' + %1$sann['" ANN_CONTAINER "'] + '\": no such container in ' + variables.pfx + 'spec.containers, nor a native sidecar in ' + variables.pfx + 'spec.initContainers (restartPolicy: Always)']\n"
+          "   : %1$stg.st == 'init' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER "]: \"' + %1$sann['" ANN_CONTAINER "'] + '\": an init container that runs to completion cannot be budgeted; only a native sidecar (restartPolicy: Always) or a container in ' + variables.pfx + 'spec.containers can'] : [])",
+          V));
+}
 
-    /* The limit (container_limit()) and the budget. */
+/* 3. The limit (container_limit()). A policy does not see LimitRanges:
+ * a template without a limit is the warning policy's (warning_vars()). */
+static void step_limit(struct rules *r)
+{
+    struct gen *g = r->g;
+    const char *V = r->V;
     var(g, N("lraw"), S(g, "%1$stc == null ? '' : string(%1$stc.?resources.?limits.?memory.orValue(''))", V));
     var(g, N("lpresent"), S(g, "%slraw != ''", V));
     var(g, N("lwhy"),
@@ -318,6 +360,20 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
           V));
     var(g, N("lok"), S(g, "%1$slpresent && %1$slwhy == ''", V));
     var(g, N("limit"), S(g, "%1$slok ? %2$s : 0", V, qbytes(g, S(g, "%slraw", V))));
+    violation(r, S(g,
+          "(%1$stc != null && !%1$slpresent && %1$swants && variables.pfx == ''\n"
+          "   ? [%1$stpath + '.resources.limits.memory: ' + (%1$shasb ? 'required when " ANN_BUDGET " is set (the budget must fit under a memory limit)' : 'required: a governed pod needs a memory limit, and a " ANN_BUDGET " under it')] : [])",
+          V));
+}
+
+/* 4. The budget against the limit: declared, defaulted (a share of the
+ * limit), or required; then max-limit at least the limit. (P_wants is
+ * step 3's wants_limit.) */
+static void step_budget(struct rules *r)
+{
+    struct gen *g = r->g;
+    const struct celpolicy_params *cp = g->p;
+    const char *V = r->V, *ANN = r->ANN, *limit = qfmt(g, S(g, "%slimit", V));
     var(g, N("bkey"), S(g, "'" ANN_BUDGET "' in %s", ANN));
     var(g, N("hasb"), OK(ANN_BUDGET));
     var(g, N("braw"), S(g, "%s[?'" ANN_BUDGET "'].orValue('')", ANN));
@@ -328,8 +384,20 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
     var(g, N("over"), S(g, "%1$shasb && %1$stc != null && %1$slok && %1$sb > %1$slimit", V));
     var(g, N("bknown"), S(g, "(%1$shasb && !%1$sover) || (!%1$sbkey && %1$sdefb > 0)", V));
     var(g, N("budget"), S(g, "%1$shasb ? %1$sb : %1$sdefb", V));
+    violation(r, S(g, "(%1$shasb && %1$stc != null && %1$slpresent && !%1$slok ? [%1$stpath + '.resources.limits.memory: ' + %1$slwhy] : [])", V));
+    violation(r, S(g, "(%1$sover ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: \"' + %1$sbraw + '\": exceeds the memory limit ' + %2$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory)'] : [])", V, limit));
+    violation(r, S(g,
+          "(!%1$sbkey && !%1$scandef && %2$s ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: required: every pod in a namespace governed by membudget must declare a memory budget, e.g. " ANN_BUDGET ": \"768Mi\"'\n"
+          "     + (%3$s > 0 && %1$stc != null && !%1$slpresent ? ' (no default: the container has no memory limit)' : '')] : [])",
+          V, cp->require_budget, cp->default_pct));
+    violation(r, S(g, "(%2$s && %1$stc != null && %1$slok && %3$s < %1$slimit ? [variables.pfx + 'metadata.annotations[" ANN_MAX_LIMIT "]: \"' + %1$sann['" ANN_MAX_LIMIT "'] + '\": below the memory limit ' + %4$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory); membudget raises a limit only up to it'] : [])",
+          V, OK(ANN_MAX_LIMIT), qbytes(g, S(g, "%sann['" ANN_MAX_LIMIT "']", V)), limit));
+}
 
-    /* Endpoints: ports the target declares (ann_resolve_endpoint()). */
+/* 5. Endpoints: ports the target declares (ann_resolve_endpoint()). */
+static void step_ports(struct rules *r)
+{
+    struct gen *g = r->g;
     var(g, N("eperr"),
         S(g,
           "%1$stc == null ? [] : ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE "', '" ANN_GOROUTINES "', '" ANN_MEMLIMIT "', '" ANN_THROTTLE "']\n"
@@ -342,32 +410,42 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
           "      : 'container \"' + %1$stname + '\" has no port named \"' + pt + '\" (' + %1$stpath + '.ports)'\n"
           "    )[0])[0]])\n"
           ".filter(e, e[1] != '').map(e, variables.pfx + 'metadata.annotations[' + e[0] + ']: ' + e[1])",
-          V));
-
-    const char *removed =
-        is_new ? S(g,
-                   "\n+ (request.operation == 'UPDATE' && variables.o_t != null && '" ANN_BUDGET "' in variables.o_ann && !%sbkey\n"
-                   "   ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: may not be removed by an update'] : [])",
-                   V)
-               : "";
-    var(g, N("v"),
-        S(g,
-          "%1$st == null ? [] : %1$salist\n"
-          "+ (%1$stg.st == 'none' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER "]: \"' + %1$sann['" ANN_CONTAINER "'] + '\": no such container in ' + variables.pfx + 'spec.containers, nor a native sidecar in ' + variables.pfx + 'spec.initContainers (restartPolicy: Always)']\n"
-          "   : %1$stg.st == 'init' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER "]: \"' + %1$sann['" ANN_CONTAINER "'] + '\": an init container that runs to completion cannot be budgeted; only a native sidecar (restartPolicy: Always) or a container in ' + variables.pfx + 'spec.containers can'] : [])\n"
-          "+ (%1$stc != null && !%1$slpresent && %1$swants && variables.pfx == ''\n"
-          "   ? [%1$stpath + '.resources.limits.memory: ' + (%1$shasb ? 'required when " ANN_BUDGET " is set (the budget must fit under a memory limit)' : 'required: a governed pod needs a memory limit, and a " ANN_BUDGET " under it')] : [])\n"
-          "+ (%1$shasb && %1$stc != null && %1$slpresent && !%1$slok ? [%1$stpath + '.resources.limits.memory: ' + %1$slwhy] : [])\n"
-          "+ (%1$sover ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: \"' + %1$sbraw + '\": exceeds the memory limit ' + %2$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory)'] : [])\n"
-          "+ (!%1$sbkey && !%1$scandef && %3$s ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: required: every pod in a namespace governed by membudget must declare a memory budget, e.g. " ANN_BUDGET ": \"768Mi\"'\n"
-          "     + (%4$s > 0 && %1$stc != null && !%1$slpresent ? ' (no default: the container has no memory limit)' : '')] : [])\n"
-          "+ (%6$s && %1$stc != null && %1$slok && %7$s < %1$slimit ? [variables.pfx + 'metadata.annotations[" ANN_MAX_LIMIT "]: \"' + %1$sann['" ANN_MAX_LIMIT "'] + '\": below the memory limit ' + %2$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory); membudget raises a limit only up to it'] : [])\n"
-          "+ %1$seperr%5$s",
-          V, qfmt(g, S(g, "%slimit", V)), cp->require_budget, cp->default_pct, removed, OK(ANN_MAX_LIMIT),
-          qbytes(g, S(g, "%sann['" ANN_MAX_LIMIT "']", V))));
-#undef OK
-#undef N
+          r->V));
+    violation(r, S(g, "%seperr", r->V));
 }
+
+/* 6. An update may not drop the budget (the object's rules only). */
+static void step_update(struct rules *r)
+{
+    violation(r, S(r->g,
+                   "(request.operation == 'UPDATE' && variables.o_t != null && '" ANN_BUDGET "' in variables.o_ann && !%sbkey\n"
+                   "   ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: may not be removed by an update'] : [])",
+                   r->V));
+}
+#undef OK
+
+static void root_vars(struct gen *g, const char *p, const char *root, bool is_new)
+{
+    struct rules r = {.g = g, .p = p};
+    struct mb_buf v;
+    r.V = S(g, "variables.%s_", p);
+    r.ANN = S(g, "%sann", r.V);
+    step_annotations(&r, root);
+    step_target(&r);
+    step_limit(&r);
+    step_budget(&r);
+    step_ports(&r);
+    if (is_new)
+        step_update(&r);
+    mb_buf_init(&v, 1u << 22);
+    (void)mb_buf_printf(&v, "%st == null ? [] : ", r.V);
+    for (size_t i = 0; i < r.nv; i++)
+        (void)mb_buf_printf(&v, "%s%s", i ? "\n+ " : "", r.v[i]);
+    g->full |= v.full;
+    var(g, S(g, "%s_v", p), S(g, "%s", v.p ? v.p : ""));
+    mb_buf_cleanup(&v);
+}
+#undef N
 
 /* What an UPDATE makes new is refused; what the old object had is a warning. */
 static void verdict_vars(struct gen *g)
@@ -376,7 +454,9 @@ static void verdict_vars(struct gen *g)
     var(g, "oldv", "request.operation == 'UPDATE' && oldObject != null ? variables.n_v.filter(x, x in variables.o_v) : []");
 }
 
-/* policy_eval()'s warnings, in its order. */
+/* policy_eval()'s warnings, in its order: step 2's (the target), step 3's
+ * (a template without a limit), the old object's violations, and step 7's
+ * advice (policy.c's step_advice). */
 static void warning_vars(struct gen *g)
 {
     const char *trunc_dflt = "(variables.n_dflt.size() > 63 ? variables.n_dflt.substring(0, 63) : variables.n_dflt)";
@@ -524,7 +604,8 @@ static void validating(struct gen *g)
     selector(g, NULL);
 }
 
-/* policy_eval()'s step 8: the pin, the default budget, GOMEMLIMIT, the gate. */
+/* policy_eval()'s step 8 (policy.c's step_mutation): the pin, the default
+ * budget, GOMEMLIMIT, the gate. */
 static void mutating(struct gen *g, const char *suffix, const char *failure, const char *audit_op)
 {
     const struct celpolicy_params *p = g->p;

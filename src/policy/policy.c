@@ -508,279 +508,374 @@ static void ann_violation(void *ctx, const struct ann_error *e)
         violate(as->s, mb_xasprintf("%s%s", as->prefix, e->key), "%s", e->msg);
 }
 
-static void eval(const struct policy_conf *conf, const struct policy_input *in, struct vsink *s)
+/*
+ * --- the rules ------------------------------------------------------------------
+ *
+ * policy_eval() runs these steps in order on one object (struct eval holds
+ * what each step learns for the next). celpolicy.c writes the same rules
+ * in CEL, in the same order and under the same names (its step_* functions),
+ * with the same messages: change one, change the other, and
+ * test/e2e/cluster_policy_diff.py compares them on a real API server.
+ *
+ *   1. step_annotations  the syntax of each membudget.io annotation
+ *   2. step_target       the container the budget is for
+ *   3. step_limit        its memory limit (or a LimitRange's default)
+ *   4. step_budget       the budget against the limit; max-limit above it
+ *   5. step_ports        endpoints are ports the container declares
+ *   6. step_update       an update may not drop the budget
+ *   7. step_advice       an explicit GOMEMLIMIT above the budget
+ *   8. step_mutation     the pin, default budget, GOMEMLIMIT, readiness gate
+ */
+struct eval {
+    const struct policy_conf *conf;
+    const struct policy_input *in;
+    struct vsink *s;
+    const char *prefix, *pointer;        /* where the template is: "spec.template.", "/spec/template" */
+    const json_t *tmpl, *meta, *annotations, *spec;
+    struct ann a;                        /* step 1 */
+    bool container_ann_error;            /* step 1: no target then */
+    const json_t *target;                /* step 2: the container, or NULL */
+    struct ann_target tg;
+    char tpath[160], tptr[96];           /* "spec.containers[1]", "/spec/containers/1" */
+    bool limit_present, limit_ok;        /* step 3 */
+    int64_t limit;
+    const struct policy_lr *limit_from;  /* the LimitRange that gives the limit */
+    char why[256];                       /* step 3: why the limit is not ok */
+    int64_t budget;                      /* step 4 */
+    bool budget_known, budget_defaulted;
+};
+
+/* 1. Annotation syntax: each error a violation as it is found. */
+static void step_annotations(struct eval *e)
 {
-    struct policy_result *out = s->out;
-    const char *prefix = "", *pointer = "";
-    const json_t *tmpl, *meta, *annotations, *spec, *target = NULL;
-    struct ann a;
     struct ann_errors errs = {0};
-    struct ann_target tg = {0};
-    char tpath[160] = "", tptr[96] = ""; /* "spec.containers[1]", "/spec/containers/1" */
-    bool container_ann_error = false, limit_present = false, limit_ok = false;
-    int64_t limit = 0, budget = 0;
-    bool budget_known = false, budget_defaulted = false;
-    char q[QTY_FMT_LEN], q2[QTY_FMT_LEN], why[256];
-
-    tmpl = find_template(in->object, in, &prefix, &pointer);
-    if (!json_is_object(tmpl))
-        return; /* not ours, or no template: the API server's own validation speaks */
-    meta = json_object_get(tmpl, "metadata");
-    annotations = json_object_get(meta, "annotations");
-    spec = json_object_get(tmpl, "spec");
-
-    /* 1. Annotation syntax: each error a violation as it is found. */
-    struct ann_sink as = {.s = s, .prefix = prefix};
+    struct ann_sink as = {.s = e->s, .prefix = e->prefix};
     errs.sink = ann_violation;
     errs.sink_ctx = &as;
-    ann_parse(json_is_null(annotations) ? NULL : annotations, &a, &errs);
-    container_ann_error = as.container_error;
+    ann_parse(json_is_null(e->annotations) ? NULL : e->annotations, &e->a, &errs);
+    e->container_ann_error = as.container_error;
     ann_errors_cleanup(&errs);
+}
 
-    /* 2. The target container (ann_find_target: by name, kubectl's default,
-     * or the first). */
-    if (!container_ann_error) {
-        const char *dflt = json_string_value(json_object_get(annotations, ANN_KUBECTL_DEFAULT_CONTAINER));
-        switch (ann_find_target(spec, a.has_container ? a.container : NULL, dflt, &tg)) {
-        case ANN_TARGET_OK:
-            target = tg.container;
-            snprintf(tpath, sizeof tpath, "%sspec.%s[%zu]", prefix, tg.list, tg.index);
-            snprintf(tptr, sizeof tptr, "/spec/%s/%zu", tg.list, tg.index);
-            if (tg.default_ignored)
-                warn(s, "%smetadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"%.63s\": no "
-                          "such container; membudget budgets the first container, \"%.63s\" (set "
-                          ANN_CONTAINER " to choose)",
-                     prefix, dflt, tg.name ? tg.name : "");
-            else if (tg.from == ANN_TARGET_FIRST && in->kind == POLICY_KIND_POD &&
-                     json_array_size(json_object_get(spec, "containers")) > 1)
-                /* A pod's first container may not be its author's: a sidecar
-                 * injector whose webhook ran before membudget's prepends its
-                 * proxy. The pin below keeps whatever is chosen now. */
-                warn(s, "%smetadata.annotations[" ANN_CONTAINER "]: not set: the budget is for "
-                          "the first of %zu containers, \"%.63s\"; a sidecar injector whose "
-                          "webhook runs before membudget's puts its proxy first, so name the app "
-                          "here (or in " ANN_KUBECTL_DEFAULT_CONTAINER ")",
-                     prefix, json_array_size(json_object_get(spec, "containers")),
-                     tg.name ? tg.name : "");
-            break;
-        case ANN_TARGET_NOT_FOUND:
-            violate(s, ann_path(prefix, ANN_CONTAINER),
-                    "\"%s\": no such container in %sspec.containers, nor a native sidecar in "
-                    "%sspec.initContainers (restartPolicy: Always)",
-                    a.container, prefix, prefix);
-            break;
-        case ANN_TARGET_INIT:
-            violate(s, ann_path(prefix, ANN_CONTAINER),
-                    "\"%s\": an init container that runs to completion cannot be budgeted; only "
-                    "a native sidecar (restartPolicy: Always) or a container in %sspec.containers "
-                    "can",
-                    a.container, prefix);
-            break;
-        case ANN_TARGET_NO_CONTAINERS:
-            break; /* the API server's own validation speaks */
-        }
+/* 2. The target container (ann_find_target: by name, kubectl's default,
+ * or the first). */
+static void step_target(struct eval *e)
+{
+    struct vsink *s = e->s;
+    const char *prefix = e->prefix;
+    if (e->container_ann_error)
+        return;
+    const char *dflt = json_string_value(json_object_get(e->annotations, ANN_KUBECTL_DEFAULT_CONTAINER));
+    switch (ann_find_target(e->spec, e->a.has_container ? e->a.container : NULL, dflt, &e->tg)) {
+    case ANN_TARGET_OK:
+        e->target = e->tg.container;
+        snprintf(e->tpath, sizeof e->tpath, "%sspec.%s[%zu]", prefix, e->tg.list, e->tg.index);
+        snprintf(e->tptr, sizeof e->tptr, "/spec/%s/%zu", e->tg.list, e->tg.index);
+        if (e->tg.default_ignored)
+            warn(s, "%smetadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"%.63s\": no "
+                      "such container; membudget budgets the first container, \"%.63s\" (set "
+                      ANN_CONTAINER " to choose)",
+                 prefix, dflt, e->tg.name ? e->tg.name : "");
+        else if (e->tg.from == ANN_TARGET_FIRST && e->in->kind == POLICY_KIND_POD &&
+                 json_array_size(json_object_get(e->spec, "containers")) > 1)
+            /* A pod's first container may not be its author's: a sidecar
+             * injector whose webhook ran before membudget's prepends its
+             * proxy. The pin (step 8) keeps whatever is chosen now. */
+            warn(s, "%smetadata.annotations[" ANN_CONTAINER "]: not set: the budget is for "
+                      "the first of %zu containers, \"%.63s\"; a sidecar injector whose "
+                      "webhook runs before membudget's puts its proxy first, so name the app "
+                      "here (or in " ANN_KUBECTL_DEFAULT_CONTAINER ")",
+                 prefix, json_array_size(json_object_get(e->spec, "containers")),
+                 e->tg.name ? e->tg.name : "");
+        break;
+    case ANN_TARGET_NOT_FOUND:
+        violate(s, ann_path(prefix, ANN_CONTAINER),
+                "\"%s\": no such container in %sspec.containers, nor a native sidecar in "
+                "%sspec.initContainers (restartPolicy: Always)",
+                e->a.container, prefix, prefix);
+        break;
+    case ANN_TARGET_INIT:
+        violate(s, ann_path(prefix, ANN_CONTAINER),
+                "\"%s\": an init container that runs to completion cannot be budgeted; only "
+                "a native sidecar (restartPolicy: Always) or a container in %sspec.containers "
+                "can",
+                e->a.container, prefix);
+        break;
+    case ANN_TARGET_NO_CONTAINERS:
+        break; /* the API server's own validation speaks */
     }
+}
 
-    if (target)
-        limit_present = container_limit(target, &limit, &limit_ok, why, sizeof why);
+/* Step 3 when the namespace's LimitRanges give a default: the template
+ * may leave the limit to it (the LimitRanger plugin gives it to each pod
+ * before the webhooks see it); a warning names it, and step 4 checks the
+ * budget against it. */
+static void limit_from_range(struct eval *e, bool wants_limit)
+{
+    const struct policy_lr *lr = e->in->limit_range;
+    char q[QTY_FMT_LEN];
+    e->limit = lr->default_memory;
+    e->limit_present = e->limit_ok = true;
+    e->limit_from = lr;
+    if (!wants_limit)
+        return;
+    char more[96] = "";
+    if (lr->count > 1)
+        snprintf(more, sizeof more, " (the smallest default of the %u LimitRanges there; "
+                                    "Kubernetes applies one of them)", lr->count);
+    warn(e->s, "%s.resources.limits.memory: not set in the %s: %s %s from LimitRange "
+               "%s/%s (default.memory)%s",
+         e->tpath, e->prefix[0] ? "template" : "pod", e->prefix[0] ? "its pods get" : "it gets",
+         qty_format(e->limit, q), lr->ns, lr->name, more);
+}
 
-    /* 3. The limit first (a missing limit is the first thing to fix), then
-     * the budget against it. A workload template may leave the limit to a
-     * LimitRange default (the LimitRanger plugin gives it to each pod before
-     * the webhooks see it): where the namespace's LimitRanges are known,
-     * none giving one is a violation, one giving one is a warning that
-     * names it and the budget is checked against its default; where they
-     * are not known, a warning that says so. */
-    bool wants_limit = a.has_budget || (conf->require_budget && !json_object_get(annotations, ANN_BUDGET));
-    const struct policy_lr *lr = in->limit_range;
-    const struct policy_lr *limit_from = NULL; /* the LimitRange that gives the limit */
-    if (target && !limit_present && lr && lr->state == POLICY_LR_DEFAULT) {
-        limit = lr->default_memory;
-        limit_present = limit_ok = true;
-        limit_from = lr;
-        if (wants_limit) {
-            char more[96] = "";
-            if (lr->count > 1)
-                snprintf(more, sizeof more, " (the smallest default of the %u LimitRanges there; "
-                                            "Kubernetes applies one of them)", lr->count);
-            warn(s, "%s.resources.limits.memory: not set in the %s: %s %s from LimitRange "
-                      "%s/%s (default.memory)%s",
-                 tpath, prefix[0] ? "template" : "pod", prefix[0] ? "its pods get" : "it gets",
-                 qty_format(limit, q), lr->ns, lr->name, more);
-        }
+/* 3. The limit first (a missing limit is the first thing to fix). Where
+ * the namespace's LimitRanges are known, none giving a default is a
+ * violation for a template; where they are not known, a warning that
+ * says so. */
+static void step_limit(struct eval *e)
+{
+    struct vsink *s = e->s;
+    const struct policy_lr *lr = e->in->limit_range;
+    if (!e->target)
+        return;
+    e->limit_present = container_limit(e->target, &e->limit, &e->limit_ok, e->why, sizeof e->why);
+    bool wants_limit = e->a.has_budget ||
+                       (e->conf->require_budget && !json_object_get(e->annotations, ANN_BUDGET));
+    if (!e->limit_present && lr && lr->state == POLICY_LR_DEFAULT)
+        limit_from_range(e, wants_limit);
+    if (e->limit_present || !wants_limit)
+        return;
+    char *path = mb_xasprintf("%s.resources.limits.memory", e->tpath);
+    if (e->prefix[0] && lr && lr->state == POLICY_LR_NONE) {
+        if (e->a.has_budget)
+            violate(s, path, "required when " ANN_BUDGET " is set: no LimitRange of namespace "
+                               "\"%s\" gives a default memory limit (type: Container, "
+                               "default.memory), so every pod of this template would be denied",
+                    lr->ns);
+        else
+            violate(s, path, "required: a governed pod needs a memory limit, and no LimitRange "
+                               "of namespace \"%s\" gives a default one (type: Container, "
+                               "default.memory)",
+                    lr->ns);
+    } else if (e->prefix[0]) {
+        warn(s, "%s: not set in the template: its pods need one, from a LimitRange default or "
+                  "the template (the namespace's LimitRanges are not known here, so one is "
+                  "assumed to give a default; a pod without a memory limit is denied when it "
+                  "is created)",
+             path);
+        s->out->limit_assumed = true;
+        mb_free(path);
+    } else if (e->a.has_budget) {
+        violate(s, path, "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
+    } else {
+        violate(s, path, "required: a governed pod needs a memory limit, and a " ANN_BUDGET
+                           " under it");
     }
-    if (target && !limit_present && wants_limit) {
-        char *path = mb_xasprintf("%s.resources.limits.memory", tpath);
-        if (prefix[0] && lr && lr->state == POLICY_LR_NONE) {
-            if (a.has_budget)
-                violate(s, path, "required when " ANN_BUDGET " is set: no LimitRange of namespace "
-                                   "\"%s\" gives a default memory limit (type: Container, "
-                                   "default.memory), so every pod of this template would be denied",
-                        lr->ns);
-            else
-                violate(s, path, "required: a governed pod needs a memory limit, and no LimitRange "
-                                   "of namespace \"%s\" gives a default one (type: Container, "
-                                   "default.memory)",
-                        lr->ns);
-        } else if (prefix[0]) {
-            warn(s, "%s: not set in the template: its pods need one, from a LimitRange default or "
-                      "the template (the namespace's LimitRanges are not known here, so one is "
-                      "assumed to give a default; a pod without a memory limit is denied when it "
-                      "is created)",
-                 path);
-            out->limit_assumed = true;
-            mb_free(path);
-        } else if (a.has_budget) {
-            violate(s, path, "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
-        } else {
-            violate(s, path, "required: a governed pod needs a memory limit, and a " ANN_BUDGET
-                               " under it");
-        }
+}
+
+/* Step 4 for a declared budget: it fits under the limit. */
+static void budget_declared(struct eval *e)
+{
+    char q[QTY_FMT_LEN];
+    e->budget = e->a.budget;
+    e->budget_known = true;
+    if (!e->target || !e->limit_present) {
+        /* no target, or no limit: said in step 2 or 3 */
+    } else if (!e->limit_ok) {
+        violate(e->s, mb_xasprintf("%s.resources.limits.memory", e->tpath), "%s", e->why);
+    } else if (e->budget > e->limit) {
+        const json_t *raw = json_object_get(e->annotations, ANN_BUDGET);
+        const char *name = e->tg.name ? e->tg.name : "";
+        char from[600];
+        if (e->limit_from)
+            snprintf(from, sizeof from, "that LimitRange %s/%s gives container \"%s\" "
+                                        "(%s.resources.limits.memory is not set)",
+                     e->limit_from->ns, e->limit_from->name, name, e->tpath);
+        else
+            snprintf(from, sizeof from, "of container \"%s\" (%s.resources.limits.memory)", name,
+                     e->tpath);
+        violate(e->s, ann_path(e->prefix, ANN_BUDGET), "\"%s\": exceeds the memory limit %s %s",
+                json_string_value(raw), qty_format(e->limit, q), from);
+        e->budget_known = false;
     }
-    if (a.has_budget) {
-        budget = a.budget;
-        budget_known = true;
-        if (target && !limit_present) {
-            /* said above */
-        } else if (target && !limit_ok) {
-            violate(s, mb_xasprintf("%s.resources.limits.memory", tpath), "%s", why);
-        } else if (target && budget > limit) {
-            const json_t *raw = json_object_get(annotations, ANN_BUDGET);
-            char from[600];
-            if (limit_from)
-                snprintf(from, sizeof from, "that LimitRange %s/%s gives container \"%s\" "
-                                            "(%s.resources.limits.memory is not set)",
-                         limit_from->ns, limit_from->name, tg.name ? tg.name : "", tpath);
-            else
-                snprintf(from, sizeof from, "of container \"%s\" (%s.resources.limits.memory)",
-                         tg.name ? tg.name : "", tpath);
-            violate(s, ann_path(prefix, ANN_BUDGET), "\"%s\": exceeds the memory limit %s %s",
-                    json_string_value(raw), qty_format(limit, q), from);
-            budget_known = false;
-        }
-    } else if (!json_object_get(annotations, ANN_BUDGET)) {
-        bool can_default = conf->default_budget_pct > 0 && target && limit_present && limit_ok &&
-                           limit > 0;
-        if (can_default) {
+}
+
+/* 4. The budget against the limit: declared, defaulted (a share of the
+ * limit), or required. Then the resize tier's ceiling (max-limit) is at
+ * least the limit it starts from: membudget only raises a limit up to it. */
+static void step_budget(struct eval *e)
+{
+    const struct policy_conf *conf = e->conf;
+    char q[QTY_FMT_LEN];
+    if (e->a.has_budget) {
+        budget_declared(e);
+    } else if (!json_object_get(e->annotations, ANN_BUDGET)) {
+        if (conf->default_budget_pct > 0 && e->target && e->limit_present && e->limit_ok &&
+            e->limit > 0) {
             /* pct of the limit, rounded down to whole bytes */
-            budget = (int64_t)((__int128)limit * conf->default_budget_pct / 100);
-            budget_known = budget > 0;
-            budget_defaulted = budget_known;
+            e->budget = (int64_t)((__int128)e->limit * conf->default_budget_pct / 100);
+            e->budget_known = e->budget > 0;
+            e->budget_defaulted = e->budget_known;
         } else if (conf->require_budget) {
-            violate(s, ann_path(prefix, ANN_BUDGET),
+            violate(e->s, ann_path(e->prefix, ANN_BUDGET),
                     "required: every pod in a namespace governed by membudget must declare a "
                     "memory budget, e.g. " ANN_BUDGET ": \"768Mi\"%s",
-                    conf->default_budget_pct > 0 && target && !limit_present
+                    conf->default_budget_pct > 0 && e->target && !e->limit_present
                         ? " (no default: the container has no memory limit)"
                         : "");
         }
     }
-
-    /* 3b. The resize tier's ceiling (membudget.io/max-limit) is at least
-     * the limit it starts from: membudget only raises a limit up to it. */
-    if (a.has_max_limit && target && limit_present && limit_ok && a.max_limit < limit)
-        violate(s, ann_path(prefix, ANN_MAX_LIMIT),
+    if (e->a.has_max_limit && e->target && e->limit_present && e->limit_ok && e->a.max_limit < e->limit)
+        violate(e->s, ann_path(e->prefix, ANN_MAX_LIMIT),
                 "\"%s\": below the memory limit %s of container \"%s\" (%s.resources.limits.memory); "
                 "membudget raises a limit only up to it",
-                json_string_value(json_object_get(annotations, ANN_MAX_LIMIT)), qty_format(limit, q),
-                tg.name ? tg.name : "", tpath);
+                json_string_value(json_object_get(e->annotations, ANN_MAX_LIMIT)),
+                qty_format(e->limit, q), e->tg.name ? e->tg.name : "", e->tpath);
+}
 
-    /* 4. Endpoints must be ports the target container declares. */
-    if (target) {
-        struct {
-            const char *key;
-            struct ann_endpoint *ep;
-        } eps[] = {{ANN_METRICS, &a.metrics},
-                   {ANN_GC, &a.gc},
-                   {ANN_PROFILE, &a.profile},
-                   {ANN_GOROUTINES, &a.goroutines},
-                   {ANN_MEMLIMIT, &a.memlimit},
-                   {ANN_THROTTLE, a.throttle == ANN_THROTTLE_ENDPOINT ? &a.throttle_ep : NULL}};
-        char where[192];
-        snprintf(where, sizeof where, "%s.ports", tpath);
-        for (size_t i = 0; i < MB_ARRAY_LEN(eps); i++) {
-            if (!eps[i].ep || !eps[i].ep->set)
-                continue;
-            if (!ann_resolve_endpoint(eps[i].ep, target, where, why, sizeof why))
-                violate(s, ann_path(prefix, eps[i].key), "%s", why);
-        }
-    }
-
-    /* 5. An update may not drop the budget. */
-    if (in->op == POLICY_UPDATE && in->old_object) {
-        const char *op = "", *optr = "";
-        const json_t *old_tmpl = find_template(in->old_object, in, &op, &optr);
-        if (json_is_object(old_tmpl) && has_budget_annotation(old_tmpl) &&
-            !json_object_get(annotations, ANN_BUDGET))
-            violate(s, ann_path(prefix, ANN_BUDGET), "may not be removed by an update");
-    }
-
-    /* The old object of an UPDATE: its violations are all it is evaluated for. */
-    if (s->collect)
+/* 5. Endpoints must be ports the target container declares: the
+ * controller calls only those (never a port a pod did not declare). */
+static void step_ports(struct eval *e)
+{
+    struct ann *a = &e->a;
+    const struct {
+        const char *key;
+        struct ann_endpoint *ep;
+    } eps[] = {{ANN_METRICS, &a->metrics},
+               {ANN_GC, &a->gc},
+               {ANN_PROFILE, &a->profile},
+               {ANN_GOROUTINES, &a->goroutines},
+               {ANN_MEMLIMIT, &a->memlimit},
+               {ANN_THROTTLE, a->throttle == ANN_THROTTLE_ENDPOINT ? &a->throttle_ep : NULL}};
+    char where[192], why[256];
+    if (!e->target)
         return;
+    snprintf(where, sizeof where, "%s.ports", e->tpath);
+    for (size_t i = 0; i < MB_ARRAY_LEN(eps); i++) {
+        if (!eps[i].ep || !eps[i].ep->set)
+            continue;
+        if (!ann_resolve_endpoint(eps[i].ep, e->target, where, why, sizeof why))
+            violate(e->s, ann_path(e->prefix, eps[i].key), "%s", why);
+    }
+}
 
-    /* 6. An update is refused only for what it makes worse. Violations the
-     * old object already had (it predates membudget, or was admitted in
-     * audit mode) become warnings: otherwise a controller could not scale
-     * an old ReplicaSet, nor remove a finalizer from a legacy pod. (They
-     * were told apart as they came: violate() and policy_eval().) */
+/* 6. An update may not drop the budget. */
+static void step_update(struct eval *e)
+{
+    const struct policy_input *in = e->in;
+    if (in->op != POLICY_UPDATE || !in->old_object)
+        return;
+    const char *op = "", *optr = "";
+    const json_t *old_tmpl = find_template(in->old_object, in, &op, &optr);
+    if (json_is_object(old_tmpl) && has_budget_annotation(old_tmpl) &&
+        !json_object_get(e->annotations, ANN_BUDGET))
+        violate(e->s, ann_path(e->prefix, ANN_BUDGET), "may not be removed by an update");
+}
+
+/* An update is refused only for what it makes worse. Violations the old
+ * object already had (it predates membudget, or was admitted in audit
+ * mode) become warnings: otherwise a controller could not scale an old
+ * ReplicaSet, nor remove a finalizer from a legacy pod. (They were told
+ * apart as they came: violate() and policy_eval().) */
+static void demote_not_new(struct vsink *s)
+{
+    struct policy_result *out = s->out;
     for (size_t i = 0; i < s->nnotnew; i++)
         push_capped(&out->warnings, &out->nw, &out->wmore, s->max, s->notnew[i]);
     out->wmore += s->notnew_more;
     MB_FREE(s->notnew);
     s->nnotnew = s->notnew_more = 0;
+}
 
-    /* 7. Advice: an explicit GOMEMLIMIT above the budget defeats its purpose. */
-    if (target && budget_known) {
-        const json_t *e = NULL;
-        int64_t gml;
-        if (env_has(target, "GOMEMLIMIT", &e) &&
-            ann_parse_gomemlimit(json_string_value(json_object_get(e, "value")) ?: "", &gml) &&
-            gml > budget)
-            warn(s,
-                 "%s.env[GOMEMLIMIT]: %s is above the budget %s; the Go "
-                 "runtime will not work to stay inside the budget",
-                 tpath, json_string_value(json_object_get(e, "value")),
-                 qty_format(budget, q2));
+/* 7. Advice: an explicit GOMEMLIMIT above the budget defeats its purpose. */
+static void step_advice(struct eval *e)
+{
+    const json_t *env = NULL;
+    int64_t gml;
+    char q[QTY_FMT_LEN];
+    if (!e->target || !e->budget_known)
+        return;
+    if (env_has(e->target, "GOMEMLIMIT", &env) &&
+        ann_parse_gomemlimit(json_string_value(json_object_get(env, "value")) ?: "", &gml) &&
+        gml > e->budget)
+        warn(e->s,
+             "%s.env[GOMEMLIMIT]: %s is above the budget %s; the Go "
+             "runtime will not work to stay inside the budget",
+             e->tpath, json_string_value(json_object_get(env, "value")), qty_format(e->budget, q));
+}
+
+/* Step 8 for a Pod on CREATE: GOMEMLIMIT (the budget, in bytes) into the
+ * target's env, and the readiness gate the throttle tier works through. */
+static void inject(struct eval *e, json_t *patch)
+{
+    if (e->conf->inject_gomemlimit && !env_has(e->target, "GOMEMLIMIT", NULL)) {
+        char path[128], bytes[32];
+        json_t *entry;
+        snprintf(bytes, sizeof bytes, "%lld", (long long)e->budget);
+        entry = json_pack("{s:s,s:s}", "name", "GOMEMLIMIT", "value", bytes);
+        if (json_is_array(json_object_get(e->target, "env"))) {
+            snprintf(path, sizeof path, "%s/env/-", e->tptr);
+            jpatch_add_op(patch, "add", path, entry);
+        } else {
+            snprintf(path, sizeof path, "%s/env", e->tptr);
+            jpatch_add_op(patch, "add", path, json_pack("[o]", entry));
+        }
     }
+    if (e->conf->inject_readiness_gate && e->a.throttle == ANN_THROTTLE_READINESS && !has_gate(e->spec)) {
+        json_t *gate = json_pack("{s:s}", "conditionType", ANN_CONDITION);
+        if (json_is_array(json_object_get(e->spec, "readinessGates")))
+            jpatch_add_op(patch, "add", "/spec/readinessGates/-", gate);
+        else
+            jpatch_add_op(patch, "add", "/spec/readinessGates", json_pack("[o]", gate));
+    }
+}
 
-    /* 8. Mutations: the pin (workloads and pods), then for a Pod on CREATE
-     * the default budget, GOMEMLIMIT and the readiness gate. Each is added
-     * only when missing, so a reinvocation (reinvocationPolicy: IfNeeded,
-     * after another webhook changed the pod) patches only what that webhook
-     * took away or moved. */
+/* 8. Mutations: the pin (workloads and pods), then for a Pod on CREATE
+ * the default budget, GOMEMLIMIT and the readiness gate. Each is added
+ * only when missing, so a reinvocation (reinvocationPolicy: IfNeeded,
+ * after another webhook changed the pod) patches only what that webhook
+ * took away or moved. */
+static void step_mutation(struct eval *e)
+{
     json_t *patch = json_array(), *adds = json_object();
-    if (budget_known && should_pin(in, tmpl, annotations, &tg))
-        json_object_set_new(adds, ANN_CONTAINER, json_string(tg.name));
-    if (in->kind == POLICY_KIND_POD && in->op == POLICY_CREATE && budget_known && target) {
-        if (budget_defaulted)
-            json_object_set_new(adds, ANN_BUDGET, json_string(qty_format(budget, q)));
-        if (conf->inject_gomemlimit && !env_has(target, "GOMEMLIMIT", NULL)) {
-            char path[128], bytes[32];
-            json_t *entry;
-            snprintf(bytes, sizeof bytes, "%lld", (long long)budget);
-            entry = json_pack("{s:s,s:s}", "name", "GOMEMLIMIT", "value", bytes);
-            if (json_is_array(json_object_get(target, "env"))) {
-                snprintf(path, sizeof path, "%s/env/-", tptr);
-                jpatch_add_op(patch, "add", path, entry);
-            } else {
-                snprintf(path, sizeof path, "%s/env", tptr);
-                jpatch_add_op(patch, "add", path, json_pack("[o]", entry));
-            }
-        }
-        if (conf->inject_readiness_gate && a.throttle == ANN_THROTTLE_READINESS && !has_gate(spec)) {
-            json_t *gate = json_pack("{s:s}", "conditionType", ANN_CONDITION);
-            if (json_is_array(json_object_get(spec, "readinessGates")))
-                jpatch_add_op(patch, "add", "/spec/readinessGates/-", gate);
-            else
-                jpatch_add_op(patch, "add", "/spec/readinessGates", json_pack("[o]", gate));
-        }
+    char q[QTY_FMT_LEN];
+    if (e->budget_known && should_pin(e->in, e->tmpl, e->annotations, &e->tg))
+        json_object_set_new(adds, ANN_CONTAINER, json_string(e->tg.name));
+    if (e->in->kind == POLICY_KIND_POD && e->in->op == POLICY_CREATE && e->budget_known && e->target) {
+        if (e->budget_defaulted)
+            json_object_set_new(adds, ANN_BUDGET, json_string(qty_format(e->budget, q)));
+        inject(e, patch);
     }
-    add_annotations(patch, pointer, meta, annotations, adds);
+    add_annotations(patch, e->pointer, e->meta, e->annotations, adds);
     if (json_array_size(patch) > 0)
-        out->patch = patch;
+        e->s->out->patch = patch;
     else
         json_decref(patch);
+}
+
+static void eval(const struct policy_conf *conf, const struct policy_input *in, struct vsink *s)
+{
+    struct eval e = {.conf = conf, .in = in, .s = s, .prefix = "", .pointer = ""};
+
+    e.tmpl = find_template(in->object, in, &e.prefix, &e.pointer);
+    if (!json_is_object(e.tmpl))
+        return; /* not ours, or no template: the API server's own validation speaks */
+    e.meta = json_object_get(e.tmpl, "metadata");
+    e.annotations = json_object_get(e.meta, "annotations");
+    e.spec = json_object_get(e.tmpl, "spec");
+
+    step_annotations(&e);
+    step_target(&e);
+    step_limit(&e);
+    step_budget(&e);
+    step_ports(&e);
+    step_update(&e);
+    if (s->collect)
+        return; /* the old object of an UPDATE: its violations are all it is evaluated for */
+    demote_not_new(s);
+    step_advice(&e);
+    step_mutation(&e);
 }
 
 void policy_eval(const struct policy_conf *conf, const struct policy_input *in,
