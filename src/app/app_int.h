@@ -9,6 +9,7 @@
 #include "membudget/clock.h"
 #include "membudget/config.h"
 #include "membudget/err.h"
+#include "membudget/webhook.h"
 
 /* A flag: --name VALUE (or --name=VALUE); bool flags take no value but
  * accept --name=true|false. The table is also the --help text. */
@@ -28,6 +29,10 @@ struct flag {
 int flags_parse(const char *cmd, const char *usage, const struct flag *flags, int argc, char **argv,
                 char **pos, size_t *npos);
 void flags_help(const char *cmd, const char *usage, const struct flag *flags);
+/* Append rows (up to their NULL row, or n of them) to the table out of
+ * `max` rows (*used so far), keeping it NULL-terminated; a table too small
+ * is a programming error (abort). */
+void flags_cat(struct flag *out, size_t max, size_t *used, const struct flag *rows, size_t n);
 
 /* Read a config file (or defaults when path is empty). Prints the error and
  * returns false on failure. */
@@ -107,6 +112,24 @@ void app_drain_done(void *arg); /* main loop: stop it */
 /* Webhook workers to start by default: the CPUs this process may use (its
  * affinity mask, lowered to the cgroup's CPU quota when one is set), >= 1. */
 unsigned app_default_workers(void);
+
+/* The webhook's flags, shared by `webhook` and `run` (webhook_wiring.c):
+ * app_webhook_flags() writes their rows (pointing into o) for a flag
+ * table; after parsing, app_webhook_check() checks them (printing the
+ * error) and fills o->wc; app_webhook_start() creates the webhook on the
+ * main loop with the config, membudget's namespace and the LimitRange
+ * watch (NULL: unknown). */
+#define APP_WEBHOOK_NFLAGS 10
+struct app_webhook_opts {
+    const char *cert, *key, *reload, *bind, *idle, *reqto, *maxconns, *maxbuf, *maxparse, *workers;
+    struct webhook_conf wc;
+};
+struct lrwatch;
+void app_webhook_flags(struct app_webhook_opts *o, struct flag rows[APP_WEBHOOK_NFLAGS]);
+bool app_webhook_check(const char *cmd, struct app_webhook_opts *o);
+mb_err app_webhook_start(struct app_webhook_opts *o, struct loop *lp, const struct cfg *cfg,
+                         const char *own_ns, struct lrwatch *lrw, struct mx *mx, struct ops *ops,
+                         struct webhook **out, struct mb_diag *diag);
 
 int cmd_webhook(int argc, char **argv);
 int cmd_controller(int argc, char **argv);

@@ -21,6 +21,18 @@ void flags_help(const char *cmd, const char *usage, const struct flag *flags)
     printf("  %-34s %s\n", "-h, --help", "show this help");
 }
 
+void flags_cat(struct flag *out, size_t max, size_t *used, const struct flag *rows, size_t n)
+{
+    for (size_t i = 0; i < n && rows[i].name; i++) {
+        if (*used + 1 >= max) {
+            fprintf(stderr, "membudget: a flag table of %zu rows is too small\n", max);
+            abort(); /* a programming error, found by any --help */
+        }
+        out[(*used)++] = rows[i];
+    }
+    out[*used] = (struct flag){0};
+}
+
 int flags_parse(const char *cmd, const char *usage, const struct flag *flags, int argc, char **argv,
                 char **pos, size_t *npos)
 {

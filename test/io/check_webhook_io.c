@@ -1256,6 +1256,84 @@ START_TEST(test_io_memory_returns_after_flood)
 }
 END_TEST
 
+/* `run` and `webhook` serve the same webhook: the same flags (name,
+ * default and help, line for line in --help), the same checks on their
+ * values; `controller` serves none and has none of them. */
+static char *cli(const char *args, int *code)
+{
+    char cmd[512];
+    struct mb_buf b;
+    char chunk[4096];
+    size_t n;
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("MB_BIN"), args);
+    FILE *f = popen(cmd, "r");
+    ck_assert_msg(f != NULL, "popen %s", cmd);
+    mb_buf_init(&b, 1 << 20);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ck_assert(mb_buf_add(&b, chunk, n) == 0);
+    int st = pclose(f);
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return mb_buf_take(&b);
+}
+
+/* The --help lines of the webhook's flags (--tls-*, --webhook-*), in order. */
+static char *webhook_lines(const char *help)
+{
+    struct mb_buf b;
+    mb_buf_init(&b, 1 << 20);
+    for (const char *l = help; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l + 1) : strlen(l);
+        if (!strncmp(l, "  --tls-", 8) || !strncmp(l, "  --webhook-", 12))
+            ck_assert(mb_buf_add(&b, l, n) == 0);
+        l += n;
+    }
+    return mb_buf_take(&b);
+}
+
+START_TEST(test_io_webhook_flags_same)
+{
+    int code;
+    char *run = cli("run --help", &code), *wh = cli("webhook --help", &code),
+         *ctl = cli("controller --help", &code);
+    char *rl = webhook_lines(run), *wl = webhook_lines(wh), *cl = webhook_lines(ctl);
+    ck_assert_msg(strstr(wl, "--tls-reload-interval") && strstr(wl, "--webhook-max-parse-bytes"),
+                  "webhook --help:\n%s", wh);
+    ck_assert_msg(!strcmp(rl, wl), "run's webhook flags:\n%s\nwebhook's:\n%s", rl, wl);
+    ck_assert_msg(!*cl, "controller has webhook flags:\n%s", cl);
+    static const char *const BAD[][2] = {
+        {"--tls-reload-interval 50ms", "--tls-reload-interval and --webhook-request-timeout must be at least 100ms"},
+        {"--webhook-idle-timeout 500ms", "--webhook-idle-timeout at least 1s"},
+        {"--webhook-max-parse-bytes 1x", "--webhook-max-parse-bytes"},
+        {"--webhook-workers 5000", "--webhook-workers"},
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(BAD); i++) {
+        for (int c = 0; c < 2; c++) {
+            const char *cmd = c ? "webhook" : "run";
+            char args[256], want[200];
+            snprintf(args, sizeof args, "%s --tls-cert-file a.pem --tls-private-key-file a.key %s", cmd,
+                     BAD[i][0]);
+            /* (the value helpers, app_*_flag, say "membudget: --flag") */
+            snprintf(want, sizeof want, i < 2 ? "membudget %s: " : "membudget%.0s: ", cmd);
+            char *out = cli(args, &code);
+            ck_assert_msg(code == 2 && strstr(out, want) && strstr(out, BAD[i][1]),
+                          "%s: exit %d, %s", args, code, out);
+            mb_free(out);
+        }
+    }
+    char *out = cli("run --tls-private-key-file a.key", &code);
+    ck_assert_msg(code == 2 && strstr(out, "--tls-cert-file and --tls-private-key-file are required"),
+                  "%d %s", code, out);
+    mb_free(out);
+    mb_free(run);
+    mb_free(wh);
+    mb_free(ctl);
+    mb_free(rl);
+    mb_free(wl);
+    mb_free(cl);
+}
+END_TEST
+
 Suite *webhook_io_suite(void)
 {
     Suite *s = suite_create("webhook_io");
@@ -1284,5 +1362,9 @@ Suite *webhook_io_suite(void)
     tcase_add_test(tc, test_io_pool_fair_to_small_reviews);
     tcase_add_test(tc, test_io_memory_returns_after_flood);
     suite_add_tcase(s, tc);
+    TCase *cli_tc = tcase_create("cli"); /* (no server) */
+    tcase_set_timeout(cli_tc, 60);
+    tcase_add_test(cli_tc, test_io_webhook_flags_same);
+    suite_add_tcase(s, cli_tc);
     return s;
 }
