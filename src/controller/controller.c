@@ -72,7 +72,7 @@ static const struct pl_spec *spec_of(struct controller *c, const struct pc_pod *
 {
     struct shape_spec *ss = (struct shape_spec *)(void *)((struct pc_shape *)p->sh)->user;
     if (!ss->done) {
-        pl_spec_of(p, &c->pcf, &ss->spec);
+        pl_spec_of(p, &c->rm.pcf, &ss->spec);
         ss->done = true;
     }
     return &ss->spec;

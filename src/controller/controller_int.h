@@ -55,6 +55,37 @@ struct podrun {
 };
 #define RUN(s) ((struct podrun *)(void *)(s)->pl)
 
+/* The executor's state (remedy.c, capture.c, eviction.c, resize.c):
+ * remedy_init() makes it, remedy_cleanup() frees it. */
+struct remedy {
+    struct pl_conf pcf;
+    struct sampler *sampler;
+    struct evlimit evl;
+    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed, *m_in_tier,
+        *m_owner_slots, *m_gc_share, *m_thrashing;
+};
+
+/* The recommendations, the OOM ledger's counts and the checkpoints
+ * (insight.c): insight_init() makes it, insight_cleanup() frees it. */
+struct insight {
+    struct rc_table *rc;
+    struct rc_conf rcf;
+    uint32_t rc_expired_at;
+    struct ckpt_call *ck;            /* checkpoint writes and deletes in flight (CKPT_INFLIGHT) */
+    uint64_t ck_list;                /* the list of checkpoints (a new leader's), in flight */
+    bool rc_restoring;               /* leading, checkpoints not yet all read (samples count,
+                                        rc_restore merges; no checkpoint is written meanwhile) */
+    bool rc_clearing;                /* insight_reset: owners go, their checkpoints stay */
+    unsigned ck_tries;               /* lists of checkpoints that failed */
+    uint32_t ck_retry_at;
+    uint32_t ck_session;             /* this leadership's reading of the checkpoints (rc_restore) */
+    unsigned ck_pages;               /* pages read in this try */
+    char ck_continue[512];           /* the list's next page */
+    struct mx_family *m_ckpt;
+    struct mx_family *m_ooms, *m_oom_unprevented, *m_rec_budget, *m_rec_limit, *m_owner_budget,
+        *m_owner_limit, *m_rec_bytes, *m_prof_bytes, *m_prof_deleted;
+};
+
 struct controller {
     struct loop *lp;
     const struct mb_clock *clk;
@@ -82,32 +113,12 @@ struct controller {
     atomic_bool synced_pub;         /* controller_synced(), for the ops thread's /readyz */
     uint64_t rnd;
     struct mx_family *m_tracked, *m_cache_bytes, *m_leader, *m_addr_refused;
-    /* remedy.c */
+    /* wiring: the config, and what remedy.c and insight.c both call */
     const struct cfg *cfg;
-    struct pl_conf pcf;
     struct podcall *calls;          /* pod endpoints: scrapes, GC, throttle, profiles */
-    struct sampler *sampler;
     struct recorder *rec;
-    struct evlimit evl;
-    struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed, *m_in_tier,
-        *m_owner_slots, *m_gc_share, *m_thrashing;
-    /* insight.c */
-    struct rc_table *rc;
-    struct rc_conf rcf;
-    uint32_t rc_expired_at;
-    struct ckpt_call *ck;            /* checkpoint writes and deletes in flight (CKPT_INFLIGHT) */
-    uint64_t ck_list;                /* the list of checkpoints (a new leader's), in flight */
-    bool rc_restoring;               /* leading, checkpoints not yet all read (samples count,
-                                        rc_restore merges; no checkpoint is written meanwhile) */
-    bool rc_clearing;                /* insight_reset: owners go, their checkpoints stay */
-    unsigned ck_tries;               /* lists of checkpoints that failed */
-    uint32_t ck_retry_at;
-    uint32_t ck_session;             /* this leadership's reading of the checkpoints (rc_restore) */
-    unsigned ck_pages;               /* pages read in this try */
-    char ck_continue[512];           /* the list's next page */
-    struct mx_family *m_ckpt;
-    struct mx_family *m_ooms, *m_oom_unprevented, *m_rec_budget, *m_rec_limit, *m_owner_budget,
-        *m_owner_limit, *m_rec_bytes, *m_prof_bytes, *m_prof_deleted;
+    struct remedy rm;               /* remedy.c and its executor files */
+    struct insight ins;             /* insight.c */
 };
 
 

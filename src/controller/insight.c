@@ -51,8 +51,8 @@ void insight_oom(struct controller *c, const struct pc_pod *p, const char *reaso
     pc_workload(p, &kind, name, sizeof name);
     snprintf(owner, sizeof owner, "%s/%s", kind, name);
     const char *lo[] = {p->sh->ns, owner}, *lr[] = {reason};
-    mx_add(c->m_ooms, lo, 1);
-    mx_add(c->m_oom_unprevented, lr, 1);
+    mx_add(c->ins.m_ooms, lo, 1);
+    mx_add(c->ins.m_oom_unprevented, lr, 1);
     log_warn("OOM kill not prevented", "{s:s,s:s,s:s,s:s,s:i}", "namespace", p->sh->ns, "pod",
              p->name, "owner", owner, "reason", reason, "restarts", (int)p->restarts);
 }
@@ -66,12 +66,12 @@ static void publish(struct controller *c, const struct rc_owner *o)
     owner_label(o, owner, sizeof owner);
     const char *lv[] = {o->ns, owner};
     if (o->cur.budget > 0)
-        mx_set(c->m_owner_budget, lv, (double)o->cur.budget);
+        mx_set(c->ins.m_owner_budget, lv, (double)o->cur.budget);
     if (o->cur.limit > 0)
-        mx_set(c->m_owner_limit, lv, (double)o->cur.limit);
-    if (rc_recommend(o, &c->rcf, secs(c), &r) == RC_OK) {
-        mx_set(c->m_rec_budget, lv, (double)r.budget);
-        mx_set(c->m_rec_limit, lv, (double)r.limit);
+        mx_set(c->ins.m_owner_limit, lv, (double)o->cur.limit);
+    if (rc_recommend(o, &c->ins.rcf, secs(c), &r) == RC_OK) {
+        mx_set(c->ins.m_rec_budget, lv, (double)r.budget);
+        mx_set(c->ins.m_rec_limit, lv, (double)r.limit);
     }
 }
 
@@ -86,7 +86,7 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
     const char *kind;
     char name[256];
     pc_workload(p, &kind, name, sizeof name);
-    struct rc_owner *o = rc_owner(c->rc, p->sh->ns, kind, name);
+    struct rc_owner *o = rc_owner(c->ins.rc, p->sh->ns, kind, name);
     struct rc_current cur = {SPEC(s)->budget, p->sh->limit, SPEC(s)->tiers.evict,
                              r->figure == ANN_USAGE_HEAP};
     /* The current values follow the pods at once (a new budget shows beside
@@ -96,9 +96,9 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
     o->cur = cur;
     o->last_s = secs(c); /* seen: not expired while its pods are sampled */
     if (closed)
-        rc_peak(o, &c->rcf, peak, rss_peak, secs(c));
+        rc_peak(o, &c->ins.rcf, peak, rss_peak, secs(c));
     if (after_gc) /* the figure after a forced GC: the floor the live heap keeps */
-        rc_floor(o, &c->rcf, r->usage, secs(c));
+        rc_floor(o, &c->ins.rcf, r->usage, secs(c));
     if (closed || after_gc || changed)
         publish(c, o);
 }
@@ -109,12 +109,12 @@ static void forget(void *arg, const struct rc_owner *o)
     char owner[300];
     owner_label(o, owner, sizeof owner);
     const char *lv[] = {o->ns, owner};
-    if (!c->rc_clearing)
+    if (!c->ins.rc_clearing)
         ckpt_delete(c, o); /* gone for good: so is its checkpoint */
-    mx_delete(c->m_rec_budget, lv);
-    mx_delete(c->m_rec_limit, lv);
-    mx_delete(c->m_owner_budget, lv);
-    mx_delete(c->m_owner_limit, lv);
+    mx_delete(c->ins.m_rec_budget, lv);
+    mx_delete(c->ins.m_rec_limit, lv);
+    mx_delete(c->ins.m_owner_budget, lv);
+    mx_delete(c->ins.m_owner_limit, lv);
 }
 
 /* --- checkpoints ------------------------------------------------------------------ */
@@ -147,8 +147,8 @@ static void ckpt_name(const struct rc_owner *o, char *out, size_t len)
 static struct ckpt_call *ckpt_slot(struct controller *c, const struct rc_owner *o, bool del)
 {
     for (size_t i = 0; i < CKPT_INFLIGHT; i++)
-        if (!c->ck[i].id) {
-            struct ckpt_call *k = &c->ck[i];
+        if (!c->ins.ck[i].id) {
+            struct ckpt_call *k = &c->ins.ck[i];
             k->c = c;
             k->del = del;
             k->changes = o->changes;
@@ -167,7 +167,7 @@ static void on_ckpt(void *arg, const struct kapi_resp *r)
     bool ok = r->err == MB_OK && ((r->status >= 200 && r->status < 300) || (k->del && r->status == 404));
     const char *v[] = {k->del ? "delete" : "write", ok ? "ok" : "error"};
     k->id = 0;
-    mx_add(c->m_ckpt, v, 1);
+    mx_add(c->ins.m_ckpt, v, 1);
     if (!ok) {
         struct kobj_status st;
         kobj_status_from_body(r->status, r->body, r->len, &st);
@@ -176,7 +176,7 @@ static void on_ckpt(void *arg, const struct kapi_resp *r)
                  (int)r->status, "error", r->err ? r->errmsg : st.message);
         return; /* a write is tried again after the interval */
     }
-    struct rc_owner *o = k->del ? NULL : rc_find(c->rc, k->ns, k->kind, k->name);
+    struct rc_owner *o = k->del ? NULL : rc_find(c->ins.rc, k->ns, k->kind, k->name);
     if (o)
         o->saved = k->changes;
 }
@@ -228,9 +228,9 @@ static void ckpt_tick(struct controller *c, uint32_t now)
     unsigned n = 0;
     size_t pos = 0;
     struct rc_owner *o;
-    if (!ckpt_on(c) || c->rc_restoring)
+    if (!ckpt_on(c) || c->ins.rc_restoring)
         return;
-    while (n < CKPT_PER_TICK && (o = rc_next(c->rc, &pos)))
+    while (n < CKPT_PER_TICK && (o = rc_next(c->ins.rc, &pos)))
         if (o->changes != o->saved && now - o->saved_s >= every && o->h.peaks) {
             ckpt_write(c, o);
             n++;
@@ -241,11 +241,11 @@ static void ckpt_list(struct controller *c);
 
 static void restored(struct controller *c, const char *how)
 {
-    c->rc_restoring = false;
-    c->ck_continue[0] = '\0';
-    c->rc_expired_at = 0; /* the next tick forgets (and deletes) what was read back stale */
+    c->ins.rc_restoring = false;
+    c->ins.ck_continue[0] = '\0';
+    c->ins.rc_expired_at = 0; /* the next tick forgets (and deletes) what was read back stale */
     log_info("recommendations: checkpoints read", "{s:s,s:I}", "result", how, "owners",
-             (json_int_t)rc_count(c->rc));
+             (json_int_t)rc_count(c->ins.rc));
 }
 
 /* A list that failed (an error, an unreadable answer, a page that repeats,
@@ -255,22 +255,22 @@ static void restored(struct controller *c, const char *how)
  * and samples count all along. */
 static void list_failed(struct controller *c, int status, const char *why)
 {
-    c->ck_tries++;
-    c->ck_continue[0] = '\0';
-    c->ck_pages = 0;
+    c->ins.ck_tries++;
+    c->ins.ck_continue[0] = '\0';
+    c->ins.ck_pages = 0;
     log_warn("recommendation checkpoints not read", "{s:i,s:s,s:i,s:i}", "status", status, "error", why,
-             "try", (int)c->ck_tries, "retry_s",
-             c->ck_tries >= CKPT_LIST_TRIES ? 0 : CKPT_RETRY_S << (c->ck_tries - 1));
-    if (c->ck_tries >= CKPT_LIST_TRIES)
+             "try", (int)c->ins.ck_tries, "retry_s",
+             c->ins.ck_tries >= CKPT_LIST_TRIES ? 0 : CKPT_RETRY_S << (c->ins.ck_tries - 1));
+    if (c->ins.ck_tries >= CKPT_LIST_TRIES)
         restored(c, "unreadable: starting afresh");
     else
-        c->ck_retry_at = secs(c) + (CKPT_RETRY_S << (c->ck_tries - 1));
+        c->ins.ck_retry_at = secs(c) + (CKPT_RETRY_S << (c->ins.ck_tries - 1));
 }
 
 static void on_ckpt_list(void *arg, const struct kapi_resp *r)
 {
     struct controller *c = arg;
-    c->ck_list = 0;
+    c->ins.ck_list = 0;
     json_t *j = r->err == MB_OK && r->status == 200 ? json_loadb(r->body, r->len, 0, NULL) : NULL;
     if (!j) {
         struct kobj_status st;
@@ -279,11 +279,11 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
         return;
     }
     const char *cont = kobj_continue(j);
-    if (cont && *cont && (!strcmp(cont, c->ck_continue) || c->ck_pages + 1 >= CKPT_MAX_PAGES)) {
+    if (cont && *cont && (!strcmp(cont, c->ins.ck_continue) || c->ins.ck_pages + 1 >= CKPT_MAX_PAGES)) {
         /* The API server (or a proxy) sends the same page forever: an error,
          * not a reason to ask again at once (23 GETs a second before). */
         char why[96];
-        if (!strcmp(cont, c->ck_continue))
+        if (!strcmp(cont, c->ins.ck_continue))
             snprintf(why, sizeof why, "the list's continue token repeats: the list would never end");
         else
             snprintf(why, sizeof why, "the list goes on past %d pages: it would never end", CKPT_MAX_PAGES);
@@ -291,7 +291,7 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
         json_decref(j);
         return;
     }
-    c->ck_pages++;
+    c->ins.ck_pages++;
     uint32_t now = secs(c);
     int64_t wall = (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000);
     size_t i;
@@ -302,15 +302,15 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
         const char *text = json_string_value(json_object_get(json_object_get(item, "data"), "checkpoint.json"));
         json_t *cp = text ? json_loads(text, 0, NULL) : NULL;
         char err[200] = "no data checkpoint.json, or not JSON";
-        struct rc_owner *o = cp ? rc_restore(c->rc, &c->rcf, cp, c->ck_session, now, wall, err, sizeof err) : NULL;
+        struct rc_owner *o = cp ? rc_restore(c->ins.rc, &c->ins.rcf, cp, c->ins.ck_session, now, wall, err, sizeof err) : NULL;
         json_decref(cp);
         if (!o)
             log_limited(LOG_WARN, "recommendation checkpoint skipped", "{s:s,s:s}", "configmap", name ? name : "?",
                      "why", err);
     }
-    snprintf(c->ck_continue, sizeof c->ck_continue, "%s", cont ? cont : "");
+    snprintf(c->ins.ck_continue, sizeof c->ins.ck_continue, "%s", cont ? cont : "");
     json_decref(j);
-    if (*c->ck_continue)
+    if (*c->ins.ck_continue)
         ckpt_list(c); /* the next page */
     else
         restored(c, "ok");
@@ -321,23 +321,23 @@ static void ckpt_list(struct controller *c)
     char path[800];
     snprintf(path, sizeof path,
              "/api/v1/namespaces/%s/configmaps?labelSelector=" CKPT_LABEL "%%3Dtrue&limit=500%s%s", c->own_ns,
-             *c->ck_continue ? "&continue=" : "", c->ck_continue);
+             *c->ins.ck_continue ? "&continue=" : "", c->ins.ck_continue);
     struct kapi_req req = {.method = "GET", .path = path};
-    c->ck_list = kapi_submit(c->api, &req, on_ckpt_list, c);
+    c->ins.ck_list = kapi_submit(c->api, &req, on_ckpt_list, c);
 }
 
 void insight_lead(struct controller *c)
 {
-    c->ck_tries = 0;
-    c->ck_pages = 0;
-    c->ck_continue[0] = '\0';
-    if (++c->ck_session == 0) /* (0 is "never read") */
-        c->ck_session = 1;
+    c->ins.ck_tries = 0;
+    c->ins.ck_pages = 0;
+    c->ins.ck_continue[0] = '\0';
+    if (++c->ins.ck_session == 0) /* (0 is "never read") */
+        c->ins.ck_session = 1;
     if (!ckpt_on(c)) {
-        c->rc_restoring = false;
+        c->ins.rc_restoring = false;
         return;
     }
-    c->rc_restoring = true;
+    c->ins.rc_restoring = true;
     ckpt_list(c);
 }
 
@@ -346,37 +346,37 @@ void insight_lead(struct controller *c)
 void insight_collect(struct controller *c)
 {
     uint32_t now = secs(c);
-    if (c->rc_restoring && !c->ck_list && c->ck_retry_at && now >= c->ck_retry_at) {
-        c->ck_retry_at = 0;
+    if (c->ins.rc_restoring && !c->ins.ck_list && c->ins.ck_retry_at && now >= c->ins.ck_retry_at) {
+        c->ins.ck_retry_at = 0;
         ckpt_list(c);
     }
     ckpt_tick(c, now);
-    if (now - c->rc_expired_at < EXPIRE_EVERY_S)
+    if (now - c->ins.rc_expired_at < EXPIRE_EVERY_S)
         return;
-    c->rc_expired_at = now;
-    uint64_t age = 2ULL * c->rcf.half_life_s;
-    size_t n = rc_expire(c->rc, now, age > UINT32_MAX ? UINT32_MAX : (uint32_t)age, forget, c);
+    c->ins.rc_expired_at = now;
+    uint64_t age = 2ULL * c->ins.rcf.half_life_s;
+    size_t n = rc_expire(c->ins.rc, now, age > UINT32_MAX ? UINT32_MAX : (uint32_t)age, forget, c);
     if (n)
         log_info("recommendations expired", "{s:I}", "owners", (json_int_t)n);
-    mx_set(c->m_rec_bytes, NULL, (double)rc_bytes(c->rc));
+    mx_set(c->ins.m_rec_bytes, NULL, (double)rc_bytes(c->ins.rc));
 }
 
 /* Leadership lost: the next leader reads the checkpoints back. */
 void insight_reset(struct controller *c)
 {
     for (size_t i = 0; i < CKPT_INFLIGHT; i++)
-        if (c->ck[i].id) {
-            kapi_cancel(c->api, c->ck[i].id);
-            c->ck[i].id = 0;
+        if (c->ins.ck[i].id) {
+            kapi_cancel(c->api, c->ins.ck[i].id);
+            c->ins.ck[i].id = 0;
         }
-    if (c->ck_list)
-        kapi_cancel(c->api, c->ck_list);
-    c->ck_list = 0;
-    c->rc_restoring = false;
-    c->ck_retry_at = 0;
-    c->rc_clearing = true;
-    rc_expire(c->rc, UINT32_MAX, 0, forget, c);
-    c->rc_clearing = false;
+    if (c->ins.ck_list)
+        kapi_cancel(c->api, c->ins.ck_list);
+    c->ins.ck_list = 0;
+    c->ins.rc_restoring = false;
+    c->ins.ck_retry_at = 0;
+    c->ins.rc_clearing = true;
+    rc_expire(c->ins.rc, UINT32_MAX, 0, forget, c);
+    c->ins.rc_clearing = false;
 }
 
 static int render_owners(void *arg, struct mb_buf *out, const char **content_type)
@@ -387,9 +387,9 @@ static int render_owners(void *arg, struct mb_buf *out, const char **content_typ
     size_t pos = 0;
     struct rc_owner *o;
     uint32_t now = secs(c);
-    while ((o = rc_next(c->rc, &pos))) {
+    while ((o = rc_next(c->ins.rc, &pos))) {
         struct rc_rec r;
-        enum rc_status st = rc_recommend(o, &c->rcf, now, &r);
+        enum rc_status st = rc_recommend(o, &c->ins.rcf, now, &r);
         json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:b,s:i,s:I}", "namespace", o->ns, "kind",
                               o->kind, "name", o->name, "budgetBytes", (json_int_t)o->cur.budget,
                               "limitBytes", (json_int_t)o->cur.limit, "evictPercent",
@@ -410,11 +410,11 @@ static int render_owners(void *arg, struct mb_buf *out, const char **content_typ
         }
         json_array_append_new(arr, j);
     }
-    uint64_t need = (uint64_t)RC_MIN_WINDOWS * c->rcf.window_s;
+    uint64_t need = (uint64_t)RC_MIN_WINDOWS * c->ins.rcf.window_s;
     json_t *root = json_pack("{s:b,s:i,s:I,s:I,s:i,s:I,s:I,s:o}", "leader", c->leader,
                              "marginPercent", (int)c->cfg->recommend.margin_pct,
-                             "halfLifeSeconds", (json_int_t)c->rcf.half_life_s,
-                             "peakWindowSeconds", (json_int_t)c->rcf.window_s, "minPeaks",
+                             "halfLifeSeconds", (json_int_t)c->ins.rcf.half_life_s,
+                             "peakWindowSeconds", (json_int_t)c->ins.rcf.window_s, "minPeaks",
                              RC_MIN_PEAKS, "minHistorySeconds", (json_int_t)need,
                              "minBudgetBytes", (json_int_t)RC_MIN_BUDGET, "owners", arr);
     return debug_reply_json(root, out, content_type);
@@ -428,12 +428,12 @@ void profiles_enforce(struct controller *c)
     size_t gone = ps_enforce(c->cfg->eviction.profile_dir,
                              (uint64_t)c->cfg->eviction.profile_dir_max_bytes, &kept);
     if (gone) {
-        mx_add(c->m_prof_deleted, NULL, (double)gone);
+        mx_add(c->ins.m_prof_deleted, NULL, (double)gone);
         log_info("old profiles deleted (eviction.profileDirMaxBytes)", "{s:I,s:I,s:I}", "deleted",
                  (json_int_t)gone, "kept_bytes", (json_int_t)kept, "max_bytes",
                  (json_int_t)c->cfg->eviction.profile_dir_max_bytes);
     }
-    mx_set(c->m_prof_bytes, NULL, (double)kept);
+    mx_set(c->ins.m_prof_bytes, NULL, (double)kept);
 }
 
 static int render_profiles(void *arg, struct mb_buf *out, const char **content_type)
@@ -466,17 +466,17 @@ int debug_reply_json(json_t *root, struct mb_buf *out, const char **content_type
 void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
 {
     static const char *const LO[] = {"namespace", "owner"}, *const LR[] = {"reason"};
-    c->rc = rc_new();
-    c->ck = mb_xcalloc(CKPT_INFLIGHT, sizeof *c->ck);
-    c->rcf.margin_pct = c->cfg->recommend.margin_pct;
+    c->ins.rc = rc_new();
+    c->ins.ck = mb_xcalloc(CKPT_INFLIGHT, sizeof *c->ins.ck);
+    c->ins.rcf.margin_pct = c->cfg->recommend.margin_pct;
     uint64_t hl = c->cfg->recommend.half_life_ms / 1000;
-    c->rcf.half_life_s = hl > UINT32_MAX ? UINT32_MAX : hl ? (uint32_t)hl : 1;
+    c->ins.rcf.half_life_s = hl > UINT32_MAX ? UINT32_MAX : hl ? (uint32_t)hl : 1;
     uint64_t win = c->cfg->recommend.peak_window_ms / 1000; /* config: 1s..24h */
-    c->rcf.window_s = win > UINT32_MAX ? UINT32_MAX : win ? (uint32_t)win : 1;
-    c->m_ooms = mx_counter(c->mx, "membudget_oom_kills_total",
+    c->ins.rcf.window_s = win > UINT32_MAX ? UINT32_MAX : win ? (uint32_t)win : 1;
+    c->ins.m_ooms = mx_counter(c->mx, "membudget_oom_kills_total",
                            "OOM kills of governed containers, by namespace and owner (the "
                            "ledger).", 2, LO);
-    c->m_oom_unprevented =
+    c->ins.m_oom_unprevented =
         mx_counter(c->mx, "membudget_oom_kills_unprevented_total",
                    "OOM kills membudget did not prevent, by why: no-fresh-sample, "
                    "below-evict-tier, faster-than-sampling, eviction-blocked, eviction-rate-limited, "
@@ -484,28 +484,28 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
                    1, LR);
     for (int r = 0; r < PL_OOM_NREASONS; r++) {
         const char *v[] = {pl_oom_reason_name((enum pl_oom_reason)r)};
-        mx_add(c->m_oom_unprevented, v, 0); /* every reason from the start: rate() sees the first */
+        mx_add(c->ins.m_oom_unprevented, v, 0); /* every reason from the start: rate() sees the first */
     }
-    c->m_rec_budget = mx_gauge(c->mx, "membudget_owner_recommended_budget_bytes",
+    c->ins.m_rec_budget = mx_gauge(c->mx, "membudget_owner_recommended_budget_bytes",
                                "Recommended budget per owner: p95 of its decaying usage peaks "
                                "plus the margin (advice only).", 2, LO);
-    c->m_rec_limit = mx_gauge(c->mx, "membudget_owner_recommended_limit_bytes",
+    c->ins.m_rec_limit = mx_gauge(c->mx, "membudget_owner_recommended_limit_bytes",
                               "Recommended memory limit per owner: the recommended budget over "
                               "the evict threshold (advice only).", 2, LO);
-    c->m_owner_budget = mx_gauge(c->mx, "membudget_owner_budget_bytes",
+    c->ins.m_owner_budget = mx_gauge(c->mx, "membudget_owner_budget_bytes",
                                  "The budget an owner's pods declare now.", 2, LO);
-    c->m_owner_limit = mx_gauge(c->mx, "membudget_owner_limit_bytes",
+    c->ins.m_owner_limit = mx_gauge(c->mx, "membudget_owner_limit_bytes",
                                 "The memory limit of an owner's target container now.", 2, LO);
-    c->m_rec_bytes = mx_gauge(c->mx, "membudget_recommender_bytes",
+    c->ins.m_rec_bytes = mx_gauge(c->mx, "membudget_recommender_bytes",
                               "Memory held by the recommendations (all owners).", 0, NULL);
     static const char *const LC[] = {"op", "result"};
-    c->m_ckpt = mx_counter(c->mx, "membudget_recommendation_checkpoints_total",
+    c->ins.m_ckpt = mx_counter(c->mx, "membudget_recommendation_checkpoints_total",
                            "Recommendation checkpoints (ConfigMaps in membudget's namespace) written and "
                            "deleted, by op (write, delete) and result (ok, error).",
                            2, LC);
-    c->m_prof_bytes = mx_gauge(c->mx, "membudget_profile_dir_bytes",
+    c->ins.m_prof_bytes = mx_gauge(c->mx, "membudget_profile_dir_bytes",
                                "Bytes of captures in eviction.profileDir.", 0, NULL);
-    c->m_prof_deleted = mx_counter(c->mx, "membudget_profiles_deleted_total",
+    c->ins.m_prof_deleted = mx_counter(c->mx, "membudget_profiles_deleted_total",
                                    "Captures deleted to keep eviction.profileDirMaxBytes.", 0,
                                    NULL);
     if (ops) {
@@ -517,13 +517,13 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
 
 void insight_cleanup(struct controller *c)
 {
-    for (size_t i = 0; c->ck && i < CKPT_INFLIGHT; i++)
-        if (c->ck[i].id)
-            kapi_cancel(c->api, c->ck[i].id);
-    if (c->ck_list)
-        kapi_cancel(c->api, c->ck_list);
-    mb_free(c->ck);
-    c->ck = NULL;
-    rc_free(c->rc);
-    c->rc = NULL;
+    for (size_t i = 0; c->ins.ck && i < CKPT_INFLIGHT; i++)
+        if (c->ins.ck[i].id)
+            kapi_cancel(c->api, c->ins.ck[i].id);
+    if (c->ins.ck_list)
+        kapi_cancel(c->api, c->ins.ck_list);
+    mb_free(c->ins.ck);
+    c->ins.ck = NULL;
+    rc_free(c->ins.rc);
+    c->ins.rc = NULL;
 }
