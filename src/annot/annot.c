@@ -297,10 +297,117 @@ bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t why
     return true;
 }
 
-static const char *const KNOWN[] = {
-    ANN_BUDGET, ANN_CONTAINER, ANN_TIERS,      ANN_USAGE,    ANN_METRICS,
-    ANN_GC,     ANN_THROTTLE,  ANN_PROFILE,    ANN_MODE,     ANN_GOROUTINES,
-    ANN_MEMLIMIT, ANN_MAX_LIMIT,
+/* One annotation's value, parsed into a (ann_parse's table below). v is a
+ * string without NUL bytes, q its quoted form for messages. */
+struct actx {
+    struct ann *a;
+    struct ann_errors *errs;
+    bool usage_err; /* membudget.io/usage was wrong: its cross rule says nothing */
+};
+
+static void p_bytes(struct actx *x, const char *key, const char *v, const char *q)
+{
+    struct mb_diag d = {0};
+    int64_t b;
+    if (qty_parse(v, strlen(v), &b, NULL, &d)) {
+        ann_errors_add(x->errs, key, "%s", d.msg);
+    } else if (b <= 0) {
+        ann_errors_add(x->errs, key, "%s: must be greater than 0", q);
+    } else if (!strcmp(key, ANN_BUDGET)) {
+        x->a->has_budget = true;
+        x->a->budget = b;
+    } else {
+        x->a->has_max_limit = true;
+        x->a->max_limit = b;
+    }
+}
+
+static void p_container(struct actx *x, const char *key, const char *v, const char *q)
+{
+    if (!ann_is_dns_label(v)) {
+        ann_errors_add(x->errs, key, "%s: not a container name (DNS-1123 label)", q);
+        return;
+    }
+    x->a->has_container = true;
+    snprintf(x->a->container, sizeof x->a->container, "%s", v);
+}
+
+static void p_tiers(struct actx *x, const char *key, const char *v, const char *q)
+{
+    char why[512];
+    (void)q;
+    if (!ann_parse_tiers(v, &x->a->tiers, why, sizeof why))
+        ann_errors_add(x->errs, key, "%s", why);
+    else
+        x->a->has_tiers = true;
+}
+
+static void p_usage(struct actx *x, const char *key, const char *v, const char *q)
+{
+    static const struct {
+        const char *name;
+        enum ann_usage u;
+    } U[] = {{"working-set", ANN_USAGE_WORKING_SET}, {"rss", ANN_USAGE_RSS}, {"heap", ANN_USAGE_HEAP}};
+    for (size_t i = 0; i < MB_ARRAY_LEN(U); i++) {
+        if (!strcmp(v, U[i].name)) {
+            x->a->usage = U[i].u;
+            x->a->has_usage = true;
+            return;
+        }
+    }
+    ann_errors_add(x->errs, key, "%s: must be working-set, rss or heap", q);
+    x->usage_err = true;
+}
+
+/* metrics, gc, profile, goroutines, memlimit: PORT/PATH on the pod. */
+static void p_endpoint(struct actx *x, const char *key, const char *v, const char *q)
+{
+    struct ann *a = x->a;
+    char why[512];
+    struct ann_endpoint *ep = !strcmp(key, ANN_METRICS)      ? &a->metrics
+                              : !strcmp(key, ANN_GC)         ? &a->gc
+                              : !strcmp(key, ANN_PROFILE)    ? &a->profile
+                              : !strcmp(key, ANN_GOROUTINES) ? &a->goroutines
+                                                             : &a->memlimit;
+    (void)q;
+    if (!ann_parse_endpoint(v, ep, why, sizeof why))
+        ann_errors_add(x->errs, key, "%s", why);
+}
+
+static void p_throttle(struct actx *x, const char *key, const char *v, const char *q)
+{
+    char why[512];
+    if (!strcmp(v, "readiness"))
+        x->a->throttle = ANN_THROTTLE_READINESS;
+    else if (!strcmp(v, "none"))
+        x->a->throttle = ANN_THROTTLE_NONE;
+    else if (ann_parse_endpoint(v, &x->a->throttle_ep, why, sizeof why))
+        x->a->throttle = ANN_THROTTLE_ENDPOINT;
+    else
+        ann_errors_add(x->errs, key, "%s: must be readiness, none or PORT/PATH", q);
+}
+
+static void p_mode(struct actx *x, const char *key, const char *v, const char *q)
+{
+    if (!strcmp(v, "enforce"))
+        x->a->mode = ANN_MODE_ENFORCE;
+    else if (!strcmp(v, "dry-run"))
+        x->a->mode = ANN_MODE_DRY_RUN;
+    else
+        ann_errors_add(x->errs, key, "%s: must be enforce or dry-run", q);
+}
+
+/* Every annotation membudget knows, and its parser (celpolicy.c's aerr
+ * variable is the same table in CEL). Any other membudget.io key is an
+ * error: a typo must not silently turn a rule off. */
+static const struct {
+    const char *key;
+    void (*parse)(struct actx *x, const char *key, const char *v, const char *q);
+} KNOWN[] = {
+    {ANN_BUDGET, p_bytes},       {ANN_CONTAINER, p_container}, {ANN_TIERS, p_tiers},
+    {ANN_USAGE, p_usage},        {ANN_METRICS, p_endpoint},    {ANN_GC, p_endpoint},
+    {ANN_THROTTLE, p_throttle},  {ANN_PROFILE, p_endpoint},    {ANN_MODE, p_mode},
+    {ANN_GOROUTINES, p_endpoint}, {ANN_MEMLIMIT, p_endpoint},  {ANN_MAX_LIMIT, p_bytes},
 };
 
 static bool is_expvar(const struct ann_endpoint *ep)
@@ -312,14 +419,57 @@ static bool is_expvar(const struct ann_endpoint *ep)
     return n >= 11 && !memcmp(ep->path + n - 11, "/debug/vars", 11);
 }
 
+/* One membudget.io annotation: known, a string, no NUL, then its parser. */
+static void parse_one(struct actx *x, const char *key, const json_t *jv)
+{
+    char q[ANN_QUOTE_LEN];
+    size_t k;
+    for (k = 0; k < MB_ARRAY_LEN(KNOWN); k++)
+        if (!strcmp(key, KNOWN[k].key))
+            break;
+    if (k == MB_ARRAY_LEN(KNOWN)) {
+        ann_errors_add_unknown(x->errs, key);
+        return;
+    }
+    if (!json_is_string(jv)) {
+        ann_errors_add(x->errs, key, "value must be a string (quote it in YAML)");
+        x->usage_err |= !strcmp(key, ANN_USAGE);
+        return;
+    }
+    const char *v = json_string_value(jv);
+    if (strlen(v) != json_string_length(jv)) {
+        ann_errors_add(x->errs, key, "value contains a NUL byte");
+        return;
+    }
+    ann_quote(v, q);
+    KNOWN[k].parse(x, key, v, q);
+}
+
+/* Cross-annotation rules, once each value is known. An invalid metrics
+ * annotation has already been reported; do not pile on. */
+static void cross_rules(struct actx *x, const json_t *annotations)
+{
+    const struct ann *a = x->a;
+    if (!a->has_usage || a->usage == ANN_USAGE_WORKING_SET || x->usage_err)
+        return;
+    const char *u = ann_usage_name(a->usage);
+    bool metrics_given = annotations && json_object_get(annotations, ANN_METRICS);
+    if (!a->metrics.set && !metrics_given)
+        ann_errors_add(x->errs, ANN_USAGE, "\"%s\": needs " ANN_METRICS " (%s is scraped from the pod)",
+                       u, u);
+    else if (a->metrics.set && a->usage == ANN_USAGE_RSS && is_expvar(&a->metrics))
+        ann_errors_add(x->errs, ANN_USAGE,
+                       "\"rss\": needs Prometheus text metrics; expvar (/debug/vars) has no "
+                       "resident set size");
+}
+
 size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *errs)
 {
     struct ann a = {.throttle = ANN_THROTTLE_READINESS, .mode = ANN_MODE_ENFORCE};
+    struct actx x = {.a = &a, .errs = errs};
     size_t before = errs->n;
     const char *key;
     json_t *jv;
-    char why[512], q[ANN_QUOTE_LEN];
-    bool usage_err = false;
 
     if (annotations && !json_is_object(annotations)) {
         ann_errors_add(errs, "metadata.annotations", "must be a map of strings");
@@ -328,110 +478,10 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
     }
     json_object_foreach((json_t *)annotations, key, jv)
     {
-        const char *v;
-        size_t k;
-
-        if (strncmp(key, ANN_PREFIX, sizeof ANN_PREFIX - 1) != 0)
-            continue;
-        for (k = 0; k < MB_ARRAY_LEN(KNOWN); k++)
-            if (!strcmp(key, KNOWN[k]))
-                break;
-        if (k == MB_ARRAY_LEN(KNOWN)) {
-            ann_errors_add_unknown(errs, key);
-            continue;
-        }
-        if (!json_is_string(jv)) {
-            ann_errors_add(errs, key, "value must be a string (quote it in YAML)");
-            if (!strcmp(key, ANN_USAGE))
-                usage_err = true;
-            continue;
-        }
-        v = json_string_value(jv);
-        if (strlen(v) != json_string_length(jv)) {
-            ann_errors_add(errs, key, "value contains a NUL byte");
-            continue;
-        }
-        ann_quote(v, q);
-
-        if (!strcmp(key, ANN_BUDGET) || !strcmp(key, ANN_MAX_LIMIT)) {
-            struct mb_diag d = {0};
-            int64_t b;
-            bool budget = !strcmp(key, ANN_BUDGET);
-            if (qty_parse(v, strlen(v), &b, NULL, &d)) {
-                ann_errors_add(errs, key, "%s", d.msg);
-            } else if (b <= 0) {
-                ann_errors_add(errs, key, "%s: must be greater than 0", q);
-            } else if (budget) {
-                a.has_budget = true;
-                a.budget = b;
-            } else {
-                a.has_max_limit = true;
-                a.max_limit = b;
-            }
-        } else if (!strcmp(key, ANN_CONTAINER)) {
-            if (!ann_is_dns_label(v)) {
-                ann_errors_add(errs, key, "%s: not a container name (DNS-1123 label)", q);
-            } else {
-                a.has_container = true;
-                snprintf(a.container, sizeof a.container, "%s", v);
-            }
-        } else if (!strcmp(key, ANN_TIERS)) {
-            if (!ann_parse_tiers(v, &a.tiers, why, sizeof why))
-                ann_errors_add(errs, key, "%s", why);
-            else
-                a.has_tiers = true;
-        } else if (!strcmp(key, ANN_USAGE)) {
-            if (!strcmp(v, "working-set"))
-                a.usage = ANN_USAGE_WORKING_SET, a.has_usage = true;
-            else if (!strcmp(v, "rss"))
-                a.usage = ANN_USAGE_RSS, a.has_usage = true;
-            else if (!strcmp(v, "heap"))
-                a.usage = ANN_USAGE_HEAP, a.has_usage = true;
-            else {
-                ann_errors_add(errs, key, "%s: must be working-set, rss or heap", q);
-                usage_err = true;
-            }
-        } else if (!strcmp(key, ANN_METRICS) || !strcmp(key, ANN_GC) || !strcmp(key, ANN_PROFILE) ||
-                   !strcmp(key, ANN_GOROUTINES) || !strcmp(key, ANN_MEMLIMIT)) {
-            struct ann_endpoint *ep = !strcmp(key, ANN_METRICS)      ? &a.metrics
-                                      : !strcmp(key, ANN_GC)         ? &a.gc
-                                      : !strcmp(key, ANN_PROFILE)    ? &a.profile
-                                      : !strcmp(key, ANN_GOROUTINES) ? &a.goroutines
-                                                                     : &a.memlimit;
-            if (!ann_parse_endpoint(v, ep, why, sizeof why))
-                ann_errors_add(errs, key, "%s", why);
-        } else if (!strcmp(key, ANN_THROTTLE)) {
-            if (!strcmp(v, "readiness"))
-                a.throttle = ANN_THROTTLE_READINESS;
-            else if (!strcmp(v, "none"))
-                a.throttle = ANN_THROTTLE_NONE;
-            else if (ann_parse_endpoint(v, &a.throttle_ep, why, sizeof why))
-                a.throttle = ANN_THROTTLE_ENDPOINT;
-            else
-                ann_errors_add(errs, key, "%s: must be readiness, none or PORT/PATH", q);
-        } else if (!strcmp(key, ANN_MODE)) {
-            if (!strcmp(v, "enforce"))
-                a.mode = ANN_MODE_ENFORCE;
-            else if (!strcmp(v, "dry-run"))
-                a.mode = ANN_MODE_DRY_RUN;
-            else
-                ann_errors_add(errs, key, "%s: must be enforce or dry-run", q);
-        }
+        if (!strncmp(key, ANN_PREFIX, sizeof ANN_PREFIX - 1))
+            parse_one(&x, key, jv);
     }
-
-    /* Cross-annotation rules, once each value is known. An invalid metrics
-     * annotation has already been reported; do not pile on. */
-    if (a.has_usage && a.usage != ANN_USAGE_WORKING_SET && !usage_err) {
-        const char *u = ann_usage_name(a.usage);
-        bool metrics_given = annotations && json_object_get(annotations, ANN_METRICS);
-        if (!a.metrics.set && !metrics_given)
-            ann_errors_add(errs, ANN_USAGE,
-                           "\"%s\": needs " ANN_METRICS " (%s is scraped from the pod)", u, u);
-        else if (a.metrics.set && a.usage == ANN_USAGE_RSS && is_expvar(&a.metrics))
-            ann_errors_add(errs, ANN_USAGE,
-                           "\"rss\": needs Prometheus text metrics; expvar (/debug/vars) has no "
-                           "resident set size");
-    }
+    cross_rules(&x, annotations);
     *out = a;
     return errs->n - before;
 }
