@@ -113,6 +113,129 @@ static void push_doc(struct ydoc_stream *s, struct ydoc_node *root)
     s->docs[s->ndocs++] = root;
 }
 
+/* An error at the event's place. */
+static mb_err at_event(struct mb_diag *diag, mb_err e, const yaml_event_t *ev, const char *what,
+                       const char *name)
+{
+    return at(diag, e, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, what, name);
+}
+
+static mb_err too_many(struct mb_diag *diag, const yaml_event_t *ev)
+{
+    return at_event(diag, MB_ETOOBIG, ev, "%s", "too many YAML nodes");
+}
+
+/* A document ends: an empty one is an empty plain scalar. */
+static mb_err doc_end(struct builder *b, const yaml_event_t *ev, struct mb_diag *diag)
+{
+    if (!b->root) {
+        b->root = node_new(b, YDOC_SCALAR, &ev->start_mark);
+        if (!b->root)
+            return too_many(diag, ev);
+        b->root->value = mb_xstrdup("");
+        b->root->plain = true;
+    }
+    push_doc(b->s, b->root);
+    b->root = NULL;
+    return MB_OK;
+}
+
+/* *name: the newest anchor of that name, never one still open (a node
+ * that contains itself would make a cycle). */
+static mb_err alias(struct builder *b, const yaml_event_t *ev, struct mb_diag *diag)
+{
+    const char *name = (const char *)ev->data.alias.anchor;
+    size_t k = b->nanchors;
+    while (k > 0 && strcmp(b->anchors[k - 1].name, name) != 0)
+        k--;
+    if (k == 0)
+        return at_event(diag, MB_EPARSE, ev, "unknown alias \"*%s\"", name);
+    if (b->anchors[k - 1].node->open)
+        return at_event(diag, MB_EPARSE, ev, "alias \"*%s\" refers to itself", name);
+    attach(b, b->anchors[k - 1].node);
+    return MB_OK;
+}
+
+static mb_err scalar(struct builder *b, const yaml_event_t *ev, struct mb_diag *diag)
+{
+    struct ydoc_node *n = node_new(b, YDOC_SCALAR, &ev->start_mark);
+    if (!n)
+        return too_many(diag, ev);
+    n->len = ev->data.scalar.length;
+    n->value = mb_xmalloc(n->len + 1);
+    memcpy(n->value, ev->data.scalar.value, n->len);
+    n->value[n->len] = '\0';
+    n->tag = ev->data.scalar.tag ? mb_xstrdup((const char *)ev->data.scalar.tag) : NULL;
+    n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !n->tag;
+    add_anchor(b, ev->data.scalar.anchor, n);
+    attach(b, n);
+    return MB_OK;
+}
+
+/* A sequence or mapping opens: at most max_depth deep. */
+static mb_err open_node(struct builder *b, const yaml_event_t *ev, struct mb_diag *diag)
+{
+    bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
+    const yaml_char_t *anchor = seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+    const yaml_char_t *tag = seq ? ev->data.sequence_start.tag : ev->data.mapping_start.tag;
+    if (b->depth >= b->max_depth)
+        return at_event(diag, MB_ETOOBIG, ev, "%s", "nesting is too deep");
+    struct ydoc_node *n = node_new(b, seq ? YDOC_SEQ : YDOC_MAP, &ev->start_mark);
+    if (!n)
+        return too_many(diag, ev);
+    n->tag = tag ? mb_xstrdup((const char *)tag) : NULL;
+    n->open = true;
+    add_anchor(b, anchor, n);
+    attach(b, n);
+    b->stack[b->depth++] = n;
+    return MB_OK;
+}
+
+/* One parser event into the tree; *done at the stream's end. */
+static mb_err on_event(struct builder *b, const yaml_event_t *ev, struct mb_diag *diag, bool *done)
+{
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        *done = true;
+        return MB_OK;
+    case YAML_DOCUMENT_START_EVENT:
+        b->root = NULL;
+        clear_anchors(b);
+        return MB_OK;
+    case YAML_DOCUMENT_END_EVENT:
+        return doc_end(b, ev, diag);
+    case YAML_ALIAS_EVENT:
+        return alias(b, ev, diag);
+    case YAML_SCALAR_EVENT:
+        return scalar(b, ev, diag);
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        return open_node(b, ev, diag);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        MB_ASSERT(b->depth > 0);
+        b->stack[--b->depth]->open = false;
+        return MB_OK;
+    default:
+        return MB_OK;
+    }
+}
+
+/* libyaml's own error, where it found it. */
+static mb_err parser_error(const yaml_parser_t *p, struct mb_diag *diag)
+{
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    if (diag) {
+        diag->line = (int)p->problem_mark.line + 1;
+        diag->column = (int)p->problem_mark.column + 1;
+        if (p->context)
+            snprintf(diag->msg, sizeof diag->msg, "%s %s", p->context, problem);
+        else
+            snprintf(diag->msg, sizeof diag->msg, "%s", problem);
+    }
+    return MB_EPARSE;
+}
+
 mb_err ydoc_parse(const char *buf, size_t len, const struct ydoc_limits *limits,
                   struct ydoc_stream **out, struct mb_diag *diag)
 {
@@ -128,117 +251,18 @@ mb_err ydoc_parse(const char *buf, size_t len, const struct ydoc_limits *limits,
     b.stack = mb_xcalloc(b.max_depth, sizeof *b.stack);
     if (!yaml_parser_initialize(&p)) {
         err = MB_ENOMEM;
-        goto out_noparser;
+    } else {
+        yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+        while (!done && !err) {
+            if (!yaml_parser_parse(&p, &ev)) {
+                err = parser_error(&p, diag);
+                break;
+            }
+            err = on_event(&b, &ev, diag, &done);
+            yaml_event_delete(&ev);
+        }
+        yaml_parser_delete(&p);
     }
-    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-
-    while (!done) {
-        struct ydoc_node *n = NULL;
-
-        if (!yaml_parser_parse(&p, &ev)) {
-            const char *problem = p.problem ? p.problem : "malformed YAML";
-            if (diag) {
-                diag->line = (int)p.problem_mark.line + 1;
-                diag->column = (int)p.problem_mark.column + 1;
-                if (p.context)
-                    snprintf(diag->msg, sizeof diag->msg, "%s %s", p.context, problem);
-                else
-                    snprintf(diag->msg, sizeof diag->msg, "%s", problem);
-            }
-            err = MB_EPARSE;
-            break;
-        }
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            b.root = NULL;
-            clear_anchors(&b);
-            break;
-        case YAML_DOCUMENT_END_EVENT:
-            if (!b.root) {
-                b.root = node_new(&b, YDOC_SCALAR, &ev.start_mark);
-                if (!b.root)
-                    goto too_many;
-                b.root->value = mb_xstrdup("");
-                b.root->plain = true;
-            }
-            push_doc(b.s, b.root);
-            b.root = NULL;
-            break;
-        case YAML_ALIAS_EVENT: {
-            const char *name = (const char *)ev.data.alias.anchor;
-            size_t k = b.nanchors;
-            while (k > 0 && strcmp(b.anchors[k - 1].name, name) != 0)
-                k--;
-            if (k == 0) {
-                err = at(diag, MB_EPARSE, (int)ev.start_mark.line + 1,
-                         (int)ev.start_mark.column + 1, "unknown alias \"*%s\"", name);
-                break;
-            }
-            if (b.anchors[k - 1].node->open) {
-                err = at(diag, MB_EPARSE, (int)ev.start_mark.line + 1,
-                         (int)ev.start_mark.column + 1, "alias \"*%s\" refers to itself", name);
-                break;
-            }
-            attach(&b, b.anchors[k - 1].node);
-            break;
-        }
-        case YAML_SCALAR_EVENT:
-            n = node_new(&b, YDOC_SCALAR, &ev.start_mark);
-            if (!n)
-                goto too_many;
-            n->len = ev.data.scalar.length;
-            n->value = mb_xmalloc(n->len + 1);
-            memcpy(n->value, ev.data.scalar.value, n->len);
-            n->value[n->len] = '\0';
-            n->tag = ev.data.scalar.tag ? mb_xstrdup((const char *)ev.data.scalar.tag) : NULL;
-            n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !n->tag;
-            add_anchor(&b, ev.data.scalar.anchor, n);
-            attach(&b, n);
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: {
-            bool seq = ev.type == YAML_SEQUENCE_START_EVENT;
-            const yaml_char_t *anchor = seq ? ev.data.sequence_start.anchor
-                                            : ev.data.mapping_start.anchor;
-            const yaml_char_t *tag = seq ? ev.data.sequence_start.tag : ev.data.mapping_start.tag;
-            if (b.depth >= b.max_depth) {
-                err = at(diag, MB_ETOOBIG, (int)ev.start_mark.line + 1,
-                         (int)ev.start_mark.column + 1, "%s", "nesting is too deep");
-                break;
-            }
-            n = node_new(&b, seq ? YDOC_SEQ : YDOC_MAP, &ev.start_mark);
-            if (!n)
-                goto too_many;
-            n->tag = tag ? mb_xstrdup((const char *)tag) : NULL;
-            n->open = true;
-            add_anchor(&b, anchor, n);
-            attach(&b, n);
-            b.stack[b.depth++] = n;
-            break;
-        }
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            MB_ASSERT(b.depth > 0);
-            b.stack[--b.depth]->open = false;
-            break;
-        default:
-            break;
-        }
-        yaml_event_delete(&ev);
-        if (err)
-            break;
-        continue;
-    too_many:
-        err = at(diag, MB_ETOOBIG, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
-                 "%s", "too many YAML nodes");
-        yaml_event_delete(&ev);
-        break;
-    }
-    yaml_parser_delete(&p);
-out_noparser:
     clear_anchors(&b);
     mb_free(b.anchors);
     mb_free(b.stack);
