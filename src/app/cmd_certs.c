@@ -151,152 +151,185 @@ static int inject_ca(struct loop *lp, struct kapi *k, const char *name, const ch
     return found ? 0 : -1;
 }
 
-int cmd_certs(int argc, char **argv)
-{
+/* One `membudget certs` run: its flags, then what it holds. */
+struct certs_job {
     const char *service, *ns, *secret_name, *webhooks, *kubeconfig, *context, *days_s, *renew_s,
         *key_type;
+    unsigned long days, renew;
+    char secret[300], path[600];
+    char n1[300], n2[300], n3[300], n4[330]; /* the Service's DNS names */
+    struct loop *lp;
+    struct kapi *k;
+    json_t *existing;                       /* the Secret as it is, or NULL */
+    char *ca_pem;                           /* the CA the webhook configurations get */
+};
+
+/* Returns -1 to go on, else the exit code (0 after --help). */
+static int certs_flags(struct certs_job *j, int argc, char **argv)
+{
     const struct flag FLAGS[] = {
-        {"service", "NAME", "", "the webhook's Service", &service, NULL, false},
-        {"namespace", "NS", "", "namespace of the Service and the Secret", &ns, NULL, false},
-        {"secret", "NAME", "", "Secret to keep the certificate in (default SERVICE-tls)", &secret_name, NULL, false},
-        {"webhook-config", "NAME", "", "Mutating/ValidatingWebhookConfiguration to give the CA (repeatable)", &webhooks, NULL, true},
-        {"days", "N", "365", "validity of a new certificate", &days_s, NULL, false},
-        {"renew-before", "N", "30", "renew when fewer days than this remain", &renew_s, NULL, false},
-        {"key-type", "TYPE", "ecdsa", "ecdsa (P-256) or rsa (2048 bits)", &key_type, NULL, false},
-        {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &kubeconfig, NULL, false},
-        {"context", "NAME", "", "kubeconfig context", &context, NULL, false},
+        {"service", "NAME", "", "the webhook's Service", &j->service, NULL, false},
+        {"namespace", "NS", "", "namespace of the Service and the Secret", &j->ns, NULL, false},
+        {"secret", "NAME", "", "Secret to keep the certificate in (default SERVICE-tls)", &j->secret_name, NULL, false},
+        {"webhook-config", "NAME", "", "Mutating/ValidatingWebhookConfiguration to give the CA (repeatable)", &j->webhooks, NULL, true},
+        {"days", "N", "365", "validity of a new certificate", &j->days_s, NULL, false},
+        {"renew-before", "N", "30", "renew when fewer days than this remain", &j->renew_s, NULL, false},
+        {"key-type", "TYPE", "ecdsa", "ecdsa (P-256) or rsa (2048 bits)", &j->key_type, NULL, false},
+        {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &j->kubeconfig, NULL, false},
+        {"context", "NAME", "", "kubeconfig context", &j->context, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
-    char *pos[8], secret_buf[300], path[600], whbuf[4096];
+    char *pos[8];
     size_t npos;
-    unsigned long days, renew;
     int r = flags_parse("certs", "--service NAME --namespace NS [flags]", FLAGS, argc, argv, pos,
                         &npos);
     if (r)
         return r == 1 ? 0 : 2;
-    if (npos || !*service || !*ns) {
+    if (npos || !*j->service || !*j->ns) {
         fprintf(stderr, "membudget certs: --service and --namespace are required\n");
         return 2;
     }
-    if (!app_uint_flag("days", days_s, 0, 3650, &days) ||
-        !app_uint_flag("renew-before", renew_s, 0, 3650, &renew))
+    if (!app_uint_flag("days", j->days_s, 0, 3650, &j->days) ||
+        !app_uint_flag("renew-before", j->renew_s, 0, 3650, &j->renew))
         return 2;
-    if (strcmp(key_type, "ecdsa") && strcmp(key_type, "rsa")) {
-        fprintf(stderr, "membudget certs: --key-type: \"%s\" is not ecdsa or rsa\n", key_type);
+    if (strcmp(j->key_type, "ecdsa") && strcmp(j->key_type, "rsa")) {
+        fprintf(stderr, "membudget certs: --key-type: \"%s\" is not ecdsa or rsa\n", j->key_type);
         return 2;
     }
-    certgen_set_key_type(!strcmp(key_type, "rsa") ? CERTGEN_RSA_2048 : CERTGEN_ECDSA_P256);
-    if (days < 2 || renew >= days) {
+    certgen_set_key_type(!strcmp(j->key_type, "rsa") ? CERTGEN_RSA_2048 : CERTGEN_ECDSA_P256);
+    if (j->days < 2 || j->renew >= j->days) {
         fprintf(stderr, "membudget certs: need --days >= 2 and --renew-before < --days\n");
         return 2;
     }
-    snprintf(secret_buf, sizeof secret_buf, "%s", *secret_name ? secret_name : "");
-    if (!*secret_buf)
-        snprintf(secret_buf, sizeof secret_buf, "%s-tls", service);
+    snprintf(j->secret, sizeof j->secret, "%s", *j->secret_name ? j->secret_name : "");
+    if (!*j->secret)
+        snprintf(j->secret, sizeof j->secret, "%s-tls", j->service);
+    snprintf(j->n1, sizeof j->n1, "%s", j->service);
+    snprintf(j->n2, sizeof j->n2, "%s.%s", j->service, j->ns);
+    snprintf(j->n3, sizeof j->n3, "%s.%s.svc", j->service, j->ns);
+    snprintf(j->n4, sizeof j->n4, "%s.%s.svc.cluster.local", j->service, j->ns);
+    return -1;
+}
 
-    struct kcfg kc = {0};
-    if (!app_kube_config(kubeconfig, context, &kc))
-        return 2;
-    struct loop *lp = NULL;
-    struct kapi *k = NULL;
-    struct mb_diag d = {0};
-    struct certgen_pair ca = {0}, leaf = {0};
-    char *ca_pem = NULL, *crt = NULL, *key = NULL;
-    json_t *secret = NULL;
-    int status = 1;
-    char n1[300], n2[300], n3[300], n4[330];
-    snprintf(n1, sizeof n1, "%s", service);
-    snprintf(n2, sizeof n2, "%s.%s", service, ns);
-    snprintf(n3, sizeof n3, "%s.%s.svc", service, ns);
-    snprintf(n4, sizeof n4, "%s.%s.svc.cluster.local", service, ns);
-    const char *dns[] = {n1, n2, n3, n4};
-
-    if (loop_new(&lp, LOOP_CLIENT, &d))
-        goto out;
-    {
-        struct kapi_conf conf;
-        app_kapi_conf(&kc, "membudget-certs", &conf);
-        if (kapi_new(lp, clock_system(), &conf, &k, &d))
-            goto out;
+/* The Secret's certificate, kept when it is whole, for these names, and
+ * valid for more than --renew-before days: then j->ca_pem is its CA.
+ * Else why says what is wrong with it. */
+static void keep_existing(struct certs_job *j, char *why, size_t whylen)
+{
+    const char *dns[] = {j->n1, j->n2, j->n3, j->n4};
+    char *ca = secret_field(j->existing, "ca.crt"), *crt = secret_field(j->existing, "tls.crt"),
+         *key = secret_field(j->existing, "tls.key");
+    if (ca && crt && key &&
+        certgen_check(ca, crt, key, dns, 4, (int64_t)time(NULL), (int64_t)j->renew * 86400, why,
+                      whylen)) {
+        printf("secret %s/%s: certificate still valid for %s, kept\n", j->ns, j->secret, j->n3);
+        j->ca_pem = ca;
+        ca = NULL;
+    } else if (!(ca && crt && key)) {
+        snprintf(why, whylen, "the Secret lacks ca.crt, tls.crt or tls.key");
     }
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/secrets/%s", ns, secret_buf);
-    long st;
-    secret = run_call(lp, k, "GET", path, NULL, &st, 404);
-    if (!secret && st != 404)
-        goto out;
-    char why[256] = "no Secret yet";
-    if (secret) {
-        ca_pem = secret_field(secret, "ca.crt");
-        crt = secret_field(secret, "tls.crt");
-        key = secret_field(secret, "tls.key");
-        if (ca_pem && crt && key &&
-            certgen_check(ca_pem, crt, key, dns, 4, (int64_t)time(NULL),
-                          (int64_t)renew * 86400, why, sizeof why)) {
-            printf("secret %s/%s: certificate still valid for %s, kept\n", ns, secret_buf, n3);
-        } else {
-            if (!(ca_pem && crt && key))
-                snprintf(why, sizeof why, "the Secret lacks ca.crt, tls.crt or tls.key");
-            MB_FREE(ca_pem);
-            MB_FREE(crt);
-            MB_FREE(key);
-        }
-    }
-    if (!ca_pem) {
-        char cn[300];
-        printf("secret %s/%s: new certificate (%s)\n", ns, secret_buf, why);
-        snprintf(cn, sizeof cn, "membudget-webhook-ca %.200s", ns);
-        if (certgen_ca(cn, (int)days, &ca, &d) ||
-            certgen_serving(&ca, n3, dns, 4, NULL, 0, (int)days, &leaf, &d))
-            goto out;
-        char *b_ca = mb_b64_encode(ca.cert_pem, strlen(ca.cert_pem));
-        char *b_crt = mb_b64_encode(leaf.cert_pem, strlen(leaf.cert_pem));
-        char *b_key = mb_b64_encode(leaf.key_pem, strlen(leaf.key_pem));
-        json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:{s:s,s:s,s:s}}", "apiVersion",
-                                "v1", "kind", "Secret", "metadata", "name", secret_buf,
-                                "namespace", ns, "labels", "app.kubernetes.io/managed-by",
-                                "membudget-certs", "type", "kubernetes.io/tls", "data", "ca.crt",
-                                b_ca, "tls.crt", b_crt, "tls.key", b_key);
-        mb_free(b_ca);
-        mb_free(b_crt);
-        mb_free(b_key);
-        json_t *res;
-        if (secret) {
-            json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
-                            json_object_get(json_object_get(secret, "metadata"), "resourceVersion"));
-            res = run_call(lp, k, "PUT", path, obj, &st, 0);
-        } else {
-            snprintf(path, sizeof path, "/api/v1/namespaces/%s/secrets", ns);
-            res = run_call(lp, k, "POST", path, obj, &st, 0);
-        }
-        json_decref(obj);
-        if (!res)
-            goto out;
-        json_decref(res);
-        ca_pem = mb_xstrdup(ca.cert_pem);
-    }
-    if (*webhooks) {
-        char *ca_b64 = mb_b64_encode(ca_pem, strlen(ca_pem));
-        snprintf(whbuf, sizeof whbuf, "%s", webhooks);
-        int bad = 0;
-        for (char *t = strtok(whbuf, ","); t; t = strtok(NULL, ","))
-            if (*t && inject_ca(lp, k, t, ca_b64) != 0)
-                bad++;
-        mb_free(ca_b64);
-        if (bad)
-            goto out;
-    }
-    status = 0;
-out:
-    if (d.msg[0])
-        fprintf(stderr, "membudget certs: %s\n", d.msg);
-    json_decref(secret);
-    mb_free(ca_pem);
+    mb_free(ca);
     mb_free(crt);
     mb_free(key);
+}
+
+/* A new CA and serving certificate, into the Secret (created, or replaced
+ * at the resourceVersion it was read at). */
+static mb_err write_new(struct certs_job *j, const char *why, struct mb_diag *d)
+{
+    const char *dns[] = {j->n1, j->n2, j->n3, j->n4};
+    struct certgen_pair ca = {0}, leaf = {0};
+    char cn[300];
+    long st;
+    mb_err e;
+    printf("secret %s/%s: new certificate (%s)\n", j->ns, j->secret, why);
+    snprintf(cn, sizeof cn, "membudget-webhook-ca %.200s", j->ns);
+    if ((e = certgen_ca(cn, (int)j->days, &ca, d)) ||
+        (e = certgen_serving(&ca, j->n3, dns, 4, NULL, 0, (int)j->days, &leaf, d))) {
+        certgen_pair_cleanup(&ca);
+        return e;
+    }
+    char *b_ca = mb_b64_encode(ca.cert_pem, strlen(ca.cert_pem));
+    char *b_crt = mb_b64_encode(leaf.cert_pem, strlen(leaf.cert_pem));
+    char *b_key = mb_b64_encode(leaf.key_pem, strlen(leaf.key_pem));
+    json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1",
+                            "kind", "Secret", "metadata", "name", j->secret, "namespace", j->ns,
+                            "labels", "app.kubernetes.io/managed-by", "membudget-certs", "type",
+                            "kubernetes.io/tls", "data", "ca.crt", b_ca, "tls.crt", b_crt,
+                            "tls.key", b_key);
+    mb_free(b_ca);
+    mb_free(b_crt);
+    mb_free(b_key);
+    json_t *res;
+    if (j->existing) {
+        json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
+                        json_object_get(json_object_get(j->existing, "metadata"), "resourceVersion"));
+        res = run_call(j->lp, j->k, "PUT", j->path, obj, &st, 0);
+    } else {
+        snprintf(j->path, sizeof j->path, "/api/v1/namespaces/%s/secrets", j->ns);
+        res = run_call(j->lp, j->k, "POST", j->path, obj, &st, 0);
+    }
+    json_decref(obj);
+    if (res)
+        j->ca_pem = mb_xstrdup(ca.cert_pem);
+    json_decref(res);
     certgen_pair_cleanup(&ca);
     certgen_pair_cleanup(&leaf);
-    kapi_free(k);
-    loop_free(lp);
+    return res ? MB_OK : MB_EIO; /* (run_call printed why) */
+}
+
+/* The CA into each --webhook-config; returns how many failed. */
+static int inject_all(struct certs_job *j)
+{
+    char whbuf[4096];
+    int bad = 0;
+    char *ca_b64 = mb_b64_encode(j->ca_pem, strlen(j->ca_pem));
+    snprintf(whbuf, sizeof whbuf, "%s", j->webhooks);
+    for (char *t = strtok(whbuf, ","); t; t = strtok(NULL, ","))
+        if (*t && inject_ca(j->lp, j->k, t, ca_b64) != 0)
+            bad++;
+    mb_free(ca_b64);
+    return bad;
+}
+
+static int certs_run(struct certs_job *j, struct kcfg *kc, struct mb_diag *d)
+{
+    struct kapi_conf conf;
+    char why[256] = "no Secret yet";
+    long st;
+    if (loop_new(&j->lp, LOOP_CLIENT, d))
+        return 1;
+    app_kapi_conf(kc, "membudget-certs", &conf);
+    if (kapi_new(j->lp, clock_system(), &conf, &j->k, d))
+        return 1;
+    snprintf(j->path, sizeof j->path, "/api/v1/namespaces/%s/secrets/%s", j->ns, j->secret);
+    j->existing = run_call(j->lp, j->k, "GET", j->path, NULL, &st, 404);
+    if (!j->existing && st != 404)
+        return 1;
+    if (j->existing)
+        keep_existing(j, why, sizeof why);
+    if (!j->ca_pem && write_new(j, why, d))
+        return 1;
+    return *j->webhooks && inject_all(j) ? 1 : 0;
+}
+
+int cmd_certs(int argc, char **argv)
+{
+    struct certs_job j = {0};
+    struct kcfg kc = {0};
+    struct mb_diag d = {0};
+    int status = certs_flags(&j, argc, argv);
+    if (status >= 0)
+        return status;
+    if (!app_kube_config(j.kubeconfig, j.context, &kc))
+        return 2;
+    status = certs_run(&j, &kc, &d);
+    if (d.msg[0])
+        fprintf(stderr, "membudget certs: %s\n", d.msg);
+    json_decref(j.existing);
+    mb_free(j.ca_pem);
+    kapi_free(j.k);
+    loop_free(j.lp);
     kcfg_cleanup(&kc);
     return status;
 }
