@@ -46,6 +46,70 @@ static bool lint_kinds(const char *flag, struct lint_kind *kinds, size_t *n)
     return ok;
 }
 
+static bool output_format(const char *output, enum lint_format *out)
+{
+    static const struct {
+        const char *name;
+        enum lint_format f;
+    } F[] = {{"text", LINT_TEXT}, {"json", LINT_JSON}, {"github", LINT_GITHUB}};
+    for (size_t i = 0; i < MB_ARRAY_LEN(F); i++) {
+        if (!strcmp(output, F[i].name)) {
+            *out = F[i].f;
+            return true;
+        }
+    }
+    fprintf(stderr, "membudget lint: --output: \"%s\" is not text, json or github\n", output);
+    return false;
+}
+
+/* Every file is read first: the LimitRanges of the whole input decide what
+ * a template without a memory limit gets, wherever they are. Then each
+ * file's findings, in order. */
+static void lint_files(struct lint_opts *opts, char **files, size_t n, struct lr_set *lrs,
+                       struct lint_stats *st)
+{
+    char **bufs = mb_xcalloc(n, sizeof *bufs);
+    size_t *lens = mb_xcalloc(n, sizeof *lens);
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+        const char *name = strcmp(files[i], "-") ? files[i] : "<stdin>";
+        bufs[i] = app_read_file(files[i], LINT_MAX_FILE, &lens[i], why, sizeof why);
+        if (!bufs[i]) {
+            fprintf(stderr, "%s: error: %s\n", name, why);
+            st->bad_inputs++;
+            continue;
+        }
+        lint_collect_limitranges(opts, bufs[i], lens[i], lrs);
+    }
+    opts->limitranges = lrs;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = strcmp(files[i], "-") ? files[i] : "<stdin>";
+        struct mb_buf out;
+        if (!bufs[i])
+            continue;
+        mb_buf_init(&out, (size_t)-1 / 2);
+        lint_buffer(opts, name, bufs[i], lens[i], &out, st);
+        fwrite(mb_buf_str(&out), 1, out.len, stdout);
+        mb_buf_cleanup(&out);
+        MB_FREE(bufs[i]);
+    }
+    mb_free(bufs);
+    mb_free(lens);
+}
+
+static void summary(const struct lint_stats *st, const struct lr_set *lrs)
+{
+    fprintf(stderr, "membudget lint: %zu object(s) checked, %zu skipped, %zu violation(s), %zu warning(s), "
+                    "%zu unreadable document(s)\n",
+            st->objects, st->skipped, st->violations, st->warnings, st->bad_inputs);
+    if (st->assumed)
+        fprintf(stderr, "membudget lint: assumed for %zu object(s) without a memory limit that a "
+                        "LimitRange of their namespace gives one: the input has no LimitRange "
+                        "there (%zu LimitRange(s) read in all); add the namespaces' LimitRanges "
+                        "(kubectl get limitranges -A -o yaml) to check them as the webhook does\n",
+                st->assumed, lr_set_count(lrs));
+}
+
 int cmd_lint(int argc, char **argv)
 {
     const char *config, *output, *templates;
@@ -64,81 +128,26 @@ int cmd_lint(int argc, char **argv)
     struct cfg cfg;
     struct lint_stats st = {0};
     struct lint_opts opts = {0};
-    int status;
+    struct lr_set lrs;
 
-    if (r) {
+    if (!r && npos == 0) {
+        fprintf(stderr, "membudget lint: no files (use - for stdin)\n");
+        r = 2;
+    }
+    if (r || !output_format(output, &opts.format) || !lint_kinds(templates, kinds, &nkinds) ||
+        !app_load_config(config, &cfg)) {
         mb_free(pos);
         return r == 1 ? 0 : 2;
-    }
-    if (npos == 0) {
-        fprintf(stderr, "membudget lint: no files (use - for stdin)\n");
-        mb_free(pos);
-        return 2;
-    }
-    if (!strcmp(output, "text")) {
-        opts.format = LINT_TEXT;
-    } else if (!strcmp(output, "json")) {
-        opts.format = LINT_JSON;
-    } else if (!strcmp(output, "github")) {
-        opts.format = LINT_GITHUB;
-    } else {
-        fprintf(stderr, "membudget lint: --output: \"%s\" is not text, json or github\n", output);
-        mb_free(pos);
-        return 2;
-    }
-    if (!lint_kinds(templates, kinds, &nkinds) || !app_load_config(config, &cfg)) {
-        mb_free(pos);
-        return 2;
     }
     opts.conf = &cfg.admission;
     opts.kinds = kinds;
     opts.nkinds = nkinds;
-    /* Every file is read first: the LimitRanges of the whole input decide
-     * what a template without a memory limit gets, wherever they are. */
-    char **bufs = mb_xcalloc(npos, sizeof *bufs);
-    size_t *lens = mb_xcalloc(npos, sizeof *lens);
-    struct lr_set lrs;
     lr_set_init(&lrs);
-    for (size_t i = 0; i < npos; i++) {
-        char why[256];
-        const char *name = strcmp(pos[i], "-") ? pos[i] : "<stdin>";
-        bufs[i] = app_read_file(pos[i], LINT_MAX_FILE, &lens[i], why, sizeof why);
-        if (!bufs[i]) {
-            fprintf(stderr, "%s: error: %s\n", name, why);
-            st.bad_inputs++;
-            continue;
-        }
-        lint_collect_limitranges(&opts, bufs[i], lens[i], &lrs);
-    }
-    opts.limitranges = &lrs;
-    for (size_t i = 0; i < npos; i++) {
-        const char *name = strcmp(pos[i], "-") ? pos[i] : "<stdin>";
-        struct mb_buf out;
-
-        if (!bufs[i])
-            continue;
-        mb_buf_init(&out, (size_t)-1 / 2);
-        lint_buffer(&opts, name, bufs[i], lens[i], &out, &st);
-        fwrite(mb_buf_str(&out), 1, out.len, stdout);
-        mb_buf_cleanup(&out);
-        MB_FREE(bufs[i]);
-    }
-    mb_free(bufs);
-    mb_free(lens);
-    if (!quiet) {
-        fprintf(stderr, "membudget lint: %zu object(s) checked, %zu skipped, %zu violation(s), %zu warning(s), "
-                        "%zu unreadable document(s)\n",
-                st.objects, st.skipped, st.violations, st.warnings, st.bad_inputs);
-        if (st.assumed)
-            fprintf(stderr, "membudget lint: assumed for %zu object(s) without a memory limit that a "
-                            "LimitRange of their namespace gives one: the input has no LimitRange "
-                            "there (%zu LimitRange(s) read in all); add the namespaces' LimitRanges "
-                            "(kubectl get limitranges -A -o yaml) to check them as the webhook does\n",
-                    st.assumed, lr_set_count(&lrs));
-    }
+    lint_files(&opts, pos, npos, &lrs, &st);
+    if (!quiet)
+        summary(&st, &lrs);
     lr_set_cleanup(&lrs);
-    status = st.bad_inputs ? 2 : st.violations ? 1 : 0;
     cfg_cleanup(&cfg);
     mb_free(pos);
-    return status;
+    return st.bad_inputs ? 2 : st.violations ? 1 : 0;
 }

@@ -20,6 +20,67 @@ static const struct celpolicy_params HELM = {
     .helm = true,
 };
 
+/* The chart's template: the policies with values as Helm actions, for
+ * admission.mode policy or both; the namespaces never governed are the
+ * config's, the fixed ones and the release's. */
+static int render_helm(char **out)
+{
+    char *body;
+    struct mb_diag d = {0};
+    if (celpolicy_render(&HELM, &body, &d)) {
+        fprintf(stderr, "membudget policy render: %s\n", d.msg);
+        return 2;
+    }
+    *out = mb_xasprintf("{{- if has .Values.admission.mode (list \"policy\" \"both\") }}\n"
+                        "{{- $never := append (concat (list \"kube-system\" \"kube-public\" \"kube-node-lease\") "
+                        "(.Values.config.excludedNamespaces | default list)) .Release.Namespace | uniq }}\n"
+                        "%s{{- end }}\n",
+                        body);
+    mb_free(body);
+    return 0;
+}
+
+/* The policies for one config file (or the defaults). */
+static int render_config(const char *config, const char *ns, const char *name, const char *failure,
+                         char **out)
+{
+    struct cfg cfg;
+    struct celpolicy_params p;
+    struct mb_diag d = {0};
+    if (!app_load_config(config, &cfg))
+        return 2;
+    mb_err err = celpolicy_params_from_config(&p, &cfg, ns, name, failure, &d);
+    if (!err)
+        err = celpolicy_render(&p, out, &d);
+    celpolicy_params_cleanup(&p);
+    cfg_cleanup(&cfg);
+    if (err) {
+        fprintf(stderr, "membudget policy render: %s%s%s\n", config[0] ? config : "", config[0] ? ": " : "",
+                d.msg);
+        return 2;
+    }
+    return 0;
+}
+
+/* The flags' values: both names go into YAML and CEL as they are. */
+static bool render_flags_ok(const char *ns, const char *name, const char *failure)
+{
+    if (!ann_is_dns_label(ns)) {
+        fprintf(stderr, "membudget policy render: --namespace: \"%s\" is not a namespace name\n", ns);
+        return false;
+    }
+    if (!ann_is_dns_label(name) || strlen(name) > 50) {
+        fprintf(stderr, "membudget policy render: --name: \"%s\" must be a DNS label of at most 50 characters "
+                        "(the objects are PREFIX-mutate-audit, ...)\n", name);
+        return false;
+    }
+    if (strcmp(failure, "Fail") != 0 && strcmp(failure, "Ignore") != 0) {
+        fprintf(stderr, "membudget policy render: --failure-policy: \"%s\" is not Fail or Ignore\n", failure);
+        return false;
+    }
+    return true;
+}
+
 int cmd_policy(int argc, char **argv)
 {
     const char *config, *ns, *name, *failure;
@@ -32,7 +93,7 @@ int cmd_policy(int argc, char **argv)
         {"helm", NULL, "false", "print the chart's template (values as Helm actions) instead", NULL, &helm, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
-    char **pos;
+    char **pos, *out = NULL;
     size_t npos;
     int r;
 
@@ -56,58 +117,14 @@ int cmd_policy(int argc, char **argv)
     mb_free(pos);
     if (r)
         return r == 1 ? 0 : 2;
-    /* (both go into YAML and CEL as they are) */
-    if (!ann_is_dns_label(ns)) {
-        fprintf(stderr, "membudget policy render: --namespace: \"%s\" is not a namespace name\n", ns);
+    if (!render_flags_ok(ns, name, failure))
+        return 2;
+    if (helm && config[0]) {
+        fprintf(stderr, "membudget policy render: --helm takes the chart's values, not --config\n");
         return 2;
     }
-    if (!ann_is_dns_label(name) || strlen(name) > 50) {
-        fprintf(stderr, "membudget policy render: --name: \"%s\" must be a DNS label of at most 50 characters "
-                        "(the objects are PREFIX-mutate-audit, ...)\n", name);
-        return 2;
-    }
-    if (strcmp(failure, "Fail") != 0 && strcmp(failure, "Ignore") != 0) {
-        fprintf(stderr, "membudget policy render: --failure-policy: \"%s\" is not Fail or Ignore\n", failure);
-        return 2;
-    }
-    char *out;
-    if (helm) {
-        if (config[0]) {
-            fprintf(stderr, "membudget policy render: --helm takes the chart's values, not --config\n");
-            return 2;
-        }
-        char *body;
-        struct mb_diag d = {0};
-        if (celpolicy_render(&HELM, &body, &d)) {
-            fprintf(stderr, "membudget policy render: %s\n", d.msg);
-            return 2;
-        }
-        /* The chart renders these for admission.mode policy or both; the
-         * namespaces never governed are the config's, the fixed ones and
-         * the release's. */
-        out = mb_xasprintf("{{- if has .Values.admission.mode (list \"policy\" \"both\") }}\n"
-                           "{{- $never := append (concat (list \"kube-system\" \"kube-public\" \"kube-node-lease\") "
-                           "(.Values.config.excludedNamespaces | default list)) .Release.Namespace | uniq }}\n"
-                           "%s{{- end }}\n",
-                           body);
-        mb_free(body);
-    } else {
-        struct cfg cfg;
-        struct celpolicy_params p;
-        if (!app_load_config(config, &cfg))
-            return 2;
-        struct mb_diag d = {0};
-        mb_err err = celpolicy_params_from_config(&p, &cfg, ns, name, failure, &d);
-        if (!err)
-            err = celpolicy_render(&p, &out, &d);
-        celpolicy_params_cleanup(&p);
-        cfg_cleanup(&cfg);
-        if (err) {
-            fprintf(stderr, "membudget policy render: %s%s%s\n", config[0] ? config : "", config[0] ? ": " : "",
-                    d.msg);
-            return 2;
-        }
-    }
+    if ((r = helm ? render_helm(&out) : render_config(config, ns, name, failure, &out)))
+        return r;
     fputs(out, stdout);
     mb_free(out);
     return fflush(stdout) == 0 ? 0 : 1;

@@ -220,8 +220,40 @@ static mb_err worker_init(struct webhook *w, struct worker *wk, const struct htt
     return MB_OK;
 }
 
-mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct webhook_conf *conf,
-                   struct mx *mx, struct ops *ops, struct webhook **out, struct mb_diag *diag)
+/* The memory pools, checked against the largest request: each must hold
+ * at least one review of admission.maxBodyBytes. */
+static mb_err pools(struct webhook *w, const struct webhook_conf *conf, struct https_conf *hc,
+                    struct mb_diag *diag)
+{
+    if (conf->max_buffered) {
+        /* The largest request must fit, or it could never be read; large
+         * ones may take three quarters of the pool (https.c, fairness). */
+        if (conf->max_buffered / 4 * 3 < hc->max_body + hc->max_headers + 16 * 1024)
+            return mb_diag_set(diag, MB_EINVAL,
+                               "--webhook-max-buffered-bytes (%zu) must be at least 4/3 of "
+                               "admission.maxBodyBytes (%zu) plus 32 KiB (a quarter of it is kept "
+                               "for small reviews)",
+                               conf->max_buffered, hc->max_body);
+        w->max_buffered = conf->max_buffered;
+        atomic_store(&w->pool, (long long)conf->max_buffered);
+        hc->pool = &w->pool;
+        hc->pool_total = conf->max_buffered;
+    }
+    if (conf->max_parse) {
+        /* One review of the largest body must be able to parse: dense
+         * Kubernetes JSON takes up to ~20 times its text (make bench). */
+        if (conf->max_parse < 4 * hc->max_body)
+            return mb_diag_set(diag, MB_EINVAL,
+                               "--webhook-max-parse-bytes (%zu) must be at least 4 times "
+                               "admission.maxBodyBytes (%zu)",
+                               conf->max_parse, hc->max_body);
+        w->max_parse = conf->max_parse;
+        atomic_store(&w->parse_pool, (long long)conf->max_parse);
+    }
+    return MB_OK;
+}
+
+static void metrics_new(struct webhook *w, struct mx *mx)
 {
     static const double BUCKETS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                      0.01,   0.025,   0.05,   0.1,   0.25,   1};
@@ -229,80 +261,6 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
     static const char *const EP_L[] = {"endpoint"};
     static const char *const REASON_L[] = {"reason"};
     static const char *const RESULT_L[] = {"result"};
-    struct webhook *w = mb_xcalloc(1, sizeof *w);
-    struct timeval tv = {conf->tls_reload_ms / 1000, (conf->tls_reload_ms % 1000) * 1000};
-    struct https_conf hc = {
-        .name = "webhook",
-        .bind = conf->bind,
-        .max_body = (size_t)conf->cfg->max_body_bytes,
-        .max_headers = 16384,
-        .idle_timeout_s = conf->idle_timeout_s,
-        .request_timeout_ms = conf->request_timeout_ms,
-        .max_conns = conf->max_conns,
-        .reuseport = true,
-    };
-    size_t n = conf->workers ? conf->workers : 1;
-    mb_err err;
-
-    w->lp = lp;
-    w->clk = clk;
-    hc.shared_total = &w->conns;
-    if (conf->max_buffered) {
-        /* The largest request must fit, or it could never be read; large
-         * ones may take three quarters of the pool (https.c, fairness). */
-        if (conf->max_buffered / 4 * 3 < hc.max_body + hc.max_headers + 16 * 1024) {
-            err = mb_diag_set(diag, MB_EINVAL,
-                              "--webhook-max-buffered-bytes (%zu) must be at least 4/3 of "
-                              "admission.maxBodyBytes (%zu) plus 32 KiB (a quarter of it is kept "
-                              "for small reviews)",
-                              conf->max_buffered, hc.max_body);
-            mb_free(w);
-            return err;
-        }
-        w->max_buffered = conf->max_buffered;
-        atomic_store(&w->pool, (long long)conf->max_buffered);
-        hc.pool = &w->pool;
-        hc.pool_total = conf->max_buffered;
-    }
-    if (conf->max_parse) {
-        /* One review of the largest body must be able to parse: dense
-         * Kubernetes JSON takes up to ~20 times its text (make bench). */
-        if (conf->max_parse < 4 * hc.max_body) {
-            err = mb_diag_set(diag, MB_EINVAL,
-                              "--webhook-max-parse-bytes (%zu) must be at least 4 times "
-                              "admission.maxBodyBytes (%zu)",
-                              conf->max_parse, hc.max_body);
-            mb_free(w);
-            return err;
-        }
-        w->max_parse = conf->max_parse;
-        atomic_store(&w->parse_pool, (long long)conf->max_parse);
-    }
-    w->review.policy = conf->cfg->admission;
-    w->review.policy.default_tiers = conf->cfg->tiers;
-    w->review.cfg = conf->cfg;
-    snprintf(w->own_ns, sizeof w->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
-    w->review.own_ns = w->own_ns;
-    w->review.limit_range = conf->limit_range;
-    w->review.limit_range_ctx = conf->limit_range_ctx;
-    err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag);
-    if (err)
-        goto fail;
-    hc.tls = w->tls;
-    w->workers = mb_xcalloc(n, sizeof *w->workers);
-    for (size_t i = 0; i < n; i++) {
-        /* The first binds what was asked (port 0 picks one); the others
-         * share that very address through SO_REUSEPORT. */
-        err = worker_init(w, &w->workers[i], &hc, diag);
-        w->nworkers = i + 1;
-        if (err)
-            goto fail;
-        if (i == 0) {
-            snprintf(w->addr, sizeof w->addr, "%s", https_address(w->workers[0].srv));
-            hc.bind = w->addr;
-        }
-    }
-
     w->requests = mx_counter(mx, "membudget_webhook_requests_total",
                              "Admission reviews answered, by endpoint, operation, kind and result.", 4, REQ_L);
     w->duration = mx_histogram(mx, "membudget_webhook_request_duration_seconds",
@@ -324,21 +282,75 @@ mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct web
                           "Bytes of parsed review JSON the workers hold now (in 1 MiB blocks), "
                           "against --webhook-max-parse-bytes.",
                           0, NULL);
+}
+
+/* The workers' servers: the first binds what was asked (port 0 picks
+ * one); the others share that very address through SO_REUSEPORT. */
+static mb_err workers_new(struct webhook *w, struct https_conf *hc, size_t n, struct mb_diag *diag)
+{
+    w->workers = mb_xcalloc(n, sizeof *w->workers);
+    for (size_t i = 0; i < n; i++) {
+        mb_err err = worker_init(w, &w->workers[i], hc, diag);
+        w->nworkers = i + 1;
+        if (err)
+            return err;
+        if (i == 0) {
+            snprintf(w->addr, sizeof w->addr, "%s", https_address(w->workers[0].srv));
+            hc->bind = w->addr;
+        }
+    }
+    return MB_OK;
+}
+
+mb_err webhook_new(struct loop *lp, const struct mb_clock *clk, const struct webhook_conf *conf,
+                   struct mx *mx, struct ops *ops, struct webhook **out, struct mb_diag *diag)
+{
+    struct webhook *w = mb_xcalloc(1, sizeof *w);
+    struct timeval tv = {conf->tls_reload_ms / 1000, (conf->tls_reload_ms % 1000) * 1000};
+    struct https_conf hc = {
+        .name = "webhook",
+        .bind = conf->bind,
+        .max_body = (size_t)conf->cfg->max_body_bytes,
+        .max_headers = 16384,
+        .idle_timeout_s = conf->idle_timeout_s,
+        .request_timeout_ms = conf->request_timeout_ms,
+        .max_conns = conf->max_conns,
+        .reuseport = true,
+    };
+    size_t n = conf->workers ? conf->workers : 1;
+    char why[600] = "";
+    mb_err err;
+
+    w->lp = lp;
+    w->clk = clk;
+    hc.shared_total = &w->conns;
+    if ((err = pools(w, conf, &hc, diag))) {
+        mb_free(w);
+        return err;
+    }
+    w->review.policy = conf->cfg->admission;
+    w->review.policy.default_tiers = conf->cfg->tiers;
+    w->review.cfg = conf->cfg;
+    snprintf(w->own_ns, sizeof w->own_ns, "%s", conf->own_namespace ? conf->own_namespace : "");
+    w->review.own_ns = w->own_ns;
+    w->review.limit_range = conf->limit_range;
+    w->review.limit_range_ctx = conf->limit_range_ctx;
+    if ((err = tlsctx_new(conf->cert_file, conf->key_file, &w->tls, diag)))
+        goto fail;
+    hc.tls = w->tls;
+    if ((err = workers_new(w, &hc, n, diag)))
+        goto fail;
+    metrics_new(w, mx);
     mx_set(w->expiry, NULL, (double)tlsctx_not_after(w->tls));
     ops_add_collector(ops, collect, w);
     ops_add_ready_check(ops, "webhook", ready, w);
-
     w->reload = event_new(loop_base(lp), -1, EV_PERSIST, on_reload_tick, w);
     event_add(w->reload, &tv);
-    {
-        char why[600] = "";
-        cert_state(w, why, sizeof why); /* logs a warning when it is not valid now */
-    }
+    cert_state(w, why, sizeof why); /* logs a warning when it is not valid now */
     for (size_t i = 0; i < n; i++) {
         char name[16];
         snprintf(name, sizeof name, "webhook-%u", (unsigned)(i % 100000));
-        err = loop_spawn(w->workers[i].lp, name, diag);
-        if (err)
+        if ((err = loop_spawn(w->workers[i].lp, name, diag)))
             goto fail;
     }
     log_info("webhook listening", "{s:s,s:I,s:s}", "address", w->addr, "workers", (json_int_t)n,
