@@ -385,6 +385,57 @@ static const struct reflector_sink POD_SINK = {pods_relist_begin, pods_item, pod
 static const struct reflector_sink NS_SINK = {ns_relist_begin, ns_item, ns_relist_end, ns_event,
                                               ns_synced};
 
+/* Pods of the namespaces the flags or config name, one reflector each;
+ * a name that is not valid, or that is never governed, is an error. */
+static mb_err watch_namespaces(struct controller *c, const struct controller_conf *conf,
+                               struct mb_diag *diag)
+{
+    c->pods = mb_xcalloc(conf->nnamespaces, sizeof *c->pods);
+    c->sinks = mb_xcalloc(conf->nnamespaces, sizeof *c->sinks);
+    for (size_t i = 0; i < conf->nnamespaces; i++) {
+        struct podsink *ps = &c->sinks[i];
+        char path[300];
+        const char *ns = conf->namespaces[i];
+        if (!ann_is_dns_label(ns))
+            return mb_diag_set(diag, MB_EINVAL, "namespace \"%s\" is not a valid name", ns);
+        if (gov_excluded(c, ns))
+            return mb_diag_set(diag, MB_EINVAL,
+                               "namespace \"%s\" cannot be governed: it is excluded "
+                               "(kube-system, kube-public, kube-node-lease, excludedNamespaces "
+                               "and membudget's own namespace never are)",
+                               ns);
+        if (gov_has(c, ns))
+            continue; /* listed twice */
+        gov_add(c, ns);
+        ps->c = c;
+        snprintf(ps->ns, sizeof ps->ns, "%s", ns);
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
+        struct reflector_conf rc = {.name = "pods", .path = path, .page_size = conf->page_size,
+                                    .watch_list = conf->watch_list};
+        c->pods[c->npods++] = reflector_new(c->lp, c->clk, c->api, c->mx, &rc, &POD_SINK, ps);
+    }
+    return MB_OK;
+}
+
+/* Every pod, and the namespaces labelled membudget.io/enforce=true (the
+ * governed set follows the label). */
+static mb_err watch_cluster(struct controller *c, const struct controller_conf *conf)
+{
+    c->sinks = mb_xcalloc(1, sizeof *c->sinks);
+    struct podsink *ps = &c->sinks[0];
+    ps->c = c;
+    struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods",
+                                .page_size = conf->page_size, .watch_list = conf->watch_list};
+    c->pods = mb_xcalloc(1, sizeof *c->pods);
+    c->pods[c->npods++] = reflector_new(c->lp, c->clk, c->api, c->mx, &rc, &POD_SINK, ps);
+    struct reflector_conf nc = {.name = "namespaces",
+                                .path = "/api/v1/namespaces",
+                                .label_selector = "membudget.io/enforce=true",
+                                .watch_list = conf->watch_list};
+    c->nsr = reflector_new(c->lp, c->clk, c->api, c->mx, &nc, &NS_SINK, c);
+    return MB_OK;
+}
+
 mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api, struct mx *mx,
                       struct ops *ops, const struct controller_conf *conf, struct controller **out,
                       struct mb_diag *diag)
@@ -405,48 +456,10 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
                          .fence = &c->fenced};
     c->gq = gq_new(lp, clk, api, mx, &gc);
     c->explicit_ns = conf->nnamespaces > 0;
-    if (c->explicit_ns) {
-        c->pods = mb_xcalloc(conf->nnamespaces, sizeof *c->pods);
-        c->sinks = mb_xcalloc(conf->nnamespaces, sizeof *c->sinks);
-        for (size_t i = 0; i < conf->nnamespaces; i++) {
-            struct podsink *ps = &c->sinks[i];
-            char path[300];
-            const char *ns = conf->namespaces[i];
-            if (!ann_is_dns_label(ns)) {
-                controller_free(c);
-                return mb_diag_set(diag, MB_EINVAL, "namespace \"%s\" is not a valid name", ns);
-            }
-            if (gov_excluded(c, ns)) {
-                controller_free(c);
-                return mb_diag_set(diag, MB_EINVAL,
-                                   "namespace \"%s\" cannot be governed: it is excluded "
-                                   "(kube-system, kube-public, kube-node-lease, excludedNamespaces "
-                                   "and membudget's own namespace never are)",
-                                   ns);
-            }
-            if (gov_has(c, ns))
-                continue; /* listed twice */
-            gov_add(c, ns);
-            ps->c = c;
-            snprintf(ps->ns, sizeof ps->ns, "%s", ns);
-            snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
-            struct reflector_conf rc = {.name = "pods", .path = path, .page_size = conf->page_size,
-                                        .watch_list = conf->watch_list};
-            c->pods[c->npods++] = reflector_new(lp, clk, api, mx, &rc, &POD_SINK, ps);
-        }
-    } else {
-        c->sinks = mb_xcalloc(1, sizeof *c->sinks);
-        struct podsink *ps = &c->sinks[0];
-        ps->c = c;
-        struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods",
-                                    .page_size = conf->page_size, .watch_list = conf->watch_list};
-        c->pods = mb_xcalloc(1, sizeof *c->pods);
-        c->pods[c->npods++] = reflector_new(lp, clk, api, mx, &rc, &POD_SINK, ps);
-        struct reflector_conf nc = {.name = "namespaces",
-                                    .path = "/api/v1/namespaces",
-                                    .label_selector = "membudget.io/enforce=true",
-                                    .watch_list = conf->watch_list};
-        c->nsr = reflector_new(lp, clk, api, mx, &nc, &NS_SINK, c);
+    mb_err e = c->explicit_ns ? watch_namespaces(c, conf, diag) : watch_cluster(c, conf);
+    if (e) {
+        controller_free(c);
+        return e;
     }
     c->m_tracked = mx_gauge(mx, "membudget_tracked_pods", "Pods in the controller's cache.", 0, NULL);
     c->m_cache_bytes = mx_gauge(mx, "membudget_pod_cache_bytes",

@@ -494,11 +494,16 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void tls_of(struct kapi *k, CURL *e);
+static void request_of(struct kapi *k, struct call *c, const struct kapi_req *req);
+
+/* One request's libcurl handle: URL, callbacks, limits, then its TLS and
+ * its headers, body and method. False (why in c->errbuf) when the URL is
+ * too long. */
 static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *req)
 {
     CURL *e = c->easy;
     struct mb_buf url;
-    bool ok = true;
 
     mb_buf_init(&url, 16384);
     if ((!k->absolute && mb_buf_adds(&url, k->server)) || mb_buf_adds(&url, req->path)) {
@@ -541,6 +546,14 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(e, CURLOPT_USERAGENT, k->user_agent);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+    tls_of(k, e);
+    request_of(k, c, req);
+    return true;
+}
+
+/* The API server's trust and client credentials (kubeconfig). */
+static void tls_of(struct kapi *k, CURL *e)
+{
     if (k->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -565,7 +578,12 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     } else if (k->key_file) {
         curl_easy_setopt(e, CURLOPT_SSLKEY, k->key_file);
     }
+}
 
+/* The request's headers, body and method. */
+static void request_of(struct kapi *k, struct call *c, const struct kapi_req *req)
+{
+    CURL *e = c->easy;
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Accept: application/json");
     if (k->token) {
@@ -594,7 +612,6 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     c->headers = h;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    return ok;
 }
 
 static struct kapi *kapi_alloc(void)
