@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test `make test` owns and ends with one line that counts them
-# all: check's unit + io suites, the lint checks on example manifests,
+# all: the house rules (format, long functions, layout), check's unit + io suites, the lint checks on example manifests,
 # deploy/'s and the chart's checks, and every end-to-end scenario on a real
 # cluster built here (test/e2e/cluster_run.sh: make e2e-cluster).
 #   usage: test/run_all.sh UNIT_BINARY MEMBUDGET_BINARY
@@ -16,6 +16,13 @@ xcounts=$(mktemp)
 icounts=$(mktemp)
 trap 'rm -f "$log" "$counts" "$dcounts" "$ccounts" "$xcounts" "$icounts"' EXIT
 
+# The house rules a machine can check: format, long functions, the layout.
+house_ok=0; house_bad=0
+for h in "make -s -C $root format-check" "$root/test/tools/codestats --max-long 5 $root/src" \
+         "$root/test/tools/layout-check ${MB_PURE_MODULES:-}"; do
+    if out=$($h 2>&1); then house_ok=$((house_ok + 1)); echo "ok   - ${out%%$'\n'*}"
+    else house_bad=$((house_bad + 1)); echo "FAIL - $h"; echo "$out"; fi
+done
 MB_BIN=$bin MB_SRCDIR=$root "$unit" 2>&1 | tee "$log"
 unit_rc=${PIPESTATUS[0]}
 MB_LINT_COUNTS=$counts "$root/test/lint/run.sh" "$bin"
@@ -46,7 +53,7 @@ read -r chart_ok chart_bad < "$ccounts" || { chart_ok=0; chart_bad=1; }
 read -r cl_ok cl_bad < "$xcounts" || { cl_ok=0; cl_bad=1; }
 read -r iso_ok iso_bad < "$icounts" || { iso_ok=0; iso_bad=1; }
 checks=${checks:-0}; failures=${failures:-0}; errors=${errors:-1}
-failed=$((failures + errors + lint_bad + dep_bad + chart_bad + iso_bad + cl_bad + go_bad))
-passed=$((checks - failures - errors + lint_ok + dep_ok + chart_ok + iso_ok + cl_ok + go_ok))
+failed=$((failures + errors + house_bad + lint_bad + dep_bad + chart_bad + iso_bad + cl_bad + go_bad))
+passed=$((checks - failures - errors + house_ok + lint_ok + dep_ok + chart_ok + iso_ok + cl_ok + go_ok))
 echo "tests: $passed passed, $failed failed"
 [ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$dep_rc" = 0 ] && [ "$chart_rc" = 0 ] && [ "$iso_rc" = 0 ] && [ "$cluster_rc" = 0 ] && [ "$failed" = 0 ]

@@ -23,11 +23,12 @@ struct admrev_req {
     json_t *root;                       /* the whole review */
     const char *uid;                    /* request.uid, non-empty */
     const char *group, *version, *kind; /* request.kind (group "" for core) */
-    const char *resource, *sub_resource;/* request.resource.resource, request.subResource ("" if none) */
+    const char *resource,
+        *sub_resource; /* request.resource.resource, request.subResource ("" if none) */
     enum admrev_op op;
-    const char *op_name;                /* "CREATE", ... */
-    const char *ns, *name;              /* "" when absent (CREATE with generateName) */
-    const json_t *object, *old_object;  /* may be NULL (DELETE has no object) */
+    const char *op_name;               /* "CREATE", ... */
+    const char *ns, *name;             /* "" when absent (CREATE with generateName) */
+    const json_t *object, *old_object; /* may be NULL (DELETE has no object) */
     bool dry_run;
 };
 
@@ -48,11 +49,11 @@ bool admrev_peek_uid(const char *body, size_t len, char *out, size_t outlen);
 
 struct admrev_resp {
     bool allowed;
-    int code;                   /* status.code when denied (403); 0: no status */
-    const char *reason;         /* status.reason ("Forbidden"), may be NULL */
-    const char *message;        /* status.message, may be NULL */
-    const json_t *patch;        /* JSON Patch array, borrowed; NULL: no patch */
-    char *const *warnings;      /* may be NULL */
+    int code;              /* status.code when denied (403); 0: no status */
+    const char *reason;    /* status.reason ("Forbidden"), may be NULL */
+    const char *message;   /* status.message, may be NULL */
+    const json_t *patch;   /* JSON Patch array, borrowed; NULL: no patch */
+    char *const *warnings; /* may be NULL */
     size_t nwarnings;
 };
 

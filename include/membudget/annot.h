@@ -11,7 +11,7 @@
  * ann_resolve_endpoint() against the target container, which the policy
  * finds (see policy.h).
  *
- * Rules (DESIGN.md, "The contract with users"):
+ * Rules (docs/design.md, "The contract with users"):
  *   budget     Kubernetes quantity, > 0 (<= the limit is the policy's check)
  *   container  a container name (DNS-1123 label)
  *   tiers      "throttle=80,gc=90,evict=95": any order, each an integer percent
@@ -62,9 +62,9 @@
  * readiness): what a new leader needs to continue (planner.h's record). */
 #define ANN_RECORD_CONDITION ANN_PREFIX "remediation"
 
-#define ANN_PATH_MAX 256     /* longest endpoint path */
-#define ANN_NAME_MAX 63      /* container names are DNS-1123 labels */
-#define ANN_PORTNAME_MAX 15  /* IANA_SVC_NAME */
+#define ANN_PATH_MAX 256    /* longest endpoint path */
+#define ANN_NAME_MAX 63     /* container names are DNS-1123 labels */
+#define ANN_PORTNAME_MAX 15 /* IANA_SVC_NAME */
 
 enum ann_usage { ANN_USAGE_WORKING_SET, ANN_USAGE_RSS, ANN_USAGE_HEAP };
 enum ann_throttle { ANN_THROTTLE_READINESS, ANN_THROTTLE_ENDPOINT, ANN_THROTTLE_NONE };
@@ -163,7 +163,7 @@ struct ann_target {
     size_t index;            /* in that list */
     const char *name;        /* the container's name (borrowed) */
     enum { ANN_TARGET_NAMED, ANN_TARGET_DEFAULT, ANN_TARGET_FIRST } from;
-    bool default_ignored;    /* kubectl's default-container named no usable container */
+    bool default_ignored; /* kubectl's default-container named no usable container */
 };
 
 enum ann_target_err {

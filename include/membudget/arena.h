@@ -8,8 +8,8 @@
  * of arena memory are no-ops; mb_arena_reset() then releases everything at
  * once. The free hook tells arena blocks from heap blocks by a tag in a
  * 16-byte header in front of each block (alloc.c): O(1), whatever the number
- * of chunks. Chunks double in size up to 8 MiB. Under AddressSanitizer the released memory is poisoned, so a value
- * used after its request still fails loudly.
+ * of chunks. Chunks double in size up to 8 MiB. Under AddressSanitizer the released memory is
+ * poisoned, so a value used after its request still fails loudly.
  *
  * Rule: a JSON value created inside the scope must not be used after the
  * arena is reset. It may be used (and json_decref'd: a no-op) after the
@@ -65,8 +65,8 @@ bool mb_arena_starved(const struct mb_arena *a);
 /* Like mb_arena_alloc, but returns NULL (and marks the arena exhausted)
  * past the limit. */
 void *mb_arena_try_alloc(struct mb_arena *a, size_t n);
-void mb_arena_cleanup(struct mb_arena *a);        /* frees every chunk */
-void mb_arena_reset(struct mb_arena *a);          /* keeps the first chunk for reuse */
+void mb_arena_cleanup(struct mb_arena *a);          /* frees every chunk */
+void mb_arena_reset(struct mb_arena *a);            /* keeps the first chunk for reuse */
 void *mb_arena_alloc(struct mb_arena *a, size_t n); /* 16-byte aligned; aborts on OOM */
 /* Does `p` point into one of the arena's chunks? O(chunks): for tests and
  * assertions, not for hot paths. */

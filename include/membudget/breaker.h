@@ -1,5 +1,5 @@
 /*
- * breaker.h -- the per-pod tiered memory circuit breaker (DESIGN.md "Breaker
+ * breaker.h -- the per-pod tiered memory circuit breaker (docs/design.md "Breaker
  * rules").
  *
  * Pure: no clock, no I/O. Each sample goes in with the time it was taken and
@@ -39,7 +39,7 @@ struct brk_conf {
     unsigned hysteresis;            /* percentage points */
     uint64_t interval_ms;           /* sample interval: data older than 2x is stale */
     uint64_t gc_min_interval_ms;
-    bool gc_available;              /* the pod names a GC endpoint */
+    bool gc_available; /* the pod names a GC endpoint */
 };
 
 struct brk_sample {
@@ -64,8 +64,8 @@ struct brk {
     unsigned above[BRK_NTIERS]; /* consecutive fresh samples at/above each threshold */
     unsigned below;             /* consecutive fresh samples below the current tier's exit */
     bool throttling;
-    bool ever_gc;               /* last_gc is valid */
-    mb_mono_ms last_gc;         /* when the last GC was asked for */
+    bool ever_gc;       /* last_gc is valid */
+    mb_mono_ms last_gc; /* when the last GC was asked for */
 };
 
 void brk_init(struct brk *b);

@@ -15,12 +15,12 @@
 #include "membudget/err.h"
 
 struct mb_buf {
-    char *p;     /* content, NUL-terminated; NULL until the first add */
-    size_t len;  /* bytes in use */
-    size_t cap;  /* bytes allocated (excluding the terminating NUL slot) */
-    size_t max;  /* hard limit on len: adding past it fails with MB_ETOOBIG */
-    bool full;   /* an add was refused since init or reset (sticky): a writer that
-                    appends many pieces checks once, at the end, that none was lost */
+    char *p;    /* content, NUL-terminated; NULL until the first add */
+    size_t len; /* bytes in use */
+    size_t cap; /* bytes allocated (excluding the terminating NUL slot) */
+    size_t max; /* hard limit on len: adding past it fails with MB_ETOOBIG */
+    bool full;  /* an add was refused since init or reset (sticky): a writer that
+                   appends many pieces checks once, at the end, that none was lost */
 };
 
 /* Cannot fail. `max` is the most bytes the buffer will ever hold. */

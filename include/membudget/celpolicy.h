@@ -2,7 +2,7 @@
  * celpolicy.h -- the admission rules as Kubernetes admission policies (pure).
  *
  * `membudget policy render` and the chart's admission.mode=policy emit, as
- * YAML, the objects that let the API server itself apply DESIGN.md's
+ * YAML, the objects that let the API server itself apply docs/design.md's
  * admission rules in CEL, with no webhook in the path:
  *
  *   ValidatingAdmissionPolicy NAME-validate   one validation: every
@@ -64,8 +64,9 @@ struct celpolicy_params {
  * MB_ETOOBIG when the list of namespaces would take more than
  * CELPOLICY_MAX_NEVER, with the count and the limit in diag: never a list
  * cut short (membudget's own namespace was the one left out). */
-mb_err celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg, const char *own_ns,
-                                    const char *name, const char *failure_policy, struct mb_diag *diag);
+mb_err celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg,
+                                    const char *own_ns, const char *name,
+                                    const char *failure_policy, struct mb_diag *diag);
 void celpolicy_params_cleanup(struct celpolicy_params *p);
 
 /* The YAML documents into *out (new string; mb_free). Returns MB_OK, or

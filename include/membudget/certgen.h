@@ -28,7 +28,8 @@ enum certgen_key { CERTGEN_ECDSA_P256, CERTGEN_RSA_2048 };
 void certgen_set_key_type(enum certgen_key t);
 
 /* A self-signed CA valid for `days`. */
-mb_err certgen_ca(const char *common_name, int days, struct certgen_pair *out, struct mb_diag *diag);
+mb_err certgen_ca(const char *common_name, int days, struct certgen_pair *out,
+                  struct mb_diag *diag);
 
 /* A serving certificate signed by `ca`, with DNS and IP SANs (either list
  * may be empty), extendedKeyUsage serverAuth. */

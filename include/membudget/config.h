@@ -1,7 +1,7 @@
 /*
  * config.h -- the membudget config file (pure: YAML text in, struct out).
  *
- * The whole schema of DESIGN.md, every key optional, defaults as documented
+ * The whole schema of docs/design.md, every key optional, defaults as documented
  * there. Keys are described in one table (nginx's ngx_command_t, h2o's
  * configurator): name, type, bounds, where the value goes. Any unknown key,
  * wrong type or out-of-range value is an error that names the file, the
@@ -34,9 +34,12 @@ struct cfg_names {
     size_t n;
 };
 
-/* Never governed, whatever the config says (DESIGN.md): excludedNamespaces
+/* Never governed, whatever the config says (docs/design.md): excludedNamespaces
  * adds to these, and membudget's own namespace is added at run time. */
-#define CFG_ALWAYS_EXCLUDED {"kube-system", "kube-public", "kube-node-lease"}
+#define CFG_ALWAYS_EXCLUDED                                                                        \
+    {                                                                                              \
+        "kube-system", "kube-public", "kube-node-lease"                                            \
+    }
 
 struct cfg {
     bool dry_run;
@@ -57,9 +60,9 @@ struct cfg {
         bool evict;       /* thrashing counts as the evict tier */
     } gc_thrash;
     struct {
-        unsigned margin_pct;     /* added to p95 of the peaks */
-        uint64_t half_life_ms;   /* a peak's weight halves every half life */
-        uint64_t peak_window_ms; /* one peak per pod per window */
+        unsigned margin_pct;             /* added to p95 of the peaks */
+        uint64_t half_life_ms;           /* a peak's weight halves every half life */
+        uint64_t peak_window_ms;         /* one peak per pod per window */
         uint64_t checkpoint_interval_ms; /* an owner's checkpoint at most this often; 0: none */
     } recommend;
     struct {
@@ -83,7 +86,7 @@ struct cfg {
     int64_t max_body_bytes;       /* admission.maxBodyBytes */
 };
 
-/* Fill with the defaults of DESIGN.md. Free with cfg_cleanup(). */
+/* Fill with the defaults of docs/design.md. Free with cfg_cleanup(). */
 void cfg_defaults(struct cfg *c);
 
 void cfg_cleanup(struct cfg *c);

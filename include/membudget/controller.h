@@ -33,14 +33,14 @@ struct ops;
 struct controller_conf {
     const char *const *namespaces; /* governed namespaces; NULL/0: by label */
     size_t nnamespaces;
-    bool dry_run;                  /* compute and log, write nothing to pods */
-    unsigned page_size;            /* list page size; 0: 500 */
-    bool watch_list;               /* streamed lists (sendInitialEvents); pages if refused */
-    unsigned max_inflight_writes;  /* 0: 32 */
-    const struct cfg *cfg;         /* thresholds, sampling, eviction (borrowed) */
-    struct podcall *pods;          /* pod-endpoint client (borrowed): scrapes, GC, profiles */
-    const char *identity;          /* this replica, the source of Events */
-    const char *own_namespace;     /* membudget's namespace (never governed), or NULL */
+    bool dry_run;                 /* compute and log, write nothing to pods */
+    unsigned page_size;           /* list page size; 0: 500 */
+    bool watch_list;              /* streamed lists (sendInitialEvents); pages if refused */
+    unsigned max_inflight_writes; /* 0: 32 */
+    const struct cfg *cfg;        /* thresholds, sampling, eviction (borrowed) */
+    struct podcall *pods;         /* pod-endpoint client (borrowed): scrapes, GC, profiles */
+    const char *identity;         /* this replica, the source of Events */
+    const char *own_namespace;    /* membudget's namespace (never governed), or NULL */
 };
 
 /* Returns MB_OK and a new controller in *out. lp, clk, api, mx and ops are

@@ -30,11 +30,11 @@ typedef enum mb_err {
 
 /* Detail for an error. All fields are optional; 0 means "not known". */
 struct mb_diag {
-    int line;          /* 1-based line in the input */
-    int column;        /* 1-based column in the input */
-    long http_status;  /* HTTP status, when the error came from a peer */
-    int sys_errno;     /* errno saved at the failing system call */
-    char msg[256];     /* human-readable, one line, no trailing newline */
+    int line;         /* 1-based line in the input */
+    int column;       /* 1-based column in the input */
+    long http_status; /* HTTP status, when the error came from a peer */
+    int sys_errno;    /* errno saved at the failing system call */
+    char msg[256];    /* human-readable, one line, no trailing newline */
 };
 
 /* Returns: static string naming `e` ("out of memory", ...). */

@@ -17,10 +17,10 @@
 struct evagg;
 
 struct evagg_decision {
-    bool create;          /* true: POST a new Event named `name`; false: PATCH `name` */
-    char name[320];       /* "<object>.<16 hex digits>", unique per first occurrence */
-    unsigned count;       /* the count to write */
-    mb_wall_ms first;     /* firstTimestamp */
+    bool create;      /* true: POST a new Event named `name`; false: PATCH `name` */
+    char name[320];   /* "<object>.<16 hex digits>", unique per first occurrence */
+    unsigned count;   /* the count to write */
+    mb_wall_ms first; /* firstTimestamp */
 };
 
 /* Returns: new aggregator (evagg_free); max_keys 0: 4096. */

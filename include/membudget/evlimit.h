@@ -1,5 +1,5 @@
 /*
- * evlimit.h -- eviction limits (DESIGN.md "Breaker rules"):
+ * evlimit.h -- eviction limits (docs/design.md "Breaker rules"):
  *   - at most max_per_minute *accepted* evictions in any sliding 60 s
  *     window, cluster-wide; a request under way holds a place until it is
  *     answered, and a refused one (PDB, error) gives it back;
@@ -22,8 +22,8 @@
 #define EVL_MAX_PER_MINUTE 1000
 
 struct evl_slot {
-    char owner[128];  /* owner uid (or the pod's uid) */
-    char pod[64];     /* the evicted pod's uid; "" while the request is under way */
+    char owner[128]; /* owner uid (or the pod's uid) */
+    char pod[64];    /* the evicted pod's uid; "" while the request is under way */
     mb_mono_ms accepted;
     bool gone, ready;
 };
@@ -33,7 +33,7 @@ struct evlimit {
     uint64_t settle_ms;
     mb_mono_ms accepted[EVL_MAX_PER_MINUTE]; /* ring of acceptance times */
     size_t head, n;
-    unsigned pending;          /* requests under way */
+    unsigned pending; /* requests under way */
     struct evl_slot *slots;
     size_t nslots, capslots;
 };

@@ -39,17 +39,17 @@ struct mx;
 
 struct gq_item {
     /* what the pod should have (the owner writes these, then gq_check) */
-    const struct pc_pod *pod;  /* its current record */
-    char *cond_msg;            /* the condition's message while throttled; NULL none (gq_set) */
-    char *record;              /* the remediation record; NULL when none (gq_set) */
-    struct gq_work *w;         /* private to gateq.c: queued, in flight or backing off */
+    const struct pc_pod *pod; /* its current record */
+    char *cond_msg;           /* the condition's message while throttled; NULL none (gq_set) */
+    char *record;             /* the remediation record; NULL when none (gq_set) */
+    struct gq_work *w;        /* private to gateq.c: queued, in flight or backing off */
     bool throttled;
-    bool record_own;           /* this replica's planner holds the pod: write the record */
+    bool record_own; /* this replica's planner holds the pod: write the record */
 };
 
 struct gq_conf {
-    unsigned max_inflight; /* 0: 32 */
-    bool dry_run;          /* never False */
+    unsigned max_inflight;    /* 0: 32 */
+    bool dry_run;             /* never False */
     const atomic_bool *fence; /* when set (from any thread): start no write; NULL: none */
 };
 

@@ -1,7 +1,7 @@
 /*
  * gcshare.h -- the share of a Go process's CPU spent in GC between two
  * scrapes, from its cumulative runtime/metrics counters (the GC-thrash
- * signal, DESIGN.md "Breaker rules").
+ * signal, docs/design.md "Breaker rules").
  *
  * Pure. The counters are the ones client_golang exports from
  * runtime/metrics (and contrib/go too, under the same names):
@@ -28,16 +28,16 @@
 #define GCS_TOTAL_METRIC "go_cpu_classes_total_cpu_seconds_total"
 
 struct gcs {
-    bool have;           /* gc, total hold the previous scrape's counters */
-    double gc, total;    /* seconds */
+    bool have;        /* gc, total hold the previous scrape's counters */
+    double gc, total; /* seconds */
 };
 
 enum gcs_result {
-    GCS_SHARE,    /* *share is set */
-    GCS_FIRST,    /* the first pair (or the first after missing counters) */
-    GCS_RESET,    /* a counter went down: the process restarted */
-    GCS_IDLE,     /* no CPU time passed since the previous pair */
-    GCS_INVALID,  /* negative, NaN or infinite figures: ignored, baseline kept */
+    GCS_SHARE,   /* *share is set */
+    GCS_FIRST,   /* the first pair (or the first after missing counters) */
+    GCS_RESET,   /* a counter went down: the process restarted */
+    GCS_IDLE,    /* no CPU time passed since the previous pair */
+    GCS_INVALID, /* negative, NaN or infinite figures: ignored, baseline kept */
 };
 
 /* Feed one scrape's counters. Returns what they gave; on GCS_SHARE,

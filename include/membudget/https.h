@@ -1,7 +1,7 @@
 /*
  * https.h -- HTTP/1.1 server on libevent's evhttp, with or without TLS (shell).
  *
- * Why evhttp: it is the libevent HTTP server DESIGN.md asks for, it parses
+ * Why evhttp: it is the libevent HTTP server docs/design.md asks for, it parses
  * HTTP (we write no HTTP parser), bounds header and body sizes itself
  * (evhttp_set_max_body_size answers 413 from Content-Length without reading
  * the body), and plugs into OpenSSL through evhttp_set_bevcb +
@@ -97,7 +97,8 @@ unsigned long https_key_update_closes(const struct https *s);
 const char *https_body(struct evhttp_request *req, size_t *len);
 const char *https_method(struct evhttp_request *req);
 const char *https_path(struct evhttp_request *req);
-const char *https_query_param(struct evhttp_request *req, const char *name, char *buf, size_t buflen);
+const char *https_query_param(struct evhttp_request *req, const char *name, char *buf,
+                              size_t buflen);
 void https_reply(struct evhttp_request *req, int code, const char *content_type, const char *body,
                  size_t len);
 

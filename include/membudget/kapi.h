@@ -34,28 +34,28 @@ struct loop;
  * *_pem field holds the PEM text itself; a *_file field a path (read by
  * libcurl on each new connection). */
 struct kapi_conf {
-    const char *server;      /* "https://10.0.0.1:443" (no trailing slash needed) */
-    const char *ca_pem;      /* CA bundle text, or NULL */
-    const char *ca_file;     /* CA bundle path, or NULL */
-    const char *cert_pem;    /* client certificate text, or NULL */
-    const char *cert_file;   /* client certificate path, or NULL */
-    const char *key_pem;     /* client key text, or NULL */
-    const char *key_file;    /* client key path, or NULL */
-    const char *token;       /* bearer token, or NULL */
-    const char *token_file;  /* bearer token path, re-read when it changes, or NULL */
-    bool insecure;           /* skip server certificate verification */
-    const char *user_agent;  /* "membudget/0.1.0 (controller; pod-x)" */
-    unsigned timeout_ms;     /* default whole-request timeout; 0: 30 s */
-    size_t max_response;     /* cap on a buffered response body; 0: 64 MiB */
+    const char *server;     /* "https://10.0.0.1:443" (no trailing slash needed) */
+    const char *ca_pem;     /* CA bundle text, or NULL */
+    const char *ca_file;    /* CA bundle path, or NULL */
+    const char *cert_pem;   /* client certificate text, or NULL */
+    const char *cert_file;  /* client certificate path, or NULL */
+    const char *key_pem;    /* client key text, or NULL */
+    const char *key_file;   /* client key path, or NULL */
+    const char *token;      /* bearer token, or NULL */
+    const char *token_file; /* bearer token path, re-read when it changes, or NULL */
+    bool insecure;          /* skip server certificate verification */
+    const char *user_agent; /* "membudget/0.1.0 (controller; pod-x)" */
+    unsigned timeout_ms;    /* default whole-request timeout; 0: 30 s */
+    size_t max_response;    /* cap on a buffered response body; 0: 64 MiB */
     /* For pod endpoints (scrapes, GC calls) rather than the API server:
      * every request path is a whole URL, http:// only unless allow_https,
      * and `server`, the CA, certificates and tokens are not used. */
     bool absolute;
     bool allow_https;
-    unsigned max_inflight;   /* requests in flight at once; more wait in order; 0: no cap */
-    const char *proxy;       /* proxy for the API server (kubeconfig proxy-url), or NULL: the
-                              * environment's (http_proxy...), as client-go. Pod calls
-                              * (absolute) never use a proxy. */
+    unsigned max_inflight; /* requests in flight at once; more wait in order; 0: no cap */
+    const char *proxy;     /* proxy for the API server (kubeconfig proxy-url), or NULL: the
+                            * environment's (http_proxy...), as client-go. Pod calls
+                            * (absolute) never use a proxy. */
 };
 
 /* A request to submit. Strings and the body are copied by kapi_submit. */
@@ -65,8 +65,8 @@ struct kapi_req {
     const char *content_type; /* of the body; NULL: application/json */
     const char *body;         /* NULL: none */
     size_t body_len;
-    unsigned timeout_ms;      /* 0: the client's default */
-    size_t max_response;      /* cap on the buffered body; 0: the client's */
+    unsigned timeout_ms; /* 0: the client's default */
+    size_t max_response; /* cap on the buffered body; 0: the client's */
     /* Streaming (watch): when set and the answer is 200, the body goes to
      * on_data piece by piece as it arrives (any split) instead of being
      * buffered; returning false aborts the request (done then sees
@@ -78,12 +78,12 @@ struct kapi_req {
 /* What came back. `body` is borrowed, valid only during the done callback,
  * NUL-terminated; for a streamed 200 it is empty. */
 struct kapi_resp {
-    mb_err err;           /* MB_OK when an HTTP answer arrived (any status) */
-    long status;          /* HTTP status, 0 when none */
+    mb_err err;  /* MB_OK when an HTTP answer arrived (any status) */
+    long status; /* HTTP status, 0 when none */
     const char *body;
     size_t len;
-    long retry_after_s;   /* Retry-After header in seconds, -1 when absent */
-    const char *errmsg;   /* transport error text when err != MB_OK, else "" */
+    long retry_after_s; /* Retry-After header in seconds, -1 when absent */
+    const char *errmsg; /* transport error text when err != MB_OK, else "" */
 };
 
 typedef void kapi_done_fn(void *ctx, const struct kapi_resp *resp);
@@ -95,7 +95,7 @@ typedef void kapi_done_fn(void *ctx, const struct kapi_resp *resp);
 mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_conf *conf,
                 struct kapi **out, struct mb_diag *diag);
 
-/* The I/O seam (STYLE.md §6): a client whose requests go to `ops` instead
+/* The I/O seam (CONTRIBUTING.md §6): a client whose requests go to `ops` instead
  * of the network (test/fakes/fake_kapi.c). kapi_submit hands each request
  * (borrowed for the call: copy what you keep) with its id to submit, which
  * must not call `done` before returning; kapi_cancel goes to cancel. */

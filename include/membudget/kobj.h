@@ -26,8 +26,8 @@ const char *kobj_ev_name(enum kobj_ev t); /* Returns: static "ADDED"... */
 /* A metav1.Status, as the API server sends errors (also inside ERROR watch
  * events). */
 struct kobj_status {
-    long code;           /* 410, 409, 429... (0 when absent) */
-    char reason[64];     /* "Expired", "Conflict"... */
+    long code;       /* 410, 409, 429... (0 when absent) */
+    char reason[64]; /* "Expired", "Conflict"... */
     char message[256];
 };
 

@@ -23,14 +23,14 @@
 
 /* Every string is owned (NULL when absent). */
 struct kcfg {
-    char *context;          /* the context used ("in-cluster" for in-cluster) */
-    char *server;           /* "https://host:port" */
-    char *proxy_url;        /* the cluster's proxy-url, or NULL */
+    char *context;   /* the context used ("in-cluster" for in-cluster) */
+    char *server;    /* "https://host:port" */
+    char *proxy_url; /* the cluster's proxy-url, or NULL */
     char *ca_pem, *ca_file;
     char *cert_pem, *cert_file;
     char *key_pem, *key_file;
     char *token, *token_file;
-    char *namespace_;       /* the context's namespace, or NULL */
+    char *namespace_; /* the context's namespace, or NULL */
     bool insecure;
 };
 

@@ -23,8 +23,8 @@ struct loop;
 struct mx;
 
 struct leader_conf {
-    const char *ns, *name;      /* the Lease */
-    const char *identity;       /* this replica */
+    const char *ns, *name; /* the Lease */
+    const char *identity;  /* this replica */
     uint64_t lease_ms, renew_deadline_ms, retry_ms;
 };
 

@@ -30,7 +30,7 @@ struct lease_rec {
     unsigned duration_s;
     char acquire[40], renew[40]; /* RFC 3339 with microseconds, as written */
     unsigned transitions;
-    char rv[64];                 /* metadata.resourceVersion (precondition of updates) */
+    char rv[64]; /* metadata.resourceVersion (precondition of updates) */
 };
 
 struct lease_conf {

@@ -32,7 +32,8 @@ struct log_limit {
     _Atomic unsigned long long next_ms; /* monotonic ms before which lines are held */
     _Atomic unsigned long held;         /* held back since the last line written */
 };
-void log_emit_limited(struct log_limit *lim, enum log_level l, const char *msg, const char *fmt, ...);
+void log_emit_limited(struct log_limit *lim, enum log_level l, const char *msg, const char *fmt,
+                      ...);
 /* The limit's decision at `now_ms`: true when a line may be written now,
  * with *suppressed the lines held back before it (log_emit_limited's own
  * test seam: tests give the time). */

@@ -1,6 +1,6 @@
 /*
- * planner.h -- one pod's remediation, decided (pure; DESIGN.md "Breaker
- * rules", STYLE.md §6 "decide, then do").
+ * planner.h -- one pod's remediation, decided (pure; docs/design.md "Breaker
+ * rules", CONTRIBUTING.md §6 "decide, then do").
  *
  * A struct pl_pod holds everything membudget remembers about a pod: the
  * breaker, the leak windows, the GC report, the escalation (last-chance GC,
@@ -66,7 +66,7 @@
 struct cfg;
 struct pc_pod;
 
-#define PL_LEAK_MAX 64      /* longest leak window kept (samples) */
+#define PL_LEAK_MAX 64 /* longest leak window kept (samples) */
 #define PL_MAX_EVENTS 6
 #define PL_MAX_ACTIONS 4
 #define PL_EVICT_BACKOFF_BASE_MS 2000
@@ -74,31 +74,31 @@ struct pc_pod;
 
 /* The config, as the planner needs it. */
 struct pl_conf {
-    struct ann_tiers tiers;  /* defaults when the pod has no membudget.io/tiers */
+    struct ann_tiers tiers; /* defaults when the pod has no membudget.io/tiers */
     unsigned sustain, recover, hysteresis;
     uint64_t interval_ms, gc_min_interval_ms;
-    unsigned leak_window;    /* samples; < 3: no leak signal */
-    double leak_min_slope;   /* percent of budget per minute */
+    unsigned leak_window;  /* samples; < 3: no leak signal */
+    double leak_min_slope; /* percent of budget per minute */
     bool gc_first;
-    bool dry_run;            /* global (config dryRun or --dry-run) */
-    unsigned thrash_pct;     /* gcThrash.percent */
-    bool thrash_evict;       /* gcThrash.evict */
+    bool dry_run;        /* global (config dryRun or --dry-run) */
+    unsigned thrash_pct; /* gcThrash.percent */
+    bool thrash_evict;   /* gcThrash.evict */
 };
 
 void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *out);
 
 /* What the pod's annotations say, in annot's types. */
 struct pl_spec {
-    int64_t budget;          /* bytes; 0: no valid budget (nothing is decided) */
-    struct ann_tiers tiers;  /* the pod's, or the config's */
-    enum ann_usage usage;    /* the figure that counts (ann_effective_usage) */
+    int64_t budget;         /* bytes; 0: no valid budget (nothing is decided) */
+    struct ann_tiers tiers; /* the pod's, or the config's */
+    enum ann_usage usage;   /* the figure that counts (ann_effective_usage) */
     enum ann_throttle throttle;
     enum ann_mode mode;
     bool has_metrics, has_gc, has_profile, has_goroutines, has_memlimit;
-    int64_t limit;           /* the target's memory limit, bytes; 0 unknown */
-    int64_t request;         /* its memory request, bytes; 0 none */
-    int64_t max_limit;       /* membudget.io/max-limit, bytes; 0: no resize tier */
-    bool resize_restarts;    /* its resizePolicy restarts it on a memory resize: no resize tier */
+    int64_t limit;        /* the target's memory limit, bytes; 0 unknown */
+    int64_t request;      /* its memory request, bytes; 0 none */
+    int64_t max_limit;    /* membudget.io/max-limit, bytes; 0: no resize tier */
+    bool resize_restarts; /* its resizePolicy restarts it on a memory resize: no resize tier */
 };
 
 /* Parse p's membudget.io/ annotations (once per pod version). An invalid
@@ -107,16 +107,16 @@ struct pl_spec {
 void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec *out);
 
 struct pl_sample {
-    bool ok;                 /* false: stale, `err` says why */
-    int64_t usage;           /* bytes */
+    bool ok;       /* false: stale, `err` says why */
+    int64_t usage; /* bytes */
     mb_mono_ms taken;
     bool has_goroutines;
     double goroutines;
     /* a scraped Go target's runtime figures (sampler.h); absent: no signal */
     bool has_gc_cpu;
-    double gc_cpu_s, total_cpu_s; /* cumulative CPU seconds: in GC, available */
+    double gc_cpu_s, total_cpu_s;            /* cumulative CPU seconds: in GC, available */
     int64_t heap_alloc, next_gc, gomemlimit; /* bytes, read only with has_gc_cpu; -1 unknown */
-    const char *err;         /* borrowed; "" or NULL when ok */
+    const char *err;                         /* borrowed; "" or NULL when ok */
 };
 
 /* The record kept in the cluster (the pod's membudget.io/remediation
@@ -126,14 +126,14 @@ struct pl_record {
     enum brk_tier tier;
     bool has_gc;
     mb_wall_ms last_gc;
-    bool has_profile;        /* captured (or tried) in the open escalation */
+    bool has_profile; /* captured (or tried) in the open escalation */
     mb_wall_ms profile_at;
     /* the OOM ledger: "ooms=2@5 lastOOM=2026-...Z" (counted, at restartCount 5) */
     unsigned ooms;
     uint32_t oom_restarts;
-    mb_wall_ms last_oom;     /* 0 unknown */
+    mb_wall_ms last_oom; /* 0 unknown */
     /* "memlimit=805306368@1": the GOMEMLIMIT applied, while restartCount is 1 */
-    int64_t memlimit;        /* 0 none */
+    int64_t memlimit; /* 0 none */
     uint32_t memlimit_restarts;
 };
 
@@ -143,13 +143,13 @@ bool pl_record_parse(const char *msg, struct pl_record *out);
 void pl_record_format(const struct pl_record *r, char *out, size_t len);
 
 struct pl_event {
-    bool warning;            /* "Warning", else "Normal" */
-    const char *reason;      /* static: "MemoryBudgetThrottled"... */
+    bool warning;       /* "Warning", else "Normal" */
+    const char *reason; /* static: "MemoryBudgetThrottled"... */
     char msg[480];
 };
 
 struct pl_action {
-    const char *action;      /* static: membudget_actions_total{action,result} */
+    const char *action; /* static: membudget_actions_total{action,result} */
     const char *result;
 };
 
@@ -157,48 +157,48 @@ struct pl_plan {
     /* the tier */
     bool changed;
     enum brk_tier from, to;
-    bool stale;              /* the sample was not used (see err) */
+    bool stale; /* the sample was not used (see err) */
     bool dry;
     /* the readiness condition (throttle: readiness): False while throttled */
-    bool throttled;          /* the state after this plan */
+    bool throttled; /* the state after this plan */
     bool throttle_changed;
-    char cond_msg[240];      /* the condition's message while throttled */
+    char cond_msg[240]; /* the condition's message while throttled */
     /* calls to the pod (the executor builds the URLs through the guard) */
-    bool call_throttle;      /* throttle: PORT/PATH */
+    bool call_throttle; /* throttle: PORT/PATH */
     bool throttle_on;
     bool call_gc;
-    bool last_chance;        /* this GC is the last one before evicting */
-    bool capture_profile;    /* heap profile and goroutine dump, before the
-                              * eviction; then pl_profile_done */
-    bool evict;              /* attempt an eviction (after the profile when capture_profile) */
-    int64_t gc_before;       /* usage when the GC was asked for */
+    bool last_chance;     /* this GC is the last one before evicting */
+    bool capture_profile; /* heap profile and goroutine dump, before the
+                           * eviction; then pl_profile_done */
+    bool evict;           /* attempt an eviction (after the profile when capture_profile) */
+    int64_t gc_before;    /* usage when the GC was asked for */
     /* what to tell */
     struct pl_event ev[PL_MAX_EVENTS];
     size_t nev;
     struct pl_action act[PL_MAX_ACTIONS];
     size_t nact;
     bool ratio_set;
-    double ratio;            /* usage / budget */
-    int leak;                /* membudget_leak_suspected: -1 unchanged, 0 or 1 */
+    double ratio; /* usage / budget */
+    int leak;     /* membudget_leak_suspected: -1 unchanged, 0 or 1 */
     bool gc_freed_set;
-    double gc_freed;         /* bytes, for membudget_gc_freed_bytes */
-    bool leak_reported;      /* a leak Event is in ev (for the log) */
-    double leak_slope;       /* points (or goroutines) per minute */
+    double gc_freed;    /* bytes, for membudget_gc_freed_bytes */
+    bool leak_reported; /* a leak Event is in ev (for the log) */
+    double leak_slope;  /* points (or goroutines) per minute */
     bool gc_share_set;
-    double gc_share;         /* 0..1, for membudget_pod_gc_cpu_share */
-    int thrashing;           /* membudget_gc_thrashing: -1 unchanged, 0 or 1 */
+    double gc_share; /* 0..1, for membudget_pod_gc_cpu_share */
+    int thrashing;   /* membudget_gc_thrashing: -1 unchanged, 0 or 1 */
     /* the OOM ledger */
-    bool oom;                /* count it: membudget_oom_kills_total... */
-    const char *oom_reason;  /* static: "no-fresh-sample"... */
+    bool oom;               /* count it: membudget_oom_kills_total... */
+    const char *oom_reason; /* static: "no-fresh-sample"... */
     /* GOMEMLIMIT */
-    bool call_memlimit;      /* POST memlimit (bytes) to membudget.io/memlimit */
+    bool call_memlimit; /* POST memlimit (bytes) to membudget.io/memlimit */
     int64_t memlimit;
     /* the resize tier: raise the target's limit through pods/resize (then
      * pl_resize_done), the budget following */
     bool resize;
     int64_t resize_limit, resize_budget;
-    int64_t resize_request;  /* the request to set with it (a Guaranteed pod's follows its
-                              * limit, or the QoS class would change); 0: left alone */
+    int64_t resize_request; /* the request to set with it (a Guaranteed pod's follows its
+                             * limit, or the QoS class would change); 0: left alone */
     /* the record changed: write it (pl_record_of) */
     bool record_changed;
 };
@@ -206,11 +206,11 @@ struct pl_plan {
 struct pl_pod {
     struct brk brk;
     bool sampled, last_ok;
-    double percent;          /* last fresh figure, percent of budget */
+    double percent; /* last fresh figure, percent of budget */
     int64_t usage, budget;
-    mb_mono_ms last_fresh;   /* when the last fresh figure was taken */
-    char *last_err;          /* why the last sample was stale; NULL when fresh (pl_cleanup) */
-    mb_mono_ms epoch;        /* origin of the leak windows' times */
+    mb_mono_ms last_fresh; /* when the last fresh figure was taken */
+    char *last_err;        /* why the last sample was stale; NULL when fresh (pl_cleanup) */
+    mb_mono_ms epoch;      /* origin of the leak windows' times */
     /* The leak windows, made at the configured size when first fed (paid
      * only by pods that have the figure: a sampled pod is one of up to
      * 100k): l = post-GC usage (minutes, percent), g = goroutines (minutes,
@@ -218,49 +218,49 @@ struct pl_pod {
     float *lw, *gw;
     uint8_t ln, lcap, gn, gcap;
     bool leak_reported, gor_reported;
-    bool throttled;          /* the readiness condition is (to be) False */
+    bool throttled; /* the readiness condition is (to be) False */
     bool gc_inflight, post_gc, gc_report;
     int64_t gc_before;
-    mb_mono_ms gc_done_at;   /* when the last GC call answered */
+    mb_mono_ms gc_done_at; /* when the last GC call answered */
     bool has_gc_wall;
     mb_wall_ms last_gc_wall;
     /* the escalation */
-    bool last_chance_done;   /* asked for in this stay in the evict tier */
-    bool last_chance_wait;   /* waiting for the fresh sample after it */
-    bool profile_done;       /* captured or tried in this escalation */
+    bool last_chance_done; /* asked for in this stay in the evict tier */
+    bool last_chance_wait; /* waiting for the fresh sample after it */
+    bool profile_done;     /* captured or tried in this escalation */
     mb_wall_ms profile_at;
-    bool inflight;           /* profile or eviction under way */
-    bool evicted;            /* accepted (or the pod was gone): wait for it to go */
-    bool dry_said;           /* "would evict" said in this stay */
+    bool inflight; /* profile or eviction under way */
+    bool evicted;  /* accepted (or the pod was gone): wait for it to go */
+    bool dry_said; /* "would evict" said in this stay */
     /* the resize tier (in the padding here: a pl_pod is paid per sampled pod) */
-    bool rz_inflight;        /* asked for: its answer decides (no eviction meanwhile) */
-    bool rz_refused;         /* refused in this escalation: evict as without the tier */
-    bool rz_dry_said;        /* "would resize" said in this escalation */
+    bool rz_inflight; /* asked for: its answer decides (no eviction meanwhile) */
+    bool rz_refused;  /* refused in this escalation: evict as without the tier */
+    bool rz_dry_said; /* "would resize" said in this escalation */
     mb_mono_ms evict_next;
     unsigned attempts;
     struct backoff ebo;
-    bool blocked;            /* the last attempt was refused (429: a PDB) */
-    bool deferred;           /* the last attempt waited for the rate limit or the owner */
+    bool blocked;  /* the last attempt was refused (429: a PDB) */
+    bool deferred; /* the last attempt waited for the rate limit or the owner */
     /* GC thrash */
     struct gcs gcs;
     bool has_share;
-    double gc_share;         /* the last share, 0..1 */
-    uint8_t thrash_run;      /* consecutive fresh shares above the threshold */
+    double gc_share;    /* the last share, 0..1 */
+    uint8_t thrash_run; /* consecutive fresh shares above the threshold */
     bool thrashing;
-    bool thrash_evict_on;    /* gcThrash.evict when the thrash began */
+    bool thrash_evict_on; /* gcThrash.evict when the thrash began */
     /* the OOM ledger (resumed from the record) */
     unsigned ooms;
     uint32_t oom_restarts;
     mb_wall_ms last_oom;
     const char *last_oom_reason; /* static, NULL before one */
     /* GOMEMLIMIT */
-    int64_t ml_val;          /* applied (record), 0 none */
+    int64_t ml_val; /* applied (record), 0 none */
     uint32_t ml_restarts;
-    int64_t ml_want;         /* being applied, or to retry; 0 none */
-    int64_t ml_from;         /* what the process ran with when it was asked */
+    int64_t ml_want; /* being applied, or to retry; 0 none */
+    int64_t ml_from; /* what the process ran with when it was asked */
     bool ml_inflight;
     mb_mono_ms ml_retry_at;
-    int64_t ml_said;         /* the budget a "stale"/"would" Event was said for */
+    int64_t ml_said; /* the budget a "stale"/"would" Event was said for */
 };
 
 void pl_init(struct pl_pod *pp);
@@ -332,14 +332,14 @@ struct pl_oom {
 bool pl_oom_new(const struct pl_record *r, uint32_t restarts, bool last_oom);
 
 enum pl_oom_reason {
-    PL_OOM_NO_FRESH_SAMPLE,      /* no fresh figure within 2 intervals before the kill */
-    PL_OOM_BELOW_EVICT_TIER,     /* fresh figures in a tier below evict (throttle, gc), or evict
-                                    off: membudget was acting, not yet evicting */
-    PL_OOM_EVICTION_BLOCKED,     /* the last attempt was refused (PDB) */
-    PL_OOM_EVICTION_RATE_LIMITED,/* the attempt waited for the rate limit or the owner's slot */
-    PL_OOM_NOT_BUDGETED,         /* governed, but no valid budget */
-    PL_OOM_FASTER_THAN_SAMPLING, /* fresh figures below the first tier that acts (throttle,
-                                    else gc): it grew to its limit between two samples */
+    PL_OOM_NO_FRESH_SAMPLE,       /* no fresh figure within 2 intervals before the kill */
+    PL_OOM_BELOW_EVICT_TIER,      /* fresh figures in a tier below evict (throttle, gc), or evict
+                                     off: membudget was acting, not yet evicting */
+    PL_OOM_EVICTION_BLOCKED,      /* the last attempt was refused (PDB) */
+    PL_OOM_EVICTION_RATE_LIMITED, /* the attempt waited for the rate limit or the owner's slot */
+    PL_OOM_NOT_BUDGETED,          /* governed, but no valid budget */
+    PL_OOM_FASTER_THAN_SAMPLING,  /* fresh figures below the first tier that acts (throttle,
+                                     else gc): it grew to its limit between two samples */
 };
 #define PL_OOM_NREASONS 6
 const char *pl_oom_reason_name(enum pl_oom_reason r); /* Returns: static "no-fresh-sample"... */
@@ -367,10 +367,10 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
  * stays stale until the pod is recreated. A failed call is retried on a
  * later sample, at most once per gcMinInterval. */
 struct pl_ml_in {
-    int64_t old_budget;      /* the budget before this update (0: unchanged) */
-    int64_t env;             /* the container's env GOMEMLIMIT (podcache: 0, -1, bytes) */
+    int64_t old_budget; /* the budget before this update (0: unchanged) */
+    int64_t env;        /* the container's env GOMEMLIMIT (podcache: 0, -1, bytes) */
     uint32_t restarts;
-    bool running;            /* Running with an IP: it can be called */
+    bool running; /* Running with an IP: it can be called */
 };
 void pl_memlimit(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
                  const struct pl_ml_in *in, mb_mono_ms now, struct pl_plan *out);
@@ -382,12 +382,12 @@ void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64
 
 /* The resize tier asked for (plan.resize) answered. */
 struct pl_resize_result {
-    bool ok;                 /* the kubelet runs the new limit; else refused (the API server's
-                              * 403, the kubelet's PodResizePending: Deferred or Infeasible, or
-                              * no answer in time) */
-    int64_t limit, budget;   /* what was asked */
-    const char *why;         /* refused: its words */
-    const char *budget_err;  /* ok, but the budget annotation did not follow: why; NULL: it did */
+    bool ok;                /* the kubelet runs the new limit; else refused (the API server's
+                             * 403, the kubelet's PodResizePending: Deferred or Infeasible, or
+                             * no answer in time) */
+    int64_t limit, budget;  /* what was asked */
+    const char *why;        /* refused: its words */
+    const char *budget_err; /* ok, but the budget annotation did not follow: why; NULL: it did */
     uint32_t restarts_before, restarts_after; /* the target's restartCount around it */
 };
 void pl_resize_done(struct pl_pod *pp, const struct pl_resize_result *r, struct pl_plan *out);
@@ -398,13 +398,14 @@ void pl_resize_done(struct pl_pod *pp, const struct pl_resize_result *r, struct 
  * below one MiB). Returns false (and
  * leaves the outputs alone) when there is no step: the limit is already at
  * or above max, or an input is not positive. */
-bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit, int64_t *new_budget);
+bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit,
+                    int64_t *new_budget);
 
 /* When a timer should call pl_retry (an eviction waiting out its backoff
  * while in the evict tier), or 0. */
 mb_mono_ms pl_wake(const struct pl_pod *pp);
-void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
-              mb_mono_ms now, struct pl_plan *out);
+void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp, mb_mono_ms now,
+              struct pl_plan *out);
 
 /* The record to keep in the cluster, and a new leader's resumption from it
  * (and from the within-budget condition: throttled). `now`/`wall` map the

@@ -46,8 +46,14 @@ enum pc_cond { PC_COND_ABSENT, PC_COND_TRUE, PC_COND_FALSE, PC_COND_UNKNOWN };
  *   IN_PROGRESS PodResizeInProgress;
  *   DEFERRED, INFEASIBLE, PENDING: PodResizePending with that reason (or
  *               another); pc_resize_msg has the kubelet's words. */
-enum pc_resize { PC_RZ_NONE, PC_RZ_UNACTUATED, PC_RZ_IN_PROGRESS, PC_RZ_DEFERRED,
-                 PC_RZ_INFEASIBLE, PC_RZ_PENDING };
+enum pc_resize {
+    PC_RZ_NONE,
+    PC_RZ_UNACTUATED,
+    PC_RZ_IN_PROGRESS,
+    PC_RZ_DEFERRED,
+    PC_RZ_INFEASIBLE,
+    PC_RZ_PENDING
+};
 
 /* What the pods made from one template share: namespace, controller owner,
  * target container, membudget.io/ annotations, ports, limit, GOMEMLIMIT.
@@ -56,23 +62,23 @@ enum pc_resize { PC_RZ_NONE, PC_RZ_UNACTUATED, PC_RZ_IN_PROGRESS, PC_RZ_DEFERRED
 struct pc_shape {
     const char *ns;
     const char *owner_kind, *owner_name, *owner_uid; /* the controller owner, or "" */
-    const char *container;  /* the target container (membudget.io/container or the first) */
-    const char *ann;        /* membudget.io/ annotations: "key\0value\0" pairs, key without prefix */
+    const char *container; /* the target container (membudget.io/container or the first) */
+    const char *ann;       /* membudget.io/ annotations: "key\0value\0" pairs, key without prefix */
     const struct pc_port *ports; /* the target container's TCP ports */
-    int64_t limit;          /* its resources.limits.memory in bytes; 0 when absent or invalid */
-    int64_t request;        /* its resources.requests.memory in bytes; 0 when absent or invalid */
-    int64_t gomemlimit;     /* its env GOMEMLIMIT, a literal value, in bytes; 0 absent, -1 not a size */
-    uint32_t ann_len;       /* bytes in ann */
+    int64_t limit;      /* its resources.limits.memory in bytes; 0 when absent or invalid */
+    int64_t request;    /* its resources.requests.memory in bytes; 0 when absent or invalid */
+    int64_t gomemlimit; /* its env GOMEMLIMIT, a literal value, in bytes; 0 absent, -1 not a size */
+    uint32_t ann_len;   /* bytes in ann */
     uint16_t nports;
-    uint8_t wl_cut;         /* see pc_workload */
-    bool gated;             /* spec.readinessGates has membudget.io/within-budget */
-    bool host_network;      /* spec.hostNetwork: its IP is the node's */
-    bool sidecar;           /* the target is a native sidecar (in spec.initContainers) */
-    bool rz_restart;        /* its resizePolicy for memory is RestartContainer */
+    uint8_t wl_cut;    /* see pc_workload */
+    bool gated;        /* spec.readinessGates has membudget.io/within-budget */
+    bool host_network; /* spec.hostNetwork: its IP is the node's */
+    bool sidecar;      /* the target is a native sidecar (in spec.initContainers) */
+    bool rz_restart;   /* its resizePolicy for memory is RestartContainer */
     /* private to podcache.c */
     uint32_t refs, bytes, str_len;
     uint64_t hash;
-    struct pc_shape *next;  /* in its hash bucket */
+    struct pc_shape *next; /* in its hash bucket */
     /* the listener's per-shape state (pc_new's shape_user bytes, zeroed);
        freed with the shape */
     _Alignas(8) unsigned char user[];
@@ -86,23 +92,23 @@ struct pc_pod {
     const struct pc_shape *sh; /* its namespace is sh->ns */
     const char *node, *phase;
     const char *cond_reason;
-    void *user;             /* the listener's per-pod state, carried across updates */
+    void *user;              /* the listener's per-pod state, carried across updates */
     mb_wall_ms last_term_at; /* target container's lastState.terminated.finishedAt; 0 unknown */
-    uint32_t restarts;      /* its restartCount */
-    int32_t last_exit;      /* lastState.terminated.exitCode */
-    bool ready;             /* condition Ready is True */
-    bool deleting;          /* metadata.deletionTimestamp set */
-    bool last_oom;          /* its lastState.terminated.reason is OOMKilled */
-    uint8_t cond;           /* enum pc_cond: the membudget.io/within-budget condition */
+    uint32_t restarts;       /* its restartCount */
+    int32_t last_exit;       /* lastState.terminated.exitCode */
+    bool ready;              /* condition Ready is True */
+    bool deleting;           /* metadata.deletionTimestamp set */
+    bool last_oom;           /* its lastState.terminated.reason is OOMKilled */
+    uint8_t cond;            /* enum pc_cond: the membudget.io/within-budget condition */
     /* private to podcache.c: pc_uid, pc_ip, pc_record, pc_resize_msg, pc_rv */
     uint16_t o_uid, o_ip, o_record, o_rzmsg; /* offsets of the strings after name */
-    bool uid_bin;           /* the uid, a UUID, is kept as its 16 bytes (20 fewer per pod) */
-    uint8_t resize;         /* enum pc_resize */
-    uint16_t o_rv;          /* (in what was padding: the struct stays 80 bytes) */
-    uint32_t gen;           /* relist generation last seen in */
-    uint32_t bytes;         /* size of the allocation */
-    char name[];            /* then uid, podIP, the record, the resize message and the
-                               resourceVersion, each NUL-ended */
+    bool uid_bin;   /* the uid, a UUID, is kept as its 16 bytes (20 fewer per pod) */
+    uint8_t resize; /* enum pc_resize */
+    uint16_t o_rv;  /* (in what was padding: the struct stays 80 bytes) */
+    uint32_t gen;   /* relist generation last seen in */
+    uint32_t bytes; /* size of the allocation */
+    char name[];    /* then uid, podIP, the record, the resize message and the
+                       resourceVersion, each NUL-ended */
 };
 
 /* The pod's uid as text: its own string, or (a UUID kept as 16 bytes)
@@ -114,25 +120,13 @@ bool pc_uid_eq(const struct pc_pod *a, const struct pc_pod *b);
 
 /* status.podIP, and the message of its membudget.io/remediation condition
  * ("" when absent). */
-static inline const char *pc_ip(const struct pc_pod *p)
-{
-    return p->name + p->o_ip;
-}
-static inline const char *pc_record(const struct pc_pod *p)
-{
-    return p->name + p->o_record;
-}
+static inline const char *pc_ip(const struct pc_pod *p) { return p->name + p->o_ip; }
+static inline const char *pc_record(const struct pc_pod *p) { return p->name + p->o_record; }
 /* metadata.resourceVersion ("" when absent): the precondition of
  * membudget's own writes to the pod (gateq.c). */
-static inline const char *pc_rv(const struct pc_pod *p)
-{
-    return p->name + p->o_rv;
-}
+static inline const char *pc_rv(const struct pc_pod *p) { return p->name + p->o_rv; }
 /* The message of its PodResizePending condition ("" when absent). */
-static inline const char *pc_resize_msg(const struct pc_pod *p)
-{
-    return p->name + p->o_rzmsg;
-}
+static inline const char *pc_resize_msg(const struct pc_pod *p) { return p->name + p->o_rzmsg; }
 /* Returns: static name of a resize state ("none", "deferred"...). */
 const char *pc_resize_name(enum pc_resize r);
 

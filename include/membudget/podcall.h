@@ -27,11 +27,11 @@ struct podcall *podcall_new(struct kapi *k, const struct tgt_policy *pol);
 void podcall_free(struct podcall *pc); /* NULL-safe; cancels nothing (kapi_free does) */
 
 struct podcall_req {
-    const char *key;       /* "metrics", "gc", "throttle", "profile" */
-    const char *method;    /* "GET" or "POST" */
-    const char *body;      /* POST body, or NULL */
-    unsigned timeout_ms;   /* 0: the client's */
-    size_t max_response;   /* 0: the client's */
+    const char *key;     /* "metrics", "gc", "throttle", "profile" */
+    const char *method;  /* "GET" or "POST" */
+    const char *body;    /* POST body, or NULL */
+    unsigned timeout_ms; /* 0: the client's */
+    size_t max_response; /* 0: the client's */
 };
 
 /* Call p's membudget.io/<key> endpoint. Returns the call id; or 0 with the

@@ -5,7 +5,7 @@
  * `membudget lint`, so their messages are identical. It looks at the pod
  * template of the object (the pod itself, spec.template of workloads, or
  * spec.jobTemplate.spec.template of a CronJob) and reports every violation
- * of DESIGN.md's admission rules at once, each with its field path:
+ * of docs/design.md's admission rules at once, each with its field path:
  *
  *   spec.template.metadata.annotations[membudget.io/budget]: required: ...
  *   spec.containers[0].resources.limits.memory: required when membudget.io/budget is set
@@ -56,7 +56,7 @@ enum policy_kind {
 
 enum policy_op { POLICY_CREATE, POLICY_UPDATE };
 
-/* The admission section of the config (DESIGN.md), plus default tiers. */
+/* The admission section of the config (docs/design.md), plus default tiers. */
 struct policy_conf {
     bool require_budget;         /* a governed pod must declare a budget */
     unsigned default_budget_pct; /* 0: off; else a missing budget becomes pct% of the limit */
@@ -65,7 +65,7 @@ struct policy_conf {
     struct ann_tiers default_tiers;
 };
 
-/* Fill with DESIGN.md's defaults. */
+/* Fill with docs/design.md's defaults. */
 void policy_conf_defaults(struct policy_conf *c);
 
 /* Map an API group/kind ("apps", "Deployment") to a kind; version is not

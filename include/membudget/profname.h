@@ -1,6 +1,6 @@
 /*
  * profname.h -- the profile directory's file names and its retention
- * (DESIGN.md: eviction.profileDir, profileMaxBytes, profileDirMaxBytes).
+ * (docs/design.md: eviction.profileDir, profileMaxBytes, profileDirMaxBytes).
  *
  * Pure. One capture before an eviction writes up to two files with the
  * same stamp:
@@ -32,7 +32,7 @@ void prof_name(const char *ns, const char *pod, mb_wall_ms at, enum prof_kind ki
 
 struct prof_parsed {
     char ns[64], pod[254];
-    mb_wall_ms at;         /* whole seconds */
+    mb_wall_ms at; /* whole seconds */
     enum prof_kind kind;
 };
 
@@ -46,8 +46,8 @@ const char *prof_kind_name(enum prof_kind k); /* Returns: static "heap", "gorout
 struct prof_file {
     const char *name;
     uint64_t bytes;
-    mb_wall_ms at;  /* its stamp */
-    bool del;       /* output: delete it */
+    mb_wall_ms at; /* its stamp */
+    bool del;      /* output: delete it */
 };
 
 /* At most this many files are kept, whatever their size (small goroutine

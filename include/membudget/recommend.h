@@ -55,9 +55,9 @@
 /* The decaying histogram: buckets of width 2^scale / RC_BUCKETS bytes. */
 struct rc_hist {
     uint16_t w[RC_BUCKETS];
-    uint32_t ref_s;  /* weights are relative to this time */
-    uint16_t peaks;  /* peaks added (saturates) */
-    uint8_t scale;   /* 0: empty */
+    uint32_t ref_s; /* weights are relative to this time */
+    uint16_t peaks; /* peaks added (saturates) */
+    uint8_t scale;  /* 0: empty */
 };
 
 void rc_hist_add(struct rc_hist *h, int64_t bytes, uint32_t now_s, uint32_t half_life_s);
@@ -100,17 +100,17 @@ struct rc_current {
 };
 
 struct rc_owner {
-    struct rc_hist h;      /* the peaks of the figure that counts */
-    struct rc_hist rss;    /* the process's RSS at those peaks, where known */
-    uint32_t floor_kib;    /* the post-GC floor, decaying like the peaks */
-    uint32_t floor_s;      /* when it was last raised */
-    uint32_t first_s;      /* when the first peak's window began */
-    uint32_t last_s;       /* the last peak (the caller may also set it when it sees the owner) */
-    uint32_t changes;      /* peaks and floors taken (wraps): a checkpoint is due when it moved */
-    uint32_t saved;        /* the caller's: `changes` as last checkpointed */
-    uint32_t saved_s;      /* the caller's: when */
+    struct rc_hist h;   /* the peaks of the figure that counts */
+    struct rc_hist rss; /* the process's RSS at those peaks, where known */
+    uint32_t floor_kib; /* the post-GC floor, decaying like the peaks */
+    uint32_t floor_s;   /* when it was last raised */
+    uint32_t first_s;   /* when the first peak's window began */
+    uint32_t last_s;    /* the last peak (the caller may also set it when it sees the owner) */
+    uint32_t changes;   /* peaks and floors taken (wraps): a checkpoint is due when it moved */
+    uint32_t saved;     /* the caller's: `changes` as last checkpointed */
+    uint32_t saved_s;   /* the caller's: when */
     struct rc_current cur;
-    uint32_t restored;     /* the rc_restore session that read its checkpoint (0: none) */
+    uint32_t restored;            /* the rc_restore session that read its checkpoint (0: none) */
     const char *ns, *kind, *name; /* in the same allocation */
 };
 
@@ -136,8 +136,8 @@ struct rc_rec {
     int64_t budget, limit; /* recommended (RC_OK only) */
     enum rc_basis basis;
     unsigned peaks;
-    uint32_t history_s;    /* from the first peak window's start to now, 0 none */
-    uint32_t need_s;       /* the history RC_MIN_WINDOWS windows make */
+    uint32_t history_s; /* from the first peak window's start to now, 0 none */
+    uint32_t need_s;    /* the history RC_MIN_WINDOWS windows make */
 };
 
 /* The recommendation for o; out->peaks and out->history_s are set whatever
@@ -201,8 +201,8 @@ json_t *rc_checkpoint(const struct rc_owner *o, uint32_t mono_now_s, int64_t wal
  * once. Returns the owner, or NULL with what is wrong in err (nothing
  * changed). */
 struct rc_owner *rc_restore(struct rc_table *t, const struct rc_conf *c, const json_t *j,
-                            uint32_t session, uint32_t mono_now_s,
-                            int64_t wall_now_s, char *err, size_t errlen);
+                            uint32_t session, uint32_t mono_now_s, int64_t wall_now_s, char *err,
+                            size_t errlen);
 
 /* A stable key for the owner's checkpoint object (FNV-1a of its names). */
 uint64_t rc_owner_hash(const struct rc_owner *o);

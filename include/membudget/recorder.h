@@ -38,8 +38,7 @@ typedef void recorder_evict_fn(void *ctx, enum evict_result result, const char *
 /* Returns: new recorder. `component` is the Event source ("membudget"),
  * `instance` this replica (host or pod name). api, clk, mx borrowed. */
 struct recorder *recorder_new(const struct mb_clock *clk, struct kapi *api, struct mx *mx,
-                              const char *component, const char *instance,
-                              unsigned max_inflight);
+                              const char *component, const char *instance, unsigned max_inflight);
 void recorder_free(struct recorder *r); /* NULL-safe; cancels what is in flight */
 
 /* Record an Event on the pod. type: "Normal" or "Warning". */
@@ -54,9 +53,9 @@ void recorder_cancel(struct recorder *r, uint64_t id);
 
 /* PATCH the pod with a strategic merge patch (borrowed): `resize`, its
  * pods/NAME/resize subresource (its containers' resources), else the pod
- * itself (the resize tier's budget annotation). `done` gets the HTTP status (0: no answer) and the API
- * server's words (its Status message, or the transport error). Returns the
- * call id for recorder_cancel. */
+ * itself (the resize tier's budget annotation). `done` gets the HTTP status (0: no answer) and the
+ * API server's words (its Status message, or the transport error). Returns the call id for
+ * recorder_cancel. */
 typedef void recorder_patch_fn(void *ctx, long status, const char *message);
 uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, bool resize,
                             const json_t *patch, recorder_patch_fn *done, void *ctx);

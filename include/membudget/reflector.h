@@ -72,7 +72,7 @@ void reflector_relist(struct reflector *r);
 
 void reflector_free(struct reflector *r); /* NULL-safe; stops first */
 
-bool reflector_synced(const struct reflector *r);      /* a full list completed once */
+bool reflector_synced(const struct reflector *r); /* a full list completed once */
 /* The delay before the request now waited for, or 0 when none is waited
  * for (a request is in flight or was made at once). For tests and logs. */
 uint64_t reflector_waiting_ms(const struct reflector *r);

@@ -63,8 +63,8 @@ struct review_summary {
 };
 
 struct review_out {
-    int http_status;   /* 200; 400 malformed; 413 too large without a uid; 503 busy */
-    char *body;        /* response body (JSON, or a text line for 400); new */
+    int http_status; /* 200; 400 malformed; 413 too large without a uid; 503 busy */
+    char *body;      /* response body (JSON, or a text line for 400); new */
     size_t body_len;
     const char *content_type;
     struct review_summary s;

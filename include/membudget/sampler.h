@@ -32,10 +32,10 @@ struct podcache;
 struct pc_pod;
 
 struct smp_result {
-    bool ok;              /* false: stale (the reason is in err) */
+    bool ok;               /* false: stale (the reason is in err) */
     enum ann_usage figure; /* the figure that counts (annot.h) */
-    int64_t usage;        /* bytes of the figure that counts */
-    int64_t rss;          /* the process's RSS (expvar: Sys), 0 unknown */
+    int64_t usage;         /* bytes of the figure that counts */
+    int64_t rss;           /* the process's RSS (expvar: Sys), 0 unknown */
     bool has_goroutines;
     double goroutines;
     /* Go runtime figures from Prometheus text (gcshare.h names the
@@ -60,8 +60,8 @@ struct smp_conf {
     uint64_t interval_ms;          /* sampleInterval */
     const char *const *namespaces; /* explicit namespaces for the metrics API; NULL: cluster */
     size_t nnamespaces;
-    bool force_scrape;             /* usage.source: scrape (metrics-api pods are stale) */
-    bool force_metrics_api;        /* usage.source: metrics-api (never scrape) */
+    bool force_scrape;      /* usage.source: scrape (metrics-api pods are stale) */
+    bool force_metrics_api; /* usage.source: metrics-api (never scrape) */
 };
 
 /* Returns: new sampler, not started. api: the API server client; pods: the
@@ -71,8 +71,8 @@ struct sampler *smp_new(struct loop *lp, const struct mb_clock *clk, struct kapi
                         const struct smp_conf *conf, smp_want_fn *want, smp_pod_fn *on_pod,
                         smp_cycle_fn *on_cycle, void *ctx);
 void smp_start(struct sampler *s);
-void smp_stop(struct sampler *s);  /* cancels what is in flight */
-void smp_free(struct sampler *s);  /* NULL-safe */
+void smp_stop(struct sampler *s); /* cancels what is in flight */
+void smp_free(struct sampler *s); /* NULL-safe */
 
 /* A tick now: every wanted pod without a request in flight is sampled. */
 void smp_cycle_now(struct sampler *s);

@@ -35,10 +35,10 @@ struct mx;
 
 struct webhook_conf {
     const char *cert_file, *key_file;
-    const char *bind;            /* ":8443" */
-    const struct cfg *cfg;       /* borrowed, outlives the webhook: admission, maxBodyBytes,
-                                  * excludedNamespaces */
-    const char *own_namespace;   /* membudget's own (never governed); copied */
+    const char *bind;          /* ":8443" */
+    const struct cfg *cfg;     /* borrowed, outlives the webhook: admission, maxBodyBytes,
+                                * excludedNamespaces */
+    const char *own_namespace; /* membudget's own (never governed); copied */
     /* The namespaces' LimitRange defaults (review.h), e.g. lrwatch_lookup;
      * NULL: unknown. ctx borrowed, must outlive the webhook. */
     void (*limit_range)(void *ctx, const char *ns, struct policy_lr *out);

@@ -37,13 +37,13 @@ struct ydoc_node {
 struct ydoc_stream {
     struct ydoc_node **docs; /* document roots (an empty document is a null scalar) */
     size_t ndocs;
-    struct ydoc_node **all;  /* private: every node, for freeing (aliases share) */
+    struct ydoc_node **all; /* private: every node, for freeing (aliases share) */
     size_t nall, capall;
 };
 
 struct ydoc_limits {
-    size_t max_depth;  /* nesting of collections; 0 = 256 */
-    size_t max_nodes;  /* nodes parsed, and nodes produced by ydoc_to_json; 0 = 2,000,000 */
+    size_t max_depth; /* nesting of collections; 0 = 256 */
+    size_t max_nodes; /* nodes parsed, and nodes produced by ydoc_to_json; 0 = 2,000,000 */
 };
 
 /* Parse a whole YAML stream. On success *out is new (free with

@@ -8,14 +8,20 @@
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -55,7 +61,8 @@ static bool unread_metadata(const char *parent, const char *key)
     if (!strcmp(parent, "metadata"))
         return !strcmp(key, "managedFields") || !strcmp(key, "labels");
     if (!strcmp(parent, "annotations"))
-        return strncmp(key, "membudget.io/", 13) && strcmp(key, "kubectl.kubernetes.io/default-container");
+        return strncmp(key, "membudget.io/", 13) &&
+               strcmp(key, "kubectl.kubernetes.io/default-container");
     return false;
 }
 
@@ -109,7 +116,8 @@ mb_err admrev_decode(const char *body, size_t len, struct admrev_req *out, struc
         mb_diag_set(diag, MB_EINVAL, "body is not a JSON object");
         goto bad;
     }
-    if (!text(root, "apiVersion", "apiVersion", "", &av, diag) || !text(root, "kind", "kind", "", &k, diag))
+    if (!text(root, "apiVersion", "apiVersion", "", &av, diag) ||
+        !text(root, "kind", "kind", "", &k, diag))
         goto bad;
     if (strcmp(k, "AdmissionReview") != 0) {
         mb_diag_set(diag, MB_EINVAL, "kind must be AdmissionReview");

@@ -243,7 +243,8 @@ bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t why
             item_end = p + strlen(p);
         eq = memchr(p, '=', (size_t)(item_end - p));
         if (!eq) {
-            snprintf(why, whylen, "%s: expected NAME=PERCENT items such as throttle=80,gc=90,evict=95", q);
+            snprintf(why, whylen,
+                     "%s: expected NAME=PERCENT items such as throttle=80,gc=90,evict=95", q);
             return false;
         }
         nlen = (size_t)(eq - p);
@@ -269,7 +270,8 @@ bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t why
         while (e > num && e[-1] == ' ')
             e--;
         if (e == num || e - num > 3) {
-            snprintf(why, whylen, "%s: %s must be an integer percentage in (0, 100]", q, NAMES[which]);
+            snprintf(why, whylen, "%s: %s must be an integer percentage in (0, 100]", q,
+                     NAMES[which]);
             return false;
         }
         for (const char *c = num; c < e; c++) {
@@ -281,7 +283,8 @@ bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t why
             pct = pct * 10 + (unsigned long)(*c - '0');
         }
         if (pct < 1 || pct > 100) {
-            snprintf(why, whylen, "%s: %s must be an integer percentage in (0, 100]", q, NAMES[which]);
+            snprintf(why, whylen, "%s: %s must be an integer percentage in (0, 100]", q,
+                     NAMES[which]);
             return false;
         }
         *slot[which] = (unsigned)pct;
@@ -347,7 +350,8 @@ static void p_usage(struct actx *x, const char *key, const char *v, const char *
     static const struct {
         const char *name;
         enum ann_usage u;
-    } U[] = {{"working-set", ANN_USAGE_WORKING_SET}, {"rss", ANN_USAGE_RSS}, {"heap", ANN_USAGE_HEAP}};
+    } U[] = {
+        {"working-set", ANN_USAGE_WORKING_SET}, {"rss", ANN_USAGE_RSS}, {"heap", ANN_USAGE_HEAP}};
     for (size_t i = 0; i < MB_ARRAY_LEN(U); i++) {
         if (!strcmp(v, U[i].name)) {
             x->a->usage = U[i].u;
@@ -404,10 +408,10 @@ static const struct {
     const char *key;
     void (*parse)(struct actx *x, const char *key, const char *v, const char *q);
 } KNOWN[] = {
-    {ANN_BUDGET, p_bytes},       {ANN_CONTAINER, p_container}, {ANN_TIERS, p_tiers},
-    {ANN_USAGE, p_usage},        {ANN_METRICS, p_endpoint},    {ANN_GC, p_endpoint},
-    {ANN_THROTTLE, p_throttle},  {ANN_PROFILE, p_endpoint},    {ANN_MODE, p_mode},
-    {ANN_GOROUTINES, p_endpoint}, {ANN_MEMLIMIT, p_endpoint},  {ANN_MAX_LIMIT, p_bytes},
+    {ANN_BUDGET, p_bytes},        {ANN_CONTAINER, p_container}, {ANN_TIERS, p_tiers},
+    {ANN_USAGE, p_usage},         {ANN_METRICS, p_endpoint},    {ANN_GC, p_endpoint},
+    {ANN_THROTTLE, p_throttle},   {ANN_PROFILE, p_endpoint},    {ANN_MODE, p_mode},
+    {ANN_GOROUTINES, p_endpoint}, {ANN_MEMLIMIT, p_endpoint},   {ANN_MAX_LIMIT, p_bytes},
 };
 
 static bool is_expvar(const struct ann_endpoint *ep)
@@ -455,8 +459,8 @@ static void cross_rules(struct actx *x, const json_t *annotations)
     const char *u = ann_usage_name(a->usage);
     bool metrics_given = annotations && json_object_get(annotations, ANN_METRICS);
     if (!a->metrics.set && !metrics_given)
-        ann_errors_add(x->errs, ANN_USAGE, "\"%s\": needs " ANN_METRICS " (%s is scraped from the pod)",
-                       u, u);
+        ann_errors_add(x->errs, ANN_USAGE,
+                       "\"%s\": needs " ANN_METRICS " (%s is scraped from the pod)", u, u);
     else if (a->metrics.set && a->usage == ANN_USAGE_RSS && is_expvar(&a->metrics))
         ann_errors_add(x->errs, ANN_USAGE,
                        "\"rss\": needs Prometheus text metrics; expvar (/debug/vars) has no "
@@ -508,14 +512,15 @@ bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, cons
             continue;
         if (proto && strcmp(proto, "TCP") != 0) {
             if (ep->port_name[0])
-                snprintf(why, whylen, "port \"%s\" of container \"%s\" is %s, not TCP", ep->port_name,
-                         cname, proto);
+                snprintf(why, whylen, "port \"%s\" of container \"%s\" is %s, not TCP",
+                         ep->port_name, cname, proto);
             else
                 snprintf(why, whylen, "port %u of container \"%s\" is %s, not TCP", ep->port, cname,
                          proto);
             return false;
         }
-        if (!json_is_integer(num) || json_integer_value(num) < 1 || json_integer_value(num) > 65535) {
+        if (!json_is_integer(num) || json_integer_value(num) < 1 ||
+            json_integer_value(num) > 65535) {
             snprintf(why, whylen, "port \"%s\" of container \"%s\" has no valid containerPort",
                      ep->port_name, cname);
             return false;
@@ -524,8 +529,8 @@ bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, cons
         return true;
     }
     if (ep->port_name[0])
-        snprintf(why, whylen, "container \"%s\" has no port named \"%s\" (%s)", cname, ep->port_name,
-                 path);
+        snprintf(why, whylen, "container \"%s\" has no port named \"%s\" (%s)", cname,
+                 ep->port_name, path);
     else
         snprintf(why, whylen,
                  "port %u is not declared by container \"%s\" (add it to %s; membudget only "
@@ -603,7 +608,8 @@ enum ann_target_err ann_find_target(const json_t *spec, const char *want, const 
         }
         t->default_ignored = true;
     }
-    if (!json_is_array(ctrs) || json_array_size(ctrs) == 0 || !json_is_object(json_array_get(ctrs, 0)))
+    if (!json_is_array(ctrs) || json_array_size(ctrs) == 0 ||
+        !json_is_object(json_array_get(ctrs, 0)))
         return ANN_TARGET_NO_CONTAINERS;
     t->container = json_array_get(ctrs, 0);
     t->list = "containers";

@@ -18,9 +18,9 @@ struct flag {
     const char *metavar; /* NULL: boolean */
     const char *def;     /* default shown in --help and stored before parsing */
     const char *help;
-    const char **sval;   /* string destination */
-    bool *bval;          /* bool destination */
-    bool append;         /* repeatable: values are joined with "," */
+    const char **sval; /* string destination */
+    bool *bval;        /* bool destination */
+    bool append;       /* repeatable: values are joined with "," */
 };
 
 /* Parse argv[*i..] against `flags`, leaving positional arguments in
@@ -52,9 +52,9 @@ bool app_quantity_flag(const char *flag, const char *v, int64_t *bytes);
 /* --metrics-auth: "none" (false) or "kubernetes" (true: the ops endpoints
  * need a bearer token that RBAC allows, opsauth.h). Prints the error. */
 bool app_metrics_auth_flag(const char *cmd, const char *v, bool *on);
-#define APP_METRICS_AUTH_HELP                                                                       \
-    "who may read /metrics and /debug/*: none (anyone who reaches the port), or kubernetes (a "     \
-    "bearer token, checked with a TokenReview and a SubjectAccessReview for the path: RBAC "        \
+#define APP_METRICS_AUTH_HELP                                                                      \
+    "who may read /metrics and /debug/*: none (anyone who reaches the port), or kubernetes (a "    \
+    "bearer token, checked with a TokenReview and a SubjectAccessReview for the path: RBAC "       \
     "decides; /healthz and /readyz stay open)"
 
 struct kcfg;
@@ -63,7 +63,7 @@ struct kcfg;
  * ~/.kube/config. Prints the error and returns false on failure. */
 bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *out);
 
-/* membudget's own namespace, never governed (DESIGN.md), the one answer the
+/* membudget's own namespace, never governed (docs/design.md), the one answer the
  * webhook and the controller both use: in-cluster the service account's
  * (kc, or the service account's namespace file when kc is NULL), else
  * $POD_NAMESPACE (the Downward API), else APP_DEFAULT_NAMESPACE, the
@@ -89,13 +89,13 @@ struct mx *app_metrics_new(size_t max_series);
  * the loops run; app_drain_cleanup() after they stopped. */
 enum drain_phase { DRAIN_RUNNING, DRAIN_WEBHOOK, DRAIN_CONTROLLER, DRAIN_DONE };
 struct app_drain {
-    struct loop *main;          /* signals, ops, this drain */
+    struct loop *main; /* signals, ops, this drain */
     const struct mb_clock *clk;
     struct ops *ops;
-    struct webhook *wh;         /* NULL: no webhook in this process */
-    struct loop *ctl_lp;        /* the controller's loop (its thread) */
-    struct controller *ctl;     /* NULL: no controller in this process */
-    struct leader *le;          /* NULL without leader election */
+    struct webhook *wh;     /* NULL: no webhook in this process */
+    struct loop *ctl_lp;    /* the controller's loop (its thread) */
+    struct controller *ctl; /* NULL: no controller in this process */
+    struct leader *le;      /* NULL without leader election */
     uint64_t grace_ms;
     /* private to drain.c; the main thread only: */
     enum drain_phase phase;

@@ -62,8 +62,8 @@ static json_t *run_call(struct loop *lp, struct kapi *k, const char *method, con
     size_t len = 0;
     if (body)
         text = mb_json_dumps(body, JSON_COMPACT, &len);
-    struct kapi_req req = {.method = method, .path = path, .body = text, .body_len = len,
-                           .timeout_ms = 30000};
+    struct kapi_req req = {
+        .method = method, .path = path, .body = text, .body_len = len, .timeout_ms = 30000};
     kapi_submit(k, &req, on_done, &c);
     while (!c.done)
         event_base_loop(loop_base(lp), EVLOOP_ONCE);
@@ -160,8 +160,8 @@ struct certs_job {
     char n1[300], n2[300], n3[300], n4[330]; /* the Service's DNS names */
     struct loop *lp;
     struct kapi *k;
-    json_t *existing;                       /* the Secret as it is, or NULL */
-    char *ca_pem;                           /* the CA the webhook configurations get */
+    json_t *existing; /* the Secret as it is, or NULL */
+    char *ca_pem;     /* the CA the webhook configurations get */
 };
 
 /* Returns -1 to go on, else the exit code (0 after --help). */
@@ -170,12 +170,18 @@ static int certs_flags(struct certs_job *j, int argc, char **argv)
     const struct flag FLAGS[] = {
         {"service", "NAME", "", "the webhook's Service", &j->service, NULL, false},
         {"namespace", "NS", "", "namespace of the Service and the Secret", &j->ns, NULL, false},
-        {"secret", "NAME", "", "Secret to keep the certificate in (default SERVICE-tls)", &j->secret_name, NULL, false},
-        {"webhook-config", "NAME", "", "Mutating/ValidatingWebhookConfiguration to give the CA (repeatable)", &j->webhooks, NULL, true},
+        {"secret", "NAME", "", "Secret to keep the certificate in (default SERVICE-tls)",
+         &j->secret_name, NULL, false},
+        {"webhook-config", "NAME", "",
+         "Mutating/ValidatingWebhookConfiguration to give the CA (repeatable)", &j->webhooks, NULL,
+         true},
         {"days", "N", "365", "validity of a new certificate", &j->days_s, NULL, false},
-        {"renew-before", "N", "30", "renew when fewer days than this remain", &j->renew_s, NULL, false},
-        {"key-type", "TYPE", "ecdsa", "ecdsa (P-256) or rsa (2048 bits)", &j->key_type, NULL, false},
-        {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &j->kubeconfig, NULL, false},
+        {"renew-before", "N", "30", "renew when fewer days than this remain", &j->renew_s, NULL,
+         false},
+        {"key-type", "TYPE", "ecdsa", "ecdsa (P-256) or rsa (2048 bits)", &j->key_type, NULL,
+         false},
+        {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config",
+         &j->kubeconfig, NULL, false},
         {"context", "NAME", "", "kubeconfig context", &j->context, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
@@ -252,18 +258,19 @@ static mb_err write_new(struct certs_job *j, const char *why, struct mb_diag *d)
     char *b_ca = mb_b64_encode(ca.cert_pem, strlen(ca.cert_pem));
     char *b_crt = mb_b64_encode(leaf.cert_pem, strlen(leaf.cert_pem));
     char *b_key = mb_b64_encode(leaf.key_pem, strlen(leaf.key_pem));
-    json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1",
-                            "kind", "Secret", "metadata", "name", j->secret, "namespace", j->ns,
-                            "labels", "app.kubernetes.io/managed-by", "membudget-certs", "type",
-                            "kubernetes.io/tls", "data", "ca.crt", b_ca, "tls.crt", b_crt,
-                            "tls.key", b_key);
+    json_t *obj =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind",
+                  "Secret", "metadata", "name", j->secret, "namespace", j->ns, "labels",
+                  "app.kubernetes.io/managed-by", "membudget-certs", "type", "kubernetes.io/tls",
+                  "data", "ca.crt", b_ca, "tls.crt", b_crt, "tls.key", b_key);
     mb_free(b_ca);
     mb_free(b_crt);
     mb_free(b_key);
     json_t *res;
     if (j->existing) {
-        json_object_set(json_object_get(obj, "metadata"), "resourceVersion",
-                        json_object_get(json_object_get(j->existing, "metadata"), "resourceVersion"));
+        json_object_set(
+            json_object_get(obj, "metadata"), "resourceVersion",
+            json_object_get(json_object_get(j->existing, "metadata"), "resourceVersion"));
         res = run_call(j->lp, j->k, "PUT", j->path, obj, &st, 0);
     } else {
         snprintf(j->path, sizeof j->path, "/api/v1/namespaces/%s/secrets", j->ns);

@@ -41,10 +41,7 @@ static void on_leading(void *arg, bool leading)
 }
 
 /* Started on the controller's loop once its thread runs. */
-static void lrw_start(void *arg)
-{
-    lrwatch_start(arg);
-}
+static void lrw_start(void *arg) { lrwatch_start(arg); }
 
 /* Likewise. */
 static void ctl_start(void *arg)
@@ -62,8 +59,8 @@ static void ctl_start(void *arg)
 struct ctl_app {
     const char *cmd;
     bool with_webhook;
-    const char *kubeconfig, *context, *config, *mbind, *nsflag, *level, *grace, *identity, *lease_ns,
-        *lease_name, *lease_dur, *renew, *retry, *maxseries, *mauth;
+    const char *kubeconfig, *context, *config, *mbind, *nsflag, *level, *grace, *identity,
+        *lease_ns, *lease_name, *lease_dur, *renew, *retry, *maxseries, *mauth;
     bool leader_elect, dry_run, auth_on;
     struct app_webhook_opts web;
     uint64_t grace_ms, lease_ms, renew_ms, retry_ms;
@@ -91,22 +88,44 @@ struct ctl_app {
 static int parse(struct ctl_app *a, int argc, char **argv)
 {
     const struct flag OWN[] = {
-        {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config", &a->kubeconfig, NULL, false},
-        {"context", "NAME", "", "kubeconfig context (default: current-context)", &a->context, NULL, false},
-        {"config", "FILE", "", "config file (YAML): tiers, sampleInterval, eviction... (defaults when not given)", &a->config, NULL, false},
-        {"namespace", "NS", "", "govern only these namespaces (repeatable, or a,b); default: config, else namespaces labelled membudget.io/enforce=true", &a->nsflag, NULL, true},
-        {"leader-elect", NULL, "false", "elect a leader through a Lease; only the leader acts", NULL, &a->leader_elect, false},
-        {"leader-election-namespace", "NS", "default", "namespace of the Lease (in-cluster: the pod's)", &a->lease_ns, NULL, false},
-        {"leader-election-id", "NAME", "membudget-controller", "name of the Lease", &a->lease_name, NULL, false},
-        {"leader-election-identity", "ID", "", "this replica's identity (default: hostname_RANDOM, new at each start)", &a->identity, NULL, false},
-        {"leader-elect-lease-duration", "DURATION", "15s", "how long a lease is valid without renewal", &a->lease_dur, NULL, false},
-        {"leader-elect-renew-deadline", "DURATION", "10s", "the leader gives up if it cannot renew for this long", &a->renew, NULL, false},
-        {"leader-elect-retry-period", "DURATION", "2s", "interval between acquire/renew attempts", &a->retry, NULL, false},
-        {"dry-run", NULL, "false", "compute and log everything, write nothing to pods (overrides the config)", NULL, &a->dry_run, false},
-        {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics, /debug/pods", &a->mbind, NULL, false},
+        {"kubeconfig", "FILE", "", "kubeconfig; default $KUBECONFIG, in-cluster, ~/.kube/config",
+         &a->kubeconfig, NULL, false},
+        {"context", "NAME", "", "kubeconfig context (default: current-context)", &a->context, NULL,
+         false},
+        {"config", "FILE", "",
+         "config file (YAML): tiers, sampleInterval, eviction... (defaults when not given)",
+         &a->config, NULL, false},
+        {"namespace", "NS", "",
+         "govern only these namespaces (repeatable, or a,b); default: config, else namespaces "
+         "labelled membudget.io/enforce=true",
+         &a->nsflag, NULL, true},
+        {"leader-elect", NULL, "false", "elect a leader through a Lease; only the leader acts",
+         NULL, &a->leader_elect, false},
+        {"leader-election-namespace", "NS", "default",
+         "namespace of the Lease (in-cluster: the pod's)", &a->lease_ns, NULL, false},
+        {"leader-election-id", "NAME", "membudget-controller", "name of the Lease", &a->lease_name,
+         NULL, false},
+        {"leader-election-identity", "ID", "",
+         "this replica's identity (default: hostname_RANDOM, new at each start)", &a->identity,
+         NULL, false},
+        {"leader-elect-lease-duration", "DURATION", "15s",
+         "how long a lease is valid without renewal", &a->lease_dur, NULL, false},
+        {"leader-elect-renew-deadline", "DURATION", "10s",
+         "the leader gives up if it cannot renew for this long", &a->renew, NULL, false},
+        {"leader-elect-retry-period", "DURATION", "2s", "interval between acquire/renew attempts",
+         &a->retry, NULL, false},
+        {"dry-run", NULL, "false",
+         "compute and log everything, write nothing to pods (overrides the config)", NULL,
+         &a->dry_run, false},
+        {"metrics-bind-address", "ADDR", ":8080",
+         "HTTP address for /healthz, /readyz, /metrics, /debug/pods", &a->mbind, NULL, false},
         {"metrics-auth", "MODE", "none", APP_METRICS_AUTH_HELP, &a->mauth, NULL, false},
-        {"shutdown-grace-period", "DURATION", "10s", "on SIGTERM, wait this long for writes in flight", &a->grace, NULL, false},
-        {"metrics-max-series", "N", "1000000", "series per metric family on /metrics; past it, new series are dropped, counted and logged once", &a->maxseries, NULL, false},
+        {"shutdown-grace-period", "DURATION", "10s",
+         "on SIGTERM, wait this long for writes in flight", &a->grace, NULL, false},
+        {"metrics-max-series", "N", "1000000",
+         "series per metric family on /metrics; past it, new series are dropped, counted and "
+         "logged once",
+         &a->maxseries, NULL, false},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", &a->level, NULL, false},
     };
     struct flag web[APP_WEBHOOK_NFLAGS], table[48];
@@ -118,7 +137,9 @@ static int parse(struct ctl_app *a, int argc, char **argv)
         app_webhook_flags(&a->web, web);
         flags_cat(table, MB_ARRAY_LEN(table), &used, web, MB_ARRAY_LEN(web));
     }
-    int r = flags_parse(a->cmd, a->with_webhook ? "--tls-cert-file FILE --tls-private-key-file FILE [flags]" : "[flags]",
+    int r = flags_parse(a->cmd,
+                        a->with_webhook ? "--tls-cert-file FILE --tls-private-key-file FILE [flags]"
+                                        : "[flags]",
                         table, argc, argv, pos, &npos);
     if (r)
         return r == 1 ? 0 : 2;
@@ -134,8 +155,8 @@ static bool validate(struct ctl_app *a)
 {
     const char *cmd = a->cmd;
     if (log_parse_level(a->level, &a->ll)) {
-        fprintf(stderr, "membudget %s: --log-level: \"%s\" is not debug, info, warn or error\n", cmd,
-                a->level);
+        fprintf(stderr, "membudget %s: --log-level: \"%s\" is not debug, info, warn or error\n",
+                cmd, a->level);
         return false;
     }
     if (!app_duration_flag("shutdown-grace-period", a->grace, &a->grace_ms) ||
@@ -146,8 +167,10 @@ static bool validate(struct ctl_app *a)
         !app_metrics_auth_flag(cmd, a->mauth, &a->auth_on))
         return false;
     if (!(a->retry_ms < a->renew_ms && a->renew_ms < a->lease_ms) || a->retry_ms < 100) {
-        fprintf(stderr, "membudget %s: leader election needs retry-period < renew-deadline < "
-                        "lease-duration (and a retry period of at least 100ms)\n", cmd);
+        fprintf(stderr,
+                "membudget %s: leader election needs retry-period < renew-deadline < "
+                "lease-duration (and a retry period of at least 100ms)\n",
+                cmd);
         return false;
     }
     return !a->with_webhook || app_webhook_check(cmd, &a->web);
@@ -200,10 +223,12 @@ static mb_err wire_pods(struct ctl_app *a, struct mb_diag *d)
     a->pods = podcall_new(a->scrape, &pol);
     if (pol.allow_loopback)
         log_warn("usage.allowLoopback is true: pods whose IP is a loopback address will be "
-                 "called; only single-machine setups (demo, tests) should set it", NULL);
+                 "called; only single-machine setups (demo, tests) should set it",
+                 NULL);
     if (pol.allow_host_network)
         log_warn("usage.allowHostNetwork is true: hostNetwork pods will be called on their "
-                 "node's IP", NULL);
+                 "node's IP",
+                 NULL);
     return MB_OK;
 }
 
@@ -223,8 +248,13 @@ static mb_err wire_controller(struct ctl_app *a, struct mb_diag *d)
     mb_err e = controller_new(a->clp, clock_system(), a->api, a->mx, a->ops, &cc, &a->ctl, d);
     if (e)
         return e;
-    a->dr = (struct app_drain){.main = a->lp, .clk = clock_system(), .ops = a->ops, .wh = a->wh,
-                               .ctl_lp = a->clp, .ctl = a->ctl, .grace_ms = a->grace_ms};
+    a->dr = (struct app_drain){.main = a->lp,
+                               .clk = clock_system(),
+                               .ops = a->ops,
+                               .wh = a->wh,
+                               .ctl_lp = a->clp,
+                               .ctl = a->ctl,
+                               .grace_ms = a->grace_ms};
     if (!a->leader_elect)
         return MB_OK;
     const char *lns = a->lease_ns;
@@ -261,9 +291,9 @@ static void log_start(const struct ctl_app *a)
     char server[300];
     app_server_for_log(&a->kc, server, sizeof server);
     log_info("controller starting", "{s:s,s:s,s:s,s:b,s:b,s:I,s:o}", "server", server, "context",
-             a->kc.context ? a->kc.context : "", "identity", a->idbuf, "leaderElect", a->leader_elect,
-             "dryRun", a->dry_run || a->cfg.dry_run, "namespaces", (json_int_t)a->nns,
-             "excludedNamespaces", ex);
+             a->kc.context ? a->kc.context : "", "identity", a->idbuf, "leaderElect",
+             a->leader_elect, "dryRun", a->dry_run || a->cfg.dry_run, "namespaces",
+             (json_int_t)a->nns, "excludedNamespaces", ex);
 }
 
 static mb_err wire(struct ctl_app *a, struct mb_diag *d)
@@ -287,7 +317,8 @@ static mb_err wire(struct ctl_app *a, struct mb_diag *d)
          * watched on the controller's loop (its latency is not the webhook's),
          * read by the webhook's workers. */
         a->lrw = lrwatch_new(a->clp, clock_system(), a->api, a->mx);
-        if ((e = app_webhook_start(&a->web, a->lp, &a->cfg, a->own_ns, a->lrw, a->mx, a->ops, &a->wh, d)))
+        if ((e = app_webhook_start(&a->web, a->lp, &a->cfg, a->own_ns, a->lrw, a->mx, a->ops,
+                                   &a->wh, d)))
             return e;
     }
     if ((e = wire_pods(a, d)) || (e = wire_controller(a, d)) || (e = app_drain_init(&a->dr, d)))
@@ -365,7 +396,4 @@ int cmd_controller(int argc, char **argv)
     return app_controller_main("controller", argc, argv, false);
 }
 
-int cmd_run(int argc, char **argv)
-{
-    return app_controller_main("run", argc, argv, true);
-}
+int cmd_run(int argc, char **argv) { return app_controller_main("run", argc, argv, true); }

@@ -99,14 +99,16 @@ static void lint_files(struct lint_opts *opts, char **files, size_t n, struct lr
 
 static void summary(const struct lint_stats *st, const struct lr_set *lrs)
 {
-    fprintf(stderr, "membudget lint: %zu object(s) checked, %zu skipped, %zu violation(s), %zu warning(s), "
-                    "%zu unreadable document(s)\n",
+    fprintf(stderr,
+            "membudget lint: %zu object(s) checked, %zu skipped, %zu violation(s), %zu warning(s), "
+            "%zu unreadable document(s)\n",
             st->objects, st->skipped, st->violations, st->warnings, st->bad_inputs);
     if (st->assumed)
-        fprintf(stderr, "membudget lint: assumed for %zu object(s) without a memory limit that a "
-                        "LimitRange of their namespace gives one: the input has no LimitRange "
-                        "there (%zu LimitRange(s) read in all); add the namespaces' LimitRanges "
-                        "(kubectl get limitranges -A -o yaml) to check them as the webhook does\n",
+        fprintf(stderr,
+                "membudget lint: assumed for %zu object(s) without a memory limit that a "
+                "LimitRange of their namespace gives one: the input has no LimitRange "
+                "there (%zu LimitRange(s) read in all); add the namespaces' LimitRanges "
+                "(kubectl get limitranges -A -o yaml) to check them as the webhook does\n",
                 st->assumed, lr_set_count(lrs));
 }
 
@@ -115,15 +117,24 @@ int cmd_lint(int argc, char **argv)
     const char *config, *output, *templates;
     bool quiet;
     const struct flag FLAGS[] = {
-        {"config", "FILE", "", "config file whose admission section applies (as in the webhook)", &config, NULL, false},
-        {"output", "FORMAT", "text", "text (FILE:LINE:COL: ...), json (one object per finding and line) or github (workflow annotations)", &output, NULL, false},
-        {"pod-template", "\"GROUP/KIND: PATH\"", "", "another kind whose pod template to check, e.g. \"example.com/Worker: spec.podTemplate\" (repeatable; argoproj.io/Rollout and apps.kruise.io/CloneSet at spec.template are built in)", &templates, NULL, true},
+        {"config", "FILE", "", "config file whose admission section applies (as in the webhook)",
+         &config, NULL, false},
+        {"output", "FORMAT", "text",
+         "text (FILE:LINE:COL: ...), json (one object per finding and line) or github (workflow "
+         "annotations)",
+         &output, NULL, false},
+        {"pod-template", "\"GROUP/KIND: PATH\"", "",
+         "another kind whose pod template to check, e.g. \"example.com/Worker: spec.podTemplate\" "
+         "(repeatable; argoproj.io/Rollout and apps.kruise.io/CloneSet at spec.template are built "
+         "in)",
+         &templates, NULL, true},
         {"quiet", NULL, "false", "print findings only, no summary", NULL, &quiet, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
     char **pos = mb_xcalloc((size_t)argc + 1, sizeof *pos);
     size_t npos, nkinds = 0;
-    int r = flags_parse("lint", "[flags] FILE... (\"-\" reads stdin)", FLAGS, argc, argv, pos, &npos);
+    int r =
+        flags_parse("lint", "[flags] FILE... (\"-\" reads stdin)", FLAGS, argc, argv, pos, &npos);
     struct lint_kind kinds[LINT_MAX_KINDS];
     struct cfg cfg;
     struct lint_stats st = {0};

@@ -14,7 +14,7 @@ static const struct celpolicy_params HELM = {
     .default_pct = "{{ int .Values.config.admission.defaultBudgetPercentOfLimit }}",
     .inject_gomemlimit = "{{ .Values.config.admission.injectGOMEMLIMIT }}",
     .inject_readiness_gate = "{{ .Values.config.admission.injectReadinessGate }}",
-    .never_json = "{{ $never | toJson }}",   /* (set by the wrapper below) */
+    .never_json = "{{ $never | toJson }}", /* (set by the wrapper below) */
     .failure_policy = "{{ .Values.webhook.failurePolicy }}",
     .labels = "  labels:\n    {{- include \"membudget.labels\" . | nindent 4 }}",
     .helm = true,
@@ -31,11 +31,12 @@ static int render_helm(char **out)
         fprintf(stderr, "membudget policy render: %s\n", d.msg);
         return 2;
     }
-    *out = mb_xasprintf("{{- if has .Values.admission.mode (list \"policy\" \"both\") }}\n"
-                        "{{- $never := append (concat (list \"kube-system\" \"kube-public\" \"kube-node-lease\") "
-                        "(.Values.config.excludedNamespaces | default list)) .Release.Namespace | uniq }}\n"
-                        "%s{{- end }}\n",
-                        body);
+    *out = mb_xasprintf(
+        "{{- if has .Values.admission.mode (list \"policy\" \"both\") }}\n"
+        "{{- $never := append (concat (list \"kube-system\" \"kube-public\" \"kube-node-lease\") "
+        "(.Values.config.excludedNamespaces | default list)) .Release.Namespace | uniq }}\n"
+        "%s{{- end }}\n",
+        body);
     mb_free(body);
     return 0;
 }
@@ -55,8 +56,8 @@ static int render_config(const char *config, const char *ns, const char *name, c
     celpolicy_params_cleanup(&p);
     cfg_cleanup(&cfg);
     if (err) {
-        fprintf(stderr, "membudget policy render: %s%s%s\n", config[0] ? config : "", config[0] ? ": " : "",
-                d.msg);
+        fprintf(stderr, "membudget policy render: %s%s%s\n", config[0] ? config : "",
+                config[0] ? ": " : "", d.msg);
         return 2;
     }
     return 0;
@@ -66,16 +67,21 @@ static int render_config(const char *config, const char *ns, const char *name, c
 static bool render_flags_ok(const char *ns, const char *name, const char *failure)
 {
     if (!ann_is_dns_label(ns)) {
-        fprintf(stderr, "membudget policy render: --namespace: \"%s\" is not a namespace name\n", ns);
+        fprintf(stderr, "membudget policy render: --namespace: \"%s\" is not a namespace name\n",
+                ns);
         return false;
     }
     if (!ann_is_dns_label(name) || strlen(name) > 50) {
-        fprintf(stderr, "membudget policy render: --name: \"%s\" must be a DNS label of at most 50 characters "
-                        "(the objects are PREFIX-mutate-audit, ...)\n", name);
+        fprintf(
+            stderr,
+            "membudget policy render: --name: \"%s\" must be a DNS label of at most 50 characters "
+            "(the objects are PREFIX-mutate-audit, ...)\n",
+            name);
         return false;
     }
     if (strcmp(failure, "Fail") != 0 && strcmp(failure, "Ignore") != 0) {
-        fprintf(stderr, "membudget policy render: --failure-policy: \"%s\" is not Fail or Ignore\n", failure);
+        fprintf(stderr, "membudget policy render: --failure-policy: \"%s\" is not Fail or Ignore\n",
+                failure);
         return false;
     }
     return true;
@@ -86,11 +92,18 @@ int cmd_policy(int argc, char **argv)
     const char *config, *ns, *name, *failure;
     bool helm;
     const struct flag FLAGS[] = {
-        {"config", "FILE", "", "config file whose admission section and excludedNamespaces apply (as in the webhook)", &config, NULL, false},
-        {"namespace", "NS", "membudget", "membudget's own namespace (never governed)", &ns, NULL, false},
+        {"config", "FILE", "",
+         "config file whose admission section and excludedNamespaces apply (as in the webhook)",
+         &config, NULL, false},
+        {"namespace", "NS", "membudget", "membudget's own namespace (never governed)", &ns, NULL,
+         false},
         {"name", "PREFIX", "membudget", "prefix of the objects' names", &name, NULL, false},
-        {"failure-policy", "POLICY", "Fail", "Fail or Ignore: what the API server does in enforce namespaces when a policy cannot be evaluated", &failure, NULL, false},
-        {"helm", NULL, "false", "print the chart's template (values as Helm actions) instead", NULL, &helm, false},
+        {"failure-policy", "POLICY", "Fail",
+         "Fail or Ignore: what the API server does in enforce namespaces when a policy cannot be "
+         "evaluated",
+         &failure, NULL, false},
+        {"helm", NULL, "false", "print the chart's template (values as Helm actions) instead", NULL,
+         &helm, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
     char **pos, *out = NULL;
@@ -102,13 +115,16 @@ int cmd_policy(int argc, char **argv)
             flags_help("policy render", "[flags]", FLAGS);
             return 0;
         }
-        fprintf(stderr, "membudget policy: expected \"render\" (membudget policy render [flags]; --help)\n");
+        fprintf(
+            stderr,
+            "membudget policy: expected \"render\" (membudget policy render [flags]; --help)\n");
         return 2;
     }
     pos = mb_xcalloc((size_t)argc + 1, sizeof *pos);
-    r = flags_parse("policy render", "[flags]\n\nPrints ValidatingAdmissionPolicies and "
-                                     "MutatingAdmissionPolicies (with their bindings) that apply "
-                                     "membudget's admission rules in the API server, without the webhook.",
+    r = flags_parse("policy render",
+                    "[flags]\n\nPrints ValidatingAdmissionPolicies and "
+                    "MutatingAdmissionPolicies (with their bindings) that apply "
+                    "membudget's admission rules in the API server, without the webhook.",
                     FLAGS, argc - 1, argv + 1, pos, &npos);
     if (!r && npos) {
         fprintf(stderr, "membudget policy render: takes no arguments, got \"%s\"\n", pos[0]);

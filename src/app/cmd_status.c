@@ -120,11 +120,14 @@ static json_t *fetch(const char *cmd, const char *addr, const char *path, const 
     else if (code == 401 || code == 403)
         fprintf(stderr, "membudget %s: %s: HTTP %ld: %.*s%s\n", cmd, url, code,
                 (int)(body.len > 400 ? 400 : body.len), mb_buf_str(&body),
-                code == 401 && !token ? " (give --token-file, or a kubeconfig whose user has a token)" : "");
+                code == 401 && !token
+                    ? " (give --token-file, or a kubeconfig whose user has a token)"
+                    : "");
     else if (code != 200)
         fprintf(stderr, "membudget %s: %s: unexpected HTTP status %ld\n", cmd, url, code);
     else if (!(root = json_loadb(body.p, body.len, 0, &je)) || !json_is_object(root))
-        fprintf(stderr, "membudget %s: %s: not JSON (%s)\n", cmd, url, root ? "not an object" : je.text);
+        fprintf(stderr, "membudget %s: %s: not JSON (%s)\n", cmd, url,
+                root ? "not an object" : je.text);
     else if (raw)
         mb_buf_add(raw, body.p, body.len);
     if (root && !json_is_object(root)) {
@@ -161,7 +164,8 @@ static int pods_table(const json_t *root)
         const json_t *ann = json_object_get(p, "annotations");
         const char *budget = json_string_value(json_object_get(ann, "budget"));
         char ooms[16] = "0", usage[32], pct[16] = "-";
-        snprintf(ooms, sizeof ooms, "%lld", (long long)json_integer_value(json_object_get(p, "ooms")));
+        snprintf(ooms, sizeof ooms, "%lld",
+                 (long long)json_integer_value(json_object_get(p, "ooms")));
         /* the last figure; "?" after it when the last look failed (membudget does not act on it) */
         const json_t *pj = json_object_get(p, "percent");
         if (json_is_number(pj))
@@ -242,7 +246,8 @@ static int owners_table(const json_t *root)
         const char *wait = json_string_value(json_object_get(o, "waitingFor"));
         snprintf(owner, sizeof owner, "%s/%s", s(o, "kind"), s(o, "name"));
         if (wait)
-            snprintf(basis, sizeof basis, "too little history: needs %lld peaks over %s, has %lld over %s",
+            snprintf(basis, sizeof basis,
+                     "too little history: needs %lld peaks over %s, has %lld over %s",
                      (long long)min_peaks, span(min_hist, h[0], sizeof h[0]),
                      (long long)num(o, "peaks"), span(num(o, "historySeconds"), h[1], sizeof h[1]));
         else
@@ -261,20 +266,32 @@ static int owners_table(const json_t *root)
 }
 
 #define TOKEN_FLAGS                                                                                \
-    {"token-file", "FILE", "", "a bearer token for the metrics address (membudget run --metrics-auth kubernetes)", &token_file, NULL, false}, \
-    {"kubeconfig", "FILE", "", "take the token from this kubeconfig's user (default $KUBECONFIG)", &kubeconfig, NULL, false}, \
-    {"context", "NAME", "", "kubeconfig context (default: current-context)", &context, NULL, false},
+    {"token-file",                                                                                 \
+     "FILE",                                                                                       \
+     "",                                                                                           \
+     "a bearer token for the metrics address (membudget run --metrics-auth kubernetes)",           \
+     &token_file,                                                                                  \
+     NULL,                                                                                         \
+     false},                                                                                       \
+        {"kubeconfig", "FILE",                                                                     \
+         "",           "take the token from this kubeconfig's user (default $KUBECONFIG)",         \
+         &kubeconfig,  NULL,                                                                       \
+         false},                                                                                   \
+        {"context", "NAME", "",   "kubeconfig context (default: current-context)",                 \
+         &context,  NULL,   false},
 
 int cmd_status(int argc, char **argv)
 {
     const char *addr, *output, *token_file, *kubeconfig, *context;
     bool recommend = false;
     const struct flag FLAGS[] = {
-        {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL, false},
-        TOKEN_FLAGS
-        {"output", "FORMAT", "table", "table or json", &output, NULL, false},
-        {"recommend", NULL, NULL, "budget recommendations per owner (/debug/owners), next to the "
-                                  "current values", NULL, &recommend, false},
+        {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL,
+         false},
+        TOKEN_FLAGS{"output", "FORMAT", "table", "table or json", &output, NULL, false},
+        {"recommend", NULL, NULL,
+         "budget recommendations per owner (/debug/owners), next to the "
+         "current values",
+         NULL, &recommend, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
     };
     static const char USAGE[] = "[--address HOST:PORT] [--token-file FILE | --kubeconfig FILE] "
@@ -311,9 +328,9 @@ int cmd_profiles(int argc, char **argv)
 {
     const char *addr, *output, *ns, *pod, *token_file, *kubeconfig, *context;
     const struct flag FLAGS[] = {
-        {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL, false},
-        TOKEN_FLAGS
-        {"namespace", "NAME", "", "only this namespace's captures", &ns, NULL, false},
+        {"address", "HOST:PORT", "127.0.0.1:8080", "the controller's metrics address", &addr, NULL,
+         false},
+        TOKEN_FLAGS{"namespace", "NAME", "", "only this namespace's captures", &ns, NULL, false},
         {"pod", "NAME", "", "only this pod's captures", &pod, NULL, false},
         {"output", "FORMAT", "table", "table or json", &output, NULL, false},
         {NULL, NULL, NULL, NULL, NULL, NULL, false},
@@ -345,8 +362,8 @@ int cmd_profiles(int argc, char **argv)
     /* the filter: what an SRE asks for after `kubectl describe pod` */
     json_t *kept = json_array();
     size_t i;
-    json_array_foreach(list, i, p)
-    if ((!*ns || !strcmp(s(p, "namespace"), ns)) && (!*pod || !strcmp(s(p, "pod"), pod)))
+    json_array_foreach(list, i, p) if ((!*ns || !strcmp(s(p, "namespace"), ns)) &&
+                                       (!*pod || !strcmp(s(p, "pod"), pod)))
         json_array_append(kept, (json_t *)p);
     if (!strcmp(output, "json")) {
         char *t = json_dumps(kept, JSON_COMPACT);
@@ -354,8 +371,8 @@ int cmd_profiles(int argc, char **argv)
         free(t);
     } else {
         char b[2][32];
-        printf("directory: %s   %s of at most %s", s(root, "dir"), bytes(root, "bytes", b[0], sizeof b[0]),
-               bytes(root, "maxBytes", b[1], sizeof b[1]));
+        printf("directory: %s   %s of at most %s", s(root, "dir"),
+               bytes(root, "bytes", b[0], sizeof b[0]), bytes(root, "maxBytes", b[1], sizeof b[1]));
         if (json_string_value(json_object_get(root, "error")))
             printf("   error: %s", s(root, "error"));
         printf("\n%-20s %-32s %-10s %-20s %-10s %s\n", "NAMESPACE", "POD", "KIND", "CAPTURED",
@@ -363,7 +380,8 @@ int cmd_profiles(int argc, char **argv)
         json_array_foreach(kept, i, p)
         {
             char sz[32];
-            snprintf(sz, sizeof sz, "%lld", (long long)json_integer_value(json_object_get(p, "bytes")));
+            snprintf(sz, sizeof sz, "%lld",
+                     (long long)json_integer_value(json_object_get(p, "bytes")));
             printf("%-20s %-32s %-10s %-20s %-10s %s\n", s(p, "namespace"), s(p, "pod"),
                    s(p, "kind"), s(p, "capturedAt"), sz, s(p, "file"));
         }

@@ -48,22 +48,29 @@ struct wh_app {
     char own_ns[64];
 };
 
-static void lrw_start(void *arg)
-{
-    lrwatch_start(arg);
-}
+static void lrw_start(void *arg) { lrwatch_start(arg); }
 
 /* Returns -1 to go on, else the exit code (0 after --help). */
 static int parse(struct wh_app *a, int argc, char **argv)
 {
     const struct flag OWN[] = {
-        {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics", &a->mbind, NULL, false},
+        {"metrics-bind-address", "ADDR", ":8080", "HTTP address for /healthz, /readyz, /metrics",
+         &a->mbind, NULL, false},
         {"metrics-auth", "MODE", "none", APP_METRICS_AUTH_HELP, &a->mauth, NULL, false},
-        {"config", "FILE", "", "config file (YAML); defaults when not given", &a->config, NULL, false},
-        {"kubeconfig", "FILE", "", "API server for the LimitRanges (templates without a memory limit); default $KUBECONFIG, else in-cluster, else none (they are then unknown)", &a->kubeconfig, NULL, false},
-        {"context", "NAME", "", "kubeconfig context (default: its current-context)", &a->context, NULL, false},
-        {"shutdown-grace-period", "DURATION", "5s", "on SIGTERM, wait this long for open connections", &a->grace, NULL, false},
-        {"metrics-max-series", "N", "1000000", "series per metric family on /metrics; past it, new series are dropped, counted and logged once", &a->maxseries, NULL, false},
+        {"config", "FILE", "", "config file (YAML); defaults when not given", &a->config, NULL,
+         false},
+        {"kubeconfig", "FILE", "",
+         "API server for the LimitRanges (templates without a memory limit); default $KUBECONFIG, "
+         "else in-cluster, else none (they are then unknown)",
+         &a->kubeconfig, NULL, false},
+        {"context", "NAME", "", "kubeconfig context (default: its current-context)", &a->context,
+         NULL, false},
+        {"shutdown-grace-period", "DURATION", "5s",
+         "on SIGTERM, wait this long for open connections", &a->grace, NULL, false},
+        {"metrics-max-series", "N", "1000000",
+         "series per metric family on /metrics; past it, new series are dropped, counted and "
+         "logged once",
+         &a->maxseries, NULL, false},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", &a->level, NULL, false},
     };
     struct flag web[APP_WEBHOOK_NFLAGS], table[32];
@@ -73,8 +80,8 @@ static int parse(struct wh_app *a, int argc, char **argv)
     app_webhook_flags(&a->web, web);
     flags_cat(table, MB_ARRAY_LEN(table), &used, web, MB_ARRAY_LEN(web));
     flags_cat(table, MB_ARRAY_LEN(table), &used, OWN, MB_ARRAY_LEN(OWN));
-    int r = flags_parse("webhook", "--tls-cert-file FILE --tls-private-key-file FILE [flags]", table,
-                        argc, argv, pos, &npos);
+    int r = flags_parse("webhook", "--tls-cert-file FILE --tls-private-key-file FILE [flags]",
+                        table, argc, argv, pos, &npos);
     if (r)
         return r == 1 ? 0 : 2;
     if (npos) {
@@ -90,7 +97,8 @@ static bool validate(struct wh_app *a)
     if (!app_webhook_check("webhook", &a->web))
         return false;
     if (log_parse_level(a->level, &a->ll)) {
-        fprintf(stderr, "membudget webhook: --log-level: \"%s\" is not debug, info, warn or error\n",
+        fprintf(stderr,
+                "membudget webhook: --log-level: \"%s\" is not debug, info, warn or error\n",
                 a->level);
         return false;
     }
@@ -138,7 +146,8 @@ static mb_err wire(struct wh_app *a, struct mb_diag *d)
     } else {
         log_warn("no API server configuration (--kubeconfig, $KUBECONFIG or in-cluster): the "
                  "namespaces' LimitRanges are unknown, so a workload template without a memory "
-                 "limit is admitted with a warning", NULL);
+                 "limit is admitted with a warning",
+                 NULL);
     }
     a->mx = app_metrics_new(a->nseries);
     if ((e = ops_new(a->lp, clock_system(), a->mbind, a->mx, &a->ops, d)))
@@ -147,11 +156,12 @@ static mb_err wire(struct wh_app *a, struct mb_diag *d)
         a->auth = opsauth_new(a->api, clock_system(), a->mx);
         ops_set_auth(a->ops, a->clp, a->auth);
     }
-    if ((e = app_webhook_start(&a->web, a->lp, &a->cfg, a->own_ns, a->lrw, a->mx, a->ops, &a->wh, d)))
+    if ((e = app_webhook_start(&a->web, a->lp, &a->cfg, a->own_ns, a->lrw, a->mx, a->ops, &a->wh,
+                               d)))
         return e;
     log_info("metrics listening", "{s:s}", "address", ops_address(a->ops));
-    a->dr = (struct app_drain){.main = a->lp, .clk = clock_system(), .ops = a->ops, .wh = a->wh,
-                               .grace_ms = a->grace_ms};
+    a->dr = (struct app_drain){
+        .main = a->lp, .clk = clock_system(), .ops = a->ops, .wh = a->wh, .grace_ms = a->grace_ms};
     if ((e = app_drain_init(&a->dr, d)))
         return e;
     if (a->lrw) {

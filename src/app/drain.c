@@ -125,14 +125,14 @@ static void on_signal(int signo, void *arg)
                  "they change); shutting down gracefully",
                  "{s:i}", "signal", signo);
     /* Each role says what it does (a role run alone has no other half). */
-    const char *what = !d->ctl ? "shutting down: not ready, draining the webhook"
-                       : !d->wh
-                           ? (d->le ? "shutting down: not ready, starting no new writes; the "
-                                      "controller finishes those in flight, then releases its lease"
-                                    : "shutting down: not ready, starting no new writes; the "
-                                      "controller finishes those in flight")
-                           : "shutting down: not ready, draining the webhook; the controller starts "
-                             "no new writes, finishes those in flight, then releases its lease";
+    const char *what =
+        !d->ctl  ? "shutting down: not ready, draining the webhook"
+        : !d->wh ? (d->le ? "shutting down: not ready, starting no new writes; the "
+                            "controller finishes those in flight, then releases its lease"
+                          : "shutting down: not ready, starting no new writes; the "
+                            "controller finishes those in flight")
+                 : "shutting down: not ready, draining the webhook; the controller starts "
+                   "no new writes, finishes those in flight, then releases its lease";
     log_info(what, "{s:i,s:I}", "signal", signo, "gracePeriodMs", (json_int_t)d->grace_ms);
     if (d->ctl) /* now, from this thread: its loop may be busy for a while */
         controller_fence(d->ctl);

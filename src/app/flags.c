@@ -12,7 +12,8 @@ void flags_help(const char *cmd, const char *usage, const struct flag *flags)
     printf("Usage: membudget %s %s\n\nFlags:\n", cmd, usage);
     for (const struct flag *f = flags; f->name; f++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", f->name, f->metavar ? " " : "", f->metavar ? f->metavar : "");
+        snprintf(left, sizeof left, "--%s%s%s", f->name, f->metavar ? " " : "",
+                 f->metavar ? f->metavar : "");
         printf("  %-34s %s", left, f->help);
         if (f->def && *f->def)
             printf(" (default %s)", f->def);
@@ -68,7 +69,8 @@ int flags_parse(const char *cmd, const char *usage, const struct flag *flags, in
             if (strlen(f->name) == nlen && !strncmp(f->name, a, nlen))
                 break;
         if (!f->name) {
-            fprintf(stderr, "membudget %s: unknown flag --%.*s (see membudget %s --help)\n", cmd, (int)nlen, a, cmd);
+            fprintf(stderr, "membudget %s: unknown flag --%.*s (see membudget %s --help)\n", cmd,
+                    (int)nlen, a, cmd);
             return 2;
         }
         if (eq)
@@ -83,7 +85,8 @@ int flags_parse(const char *cmd, const char *usage, const struct flag *flags, in
         }
         if (!val) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "membudget %s: --%s needs a value (%s)\n", cmd, f->name, f->metavar);
+                fprintf(stderr, "membudget %s: --%s needs a value (%s)\n", cmd, f->name,
+                        f->metavar);
                 return 2;
             }
             val = argv[++i];

@@ -39,7 +39,8 @@ void app_own_namespace(const struct kcfg *kc, char *out, size_t len)
     char why[128], *ns = NULL;
     size_t n = 0;
 
-    if (kc && kc->namespace_ && kc->context && !strcmp(kc->context, "in-cluster") && *kc->namespace_) {
+    if (kc && kc->namespace_ && kc->context && !strcmp(kc->context, "in-cluster") &&
+        *kc->namespace_) {
         snprintf(out, len, "%s", kc->namespace_);
         return;
     }

@@ -16,20 +16,28 @@ static const struct {
     const char *help;
 } CMDS[] = {
     {"run", cmd_run, "webhook and controller in one process (small clusters, the demo)"},
-    {"controller", cmd_controller, "watch pods and act on their memory budgets (--leader-elect for replicas)"},
-    {"webhook", cmd_webhook, "serve the HTTPS admission webhook (/validate, /validate/audit, /mutate)"},
-    {"status", cmd_status, "print the pods a controller tracks (its /debug/pods), or --recommend budgets"},
-    {"profiles", cmd_profiles, "list the heap profiles and goroutine dumps captured before evictions"},
-    {"certs", cmd_certs, "create or renew the webhook's certificate Secret and inject its CA (Helm hook Job)"},
+    {"controller", cmd_controller,
+     "watch pods and act on their memory budgets (--leader-elect for replicas)"},
+    {"webhook", cmd_webhook,
+     "serve the HTTPS admission webhook (/validate, /validate/audit, /mutate)"},
+    {"status", cmd_status,
+     "print the pods a controller tracks (its /debug/pods), or --recommend budgets"},
+    {"profiles", cmd_profiles,
+     "list the heap profiles and goroutine dumps captured before evictions"},
+    {"certs", cmd_certs,
+     "create or renew the webhook's certificate Secret and inject its CA (Helm hook Job)"},
     {"lint", cmd_lint, "check manifests against the admission policy, offline"},
-    {"policy", cmd_policy, "render the admission rules as ValidatingAdmissionPolicy/MutatingAdmissionPolicy"},
+    {"policy", cmd_policy,
+     "render the admission rules as ValidatingAdmissionPolicy/MutatingAdmissionPolicy"},
     {"version", cmd_version, "print version, git commit and library versions"},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "membudget keeps memory-hungry services inside a declared memory budget on Kubernetes.\n\n"
-               "Usage: membudget COMMAND [flags]\n\nCommands:\n");
+    fprintf(
+        f,
+        "membudget keeps memory-hungry services inside a declared memory budget on Kubernetes.\n\n"
+        "Usage: membudget COMMAND [flags]\n\nCommands:\n");
     for (size_t i = 0; i < MB_ARRAY_LEN(CMDS); i++)
         fprintf(f, "  %-10s %s\n", CMDS[i].name, CMDS[i].help);
     fprintf(f, "\nRun 'membudget COMMAND --help' for a command's flags.\n");

@@ -17,16 +17,35 @@
 void app_webhook_flags(struct app_webhook_opts *o, struct flag rows[APP_WEBHOOK_NFLAGS])
 {
     const struct flag ROWS[APP_WEBHOOK_NFLAGS] = {
-        {"tls-cert-file", "FILE", "", "webhook serving certificate (PEM, chain allowed); re-read when it changes", &o->cert, NULL, false},
-        {"tls-private-key-file", "FILE", "", "private key of the webhook serving certificate (PEM)", &o->key, NULL, false},
-        {"tls-reload-interval", "DURATION", "10s", "how often to check the certificate files for changes", &o->reload, NULL, false},
-        {"webhook-bind-address", "ADDR", ":8443", "HTTPS address for /validate, /validate/audit, /mutate", &o->bind, NULL, false},
-        {"webhook-idle-timeout", "DURATION", "60s", "close a webhook connection idle (or stalled) this long", &o->idle, NULL, false},
-        {"webhook-request-timeout", "DURATION", "10s", "a whole webhook request must arrive within this time", &o->reqto, NULL, false},
-        {"webhook-max-connections", "N", "1024", "open webhook connections (all workers together); more are closed at once", &o->maxconns, NULL, false},
-        {"webhook-max-buffered-bytes", "QUANTITY", "64Mi", "webhook request bytes held in memory at once, all connections together; past it, connections wait (unread) for room", &o->maxbuf, NULL, false},
-        {"webhook-max-parse-bytes", "QUANTITY", "128Mi", "parsed review JSON held in memory at once, all workers together; a review that finds it used up by others is answered 503 (retry); one that could never fit gets a definite 'too large' answer", &o->maxparse, NULL, false},
-        {"webhook-workers", "N", "0", "threads serving the webhook, each with its own event loop (0: the CPUs this process may use)", &o->workers, NULL, false},
+        {"tls-cert-file", "FILE", "",
+         "webhook serving certificate (PEM, chain allowed); re-read when it changes", &o->cert,
+         NULL, false},
+        {"tls-private-key-file", "FILE", "", "private key of the webhook serving certificate (PEM)",
+         &o->key, NULL, false},
+        {"tls-reload-interval", "DURATION", "10s",
+         "how often to check the certificate files for changes", &o->reload, NULL, false},
+        {"webhook-bind-address", "ADDR", ":8443",
+         "HTTPS address for /validate, /validate/audit, /mutate", &o->bind, NULL, false},
+        {"webhook-idle-timeout", "DURATION", "60s",
+         "close a webhook connection idle (or stalled) this long", &o->idle, NULL, false},
+        {"webhook-request-timeout", "DURATION", "10s",
+         "a whole webhook request must arrive within this time", &o->reqto, NULL, false},
+        {"webhook-max-connections", "N", "1024",
+         "open webhook connections (all workers together); more are closed at once", &o->maxconns,
+         NULL, false},
+        {"webhook-max-buffered-bytes", "QUANTITY", "64Mi",
+         "webhook request bytes held in memory at once, all connections together; past it, "
+         "connections wait (unread) for room",
+         &o->maxbuf, NULL, false},
+        {"webhook-max-parse-bytes", "QUANTITY", "128Mi",
+         "parsed review JSON held in memory at once, all workers together; a review that finds it "
+         "used up by others is answered 503 (retry); one that could never fit gets a definite 'too "
+         "large' answer",
+         &o->maxparse, NULL, false},
+        {"webhook-workers", "N", "0",
+         "threads serving the webhook, each with its own event loop (0: the CPUs this process may "
+         "use)",
+         &o->workers, NULL, false},
     };
     memcpy(rows, ROWS, sizeof ROWS);
 }
@@ -38,7 +57,8 @@ bool app_webhook_check(const char *cmd, struct app_webhook_opts *o)
     int64_t maxbuf = 0, maxparse = 0;
 
     if (!*o->cert || !*o->key) {
-        fprintf(stderr, "membudget %s: --tls-cert-file and --tls-private-key-file are required\n", cmd);
+        fprintf(stderr, "membudget %s: --tls-cert-file and --tls-private-key-file are required\n",
+                cmd);
         return false;
     }
     if (!app_duration_flag("tls-reload-interval", o->reload, &reload_ms) ||
@@ -51,8 +71,10 @@ bool app_webhook_check(const char *cmd, struct app_webhook_opts *o)
         return false;
     /* (an idle timeout is whole seconds: libevent's bufferevent timeouts) */
     if (reload_ms < 100 || idle_ms < 1000 || req_ms < 100) {
-        fprintf(stderr, "membudget %s: --tls-reload-interval and --webhook-request-timeout must be "
-                        "at least 100ms, --webhook-idle-timeout at least 1s\n", cmd);
+        fprintf(stderr,
+                "membudget %s: --tls-reload-interval and --webhook-request-timeout must be "
+                "at least 100ms, --webhook-idle-timeout at least 1s\n",
+                cmd);
         return false;
     }
     o->wc = (struct webhook_conf){

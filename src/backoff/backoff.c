@@ -22,10 +22,7 @@ uint64_t backoff_next(struct backoff *b, uint64_t rnd, uint64_t retry_after_ms)
     return v < retry_after_ms ? retry_after_ms : v;
 }
 
-void backoff_reset(struct backoff *b)
-{
-    b->attempt = 0;
-}
+void backoff_reset(struct backoff *b) { b->attempt = 0; }
 
 uint64_t backoff_rand(uint64_t *state)
 {

@@ -4,16 +4,11 @@
 #include "membudget/err.h"
 
 static const char *const NAMES[MB_ELAST] = {
-    [MB_OK] = "no error",
-    [MB_ENOMEM] = "out of memory",
-    [MB_EINVAL] = "invalid value",
-    [MB_ETOOBIG] = "too big",
-    [MB_ERANGE] = "out of range",
-    [MB_EPARSE] = "parse error",
-    [MB_EIO] = "I/O error",
-    [MB_ETLS] = "TLS error",
-    [MB_ENOTFOUND] = "not found",
-    [MB_EUNSUPPORTED] = "unsupported",
+    [MB_OK] = "no error",          [MB_ENOMEM] = "out of memory",
+    [MB_EINVAL] = "invalid value", [MB_ETOOBIG] = "too big",
+    [MB_ERANGE] = "out of range",  [MB_EPARSE] = "parse error",
+    [MB_EIO] = "I/O error",        [MB_ETLS] = "TLS error",
+    [MB_ENOTFOUND] = "not found",  [MB_EUNSUPPORTED] = "unsupported",
     [MB_ETIMEOUT] = "timed out",
 };
 

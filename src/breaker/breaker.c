@@ -5,15 +5,9 @@
 
 static const char *const NAMES[] = {"normal", "throttle", "gc", "evict"};
 
-const char *brk_tier_name(enum brk_tier t)
-{
-    return (unsigned)t < BRK_NTIERS ? NAMES[t] : "?";
-}
+const char *brk_tier_name(enum brk_tier t) { return (unsigned)t < BRK_NTIERS ? NAMES[t] : "?"; }
 
-void brk_init(struct brk *b)
-{
-    memset(b, 0, sizeof *b);
-}
+void brk_init(struct brk *b) { memset(b, 0, sizeof *b); }
 
 bool brk_tier_on(const struct brk_conf *c, enum brk_tier t)
 {
@@ -47,9 +41,8 @@ void brk_step(struct brk *b, const struct brk_conf *c, const struct brk_sample *
     }
     double p = s->percent;
     for (int t = BRK_THROTTLE; t < BRK_NTIERS; t++)
-        b->above[t] = brk_tier_on(c, (enum brk_tier)t) && p >= (double)c->threshold[t]
-                          ? b->above[t] + 1
-                          : 0;
+        b->above[t] =
+            brk_tier_on(c, (enum brk_tier)t) && p >= (double)c->threshold[t] ? b->above[t] + 1 : 0;
 
     /* Escalate to the highest tier sustained above the current one. */
     enum brk_tier up = b->tier;
@@ -99,10 +92,7 @@ void brk_step(struct brk *b, const struct brk_conf *c, const struct brk_sample *
         out->evict = true;
 }
 
-enum brk_tier brk_tier_of(const struct brk *b)
-{
-    return b->tier;
-}
+enum brk_tier brk_tier_of(const struct brk *b) { return b->tier; }
 
 bool brk_gc_allowed(const struct brk *b, const struct brk_conf *c, mb_mono_ms now)
 {

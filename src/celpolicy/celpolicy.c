@@ -31,7 +31,7 @@ struct gen {
     struct mb_buf *out;
     char **keep; /* every string S() made, freed at the end */
     size_t nkeep;
-    bool full;   /* a piece did not fit its buffer: the output is not whole */
+    bool full; /* a piece did not fit its buffer: the output is not whole */
 };
 
 static const char *S(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -82,8 +82,11 @@ static const char *quote(struct gen *g, const char *x)
  * exactly whether it is.) */
 static const char *qbytes(struct gen *g, const char *s)
 {
-    return S(g, "[quantity(%s)].map(q, q.isInteger() ? q.asInteger() : [q.asApproximateFloat()].map(f, "
-                "double(int(f)) == f ? int(f) : int(f) + 1)[0])[0]", s);
+    return S(
+        g,
+        "[quantity(%s)].map(q, q.isInteger() ? q.asInteger() : [q.asApproximateFloat()].map(f, "
+        "double(int(f)) == f ? int(f) : int(f) + 1)[0])[0]",
+        s);
 }
 
 #define INT64_MAX_TEXT "9223372036854775807"
@@ -118,20 +121,27 @@ static const char *qty_err(struct gen *g, const char *v)
 {
     return S(g,
              "([%1$s == '' ? '\"\": empty quantity'\n"
-             ": bytes(%1$s).size() > %2$d ? 'quantity is ' + string(bytes(%1$s).size()) + ' characters long, more than %2$d'\n"
-             ": [%1$s.find('^[+-]?[0-9]*(\\\\.[0-9]*)?')].map(num, [%1$s.substring(num.size())].map(suf,\n"
+             ": bytes(%1$s).size() > %2$d ? 'quantity is ' + string(bytes(%1$s).size()) + ' "
+             "characters long, more than %2$d'\n"
+             ": [%1$s.find('^[+-]?[0-9]*(\\\\.[0-9]*)?')].map(num, "
+             "[%1$s.substring(num.size())].map(suf,\n"
              "    !num.matches('[0-9]') ? '\"' + %1$s + '\": expected a number before the suffix'\n"
-             "    : suf in ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei', 'm', 'k', 'M', 'G', 'T', 'P', 'E'] ? ''\n"
+             "    : suf in ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei', 'm', 'k', 'M', 'G', 'T', 'P', "
+             "'E'] ? ''\n"
              "    : suf.size() > 1 && (suf.startsWith('e') || suf.startsWith('E')) ? (\n"
              "        suf.matches('^[eE][+-]?$') ? '\"' + %1$s + '\": exponent has no digits'\n"
-             "        : !suf.matches('^[eE][+-]?[0-9]+$') ? '\"' + %1$s + '\": exponent must be an integer' : '')\n"
+             "        : !suf.matches('^[eE][+-]?[0-9]+$') ? '\"' + %1$s + '\": exponent must be an "
+             "integer' : '')\n"
              "    : suf.startsWith('.') ? '\"' + %1$s + '\": more than one decimal point'\n"
-             "    : '\"' + %1$s + '\": unknown suffix (use Ki, Mi, Gi, Ti, Pi, Ei, m, k, M, G, T, P, E, or an exponent such as e6)'\n"
+             "    : '\"' + %1$s + '\": unknown suffix (use Ki, Mi, Gi, Ti, Pi, Ei, m, k, M, G, T, "
+             "P, E, or an exponent such as e6)'\n"
              "  )[0])[0]\n"
              "].map(e, e != '' ? e\n"
              ": !isQuantity(%1$s) ? '\"' + %1$s + '\": not a quantity the API server accepts'\n"
-             ": quantity(%1$s).isLessThan(quantity('0')) ? '\"' + %1$s + '\": memory must not be negative'\n"
-             ": quantity(%1$s).isGreaterThan(quantity('" INT64_MAX_TEXT "')) ? '\"' + %1$s + '\": more than " INT64_MAX_TEXT " bytes (overflows int64)'\n"
+             ": quantity(%1$s).isLessThan(quantity('0')) ? '\"' + %1$s + '\": memory must not be "
+             "negative'\n"
+             ": quantity(%1$s).isGreaterThan(quantity('" INT64_MAX_TEXT
+             "')) ? '\"' + %1$s + '\": more than " INT64_MAX_TEXT " bytes (overflows int64)'\n"
              ": '')[0])",
              v, QTY_MAX_LEN);
 }
@@ -139,7 +149,8 @@ static const char *qty_err(struct gen *g, const char *v)
 /* ann_is_dns_label(): a container name. */
 static const char *dns_label(struct gen *g, const char *x)
 {
-    return S(g, "(%1$s.size() <= %2$d && %1$s.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))", x, ANN_NAME_MAX);
+    return S(g, "(%1$s.size() <= %2$d && %1$s.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))", x,
+             ANN_NAME_MAX);
 }
 
 /* A tier item's name and number: spaces around them do not count. */
@@ -155,7 +166,9 @@ static const char *tier_num(struct gen *g, const char *it)
 /* The percentage of tier `name` in the items s (all valid), or 0. */
 static const char *tier_value(struct gen *g, const char *name)
 {
-    return S(g, "[s.filter(it, it.contains('=') && %s == '%s').map(it, int(%s))].map(l, l.size() > 0 ? l[0] : 0)[0]",
+    return S(g,
+             "[s.filter(it, it.contains('=') && %s == '%s').map(it, int(%s))].map(l, l.size() > 0 "
+             "? l[0] : 0)[0]",
              tier_name(g, "it"), name, tier_num(g, "it"));
 }
 
@@ -163,36 +176,49 @@ static const char *tier_value(struct gen *g, const char *name)
  * is ": ..." (the caller puts the quoted value in front). */
 static const char *tiers_err(struct gen *g, const char *v)
 {
-    return S(g,
-             "([%1$s.split(',')].map(s, [lists.range(s.size()).map(i,\n"
-             "    !s[i].contains('=') ? ': expected NAME=PERCENT items such as throttle=80,gc=90,evict=95'\n"
-             "    : [%2$s].map(nm,\n"
-             "        !(nm in ['throttle', 'gc', 'evict']) ? ': unknown tier \"' + (nm.size() > 32 ? nm.substring(0, 32) : nm) + '\" (tiers are throttle, gc, evict)'\n"
-             "        : lists.range(i).exists(j, s[j].contains('=') && %3$s == nm) ? ': tier ' + nm + ' is given twice'\n"
-             "        : [%4$s].map(n, n.matches('^[0-9]{1,3}$') && int(n) >= 1 && int(n) <= 100 ? '' : ': ' + nm + ' must be an integer percentage in (0, 100]')[0]\n"
-             "      )[0]\n"
-             "  ).filter(e, e != '')].map(es, es.size() > 0 ? es[0]\n"
-             "    : [[%5$s, %6$s, %7$s].filter(x, x > 0)].map(l, lists.range(l.size()).exists(i, i > 0 && l[i] <= l[i - 1]) ? ': thresholds must increase throttle < gc < evict' : '')[0]\n"
-             "  )[0])[0])",
-             v, tier_name(g, "s[i]"), tier_name(g, "s[j]"), tier_num(g, "s[i]"),
-             tier_value(g, "throttle"), tier_value(g, "gc"), tier_value(g, "evict"));
+    return S(
+        g,
+        "([%1$s.split(',')].map(s, [lists.range(s.size()).map(i,\n"
+        "    !s[i].contains('=') ? ': expected NAME=PERCENT items such as "
+        "throttle=80,gc=90,evict=95'\n"
+        "    : [%2$s].map(nm,\n"
+        "        !(nm in ['throttle', 'gc', 'evict']) ? ': unknown tier \"' + (nm.size() > 32 ? "
+        "nm.substring(0, 32) : nm) + '\" (tiers are throttle, gc, evict)'\n"
+        "        : lists.range(i).exists(j, s[j].contains('=') && %3$s == nm) ? ': tier ' + nm + ' "
+        "is given twice'\n"
+        "        : [%4$s].map(n, n.matches('^[0-9]{1,3}$') && int(n) >= 1 && int(n) <= 100 ? '' : "
+        "': ' + nm + ' must be an integer percentage in (0, 100]')[0]\n"
+        "      )[0]\n"
+        "  ).filter(e, e != '')].map(es, es.size() > 0 ? es[0]\n"
+        "    : [[%5$s, %6$s, %7$s].filter(x, x > 0)].map(l, lists.range(l.size()).exists(i, i > 0 "
+        "&& l[i] <= l[i - 1]) ? ': thresholds must increase throttle < gc < evict' : '')[0]\n"
+        "  )[0])[0])",
+        v, tier_name(g, "s[i]"), tier_name(g, "s[j]"), tier_num(g, "s[i]"),
+        tier_value(g, "throttle"), tier_value(g, "gc"), tier_value(g, "evict"));
 }
 
 /* ann_parse_endpoint()'s message for v, or '' (": ..." as tiers_err's). */
 static const char *endpoint_err(struct gen *g, const char *v)
 {
-    return S(g,
-             "(!%1$s.contains('/') || %1$s.startsWith('/') ? ': expected PORT/PATH, e.g. 6060/metrics'\n"
-             ": [%1$s.substring(0, %1$s.indexOf('/'))].map(pt, [%1$s.substring(%1$s.indexOf('/'))].map(path,\n"
-             "    pt.matches('^[0-9]') && !(pt.matches('^[1-9][0-9]{0,4}$') && int(pt) <= 65535) ? ': port must be a number 1-65535 or a port name'\n"
-             "    : !pt.matches('^[0-9]') && !(pt.size() <= %2$d && pt.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && !pt.contains('--') && pt.matches('[a-z]'))\n"
-             "      ? \": port must be a number 1-65535 or a port name (at most %2$d of a-z, 0-9, '-', with a letter)\"\n"
-             "    : bytes(path).size() > %3$d ? ': path is longer than %3$d characters'\n"
-             "    : !path.matches('^[!-~]*$') || path.matches('[\"#<>\\\\\\\\^`{|}]')\n"
-             "      ? \": path has a character not allowed in a URL path (spaces, controls, non-ASCII, '#', '\\\\\\\\' ...)\"\n"
-             "    : ''\n"
-             "  )[0])[0])",
-             v, ANN_PORTNAME_MAX, ANN_PATH_MAX);
+    return S(
+        g,
+        "(!%1$s.contains('/') || %1$s.startsWith('/') ? ': expected PORT/PATH, e.g. 6060/metrics'\n"
+        ": [%1$s.substring(0, %1$s.indexOf('/'))].map(pt, "
+        "[%1$s.substring(%1$s.indexOf('/'))].map(path,\n"
+        "    pt.matches('^[0-9]') && !(pt.matches('^[1-9][0-9]{0,4}$') && int(pt) <= 65535) ? ': "
+        "port must be a number 1-65535 or a port name'\n"
+        "    : !pt.matches('^[0-9]') && !(pt.size() <= %2$d && "
+        "pt.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && !pt.contains('--') && "
+        "pt.matches('[a-z]'))\n"
+        "      ? \": port must be a number 1-65535 or a port name (at most %2$d of a-z, 0-9, '-', "
+        "with a letter)\"\n"
+        "    : bytes(path).size() > %3$d ? ': path is longer than %3$d characters'\n"
+        "    : !path.matches('^[!-~]*$') || path.matches('[\"#<>\\\\\\\\^`{|}]')\n"
+        "      ? \": path has a character not allowed in a URL path (spaces, controls, non-ASCII, "
+        "'#', '\\\\\\\\' ...)\"\n"
+        "    : ''\n"
+        "  )[0])[0])",
+        v, ANN_PORTNAME_MAX, ANN_PATH_MAX);
 }
 
 /* --- the rules, on one object ---------------------------------------------------- */
@@ -213,23 +239,29 @@ static void var(struct gen *g, const char *name, const char *expr)
 static void shared_vars(struct gen *g)
 {
     var(g, "kind", "request.kind.kind");
-    var(g, "pfx", "variables.kind == 'Pod' ? '' : variables.kind == 'CronJob' ? 'spec.jobTemplate.spec.template.' : 'spec.template.'");
-    var(g, "ptr", "variables.kind == 'Pod' ? '' : variables.kind == 'CronJob' ? '/spec/jobTemplate/spec/template' : '/spec/template'");
+    var(g, "pfx",
+        "variables.kind == 'Pod' ? '' : variables.kind == 'CronJob' ? "
+        "'spec.jobTemplate.spec.template.' : 'spec.template.'");
+    var(g, "ptr",
+        "variables.kind == 'Pod' ? '' : variables.kind == 'CronJob' ? "
+        "'/spec/jobTemplate/spec/template' : '/spec/template'");
     var(g, "label",
         "variables.kind + ' ' + (request.namespace != '' ? request.namespace + '/' : '')\n"
         "+ (request.name != '' ? request.name\n"
         "   : object.metadata.?name.orValue('') != '' ? object.metadata.name\n"
-        "   : object.metadata.?generateName.orValue('') != '' ? object.metadata.generateName + '*'\n"
+        "   : object.metadata.?generateName.orValue('') != '' ? object.metadata.generateName + "
+        "'*'\n"
         "   : '(unnamed)')");
 }
 
 static const char *template_of(struct gen *g, const char *root)
 {
-    return S(g,
-             "%1$s == null ? null : variables.kind == 'Pod' ? %1$s\n"
-             ": variables.kind == 'CronJob' ? %1$s.?spec.?jobTemplate.?spec.?template.orValue(null)\n"
-             ": %1$s.?spec.?template.orValue(null)",
-             root);
+    return S(
+        g,
+        "%1$s == null ? null : variables.kind == 'Pod' ? %1$s\n"
+        ": variables.kind == 'CronJob' ? %1$s.?spec.?jobTemplate.?spec.?template.orValue(null)\n"
+        ": %1$s.?spec.?template.orValue(null)",
+        root);
 }
 
 /* find_named(): N in containers, then in initContainers (a native sidecar
@@ -238,9 +270,12 @@ static const char *find_named(struct gen *g, const char *v, const char *n, const
 {
     return S(g,
              "(%1$scs.exists(c, c.?name.orValue('') == %2$s)\n"
-             "  ? {'st': 'ok', 'list': 'containers', 'i': string(%1$scs.map(c, c.?name.orValue('')).indexOf(%2$s)), 'from': '%3$s'}\n"
+             "  ? {'st': 'ok', 'list': 'containers', 'i': string(%1$scs.map(c, "
+             "c.?name.orValue('')).indexOf(%2$s)), 'from': '%3$s'}\n"
              ": %1$sics.exists(c, c.?name.orValue('') == %2$s)\n"
-             "  ? [%1$sics.map(c, c.?name.orValue('')).indexOf(%2$s)].map(i, {'st': %1$sics[i].?restartPolicy.orValue('') == 'Always' ? 'ok' : 'init', 'list': 'initContainers', 'i': string(i), 'from': '%3$s'})[0]\n"
+             "  ? [%1$sics.map(c, c.?name.orValue('')).indexOf(%2$s)].map(i, {'st': "
+             "%1$sics[i].?restartPolicy.orValue('') == 'Always' ? 'ok' : 'init', 'list': "
+             "'initContainers', 'i': string(i), 'from': '%3$s'})[0]\n"
              ": {'st': 'none', 'list': '', 'i': '-1', 'from': '%3$s'})",
              v, n, from);
 }
@@ -287,14 +322,20 @@ static void step_annotations(struct rules *r, const char *root)
     var(g, N("aerr"),
         S(g,
           "%1$s.transformMap(k, v, k.startsWith('" ANN_PREFIX "'), [\n"
-          "  k in ['" ANN_BUDGET "', '" ANN_MAX_LIMIT "'] ? [%3$s].map(e, e != '' ? e : %4$s <= 0 ? ': must be greater than 0' : '')[0]\n"
+          "  k in ['" ANN_BUDGET "', '" ANN_MAX_LIMIT
+          "'] ? [%3$s].map(e, e != '' ? e : %4$s <= 0 ? ': must be greater than 0' : '')[0]\n"
           ": k == '" ANN_CONTAINER "' ? (%5$s ? '' : ': not a container name (DNS-1123 label)')\n"
           ": k == '" ANN_TIERS "' ? %6$s\n"
-          ": k == '" ANN_USAGE "' ? (v in ['working-set', 'rss', 'heap'] ? '' : ': must be working-set, rss or heap')\n"
-          ": k in ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE "', '" ANN_GOROUTINES "', '" ANN_MEMLIMIT "'] ? %7$s\n"
-          ": k == '" ANN_THROTTLE "' ? (v in ['readiness', 'none'] || %7$s == '' ? '' : ': must be readiness, none or PORT/PATH')\n"
-          ": k == '" ANN_MODE "' ? (v in ['enforce', 'dry-run'] ? '' : ': must be enforce or dry-run')\n"
-          ": 'unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, goroutines, memlimit, mode, max-limit)'\n"
+          ": k == '" ANN_USAGE
+          "' ? (v in ['working-set', 'rss', 'heap'] ? '' : ': must be working-set, rss or heap')\n"
+          ": k in ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE "', '" ANN_GOROUTINES
+          "', '" ANN_MEMLIMIT "'] ? %7$s\n"
+          ": k == '" ANN_THROTTLE "' ? (v in ['readiness', 'none'] || %7$s == '' ? '' : ': must be "
+          "readiness, none or PORT/PATH')\n"
+          ": k == '" ANN_MODE
+          "' ? (v in ['enforce', 'dry-run'] ? '' : ': must be enforce or dry-run')\n"
+          ": 'unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, "
+          "profile, goroutines, memlimit, mode, max-limit)'\n"
           "].map(e, e.startsWith(': ') ? %2$s + e : e)[0])",
           ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), dns_label(g, "v"), tiers_err(g, "v"),
           endpoint_err(g, "v")));
@@ -302,15 +343,20 @@ static void step_annotations(struct rules *r, const char *root)
     var(g, N("uerr"),
         S(g,
           "[%1$s[?'" ANN_USAGE "'].orValue('')].map(u, u in ['rss', 'heap'] && %2$s ? (\n"
-          "  !%3$s && !('" ANN_METRICS "' in %1$s) ? '\"' + u + '\": needs " ANN_METRICS " (' + u + ' is scraped from the pod)'\n"
-          "  : %3$s && u == 'rss' && [%1$s['" ANN_METRICS "']].map(m, m.substring(m.indexOf('/')).split('?')[0].endsWith('/debug/vars'))[0]\n"
-          "    ? '\"rss\": needs Prometheus text metrics; expvar (/debug/vars) has no resident set size' : '')\n"
+          "  !%3$s && !('" ANN_METRICS "' in %1$s) ? '\"' + u + '\": needs " ANN_METRICS
+          " (' + u + ' is scraped from the pod)'\n"
+          "  : %3$s && u == 'rss' && [%1$s['" ANN_METRICS
+          "']].map(m, m.substring(m.indexOf('/')).split('?')[0].endsWith('/debug/vars'))[0]\n"
+          "    ? '\"rss\": needs Prometheus text metrics; expvar (/debug/vars) has no resident set "
+          "size' : '')\n"
           ": '')[0]",
           ANN, OK(ANN_USAGE), OK(ANN_METRICS)));
     var(g, N("alist"),
         S(g,
-          "%1$saerr.filter(k, %1$saerr[k] != '').sort().map(k, variables.pfx + 'metadata.annotations[' + k + ']: ' + %1$saerr[k])\n"
-          "+ (%1$suerr != '' ? [variables.pfx + 'metadata.annotations[" ANN_USAGE "]: ' + %1$suerr] : [])",
+          "%1$saerr.filter(k, %1$saerr[k] != '').sort().map(k, variables.pfx + "
+          "'metadata.annotations[' + k + ']: ' + %1$saerr[k])\n"
+          "+ (%1$suerr != '' ? [variables.pfx + 'metadata.annotations[" ANN_USAGE
+          "]: ' + %1$suerr] : [])",
           V));
     violation(r, S(g, "%salist", V));
 }
@@ -328,7 +374,8 @@ static void step_target(struct rules *r)
     var(g, N("tg"),
         S(g,
           "%1$st == null ? {'st': 'skip', 'list': '', 'i': '-1', 'from': ''}\n"
-          ": '" ANN_CONTAINER "' in %1$saerr ? (%1$saerr['" ANN_CONTAINER "'] != '' ? {'st': 'skip', 'list': '', 'i': '-1', 'from': ''}\n"
+          ": '" ANN_CONTAINER "' in %1$saerr ? (%1$saerr['" ANN_CONTAINER
+          "'] != '' ? {'st': 'skip', 'list': '', 'i': '-1', 'from': ''}\n"
           "    : %2$s)\n"
           ": %1$shasdflt && (%3$s).st == 'ok' ? %3$s\n"
           ": %1$scs.size() > 0 ? {'st': 'ok', 'list': 'containers', 'i': '0', 'from': 'first'}\n"
@@ -336,13 +383,24 @@ static void step_target(struct rules *r)
           V, find_named(g, V, S(g, "%s['" ANN_CONTAINER "']", ANN), "named"),
           find_named(g, V, S(g, "%sdflt", V), "default")));
     var(g, N("tc"),
-        S(g, "%1$stg.st != 'ok' ? null : %1$stg.list == 'containers' ? %1$scs[int(%1$stg.i)] : %1$sics[int(%1$stg.i)]", V));
+        S(g,
+          "%1$stg.st != 'ok' ? null : %1$stg.list == 'containers' ? %1$scs[int(%1$stg.i)] : "
+          "%1$sics[int(%1$stg.i)]",
+          V));
     var(g, N("tname"), S(g, "%1$stc == null ? '' : %1$stc.?name.orValue('')", V));
     var(g, N("tpath"), S(g, "variables.pfx + 'spec.' + %1$stg.list + '[' + %1$stg.i + ']'", V));
-    violation(r, S(g,
-          "(%1$stg.st == 'none' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER "]: \"' + %1$sann['" ANN_CONTAINER "'] + '\": no such container in ' + variables.pfx + 'spec.containers, nor a native sidecar in ' + variables.pfx + 'spec.initContainers (restartPolicy: Always)']\n"
-          "   : %1$stg.st == 'init' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER "]: \"' + %1$sann['" ANN_CONTAINER "'] + '\": an init container that runs to completion cannot be budgeted; only a native sidecar (restartPolicy: Always) or a container in ' + variables.pfx + 'spec.containers can'] : [])",
-          V));
+    violation(r,
+              S(g,
+                "(%1$stg.st == 'none' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER
+                "]: \"' + %1$sann['" ANN_CONTAINER
+                "'] + '\": no such container in ' + variables.pfx + 'spec.containers, nor a native "
+                "sidecar in ' + variables.pfx + 'spec.initContainers (restartPolicy: Always)']\n"
+                "   : %1$stg.st == 'init' ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER
+                "]: \"' + %1$sann['" ANN_CONTAINER
+                "'] + '\": an init container that runs to completion cannot be budgeted; only a "
+                "native sidecar (restartPolicy: Always) or a container in ' + variables.pfx + "
+                "'spec.containers can'] : [])",
+                V));
 }
 
 /* 3. The limit (container_limit()). A policy does not see LimitRanges:
@@ -351,18 +409,25 @@ static void step_limit(struct rules *r)
 {
     struct gen *g = r->g;
     const char *V = r->V;
-    var(g, N("lraw"), S(g, "%1$stc == null ? '' : string(%1$stc.?resources.?limits.?memory.orValue(''))", V));
+    var(g, N("lraw"),
+        S(g, "%1$stc == null ? '' : string(%1$stc.?resources.?limits.?memory.orValue(''))", V));
     var(g, N("lpresent"), S(g, "%slraw != ''", V));
     var(g, N("lwhy"),
         S(g,
-          "!%1$slpresent ? '' : quantity(%1$slraw).isLessThan(quantity('0')) ? '\"' + %1$slraw + '\": memory must not be negative'\n"
-          ": quantity(%1$slraw).isGreaterThan(quantity('" INT64_MAX_TEXT "')) ? '\"' + %1$slraw + '\": more than " INT64_MAX_TEXT " bytes (overflows int64)' : ''",
+          "!%1$slpresent ? '' : quantity(%1$slraw).isLessThan(quantity('0')) ? '\"' + %1$slraw + "
+          "'\": memory must not be negative'\n"
+          ": quantity(%1$slraw).isGreaterThan(quantity('" INT64_MAX_TEXT
+          "')) ? '\"' + %1$slraw + '\": more than " INT64_MAX_TEXT " bytes (overflows int64)' : ''",
           V));
     var(g, N("lok"), S(g, "%1$slpresent && %1$slwhy == ''", V));
     var(g, N("limit"), S(g, "%1$slok ? %2$s : 0", V, qbytes(g, S(g, "%slraw", V))));
-    violation(r, S(g,
+    violation(
+        r,
+        S(g,
           "(%1$stc != null && !%1$slpresent && %1$swants && variables.pfx == ''\n"
-          "   ? [%1$stpath + '.resources.limits.memory: ' + (%1$shasb ? 'required when " ANN_BUDGET " is set (the budget must fit under a memory limit)' : 'required: a governed pod needs a memory limit, and a " ANN_BUDGET " under it')] : [])",
+          "   ? [%1$stpath + '.resources.limits.memory: ' + (%1$shasb ? 'required when " ANN_BUDGET
+          " is set (the budget must fit under a memory limit)' : 'required: a governed pod needs a "
+          "memory limit, and a " ANN_BUDGET " under it')] : [])",
           V));
 }
 
@@ -379,18 +444,39 @@ static void step_budget(struct rules *r)
     var(g, N("braw"), S(g, "%s[?'" ANN_BUDGET "'].orValue('')", ANN));
     var(g, N("b"), S(g, "%1$shasb ? %2$s : 0", V, qbytes(g, S(g, "%sbraw", V))));
     var(g, N("wants"), S(g, "%1$shasb || (%2$s && !%1$sbkey)", V, cp->require_budget));
-    var(g, N("candef"), S(g, "%2$s > 0 && %1$stc != null && %1$slok && %1$slimit > 0", V, cp->default_pct));
-    var(g, N("defb"), S(g, "%1$scandef ? %1$slimit / 100 * %2$s + %1$slimit %% 100 * %2$s / 100 : 0", V, cp->default_pct));
+    var(g, N("candef"),
+        S(g, "%2$s > 0 && %1$stc != null && %1$slok && %1$slimit > 0", V, cp->default_pct));
+    var(g, N("defb"),
+        S(g, "%1$scandef ? %1$slimit / 100 * %2$s + %1$slimit %% 100 * %2$s / 100 : 0", V,
+          cp->default_pct));
     var(g, N("over"), S(g, "%1$shasb && %1$stc != null && %1$slok && %1$sb > %1$slimit", V));
     var(g, N("bknown"), S(g, "(%1$shasb && !%1$sover) || (!%1$sbkey && %1$sdefb > 0)", V));
     var(g, N("budget"), S(g, "%1$shasb ? %1$sb : %1$sdefb", V));
-    violation(r, S(g, "(%1$shasb && %1$stc != null && %1$slpresent && !%1$slok ? [%1$stpath + '.resources.limits.memory: ' + %1$slwhy] : [])", V));
-    violation(r, S(g, "(%1$sover ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: \"' + %1$sbraw + '\": exceeds the memory limit ' + %2$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory)'] : [])", V, limit));
     violation(r, S(g,
-          "(!%1$sbkey && !%1$scandef && %2$s ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: required: every pod in a namespace governed by membudget must declare a memory budget, e.g. " ANN_BUDGET ": \"768Mi\"'\n"
-          "     + (%3$s > 0 && %1$stc != null && !%1$slpresent ? ' (no default: the container has no memory limit)' : '')] : [])",
+                   "(%1$shasb && %1$stc != null && %1$slpresent && !%1$slok ? [%1$stpath + "
+                   "'.resources.limits.memory: ' + %1$slwhy] : [])",
+                   V));
+    violation(r, S(g,
+                   "(%1$sover ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET
+                   "]: \"' + %1$sbraw + '\": exceeds the memory limit ' + %2$s + ' of container "
+                   "\"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory)'] : [])",
+                   V, limit));
+    violation(
+        r,
+        S(g,
+          "(!%1$sbkey && !%1$scandef && %2$s ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET
+          "]: required: every pod in a namespace governed by membudget must declare a memory "
+          "budget, e.g. " ANN_BUDGET ": \"768Mi\"'\n"
+          "     + (%3$s > 0 && %1$stc != null && !%1$slpresent ? ' (no default: the container has "
+          "no memory limit)' : '')] : [])",
           V, cp->require_budget, cp->default_pct));
-    violation(r, S(g, "(%2$s && %1$stc != null && %1$slok && %3$s < %1$slimit ? [variables.pfx + 'metadata.annotations[" ANN_MAX_LIMIT "]: \"' + %1$sann['" ANN_MAX_LIMIT "'] + '\": below the memory limit ' + %4$s + ' of container \"' + %1$stname + '\" (' + %1$stpath + '.resources.limits.memory); membudget raises a limit only up to it'] : [])",
+    violation(
+        r,
+        S(g,
+          "(%2$s && %1$stc != null && %1$slok && %3$s < %1$slimit ? [variables.pfx + "
+          "'metadata.annotations[" ANN_MAX_LIMIT "]: \"' + %1$sann['" ANN_MAX_LIMIT
+          "'] + '\": below the memory limit ' + %4$s + ' of container \"' + %1$stname + '\" (' + "
+          "%1$stpath + '.resources.limits.memory); membudget raises a limit only up to it'] : [])",
           V, OK(ANN_MAX_LIMIT), qbytes(g, S(g, "%sann['" ANN_MAX_LIMIT "']", V)), limit));
 }
 
@@ -400,16 +486,24 @@ static void step_ports(struct rules *r)
     struct gen *g = r->g;
     var(g, N("eperr"),
         S(g,
-          "%1$stc == null ? [] : ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE "', '" ANN_GOROUTINES "', '" ANN_MEMLIMIT "', '" ANN_THROTTLE "']\n"
-          ".filter(k, k in %1$saerr && %1$saerr[k] == '' && !(%1$sann[k] in ['readiness', 'none']))\n"
+          "%1$stc == null ? [] : ['" ANN_METRICS "', '" ANN_GC "', '" ANN_PROFILE
+          "', '" ANN_GOROUTINES "', '" ANN_MEMLIMIT "', '" ANN_THROTTLE "']\n"
+          ".filter(k, k in %1$saerr && %1$saerr[k] == '' && !(%1$sann[k] in ['readiness', "
+          "'none']))\n"
           ".map(k, [k, [%1$sann[k].substring(0, %1$sann[k].indexOf('/'))].map(pt,\n"
-          "    [%1$stc.?ports.orValue([]).filter(x, pt.matches('^[0-9]') ? x.?containerPort.orValue(0) == int(pt) : x.?name.orValue('') == pt)].map(m,\n"
+          "    [%1$stc.?ports.orValue([]).filter(x, pt.matches('^[0-9]') ? "
+          "x.?containerPort.orValue(0) == int(pt) : x.?name.orValue('') == pt)].map(m,\n"
           "      m.size() > 0 ? (m[0].?protocol.orValue('TCP') != 'TCP'\n"
-          "          ? 'port ' + (pt.matches('^[0-9]') ? pt : '\"' + pt + '\"') + ' of container \"' + %1$stname + '\" is ' + m[0].protocol + ', not TCP' : '')\n"
-          "      : pt.matches('^[0-9]') ? 'port ' + pt + ' is not declared by container \"' + %1$stname + '\" (add it to ' + %1$stpath + '.ports; membudget only calls ports the pod declares)'\n"
-          "      : 'container \"' + %1$stname + '\" has no port named \"' + pt + '\" (' + %1$stpath + '.ports)'\n"
+          "          ? 'port ' + (pt.matches('^[0-9]') ? pt : '\"' + pt + '\"') + ' of container "
+          "\"' + %1$stname + '\" is ' + m[0].protocol + ', not TCP' : '')\n"
+          "      : pt.matches('^[0-9]') ? 'port ' + pt + ' is not declared by container \"' + "
+          "%1$stname + '\" (add it to ' + %1$stpath + '.ports; membudget only calls ports the pod "
+          "declares)'\n"
+          "      : 'container \"' + %1$stname + '\" has no port named \"' + pt + '\" (' + "
+          "%1$stpath + '.ports)'\n"
           "    )[0])[0]])\n"
-          ".filter(e, e[1] != '').map(e, variables.pfx + 'metadata.annotations[' + e[0] + ']: ' + e[1])",
+          ".filter(e, e[1] != '').map(e, variables.pfx + 'metadata.annotations[' + e[0] + ']: ' + "
+          "e[1])",
           r->V));
     violation(r, S(g, "%seperr", r->V));
 }
@@ -418,8 +512,10 @@ static void step_ports(struct rules *r)
 static void step_update(struct rules *r)
 {
     violation(r, S(r->g,
-                   "(request.operation == 'UPDATE' && variables.o_t != null && '" ANN_BUDGET "' in variables.o_ann && !%sbkey\n"
-                   "   ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET "]: may not be removed by an update'] : [])",
+                   "(request.operation == 'UPDATE' && variables.o_t != null && '" ANN_BUDGET
+                   "' in variables.o_ann && !%sbkey\n"
+                   "   ? [variables.pfx + 'metadata.annotations[" ANN_BUDGET
+                   "]: may not be removed by an update'] : [])",
                    r->V));
 }
 #undef OK
@@ -450,8 +546,12 @@ static void root_vars(struct gen *g, const char *p, const char *root, bool is_ne
 /* What an UPDATE makes new is refused; what the old object had is a warning. */
 static void verdict_vars(struct gen *g)
 {
-    var(g, "viol", "request.operation == 'UPDATE' && oldObject != null ? variables.n_v.filter(x, !(x in variables.o_v)) : variables.n_v");
-    var(g, "oldv", "request.operation == 'UPDATE' && oldObject != null ? variables.n_v.filter(x, x in variables.o_v) : []");
+    var(g, "viol",
+        "request.operation == 'UPDATE' && oldObject != null ? variables.n_v.filter(x, !(x in "
+        "variables.o_v)) : variables.n_v");
+    var(g, "oldv",
+        "request.operation == 'UPDATE' && oldObject != null ? variables.n_v.filter(x, x in "
+        "variables.o_v) : []");
 }
 
 /* policy_eval()'s warnings, in its order: step 2's (the target), step 3's
@@ -459,30 +559,55 @@ static void verdict_vars(struct gen *g)
  * advice (policy.c's step_advice). */
 static void warning_vars(struct gen *g)
 {
-    const char *trunc_dflt = "(variables.n_dflt.size() > 63 ? variables.n_dflt.substring(0, 63) : variables.n_dflt)";
-    const char *trunc_name = "(variables.n_tname.size() > 63 ? variables.n_tname.substring(0, 63) : variables.n_tname)";
+    const char *trunc_dflt =
+        "(variables.n_dflt.size() > 63 ? variables.n_dflt.substring(0, 63) : variables.n_dflt)";
+    const char *trunc_name =
+        "(variables.n_tname.size() > 63 ? variables.n_tname.substring(0, 63) : variables.n_tname)";
     /* (advice only: skipped for a container with more than CELPOLICY_MAX_ENV_ADVICE
      * environment variables. kube-apiserver's CEL costs about 100 us a list
      * element here, a pod of 60k variables 6 s for each pass over them; the
      * webhook gives it. README: "Admission without a webhook".) */
     var(g, "gml",
         S(g,
-          "variables.n_tc == null || !variables.n_bknown || variables.n_tc.?env.orValue([]).size() > "
-          MB_XSTR(CELPOLICY_MAX_ENV_ADVICE) " ? []\n"
-          ": [variables.n_tc.?env.orValue([]).filter(e, e.name == 'GOMEMLIMIT')].map(es, es.size() == 0 ? [] : [es[0].?value.orValue('')].map(s,\n"
-          "    s.matches('^[0-9]+(B|KiB|MiB|GiB|TiB)?$') ? [s.find('^[0-9]+')].map(d, [s.endsWith('TiB') ? 1099511627776 : s.endsWith('GiB') ? 1073741824 : s.endsWith('MiB') ? 1048576 : s.endsWith('KiB') ? 1024 : 1].map(u,\n"
-          "      (d.size() < 19 || (d.size() == 19 && d <= '" INT64_MAX_TEXT "')) && int(d) <= " INT64_MAX_TEXT " / u && int(d) * u > variables.n_budget\n"
-          "        ? [variables.n_tpath + '.env[GOMEMLIMIT]: ' + s + ' is above the budget ' + %s + '; the Go runtime will not work to stay inside the budget'] : [])[0])[0]\n"
-          "    : [])[0])[0]",
+          "variables.n_tc == null || !variables.n_bknown || variables.n_tc.?env.orValue([]).size() "
+          "> " MB_XSTR(
+              CELPOLICY_MAX_ENV_ADVICE) " ? []\n"
+                                        ": [variables.n_tc.?env.orValue([]).filter(e, e.name == "
+                                        "'GOMEMLIMIT')].map(es, es.size() == 0 ? [] : "
+                                        "[es[0].?value.orValue('')].map(s,\n"
+                                        "    s.matches('^[0-9]+(B|KiB|MiB|GiB|TiB)?$') ? "
+                                        "[s.find('^[0-9]+')].map(d, [s.endsWith('TiB') ? "
+                                        "1099511627776 : s.endsWith('GiB') ? 1073741824 : "
+                                        "s.endsWith('MiB') ? 1048576 : s.endsWith('KiB') ? 1024 : "
+                                        "1].map(u,\n"
+                                        "      (d.size() < 19 || (d.size() == 19 && d <= "
+                                        "'" INT64_MAX_TEXT "')) && int(d) <= " INT64_MAX_TEXT
+                                        " / u && int(d) * u > variables.n_budget\n"
+                                        "        ? [variables.n_tpath + '.env[GOMEMLIMIT]: ' + s + "
+                                        "' is above the budget ' + %s + '; the Go runtime will not "
+                                        "work to stay inside the budget'] : [])[0])[0]\n"
+                                        "    : [])[0])[0]",
           qfmt(g, "variables.n_budget")));
     var(g, "warn",
         S(g,
-          "(variables.n_tg.st == 'ok' && variables.n_hasdflt && variables.n_tg.from == 'first' && !('" ANN_CONTAINER "' in variables.n_aerr)\n"
-          "   ? [variables.pfx + 'metadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"' + %1$s + '\": no such container; membudget budgets the first container, \"' + %2$s + '\" (set " ANN_CONTAINER " to choose)']\n"
-          " : variables.n_tg.st == 'ok' && variables.n_tg.from == 'first' && variables.kind == 'Pod' && variables.n_cs.size() > 1\n"
-          "   ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER "]: not set: the budget is for the first of ' + string(variables.n_cs.size()) + ' containers, \"' + %2$s + '\"; a sidecar injector whose webhook runs before membudget\\'s puts its proxy first, so name the app here (or in " ANN_KUBECTL_DEFAULT_CONTAINER ")'] : [])\n"
-          "+ (variables.n_tc != null && !variables.n_lpresent && variables.n_wants && variables.pfx != ''\n"
-          "   ? [variables.n_tpath + '.resources.limits.memory: not set in the template: its pods need one, from a LimitRange default or the template (the namespace\\'s LimitRanges are not known here, so one is assumed to give a default; a pod without a memory limit is denied when it is created)'] : [])\n"
+          "(variables.n_tg.st == 'ok' && variables.n_hasdflt && variables.n_tg.from == 'first' && "
+          "!('" ANN_CONTAINER "' in variables.n_aerr)\n"
+          "   ? [variables.pfx + 'metadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER
+          "]: \"' + %1$s + '\": no such container; membudget budgets the first container, \"' + "
+          "%2$s + '\" (set " ANN_CONTAINER " to choose)']\n"
+          " : variables.n_tg.st == 'ok' && variables.n_tg.from == 'first' && variables.kind == "
+          "'Pod' && variables.n_cs.size() > 1\n"
+          "   ? [variables.pfx + 'metadata.annotations[" ANN_CONTAINER
+          "]: not set: the budget is for the first of ' + string(variables.n_cs.size()) + ' "
+          "containers, \"' + %2$s + '\"; a sidecar injector whose webhook runs before "
+          "membudget\\'s puts its proxy first, so name the app here (or "
+          "in " ANN_KUBECTL_DEFAULT_CONTAINER ")'] : [])\n"
+          "+ (variables.n_tc != null && !variables.n_lpresent && variables.n_wants && "
+          "variables.pfx != ''\n"
+          "   ? [variables.n_tpath + '.resources.limits.memory: not set in the template: its pods "
+          "need one, from a LimitRange default or the template (the namespace\\'s LimitRanges are "
+          "not known here, so one is assumed to give a default; a pod without a memory limit is "
+          "denied when it is created)'] : [])\n"
           "+ variables.oldv.map(x, x + ' (not new in this update, so not refused)')\n"
           "+ variables.gml",
           trunc_dflt, trunc_name));
@@ -504,7 +629,8 @@ static void header(struct gen *g)
         "#    limit is admitted with a warning (its pods need one from a LimitRange\n"
         "#    default); the webhook denies it when no LimitRange of the namespace gives\n"
         "#    one. Pods are checked after the LimitRanger plugin, as with the webhook.\n"
-        "#  - Messages: the API server puts its own words around them (\"ValidatingAdmissionPolicy\n"
+        "#  - Messages: the API server puts its own words around them "
+        "(\"ValidatingAdmissionPolicy\n"
         "#    '%s-validate' with binding ... denied request: \" before a denial,\n"
         "#    \"Validation failed for ValidatingAdmissionPolicy ...\" before a warning).\n"
         "#  - Sidecar injectors: these policies run before every mutating webhook, so a\n"
@@ -516,8 +642,10 @@ static void header(struct gen *g)
 
 static void meta(struct gen *g, const char *kind, const char *name)
 {
-    (void)mb_buf_printf(g->out, "---\napiVersion: admissionregistration.k8s.io/v1\nkind: %s\nmetadata:\n  name: %s-%s\n",
-                        kind, g->p->name, name);
+    (void)mb_buf_printf(
+        g->out,
+        "---\napiVersion: admissionregistration.k8s.io/v1\nkind: %s\nmetadata:\n  name: %s-%s\n",
+        kind, g->p->name, name);
     if (g->p->labels)
         (void)mb_buf_printf(g->out, "%s\n", g->p->labels);
 }
@@ -528,7 +656,9 @@ static void selector(struct gen *g, const char *audit_op)
                         "  matchResources:\n    namespaceSelector:\n      matchExpressions:\n"
                         "      - {key: membudget.io/enforce, operator: In, values: [\"true\"]}\n");
     if (audit_op)
-        (void)mb_buf_printf(g->out, "      - {key: membudget.io/admission, operator: %s, values: [audit]}\n", audit_op);
+        (void)mb_buf_printf(
+            g->out, "      - {key: membudget.io/admission, operator: %s, values: [audit]}\n",
+            audit_op);
     (void)mb_buf_printf(g->out,
                         "      - {key: kubernetes.io/metadata.name, operator: NotIn, values: %s}\n",
                         g->p->never_json);
@@ -536,21 +666,27 @@ static void selector(struct gen *g, const char *audit_op)
 
 static void match(struct gen *g, bool mutating)
 {
-    (void)mb_buf_printf(g->out, "  matchConstraints:\n    matchPolicy: Equivalent\n    resourceRules:\n");
+    (void)mb_buf_printf(g->out,
+                        "  matchConstraints:\n    matchPolicy: Equivalent\n    resourceRules:\n");
     if (mutating)
-        (void)mb_buf_printf(g->out,
-                            "    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n"
-                            "    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [replicationcontrollers]}\n");
+        (void)mb_buf_printf(g->out, "    - {apiGroups: [\"\"], apiVersions: [v1], operations: "
+                                    "[CREATE], resources: [pods]}\n"
+                                    "    - {apiGroups: [\"\"], apiVersions: [v1], operations: "
+                                    "[CREATE, UPDATE], resources: [replicationcontrollers]}\n");
     else
         (void)mb_buf_printf(g->out,
-                            "    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods, pods/resize, replicationcontrollers]}\n");
-    (void)mb_buf_printf(g->out,
-                        "    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments, statefulsets, daemonsets, replicasets]}\n"
-                        "    - {apiGroups: [batch], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [jobs, cronjobs]}\n"
-                        "  matchConditions:\n"
-                        "  - name: governed-namespace   # never governed, whatever a binding selects\n"
-                        "    expression: '!(request.namespace in %s)'\n",
-                        g->p->never_json);
+                            "    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE, "
+                            "UPDATE], resources: [pods, pods/resize, replicationcontrollers]}\n");
+    (void)mb_buf_printf(
+        g->out,
+        "    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: "
+        "[deployments, statefulsets, daemonsets, replicasets]}\n"
+        "    - {apiGroups: [batch], apiVersions: [v1], operations: [CREATE, UPDATE], resources: "
+        "[jobs, cronjobs]}\n"
+        "  matchConditions:\n"
+        "  - name: governed-namespace   # never governed, whatever a binding selects\n"
+        "    expression: '!(request.namespace in %s)'\n",
+        g->p->never_json);
 }
 
 static void validating(struct gen *g)
@@ -566,13 +702,15 @@ static void validating(struct gen *g)
     root_vars(g, "o", "oldObject", false);
     root_vars(g, "n", "object", true);
     verdict_vars(g);
-    (void)mb_buf_adds(g->out,
-                      "  validations:\n"
-                      "  - expression: variables.viol.size() == 0\n"
-                      "    reason: Forbidden\n"
-                      "    messageExpression: |-\n      variables.label + ': ' + variables.viol.join('; ')\n");
+    (void)mb_buf_adds(
+        g->out,
+        "  validations:\n"
+        "  - expression: variables.viol.size() == 0\n"
+        "    reason: Forbidden\n"
+        "    messageExpression: |-\n      variables.label + ': ' + variables.viol.join('; ')\n");
     meta(g, "ValidatingAdmissionPolicyBinding", "validate");
-    (void)mb_buf_printf(g->out, "spec:\n  policyName: %s-validate\n  validationActions: [Deny]\n", p->name);
+    (void)mb_buf_printf(g->out, "spec:\n  policyName: %s-validate\n  validationActions: [Deny]\n",
+                        p->name);
     selector(g, "NotIn");
 
     /* the warnings: audit namespaces' violations, then the advice */
@@ -586,22 +724,65 @@ static void validating(struct gen *g)
     verdict_vars(g);
     warning_vars(g);
     var(g, "texts",
-        "(namespaceObject.metadata.?labels.orValue({})[?'membudget.io/admission'].orValue('') == 'audit'\n"
-        "  ? variables.viol.map(x, 'membudget (audit, would deny): ' + variables.label + ': ' + x) : [])\n"
+        "(namespaceObject.metadata.?labels.orValue({})[?'membudget.io/admission'].orValue('') == "
+        "'audit'\n"
+        "  ? variables.viol.map(x, 'membudget (audit, would deny): ' + variables.label + ': ' + x) "
+        ": [])\n"
         "+ variables.warn.map(x, 'membudget: ' + variables.label + ': ' + x)");
     /* review.c's budget: the API server keeps 4 KiB of warnings */
-    var(g, "kept", "lists.range(variables.texts.size()).filter(i, lists.range(i + 1).map(j, variables.texts[j].size()).sum() <= 3968).size()");
+    var(g, "kept",
+        "lists.range(variables.texts.size()).filter(i, lists.range(i + 1).map(j, "
+        "variables.texts[j].size()).sum() <= 3968).size()");
     var(g, "shown",
         S(g,
           "[variables.kept < %1$d ? variables.kept : %1$d].map(k, variables.texts.slice(0, k)\n"
-          "  + (k < variables.texts.size() ? ['membudget: and ' + string(variables.texts.size() - k) + ' more (`membudget lint` lists them all)'] : []))[0]",
+          "  + (k < variables.texts.size() ? ['membudget: and ' + string(variables.texts.size() - "
+          "k) + ' more (`membudget lint` lists them all)'] : []))[0]",
           WARN_MAX - 1));
     (void)mb_buf_adds(g->out, "  validations:\n");
     for (int i = 0; i < WARN_MAX; i++)
-        (void)mb_buf_printf(g->out, "  - {expression: 'variables.shown.size() <= %d', messageExpression: 'variables.shown[%d]'}\n", i, i);
+        (void)mb_buf_printf(g->out,
+                            "  - {expression: 'variables.shown.size() <= %d', messageExpression: "
+                            "'variables.shown[%d]'}\n",
+                            i, i);
     meta(g, "ValidatingAdmissionPolicyBinding", "warn");
-    (void)mb_buf_printf(g->out, "spec:\n  policyName: %s-warn\n  validationActions: [Warn]\n", p->name);
+    (void)mb_buf_printf(g->out, "spec:\n  policyName: %s-warn\n  validationActions: [Warn]\n",
+                        p->name);
     selector(g, NULL);
+}
+
+/* Step 8 for a Pod on CREATE (policy.c's inject()): GOMEMLIMIT into the
+ * target's env, and the readiness gate the throttle tier works through. */
+static void inject_vars(struct gen *g)
+{
+    const struct celpolicy_params *p = g->p;
+    var(g, "gmlops",
+        S(g,
+          "variables.podcreate && variables.n_bknown && variables.n_tc != null && %s\n"
+          "&& !variables.n_tc.?env.orValue([]).exists(e, e.name == 'GOMEMLIMIT')\n"
+          "? (variables.n_tc.?env.hasValue()\n"
+          "   ? [{'path': dyn(variables.tptr + '/env/-'), 'value': dyn({'name': 'GOMEMLIMIT', "
+          "'value': string(variables.n_budget)})}]\n"
+          "   : [{'path': dyn(variables.tptr + '/env'), 'value': dyn([{'name': 'GOMEMLIMIT', "
+          "'value': string(variables.n_budget)}])}])\n"
+          ": []",
+          p->inject_gomemlimit));
+    var(g, "gateops",
+        S(g,
+          "variables.podcreate && variables.n_bknown && variables.n_tc != null && %s\n"
+          "&& !(variables.n_ann[?'" ANN_THROTTLE
+          "'].orValue('readiness') == 'none' || ('" ANN_THROTTLE
+          "' in variables.n_aerr && variables.n_aerr['" ANN_THROTTLE
+          "'] == '' && variables.n_ann['" ANN_THROTTLE "'] != 'readiness'))\n"
+          "&& !object.spec.?readinessGates.orValue([]).exists(g, g.conditionType == '" ANN_CONDITION
+          "')\n"
+          "? (object.spec.?readinessGates.hasValue()\n"
+          "   ? [{'path': dyn('/spec/readinessGates/-'), 'value': dyn({'conditionType': "
+          "'" ANN_CONDITION "'})}]\n"
+          "   : [{'path': dyn('/spec/readinessGates'), 'value': dyn([{'conditionType': "
+          "'" ANN_CONDITION "'}])}])\n"
+          ": []",
+          p->inject_readiness_gate));
 }
 
 /* policy_eval()'s step 8 (policy.c's step_mutation): the pin, the default
@@ -612,7 +793,8 @@ static void mutating(struct gen *g, const char *suffix, const char *failure, con
     const char *name = S(g, "mutate%s", suffix);
 
     meta(g, "MutatingAdmissionPolicy", name);
-    (void)mb_buf_printf(g->out, "spec:\n  failurePolicy: %s\n  reinvocationPolicy: IfNeeded\n", failure);
+    (void)mb_buf_printf(g->out, "spec:\n  failurePolicy: %s\n  reinvocationPolicy: IfNeeded\n",
+                        failure);
     match(g, true);
     (void)mb_buf_adds(g->out, "  variables:\n");
     shared_vars(g);
@@ -621,51 +803,46 @@ static void mutating(struct gen *g, const char *suffix, const char *failure, con
     var(g, "podcreate", "variables.kind == 'Pod' && request.operation == 'CREATE'");
     /* should_pin() */
     var(g, "pin",
-        S(g, "variables.n_bknown && variables.n_tc != null && %s\n"
-        "&& !('" ANN_CONTAINER "' in variables.n_ann)\n"
-        "&& (variables.kind == 'Pod' ? request.operation == 'CREATE'\n"
-        "    : !object.metadata.?ownerReferences.orValue([]).exists(r, r.?controller.orValue(false))\n"
-        "      && (request.operation == 'CREATE' || oldObject == null || variables.o_t == null || variables.o_t != variables.n_t))",
+        S(g,
+          "variables.n_bknown && variables.n_tc != null && %s\n"
+          "&& !('" ANN_CONTAINER "' in variables.n_ann)\n"
+          "&& (variables.kind == 'Pod' ? request.operation == 'CREATE'\n"
+          "    : !object.metadata.?ownerReferences.orValue([]).exists(r, "
+          "r.?controller.orValue(false))\n"
+          "      && (request.operation == 'CREATE' || oldObject == null || variables.o_t == null "
+          "|| variables.o_t != variables.n_t))",
           dns_label(g, "variables.n_tname")));
-    var(g, "defann", "variables.podcreate && variables.n_bknown && variables.n_tc != null && !variables.n_bkey && variables.n_defb > 0");
+    var(g, "defann",
+        "variables.podcreate && variables.n_bknown && variables.n_tc != null && !variables.n_bkey "
+        "&& variables.n_defb > 0");
     var(g, "tptr", "'/spec/' + variables.n_tg.list + '/' + variables.n_tg.i");
-    var(g, "gmlops",
-        S(g,
-          "variables.podcreate && variables.n_bknown && variables.n_tc != null && %s\n"
-          "&& !variables.n_tc.?env.orValue([]).exists(e, e.name == 'GOMEMLIMIT')\n"
-          "? (variables.n_tc.?env.hasValue()\n"
-          "   ? [{'path': dyn(variables.tptr + '/env/-'), 'value': dyn({'name': 'GOMEMLIMIT', 'value': string(variables.n_budget)})}]\n"
-          "   : [{'path': dyn(variables.tptr + '/env'), 'value': dyn([{'name': 'GOMEMLIMIT', 'value': string(variables.n_budget)}])}])\n"
-          ": []",
-          p->inject_gomemlimit));
-    var(g, "gateops",
-        S(g,
-          "variables.podcreate && variables.n_bknown && variables.n_tc != null && %s\n"
-          "&& !(variables.n_ann[?'" ANN_THROTTLE "'].orValue('readiness') == 'none' || ('" ANN_THROTTLE "' in variables.n_aerr && variables.n_aerr['" ANN_THROTTLE "'] == '' && variables.n_ann['" ANN_THROTTLE "'] != 'readiness'))\n"
-          "&& !object.spec.?readinessGates.orValue([]).exists(g, g.conditionType == '" ANN_CONDITION "')\n"
-          "? (object.spec.?readinessGates.hasValue()\n"
-          "   ? [{'path': dyn('/spec/readinessGates/-'), 'value': dyn({'conditionType': '" ANN_CONDITION "'})}]\n"
-          "   : [{'path': dyn('/spec/readinessGates'), 'value': dyn([{'conditionType': '" ANN_CONDITION "'}])}])\n"
-          ": []",
-          p->inject_readiness_gate));
+    inject_vars(g);
     var(g, "adds",
-        S(g, "(variables.pin ? [['" ANN_CONTAINER "', string(variables.n_tname)]] : []) + (variables.defann ? [['" ANN_BUDGET "', %s]] : [])",
+        S(g,
+          "(variables.pin ? [['" ANN_CONTAINER
+          "', string(variables.n_tname)]] : []) + (variables.defann ? [['" ANN_BUDGET
+          "', %s]] : [])",
           qfmt(g, "variables.n_defb")));
     /* add_annotations(): the map, or each key into the map there is */
     var(g, "amap",
-        "variables.adds.size() == 2 ? {variables.adds[0][0]: variables.adds[0][1], variables.adds[1][0]: variables.adds[1][1]}\n"
+        "variables.adds.size() == 2 ? {variables.adds[0][0]: variables.adds[0][1], "
+        "variables.adds[1][0]: variables.adds[1][1]}\n"
         ": variables.adds.size() == 1 ? {variables.adds[0][0]: variables.adds[0][1]} : {}");
     var(g, "annops",
         "variables.adds.size() == 0 ? []\n"
-        ": !variables.n_t.?metadata.hasValue() ? [{'path': dyn(variables.ptr + '/metadata'), 'value': dyn({'annotations': variables.amap})}]\n"
-        ": !variables.n_t.metadata.?annotations.hasValue() ? [{'path': dyn(variables.ptr + '/metadata/annotations'), 'value': dyn(variables.amap)}]\n"
-        ": variables.adds.map(a, {'path': dyn(variables.ptr + '/metadata/annotations/' + a[0].replace('~', '~0').replace('/', '~1')), 'value': dyn(a[1])})");
+        ": !variables.n_t.?metadata.hasValue() ? [{'path': dyn(variables.ptr + '/metadata'), "
+        "'value': dyn({'annotations': variables.amap})}]\n"
+        ": !variables.n_t.metadata.?annotations.hasValue() ? [{'path': dyn(variables.ptr + "
+        "'/metadata/annotations'), 'value': dyn(variables.amap)}]\n"
+        ": variables.adds.map(a, {'path': dyn(variables.ptr + '/metadata/annotations/' + "
+        "a[0].replace('~', '~0').replace('/', '~1')), 'value': dyn(a[1])})");
     (void)mb_buf_adds(g->out,
                       "  mutations:\n"
                       "  - patchType: JSONPatch\n"
                       "    jsonPatch:\n"
                       "      expression: |-\n"
-                      "        (variables.gmlops + variables.gateops + variables.annops).map(o, JSONPatch{op: 'add', path: o.path, value: o.value})\n");
+                      "        (variables.gmlops + variables.gateops + variables.annops).map(o, "
+                      "JSONPatch{op: 'add', path: o.path, value: o.value})\n");
     meta(g, "MutatingAdmissionPolicyBinding", name);
     (void)mb_buf_printf(g->out, "spec:\n  policyName: %s-%s\n", p->name, name);
     selector(g, audit_op);
@@ -686,16 +863,18 @@ mb_err celpolicy_render(const struct celpolicy_params *p, char **out, struct mb_
     mb_free(g.keep);
     if (b.full || g.full) {
         mb_buf_cleanup(&b);
-        return mb_diag_set(diag, MB_ETOOBIG, "the admission policies would take more than %s: "
-                                             "not rendered (a part cut short would be wrong)",
+        return mb_diag_set(diag, MB_ETOOBIG,
+                           "the admission policies would take more than %s: "
+                           "not rendered (a part cut short would be wrong)",
                            b.full ? "64 MiB" : "4 MiB in one expression");
     }
     *out = mb_buf_take(&b);
     return MB_OK;
 }
 
-mb_err celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg, const char *own_ns,
-                                    const char *name, const char *failure_policy, struct mb_diag *diag)
+mb_err celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg *cfg,
+                                    const char *own_ns, const char *name,
+                                    const char *failure_policy, struct mb_diag *diag)
 {
     static const char *const ALWAYS[] = CFG_ALWAYS_EXCLUDED;
     struct mb_buf b;
@@ -726,11 +905,12 @@ mb_err celpolicy_params_from_config(struct celpolicy_params *p, const struct cfg
     };
     if (b.full) {
         mb_buf_cleanup(&b);
-        return mb_diag_set(diag, MB_ETOOBIG,
-                           "excludedNamespaces: %zu namespaces (with membudget's own and the fixed "
-                           "ones) take more than %u KiB as a list, the most the admission policies "
-                           "hold (each names them all, and the API server refuses an object over 1.5 MiB)",
-                           cfg->excluded.n, CELPOLICY_MAX_NEVER >> 10);
+        return mb_diag_set(
+            diag, MB_ETOOBIG,
+            "excludedNamespaces: %zu namespaces (with membudget's own and the fixed "
+            "ones) take more than %u KiB as a list, the most the admission policies "
+            "hold (each names them all, and the API server refuses an object over 1.5 MiB)",
+            cfg->excluded.n, CELPOLICY_MAX_NEVER >> 10);
     }
     p->never_json = mb_buf_take(&b);
     return MB_OK;

@@ -52,10 +52,7 @@ static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 
 static enum certgen_key key_type = CERTGEN_ECDSA_P256;
 
-void certgen_set_key_type(enum certgen_key t)
-{
-    key_type = t;
-}
+void certgen_set_key_type(enum certgen_key t) { key_type = t; }
 
 static mb_err make(const char *cn, int days, bool is_ca, const char *san, X509 *issuer,
                    EVP_PKEY *issuer_key, struct certgen_pair *out, struct mb_diag *diag)
@@ -82,9 +79,11 @@ static mb_err make(const char *cn, int days, bool is_ca, const char *san, X509 *
     X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
                                (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(x));
-    if (!add_ext(x, issuer ? issuer : x, NID_basic_constraints, is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") ||
+    if (!add_ext(x, issuer ? issuer : x, NID_basic_constraints,
+                 is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE") ||
         !add_ext(x, issuer ? issuer : x, NID_key_usage,
-                 is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment") ||
+                 is_ca ? "critical,keyCertSign,cRLSign"
+                       : "critical,digitalSignature,keyEncipherment") ||
         !add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash") ||
         (issuer && !add_ext(x, issuer, NID_authority_key_identifier, "keyid:always")) ||
         (!is_ca && !add_ext(x, issuer, NID_ext_key_usage, "serverAuth")) ||
@@ -96,7 +95,8 @@ static mb_err make(const char *cn, int days, bool is_ca, const char *san, X509 *
         err = fail(diag, "signing");
         goto out;
     }
-    if (!PEM_write_bio_X509(cb, x) || !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL)) {
+    if (!PEM_write_bio_X509(cb, x) ||
+        !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL)) {
         err = fail(diag, "PEM encoding");
         goto out;
     }
@@ -156,7 +156,10 @@ bool certgen_check(const char *ca_pem, const char *cert_pem, const char *key_pem
     bool ok = false;
 
     if (!ca || !cert || !key)
-        snprintf(why, whylen, "cannot parse the %s", !ca ? "CA certificate" : !cert ? "certificate" : "key");
+        snprintf(why, whylen, "cannot parse the %s",
+                 !ca     ? "CA certificate"
+                 : !cert ? "certificate"
+                         : "key");
     else if (X509_check_private_key(cert, key) != 1)
         snprintf(why, whylen, "the key does not match the certificate");
     else if (X509_verify(cert, X509_get0_pubkey(ca)) != 1)

@@ -82,7 +82,8 @@ bool cfg_parse_duration(const char *s, uint64_t *ms)
     static const struct {
         const char *unit;
         double ns;
-    } U[] = {{"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    } U[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
+             {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
     double total = 0;
 
     if (!strcmp(s, "0")) {
@@ -120,14 +121,25 @@ bool cfg_parse_duration(const char *s, uint64_t *ms)
 
 /* --- the schema -------------------------------------------------------- */
 
-enum ktype { K_SECTION, K_BOOL, K_UINT, K_DOUBLE, K_DURATION, K_SIZE, K_TIERS, K_NAMESPACES, K_PATH, K_SOURCE };
+enum ktype {
+    K_SECTION,
+    K_BOOL,
+    K_UINT,
+    K_DOUBLE,
+    K_DURATION,
+    K_SIZE,
+    K_TIERS,
+    K_NAMESPACES,
+    K_PATH,
+    K_SOURCE
+};
 
 struct key {
     const char *name;
     enum ktype type;
-    size_t off;              /* offset into struct cfg */
-    double min, max;         /* bounds for numbers (durations in ms, sizes in bytes) */
-    const struct key *sub;   /* K_SECTION: its keys, NULL-terminated */
+    size_t off;            /* offset into struct cfg */
+    double min, max;       /* bounds for numbers (durations in ms, sizes in bytes) */
+    const struct key *sub; /* K_SECTION: its keys, NULL-terminated */
 };
 
 #define O(f) offsetof(struct cfg, f)
@@ -162,8 +174,10 @@ static const struct key EVICTION_KEYS[] = {
     {"maxPerMinute", K_UINT, O(eviction.max_per_minute), 0, 10000, NULL},
     {"perOwnerInFlight", K_UINT, O(eviction.per_owner_in_flight), 1, 1000, NULL},
     {"profileDir", K_PATH, O(eviction.profile_dir), 0, 0, NULL},
-    {"profileMaxBytes", K_SIZE, O(eviction.profile_max_bytes), 1024, 4.0 * 1024 * 1024 * 1024, NULL},
-    {"profileDirMaxBytes", K_SIZE, O(eviction.profile_dir_max_bytes), 1024 * 1024, 1024.0 * 1024 * 1024 * 1024 * 1024, NULL},
+    {"profileMaxBytes", K_SIZE, O(eviction.profile_max_bytes), 1024, 4.0 * 1024 * 1024 * 1024,
+     NULL},
+    {"profileDirMaxBytes", K_SIZE, O(eviction.profile_dir_max_bytes), 1024 * 1024,
+     1024.0 * 1024 * 1024 * 1024 * 1024, NULL},
     {"ownerSettleTimeout", K_DURATION, O(eviction.owner_settle_timeout_ms), 0, 86400000, NULL},
     {"gcFirst", K_BOOL, O(eviction.gc_first), 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL},
@@ -235,7 +249,8 @@ static mb_err want_number(struct ctx *x, const struct ydoc_node *n, const char *
     double d;
 
     if (!v || !n->plain || !*v)
-        return fail(x, n, MB_EINVAL, key, "expected a number, got %s", v ? "a string" : ydoc_kind(n));
+        return fail(x, n, MB_EINVAL, key, "expected a number, got %s",
+                    v ? "a string" : ydoc_kind(n));
     d = strtod(v, &end);
     if (*end)
         return fail(x, n, MB_EINVAL, key, "\"%s\": expected a number", v);
@@ -252,7 +267,8 @@ static mb_err want_number(struct ctx *x, const struct ydoc_node *n, const char *
     return MB_OK;
 }
 
-static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const struct ydoc_node *n);
+static mb_err set_key(struct ctx *x, const struct key *k, const char *key,
+                      const struct ydoc_node *n);
 
 static mb_err walk_map(struct ctx *x, const struct key *keys, const char *prefix,
                        const struct ydoc_node *map)
@@ -269,7 +285,8 @@ static mb_err walk_map(struct ctx *x, const struct key *keys, const char *prefix
         mb_err err;
 
         if (kn->type != YDOC_SCALAR)
-            return fail(x, kn, MB_EINVAL, prefix[0] ? prefix : "(top level)", "keys must be strings");
+            return fail(x, kn, MB_EINVAL, prefix[0] ? prefix : "(top level)",
+                        "keys must be strings");
         snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "." : "", kn->value);
         for (size_t j = i + 2; j + 1 < map->n; j += 2)
             if (map->items[j]->type == YDOC_SCALAR && !strcmp(map->items[j]->value, kn->value))
@@ -286,7 +303,8 @@ static mb_err walk_map(struct ctx *x, const struct key *keys, const char *prefix
     return MB_OK;
 }
 
-static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const struct ydoc_node *n)
+static mb_err set_key(struct ctx *x, const struct key *k, const char *key,
+                      const struct ydoc_node *n)
 {
     void *field = (char *)x->c + k->off;
     const char *v = scalar(n);
@@ -328,7 +346,8 @@ static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const
         if (qty_parse_str(v, &b, &qd))
             return fail(x, n, MB_EINVAL, key, "%s", qd.msg);
         if ((double)b < k->min || (double)b > k->max)
-            return fail(x, n, MB_ERANGE, key, "%s is out of range [%g, %g] bytes", v, k->min, k->max);
+            return fail(x, n, MB_ERANGE, key, "%s is out of range [%g, %g] bytes", v, k->min,
+                        k->max);
         *(int64_t *)field = b;
         return MB_OK;
     }
@@ -369,7 +388,8 @@ static mb_err set_key(struct ctx *x, const struct key *k, const char *key, const
         unsigned *slots[] = {&t.throttle, &t.gc, &t.evict};
         char why[128];
         if (n->type != YDOC_MAP)
-            return fail(x, n, MB_EINVAL, key, "expected a mapping such as {throttle: 80, gc: 90, evict: 95}");
+            return fail(x, n, MB_EINVAL, key,
+                        "expected a mapping such as {throttle: 80, gc: 90, evict: 95}");
         for (size_t i = 0; i + 1 < n->n; i += 2) {
             const struct ydoc_node *kn = n->items[i];
             size_t j;
@@ -444,7 +464,8 @@ mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *
     mb_err err;
 
     if (len > CFG_MAX_FILE_BYTES)
-        return mb_diag_set(diag, MB_ETOOBIG, "%s: larger than %d bytes", filename, CFG_MAX_FILE_BYTES);
+        return mb_diag_set(diag, MB_ETOOBIG, "%s: larger than %d bytes", filename,
+                           CFG_MAX_FILE_BYTES);
     err = ydoc_parse(buf, len, &lim, &s, diag);
     if (err) {
         if (diag)
@@ -458,7 +479,9 @@ mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *
     }
     cfg_defaults(&c);
     err = s->ndocs ? walk_map(&x, ROOT_KEYS, "", s->docs[0]) : MB_OK;
-    if (!err && c.hysteresis >= (c.tiers.throttle ? c.tiers.throttle : c.tiers.gc ? c.tiers.gc : c.tiers.evict))
+    if (!err && c.hysteresis >= (c.tiers.throttle ? c.tiers.throttle
+                                 : c.tiers.gc     ? c.tiers.gc
+                                                  : c.tiers.evict))
         err = fail(&x, ydoc_map_get(s->docs[0], "hysteresis"), MB_EINVAL, "hysteresis",
                    "must be smaller than the lowest tier threshold");
     if (!err)

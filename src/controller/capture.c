@@ -27,15 +27,16 @@
 struct capture {
     mb_wall_ms at;
     mb_mono_ms deadline;
-    enum prof_kind kind;                  /* the one under way */
-    bool want[2];                         /* by enum prof_kind */
-    char file[2][PROF_NAME_MAX];          /* "" until saved */
+    enum prof_kind kind;         /* the one under way */
+    bool want[2];                /* by enum prof_kind */
+    char file[2][PROF_NAME_MAX]; /* "" until saved */
     char err[2][200];
     size_t bytes[2];
 };
 
 /* The annotation each kind is fetched from (target.h). */
-static const char *const CAPTURE_KEY[] = {[PROF_HEAP] = "profile", [PROF_GOROUTINES] = "goroutines"};
+static const char *const CAPTURE_KEY[] = {
+    [PROF_HEAP] = "profile", [PROF_GOROUTINES] = "goroutines"};
 
 static void capture_next(struct controller *c, struct podstate *s, struct rm_now now);
 
@@ -60,14 +61,15 @@ static void captured(struct controller *c, struct podstate *s, const struct kapi
     } else if (r->err) {
         snprintf(err, sizeof cap->err[k], "%.190s", r->errmsg);
     } else {
-        snprintf(err, sizeof cap->err[k], "HTTP %ld%s", r->status, r->status == 200 ? ", empty" : "");
+        snprintf(err, sizeof cap->err[k], "HTTP %ld%s", r->status,
+                 r->status == 200 ? ", empty" : "");
     }
     static const char *const SAVED[] = {"heap profile captured", "goroutine dump captured"},
                              *const LOST[] = {"heap profile not captured; evicting anyway",
                                               "goroutine dump not captured; evicting anyway"};
     if (*file)
-        log_info(SAVED[k], "{s:s,s:s,s:s,s:I}", "namespace", p->sh->ns, "pod", p->name, "file", file,
-                 "bytes", (json_int_t)r->len);
+        log_info(SAVED[k], "{s:s,s:s,s:s,s:I}", "namespace", p->sh->ns, "pod", p->name, "file",
+                 file, "bytes", (json_int_t)r->len);
     else
         log_warn(LOST[k], "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "error", err);
     cap->want[k] = false;
@@ -106,7 +108,8 @@ static void capture_next(struct controller *c, struct podstate *s, struct rm_now
                                   .method = "GET",
                                   .timeout_ms = (unsigned)(cap->deadline - now.mono),
                                   .max_response = (size_t)c->cfg->eviction.profile_max_bytes};
-        RUN(s)->prof_call = podcall_submit(c->calls, s->gq.pod, &req, on_capture, s, why, sizeof why);
+        RUN(s)->prof_call =
+            podcall_submit(c->calls, s->gq.pod, &req, on_capture, s, why, sizeof why);
         if (!RUN(s)->prof_call) {
             struct kapi_resp none = {.err = MB_EINVAL, .errmsg = why};
             captured(c, s, &none, now);
@@ -115,7 +118,8 @@ static void capture_next(struct controller *c, struct podstate *s, struct rm_now
     }
     struct pl_capture pc = {0};
     if (SPEC(s)->has_profile)
-        pc = (struct pl_capture){.heap = cap->file[PROF_HEAP], .heap_err = cap->err[PROF_HEAP],
+        pc = (struct pl_capture){.heap = cap->file[PROF_HEAP],
+                                 .heap_err = cap->err[PROF_HEAP],
                                  .heap_bytes = cap->bytes[PROF_HEAP]};
     if (SPEC(s)->has_goroutines) {
         pc.gor = cap->file[PROF_GOROUTINES];
@@ -139,4 +143,3 @@ void capture_start(struct controller *c, struct podstate *s, struct rm_now now)
     cap->want[PROF_GOROUTINES] = SPEC(s)->has_goroutines;
     capture_next(c, s, now);
 }
-

@@ -45,10 +45,12 @@ static enum pc_scope ns_scope(void *arg, const char *ns)
 
 /* Paid once per tracked pod (100k in a large cluster): a field that grows it
  * must be worth that (a 592-byte inline pair of strings once doubled it). */
-_Static_assert(sizeof(struct podstate) <= 56, "struct podstate grew: it is paid per pod (56: a 64-byte malloc chunk)");
+_Static_assert(sizeof(struct podstate) <= 56,
+               "struct podstate grew: it is paid per pod (56: a 64-byte malloc chunk)");
 _Static_assert(sizeof(struct pc_pod) <= 80, "struct pc_pod grew: it is paid per pod");
 /* ...and this by every pod the leader samples (the leak windows aside). */
-_Static_assert(sizeof(struct podrun) <= 472, "struct podrun grew: it is paid per sampled pod (472: a 480-byte malloc chunk)");
+_Static_assert(sizeof(struct podrun) <= 472,
+               "struct podrun grew: it is paid per sampled pod (472: a 480-byte malloc chunk)");
 
 /* The pod `old` is gone (or replaced by a new uid): drop its state, with
  * whatever is queued or in flight for it. */
@@ -134,8 +136,8 @@ static void on_pod(void *arg, enum pc_change ch, const struct pc_pod *old, struc
         /* No planner state here (not leading, or not sampled yet): hold
          * what the cluster holds, so a new leader never flips a throttled
          * pod's condition back to True before it has decided anything. */
-        s->gq.throttled = cur->cond == PC_COND_FALSE &&
-                          !strcmp(cur->cond_reason, "OverMemoryBudget");
+        s->gq.throttled =
+            cur->cond == PC_COND_FALSE && !strcmp(cur->cond_reason, "OverMemoryBudget");
         s->gq.record_own = false;
     }
     if (cur->ready && (!old || !old->ready || !pc_uid_eq(old, cur)))
@@ -175,7 +177,8 @@ static void pods_relist_end(void *arg)
     struct podsink *ps = arg;
     size_t gone = pc_relist_end(ps->c->cache);
     if (gone)
-        log_info("relist: pods gone while the watch was down", "{s:I}", "deleted", (json_int_t)gone);
+        log_info("relist: pods gone while the watch was down", "{s:I}", "deleted",
+                 (json_int_t)gone);
 }
 
 static void pods_event(void *arg, enum kobj_ev type, const json_t *obj)
@@ -183,7 +186,8 @@ static void pods_event(void *arg, enum kobj_ev type, const json_t *obj)
     struct podsink *ps = arg;
     struct mb_diag d = {0};
     if (pc_apply(ps->c->cache, type, obj, &d))
-        log_limited(LOG_WARN, "pod event skipped", "{s:s,s:s}", "type", kobj_ev_name(type), "error", d.msg);
+        log_limited(LOG_WARN, "pod event skipped", "{s:s,s:s}", "type", kobj_ev_name(type), "error",
+                    d.msg);
 }
 
 static void pods_synced(void *arg)
@@ -293,7 +297,8 @@ static void ns_synced(void *arg)
 
 static int cmp_pod(const void *a, const void *b)
 {
-    const struct pc_pod *x = *(const struct pc_pod *const *)a, *y = *(const struct pc_pod *const *)b;
+    const struct pc_pod *x = *(const struct pc_pod *const *)a,
+                        *y = *(const struct pc_pod *const *)b;
     int r = strcmp(x->sh->ns, y->sh->ns);
     return r ? r : strcmp(x->name, y->name);
 }
@@ -410,7 +415,9 @@ static mb_err watch_namespaces(struct controller *c, const struct controller_con
         ps->c = c;
         snprintf(ps->ns, sizeof ps->ns, "%s", ns);
         snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", ns);
-        struct reflector_conf rc = {.name = "pods", .path = path, .page_size = conf->page_size,
+        struct reflector_conf rc = {.name = "pods",
+                                    .path = path,
+                                    .page_size = conf->page_size,
                                     .watch_list = conf->watch_list};
         c->pods[c->npods++] = reflector_new(c->lp, c->clk, c->api, c->mx, &rc, &POD_SINK, ps);
     }
@@ -424,8 +431,10 @@ static mb_err watch_cluster(struct controller *c, const struct controller_conf *
     c->sinks = mb_xcalloc(1, sizeof *c->sinks);
     struct podsink *ps = &c->sinks[0];
     ps->c = c;
-    struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods",
-                                .page_size = conf->page_size, .watch_list = conf->watch_list};
+    struct reflector_conf rc = {.name = "pods",
+                                .path = "/api/v1/pods",
+                                .page_size = conf->page_size,
+                                .watch_list = conf->watch_list};
     c->pods = mb_xcalloc(1, sizeof *c->pods);
     c->pods[c->npods++] = reflector_new(c->lp, c->clk, c->api, c->mx, &rc, &POD_SINK, ps);
     struct reflector_conf nc = {.name = "namespaces",
@@ -461,7 +470,8 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
         controller_free(c);
         return e;
     }
-    c->m_tracked = mx_gauge(mx, "membudget_tracked_pods", "Pods in the controller's cache.", 0, NULL);
+    c->m_tracked =
+        mx_gauge(mx, "membudget_tracked_pods", "Pods in the controller's cache.", 0, NULL);
     c->m_cache_bytes = mx_gauge(mx, "membudget_pod_cache_bytes",
                                 "Memory held by the pod cache (records and table).", 0, NULL);
     static const char *const REASON_L[] = {"reason"};
@@ -472,8 +482,8 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
                                    1, REASON_L);
     c->m_leader = mx_gauge(mx, "membudget_leader",
                            "1 when this replica is the leader (only the leader acts).", 0, NULL);
-    c->rec = recorder_new(clk, api, mx, "membudget", conf->identity ? conf->identity : "membudget",
-                          0);
+    c->rec =
+        recorder_new(clk, api, mx, "membudget", conf->identity ? conf->identity : "membudget", 0);
     remedy_init(c, lp);
     insight_init(c, ops, lp);
     c->gauges = event_new(loop_base(lp), -1, EV_PERSIST, on_gauges, c);
@@ -508,8 +518,8 @@ void controller_set_leader(struct controller *c, bool leader)
         return;
     c->leader = leader;
     mx_set(c->m_leader, NULL, leader ? 1 : 0);
-    log_info(leader ? "leading: acting on pods" : "not leading: observing only", "{s:I}",
-             "tracked", (json_int_t)pc_count(c->cache));
+    log_info(leader ? "leading: acting on pods" : "not leading: observing only", "{s:I}", "tracked",
+             (json_int_t)pc_count(c->cache));
     gq_set_active(c->gq, leader);
     if (!leader) {
         remedy_reset(c); /* the next leader continues from the cluster's record */
@@ -541,15 +551,9 @@ void controller_stop(struct controller *c)
         reflector_stop(c->nsr);
 }
 
-void controller_fence(struct controller *c)
-{
-    atomic_store(&c->fenced, true);
-}
+void controller_fence(struct controller *c) { atomic_store(&c->fenced, true); }
 
-size_t controller_inflight(const struct controller *c)
-{
-    return gq_inflight(c->gq);
-}
+size_t controller_inflight(const struct controller *c) { return gq_inflight(c->gq); }
 
 bool controller_synced(const struct controller *c)
 {
@@ -559,10 +563,7 @@ bool controller_synced(const struct controller *c)
     return c->npods > 0;
 }
 
-size_t controller_tracked(const struct controller *c)
-{
-    return pc_count(c->cache);
-}
+size_t controller_tracked(const struct controller *c) { return pc_count(c->cache); }
 
 void controller_free(struct controller *c)
 {

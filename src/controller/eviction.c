@@ -48,11 +48,11 @@ static void on_evicted(void *arg, enum evict_result res, const char *msg)
         log_info("pod evicted", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "owner",
                  *p->sh->owner_name ? p->sh->owner_name : "(none)");
     else if (res == EVICT_BLOCKED)
-        log_warn("eviction blocked", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "reason",
-                 msg);
+        log_warn("eviction blocked", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name,
+                 "reason", msg);
     else if (res == EVICT_ERROR)
-        log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name, "error",
-                 msg);
+        log_warn("eviction failed", "{s:s,s:s,s:s}", "namespace", p->sh->ns, "pod", p->name,
+                 "error", msg);
     pl_evict_done(s->pl, SPEC(s), res, msg, p->ready, now.mono, backoff_rand(&c->rnd), &plan);
     remedy_carry(c, s, &plan, now);
 }
@@ -64,8 +64,8 @@ void evict_attempt(struct controller *c, struct podstate *s, bool profile, struc
     const struct pc_pod *p = s->gq.pod;
     char ub[PC_UID_BUF];
     if (rm_fenced(c)) {
-        log_info("eviction not started: shutting down; the next leader decides again",
-                 "{s:s,s:s}", "namespace", p->sh->ns, "pod", p->name);
+        log_info("eviction not started: shutting down; the next leader decides again", "{s:s,s:s}",
+                 "namespace", p->sh->ns, "pod", p->name);
         return;
     }
     if (!controller_synced(c)) {
@@ -105,4 +105,3 @@ void evict_attempt(struct controller *c, struct podstate *s, bool profile, struc
     struct recorder_ref ref = rm_ref_of(p, ub);
     RUN(s)->evict_call = recorder_evict(c->rec, &ref, on_evicted, s);
 }
-

@@ -35,7 +35,7 @@ struct gateq {
     size_t inflight, max_inflight;
     bool active, stopped, dry_run;
     const atomic_bool *fence; /* shutdown began: no new write (gq_conf) */
-    struct event *pump; /* runs the queue (also a 100 ms retry tick) */
+    struct event *pump;       /* runs the queue (also a 100 ms retry tick) */
     uint64_t rnd;
     struct mx_family *m_patches;
 };
@@ -62,10 +62,7 @@ bool gq_needs(const struct gq_item *it, bool dry_run)
     return (w != PC_COND_ABSENT && w != it->pod->cond) || needs_record(it);
 }
 
-void gq_item_init(struct gq_item *it)
-{
-    memset(it, 0, sizeof *it);
-}
+void gq_item_init(struct gq_item *it) { memset(it, 0, sizeof *it); }
 
 static struct gq_work *work_of(struct gateq *q, struct gq_item *it)
 {
@@ -151,13 +148,14 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
         kobj_status_from_body(resp->status, resp->body, resp->len, &st);
         count(q, resp->status == 409 ? "conflict" : "error");
         if (++w->attempts < MAX_GATE_ATTEMPTS) {
-            uint64_t ms = backoff_next(&w->bo, backoff_rand(&q->rnd),
-                                       resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000
-                                                               : 0);
+            uint64_t ms =
+                backoff_next(&w->bo, backoff_rand(&q->rnd),
+                             resp->retry_after_s > 0 ? (uint64_t)resp->retry_after_s * 1000 : 0);
             w->not_before = now + ms;
-            log_limited(LOG_WARN, "pod condition patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}", "namespace",
-                     it->pod->sh->ns, "pod", it->pod->name, "status", (int)resp->status, "error",
-                     resp->err ? resp->errmsg : st.message, "retry_ms", (json_int_t)ms);
+            log_limited(LOG_WARN, "pod condition patch failed, retrying", "{s:s,s:s,s:i,s:s,s:I}",
+                        "namespace", it->pod->sh->ns, "pod", it->pod->name, "status",
+                        (int)resp->status, "error", resp->err ? resp->errmsg : st.message,
+                        "retry_ms", (json_int_t)ms);
             push(q, it);
         } else {
             log_error("pod condition patch failed, giving up until the pod changes",
@@ -196,7 +194,8 @@ static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
      * instance by a newer leader's record, instead of landing over it; a
      * refused write is sent again from the pod the watch shows next. */
     if (*pc_rv(it->pod))
-        json_object_set_new(body, "metadata", json_pack("{s:s}", "resourceVersion", pc_rv(it->pod)));
+        json_object_set_new(body, "metadata",
+                            json_pack("{s:s}", "resourceVersion", pc_rv(it->pod)));
     size_t len;
     char *text = mb_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);
@@ -284,20 +283,11 @@ void gq_set_active(struct gateq *q, bool active)
         q->stopped = false;
 }
 
-void gq_stop(struct gateq *q)
-{
-    q->stopped = true;
-}
+void gq_stop(struct gateq *q) { q->stopped = true; }
 
-size_t gq_inflight(const struct gateq *q)
-{
-    return q->inflight;
-}
+size_t gq_inflight(const struct gateq *q) { return q->inflight; }
 
-bool gq_pending(const struct gq_item *it)
-{
-    return it->w && (it->w->queued || it->w->call);
-}
+bool gq_pending(const struct gq_item *it) { return it->w && (it->w->queued || it->w->call); }
 
 void gq_free(struct gateq *q)
 {

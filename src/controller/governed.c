@@ -16,7 +16,7 @@ bool gov_has(const struct controller *c, const char *ns)
 }
 
 /* kube-system, kube-public, kube-node-lease, excludedNamespaces and our
- * own: never governed, whatever their labels (DESIGN.md). */
+ * own: never governed, whatever their labels (docs/design.md). */
 bool gov_excluded(const struct controller *c, const char *ns)
 {
     return cfg_excluded(c->cfg, ns, c->own_ns);

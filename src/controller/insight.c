@@ -122,21 +122,22 @@ static void forget(void *arg, const struct rc_owner *o)
 #define CKPT_INFLIGHT 8
 #define CKPT_PER_TICK 4
 #define CKPT_LIST_TRIES 3
-#define CKPT_RETRY_S 5      /* then 10, 20: doubling per failed try */
-#define CKPT_MAX_PAGES 400  /* 200k owners at 500 a page: a list longer than that never ends */
+#define CKPT_RETRY_S 5     /* then 10, 20: doubling per failed try */
+#define CKPT_MAX_PAGES 400 /* 200k owners at 500 a page: a list longer than that never ends */
 #define CKPT_LABEL "membudget.io/recommendation"
 
 struct ckpt_call {
-    uint64_t id;                 /* 0: free */
+    uint64_t id; /* 0: free */
     struct controller *c;
     bool del;
-    uint32_t changes;            /* a write: the owner's `changes` it carries */
+    uint32_t changes; /* a write: the owner's `changes` it carries */
     char ns[64], kind[64], name[254];
 };
 
 static bool ckpt_on(const struct controller *c)
 {
-    return c->leader && c->cfg->recommend.checkpoint_interval_ms && *c->own_ns && !atomic_load(&c->fenced);
+    return c->leader && c->cfg->recommend.checkpoint_interval_ms && *c->own_ns &&
+           !atomic_load(&c->fenced);
 }
 
 static void ckpt_name(const struct rc_owner *o, char *out, size_t len)
@@ -164,16 +165,19 @@ static void on_ckpt(void *arg, const struct kapi_resp *r)
 {
     struct ckpt_call *k = arg;
     struct controller *c = k->c;
-    bool ok = r->err == MB_OK && ((r->status >= 200 && r->status < 300) || (k->del && r->status == 404));
+    bool ok =
+        r->err == MB_OK && ((r->status >= 200 && r->status < 300) || (k->del && r->status == 404));
     const char *v[] = {k->del ? "delete" : "write", ok ? "ok" : "error"};
     k->id = 0;
     mx_add(c->ins.m_ckpt, v, 1);
     if (!ok) {
         struct kobj_status st;
         kobj_status_from_body(r->status, r->body, r->len, &st);
-        log_limited(LOG_WARN, k->del ? "recommendation checkpoint not deleted" : "recommendation checkpoint not written",
-                 "{s:s,s:s,s:s,s:i,s:s}", "namespace", k->ns, "kind", k->kind, "name", k->name, "status",
-                 (int)r->status, "error", r->err ? r->errmsg : st.message);
+        log_limited(LOG_WARN,
+                    k->del ? "recommendation checkpoint not deleted"
+                           : "recommendation checkpoint not written",
+                    "{s:s,s:s,s:s,s:i,s:s}", "namespace", k->ns, "kind", k->kind, "name", k->name,
+                    "status", (int)r->status, "error", r->err ? r->errmsg : st.message);
         return; /* a write is tried again after the interval */
     }
     struct rc_owner *o = k->del ? NULL : rc_find(c->ins.rc, k->ns, k->kind, k->name);
@@ -193,18 +197,23 @@ static void ckpt_write(struct controller *c, struct rc_owner *o)
     json_t *cp = rc_checkpoint(o, secs(c), (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000));
     char *text = mb_json_dumps(cp, JSON_COMPACT, NULL);
     json_decref(cp);
-    json_t *cm = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s},s:{s:s}},s:{s:s}}", "apiVersion", "v1", "kind",
-                           "ConfigMap", "metadata", "name", name, "namespace", c->own_ns, "labels",
-                           "app.kubernetes.io/name", "membudget", CKPT_LABEL, "true", "annotations",
-                           "membudget.io/owner", owner, "data", "checkpoint.json", text);
+    json_t *cm =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s},s:{s:s}},s:{s:s}}", "apiVersion", "v1", "kind",
+                  "ConfigMap", "metadata", "name", name, "namespace", c->own_ns, "labels",
+                  "app.kubernetes.io/name", "membudget", CKPT_LABEL, "true", "annotations",
+                  "membudget.io/owner", owner, "data", "checkpoint.json", text);
     mb_free(text);
     size_t len;
     char *body = mb_json_dumps(cm, JSON_COMPACT, &len);
     json_decref(cm);
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/configmaps/%s?fieldManager=membudget&force=true",
-             c->own_ns, name);
-    struct kapi_req req = {.method = "PATCH", .path = path, .content_type = "application/apply-patch+yaml",
-                           .body = body, .body_len = len};
+    snprintf(path, sizeof path,
+             "/api/v1/namespaces/%s/configmaps/%s?fieldManager=membudget&force=true", c->own_ns,
+             name);
+    struct kapi_req req = {.method = "PATCH",
+                           .path = path,
+                           .content_type = "application/apply-patch+yaml",
+                           .body = body,
+                           .body_len = len};
     k->id = kapi_submit(c->api, &req, on_ckpt, k);
     mb_free(body);
 }
@@ -258,8 +267,8 @@ static void list_failed(struct controller *c, int status, const char *why)
     c->ins.ck_tries++;
     c->ins.ck_continue[0] = '\0';
     c->ins.ck_pages = 0;
-    log_warn("recommendation checkpoints not read", "{s:i,s:s,s:i,s:i}", "status", status, "error", why,
-             "try", (int)c->ins.ck_tries, "retry_s",
+    log_warn("recommendation checkpoints not read", "{s:i,s:s,s:i,s:i}", "status", status, "error",
+             why, "try", (int)c->ins.ck_tries, "retry_s",
              c->ins.ck_tries >= CKPT_LIST_TRIES ? 0 : CKPT_RETRY_S << (c->ins.ck_tries - 1));
     if (c->ins.ck_tries >= CKPT_LIST_TRIES)
         restored(c, "unreadable: starting afresh");
@@ -279,14 +288,17 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
         return;
     }
     const char *cont = kobj_continue(j);
-    if (cont && *cont && (!strcmp(cont, c->ins.ck_continue) || c->ins.ck_pages + 1 >= CKPT_MAX_PAGES)) {
+    if (cont && *cont &&
+        (!strcmp(cont, c->ins.ck_continue) || c->ins.ck_pages + 1 >= CKPT_MAX_PAGES)) {
         /* The API server (or a proxy) sends the same page forever: an error,
          * not a reason to ask again at once (23 GETs a second before). */
         char why[96];
         if (!strcmp(cont, c->ins.ck_continue))
-            snprintf(why, sizeof why, "the list's continue token repeats: the list would never end");
+            snprintf(why, sizeof why,
+                     "the list's continue token repeats: the list would never end");
         else
-            snprintf(why, sizeof why, "the list goes on past %d pages: it would never end", CKPT_MAX_PAGES);
+            snprintf(why, sizeof why, "the list goes on past %d pages: it would never end",
+                     CKPT_MAX_PAGES);
         list_failed(c, 200, why);
         json_decref(j);
         return;
@@ -299,14 +311,17 @@ static void on_ckpt_list(void *arg, const struct kapi_resp *r)
     json_array_foreach(json_object_get(j, "items"), i, item)
     {
         const char *name = kobj_str(item, "metadata.name");
-        const char *text = json_string_value(json_object_get(json_object_get(item, "data"), "checkpoint.json"));
+        const char *text =
+            json_string_value(json_object_get(json_object_get(item, "data"), "checkpoint.json"));
         json_t *cp = text ? json_loads(text, 0, NULL) : NULL;
         char err[200] = "no data checkpoint.json, or not JSON";
-        struct rc_owner *o = cp ? rc_restore(c->ins.rc, &c->ins.rcf, cp, c->ins.ck_session, now, wall, err, sizeof err) : NULL;
+        struct rc_owner *o = cp ? rc_restore(c->ins.rc, &c->ins.rcf, cp, c->ins.ck_session, now,
+                                             wall, err, sizeof err)
+                                : NULL;
         json_decref(cp);
         if (!o)
-            log_limited(LOG_WARN, "recommendation checkpoint skipped", "{s:s,s:s}", "configmap", name ? name : "?",
-                     "why", err);
+            log_limited(LOG_WARN, "recommendation checkpoint skipped", "{s:s,s:s}", "configmap",
+                        name ? name : "?", "why", err);
     }
     snprintf(c->ins.ck_continue, sizeof c->ins.ck_continue, "%s", cont ? cont : "");
     json_decref(j);
@@ -320,8 +335,8 @@ static void ckpt_list(struct controller *c)
 {
     char path[800];
     snprintf(path, sizeof path,
-             "/api/v1/namespaces/%s/configmaps?labelSelector=" CKPT_LABEL "%%3Dtrue&limit=500%s%s", c->own_ns,
-             *c->ins.ck_continue ? "&continue=" : "", c->ins.ck_continue);
+             "/api/v1/namespaces/%s/configmaps?labelSelector=" CKPT_LABEL "%%3Dtrue&limit=500%s%s",
+             c->own_ns, *c->ins.ck_continue ? "&continue=" : "", c->ins.ck_continue);
     struct kapi_req req = {.method = "GET", .path = path};
     c->ins.ck_list = kapi_submit(c->api, &req, on_ckpt_list, c);
 }
@@ -393,8 +408,8 @@ static int render_owners(void *arg, struct mb_buf *out, const char **content_typ
         json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:b,s:i,s:I}", "namespace", o->ns, "kind",
                               o->kind, "name", o->name, "budgetBytes", (json_int_t)o->cur.budget,
                               "limitBytes", (json_int_t)o->cur.limit, "evictPercent",
-                              (int)o->cur.evict_pct, "countsHeap", o->cur.counts_heap,
-                              "peaks", (int)r.peaks, "historySeconds", (json_int_t)r.history_s);
+                              (int)o->cur.evict_pct, "countsHeap", o->cur.counts_heap, "peaks",
+                              (int)r.peaks, "historySeconds", (json_int_t)r.history_s);
         if (r.p95 > 0)
             json_object_set_new(j, "p95Bytes", json_integer(r.p95));
         if (r.rss_p95 > 0)
@@ -411,12 +426,12 @@ static int render_owners(void *arg, struct mb_buf *out, const char **content_typ
         json_array_append_new(arr, j);
     }
     uint64_t need = (uint64_t)RC_MIN_WINDOWS * c->ins.rcf.window_s;
-    json_t *root = json_pack("{s:b,s:i,s:I,s:I,s:i,s:I,s:I,s:o}", "leader", c->leader,
-                             "marginPercent", (int)c->cfg->recommend.margin_pct,
-                             "halfLifeSeconds", (json_int_t)c->ins.rcf.half_life_s,
-                             "peakWindowSeconds", (json_int_t)c->ins.rcf.window_s, "minPeaks",
-                             RC_MIN_PEAKS, "minHistorySeconds", (json_int_t)need,
-                             "minBudgetBytes", (json_int_t)RC_MIN_BUDGET, "owners", arr);
+    json_t *root =
+        json_pack("{s:b,s:i,s:I,s:I,s:i,s:I,s:I,s:o}", "leader", c->leader, "marginPercent",
+                  (int)c->cfg->recommend.margin_pct, "halfLifeSeconds",
+                  (json_int_t)c->ins.rcf.half_life_s, "peakWindowSeconds",
+                  (json_int_t)c->ins.rcf.window_s, "minPeaks", RC_MIN_PEAKS, "minHistorySeconds",
+                  (json_int_t)need, "minBudgetBytes", (json_int_t)RC_MIN_BUDGET, "owners", arr);
     return debug_reply_json(root, out, content_type);
 }
 
@@ -474,40 +489,45 @@ void insight_init(struct controller *c, struct ops *ops, struct loop *lp)
     uint64_t win = c->cfg->recommend.peak_window_ms / 1000; /* config: 1s..24h */
     c->ins.rcf.window_s = win > UINT32_MAX ? UINT32_MAX : win ? (uint32_t)win : 1;
     c->ins.m_ooms = mx_counter(c->mx, "membudget_oom_kills_total",
-                           "OOM kills of governed containers, by namespace and owner (the "
-                           "ledger).", 2, LO);
-    c->ins.m_oom_unprevented =
-        mx_counter(c->mx, "membudget_oom_kills_unprevented_total",
-                   "OOM kills membudget did not prevent, by why: no-fresh-sample, "
-                   "below-evict-tier, faster-than-sampling, eviction-blocked, eviction-rate-limited, "
-                   "not-budgeted.",
-                   1, LR);
+                               "OOM kills of governed containers, by namespace and owner (the "
+                               "ledger).",
+                               2, LO);
+    c->ins.m_oom_unprevented = mx_counter(
+        c->mx, "membudget_oom_kills_unprevented_total",
+        "OOM kills membudget did not prevent, by why: no-fresh-sample, "
+        "below-evict-tier, faster-than-sampling, eviction-blocked, eviction-rate-limited, "
+        "not-budgeted.",
+        1, LR);
     for (int r = 0; r < PL_OOM_NREASONS; r++) {
         const char *v[] = {pl_oom_reason_name((enum pl_oom_reason)r)};
-        mx_add(c->ins.m_oom_unprevented, v, 0); /* every reason from the start: rate() sees the first */
+        mx_add(c->ins.m_oom_unprevented, v,
+               0); /* every reason from the start: rate() sees the first */
     }
     c->ins.m_rec_budget = mx_gauge(c->mx, "membudget_owner_recommended_budget_bytes",
-                               "Recommended budget per owner: p95 of its decaying usage peaks "
-                               "plus the margin (advice only).", 2, LO);
+                                   "Recommended budget per owner: p95 of its decaying usage peaks "
+                                   "plus the margin (advice only).",
+                                   2, LO);
     c->ins.m_rec_limit = mx_gauge(c->mx, "membudget_owner_recommended_limit_bytes",
-                              "Recommended memory limit per owner: the recommended budget over "
-                              "the evict threshold (advice only).", 2, LO);
+                                  "Recommended memory limit per owner: the recommended budget over "
+                                  "the evict threshold (advice only).",
+                                  2, LO);
     c->ins.m_owner_budget = mx_gauge(c->mx, "membudget_owner_budget_bytes",
-                                 "The budget an owner's pods declare now.", 2, LO);
+                                     "The budget an owner's pods declare now.", 2, LO);
     c->ins.m_owner_limit = mx_gauge(c->mx, "membudget_owner_limit_bytes",
-                                "The memory limit of an owner's target container now.", 2, LO);
+                                    "The memory limit of an owner's target container now.", 2, LO);
     c->ins.m_rec_bytes = mx_gauge(c->mx, "membudget_recommender_bytes",
-                              "Memory held by the recommendations (all owners).", 0, NULL);
+                                  "Memory held by the recommendations (all owners).", 0, NULL);
     static const char *const LC[] = {"op", "result"};
-    c->ins.m_ckpt = mx_counter(c->mx, "membudget_recommendation_checkpoints_total",
-                           "Recommendation checkpoints (ConfigMaps in membudget's namespace) written and "
-                           "deleted, by op (write, delete) and result (ok, error).",
-                           2, LC);
+    c->ins.m_ckpt =
+        mx_counter(c->mx, "membudget_recommendation_checkpoints_total",
+                   "Recommendation checkpoints (ConfigMaps in membudget's namespace) written and "
+                   "deleted, by op (write, delete) and result (ok, error).",
+                   2, LC);
     c->ins.m_prof_bytes = mx_gauge(c->mx, "membudget_profile_dir_bytes",
-                               "Bytes of captures in eviction.profileDir.", 0, NULL);
-    c->ins.m_prof_deleted = mx_counter(c->mx, "membudget_profiles_deleted_total",
-                                   "Captures deleted to keep eviction.profileDirMaxBytes.", 0,
-                                   NULL);
+                                   "Bytes of captures in eviction.profileDir.", 0, NULL);
+    c->ins.m_prof_deleted =
+        mx_counter(c->mx, "membudget_profiles_deleted_total",
+                   "Captures deleted to keep eviction.profileDirMaxBytes.", 0, NULL);
     if (ops) {
         ops_add_route_on(ops, "/debug/owners", lp, render_owners, c);
         ops_add_route_on(ops, "/debug/profiles", lp, render_profiles, c);

@@ -47,8 +47,8 @@ static uint64_t pod_post(struct controller *c, struct podstate *s, const char *k
         req.timeout_ms = GC_CALL_MIN_MS;
     uint64_t id = podcall_submit(c->calls, s->gq.pod, &req, done, s, why, sizeof why);
     if (!id)
-        log_limited(LOG_WARN, "pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace", s->gq.pod->sh->ns, "pod",
-                 s->gq.pod->name, "endpoint", key, "why", why);
+        log_limited(LOG_WARN, "pod endpoint refused", "{s:s,s:s,s:s,s:s}", "namespace",
+                    s->gq.pod->sh->ns, "pod", s->gq.pod->name, "endpoint", key, "why", why);
     return id;
 }
 
@@ -65,8 +65,9 @@ static void on_gc(void *arg, const struct kapi_resp *r)
     struct rm_now now = rm_now(c);
     RUN(s)->gc_call = 0;
     bool ok = resp_ok(r);
-    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->gq.pod->sh->ns,
-             "pod", s->gq.pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
+    log_info(ok ? "gc forced" : "gc call failed", "{s:s,s:s,s:i,s:s}", "namespace",
+             s->gq.pod->sh->ns, "pod", s->gq.pod->name, "status", (int)r->status, "error",
+             r->err ? r->errmsg : "");
     pl_gc_done(s->pl, ok, now.mono, now.wall, &plan);
     remedy_carry(c, s, &plan, now);
 }
@@ -78,8 +79,9 @@ static void on_throttle_ep(void *arg, const struct kapi_resp *r)
     RUN(s)->thr_call = 0;
     bool ok = resp_ok(r);
     if (!ok)
-        log_limited(LOG_WARN, "throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace", s->gq.pod->sh->ns,
-                 "pod", s->gq.pod->name, "status", (int)r->status, "error", r->err ? r->errmsg : "");
+        log_limited(LOG_WARN, "throttle endpoint call failed", "{s:s,s:s,s:i,s:s}", "namespace",
+                    s->gq.pod->sh->ns, "pod", s->gq.pod->name, "status", (int)r->status, "error",
+                    r->err ? r->errmsg : "");
     pl_throttle_done(s->pl, ok, &plan);
     remedy_carry(RUN(s)->c, s, &plan, rm_now(RUN(s)->c));
 }
@@ -139,8 +141,8 @@ void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan
     if (plan->changed) {
         const char *v[] = {brk_tier_name(plan->to)};
         mx_add(c->rm.m_transitions, v, 1);
-        log_info("tier", "{s:s,s:s,s:s,s:s,s:f,s:b}", "namespace", p->sh->ns, "pod", p->name, "from",
-                 brk_tier_name(plan->from), "to", brk_tier_name(plan->to), "percent",
+        log_info("tier", "{s:s,s:s,s:s,s:s,s:f,s:b}", "namespace", p->sh->ns, "pod", p->name,
+                 "from", brk_tier_name(plan->from), "to", brk_tier_name(plan->to), "percent",
                  s->pl->percent, "dryRun", plan->dry);
     }
     if (plan->ratio_set)
@@ -170,8 +172,8 @@ void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         mx_add(c->rm.m_actions, v, 1);
     }
     for (size_t i = 0; i < plan->nev; i++)
-        recorder_event(c->rec, &ref, plan->ev[i].warning ? "Warning" : "Normal",
-                       plan->ev[i].reason, "%s", plan->ev[i].msg);
+        recorder_event(c->rec, &ref, plan->ev[i].warning ? "Warning" : "Normal", plan->ev[i].reason,
+                       "%s", plan->ev[i].msg);
     if (plan->throttle_changed) {
         s->gq.throttled = plan->throttled;
         gq_set(&s->gq.cond_msg, plan->cond_msg);
@@ -188,9 +190,9 @@ void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan
     if (plan->call_throttle) {
         if (RUN(s)->thr_call)
             podcall_cancel(c->calls, RUN(s)->thr_call);
-        RUN(s)->thr_call = pod_post(c, s, "throttle",
-                               plan->throttle_on ? "{\"throttle\":true}" : "{\"throttle\":false}",
-                               on_throttle_ep);
+        RUN(s)->thr_call = pod_post(
+            c, s, "throttle", plan->throttle_on ? "{\"throttle\":true}" : "{\"throttle\":false}",
+            on_throttle_ep);
         if (!RUN(s)->thr_call) {
             struct pl_plan r;
             pl_throttle_done(s->pl, false, &r);
@@ -255,8 +257,8 @@ static struct pl_pod *planner_of(struct controller *c, struct podstate *s, struc
     if (have) {
         pl_resume(s->pl, &c->rm.pcf, SPEC(s), &r, now.mono, now.wall);
         log_info("resuming from the cluster's record", "{s:s,s:s,s:s,s:b}", "namespace",
-                 s->gq.pod->sh->ns, "pod", s->gq.pod->name, "record", pc_record(s->gq.pod), "throttled",
-                 s->gq.throttled);
+                 s->gq.pod->sh->ns, "pod", s->gq.pod->name, "record", pc_record(s->gq.pod),
+                 "throttled", s->gq.throttled);
     }
     s->gq.throttled = pl_throttled(s->pl);
     gq_set(&s->gq.record, pc_record(s->gq.pod));
@@ -401,8 +403,8 @@ static bool want_sample(void *ctx, const struct pc_pod *p, enum ann_usage *usage
 {
     struct controller *c = ctx;
     const struct podstate *s = p->user;
-    if (!c->leader || !s || SPEC(s)->budget <= 0 || p->deleting || strcmp(p->phase, "Running") != 0 ||
-        !*pc_ip(p) || !gov_has(c, p->sh->ns))
+    if (!c->leader || !s || SPEC(s)->budget <= 0 || p->deleting ||
+        strcmp(p->phase, "Running") != 0 || !*pc_ip(p) || !gov_has(c, p->sh->ns))
         return false;
     *usage = SPEC(s)->usage;
     return true;
@@ -435,35 +437,38 @@ void remedy_init(struct controller *c, struct loop *lp)
     }
     pl_conf_from_cfg(c->cfg, c->dry_run, &c->rm.pcf);
     c->rm.sampler = smp_new(lp, c->clk, c->api, c->calls, c->cache, c->mx, &sc, want_sample,
-                         on_sample, on_cycle, c);
+                            on_sample, on_cycle, c);
     evl_init(&c->rm.evl, c->cfg->eviction.max_per_minute, c->cfg->eviction.per_owner_in_flight,
              c->cfg->eviction.owner_settle_timeout_ms);
     c->rm.m_transitions = mx_counter(c->mx, "membudget_tier_transitions_total",
-                                  "Pods entering a tier, by the tier entered.", 1, L1);
+                                     "Pods entering a tier, by the tier entered.", 1, L1);
     c->rm.m_actions = mx_counter(c->mx, "membudget_actions_total",
-                              "Remediation actions, by action and result.", 2, L2);
-    c->rm.m_ratio = mx_gauge(c->mx, "membudget_pod_usage_ratio",
-                          "Last fresh usage / budget per pod.", 2, LP);
+                                 "Remediation actions, by action and result.", 2, L2);
+    c->rm.m_ratio =
+        mx_gauge(c->mx, "membudget_pod_usage_ratio", "Last fresh usage / budget per pod.", 2, LP);
     c->rm.m_in_tier = mx_gauge(c->mx, "membudget_pods_in_tier",
-                            "Pods in each tier now (on the leader; 0 elsewhere).", 1, L1);
+                               "Pods in each tier now (on the leader; 0 elsewhere).", 1, L1);
     c->rm.m_rate_limited = mx_counter(c->mx, "membudget_evictions_rate_limited_total",
-                                   "Eviction attempts deferred by the rate limit or the owner's "
-                                   "slot.", 0, NULL);
+                                      "Eviction attempts deferred by the rate limit or the owner's "
+                                      "slot.",
+                                      0, NULL);
     c->rm.m_owner_slots = mx_gauge(c->mx, "membudget_eviction_owner_slots",
-                                "Owners holding an eviction slot (under way, or waiting for the "
-                                "pod to go and a replica to be Ready).", 0, NULL);
+                                   "Owners holding an eviction slot (under way, or waiting for the "
+                                   "pod to go and a replica to be Ready).",
+                                   0, NULL);
     static const double FREED[] = {0, 1 << 20, 8 << 20, 64 << 20, 256 << 20, 1 << 30};
     c->rm.m_gc_freed = mx_histogram(c->mx, "membudget_gc_freed_bytes",
-                                 "Usage before a forced GC minus usage at the next sample.", 0,
-                                 NULL, FREED, MB_ARRAY_LEN(FREED));
+                                    "Usage before a forced GC minus usage at the next sample.", 0,
+                                    NULL, FREED, MB_ARRAY_LEN(FREED));
     c->rm.m_gc_share = mx_gauge(c->mx, "membudget_pod_gc_cpu_share",
-                             "Share of a Go target's CPU spent in GC between its last two "
-                             "scrapes (runtime/metrics counters), 0..1.", 2, LP);
+                                "Share of a Go target's CPU spent in GC between its last two "
+                                "scrapes (runtime/metrics counters), 0..1.",
+                                2, LP);
     c->rm.m_thrashing = mx_gauge(c->mx, "membudget_gc_thrashing",
-                              "1 while a pod's GC share stays above gcThrash.percent.", 2, LP);
-    c->rm.m_leak = mx_gauge(c->mx, "membudget_leak_suspected",
-                         "1 while a pod's usage rises steadily (least squares over the window).",
-                         2, LP);
+                                 "1 while a pod's GC share stays above gcThrash.percent.", 2, LP);
+    c->rm.m_leak =
+        mx_gauge(c->mx, "membudget_leak_suspected",
+                 "1 while a pod's usage rises steadily (least squares over the window).", 2, LP);
 }
 
 /* membudget_pods_in_tier{tier}: how many pods sit in each tier now. */
@@ -485,15 +490,9 @@ void remedy_collect(struct controller *c)
     insight_collect(c);
 }
 
-void remedy_start(struct controller *c)
-{
-    smp_start(c->rm.sampler);
-}
+void remedy_start(struct controller *c) { smp_start(c->rm.sampler); }
 
-void remedy_stop(struct controller *c)
-{
-    smp_stop(c->rm.sampler);
-}
+void remedy_stop(struct controller *c) { smp_stop(c->rm.sampler); }
 
 /* Let go of s's planner state and what is under way for it. `gone`: the
  * pod left the API (its metrics series go too). */
@@ -527,8 +526,8 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
         mx_delete(c->rm.m_gc_share, v);
         mx_delete(c->rm.m_thrashing, v);
         if (evl_pod_gone(&c->rm.evl, pc_uid(s->gq.pod, ub)))
-            log_info("eviction slot released: the pod is gone and its owner is Ready",
-                     "{s:s,s:s}", "namespace", s->gq.pod->sh->ns, "pod", s->gq.pod->name);
+            log_info("eviction slot released: the pod is gone and its owner is Ready", "{s:s,s:s}",
+                     "namespace", s->gq.pod->sh->ns, "pod", s->gq.pod->name);
     }
     pl_cleanup(s->pl);
     mb_free(run); /* with the planner's state, its first member */
@@ -542,8 +541,8 @@ void remedy_pod_ready(struct controller *c, const struct pc_pod *p)
 {
     char ub[PC_UID_BUF];
     if (*p->sh->owner_uid && evl_owner_ready(&c->rm.evl, p->sh->owner_uid, pc_uid(p, ub)))
-        log_info("eviction slot released: the pod is gone and its owner is Ready",
-                 "{s:s,s:s,s:s}", "namespace", p->sh->ns, "owner", p->sh->owner_name, "ready", p->name);
+        log_info("eviction slot released: the pod is gone and its owner is Ready", "{s:s,s:s,s:s}",
+                 "namespace", p->sh->ns, "owner", p->sh->owner_name, "ready", p->name);
 }
 
 /* Leadership lost: what this replica planned is the new leader's now. */
@@ -567,7 +566,4 @@ void remedy_cleanup(struct controller *c)
     evl_cleanup(&c->rm.evl);
 }
 
-json_t *remedy_pod_json(const struct podstate *s)
-{
-    return s->pl ? pl_pod_json(s->pl) : NULL;
-}
+json_t *remedy_pod_json(const struct podstate *s) { return s->pl ? pl_pod_json(s->pl) : NULL; }

@@ -36,14 +36,12 @@ static inline struct recorder_ref rm_ref_of(const struct pc_pod *p, char ub[PC_U
 
 /* Shutdown began: what is in flight finishes, nothing new starts (the next
  * leader will do it). */
-static inline bool rm_fenced(struct controller *c)
-{
-    return atomic_load(&c->fenced);
-}
+static inline bool rm_fenced(struct controller *c) { return atomic_load(&c->fenced); }
 
 /* remedy.c: carry the plan out (Events, metrics, condition, calls) and arm
  * the planner's retry timer; intents the record holds go on. */
-void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan, struct rm_now now);
+void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan,
+                  struct rm_now now);
 void remedy_intents_at(struct controller *c, struct podstate *s, struct rm_now now);
 
 /* capture.c: fetch the profiles the pod's spec names, then tell the

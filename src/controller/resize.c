@@ -31,10 +31,10 @@ struct resizing {
     int64_t limit, budget, request;
     int64_t old_limit, old_request; /* what the spec had: the withdrawal asks for it again */
     char why[400];                  /* given up: why (told once the withdrawal answered) */
-    uint64_t call;             /* the resize PATCH, then the budget's */
-    bool accepted;             /* the API server took the resize: the watch tells the rest */
-    bool budget_phase;         /* the kubelet runs it: the budget annotation is being written */
-    uint32_t restarts;         /* the target's restartCount when it was asked */
+    uint64_t call;                  /* the resize PATCH, then the budget's */
+    bool accepted;                  /* the API server took the resize: the watch tells the rest */
+    bool budget_phase; /* the kubelet runs it: the budget annotation is being written */
+    uint32_t restarts; /* the target's restartCount when it was asked */
     struct event *timer;
 };
 
@@ -76,7 +76,8 @@ static void resize_end(struct controller *c, struct podstate *s, bool ok, const 
     struct pl_plan plan;
     log_info(ok ? "resized" : "resize refused", "{s:s,s:s,s:I,s:I,s:s,s:s}", "namespace",
              s->gq.pod->sh->ns, "pod", s->gq.pod->name, "limit", (json_int_t)rz->limit, "budget",
-             (json_int_t)rz->budget, "why", why ? why : "", "budget_error", budget_err ? budget_err : "");
+             (json_int_t)rz->budget, "why", why ? why : "", "budget_error",
+             budget_err ? budget_err : "");
     resize_free(c, RUN(s));
     pl_resize_done(s->pl, &r, &plan);
     remedy_carry(c, s, &plan, now);
@@ -139,7 +140,8 @@ void resize_watch(struct controller *c, struct podstate *s, struct rm_now now)
     case PC_RZ_NONE:
         if (p->sh->limit == rz->limit)
             resize_budget(c, s, now);
-        return; /* (another limit in the spec: not ours yet, or someone else's; the timer ends it) */
+        return; /* (another limit in the spec: not ours yet, or someone else's; the timer ends it)
+                 */
     case PC_RZ_DEFERRED:
     case PC_RZ_INFEASIBLE:
     case PC_RZ_PENDING:
@@ -268,4 +270,3 @@ void resize_start(struct controller *c, struct podstate *s, const struct pl_plan
     rz->call = recorder_patch_pod(c->rec, &ref, true, patch, on_resize_patched, s);
     json_decref(patch);
 }
-

@@ -8,7 +8,7 @@
 
 struct entry {
     TAILQ_ENTRY(entry) link; /* LRU order: the first is the most recent */
-    char *key;                 /* uid \x1f type \x1f reason \x1f message */
+    char *key;               /* uid \x1f type \x1f reason \x1f message */
     char name[320];
     unsigned count;
     mb_wall_ms first;
@@ -27,10 +27,7 @@ struct evagg *evagg_new(size_t max_keys)
     return a;
 }
 
-static void push_front(struct evagg *a, struct entry *e)
-{
-    TAILQ_INSERT_HEAD(&a->lru, e, link);
-}
+static void push_front(struct evagg *a, struct entry *e) { TAILQ_INSERT_HEAD(&a->lru, e, link); }
 
 static void drop(struct evagg *a, struct entry *e)
 {
@@ -57,7 +54,8 @@ void evagg_decide(struct evagg *a, const char *obj_name, const char *obj_uid, co
     char *key = mb_xasprintf("%s\x1f%s\x1f%s\x1f%s", obj_uid, type, reason, message);
     /* A linear scan: the LRU is bounded and events are rare (transitions). */
     struct entry *e;
-    TAILQ_FOREACH(e, &a->lru, link) {
+    TAILQ_FOREACH(e, &a->lru, link)
+    {
         if (strcmp(e->key, key) == 0) {
             mb_free(key);
             e->count++;
@@ -89,7 +87,8 @@ void evagg_decide(struct evagg *a, const char *obj_name, const char *obj_uid, co
 void evagg_forget(struct evagg *a, const char *name)
 {
     struct entry *e;
-    TAILQ_FOREACH(e, &a->lru, link) {
+    TAILQ_FOREACH(e, &a->lru, link)
+    {
         if (strcmp(e->name, name) == 0) {
             drop(a, e);
             return;
@@ -97,7 +96,4 @@ void evagg_forget(struct evagg *a, const char *name)
     }
 }
 
-size_t evagg_size(const struct evagg *a)
-{
-    return a->n;
-}
+size_t evagg_size(const struct evagg *a) { return a->n; }

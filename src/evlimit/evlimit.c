@@ -25,10 +25,7 @@ const char *evl_verdict_name(enum evl_verdict v)
     return v == EVL_OK ? "ok" : v == EVL_RATE ? "rate-limited" : "owner-busy";
 }
 
-static void drop(struct evlimit *l, size_t i)
-{
-    l->slots[i] = l->slots[--l->nslots];
-}
+static void drop(struct evlimit *l, size_t i) { l->slots[i] = l->slots[--l->nslots]; }
 
 static void expire(struct evlimit *l, mb_mono_ms now)
 {
@@ -135,7 +132,4 @@ bool evl_owner_ready(struct evlimit *l, const char *owner, const char *pod_uid)
     return released;
 }
 
-size_t evl_held(const struct evlimit *l)
-{
-    return l->nslots;
-}
+size_t evl_held(const struct evlimit *l) { return l->nslots; }

@@ -37,12 +37,12 @@ struct conn {
     /* The buffered-bytes budget (conf.pool): bytes received since the last
      * reply, and what was paid for them beyond the free window. */
     int64_t held, paid;
-    bool waiting;            /* reading stopped until the pool can pay */
+    bool waiting; /* reading stopped until the pool can pay */
     /* TLS 1.3 KeyUpdates from the peer (tlsctx_watch_key_updates): more
      * than KEY_UPDATES_MAX within KEY_UPDATES_WINDOW_MS closes it. */
     struct tlsctx_watch ku;
     unsigned key_updates;
-    mb_mono_ms ku_since;     /* start of the current window */
+    mb_mono_ms ku_since; /* start of the current window */
 };
 
 /* No client membudget serves needs more than a handful: Go's crypto/tls
@@ -65,15 +65,15 @@ struct https {
     struct evhttp_bound_socket *bound;
     struct route *routes;
     size_t nroutes;
-    struct conn **conns;     /* each allocated alone: evbuffer callbacks point at it */
+    struct conn **conns; /* each allocated alone: evbuffer callbacks point at it */
     size_t nconns, capconns;
     struct event *sweep;
     char addr[80];
-    bool draining;          /* replies carry Connection: close */
-    bool trim_due;          /* large bodies were released: give the memory back */
-    mb_mono_ms next_trim;   /* not before then */
+    bool draining;        /* replies carry Connection: close */
+    bool trim_due;        /* large bodies were released: give the memory back */
+    mb_mono_ms next_trim; /* not before then */
     /* Read by other threads (the ops server's collectors, the drain). */
-    atomic_size_t open;     /* connections evhttp has not freed, as of the last change seen */
+    atomic_size_t open; /* connections evhttp has not freed, as of the last change seen */
     atomic_size_t own_total, *total; /* connections against max_conns: ours, or shared */
     atomic_ulong timeouts, rejected, key_update_closes;
 };
@@ -197,7 +197,7 @@ static void kill_conn(struct conn *c)
 
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR); /* evhttp sees EOF and frees the connection */
-    resume(c); /* it only sees the EOF if it reads */
+    resume(c);                   /* it only sees the EOF if it reads */
     c->killed = true;
 }
 
@@ -286,7 +286,8 @@ static bool make_room(struct https *s, struct conn *newc)
         }
         if (c == newc || c->over_cap || evbuffer_get_length(bufferevent_get_output(c->bev)))
             continue; /* (one with an answer going out is being served: left alone) */
-        bool idle = c->held == 0 && !c->waiting, vidle = victim && victim->held == 0 && !victim->waiting;
+        bool idle = c->held == 0 && !c->waiting,
+             vidle = victim && victim->held == 0 && !victim->waiting;
         if (!victim || (idle && !vidle) || (idle == vidle && c->since < victim->since))
             victim = c;
     }
@@ -322,8 +323,8 @@ static void on_key_update(void *arg)
                           NI_NUMERICHOST | NI_NUMERICSERV);
     snprintf(peer, sizeof peer, "%s:%s", host, port);
     log_limited(LOG_WARN, "connection closed: too many TLS KeyUpdates", "{s:s,s:s,s:i,s:i}",
-                "server", c->s->name, "peer", peer, "key_updates", (int)c->key_updates,
-                "window_ms", KEY_UPDATES_WINDOW_MS);
+                "server", c->s->name, "peer", peer, "key_updates", (int)c->key_updates, "window_ms",
+                KEY_UPDATES_WINDOW_MS);
     kill_conn(c);
 }
 
@@ -353,8 +354,12 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
     }
     bufferevent_incref(bev);
     struct conn *c = mb_xcalloc(1, sizeof *c);
-    *c = (struct conn){.s = s, .bev = bev, .deadline = now + s->conf.request_timeout_ms,
-                       .since = now, .ku = {on_key_update, c}, .ku_since = now};
+    *c = (struct conn){.s = s,
+                       .bev = bev,
+                       .deadline = now + s->conf.request_timeout_ms,
+                       .since = now,
+                       .ku = {on_key_update, c},
+                       .ku_since = now};
     if (ssl) /* (the SSL is freed with the bev, before free_conn frees c) */
         tlsctx_watch_key_updates(ssl, &c->ku);
     s->conns[s->nconns++] = c;
@@ -454,7 +459,8 @@ static mb_err parse_bind(const char *bind, char *host, size_t hostlen, unsigned 
     long p;
 
     if (!colon)
-        return mb_diag_set(diag, MB_EINVAL, "bind address \"%s\": expected HOST:PORT or :PORT", bind);
+        return mb_diag_set(diag, MB_EINVAL, "bind address \"%s\": expected HOST:PORT or :PORT",
+                           bind);
     p = strtol(colon + 1, &end, 10);
     if (*end || colon[1] == '\0' || p < 0 || p > 65535)
         return mb_diag_set(diag, MB_EINVAL, "bind address \"%s\": bad port", bind);
@@ -662,7 +668,8 @@ const char *https_path(struct evhttp_request *req)
     return p && *p ? p : "/";
 }
 
-const char *https_query_param(struct evhttp_request *req, const char *name, char *buf, size_t buflen)
+const char *https_query_param(struct evhttp_request *req, const char *name, char *buf,
+                              size_t buflen)
 {
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
     const char *q = u ? evhttp_uri_get_query(u) : NULL;

@@ -150,7 +150,8 @@ static bool do_remove(json_t *doc, const char *path, json_t **removed, const cha
             *removed = json_incref(json_object_get(parent, t[n - 1]));
         json_object_del(parent, t[n - 1]);
         ok = true;
-    } else if (json_is_array(parent) && parse_index(t[n - 1], &idx) && idx < json_array_size(parent)) {
+    } else if (json_is_array(parent) && parse_index(t[n - 1], &idx) &&
+               idx < json_array_size(parent)) {
         if (removed)
             *removed = json_incref(json_array_get(parent, idx));
         json_array_remove(parent, idx);

@@ -30,30 +30,30 @@
 
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_MAX_RESPONSE ((size_t)64 << 20)
-#define MAX_ERRBODY ((size_t)64 << 10) /* non-200 answers to a streamed request */
+#define MAX_ERRBODY ((size_t)64 << 10)        /* non-200 answers to a streamed request */
 #define MAX_STREAM_BACKLOG ((size_t)64 << 20) /* streamed bytes waiting for on_data */
 #define TOKEN_RECHECK_MS 1000u
 #define MAX_TOKEN_BYTES 65536
 
 struct call {
-    TAILQ_ENTRY(call) link;     /* in kapi.calls, or kapi.failed */
+    TAILQ_ENTRY(call) link; /* in kapi.calls, or kapi.failed */
     struct kapi *k;
     uint64_t id;
     CURL *easy;
     struct curl_slist *headers;
-    char *body;                 /* request body (owned; libcurl does not copy) */
-    struct mb_buf resp;         /* buffered response (capped) */
-    struct mb_buf stream;       /* streamed data not yet given to on_data */
+    char *body;           /* request body (owned; libcurl does not copy) */
+    struct mb_buf resp;   /* buffered response (capped) */
+    struct mb_buf stream; /* streamed data not yet given to on_data */
     bool (*on_data)(void *ctx, const char *data, size_t len);
     kapi_done_fn *done;
     void *ctx;
-    bool cancelled;             /* done will not be called */
-    bool waiting;               /* queued behind max_inflight, not yet in the multi handle */
-    TAILQ_ENTRY(call) wlink;    /* in kapi.waiting while `waiting` */
-    bool aborted;               /* on_data asked to stop */
-    bool too_big;               /* the buffered body hit its cap */
-    bool err_capped;            /* a failed answer's body was cut at MAX_ERRBODY */
-    size_t cap;                 /* this call's cap on a buffered body */
+    bool cancelled;          /* done will not be called */
+    bool waiting;            /* queued behind max_inflight, not yet in the multi handle */
+    TAILQ_ENTRY(call) wlink; /* in kapi.waiting while `waiting` */
+    bool aborted;            /* on_data asked to stop */
+    bool too_big;            /* the buffered body hit its cap */
+    bool err_capped;         /* a failed answer's body was cut at MAX_ERRBODY */
+    size_t cap;              /* this call's cap on a buffered body */
     long retry_after;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -70,10 +70,10 @@ struct kapi {
     const struct mb_clock *clk;
     CURLM *multi;
     struct event *timer;
-    struct event *deferred;     /* delivers calls that failed at submit time */
-    TAILQ_HEAD(, call) calls;   /* in flight, including waiting ones; newest first */
-    TAILQ_HEAD(, call) failed;  /* submit failures waiting for `deferred`; newest first */
-    TAILQ_HEAD(, sock) socks;   /* sockets libcurl asked us to watch */
+    struct event *deferred;    /* delivers calls that failed at submit time */
+    TAILQ_HEAD(, call) calls;  /* in flight, including waiting ones; newest first */
+    TAILQ_HEAD(, call) failed; /* submit failures waiting for `deferred`; newest first */
+    TAILQ_HEAD(, sock) socks;  /* sockets libcurl asked us to watch */
     uint64_t next_id;
     size_t ncalls;              /* in flight, including waiting ones */
     size_t active;              /* in the multi handle */
@@ -82,7 +82,7 @@ struct kapi {
     bool absolute;              /* request paths are whole URLs (scrapes) */
     size_t nstreams;            /* calls with on_data in flight */
     const char *protocols;
-    bool in_curl;               /* inside curl_multi_socket_action */
+    bool in_curl; /* inside curl_multi_socket_action */
     /* configuration */
     char *server;
     char *ca_pem, *ca_file, *cert_pem, *cert_file, *key_pem, *key_file;
@@ -90,12 +90,12 @@ struct kapi {
     char *proxy;                /* the API server's proxy (kubeconfig proxy-url), or NULL */
     const struct kapi_ops *ops; /* kapi_new_ops: requests go there, not to libcurl */
     void *ops_ctx;
-    mb_mono_ms trimmed;         /* last malloc_trim */
+    mb_mono_ms trimmed; /* last malloc_trim */
     bool insecure;
     unsigned timeout_ms;
     size_t max_response;
     /* bearer token */
-    char *token;                /* current value (fixed, or last read from token_file) */
+    char *token; /* current value (fixed, or last read from token_file) */
     char *token_file;
     struct timespec token_mtime;
     off_t token_size;
@@ -191,8 +191,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
 static void on_sock(evutil_socket_t fd, short what, void *arg)
 {
     struct kapi *k = arg;
-    int running, action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
-                          (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    int running,
+        action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
     k->in_curl = true;
     curl_multi_socket_action(k->multi, fd, action, &running);
     k->in_curl = false;
@@ -243,7 +243,8 @@ static int close_cb(void *arg, curl_socket_t fd)
 {
     struct kapi *k = arg;
     struct sock *s;
-    TAILQ_FOREACH(s, &k->socks, link) {
+    TAILQ_FOREACH(s, &k->socks, link)
+    {
         if (s->fd == fd && s->ev) {
             event_free(s->ev);
             s->ev = NULL;
@@ -384,8 +385,8 @@ static bool give_stream(struct kapi *k, struct call *c)
         mb_buf_cleanup(&chunk);
         struct call *again;
         TAILQ_FOREACH(again, &k->calls, link)
-            if (again->id == id)
-                break;
+        if (again->id == id)
+            break;
         if (!again)
             return false; /* cancelled (and freed) by the callback */
         if (!go)
@@ -404,7 +405,8 @@ static void flush_streams(struct kapi *k)
     while (more) {
         more = false;
         struct call *c;
-        TAILQ_FOREACH(c, &k->calls, link) {
+        TAILQ_FOREACH(c, &k->calls, link)
+        {
             if (c->stream.len && !c->cancelled && !c->aborted) {
                 give_stream(k, c);
                 more = true; /* the list may have changed: start over */
@@ -461,7 +463,8 @@ static void check_done(struct kapi *k)
             curl_easy_getinfo(c->easy, CURLINFO_REDIRECT_URL, &loc);
             kapi_redact_url(loc ? loc : "(no Location)", where, sizeof where);
             snprintf(text, sizeof text,
-                     "redirect (HTTP %ld) to %s refused: redirects are not followed", status, where);
+                     "redirect (HTTP %ld) to %s refused: redirects are not followed", status,
+                     where);
             deliver(c, MB_EIO, status, text);
         } else if (rc == CURLE_OK || c->err_capped) {
             deliver(c, MB_OK, status, NULL);
@@ -539,7 +542,8 @@ static bool setup_easy(struct kapi *k, struct call *c, const struct kapi_req *re
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms ? req->timeout_ms : k->timeout_ms));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     (long)(req->timeout_ms ? req->timeout_ms : k->timeout_ms));
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
@@ -653,10 +657,11 @@ uint64_t kapi_submit(struct kapi *k, const struct kapi_req *req, kapi_done_fn *d
     mb_buf_init(&c->stream, MAX_STREAM_BACKLOG);
     refresh_token(k, k->clk->mono_ms(k->clk->ctx));
     c->easy = curl_easy_init();
-    bool path_ok = req->path && (k->absolute ? (!strncmp(req->path, "http://", 7) ||
-                                                (!strncmp(req->path, "https://", 8) &&
-                                                 strstr(k->protocols, "https")))
-                                             : req->path[0] == '/');
+    bool path_ok =
+        req->path &&
+        (k->absolute ? (!strncmp(req->path, "http://", 7) ||
+                        (!strncmp(req->path, "https://", 8) && strstr(k->protocols, "https")))
+                     : req->path[0] == '/');
     bool queue = k->max_inflight && k->active >= k->max_inflight;
     if (!c->easy || !path_ok || !setup_easy(k, c, req) ||
         (!queue && curl_multi_add_handle(k->multi, c->easy) != CURLM_OK)) {
@@ -688,9 +693,10 @@ void kapi_cancel(struct kapi *k, uint64_t id)
     }
     struct call *c;
     TAILQ_FOREACH(c, &k->failed, link)
-        if (c->id == id)
-            c->cancelled = true;
-    TAILQ_FOREACH(c, &k->calls, link) {
+    if (c->id == id)
+        c->cancelled = true;
+    TAILQ_FOREACH(c, &k->calls, link)
+    {
         if (c->id != id)
             continue;
         c->cancelled = true;
@@ -705,20 +711,11 @@ void kapi_cancel(struct kapi *k, uint64_t id)
     }
 }
 
-size_t kapi_inflight(const struct kapi *k)
-{
-    return k->ncalls;
-}
+size_t kapi_inflight(const struct kapi *k) { return k->ncalls; }
 
-const char *kapi_server(const struct kapi *k)
-{
-    return k->server;
-}
+const char *kapi_server(const struct kapi *k) { return k->server; }
 
-static char *dup_or_null(const char *s)
-{
-    return s && *s ? mb_xstrdup(s) : NULL;
-}
+static char *dup_or_null(const char *s) { return s && *s ? mb_xstrdup(s) : NULL; }
 
 mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_conf *conf,
                 struct kapi **out, struct mb_diag *diag)
@@ -729,7 +726,8 @@ mb_err kapi_new(struct loop *lp, const struct mb_clock *clk, const struct kapi_c
         return mb_diag_set(diag, MB_EINVAL, "kapi needs a LOOP_CLIENT loop (see loop.h)");
     if (!conf->absolute && (!conf->server || (strncmp(conf->server, "https://", 8) != 0 &&
                                               strncmp(conf->server, "http://", 7) != 0)))
-        return mb_diag_set(diag, MB_EINVAL, "API server URL must start with https:// or http://: %s",
+        return mb_diag_set(diag, MB_EINVAL,
+                           "API server URL must start with https:// or http://: %s",
                            conf->server ? conf->server : "(none)");
     if (!global_done) {
         /* Once per process, on the main thread before any other thread starts. */

@@ -25,8 +25,9 @@ mb_err kobj_event_decode(const char *line, size_t len, enum kobj_ev *type, json_
     mb_err e = MB_OK;
     size_t i;
     if (!t || !json_is_object(o)) {
-        e = mb_diag_set(diag, MB_EPARSE, "watch event needs a \"type\" string and an "
-                                         "\"object\" object");
+        e = mb_diag_set(diag, MB_EPARSE,
+                        "watch event needs a \"type\" string and an "
+                        "\"object\" object");
         goto out;
     }
     for (i = 0; i < MB_ARRAY_LEN(EV_NAMES); i++)
@@ -90,10 +91,7 @@ const char *kobj_str(const json_t *obj, const char *path)
     return json_string_value(cur);
 }
 
-const char *kobj_rv(const json_t *obj)
-{
-    return kobj_str(obj, "metadata.resourceVersion");
-}
+const char *kobj_rv(const json_t *obj) { return kobj_str(obj, "metadata.resourceVersion"); }
 
 const char *kobj_continue(const json_t *list)
 {
@@ -136,8 +134,8 @@ static size_t value_end(const char *in, size_t i, size_t len)
                 return i;
             if (--depth == 0)
                 return i + 1;
-        } else if (depth == 0 && (ch == ',' || ch == ' ' || ch == '\n' || ch == '\t' ||
-                                  ch == '\r')) {
+        } else if (depth == 0 &&
+                   (ch == ',' || ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r')) {
             return i;
         }
         i++;
@@ -248,15 +246,9 @@ static void format_frac(mb_wall_ms wall, int digits, char *buf, size_t len)
              (unsigned)(wall % 1000) * (digits == 6 ? 1000u : 1u));
 }
 
-void kobj_format_time_ms(mb_wall_ms wall, char *buf, size_t len)
-{
-    format_frac(wall, 3, buf, len);
-}
+void kobj_format_time_ms(mb_wall_ms wall, char *buf, size_t len) { format_frac(wall, 3, buf, len); }
 
-void kobj_format_time_us(mb_wall_ms wall, char *buf, size_t len)
-{
-    format_frac(wall, 6, buf, len);
-}
+void kobj_format_time_us(mb_wall_ms wall, char *buf, size_t len) { format_frac(wall, 6, buf, len); }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
  * days_from_civil). */

@@ -8,9 +8,9 @@
 
 void kcfg_cleanup(struct kcfg *c)
 {
-    char **fields[] = {&c->context,  &c->server,    &c->proxy_url, &c->ca_pem,   &c->ca_file,
-                       &c->cert_pem, &c->cert_file, &c->key_pem,  &c->key_file,
-                       &c->token,    &c->token_file, &c->namespace_};
+    char **fields[] = {&c->context,  &c->server,   &c->proxy_url,  &c->ca_pem,
+                       &c->ca_file,  &c->cert_pem, &c->cert_file,  &c->key_pem,
+                       &c->key_file, &c->token,    &c->token_file, &c->namespace_};
     for (size_t i = 0; i < MB_ARRAY_LEN(fields); i++)
         MB_FREE(*fields[i]);
     c->insecure = false;
@@ -132,8 +132,9 @@ mb_err kcfg_parse(const char *buf, size_t len, const char *filename, const char 
     }
     c.server = mb_xstrdup(server);
     if (ydoc_map_get(cl, "tls-server-name")) {
-        e = fail_at(&p, cl, "cluster \"%s\": tls-server-name is not supported by membudget; "
-                            "use a server URL whose host the certificate names%s",
+        e = fail_at(&p, cl,
+                    "cluster \"%s\": tls-server-name is not supported by membudget; "
+                    "use a server URL whose host the certificate names%s",
                     cluster, NULL);
         goto out;
     }
@@ -141,8 +142,9 @@ mb_err kcfg_parse(const char *buf, size_t len, const char *filename, const char 
     if (proxy) {
         if (strncmp(proxy, "http://", 7) && strncmp(proxy, "https://", 8) &&
             strncmp(proxy, "socks5://", 9) && strncmp(proxy, "socks5h://", 10)) {
-            e = fail_at(&p, cl, "cluster \"%s\": proxy-url must be an http://, https:// or "
-                                "socks5:// URL%s",
+            e = fail_at(&p, cl,
+                        "cluster \"%s\": proxy-url must be an http://, https:// or "
+                        "socks5:// URL%s",
                         cluster, NULL);
             goto out;
         }
@@ -162,8 +164,9 @@ mb_err kcfg_parse(const char *buf, size_t len, const char *filename, const char 
             goto out;
         }
         if (ydoc_map_get(u, "exec") || ydoc_map_get(u, "auth-provider")) {
-            e = fail_at(&p, u, "user \"%s\" uses exec or auth-provider credentials, which "
-                               "membudget does not support; use a token or a client certificate%s",
+            e = fail_at(&p, u,
+                        "user \"%s\" uses exec or auth-provider credentials, which "
+                        "membudget does not support; use a token or a client certificate%s",
                         user, NULL);
             goto out;
         }
@@ -180,8 +183,10 @@ mb_err kcfg_parse(const char *buf, size_t len, const char *filename, const char 
         else
             c.token_file = resolve(filename, str(u, "tokenFile"));
         if ((c.cert_pem || c.cert_file) != (c.key_pem || c.key_file)) {
-            e = fail_at(&p, u, "user \"%s\": a client certificate needs its key, and a key its "
-                               "certificate%s", user, NULL);
+            e = fail_at(&p, u,
+                        "user \"%s\": a client certificate needs its key, and a key its "
+                        "certificate%s",
+                        user, NULL);
             goto out;
         }
     }

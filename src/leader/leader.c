@@ -148,7 +148,8 @@ mb_err leader_new(struct loop *lp, const struct mb_clock *clk, struct kapi *api,
 {
     if (!conf->ns || !*conf->ns || !conf->name || !*conf->name || !conf->identity ||
         !*conf->identity)
-        return mb_diag_set(diag, MB_EINVAL, "leader election needs a lease namespace, name and identity");
+        return mb_diag_set(diag, MB_EINVAL,
+                           "leader election needs a lease namespace, name and identity");
     struct leader *l = mb_xcalloc(1, sizeof *l);
     l->api = api;
     l->clk = clk;
@@ -215,10 +216,7 @@ void leader_release(struct leader *l, void (*done)(void *ctx), void *ctx)
     write_lease(l, &r, false, on_released);
 }
 
-bool leader_is_leader(const struct leader *l)
-{
-    return l->leading;
-}
+bool leader_is_leader(const struct leader *l) { return l->leading; }
 
 void leader_free(struct leader *l)
 {

@@ -4,15 +4,12 @@
 #include "membudget/kobj.h"
 #include "membudget/lease.h"
 
-void lease_init(struct lease_state *s)
-{
-    memset(s, 0, sizeof *s);
-}
+void lease_init(struct lease_state *s) { memset(s, 0, sizeof *s); }
 
 static bool same(const struct lease_rec *a, const struct lease_rec *b)
 {
-    return a->exists == b->exists && !strcmp(a->holder, b->holder) &&
-           !strcmp(a->renew, b->renew) && !strcmp(a->rv, b->rv);
+    return a->exists == b->exists && !strcmp(a->holder, b->holder) && !strcmp(a->renew, b->renew) &&
+           !strcmp(a->rv, b->rv);
 }
 
 void lease_observe(struct lease_state *s, const struct lease_rec *r, mb_mono_ms now)

@@ -7,10 +7,7 @@
 #include "membudget/limitrange.h"
 #include "membudget/quantity.h"
 
-void lr_set_init(struct lr_set *s)
-{
-    memset(s, 0, sizeof *s);
-}
+void lr_set_init(struct lr_set *s) { memset(s, 0, sizeof *s); }
 
 static void entry_free(struct lr_entry *e)
 {
@@ -55,9 +52,11 @@ static int64_t container_default(const json_t *obj)
     size_t i;
     const json_t *item;
 
-    json_array_foreach(limits, i, item) {
+    json_array_foreach(limits, i, item)
+    {
         const char *type = json_string_value(json_object_get(item, "type"));
-        const char *mem = json_string_value(json_object_get(json_object_get(item, "default"), "memory"));
+        const char *mem =
+            json_string_value(json_object_get(json_object_get(item, "default"), "memory"));
         int64_t b;
         if (!type || strcmp(type, "Container") || !mem)
             continue;
@@ -114,10 +113,7 @@ void lr_set_move(struct lr_set *dst, struct lr_set *src)
     lr_set_init(src);
 }
 
-size_t lr_set_count(const struct lr_set *s)
-{
-    return s->n;
-}
+size_t lr_set_count(const struct lr_set *s) { return s->n; }
 
 bool lr_set_lookup(const struct lr_set *s, const char *ns, struct policy_lr *out)
 {

@@ -32,25 +32,36 @@ bool lint_kind_parse(const char *spec, struct lint_kind *out, char *why, size_t 
 
     memset(out, 0, sizeof *out);
     if (!colon) {
-        snprintf(why, whylen, "\"%.100s\": expected GROUP/KIND: PATH, e.g. \"argoproj.io/Rollout: spec.template\"", spec);
+        snprintf(
+            why, whylen,
+            "\"%.100s\": expected GROUP/KIND: PATH, e.g. \"argoproj.io/Rollout: spec.template\"",
+            spec);
         return false;
     }
     gkn = trim(&gk, (size_t)(colon - spec));
     path = colon + 1;
     pathn = trim(&path, strlen(path));
     slash = memrchr(gk, '/', gkn);
-    if (!slash || slash == gk || slash == gk + gkn - 1 || (size_t)(slash - gk) >= sizeof out->group ||
+    if (!slash || slash == gk || slash == gk + gkn - 1 ||
+        (size_t)(slash - gk) >= sizeof out->group ||
         (size_t)(gk + gkn - slash - 1) >= sizeof out->kind) {
-        snprintf(why, whylen, "\"%.100s\": expected GROUP/KIND before the colon (the group of apiVersion, e.g. argoproj.io/Rollout)", spec);
+        snprintf(why, whylen,
+                 "\"%.100s\": expected GROUP/KIND before the colon (the group of apiVersion, e.g. "
+                 "argoproj.io/Rollout)",
+                 spec);
         return false;
     }
-    if (pathn == 0 || pathn + 2 >= sizeof out->pointer || path[0] == '.' || path[pathn - 1] == '.') {
-        snprintf(why, whylen, "\"%.100s\": expected a field path after the colon, e.g. spec.template", spec);
+    if (pathn == 0 || pathn + 2 >= sizeof out->pointer || path[0] == '.' ||
+        path[pathn - 1] == '.') {
+        snprintf(why, whylen,
+                 "\"%.100s\": expected a field path after the colon, e.g. spec.template", spec);
         return false;
     }
     for (size_t i = 0; i < pathn; i++) {
-        if (!(isalnum((unsigned char)path[i]) || path[i] == '_' || (path[i] == '.' && path[i + 1] != '.'))) {
-            snprintf(why, whylen, "\"%.100s\": the path may hold only letters, digits and single dots", spec);
+        if (!(isalnum((unsigned char)path[i]) || path[i] == '_' ||
+              (path[i] == '.' && path[i + 1] != '.'))) {
+            snprintf(why, whylen,
+                     "\"%.100s\": the path may hold only letters, digits and single dots", spec);
             return false;
         }
     }
@@ -74,12 +85,23 @@ static void gh_escape(struct mb_buf *out, const char *s, bool property)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '%': (void)mb_buf_adds(out, "%25"); break;
-        case '\r': (void)mb_buf_adds(out, "%0D"); break;
-        case '\n': (void)mb_buf_adds(out, "%0A"); break;
-        case ':': (void)mb_buf_adds(out, property ? "%3A" : ":"); break;
-        case ',': (void)mb_buf_adds(out, property ? "%2C" : ","); break;
-        default: (void)mb_buf_add(out, s, 1);
+        case '%':
+            (void)mb_buf_adds(out, "%25");
+            break;
+        case '\r':
+            (void)mb_buf_adds(out, "%0D");
+            break;
+        case '\n':
+            (void)mb_buf_adds(out, "%0A");
+            break;
+        case ':':
+            (void)mb_buf_adds(out, property ? "%3A" : ":");
+            break;
+        case ',':
+            (void)mb_buf_adds(out, property ? "%2C" : ",");
+            break;
+        default:
+            (void)mb_buf_add(out, s, 1);
         }
     }
 }
@@ -87,7 +109,8 @@ static void gh_escape(struct mb_buf *out, const char *s, bool property)
 /* One finding. type: "violation", "warning" or "unreadable"; obj and label
  * NULL for unreadable input; field may be NULL. */
 static void emit(const struct lint_opts *o, struct mb_buf *out, const char *file, struct pos p,
-                 const char *type, const json_t *obj, const char *label, const char *field, const char *msg)
+                 const char *type, const json_t *obj, const char *label, const char *field,
+                 const char *msg)
 {
     bool warning = !strcmp(type, "warning");
 
@@ -104,11 +127,12 @@ static void emit(const struct lint_opts *o, struct mb_buf *out, const char *file
         break;
     case LINT_JSON: {
         const json_t *md = json_object_get(obj, "metadata");
-        json_t *j = json_pack("{s:s,s:i,s:i,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s}", "file", file, "line", p.line,
-                              "column", p.col, "type", type, "object", label, "kind",
-                              json_string_value(json_object_get(obj, "kind")), "namespace",
+        json_t *j = json_pack("{s:s,s:i,s:i,s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s}", "file", file,
+                              "line", p.line, "column", p.col, "type", type, "object", label,
+                              "kind", json_string_value(json_object_get(obj, "kind")), "namespace",
                               json_string_value(json_object_get(md, "namespace")), "name",
-                              json_string_value(json_object_get(md, "name")), "field", field, "message", msg);
+                              json_string_value(json_object_get(md, "name")), "field", field,
+                              "message", msg);
         size_t n;
         char *s = mb_json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII, &n);
         (void)mb_buf_add(out, s, n);
@@ -170,7 +194,8 @@ static struct pos locate(const struct ydoc_node *root, const char *path, int lin
         if (n->type == YDOC_MAP) {
             for (size_t i = 0; i + 1 < n->n; i += 2) {
                 const struct ydoc_node *k = n->items[i];
-                if (k->type == YDOC_SCALAR && k->len == strlen(seg) && !memcmp(k->value, seg, k->len)) {
+                if (k->type == YDOC_SCALAR && k->len == strlen(seg) &&
+                    !memcmp(k->value, seg, k->len)) {
                     keynode = k;
                     next = n->items[i + 1];
                     break;
@@ -208,15 +233,16 @@ static bool classify(const struct lint_opts *o, const json_t *obj, struct policy
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     const char *slash;
 
-    *in = (struct policy_input){.kind = policy_kind_of_object(obj), .op = POLICY_CREATE, .object = obj};
+    *in = (struct policy_input){
+        .kind = policy_kind_of_object(obj), .op = POLICY_CREATE, .object = obj};
     if (in->kind != POLICY_KIND_OTHER)
         return true;
     if (!av || !kind || !(slash = strchr(av, '/')))
         return false;
     for (size_t i = 0; i < o->nkinds; i++) {
         const struct lint_kind *k = &o->kinds[i];
-        if (strlen(k->group) == (size_t)(slash - av) && !memcmp(k->group, av, (size_t)(slash - av)) &&
-            !strcmp(k->kind, kind)) {
+        if (strlen(k->group) == (size_t)(slash - av) &&
+            !memcmp(k->group, av, (size_t)(slash - av)) && !strcmp(k->kind, kind)) {
             in->kind = POLICY_KIND_CUSTOM;
             in->template_pointer = k->pointer;
             in->template_prefix = k->prefix;
@@ -251,7 +277,8 @@ static void check_object(const struct lint_opts *o, const char *name, const json
         return;
     }
     len = strlen(kind);
-    if (len >= 4 && !strcmp(kind + len - 4, "List") && json_is_array(json_object_get(obj, "items"))) {
+    if (len >= 4 && !strcmp(kind + len - 4, "List") &&
+        json_is_array(json_object_get(obj, "items"))) {
         const struct ydoc_node *items = node ? ydoc_map_get(node, "items") : NULL;
         size_t i;
         json_t *item;
@@ -288,8 +315,8 @@ static void check_object(const struct lint_opts *o, const char *name, const json
         /* a warning is "path: message" */
         const char *w = r.warnings[i], *sep = strstr(w, ": ");
         char *field = sep ? mb_xasprintf("%.*s", (int)(sep - w), w) : NULL;
-        emit(o, out, name, node && field ? locate(node, field, line0) : at, "warning", obj, label, field,
-             sep ? sep + 2 : w);
+        emit(o, out, name, node && field ? locate(node, field, line0) : at, "warning", obj, label,
+             field, sep ? sep + 2 : w);
         mb_free(field);
     }
     st->violations += r.nv;
@@ -387,7 +414,8 @@ static void lint_document(const struct lint_opts *o, const char *name, const cha
         return;
     }
     if (ydoc_parse(doc, len, NULL, &s, &d)) {
-        emit(o, out, name, (struct pos){d.line + first - 1, d.column}, "unreadable", NULL, NULL, NULL, d.msg);
+        emit(o, out, name, (struct pos){d.line + first - 1, d.column}, "unreadable", NULL, NULL,
+             NULL, d.msg);
         st->bad_inputs++;
         return;
     }
@@ -396,8 +424,8 @@ static void lint_document(const struct lint_opts *o, const char *name, const cha
         if (ydoc_is_null(s->docs[i]))
             continue; /* empty document, e.g. a trailing "---" */
         if (ydoc_to_json(s->docs[i], NULL, &j, &d)) {
-            emit(o, out, name, (struct pos){d.line + first - 1, d.column}, "unreadable", NULL, NULL, NULL,
-                 d.msg);
+            emit(o, out, name, (struct pos){d.line + first - 1, d.column}, "unreadable", NULL, NULL,
+                 NULL, d.msg);
             st->bad_inputs++;
             continue;
         }

@@ -43,8 +43,8 @@ static void emit(enum log_level l, const char *msg, unsigned long suppressed, co
     o = json_object();
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
     json_object_set_new(o, "ts", json_string(ts));
     json_object_set_new(o, "level", json_string(NAMES[l]));
     json_object_set_new(o, "msg", mb_json_string_lossy(msg));
@@ -72,7 +72,8 @@ void log_emit(enum log_level l, const char *msg, const char *fmt, ...)
     va_end(ap);
 }
 
-void log_emit_limited(struct log_limit *lim, enum log_level l, const char *msg, const char *fmt, ...)
+void log_emit_limited(struct log_limit *lim, enum log_level l, const char *msg, const char *fmt,
+                      ...)
 {
     struct timespec ts;
     unsigned long long now;

@@ -30,7 +30,7 @@ struct loop {
     STAILQ_HEAD(, call) calls;
     int wake_fd;
     struct event *wake;
-    atomic_bool stop;     /* loop_stop() from another thread */
+    atomic_bool stop; /* loop_stop() from another thread */
     pthread_t thread;
     bool spawned;
 };
@@ -126,10 +126,7 @@ void loop_free(struct loop *lp)
     mb_free(lp);
 }
 
-enum loop_kind loop_kind_of(const struct loop *lp)
-{
-    return lp->kind;
-}
+enum loop_kind loop_kind_of(const struct loop *lp) { return lp->kind; }
 
 struct event_base *loop_base(struct loop *lp) { return lp->base; }
 
@@ -156,10 +153,7 @@ mb_err loop_on_shutdown_signal(struct loop *lp, loop_signal_fn *fn, void *ctx)
     return MB_OK;
 }
 
-int loop_run(struct loop *lp)
-{
-    return event_base_dispatch(lp->base) < 0 ? -1 : 0;
-}
+int loop_run(struct loop *lp) { return event_base_dispatch(lp->base) < 0 ? -1 : 0; }
 
 void loop_stop(struct loop *lp)
 {

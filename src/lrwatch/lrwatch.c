@@ -13,9 +13,9 @@
 
 struct lrwatch {
     struct reflector *r;
-    pthread_mutex_t mu;  /* guards cur */
-    struct lr_set cur;   /* what lookups read */
-    struct lr_set next;  /* a relist in progress (the loop's thread only) */
+    pthread_mutex_t mu; /* guards cur */
+    struct lr_set cur;  /* what lookups read */
+    struct lr_set next; /* a relist in progress (the loop's thread only) */
     atomic_bool synced;
 };
 
@@ -82,10 +82,7 @@ struct lrwatch *lrwatch_new(struct loop *lp, const struct mb_clock *clk, struct 
     return w;
 }
 
-void lrwatch_start(struct lrwatch *w)
-{
-    reflector_start(w->r);
-}
+void lrwatch_start(struct lrwatch *w) { reflector_start(w->r); }
 
 void lrwatch_free(struct lrwatch *w)
 {

@@ -13,36 +13,36 @@ enum mx_type { MX_COUNTER, MX_GAUGE, MX_HISTOGRAM };
 struct series {
     struct series *next; /* hash chain */
     uint64_t hash;
-    size_t pos;          /* index in the family's dense array */
-    char *key;           /* label values, each followed by '\0' */
+    size_t pos; /* index in the family's dense array */
+    char *key;  /* label values, each followed by '\0' */
     size_t klen;
-    char *labels;        /* escaped `a="x",b="y"` ("" without labels), for rendering */
-    double value;        /* counter/gauge; histogram: sum */
-    double count;        /* histogram observations */
-    double buckets[];    /* histogram: per bucket (cumulated when rendered) */
+    char *labels;     /* escaped `a="x",b="y"` ("" without labels), for rendering */
+    double value;     /* counter/gauge; histogram: sum */
+    double count;     /* histogram observations */
+    double buckets[]; /* histogram: per bucket (cumulated when rendered) */
 };
 
 struct mx_family {
     struct mx *owner;
-    pthread_mutex_t mu;  /* guards everything below that changes */
+    pthread_mutex_t mu; /* guards everything below that changes */
     enum mx_type type;
     char *name, *help;
     size_t nlabels;
     char *labels[MX_MAX_LABELS];
     double *bounds;
     size_t nbounds;
-    struct series **v;   /* dense array, in creation order (modulo deletes) */
+    struct series **v; /* dense array, in creation order (modulo deletes) */
     size_t n, cap;
     struct series **tab; /* hash buckets, tabsize a power of two */
     size_t tabsize;
-    bool overflowed;     /* the overflow callback has run for this family */
+    bool overflowed; /* the overflow callback has run for this family */
 };
 
 struct mx {
-    pthread_mutex_t mu;  /* guards the family list */
+    pthread_mutex_t mu; /* guards the family list */
     struct mx_family **f;
     size_t n;
-    size_t limit;        /* series per family */
+    size_t limit; /* series per family */
     mx_overflow_fn *on_overflow;
     void *overflow_ctx;
     struct mx_family *dropped; /* membudget_metrics_series_dropped_total */
@@ -94,9 +94,9 @@ struct mx *mx_new(void)
 
     pthread_mutex_init(&m->mu, NULL);
     m->limit = MX_DEFAULT_MAX_SERIES;
-    m->dropped = declare(m, MX_COUNTER, "membudget_metrics_series_dropped_total",
-                         "Observations dropped because a metric reached its series limit.", 1, L,
-                         NULL, 0);
+    m->dropped =
+        declare(m, MX_COUNTER, "membudget_metrics_series_dropped_total",
+                "Observations dropped because a metric reached its series limit.", 1, L, NULL, 0);
     return m;
 }
 
@@ -404,9 +404,9 @@ static mb_err put_head(struct mb_buf *b, const char *name, const char *suffix, c
 /* A family's series as they were at one instant: copied under the family's
  * lock, formatted after it is released. */
 struct snap {
-    size_t n, nb;     /* series, doubles per series */
-    size_t *lab;      /* offset of each series' labels in `text` */
-    double *num;      /* per series: value, count, buckets... */
+    size_t n, nb; /* series, doubles per series */
+    size_t *lab;  /* offset of each series' labels in `text` */
+    double *num;  /* per series: value, count, buckets... */
     struct mb_buf text;
 };
 

@@ -25,7 +25,6 @@ struct owned_route {
     void *ctx;
 };
 
-
 /* A route that only callers RBAC allows may read (ops_set_auth): checked
  * first on the checker's loop, then served as it would be unguarded. */
 struct guarded {
@@ -35,9 +34,9 @@ struct guarded {
 };
 
 struct ops {
-    struct loop *lp; /* the ops server's (main) loop */
-    struct opsauth *auth;   /* NULL: every route open */
-    struct loop *auth_lp;   /* the checker's loop */
+    struct loop *lp;      /* the ops server's (main) loop */
+    struct opsauth *auth; /* NULL: every route open */
+    struct loop *auth_lp; /* the checker's loop */
     struct guarded guarded[MAX_CHECKS + 1];
     size_t nguarded;
     struct https *srv;

@@ -24,11 +24,11 @@
 
 /* One remembered answer for a token and a path. */
 struct entry {
-    char *token, *path;  /* NULL: a free slot */
-    int status;          /* 200, 401 or 403 */
+    char *token, *path; /* NULL: a free slot */
+    int status;         /* 200, 401 or 403 */
     char why[200];
     mb_mono_ms expires;
-    mb_mono_ms at;       /* when it was made: the oldest goes first when full */
+    mb_mono_ms at; /* when it was made: the oldest goes first when full */
 };
 
 enum stage { REVIEW_TOKEN, REVIEW_ACCESS };
@@ -39,8 +39,8 @@ struct check {
     opsauth_done_fn *done;
     void *ctx;
     enum stage stage;
-    uint64_t call;       /* the request in flight */
-    json_t *user;        /* status.user of the TokenReview */
+    uint64_t call; /* the request in flight */
+    json_t *user;  /* status.user of the TokenReview */
     TAILQ_ENTRY(check) link;
 };
 
@@ -137,8 +137,12 @@ static void submit(struct check *k, const char *path, json_t *body_take)
     size_t len;
     char *body = mb_json_dumps(body_take, JSON_COMPACT, &len);
     json_decref(body_take);
-    struct kapi_req req = {.method = "POST", .path = path, .body = body, .body_len = len,
-                           .timeout_ms = 10000, .max_response = 1u << 20};
+    struct kapi_req req = {.method = "POST",
+                           .path = path,
+                           .body = body,
+                           .body_len = len,
+                           .timeout_ms = 10000,
+                           .max_response = 1u << 20};
     k->call = kapi_submit(k->a->api, &req, on_review, k);
     mb_free(body);
 }
@@ -153,10 +157,10 @@ static void unverified(struct check *k, const struct kapi_resp *r, const char *w
     if (r->err)
         snprintf(why, sizeof why, "cannot verify the token: the %s failed: %s", what, r->errmsg);
     else
-        snprintf(why, sizeof why, "cannot verify the token: the %s got HTTP %ld: %s", what, r->status,
-                 st.message);
-    log_limited(LOG_WARN, "ops endpoint request not verified", "{s:s,s:s}", "path", k->path,
-                "why", why);
+        snprintf(why, sizeof why, "cannot verify the token: the %s got HTTP %ld: %s", what,
+                 r->status, st.message);
+    log_limited(LOG_WARN, "ops endpoint request not verified", "{s:s,s:s}", "path", k->path, "why",
+                why);
     finish(k, 503, why, false);
 }
 
@@ -165,8 +169,9 @@ static void on_review(void *arg, const struct kapi_resp *r)
     struct check *k = arg;
     k->call = 0;
     const char *what = k->stage == REVIEW_TOKEN ? "TokenReview" : "SubjectAccessReview";
-    json_t *j = !r->err && (r->status == 200 || r->status == 201) ? json_loadb(r->body, r->len, 0, NULL)
-                                                                  : NULL;
+    json_t *j = !r->err && (r->status == 200 || r->status == 201)
+                    ? json_loadb(r->body, r->len, 0, NULL)
+                    : NULL;
     json_t *st = json_object_get(j, "status");
     if (!json_is_object(st)) {
         json_decref(j);
@@ -178,8 +183,8 @@ static void on_review(void *arg, const struct kapi_resp *r)
         if (!json_is_true(json_object_get(st, "authenticated")) ||
             !json_is_object(json_object_get(st, "user"))) {
             const char *e = json_string_value(json_object_get(st, "error"));
-            snprintf(why, sizeof why, "the API server does not accept this token%s%s", e ? ": " : "",
-                     e ? e : "");
+            snprintf(why, sizeof why, "the API server does not accept this token%s%s",
+                     e ? ": " : "", e ? e : "");
             json_decref(j);
             finish(k, 401, why, true);
             return;
@@ -187,7 +192,8 @@ static void on_review(void *arg, const struct kapi_resp *r)
         k->user = json_incref(json_object_get(st, "user"));
         json_decref(j);
         /* The user as the API server knows it, and the path, to RBAC. */
-        json_t *spec = json_pack("{s:{s:s,s:s}}", "nonResourceAttributes", "path", k->path, "verb", "get");
+        json_t *spec =
+            json_pack("{s:{s:s,s:s}}", "nonResourceAttributes", "path", k->path, "verb", "get");
         const char *name = json_string_value(json_object_get(k->user, "username"));
         json_object_set_new(spec, "user", json_string(name ? name : ""));
         if (json_is_string(json_object_get(k->user, "uid")))
@@ -209,9 +215,11 @@ static void on_review(void *arg, const struct kapi_resp *r)
         return;
     }
     const char *reason = json_string_value(json_object_get(st, "reason"));
-    snprintf(why, sizeof why, "user \"%s\" may not get %s (RBAC: a ClusterRole with nonResourceURLs "
-                              "[\"%s\"] and verb get, bound to it)%s%s",
-             user ? user : "?", k->path, k->path, reason && *reason ? ": " : "", reason ? reason : "");
+    snprintf(why, sizeof why,
+             "user \"%s\" may not get %s (RBAC: a ClusterRole with nonResourceURLs "
+             "[\"%s\"] and verb get, bound to it)%s%s",
+             user ? user : "?", k->path, k->path, reason && *reason ? ": " : "",
+             reason ? reason : "");
     json_decref(j);
     finish(k, 403, why, true);
 }
@@ -253,8 +261,9 @@ void opsauth_check(struct opsauth *a, const char *token, const char *path, opsau
                    void *ctx)
 {
     if (!token || !*token) {
-        answer(a, done, ctx, 401, "no bearer token: send Authorization: Bearer TOKEN (a token of a "
-                                  "ServiceAccount that RBAC lets get this path)");
+        answer(a, done, ctx, 401,
+               "no bearer token: send Authorization: Bearer TOKEN (a token of a "
+               "ServiceAccount that RBAC lets get this path)");
         return;
     }
     if (strlen(token) > OPSAUTH_MAX_TOKEN) {
@@ -267,13 +276,18 @@ void opsauth_check(struct opsauth *a, const char *token, const char *path, opsau
         return;
     }
     if (a->npending >= OPSAUTH_MAX_INFLIGHT) {
-        answer(a, done, ctx, 503, "too many requests waiting for the API server to check their "
-                                  "token; retry");
+        answer(a, done, ctx, 503,
+               "too many requests waiting for the API server to check their "
+               "token; retry");
         return;
     }
     struct check *k = mb_xcalloc(1, sizeof *k);
-    *k = (struct check){.a = a, .token = mb_xstrdup(token), .path = mb_xstrdup(path),
-                        .done = done, .ctx = ctx, .stage = REVIEW_TOKEN};
+    *k = (struct check){.a = a,
+                        .token = mb_xstrdup(token),
+                        .path = mb_xstrdup(path),
+                        .done = done,
+                        .ctx = ctx,
+                        .stage = REVIEW_TOKEN};
     TAILQ_INSERT_TAIL(&a->pending, k, link);
     a->npending++;
     submit(k, "/apis/authentication.k8s.io/v1/tokenreviews",

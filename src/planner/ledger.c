@@ -14,9 +14,9 @@
 
 const char *pl_oom_reason_name(enum pl_oom_reason r)
 {
-    static const char *const N[] = {"no-fresh-sample", "below-evict-tier", "eviction-blocked",
-                                    "eviction-rate-limited", "not-budgeted",
-                                    "faster-than-sampling"};
+    static const char *const N[] = {"no-fresh-sample",  "below-evict-tier",
+                                    "eviction-blocked", "eviction-rate-limited",
+                                    "not-budgeted",     "faster-than-sampling"};
     return (unsigned)r < PL_OOM_NREASONS ? N[r] : "?";
 }
 
@@ -82,19 +82,22 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
     if (o->at)
         kobj_format_time(o->at, when, sizeof when);
     if (r == PL_OOM_NOT_BUDGETED) {
-        snprintf(saw, sizeof saw, "it has no valid membudget.io/budget, so membudget does not "
-                                  "sample it");
+        snprintf(saw, sizeof saw,
+                 "it has no valid membudget.io/budget, so membudget does not "
+                 "sample it");
     } else if (!pp->sampled || !pp->last_fresh) {
-        snprintf(saw, sizeof saw, "membudget had no sample of it (membudget was down or not "
-                                  "leading, or the pod was not scraped yet)");
+        snprintf(saw, sizeof saw,
+                 "membudget had no sample of it (membudget was down or not "
+                 "leading, or the pod was not scraped yet)");
     } else {
         char u[32], b[32];
         pl_fmt_bytes(pp->usage, u, sizeof u);
         pl_fmt_bytes(pp->budget, b, sizeof b);
         long long age = at >= pp->last_fresh ? (long long)(at - pp->last_fresh) / 1000
                                              : -(long long)(pp->last_fresh - at) / 1000;
-        snprintf(saw, sizeof saw, "membudget last saw %s, %.0f%% of budget %s, %llds %s the kill, "
-                                  "tier %s (evict at %u%%)%s%s",
+        snprintf(saw, sizeof saw,
+                 "membudget last saw %s, %.0f%% of budget %s, %llds %s the kill, "
+                 "tier %s (evict at %u%%)%s%s",
                  u, pp->percent, b, age < 0 ? -age : age, age < 0 ? "after" : "before",
                  brk_tier_name(brk_tier_of(&pp->brk)), sp->tiers.evict, pending(pp, dry),
                  r == PL_OOM_FASTER_THAN_SAMPLING ? "; it grew from there to its limit between "
@@ -102,9 +105,9 @@ void pl_oom(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp
                                                   : "");
     }
     pl_say(out, true, "MemoryBudgetOOMKilled",
-        "container %.63s was OOM-killed (exit %d at %s, restart %u): %s. Not prevented: %s",
-        o->container ? o->container : "?", o->exit_code, when, o->restarts, saw,
-        pl_oom_reason_name(r));
+           "container %.63s was OOM-killed (exit %d at %s, restart %u): %s. Not prevented: %s",
+           o->container ? o->container : "?", o->exit_code, when, o->restarts, saw,
+           pl_oom_reason_name(r));
     pp->ooms++;
     pp->oom_restarts = o->restarts;
     pp->last_oom = o->at ? o->at : wall;
@@ -145,13 +148,13 @@ void pl_memlimit(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spe
         pp->ml_want = 0;
         if (dry)
             pl_say(out, false, "MemoryBudgetLimitUpdated",
-                "dry run: would set GOMEMLIMIT %s -> %s (the budget)", cv, wv);
+                   "dry run: would set GOMEMLIMIT %s -> %s (the budget)", cv, wv);
         else
             pl_say(out, true, "MemoryBudgetLimitUpdated",
-                "GOMEMLIMIT is now stale: the process runs with %s, the budget is %s; without a "
-                "membudget.io/memlimit endpoint it stays so until the pod is recreated "
-                "(a restart goes back to the env's value)",
-                cv, wv);
+                   "GOMEMLIMIT is now stale: the process runs with %s, the budget is %s; without a "
+                   "membudget.io/memlimit endpoint it stays so until the pod is recreated "
+                   "(a restart goes back to the env's value)",
+                   cv, wv);
         pl_act(out, "memlimit", dry ? "dry-run" : "skipped");
         return;
     }
@@ -185,12 +188,12 @@ void pl_memlimit_done(struct pl_pod *pp, const struct pl_conf *c, bool ok, int64
     if (!ok) {
         pp->ml_retry_at = now + (c->gc_min_interval_ms ? c->gc_min_interval_ms : 60000);
         pl_say(out, true, "MemoryBudgetLimitUpdated",
-            "could not set GOMEMLIMIT %s -> %s: %s; retrying in %llus", pv, wv, why,
-            (unsigned long long)(pp->ml_retry_at - now) / 1000);
+               "could not set GOMEMLIMIT %s -> %s: %s; retrying in %llus", pv, wv, why,
+               (unsigned long long)(pp->ml_retry_at - now) / 1000);
         return;
     }
-    pl_say(out, false, "MemoryBudgetLimitUpdated", "GOMEMLIMIT %s -> %s (the budget), applied by the pod",
-        pv, wv);
+    pl_say(out, false, "MemoryBudgetLimitUpdated",
+           "GOMEMLIMIT %s -> %s (the budget), applied by the pod", pv, wv);
     pp->ml_val = want;
     pp->ml_restarts = restarts;
     pp->ml_want = 0;

@@ -174,7 +174,6 @@ static void brk_conf_of(const struct pl_conf *c, const struct pl_spec *sp, struc
     bc->gc_available = sp->has_gc;
 }
 
-
 /* --- throttle and GC ---------------------------------------------------------- */
 
 static void throttle(struct pl_pod *pp, const struct pl_spec *sp, bool on, bool dry,
@@ -188,11 +187,11 @@ static void throttle(struct pl_pod *pp, const struct pl_spec *sp, bool on, bool 
              sp->tiers.throttle);
     if (on)
         pl_say(out, true, "MemoryBudgetThrottled", "%s%s%s", dry ? "dry run: would throttle: " : "",
-            out->cond_msg,
-            sp->throttle == ANN_THROTTLE_NONE ? " (throttle: none, no action)" : "");
+               out->cond_msg,
+               sp->throttle == ANN_THROTTLE_NONE ? " (throttle: none, no action)" : "");
     else
         pl_say(out, false, "MemoryBudgetRecovered", "%susage %s is %.0f%% of budget %s",
-            dry ? "dry run: would recover: " : "", u, pp->percent, b);
+               dry ? "dry run: would recover: " : "", u, pp->percent, b);
     if (dry || sp->throttle == ANN_THROTTLE_NONE) {
         pl_act(out, "throttle", dry ? "dry-run" : "skipped");
         return;
@@ -216,11 +215,11 @@ static void gc(struct pl_pod *pp, const struct pl_spec *sp, bool dry, bool last_
     pl_fmt_bytes(pp->budget, b, sizeof b);
     if (last_chance)
         pl_say(out, true, "MemoryBudgetGCForced",
-            "%susage %s is %.0f%% of budget %s (evict at %u%%): one last GC before evicting",
-            dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.evict);
+               "%susage %s is %.0f%% of budget %s (evict at %u%%): one last GC before evicting",
+               dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.evict);
     else
         pl_say(out, true, "MemoryBudgetGCForced", "%susage %s is %.0f%% of budget %s (gc at %u%%)",
-            dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.gc);
+               dry ? "dry run: would force a GC: " : "", u, pp->percent, b, sp->tiers.gc);
     if (dry) {
         pl_act(out, "gc", "dry-run");
         return;
@@ -251,10 +250,7 @@ void pl_profile_intent(struct pl_pod *pp, mb_wall_ms wall, struct pl_plan *out)
     out->record_changed = true;
 }
 
-void pl_gc_forcing(struct pl_pod *pp, mb_mono_ms now)
-{
-    brk_gc_noted(&pp->brk, now);
-}
+void pl_gc_forcing(struct pl_pod *pp, mb_mono_ms now) { brk_gc_noted(&pp->brk, now); }
 
 bool pl_record_holds(const char *msg, bool profile, mb_wall_ms at)
 {
@@ -342,9 +338,9 @@ static void goroutine_check(struct pl_pod *pp, const struct pl_conf *c, const st
     bool leak = f.slope_per_min > 0 && f.r2 >= 0.8 && rel >= c->leak_min_slope;
     if (leak && !pp->gor_reported) {
         pl_say(out, true, "MemoryBudgetLeakSuspected",
-            "goroutines rising %.0f per minute over %u samples (now %.0f, r2 %.2f): "
-            "a goroutine leak holds memory no GC can free",
-            f.slope_per_min, (unsigned)pp->gn, s->goroutines, f.r2);
+               "goroutines rising %.0f per minute over %u samples (now %.0f, r2 %.2f): "
+               "a goroutine leak holds memory no GC can free",
+               f.slope_per_min, (unsigned)pp->gn, s->goroutines, f.r2);
         out->leak_reported = true;
         out->leak_slope = f.slope_per_min;
     }
@@ -384,14 +380,14 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
         out->leak_slope = f.slope_per_min;
         if (mins >= 0)
             pl_say(out, true, "MemoryBudgetLeakSuspected",
-                "usage rising %.1f points/min over %u samples (r2 %.2f); at this rate "
-                "it reaches the evict threshold %u%% in about %.1f min",
-                f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict, mins);
+                   "usage rising %.1f points/min over %u samples (r2 %.2f); at this rate "
+                   "it reaches the evict threshold %u%% in about %.1f min",
+                   f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict, mins);
         else
             pl_say(out, true, "MemoryBudgetLeakSuspected",
-                "usage rising %.1f points/min over %u samples (r2 %.2f), already at "
-                "or past the evict threshold %u%%",
-                f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict);
+                   "usage rising %.1f points/min over %u samples (r2 %.2f), already at "
+                   "or past the evict threshold %u%%",
+                   f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict);
     } else if (!leak) {
         pp->leak_reported = false;
     }
@@ -401,10 +397,7 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
 
 /* Is the pod in the evict tier: by usage, or by GC thrash with
  * gcThrash.evict? */
-static bool thrash_evicts(const struct pl_pod *pp)
-{
-    return pp->thrashing && pp->thrash_evict_on;
-}
+static bool thrash_evicts(const struct pl_pod *pp) { return pp->thrashing && pp->thrash_evict_on; }
 
 static bool in_evict(const struct pl_pod *pp)
 {
@@ -454,12 +447,12 @@ static void evict_step(struct pl_pod *pp, const struct pl_conf *c, const struct 
             pl_act(out, "evict", "dry-run");
             if (thrash)
                 pl_say(out, true, "MemoryBudgetEvicted",
-                    "dry run: would evict: GC takes %.0f%% of its CPU (gcThrash.evict, at %u%%)",
-                    pp->gc_share * 100, c->thrash_pct);
+                       "dry run: would evict: GC takes %.0f%% of its CPU (gcThrash.evict, at %u%%)",
+                       pp->gc_share * 100, c->thrash_pct);
             else
                 pl_say(out, true, "MemoryBudgetEvicted",
-                    "dry run: would evict: usage %.0f%% of budget (evict at %u%%)", pp->percent,
-                    sp->tiers.evict);
+                       "dry run: would evict: usage %.0f%% of budget (evict at %u%%)", pp->percent,
+                       sp->tiers.evict);
         }
         return;
     }
@@ -506,7 +499,7 @@ void pl_profile_done(struct pl_pod *pp, const struct pl_capture *cap, mb_wall_ms
         if (cap->gor || cap->gor_err)
             capture_text(g, sizeof g, "goroutine dump", cap->gor, cap->gor_bytes, cap->gor_err);
         pl_say(out, false, "MemoryBudgetProfileCaptured", "saved before eviction: %s%s%s", h,
-            *h && *g ? "; " : "", g);
+               *h && *g ? "; " : "", g);
     }
     out->evict = true; /* the attempt goes on (pp->inflight is still set) */
 }
@@ -524,11 +517,11 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum evict_resul
         pp->evicted = true;
         if (thrash_only(pp, sp))
             pl_say(out, true, "MemoryBudgetEvicted",
-                "evicted: GC took %.0f%% of its CPU (gcThrash.evict); usage %.0f%% of budget",
-                pp->gc_share * 100, pp->percent);
+                   "evicted: GC took %.0f%% of its CPU (gcThrash.evict); usage %.0f%% of budget",
+                   pp->gc_share * 100, pp->percent);
         else
             pl_say(out, true, "MemoryBudgetEvicted",
-                "evicted: usage %.0f%% of budget (evict at %u%%)", pp->percent, sp->tiers.evict);
+                   "evicted: usage %.0f%% of budget (evict at %u%%)", pp->percent, sp->tiers.evict);
         break;
     case EVICT_GONE:
         pp->evicted = true;
@@ -542,7 +535,8 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum evict_resul
             /* The disruption controller never counts a NotReady pod healthy;
              * the Eviction API lets an unhealthy pod go only while the
              * budget is whole, unless the PDB says AlwaysAllow. */
-            pl_say(out, true, "MemoryBudgetEvictionBlocked",
+            pl_say(
+                out, true, "MemoryBudgetEvictionBlocked",
                 "eviction blocked, retrying in %llus: %s; the pod is NotReady (%s), so its "
                 "PodDisruptionBudget counts it unhealthy: with unhealthyPodEvictionPolicy "
                 "IfHealthyBudget (the default) it stays blocked while the budget lacks healthy "
@@ -550,8 +544,9 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum evict_resul
                 (unsigned long long)(ms + 999) / 1000, msg,
                 pp->throttled ? "membudget throttled it" : "its own readiness");
         else if (res == EVICT_BLOCKED)
-            pl_say(out, true, "MemoryBudgetEvictionBlocked", "eviction blocked, retrying in %llus: %s",
-                (unsigned long long)(ms + 999) / 1000, msg);
+            pl_say(out, true, "MemoryBudgetEvictionBlocked",
+                   "eviction blocked, retrying in %llus: %s", (unsigned long long)(ms + 999) / 1000,
+                   msg);
         break;
     }
     }
@@ -564,8 +559,8 @@ mb_mono_ms pl_wake(const struct pl_pod *pp)
     return pp->evict_next;
 }
 
-void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
-              mb_mono_ms now, struct pl_plan *out)
+void pl_retry(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp, mb_mono_ms now,
+              struct pl_plan *out)
 {
     struct brk_conf bc;
     pl_plan_init(out, pp);
@@ -635,11 +630,11 @@ static void thrash_check(struct pl_pod *pp, const struct pl_conf *c, const struc
     char heap[160];
     heap_figures(s, heap, sizeof heap);
     pl_say(out, true, "MemoryBudgetGCThrashing",
-        "%sGC took %.0f%% of its CPU over the last interval (%u samples above %u%%)%s; usage "
-        "%.0f%% of budget: the live heap sits near the limit, so the runtime collects "
-        "without pause%s",
-        dry ? "dry run: " : "", share * 100, (unsigned)pp->thrash_run, c->thrash_pct, heap,
-        pp->percent, c->thrash_evict ? " (gcThrash.evict: treated as the evict tier)" : "");
+           "%sGC took %.0f%% of its CPU over the last interval (%u samples above %u%%)%s; usage "
+           "%.0f%% of budget: the live heap sits near the limit, so the runtime collects "
+           "without pause%s",
+           dry ? "dry run: " : "", share * 100, (unsigned)pp->thrash_run, c->thrash_pct, heap,
+           pp->percent, c->thrash_evict ? " (gcThrash.evict: treated as the evict tier)" : "");
 }
 
 /* --- a sample ----------------------------------------------------------------- */
@@ -740,8 +735,8 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
         pl_fmt_bytes(pp->usage, af, sizeof af);
         out->gc_freed_set = true;
         out->gc_freed = (double)(pp->gc_before - pp->usage);
-        pl_say(out, false, "MemoryBudgetGCForced", "after the forced GC: %s -> %s (%.0f%% of budget)",
-            b4, af, pp->percent);
+        pl_say(out, false, "MemoryBudgetGCForced",
+               "after the forced GC: %s -> %s (%.0f%% of budget)", b4, af, pp->percent);
     }
     if (s->ok)
         leak_check(pp, c, sp, s, now, out);
@@ -799,15 +794,9 @@ void pl_resume(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec 
     pp->last_chance_done = r->tier == BRK_EVICT && r->has_gc && !brk_gc_allowed(&pp->brk, &bc, now);
 }
 
-enum brk_tier pl_tier(const struct pl_pod *pp)
-{
-    return brk_tier_of(&pp->brk);
-}
+enum brk_tier pl_tier(const struct pl_pod *pp) { return brk_tier_of(&pp->brk); }
 
-bool pl_throttled(const struct pl_pod *pp)
-{
-    return pp->throttled;
-}
+bool pl_throttled(const struct pl_pod *pp) { return pp->throttled; }
 
 json_t *pl_pod_json(const struct pl_pod *pp)
 {

@@ -15,7 +15,8 @@
 
 #include "planner_int.h"
 
-bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit, int64_t *new_budget)
+bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_limit,
+                    int64_t *new_budget)
 {
     const int64_t MIB = 1 << 20;
     __int128 l;
@@ -30,7 +31,8 @@ bool pl_resize_step(int64_t limit, int64_t budget, int64_t max, int64_t *new_lim
         l = max;
     *new_limit = (int64_t)l;
     __int128 b = (__int128)budget * l / limit;
-    *new_budget = (int64_t)(b >= MIB ? b / MIB * MIB : b); /* an annotation people read: whole MiB */
+    *new_budget =
+        (int64_t)(b >= MIB ? b / MIB * MIB : b); /* an annotation people read: whole MiB */
     return true;
 }
 
@@ -48,9 +50,9 @@ void pl_resize_tier(struct pl_pod *pp, const struct pl_conf *c, const struct pl_
     /* "no leak" takes evidence: a full window of post-GC figures (when the
      * leak signal is on); until then the gc tier's GCs go on filling it */
     bool unknown = c->leak_window >= 3 && pp->ln < c->leak_window;
-    if (!sp->max_limit || !sp->tiers.gc || pp->percent < (double)sp->tiers.gc || unknown || pp->leak_reported ||
-        pp->gor_reported || pp->thrashing || pp->rz_inflight || pp->rz_refused || pp->inflight ||
-        pp->evicted ||
+    if (!sp->max_limit || !sp->tiers.gc || pp->percent < (double)sp->tiers.gc || unknown ||
+        pp->leak_reported || pp->gor_reported || pp->thrashing || pp->rz_inflight ||
+        pp->rz_refused || pp->inflight || pp->evicted ||
         !pl_resize_step(sp->limit, sp->budget, sp->max_limit, &l, &b))
         return;
     pl_fmt_bytes(sp->limit, from, sizeof from);
@@ -64,17 +66,18 @@ void pl_resize_tier(struct pl_pod *pp, const struct pl_conf *c, const struct pl_
         pp->rz_refused = true;
         pl_act(out, "resize", "skipped");
         pl_say(out, true, "MemoryBudgetResized",
-            "not raising the memory limit %s -> %s: the container's resizePolicy for memory is "
-            "RestartContainer (a resize would restart it, past its PodDisruptionBudget); the "
-            "evict tier goes on as without max-limit",
-            from, to);
+               "not raising the memory limit %s -> %s: the container's resizePolicy for memory is "
+               "RestartContainer (a resize would restart it, past its PodDisruptionBudget); the "
+               "evict tier goes on as without max-limit",
+               from, to);
         return;
     }
     if (dry) {
         if (!pp->rz_dry_said) {
             pp->rz_dry_said = true;
             pl_act(out, "resize", "dry-run");
-            pl_say(out, false, "MemoryBudgetResized",
+            pl_say(
+                out, false, "MemoryBudgetResized",
                 "dry run: would force a GC, then, were it still at %.0f%% of budget with no leak "
                 "suspected, raise the memory limit %s -> %s (max-limit %s), the budget %s -> %s",
                 pp->percent, from, to, mx, fb, tb);
@@ -86,7 +89,8 @@ void pl_resize_tier(struct pl_pod *pp, const struct pl_conf *c, const struct pl_
     out->resize_limit = l;
     out->resize_budget = b;
     out->resize_request = sp->request && sp->request == sp->limit ? l : 0;
-    pl_say(out, false, "MemoryBudgetResized",
+    pl_say(
+        out, false, "MemoryBudgetResized",
         "raising the memory limit %s -> %s (max-limit %s), the budget %s -> %s: %.0f%% of budget "
         "after a forced GC, no leak suspected",
         from, to, mx, fb, tb, pp->percent);
@@ -101,21 +105,23 @@ void pl_resize_done(struct pl_pod *pp, const struct pl_resize_result *r, struct 
         pl_fmt_bytes(r->limit, l, sizeof l);
         pl_fmt_bytes(r->budget, b, sizeof b);
         if (r->restarts_after != r->restarts_before)
-            snprintf(rs, sizeof rs, "the container restarted (restartCount %u -> %u)", r->restarts_before,
-                     r->restarts_after);
+            snprintf(rs, sizeof rs, "the container restarted (restartCount %u -> %u)",
+                     r->restarts_before, r->restarts_after);
         if (r->budget_err)
-            snprintf(bs, sizeof bs, "; the budget annotation did not follow (%.200s): budget and "
-                     "GOMEMLIMIT stay as they were", r->budget_err);
+            snprintf(bs, sizeof bs,
+                     "; the budget annotation did not follow (%.200s): budget and "
+                     "GOMEMLIMIT stay as they were",
+                     r->budget_err);
         else
             snprintf(bs, sizeof bs, ", the budget %s (GOMEMLIMIT follows)", b);
         pl_act(out, "resize", "ok");
-        pl_say(out, r->budget_err != NULL, "MemoryBudgetResized", "the memory limit is %s now, %s%s", l, rs,
-            bs);
+        pl_say(out, r->budget_err != NULL, "MemoryBudgetResized",
+               "the memory limit is %s now, %s%s", l, rs, bs);
         return;
     }
     pp->rz_refused = true;
     pl_act(out, "resize", "refused");
-    pl_say(out, true, "MemoryBudgetResized", "resize refused (%.300s): evicting as without the resize tier",
-        r->why && *r->why ? r->why : "no reason given");
+    pl_say(out, true, "MemoryBudgetResized",
+           "resize refused (%.300s): evicting as without the resize tier",
+           r->why && *r->why ? r->why : "no reason given");
 }
-

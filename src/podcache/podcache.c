@@ -135,11 +135,11 @@ static void iset_free_strings(struct iset *t)
 
 struct podcache {
     struct pc_pod **slots;
-    size_t cap;     /* power of two */
-    size_t n;       /* live records */
-    size_t tombs;   /* deleted slots */
-    size_t bytes;   /* record bytes */
-    uint32_t gen;   /* relist generation */
+    size_t cap;   /* power of two */
+    size_t n;     /* live records */
+    size_t tombs; /* deleted slots */
+    size_t bytes; /* record bytes */
+    uint32_t gen; /* relist generation */
     char *relist_ns;
     pc_listener_fn *fn;
     pc_scope_fn *scope;
@@ -243,7 +243,8 @@ static const json_t *target_container(const json_t *pod, bool *sidecar)
     struct ann_target t;
 
     *sidecar = false;
-    if (ann_find_target(json_object_get(pod, "spec"), json_string_value(json_object_get(ann, ANN_CONTAINER)),
+    if (ann_find_target(json_object_get(pod, "spec"),
+                        json_string_value(json_object_get(ann, ANN_CONTAINER)),
                         json_string_value(json_object_get(ann, ANN_KUBECTL_DEFAULT_CONTAINER)), &t))
         return NULL;
     *sidecar = !strcmp(t.list, "initContainers");
@@ -265,8 +266,7 @@ static bool has_gate(const json_t *pod)
 
 bool pc_pod_relevant(const json_t *pod)
 {
-    const json_t *ann =
-        json_object_get(json_object_get(pod, "metadata"), "annotations");
+    const json_t *ann = json_object_get(json_object_get(pod, "metadata"), "annotations");
     return json_is_string(json_object_get(ann, ANN_BUDGET)) || has_gate(pod);
 }
 
@@ -287,7 +287,9 @@ static bool uuid_parse(const char *s, uint8_t out[16])
                 return false;
             continue;
         }
-        int v = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
+        int v = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
+                : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+                                             : -1;
         if (v < 0)
             return false;
         out[k / 2] = (uint8_t)(k % 2 ? out[k / 2] | v : v << 4);
@@ -397,7 +399,8 @@ static int64_t memory_of(const json_t *ctr, const char *kind)
 
 /* The scalars of a shape: limit, request, GOMEMLIMIT, gate, hostNetwork,
  * resizePolicy, workload. */
-static void fill_shape_scalars(struct pc_shape *sh, const json_t *pod, const json_t *ctr, bool sidecar)
+static void fill_shape_scalars(struct pc_shape *sh, const json_t *pod, const json_t *ctr,
+                               bool sidecar)
 {
     const json_t *spec = json_object_get(pod, "spec");
     sh->gated = has_gate(pod);
@@ -433,10 +436,7 @@ static void fill_shape_scalars(struct pc_shape *sh, const json_t *pod, const jso
         sh->wl_cut = (uint8_t)(hl + 1);
 }
 
-static const struct pc_port *shape_ports(const struct pc_shape *sh)
-{
-    return sh->ports;
-}
+static const struct pc_port *shape_ports(const struct pc_shape *sh) { return sh->ports; }
 
 static const char *shape_strings(const struct pc_shape *sh)
 {
@@ -448,8 +448,7 @@ static bool shape_eq(const struct pc_shape *a, const struct pc_shape *b)
     if (a->hash != b->hash || a->limit != b->limit || a->request != b->request ||
         a->gomemlimit != b->gomemlimit || a->nports != b->nports || a->wl_cut != b->wl_cut ||
         a->gated != b->gated || a->host_network != b->host_network || a->sidecar != b->sidecar ||
-        a->rz_restart != b->rz_restart || a->ann_len != b->ann_len ||
-        a->str_len != b->str_len)
+        a->rz_restart != b->rz_restart || a->ann_len != b->ann_len || a->str_len != b->str_len)
         return false;
     for (uint16_t i = 0; i < a->nports; i++)
         if (a->ports[i].port != b->ports[i].port)
@@ -482,7 +481,8 @@ static const struct pc_shape *shape_of(struct podcache *c, const json_t *pod, co
     h = fnv(h, sc, sizeof sc);
     for (size_t i = 0; i < np; i++)
         h = fnv(h, &ports[i].port, sizeof ports[i].port);
-    h = fnv(h, (uint8_t[]){sh->wl_cut, sh->gated, sh->host_network, sh->sidecar, sh->rz_restart}, 5);
+    h = fnv(h, (uint8_t[]){sh->wl_cut, sh->gated, sh->host_network, sh->sidecar, sh->rz_restart},
+            5);
     sh->hash = h;
 
     struct iset *t = &c->shapes;
@@ -594,8 +594,7 @@ static void fill_status(struct podcache *c, struct pc_pod *p, const json_t *pod)
             p->cond = strcmp(s, "True") == 0    ? PC_COND_TRUE
                       : strcmp(s, "False") == 0 ? PC_COND_FALSE
                                                 : PC_COND_UNKNOWN;
-            p->cond_reason =
-                intern(&c->strs, json_string_value(json_object_get(cnd, "reason")));
+            p->cond_reason = intern(&c->strs, json_string_value(json_object_get(cnd, "reason")));
         }
     }
 }
@@ -825,10 +824,7 @@ const struct pc_pod *pc_get(const struct podcache *c, const char *ns, const char
     return pc_get_mut((struct podcache *)c, ns, name);
 }
 
-size_t pc_count(const struct podcache *c)
-{
-    return c->n;
-}
+size_t pc_count(const struct podcache *c) { return c->n; }
 
 size_t pc_bytes(const struct podcache *c)
 {
@@ -897,8 +893,8 @@ json_t *pc_pod_json(const struct pc_pod *p)
     }
     const char *cond = cond_name(p->cond);
     char ub[PC_UID_BUF];
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:o}",
-                          "namespace", p->sh->ns, "name", p->name, "uid", pc_uid(p, ub), "node", p->node,
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:o}", "namespace",
+                          p->sh->ns, "name", p->name, "uid", pc_uid(p, ub), "node", p->node,
                           "podIP", pc_ip(p), "phase", p->phase, "container", sh->container, "ready",
                           p->ready, "deleting", p->deleting, "gated", sh->gated, "condition",
                           cond ? json_string(cond) : json_null(), "owner", sh->owner_kind,
@@ -915,7 +911,7 @@ json_t *pc_pod_json(const struct pc_pod *p)
 
 const char *pc_resize_name(enum pc_resize r)
 {
-    static const char *const N[] = {"none", "unactuated", "in-progress", "deferred", "infeasible",
-                                    "pending"};
+    static const char *const N[] = {"none",     "unactuated", "in-progress",
+                                    "deferred", "infeasible", "pending"};
     return (unsigned)r < MB_ARRAY_LEN(N) ? N[r] : "?";
 }

@@ -18,10 +18,7 @@ struct podcall *podcall_new(struct kapi *k, const struct tgt_policy *pol)
     return pc;
 }
 
-void podcall_free(struct podcall *pc)
-{
-    mb_free(pc);
-}
+void podcall_free(struct podcall *pc) { mb_free(pc); }
 
 uint64_t podcall_submit(struct podcall *pc, const struct pc_pod *p, const struct podcall_req *req,
                         kapi_done_fn *done, void *ctx, char *why, size_t whylen)
@@ -44,7 +41,4 @@ const char *podcall_address_refusal(const struct podcall *pc, const struct pc_po
     return tgt_address_refusal(p, &pc->pol, why, whylen);
 }
 
-void podcall_cancel(struct podcall *pc, uint64_t id)
-{
-    kapi_cancel(pc->k, id);
-}
+void podcall_cancel(struct podcall *pc, uint64_t id) { kapi_cancel(pc->k, id); }

@@ -95,7 +95,8 @@ static mb_err scan_string(struct sc *c, struct raw *out)
             }
             p += 6;
             if (u >= 0xD800 && u <= 0xDBFF) { /* a high surrogate: a low one must follow */
-                long lo = e - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4((const char *)p + 2) : -1;
+                long lo =
+                    e - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4((const char *)p + 2) : -1;
                 if (lo < 0xDC00 || lo > 0xDFFF) {
                     c->p = (const char *)p;
                     return fail(c, "unpaired surrogate in a string");
@@ -155,11 +156,21 @@ static size_t decode(const struct raw *r, char **out)
         char ch = p[1];
         p += 2;
         switch (ch) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u': {
             long u = hex4(p);
             p += 4;
@@ -170,7 +181,9 @@ static size_t decode(const struct raw *r, char **out)
             o = put_utf8(o, u);
             break;
         }
-        default: *o++ = ch; break; /* " \ / */
+        default:
+            *o++ = ch;
+            break; /* " \ / */
         }
     }
     *o = '\0';
@@ -314,12 +327,18 @@ static mb_err skip_value(struct sc *c, int depth)
         return fail(c, "unexpected end of input");
     switch (*c->p) {
     case '{':
-    case '[': return walk(c, skip_any, NULL, depth);
-    case '"': return scan_string(c, NULL);
-    case 't': return literal(c, "true");
-    case 'f': return literal(c, "false");
-    case 'n': return literal(c, "null");
-    default: return scan_number(c);
+    case '[':
+        return walk(c, skip_any, NULL, depth);
+    case '"':
+        return scan_string(c, NULL);
+    case 't':
+        return literal(c, "true");
+    case 'f':
+        return literal(c, "false");
+    case 'n':
+        return literal(c, "null");
+    default:
+        return scan_number(c);
     }
 }
 

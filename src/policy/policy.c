@@ -71,8 +71,8 @@ const char *policy_kind_name(enum policy_kind k)
 
 /* Where the pod template lives in each kind: a JSON Pointer and the
  * matching field-path prefix for messages. */
-static const json_t *find_template(const json_t *obj, const struct policy_input *in, const char **prefix,
-                                   const char **pointer)
+static const json_t *find_template(const json_t *obj, const struct policy_input *in,
+                                   const char **prefix, const char **pointer)
 {
     switch (in->kind) {
     case POLICY_KIND_CUSTOM:
@@ -107,13 +107,13 @@ static const json_t *find_template(const json_t *obj, const struct policy_input 
  * pass a new violation off as an old one. */
 struct vsink {
     struct policy_result *out;
-    size_t max;       /* keep at most this many violations and warnings; 0: all */
-    json_t *old_seen; /* the old object's violations, or NULL (not an UPDATE) */
+    size_t max;            /* keep at most this many violations and warnings; 0: all */
+    json_t *old_seen;      /* the old object's violations, or NULL (not an UPDATE) */
     const json_t *old_ann; /* the old object's annotations (UPDATE): an unknown key's
                               violation is told old or new by its key alone, so none of
                               those goes into old_seen (a pod may carry 100k of them) */
-    bool collect;     /* evaluating the old object: only fill old_seen */
-    char **notnew;    /* "path: msg (not new ...)", for step 6 */
+    bool collect;          /* evaluating the old object: only fill old_seen */
+    char **notnew;         /* "path: msg (not new ...)", for step 6 */
     size_t nnotnew, notnew_more;
 };
 
@@ -155,8 +155,8 @@ static void violate(struct vsink *s, char *path_take, const char *fmt, ...)
         if (s->collect || before) {
             if (before)
                 push_capped(&s->notnew, &s->nnotnew, &s->notnew_more, s->max,
-                            mb_xasprintf("%s: %s (not new in this update, so not refused)", path_take,
-                                         msg));
+                            mb_xasprintf("%s: %s (not new in this update, so not refused)",
+                                         path_take, msg));
             mb_free(path_take);
             mb_free(msg);
             return;
@@ -346,9 +346,13 @@ static const char *jt_name(enum jt t)
 
 static const char *json_kind(const json_t *v)
 {
-    return json_is_object(v) ? "an object" : json_is_array(v) ? "an array" : json_is_string(v) ? "a string"
-         : json_is_integer(v) ? "an integer" : json_is_real(v) ? "a number"
-         : json_is_null(v) ? "null" : "a boolean";
+    return json_is_object(v)    ? "an object"
+           : json_is_array(v)   ? "an array"
+           : json_is_string(v)  ? "a string"
+           : json_is_integer(v) ? "an integer"
+           : json_is_real(v)    ? "a number"
+           : json_is_null(v)    ? "null"
+                                : "a boolean";
 }
 
 /* Is o[key] absent, null, or of type t? Else says so in why. */
@@ -357,17 +361,19 @@ static bool typed(const json_t *o, const char *key, enum jt t, const char *where
 {
     const json_t *v = json_object_get(o, key);
     bool ok = !v || json_is_null(v) ||
-              (t == JT_OBJ ? json_is_object(v) : t == JT_ARR ? json_is_array(v)
-               : t == JT_STR ? json_is_string(v) : t == JT_INT ? json_is_integer(v)
-                                                 : json_is_string(v) || json_is_integer(v));
+              (t == JT_OBJ   ? json_is_object(v)
+               : t == JT_ARR ? json_is_array(v)
+               : t == JT_STR ? json_is_string(v)
+               : t == JT_INT ? json_is_integer(v)
+                             : json_is_string(v) || json_is_integer(v));
     if (!ok)
         snprintf(why, whylen, "%s.%s must be %s, got %s", where, key, jt_name(t), json_kind(v));
     return ok;
 }
 
 /* Each element of the array o[key] an object with the given fields typed. */
-static bool typed_items(const json_t *o, const char *key, const char *const *keys, const enum jt *ts,
-                        size_t n, const char *where, char *why, size_t whylen)
+static bool typed_items(const json_t *o, const char *key, const char *const *keys,
+                        const enum jt *ts, size_t n, const char *where, char *why, size_t whylen)
 {
     const json_t *a = json_object_get(o, key), *e;
     size_t i;
@@ -376,8 +382,7 @@ static bool typed_items(const json_t *o, const char *key, const char *const *key
     {
         snprintf(at, sizeof at, "%.220s.%.30s[%zu]", where, key, i);
         if (!json_is_object(e)) {
-            snprintf(why, whylen, "%s must be an object, got %s", at,
-                     json_kind(e));
+            snprintf(why, whylen, "%s must be an object, got %s", at, json_kind(e));
             return false;
         }
         for (size_t k = 0; k < n; k++)
@@ -390,13 +395,16 @@ static bool typed_items(const json_t *o, const char *key, const char *const *key
 static bool template_types(const json_t *t, const char *where, char *why, size_t whylen)
 {
     static const char *const MD[] = {"name", "namespace", "generateName"};
-    static const char *const ENV[] = {"name", "value"}, *const PORT[] = {"name", "protocol", "containerPort"},
+    static const char *const ENV[] = {"name", "value"},
+                             *const PORT[] = {"name", "protocol", "containerPort"},
                              *const GATE[] = {"conditionType"};
-    static const enum jt ENV_T[] = {JT_STR, JT_STR}, PORT_T[] = {JT_STR, JT_STR, JT_INT}, GATE_T[] = {JT_STR};
+    static const enum jt ENV_T[] = {JT_STR, JT_STR}, PORT_T[] = {JT_STR, JT_STR, JT_INT},
+                         GATE_T[] = {JT_STR};
     static const char *const LISTS[] = {"containers", "initContainers"};
     char at[300], ct[300];
     const json_t *md = json_object_get(t, "metadata"), *spec = json_object_get(t, "spec");
-    if (!typed(t, "metadata", JT_OBJ, where, why, whylen) || !typed(t, "spec", JT_OBJ, where, why, whylen))
+    if (!typed(t, "metadata", JT_OBJ, where, why, whylen) ||
+        !typed(t, "spec", JT_OBJ, where, why, whylen))
         return false;
     snprintf(at, sizeof at, "%.200s.metadata", where);
     for (size_t i = 0; i < MB_ARRAY_LEN(MD); i++)
@@ -427,8 +435,7 @@ static bool template_types(const json_t *t, const char *where, char *why, size_t
         {
             snprintf(ct, sizeof ct, "%.220s.%s[%zu]", at, LISTS[l], i);
             if (!json_is_object(c)) {
-                snprintf(why, whylen, "%s must be an object, got %s", ct,
-                         json_kind(c));
+                snprintf(why, whylen, "%s must be an object, got %s", ct, json_kind(c));
                 return false;
             }
             const json_t *res = json_object_get(c, "resources");
@@ -530,18 +537,18 @@ struct eval {
     const struct policy_conf *conf;
     const struct policy_input *in;
     struct vsink *s;
-    const char *prefix, *pointer;        /* where the template is: "spec.template.", "/spec/template" */
+    const char *prefix, *pointer; /* where the template is: "spec.template.", "/spec/template" */
     const json_t *tmpl, *meta, *annotations, *spec;
-    struct ann a;                        /* step 1 */
-    bool container_ann_error;            /* step 1: no target then */
-    const json_t *target;                /* step 2: the container, or NULL */
+    struct ann a;             /* step 1 */
+    bool container_ann_error; /* step 1: no target then */
+    const json_t *target;     /* step 2: the container, or NULL */
     struct ann_target tg;
-    char tpath[160], tptr[96];           /* "spec.containers[1]", "/spec/containers/1" */
-    bool limit_present, limit_ok;        /* step 3 */
+    char tpath[160], tptr[96];    /* "spec.containers[1]", "/spec/containers/1" */
+    bool limit_present, limit_ok; /* step 3 */
     int64_t limit;
-    const struct policy_lr *limit_from;  /* the LimitRange that gives the limit */
-    char why[256];                       /* step 3: why the limit is not ok */
-    int64_t budget;                      /* step 4 */
+    const struct policy_lr *limit_from; /* the LimitRange that gives the limit */
+    char why[256];                      /* step 3: why the limit is not ok */
+    int64_t budget;                     /* step 4 */
     bool budget_known, budget_defaulted;
 };
 
@@ -565,26 +572,29 @@ static void step_target(struct eval *e)
     const char *prefix = e->prefix;
     if (e->container_ann_error)
         return;
-    const char *dflt = json_string_value(json_object_get(e->annotations, ANN_KUBECTL_DEFAULT_CONTAINER));
+    const char *dflt =
+        json_string_value(json_object_get(e->annotations, ANN_KUBECTL_DEFAULT_CONTAINER));
     switch (ann_find_target(e->spec, e->a.has_container ? e->a.container : NULL, dflt, &e->tg)) {
     case ANN_TARGET_OK:
         e->target = e->tg.container;
         snprintf(e->tpath, sizeof e->tpath, "%sspec.%s[%zu]", prefix, e->tg.list, e->tg.index);
         snprintf(e->tptr, sizeof e->tptr, "/spec/%s/%zu", e->tg.list, e->tg.index);
         if (e->tg.default_ignored)
-            warn(s, "%smetadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"%.63s\": no "
-                      "such container; membudget budgets the first container, \"%.63s\" (set "
-                      ANN_CONTAINER " to choose)",
+            warn(s,
+                 "%smetadata.annotations[" ANN_KUBECTL_DEFAULT_CONTAINER "]: \"%.63s\": no "
+                 "such container; membudget budgets the first container, \"%.63s\" "
+                 "(set " ANN_CONTAINER " to choose)",
                  prefix, dflt, e->tg.name ? e->tg.name : "");
         else if (e->tg.from == ANN_TARGET_FIRST && e->in->kind == POLICY_KIND_POD &&
                  json_array_size(json_object_get(e->spec, "containers")) > 1)
             /* A pod's first container may not be its author's: a sidecar
              * injector whose webhook ran before membudget's prepends its
              * proxy. The pin (step 8) keeps whatever is chosen now. */
-            warn(s, "%smetadata.annotations[" ANN_CONTAINER "]: not set: the budget is for "
-                      "the first of %zu containers, \"%.63s\"; a sidecar injector whose "
-                      "webhook runs before membudget's puts its proxy first, so name the app "
-                      "here (or in " ANN_KUBECTL_DEFAULT_CONTAINER ")",
+            warn(s,
+                 "%smetadata.annotations[" ANN_CONTAINER "]: not set: the budget is for "
+                 "the first of %zu containers, \"%.63s\"; a sidecar injector whose "
+                 "webhook runs before membudget's puts its proxy first, so name the app "
+                 "here (or in " ANN_KUBECTL_DEFAULT_CONTAINER ")",
                  prefix, json_array_size(json_object_get(e->spec, "containers")),
                  e->tg.name ? e->tg.name : "");
         break;
@@ -621,10 +631,13 @@ static void limit_from_range(struct eval *e, bool wants_limit)
         return;
     char more[96] = "";
     if (lr->count > 1)
-        snprintf(more, sizeof more, " (the smallest default of the %u LimitRanges there; "
-                                    "Kubernetes applies one of them)", lr->count);
-    warn(e->s, "%s.resources.limits.memory: not set in the %s: %s %s from LimitRange "
-               "%s/%s (default.memory)%s",
+        snprintf(more, sizeof more,
+                 " (the smallest default of the %u LimitRanges there; "
+                 "Kubernetes applies one of them)",
+                 lr->count);
+    warn(e->s,
+         "%s.resources.limits.memory: not set in the %s: %s %s from LimitRange "
+         "%s/%s (default.memory)%s",
          e->tpath, e->prefix[0] ? "template" : "pod", e->prefix[0] ? "its pods get" : "it gets",
          qty_format(e->limit, q), lr->ns, lr->name, more);
 }
@@ -649,28 +662,32 @@ static void step_limit(struct eval *e)
     char *path = mb_xasprintf("%s.resources.limits.memory", e->tpath);
     if (e->prefix[0] && lr && lr->state == POLICY_LR_NONE) {
         if (e->a.has_budget)
-            violate(s, path, "required when " ANN_BUDGET " is set: no LimitRange of namespace "
-                               "\"%s\" gives a default memory limit (type: Container, "
-                               "default.memory), so every pod of this template would be denied",
+            violate(s, path,
+                    "required when " ANN_BUDGET " is set: no LimitRange of namespace "
+                    "\"%s\" gives a default memory limit (type: Container, "
+                    "default.memory), so every pod of this template would be denied",
                     lr->ns);
         else
-            violate(s, path, "required: a governed pod needs a memory limit, and no LimitRange "
-                               "of namespace \"%s\" gives a default one (type: Container, "
-                               "default.memory)",
+            violate(s, path,
+                    "required: a governed pod needs a memory limit, and no LimitRange "
+                    "of namespace \"%s\" gives a default one (type: Container, "
+                    "default.memory)",
                     lr->ns);
     } else if (e->prefix[0]) {
-        warn(s, "%s: not set in the template: its pods need one, from a LimitRange default or "
-                  "the template (the namespace's LimitRanges are not known here, so one is "
-                  "assumed to give a default; a pod without a memory limit is denied when it "
-                  "is created)",
+        warn(s,
+             "%s: not set in the template: its pods need one, from a LimitRange default or "
+             "the template (the namespace's LimitRanges are not known here, so one is "
+             "assumed to give a default; a pod without a memory limit is denied when it "
+             "is created)",
              path);
         s->out->limit_assumed = true;
         mb_free(path);
     } else if (e->a.has_budget) {
-        violate(s, path, "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
+        violate(s, path,
+                "required when " ANN_BUDGET " is set (the budget must fit under a memory limit)");
     } else {
-        violate(s, path, "required: a governed pod needs a memory limit, and a " ANN_BUDGET
-                           " under it");
+        violate(s, path,
+                "required: a governed pod needs a memory limit, and a " ANN_BUDGET " under it");
     }
 }
 
@@ -689,8 +706,9 @@ static void budget_declared(struct eval *e)
         const char *name = e->tg.name ? e->tg.name : "";
         char from[600];
         if (e->limit_from)
-            snprintf(from, sizeof from, "that LimitRange %s/%s gives container \"%s\" "
-                                        "(%s.resources.limits.memory is not set)",
+            snprintf(from, sizeof from,
+                     "that LimitRange %s/%s gives container \"%s\" "
+                     "(%s.resources.limits.memory is not set)",
                      e->limit_from->ns, e->limit_from->name, name, e->tpath);
         else
             snprintf(from, sizeof from, "of container \"%s\" (%s.resources.limits.memory)", name,
@@ -726,12 +744,14 @@ static void step_budget(struct eval *e)
                         : "");
         }
     }
-    if (e->a.has_max_limit && e->target && e->limit_present && e->limit_ok && e->a.max_limit < e->limit)
-        violate(e->s, ann_path(e->prefix, ANN_MAX_LIMIT),
-                "\"%s\": below the memory limit %s of container \"%s\" (%s.resources.limits.memory); "
-                "membudget raises a limit only up to it",
-                json_string_value(json_object_get(e->annotations, ANN_MAX_LIMIT)),
-                qty_format(e->limit, q), e->tg.name ? e->tg.name : "", e->tpath);
+    if (e->a.has_max_limit && e->target && e->limit_present && e->limit_ok &&
+        e->a.max_limit < e->limit)
+        violate(
+            e->s, ann_path(e->prefix, ANN_MAX_LIMIT),
+            "\"%s\": below the memory limit %s of container \"%s\" (%s.resources.limits.memory); "
+            "membudget raises a limit only up to it",
+            json_string_value(json_object_get(e->annotations, ANN_MAX_LIMIT)),
+            qty_format(e->limit, q), e->tg.name ? e->tg.name : "", e->tpath);
 }
 
 /* 5. Endpoints must be ports the target container declares: the
@@ -822,7 +842,8 @@ static void inject(struct eval *e, json_t *patch)
             jpatch_add_op(patch, "add", path, json_pack("[o]", entry));
         }
     }
-    if (e->conf->inject_readiness_gate && e->a.throttle == ANN_THROTTLE_READINESS && !has_gate(e->spec)) {
+    if (e->conf->inject_readiness_gate && e->a.throttle == ANN_THROTTLE_READINESS &&
+        !has_gate(e->spec)) {
         json_t *gate = json_pack("{s:s}", "conditionType", ANN_CONDITION);
         if (json_is_array(json_object_get(e->spec, "readinessGates")))
             jpatch_add_op(patch, "add", "/spec/readinessGates/-", gate);
@@ -842,7 +863,8 @@ static void step_mutation(struct eval *e)
     char q[QTY_FMT_LEN];
     if (e->budget_known && should_pin(e->in, e->tmpl, e->annotations, &e->tg))
         json_object_set_new(adds, ANN_CONTAINER, json_string(e->tg.name));
-    if (e->in->kind == POLICY_KIND_POD && e->in->op == POLICY_CREATE && e->budget_known && e->target) {
+    if (e->in->kind == POLICY_KIND_POD && e->in->op == POLICY_CREATE && e->budget_known &&
+        e->target) {
         if (e->budget_defaulted)
             json_object_set_new(adds, ANN_BUDGET, json_string(qty_format(e->budget, q)));
         inject(e, patch);
@@ -933,8 +955,11 @@ void policy_object_label(const json_t *obj, const char *kind, const char *ns, co
         ns = json_string_value(json_object_get(meta, "namespace"));
     if (!name || !*name)
         name = json_string_value(json_object_get(meta, "name"));
-    snprintf(out, len, "%.63s %.63s%s%.253s%s", kind && *kind ? kind : "object", ns && *ns ? ns : "",
-             ns && *ns ? "/" : "", name && *name ? name : gen && *gen ? gen : "(unnamed)",
+    snprintf(out, len, "%.63s %.63s%s%.253s%s", kind && *kind ? kind : "object",
+             ns && *ns ? ns : "", ns && *ns ? "/" : "",
+             name && *name ? name
+             : gen && *gen ? gen
+                           : "(unnamed)",
              (!name || !*name) && gen && *gen ? "*" : "");
 }
 

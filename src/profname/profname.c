@@ -17,8 +17,8 @@ const char *prof_kind_name(enum prof_kind k)
 
 static bool safe(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-';
 }
 
 /* Append `n` bytes at most of `s` to out[*at..len), each character outside
@@ -69,8 +69,8 @@ bool prof_name_parse(const char *file, struct prof_parsed *out)
         return false;
     const char *st = file + len - 16;
     char rfc[24];
-    snprintf(rfc, sizeof rfc, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", st, st + 4, st + 6, st + 9,
-             st + 11, st + 13);
+    snprintf(rfc, sizeof rfc, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", st, st + 4, st + 6, st + 9, st + 11,
+             st + 13);
     if (st[8] != 'T' || st[15] != 'Z' || !kobj_parse_time(rfc, strlen(rfc), &out->at))
         return false;
     const char *us = memchr(file, '_', len - 17);

@@ -83,8 +83,8 @@ static int list(const char *dir, struct listing *l)
     while ((e = readdir(d))) {
         struct prof_parsed pp;
         struct stat st;
-        if (!prof_name_parse(e->d_name, &pp) ||
-            fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+        if (!prof_name_parse(e->d_name, &pp) || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+            !S_ISREG(st.st_mode))
             continue;
         if (l->n == l->cap) {
             l->cap = l->cap ? l->cap * 2 : 64;
@@ -145,10 +145,10 @@ json_t *ps_list_json(const char *dir, uint64_t max_bytes)
     for (size_t i = 0; i < l.n; i++) {
         char at[32];
         kobj_format_time(l.parsed[i].at, at, sizeof at);
-        items[i] = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "file", l.f[i].name, "namespace",
-                             l.parsed[i].ns, "pod", l.parsed[i].pod, "kind",
-                             prof_kind_name(l.parsed[i].kind), "bytes", (json_int_t)l.f[i].bytes,
-                             "capturedAt", at);
+        items[i] =
+            json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "file", l.f[i].name, "namespace", l.parsed[i].ns,
+                      "pod", l.parsed[i].pod, "kind", prof_kind_name(l.parsed[i].kind), "bytes",
+                      (json_int_t)l.f[i].bytes, "capturedAt", at);
         total += l.f[i].bytes;
     }
     qsort(items, l.n, sizeof *items, newest_first);

@@ -5,15 +5,12 @@
 #include "membudget/alloc.h"
 #include "membudget/recommend.h"
 
-#define BASE_WEIGHT 64.0     /* a peak's weight at ref_s */
-#define MAX_FACTOR 256.0     /* rescale before new weights grow past this */
+#define BASE_WEIGHT 64.0 /* a peak's weight at ref_s */
+#define MAX_FACTOR 256.0 /* rescale before new weights grow past this */
 
 /* --- the histogram ------------------------------------------------------------ */
 
-static double width(const struct rc_hist *h)
-{
-    return ldexp(1.0, h->scale) / RC_BUCKETS;
-}
+static double width(const struct rc_hist *h) { return ldexp(1.0, h->scale) / RC_BUCKETS; }
 
 static bool empty(const struct rc_hist *h)
 {
@@ -68,7 +65,8 @@ void rc_hist_add(struct rc_hist *h, int64_t bytes, uint32_t now_s, uint32_t half
     if (!half_life_s)
         half_life_s = 1;
     /* The decay first: what has faded must not hold the range up. */
-    if (h->scale && now_s > h->ref_s && exp2((double)(now_s - h->ref_s) / half_life_s) >= MAX_FACTOR)
+    if (h->scale && now_s > h->ref_s &&
+        exp2((double)(now_s - h->ref_s) / half_life_s) >= MAX_FACTOR)
         shift(h, (unsigned)((now_s - h->ref_s) / half_life_s), half_life_s);
     if (!h->scale || empty(h)) {
         memset(h->w, 0, sizeof h->w);
@@ -256,8 +254,7 @@ enum rc_status rc_recommend(const struct rc_owner *o, const struct rc_conf *c, u
     return RC_OK;
 }
 
-void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, int64_t rss,
-             uint32_t now_s)
+void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, int64_t rss, uint32_t now_s)
 {
     o->changes++;
     if (!o->h.peaks) /* the history starts with the first peak's window */
@@ -415,10 +412,7 @@ size_t rc_expire(struct rc_table *t, uint32_t now_s, uint32_t max_age_s, rc_gone
     return n;
 }
 
-size_t rc_count(const struct rc_table *t)
-{
-    return t->n;
-}
+size_t rc_count(const struct rc_table *t) { return t->n; }
 
 size_t rc_bytes(const struct rc_table *t)
 {
@@ -427,10 +421,7 @@ size_t rc_bytes(const struct rc_table *t)
 
 /* --- checkpoints ---------------------------------------------------------------- */
 
-uint64_t rc_owner_hash(const struct rc_owner *o)
-{
-    return hash3(o->ns, o->kind, o->name);
-}
+uint64_t rc_owner_hash(const struct rc_owner *o) { return hash3(o->ns, o->kind, o->name); }
 
 static int64_t to_wall(uint32_t t, uint32_t mono_now_s, int64_t wall_now_s)
 {
@@ -449,7 +440,8 @@ static json_t *hist_json(const struct rc_hist *h, uint32_t mono_now_s, int64_t w
     for (int i = 0; i < RC_BUCKETS; i++)
         json_array_append_new(w, json_integer(h->w[i]));
     return json_pack("{s:i,s:I,s:i,s:o}", "scale", (int)h->scale, "ref",
-                     (json_int_t)to_wall(h->ref_s, mono_now_s, wall_now_s), "n", (int)h->peaks, "w", w);
+                     (json_int_t)to_wall(h->ref_s, mono_now_s, wall_now_s), "n", (int)h->peaks, "w",
+                     w);
 }
 
 json_t *rc_checkpoint(const struct rc_owner *o, uint32_t mono_now_s, int64_t wall_now_s)
@@ -458,15 +450,17 @@ json_t *rc_checkpoint(const struct rc_owner *o, uint32_t mono_now_s, int64_t wal
                      RC_CHECKPOINT_VERSION, "namespace", o->ns, "kind", o->kind, "name", o->name,
                      "first", (json_int_t)to_wall(o->first_s, mono_now_s, wall_now_s), "last",
                      (json_int_t)to_wall(o->last_s, mono_now_s, wall_now_s), "floor", "kib",
-                     (json_int_t)o->floor_kib, "at", (json_int_t)to_wall(o->floor_s, mono_now_s, wall_now_s),
-                     "peaks", hist_json(&o->h, mono_now_s, wall_now_s), "rss",
+                     (json_int_t)o->floor_kib, "at",
+                     (json_int_t)to_wall(o->floor_s, mono_now_s, wall_now_s), "peaks",
+                     hist_json(&o->h, mono_now_s, wall_now_s), "rss",
                      hist_json(&o->rss, mono_now_s, wall_now_s), "current", "budget",
                      (json_int_t)o->cur.budget, "limit", (json_int_t)o->cur.limit, "evictPercent",
                      (int)o->cur.evict_pct, "countsHeap", o->cur.counts_heap);
 }
 
 /* An integer member in [lo, hi]. */
-static bool int_in(const json_t *obj, const char *key, json_int_t lo, json_int_t hi, json_int_t *out)
+static bool int_in(const json_t *obj, const char *key, json_int_t lo, json_int_t hi,
+                   json_int_t *out)
 {
     const json_t *v = json_object_get(obj, key);
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
@@ -483,8 +477,8 @@ static bool hist_of(const json_t *j, struct rc_hist *h, uint32_t mono_now_s, int
     if (!json_is_object(j) || !int_in(j, "scale", 0, RC_MAX_SCALE, &scale) ||
         (scale && scale < RC_MIN_SCALE) || !int_in(j, "ref", 0, INT64_MAX, &ref) ||
         !int_in(j, "n", 0, UINT16_MAX, &n) || json_array_size(ws) != RC_BUCKETS) {
-        snprintf(err, errlen, "%s: not a histogram (scale 0 or %d..%d, ref, n, w: %d weights)", what,
-                 RC_MIN_SCALE, RC_MAX_SCALE, RC_BUCKETS);
+        snprintf(err, errlen, "%s: not a histogram (scale 0 or %d..%d, ref, n, w: %d weights)",
+                 what, RC_MIN_SCALE, RC_MAX_SCALE, RC_BUCKETS);
         return false;
     }
     memset(h, 0, sizeof *h);
@@ -519,16 +513,19 @@ struct rc_owner *rc_restore(struct rc_table *t, const struct rc_conf *c, const j
     }
     if (!ns || !*ns || !kind || !*kind || !name || !*name || strlen(ns) > 63 || strlen(kind) > 63 ||
         strlen(name) > 253) {
-        snprintf(err, errlen, "namespace, kind and name: non-empty strings (63, 63, 253 bytes at most)");
+        snprintf(err, errlen,
+                 "namespace, kind and name: non-empty strings (63, 63, 253 bytes at most)");
         return NULL;
     }
     if (!int_in(j, "first", 0, INT64_MAX, &first) || !int_in(j, "last", 0, INT64_MAX, &last) ||
         !int_in(fl, "kib", 0, UINT32_MAX, &kib) || !int_in(fl, "at", 0, INT64_MAX, &at) ||
-        !int_in(cur, "budget", 0, INT64_MAX, &budget) || !int_in(cur, "limit", 0, INT64_MAX, &limit) ||
+        !int_in(cur, "budget", 0, INT64_MAX, &budget) ||
+        !int_in(cur, "limit", 0, INT64_MAX, &limit) ||
         !int_in(cur, "evictPercent", 0, 100, &evict) ||
         !json_is_boolean(json_object_get(cur, "countsHeap"))) {
-        snprintf(err, errlen, "first, last, floor {kib, at} and current {budget, limit, evictPercent "
-                              "0..100, countsHeap}: missing or out of range");
+        snprintf(err, errlen,
+                 "first, last, floor {kib, at} and current {budget, limit, evictPercent "
+                 "0..100, countsHeap}: missing or out of range");
         return NULL;
     }
     if (!hist_of(json_object_get(j, "peaks"), &h, mono_now_s, wall_now_s, "peaks", err, errlen) ||
@@ -537,7 +534,8 @@ struct rc_owner *rc_restore(struct rc_table *t, const struct rc_conf *c, const j
     struct rc_owner *o = rc_owner(t, ns, kind, name);
     if (session && o->restored == session)
         return o; /* read already in this session (a page read again) */
-    uint32_t first_m = to_mono(first, mono_now_s, wall_now_s), last_m = to_mono(last, mono_now_s, wall_now_s);
+    uint32_t first_m = to_mono(first, mono_now_s, wall_now_s),
+             last_m = to_mono(last, mono_now_s, wall_now_s);
     uint32_t floor_m = to_mono(at, mono_now_s, wall_now_s);
     bool sampled = o->h.peaks || o->rss.peaks || o->floor_kib || o->cur.budget || o->cur.limit;
     o->restored = session;

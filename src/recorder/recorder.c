@@ -18,11 +18,11 @@ struct pending {
     struct recorder *r;
     uint64_t call;
     bool is_evict;
-    bool patch;                 /* event: a PATCH of an existing Event */
-    char ns[64], name[320];     /* event: the Event's namespace and name */
-    json_t *event;              /* event: the full object, to create it if the PATCH 404s */
-    recorder_evict_fn *done;    /* evict */
-    recorder_patch_fn *pdone;   /* patch */
+    bool patch;               /* event: a PATCH of an existing Event */
+    char ns[64], name[320];   /* event: the Event's namespace and name */
+    json_t *event;            /* event: the full object, to create it if the PATCH 404s */
+    recorder_evict_fn *done;  /* evict */
+    recorder_patch_fn *pdone; /* patch */
     void *ctx;
 };
 
@@ -58,10 +58,11 @@ struct recorder *recorder_new(const struct mb_clock *clk, struct kapi *api, stru
         static const char *const L[] = {"result"};
         r->m_events = mx_counter(mx, "membudget_events_total",
                                  "Kubernetes Events written, by result (created, aggregated, "
-                                 "dropped, error).", 1, L);
-        r->m_evictions = mx_counter(mx, "membudget_eviction_requests_total",
-                                    "Eviction API calls, by result (evicted, blocked, gone, error).",
-                                    1, L);
+                                 "dropped, error).",
+                                 1, L);
+        r->m_evictions =
+            mx_counter(mx, "membudget_eviction_requests_total",
+                       "Eviction API calls, by result (evicted, blocked, gone, error).", 1, L);
     }
     return r;
 }
@@ -119,8 +120,9 @@ static void on_event_done(void *arg, const struct kapi_resp *resp)
         struct kobj_status st;
         kobj_status_from_body(resp->status, resp->body, resp->len, &st);
         count(r->m_events, "error");
-        log_limited(LOG_WARN, "event not written", "{s:s,s:s,s:i,s:s}", "namespace", p->ns, "event", p->name,
-                 "status", (int)resp->status, "error", resp->err ? resp->errmsg : st.message);
+        log_limited(LOG_WARN, "event not written", "{s:s,s:s,s:i,s:s}", "namespace", p->ns, "event",
+                    p->name, "status", (int)resp->status, "error",
+                    resp->err ? resp->errmsg : st.message);
     }
     pending_free(p);
 }
@@ -182,8 +184,8 @@ void recorder_event(struct recorder *r, const struct recorder_ref *ref, const ch
         "involvedObject", "apiVersion", "v1", "kind", "Pod", "namespace", ref->ns, "name",
         ref->name, "uid", ref->uid, "reason", reason, "message", msg, "type", type, "count",
         (int)d.count, "firstTimestamp", first_s, "lastTimestamp", now_s, "source", "component",
-        r->component, "host", r->instance, "reportingComponent", r->component,
-        "reportingInstance", r->instance);
+        r->component, "host", r->instance, "reportingComponent", r->component, "reportingInstance",
+        r->instance);
     submit_event(p);
 }
 
@@ -219,7 +221,8 @@ static void on_evicted(void *arg, const struct kapi_resp *resp)
     if (res == EVICT_BLOCKED) {
         json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
         const char *cause = json_string_value(json_object_get(
-            json_array_get(json_object_get(json_object_get(j, "details"), "causes"), 0), "message"));
+            json_array_get(json_object_get(json_object_get(j, "details"), "causes"), 0),
+            "message"));
         if (cause)
             snprintf(text, sizeof text, "%.280s (%.280s)", msg, cause);
         json_decref(j);
@@ -239,9 +242,9 @@ uint64_t recorder_evict(struct recorder *r, const struct recorder_ref *ref, reco
     p->is_evict = true;
     p->done = done;
     p->ctx = ctx;
-    json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}", "apiVersion", "policy/v1",
-                             "kind", "Eviction", "metadata", "name", ref->name, "namespace",
-                             ref->ns, "deleteOptions", "preconditions", "uid", ref->uid);
+    json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}", "apiVersion", "policy/v1", "kind",
+                             "Eviction", "metadata", "name", ref->name, "namespace", ref->ns,
+                             "deleteOptions", "preconditions", "uid", ref->uid);
     size_t len;
     char *text = mb_json_dumps(body, JSON_COMPACT, &len);
     json_decref(body);
@@ -294,7 +297,8 @@ uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, 
 void recorder_cancel(struct recorder *r, uint64_t id)
 {
     struct pending *p;
-    TAILQ_FOREACH(p, &r->list, link) {
+    TAILQ_FOREACH(p, &r->list, link)
+    {
         if (p->call == id) {
             kapi_cancel(r->api, id);
             pending_free(p);

@@ -41,32 +41,32 @@ struct reflector {
     void *ctx;
     char *name, *path, *selector; /* selector already URL-escaped, or NULL */
     unsigned page_size, watch_timeout_s;
-    bool watch_list;              /* relist by a streamed list (refused once: false) */
-    bool initial;                 /* this watch is a streamed list: before its end bookmark */
+    bool watch_list; /* relist by a streamed list (refused once: false) */
+    bool initial;    /* this watch is a streamed list: before its end bookmark */
     size_t max_event;
     enum state state;
-    uint64_t call;                /* request in flight, 0 when none */
-    char rv[64];                  /* resume version; "" = relist next */
-    char *cont;                   /* list continue token */
-    bool in_relist;               /* relist_begin sent, relist_end not yet */
+    uint64_t call;  /* request in flight, 0 when none */
+    char rv[64];    /* resume version; "" = relist next */
+    char *cont;     /* list continue token */
+    bool in_relist; /* relist_begin sent, relist_end not yet */
     bool synced;
-    bool watch_got_data;          /* this watch delivered something */
-    bool want_relist;             /* a 410 or a decode failure: relist next */
-    bool stop_stream;             /* on_line refused a line: end this watch */
-    const char *end_why;          /* why this watch was ended by us or by an ERROR event
-                                     (static text), NULL: it ended by itself */
-    size_t stream_items;          /* events of this streamed list so far */
+    bool watch_got_data; /* this watch delivered something */
+    bool want_relist;    /* a 410 or a decode failure: relist next */
+    bool stop_stream;    /* on_line refused a line: end this watch */
+    const char *end_why; /* why this watch was ended by us or by an ERROR event
+                            (static text), NULL: it ended by itself */
+    size_t stream_items; /* events of this streamed list so far */
     struct wframe frame;
-    struct mb_arena arena;        /* each event's (or page's) JSON tree, reset after it */
-    char *lean;                   /* the text without managedFields (kobj_strip_managed_fields) */
+    struct mb_arena arena; /* each event's (or page's) JSON tree, reset after it */
+    char *lean;            /* the text without managedFields (kobj_strip_managed_fields) */
     size_t lean_cap;
     struct backoff bo;
     uint64_t rnd;
     mb_mono_ms list_started;
     mb_mono_ms watch_started;
-    unsigned gone_streak;         /* 410s since the last healthy watch */
-    uint64_t delay_ms;            /* the current wait (WAITING) */
-    size_t max_page;              /* largest list page kept */
+    unsigned gone_streak; /* 410s since the last healthy watch */
+    uint64_t delay_ms;    /* the current wait (WAITING) */
+    size_t max_page;      /* largest list page kept */
     unsigned long restarts, relists;
     struct mx_family *m_restarts, *m_relists, *m_events;
 };
@@ -180,8 +180,8 @@ static void on_page(void *arg, const struct kapi_resp *resp)
         if (resp->status == 410) /* continue token expired: list again from scratch */
             MB_FREE(r->cont);
         if (resp->err == MB_ETOOBIG)
-            log_error("list page refused: larger than the page limit", "{s:s,s:I,s:i}",
-                      "resource", r->name, "max_bytes", (json_int_t)r->max_page, "page_size",
+            log_error("list page refused: larger than the page limit", "{s:s,s:I,s:i}", "resource",
+                      r->name, "max_bytes", (json_int_t)r->max_page, "page_size",
                       (int)r->page_size);
         else
             log_warn("list failed", "{s:s,s:i,s:s}", "resource", r->name, "status",
@@ -344,8 +344,8 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
         stream_list_done(r, resp);
         return;
     }
-    bool healthy = r->watch_got_data &&
-                   r->clk->mono_ms(r->clk->ctx) - r->watch_started >= SHORT_WATCH_MS;
+    bool healthy =
+        r->watch_got_data && r->clk->mono_ms(r->clk->ctx) - r->watch_started >= SHORT_WATCH_MS;
     if (healthy) {
         backoff_reset(&r->bo);
         r->gone_streak = 0;
@@ -390,7 +390,8 @@ static void on_watch_done(void *arg, const struct kapi_resp *resp)
 static void submit_watch(struct reflector *r, bool initial)
 {
     struct mb_buf path;
-    unsigned t = r->watch_timeout_s ? r->watch_timeout_s : 300 + (unsigned)(backoff_rand(&r->rnd) % 300);
+    unsigned t =
+        r->watch_timeout_s ? r->watch_timeout_s : 300 + (unsigned)(backoff_rand(&r->rnd) % 300);
     wframe_cleanup(&r->frame);
     wframe_init(&r->frame, r->max_event);
     r->watch_got_data = false;
@@ -415,10 +416,7 @@ static void submit_watch(struct reflector *r, bool initial)
     mb_buf_cleanup(&path);
 }
 
-static void start_watch(struct reflector *r)
-{
-    submit_watch(r, false);
-}
+static void start_watch(struct reflector *r) { submit_watch(r, false); }
 
 /* --- streamed list (watch-list) ---------------------------------------------- */
 
@@ -606,25 +604,13 @@ void reflector_free(struct reflector *r)
     mb_free(r);
 }
 
-bool reflector_synced(const struct reflector *r)
-{
-    return r->synced;
-}
+bool reflector_synced(const struct reflector *r) { return r->synced; }
 
-const char *reflector_version(const struct reflector *r)
-{
-    return r->rv;
-}
+const char *reflector_version(const struct reflector *r) { return r->rv; }
 
-unsigned long reflector_restarts(const struct reflector *r)
-{
-    return r->restarts;
-}
+unsigned long reflector_restarts(const struct reflector *r) { return r->restarts; }
 
-unsigned long reflector_relists(const struct reflector *r)
-{
-    return r->relists;
-}
+unsigned long reflector_relists(const struct reflector *r) { return r->relists; }
 
 uint64_t reflector_waiting_ms(const struct reflector *r)
 {

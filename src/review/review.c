@@ -91,7 +91,8 @@ static void decide(const struct review_conf *rc, enum review_endpoint ep, enum r
     /* pods/resize (in-place resize) is an UPDATE of the whole pod: a
      * resize may not take the target's limit below its budget. Other
      * subresources (status, eviction, ...) are not ours to check. */
-    bool resize = kind == POLICY_KIND_POD && !strcmp(req.sub_resource, "resize") && req.op == ADMREV_UPDATE;
+    bool resize =
+        kind == POLICY_KIND_POD && !strcmp(req.sub_resource, "resize") && req.op == ADMREV_UPDATE;
     if (!excluded && kind != POLICY_KIND_OTHER && (req.sub_resource[0] == '\0' || resize) &&
         (req.op == ADMREV_CREATE || req.op == ADMREV_UPDATE)) {
         struct policy_input in = {
@@ -178,9 +179,9 @@ size_t review_parse_cost_floor(const char *b, size_t len)
                     i++;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             nums++; /* one number: skip the rest of its characters */
-            while (i + 1 < len && (b[i + 1] == '.' || b[i + 1] == 'e' || b[i + 1] == 'E' ||
-                                   b[i + 1] == '+' || b[i + 1] == '-' ||
-                                   (b[i + 1] >= '0' && b[i + 1] <= '9')))
+            while (i + 1 < len &&
+                   (b[i + 1] == '.' || b[i + 1] == 'e' || b[i + 1] == 'E' || b[i + 1] == '+' ||
+                    b[i + 1] == '-' || (b[i + 1] >= '0' && b[i + 1] <= '9')))
                 i++;
         } else {
             objs += c == '{';
@@ -212,7 +213,8 @@ static void too_large(enum review_endpoint ep, enum review_mode mode, const char
     if (!admrev_peek_uid(body, len, out->s.uid, sizeof out->s.uid)) {
         out->http_status = 413;
         out->content_type = "text/plain; charset=utf-8";
-        out->body = mb_xasprintf("%s (and its request.uid cannot be read without parsing it)\n", msg);
+        out->body =
+            mb_xasprintf("%s (and its request.uid cannot be read without parsing it)\n", msg);
         out->body_len = strlen(out->body);
         mb_free(msg);
         return;
@@ -220,8 +222,8 @@ static void too_large(enum review_endpoint ep, enum review_mode mode, const char
     struct admrev_resp resp = {.allowed = true};
     char *warn = NULL;
     if (ep == REVIEW_VALIDATE && mode == REVIEW_ENFORCE) {
-        resp = (struct admrev_resp){.allowed = false, .code = 413,
-                                    .reason = "RequestEntityTooLarge", .message = msg};
+        resp = (struct admrev_resp){
+            .allowed = false, .code = 413, .reason = "RequestEntityTooLarge", .message = msg};
     } else {
         warn = mb_xasprintf("membudget: %s", msg);
         resp.warnings = &warn;

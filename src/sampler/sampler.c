@@ -39,7 +39,7 @@ struct req {
     bool expvar;
     bool metrics_api;
     uint64_t call;
-    mb_mono_ms sent;   /* when the scrape went out: its figure is no older than that */
+    mb_mono_ms sent;       /* when the scrape went out: its figure is no older than that */
     TAILQ_ENTRY(req) link; /* in sampler.reqs */
 };
 
@@ -56,8 +56,8 @@ struct sampler {
     smp_cycle_fn *on_cycle;
     void *ctx;
     uint64_t cycle;
-    bool running;           /* a cycle is in progress */
-    unsigned outstanding;   /* requests of this cycle not answered */
+    bool running;         /* a cycle is in progress */
+    unsigned outstanding; /* requests of this cycle not answered */
     unsigned sampled, stale;
     mb_mono_ms started;
     TAILQ_HEAD(, req) reqs; /* in flight, newest first */
@@ -143,11 +143,8 @@ static void on_scraped(void *arg, const struct kapi_resp *resp)
      * before a forced GC and answered after it is never taken for a figure
      * read after the GC (the last-chance GC decides on a figure from
      * after it). */
-    struct smp_result res = {.figure = r->fig,
-                             .taken = r->sent,
-                             .heap_alloc = -1,
-                             .next_gc = -1,
-                             .gomemlimit = -1};
+    struct smp_result res = {
+        .figure = r->fig, .taken = r->sent, .heap_alloc = -1, .next_gc = -1, .gomemlimit = -1};
     struct mb_diag d = {0};
     if (resp->err) {
         snprintf(res.err, sizeof res.err, "scrape failed: %s", resp->errmsg);
@@ -318,7 +315,8 @@ static void on_podmetrics(void *arg, const struct kapi_resp *resp)
         if (bsearch(&p, done, nd, sizeof *done, cmp_ptr))
             continue;
         struct smp_result res = {.figure = ANN_USAGE_WORKING_SET, .taken = now};
-        snprintf(res.err, sizeof res.err, "%s", err[0] ? err : "metrics API has no entry for the pod");
+        snprintf(res.err, sizeof res.err, "%s",
+                 err[0] ? err : "metrics API has no entry for the pod");
         s->sampled++;
         s->stale++;
         s->on_pod(s->ctx, p, &res);
@@ -371,7 +369,8 @@ void smp_cycle_now(struct sampler *s)
     uint64_t *busy = NULL;
     bool list_busy_all = false;
     struct req *r;
-    TAILQ_FOREACH(r, &s->reqs, link) {
+    TAILQ_FOREACH(r, &s->reqs, link)
+    {
         if (r->metrics_api) {
             if (!r->ns[0])
                 list_busy_all = true;
@@ -466,9 +465,9 @@ struct sampler *smp_new(struct loop *lp, const struct mb_clock *clk, struct kapi
     if (mx) {
         static const double B[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30};
         static const char *const L[] = {"result"};
-        s->m_duration = mx_histogram(mx, "membudget_sample_duration_seconds",
-                                     "Time to sample every tracked pod once.", 0, NULL, B,
-                                     MB_ARRAY_LEN(B));
+        s->m_duration =
+            mx_histogram(mx, "membudget_sample_duration_seconds",
+                         "Time to sample every tracked pod once.", 0, NULL, B, MB_ARRAY_LEN(B));
         s->m_scrapes = mx_counter(mx, "membudget_scrapes_total",
                                   "Scrapes of pod metrics endpoints, by result.", 1, L);
     }

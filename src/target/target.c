@@ -28,7 +28,20 @@ static const struct {
     {"multicast", "multicast (224.0.0.0/4)"},
     {"reserved", "reserved or broadcast (240.0.0.0/4)"},
 };
-enum { NOT_IP, UNSPEC6, LOOP6, MAPPED, COMPAT, LINK6, MULTI6, UNSPEC4, LOOP4, LINK4, MULTI4, RESERVED };
+enum {
+    NOT_IP,
+    UNSPEC6,
+    LOOP6,
+    MAPPED,
+    COMPAT,
+    LINK6,
+    MULTI6,
+    UNSPEC4,
+    LOOP4,
+    LINK4,
+    MULTI4,
+    RESERVED
+};
 
 /* Index into CLASSES, or -1 for an ordinary unicast address. */
 static int classify(const char *ip)
@@ -73,8 +86,10 @@ const char *tgt_address_refusal(const struct pc_pod *p, const struct tgt_policy 
     if (!*ip)
         return NULL;
     if (p->sh->host_network && !pol->allow_host_network) {
-        snprintf(why, whylen, "the pod uses hostNetwork: its IP %.64s is the node's "
-                              "(usage.allowHostNetwork is false)", ip);
+        snprintf(why, whylen,
+                 "the pod uses hostNetwork: its IP %.64s is the node's "
+                 "(usage.allowHostNetwork is false)",
+                 ip);
         return "host-network";
     }
     int k = classify(ip);
@@ -126,7 +141,8 @@ bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *p
     }
     unsigned port = 0;
     for (size_t i = 0; i < p->sh->nports; i++) {
-        if (ep.port_name[0] ? !strcmp(p->sh->ports[i].name, ep.port_name) : p->sh->ports[i].port == ep.port) {
+        if (ep.port_name[0] ? !strcmp(p->sh->ports[i].name, ep.port_name)
+                            : p->sh->ports[i].port == ep.port) {
             port = p->sh->ports[i].port;
             break;
         }

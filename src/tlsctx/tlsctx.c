@@ -20,7 +20,7 @@ struct tlsctx {
     char *cert_path, *key_path;
     pthread_mutex_t mu; /* guards `cur` against a reload while a worker takes it */
     SSL_CTX *cur;
-    struct filesig cert_sig, key_sig; /* of the files behind `cur` */
+    struct filesig cert_sig, key_sig;     /* of the files behind `cur` */
     struct filesig tried_cert, tried_key; /* last failed attempt, to log once */
     char desc[512];
     long long not_after, not_before; /* epoch seconds */

@@ -35,22 +35,23 @@ struct worker {
 };
 
 struct webhook {
-    struct loop *lp;             /* the main loop: reload timer, ops */
+    struct loop *lp; /* the main loop: reload timer, ops */
     const struct mb_clock *clk;
-    struct review_conf review;   /* immutable once the workers run */
-    char own_ns[64];             /* review.own_ns */
-    struct tlsctx *tls;          /* shared: tlsctx_ssl_new from the workers */
+    struct review_conf review; /* immutable once the workers run */
+    char own_ns[64];           /* review.own_ns */
+    struct tlsctx *tls;        /* shared: tlsctx_ssl_new from the workers */
     struct event *reload;
-    struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry, *buffered, *parsing;
+    struct mx_family *requests, *duration, *conns_open, *conns_closed, *reloads, *expiry, *buffered,
+        *parsing;
     struct worker *workers;
     size_t nworkers;
     char addr[80];
-    atomic_size_t conns;         /* open connections of all workers, against max_conns */
-    atomic_llong pool;           /* buffered-bytes budget left (see https.c) */
+    atomic_size_t conns; /* open connections of all workers, against max_conns */
+    atomic_llong pool;   /* buffered-bytes budget left (see https.c) */
     size_t max_buffered;
-    atomic_llong parse_pool;     /* parse-memory budget left (mb_arena_set_pool) */
+    atomic_llong parse_pool; /* parse-memory budget left (mb_arena_set_pool) */
     size_t max_parse;
-    int cert_state;              /* last logged: 0 valid, 1 expired, -1 not yet valid */
+    int cert_state; /* last logged: 0 valid, 1 expired, -1 not yet valid */
 };
 
 static bool json_content_type(struct evhttp_request *req)
@@ -58,7 +59,8 @@ static bool json_content_type(struct evhttp_request *req)
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     size_t n = strlen("application/json");
 
-    return !ct || (!strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '));
+    return !ct || (!strncasecmp(ct, "application/json", n) &&
+                   (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '));
 }
 
 static void on_review(struct evhttp_request *req, void *ctx)
@@ -93,15 +95,17 @@ static void on_review(struct evhttp_request *req, void *ctx)
         mx_observe(w->duration, ep, secs);
     }
     if (out.http_status != 200)
-        log_limited(LOG_WARN, "admission review rejected", "{s:s,s:i,s:s}", "endpoint", e->name, "status",
-                 out.http_status, "reason", out.body);
+        log_limited(LOG_WARN, "admission review rejected", "{s:s,s:i,s:s}", "endpoint", e->name,
+                    "status", out.http_status, "reason", out.body);
     else if (!strcmp(out.s.result, "too_large"))
         log_limited(LOG_WARN, "admission review too large to parse: answered without checking it",
-                 "{s:s,s:s,s:I}", "endpoint", e->name, "uid", out.s.uid, "bytes", (json_int_t)len);
+                    "{s:s,s:s,s:I}", "endpoint", e->name, "uid", out.s.uid, "bytes",
+                    (json_int_t)len);
     else if (!strcmp(out.s.result, "denied") || !strcmp(out.s.result, "warned"))
         log_info("admission review", "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "endpoint", e->name,
-                 "result", out.s.result, "uid", out.s.uid, "kind", out.s.kind, "namespace", out.s.ns,
-                 "name", out.s.name, "violations", (int)out.s.violations, "dryRun", out.s.dry_run);
+                 "result", out.s.result, "uid", out.s.uid, "kind", out.s.kind, "namespace",
+                 out.s.ns, "name", out.s.name, "violations", (int)out.s.violations, "dryRun",
+                 out.s.dry_run);
     else
         log_debug("admission review", "{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "endpoint", e->name,
                   "result", out.s.result, "uid", out.s.uid, "kind", out.s.kind, "namespace",
@@ -262,22 +266,27 @@ static void metrics_new(struct webhook *w, struct mx *mx)
     static const char *const REASON_L[] = {"reason"};
     static const char *const RESULT_L[] = {"result"};
     w->requests = mx_counter(mx, "membudget_webhook_requests_total",
-                             "Admission reviews answered, by endpoint, operation, kind and result.", 4, REQ_L);
-    w->duration = mx_histogram(mx, "membudget_webhook_request_duration_seconds",
-                               "Time to decide an admission review, from a complete request to the reply.",
-                               1, EP_L, BUCKETS, MB_ARRAY_LEN(BUCKETS));
-    w->conns_open = mx_gauge(mx, "membudget_webhook_connections_open", "Open webhook connections.", 0, NULL);
-    w->conns_closed = mx_counter(mx, "membudget_webhook_connections_closed_total",
-                                 "Webhook connections closed by membudget: request deadline passed or too many connections.",
-                                 1, REASON_L);
+                             "Admission reviews answered, by endpoint, operation, kind and result.",
+                             4, REQ_L);
+    w->duration =
+        mx_histogram(mx, "membudget_webhook_request_duration_seconds",
+                     "Time to decide an admission review, from a complete request to the reply.", 1,
+                     EP_L, BUCKETS, MB_ARRAY_LEN(BUCKETS));
+    w->conns_open =
+        mx_gauge(mx, "membudget_webhook_connections_open", "Open webhook connections.", 0, NULL);
+    w->conns_closed = mx_counter(
+        mx, "membudget_webhook_connections_closed_total",
+        "Webhook connections closed by membudget: request deadline passed or too many connections.",
+        1, REASON_L);
     w->reloads = mx_counter(mx, "membudget_tls_certificate_reloads_total",
                             "Serving certificate reloads after the files changed.", 1, RESULT_L);
     w->expiry = mx_gauge(mx, "membudget_tls_certificate_expiry_timestamp_seconds",
                          "notAfter of the serving certificate in use, as a Unix time.", 0, NULL);
-    w->buffered = mx_gauge(mx, "membudget_webhook_buffered_bytes",
-                           "Bytes of webhook requests held in memory (received, not yet answered) "
-                           "or granted to connections to read, against --webhook-max-buffered-bytes.",
-                           0, NULL);
+    w->buffered =
+        mx_gauge(mx, "membudget_webhook_buffered_bytes",
+                 "Bytes of webhook requests held in memory (received, not yet answered) "
+                 "or granted to connections to read, against --webhook-max-buffered-bytes.",
+                 0, NULL);
     w->parsing = mx_gauge(mx, "membudget_webhook_parse_bytes",
                           "Bytes of parsed review JSON the workers hold now (in 1 MiB blocks), "
                           "against --webhook-max-parse-bytes.",

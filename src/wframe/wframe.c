@@ -16,10 +16,7 @@ void wframe_cleanup(struct wframe *f)
     memset(f, 0, sizeof *f);
 }
 
-size_t wframe_pending(const struct wframe *f)
-{
-    return f->len;
-}
+size_t wframe_pending(const struct wframe *f) { return f->len; }
 
 static mb_err keep(struct wframe *f, const char *data, size_t len)
 {

@@ -73,7 +73,8 @@ static void push_item(struct ydoc_node *parent, struct ydoc_node *child)
 {
     /* grow by doubling; capacity is implied by n being a power of two or 0 */
     if ((parent->n & (parent->n - 1)) == 0)
-        parent->items = mb_xrealloc(parent->items, (parent->n ? parent->n * 2 : 1) * sizeof(void *));
+        parent->items =
+            mb_xrealloc(parent->items, (parent->n ? parent->n * 2 : 1) * sizeof(void *));
     parent->items[parent->n++] = child;
 }
 
@@ -176,7 +177,8 @@ static mb_err scalar(struct builder *b, const yaml_event_t *ev, struct mb_diag *
 static mb_err open_node(struct builder *b, const yaml_event_t *ev, struct mb_diag *diag)
 {
     bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
-    const yaml_char_t *anchor = seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+    const yaml_char_t *anchor =
+        seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
     const yaml_char_t *tag = seq ? ev->data.sequence_start.tag : ev->data.mapping_start.tag;
     if (b->depth >= b->max_depth)
         return at_event(diag, MB_ETOOBIG, ev, "%s", "nesting is too deep");
@@ -312,13 +314,13 @@ static bool in_list(const char *v, const char *const *list)
 }
 
 static const char *const NULLS[] = {"", "~", "null", "Null", "NULL", NULL};
-static const char *const TRUES[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE",
-                                    "on", "On", "ON", NULL};
-static const char *const FALSES[] = {"n", "N", "no", "No", "NO", "false", "False", "FALSE",
-                                     "off", "Off", "OFF", NULL};
-static const char *const SPECIAL_FLOATS[] = {".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
-                                             "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf",
-                                             "-.INF", NULL};
+static const char *const TRUES[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+                                    "True", "TRUE", "on",  "On",  "ON",  NULL};
+static const char *const FALSES[] = {"n",     "N",     "no",  "No",  "NO",  "false",
+                                     "False", "FALSE", "off", "Off", "OFF", NULL};
+static const char *const SPECIAL_FLOATS[] = {".nan",  ".NaN",  ".NAN",  ".inf",  ".Inf",
+                                             ".INF",  "+.inf", "+.Inf", "+.INF", "-.inf",
+                                             "-.Inf", "-.INF", NULL};
 
 bool ydoc_is_null(const struct ydoc_node *n)
 {
@@ -414,7 +416,8 @@ static bool yaml_int(const char *in, json_t **out)
     unsigned long long u = strtoull(s, &end, base);
     if (*end != '\0')
         return false;
-    if (errno == ERANGE || (neg ? u > (unsigned long long)INT64_MAX + 1 : u > (unsigned long long)INT64_MAX)) {
+    if (errno == ERANGE ||
+        (neg ? u > (unsigned long long)INT64_MAX + 1 : u > (unsigned long long)INT64_MAX)) {
         /* too big for an int: go-yaml falls back to a float */
         double d = strtod(in, &end);
         if (*end != '\0' || !isfinite(d))
@@ -555,8 +558,7 @@ static mb_err to_json(const struct ydoc_node *n, struct conv *c, size_t depth, j
             if (is_merge_key(k))
                 continue;
             if (k->type != YDOC_SCALAR) {
-                err = at(diag, MB_EPARSE, k->line, k->column, "%s",
-                         "mapping keys must be scalars");
+                err = at(diag, MB_EPARSE, k->line, k->column, "%s", "mapping keys must be scalars");
                 break;
             }
             if (memchr(k->value, '\0', k->len)) {

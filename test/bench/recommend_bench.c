@@ -41,7 +41,8 @@ int main(void)
 {
     static const size_t SIZES[] = {1000, 10000, 100000};
     /* BENCH_QUICK (make bench-quick): the smallest size only. */
-    const size_t nsizes = getenv("BENCH_QUICK") && *getenv("BENCH_QUICK") ? 1 : sizeof SIZES / sizeof *SIZES;
+    const size_t nsizes =
+        getenv("BENCH_QUICK") && *getenv("BENCH_QUICK") ? 1 : sizeof SIZES / sizeof *SIZES;
     const int PEAKS = 48;
     struct rc_conf conf = {.margin_pct = 15, .half_life_s = 86400};
     printf("recommender: %zu-byte decaying record (rc_hist) per owner\n", sizeof(struct rc_hist));

@@ -176,7 +176,7 @@ grep -q 'make deps-build' "$root/Dockerfile" && grep -q 'print-runtime-pkgs' "$r
     || bad "Dockerfile: package lists from the Makefile, non-root user"
 
 # The CLI: every subcommand's --help (exit 0) lists its flags with defaults;
-# run has every flag DESIGN.md names.
+# run has every flag docs/design.md names.
 cli_bad=
 for c in run controller webhook certs status profiles lint version; do
     h=$("$bin" "$c" --help 2>&1) || cli_bad="$cli_bad $c(exit)"

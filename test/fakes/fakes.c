@@ -4,20 +4,11 @@
 #include "fakes.h"
 #include "membudget/alloc.h"
 
-static mb_mono_ms fc_mono(void *ctx)
-{
-    return ((struct fake_clock *)ctx)->mono;
-}
+static mb_mono_ms fc_mono(void *ctx) { return ((struct fake_clock *)ctx)->mono; }
 
-static uint64_t fc_mono_ns(void *ctx)
-{
-    return ((struct fake_clock *)ctx)->mono * 1000000ULL;
-}
+static uint64_t fc_mono_ns(void *ctx) { return ((struct fake_clock *)ctx)->mono * 1000000ULL; }
 
-static mb_wall_ms fc_wall(void *ctx)
-{
-    return ((struct fake_clock *)ctx)->wall;
-}
+static mb_wall_ms fc_wall(void *ctx) { return ((struct fake_clock *)ctx)->wall; }
 
 void fake_clock_init(struct fake_clock *fc, mb_mono_ms mono, mb_wall_ms wall)
 {
@@ -124,7 +115,4 @@ void fake_kapi_stream(struct fk_req *r, const char *data)
     r->on_data(r->arg, data, strlen(data));
 }
 
-void fake_kapi_fail(struct fk_req *r, mb_err err, const char *msg)
-{
-    finish(r, err, 0, "", msg);
-}
+void fake_kapi_fail(struct fk_req *r, mb_err err, const char *msg) { finish(r, err, 0, "", msg); }

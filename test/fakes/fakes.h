@@ -1,4 +1,4 @@
-/* fakes.h -- the I/O seams' fakes for the check suites (STYLE.md §6):
+/* fakes.h -- the I/O seams' fakes for the check suites (CONTRIBUTING.md §6):
  *   - a clock the test sets (fake_clock);
  *   - an API server, and pod endpoints, that record every request and
  *     answer when and how the test says (fake_kapi, through kapi_new_ops).
@@ -25,9 +25,9 @@ void fake_clock_advance(struct fake_clock *fc, uint64_t ms);
 struct fk_req {
     uint64_t id;
     char method[8];
-    char *path;       /* path and query (API) or whole URL (pod endpoints) */
-    char *body;       /* "" when none */
-    bool streamed;    /* a watch (on_data set) */
+    char *path;          /* path and query (API) or whole URL (pod endpoints) */
+    char *body;          /* "" when none */
+    bool streamed;       /* a watch (on_data set) */
     unsigned timeout_ms; /* as asked (0: the client's default) */
     bool (*on_data)(void *ctx, const char *data, size_t len);
     kapi_done_fn *done;
@@ -36,7 +36,7 @@ struct fk_req {
 };
 
 struct fake_kapi {
-    struct kapi *k;   /* the client to hand to the code under test */
+    struct kapi *k; /* the client to hand to the code under test */
     struct fk_req *v;
     size_t n, cap;
 };

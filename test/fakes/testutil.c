@@ -41,10 +41,11 @@ char *tu_read_file(const char *relpath, size_t *len)
 
 json_t *tu_pod(const char *annotations_json, const char *containers_json)
 {
-    char *text = mb_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"%s%s},"
-                              "\"spec\":{\"containers\":%s}}",
-                              annotations_json ? ",\"annotations\":" : "",
-                              annotations_json ? annotations_json : "", containers_json);
+    char *text =
+        mb_xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"%s%s},"
+                     "\"spec\":{\"containers\":%s}}",
+                     annotations_json ? ",\"annotations\":" : "",
+                     annotations_json ? annotations_json : "", containers_json);
     json_t *j = tu_json(text);
     mb_free(text);
     return j;

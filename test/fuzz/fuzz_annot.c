@@ -8,9 +8,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const KEYS[] = {ANN_BUDGET, ANN_CONTAINER,  ANN_TIERS,     ANN_USAGE,
-                                   ANN_METRICS, ANN_GC,        ANN_THROTTLE,  ANN_PROFILE,
-                                   ANN_MODE,   ANN_GOROUTINES, ANN_MEMLIMIT, "membudget.io/x"};
+static const char *const KEYS[] = {ANN_BUDGET,  ANN_CONTAINER,  ANN_TIERS,    ANN_USAGE,
+                                   ANN_METRICS, ANN_GC,         ANN_THROTTLE, ANN_PROFILE,
+                                   ANN_MODE,    ANN_GOROUTINES, ANN_MEMLIMIT, "membudget.io/x"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

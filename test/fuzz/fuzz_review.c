@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     conf.policy.default_budget_pct = size & 1 ? 90 : 0;
     conf.own_ns = "membudget";
     for (int ep = 0; ep < 2; ep++) {
-        review_handle(&conf, ep ? REVIEW_MUTATE : REVIEW_VALIDATE, ep ? REVIEW_ENFORCE : REVIEW_AUDIT,
-                      (const char *)data, size, NULL, &out);
+        review_handle(&conf, ep ? REVIEW_MUTATE : REVIEW_VALIDATE,
+                      ep ? REVIEW_ENFORCE : REVIEW_AUDIT, (const char *)data, size, NULL, &out);
         if (out.http_status != 200 && out.http_status != 400)
             __builtin_trap();
         review_out_cleanup(&out);

@@ -38,14 +38,11 @@
 
 static char dir[256], server[128];
 static struct loop *lp;
-static struct kcfg kc;    /* kube_io_cluster: the admin kubeconfig */
-static char ns[64];       /* kube_io_cluster: the namespace the tests write in */
-static char suffix[32];   /* kube_io_cluster: this run's names (a kept cluster sees many runs) */
+static struct kcfg kc;  /* kube_io_cluster: the admin kubeconfig */
+static char ns[64];     /* kube_io_cluster: the namespace the tests write in */
+static char suffix[32]; /* kube_io_cluster: this run's names (a kept cluster sees many runs) */
 
-static void write_file(const char *name, const char *text)
-{
-    tu_write_file(dir, name, text);
-}
+static void write_file(const char *name, const char *text) { tu_write_file(dir, name, text); }
 
 /* --- the in-process HTTP server (kube_io) ---------------------------------------- */
 
@@ -70,7 +67,8 @@ static void serve(struct evhttp_request *req, void *arg)
         evbuffer_add_printf(b, "]}");
         evhttp_send_reply(req, 200, "OK", b);
     } else {
-        evbuffer_add_printf(b, "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\"}");
+        evbuffer_add_printf(b,
+                            "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\"}");
         evhttp_send_reply(req, 404, "Not Found", b);
     }
     evbuffer_free(b);
@@ -297,10 +295,15 @@ END_TEST
 /* The admin kubeconfig's credentials; extra's fields where it sets them. */
 static struct kapi_conf admin(void)
 {
-    return (struct kapi_conf){.ca_pem = kc.ca_pem, .ca_file = kc.ca_file, .cert_pem = kc.cert_pem,
-                              .cert_file = kc.cert_file, .key_pem = kc.key_pem,
-                              .key_file = kc.key_file, .token = kc.token,
-                              .token_file = kc.token_file, .insecure = kc.insecure};
+    return (struct kapi_conf){.ca_pem = kc.ca_pem,
+                              .ca_file = kc.ca_file,
+                              .cert_pem = kc.cert_pem,
+                              .cert_file = kc.cert_file,
+                              .key_pem = kc.key_pem,
+                              .key_file = kc.key_file,
+                              .token = kc.token,
+                              .token_file = kc.token_file,
+                              .insecure = kc.insecure};
 }
 
 /* Create what `body` describes at `path`: 201, or 409 when a kept cluster has it. */
@@ -403,7 +406,8 @@ static char *sa_token(struct kapi *k, const char *sa)
                            "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
                            "\"spec\":{\"expirationSeconds\":600}}",
                            201);
-    char *t = mb_xstrdup(json_string_value(json_object_get(json_object_get(tr, "status"), "token")));
+    char *t =
+        mb_xstrdup(json_string_value(json_object_get(json_object_get(tr, "status"), "token")));
     json_decref(tr);
     return t;
 }
@@ -411,9 +415,9 @@ static char *sa_token(struct kapi *k, const char *sa)
 /* Who the API server says the client is (SelfSubjectReview). */
 static char *whoami(struct kapi *k)
 {
-    json_t *r = call_json(k, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                          "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}",
-                          201);
+    json_t *r = call_json(
+        k, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}", 201);
     const char *u = json_string_value(
         json_object_get(json_object_get(json_object_get(r, "status"), "userInfo"), "username"));
     char *out = mb_xstrdup(u ? u : "(none)");
@@ -461,7 +465,8 @@ START_TEST(test_cluster_not_found)
     struct result r = call(k, "GET", path, NULL, NULL);
     ck_assert_int_eq(r.err, MB_OK);
     ck_assert_int_eq(r.status, 404);
-    ck_assert_msg(strstr(r.body, "\"kind\":\"Status\"") && strstr(r.body, "\"NotFound\""), "%s", r.body);
+    ck_assert_msg(strstr(r.body, "\"kind\":\"Status\"") && strstr(r.body, "\"NotFound\""), "%s",
+                  r.body);
     mb_free(r.body);
     kapi_free(k);
 }
@@ -470,8 +475,8 @@ END_TEST
 static json_t *events_of(struct kapi *k, const char *pod)
 {
     char path[300];
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3D%s",
-             ns, pod);
+    snprintf(path, sizeof path,
+             "/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name%%3D%s", ns, pod);
     return call_json(k, "GET", path, NULL, 200);
 }
 
@@ -495,7 +500,8 @@ START_TEST(test_cluster_events_aggregate)
                        "usage 850Mi is 83%% of budget 1Gi");
         settle(k);
     }
-    recorder_event(rec, &ref, "Normal", "MemoryBudgetRecovered", "usage 600Mi is 58%% of budget 1Gi");
+    recorder_event(rec, &ref, "Normal", "MemoryBudgetRecovered",
+                   "usage 600Mi is 58%% of budget 1Gi");
     settle(k);
     json_t *l = events_of(k, pod), *items = json_object_get(l, "items");
     ck_assert_uint_eq(json_array_size(items), 2);
@@ -506,17 +512,19 @@ START_TEST(test_cluster_events_aggregate)
     ck_assert_str_eq(json_string_value(json_object_get(thr, "type")), "Warning");
     ck_assert_str_eq(json_string_value(json_object_get(thr, "message")),
                      "usage 850Mi is 83% of budget 1Gi");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(thr, "involvedObject"), "uid")),
-                     "uid-1");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(thr, "source"), "component")),
-                     "membudget");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(thr, "involvedObject"), "uid")), "uid-1");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(thr, "source"), "component")),
+        "membudget");
     /* The Event expires (deleted): the next occurrence creates a new one. */
     char path[512];
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/events/%s", ns,
              json_string_value(json_object_get(json_object_get(thr, "metadata"), "name")));
     json_decref(call_json(k, "DELETE", path, NULL, 200));
     json_decref(l);
-    recorder_event(rec, &ref, "Warning", "MemoryBudgetThrottled", "usage 850Mi is 83%% of budget 1Gi");
+    recorder_event(rec, &ref, "Warning", "MemoryBudgetThrottled",
+                   "usage 850Mi is 83%% of budget 1Gi");
     settle(k);
     l = events_of(k, pod);
     ck_assert_uint_eq(json_array_size(json_object_get(l, "items")), 2);
@@ -553,23 +561,27 @@ static bool pod_ready(json_t *p)
 {
     json_t *c;
     size_t i;
-    json_array_foreach(json_object_get(json_object_get(p, "status"), "conditions"), i, c)
-        if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready"))
-            return !strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True");
+    json_array_foreach(
+        json_object_get(json_object_get(p, "status"), "conditions"), i,
+        c) if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "",
+                       "Ready")) return !strcmp(json_string_value(json_object_get(c, "status"))
+                                                    ?: "",
+                                                "True");
     return false;
 }
 
 /* The disruption controller has seen the PDB's current spec. */
 static bool pdb_observed(json_t *b)
 {
-    return json_integer_value(json_object_get(json_object_get(b, "status"), "observedGeneration")) ==
+    return json_integer_value(
+               json_object_get(json_object_get(b, "status"), "observedGeneration")) ==
            json_integer_value(json_object_get(json_object_get(b, "metadata"), "generation"));
 }
 
 static bool pdb_allows(json_t *b)
 {
-    return pdb_observed(b) &&
-           json_integer_value(json_object_get(json_object_get(b, "status"), "disruptionsAllowed")) >= 1;
+    return pdb_observed(b) && json_integer_value(json_object_get(json_object_get(b, "status"),
+                                                                 "disruptionsAllowed")) >= 1;
 }
 
 START_TEST(test_cluster_evictions)
@@ -589,7 +601,8 @@ START_TEST(test_cluster_evictions)
              name, name);
     json_t *pod = call_json(k, "POST", path, body, 201);
     char uid[64];
-    snprintf(uid, sizeof uid, "%s", json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")));
+    snprintf(uid, sizeof uid, "%s",
+             json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")));
     json_decref(pod);
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
     pod = poll_until(k, path, pod_ready, 60);
@@ -608,13 +621,14 @@ START_TEST(test_cluster_evictions)
 
     struct ev_result r = evict(rec, name, uid);
     ck_assert_msg(r.res == EVICT_BLOCKED, "%d %s", r.res, r.msg);
-    ck_assert_msg(strstr(r.msg, "disruption budget") && strstr(r.msg, "needs 1 healthy"), "%s", r.msg);
+    ck_assert_msg(strstr(r.msg, "disruption budget") && strstr(r.msg, "needs 1 healthy"), "%s",
+                  r.msg);
     /* The API server checks the PDB before the uid precondition (the
      * simulator had it the other way round): blocked, whatever the uid. */
     r = evict(rec, name, "00000000-0000-0000-0000-000000000000");
     ck_assert_msg(r.res == EVICT_BLOCKED, "%d %s", r.res, r.msg);
-    struct result pr = call(k, "PATCH", pdbp, "application/merge-patch+json",
-                            "{\"spec\":{\"minAvailable\":0}}");
+    struct result pr =
+        call(k, "PATCH", pdbp, "application/merge-patch+json", "{\"spec\":{\"minAvailable\":0}}");
     ck_assert_msg(pr.status == 200, "%ld %s", pr.status, pr.body);
     mb_free(pr.body);
     b = poll_until(k, pdbp, pdb_allows, 60);

@@ -48,10 +48,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void write_file(const char *name, const char *text)
-{
-    tu_write_file(dir, name, text);
-}
+static void write_file(const char *name, const char *text) { tu_write_file(dir, name, text); }
 
 static void make_cert(const char *cn, struct certgen_pair *ca, struct certgen_pair *leaf)
 {
@@ -59,7 +56,8 @@ static void make_cert(const char *cn, struct certgen_pair *ca, struct certgen_pa
     struct mb_diag d = {0};
 
     ck_assert_msg(certgen_ca(cn, 1, ca, &d) == MB_OK, "%s", d.msg);
-    ck_assert_msg(certgen_serving(ca, "localhost", dns, 1, ips, 1, 1, leaf, &d) == MB_OK, "%s", d.msg);
+    ck_assert_msg(certgen_serving(ca, "localhost", dns, 1, ips, 1, 1, leaf, &d) == MB_OK, "%s",
+                  d.msg);
 }
 
 /* Find `"key":"value"` in the server log after a line with `msg`. */
@@ -180,7 +178,8 @@ static void teardown(void)
             snprintf(cmd, sizeof cmd, "cat %s/server.log >&2", dir);
             (void)!system(cmd);
         }
-        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server exit status %d", WEXITSTATUS(st));
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server exit status %d",
+                      WEXITSTATUS(st));
     }
     certgen_pair_cleanup(&ca1);
     certgen_pair_cleanup(&leaf1);
@@ -252,7 +251,8 @@ START_TEST(test_io_allowed)
     json_t *j = review("test/fixtures/admission/pod-create-good.json", "/validate", &r);
 
     ck_assert(json_is_true(jpatch_get(j, "/response/allowed")));
-    ck_assert_str_eq(json_string_value(jpatch_get(j, "/response/uid")), "705ab4f5-6393-11e8-b7cc-42010a800002");
+    ck_assert_str_eq(json_string_value(jpatch_get(j, "/response/uid")),
+                     "705ab4f5-6393-11e8-b7cc-42010a800002");
     ck_assert_str_eq(json_string_value(jpatch_get(j, "/apiVersion")), "admission.k8s.io/v1");
     json_decref(j);
     mb_free(r.body);
@@ -294,8 +294,10 @@ START_TEST(test_io_mutated)
     struct mb_diag d = {0};
 
     ck_assert_str_eq(json_string_value(jpatch_get(j, "/response/patchType")), "JSONPatch");
-    ck_assert_msg(jpatch_apply(jpatch_get(req, "/request/object"), patch, &pod, &d) == MB_OK, "%s", d.msg);
-    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/value")), "536870912");
+    ck_assert_msg(jpatch_apply(jpatch_get(req, "/request/object"), patch, &pod, &d) == MB_OK, "%s",
+                  d.msg);
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/value")),
+                     "536870912");
     ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/readinessGates/0/conditionType")),
                      "membudget.io/within-budget");
     json_decref(pod);
@@ -314,9 +316,11 @@ START_TEST(test_io_malformed_400)
     static const char *const BODIES[] = {"not json at all", "{\"kind\":\"AdmissionReview\"}", ""};
 
     for (size_t i = 0; i < MB_ARRAY_LEN(BODIES); i++) {
-        ck_assert_int_eq(request("/validate", BODIES[i], strlen(BODIES[i]), ca1.cert_pem, &r), CURLE_OK);
+        ck_assert_int_eq(request("/validate", BODIES[i], strlen(BODIES[i]), ca1.cert_pem, &r),
+                         CURLE_OK);
         ck_assert_int_eq(r.code, 400);
-        ck_assert_msg(r.body && strstr(r.body, "invalid AdmissionReview: "), "%s", r.body ? r.body : "");
+        ck_assert_msg(r.body && strstr(r.body, "invalid AdmissionReview: "), "%s",
+                      r.body ? r.body : "");
         mb_free(r.body);
     }
     ck_assert_int_eq(request("/nope", "{}", 2, ca1.cert_pem, &r), CURLE_OK);
@@ -407,7 +411,10 @@ static size_t raw_read(struct raw *c, char *buf, size_t cap, double limit, bool 
         struct pollfd p = {c->fd, POLLIN, 0};
         int r;
         int wait_ms = (int)((limit - (now_s() - t0)) * 1000);
-        if (!SSL_pending(c->ssl) && poll(&p, 1, wait_ms < 1 ? 1 : wait_ms > 100 ? 100 : wait_ms) <= 0)
+        if (!SSL_pending(c->ssl) && poll(&p, 1,
+                                         wait_ms < 1     ? 1
+                                         : wait_ms > 100 ? 100
+                                                         : wait_ms) <= 0)
             continue;
         r = SSL_read(c->ssl, buf + n, (int)(cap - 1 - n));
         if (r <= 0) {
@@ -430,8 +437,9 @@ START_TEST(test_io_oversized_refused_without_reading)
     char buf[4096];
     bool closed;
     /* 100 MiB announced, 10 bytes sent: the answer must come at once */
-    static const char HDR[] = "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                              "Content-Length: 104857600\r\n\r\n0123456789";
+    static const char HDR[] =
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Content-Length: 104857600\r\n\r\n0123456789";
 
     ck_assert(raw_connect(&c, ca1.cert_pem));
     raw_send(&c, HDR, sizeof HDR - 1);
@@ -441,8 +449,9 @@ START_TEST(test_io_oversized_refused_without_reading)
 
     /* chunked: refused once the chunks pass the limit (6 MiB by default) */
     ck_assert(raw_connect(&c, ca1.cert_pem));
-    static const char CH[] = "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                             "Transfer-Encoding: chunked\r\n\r\n";
+    static const char CH[] =
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
     raw_send(&c, CH, sizeof CH - 1);
     char *chunk = mb_xmalloc(70000);
     int hl = snprintf(chunk, 32, "%x\r\n", 65536);
@@ -488,7 +497,8 @@ START_TEST(test_io_slow_client_cut_off)
         }
     }
     ck_assert_msg(closed, "a trickling client was never cut off");
-    ck_assert_msg(now_s() - t0 >= req_timeout_s() - 0.5, "cut off before its deadline (%.1fs)", now_s() - t0);
+    ck_assert_msg(now_s() - t0 >= req_timeout_s() - 0.5, "cut off before its deadline (%.1fs)",
+                  now_s() - t0);
     raw_close(&c);
 }
 END_TEST
@@ -516,8 +526,10 @@ START_TEST(test_io_certificate_rotation)
     ck_assert(verifies_with(ca1.cert_pem));
     /* a request in flight on the old certificate: headers and half the body */
     ck_assert(raw_connect(&inflight, ca1.cert_pem));
-    n = snprintf(hdr, sizeof hdr, "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                                  "Content-Length: %zu\r\n\r\n", len);
+    n = snprintf(hdr, sizeof hdr,
+                 "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n",
+                 len);
     raw_send(&inflight, hdr, (size_t)n);
     raw_send(&inflight, body, len / 2);
 
@@ -585,10 +597,13 @@ START_TEST(test_io_metrics_and_probes)
     mb_free(m);
     m = http_get(metrics_addr, "/metrics", &code);
     ck_assert_int_eq(code, 200);
-    ck_assert_msg(strstr(m, "membudget_webhook_requests_total{endpoint=\"validate\",operation=\"CREATE\","
-                            "kind=\"Pod\",result=\"denied\"} 1"), "%s", m);
+    ck_assert_msg(
+        strstr(m, "membudget_webhook_requests_total{endpoint=\"validate\",operation=\"CREATE\","
+                  "kind=\"Pod\",result=\"denied\"} 1"),
+        "%s", m);
     ck_assert(strstr(m, "# TYPE membudget_webhook_request_duration_seconds histogram"));
-    ck_assert(strstr(m, "membudget_webhook_request_duration_seconds_count{endpoint=\"validate\"} 1"));
+    ck_assert(
+        strstr(m, "membudget_webhook_request_duration_seconds_count{endpoint=\"validate\"} 1"));
     ck_assert(strstr(m, "membudget_tls_certificate_expiry_timestamp_seconds "));
     mb_free(m);
 }
@@ -631,7 +646,7 @@ START_TEST(test_io_connection_cap)
     double t0 = now_s();
     for (int i = 0; i < 40; i++)
         raw_connect(&c[i], ca1.cert_pem); /* a refused one may fail the handshake */
-    usleep(700000); /* > one sweep (250 ms), < the request deadline */
+    usleep(700000);                       /* > one sweep (250 ms), < the request deadline */
     for (int i = 0; i < 40; i++) {
         bool closed = false;
         raw_read(&c[i], buf, sizeof buf, 0.02, &closed);
@@ -644,16 +659,16 @@ START_TEST(test_io_connection_cap)
         return; /* too slow a machine (valgrind) to tell the cap from the deadline */
     ck_assert_msg(closed_n == 8, "%d connections closed, want 8", closed_n);
     m = http_get(metrics_addr, "/metrics", &code);
-    ck_assert_msg(strstr(m, "membudget_webhook_connections_closed_total{reason=\"limit\"} 8\n"), "%s", m);
-    /* one close, one reason: the 8 refused are not also counted as timeouts */
-    ck_assert_msg(!strstr(m, "membudget_webhook_connections_closed_total{reason=\"deadline\"}") ||
-                      strstr(m, "membudget_webhook_connections_closed_total{reason=\"deadline\"} 0\n"),
+    ck_assert_msg(strstr(m, "membudget_webhook_connections_closed_total{reason=\"limit\"} 8\n"),
                   "%s", m);
+    /* one close, one reason: the 8 refused are not also counted as timeouts */
+    ck_assert_msg(
+        !strstr(m, "membudget_webhook_connections_closed_total{reason=\"deadline\"}") ||
+            strstr(m, "membudget_webhook_connections_closed_total{reason=\"deadline\"} 0\n"),
+        "%s", m);
     mb_free(m);
 }
 END_TEST
-
-
 
 /* A review whose body is sent in two halves; returns the raw bytes of the
  * request (headers + body), split at *half. */
@@ -739,7 +754,7 @@ static void drain_with_requests_in_flight(int signo)
     ck_assert_msg(strstr(buf, "HTTP/1.1 200"), "%s", buf);
     usleep(300000); /* the halves are read; the requests are in flight */
     kill(server, signo);
-    usleep(300000); /* the signal is handled: draining */
+    usleep(300000);             /* the signal is handled: draining */
     for (int i = 0; i < N; i++) /* all second halves first: slow machines (valgrind) */
         raw_send(&c[i], req + half, len - half);
     raw_send(&idle, req, len); /* the next request on an idle keep-alive connection */
@@ -800,7 +815,8 @@ START_TEST(test_io_ambiguous_length_400)
         raw_send(&c, REQS[i], strlen(REQS[i]));
         raw_read(&c, buf, sizeof buf, 3, &closed);
         /* (evhttp itself refuses Content-Length beside chunked; ours is the message) */
-        ck_assert_msg(strstr(buf, "HTTP/1.1 400") && (i == 2 || strstr(buf, "ambiguous request length")),
+        ck_assert_msg(strstr(buf, "HTTP/1.1 400") &&
+                          (i == 2 || strstr(buf, "ambiguous request length")),
                       "request %zu: %s", i, buf);
         ck_assert_msg(closed, "request %zu: the connection stays open", i);
         raw_close(&c);
@@ -851,7 +867,6 @@ START_TEST(test_io_expired_certificate_not_ready)
 }
 END_TEST
 
-
 /* VmHWM (peak) or VmRSS of the server, in KiB. */
 static long server_kib(const char *field)
 {
@@ -892,8 +907,10 @@ static void hold_uploads(struct raw *c, size_t *off, int n, size_t body, size_t 
 {
     char *chunk = mb_xmalloc(64 * 1024), hdr[256];
     memset(chunk, ' ', 64 * 1024);
-    int hl = snprintf(hdr, sizeof hdr, "POST /validate HTTP/1.1\r\nHost: localhost\r\n"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body);
+    int hl = snprintf(hdr, sizeof hdr,
+                      "POST /validate HTTP/1.1\r\nHost: localhost\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      body);
     for (int i = 0; i < n; i++) {
         ck_assert(raw_connect(&c[i], ca1.cert_pem));
         raw_send(&c[i], hdr, (size_t)hl);
@@ -975,14 +992,16 @@ static char *unknown_update(size_t n, size_t *len)
     for (size_t i = 0; i < n; i++)
         mb_buf_printf(&ann, "%s\"membudget.io/u%zu\":\"\"", i ? "," : "", i);
     mb_buf_init(&b, 16u << 20);
-    mb_buf_printf(&b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
-                      "{\"uid\":\"f1f2\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},"
-                      "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},"
-                      "\"namespace\":\"shop\",\"name\":\"web\",\"operation\":\"UPDATE\"");
-    static const char POD[] = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\","
-                              "\"namespace\":\"shop\",\"annotations\":{\"membudget.io/budget\":\"512Mi\",%s}},"
-                              "\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":{\"limits\":"
-                              "{\"memory\":\"1Gi\"}}}]}}";
+    mb_buf_printf(
+        &b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
+            "{\"uid\":\"f1f2\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},"
+            "\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},"
+            "\"namespace\":\"shop\",\"name\":\"web\",\"operation\":\"UPDATE\"");
+    static const char POD[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\","
+        "\"namespace\":\"shop\",\"annotations\":{\"membudget.io/budget\":\"512Mi\",%s}},"
+        "\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":{\"limits\":"
+        "{\"memory\":\"1Gi\"}}}]}}";
     mb_buf_adds(&b, ",\"object\":");
     mb_buf_printf(&b, POD, mb_buf_str(&ann));
     mb_buf_adds(&b, ",\"oldObject\":");
@@ -1026,7 +1045,9 @@ START_TEST(test_io_unknown_annotations_update)
     ck_assert_int_ge(kid, 0);
     if (kid == 0) {
         struct resp r2;
-        _exit(request("/validate", r115, len115, ca1.cert_pem, &r2) == CURLE_OK && r2.code == 200 ? 0 : 1);
+        _exit(request("/validate", r115, len115, ca1.cert_pem, &r2) == CURLE_OK && r2.code == 200
+                  ? 0
+                  : 1);
     }
     t0 = now_s();
     ck_assert_int_eq(request("/validate", r115, len115, ca1.cert_pem, &r), CURLE_OK);
@@ -1037,9 +1058,10 @@ START_TEST(test_io_unknown_annotations_update)
     ck_assert_int_eq(waitpid(kid, &st, 0), kid);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     long peak = server_kib("VmHWM");
-    fprintf(stderr, "unknown annotations: UPDATE with 60k a side (%zu bytes) answered in %.2f s; two "
-            "with 115k a side (%zu bytes) at once, %.2f s; server peak RSS %ld KiB\n", len60, t60,
-            len115, t115, peak);
+    fprintf(stderr,
+            "unknown annotations: UPDATE with 60k a side (%zu bytes) answered in %.2f s; two "
+            "with 115k a side (%zu bytes) at once, %.2f s; server peak RSS %ld KiB\n",
+            len60, t60, len115, t115, peak);
     bool measure = !getenv("MB_VALGRIND") && !SANITIZED;
     ck_assert_msg(!measure || peak < 192 * 1024, "peak RSS %ld KiB", peak);
     mb_free(r60);
@@ -1117,8 +1139,10 @@ START_TEST(test_io_key_update_flood_closed)
         if (dt > worst)
             worst = dt;
     }
-    fprintf(stderr, "key update flood: %d normal reviews beside %d flooders, %d lost, mean %.1f ms, "
-            "worst %.1f ms\n", n, FLOODERS, lost, sum / n * 1000, worst * 1000);
+    fprintf(stderr,
+            "key update flood: %d normal reviews beside %d flooders, %d lost, mean %.1f ms, "
+            "worst %.1f ms\n",
+            n, FLOODERS, lost, sum / n * 1000, worst * 1000);
     for (int i = 0; i < FLOODERS; i++) {
         int st;
         ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
@@ -1129,8 +1153,8 @@ START_TEST(test_io_key_update_flood_closed)
     ck_assert_int_eq(lost, 0);
     long code;
     char *m = http_get(metrics_addr, "/metrics", &code);
-    ck_assert_msg(strstr(m, "membudget_webhook_connections_closed_total{reason=\"key_update\"} 4"), "%s",
-                  strstr(m, "connections_closed") ? strstr(m, "connections_closed") : m);
+    ck_assert_msg(strstr(m, "membudget_webhook_connections_closed_total{reason=\"key_update\"} 4"),
+                  "%s", strstr(m, "connections_closed") ? strstr(m, "connections_closed") : m);
     mb_free(m);
     char why[256];
     ck_assert(log_field("connection closed: too many TLS KeyUpdates", "peer", why, sizeof why));
@@ -1200,9 +1224,10 @@ START_TEST(test_io_pool_fair_to_small_reviews)
         mb_free(body);
     }
     qsort(lat, SMALL, sizeof lat[0], cmp_double);
-    fprintf(stderr, "pool fairness: %d reviews of 24 and 104 KiB beside %d stalled 3 MiB uploads: "
-            "%d lost, p50 %.1f ms, worst %.1f ms\n", SMALL, N, lost, lat[SMALL / 2] * 1000,
-            lat[SMALL - 1] * 1000);
+    fprintf(stderr,
+            "pool fairness: %d reviews of 24 and 104 KiB beside %d stalled 3 MiB uploads: "
+            "%d lost, p50 %.1f ms, worst %.1f ms\n",
+            SMALL, N, lost, lat[SMALL / 2] * 1000, lat[SMALL - 1] * 1000);
     ck_assert_int_eq(lost, 0);
     for (int i = 0; i < N; i++)
         raw_close(&c[i]);
@@ -1247,11 +1272,13 @@ START_TEST(test_io_memory_returns_after_flood)
         if (after < before + 16 * 1024 || !measure)
             break;
     }
-    fprintf(stderr, "idle flood: %d of %d connections open; server RSS %ld KiB before, %ld during, "
-            "%ld after (%.1f s after they closed)\n", open, N, before, during, after, now_s() - t0);
+    fprintf(stderr,
+            "idle flood: %d of %d connections open; server RSS %ld KiB before, %ld during, "
+            "%ld after (%.1f s after they closed)\n",
+            open, N, before, during, after, now_s() - t0);
     ck_assert_int_eq(open, N);
-    ck_assert_msg(!measure || after < before + 16 * 1024, "RSS %ld KiB after the flood, %ld before", after,
-                  before);
+    ck_assert_msg(!measure || after < before + 16 * 1024, "RSS %ld KiB after the flood, %ld before",
+                  after, before);
     mb_free(c);
 }
 END_TEST
@@ -1302,7 +1329,8 @@ START_TEST(test_io_webhook_flags_same)
     ck_assert_msg(!strcmp(rl, wl), "run's webhook flags:\n%s\nwebhook's:\n%s", rl, wl);
     ck_assert_msg(!*cl, "controller has webhook flags:\n%s", cl);
     static const char *const BAD[][2] = {
-        {"--tls-reload-interval 50ms", "--tls-reload-interval and --webhook-request-timeout must be at least 100ms"},
+        {"--tls-reload-interval 50ms",
+         "--tls-reload-interval and --webhook-request-timeout must be at least 100ms"},
         {"--webhook-idle-timeout 500ms", "--webhook-idle-timeout at least 1s"},
         {"--webhook-max-parse-bytes 1x", "--webhook-max-parse-bytes"},
         {"--webhook-workers 5000", "--webhook-workers"},
@@ -1311,8 +1339,8 @@ START_TEST(test_io_webhook_flags_same)
         for (int c = 0; c < 2; c++) {
             const char *cmd = c ? "webhook" : "run";
             char args[256], want[200];
-            snprintf(args, sizeof args, "%s --tls-cert-file a.pem --tls-private-key-file a.key %s", cmd,
-                     BAD[i][0]);
+            snprintf(args, sizeof args, "%s --tls-cert-file a.pem --tls-private-key-file a.key %s",
+                     cmd, BAD[i][0]);
             /* (the value helpers, app_*_flag, say "membudget: --flag") */
             snprintf(want, sizeof want, i < 2 ? "membudget %s: " : "membudget%.0s: ", cmd);
             char *out = cli(args, &code);
@@ -1322,7 +1350,8 @@ START_TEST(test_io_webhook_flags_same)
         }
     }
     char *out = cli("run --tls-private-key-file a.key", &code);
-    ck_assert_msg(code == 2 && strstr(out, "--tls-cert-file and --tls-private-key-file are required"),
+    ck_assert_msg(code == 2 &&
+                      strstr(out, "--tls-cert-file and --tls-private-key-file are required"),
                   "%d %s", code, out);
     mb_free(out);
     mb_free(run);

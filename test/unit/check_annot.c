@@ -20,46 +20,61 @@ static const struct {
      "membudget.io/tiers: \"gc=90,throttle=95\": thresholds must increase throttle < gc < evict"},
     {"{\"membudget.io/tiers\":\"throttle=80, gc=90 ,evict=95\"}", ""},
     {"{\"membudget.io/tiers\":\"evict=95\"}", ""},
-    {"{\"membudget.io/tiers\":\"gc=0\"}", "membudget.io/tiers: gc must be an integer percentage in (0, 100]"},
+    {"{\"membudget.io/tiers\":\"gc=0\"}",
+     "membudget.io/tiers: gc must be an integer percentage in (0, 100]"},
     {"{\"membudget.io/tiers\":\"gc=101\"}", "membudget.io/tiers: gc must be an integer percentage"},
     {"{\"membudget.io/tiers\":\"gc=9.5\"}", "membudget.io/tiers: gc must be an integer percentage"},
     {"{\"membudget.io/tiers\":\"gc=90,gc=91\"}", "membudget.io/tiers: tier gc is given twice"},
     {"{\"membudget.io/tiers\":\"oom=90\"}", "membudget.io/tiers: unknown tier \"oom\""},
     {"{\"membudget.io/tiers\":\"\"}", "membudget.io/tiers: expected NAME=PERCENT"},
     {"{\"membudget.io/tiers\":\"gc=90,\"}", "membudget.io/tiers: expected NAME=PERCENT"},
-    {"{\"membudget.io/tiers\":\"throttle=90,evict=90\"}", "membudget.io/tiers: thresholds must increase"},
-    {"{\"membudget.io/usage\":\"heap\"}", "membudget.io/usage: \"heap\": needs membudget.io/metrics"},
+    {"{\"membudget.io/tiers\":\"throttle=90,evict=90\"}",
+     "membudget.io/tiers: thresholds must increase"},
+    {"{\"membudget.io/usage\":\"heap\"}",
+     "membudget.io/usage: \"heap\": needs membudget.io/metrics"},
     {"{\"membudget.io/usage\":\"heap\",\"membudget.io/metrics\":\"6060/metrics\"}", ""},
     {"{\"membudget.io/usage\":\"rss\",\"membudget.io/metrics\":\"6060/debug/vars\"}",
      "membudget.io/usage: expvar (/debug/vars) has no resident set size"},
     {"{\"membudget.io/usage\":\"heap\",\"membudget.io/metrics\":\"6060/debug/vars\"}", ""},
-    {"{\"membudget.io/usage\":\"working_set\"}", "membudget.io/usage: must be working-set, rss or heap"},
-    {"{\"membudget.io/usage\":\"heap\",\"membudget.io/metrics\":\"x\"}", "membudget.io/metrics: expected PORT/PATH"},
-    {"{\"membudget.io/metrics\":\"0/metrics\"}", "membudget.io/metrics: port must be a number 1-65535"},
-    {"{\"membudget.io/metrics\":\"65536/metrics\"}", "membudget.io/metrics: port must be a number 1-65535"},
-    {"{\"membudget.io/metrics\":\"99999999999999999999/m\"}", "membudget.io/metrics: port must be a number"},
-    {"{\"membudget.io/metrics\":\"Debug/metrics\"}", "membudget.io/metrics: port must be a number 1-65535 or a port name"},
+    {"{\"membudget.io/usage\":\"working_set\"}",
+     "membudget.io/usage: must be working-set, rss or heap"},
+    {"{\"membudget.io/usage\":\"heap\",\"membudget.io/metrics\":\"x\"}",
+     "membudget.io/metrics: expected PORT/PATH"},
+    {"{\"membudget.io/metrics\":\"0/metrics\"}",
+     "membudget.io/metrics: port must be a number 1-65535"},
+    {"{\"membudget.io/metrics\":\"65536/metrics\"}",
+     "membudget.io/metrics: port must be a number 1-65535"},
+    {"{\"membudget.io/metrics\":\"99999999999999999999/m\"}",
+     "membudget.io/metrics: port must be a number"},
+    {"{\"membudget.io/metrics\":\"Debug/metrics\"}",
+     "membudget.io/metrics: port must be a number 1-65535 or a port name"},
     {"{\"membudget.io/metrics\":\"http-debug/metrics\"}", ""},
     {"{\"membudget.io/metrics\":\"a--b/metrics\"}", "membudget.io/metrics: port must be"},
-    {"{\"membudget.io/metrics\":\"6060/met rics\"}", "membudget.io/metrics: path has a character not allowed"},
-    {"{\"membudget.io/metrics\":\"6060/m#x\"}", "membudget.io/metrics: path has a character not allowed"},
+    {"{\"membudget.io/metrics\":\"6060/met rics\"}",
+     "membudget.io/metrics: path has a character not allowed"},
+    {"{\"membudget.io/metrics\":\"6060/m#x\"}",
+     "membudget.io/metrics: path has a character not allowed"},
     {"{\"membudget.io/gc\":\"@evil.example.com:80/x\"}", "membudget.io/gc: port must be"},
     {"{\"membudget.io/gc\":\"/debug/gc\"}", "membudget.io/gc: expected PORT/PATH"},
     {"{\"membudget.io/profile\":\"6060/debug/pprof/heap?gc=1\"}", ""},
     {"{\"membudget.io/goroutines\":\"6060/debug/pprof/goroutine?debug=2\"}", ""},
     {"{\"membudget.io/memlimit\":\"6060/debug/memlimit\"}", ""},
-    {"{\"membudget.io/memlimit\":\"/debug/memlimit\"}", "membudget.io/memlimit: expected PORT/PATH"},
+    {"{\"membudget.io/memlimit\":\"/debug/memlimit\"}",
+     "membudget.io/memlimit: expected PORT/PATH"},
     {"{\"membudget.io/goroutines\":\"x y/z\"}", "membudget.io/goroutines: port must be"},
     {"{\"membudget.io/throttle\":\"none\"}", ""},
     {"{\"membudget.io/throttle\":\"8080/throttle\"}", ""},
-    {"{\"membudget.io/throttle\":\"sometimes\"}", "membudget.io/throttle: must be readiness, none or PORT/PATH"},
-    {"{\"membudget.io/mode\":\"audit\"}", "membudget.io/mode: \"audit\": must be enforce or dry-run"},
+    {"{\"membudget.io/throttle\":\"sometimes\"}",
+     "membudget.io/throttle: must be readiness, none or PORT/PATH"},
+    {"{\"membudget.io/mode\":\"audit\"}",
+     "membudget.io/mode: \"audit\": must be enforce or dry-run"},
     {"{\"membudget.io/container\":\"API\"}", "membudget.io/container: not a container name"},
     {"{\"membudget.io/budgt\":\"1Gi\"}", "membudget.io/budgt: unknown annotation"},
     {"{\"membudget.io/budget\":\"1Gi\\u0000x\"}", "membudget.io/budget: value contains a NUL byte"},
     /* several problems at once: all of them are reported */
     {"{\"membudget.io/budget\":\"lots\",\"membudget.io/mode\":\"x\",\"membudget.io/gc\":\"1\"}",
-     "membudget.io/budget: expected a number|membudget.io/mode: must be|membudget.io/gc: expected PORT/PATH"},
+     "membudget.io/budget: expected a number|membudget.io/mode: must be|membudget.io/gc: expected "
+     "PORT/PATH"},
 };
 
 START_TEST(test_ann_rows)
@@ -92,10 +107,11 @@ END_TEST
 
 START_TEST(test_ann_values)
 {
-    json_t *j = tu_json("{\"membudget.io/budget\":\"1.5Gi\",\"membudget.io/container\":\"api\","
-                        "\"membudget.io/tiers\":\"evict=97,throttle=70\",\"membudget.io/usage\":\"heap\","
-                        "\"membudget.io/metrics\":\"metrics/metrics\",\"membudget.io/gc\":\"6060/debug/gc\","
-                        "\"membudget.io/throttle\":\"none\",\"membudget.io/mode\":\"dry-run\"}");
+    json_t *j = tu_json(
+        "{\"membudget.io/budget\":\"1.5Gi\",\"membudget.io/container\":\"api\","
+        "\"membudget.io/tiers\":\"evict=97,throttle=70\",\"membudget.io/usage\":\"heap\","
+        "\"membudget.io/metrics\":\"metrics/metrics\",\"membudget.io/gc\":\"6060/debug/gc\","
+        "\"membudget.io/throttle\":\"none\",\"membudget.io/mode\":\"dry-run\"}");
     struct ann a;
     struct ann_errors e = {0};
 
@@ -172,7 +188,9 @@ START_TEST(test_ann_quote)
     char q[ANN_QUOTE_LEN], want[ANN_QUOTE_LEN];
     ck_assert_str_eq(ann_quote("a\"b\n", q), "\"a\\\"b\\u000a\"");
     /* 64 characters, then "...", whatever their escapes or UTF-8 take */
-    ann_quote("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", q);
+    ann_quote(
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        q);
     ck_assert_str_eq(q, "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\"");
     char in[200] = "", *w = want;
     for (int i = 0; i < 70; i++)

@@ -64,8 +64,8 @@ START_TEST(test_log_limit)
         unsigned long suppressed;
     } STEPS[] = {
         {5000, true, 0},  {5001, false, 0}, {5500, false, 0}, {5999, false, 0},
-        {6000, true, 3},  /* a second later, with the three held back */
-        {6000, false, 0}, {9000, true, 1}, {9001, false, 0}, {20000, true, 1},
+        {6000, true, 3}, /* a second later, with the three held back */
+        {6000, false, 0}, {9000, true, 1},  {9001, false, 0}, {20000, true, 1},
     };
     struct log_limit lim = {0};
 

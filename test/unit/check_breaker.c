@@ -51,34 +51,51 @@ static const struct {
 } ROWS[] = {
     {"below every threshold: nothing", DEFAULT, {50, 60, 79, END}, "N N N"},
     {"one sample over is not enough (sustain 2)", DEFAULT, {85, 50, 85, 50, END}, "N N N N"},
-    {"throttle after two samples, recovery after three below 75", DEFAULT,
-     {85, 85, 80, 74, 74, 74, END}, "N Tt T T T No/r"},
+    {"throttle after two samples, recovery after three below 75",
+     DEFAULT,
+     {85, 85, 80, 74, 74, 74, END},
+     "N Tt T T T No/r"},
     {"jump straight to evict (tiers skipped)", DEFAULT, {97, 97, END}, "N Ete"},
     {"jump to gc skips throttle but throttles", DEFAULT, {92, 92, END}, "N Gtg"},
-    {"flapping around the throttle threshold: never enters", DEFAULT,
-     {81, 79, 81, 79, 81, 79, END}, "N N N N N N"},
-    {"flapping inside the hysteresis band: no flapping actions", DEFAULT,
-     {85, 85, 77, 81, 77, 79, 76, 78, END}, "N Tt T T T T T T"},
-    {"stale data during escalation holds and breaks the run", DEFAULT,
-     {92, STALE, 92, STALE, 92, 92, END}, "N Ns N Ns N Gtg"},
-    {"stale data never recovers either", DEFAULT,
+    {"flapping around the throttle threshold: never enters",
+     DEFAULT,
+     {81, 79, 81, 79, 81, 79, END},
+     "N N N N N N"},
+    {"flapping inside the hysteresis band: no flapping actions",
+     DEFAULT,
+     {85, 85, 77, 81, 77, 79, 76, 78, END},
+     "N Tt T T T T T T"},
+    {"stale data during escalation holds and breaks the run",
+     DEFAULT,
+     {92, STALE, 92, STALE, 92, 92, END},
+     "N Ns N Ns N Gtg"},
+    {"stale data never recovers either",
+     DEFAULT,
      {85, 85, 50, STALE, 50, 50, STALE, STALE, 50, 50, 50, END},
      "N Tt T Ts T T Ts Ts T T No/r"},
     {"a sample older than two intervals is stale", DEFAULT, {85, OLD, 85, END}, "N Ns N"},
-    {"gc that works: de-escalate to throttle, then recover", DEFAULT,
-     {92, 92, 80, 80, 80, 70, 70, 70, END}, "N Gtg G G T T T No/r"},
-    {"gc that does not work: gc again after gcMinInterval, then evict", DEFAULT,
-     {92, 92, 93, 93, 93, 93, 96, 96, END}, "N Gtg G G G Gg G Ee"},
-    {"gc every interval when gcMinInterval allows", FAST_GC, {92, 92, 92, 92, END},
-     "N Gtg Gg Gg"},
-    {"gc at most once per gcMinInterval (120 s), even across a dip to throttle", SLOW_GC,
-     {92, 92, 80, 80, 80, 92, 92, 92, 92, 92, END}, "N Gtg G G T T G G G Gg"},
-    {"evict, then usage falls (the pod restarted?): leave evict", DEFAULT,
-     {97, 97, 50, 50, 50, END}, "N Ete E E No/r"},
-    {"no GC endpoint: the gc tier is skipped", NO_GC_ENDPOINT,
-     {92, 92, 93, 96, 96, END}, "N Tt T T Ee"},
-    {"throttle tier off: no throttling, gc still", NO_THROTTLE, {85, 85, 92, 92, END},
-     "N N N Gg"},
+    {"gc that works: de-escalate to throttle, then recover",
+     DEFAULT,
+     {92, 92, 80, 80, 80, 70, 70, 70, END},
+     "N Gtg G G T T T No/r"},
+    {"gc that does not work: gc again after gcMinInterval, then evict",
+     DEFAULT,
+     {92, 92, 93, 93, 93, 93, 96, 96, END},
+     "N Gtg G G G Gg G Ee"},
+    {"gc every interval when gcMinInterval allows", FAST_GC, {92, 92, 92, 92, END}, "N Gtg Gg Gg"},
+    {"gc at most once per gcMinInterval (120 s), even across a dip to throttle",
+     SLOW_GC,
+     {92, 92, 80, 80, 80, 92, 92, 92, 92, 92, END},
+     "N Gtg G G T T G G G Gg"},
+    {"evict, then usage falls (the pod restarted?): leave evict",
+     DEFAULT,
+     {97, 97, 50, 50, 50, END},
+     "N Ete E E No/r"},
+    {"no GC endpoint: the gc tier is skipped",
+     NO_GC_ENDPOINT,
+     {92, 92, 93, 96, 96, END},
+     "N Tt T T Ee"},
+    {"throttle tier off: no throttling, gc still", NO_THROTTLE, {85, 85, 92, 92, END}, "N N N Gg"},
     {"sustain 1: the first sample over acts", SUSTAIN1, {85, 92, 97, END}, "Tt Gg Ee"},
 };
 
@@ -86,9 +103,9 @@ static void trace(const struct brk_decision *d, char *out, size_t len)
 {
     static const char T[] = "NTGE";
     size_t at = strlen(out);
-    snprintf(out + at, len - at, "%s%c%s%s%s%s%s%s", at ? " " : "", T[d->to],
-             d->stale ? "s" : "", d->throttle_on ? "t" : "", d->throttle_off ? "o" : "",
-             d->gc ? "g" : "", d->evict ? "e" : "", d->recovered ? "/r" : "");
+    snprintf(out + at, len - at, "%s%c%s%s%s%s%s%s", at ? " " : "", T[d->to], d->stale ? "s" : "",
+             d->throttle_on ? "t" : "", d->throttle_off ? "o" : "", d->gc ? "g" : "",
+             d->evict ? "e" : "", d->recovered ? "/r" : "");
 }
 
 START_TEST(test_brk_rows)
@@ -195,7 +212,7 @@ START_TEST(test_evl_owner_settles)
     ck_assert(!evl_pod_gone(&l, "o1"));            /* gone, but no replacement Ready yet */
     ck_assert_int_eq(evl_check(&l, "rs-a", t + 4000), EVL_OWNER);
     ck_assert_int_eq(evl_check(&l, "rs-b", t + 4000), EVL_OK); /* other owners are free */
-    ck_assert(evl_owner_ready(&l, "rs-a", "o3"));  /* the replacement is Ready */
+    ck_assert(evl_owner_ready(&l, "rs-a", "o3"));              /* the replacement is Ready */
     ck_assert_int_eq(evl_check(&l, "rs-a", t + 6000), EVL_OK);
     ck_assert_uint_eq(evl_held(&l), 0);
     /* Ready first (a Deployment's surge), then gone. */

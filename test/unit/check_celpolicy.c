@@ -35,7 +35,8 @@ static const json_t *find(const json_t *docs, const char *kind, const char *name
     json_array_foreach(docs, i, o)
     {
         if (!strcmp(json_string_value(json_object_get(o, "kind")), kind) &&
-            !strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), name))
+            !strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")),
+                    name))
             return o;
     }
     ck_abort_msg("no %s %s", kind, name);
@@ -73,7 +74,8 @@ START_TEST(test_render_objects)
     cfg.excluded.v[1] = mb_xstrdup("batch");
     cfg.excluded.n = 2;
     ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "mb", "mbx", "Ignore", NULL), MB_OK);
-    ck_assert_str_eq(p.never_json, "[\"kube-system\", \"kube-public\", \"kube-node-lease\", \"batch\", \"mb\"]");
+    ck_assert_str_eq(p.never_json,
+                     "[\"kube-system\", \"kube-public\", \"kube-node-lease\", \"batch\", \"mb\"]");
     ck_assert_int_eq(celpolicy_render(&p, &yaml, NULL), MB_OK);
     docs = docs_of(yaml);
 
@@ -88,25 +90,47 @@ START_TEST(test_render_objects)
     const json_t *mab = find(docs, "MutatingAdmissionPolicyBinding", "mbx-mutate-audit");
 
     /* failure policies: the enforce namespaces' as given, audit and warnings Ignore */
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(val, "spec"), "failurePolicy")), "Ignore");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(warn, "spec"), "failurePolicy")), "Ignore");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(muta, "spec"), "failurePolicy")), "Ignore");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(mut, "spec"), "reinvocationPolicy")), "IfNeeded");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(val, "spec"), "failurePolicy")),
+        "Ignore");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(warn, "spec"), "failurePolicy")),
+        "Ignore");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(muta, "spec"), "failurePolicy")),
+        "Ignore");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(mut, "spec"), "reinvocationPolicy")),
+        "IfNeeded");
     /* Deny for enforce namespaces only, Warn everywhere governed */
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(vb, "spec"), "validationActions"), 0)), "Deny");
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(wb, "spec"), "validationActions"), 0)), "Warn");
-    char *sel = mb_json_dumps(json_object_get(json_object_get(vb, "spec"), "matchResources"), JSON_SORT_KEYS | JSON_COMPACT, NULL);
-    ck_assert_msg(strstr(sel, "{\"key\":\"membudget.io/admission\",\"operator\":\"NotIn\",\"values\":[\"audit\"]}"), "%s", sel);
-    ck_assert_msg(strstr(sel, "[\"kube-system\",\"kube-public\",\"kube-node-lease\",\"batch\",\"mb\"]"), "%s", sel);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_object_get(vb, "spec"), "validationActions"), 0)),
+                     "Deny");
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_object_get(wb, "spec"), "validationActions"), 0)),
+                     "Warn");
+    char *sel = mb_json_dumps(json_object_get(json_object_get(vb, "spec"), "matchResources"),
+                              JSON_SORT_KEYS | JSON_COMPACT, NULL);
+    ck_assert_msg(
+        strstr(
+            sel,
+            "{\"key\":\"membudget.io/admission\",\"operator\":\"NotIn\",\"values\":[\"audit\"]}"),
+        "%s", sel);
+    ck_assert_msg(
+        strstr(sel, "[\"kube-system\",\"kube-public\",\"kube-node-lease\",\"batch\",\"mb\"]"), "%s",
+        sel);
     mb_free(sel);
-    sel = mb_json_dumps(json_object_get(json_object_get(mab, "spec"), "matchResources"), JSON_SORT_KEYS | JSON_COMPACT, NULL);
+    sel = mb_json_dumps(json_object_get(json_object_get(mab, "spec"), "matchResources"),
+                        JSON_SORT_KEYS | JSON_COMPACT, NULL);
     ck_assert_msg(strstr(sel, "\"operator\":\"In\",\"values\":[\"audit\"]"), "%s", sel);
     mb_free(sel);
     /* pods/resize is validated, never mutated */
-    sel = mb_json_dumps(json_object_get(json_object_get(val, "spec"), "matchConstraints"), JSON_COMPACT, NULL);
+    sel = mb_json_dumps(json_object_get(json_object_get(val, "spec"), "matchConstraints"),
+                        JSON_COMPACT, NULL);
     ck_assert_msg(strstr(sel, "pods/resize"), "%s", sel);
     mb_free(sel);
-    sel = mb_json_dumps(json_object_get(json_object_get(mut, "spec"), "matchConstraints"), JSON_COMPACT, NULL);
+    sel = mb_json_dumps(json_object_get(json_object_get(mut, "spec"), "matchConstraints"),
+                        JSON_COMPACT, NULL);
     ck_assert_msg(!strstr(sel, "pods/resize"), "%s", sel);
     mb_free(sel);
 
@@ -132,8 +156,14 @@ END_TEST
 START_TEST(test_render_helm_placeholders)
 {
     const struct celpolicy_params p = {
-        .name = "N", .require_budget = "RB", .default_pct = "PCT", .inject_gomemlimit = "IG",
-        .inject_readiness_gate = "IR", .never_json = "NEVER", .failure_policy = "FP", .helm = true,
+        .name = "N",
+        .require_budget = "RB",
+        .default_pct = "PCT",
+        .inject_gomemlimit = "IG",
+        .inject_readiness_gate = "IR",
+        .never_json = "NEVER",
+        .failure_policy = "FP",
+        .helm = true,
     };
     char *yaml;
     ck_assert_int_eq(celpolicy_render(&p, &yaml, NULL), MB_OK);
@@ -166,24 +196,28 @@ START_TEST(test_render_never_list_too_long)
     cfg.excluded.v = mb_xcalloc(cfg.excluded.n, sizeof *cfg.excluded.v);
     for (size_t i = 0; i < cfg.excluded.n; i++)
         cfg.excluded.v[i] = mb_xasprintf("team-%05zu", i);
-    ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "membudget", "membudget", "Fail", &d), MB_ETOOBIG);
-    ck_assert_msg(strstr(d.msg, "excludedNamespaces: 99990 namespaces") && strstr(d.msg, "256 KiB"), "%s", d.msg);
+    ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "membudget", "membudget", "Fail", &d),
+                     MB_ETOOBIG);
+    ck_assert_msg(strstr(d.msg, "excludedNamespaces: 99990 namespaces") && strstr(d.msg, "256 KiB"),
+                  "%s", d.msg);
     celpolicy_params_cleanup(&p);
 
     /* 15k fit (15 bytes each: 225 KB): the whole list, and the own namespace */
     cfg.excluded.n = 15000;
-    ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "membudget", "membudget", "Fail", &d), MB_OK);
+    ck_assert_int_eq(celpolicy_params_from_config(&p, &cfg, "membudget", "membudget", "Fail", &d),
+                     MB_OK);
     ck_assert_int_eq(celpolicy_render(&p, &yaml, &d), MB_OK);
     json_t *docs = docs_of(yaml);
     ck_assert_uint_eq(json_array_size(docs), 8);
     const json_t *vb = find(docs, "ValidatingAdmissionPolicyBinding", "membudget-validate");
-    const json_t *exprs = json_object_get(json_object_get(json_object_get(vb, "spec"), "matchResources"),
-                                          "namespaceSelector");
+    const json_t *exprs = json_object_get(
+        json_object_get(json_object_get(vb, "spec"), "matchResources"), "namespaceSelector");
     const json_t *never = NULL, *e;
     size_t i;
-    json_array_foreach(json_object_get(exprs, "matchExpressions"), i, e)
-        if (!strcmp(json_string_value(json_object_get(e, "key")) ?: "", "kubernetes.io/metadata.name"))
-            never = json_object_get(e, "values");
+    json_array_foreach(json_object_get(exprs, "matchExpressions"), i,
+                       e) if (!strcmp(json_string_value(json_object_get(e, "key")) ?: "",
+                                      "kubernetes.io/metadata.name")) never =
+        json_object_get(e, "values");
     ck_assert_uint_eq(json_array_size(never), 3 + 15000 + 1);
     ck_assert_str_eq(json_string_value(json_array_get(never, 3 + 15000)), "membudget");
     json_decref(docs);

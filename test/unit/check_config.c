@@ -113,47 +113,67 @@ static const struct {
     const char *yaml, *want;
 } BAD[] = {
     {"admision:\n  requireBudget: true\n", "t.yaml:1:1: admision: unknown key"},
-    {"admission:\n  requireBudget: yes\n", "t.yaml:2:18: admission.requireBudget: expected true or false"},
-    {"admission:\n  requireBudget: \"true\"\n", "t.yaml:2:18: admission.requireBudget: expected true or false"},
-    {"admission:\n  maxBodyBytes: 3MB\n", "t.yaml:2:17: admission.maxBodyBytes: \"3MB\": unknown suffix"},
-    {"admission:\n  maxBodyBytes: 1Gi\n", "t.yaml:2:17: admission.maxBodyBytes: 1Gi is out of range"},
-    {"admission:\n  defaultBudgetPercentOfLimit: 101\n", "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: 101 is out of range [0, 100]"},
-    {"admission:\n  defaultBudgetPercentOfLimit: 9.5\n", "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: \"9.5\": expected a whole number"},
+    {"admission:\n  requireBudget: yes\n",
+     "t.yaml:2:18: admission.requireBudget: expected true or false"},
+    {"admission:\n  requireBudget: \"true\"\n",
+     "t.yaml:2:18: admission.requireBudget: expected true or false"},
+    {"admission:\n  maxBodyBytes: 3MB\n",
+     "t.yaml:2:17: admission.maxBodyBytes: \"3MB\": unknown suffix"},
+    {"admission:\n  maxBodyBytes: 1Gi\n",
+     "t.yaml:2:17: admission.maxBodyBytes: 1Gi is out of range"},
+    {"admission:\n  defaultBudgetPercentOfLimit: 101\n",
+     "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: 101 is out of range [0, 100]"},
+    {"admission:\n  defaultBudgetPercentOfLimit: 9.5\n",
+     "t.yaml:2:32: admission.defaultBudgetPercentOfLimit: \"9.5\": expected a whole number"},
     {"admission:\n  bogus: 1\n", "t.yaml:2:3: admission.bogus: unknown key"},
     {"gcThrash: {percent: 0}\n", "t.yaml:1:21: gcThrash.percent: 0 is out of range [1, 100]"},
     /* numbers range-checked before any cast; NaN and infinities refused, key named */
     {"sustainSamples: 1e39\n", "t.yaml:1:17: sustainSamples: 1e39 is out of range"},
     {"sustainSamples: -1e39\n", "t.yaml:1:17: sustainSamples: -1e39 is out of range"},
     {"sustainSamples: nan\n", "t.yaml:1:17: sustainSamples: \"nan\": expected a finite number"},
-    {"leak: {minSlopePercentPerMinute: nan}\n", "t.yaml:1:34: leak.minSlopePercentPerMinute: \"nan\": expected a finite number"},
-    {"leak: {minSlopePercentPerMinute: NaN}\n", "t.yaml:1:34: leak.minSlopePercentPerMinute: \"NaN\": expected a finite number"},
-    {"leak: {minSlopePercentPerMinute: inf}\n", "t.yaml:1:34: leak.minSlopePercentPerMinute: \"inf\": expected a finite number"},
-    {"leak: {minSlopePercentPerMinute: -infinity}\n", "t.yaml:1:34: leak.minSlopePercentPerMinute: \"-infinity\": expected a finite number"},
-    {"leak: {minSlopePercentPerMinute: .inf}\n", "t.yaml:1:34: leak.minSlopePercentPerMinute: \".inf\": expected a number"},
+    {"leak: {minSlopePercentPerMinute: nan}\n",
+     "t.yaml:1:34: leak.minSlopePercentPerMinute: \"nan\": expected a finite number"},
+    {"leak: {minSlopePercentPerMinute: NaN}\n",
+     "t.yaml:1:34: leak.minSlopePercentPerMinute: \"NaN\": expected a finite number"},
+    {"leak: {minSlopePercentPerMinute: inf}\n",
+     "t.yaml:1:34: leak.minSlopePercentPerMinute: \"inf\": expected a finite number"},
+    {"leak: {minSlopePercentPerMinute: -infinity}\n",
+     "t.yaml:1:34: leak.minSlopePercentPerMinute: \"-infinity\": expected a finite number"},
+    {"leak: {minSlopePercentPerMinute: .inf}\n",
+     "t.yaml:1:34: leak.minSlopePercentPerMinute: \".inf\": expected a number"},
     {"tiers: {gc: 1e30}\n", "t.yaml:1:13: tiers.gc: 1e30 is out of range [1, 100]"},
     {"tiers: {gc: nan}\n", "t.yaml:1:13: tiers.gc: \"nan\": expected a finite number"},
-    {"eviction: {profileDirMaxBytes: 1Ki}\n", "t.yaml:1:32: eviction.profileDirMaxBytes: 1Ki is out of range"},
+    {"eviction: {profileDirMaxBytes: 1Ki}\n",
+     "t.yaml:1:32: eviction.profileDirMaxBytes: 1Ki is out of range"},
     {"recommend: {halfLife: 10ms}\n", "t.yaml:1:23: recommend.halfLife: 10ms is out of range"},
-    {"recommend: {checkpointInterval: 25h}\n", "t.yaml:1:33: recommend.checkpointInterval: 25h is out of range"},
+    {"recommend: {checkpointInterval: 25h}\n",
+     "t.yaml:1:33: recommend.checkpointInterval: 25h is out of range"},
     {"admission: [1]\n", "t.yaml:1:12: admission: expected a mapping, got a sequence"},
     {"sampleInterval: 15\n", "t.yaml:1:17: sampleInterval: expected a duration"},
     {"sampleInterval: 10ms\n", "t.yaml:1:17: sampleInterval: 10ms is out of range"},
     {"sustainSamples: two\n", "t.yaml:1:17: sustainSamples: \"two\": expected a number"},
     {"sustainSamples: \"2\"\n", "t.yaml:1:17: sustainSamples: expected a number, got a string"},
-    {"tiers: {gc: 90, throttle: 95}\n", "t.yaml:1:8: tiers: thresholds must increase throttle < gc < evict"},
+    {"tiers: {gc: 90, throttle: 95}\n",
+     "t.yaml:1:8: tiers: thresholds must increase throttle < gc < evict"},
     {"tiers: {oom: 90}\n", "t.yaml:1:9: tiers.oom: unknown tier"},
     {"tiers: {gc: 0}\n", "t.yaml:1:13: tiers.gc: 0 is out of range [1, 100]"},
     {"namespaces: shop\n", "t.yaml:1:13: namespaces: expected a list"},
     {"namespaces: [Shop]\n", "t.yaml:1:14: namespaces: expected a namespace name"},
     {"usage: {source: magic}\n", "t.yaml:1:17: usage.source: expected auto, metrics-api or scrape"},
-    {"eviction: {profileDir: relative/dir}\n", "t.yaml:1:24: eviction.profileDir: expected an absolute path"},
+    {"eviction: {profileDir: relative/dir}\n",
+     "t.yaml:1:24: eviction.profileDir: expected an absolute path"},
     {"dryRun: true\ndryRun: false\n", "t.yaml:2:1: dryRun: key is given twice"},
-    {"hysteresis: 50\ntiers: {throttle: 40, evict: 95}\n", "t.yaml:1:13: hysteresis: must be smaller than the lowest tier"},
-    {"sampleInterval: 2s\nusage: {scrapeTimeout: 2s}\n", "t.yaml:2:24: usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (2000ms, set at line 1)"},
-    {"usage: {scrapeTimeout: 20s}\n", "t.yaml:1:24: usage.scrapeTimeout: 20000ms (set here) must be below sampleInterval (15000ms, the default)"},
+    {"hysteresis: 50\ntiers: {throttle: 40, evict: 95}\n",
+     "t.yaml:1:13: hysteresis: must be smaller than the lowest tier"},
+    {"sampleInterval: 2s\nusage: {scrapeTimeout: 2s}\n",
+     "t.yaml:2:24: usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (2000ms, "
+     "set at line 1)"},
+    {"usage: {scrapeTimeout: 20s}\n", "t.yaml:1:24: usage.scrapeTimeout: 20000ms (set here) must "
+                                      "be below sampleInterval (15000ms, the default)"},
     {"excludedNamespaces: [Kube]\n", "t.yaml:1:22: excludedNamespaces: expected a namespace name"},
     {"eviction: {gcFirst: 1}\n", "t.yaml:1:21: eviction.gcFirst: expected true or false"},
-    {"eviction: {ownerSettleTimeout: 5}\n", "t.yaml:1:32: eviction.ownerSettleTimeout: expected a duration"},
+    {"eviction: {ownerSettleTimeout: 5}\n",
+     "t.yaml:1:32: eviction.ownerSettleTimeout: expected a duration"},
     {"[1, 2]\n", "t.yaml:1:1: (top level): expected a mapping, got a sequence"},
     {"a: 1\n---\nb: 2\n", "t.yaml:3:1: (file): expected one YAML document"},
     {"dryRun: [\n", "t.yaml:2:1: "},
@@ -166,8 +186,8 @@ START_TEST(test_cfg_errors)
     mb_err err = cfg_parse(BAD[_i].yaml, strlen(BAD[_i].yaml), "t.yaml", &c, &d);
 
     ck_assert_msg(err != MB_OK, "row %d accepted", _i);
-    ck_assert_msg(!strncmp(d.msg, BAD[_i].want, strlen(BAD[_i].want)), "row %d:\n got: %s\nwant: %s", _i,
-                  d.msg, BAD[_i].want);
+    ck_assert_msg(!strncmp(d.msg, BAD[_i].want, strlen(BAD[_i].want)),
+                  "row %d:\n got: %s\nwant: %s", _i, d.msg, BAD[_i].want);
 }
 END_TEST
 
@@ -176,10 +196,11 @@ static const struct {
     bool ok;
     uint64_t ms;
 } DUR[] = {
-    {"15s", true, 15000}, {"2m", true, 120000}, {"1h30m", true, 5400000}, {"500ms", true, 500},
-    {"1.5s", true, 1500}, {"0", true, 0},       {"100us", true, 0},       {"1m30s", true, 90000},
-    {"15", false, 0},     {"", false, 0},       {"s", false, 0},          {"-1s", false, 0},
-    {"1d", false, 0},     {"1s ", false, 0},    {"99999999999h", false, 0},
+    {"15s", true, 15000}, {"2m", true, 120000},   {"1h30m", true, 5400000},
+    {"500ms", true, 500}, {"1.5s", true, 1500},   {"0", true, 0},
+    {"100us", true, 0},   {"1m30s", true, 90000}, {"15", false, 0},
+    {"", false, 0},       {"s", false, 0},        {"-1s", false, 0},
+    {"1d", false, 0},     {"1s ", false, 0},      {"99999999999h", false, 0},
 };
 
 /* sampleInterval x scrapeTimeout: an unset timeout follows the interval
@@ -196,22 +217,30 @@ static const struct {
     {"1s", NULL, 800, NULL},
     {"1s", "800ms", 800, NULL},
     {"1s", "999ms", 999, NULL},
-    {"1s", "1s", 0, "usage.scrapeTimeout: 1000ms (set here) must be below sampleInterval (1000ms, set at line 1)"},
-    {"1s", "2s", 0, "usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (1000ms, set at line 1)"},
+    {"1s", "1s", 0,
+     "usage.scrapeTimeout: 1000ms (set here) must be below sampleInterval (1000ms, set at line 1)"},
+    {"1s", "2s", 0,
+     "usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (1000ms, set at line 1)"},
     {"1500ms", NULL, 1200, NULL},
     {"2s", NULL, 1600, NULL},
     {"2s", "1s", 1000, NULL},
-    {"2s", "2s", 0, "usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (2000ms, set at line 1): a pod's next sample would start while its scrape may still be running; leave scrapeTimeout out to get 1600ms"},
+    {"2s", "2s", 0,
+     "usage.scrapeTimeout: 2000ms (set here) must be below sampleInterval (2000ms, set at line 1): "
+     "a pod's next sample would start while its scrape may still be running; leave scrapeTimeout "
+     "out to get 1600ms"},
     {"2500ms", NULL, 2000, NULL},
     {"5s", NULL, 2000, NULL},
     {"15s", NULL, 2000, NULL},
     {"30s", "10s", 10000, NULL},
     {"1m", NULL, 2000, NULL},
     {"1m", "59s", 59000, NULL},
-    {"1m", "1m", 0, "usage.scrapeTimeout: 60000ms (set here) must be below sampleInterval (60000ms, set at line 1)"},
+    {"1m", "1m", 0,
+     "usage.scrapeTimeout: 60000ms (set here) must be below sampleInterval (60000ms, set at line "
+     "1)"},
     {NULL, NULL, 2000, NULL},
     {NULL, "5s", 5000, NULL},
-    {NULL, "15s", 0, "usage.scrapeTimeout: 15000ms (set here) must be below sampleInterval (15000ms, the default)"},
+    {NULL, "15s", 0,
+     "usage.scrapeTimeout: 15000ms (set here) must be below sampleInterval (15000ms, the default)"},
 };
 
 START_TEST(test_cfg_scrape_timeout_follows_interval)
@@ -230,8 +259,8 @@ START_TEST(test_cfg_scrape_timeout_follows_interval)
     if (!SCRAPE[_i].want_ms) {
         const char *msg = strchr(strchr(strchr(d.msg, ':') + 1, ':') + 1, ':') + 2;
         ck_assert_msg(err != MB_OK, "row %d accepted", _i);
-        ck_assert_msg(!strncmp(msg, SCRAPE[_i].err, strlen(SCRAPE[_i].err)), "row %d:\n got: %s\nwant: %s",
-                      _i, d.msg, SCRAPE[_i].err);
+        ck_assert_msg(!strncmp(msg, SCRAPE[_i].err, strlen(SCRAPE[_i].err)),
+                      "row %d:\n got: %s\nwant: %s", _i, d.msg, SCRAPE[_i].err);
         return;
     }
     ck_assert_msg(err == MB_OK, "row %d: %s", _i, d.msg);

@@ -75,7 +75,13 @@ static const struct {
     {"at the cap", {30, 20, 10}, {10, 10, 10}, 3, 30, "000", 0},
     {"oldest first", {30, 20, 10}, {10, 10, 10}, 3, 25, "100", 0},
     {"order in the listing does not matter", {10, 30, 20}, {10, 10, 10}, 3, 15, "011", 0},
-    {"one capture's files go one by one, by name", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 12, "1000", 0},
+    {"one capture's files go one by one, by name",
+     {20, 20, 0, 0},
+     {10, 1, 10, 1},
+     4,
+     12,
+     "1000",
+     0},
     {"and both when needed", {20, 20, 0, 0}, {10, 1, 10, 1}, 4, 11, "1100", 0},
     /* the newest capture stays even when it alone is over the cap */
     {"newest kept", {20, 0, 0}, {5, 50, 1}, 3, 10, "100", 0},
@@ -152,7 +158,8 @@ START_TEST(test_profstore_dir)
     json_t *arr = json_object_get(j, "profiles");
     ck_assert_uint_eq(json_array_size(arr), 6);
     json_t *first = json_array_get(arr, 0);
-    ck_assert_str_eq(json_string_value(json_object_get(first, "capturedAt")), "2026-11-23T10:05:00Z");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "capturedAt")),
+                     "2026-11-23T10:05:00Z");
     ck_assert_str_eq(json_string_value(json_object_get(first, "namespace")), "shop");
     ck_assert_str_eq(json_string_value(json_object_get(first, "pod")), "web-1");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "bytes")), (json_int_t)kept);

@@ -21,15 +21,21 @@ END_TEST
 static const struct {
     const char *doc, *patch, *want; /* want NULL: must fail */
 } ROWS[] = {
-    {"{\"foo\":\"bar\"}", "[{\"op\":\"add\",\"path\":\"/baz\",\"value\":\"qux\"}]", "{\"baz\":\"qux\",\"foo\":\"bar\"}"},
-    {"{\"foo\":[\"bar\",\"baz\"]}", "[{\"op\":\"add\",\"path\":\"/foo/1\",\"value\":\"qux\"}]", "{\"foo\":[\"bar\",\"qux\",\"baz\"]}"},
+    {"{\"foo\":\"bar\"}", "[{\"op\":\"add\",\"path\":\"/baz\",\"value\":\"qux\"}]",
+     "{\"baz\":\"qux\",\"foo\":\"bar\"}"},
+    {"{\"foo\":[\"bar\",\"baz\"]}", "[{\"op\":\"add\",\"path\":\"/foo/1\",\"value\":\"qux\"}]",
+     "{\"foo\":[\"bar\",\"qux\",\"baz\"]}"},
     {"{\"foo\":[1]}", "[{\"op\":\"add\",\"path\":\"/foo/-\",\"value\":2}]", "{\"foo\":[1,2]}"},
-    {"{\"baz\":\"qux\",\"foo\":\"bar\"}", "[{\"op\":\"remove\",\"path\":\"/baz\"}]", "{\"foo\":\"bar\"}"},
-    {"{\"baz\":\"qux\"}", "[{\"op\":\"replace\",\"path\":\"/baz\",\"value\":\"boo\"}]", "{\"baz\":\"boo\"}"},
-    {"{\"a\":{\"b\":1},\"c\":{}}", "[{\"op\":\"move\",\"from\":\"/a/b\",\"path\":\"/c/d\"}]", "{\"a\":{},\"c\":{\"d\":1}}"},
+    {"{\"baz\":\"qux\",\"foo\":\"bar\"}", "[{\"op\":\"remove\",\"path\":\"/baz\"}]",
+     "{\"foo\":\"bar\"}"},
+    {"{\"baz\":\"qux\"}", "[{\"op\":\"replace\",\"path\":\"/baz\",\"value\":\"boo\"}]",
+     "{\"baz\":\"boo\"}"},
+    {"{\"a\":{\"b\":1},\"c\":{}}", "[{\"op\":\"move\",\"from\":\"/a/b\",\"path\":\"/c/d\"}]",
+     "{\"a\":{},\"c\":{\"d\":1}}"},
     {"{\"a\":[1,2]}", "[{\"op\":\"copy\",\"from\":\"/a/0\",\"path\":\"/a/-\"}]", "{\"a\":[1,2,1]}"},
     {"{\"a\":\"b\"}", "[{\"op\":\"test\",\"path\":\"/a\",\"value\":\"b\"}]", "{\"a\":\"b\"}"},
-    {"{\"m\":{\"annotations\":{}}}", "[{\"op\":\"add\",\"path\":\"/m/annotations/membudget.io~1budget\",\"value\":\"1Gi\"}]",
+    {"{\"m\":{\"annotations\":{}}}",
+     "[{\"op\":\"add\",\"path\":\"/m/annotations/membudget.io~1budget\",\"value\":\"1Gi\"}]",
      "{\"m\":{\"annotations\":{\"membudget.io/budget\":\"1Gi\"}}}"},
     {"{\"a\":\"b\"}", "[{\"op\":\"test\",\"path\":\"/a\",\"value\":\"c\"}]", NULL},
     {"{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/x/y\",\"value\":1}]", NULL},
@@ -39,7 +45,8 @@ static const struct {
     {"{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/a~2\",\"value\":1}]", NULL},
     {"{\"a\":1}", "[{\"op\":\"frob\",\"path\":\"/a\"}]", NULL},
     {"{\"a\":{\"b\":1}}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a/b/c\"}]", NULL},
-    {"{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/b\",\"value\":1},{\"op\":\"remove\",\"path\":\"/zz\"}]", NULL},
+    {"{\"a\":1}",
+     "[{\"op\":\"add\",\"path\":\"/b\",\"value\":1},{\"op\":\"remove\",\"path\":\"/zz\"}]", NULL},
 };
 
 START_TEST(test_jpatch_apply)

@@ -129,7 +129,8 @@ static const struct {
      "\"kubelet\",\"fieldsV1\":{\"f:status\":{\"f:conditions\":{}}}}],\"uid\":\"u\"},\"spec\":{}}}",
      "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{}}}"},
     /* first member, with spaces; last member; the only member */
-    {"{\"object\":{\"metadata\": { \"managedFields\" : [ {} , {\"a\":\"]\\\"}\"} ] , \"name\":\"a\"}}}",
+    {"{\"object\":{\"metadata\": { \"managedFields\" : [ {} , {\"a\":\"]\\\"}\"} ] , "
+     "\"name\":\"a\"}}}",
      "{\"object\":{\"metadata\":{\"name\":\"a\"}}}"},
     {"{\"metadata\":{\"name\":\"a\",\"managedFields\":[]}}", "{\"metadata\":{\"name\":\"a\"}}"},
     {"{\"metadata\":{\"managedFields\":[{\"x\":1}]}}", "{\"metadata\":{}}"},
@@ -139,7 +140,8 @@ static const struct {
      "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[{\"metadata\":{\"name\":\"a\"}},"
      "{\"metadata\":{\"name\":\"b\"}}]}"},
     /* not under a metadata key, or not a key: kept */
-    {"{\"spec\":{\"managedFields\":[1]},\"metadata\":{\"annotations\":{\"x\":\"\\\"managedFields\\\":[]\"}}}",
+    {"{\"spec\":{\"managedFields\":[1]},\"metadata\":{\"annotations\":{\"x\":"
+     "\"\\\"managedFields\\\":[]\"}}}",
      NULL},
     {"{\"metadata\":{\"labels\":{\"managedFields\":\"v\"}}}", NULL},
     {"{\"metadata\":[{\"managedFields\":[]}]}", NULL},
@@ -183,7 +185,8 @@ static const struct {
 } EVENTS[] = {
     {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"7\"}}}", MB_OK,
      KOBJ_ADDED, "7"},
-    {"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"9\"}}}",
+    {"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"9\"}}"
+     "}",
      MB_OK, KOBJ_BOOKMARK, "9"},
     {"{\"type\":\"DELETED\",\"object\":{\"metadata\":{}}}", MB_OK, KOBJ_DELETED, NULL},
     {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410}}", MB_OK, KOBJ_ERROR, NULL},
@@ -243,8 +246,8 @@ END_TEST
 START_TEST(test_b64_round_trip_and_errors)
 {
     static const char *const IN[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const OUT[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                      "Zm9vYmFy"};
+    static const char *const OUT[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < MB_ARRAY_LEN(IN); i++) {
         char *e = mb_b64_encode(IN[i], strlen(IN[i])), *d = NULL;
         size_t n = 0;
@@ -270,41 +273,40 @@ END_TEST
 
 /* --- kubeconfig ---------------------------------------------------------------- */
 
-static const char KC[] =
-    "apiVersion: v1\n"
-    "kind: Config\n"
-    "current-context: dev\n"
-    "clusters:\n"
-    "- name: dev\n"
-    "  cluster:\n"
-    "    server: https://10.0.0.1:6443\n"
-    "    certificate-authority-data: Q0EtUEVN\n"           /* "CA-PEM" */
-    "- name: prod\n"
-    "  cluster:\n"
-    "    server: https://prod:443\n"
-    "    certificate-authority: certs/ca.crt\n"
-    "    insecure-skip-tls-verify: true\n"
-    "    proxy-url: http://proxy.corp:3128\n"
-    "users:\n"
-    "- name: alice\n"
-    "  user:\n"
-    "    client-certificate-data: Q0VSVA==\n"             /* "CERT" */
-    "    client-key-data: S0VZ\n"                         /* "KEY" */
-    "- name: bot\n"
-    "  user:\n"
-    "    tokenFile: tok\n"
-    "- name: sso\n"
-    "  user:\n"
-    "    exec: {command: kubelogin}\n"
-    "contexts:\n"
-    "- name: dev\n"
-    "  context: {cluster: dev, user: alice, namespace: team-a}\n"
-    "- name: prod\n"
-    "  context: {cluster: prod, user: bot}\n"
-    "- name: sso\n"
-    "  context: {cluster: dev, user: sso}\n"
-    "- name: broken\n"
-    "  context: {cluster: nowhere, user: alice}\n";
+static const char KC[] = "apiVersion: v1\n"
+                         "kind: Config\n"
+                         "current-context: dev\n"
+                         "clusters:\n"
+                         "- name: dev\n"
+                         "  cluster:\n"
+                         "    server: https://10.0.0.1:6443\n"
+                         "    certificate-authority-data: Q0EtUEVN\n" /* "CA-PEM" */
+                         "- name: prod\n"
+                         "  cluster:\n"
+                         "    server: https://prod:443\n"
+                         "    certificate-authority: certs/ca.crt\n"
+                         "    insecure-skip-tls-verify: true\n"
+                         "    proxy-url: http://proxy.corp:3128\n"
+                         "users:\n"
+                         "- name: alice\n"
+                         "  user:\n"
+                         "    client-certificate-data: Q0VSVA==\n" /* "CERT" */
+                         "    client-key-data: S0VZ\n"             /* "KEY" */
+                         "- name: bot\n"
+                         "  user:\n"
+                         "    tokenFile: tok\n"
+                         "- name: sso\n"
+                         "  user:\n"
+                         "    exec: {command: kubelogin}\n"
+                         "contexts:\n"
+                         "- name: dev\n"
+                         "  context: {cluster: dev, user: alice, namespace: team-a}\n"
+                         "- name: prod\n"
+                         "  context: {cluster: prod, user: bot}\n"
+                         "- name: sso\n"
+                         "  context: {cluster: dev, user: sso}\n"
+                         "- name: broken\n"
+                         "  context: {cluster: nowhere, user: alice}\n";
 
 START_TEST(test_kcfg_current_context)
 {
@@ -374,7 +376,8 @@ START_TEST(test_kapi_redact_url)
     kapi_redact_url("https://admin:hunter2@10.0.0.1:6443/api", out, sizeof out);
     ck_assert_str_eq(out, "https://REDACTED@10.0.0.1:6443/api");
     kapi_redact_url("https://10.0.0.1:6443/x?u=a@b", out, sizeof out);
-    ck_assert_str_eq(out, "https://10.0.0.1:6443/x?u=a@b"); /* an @ after the host is not a credential */
+    ck_assert_str_eq(out,
+                     "https://10.0.0.1:6443/x?u=a@b"); /* an @ after the host is not a credential */
     kapi_redact_url("http://tok@h", out, sizeof out);
     ck_assert_str_eq(out, "http://REDACTED@h");
 }
@@ -459,15 +462,19 @@ START_TEST(test_certgen_check)
     /* Issued now: its validity starts at the real clock, so check with it. */
     int64_t now = (int64_t)time(NULL);
     ck_assert_msg(certgen_check(ca.cert_pem, leaf.cert_pem, leaf.key_pem, dns, 3, now, 86400, why,
-                                sizeof why), "%s", why);
+                                sizeof why),
+                  "%s", why);
     ck_assert(!certgen_check(ca.cert_pem, leaf.cert_pem, leaf.key_pem, dns, 3, now, 30 * 86400, why,
                              sizeof why));
     ck_assert(strstr(why, "expires within 30 days"));
-    ck_assert(!certgen_check(ca.cert_pem, leaf.cert_pem, leaf.key_pem, more, 2, now, 0, why, sizeof why));
+    ck_assert(
+        !certgen_check(ca.cert_pem, leaf.cert_pem, leaf.key_pem, more, 2, now, 0, why, sizeof why));
     ck_assert(strstr(why, "does not cover elsewhere.ns.svc"));
-    ck_assert(!certgen_check(other.cert_pem, leaf.cert_pem, leaf.key_pem, dns, 3, now, 0, why, sizeof why));
+    ck_assert(!certgen_check(other.cert_pem, leaf.cert_pem, leaf.key_pem, dns, 3, now, 0, why,
+                             sizeof why));
     ck_assert(strstr(why, "not signed by the CA"));
-    ck_assert(!certgen_check(ca.cert_pem, leaf.cert_pem, other.key_pem, dns, 3, now, 0, why, sizeof why));
+    ck_assert(
+        !certgen_check(ca.cert_pem, leaf.cert_pem, other.key_pem, dns, 3, now, 0, why, sizeof why));
     ck_assert(strstr(why, "key does not match"));
     ck_assert(!certgen_check("junk", leaf.cert_pem, leaf.key_pem, dns, 3, now, 0, why, sizeof why));
     ck_assert(strstr(why, "cannot parse"));

@@ -32,9 +32,11 @@ START_TEST(test_mx_counter_gauge_text)
     mx_set(g, NULL, 1.5);
     ck_assert(mx_value(c, v1) == 3);
     t = render(m);
-    ck_assert_msg(strstr(t, "# HELP t_requests_total Requests.\n# TYPE t_requests_total counter\n"), "%s", t);
+    ck_assert_msg(strstr(t, "# HELP t_requests_total Requests.\n# TYPE t_requests_total counter\n"),
+                  "%s", t);
     ck_assert(strstr(t, "t_requests_total{endpoint=\"validate\",result=\"denied\"} 3\n"));
-    ck_assert_msg(strstr(t, "t_requests_total{endpoint=\"mutate\",result=\"a\\\"b\\\\c\\nd\"} 1\n"), "%s", t);
+    ck_assert_msg(strstr(t, "t_requests_total{endpoint=\"mutate\",result=\"a\\\"b\\\\c\\nd\"} 1\n"),
+                  "%s", t);
     ck_assert(strstr(t, "# TYPE t_open gauge\nt_open 1.5\n"));
     mb_free(t);
     mx_delete(c, v1);
@@ -64,7 +66,8 @@ START_TEST(test_mx_histogram_text)
                             "t_seconds_bucket{endpoint=\"validate\",le=\"0.1\"} 3\n"
                             "t_seconds_bucket{endpoint=\"validate\",le=\"+Inf\"} 4\n"
                             "t_seconds_sum{endpoint=\"validate\"} 5.0105\n"
-                            "t_seconds_count{endpoint=\"validate\"} 4\n"), "%s", t);
+                            "t_seconds_count{endpoint=\"validate\"} 4\n"),
+                  "%s", t);
     mb_free(t);
     mx_free(m);
 }
@@ -270,7 +273,6 @@ START_TEST(test_arena_scope_mixed_and_many)
     ck_assert_uint_eq(mb_arena_nchunks(&a), 0);
 }
 END_TEST
-
 
 /* Writers on several threads and a scrape at the same time (ThreadSanitizer
  * checks this in make tsan): every update is counted, none is lost. */

@@ -87,18 +87,25 @@ START_TEST(test_opsauth_allowed_then_cached)
     ck_assert_ptr_nonnull(q);
     json_t *b = tu_json(q->body);
     ck_assert_str_eq(json_string_value(json_object_get(b, "kind")), "TokenReview");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(b, "spec"), "token")), "tok-1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(b, "spec"), "token")),
+                     "tok-1");
     json_decref(b);
     fake_kapi_answer(q, 201, TR_OK);
     q = fake_kapi_find(&r.f, "/apis/authorization.k8s.io/v1/subjectaccessreviews");
     ck_assert_ptr_nonnull(q);
     b = tu_json(q->body);
     json_t *spec = json_object_get(b, "spec");
-    ck_assert_str_eq(json_string_value(json_object_get(spec, "user")), "system:serviceaccount:monitoring:prometheus");
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "user")),
+                     "system:serviceaccount:monitoring:prometheus");
     ck_assert_str_eq(json_string_value(json_object_get(spec, "uid")), "u1");
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "groups"), 0)), "system:serviceaccounts");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(spec, "nonResourceAttributes"), "path")), "/metrics");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(spec, "nonResourceAttributes"), "verb")), "get");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "groups"), 0)),
+                     "system:serviceaccounts");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(spec, "nonResourceAttributes"), "path")),
+        "/metrics");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(spec, "nonResourceAttributes"), "verb")),
+        "get");
     json_decref(b);
     fake_kapi_answer(q, 201, "{\"status\":{\"allowed\":true}}");
     ck_assert_int_eq(g.n, 1);
@@ -112,7 +119,8 @@ START_TEST(test_opsauth_allowed_then_cached)
     opsauth_check(r.a, "tok-1", "/debug/pods", on_done, &g);
     ck_assert_int_eq(g.n, 2);
     fake_kapi_answer(fake_kapi_find(&r.f, "tokenreviews"), 201, TR_OK);
-    fake_kapi_answer(fake_kapi_find(&r.f, "subjectaccessreviews"), 201, "{\"status\":{\"allowed\":true}}");
+    fake_kapi_answer(fake_kapi_find(&r.f, "subjectaccessreviews"), 201,
+                     "{\"status\":{\"allowed\":true}}");
     ck_assert_int_eq(g.n, 3);
     fake_clock_advance(&r.fc, OPSAUTH_ALLOW_TTL_MS);
     opsauth_check(r.a, "tok-1", "/metrics", on_done, &g);
@@ -148,9 +156,11 @@ START_TEST(test_opsauth_refused)
     fake_kapi_answer(fake_kapi_find(&r.f, "subjectaccessreviews"), 201,
                      "{\"status\":{\"allowed\":false,\"reason\":\"no RBAC policy matched\"}}");
     ck_assert_int_eq(g.status, 403);
-    ck_assert_msg(strstr(g.why, "user \"system:serviceaccount:monitoring:prometheus\" may not get /debug/pods") &&
-                      strstr(g.why, "nonResourceURLs") && strstr(g.why, "no RBAC policy matched"),
-                  "%s", g.why);
+    ck_assert_msg(
+        strstr(g.why,
+               "user \"system:serviceaccount:monitoring:prometheus\" may not get /debug/pods") &&
+            strstr(g.why, "nonResourceURLs") && strstr(g.why, "no RBAC policy matched"),
+        "%s", g.why);
     ck_assert(checks(&r, "forbidden") == 1);
     ck_assert(checks(&r, "unauthenticated") == 3);
     rig_stop(&r);
@@ -165,9 +175,11 @@ START_TEST(test_opsauth_unverified_and_bounded)
     struct got g = {0}, many[OPSAUTH_MAX_INFLIGHT + 2];
     rig_start(&r);
     opsauth_check(r.a, "tok", "/metrics", on_done, &g);
-    fake_kapi_answer(fake_kapi_find(&r.f, "tokenreviews"), 500, "{\"kind\":\"Status\",\"message\":\"etcd down\"}");
+    fake_kapi_answer(fake_kapi_find(&r.f, "tokenreviews"), 500,
+                     "{\"kind\":\"Status\",\"message\":\"etcd down\"}");
     ck_assert_int_eq(g.status, 503);
-    ck_assert_msg(strstr(g.why, "cannot verify the token: the TokenReview got HTTP 500: etcd down"), "%s", g.why);
+    ck_assert_msg(strstr(g.why, "cannot verify the token: the TokenReview got HTTP 500: etcd down"),
+                  "%s", g.why);
     opsauth_check(r.a, "tok", "/metrics", on_done, &g);
     ck_assert_int_eq(g.n, 1); /* not cached: asked again */
     fake_kapi_fail(fake_kapi_find(&r.f, "tokenreviews"), MB_EIO, "connection refused");

@@ -28,9 +28,24 @@
 #include "suites.h"
 
 enum variant {
-    DEF, DRY, POD_DRY, NO_GC, NO_PROFILE, NO_GC_FIRST, ENDPOINT, NONE, NO_THROTTLE,
-    THRASH_EVICT, THRASH_EVICT_DRY, NO_BUDGET, EVICT_ONLY, RESIZE, RESIZE_DRY, RESIZE_AT_MAX,
-    RESIZE_RESTARTS, RESIZE_LEAK_WINDOW
+    DEF,
+    DRY,
+    POD_DRY,
+    NO_GC,
+    NO_PROFILE,
+    NO_GC_FIRST,
+    ENDPOINT,
+    NONE,
+    NO_THROTTLE,
+    THRASH_EVICT,
+    THRASH_EVICT_DRY,
+    NO_BUDGET,
+    EVICT_ONLY,
+    RESIZE,
+    RESIZE_DRY,
+    RESIZE_AT_MAX,
+    RESIZE_RESTARTS,
+    RESIZE_LEAK_WINDOW
 };
 
 static void setup(enum variant v, struct pl_conf *c, struct pl_spec *sp)
@@ -165,9 +180,14 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             wall += 1000;
             total_cpu += 1.0;
             gc_cpu += atoi(t + 1) / 100.0;
-            struct pl_sample s = {.ok = true, .usage = 50 << 20, .taken = now, .has_gc_cpu = true,
-                                  .gc_cpu_s = gc_cpu, .total_cpu_s = total_cpu,
-                                  .heap_alloc = 48 << 20, .next_gc = 50 << 20,
+            struct pl_sample s = {.ok = true,
+                                  .usage = 50 << 20,
+                                  .taken = now,
+                                  .has_gc_cpu = true,
+                                  .gc_cpu_s = gc_cpu,
+                                  .total_cpu_s = total_cpu,
+                                  .heap_alloc = 48 << 20,
+                                  .next_gc = 50 << 20,
                                   .gomemlimit = 50 << 20};
             pl_step(&pp, &c, &sp, &s, now, &plan);
             sample = true;
@@ -196,20 +216,24 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             pl_throttle_done(&pp, t[1] == '+', &plan);
         } else if (t[0] == 'p') {
             struct pl_capture cap = {.heap = t[1] == '+' ? "shop_web-1_x.pb.gz" : "",
-                                     .heap_err = "HTTP 500", .heap_bytes = 1234};
+                                     .heap_err = "HTTP 500",
+                                     .heap_bytes = 1234};
             pl_profile_done(&pp, &cap, wall, &plan);
         } else if (t[0] == 'e') {
             int code = atoi(t + 1);
             enum evict_result r = code == 201   ? EVICT_OK
-                                    : code == 429 ? EVICT_BLOCKED
-                                    : code == 404 ? EVICT_GONE
-                                                  : EVICT_ERROR;
+                                  : code == 429 ? EVICT_BLOCKED
+                                  : code == 404 ? EVICT_GONE
+                                                : EVICT_ERROR;
             /* rnd 0: the shortest delay the jitter allows (half) */
-            pl_evict_done(&pp, &sp, r, "Cannot evict pod as it would violate the pod's disruption budget.",
+            pl_evict_done(&pp, &sp, r,
+                          "Cannot evict pod as it would violate the pod's disruption budget.",
                           !pl_throttled(&pp), now, 0, &plan);
         } else if (t[0] == 'z') {
             /* the resize answered: z+ the kubelet runs the new limit, z- refused */
-            struct pl_resize_result rr = {.ok = t[1] == '+', .limit = 160 << 20, .budget = 125 << 20,
+            struct pl_resize_result rr = {.ok = t[1] == '+',
+                                          .limit = 160 << 20,
+                                          .budget = 125 << 20,
                                           .why = "PodResizePending: Deferred"};
             pl_resize_done(&pp, &rr, &plan);
         } else if (!strcmp(t, "d")) {
@@ -228,8 +252,8 @@ static void run(enum variant v, const char *script, char *out, size_t len)
             pl_record_of(&pp, &rec);
             pl_record_format(&rec, msg, sizeof msg);
             ck_assert_msg(pl_record_parse(msg, &rec), "record %s", msg);
-            now += 5000000; /* another process: another monotonic origin */
-            wall += 6000;   /* six seconds of failover */
+            now += 5000000;  /* another process: another monotonic origin */
+            wall += 6000;    /* six seconds of failover */
             pl_cleanup(&pp); /* a new replica starts from nothing */
             pl_init(&pp);
             pl_resume(&pp, &c, &sp, &rec, now, wall);
@@ -258,17 +282,16 @@ static const struct {
      "99 99 g+ 80 80 80", "N EtLr r EF Tr T"},
     {"a sample read before the GC answered does not decide", DEF, "99 99 99 g+ 99",
      "N EtLr E r EpeF"},
-    {"a failed last-chance GC: the next fresh sample decides", DEF, "99 99 g- 99",
-     "N EtLr - Epe"},
+    {"a failed last-chance GC: the next fresh sample decides", DEF, "99 99 g- 99", "N EtLr - Epe"},
     {"gcFirst off: straight to the profile and the eviction", NO_GC_FIRST, "99 99 p+ e201",
      "N Etper eCr X"},
     {"no GC endpoint: no last chance", NO_GC, "99 99 p+ e201", "N Etper eCr X"},
-    {"no profile endpoint: evict without one", NO_PROFILE, "99 99 g+ 99 e201",
-     "N EtLr r EeF X"},
+    {"no profile endpoint: evict without one", NO_PROFILE, "99 99 g+ 99 e201", "N EtLr r EeF X"},
     {"a GC within gcMinInterval counts as the last chance", DEF, "92 92 g+ 99 99 p+",
      "N Gtgr r GF Eper eCr"},
     {"the gc tier's GC still under way when the evict tier is entered: a figure read after it "
-     "decides", DEF, "92 92 99 99 g+ 99 p+", "N Gtgr G Er r EpeF eCr"},
+     "decides",
+     DEF, "92 92 99 99 g+ 99 p+", "N Gtgr G Er r EpeF eCr"},
     {"... and when that figure is below the evict threshold, no eviction", DEF,
      "92 92 99 99 g+ 80 80", "N Gtgr G Er r EF Tr"},
     /* Behaviours 3 and 4: one profile per escalation, blocked retries back off. */
@@ -283,8 +306,8 @@ static const struct {
      "99 99 p- e500 +2 e201", "N Etper er - e X"},
     {"recovery ends the escalation: the next one captures a new profile", NO_GC_FIRST,
      "99 99 p+ e429 70 70 99 99 p+", "N Etper eCr B E Nor N Etper eCr"},
-    {"limits deferred the attempt: the next fresh sample tries again", NO_GC_FIRST,
-     "99 99 d 99 p+", "N Etper - Epe eCr"},
+    {"limits deferred the attempt: the next fresh sample tries again", NO_GC_FIRST, "99 99 d 99 p+",
+     "N Etper - Epe eCr"},
     {"after an accepted eviction, nothing more is asked while the pod goes", NO_GC_FIRST,
      "99 99 p+ e201 99 99 +30", "N Etper eCr X E E -"},
     {"evicting a pod already gone is not an error", NO_GC_FIRST, "99 99 p+ e404 99",
@@ -301,12 +324,14 @@ static const struct {
      "92 92 g+ 92 99 99 99", "N Gtgr r GzF G Er E"},
     {"resize refused: the evict tier goes on as without it, no second request", RESIZE,
      "92 92 g+ 92 z- 99 99 g+ 99 p+", "N Gtgr r GzF V G Eper r EF eCr"},
-    {"resize: straight to the evict tier: after the last-chance GC, a resize rather than the eviction",
+    {"resize: straight to the evict tier: after the last-chance GC, a resize rather than the "
+     "eviction",
      RESIZE, "99 99 g+ 99 99", "N EtLr r EzF E"},
     {"resize: straight to the evict tier, refused: the eviction follows", RESIZE,
      "99 99 g+ 99 z- 99 p+", "N EtLr r EzF V Epe eCr"},
     {"resize: with the leak signal on, only once a full window of post-GC figures says no leak",
-     RESIZE_LEAK_WINDOW, "92 92 g+ 92 +20 92 g+ 92 +20 92 g+ 92", "N Gtgr r GF - Gg r GF - Gg r GzF"},
+     RESIZE_LEAK_WINDOW, "92 92 g+ 92 +20 92 g+ 92 +20 92 g+ 92",
+     "N Gtgr r GF - Gg r GF - Gg r GzF"},
     {"resize: the post-GC figures rise: a leak, never a resize", RESIZE_LEAK_WINDOW,
      "91 91 g+ 91 +20 93 g+ 93 +20 94 g+ 94", "N Gtgr r GF - Gg r GF - Gg r GF"},
     {"resize: the container's resizePolicy restarts it: said once, the evict tier as before",
@@ -326,8 +351,8 @@ static const struct {
      "85 85 R 85 70 70", "N Ttr - T T Nor"},
     {"failover in gc: gcMinInterval holds across leaders", DEF, "92 92 g+ R 92 92 92 +12 92",
      "N Gtgr r - G G G - Gg"},
-    {"failover in evict: the profile is not captured again", NO_GC_FIRST,
-     "99 99 p+ e429 R 99 99", "N Etper eCr B - Ee E"},
+    {"failover in evict: the profile is not captured again", NO_GC_FIRST, "99 99 p+ e429 R 99 99",
+     "N Etper eCr B - Ee E"},
     {"stale data never acts", DEF, "s s s s", "N N N N"},
     /* GC thrash: shares from the CPU counters, sustain 2 */
     {"GC thrash: two shares above 50% raise it once; it ends at or below", DEF,
@@ -341,8 +366,7 @@ static const struct {
      "h0 h90 h90 p+ e201 h90", "N N NpeH eCr X N"},
     {"GC thrash evict blocked, then the thrash ends: no more retries", THRASH_EVICT,
      "h0 h90 h90 p+ e429 h10 +5 h10", "N N NpeH eCr B N - N"},
-    {"GC thrash evict in dry run: would evict", THRASH_EVICT_DRY, "h0 h90 h90 h90",
-     "N N NWH N"},
+    {"GC thrash evict in dry run: would evict", THRASH_EVICT_DRY, "h0 h90 h90 h90", "N N NWH N"},
     /* the OOM ledger: why a kill was not prevented */
     {"OOM before any sample", DEF, "o", "O(no-fresh-sample)r"},
     {"OOM with fresh data below every tier: faster than sampling", DEF, "50 50 o",
@@ -350,11 +374,12 @@ static const struct {
     {"OOM with fresh data in the throttle tier, below evict", DEF, "85 85 o",
      "N Ttr O(below-evict-tier)r"},
     {"OOM with one fresh sample above throttle (not yet entered: nothing acted): faster than "
-     "sampling", DEF, "50 85 o", "N N O(faster-than-sampling)r"},
+     "sampling",
+     DEF, "50 85 o", "N N O(faster-than-sampling)r"},
     {"OOM after the throttle tier was left again (recovered): faster than sampling", DEF,
      "85 85 50 50 o", "N Ttr T Nor O(faster-than-sampling)r"},
-    {"OOM at 90% with only the evict tier on: below evict, not faster than sampling",
-     EVICT_ONLY, "90 90 o", "N N O(below-evict-tier)r"},
+    {"OOM at 90% with only the evict tier on: below evict, not faster than sampling", EVICT_ONLY,
+     "90 90 o", "N N O(below-evict-tier)r"},
     {"OOM at 85% without a throttle tier: under gc (90), faster than sampling", NO_THROTTLE,
      "85 85 o", "N N O(faster-than-sampling)r"},
     {"OOM long after the last fresh sample", DEF, "50 +10 o", "N - O(no-fresh-sample)r"},
@@ -374,8 +399,9 @@ START_TEST(test_planner_rows)
 {
     char got[1024];
     run(ROWS[_i].v, ROWS[_i].script, got, sizeof got);
-    ck_assert_msg(!strcmp(got, ROWS[_i].trace), "row %d (%s):\n  script %s\n  want   %s\n  got    %s",
-                  _i, ROWS[_i].what, ROWS[_i].script, ROWS[_i].trace, got);
+    ck_assert_msg(!strcmp(got, ROWS[_i].trace),
+                  "row %d (%s):\n  script %s\n  want   %s\n  got    %s", _i, ROWS[_i].what,
+                  ROWS[_i].script, ROWS[_i].trace, got);
 }
 END_TEST
 
@@ -408,7 +434,8 @@ START_TEST(test_planner_event_text)
     s.usage = 97 << 20;
     pl_step(&pp, &c, &sp, &s, 3000, &p);
     ck_assert(p.evict && p.capture_profile && p.gc_freed_set && p.gc_freed == 2 << 20);
-    struct pl_capture cap = {.heap = "shop_web-1_20261123T100000Z.pb.gz", .heap_bytes = 4096,
+    struct pl_capture cap = {.heap = "shop_web-1_20261123T100000Z.pb.gz",
+                             .heap_bytes = 4096,
                              .gor = "shop_web-1_20261123T100000Z.goroutines.txt",
                              .gor_bytes = 812};
     pl_profile_done(&pp, &cap, 7500, &p);
@@ -420,8 +447,10 @@ START_TEST(test_planner_event_text)
     /* one of the two failed: said, the other still listed */
     struct pl_pod other;
     pl_init(&other);
-    cap = (struct pl_capture){.heap = "", .heap_err = "scrape answered HTTP 404",
-                              .gor = "shop_web-1_20261123T100000Z.goroutines.txt", .gor_bytes = 9};
+    cap = (struct pl_capture){.heap = "",
+                              .heap_err = "scrape answered HTTP 404",
+                              .gor = "shop_web-1_20261123T100000Z.goroutines.txt",
+                              .gor_bytes = 9};
     struct pl_plan q;
     pl_profile_done(&other, &cap, 7500, &q);
     ck_assert_str_eq(q.ev[0].msg, "saved before eviction: no heap profile (scrape answered HTTP "
@@ -438,7 +467,8 @@ START_TEST(test_planner_event_text)
         struct pl_pod notready = pp;
         struct pl_plan p2;
         notready.inflight = true;
-        pl_evict_done(&notready, &sp, EVICT_BLOCKED, "would violate the PDB", false, 4000, 1000, &p2);
+        pl_evict_done(&notready, &sp, EVICT_BLOCKED, "would violate the PDB", false, 4000, 1000,
+                      &p2);
         ck_assert_msg(strstr(p2.ev[0].msg, "eviction blocked, retrying in ") &&
                           strstr(p2.ev[0].msg, "the pod is NotReady (") &&
                           strstr(p2.ev[0].msg, "so its PodDisruptionBudget counts it unhealthy") &&
@@ -478,8 +508,11 @@ START_TEST(test_planner_record)
     ck_assert(pl_record_parse("tier=evict profile=2026-11-18T11:06:41Z", &back));
     ck_assert(back.has_profile && back.profile_at == 1795000001000ULL);
     /* the ledger's count and the GOMEMLIMIT applied */
-    r = (struct pl_record){.tier = BRK_NORMAL, .ooms = 2, .oom_restarts = 5,
-                           .last_oom = 1795000001000LL, .memlimit = 805306368,
+    r = (struct pl_record){.tier = BRK_NORMAL,
+                           .ooms = 2,
+                           .oom_restarts = 5,
+                           .last_oom = 1795000001000LL,
+                           .memlimit = 805306368,
                            .memlimit_restarts = 1};
     pl_record_format(&r, msg, sizeof msg);
     ck_assert_str_eq(msg, "tier=normal ooms=2@5 lastOOM=2026-11-18T11:06:41Z memlimit=805306368@1");
@@ -487,17 +520,27 @@ START_TEST(test_planner_record)
     ck_assert(back.ooms == 2 && back.oom_restarts == 5 && back.last_oom == r.last_oom &&
               back.memlimit == 805306368 && back.memlimit_restarts == 1);
     /* the longest record fits the condition's buffer */
-    r = (struct pl_record){BRK_EVICT, true, 1795000001250LL, true, 1795000001250LL, 4000000000u,
-                           4000000000u, 1795000001000LL, INT64_MAX / 10, 4000000000u};
+    r = (struct pl_record){BRK_EVICT,       true,        1795000001250LL, true,
+                           1795000001250LL, 4000000000u, 4000000000u,     1795000001000LL,
+                           INT64_MAX / 10,  4000000000u};
     char big[256];
     pl_record_format(&r, big, sizeof big);
     ck_assert(pl_record_parse(big, &back));
     ck_assert(back.memlimit == INT64_MAX / 10 && back.ooms == 4000000000u);
-    static const char *const BAD[] = {"", "tier=", "tier=hot", "lastGC=2026-11-19T07:06:41Z",
-                                      "tier=gc ooms=0@1", "tier=gc ooms=1", "tier=gc ooms=1@",
-                                      "tier=gc ooms=@1", "tier=gc ooms=1@2x", "tier=gc memlimit=-5@1",
+    static const char *const BAD[] = {"",
+                                      "tier=",
+                                      "tier=hot",
+                                      "lastGC=2026-11-19T07:06:41Z",
+                                      "tier=gc ooms=0@1",
+                                      "tier=gc ooms=1",
+                                      "tier=gc ooms=1@",
+                                      "tier=gc ooms=@1",
+                                      "tier=gc ooms=1@2x",
+                                      "tier=gc memlimit=-5@1",
                                       "tier=gc memlimit=99999999999999999999@1",
-                                      "tier=gc lastGC=yesterday", "tier=gc =1", "extra=1",
+                                      "tier=gc lastGC=yesterday",
+                                      "tier=gc =1",
+                                      "extra=1",
                                       "tier=gc  lastGC=2026-11-19T07:06:41Z",
                                       "membudget: usage within budget"};
     for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
@@ -547,9 +590,15 @@ START_TEST(test_planner_oom_and_thrash_text)
     setup(DEF, &c, &sp);
     pl_init(&pp);
     for (int i = 0; i < 3; i++) {
-        struct pl_sample t = {.ok = true, .usage = 50 << 20, .taken = now += 1000,
-                              .has_gc_cpu = true, .gc_cpu_s = i * 0.8, .total_cpu_s = i,
-                              .heap_alloc = 47 << 20, .next_gc = 50 << 20, .gomemlimit = 50 << 20};
+        struct pl_sample t = {.ok = true,
+                              .usage = 50 << 20,
+                              .taken = now += 1000,
+                              .has_gc_cpu = true,
+                              .gc_cpu_s = i * 0.8,
+                              .total_cpu_s = i,
+                              .heap_alloc = 47 << 20,
+                              .next_gc = 50 << 20,
+                              .gomemlimit = 50 << 20};
         pl_step(&pp, &c, &sp, &t, now, &plan);
     }
     ck_assert_uint_eq(plan.nev, 1);
@@ -581,15 +630,15 @@ static const struct {
     {"in step: nothing", M(768), 0, M(768), 0, 0, 0, true, true, false, "-"},
     {"the budget changed, the env followed the old one: POST", M(1024), M(768), M(768), 0, 0, 0,
      true, true, false, "POST 1024"},
-    {"the same without an endpoint: stale until recreated", M(1024), M(768), M(768), 0, 0, 0,
-     false, true, false, "stale"},
+    {"the same without an endpoint: stale until recreated", M(1024), M(768), M(768), 0, 0, 0, false,
+     true, false, "stale"},
     {"dry run: would", M(1024), M(768), M(768), 0, 0, 0, true, true, true, "would"},
-    {"the service set its own GOMEMLIMIT: left alone", M(1024), M(768), M(600), 0, 0, 0, true,
-     true, false, "-"},
+    {"the service set its own GOMEMLIMIT: left alone", M(1024), M(768), M(600), 0, 0, 0, true, true,
+     false, "-"},
     {"no GOMEMLIMIT in the env: left alone", M(1024), M(768), 0, 0, 0, 0, true, true, false, "-"},
     {"GOMEMLIMIT=off: left alone", M(1024), M(768), -1, 0, 0, 0, true, true, false, "-"},
-    {"applied before, same process: in step", M(1024), 0, M(768), 0, M(1024), 0, true, true,
-     false, "-"},
+    {"applied before, same process: in step", M(1024), 0, M(768), 0, M(1024), 0, true, true, false,
+     "-"},
     {"applied before, then the container restarted: the env is back, POST again", M(1024), 0,
      M(768), 1, M(1024), 0, true, true, false, "POST 1024"},
     {"not running yet: later", M(1024), M(768), M(768), 0, 0, 0, true, false, false, "-"},
@@ -644,8 +693,9 @@ START_TEST(test_planner_memlimit_answers)
     ck_assert(plan.call_memlimit);
     /* the pod applied something else: a failure, retried after gcMinInterval */
     pl_memlimit_done(&pp, &c, true, M(900), M(768), 2, NULL, 2000, &plan);
-    ck_assert(said(&plan, "MemoryBudgetLimitUpdated",
-                   "could not set GOMEMLIMIT 768Mi -> 1Gi: the pod applied 900Mi; retrying in 20s"));
+    ck_assert(
+        said(&plan, "MemoryBudgetLimitUpdated",
+             "could not set GOMEMLIMIT 768Mi -> 1Gi: the pod applied 900Mi; retrying in 20s"));
     ck_assert(!plan.record_changed);
     pl_memlimit(&pp, &c, &sp, &in, 10000, &plan);
     ck_assert(!plan.call_memlimit); /* not before the retry time */
@@ -681,10 +731,11 @@ static const struct {
     int64_t new_limit, new_budget;
 } RZ_ROWS[] = {
     {1LL << 30, 768LL << 20, 2LL << 30, true, 1280LL << 20, 960LL << 20},
-    {1900LL << 20, 1500LL << 20, 2LL << 30, true, 2LL << 30, 1616LL << 20}, /* 1616.8Mi, down to a MiB */
-    {2LL << 30, 1LL << 30, 2LL << 30, false, 0, 0},      /* at max-limit already */
-    {2LL << 30, 1LL << 30, 1LL << 30, false, 0, 0},      /* max-limit below the limit */
-    {1000, 750, 1LL << 30, true, 1LL << 20, 786432},     /* rounded up to a MiB */
+    {1900LL << 20, 1500LL << 20, 2LL << 30, true, 2LL << 30,
+     1616LL << 20},                                  /* 1616.8Mi, down to a MiB */
+    {2LL << 30, 1LL << 30, 2LL << 30, false, 0, 0},  /* at max-limit already */
+    {2LL << 30, 1LL << 30, 1LL << 30, false, 0, 0},  /* max-limit below the limit */
+    {1000, 750, 1LL << 30, true, 1LL << 20, 786432}, /* rounded up to a MiB */
     {(100LL << 20) + 1, 100LL << 20, 1LL << 30, true, 126LL << 20, 125LL << 20}, /* 125.99...Mi */
     {0, 1, 1, false, 0, 0},
     {INT64_MAX - 1, 1LL << 30, INT64_MAX, true, INT64_MAX, 1LL << 30},
@@ -699,8 +750,8 @@ START_TEST(test_planner_resize_step)
         ck_assert_int_eq(l, -1);
         return;
     }
-    ck_assert_msg(l == RZ_ROWS[_i].new_limit && b == RZ_ROWS[_i].new_budget, "row %d: %lld %lld", _i,
-                  (long long)l, (long long)b);
+    ck_assert_msg(l == RZ_ROWS[_i].new_limit && b == RZ_ROWS[_i].new_budget, "row %d: %lld %lld",
+                  _i, (long long)l, (long long)b);
     ck_assert(l <= RZ_ROWS[_i].max && l > RZ_ROWS[_i].limit && b <= l);
 }
 END_TEST
@@ -736,34 +787,42 @@ START_TEST(test_planner_resize_text)
         ck_assert_int_eq(p.resize_limit, 1280LL << 20);
         ck_assert_int_eq(p.resize_budget, 960LL << 20);
         ck_assert_int_eq(p.resize_request, guaranteed ? 1280LL << 20 : 0);
-        ck_assert(said(&p, "MemoryBudgetResized",
-                       "raising the memory limit 1Gi -> 1.25Gi (max-limit 2Gi), the budget 768Mi -> "
-                       "960Mi: 92% of budget after a forced GC, no leak suspected"));
+        ck_assert(
+            said(&p, "MemoryBudgetResized",
+                 "raising the memory limit 1Gi -> 1.25Gi (max-limit 2Gi), the budget 768Mi -> "
+                 "960Mi: 92% of budget after a forced GC, no leak suspected"));
         ck_assert(!p.evict);
-        struct pl_resize_result rr = {.why = "PodResizePending Deferred: Node didn't have enough resource: "
-                                             "memory"};
+        struct pl_resize_result rr = {
+            .why = "PodResizePending Deferred: Node didn't have enough resource: "
+                   "memory"};
         pl_resize_done(&pp, &rr, &p);
         ck_assert_uint_eq(p.nev, 1);
         ck_assert(p.ev[0].warning);
-        ck_assert_str_eq(p.ev[0].msg, "resize refused (PodResizePending Deferred: Node didn't have enough "
-                                      "resource: memory): evicting as without the resize tier");
+        ck_assert_str_eq(p.ev[0].msg,
+                         "resize refused (PodResizePending Deferred: Node didn't have enough "
+                         "resource: memory): evicting as without the resize tier");
         ck_assert_str_eq(p.act[0].result, "refused");
         pl_cleanup(&pp);
     }
     pl_init(&pp);
-    struct pl_resize_result ok = {.ok = true, .limit = 1280LL << 20, .budget = 960LL << 20,
-                                  .restarts_before = 3, .restarts_after = 3};
+    struct pl_resize_result ok = {.ok = true,
+                                  .limit = 1280LL << 20,
+                                  .budget = 960LL << 20,
+                                  .restarts_before = 3,
+                                  .restarts_after = 3};
     pl_resize_done(&pp, &ok, &p);
     ck_assert(!p.ev[0].warning);
-    ck_assert_str_eq(p.ev[0].msg, "the memory limit is 1.25Gi now, without a restart, the budget 960Mi "
-                                  "(GOMEMLIMIT follows)");
+    ck_assert_str_eq(p.ev[0].msg,
+                     "the memory limit is 1.25Gi now, without a restart, the budget 960Mi "
+                     "(GOMEMLIMIT follows)");
     ok.restarts_after = 4;
     ok.budget_err = "HTTP 403: denied by the webhook";
     pl_resize_done(&pp, &ok, &p);
     ck_assert(p.ev[0].warning);
-    ck_assert_str_eq(p.ev[0].msg, "the memory limit is 1.25Gi now, the container restarted (restartCount 3 "
-                                  "-> 4); the budget annotation did not follow (HTTP 403: denied by the "
-                                  "webhook): budget and GOMEMLIMIT stay as they were");
+    ck_assert_str_eq(p.ev[0].msg,
+                     "the memory limit is 1.25Gi now, the container restarted (restartCount 3 "
+                     "-> 4); the budget annotation did not follow (HTTP 403: denied by the "
+                     "webhook): budget and GOMEMLIMIT stay as they were");
     pl_cleanup(&pp);
 }
 END_TEST
@@ -791,7 +850,8 @@ START_TEST(test_planner_intent_record)
     ck_assert(plan.record_changed);
     pl_record_of(&pp, &r);
     pl_record_format(&r, text, sizeof text);
-    ck_assert_msg(pl_record_holds(text, true, at + 5) && pl_record_holds(text, false, at), "%s", text);
+    ck_assert_msg(pl_record_holds(text, true, at + 5) && pl_record_holds(text, false, at), "%s",
+                  text);
     pl_cleanup(&pp);
 }
 END_TEST
@@ -805,7 +865,8 @@ Suite *planner_suite(void)
     tcase_add_test(tc, test_planner_intent_record);
     tcase_add_test(tc, test_planner_record);
     tcase_add_test(tc, test_planner_oom_and_thrash_text);
-    tcase_add_loop_test(tc, test_planner_memlimit_rows, 0, (int)(sizeof ML_ROWS / sizeof ML_ROWS[0]));
+    tcase_add_loop_test(tc, test_planner_memlimit_rows, 0,
+                        (int)(sizeof ML_ROWS / sizeof ML_ROWS[0]));
     tcase_add_test(tc, test_planner_memlimit_answers);
     tcase_add_loop_test(tc, test_planner_resize_step, 0, (int)(sizeof RZ_ROWS / sizeof RZ_ROWS[0]));
     tcase_add_test(tc, test_planner_resize_text);

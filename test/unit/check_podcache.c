@@ -22,7 +22,10 @@ static void listener(void *ctx, enum pc_change ch, const struct pc_pod *old, str
     struct seen *s = ctx;
     const struct pc_pod *p = cur ? cur : old;
     size_t at = strlen(s->log);
-    snprintf(s->log + at, sizeof s->log - at, "%c%s/%s ", ch == PC_ADDED ? '+' : ch == PC_UPDATED ? '~' : '-',
+    snprintf(s->log + at, sizeof s->log - at, "%c%s/%s ",
+             ch == PC_ADDED     ? '+'
+             : ch == PC_UPDATED ? '~'
+                                : '-',
              p->sh->ns, p->name);
     if (ch == PC_ADDED)
         s->added++;
@@ -42,18 +45,19 @@ static enum pc_scope scope_shop(void *ctx, const char *ns)
 }
 
 /* A pod: budget NULL for none; gated adds the readiness gate. */
-static json_t *pod(const char *ns, const char *name, const char *uid, const char *budget, bool gated)
+static json_t *pod(const char *ns, const char *name, const char *uid, const char *budget,
+                   bool gated)
 {
     json_t *p = json_pack(
         "{s:{s:s,s:s,s:s,s:s,s:{},s:[{s:s,s:s,s:s,s:b}]},"
         "s:{s:s,s:[{s:s,s:{s:{s:s}},s:[{s:s,s:i},{s:i,s:s},{s:i}]},{s:s}]},"
         "s:{s:s,s:s,s:[{s:s,s:s}]}}",
-        "metadata", "namespace", ns, "name", name, "uid", uid, "resourceVersion", "5", "annotations",
-        "ownerReferences", "kind", "ReplicaSet", "name", "web-7d9", "uid", "rs-1", "controller", 1,
-        "spec", "nodeName", "node-1", "containers", "name", "app", "resources", "limits", "memory",
-        "1Gi", "ports", "name", "metrics", "containerPort", 6060, "containerPort", 53, "protocol",
-        "UDP", "containerPort", 8080, "name", "sidecar", "status", "phase", "Running", "podIP",
-        "10.0.0.7", "conditions", "type", "Ready", "status", "True");
+        "metadata", "namespace", ns, "name", name, "uid", uid, "resourceVersion", "5",
+        "annotations", "ownerReferences", "kind", "ReplicaSet", "name", "web-7d9", "uid", "rs-1",
+        "controller", 1, "spec", "nodeName", "node-1", "containers", "name", "app", "resources",
+        "limits", "memory", "1Gi", "ports", "name", "metrics", "containerPort", 6060,
+        "containerPort", 53, "protocol", "UDP", "containerPort", 8080, "name", "sidecar", "status",
+        "phase", "Running", "podIP", "10.0.0.7", "conditions", "type", "Ready", "status", "True");
     json_t *ann = json_object_get(json_object_get(p, "metadata"), "annotations");
     if (budget)
         json_object_set_new(ann, "membudget.io/budget", json_string(budget));
@@ -118,7 +122,8 @@ START_TEST(test_pc_container_status_and_workload)
         {"{\"containerStatuses\":[{\"name\":\"sidecar\",\"restartCount\":9},"
          "{\"name\":\"app\",\"restartCount\":2,\"lastState\":{\"terminated\":{"
          "\"reason\":\"OOMKilled\",\"exitCode\":137,\"finishedAt\":\"2026-11-23T10:00:00Z\"}}}]}",
-         "805306368", "7d9", "ReplicaSet", 2, true, 1795428000000LL, 805306368, "Deployment", "web"},
+         "805306368", "7d9", "ReplicaSet", 2, true, 1795428000000LL, 805306368, "Deployment",
+         "web"},
         {"{\"containerStatuses\":[{\"name\":\"app\",\"restartCount\":1,\"lastState\":{"
          "\"terminated\":{\"reason\":\"Error\",\"exitCode\":2}}}]}",
          "768MiB", "other", "ReplicaSet", 1, false, 0, 805306368, "ReplicaSet", "web-7d9"},
@@ -134,10 +139,11 @@ START_TEST(test_pc_container_status_and_workload)
         json_decref(st);
         json_t *ctr = json_array_get(json_object_get(json_object_get(p, "spec"), "containers"), 0);
         if (rows[i].env)
-            json_object_set_new(ctr, "env", json_pack("[{s:s,s:s}]", "name", "GOMEMLIMIT", "value",
-                                                      rows[i].env));
+            json_object_set_new(
+                ctr, "env", json_pack("[{s:s,s:s}]", "name", "GOMEMLIMIT", "value", rows[i].env));
         if (rows[i].hash)
-            json_object_set_new(md, "labels", json_pack("{s:s}", "pod-template-hash", rows[i].hash));
+            json_object_set_new(md, "labels",
+                                json_pack("{s:s}", "pod-template-hash", rows[i].hash));
         if (rows[i].owner_kind)
             json_object_set_new(json_array_get(json_object_get(md, "ownerReferences"), 0), "kind",
                                 json_string(rows[i].owner_kind));
@@ -174,9 +180,11 @@ START_TEST(test_pc_resize_state)
         enum pc_resize want;
         const char *msg;
     } rows[] = {
-        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}", "[]", PC_RZ_NONE, ""},
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}", "[]", PC_RZ_NONE,
+         ""},
         {"{\"name\":\"app\"}", "[]", PC_RZ_NONE, ""}, /* no status resources: cannot tell */
-        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}", "[]", PC_RZ_UNACTUATED, ""},
+        {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}", "[]",
+         PC_RZ_UNACTUATED, ""},
         {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
          "[{\"type\":\"PodResizeInProgress\",\"status\":\"True\"}]", PC_RZ_IN_PROGRESS, ""},
         {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
@@ -185,24 +193,29 @@ START_TEST(test_pc_resize_state)
          PC_RZ_DEFERRED, "Node didn't have enough resource: memory"},
         {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
          "[{\"type\":\"PodResizePending\",\"status\":\"True\",\"reason\":\"Infeasible\"},"
-         "{\"type\":\"PodResizeInProgress\",\"status\":\"True\"}]", PC_RZ_INFEASIBLE, ""},
+         "{\"type\":\"PodResizeInProgress\",\"status\":\"True\"}]",
+         PC_RZ_INFEASIBLE, ""},
         {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"768Mi\"}}}",
-         "[{\"type\":\"PodResizePending\",\"status\":\"True\",\"reason\":\"Later\"}]", PC_RZ_PENDING, ""},
+         "[{\"type\":\"PodResizePending\",\"status\":\"True\",\"reason\":\"Later\"}]",
+         PC_RZ_PENDING, ""},
         {"{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}",
-         "[{\"type\":\"PodResizePending\",\"status\":\"False\",\"reason\":\"Deferred\"}]", PC_RZ_NONE, ""},
+         "[{\"type\":\"PodResizePending\",\"status\":\"False\",\"reason\":\"Deferred\"}]",
+         PC_RZ_NONE, ""},
         /* another container's status says nothing of the target's */
-        {"{\"name\":\"sidecar\",\"resources\":{\"limits\":{\"memory\":\"64Mi\"}}}", "[]", PC_RZ_NONE, ""},
+        {"{\"name\":\"sidecar\",\"resources\":{\"limits\":{\"memory\":\"64Mi\"}}}", "[]",
+         PC_RZ_NONE, ""},
     };
     for (size_t i = 0; i < MB_ARRAY_LEN(rows); i++) {
         struct podcache *c = pc_new(NULL, NULL, NULL, 0);
         json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
         json_t *st = json_object_get(p, "status");
-        json_object_set_new(st, "containerStatuses", json_pack("[o]", json_loads(rows[i].status, 0, NULL)));
+        json_object_set_new(st, "containerStatuses",
+                            json_pack("[o]", json_loads(rows[i].status, 0, NULL)));
         json_object_set_new(st, "conditions", json_loads(rows[i].conds, 0, NULL));
         ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
         const struct pc_pod *r = pc_get(c, "shop", "web-1");
-        ck_assert_msg(r->resize == rows[i].want, "row %zu: %s, want %s", i, pc_resize_name(r->resize),
-                      pc_resize_name(rows[i].want));
+        ck_assert_msg(r->resize == rows[i].want, "row %zu: %s, want %s", i,
+                      pc_resize_name(r->resize), pc_resize_name(rows[i].want));
         ck_assert_str_eq(pc_resize_msg(r), rows[i].msg);
         json_decref(p);
         pc_free(c);
@@ -211,17 +224,19 @@ START_TEST(test_pc_resize_state)
     struct podcache *c = pc_new(NULL, NULL, NULL, 0);
     json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
     json_t *ctr = json_array_get(json_object_get(json_object_get(p, "spec"), "containers"), 0);
-    json_object_set_new(json_object_get(ctr, "resources"), "requests", json_pack("{s:s}", "memory", "512Mi"));
-    json_object_set_new(ctr, "resizePolicy", json_pack("[{s:s,s:s},{s:s,s:s}]", "resourceName", "cpu",
-                                                       "restartPolicy", "NotRequired", "resourceName",
-                                                       "memory", "restartPolicy", "RestartContainer"));
+    json_object_set_new(json_object_get(ctr, "resources"), "requests",
+                        json_pack("{s:s}", "memory", "512Mi"));
+    json_object_set_new(ctr, "resizePolicy",
+                        json_pack("[{s:s,s:s},{s:s,s:s}]", "resourceName", "cpu", "restartPolicy",
+                                  "NotRequired", "resourceName", "memory", "restartPolicy",
+                                  "RestartContainer"));
     ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
     const struct pc_pod *r = pc_get(c, "shop", "web-1");
     ck_assert_int_eq(r->sh->request, 512 << 20);
     ck_assert(r->sh->rz_restart && !r->sh->sidecar);
     json_object_set_new(json_object_get(p, "metadata"), "name", json_string("web-2"));
-    json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"), "membudget.io/container",
-                        json_string("proxy"));
+    json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
+                        "membudget.io/container", json_string("proxy"));
     json_object_set_new(json_object_get(p, "spec"), "initContainers",
                         json_pack("[{s:s,s:s}]", "name", "proxy", "restartPolicy", "Always"));
     ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, NULL), MB_OK);
@@ -253,11 +268,12 @@ START_TEST(test_pc_target_as_the_webhook)
         json_t *p = pod("shop", "web-1", "u1", "768Mi", true);
         json_t *spec = json_object_get(p, "spec");
         json_array_insert_new(json_object_get(spec, "containers"), 0,
-                              json_pack("{s:s,s:{s:{s:s}}}", "name", "istio-proxy", "resources", "limits",
-                                        "memory", "256Mi"));
+                              json_pack("{s:s,s:{s:{s:s}}}", "name", "istio-proxy", "resources",
+                                        "limits", "memory", "256Mi"));
         json_object_set_new(spec, "initContainers",
-                            json_pack("[{s:s},{s:s,s:s,s:{s:{s:s}}}]", "name", "setup", "name", "mesh",
-                                      "restartPolicy", "Always", "resources", "limits", "memory", "512Mi"));
+                            json_pack("[{s:s},{s:s,s:s,s:{s:{s:s}}}]", "name", "setup", "name",
+                                      "mesh", "restartPolicy", "Always", "resources", "limits",
+                                      "memory", "512Mi"));
         if (rows[i].ann_key)
             json_object_set_new(json_object_get(json_object_get(p, "metadata"), "annotations"),
                                 rows[i].ann_key, json_string(rows[i].ann_val));
@@ -267,7 +283,8 @@ START_TEST(test_pc_target_as_the_webhook)
         if (rows[i].want)
             ck_assert_str_eq(r->sh->container, rows[i].want);
         else
-            ck_assert_msg(!r->sh->container || !*r->sh->container, "row %zu: %s", i, r->sh->container);
+            ck_assert_msg(!r->sh->container || !*r->sh->container, "row %zu: %s", i,
+                          r->sh->container);
         ck_assert_int_eq(r->sh->limit, rows[i].limit);
         json_decref(p);
         pc_free(c);
@@ -279,10 +296,10 @@ START_TEST(test_pc_what_is_kept)
 {
     struct seen s = {{0}, 0, 0, 0};
     struct podcache *c = pc_new(listener, scope_shop, &s, 0);
-    json_t *a = pod("other", "plain", "u1", NULL, false);   /* not kept */
-    json_t *b = pod("other", "budget", "u2", "1Gi", false); /* kept: budget */
-    json_t *g = pod("other", "gated", "u3", NULL, true);    /* kept: gate */
-    json_t *n = pod("shop", "plain", "u4", NULL, false);    /* kept: governed namespace */
+    json_t *a = pod("other", "plain", "u1", NULL, false);        /* not kept */
+    json_t *b = pod("other", "budget", "u2", "1Gi", false);      /* kept: budget */
+    json_t *g = pod("other", "gated", "u3", NULL, true);         /* kept: gate */
+    json_t *n = pod("shop", "plain", "u4", NULL, false);         /* kept: governed namespace */
     json_t *xb = pod("kube-system", "dns", "u5", "100Mi", true); /* not kept: excluded */
     pc_apply(c, KOBJ_ADDED, a, NULL);
     pc_apply(c, KOBJ_ADDED, b, NULL);
@@ -333,7 +350,7 @@ START_TEST(test_pc_events_and_user_state)
     json_t *q = pod("a", "y", "u2", "1Gi", false);
     pc_apply(c, KOBJ_MODIFIED, q, NULL);
     pc_apply(c, KOBJ_DELETED, p, NULL);
-    pc_apply(c, KOBJ_DELETED, p, NULL); /* twice: harmless */
+    pc_apply(c, KOBJ_DELETED, p, NULL);  /* twice: harmless */
     pc_apply(c, KOBJ_BOOKMARK, p, NULL); /* ignored */
     ck_assert_str_eq(s.log, "+a/x ~a/x +a/y -a/x ");
     /* Malformed: no name. */
@@ -425,8 +442,8 @@ START_TEST(test_pc_uid_kept_as_bytes)
         {"0d719bee-d783-4e58-9054-a476d8dca657", true},
         {"00000000-0000-0000-0000-000000000000", true},
         {"ffffffff-ffff-ffff-ffff-ffffffffffff", true},
-        {"0D719BEE-D783-4E58-9054-A476D8DCA657", false}, /* not as the API server writes it */
-        {"0d719bee-d783-4e58-9054-a476d8dca65", false},  /* short */
+        {"0D719BEE-D783-4E58-9054-A476D8DCA657", false},  /* not as the API server writes it */
+        {"0d719bee-d783-4e58-9054-a476d8dca65", false},   /* short */
         {"0d719bee-d783-4e58-9054-a476d8dca6577", false}, /* long */
         {"0d719bee+d783-4e58-9054-a476d8dca657", false},
         {"0d719bee-d783-4e58-9054-a476d8dca65g", false},
@@ -519,8 +536,8 @@ START_TEST(test_pc_strings_bounded)
     memset(msg, 'x', 9000);
     msg[9000] = '\0';
     json_array_append_new(json_object_get(json_object_get(p, "status"), "conditions"),
-                          json_pack("{s:s,s:s,s:s}", "type", "membudget.io/remediation",
-                                    "status", "True", "message", msg));
+                          json_pack("{s:s,s:s,s:s}", "type", "membudget.io/remediation", "status",
+                                    "True", "message", msg));
     struct mb_diag d = {0};
     ck_assert_int_eq(pc_apply(c, KOBJ_ADDED, p, &d), MB_EINVAL);
     ck_assert_msg(strstr(d.msg, "pod huge") && strstr(d.msg, "over 8192"), "%s", d.msg);
@@ -587,13 +604,13 @@ static const struct {
     {"6060/metrics", "10.0.0.7", "http://10.0.0.7:6060/metrics", true},
     {"metrics/debug/vars", "10.0.0.7", "http://10.0.0.7:6060/debug/vars", true},
     {"8080/metrics", "fd00::7", "http://[fd00::7]:8080/metrics", true},
-    {"9090/metrics", "10.0.0.7", "port 9090 is not a TCP port", false},   /* undeclared */
-    {"53/metrics", "10.0.0.7", "not a TCP port", false},                  /* UDP */
-    {"admin/metrics", "10.0.0.7", "port admin is not", false},           /* unknown name */
+    {"9090/metrics", "10.0.0.7", "port 9090 is not a TCP port", false}, /* undeclared */
+    {"53/metrics", "10.0.0.7", "not a TCP port", false},                /* UDP */
+    {"admin/metrics", "10.0.0.7", "port admin is not", false},          /* unknown name */
     {"6060/metrics", "", "no IP", false},
     {"6060/metrics", "evil.example.com", "not an IP address", false},
     {"6060/metrics", "10.0.0.7/32", "not an IP address", false},
-    {"http://evil/x", "10.0.0.7", "", false},                             /* not PORT/PATH */
+    {"http://evil/x", "10.0.0.7", "", false}, /* not PORT/PATH */
     {"6060@evil.com/x", "10.0.0.7", "", false},
     {NULL, "10.0.0.7", "no membudget.io/metrics annotation", false},
     /* The address guard: classes no pod should have. */
@@ -611,7 +628,8 @@ static const struct {
     {"6060/metrics", "255.255.255.255", "reserved or broadcast", false},
     {"6060/metrics", "127.1", "not an IP address", false},
     {"6060/metrics", "fe80::1%eth0", "not an IP address", false},
-    {"6060/metrics", "FD00:0:0::7", "http://[fd00::7]:6060/metrics", true}, /* written canonically */
+    {"6060/metrics", "FD00:0:0::7", "http://[fd00::7]:6060/metrics",
+     true}, /* written canonically */
 };
 
 START_TEST(test_tgt_url)
@@ -660,8 +678,8 @@ START_TEST(test_tgt_goroutines_default)
         pc_apply(c, KOBJ_ADDED, p, NULL);
         char url[256] = "", why[256] = "";
         struct tgt_policy pol = {0};
-        bool ok = tgt_url(pc_get(c, "shop", "web"), "goroutines", &pol, url, sizeof url, why,
-                          sizeof why);
+        bool ok =
+            tgt_url(pc_get(c, "shop", "web"), "goroutines", &pol, url, sizeof url, why, sizeof why);
         ck_assert_msg(ok == (rows[i].want != NULL), "row %zu: %s", i, why);
         if (ok)
             ck_assert_str_eq(url, rows[i].want);
@@ -694,7 +712,8 @@ START_TEST(test_tgt_policy)
     pc_apply(c, KOBJ_MODIFIED, p, NULL);
     ck_assert(!tgt_url(pc_get(c, "shop", "web"), "metrics", &lo, url, sizeof url, why, sizeof why));
     ck_assert_msg(strstr(why, "hostNetwork"), "%s", why);
-    ck_assert(tgt_url(pc_get(c, "shop", "web"), "metrics", &host, url, sizeof url, why, sizeof why));
+    ck_assert(
+        tgt_url(pc_get(c, "shop", "web"), "metrics", &host, url, sizeof url, why, sizeof why));
     pc_free(c);
     json_decref(p);
 }
@@ -736,10 +755,11 @@ START_TEST(test_tgt_address_refusal)
         char why[256] = "";
         struct tgt_policy pol = {.allow_loopback = rows[i].allow_lo};
         const char *got = tgt_address_refusal(pc_get(c, "shop", "web"), &pol, why, sizeof why);
-        ck_assert_msg(rows[i].want ? got && !strcmp(got, rows[i].want) : !got, "row %zu (%s): %s %s",
-                      i, rows[i].ip, got ? got : "NULL", why);
+        ck_assert_msg(rows[i].want ? got && !strcmp(got, rows[i].want) : !got,
+                      "row %zu (%s): %s %s", i, rows[i].ip, got ? got : "NULL", why);
         if (got)
-            ck_assert_msg(strstr(why, rows[i].host ? "hostNetwork" : rows[i].ip), "row %zu: %s", i, why);
+            ck_assert_msg(strstr(why, rows[i].host ? "hostNetwork" : rows[i].ip), "row %zu: %s", i,
+                          why);
         pc_free(c);
         json_decref(p);
     }
@@ -815,7 +835,8 @@ START_TEST(test_lease_restart_in_place_waits)
     gethostname(host, sizeof host - 1);
     ck_assert_str_ne(first, second);
     ck_assert_msg(!strncmp(first, host, strlen(host)) && first[strlen(host)] == '_' &&
-                      strlen(first) == strlen(host) + 17, "%s", first);
+                      strlen(first) == strlen(host) + 17,
+                  "%s", first);
     struct lease_conf lc = LC;
     lc.identity = second;
     struct lease_state s;

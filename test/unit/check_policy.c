@@ -13,7 +13,9 @@
 #include "suites.h"
 #include "testutil.h"
 
-#define C_API "{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}},\"ports\":[{\"name\":\"dbg\",\"containerPort\":6060}]}"
+#define C_API                                                                                      \
+    "{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}},\"ports\":[{\"name\":"      \
+    "\"dbg\",\"containerPort\":6060}]}"
 #define C_NOLIMIT "{\"name\":\"api\"}"
 
 /* Each row: a pod (annotations, containers) -> expected violations as
@@ -27,19 +29,25 @@ static const struct {
     {"{\"membudget.io/budget\":\"768Mi\"}", "[" C_NOLIMIT "]",
      "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set"},
     {"{\"membudget.io/budget\":\"2Gi\"}", "[" C_API "]",
-     "metadata.annotations[membudget.io/budget]=>\"2Gi\": exceeds the memory limit 1Gi of container \"api\""},
+     "metadata.annotations[membudget.io/budget]=>\"2Gi\": exceeds the memory limit 1Gi of "
+     "container \"api\""},
     {"{\"membudget.io/budget\":\"1Gi\"}", "[" C_API "]", ""}, /* equal to the limit is fine */
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"side\"}", "[" C_API "]",
      "metadata.annotations[membudget.io/container]=>\"side\": no such container"},
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"side\"}",
-     "[{\"name\":\"x\"}," "{\"name\":\"side\",\"resources\":{\"limits\":{\"memory\":\"512Mi\"}}}]",
-     "metadata.annotations[membudget.io/budget]=>exceeds the memory limit 512Mi of container \"side\" (spec.containers[1]"},
-    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/metrics\":\"dbg/metrics\",\"membudget.io/gc\":\"6060/debug/gc\"}",
+     "[{\"name\":\"x\"},"
+     "{\"name\":\"side\",\"resources\":{\"limits\":{\"memory\":\"512Mi\"}}}]",
+     "metadata.annotations[membudget.io/budget]=>exceeds the memory limit 512Mi of container "
+     "\"side\" (spec.containers[1]"},
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/metrics\":\"dbg/metrics\",\"membudget.io/"
+     "gc\":\"6060/debug/gc\"}",
      "[" C_API "]", ""},
-    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/metrics\":\"9090/metrics\",\"membudget.io/profile\":\"pprof/x\","
+    {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/metrics\":\"9090/metrics\",\"membudget.io/"
+     "profile\":\"pprof/x\","
      "\"membudget.io/throttle\":\"7000/t\"}",
      "[" C_API "]",
-     "metadata.annotations[membudget.io/metrics]=>port 9090 is not declared by container \"api\" (add it to spec.containers[0].ports|"
+     "metadata.annotations[membudget.io/metrics]=>port 9090 is not declared by container \"api\" "
+     "(add it to spec.containers[0].ports|"
      "metadata.annotations[membudget.io/profile]=>has no port named \"pprof\"|"
      "metadata.annotations[membudget.io/throttle]=>port 7000 is not declared"},
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/memlimit\":\"7000/debug/memlimit\","
@@ -47,27 +55,32 @@ static const struct {
      "[" C_API "]",
      "metadata.annotations[membudget.io/memlimit]=>port 7000 is not declared by container \"api\""},
     /* every problem at once */
-    {"{\"membudget.io/budget\":\"2Gi\",\"membudget.io/tiers\":\"gc=90,throttle=95\",\"membudget.io/mode\":\"off\"}",
+    {"{\"membudget.io/budget\":\"2Gi\",\"membudget.io/tiers\":\"gc=90,throttle=95\",\"membudget.io/"
+     "mode\":\"off\"}",
      "[" C_API "]",
-     "metadata.annotations[membudget.io/tiers]=>\"gc=90,throttle=95\": thresholds must increase throttle < gc < evict|"
+     "metadata.annotations[membudget.io/tiers]=>\"gc=90,throttle=95\": thresholds must increase "
+     "throttle < gc < evict|"
      "metadata.annotations[membudget.io/mode]=>must be enforce or dry-run|"
      "metadata.annotations[membudget.io/budget]=>exceeds the memory limit"},
     {"{\"membudget.io/budget\":\"768Mi\"}",
      "[{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":\"lots\"}}}]",
      "spec.containers[0].resources.limits.memory=>\"lots\": expected a number"},
-    {"{\"membudget.io/budget\":\"768Mi\"}", "[{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":2147483648}}}]", ""},
+    {"{\"membudget.io/budget\":\"768Mi\"}",
+     "[{\"name\":\"api\",\"resources\":{\"limits\":{\"memory\":2147483648}}}]", ""},
     /* the resize tier's ceiling: at least the limit, a quantity above 0 */
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"2Gi\"}", "[" C_API "]", ""},
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"1Gi\"}", "[" C_API "]", ""},
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"512Mi\"}", "[" C_API "]",
-     "metadata.annotations[membudget.io/max-limit]=>\"512Mi\": below the memory limit 1Gi of container \"api\" "
+     "metadata.annotations[membudget.io/max-limit]=>\"512Mi\": below the memory limit 1Gi of "
+     "container \"api\" "
      "(spec.containers[0].resources.limits.memory); membudget raises a limit only up to it"},
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"0\"}", "[" C_API "]",
      "metadata.annotations[membudget.io/max-limit]=>\"0\": must be greater than 0"},
     {"{\"membudget.io/budget\":\"768Mi\",\"membudget.io/max-limit\":\"lots\"}", "[" C_API "]",
      "metadata.annotations[membudget.io/max-limit]=>\"lots\": expected a number"},
     {"[\"not\",\"a\",\"map\"]", "[" C_API "]",
-     "metadata.annotations=>must be a map of strings|metadata.annotations[membudget.io/budget]=>required"},
+     "metadata.annotations=>must be a map of "
+     "strings|metadata.annotations[membudget.io/budget]=>required"},
 };
 
 static void expect(const struct policy_result *r, const char *want_list, int row)
@@ -117,20 +130,28 @@ static const struct {
 } WL_ROWS[] = {
     {"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":{\"metadata\":{},"
      "\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
-     POLICY_KIND_DEPLOYMENT, "spec.template.metadata.annotations[membudget.io/budget]=>required", NULL},
+     POLICY_KIND_DEPLOYMENT, "spec.template.metadata.annotations[membudget.io/budget]=>required",
+     NULL},
     /* a template may leave the limit to a LimitRange: a warning (below), not a denial */
-    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
+    {"{\"apiVersion\":\"apps/"
+     "v1\",\"kind\":\"StatefulSet\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
      "{\"membudget.io/budget\":\"1Gi\"}},\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
      POLICY_KIND_STATEFULSET, "", "api"},
-    {"{\"apiVersion\":\"batch/v1\",\"kind\":\"CronJob\",\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":"
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"3Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}}}",
+    {"{\"apiVersion\":\"batch/"
+     "v1\",\"kind\":\"CronJob\",\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":"
+     "{\"metadata\":{\"annotations\":{\"membudget.io/"
+     "budget\":\"3Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}}}",
      POLICY_KIND_CRONJOB,
-     "spec.jobTemplate.spec.template.metadata.annotations[membudget.io/budget]=>exceeds the memory limit 1Gi "
-     "of container \"api\" (spec.jobTemplate.spec.template.spec.containers[0]", NULL},
-    {"{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
+     "spec.jobTemplate.spec.template.metadata.annotations[membudget.io/budget]=>exceeds the memory "
+     "limit 1Gi "
+     "of container \"api\" (spec.jobTemplate.spec.template.spec.containers[0]",
+     NULL},
+    {"{\"apiVersion\":\"batch/"
+     "v1\",\"kind\":\"Job\",\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
      "{\"membudget.io/budget\":\"1Gi\"}},\"spec\":{\"containers\":[" C_API "]}}}}",
      POLICY_KIND_JOB, "", "api"},
-    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"spec\":{}}", POLICY_KIND_DAEMONSET, "", NULL},
+    {"{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"spec\":{}}", POLICY_KIND_DAEMONSET, "",
+     NULL},
     {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"data\":{}}", POLICY_KIND_OTHER, "", NULL},
 };
 
@@ -139,7 +160,8 @@ START_TEST(test_policy_workloads)
     struct policy_conf conf;
     struct policy_result r = {0};
     json_t *obj = tu_json(WL_ROWS[_i].json);
-    struct policy_input in = {.kind = policy_kind_of_object(obj), .op = POLICY_CREATE, .object = obj};
+    struct policy_input in = {
+        .kind = policy_kind_of_object(obj), .op = POLICY_CREATE, .object = obj};
 
     ck_assert_int_eq(in.kind, WL_ROWS[_i].kind);
     policy_conf_defaults(&conf);
@@ -149,8 +171,8 @@ START_TEST(test_policy_workloads)
         ck_assert_ptr_null(r.patch);
     } else { /* a template only ever gets its target pinned */
         json_t *want = json_pack("[{s:s,s:s,s:s}]", "op", "add", "path",
-                                 "/spec/template/metadata/annotations/membudget.io~1container", "value",
-                                 WL_ROWS[_i].pin);
+                                 "/spec/template/metadata/annotations/membudget.io~1container",
+                                 "value", WL_ROWS[_i].pin);
         size_t glen;
         char *got = mb_json_dumps(r.patch, JSON_COMPACT, &glen);
         ck_assert_msg(json_equal(r.patch, want), "row %d: patch %s", _i, got);
@@ -166,7 +188,8 @@ START_TEST(test_policy_kinds)
 {
     ck_assert_int_eq(policy_kind_of("", "Pod"), POLICY_KIND_POD);
     ck_assert_int_eq(policy_kind_of("apps", "ReplicaSet"), POLICY_KIND_REPLICASET);
-    ck_assert_int_eq(policy_kind_of("", "ReplicationController"), POLICY_KIND_REPLICATIONCONTROLLER);
+    ck_assert_int_eq(policy_kind_of("", "ReplicationController"),
+                     POLICY_KIND_REPLICATIONCONTROLLER);
     ck_assert_int_eq(policy_kind_of("extensions", "Deployment"), POLICY_KIND_OTHER);
     ck_assert_int_eq(policy_kind_of(NULL, NULL), POLICY_KIND_OTHER);
     ck_assert_str_eq(policy_kind_name(POLICY_KIND_CRONJOB), "CronJob");
@@ -195,10 +218,14 @@ START_TEST(test_policy_mutations_from_nothing)
     ck_assert_uint_eq(r.nv, 0);
     ck_assert_ptr_nonnull(r.patch);
     json_t *out = apply(pod, r.patch);
-    ck_assert_str_eq(json_string_value(jpatch_get(out, "/metadata/annotations/membudget.io~1budget")), "768Mi");
-    ck_assert_str_eq(json_string_value(jpatch_get(out, "/metadata/annotations/membudget.io~1container")), "api");
-    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/name")), "GOMEMLIMIT");
-    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/value")), "805306368");
+    ck_assert_str_eq(
+        json_string_value(jpatch_get(out, "/metadata/annotations/membudget.io~1budget")), "768Mi");
+    ck_assert_str_eq(
+        json_string_value(jpatch_get(out, "/metadata/annotations/membudget.io~1container")), "api");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/name")),
+                     "GOMEMLIMIT");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/0/env/0/value")),
+                     "805306368");
     ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/readinessGates/0/conditionType")),
                      "membudget.io/within-budget");
     json_decref(out);
@@ -211,17 +238,20 @@ START_TEST(test_policy_mutations_append)
 {
     struct policy_conf conf;
     struct policy_result r = {0};
-    json_t *pod = tu_json(
-        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"512Mi\",\"membudget.io/container\":\"b\"}},"
-        "\"spec\":{\"readinessGates\":[{\"conditionType\":\"other\"}],\"containers\":[{\"name\":\"a\"},"
-        "{\"name\":\"b\",\"env\":[{\"name\":\"X\",\"value\":\"1\"}],\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}");
+    json_t *pod = tu_json("{\"metadata\":{\"annotations\":{\"membudget.io/"
+                          "budget\":\"512Mi\",\"membudget.io/container\":\"b\"}},"
+                          "\"spec\":{\"readinessGates\":[{\"conditionType\":\"other\"}],"
+                          "\"containers\":[{\"name\":\"a\"},"
+                          "{\"name\":\"b\",\"env\":[{\"name\":\"X\",\"value\":\"1\"}],"
+                          "\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}");
     struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
 
     policy_conf_defaults(&conf);
     policy_eval(&conf, &in, &r);
     ck_assert_uint_eq(r.nv, 0);
     json_t *out = apply(pod, r.patch);
-    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/1/env/1/value")), "536870912");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/1/env/1/value")),
+                     "536870912");
     ck_assert_ptr_null(jpatch_get(out, "/spec/containers/0/env"));
     ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/readinessGates/1/conditionType")),
                      "membudget.io/within-budget");
@@ -242,11 +272,12 @@ START_TEST(test_policy_no_mutation_cases)
     struct policy_conf conf;
     struct policy_result r = {0};
     /* GOMEMLIMIT already set (and above the budget: a warning), throttle none: no gate */
-    json_t *pod = tu_json(
-        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"512Mi\",\"membudget.io/throttle\":\"none\","
-        "\"membudget.io/container\":\"a\"}},"
-        "\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":\"900MiB\"}],"
-        "\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}");
+    json_t *pod = tu_json("{\"metadata\":{\"annotations\":{\"membudget.io/"
+                          "budget\":\"512Mi\",\"membudget.io/throttle\":\"none\","
+                          "\"membudget.io/container\":\"a\"}},"
+                          "\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{\"name\":"
+                          "\"GOMEMLIMIT\",\"value\":\"900MiB\"}],"
+                          "\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}");
     struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
 
     policy_conf_defaults(&conf);
@@ -254,7 +285,8 @@ START_TEST(test_policy_no_mutation_cases)
     ck_assert_uint_eq(r.nv, 0);
     ck_assert_ptr_null(r.patch);
     ck_assert_uint_eq(r.nw, 1);
-    ck_assert_msg(strstr(r.warnings[0], "spec.containers[0].env[GOMEMLIMIT]: 900MiB is above the budget 512Mi"),
+    ck_assert_msg(strstr(r.warnings[0],
+                         "spec.containers[0].env[GOMEMLIMIT]: 900MiB is above the budget 512Mi"),
                   "%s", r.warnings[0]);
     policy_result_cleanup(&r);
 
@@ -286,7 +318,8 @@ START_TEST(test_policy_update_rules)
     struct policy_result r = {0};
     json_t *old = tu_pod("{\"membudget.io/budget\":\"512Mi\"}", "[" C_API "]");
     json_t *now = tu_pod("{}", "[" C_API "]");
-    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_UPDATE, .object = now, .old_object = old};
+    struct policy_input in = {
+        .kind = POLICY_KIND_POD, .op = POLICY_UPDATE, .object = now, .old_object = old};
 
     policy_conf_defaults(&conf);
     conf.require_budget = false; /* removal is refused even when budgets are optional */
@@ -311,16 +344,19 @@ START_TEST(test_policy_update_only_new_violations)
     struct policy_conf conf;
     struct policy_result r = {0};
     /* a legacy pod without a budget gets its finalizer removed */
-    json_t *old = tu_json("{\"metadata\":{\"finalizers\":[\"x\"]},\"spec\":{\"containers\":[" C_API "]}}");
+    json_t *old =
+        tu_json("{\"metadata\":{\"finalizers\":[\"x\"]},\"spec\":{\"containers\":[" C_API "]}}");
     json_t *now = tu_json("{\"metadata\":{},\"spec\":{\"containers\":[" C_API "]}}");
-    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_UPDATE, .object = now, .old_object = old};
+    struct policy_input in = {
+        .kind = POLICY_KIND_POD, .op = POLICY_UPDATE, .object = now, .old_object = old};
 
     policy_conf_defaults(&conf);
     policy_eval(&conf, &in, &r);
     ck_assert_uint_eq(r.nv, 0);
     ck_assert_uint_eq(r.nw, 1);
     ck_assert_msg(strstr(r.warnings[0], "metadata.annotations[membudget.io/budget]: required") &&
-                      strstr(r.warnings[0], "not new in this update"), "%s", r.warnings[0]);
+                      strstr(r.warnings[0], "not new in this update"),
+                  "%s", r.warnings[0]);
     policy_result_cleanup(&r);
 
     /* the same legacy object, but the update adds a broken tiers value:
@@ -369,15 +405,19 @@ static long long eval_update(json_t *old, json_t *now, struct policy_result *r, 
                              size_t *arena_used)
 {
     struct policy_conf conf;
-    struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_UPDATE, .object = now,
-                              .old_object = old, .max_kept = POLICY_KEEP};
+    struct policy_input in = {.kind = POLICY_KIND_POD,
+                              .op = POLICY_UPDATE,
+                              .object = now,
+                              .old_object = old,
+                              .max_kept = POLICY_KEEP};
     struct mb_arena arena;
     double t0;
     long long outside;
 
     policy_conf_defaults(&conf);
     mb_arena_init(&arena, 64 * 1024);
-    mb_arena_set_limit(&arena, (size_t)1 << 30); /* (a limit makes the arena count what it hands out) */
+    mb_arena_set_limit(&arena,
+                       (size_t)1 << 30); /* (a limit makes the arena count what it hands out) */
     tu_heap_begin();
     mb_json_arena_begin(&arena);
     t0 = mono_s();
@@ -414,8 +454,10 @@ START_TEST(test_policy_hostile_update_linear)
     ck_assert_uint_eq(r.nw, POLICY_KEEP);
     ck_assert_uint_eq(r.nw + r.wmore, N);
     ck_assert_msg(strstr(r.warnings[0], "not new in this update"), "%s", r.warnings[0]);
-    ck_assert_msg(peak < 1000000LL, "evaluation took %lld bytes of heap outside the arena at its peak "
-                                    "(the error list alone took 60k x 832 = 50 MB before)", peak);
+    ck_assert_msg(peak < 1000000LL,
+                  "evaluation took %lld bytes of heap outside the arena at its peak "
+                  "(the error list alone took 60k x 832 = 50 MB before)",
+                  peak);
     /* unknown keys are told old or new by key: none of them is kept in the set */
     ck_assert_msg(in_arena < 64u << 10, "%zu bytes in the arena", in_arena);
     policy_result_cleanup(&r);
@@ -479,8 +521,10 @@ START_TEST(test_policy_optional_budget)
     conf.require_budget = true;
     conf.default_budget_pct = 90;
     policy_eval(&conf, &in, &r);
-    expect(&r, "spec.containers[0].resources.limits.memory=>required: a governed pod needs a memory "
-               "limit|metadata.annotations[membudget.io/budget]=>no default: the container has no memory limit",
+    expect(&r,
+           "spec.containers[0].resources.limits.memory=>required: a governed pod needs a memory "
+           "limit|metadata.annotations[membudget.io/budget]=>no default: the container has no "
+           "memory limit",
            0);
     /* the limit comes first: it is the first thing to fix */
     ck_assert_str_eq(r.v[0].path, "spec.containers[0].resources.limits.memory");
@@ -496,22 +540,26 @@ START_TEST(test_policy_template_limit_from_limitrange)
     struct policy_conf conf;
     struct policy_result r = {0};
     policy_conf_defaults(&conf);
-    json_t *d = tu_json("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":"
-                        "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\"}},"
-                        "\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}");
+    json_t *d =
+        tu_json("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":"
+                "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\"}},"
+                "\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}");
     struct policy_input in = {.kind = POLICY_KIND_DEPLOYMENT, .op = POLICY_CREATE, .object = d};
     policy_eval(&conf, &in, &r);
     ck_assert_uint_eq(r.nv, 0);
     ck_assert_uint_eq(r.nw, 1);
-    ck_assert_msg(!strncmp(r.warnings[0], "spec.template.spec.containers[0].resources.limits.memory: not set "
-                                          "in the template: its pods need one, from a LimitRange default",
+    ck_assert_msg(!strncmp(r.warnings[0],
+                           "spec.template.spec.containers[0].resources.limits.memory: not set "
+                           "in the template: its pods need one, from a LimitRange default",
                            95),
                   "%s", r.warnings[0]);
     policy_result_cleanup(&r);
     json_t *pod = tu_pod("{\"membudget.io/budget\":\"768Mi\"}", "[" C_NOLIMIT "]");
     struct policy_input pin = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
     policy_eval(&conf, &pin, &r);
-    expect(&r, "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set", 0);
+    expect(&r,
+           "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set",
+           0);
     policy_result_cleanup(&r);
     json_decref(pod);
     json_decref(d);
@@ -530,26 +578,35 @@ static const struct {
     unsigned count;
     const char *want, *warn;
 } LR_ROWS[] = {
-    {true, "768Mi", POLICY_LR_UNKNOWN, NULL, 0, "", "not set in the template: its pods need one, from a LimitRange default"},
+    {true, "768Mi", POLICY_LR_UNKNOWN, NULL, 0, "",
+     "not set in the template: its pods need one, from a LimitRange default"},
     {true, "768Mi", POLICY_LR_NONE, NULL, 0,
-     "spec.template.spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set: no "
-     "LimitRange of namespace \"shop\" gives a default memory limit (type: Container, default.memory), so every pod",
+     "spec.template.spec.containers[0].resources.limits.memory=>required when membudget.io/budget "
+     "is set: no "
+     "LimitRange of namespace \"shop\" gives a default memory limit (type: Container, "
+     "default.memory), so every pod",
      NULL},
     {true, NULL, POLICY_LR_NONE, NULL, 0,
-     "spec.template.spec.containers[0].resources.limits.memory=>required: a governed pod needs a memory limit, and no "
-     "LimitRange of namespace \"shop\"|spec.template.metadata.annotations[membudget.io/budget]=>required",
+     "spec.template.spec.containers[0].resources.limits.memory=>required: a governed pod needs a "
+     "memory limit, and no "
+     "LimitRange of namespace "
+     "\"shop\"|spec.template.metadata.annotations[membudget.io/budget]=>required",
      NULL},
     {true, "768Mi", POLICY_LR_DEFAULT, "1Gi", 1, "",
      "not set in the template: its pods get 1Gi from LimitRange shop/mem (default.memory)"},
     {true, "768Mi", POLICY_LR_DEFAULT, "1Gi", 3, "",
-     "not set in the template: its pods get 1Gi from LimitRange shop/mem (default.memory) (the smallest default of the 3"},
+     "not set in the template: its pods get 1Gi from LimitRange shop/mem (default.memory) (the "
+     "smallest default of the 3"},
     {true, "2Gi", POLICY_LR_DEFAULT, "1Gi", 1,
-     "spec.template.metadata.annotations[membudget.io/budget]=>\"2Gi\": exceeds the memory limit 1Gi that LimitRange "
-     "shop/mem gives container \"api\" (spec.template.spec.containers[0].resources.limits.memory is not set)",
+     "spec.template.metadata.annotations[membudget.io/budget]=>\"2Gi\": exceeds the memory limit "
+     "1Gi that LimitRange "
+     "shop/mem gives container \"api\" (spec.template.spec.containers[0].resources.limits.memory "
+     "is not set)",
      "not set in the template: its pods get 1Gi"},
     {true, "1Gi", POLICY_LR_DEFAULT, "1Gi", 1, "", "not set in the template: its pods get 1Gi"},
     /* a pod (lint): the default is what it will get too */
-    {false, "768Mi", POLICY_LR_DEFAULT, "1Gi", 1, "", "not set in the pod: it gets 1Gi from LimitRange shop/mem"},
+    {false, "768Mi", POLICY_LR_DEFAULT, "1Gi", 1, "",
+     "not set in the pod: it gets 1Gi from LimitRange shop/mem"},
     {false, "768Mi", POLICY_LR_NONE, NULL, 0,
      "spec.containers[0].resources.limits.memory=>required when membudget.io/budget is set", NULL},
     {false, "768Mi", POLICY_LR_UNKNOWN, NULL, 0,
@@ -560,7 +617,8 @@ START_TEST(test_policy_limitrange_rows)
 {
     struct policy_conf conf;
     struct policy_result r = {0};
-    struct policy_lr lr = {.state = LR_ROWS[_i].state, .count = LR_ROWS[_i].count, .ns = "shop", .name = "mem"};
+    struct policy_lr lr = {
+        .state = LR_ROWS[_i].state, .count = LR_ROWS[_i].count, .ns = "shop", .name = "mem"};
     char ann[128] = "{}";
     json_t *obj;
 
@@ -570,22 +628,25 @@ START_TEST(test_policy_limitrange_rows)
     if (LR_ROWS[_i].budget)
         snprintf(ann, sizeof ann, "{\"membudget.io/budget\":\"%s\"}", LR_ROWS[_i].budget);
     if (LR_ROWS[_i].tmpl) {
-        char *doc = mb_xasprintf("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":"
-                                 "{\"metadata\":{\"annotations\":%s},\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
-                                 ann);
+        char *doc = mb_xasprintf(
+            "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"template\":"
+            "{\"metadata\":{\"annotations\":%s},\"spec\":{\"containers\":[" C_NOLIMIT "]}}}}",
+            ann);
         obj = tu_json(doc);
         mb_free(doc);
     } else {
         obj = tu_pod(ann, "[" C_NOLIMIT "]");
     }
     struct policy_input in = {.kind = LR_ROWS[_i].tmpl ? POLICY_KIND_DEPLOYMENT : POLICY_KIND_POD,
-                              .op = POLICY_CREATE, .object = obj, .limit_range = &lr};
+                              .op = POLICY_CREATE,
+                              .object = obj,
+                              .limit_range = &lr};
     policy_eval(&conf, &in, &r);
     expect(&r, LR_ROWS[_i].want, _i);
     if (LR_ROWS[_i].warn) {
         const char *w = r.nw ? strstr(r.warnings[0], ": ") : NULL;
-        ck_assert_msg(w && !strncmp(w + 2, LR_ROWS[_i].warn, strlen(LR_ROWS[_i].warn)), "row %d: %s", _i,
-                      r.nw ? r.warnings[0] : "(no warning)");
+        ck_assert_msg(w && !strncmp(w + 2, LR_ROWS[_i].warn, strlen(LR_ROWS[_i].warn)),
+                      "row %d: %s", _i, r.nw ? r.warnings[0] : "(no warning)");
     } else {
         ck_assert_msg(r.nw == 0, "row %d: %s", _i, r.warnings[0]);
     }
@@ -602,17 +663,21 @@ START_TEST(test_limitrange_set)
     struct lr_set s;
     struct policy_lr out;
     struct mb_diag d = {0};
-    json_t *a = tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"b-mem\"},\"spec\":{\"limits\":["
-                        "{\"type\":\"Pod\",\"max\":{\"memory\":\"8Gi\"}},"
-                        "{\"type\":\"Container\",\"default\":{\"cpu\":\"1\"}},"
-                        "{\"type\":\"Container\",\"default\":{\"memory\":\"2Gi\"}},"
-                        "{\"type\":\"Container\",\"default\":{\"memory\":\"1Gi\"}}]}}");
-    json_t *b = tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"a-mem\"},\"spec\":{\"limits\":["
-                        "{\"type\":\"Container\",\"default\":{\"memory\":\"512Mi\"}}]}}");
-    json_t *b2 = tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"a-mem\"},\"spec\":{\"limits\":["
-                         "{\"type\":\"Container\",\"default\":{\"memory\":\"lots\"}}]}}");
-    json_t *c = tu_json("{\"metadata\":{\"namespace\":\"cpu-only\",\"name\":\"cpu\"},\"spec\":{\"limits\":["
-                        "{\"type\":\"Container\",\"default\":{\"cpu\":\"500m\"}}]}}");
+    json_t *a =
+        tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"b-mem\"},\"spec\":{\"limits\":["
+                "{\"type\":\"Pod\",\"max\":{\"memory\":\"8Gi\"}},"
+                "{\"type\":\"Container\",\"default\":{\"cpu\":\"1\"}},"
+                "{\"type\":\"Container\",\"default\":{\"memory\":\"2Gi\"}},"
+                "{\"type\":\"Container\",\"default\":{\"memory\":\"1Gi\"}}]}}");
+    json_t *b =
+        tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"a-mem\"},\"spec\":{\"limits\":["
+                "{\"type\":\"Container\",\"default\":{\"memory\":\"512Mi\"}}]}}");
+    json_t *b2 =
+        tu_json("{\"metadata\":{\"namespace\":\"shop\",\"name\":\"a-mem\"},\"spec\":{\"limits\":["
+                "{\"type\":\"Container\",\"default\":{\"memory\":\"lots\"}}]}}");
+    json_t *c =
+        tu_json("{\"metadata\":{\"namespace\":\"cpu-only\",\"name\":\"cpu\"},\"spec\":{\"limits\":["
+                "{\"type\":\"Container\",\"default\":{\"cpu\":\"500m\"}}]}}");
     json_t *noname = tu_json("{\"metadata\":{\"namespace\":\"shop\"}}");
 
     lr_set_init(&s);
@@ -623,7 +688,8 @@ START_TEST(test_limitrange_set)
     ck_assert_int_eq(lr_set_put(&s, noname, &d), MB_EINVAL);
     lr_set_lookup(&s, "shop", &out);
     ck_assert_int_eq(out.state, POLICY_LR_DEFAULT);
-    ck_assert_int_eq(out.default_memory, 2LL << 30); /* the first Container item with a memory default */
+    ck_assert_int_eq(out.default_memory,
+                     2LL << 30); /* the first Container item with a memory default */
     ck_assert_str_eq(out.name, "b-mem");
     ck_assert_str_eq(out.ns, "shop");
     ck_assert_uint_eq(out.count, 1);
@@ -666,16 +732,18 @@ START_TEST(test_policy_message)
 {
     struct policy_conf conf;
     struct policy_result r = {0};
-    json_t *pod = tu_pod("{\"membudget.io/budget\":\"768Mi\",\"membudget.io/gc\":\"x\"}", "[" C_NOLIMIT "]");
+    json_t *pod =
+        tu_pod("{\"membudget.io/budget\":\"768Mi\",\"membudget.io/gc\":\"x\"}", "[" C_NOLIMIT "]");
     struct policy_input in = {.kind = POLICY_KIND_POD, .op = POLICY_CREATE, .object = pod};
     char *m;
 
     policy_conf_defaults(&conf);
     policy_eval(&conf, &in, &r);
     m = policy_message(&r);
-    ck_assert_str_eq(m, "metadata.annotations[membudget.io/gc]: \"x\": expected PORT/PATH, e.g. 6060/metrics; "
-                        "spec.containers[0].resources.limits.memory: required when membudget.io/budget is set "
-                        "(the budget must fit under a memory limit)");
+    ck_assert_str_eq(
+        m, "metadata.annotations[membudget.io/gc]: \"x\": expected PORT/PATH, e.g. 6060/metrics; "
+           "spec.containers[0].resources.limits.memory: required when membudget.io/budget is set "
+           "(the budget must fit under a memory limit)");
     mb_free(m);
     policy_result_cleanup(&r);
     json_decref(pod);
@@ -687,8 +755,9 @@ END_TEST
 #define P_PROXY "{\"name\":\"istio-proxy\",\"resources\":{\"limits\":{\"memory\":\"2Gi\"}}}"
 #define P_APP "{\"name\":\"app\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}"
 #define TMPL(ann, spec) "\"template\":{\"metadata\":{\"annotations\":" ann "},\"spec\":" spec "}"
-#define DEPLOY(meta, ann, spec) \
-    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":" meta ",\"spec\":{" TMPL(ann, spec) "}}"
+#define DEPLOY(meta, ann, spec)                                                                    \
+    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":" meta                       \
+    ",\"spec\":{" TMPL(ann, spec) "}}"
 static const struct {
     const char *what;
     enum policy_op op;
@@ -699,23 +768,28 @@ static const struct {
 } TARGET_ROWS[] = {
     {"kubectl's default-container picks the target; the pod is pinned to it", POLICY_CREATE,
      "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"kubectl.kubernetes.io/"
-     "default-container\":\"app\"}},\"spec\":{\"readinessGates\":[{\"conditionType\":\"membudget.io/"
+     "default-container\":\"app\"}},\"spec\":{\"readinessGates\":[{\"conditionType\":\"membudget."
+     "io/"
      "within-budget\"}],\"containers\":[" P_PROXY "," P_APP "]}}",
      NULL,
      "[{\"op\":\"add\",\"path\":\"/spec/containers/1/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
-     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\","
+     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/"
+     "membudget.io~1container\","
      "\"value\":\"app\"}]",
      "", NULL},
     {"an injector prepended a proxy to a pinned pod: the pin still finds app", POLICY_CREATE,
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"app\","
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/"
+     "container\":\"app\","
      "\"membudget.io/throttle\":\"none\"}},\"spec\":{\"containers\":[" P_PROXY "," P_APP "]}}",
      NULL,
      "[{\"op\":\"add\",\"path\":\"/spec/containers/1/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
      "\"value\":\"805306368\"}]}]",
      "", NULL},
     {"a native sidecar may be the target", POLICY_CREATE,
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"mesh\","
-     "\"membudget.io/throttle\":\"none\"}},\"spec\":{\"initContainers\":[{\"name\":\"setup\"},{\"name\":"
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/"
+     "container\":\"mesh\","
+     "\"membudget.io/"
+     "throttle\":\"none\"}},\"spec\":{\"initContainers\":[{\"name\":\"setup\"},{\"name\":"
      "\"mesh\",\"restartPolicy\":\"Always\",\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}],"
      "\"containers\":[{\"name\":\"app\"}]}}",
      NULL,
@@ -723,76 +797,108 @@ static const struct {
      "\"value\":\"805306368\"}]}]",
      "", NULL},
     {"a native sidecar's limit is checked at its own path", POLICY_CREATE,
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"2Gi\",\"membudget.io/container\":\"mesh\"}},"
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"2Gi\",\"membudget.io/"
+     "container\":\"mesh\"}},"
      "\"spec\":{\"initContainers\":[{\"name\":\"mesh\",\"restartPolicy\":\"Always\",\"resources\":{"
      "\"limits\":{\"memory\":\"1Gi\"}}}],\"containers\":[{\"name\":\"app\"}]}}",
      NULL, NULL,
-     "metadata.annotations[membudget.io/budget]=>exceeds the memory limit 1Gi of container \"mesh\" "
+     "metadata.annotations[membudget.io/budget]=>exceeds the memory limit 1Gi of container "
+     "\"mesh\" "
      "(spec.initContainers[0].resources.limits.memory)",
      NULL},
     {"an init container that runs to completion may not be the target", POLICY_CREATE,
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"setup\"}},"
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/"
+     "container\":\"setup\"}},"
      "\"spec\":{\"initContainers\":[{\"name\":\"setup\"}],\"containers\":[" P_APP "]}}",
-     NULL, NULL, "metadata.annotations[membudget.io/container]=>\"setup\": an init container that runs to completion",
+     NULL, NULL,
+     "metadata.annotations[membudget.io/container]=>\"setup\": an init container that runs to "
+     "completion",
      NULL},
     {"a default-container naming nothing: a warning, and the first container", POLICY_CREATE,
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/throttle\":\"none\","
-     "\"kubectl.kubernetes.io/default-container\":\"gone\"}},\"spec\":{\"containers\":[{\"name\":\"app\","
-     "\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":\"700MiB\"}],\"resources\":{\"limits\":{\"memory\":\"1Gi\"}}}]}}",
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/"
+     "throttle\":\"none\","
+     "\"kubectl.kubernetes.io/"
+     "default-container\":\"gone\"}},\"spec\":{\"containers\":[{\"name\":\"app\","
+     "\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":\"700MiB\"}],\"resources\":{\"limits\":{"
+     "\"memory\":\"1Gi\"}}}]}}",
      NULL,
-     "[{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]", "",
-     "metadata.annotations[kubectl.kubernetes.io/default-container]: \"gone\": no such container; membudget "
+     "[{\"op\":\"add\",\"path\":\"/metadata/annotations/"
+     "membudget.io~1container\",\"value\":\"app\"}]",
+     "",
+     "metadata.annotations[kubectl.kubernetes.io/default-container]: \"gone\": no such container; "
+     "membudget "
      "budgets the first container, \"app\""},
-    {"an injector ran first (no pin, no default-container): the proxy gets it, and a warning says why",
+    {"an injector ran first (no pin, no default-container): the proxy gets it, and a warning says "
+     "why",
      POLICY_CREATE,
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/throttle\":\"none\"}},"
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/"
+     "throttle\":\"none\"}},"
      "\"spec\":{\"containers\":[" P_PROXY "," P_APP "]}}",
      NULL,
      "[{\"op\":\"add\",\"path\":\"/spec/containers/0/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
-     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\","
+     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/"
+     "membudget.io~1container\","
      "\"value\":\"istio-proxy\"}]",
      "",
-     "metadata.annotations[membudget.io/container]: not set: the budget is for the first of 2 containers, "
-     "\"istio-proxy\"; a sidecar injector whose webhook runs before membudget's puts its proxy first"},
+     "metadata.annotations[membudget.io/container]: not set: the budget is for the first of 2 "
+     "containers, "
+     "\"istio-proxy\"; a sidecar injector whose webhook runs before membudget's puts its proxy "
+     "first"},
     {"one container and no pin: no warning (nothing to choose from)", POLICY_CREATE,
-     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/throttle\":\"none\"}},"
+     "{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"768Mi\",\"membudget.io/"
+     "throttle\":\"none\"}},"
      "\"spec\":{\"containers\":[" P_APP "]}}",
      NULL,
      "[{\"op\":\"add\",\"path\":\"/spec/containers/0/env\",\"value\":[{\"name\":\"GOMEMLIMIT\","
-     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/membudget.io~1container\","
+     "\"value\":\"805306368\"}]},{\"op\":\"add\",\"path\":\"/metadata/annotations/"
+     "membudget.io~1container\","
      "\"value\":\"app\"}]",
      "", NULL},
-    {"a template's first of two containers: pinned, no warning (its author ordered them)", POLICY_CREATE,
-     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "," P_PROXY "]}"),
+    {"a template's first of two containers: pinned, no warning (its author ordered them)",
+     POLICY_CREATE,
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}",
+            "{\"containers\":[" P_APP "," P_PROXY "]}"),
      NULL,
-     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/"
+     "membudget.io~1container\",\"value\":\"app\"}]",
      "", NULL},
     {"a Deployment is pinned on CREATE, to kubectl's default container", POLICY_CREATE,
-     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\",\"kubectl.kubernetes.io/default-container\":\"app\"}",
-            "{\"containers\":[" P_PROXY "," P_APP "]}"),
+     DEPLOY(
+         "{\"name\":\"web\"}",
+         "{\"membudget.io/budget\":\"768Mi\",\"kubectl.kubernetes.io/default-container\":\"app\"}",
+         "{\"containers\":[" P_PROXY "," P_APP "]}"),
      NULL,
-     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/"
+     "membudget.io~1container\",\"value\":\"app\"}]",
      "", NULL},
     {"a Deployment UPDATE that leaves the template alone is not pinned (no rollout)", POLICY_UPDATE,
      DEPLOY("{\"name\":\"web\",\"labels\":{\"x\":\"1\"}}", "{\"membudget.io/budget\":\"768Mi\"}",
             "{\"containers\":[" P_APP "]}"),
-     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}"),
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}",
+            "{\"containers\":[" P_APP "]}"),
      NULL, "", NULL},
     {"a Deployment UPDATE that changes the template is pinned", POLICY_UPDATE,
-     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"512Mi\"}", "{\"containers\":[" P_APP "]}"),
-     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}"),
-     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"512Mi\"}",
+            "{\"containers\":[" P_APP "]}"),
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}",
+            "{\"containers\":[" P_APP "]}"),
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/"
+     "membudget.io~1container\",\"value\":\"app\"}]",
      "", NULL},
     {"server-side apply dropped the webhook's pin: it comes back as it was", POLICY_UPDATE,
-     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}"),
-     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"app\"}",
+     DEPLOY("{\"name\":\"web\"}", "{\"membudget.io/budget\":\"768Mi\"}",
             "{\"containers\":[" P_APP "]}"),
-     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/membudget.io~1container\",\"value\":\"app\"}]",
+     DEPLOY("{\"name\":\"web\"}",
+            "{\"membudget.io/budget\":\"768Mi\",\"membudget.io/container\":\"app\"}",
+            "{\"containers\":[" P_APP "]}"),
+     "[{\"op\":\"add\",\"path\":\"/spec/template/metadata/annotations/"
+     "membudget.io~1container\",\"value\":\"app\"}]",
      "", NULL},
     {"a ReplicaSet its Deployment controls is never pinned", POLICY_CREATE,
-     "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"web-1\",\"ownerReferences\":"
-     "[{\"kind\":\"Deployment\",\"name\":\"web\",\"controller\":true}]},\"spec\":{"
-     TMPL("{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}") "}}",
+     "{\"apiVersion\":\"apps/"
+     "v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"web-1\",\"ownerReferences\":"
+     "[{\"kind\":\"Deployment\",\"name\":\"web\",\"controller\":true}]},\"spec\":{" TMPL(
+         "{\"membudget.io/budget\":\"768Mi\"}", "{\"containers\":[" P_APP "]}") "}}",
      NULL, NULL, "", NULL},
     {"no budget, nothing written", POLICY_CREATE,
      DEPLOY("{\"name\":\"web\"}", "{}", "{\"containers\":[" P_APP "]}"), NULL, NULL,
@@ -805,8 +911,10 @@ START_TEST(test_policy_target_rows)
     struct policy_result r = {0};
     json_t *obj = tu_json(TARGET_ROWS[_i].obj);
     json_t *old = TARGET_ROWS[_i].old ? tu_json(TARGET_ROWS[_i].old) : NULL;
-    struct policy_input in = {.kind = policy_kind_of_object(obj), .op = TARGET_ROWS[_i].op,
-                              .object = obj, .old_object = old};
+    struct policy_input in = {.kind = policy_kind_of_object(obj),
+                              .op = TARGET_ROWS[_i].op,
+                              .object = obj,
+                              .old_object = old};
     char *got;
     size_t glen;
 
@@ -860,7 +968,8 @@ START_TEST(test_policy_reinvocation_after_injector)
     policy_eval(&conf, &in, &r);
     ck_assert_uint_eq(r.nv, 0);
     ck_assert_ptr_null(r.patch);
-    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/1/env/0/name")), "GOMEMLIMIT");
+    ck_assert_str_eq(json_string_value(jpatch_get(out, "/spec/containers/1/env/0/name")),
+                     "GOMEMLIMIT");
     policy_result_cleanup(&r);
     json_decref(out);
     json_decref(pod);
@@ -870,7 +979,8 @@ END_TEST
 START_TEST(test_policy_object_label)
 {
     char out[200];
-    json_t *o = tu_json("{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"}}");
+    json_t *o =
+        tu_json("{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"}}");
     policy_object_label(o, NULL, NULL, NULL, out, sizeof out);
     ck_assert_str_eq(out, "Deployment shop/web");
     json_decref(o);

@@ -18,7 +18,7 @@ static const struct {
     {"1E3", 1000, false},
     {"1e+3", 1000, false},
     {"1000e-3", 1, false},
-    {"500m", 1, true},   /* half a byte rounds up, as Quantity.Value() */
+    {"500m", 1, true}, /* half a byte rounds up, as Quantity.Value() */
     {"1500m", 2, true},
     {"2000m", 2, false},
     {"0", 0, false},
@@ -90,7 +90,8 @@ static const struct {
     {"1e19", MB_ERANGE, "overflows int64"},
     {"1e99999999999999999999", MB_ERANGE, "overflows int64"},
     {"99999999999999999999999999999999999999999999999999999999999999Ei", MB_ERANGE, "overflows"},
-    {"12345678901234567890123456789012345678901234567890123456789012345", MB_EPARSE, "more than 64"},
+    {"12345678901234567890123456789012345678901234567890123456789012345", MB_EPARSE,
+     "more than 64"},
     {"9223372036854775807.5", MB_ERANGE, "overflows int64"},
     {"1Mi1", MB_EPARSE, "unknown suffix"},
 };
@@ -122,9 +123,16 @@ static const struct {
     int64_t bytes;
     const char *want;
 } FMT[] = {
-    {0, "0"},           {1, "1"},       {1000, "1k"},     {1024, "1Ki"},
-    {805306368, "768Mi"}, {129000000, "129M"}, {1536, "1536"}, {1610612736, "1536Mi"},
-    {INT64_MAX, "9223372036854775807"}, {1152921504606846976LL, "1Ei"},
+    {0, "0"},
+    {1, "1"},
+    {1000, "1k"},
+    {1024, "1Ki"},
+    {805306368, "768Mi"},
+    {129000000, "129M"},
+    {1536, "1536"},
+    {1610612736, "1536Mi"},
+    {INT64_MAX, "9223372036854775807"},
+    {1152921504606846976LL, "1Ei"},
 };
 
 START_TEST(test_qty_format)
@@ -138,8 +146,19 @@ END_TEST
 START_TEST(test_qty_roundtrip)
 {
     char out[QTY_FMT_LEN];
-    int64_t vals[] = {1, 999, 1001, 1023, 1025, 4096, 3000000, 123456789, 1LL << 40, (1LL << 62) + 1,
-                      INT64_MAX - 1, INT64_MAX, 9000000000000000000LL};
+    int64_t vals[] = {1,
+                      999,
+                      1001,
+                      1023,
+                      1025,
+                      4096,
+                      3000000,
+                      123456789,
+                      1LL << 40,
+                      (1LL << 62) + 1,
+                      INT64_MAX - 1,
+                      INT64_MAX,
+                      9000000000000000000LL};
 
     for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
         int64_t back = -1;

@@ -52,9 +52,9 @@ static const struct {
     const char *ns;
     bool excluded;
 } EXCLUDED[] = {
-    {"kube-system", true}, {"kube-public", true}, {"kube-node-lease", true},
-    {"platform", true},    {"monitoring", true},  {"shop", false},
-    {"membudget", false}, /* not ours here: our own is "platform" */
+    {"kube-system", true}, {"kube-public", true}, {"kube-node-lease", true}, {"platform", true},
+    {"monitoring", true},  {"shop", false},       {"membudget", false}, /* not ours here: our own is
+                                                                           "platform" */
 };
 
 START_TEST(test_review_excluded_namespaces)
@@ -109,9 +109,11 @@ END_TEST
 START_TEST(test_review_good_pod)
 {
     struct review_out o;
-    json_t *r = run("test/fixtures/admission/pod-create-good.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+    json_t *r =
+        run("test/fixtures/admission/pod-create-good.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
 
-    ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/uid")), "705ab4f5-6393-11e8-b7cc-42010a800002");
+    ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/uid")),
+                     "705ab4f5-6393-11e8-b7cc-42010a800002");
     ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
     ck_assert_ptr_null(jpatch_get(r, "/response/status"));
     ck_assert_ptr_null(jpatch_get(r, "/response/warnings"));
@@ -126,17 +128,26 @@ END_TEST
 START_TEST(test_review_denied_lists_everything)
 {
     struct review_out o;
-    json_t *r = run("test/fixtures/admission/pod-create-bad.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+    json_t *r =
+        run("test/fixtures/admission/pod-create-bad.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
     const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));
 
     ck_assert(json_is_false(jpatch_get(r, "/response/allowed")));
     ck_assert_int_eq(json_integer_value(jpatch_get(r, "/response/status/code")), 403);
     ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/status/reason")), "Forbidden");
     ck_assert_str_eq(json_string_value(jpatch_get(r, "/response/uid")), "bad-0001");
-    ck_assert_msg(strstr(msg, "metadata.annotations[membudget.io/tiers]: \"gc=90,throttle=95\": thresholds must "
-                              "increase throttle < gc < evict"), "%s", msg);
-    ck_assert_msg(strstr(msg, "metadata.annotations[membudget.io/budget]: \"2Gi\": exceeds the memory limit 1Gi"), "%s", msg);
-    ck_assert_msg(strstr(msg, "metadata.annotations[membudget.io/metrics]: port 9090 is not declared"), "%s", msg);
+    ck_assert_msg(
+        strstr(msg,
+               "metadata.annotations[membudget.io/tiers]: \"gc=90,throttle=95\": thresholds must "
+               "increase throttle < gc < evict"),
+        "%s", msg);
+    ck_assert_msg(
+        strstr(msg,
+               "metadata.annotations[membudget.io/budget]: \"2Gi\": exceeds the memory limit 1Gi"),
+        "%s", msg);
+    ck_assert_msg(
+        strstr(msg, "metadata.annotations[membudget.io/metrics]: port 9090 is not declared"), "%s",
+        msg);
     ck_assert_uint_eq(o.s.violations, 3);
     ck_assert_str_eq(o.s.result, "denied");
     json_decref(r);
@@ -147,7 +158,8 @@ END_TEST
 START_TEST(test_review_audit_warns)
 {
     struct review_out o;
-    json_t *r = run("test/fixtures/admission/pod-create-bad.json", REVIEW_VALIDATE, REVIEW_AUDIT, &o);
+    json_t *r =
+        run("test/fixtures/admission/pod-create-bad.json", REVIEW_VALIDATE, REVIEW_AUDIT, &o);
 
     ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
     ck_assert_uint_eq(json_array_size(jpatch_get(r, "/response/warnings")), 3);
@@ -163,15 +175,19 @@ END_TEST
 START_TEST(test_review_workload_template)
 {
     struct review_out o;
-    json_t *r = run("test/fixtures/admission/deployment-create-bad.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+    json_t *r = run("test/fixtures/admission/deployment-create-bad.json", REVIEW_VALIDATE,
+                    REVIEW_ENFORCE, &o);
     const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));
 
     ck_assert(json_is_false(jpatch_get(r, "/response/allowed")));
     /* the denial names its object first: `kubectl apply -f all.yaml` shows which */
-    ck_assert_msg(!strcmp(msg, "Deployment shop/checkout-api: "
-                               "spec.template.metadata.annotations[membudget.io/budget]: required: every pod in a "
-                               "namespace governed by membudget must declare a memory budget, e.g. "
-                               "membudget.io/budget: \"768Mi\""), "%s", msg);
+    ck_assert_msg(
+        !strcmp(msg,
+                "Deployment shop/checkout-api: "
+                "spec.template.metadata.annotations[membudget.io/budget]: required: every pod in a "
+                "namespace governed by membudget must declare a memory budget, e.g. "
+                "membudget.io/budget: \"768Mi\""),
+        "%s", msg);
     ck_assert_str_eq(o.s.kind, "Deployment");
     json_decref(r);
     review_out_cleanup(&o);
@@ -184,7 +200,8 @@ START_TEST(test_review_mutate_patch_applies)
     size_t len;
     char *body = tu_read_file("test/fixtures/admission/pod-create-mutate.json", &len);
     json_t *review = tu_json(body);
-    json_t *r = run("test/fixtures/admission/pod-create-mutate.json", REVIEW_MUTATE, REVIEW_ENFORCE, &o);
+    json_t *r =
+        run("test/fixtures/admission/pod-create-mutate.json", REVIEW_MUTATE, REVIEW_ENFORCE, &o);
     const char *b64 = json_string_value(jpatch_get(r, "/response/patch"));
     json_t *patch, *pod = NULL;
     char *raw;
@@ -196,8 +213,10 @@ START_TEST(test_review_mutate_patch_applies)
     patch = tu_json(raw);
     mb_free(raw);
     ck_assert_int_eq(jpatch_apply(jpatch_get(review, "/request/object"), patch, &pod, &d), MB_OK);
-    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/name")), "GOMEMLIMIT");
-    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/value")), "536870912");
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/name")),
+                     "GOMEMLIMIT");
+    ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/containers/0/env/0/value")),
+                     "536870912");
     ck_assert_str_eq(json_string_value(jpatch_get(pod, "/spec/readinessGates/0/conditionType")),
                      "membudget.io/within-budget");
     ck_assert_str_eq(o.s.result, "mutated");
@@ -219,46 +238,93 @@ static const struct {
     {"{", "not JSON"},
     {"[]", "not a JSON object"},
     {"{\"kind\":\"AdmissionReview\"}", "apiVersion must be admission.k8s.io/v1"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"kind\":\"AdmissionReview\",\"request\":{}}", "apiVersion must be"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1beta1\",\"kind\":\"AdmissionReview\",\"request\":{}}",
+     "apiVersion must be"},
     {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"Pod\"}", "kind must be AdmissionReview"},
     {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request is missing"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}", "uid"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":5}}", "uid"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\"}}", "request.kind.kind"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
-     "\"operation\":\"PATCH\"}}", "request.operation"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
-     "\"operation\":\"CREATE\"}}", "request.object must be an object"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"apiVersion\":\"x\"}", "not JSON"}, /* duplicate keys */
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}",
+     "uid"},
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":5}}",
+     "uid"},
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\"}}",
+     "request.kind.kind"},
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"PATCH\"}}",
+     "request.operation"},
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\"}}",
+     "request.object must be an object"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"apiVersion\":\"x\"}",
+     "not JSON"}, /* duplicate keys */
     {"\xff\xfe{}", "not JSON"},
     /* one rule for every string read: a NUL or a wrong type names the field */
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":5}]}}}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":5}]}}}}",
      "request.object.spec.containers[0].name must be a string, got an integer"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":{\"limits\":{\"memory\":true}}}]}}}}",
-     "request.object.spec.containers[0].resources.limits.memory must be a quantity (a string or an integer), got a boolean"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{\"name\":\"GOMEMLIMIT\",\"value\":5}]}]}}}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":"
+     "{\"limits\":{\"memory\":true}}}]}}}}",
+     "request.object.spec.containers[0].resources.limits.memory must be a quantity (a string or an "
+     "integer), got a boolean"},
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"env\":[{"
+     "\"name\":\"GOMEMLIMIT\",\"value\":5}]}]}}}}",
      "request.object.spec.containers[0].env[0].value must be a string, got an integer"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/budget\":512}}}}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/"
+     "budget\":512}}}}}",
      "request.object.metadata.annotations[membudget.io/budget] must be a string, got an integer"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"group\":\"apps\",\"kind\":\"Deployment\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"template\":{\"spec\":{\"containers\":{}}}}}}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"group\":\"apps\","
+     "\"kind\":\"Deployment\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"template\":{"
+     "\"spec\":{\"containers\":{}}}}}}}",
      "request.object.spec.template.spec.containers must be an array, got an object"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"UPDATE\",\"object\":{},\"oldObject\":{\"spec\":{\"readinessGates\":[{\"conditionType\":[]}]}}}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"UPDATE\",\"object\":{},\"oldObject\":{\"spec\":{\"readinessGates\":[{"
+     "\"conditionType\":[]}]}}}}",
      "request.oldObject.spec.readinessGates[0].conditionType must be a string, got an array"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"705ab4f5\\u0000evil\"}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"705ab4f5\\u0000evil\"}}",
      "request.uid contains a NUL byte"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":"
+     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
      "request.uid must be 1 to 128 bytes, got 129"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":[\"u\"]}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":[\"u\"]}}",
      "request.uid must be a string, got an array"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{},\"dryRun\":1}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{},\"dryRun\":1}}",
      "request.dryRun must be a boolean, got a number"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{},\"namespace\":7}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{},\"namespace\":7}}",
      "request.namespace must be a string, got a number"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\\u0000\"}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\\u0000\"}}",
      "request.operation contains a NUL byte"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":{\"limits\":{\"memory\":\"1Gi\\u0000x\"}}}]}}}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{\"spec\":{\"containers\":[{\"name\":\"a\",\"resources\":"
+     "{\"limits\":{\"memory\":\"1Gi\\u0000x\"}}}]}}}}",
      "request.object.spec.containers[0].resources.limits.memory contains a NUL byte"},
-    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/budget\":\"1Gi\\u0000\"}}}}}",
+    {"{\"apiVersion\":\"admission.k8s.io/"
+     "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
+     "\"operation\":\"CREATE\",\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/"
+     "budget\":\"1Gi\\u0000\"}}}}}",
      "request.object.metadata.annotations.membudget.io/budget contains a NUL byte"},
 };
 
@@ -266,7 +332,8 @@ START_TEST(test_review_malformed)
 {
     struct review_out o;
 
-    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BAD[_i].body, strlen(BAD[_i].body), NULL, &o);
+    review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BAD[_i].body, strlen(BAD[_i].body), NULL,
+                  &o);
     ck_assert_int_eq(o.http_status, 400);
     ck_assert_msg(strstr(o.body, BAD[_i].why), "row %d: %s", _i, o.body);
     ck_assert(strchr(o.body, '\n') == o.body + o.body_len - 1); /* exactly one line */
@@ -280,16 +347,18 @@ END_TEST
 START_TEST(test_review_resize)
 {
     struct review_out o;
-    json_t *r = run("test/fixtures/admission/pod-resize-below-budget.json", REVIEW_VALIDATE, REVIEW_ENFORCE, &o);
+    json_t *r = run("test/fixtures/admission/pod-resize-below-budget.json", REVIEW_VALIDATE,
+                    REVIEW_ENFORCE, &o);
     const char *msg = json_string_value(jpatch_get(r, "/response/status/message"));
 
     ck_assert(json_is_false(jpatch_get(r, "/response/allowed")));
     ck_assert_str_eq(o.s.result, "denied");
     ck_assert_str_eq(o.s.operation, "UPDATE");
-    ck_assert_msg(msg && strstr(msg, "Pod shop/api: metadata.annotations[membudget.io/budget]: \"768Mi\": "
-                                     "exceeds the memory limit 256Mi of container \"app\" "
-                                     "(spec.containers[1].resources.limits.memory)"),
-                  "%s", msg);
+    ck_assert_msg(
+        msg && strstr(msg, "Pod shop/api: metadata.annotations[membudget.io/budget]: \"768Mi\": "
+                           "exceeds the memory limit 256Mi of container \"app\" "
+                           "(spec.containers[1].resources.limits.memory)"),
+        "%s", msg);
     json_decref(r);
     review_out_cleanup(&o);
 
@@ -297,8 +366,9 @@ START_TEST(test_review_resize)
     size_t len;
     char *body = tu_read_file("test/fixtures/admission/pod-resize-below-budget.json", &len);
     json_t *rev = tu_json(body);
-    json_object_set_new(json_object_get(jpatch_get(rev, "/request/object/spec/containers/1/resources"), "limits"),
-                        "memory", json_string("2Gi"));
+    json_object_set_new(
+        json_object_get(jpatch_get(rev, "/request/object/spec/containers/1/resources"), "limits"),
+        "memory", json_string("2Gi"));
     char *up = mb_json_dumps(rev, JSON_COMPACT, &len);
     review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, up, len, NULL, &o);
     r = tu_json(o.body);
@@ -316,17 +386,24 @@ START_TEST(test_review_skips)
 {
     /* DELETE, subresources and foreign kinds are allowed untouched */
     static const char *const BODIES[] = {
-        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\","
-        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"DELETE\",\"oldObject\":{}}}",
-        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u2\","
-        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"subResource\":\"status\",\"operation\":\"UPDATE\","
+        "{\"apiVersion\":\"admission.k8s.io/"
+        "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\","
+        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"DELETE\","
+        "\"oldObject\":{}}}",
+        "{\"apiVersion\":\"admission.k8s.io/"
+        "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u2\","
+        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"subResource\":\"status\","
+        "\"operation\":\"UPDATE\","
         "\"object\":{\"metadata\":{}}}}",
-        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u3\","
-        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"},\"operation\":\"CREATE\",\"object\":{},\"dryRun\":true}}",
+        "{\"apiVersion\":\"admission.k8s.io/"
+        "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u3\","
+        "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"ConfigMap\"},\"operation\":"
+        "\"CREATE\",\"object\":{},\"dryRun\":true}}",
     };
     for (size_t i = 0; i < MB_ARRAY_LEN(BODIES); i++) {
         struct review_out o;
-        review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BODIES[i], strlen(BODIES[i]), NULL, &o);
+        review_handle(&CONF, REVIEW_VALIDATE, REVIEW_ENFORCE, BODIES[i], strlen(BODIES[i]), NULL,
+                      &o);
         ck_assert_int_eq(o.http_status, 200);
         json_t *r = tu_json(o.body);
         ck_assert(json_is_true(jpatch_get(r, "/response/allowed")));
@@ -341,14 +418,21 @@ START_TEST(test_review_dry_run_and_bad_utf8_message)
 {
     /* a budget whose value is cut mid-character by quoting still yields a
      * valid JSON response with the message */
-    const char *body = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
-                       "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"dryRun\":true,"
+    const char *body = "{\"apiVersion\":\"admission.k8s.io/"
+                       "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+                       "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},"
+                       "\"operation\":\"CREATE\",\"dryRun\":true,"
                        "\"object\":{\"metadata\":{\"annotations\":{\"membudget.io/mode\":"
-                       "\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
-                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
-                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
-                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
-                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}},"
+                       "\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u"
+                       "00e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00"
+                       "e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00"
+                       "e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00"
+                       "e9\\u00e9\\u00e9\\u00e9"
+                       "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00"
+                       "e9\\u00e9\\u00e9\\u00e9\"}},"
                        "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}}}";
     struct review_out o;
 
@@ -363,7 +447,6 @@ START_TEST(test_review_dry_run_and_bad_utf8_message)
     review_out_cleanup(&o);
 }
 END_TEST
-
 
 /* A review of a Pod with `n` invalid membudget.io annotations (each one a
  * violation): built from the good fixture. Returns: new body. */
@@ -415,14 +498,13 @@ START_TEST(test_review_warnings_and_message_capped)
     r = tu_json(o.body);
     msg = json_string_value(jpatch_get(r, "/response/status/message"));
     ck_assert_uint_le(strlen(msg), 64 * 1024);
-    ck_assert_msg(strstr(msg, " more") && !strcmp(strstr(msg, "; and "), strrchr(msg, ';')),
-                  "%s", msg + strlen(msg) - 80);
+    ck_assert_msg(strstr(msg, " more") && !strcmp(strstr(msg, "; and "), strrchr(msg, ';')), "%s",
+                  msg + strlen(msg) - 80);
     json_decref(r);
     review_out_cleanup(&o);
     mb_free(body);
 }
 END_TEST
-
 
 /* A review whose JSON would take more than the arena's cap is refused with
  * 413 and says why; an ordinary one under the same cap is answered. */
@@ -521,11 +603,13 @@ START_TEST(test_review_parse_floor_rows)
     printf("parse cost of %-36s %8zu bytes of text: %10zu bytes parsed, floor %10zu (%.0f%%)\n",
            FLOOR_ROWS[_i].elem ? FLOOR_ROWS[_i].elem : FLOOR_ROWS[_i].fixture, len, cost, floor,
            100.0 * (double)floor / (double)cost);
-    ck_assert_msg(floor <= cost, "row %d: the floor %zu is above the cost %zu: a review that fits "
-                                 "would be refused", _i, floor, cost);
+    ck_assert_msg(floor <= cost,
+                  "row %d: the floor %zu is above the cost %zu: a review that fits "
+                  "would be refused",
+                  _i, floor, cost);
     if (FLOOR_ROWS[_i].shape)
-        ck_assert_msg(floor * 100 >= cost * 80, "row %d: the floor %zu is under 80%% of the cost %zu",
-                      _i, floor, cost);
+        ck_assert_msg(floor * 100 >= cost * 80,
+                      "row %d: the floor %zu is under 80%% of the cost %zu", _i, floor, cost);
     json_decref(j);
     mb_arena_cleanup(&arena);
     mb_free(text);
@@ -609,11 +693,12 @@ static char *with_request(const char *uid, const char *filler, int n)
 {
     struct mb_buf b;
     mb_buf_init(&b, 64 << 20);
-    mb_buf_printf(&b, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
-                      "\"request\":{\"uid\":\"%s\",\"kind\":{\"group\":\"\",\"version\":\"v1\","
-                      "\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"namespace\":\"shop\","
-                      "\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"}},"
-                      "\"oldObject\":{\"x\":[",
+    mb_buf_printf(&b,
+                  "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                  "\"request\":{\"uid\":\"%s\",\"kind\":{\"group\":\"\",\"version\":\"v1\","
+                  "\"kind\":\"Pod\"},\"operation\":\"CREATE\",\"namespace\":\"shop\","
+                  "\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"}},"
+                  "\"oldObject\":{\"x\":[",
                   uid);
     for (int i = 0; i < n; i++)
         mb_buf_printf(&b, "%s%s", i ? "," : "", filler);
@@ -640,24 +725,30 @@ START_TEST(test_review_too_large_is_definite)
     mb_arena_set_pool(&arena, &pool, 4 << 20);
     ck_assert_uint_eq(mb_arena_cap(&arena), 4 << 20);
     /* 100k {}: 20 MB by the floor; 100k numbers: under the floor, 5.6 MB parsed */
-    char *objs = with_request("7f0c-uid", "{}", 100000), *nums = with_request("7f0c-uid", "1", 100000);
+    char *objs = with_request("7f0c-uid", "{}", 100000),
+         *nums = with_request("7f0c-uid", "1", 100000);
     for (size_t i = 0; i < MB_ARRAY_LEN(EPS); i++) {
         for (int k = 0; k < 2; k++) {
             const char *body = k ? nums : objs;
             review_handle(&CONF, EPS[i].ep, EPS[i].mode, body, strlen(body), &arena, &o);
-            ck_assert_msg(o.http_status == 200, "ep %zu body %d: %d %s", i, k, o.http_status, o.body);
+            ck_assert_msg(o.http_status == 200, "ep %zu body %d: %d %s", i, k, o.http_status,
+                          o.body);
             ck_assert_str_eq(o.s.result, "too_large");
             json_t *r = tu_json(o.body), *resp = json_object_get(r, "response");
             ck_assert_str_eq(json_string_value(json_object_get(resp, "uid")), "7f0c-uid");
             ck_assert(json_is_true(json_object_get(resp, "allowed")) == EPS[i].allowed);
-            const char *msg = EPS[i].allowed
-                                  ? json_string_value(json_array_get(json_object_get(resp, "warnings"), 0))
-                                  : json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+            const char *msg =
+                EPS[i].allowed
+                    ? json_string_value(json_array_get(json_object_get(resp, "warnings"), 0))
+                    : json_string_value(
+                          json_object_get(json_object_get(resp, "status"), "message"));
             ck_assert_msg(msg && strstr(msg, "too large") && strstr(msg, "4 MiB") &&
                               !strstr(msg, "retry"),
                           "%s", o.body);
             if (!EPS[i].allowed)
-                ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(resp, "status"), "code")), 413);
+                ck_assert_int_eq(
+                    json_integer_value(json_object_get(json_object_get(resp, "status"), "code")),
+                    413);
             ck_assert_ptr_null(json_object_get(resp, "patch"));
             json_decref(r);
             review_out_cleanup(&o);
@@ -678,7 +769,9 @@ START_TEST(test_admrev_peek_uid)
         const char *body, *want; /* NULL: none */
     } ROWS[] = {
         {"{\"request\":{\"uid\":\"abc\"}}", "abc"},
-        {" { \"a\" : [1,{\"uid\":\"no\"},\"}\"], \"request\" : { \"x\":{\"uid\":\"no\"}, \"uid\" : \"u-1\" } } ", "u-1"},
+        {" { \"a\" : [1,{\"uid\":\"no\"},\"}\"], \"request\" : { \"x\":{\"uid\":\"no\"}, \"uid\" : "
+         "\"u-1\" } } ",
+         "u-1"},
         {"{\"request\":{\"uid\":\"a\\u0000b\"}}", NULL},
         {"{\"request\":{\"uid\":\"a\\\"b\"}}", NULL},
         {"{\"request\":{\"uid\":1}}", NULL},

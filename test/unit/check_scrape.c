@@ -54,17 +54,17 @@ static const struct {
     const char *err;
 } PROM[] = {
     {"m 1\n", true, true, 1, NULL},
-    {"m 1", true, true, 1, NULL},                       /* no final newline */
-    {"m -2.5e3 -1\n", true, true, -2500, NULL},         /* negative timestamp is an integer */
+    {"m 1", true, true, 1, NULL},               /* no final newline */
+    {"m -2.5e3 -1\n", true, true, -2500, NULL}, /* negative timestamp is an integer */
     {"m NaN\n", true, true, NAN, NULL},
     {"m +Inf\n", true, true, INFINITY, NULL},
     {"m -Inf\n", true, true, -INFINITY, NULL},
-    {"m{} 3\n", true, true, 3, NULL},                   /* empty label set is no labels */
-    {"m{a=\"1\"} 3\nm 4\n", true, true, 4, NULL},       /* labelled samples are not "m" */
-    {"m 1\nm 2\n", true, true, 1, NULL},                /* the first wins */
-    {"mm 1\nm_total 2\n", true, false, 0, NULL},        /* prefixes do not match */
+    {"m{} 3\n", true, true, 3, NULL},             /* empty label set is no labels */
+    {"m{a=\"1\"} 3\nm 4\n", true, true, 4, NULL}, /* labelled samples are not "m" */
+    {"m 1\nm 2\n", true, true, 1, NULL},          /* the first wins */
+    {"mm 1\nm_total 2\n", true, false, 0, NULL},  /* prefixes do not match */
     {"# TYPE m histogram\nm_bucket{le=\"+Inf\"} 1\nm_sum 5\nm_count 1\nm 9\n", true, false, 0,
-     NULL},                                             /* a histogram family is never "m" */
+     NULL}, /* a histogram family is never "m" */
     {"# TYPE m summary\nm 7\n", true, false, 0, NULL},
     {"  # indented comment\n\t\nm 5\n", true, true, 5, NULL},
     {"# random comment with { and \"\nm 6\n", true, true, 6, NULL},
@@ -81,7 +81,7 @@ static const struct {
     {"m{1a=\"x\"} 1\n", false, false, 0, "label name"},
     {"1m 1\n", false, false, 0, "metric name"},
     {"# TYPE m gauges\nm 1\n", false, false, 0, "unknown metric type"},
-    {"m 1\ngarbage here\n", false, false, 0, "line 2"},  /* error after a found value */
+    {"m 1\ngarbage here\n", false, false, 0, "line 2"}, /* error after a found value */
 };
 
 START_TEST(test_prom_rows)
@@ -133,8 +133,8 @@ START_TEST(test_expvar)
     ck_assert(!m.has_heap_inuse && !m.has_sys && !m.has_heap_alloc);
     ck_assert(m.has_num_gc && m.num_gc == 2);
 
-    static const char *const BAD[] = {"", "[]", "{\"memstats\":[]}", "{\"x\":1}", "{\"memstats\":",
-                                      "<html>"};
+    static const char *const BAD[] = {
+        "", "[]", "{\"memstats\":[]}", "{\"x\":1}", "{\"memstats\":", "<html>"};
     for (size_t i = 0; i < MB_ARRAY_LEN(BAD); i++) {
         struct expvar_mem keep = {.heap_inuse = 7};
         ck_assert_int_eq(expvar_parse(BAD[i], strlen(BAD[i]), &keep, &d), MB_EPARSE);
@@ -143,7 +143,6 @@ START_TEST(test_expvar)
     }
 }
 END_TEST
-
 
 /* --- the metrics API's PodMetricsList ------------------------------------------ */
 
@@ -154,7 +153,8 @@ static const char PM_REAL[] =
     "\"creationTimestamp\":\"2026-11-23T10:00:00Z\",\"labels\":{\"app\":\"api\"}},"
     "\"timestamp\":\"2026-11-23T09:59:51Z\",\"window\":\"10.5s\",\"containers\":[{\"name\":\"app\","
     "\"usage\":{\"cpu\":\"2041961n\",\"memory\":\"104868Ki\"}}]},\n"
-    " {\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\"},\"timestamp\":\"2026-11-23T09:59:52Z\","
+    " {\"metadata\":{\"name\":\"web-1\",\"namespace\":\"shop\"},\"timestamp\":\"2026-11-23T09:59:"
+    "52Z\","
     "\"window\":\"15.005s\",\"containers\":[{\"name\":\"istio-proxy\",\"usage\":{\"cpu\":\"3m\","
     "\"memory\":\"40Mi\"}},{\"name\":\"web\",\"usage\":{\"cpu\":\"0\",\"memory\":\"1.5Gi\"}}]}]}";
 
@@ -195,7 +195,8 @@ static const struct {
 } PM_ODD[] = {
     {"{\"items\":[{\"metadata\":{\"namespace\":\"a\",\"name\":\"p\\u002d1\"},\"containers\":[]}]}",
      "a", "p-1", ""},
-    {"{\"items\":[{\"metadata\":{\"namespace\":\"a\",\"name\":\"caf\\u00e9 \\ud83d\\ude00\\n\\\"\\\\\\/\"}}]}",
+    {"{\"items\":[{\"metadata\":{\"namespace\":\"a\",\"name\":\"caf\\u00e9 "
+     "\\ud83d\\ude00\\n\\\"\\\\\\/\"}}]}",
      "a", "caf\xc3\xa9 \xf0\x9f\x98\x80\n\"\\/", ""},
     /* escaped member names are names too */
     {"{\"it\\u0065ms\":[{\"m\\u0065tadata\":{\"namespace\":\"a\",\"name\":\"b\"}}]}", "a", "b", ""},
@@ -205,8 +206,10 @@ static const struct {
      "\"containers\":[{\"name\":\"d\",\"usage\":{\"memory\":\"1\",\"memory\":\"2\"}}]}]}",
      "n", "y", "d=2"},
     {"{\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"old\"}}],"
-     "\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"new\"}}]}", "n", "new", ""},
-    {"{\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"p\"},\"metadata\":{\"name\":\"q\"}}]}",
+     "\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"new\"}}]}",
+     "n", "new", ""},
+    {"{\"items\":[{\"metadata\":{\"namespace\":\"n\",\"name\":\"p\"},\"metadata\":{\"name\":\"q\"}}"
+     "]}",
      NULL, "q", ""},
     /* fields of another type count as absent; unknown members of any shape are skipped */
     {"{\"items\":[{\"metadata\":{\"namespace\":7,\"name\":[\"p\"]},\"containers\":[{\"name\":null,"
@@ -224,9 +227,10 @@ static void pm_render(const struct pm_list *l, const struct pm_item *it, char *o
     out[0] = '\0';
     for (size_t k = it->first; k < it->first + it->n; k++) {
         const struct pm_container *c = &l->containers[k];
-        o += (size_t)snprintf(out + o, cap - o, "%s%.*s=%.*s", o ? "," : "",
-                              c->name.p ? (int)c->name.len : 1, c->name.p ? c->name.p : "-",
-                              c->memory.p ? (int)c->memory.len : 1, c->memory.p ? c->memory.p : "-");
+        o +=
+            (size_t)snprintf(out + o, cap - o, "%s%.*s=%.*s", o ? "," : "",
+                             c->name.p ? (int)c->name.len : 1, c->name.p ? c->name.p : "-",
+                             c->memory.p ? (int)c->memory.len : 1, c->memory.p ? c->memory.p : "-");
     }
 }
 
@@ -260,9 +264,10 @@ static const struct {
     {"{\"items\":[]} x", 0, "trailing data after the object at byte 13"},
     {"{\"items\":[{\"metadata\":{\"name\":\"p\"}}", 0, "expected ',' or ']' at byte 35"},
     {"{\"items\":[{\"metadata\":{\"name\":\"p}}]}", 0, "unterminated string"},
-    {"{\"items\":[{\"metadata\":{\"name\":\"p\xff\"}}]}", 0, "invalid UTF-8 in a string at byte 32"},
-    {"{\"items\":[{\"x\":\"\xc0\xaf\"}]}", 0, "invalid UTF-8"},       /* overlong '/' */
-    {"{\"items\":[{\"x\":\"\xed\xa0\x80\"}]}", 0, "invalid UTF-8"},   /* a surrogate */
+    {"{\"items\":[{\"metadata\":{\"name\":\"p\xff\"}}]}", 0,
+     "invalid UTF-8 in a string at byte 32"},
+    {"{\"items\":[{\"x\":\"\xc0\xaf\"}]}", 0, "invalid UTF-8"},         /* overlong '/' */
+    {"{\"items\":[{\"x\":\"\xed\xa0\x80\"}]}", 0, "invalid UTF-8"},     /* a surrogate */
     {"{\"items\":[{\"x\":\"\xf4\x90\x80\x80\"}]}", 0, "invalid UTF-8"}, /* past U+10FFFF */
     {"{\"items\":[{\"x\":\"a\\u0000b\"}]}", 0, "\\u0000 in a string"},
     {"{\"items\":[{\"x\":\"\\ud800x\"}]}", 0, "unpaired surrogate"},

@@ -26,20 +26,17 @@
 #include "testutil.h"
 
 /* Run the loop until `cond` holds, at most `turns` times. */
-#define RUN_UNTIL(lp, cond, turns)                                                  \
-    do {                                                                            \
-        for (int t_ = 0; t_ < (turns) && !(cond); t_++)                             \
-            event_base_loop(loop_base(lp), EVLOOP_ONCE | EVLOOP_NONBLOCK);          \
-        for (int t_ = 0; t_ < (turns) && !(cond); t_++)                             \
-            event_base_loop(loop_base(lp), EVLOOP_ONCE);                            \
+#define RUN_UNTIL(lp, cond, turns)                                                                 \
+    do {                                                                                           \
+        for (int t_ = 0; t_ < (turns) && !(cond); t_++)                                            \
+            event_base_loop(loop_base(lp), EVLOOP_ONCE | EVLOOP_NONBLOCK);                         \
+        for (int t_ = 0; t_ < (turns) && !(cond); t_++)                                            \
+            event_base_loop(loop_base(lp), EVLOOP_ONCE);                                           \
     } while (0)
 
 /* --- the reflector against a misbehaving server ------------------------------- */
 
-static void sk_nop(void *ctx)
-{
-    (void)ctx;
-}
+static void sk_nop(void *ctx) { (void)ctx; }
 
 static void sk_item(void *ctx, const json_t *o)
 {
@@ -88,8 +85,11 @@ static void rtest_start(struct rtest *t, size_t max_page_bytes, bool watch_list)
     ck_assert_int_eq(loop_new(&t->lp, LOOP_CLIENT, NULL), MB_OK);
     fake_kapi_init(&t->f);
     fake_clock_init(&t->fc, 1000000, 1795000000000LL);
-    struct reflector_conf rc = {.name = "pods", .path = "/api/v1/pods", .backoff_base_ms = 4,
-                                .backoff_max_ms = 64, .max_page_bytes = max_page_bytes,
+    struct reflector_conf rc = {.name = "pods",
+                                .path = "/api/v1/pods",
+                                .backoff_base_ms = 4,
+                                .backoff_max_ms = 64,
+                                .max_page_bytes = max_page_bytes,
                                 .watch_list = watch_list};
     t->r = reflector_new(t->lp, &t->fc.clk, t->f.k, NULL, &rc, &SINK, &t->seen);
     reflector_start(t->r);
@@ -181,11 +181,11 @@ START_TEST(test_reflector_list_errors_paced)
 }
 END_TEST
 
-#define POD_EV(type, name, rv)                                                                 \
-    "{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name      \
+#define POD_EV(type, name, rv)                                                                     \
+    "{\"type\":\"" type "\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name           \
     "\",\"namespace\":\"x\",\"resourceVersion\":\"" rv "\"}}}\n"
-#define END_BOOKMARK(rv)                                                                       \
-    "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"" rv \
+#define END_BOOKMARK(rv)                                                                           \
+    "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"" rv  \
     "\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}\n"
 
 /* The list is one watch: its ADDED events are the items, the annotated
@@ -202,10 +202,10 @@ START_TEST(test_reflector_watch_list)
     struct fk_req *w = NULL;
     RUN_UNTIL(lp, (w = fake_kapi_find(f, "sendInitialEvents=true")), 200);
     ck_assert_msg(w, "no streamed list");
-    ck_assert_msg(strstr(w->path, "watch=1") && strstr(w->path, "resourceVersionMatch=NotOlderThan") &&
-                      strstr(w->path, "allowWatchBookmarks=true") &&
-                      strstr(w->path, "resourceVersion=&"),
-                  "%s", w->path);
+    ck_assert_msg(
+        strstr(w->path, "watch=1") && strstr(w->path, "resourceVersionMatch=NotOlderThan") &&
+            strstr(w->path, "allowWatchBookmarks=true") && strstr(w->path, "resourceVersion=&"),
+        "%s", w->path);
     ck_assert_uint_eq(fake_kapi_count(f, "GET", "limit="), 0);
     /* items carry their own versions, which are not the list's */
     fake_kapi_stream(w, POD_EV("ADDED", "a", "30") POD_EV("ADDED", "b", "12"));
@@ -240,9 +240,14 @@ static const struct {
     const char *says;
 } STREAM_ENDS[] = {
     {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\","
-     "\"message\":\"too old resource version\"}}\n", 200, "\"why\":\"410 Gone: the resourceVersion is too old\""},
-    {"", 200, "\"why\":\"the stream ended with no event at all\",\"status\":200,\"error\":\"\",\"events\":0"},
-    {POD_EV("ADDED", "a", "30"), 200, "\"why\":\"the stream stopped before its end bookmark\",\"status\":200,\"error\":\"\",\"events\":1"},
+     "\"message\":\"too old resource version\"}}\n",
+     200, "\"why\":\"410 Gone: the resourceVersion is too old\""},
+    {"", 200,
+     "\"why\":\"the stream ended with no event at "
+     "all\",\"status\":200,\"error\":\"\",\"events\":0"},
+    {POD_EV("ADDED", "a", "30"), 200,
+     "\"why\":\"the stream stopped before its end "
+     "bookmark\",\"status\":200,\"error\":\"\",\"events\":1"},
     {"{not json\n", 200, "\"why\":\"an event that could not be decoded\""},
     {"", 500, "\"why\":\"the API server's status\",\"status\":500"},
 };
@@ -261,7 +266,8 @@ START_TEST(test_reflector_stream_end_named)
     fake_kapi_answer(w, STREAM_ENDS[_i].status, "");
     char *logged = tu_stderr_end();
     log_set_level(LOG_ERROR);
-    ck_assert_msg(strstr(logged, "streamed list ended before its last item") && strstr(logged, STREAM_ENDS[_i].says),
+    ck_assert_msg(strstr(logged, "streamed list ended before its last item") &&
+                      strstr(logged, STREAM_ENDS[_i].says),
                   "row %d: %s", _i, logged);
     ck_assert_ptr_null(strstr(logged, "too large or unreadable"));
     ck_assert(!reflector_synced(t.r));
@@ -289,9 +295,10 @@ START_TEST(test_reflector_watch_list_refused)
         RUN_UNTIL(t.lp, (w = fake_kapi_find(&t.f, "sendInitialEvents=true")), 200);
         ck_assert_ptr_nonnull(w);
         if (i == 0) {
-            fake_kapi_answer(w, 422,
-                             "{\"kind\":\"Status\",\"code\":422,\"message\":\"resourceVersionMatch: "
-                             "Forbidden: resourceVersionMatch is forbidden for watch\"}");
+            fake_kapi_answer(
+                w, 422,
+                "{\"kind\":\"Status\",\"code\":422,\"message\":\"resourceVersionMatch: "
+                "Forbidden: resourceVersionMatch is forbidden for watch\"}");
         } else {
             fake_kapi_stream(w, POD_EV("ADDED", "a", "3") POD_EV("ADDED", "b", "4"));
             fake_kapi_stream(w, refusals[i]);
@@ -342,9 +349,9 @@ struct rig {
     struct controller *ctl;
     struct fk_req *watch;
     char dir[64];
-    json_t *objs;     /* the pods as the fake API server holds them, by name */
-    bool apply;       /* TICKS applies status patches as an API server would (rig_apply_status) */
-    bool api_down;    /* ... or fails them (500), as one that cannot be reached */
+    json_t *objs;  /* the pods as the fake API server holds them, by name */
+    bool apply;    /* TICKS applies status patches as an API server would (rig_apply_status) */
+    bool api_down; /* ... or fails them (500), as one that cannot be reached */
 };
 
 /* A budgeted pod of shop (budget 100Mi, heap scraped on 6060), owned by
@@ -355,16 +362,19 @@ static char *pod_json(const char *name, const char *owner, int ip, bool ready, c
 {
     char ow[200] = "", cd[400] = "", rc[300] = "";
     if (*owner)
-        snprintf(ow, sizeof ow, ",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"%s\","
-                                "\"uid\":\"uid-%s\",\"controller\":true}]",
+        snprintf(ow, sizeof ow,
+                 ",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"%s\","
+                 "\"uid\":\"uid-%s\",\"controller\":true}]",
                  owner, owner);
     if (*cond)
-        snprintf(cd, sizeof cd, ",{\"type\":\"membudget.io/within-budget\",\"status\":\"%s\","
-                                "\"reason\":\"%s\"}",
+        snprintf(cd, sizeof cd,
+                 ",{\"type\":\"membudget.io/within-budget\",\"status\":\"%s\","
+                 "\"reason\":\"%s\"}",
                  cond, strcmp(cond, "False") ? "WithinBudget" : "OverMemoryBudget");
     if (*record)
-        snprintf(rc, sizeof rc, ",{\"type\":\"membudget.io/remediation\",\"status\":\"True\","
-                                "\"message\":\"%s\"}",
+        snprintf(rc, sizeof rc,
+                 ",{\"type\":\"membudget.io/remediation\",\"status\":\"True\","
+                 "\"message\":\"%s\"}",
                  record);
     return mb_xasprintf(
         "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"shop\",\"uid\":\"uid-%s\","
@@ -378,7 +388,7 @@ static char *pod_json(const char *name, const char *owner, int ip, bool ready, c
         name, name, ow, extra ? extra : "", ip, ready ? "True" : "False", cd, rc);
 }
 
-static const char *rig_own_ns; /* a test's: membudget's namespace (checkpoints on) */
+static const char *rig_own_ns;              /* a test's: membudget's namespace (checkpoints on) */
 static const char *rig_first_page_continue; /* a test's: the pod list's first page goes on */
 
 static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool dry)
@@ -401,8 +411,12 @@ static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool
     struct tgt_policy pol = {.allow_loopback = true};
     r->calls = podcall_new(r->pods.k, &pol);
     static const char *const NS[] = {"shop"};
-    struct controller_conf cc = {.namespaces = NS, .nnamespaces = 1, .cfg = &r->cfg,
-                                 .pods = r->calls, .identity = "test", .own_namespace = rig_own_ns};
+    struct controller_conf cc = {.namespaces = NS,
+                                 .nnamespaces = 1,
+                                 .cfg = &r->cfg,
+                                 .pods = r->calls,
+                                 .identity = "test",
+                                 .own_namespace = rig_own_ns};
     struct mb_diag d = {0};
     ck_assert_int_eq(controller_new(r->lp, &r->fc.clk, r->api.k, r->mx, NULL, &cc, &r->ctl, &d),
                      MB_OK);
@@ -411,15 +425,19 @@ static void rig_start(struct rig *r, const char *const *pods, size_t npods, bool
     struct mb_buf list;
     mb_buf_init(&list, 1 << 20);
     if (rig_first_page_continue)
-        mb_buf_printf(&list, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\","
-                             "\"continue\":\"%s\"},\"items\":[", rig_first_page_continue);
+        mb_buf_printf(&list,
+                      "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\","
+                      "\"continue\":\"%s\"},\"items\":[",
+                      rig_first_page_continue);
     else
-        mb_buf_adds(&list, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[");
+        mb_buf_adds(&list,
+                    "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[");
     r->objs = json_object();
     for (size_t i = 0; i < npods; i++) {
         mb_buf_printf(&list, "%s%s", i ? "," : "", pods[i]);
         json_t *o = tu_json(pods[i]);
-        json_object_set_new(r->objs, json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), o);
+        json_object_set_new(
+            r->objs, json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), o);
     }
     mb_buf_adds(&list, "]}");
     struct fk_req *l = NULL;
@@ -491,7 +509,8 @@ static int rig_apply_status(struct rig *r)
         ck_assert_msg(pod, "a status patch of %s, which the API server does not hold", name);
         json_t *md = json_object_get(pod, "metadata");
         const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
-        const char *want = json_string_value(json_object_get(json_object_get(patch, "metadata"), "resourceVersion"));
+        const char *want = json_string_value(
+            json_object_get(json_object_get(patch, "metadata"), "resourceVersion"));
         if (want && strcmp(want, rv)) {
             fake_kapi_answer(q, 409, "{\"kind\":\"Status\",\"code\":409,\"reason\":\"Conflict\"}");
             json_decref(patch);
@@ -505,7 +524,9 @@ static int rig_apply_status(struct rig *r)
             size_t j;
             json_t *c;
             bool done = false;
-            json_array_foreach(conds, j, c) if (!done && !strcmp(json_string_value(json_object_get(c, "type")), type))
+            json_array_foreach(conds, j,
+                               c) if (!done &&
+                                      !strcmp(json_string_value(json_object_get(c, "type")), type))
             {
                 json_array_set(conds, j, pc);
                 done = true;
@@ -535,8 +556,7 @@ static int answer_scrapes(struct rig *r, int ip, int pct)
     int n = 0;
     struct fk_req *q;
     snprintf(needle, sizeof needle, "127.0.0.%d:6060/metrics", ip);
-    snprintf(body, sizeof body, "go_memstats_heap_inuse_bytes %lld\n",
-             (long long)pct * 1048576LL);
+    snprintf(body, sizeof body, "go_memstats_heap_inuse_bytes %lld\n", (long long)pct * 1048576LL);
     while ((q = fake_kapi_find(&r->pods, needle))) {
         fake_kapi_answer(q, 200, body);
         n++;
@@ -553,15 +573,15 @@ static bool scrape_pending(struct rig *r, int ip)
 
 /* Run ticks (the loop until a new scrape of ips[0] appears), answering
  * scrapes of the pods in ips[] with pcts[]; stop when `cond`. */
-#define TICKS(r, n, ips, pcts, cond)                                                     \
-    do {                                                                                \
-        for (int k_ = 0; k_ < (n) && !(cond); k_++) {                                   \
-            RUN_UNTIL((r)->lp, scrape_pending((r), (ips)[0]), 200);                     \
-            for (size_t j_ = 0; j_ < MB_ARRAY_LEN(ips); j_++)                           \
-                answer_scrapes((r), (ips)[j_], (pcts)[j_]);                             \
-            if ((r)->apply)                                                             \
-                rig_apply_status(r);                                                    \
-        }                                                                               \
+#define TICKS(r, n, ips, pcts, cond)                                                               \
+    do {                                                                                           \
+        for (int k_ = 0; k_ < (n) && !(cond); k_++) {                                              \
+            RUN_UNTIL((r)->lp, scrape_pending((r), (ips)[0]), 200);                                \
+            for (size_t j_ = 0; j_ < MB_ARRAY_LEN(ips); j_++)                                      \
+                answer_scrapes((r), (ips)[j_], (pcts)[j_]);                                        \
+            if ((r)->apply)                                                                        \
+                rig_apply_status(r);                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Behaviour 6: a hung pod delays only itself, and is not scraped twice. */
@@ -607,7 +627,8 @@ START_TEST(test_executor_one_per_owner_until_settled)
     rig_start(&r, pods, 2, false);
     const int ips[] = {31, 32}, pcts[] = {99, 99};
     TICKS(&r, 40, ips, pcts, evictions(&r, "o1") + evictions(&r, "o2") > 0);
-    const char *first = evictions(&r, "o1") ? "o1" : "o2", *second = strcmp(first, "o1") ? "o1" : "o2";
+    const char *first = evictions(&r, "o1") ? "o1" : "o2",
+               *second = strcmp(first, "o1") ? "o1" : "o2";
     ck_assert_uint_eq(evictions(&r, first), 1);
     struct fk_req *e = fake_kapi_find(&r.api, "/eviction");
     fake_kapi_answer(e, 201, "{}");
@@ -666,8 +687,9 @@ START_TEST(test_executor_one_profile_across_pdb_retries)
         }
         ck_assert_msg(e, "attempt %d never came", attempt + 1);
         if (attempt < 2)
-            fake_kapi_answer(e, 429, "{\"kind\":\"Status\",\"code\":429,\"message\":\"Cannot evict "
-                                     "pod as it would violate the pod's disruption budget.\"}");
+            fake_kapi_answer(e, 429,
+                             "{\"kind\":\"Status\",\"code\":429,\"message\":\"Cannot evict "
+                             "pod as it would violate the pod's disruption budget.\"}");
         else
             fake_kapi_answer(e, 201, "{}");
     }
@@ -679,7 +701,7 @@ START_TEST(test_executor_one_profile_across_pdb_retries)
     json_t *ls = ps_list_json(r.dir, 1 << 30);
     json_t *items = json_object_get(ls, "profiles");
     ck_assert_uint_eq(json_array_size(items), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "kind")) ,
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "kind")),
                      "goroutines");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "kind")), "heap");
     json_decref(ls);
@@ -747,9 +769,9 @@ static size_t events_with(struct rig *r, const char *needle)
 }
 
 /* The resize tier's executor (issue 25): at 92% after forced GCs (a full
- * leak window of them, flat), the limit is raised through pods/NAME/resize; the watch then tells what the
- * kubelet did: runs it (the budget annotation follows), leaves it pending
- * (refused: the evict tier goes on), or the API server refuses outright. */
+ * leak window of them, flat), the limit is raised through pods/NAME/resize; the watch then tells
+ * what the kubelet did: runs it (the budget annotation follows), leaves it pending (refused: the
+ * evict tier goes on), or the API server refuses outright. */
 START_TEST(test_executor_resize)
 {
     static const char *const EXTRA =
@@ -775,29 +797,34 @@ START_TEST(test_executor_resize)
         ck_assert_msg(rz, "how %d: no resize asked", how);
         ck_assert_uint_ge(fake_kapi_count(&r.pods, "POST", "/gc"), 10);
         ck_assert_str_eq(rz->method, "PATCH");
-        ck_assert_msg(strstr(rz->body, "\"containers\":[{\"name\":\"app\",\"resources\":{\"limits\":"
-                                       "{\"memory\":\"160Mi\"}}}]") && strstr(rz->body, "\"uid\":\"uid-z\"") &&
-                          !strstr(rz->body, "requests"),
+        ck_assert_msg(strstr(rz->body,
+                             "\"containers\":[{\"name\":\"app\",\"resources\":{\"limits\":"
+                             "{\"memory\":\"160Mi\"}}}]") &&
+                          strstr(rz->body, "\"uid\":\"uid-z\"") && !strstr(rz->body, "requests"),
                       "%s", rz->body);
         ck_assert_uint_eq(events_with(&r, "raising the memory limit 128Mi -> 160Mi"), 1);
         if (how == REFUSED) {
-            fake_kapi_answer(rz, 403, "{\"kind\":\"Status\",\"code\":403,\"message\":\"pod z: node didn't "
-                                      "have enough allocatable resources\"}");
+            fake_kapi_answer(rz, 403,
+                             "{\"kind\":\"Status\",\"code\":403,\"message\":\"pod z: node didn't "
+                             "have enough allocatable resources\"}");
         } else {
             fake_kapi_answer(rz, 200, "{}");
             /* the spec has it; the kubelet has not looked yet */
             char *spec = subst(p, "\"memory\":\"128Mi\"", "\"memory\":\"160Mi\"");
-            char *upd = subst(spec, "\"status\":{", "\"status\":{\"containerStatuses\":[{\"name\":\"app\","
-                                                    "\"resources\":{\"limits\":{\"memory\":\"128Mi\"}}}],");
+            char *upd = subst(spec, "\"status\":{",
+                              "\"status\":{\"containerStatuses\":[{\"name\":\"app\","
+                              "\"resources\":{\"limits\":{\"memory\":\"128Mi\"}}}],");
             rig_event(&r, "MODIFIED", upd);
             RUN_UNTIL(r.lp, false, 5);
             ck_assert_ptr_null(pod_patch(&r, "z")); /* the budget waits for the kubelet */
             char *done = how == RAN
-                             ? subst(spec, "\"status\":{", "\"status\":{\"containerStatuses\":[{\"name\":\"app\","
-                                                           "\"resources\":{\"limits\":{\"memory\":\"160Mi\"}}}],")
-                             : subst(upd, "\"conditions\":[", "\"conditions\":[{\"type\":\"PodResizePending\","
-                                                            "\"status\":\"True\",\"reason\":\"Deferred\","
-                                                            "\"message\":\"Node didn't have enough resource: memory\"},");
+                             ? subst(spec, "\"status\":{",
+                                     "\"status\":{\"containerStatuses\":[{\"name\":\"app\","
+                                     "\"resources\":{\"limits\":{\"memory\":\"160Mi\"}}}],")
+                             : subst(upd, "\"conditions\":[",
+                                     "\"conditions\":[{\"type\":\"PodResizePending\","
+                                     "\"status\":\"True\",\"reason\":\"Deferred\","
+                                     "\"message\":\"Node didn't have enough resource: memory\"},");
             rig_event(&r, "MODIFIED", done);
             mb_free(spec);
             mb_free(upd);
@@ -807,7 +834,8 @@ START_TEST(test_executor_resize)
                 struct fk_req *wd = NULL;
                 RUN_UNTIL(r.lp, (wd = fake_kapi_find(&r.api, "/pods/z/resize")), 100);
                 ck_assert_ptr_nonnull(wd);
-                ck_assert_msg(strstr(wd->body, "{\"limits\":{\"memory\":\"128Mi\"}}"), "%s", wd->body);
+                ck_assert_msg(strstr(wd->body, "{\"limits\":{\"memory\":\"128Mi\"}}"), "%s",
+                              wd->body);
                 fake_kapi_answer(wd, 200, "{}");
             }
         }
@@ -815,31 +843,37 @@ START_TEST(test_executor_resize)
             struct fk_req *b = NULL;
             RUN_UNTIL(r.lp, (b = pod_patch(&r, "z")), 100);
             ck_assert_ptr_nonnull(b);
-            ck_assert_str_eq(b->body, "{\"metadata\":{\"uid\":\"uid-z\",\"annotations\":{\"membudget.io/budget\":"
-                                      "\"125Mi\"}}}");
+            ck_assert_str_eq(
+                b->body,
+                "{\"metadata\":{\"uid\":\"uid-z\",\"annotations\":{\"membudget.io/budget\":"
+                "\"125Mi\"}}}");
             fake_kapi_answer(b, 200, "{}");
             RUN_UNTIL(r.lp, events_with(&r, "the memory limit is 160Mi now"), 100);
-            ck_assert_uint_eq(events_with(&r, "the memory limit is 160Mi now, without a restart, the budget "
-                                              "125Mi (GOMEMLIMIT follows)"),
-                              1);
+            ck_assert_uint_eq(
+                events_with(&r, "the memory limit is 160Mi now, without a restart, the budget "
+                                "125Mi (GOMEMLIMIT follows)"),
+                1);
             ck_assert_uint_eq(evictions(&r, "z"), 0);
         } else {
-            const char *why = how == REFUSED ? "resize refused (HTTP 403: pod z: node didn't have enough "
-                                               "allocatable resources)"
-                                             : "resize refused (the kubelet left it pending, deferred: Node "
-                                               "didn't have enough resource: memory; withdrawn, the limit "
-                                               "back to 128Mi)";
+            const char *why = how == REFUSED
+                                  ? "resize refused (HTTP 403: pod z: node didn't have enough "
+                                    "allocatable resources)"
+                                  : "resize refused (the kubelet left it pending, deferred: Node "
+                                    "didn't have enough resource: memory; withdrawn, the limit "
+                                    "back to 128Mi)";
             RUN_UNTIL(r.lp, events_with(&r, why), 100);
             ck_assert_msg(events_with(&r, why) == 1, "how %d: no '%s'", how, why);
             /* the evict tier goes on as without the resize tier */
             const int high[] = {99};
             for (int k = 0; k < 60 && !evictions(&r, "z"); k++) {
                 if ((gc = fake_kapi_find(&r.pods, "/gc")))
-                    fake_kapi_answer(gc, 200, ""); /* (the last-chance GC, or one asked meanwhile) */
+                    fake_kapi_answer(gc, 200,
+                                     ""); /* (the last-chance GC, or one asked meanwhile) */
                 TICKS(&r, 1, ips, high, false);
             }
             ck_assert_uint_eq(evictions(&r, "z"), 1);
-            ck_assert_uint_eq(fake_kapi_count(&r.api, "PATCH", "/pods/z/resize"), how == PENDING ? 2 : 1);
+            ck_assert_uint_eq(fake_kapi_count(&r.api, "PATCH", "/pods/z/resize"),
+                              how == PENDING ? 2 : 1);
         }
         rig_stop(&r);
         mb_free(p);
@@ -903,7 +937,8 @@ END_TEST
 START_TEST(test_fence_starts_no_write)
 {
     struct rig r;
-    char *x = pod_json("x", "", 71, false, NULL, "", ""), *y = pod_json("y", "", 72, false, NULL, "", "");
+    char *x = pod_json("x", "", 71, false, NULL, "", ""),
+         *y = pod_json("y", "", 72, false, NULL, "", "");
     const char *pods[] = {x};
     rig_start(&r, pods, 1, false);
     struct fk_req *w = NULL;
@@ -933,7 +968,8 @@ END_TEST
 START_TEST(test_refused_address_counted_once)
 {
     struct rig r;
-    char *z = pod_json("z", "", 1, false, NULL, "", ""), *ok = pod_json("ok", "", 81, false, NULL, "", "");
+    char *z = pod_json("z", "", 1, false, NULL, "", ""),
+         *ok = pod_json("ok", "", 81, false, NULL, "", "");
     /* the rig allows loopback: move z to 0.0.0.0 */
     char *at = strstr(z, "127.0.0.1\"");
     ck_assert_ptr_nonnull(at);
@@ -978,7 +1014,8 @@ START_TEST(test_no_eviction_before_initial_list)
     ck_assert_uint_eq(evictions(&r, "a"), 0);
     struct fk_req *l = fake_kapi_find(&r.api, "continue=page2");
     ck_assert_ptr_nonnull(l);
-    fake_kapi_answer(l, 200, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"11\"},\"items\":[]}");
+    fake_kapi_answer(
+        l, 200, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"11\"},\"items\":[]}");
     for (int k = 0; k < 30 && !evictions(&r, "a"); k++) {
         fake_clock_advance(&r.fc, 1000);
         TICKS(&r, 1, ips, pcts, false);
@@ -1033,7 +1070,8 @@ START_TEST(test_gc_intent_survives_outage)
     /* none while the record could not be written */
     for (size_t i = 0; i < ngc; i++)
         ck_assert_msg(gcs[i] < 5000000 + 50000 || gcs[i] >= 5000000 + 80000,
-                      "a GC at %llu s, in the outage", (unsigned long long)((gcs[i] - 5000000) / 1000));
+                      "a GC at %llu s, in the outage",
+                      (unsigned long long)((gcs[i] - 5000000) / 1000));
     rig_stop(&r);
     mb_free(p);
 }
@@ -1054,7 +1092,8 @@ START_TEST(test_checkpoint_list_repeating_token)
     rig_own_ns = "membudget";
     rig_start(&r, pods, 1, false);
     rig_own_ns = NULL;
-    static const char PAGE[] = "{\"kind\":\"ConfigMapList\",\"metadata\":{\"continue\":\"same\"},\"items\":[]}";
+    static const char PAGE[] =
+        "{\"kind\":\"ConfigMapList\",\"metadata\":{\"continue\":\"same\"},\"items\":[]}";
     struct fk_req *l = NULL;
     RUN_UNTIL(r.lp, (l = fake_kapi_find(&r.api, "configmaps?labelSelector")), 200);
     ck_assert_ptr_nonnull(l);
@@ -1068,7 +1107,8 @@ START_TEST(test_checkpoint_list_repeating_token)
     TICKS(&r, 5, ips, pcts, false);
     struct mx_family *f = mx_lookup(r.mx, "membudget_owner_budget_bytes");
     const char *lv[] = {"shop", "ReplicaSet/web"};
-    ck_assert_msg(mx_value(f, lv) == 100.0 * 1048576, "the owner's budget gauge: %g", mx_value(f, lv));
+    ck_assert_msg(mx_value(f, lv) == 100.0 * 1048576, "the owner's budget gauge: %g",
+                  mx_value(f, lv));
     /* no third list at once: only two so far */
     ck_assert_uint_eq(fake_kapi_count(&r.api, "GET", "configmaps?labelSelector"), 2);
     /* 5 s on: the list again, from its first page */
@@ -1109,7 +1149,8 @@ static const struct {
     {"Running", false, true, false, false, PC_COND_ABSENT, PC_COND_TRUE, "", "", true},
     {"Running", false, true, false, false, PC_COND_TRUE, PC_COND_TRUE, "", "", false},
     {"Running", false, true, true, false, PC_COND_TRUE, PC_COND_FALSE, "", "", true},
-    {"Running", false, true, true, true, PC_COND_FALSE, PC_COND_TRUE, "", "", true}, /* dry: never False */
+    {"Running", false, true, true, true, PC_COND_FALSE, PC_COND_TRUE, "", "",
+     true}, /* dry: never False */
     {"Running", false, false, false, false, PC_COND_ABSENT, PC_COND_ABSENT, "", "", false},
     {"Running", false, false, true, false, PC_COND_ABSENT, PC_COND_FALSE, "", "", true},
     {"Pending", false, true, false, false, PC_COND_ABSENT, PC_COND_ABSENT, "", "", false},
@@ -1125,8 +1166,13 @@ START_TEST(test_gq_want)
     /* name "p", uid "", podIP "", then the record (podcache.h's layout) */
     size_t rl = strlen(GQ[_i].have_record);
     struct pc_pod *p = mb_xcalloc(1, sizeof *p + 4 + rl + 1);
-    *p = (struct pc_pod){.sh = &sh, .phase = GQ[_i].phase, .deleting = GQ[_i].deleting,
-                         .cond = GQ[_i].cond, .o_uid = 2, .o_ip = 3, .o_record = 4};
+    *p = (struct pc_pod){.sh = &sh,
+                         .phase = GQ[_i].phase,
+                         .deleting = GQ[_i].deleting,
+                         .cond = GQ[_i].cond,
+                         .o_uid = 2,
+                         .o_ip = 3,
+                         .o_record = 4};
     memcpy(p->name, "p", 2);
     memcpy(p->name + 4, GQ[_i].have_record, rl + 1);
     struct gq_item it;
@@ -1143,15 +1189,9 @@ START_TEST(test_gq_want)
 END_TEST
 
 /* These suites drive whole modules: their logs are not what is checked. */
-static void quiet(void)
-{
-    log_set_level(LOG_ERROR);
-}
+static void quiet(void) { log_set_level(LOG_ERROR); }
 
-static void loud(void)
-{
-    log_set_level(LOG_INFO);
-}
+static void loud(void) { log_set_level(LOG_INFO); }
 
 Suite *seams_suite(void)
 {

@@ -34,8 +34,7 @@ static const struct {
     {"gc reset only", {{5, 20}, {4, 30}, {6, 34}, {END, 0}}, "f r s50"},
     /* no CPU time passed: the baseline stays for the next pair */
     {"idle", {{1, 10}, {1, 10}, {2, 14}, {END, 0}}, "f i s25"},
-    {"invalid", {{1, 10}, {NAN, 12}, {-0.5, 12}, {INFINITY, 1}, {3, 18}, {END, 0}},
-     "f n n n s25"},
+    {"invalid", {{1, 10}, {NAN, 12}, {-0.5, 12}, {INFINITY, 1}, {3, 18}, {END, 0}}, "f n n n s25"},
     /* GC time beyond the total (rounding in the runtime): never above all of it */
     {"clamped", {{0, 0}, {5, 4}, {END, 0}}, "f s100"},
     {"zero gc", {{0, 0}, {0, 8}, {END, 0}}, "f s0"},
@@ -153,11 +152,13 @@ START_TEST(test_rc_window)
     ck_assert(!rc_window_feed(&w, 100, 900, 0, win, &peak, &rss));
     ck_assert(!rc_window_feed(&w, 300, 0, 15000, win, &peak, &rss)); /* RSS unknown here */
     ck_assert(!rc_window_feed(&w, 200, 1200, 59999, win, &peak, &rss));
-    ck_assert(rc_window_feed(&w, 50, 0, 60000, win, &peak, &rss)); /* closes: the peaks were 300, 1200 */
+    ck_assert(
+        rc_window_feed(&w, 50, 0, 60000, win, &peak, &rss)); /* closes: the peaks were 300, 1200 */
     ck_assert_int_eq(peak, 300);
     ck_assert_int_eq(rss, 1200);
     ck_assert(!rc_window_feed(&w, 70, 0, 90000, win, &peak, &rss));
-    ck_assert(rc_window_feed(&w, 10, 0, 400000, win, &peak, &rss)); /* a long gap: one window's peak */
+    ck_assert(
+        rc_window_feed(&w, 10, 0, 400000, win, &peak, &rss)); /* a long gap: one window's peak */
     ck_assert_int_eq(peak, 70);
     ck_assert_int_eq(rss, 0); /* no RSS in that window */
 }
@@ -179,7 +180,8 @@ static const struct {
     long long budget, limit;
     enum rc_basis basis;
 } REC_ROWS[] = {
-    {"p95 + 15%, limit = budget / 95%", 6, 500, 0, false, 1000, 0, 15, 95, RC_OK, 575, 606, RC_BASIS_PEAKS},
+    {"p95 + 15%, limit = budget / 95%", 6, 500, 0, false, 1000, 0, 15, 95, RC_OK, 575, 606,
+     RC_BASIS_PEAKS},
     {"five peaks: too few", 5, 500, 0, false, 1000, 0, 15, 95, RC_FEW_PEAKS, 0, 0, 0},
     {"six replicas' peaks in one window: too little history", 6, 500, 0, false, 0, 0, 15, 95,
      RC_SHORT_HISTORY, 0, 0, 0},
@@ -190,10 +192,10 @@ static const struct {
     {"no margin, evict off: limit = budget", 6, 1000, 0, false, 1000, 0, 0, 0, RC_OK, 1000, 1000,
      RC_BASIS_PEAKS},
     {"margin 50%, evict 80%", 6, 256, 0, false, 1000, 0, 50, 80, RC_OK, 384, 480, RC_BASIS_PEAKS},
-    {"the demo's Go service: heap 1Mi, RSS 9Mi: the minimum, never 2Mi", 6, 1, 9, true, 1000, 0,
-     15, 95, RC_OK, 16, 17, RC_BASIS_MINIMUM},
-    {"a heap budget: the RSS at the peaks is the floor (GOMEMLIMIT counts all of it)", 6, 100,
-     140, true, 1000, 0, 15, 95, RC_OK, 161, 170, RC_BASIS_RSS},
+    {"the demo's Go service: heap 1Mi, RSS 9Mi: the minimum, never 2Mi", 6, 1, 9, true, 1000, 0, 15,
+     95, RC_OK, 16, 17, RC_BASIS_MINIMUM},
+    {"a heap budget: the RSS at the peaks is the floor (GOMEMLIMIT counts all of it)", 6, 100, 140,
+     true, 1000, 0, 15, 95, RC_OK, 161, 170, RC_BASIS_RSS},
     {"a heap budget, RSS unknown: the heap's p95", 6, 100, 0, true, 1000, 0, 15, 95, RC_OK, 115,
      122, RC_BASIS_PEAKS},
     {"an RSS or working-set budget: its own peaks (an RSS beside them is not a floor)", 6, 100, 140,
@@ -205,8 +207,10 @@ START_TEST(test_rc_recommend)
     struct rc_conf c = {.margin_pct = REC_ROWS[_i].margin, .half_life_s = 86400, .window_s = 300};
     struct rc_table *t = rc_new();
     struct rc_owner *o = rc_owner(t, "shop", "Deployment", "web");
-    struct rc_current cur = {.budget = 512 * MIB, .limit = 1024 * MIB,
-                             .evict_pct = REC_ROWS[_i].evict, .counts_heap = REC_ROWS[_i].heap};
+    struct rc_current cur = {.budget = 512 * MIB,
+                             .limit = 1024 * MIB,
+                             .evict_pct = REC_ROWS[_i].evict,
+                             .counts_heap = REC_ROWS[_i].heap};
     uint32_t now = 10000;
     o->cur = cur;
     for (int i = 0; i < REC_ROWS[_i].n; i++) {
@@ -225,8 +229,10 @@ START_TEST(test_rc_recommend)
         /* p95 is read within its bucket (1/24 of a range twice the
          * values at most: never below, at most 1/12 above), then the margin */
         long long b = r.budget / MIB, w = REC_ROWS[_i].budget;
-        long long slack = REC_ROWS[_i].basis == RC_BASIS_MINIMUM || REC_ROWS[_i].basis == RC_BASIS_GC_FLOOR
-                              ? 0 : w / 12 + 1;
+        long long slack =
+            REC_ROWS[_i].basis == RC_BASIS_MINIMUM || REC_ROWS[_i].basis == RC_BASIS_GC_FLOOR
+                ? 0
+                : w / 12 + 1;
         ck_assert_msg(b >= w && b <= w + slack, "%s: budget %lld MiB, want %lld..%lld",
                       REC_ROWS[_i].what, b, w, w + slack);
         long long want_limit = REC_ROWS[_i].evict
@@ -253,7 +259,8 @@ START_TEST(test_rc_table)
                 (uint32_t)(i < 500 ? 0 : 1000));
     }
     ck_assert_uint_eq(rc_count(t), 1000);
-    ck_assert_ptr_eq(rc_owner(t, "ns", "Deployment", "app-7"), rc_find(t, "ns", "Deployment", "app-7"));
+    ck_assert_ptr_eq(rc_owner(t, "ns", "Deployment", "app-7"),
+                     rc_find(t, "ns", "Deployment", "app-7"));
     ck_assert_ptr_null(rc_find(t, "ns", "StatefulSet", "app-7"));
     size_t before = rc_bytes(t);
     /* the first 500 had their last peak at 0: older than 500 s at 1000 */
@@ -317,9 +324,12 @@ START_TEST(test_rc_checkpoint)
         {"v", "2", "not a version 1 checkpoint"},
         {"name", "\"\"", "namespace, kind and name"},
         {"first", "-1", "first, last, floor"},
-        {"current", "{\"budget\":1,\"limit\":2,\"evictPercent\":101,\"countsHeap\":true}", "evictPercent 0..100"},
+        {"current", "{\"budget\":1,\"limit\":2,\"evictPercent\":101,\"countsHeap\":true}",
+         "evictPercent 0..100"},
         {"peaks", "{\"scale\":3,\"ref\":1,\"n\":1,\"w\":[]}", "peaks: not a histogram"},
-        {"rss", "{\"scale\":20,\"ref\":1,\"n\":1,\"w\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,70000]}",
+        {"rss",
+         "{\"scale\":20,\"ref\":1,\"n\":1,\"w\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
+         "70000]}",
          "rss: weight 23 is not 0..65535"},
     };
     for (size_t i = 0; i < MB_ARRAY_LEN(BAD); i++) {
@@ -367,14 +377,15 @@ START_TEST(test_rc_restore_merges_live_samples)
     ck_assert_msg(r == live, "%s", err);
     ck_assert_uint_eq(r->h.peaks, 20);
     ck_assert_int_eq(r->cur.budget, 768 * MIB); /* the live value */
-    ck_assert_uint_ne(r->changes, changes);      /* merged: to be checkpointed again */
+    ck_assert_uint_ne(r->changes, changes);     /* merged: to be checkpointed again */
     ck_assert_uint_ne(r->saved, r->changes);
     int64_t p50;
     ck_assert(rc_hist_quantile(&r->h, 0.5, &p50));
     ck_assert_msg(p50 > 250 * MIB && p50 < 650 * MIB, "p50 %lld MiB", (long long)(p50 / MIB));
     int64_t p95;
     ck_assert(rc_hist_quantile(&r->h, 0.95, &p95));
-    ck_assert_msg(p95 >= 580 * MIB, "p95 %lld MiB: the live 600 MiB peaks count", (long long)(p95 / MIB));
+    ck_assert_msg(p95 >= 580 * MIB, "p95 %lld MiB: the live 600 MiB peaks count",
+                  (long long)(p95 / MIB));
     /* the same page again in session 7: nothing added */
     r = rc_restore(u, &c, cp, 7, t2, wall + 30, err, sizeof err);
     ck_assert_uint_eq(r->h.peaks, 20);
@@ -424,7 +435,8 @@ START_TEST(test_rc_hist_merge)
     rc_hist_merge(&young, &old, hl);
     int64_t q;
     ck_assert(rc_hist_quantile(&young, 0.34, &q));
-    ck_assert_msg(q > 100 * MIB, "q34 %lld MiB: the old peak weighs a third of the whole", (long long)(q / MIB));
+    ck_assert_msg(q > 100 * MIB, "q34 %lld MiB: the old peak weighs a third of the whole",
+                  (long long)(q / MIB));
 }
 END_TEST
 

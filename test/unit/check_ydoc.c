@@ -14,12 +14,15 @@ static const struct {
     {"a: yes\nb: off\nc: True\nd: n", "{\"a\": true, \"b\": false, \"c\": true, \"d\": false}"},
     {"a: ~\nb: null\nc:", "{\"a\": null, \"b\": null, \"c\": null}"},
     {"a: \"yes\"\nb: '1'", "{\"a\": \"yes\", \"b\": \"1\"}"},
-    {"a: 0755\nb: 0x1F\nc: 0b101\nd: -12\ne: 1_000", "{\"a\": 493, \"b\": 31, \"c\": 5, \"d\": -12, \"e\": 1000}"},
+    {"a: 0755\nb: 0x1F\nc: 0b101\nd: -12\ne: 1_000",
+     "{\"a\": 493, \"b\": 31, \"c\": 5, \"d\": -12, \"e\": 1000}"},
     {"a: 1.5\nb: .5\nc: 1e3", "{\"a\": 1.5, \"b\": 0.5, \"c\": 1000.0}"},
-    {"a: 768Mi\nb: 6060/metrics\nc: 2026-01-01", "{\"a\": \"768Mi\", \"b\": \"6060/metrics\", \"c\": \"2026-01-01\"}"},
+    {"a: 768Mi\nb: 6060/metrics\nc: 2026-01-01",
+     "{\"a\": \"768Mi\", \"b\": \"6060/metrics\", \"c\": \"2026-01-01\"}"},
     {"a: !!str 512\nb: !!int \"7\"", "{\"a\": \"512\", \"b\": 7}"},
     {"- a\n- [1, 2]\n- {x: y}", "[\"a\", [1, 2], {\"x\": true}]"}, /* YAML 1.1: y is true */
-    {"base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3", "{\"base\": {\"x\": 1, \"y\": 2}, \"d\": {\"x\": 1, \"y\": 3}}"},
+    {"base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3",
+     "{\"base\": {\"x\": 1, \"y\": 2}, \"d\": {\"x\": 1, \"y\": 3}}"},
     {"a: &a [1]\nb: *a", "{\"a\": [1], \"b\": [1]}"},
     {"k: |\n  line1\n  line2\n", "{\"k\": \"line1\\nline2\\n\"}"},
     {"a: 9223372036854775808", "{\"a\": 9.2233720368547758e18}"},
@@ -33,7 +36,8 @@ START_TEST(test_ydoc_conversion)
     json_t *j = NULL;
     char *got;
 
-    ck_assert_msg(ydoc_parse(CONV[_i].yaml, strlen(CONV[_i].yaml), NULL, &s, &d) == MB_OK, "%s", d.msg);
+    ck_assert_msg(ydoc_parse(CONV[_i].yaml, strlen(CONV[_i].yaml), NULL, &s, &d) == MB_OK, "%s",
+                  d.msg);
     ck_assert_uint_ge(s->ndocs, 1);
     ck_assert_msg(ydoc_to_json(s->docs[0], NULL, &j, &d) == MB_OK, "row %d: %s", _i, d.msg);
     got = mb_json_dumps(j, JSON_SORT_KEYS | JSON_REAL_PRECISION(17), NULL);
