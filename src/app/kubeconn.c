@@ -1,4 +1,12 @@
-/* kubeconn.c -- find the API server: flags, environment, files (shell). */
+/*
+ * kubeconn.c -- where the API server is, and who membudget is there
+ * (shell; see app_int.h). The same order controller-runtime and kubectl
+ * use, so that an operator's habits carry over: --kubeconfig, else the
+ * first path of $KUBECONFIG, else in-cluster (the pod's ServiceAccount),
+ * else ~/.kube/config. The parsing is kubeconfig.c's (pure); this file
+ * reads the files and the environment, and says in one line what is
+ * missing when nothing is found.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +19,12 @@
 #include "membudget/kubeconfig.h"
 #include "membudget/log.h"
 
+/* Where the kubelet mounts the pod's ServiceAccount token, CA and namespace. */
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+/* A kubeconfig is a few KiB; a bigger file is not one (and is not read whole). */
 #define MAX_KUBECONFIG (4u << 20)
 
+/* Read and parse one kubeconfig file; errors go to stderr, naming it. */
 static bool from_file(const char *path, const char *context, struct kcfg *out)
 {
     char why[256];
@@ -33,6 +44,10 @@ static bool from_file(const char *path, const char *context, struct kcfg *out)
     return true;
 }
 
+/* In a cluster the ServiceAccount's namespace is the truth (the chart may
+ * install anywhere); outside one, $POD_NAMESPACE lets a test or a sidecar
+ * say it; else the namespace deploy/ installs into. A namespace file that
+ * is not a DNS label is ignored rather than trusted into a selector. */
 void app_own_namespace(const struct kcfg *kc, char *out, size_t len)
 {
     const char *env = getenv("POD_NAMESPACE");
@@ -72,6 +87,9 @@ bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *o
     }
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     if (host && *host) {
+        /* In a pod: the token is re-read when the kubelet rotates it
+         * (kapi's token_file); a token that cannot be read now is said at
+         * start, not as a 401 on the first call. */
         struct mb_diag d = {0};
         char why[128], *ns;
         size_t len;
@@ -105,6 +123,8 @@ bool app_kube_config(const char *kubeconfig, const char *context, struct kcfg *o
     return false;
 }
 
+/* Borrowed strings: kc must outlive the client. A token over plain http
+ * is allowed (a local API server in a test) but never silently. */
 void app_kapi_conf(const struct kcfg *kc, const char *user_agent, struct kapi_conf *out)
 {
     *out = (struct kapi_conf){
@@ -130,6 +150,7 @@ void app_kapi_conf(const struct kcfg *kc, const char *user_agent, struct kapi_co
     }
 }
 
+/* (a kubeconfig's server URL may carry user:password@: never into a log) */
 void app_server_for_log(const struct kcfg *kc, char *out, size_t len)
 {
     kapi_redact_url(kc->server ? kc->server : "", out, len);

@@ -1,4 +1,16 @@
-/* certgen.c -- CA and serving certificates with OpenSSL (no I/O). */
+/*
+ * certgen.c -- a CA and serving certificates, made in memory with OpenSSL
+ * (no I/O; see certgen.h). Used by `membudget certs` (the chart's and
+ * deploy/'s certificate Job: the webhook's Secret and the caBundle of its
+ * configurations), and by the tests, which make throw-away CAs.
+ *
+ * What a webhook serving certificate needs and nothing more: a self-signed
+ * CA (CA:TRUE, keyCertSign), a leaf signed by it for the Service's DNS
+ * names (serverAuth, the names in subjectAltName: the API server checks
+ * those, never the CN), ECDSA P-256 keys by default (RSA 2048 for clusters
+ * whose policies ask for it). certgen_check() tells whether a kept
+ * certificate can serve on: the job renews before expiry, not after.
+ */
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -17,6 +29,8 @@ void certgen_pair_cleanup(struct certgen_pair *p)
     MB_FREE(p->key_pem);
 }
 
+/* OpenSSL's reason for the last failure, into diag; its queue is cleared
+ * so that a later, unrelated failure does not report this one. */
 static mb_err fail(struct mb_diag *d, const char *what)
 {
     unsigned long e = ERR_get_error();
@@ -35,6 +49,8 @@ static char *bio_text(BIO *b)
     return mb_xstrndup(p, (size_t)n);
 }
 
+/* One X.509v3 extension in OpenSSL's config syntax ("critical,CA:TRUE");
+ * the issuer is needed for the authority key identifier. */
 static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
     X509V3_CTX ctx;
@@ -50,10 +66,14 @@ static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return true;
 }
 
+/* Set once, before any certificate is made (`certs --key-type`). */
 static enum certgen_key key_type = CERTGEN_ECDSA_P256;
 
 void certgen_set_key_type(enum certgen_key t) { key_type = t; }
 
+/* One certificate and its new key: self-signed when issuer is NULL (the
+ * CA), else signed by issuer_key. The serial is 127 random bits (RFC 5280
+ * asks for at most 20 octets, and CAs for unpredictable ones). */
 static mb_err make(const char *cn, int days, bool is_ca, const char *san, X509 *issuer,
                    EVP_PKEY *issuer_key, struct certgen_pair *out, struct mb_diag *diag)
 {
@@ -143,6 +163,9 @@ mb_err certgen_serving(const struct certgen_pair *ca, const char *common_name,
     return err;
 }
 
+/* Whether the Secret's three PEMs still serve: they parse, the key is the
+ * certificate's, the CA signed it, it is valid now and for min_remaining_s
+ * more (the CA too), and it covers every name. The first failure is why. */
 bool certgen_check(const char *ca_pem, const char *cert_pem, const char *key_pem,
                    const char *const *dns, size_t ndns, int64_t now_s, int64_t min_remaining_s,
                    char *why, size_t whylen)

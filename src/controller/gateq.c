@@ -1,4 +1,19 @@
-/* gateq.c -- the pod condition queue. See gateq.h. */
+/*
+ * gateq.c -- the pod conditions membudget writes, queued (shell; see
+ * gateq.h). Two conditions: the readiness gate membudget.io/within-budget
+ * (False while a pod is throttled, so its Service stops sending it
+ * traffic) and the record membudget.io/record, where the leader keeps its
+ * state about the pod in the cluster (a new leader resumes from it).
+ *
+ * Level-triggered, as a Kubernetes controller is: the queue holds pods,
+ * not writes. When a pod comes to the front, what it should have is
+ * compared with what the watch shows (gq_needs) and one PATCH of its
+ * status says it all; a pod that changed meanwhile, or already has it, is
+ * not written. At most max_inflight writes are out; a failed one is
+ * retried with backoff (Retry-After honoured) up to MAX_GATE_ATTEMPTS
+ * times, then left until the pod changes again. Only while active (the
+ * leader) and never after shutdown began (the fence).
+ */
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +29,8 @@
 #include "membudget/loop.h"
 #include "membudget/metrics.h"
 
+/* Past this many failed writes in a row, a pod waits for its next change:
+ * a pod the API server keeps refusing must not hold a slot for ever. */
 #define MAX_GATE_ATTEMPTS 8
 
 /* A pod's place in the queue, held while it has work. */
@@ -22,9 +39,9 @@ struct gq_work {
     struct gateq *q;
     TAILQ_ENTRY(gq_work) link; /* in gateq.queue while queued */
     bool queued;
-    unsigned attempts;
-    uint64_t call;
-    mb_mono_ms not_before;
+    unsigned attempts;     /* failed writes in a row */
+    uint64_t call;         /* the PATCH in flight, 0 when none */
+    mb_mono_ms not_before; /* a retry's backoff: not sent before then */
     struct backoff bo;
 };
 
@@ -40,6 +57,9 @@ struct gateq {
     struct mx_family *m_patches;
 };
 
+/* A pod that is not Running (or is going) has no condition to keep. A
+ * pod with the gate, or one membudget already wrote, is True unless
+ * throttled; a pod without either is left alone (absent). */
 enum pc_cond gq_want(const struct gq_item *it, bool dry_run)
 {
     const struct pc_pod *p = it->pod;
@@ -50,6 +70,8 @@ enum pc_cond gq_want(const struct gq_item *it, bool dry_run)
     return p->sh->gated || p->cond != PC_COND_ABSENT ? PC_COND_TRUE : PC_COND_ABSENT;
 }
 
+/* The record is this replica's to write (it leads and sampled the pod),
+ * and the cluster's copy differs. */
 static bool needs_record(const struct gq_item *it)
 {
     return it->record_own && it->record && strcmp(it->record, pc_record(it->pod)) != 0 &&
@@ -64,6 +86,8 @@ bool gq_needs(const struct gq_item *it, bool dry_run)
 
 void gq_item_init(struct gq_item *it) { memset(it, 0, sizeof *it); }
 
+/* The pod's bookkeeping, made when it first has work: most pods never
+ * need a write, and carry only a NULL pointer. */
 static struct gq_work *work_of(struct gateq *q, struct gq_item *it)
 {
     if (!it->w) {
@@ -85,6 +109,8 @@ static void work_done(struct gq_item *it)
     }
 }
 
+/* (unchanged text keeps its allocation: the planner sets the same
+ * message on every sample of a throttled pod) */
 void gq_set(char **field, const char *value)
 {
     if (value && *value && *field && !strcmp(*field, value))
@@ -102,6 +128,8 @@ void gq_item_cleanup(struct gq_item *it)
     MB_FREE(it->record);
 }
 
+/* Queue the pod once: a pod already queued, or with its write in flight,
+ * is looked at again when it comes to the front or the answer comes. */
 static void push(struct gateq *q, struct gq_item *it)
 {
     struct gq_work *w = work_of(q, it);
@@ -126,6 +154,9 @@ static void count(struct gateq *q, const char *result)
     mx_add(q->m_patches, v, 1);
 }
 
+/* The PATCH answered: done (200), the pod gone (404), or a retry after
+ * backoff. A 409 (the pod changed since the resourceVersion the write was
+ * made from) is retried too, from the pod as the watch shows it by then. */
 static void on_patched(void *arg, const struct kapi_resp *resp)
 {
     struct gq_work *w = arg;
@@ -167,6 +198,9 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
     event_active(q->pump, EV_TIMEOUT, 0);
 }
 
+/* One strategic merge patch of the pod's status with what it needs: the
+ * gate condition (when it differs, or alone when the record needs nothing)
+ * and the record. Conditions merge by type, so other conditions stay. */
 static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
 {
     char ts[32], path[512];
@@ -211,6 +245,8 @@ static void submit(struct gateq *q, struct gq_item *it, mb_wall_ms wall)
     mb_free(text);
 }
 
+/* Run the queue front to back while slots are free; a pod in backoff is
+ * skipped, not waited for. Also every 100 ms, so backoffs end on time. */
 static void on_pump(evutil_socket_t fd, short what, void *arg)
 {
     struct gateq *q = arg;

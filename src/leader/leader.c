@@ -1,4 +1,20 @@
-/* leader.c -- Lease GET / create / update on a timer (shell around lease.c). */
+/*
+ * leader.c -- leader election, the I/O around lease.c (shell; see leader.h).
+ *
+ * Every retry period, on the controller's loop: GET the Lease, let the pure
+ * lease.c decide (lease_decide: take an expired Lease, renew our own, or
+ * wait), and PUT or POST what it asks, with the resourceVersion it read, so
+ * that of two candidates that race the API server takes one (the other gets
+ * a 409). Whether this replica leads is lease.c's answer too
+ * (lease_still_leader): a leader that cannot renew within the renew
+ * deadline stops acting on its own, before its Lease can expire and
+ * another replica take over. On shutdown the Lease is released (its holder
+ * cleared) so that the next leader need not wait out its duration.
+ *
+ * At most one call is out at a time (l->call); a tick that finds one still
+ * out only re-checks leadership. Transitions are logged and counted
+ * (membudget_leader_transitions_total) and told to the owner (leader_fn).
+ */
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,20 +35,22 @@
 struct leader {
     struct kapi *api;
     const struct mb_clock *clk;
-    struct event *timer;
-    struct lease_conf lc;
-    struct lease_state st;
-    char *ns, *name, *identity;
+    struct event *timer;        /* every retry_ms: the next attempt */
+    struct lease_conf lc;       /* identity, lease duration, renew deadline */
+    struct lease_state st;      /* lease.c's: what was seen, when we last renewed */
+    char *ns, *name, *identity; /* the Lease, and this replica's holderIdentity */
     uint64_t retry_ms;
-    uint64_t call;
-    bool running, leading;
-    leader_fn *fn;
+    uint64_t call;         /* the GET or write in flight, 0 when none */
+    bool running, leading; /* started (and not stopped); leading as last told */
+    leader_fn *fn;         /* told of each transition */
     void *ctx;
-    void (*release_done)(void *);
+    void (*release_done)(void *); /* leader_release's caller, once the release answered */
     void *release_ctx;
     struct mx_family *m_transitions;
 };
 
+/* Tell the owner only of a change: the callback runs on transitions, so
+ * that the controller starts or stops its work once, not every tick. */
 static void set_leading(struct leader *l, bool leading)
 {
     if (l->leading == leading)
@@ -52,6 +70,10 @@ static void lease_path(struct leader *l, char *buf, size_t len, bool item)
              item ? "/" : "", item ? l->name : "");
 }
 
+/* A write (take, renew, create) answered. Its answer is the Lease as the
+ * API server stored it: the renew time lease.c counts from is the one we
+ * wrote, not the one we meant to. A failed write leaves leadership to the
+ * renew deadline: one lost PUT does not end it. */
 static void on_written(void *arg, const struct kapi_resp *resp)
 {
     struct leader *l = arg;
@@ -78,6 +100,9 @@ static void on_written(void *arg, const struct kapi_resp *resp)
     json_decref(j);
 }
 
+/* PUT the Lease lease.c wants (its resourceVersion makes the write
+ * conditional), or POST it when there is none yet. Each call is cut at two
+ * retry periods: a hung call must not hold the next attempt back longer. */
 static void write_lease(struct leader *l, const struct lease_rec *want, bool create,
                         kapi_done_fn *done)
 {
@@ -96,6 +121,9 @@ static void write_lease(struct leader *l, const struct lease_rec *want, bool cre
     mb_free(body);
 }
 
+/* The Lease as it is (404: none yet): lease.c observes it (a holder's
+ * renewals are timed on our monotonic clock, never on its timestamps, as
+ * client-go does) and decides whether to write. */
 static void on_got(void *arg, const struct kapi_resp *resp)
 {
     struct leader *l = arg;
@@ -126,6 +154,9 @@ static void on_got(void *arg, const struct kapi_resp *resp)
         set_leading(l, lease_still_leader(&l->st, &l->lc, now));
 }
 
+/* Each retry period: leadership re-checked against the renew deadline
+ * first (a leader cut off from the API server must stop acting even
+ * though no answer comes), then the next GET. */
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct leader *l = arg;
@@ -200,6 +231,8 @@ static void on_released(void *arg, const struct kapi_resp *resp)
         l->release_done(l->release_ctx);
 }
 
+/* Shutdown: only a Lease this replica holds is released (written with no
+ * holder and a zero duration); anything else needs no call. */
 void leader_release(struct leader *l, void (*done)(void *ctx), void *ctx)
 {
     struct lease_rec r;
@@ -231,6 +264,9 @@ void leader_free(struct leader *l)
     mb_free(l);
 }
 
+/* hostname_RANDOM: the hostname says which pod; the random part, new at
+ * each start, tells a restarted process from its previous life, which may
+ * still hold the Lease (client-go uses hostname_UUID for the same reason). */
 void leader_default_identity(char *out, size_t len)
 {
     char host[256] = "membudget";
