@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "e2e"))
-import cluster_e2e as k  # noqa: E402  (the cluster helpers: kubectl, workloads, the leader)
+import cluster_e2e as k  # noqa: E402  (kube.py's and targets.py's helpers: kubectl, workloads, the leader)
 from harness import wait_until  # noqa: E402
 
 NS = "shop"
@@ -75,8 +75,7 @@ def main():
     ap.add_argument("--bin", required=True)
     a = ap.parse_args()
     BIN = os.path.abspath(a.bin)
-    k.DIR = os.path.abspath(a.dir)
-    k.load_env(k.DIR)
+    k.kube.use_dir(a.dir)
 
     say("4. a governed namespace; a Deployment whose budget is over its limit")
     if k.kj("namespace", NS) is not None:

@@ -28,11 +28,11 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, wait_until, finish  # noqa: E402
+import kube  # noqa: E402
+from kube import ROOT, helm  # noqa: E402
 import injector  # noqa: E402
 import policy_cases  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ENV = dict(os.environ)
 P = "pd-"  # namespace prefix
 ROLES = {"shop": {}, "trial": {"membudget.io/admission": "audit"}, "lr": {},
          "early": {"mesh-injection": "early"}, "late": {"mesh-injection": "late"}, "upd": None}
@@ -42,17 +42,8 @@ PLURAL = {"Pod": "pods", "Deployment": "deployments", "StatefulSet": "statefulse
 
 
 def kubectl(*args, stdin=None, ok=True, timeout=600):
-    p = subprocess.run(["kubectl"] + list(args), input=stdin, capture_output=True, text=True, env=ENV,
-                       timeout=timeout)
-    if ok and p.returncode != 0:
-        raise OSError("kubectl %s: %s" % (" ".join(args), p.stderr.strip()))
-    return p
-
-
-def helm(*args):
-    p = subprocess.run(["helm"] + list(args), capture_output=True, text=True, env=ENV, timeout=900)
-    if p.returncode != 0:
-        raise OSError("helm %s: %s" % (" ".join(args), p.stderr.strip()))
+    """kube.kubectl, with room for the waits this suite asks kubectl for."""
+    return kube.kubectl(*args, stdin=stdin, ok=ok, timeout=timeout)
 
 
 class Api:
@@ -323,12 +314,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     args = ap.parse_args()
-    with open(os.path.join(args.dir, "env")) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("export ") and "=" in line:
-                k, v = line[len("export "):].split("=", 1)
-                ENV[k] = v.replace("$PATH", os.environ.get("PATH", ""))
+    kube.use_dir(args.dir)
     api = Api(args.dir)
     chart = os.path.join(ROOT, "charts", "membudget")
     work = tempfile.mkdtemp(prefix="mb-policydiff.")
