@@ -1,4 +1,11 @@
-/* admrev.c -- AdmissionReview v1 codec (pure). */
+/*
+ * admrev.c -- the AdmissionReview codec (pure; see admrev.h): the bytes the
+ * API server sends, into a request view the policy reads, and the verdict
+ * back into the response it expects. review.c calls it for every request;
+ * the fuzz target review drives it with hostile bytes. Strict only where
+ * a real API server always is, so a field the next Kubernetes adds does
+ * not break admission.
+ */
 #include <string.h>
 #include "membudget/admrev.h"
 #include "membudget/b64.h"

@@ -1,4 +1,12 @@
-/* annot.c -- membudget.io annotations (pure). See annot.h for the rules. */
+/*
+ * annot.c -- the membudget.io pod annotations (pure; see annot.h): their
+ * syntax (ann_parse, a table of one parser per key), the container the
+ * budget is for (ann_find_target) and the endpoints, checked against the
+ * ports the container declares (ann_resolve_endpoint). The webhook's
+ * policy, `membudget lint` and the controller's spec (planner.c's
+ * pl_spec_of) all read annotations through here, so a pod means the same
+ * thing to each; celpolicy.c writes the same rules again in CEL.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

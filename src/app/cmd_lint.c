@@ -1,4 +1,9 @@
-/* cmd_lint.c -- `membudget lint FILE...` (shell: reads files, prints). */
+/*
+ * cmd_lint.c -- `membudget lint FILE...` (shell): manifests checked with
+ * the webhook's own policy before they reach a cluster (lint.c decides;
+ * this file reads the files, prints the findings and the summary, and
+ * sets the exit code: 0 clean, 1 violations, 2 unreadable input).
+ */
 #include <stdio.h>
 #include <string.h>
 #include "app_int.h"

@@ -1,4 +1,9 @@
-/* cmd_policy.c -- `membudget policy render` (shell: reads the config, prints). */
+/*
+ * cmd_policy.c -- `membudget policy render` (shell): the admission rules as
+ * ValidatingAdmissionPolicies and MutatingAdmissionPolicies, for clusters
+ * that admit without the webhook (celpolicy.c writes them; this file
+ * checks the flags and prints them, or the chart's template with --helm).
+ */
 #include <stdio.h>
 #include <string.h>
 #include "app_int.h"

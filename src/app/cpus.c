@@ -1,4 +1,9 @@
-/* cpus.c -- how many CPUs this process may use (shell: reads /proc and /sys). */
+/*
+ * cpus.c -- how many CPUs this process may use (shell): the webhook's
+ * default number of workers. The affinity mask first, lowered to the
+ * cgroup's CPU quota (v2 cpu.max, v1 cfs_quota/period) when one is set:
+ * a pod limited to 2 CPUs on a 64-core node must not start 64 workers.
+ */
 #include <sched.h>
 #include <stdio.h>
 #include "app_int.h"

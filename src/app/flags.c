@@ -1,4 +1,11 @@
-/* flags.c -- table-driven command-line flags (shell). */
+/*
+ * flags.c -- table-driven command-line flags (shell; see app_int.h). One
+ * table per command is the parser and the --help text; --name VALUE,
+ * --name=VALUE, -name as Go programs accept, repeatable flags joined with
+ * ",". The value helpers (durations, whole numbers, quantities,
+ * --metrics-auth) print the error naming the flag, so every command says
+ * the same thing about the same mistake.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

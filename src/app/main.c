@@ -1,4 +1,9 @@
-/* main.c -- `membudget` subcommand dispatch and `version` (shell). */
+/*
+ * main.c -- `membudget`: the subcommand dispatch and `version` (shell).
+ * cmd/membudget/main.c calls mb_main(); each subcommand is a cmd_*
+ * function of src/app (app_int.h). Process-wide set-up happens here once:
+ * jansson allocating through membudget's hooks (alloc.c).
+ */
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>

@@ -1,4 +1,9 @@
-/* metrics_wiring.c -- the process's metrics registry (shell: it logs). */
+/*
+ * metrics_wiring.c -- the process's metrics registry (shell): made once per
+ * process with membudget_build_info set, and one log line when a family
+ * first reaches --metrics-max-series (the registry drops new series past
+ * it, and counts them).
+ */
 #include "app_int.h"
 #include "membudget/log.h"
 #include "membudget/metrics.h"

@@ -1,4 +1,9 @@
-/* backoff.c -- exponential backoff with equal jitter. */
+/*
+ * backoff.c -- exponential backoff with equal jitter (pure; see
+ * backoff.h). Used wherever membudget retries against the API server or a
+ * pod: watch restarts, condition patches, eviction attempts. Randomness
+ * comes in as a number, so tests can pin every delay.
+ */
 #include "membudget/backoff.h"
 
 void backoff_init(struct backoff *b, uint64_t base_ms, uint64_t max_ms)

@@ -1,4 +1,10 @@
-/* alloc.c -- allocation through replaceable hooks (pure). */
+/*
+ * alloc.c -- allocation (pure): the mb_x* functions abort when memory is
+ * exhausted (redis's zmalloc policy: a controller that cannot allocate
+ * cannot keep its promises, and a half-done write is worse than a
+ * restart), and every allocation goes through hooks that tests replace to
+ * inject failures. jansson is pointed at the same hooks.
+ */
 #include <jansson.h>
 #include <malloc.h>
 #include <stdarg.h>

@@ -1,4 +1,8 @@
-/* arena.c -- bump allocator and jansson scope (pure). */
+/*
+ * arena.c -- a bump allocator with a byte cap (pure): the webhook parses
+ * each review into one arena, so a review's memory is bounded by
+ * configuration and freed in one step, whatever the JSON's shape.
+ */
 #include <stdint.h>
 #include <string.h>
 #include "membudget/alloc.h"

@@ -1,4 +1,7 @@
-/* b64.c -- base64 encode/decode (RFC 4648). */
+/*
+ * b64.c -- base64 (pure): kubeconfig's certificate data, Secrets' data
+ * and caBundles are base64 in Kubernetes' JSON.
+ */
 #include <string.h>
 
 #include "membudget/alloc.h"

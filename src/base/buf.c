@@ -1,4 +1,8 @@
-/* buf.c -- capped growable buffer (pure). */
+/*
+ * buf.c -- growable byte buffers with a cap (pure): every buffer that input
+ * can grow has a ceiling (curl's dynbuf rule); past it the buffer says
+ * so (MB_ETOOBIG, and a sticky `full`), it never grows on.
+ */
 #include <stdio.h>
 #include <string.h>
 #include "membudget/alloc.h"

@@ -1,4 +1,8 @@
-/* err.c -- error names and diagnostics (pure). */
+/*
+ * err.c -- mb_err's names and the diag helpers (pure): one error enum for
+ * the project, details in an optional struct mb_diag (line, column,
+ * message), as redis's char *err and jansson's json_error_t.
+ */
 #include <stdarg.h>
 #include <string.h>
 #include "membudget/err.h"

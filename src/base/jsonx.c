@@ -1,4 +1,8 @@
-/* jsonx.c -- jansson helpers (pure). */
+/*
+ * jsonx.c -- jansson helpers (pure): a dump into our allocator
+ * (mb_json_dumps), a string from bytes that may not be UTF-8, and UTF-8
+ * lengths: what every module would otherwise write again.
+ */
 #include <string.h>
 #include "membudget/alloc.h"
 #include "membudget/buf.h"

@@ -1,4 +1,9 @@
-/* breaker.c -- the tiered memory breaker's transitions (pure). */
+/*
+ * breaker.c -- the per-pod tiered memory circuit breaker (pure; see
+ * breaker.h for the state machine). The planner feeds it each fresh
+ * sample with `now` and carries out the decision it returns; nothing here
+ * knows about pods, calls or Events.
+ */
 #include <string.h>
 
 #include "membudget/breaker.h"

@@ -1,4 +1,8 @@
-/* clock.c -- the system clock behind struct mb_clock (shell). */
+/*
+ * clock.c -- the system clock behind struct mb_clock (shell): CLOCK_MONOTONIC
+ * for deadlines and CLOCK_REALTIME for what records and Events say. The
+ * only place that reads the time; tests pass a fake clock instead.
+ */
 #include <time.h>
 #include "membudget/clock.h"
 

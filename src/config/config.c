@@ -1,4 +1,10 @@
-/* config.c -- config file schema and loading (pure). See config.h. */
+/*
+ * config.c -- the config file (pure; see config.h): YAML text in (through
+ * ydoc, which keeps line and column), a struct cfg out, every key optional
+ * with the defaults of docs/design.md. A wrong key or value is an error
+ * naming the key, its line and what was expected; unknown keys are errors
+ * too (a typo must not silently leave a default in force).
+ */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,9 +1,17 @@
 /*
  * controller_int.h -- private to src/controller: the controller and its
- * per-pod state. controller.c: reflectors -> cache, /debug/pods, wiring;
- * governed.c: the governed namespaces; gateq.c (its own header): the pod
- * conditions; remedy.c: samples -> the planner's plans -> actions. Nothing
- * calls back up into controller.c.
+ * per-pod state. Its files:
+ *
+ *   controller.c  reflectors -> the pod cache, /debug/pods, wiring
+ *   governed.c    the governed namespaces
+ *   gateq.c       the pod conditions (its own header, gateq.h)
+ *   remedy.c      the executor: samples -> the planner's plans -> actions;
+ *                 capture.c, eviction.c and resize.c carry out its parts
+ *                 (remedy_int.h); its state is struct remedy
+ *   insight.c     recommendations, the OOM ledger's counts, checkpoints;
+ *                 its state is struct insight
+ *
+ * Nothing calls back up into controller.c.
  */
 #ifndef MB_CONTROLLER_INT_H
 #define MB_CONTROLLER_INT_H

@@ -1,4 +1,8 @@
-/* evagg.c -- identical-event aggregation with a bounded LRU. */
+/*
+ * evagg.c -- Event aggregation with a bounded LRU (pure; see evagg.h): the
+ * recorder asks it whether an Event is new or a repeat, so a pod that
+ * flaps writes one Event with a count, not one object per flap.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>

@@ -1,4 +1,8 @@
-/* expvar.c -- memstats out of Go's /debug/vars. */
+/*
+ * expvar.c -- Go's expvar JSON (/debug/vars) read for memstats (pure; see
+ * expvar.h): the sampler's source for Go services that publish expvar
+ * rather than Prometheus text.
+ */
 #include <jansson.h>
 #include <math.h>
 

@@ -1,4 +1,7 @@
-/* gcshare.c -- GC CPU share between two scrapes (pure). See gcshare.h. */
+/*
+ * gcshare.c -- the GC's share of a Go process's CPU between two scrapes
+ * (pure; see gcshare.h): the GC-thrash signal the planner reads.
+ */
 #include <math.h>
 #include "membudget/gcshare.h"
 

@@ -1,4 +1,12 @@
-/* https.c -- evhttp server with TLS, deadlines and a connection cap (shell). */
+/*
+ * https.c -- the HTTP/1.1 server on evhttp, with or without TLS (shell; see
+ * https.h for why evhttp). Serves the webhook's routes (one server per
+ * worker, sharing the port through SO_REUSEPORT) and the ops endpoints.
+ * Everything an unauthenticated client can make it hold is bounded by
+ * configuration: connections, header and body bytes, the shared pool of
+ * buffered bytes (a quarter kept for small reviews), the time a whole
+ * request may take, TLS key updates.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>

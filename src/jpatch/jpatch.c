@@ -1,4 +1,8 @@
-/* jpatch.c -- JSON Patch / JSON Pointer (pure). */
+/*
+ * jpatch.c -- RFC 6902 JSON Patch and RFC 6901 JSON Pointer (pure; see
+ * jpatch.h). The webhook's mutations are built as patches here; the tests
+ * apply them to see the object the API server would store.
+ */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,9 @@
-/* kobj.c -- watch events, Status objects, small accessors. */
+/*
+ * kobj.c -- small views of Kubernetes wire objects (pure; see kobj.h): watch
+ * events, Status answers and their reasons, RFC 3339 times. Shared by the
+ * reflector, the recorder, the leader and the sampler, so an API answer
+ * is read the same way everywhere.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

@@ -1,4 +1,9 @@
-/* kubeconfig.c -- kubeconfig (libyaml via ydoc) and in-cluster settings. */
+/*
+ * kubeconfig.c -- where the API server is and how to authenticate (pure;
+ * see kubeconfig.h): a kubeconfig's text (through ydoc) or the in-cluster
+ * service-account layout into one struct kcfg. src/app/kubeconn.c reads
+ * the files and the environment and hands the text in.
+ */
 #include <string.h>
 
 #include "membudget/alloc.h"

@@ -1,4 +1,9 @@
-/* leak.c -- least squares for the leak signal. */
+/*
+ * leak.c -- the leak signal (pure; see leak.h): a least-squares line through
+ * a pod's usage after GCs (or its goroutines), and whether its slope is a
+ * sustained rise rather than noise. The planner keeps the windows and asks
+ * this file for the fit.
+ */
 #include "membudget/leak.h"
 
 bool leak_fit(const double *x_ms, const double *y, size_t n, struct leak_fit *out)

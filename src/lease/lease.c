@@ -1,4 +1,8 @@
-/* lease.c -- leader election decisions (pure). */
+/*
+ * lease.c -- leader election's decisions on a Lease (pure; see lease.h for
+ * the rules, client-go's tryAcquireOrRenew). leader.c does the I/O and
+ * asks this file what to write and whether it still leads.
+ */
 #include <string.h>
 
 #include "membudget/kobj.h"

@@ -1,4 +1,8 @@
-/* limitrange.c -- LimitRange defaults by namespace (pure). See limitrange.h. */
+/*
+ * limitrange.c -- what a namespace's LimitRanges give a container without a
+ * memory limit (pure; see limitrange.h). lrwatch keeps the cluster's for
+ * the webhook; `lint` collects the ones in its input.
+ */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,9 @@
-/* lint.c -- manifests through the admission policy (pure). See lint.h. */
+/*
+ * lint.c -- the admission policy over manifest files (pure; see lint.h):
+ * YAML or JSON streams split into objects with their source positions,
+ * each checked with policy_eval() as the webhook would, findings written
+ * as FILE:LINE:COL, JSON lines or GitHub annotations.
+ */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>

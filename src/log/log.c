@@ -1,4 +1,9 @@
-/* log.c -- JSON lines on stderr (shell). */
+/*
+ * log.c -- structured logging, one JSON object per line on stderr (shell;
+ * see log.h). Each line is one write(), so lines from the webhook's
+ * workers and the controller never interleave; log_limited() lets a
+ * repeating line through once a second, counting the ones held back.
+ */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -1,4 +1,9 @@
-/* loop.c -- libevent base, signals, cross-thread calls, the loop's thread (shell). */
+/*
+ * loop.c -- one libevent event_base per thread, owned by a struct loop
+ * (shell; see loop.h). loop_post() is how one loop asks another for work
+ * (a queue and an eventfd-style wake-up), so objects never migrate between
+ * threads; loop_flush() runs what is still queued at shutdown.
+ */
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>

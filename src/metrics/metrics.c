@@ -1,4 +1,9 @@
-/* metrics.c -- Prometheus registry and text rendering (pure). */
+/*
+ * metrics.c -- the Prometheus registry and its text exposition (pure; see
+ * metrics.h). Written by every thread (a mutex held for nanoseconds,
+ * never while formatting), rendered by the ops server; each family caps
+ * its series, so a pod churn cannot grow /metrics without bound.
+ */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -1,4 +1,13 @@
-/* planner.c -- one pod's remediation, decided (pure). See planner.h. */
+/*
+ * planner.c -- one pod's remediation, decided (pure; see planner.h): the
+ * inputs (a pod's spec from its annotations, the config), the record
+ * membudget keeps in the cluster, the breaker's tiers, the throttle, the
+ * GC (intent first, then the call), the eviction with its backoff, the
+ * leak, goroutine and GC-thrash signals, and pl_step, which runs them on
+ * each sample. It returns a plan; src/controller/remedy.c carries it out.
+ * The OOM ledger and GOMEMLIMIT are ledger.c's, the resize tier
+ * resize.c's, the helpers plan.c's (planner_int.h).
+ */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,8 @@
-/* podcall.c -- pod endpoint calls through the address guard. See podcall.h. */
+/*
+ * podcall.c -- calls to a pod's own endpoints (shell; see podcall.h): the
+ * URL from target.c only, through a kapi in pod-endpoint mode (no proxy,
+ * no redirects, bounded reads). The one door the controller has to pods.
+ */
 #include <string.h>
 
 #include "membudget/alloc.h"

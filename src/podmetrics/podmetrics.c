@@ -1,4 +1,9 @@
-/* podmetrics.c -- the metrics API's PodMetricsList, scanned in one pass. */
+/*
+ * podmetrics.c -- the metrics API's PodMetricsList (pure; see
+ * podmetrics.h): a dedicated scanner rather than a JSON tree, keeping only
+ * each container's memory, because a 10k-pod list is megabytes and is read
+ * every sample interval.
+ */
 #include <string.h>
 
 #include "membudget/alloc.h"

@@ -1,4 +1,11 @@
-/* policy.c -- admission policy (pure). See policy.h. */
+/*
+ * policy.c -- the admission policy (pure; see policy.h): one object in,
+ * its violations, warnings and mutations out. policy_eval() runs the
+ * numbered rules below ("the rules") on the object, and on an UPDATE
+ * first on the old object, so that only what an update makes worse is
+ * refused. The webhook (review.c) and `membudget lint` call it;
+ * celpolicy.c has the same rules in CEL for the API server.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

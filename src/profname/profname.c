@@ -1,4 +1,8 @@
-/* profname.c -- profile file names and retention (pure). See profname.h. */
+/*
+ * profname.c -- the profile directory's file names and retention (pure; see
+ * profname.h): a name says which pod and when, so a listing sorts by time
+ * and retention can drop the oldest whole captures first.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,9 @@
-/* profstore.c -- the profile directory on disk. See profstore.h. */
+/*
+ * profstore.c -- the profile directory on disk (shell; see profstore.h):
+ * a capture is written to a temporary file, then renamed, so a
+ * reader never sees half a profile; the directory is kept under its byte
+ * cap (the decision is profname.c's); the listing feeds /debug/profiles.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,10 @@
-/* promtext.c -- a strict reader of the Prometheus text format, line by line. */
+/*
+ * promtext.c -- the Prometheus text exposition format, read for the figures
+ * the sampler wants (pure; see promtext.h). The whole body is checked as
+ * Prometheus checks a scrape: a malformed line fails it (a stale sample,
+ * never a zero), and a histogram's or summary's series never pass for a
+ * plain value.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

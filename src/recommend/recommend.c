@@ -1,4 +1,9 @@
-/* recommend.c -- decaying peak histograms per owner (pure). See recommend.h. */
+/*
+ * recommend.c -- budget recommendations per owner (pure; see recommend.h):
+ * a decaying histogram of each owner's usage peaks, and the budget and
+ * limit it suggests. insight.c feeds it and checkpoints it; nothing is
+ * changed automatically.
+ */
 #include <math.h>
 #include <string.h>
 

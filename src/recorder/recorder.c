@@ -1,4 +1,9 @@
-/* recorder.c -- Events (aggregated) and Evictions through kapi. */
+/*
+ * recorder.c -- what the controller writes about pods (shell; see
+ * recorder.h): Events (aggregated by evagg, best effort, bounded in
+ * flight), Evictions (with the pod's uid as a precondition, a 429 reported
+ * as "blocked"), and the strategic merge patches of the resize tier.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

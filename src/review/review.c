@@ -1,4 +1,10 @@
-/* review.c -- AdmissionReview in, AdmissionReview out (pure). */
+/*
+ * review.c -- one admission request, bytes in, bytes out (pure; see
+ * review.h): decode (admrev.c), decide (policy.c, with the namespace's
+ * mode, exclusions and LimitRanges), encode. The webhook's workers call
+ * it; so does the fuzz target. Parsing happens in a capped arena, so a
+ * review's memory is bounded before a byte of it is trusted.
+ */
 #include <stdio.h>
 #include <string.h>
 #include "membudget/admrev.h"

@@ -1,4 +1,9 @@
-/* tlsctx.c -- OpenSSL server context with hot reload (shell). */
+/*
+ * tlsctx.c -- the server's TLS context and its hot reload (shell; see
+ * tlsctx.h): cert-manager rotates the Secret's files, a timer notices and
+ * a new SSL_CTX is swapped in atomically; connections in flight keep the
+ * one they started with.
+ */
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <pthread.h>

@@ -1,4 +1,10 @@
-/* webhook.c -- the admission webhook: HTTPS, review_handle, metrics (shell). */
+/*
+ * webhook.c -- the admission webhook service (shell; see webhook.h): its
+ * workers (one HTTPS server and event loop each, on one shared port), the
+ * memory pools every request draws on, certificate reloads, the metrics
+ * and the readiness check. Each review is decided by review.c on the
+ * worker that read it.
+ */
 #include <event2/event.h>
 #include <event2/http.h>
 #include <string.h>

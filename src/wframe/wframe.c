@@ -1,4 +1,8 @@
-/* wframe.c -- newline framing of watch streams, bounded. */
+/*
+ * wframe.c -- the watch stream framer (pure; see wframe.h): bytes in any
+ * pieces, whole lines out, each line bounded, so a watch that sends a
+ * megabyte without a newline is dropped rather than buffered.
+ */
 #include <string.h>
 
 #include "membudget/alloc.h"
