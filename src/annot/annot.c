@@ -13,6 +13,8 @@
 #include "membudget/alloc.h"
 #include "membudget/annot.h"
 
+/* One message for every unknown membudget.io key, naming the known ones:
+ * a typo ("membudget.io/budegt") is then fixed from the message alone. */
 #define ANN_UNKNOWN_MSG                                                                            \
     "unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, " \
     "goroutines, memlimit, mode, max-limit)"
@@ -23,6 +25,9 @@ void ann_errors_cleanup(struct ann_errors *e)
     e->n = e->cap = 0;
 }
 
+/* An error goes to the sink when there is one (the policy turns it into a
+ * violation at once and nothing is kept: a pod with 60k bad annotations
+ * costs no list), else into the list. */
 void ann_errors_add(struct ann_errors *e, const char *key, const char *fmt, ...)
 {
     va_list ap;
@@ -61,6 +66,9 @@ static void ann_errors_add_unknown(struct ann_errors *e, const char *key)
     e->n++;
 }
 
+/* A value as messages show it: quoted, escaped, at most 64 characters.
+ * Messages go into Events, logs and API answers; a value of megabytes, or
+ * with control bytes, must not come with them. */
 char *ann_quote(const char *v, char dst[ANN_QUOTE_LEN])
 {
     size_t o = 0, shown = 0;
@@ -101,6 +109,8 @@ char *ann_quote(const char *v, char dst[ANN_QUOTE_LEN])
     return dst;
 }
 
+/* RFC 1123 label, as Kubernetes validates container names: a-z, 0-9 and
+ * '-' not at either end, at most 63 characters. */
 bool ann_is_dns_label(const char *s)
 {
     size_t n = strlen(s);
@@ -145,6 +155,10 @@ static bool path_char_ok(unsigned char c)
     return strchr("\"#<>\\^`{|}", c) == NULL;
 }
 
+/* PORT/PATH: a port number or a port name (resolved later against the
+ * container's ports, ann_resolve_endpoint), then a path. Only the syntax
+ * here; where the URL may go is target.c's. The path is limited to URL
+ * characters so that nothing it holds can change what the URL means. */
 bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size_t whylen)
 {
     char q[ANN_QUOTE_LEN];
@@ -202,6 +216,9 @@ bool ann_parse_endpoint(const char *v, struct ann_endpoint *out, char *why, size
     return true;
 }
 
+/* Tiers that are set (non-zero) must increase: a gc tier under the
+ * throttle tier would force GCs on a pod still taking traffic. A tier may
+ * be left out (0): the breaker then skips it. */
 bool ann_tiers_valid(const struct ann_tiers *t, char *why, size_t whylen)
 {
     const unsigned v[3] = {t->throttle, t->gc, t->evict};
@@ -227,6 +244,9 @@ bool ann_tiers_valid(const struct ann_tiers *t, char *why, size_t whylen)
     return true;
 }
 
+/* "throttle=80,gc=90,evict=95": NAME=PERCENT items in any order, spaces
+ * around them allowed, each name once. What is left out is 0 here; the
+ * config's tiers fill it later (planner.c's pl_spec_of). */
 bool ann_parse_tiers(const char *v, struct ann_tiers *out, char *why, size_t whylen)
 {
     struct ann_tiers t = {0, 0, 0};
@@ -498,6 +518,10 @@ size_t ann_parse(const json_t *annotations, struct ann *out, struct ann_errors *
     return errs->n - before;
 }
 
+/* An endpoint's port must be one the container declares, over TCP: the
+ * controller calls only ports a pod declares (a pod cannot point it at a
+ * port it does not serve, nor a name at a UDP port). A port name becomes
+ * its number here, so the controller never resolves names itself. */
 bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, const char *path,
                           char *why, size_t whylen)
 {
@@ -547,6 +571,9 @@ bool ann_resolve_endpoint(struct ann_endpoint *ep, const json_t *container, cons
     return false;
 }
 
+/* Without membudget.io/usage: a pod that names a metrics endpoint is
+ * measured by its resident set (what the kernel's OOM killer counts),
+ * else by the working set the metrics API reports. */
 enum ann_usage ann_effective_usage(const struct ann *a)
 {
     if (a->has_usage)
@@ -595,6 +622,12 @@ static bool find_named(const json_t *spec, const char *want, struct ann_target *
     return false;
 }
 
+/* membudget.io/container when set (an error when it names nothing a
+ * budget can apply to), else kubectl's default-container annotation when
+ * it names a container (else it is ignored, and said), else the first
+ * container. A native sidecar (an init container with restartPolicy:
+ * Always) runs as long as the pod, so it can be budgeted; a plain init
+ * container cannot. */
 enum ann_target_err ann_find_target(const json_t *spec, const char *want, const char *dflt,
                                     struct ann_target *t)
 {
@@ -627,6 +660,11 @@ enum ann_target_err ann_find_target(const json_t *spec, const char *want, const 
     return ANN_TARGET_OK;
 }
 
+/* GOMEMLIMIT as the Go runtime reads it: digits and an optional B, KiB,
+ * MiB, GiB or TiB suffix; anything else (the runtime would refuse it too)
+ * is false. The policy's advice (step 7) and the pod cache (the GOMEMLIMIT
+ * a container was started with) read it; a value membudget cannot read is
+ * left alone, not called wrong. */
 bool ann_parse_gomemlimit(const char *s, int64_t *out)
 {
     static const struct {
