@@ -1,5 +1,13 @@
-/* evlimit.c -- accepted evictions in a sliding window, per-owner slots held
- * until the owner has settled. See evlimit.h. */
+/*
+ * evlimit.c -- the eviction limits (pure; see evlimit.h for the rules): a
+ * ring of the times evictions were accepted in the last minute, and a list
+ * of per-owner slots. eviction.c asks evl_check() before each attempt,
+ * tells evl_started() and evl_finished() around the Eviction call, and the
+ * pod watch tells evl_pod_gone() and evl_owner_ready() when the evicted
+ * pod leaves and a replica is Ready again, which is what frees a slot.
+ * Only the leader holds this state; a new leader starts empty and relies
+ * on owner_terminating() (a replica still going down) instead.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -25,8 +33,13 @@ const char *evl_verdict_name(enum evl_verdict v)
     return v == EVL_OK ? "ok" : v == EVL_RATE ? "rate-limited" : "owner-busy";
 }
 
+/* (slots are unordered: the last one fills the hole) */
 static void drop(struct evlimit *l, size_t i) { l->slots[i] = l->slots[--l->nslots]; }
 
+/* Acceptances older than a minute leave the window; a slot whose pod was
+ * evicted settle_ms ago is freed even if the owner never became Ready
+ * again (a broken rollout must not stop remediation of its owner for
+ * ever). Slots still waiting for their answer (pod[0] == 0) never expire. */
 static void expire(struct evlimit *l, mb_mono_ms now)
 {
     while (l->n && now >= l->accepted[l->head] + 60000) {
@@ -50,6 +63,8 @@ static size_t owner_slots(const struct evlimit *l, const char *owner)
     return n;
 }
 
+/* Requests in flight count against the rate as if accepted: two leaders'
+ * worth of attempts cannot slip past the limit while they are answered. */
 enum evl_verdict evl_check(struct evlimit *l, const char *owner, mb_mono_ms now)
 {
     expire(l, now);
@@ -73,6 +88,9 @@ void evl_started(struct evlimit *l, const char *owner, mb_mono_ms now)
     snprintf(s->owner, sizeof s->owner, "%s", owner);
 }
 
+/* The answer: a refused eviction (a PDB's 429, an error) gives its place
+ * and slot back at once; an accepted one is counted in the window and its
+ * slot now waits for the pod to go and the owner to be Ready. */
 void evl_finished(struct evlimit *l, const char *owner, bool accepted, const char *pod_uid,
                   mb_mono_ms now)
 {
@@ -98,6 +116,8 @@ void evl_finished(struct evlimit *l, const char *owner, bool accepted, const cha
     s->accepted = now;
 }
 
+/* The evicted pod left the API. Its slot goes if a replica was already
+ * Ready (or the pod had no owner); returns whether one went. */
 bool evl_pod_gone(struct evlimit *l, const char *pod_uid)
 {
     for (size_t i = 0; i < l->nslots; i++) {
@@ -113,6 +133,8 @@ bool evl_pod_gone(struct evlimit *l, const char *pod_uid)
     return false;
 }
 
+/* Another pod of the owner became Ready: the owner has its capacity back
+ * once the evicted pod is also gone. */
 bool evl_owner_ready(struct evlimit *l, const char *owner, const char *pod_uid)
 {
     bool released = false;

@@ -1,5 +1,14 @@
-/* target.c -- pod endpoint URLs from the pod's IP and declared ports only,
- * and only to addresses a pod may have. See target.h. */
+/*
+ * target.c -- the URL of a pod's own endpoint, and nothing else (pure; see
+ * target.h). This is where the controller's SSRF guard decides: the host
+ * is the pod's status.podIP, re-written by inet_ntop (never the API's
+ * text), and only when it is an address a pod may have (not loopback,
+ * link-local such as a cloud's metadata service, multicast, mapped or
+ * reserved); the port is one the pod's container declares over TCP; the
+ * path is the annotation's, checked to URL characters by annot.c. A pod
+ * author controls the annotation, so nothing in it may choose where the
+ * request goes. podcall.c is the only caller that sends.
+ */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +16,7 @@
 #include "membudget/annot.h"
 #include "membudget/target.h"
 
+/* ::ffff:a.b.c.d would reach an IPv4 address the v4 checks never saw. */
 static const unsigned char V4MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 static const unsigned char ZERO[16] = {0};
 
@@ -79,6 +89,9 @@ static int classify(const char *ip)
     return -1;
 }
 
+/* Why membudget will not call this pod's IP (the metric's label; why gets
+ * the log's words), or NULL when it may. A hostNetwork pod's IP is its
+ * node's: calling it would reach whatever the node serves on that port. */
 const char *tgt_address_refusal(const struct pc_pod *p, const struct tgt_policy *pol, char *why,
                                 size_t whylen)
 {
@@ -101,6 +114,10 @@ const char *tgt_address_refusal(const struct pc_pod *p, const struct tgt_policy 
     return CLASSES[k].label;
 }
 
+/* http://IP:PORT/PATH for the endpoint the pod's annotation `key` names,
+ * or false and why. The port is looked up in the ports the pod cache kept
+ * (TCP only, from the target container's spec), so a port the admission
+ * check passed but the container no longer declares is refused here. */
 bool tgt_url(const struct pc_pod *p, const char *key, const struct tgt_policy *pol, char *url,
              size_t len, char *why, size_t whylen)
 {
