@@ -83,6 +83,10 @@ bool cfg_excluded(const struct cfg *c, const char *ns, const char *own)
     return own && *own && !strcmp(ns, own);
 }
 
+/* Go's time.ParseDuration syntax ("1m30s", "500ms", "1.5h"), as every
+ * Kubernetes component writes durations, so a value copied from a
+ * controller-runtime flag reads the same here. Whole milliseconds out;
+ * more than about 292 years is refused rather than wrapped. */
 bool cfg_parse_duration(const char *s, uint64_t *ms)
 {
     static const struct {
@@ -127,6 +131,11 @@ bool cfg_parse_duration(const char *s, uint64_t *ms)
 
 /* --- the schema -------------------------------------------------------- */
 
+/* The whole config file is this table: every key with its type, where it
+ * goes in struct cfg, and its bounds. One walk (walk_map, set_key) reads
+ * any of them, so a new key is one row, and every key gets the same
+ * checks and the same kind of message: FILE:LINE:COL: key: what is wrong.
+ */
 enum ktype {
     K_SECTION,
     K_BOOL,
@@ -215,6 +224,7 @@ static const struct key ROOT_KEYS[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
+/* One parse: where errors go, and the struct being filled. */
 struct ctx {
     const char *file;
     struct mb_diag *diag;
@@ -224,6 +234,8 @@ struct ctx {
 static mb_err fail(struct ctx *x, const struct ydoc_node *n, mb_err e, const char *key,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* FILE:LINE:COL: key: why, with the line and column in diag too (the
+ * ConfigMap's author edits YAML; a position saves a search). */
 static mb_err fail(struct ctx *x, const struct ydoc_node *n, mb_err e, const char *key,
                    const char *fmt, ...)
 {
@@ -247,6 +259,8 @@ static const char *scalar(const struct ydoc_node *n)
     return n->type == YDOC_SCALAR ? n->value : NULL;
 }
 
+/* A plain (unquoted) YAML number within the key's bounds: "5" quoted is
+ * a string, and is said to be one rather than taken as a number. */
 static mb_err want_number(struct ctx *x, const struct ydoc_node *n, const char *key,
                           const struct key *k, double *out)
 {
@@ -276,6 +290,9 @@ static mb_err want_number(struct ctx *x, const struct ydoc_node *n, const char *
 static mb_err set_key(struct ctx *x, const struct key *k, const char *key,
                       const struct ydoc_node *n);
 
+/* One mapping against its table: a key given twice or not in the table is
+ * an error (YAML parsers differ on duplicates, and an unknown key is most
+ * often a typo that would leave a default silently in force). */
 static mb_err walk_map(struct ctx *x, const struct key *keys, const char *prefix,
                        const struct ydoc_node *map)
 {
@@ -460,6 +477,11 @@ uint64_t cfg_default_scrape_timeout(uint64_t sample_interval_ms)
     return frac < CFG_SCRAPE_TIMEOUT_MS ? frac : CFG_SCRAPE_TIMEOUT_MS;
 }
 
+/* The file is capped before it is parsed, and the parse itself (depth,
+ * nodes) too: a config is a ConfigMap, and a ConfigMap may be written by
+ * someone other than whoever runs membudget. Rules that join two keys
+ * (hysteresis under the lowest tier, the scrape timeout under the
+ * interval) are checked once every key is read. */
 mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *out,
                  struct mb_diag *diag)
 {
