@@ -5,6 +5,12 @@
  * is bounded by a counter rather than the C stack. ydoc_to_json() recurses,
  * bounded by the same depth limit (aliases can nest trees inside trees, so
  * the check is repeated there).
+ *
+ * Scalars are typed as kubectl's YAML (go-yaml v2, YAML 1.1) types them:
+ * "yes" is true, 0o17 and 017 are octal, "<<" merges; a manifest must mean
+ * to `membudget lint` and to the config parser what it means to kubectl,
+ * or lint would pass what the API server refuses. Node counts and depth
+ * are capped so that a billion-laughs document costs a bounded parse.
  */
 #include <errno.h>
 #include <math.h>
@@ -15,14 +21,22 @@
 #include "membudget/alloc.h"
 #include "membudget/ydoc.h"
 
+/* The limits when the caller gives none: deep enough for any real
+ * manifest, small enough that the stack array and the node table stay
+ * modest (lint uses them; the config and kubeconfig pass smaller ones). */
 #define DEF_DEPTH 256
 #define DEF_NODES 2000000
 
+/* &name: the node it names. Kept in document order: a later anchor of
+ * the same name shadows an earlier one (the YAML spec), so lookups go
+ * from the end. */
 struct anchor {
     char *name;
     struct ydoc_node *node;
 };
 
+/* One parse: the stream being built, the open collections (an explicit
+ * stack), the anchors of the current document, and the current root. */
 struct builder {
     struct ydoc_stream *s;
     struct ydoc_node **stack;
@@ -313,6 +327,8 @@ static bool in_list(const char *v, const char *const *list)
     return false;
 }
 
+/* YAML 1.1's plain scalars that are not strings (go-yaml v2's resolve
+ * table): a quoted "yes" stays a string, a plain yes is true. */
 static const char *const NULLS[] = {"", "~", "null", "Null", "NULL", NULL};
 static const char *const TRUES[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
                                     "True", "TRUE", "on",  "On",  "ON",  NULL};
@@ -433,6 +449,10 @@ struct conv {
     size_t max_depth, max_nodes, count;
 };
 
+/* One scalar as JSON: an explicit tag (!!str, !!int, ...) decides when
+ * there is one, else a plain scalar is resolved as go-yaml v2 does and a
+ * quoted one is a string. Strings must be UTF-8: jansson (and the API
+ * server) refuse anything else. */
 static mb_err scalar_to_json(const struct ydoc_node *n, json_t **out, struct mb_diag *diag)
 {
     const char *v = n->value;
@@ -495,6 +515,8 @@ static mb_err scalar_to_json(const struct ydoc_node *n, json_t **out, struct mb_
 static mb_err to_json(const struct ydoc_node *n, struct conv *c, size_t depth, json_t **out,
                       struct mb_diag *diag);
 
+/* "<<: *base" (YAML 1.1 merge keys) is common in hand-written manifests
+ * and Helm output; kubectl merges them, so do we. */
 static bool is_merge_key(const struct ydoc_node *k)
 {
     return k->type == YDOC_SCALAR && k->plain && !strcmp(k->value, "<<");
