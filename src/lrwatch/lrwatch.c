@@ -1,5 +1,14 @@
-/* lrwatch.c -- LimitRanges by list/watch, shared with the webhook's
- * workers (shell). See lrwatch.h. */
+/*
+ * lrwatch.c -- the cluster's LimitRanges, kept by a list/watch and read by
+ * the webhook's workers (shell; see lrwatch.h). A workload template
+ * without a memory limit gets one from its namespace's LimitRange in each
+ * pod; the webhook asks this set what that will be (limitrange.c decides)
+ * to admit the template with a warning, or refuse it when no default
+ * exists. The reflector runs on the controller's (or a client) loop, so a
+ * slow API server never delays a review; the workers only take the
+ * mutex to read. Until the first list is whole, lookups say "unknown"
+ * (a warning, never a denial built on half a list).
+ */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +28,8 @@ struct lrwatch {
     atomic_bool synced;
 };
 
+/* A relist builds `next` aside and swaps it in whole at the end, so a
+ * lookup never sees a namespace's LimitRanges half listed. */
 static void relist_begin(void *arg)
 {
     struct lrwatch *w = arg;
@@ -43,6 +54,8 @@ static void relist_end(void *arg)
     log_debug("limitranges listed", "{s:I}", "count", (json_int_t)n);
 }
 
+/* A watch event changes `cur` in place, under the mutex. A LimitRange
+ * the set cannot read is logged and left out, never fatal. */
 static void event(void *arg, enum kobj_ev type, const json_t *obj)
 {
     struct lrwatch *w = arg;
