@@ -21,6 +21,8 @@
 #include "membudget/podcache.h"
 #include "membudget/quantity.h"
 
+/* A deleted slot: probing must go on past it (an empty slot would end a
+ * probe early and hide pods placed after it). */
 #define TOMB ((struct pc_pod *)(uintptr_t)1)
 
 /* --- interning ------------------------------------------------------------------- */
@@ -443,6 +445,8 @@ static const char *shape_strings(const struct pc_shape *sh)
     return (const char *)(shape_ports(sh) + sh->nports);
 }
 
+/* Two shapes are one when every field a decision reads is equal; the hash
+ * is compared first, so most misses cost one comparison. */
 static bool shape_eq(const struct pc_shape *a, const struct pc_shape *b)
 {
     if (a->hash != b->hash || a->limit != b->limit || a->request != b->request ||
@@ -502,6 +506,8 @@ static const struct pc_shape *shape_of(struct podcache *c, const json_t *pod, co
     return sh;
 }
 
+/* One reference less; the last one frees the shape (with the controller's
+ * per-shape data, shape.user, that came with it). */
 static void shape_release(struct podcache *c, const struct pc_shape *csh)
 {
     struct pc_shape *sh = (struct pc_shape *)csh;
@@ -651,6 +657,9 @@ void pc_workload(const struct pc_pod *p, const char **kind, char *name, size_t l
     }
 }
 
+/* A record from a pod object: measured, then copied into one allocation.
+ * A pod whose own strings are too long (PC_STRINGS_MAX: name, uid, IP
+ * and the record together) is refused rather than kept. */
 static mb_err build(struct podcache *c, const json_t *pod, struct pc_pod **out,
                     struct mb_diag *diag)
 {
@@ -697,6 +706,11 @@ static void remove_at(struct podcache *c, size_t i)
     record_free(c, old);
 }
 
+/* Which pods are worth a record: all of a governed namespace's, none of
+ * an excluded one's, and elsewhere only those that carry membudget's
+ * marks (pc_pod_relevant: a budget annotation, or the gate). A
+ * cluster-wide watch of 300k pods keeps the few hundred membudget has to
+ * do with, not all of them. */
 static bool keep(struct podcache *c, const json_t *pod)
 {
     const char *ns = kobj_str(pod, "metadata.namespace");
@@ -711,6 +725,9 @@ static bool keep(struct podcache *c, const json_t *pod)
     return pc_pod_relevant(pod);
 }
 
+/* Add or replace a pod's record, telling the listener (old, new) before
+ * the old record is freed; the controller's per-pod state (user) moves to
+ * the new record. A pod that stops being worth keeping is removed. */
 static mb_err upsert(struct podcache *c, const json_t *pod, struct mb_diag *diag)
 {
     const char *ns = kobj_str(pod, "metadata.namespace"), *name = kobj_str(pod, "metadata.name");
@@ -768,6 +785,9 @@ mb_err pc_apply(struct podcache *c, enum kobj_ev type, const json_t *pod, struct
     return MB_OK;
 }
 
+/* A relist marks what it sees with a new generation; pc_relist_end()
+ * removes what it did not see (deleted while the watch was down), in the
+ * relisted namespace only when the list was one namespace's. */
 void pc_relist_begin(struct podcache *c, const char *ns)
 {
     c->gen++;
