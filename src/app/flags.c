@@ -41,6 +41,9 @@ void flags_cat(struct flag *out, size_t max, size_t *used, const struct flag *ro
     out[*used] = (struct flag){0};
 }
 
+/* Defaults are stored first, so every destination holds a value after
+ * parsing; an unknown flag is an error naming it (never ignored: a
+ * misspelt --dry-run must not run for real). */
 int flags_parse(const char *cmd, const char *usage, const struct flag *flags, int argc, char **argv,
                 char **pos, size_t *npos)
 {
@@ -154,6 +157,9 @@ bool app_quantity_flag(const char *flag, const char *v, int64_t *bytes)
     return true;
 }
 
+/* Read in growing steps up to max, never trusting a size stat() reports
+ * (a FIFO, /dev/stdin or a file that grows as it is read has none that
+ * holds); one byte more than max is the error, not a cut file. */
 char *app_read_file(const char *path, size_t max, size_t *len, char *why, size_t whylen)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
@@ -197,6 +203,9 @@ fail:
     return NULL;
 }
 
+/* No --config: the defaults of docs/design.md, as an empty file gives.
+ * A config that does not parse stops the process at start: running with
+ * half of what the operator wrote would be worse than not running. */
 bool app_load_config(const char *path, struct cfg *out)
 {
     char why[256];

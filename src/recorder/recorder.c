@@ -132,6 +132,8 @@ static void on_event_done(void *arg, const struct kapi_resp *resp)
     pending_free(p);
 }
 
+/* A repeat is a PATCH of count and lastTimestamp only, as client-go's
+ * recorder does: the API server keeps one object per repeated Event. */
 static void submit_event(struct pending *p)
 {
     struct recorder *r = p->r;
@@ -158,6 +160,11 @@ static void submit_event(struct pending *p)
     mb_free(text);
 }
 
+/* Events are best effort and never queue without bound: past
+ * max_inflight they are dropped and counted. An Event is what an SRE
+ * reads; a controller that stalls on writing one helps nobody. The
+ * source and reporting fields name this replica, so `kubectl describe`
+ * shows which leader acted. */
 void recorder_event(struct recorder *r, const struct recorder_ref *ref, const char *type,
                     const char *reason, const char *fmt, ...)
 {
@@ -196,6 +203,10 @@ void recorder_event(struct recorder *r, const struct recorder_ref *ref, const ch
 
 /* --- evictions ------------------------------------------------------------------ */
 
+/* The Eviction API's answer, in the planner's terms: 201 evicted, 429 a
+ * PodDisruptionBudget (or the disruption controller) saying not now, 404
+ * or a uid precondition's 409 the pod is gone or replaced, else an error.
+ * The API server's own words go with it: they end up in the Event. */
 static void on_evicted(void *arg, const struct kapi_resp *resp)
 {
     struct pending *p = arg;
@@ -239,6 +250,9 @@ static void on_evicted(void *arg, const struct kapi_resp *resp)
     done(ctx, res, text);
 }
 
+/* POST pods/NAME/eviction with the uid as a precondition: a pod that was
+ * replaced by one of the same name (a StatefulSet's) since the decision is
+ * never evicted in its place. */
 uint64_t recorder_evict(struct recorder *r, const struct recorder_ref *ref, recorder_evict_fn *done,
                         void *ctx)
 {
@@ -276,6 +290,8 @@ static void on_patched(void *arg, const struct kapi_resp *resp)
     done(ctx, status, msg);
 }
 
+/* A strategic merge patch of the pod, or of its resize subresource (the
+ * only way to change a running container's resources in place). */
 uint64_t recorder_patch_pod(struct recorder *r, const struct recorder_ref *ref, bool resize,
                             const json_t *patch, recorder_patch_fn *done, void *ctx)
 {
