@@ -35,6 +35,8 @@ static void shift(struct rc_hist *h, unsigned k, uint32_t half_life_s)
     h->ref_s = ref > UINT32_MAX ? UINT32_MAX : (uint32_t)ref;
 }
 
+/* The range doubles: pairs of buckets merge, the upper half empties. A
+ * peak bigger than the range never saturates the last bucket. */
 static void grow(struct rc_hist *h)
 {
     for (int i = 0; i < RC_BUCKETS / 2; i++) {
@@ -45,6 +47,8 @@ static void grow(struct rc_hist *h)
     h->scale++;
 }
 
+/* The range halves (only when its upper half is empty): each bucket
+ * splits its weight over two, so small pods keep a fine resolution. */
 static void shrink(struct rc_hist *h)
 {
     for (int i = RC_BUCKETS / 2 - 1; i >= 0; i--) {
@@ -63,6 +67,9 @@ static unsigned scale_for(int64_t bytes)
     return s;
 }
 
+/* Newer peaks weigh more (exponentially, by their age in half-lives)
+ * instead of older ones being decayed on every add: one multiplication
+ * per peak, and a rescale only when the weights would overflow 16 bits. */
 void rc_hist_add(struct rc_hist *h, int64_t bytes, uint32_t now_s, uint32_t half_life_s)
 {
     if (bytes < 0)
@@ -151,6 +158,8 @@ void rc_hist_merge(struct rc_hist *into, const struct rc_hist *from, uint32_t ha
     into->peaks = peaks > UINT16_MAX ? UINT16_MAX : (uint16_t)peaks;
 }
 
+/* Linear within the bucket, rounded up: a recommendation errs towards
+ * a budget a little too big, never one the peaks already exceeded. */
 bool rc_hist_quantile(const struct rc_hist *h, double q, int64_t *out)
 {
     double total = 0;
@@ -175,6 +184,9 @@ bool rc_hist_quantile(const struct rc_hist *h, double q, int64_t *out)
 
 /* --- windows ------------------------------------------------------------------ */
 
+/* One pod's peak per window: a pod sampled every second would otherwise
+ * weigh sixty times a pod sampled every minute. Returns true (and the
+ * peaks) when a window closed. */
 bool rc_window_feed(struct rc_window *w, int64_t usage, int64_t rss, uint64_t taken_ms,
                     uint64_t window_ms, int64_t *peak, int64_t *rss_peak)
 {
@@ -221,6 +233,11 @@ const char *rc_basis_name(enum rc_basis b)
     return (unsigned)b < sizeof NAMES / sizeof NAMES[0] ? NAMES[b] : "?";
 }
 
+/* The budget is the largest of: the peaks' p95, the usage after forced
+ * GCs (what the heap cannot go under), and (for heap-measured pods) the
+ * RSS p95; plus the margin, in whole MiB. The limit puts that budget at
+ * the evict tier. No answer before enough peaks over enough time: a
+ * recommendation from a quiet hour would be dangerous. */
 enum rc_status rc_recommend(const struct rc_owner *o, const struct rc_conf *c, uint32_t now_s,
                             struct rc_rec *out)
 {
@@ -270,6 +287,8 @@ void rc_peak(struct rc_owner *o, const struct rc_conf *c, int64_t peak, int64_t 
     o->last_s = now_s;
 }
 
+/* The usage right after a forced GC: the floor decays like the peaks,
+ * and a higher one replaces it at once. */
 void rc_floor(struct rc_owner *o, const struct rc_conf *c, int64_t bytes, uint32_t now_s)
 {
     if (bytes <= 0)
