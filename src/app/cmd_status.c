@@ -15,11 +15,14 @@
 #include "membudget/buf.h"
 #include "membudget/kubeconfig.h"
 
+/* A body past the buffer's cap ends the transfer (libcurl's write error)
+ * instead of growing without bound. */
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     return mb_buf_add(arg, data, size * n) == MB_OK ? size * n : 0;
 }
 
+/* A table cell: the field, or "-" when it is absent or empty. */
 static const char *s(const json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
@@ -138,12 +141,16 @@ static json_t *fetch(const char *cmd, const char *addr, const char *path, const 
     return root;
 }
 
+/* --output json: the controller's own JSON, as it sent it. */
 static void print_raw(struct mb_buf *raw)
 {
     fwrite(raw->p, 1, raw->len, stdout);
     putchar('\n');
 }
 
+/* /debug/pods as a table: one line per tracked pod (usage against budget,
+ * readiness, the gate condition, the tier, OOM kills), then the pods whose
+ * address membudget refuses to call, and why. */
 static int pods_table(const json_t *root)
 {
     const json_t *pods = json_object_get(root, "pods"), *p;
@@ -217,6 +224,8 @@ static json_int_t num(const json_t *o, const char *k)
     return json_integer_value(json_object_get(o, k));
 }
 
+/* /debug/owners: the recommendations, one line per owner, with the rule
+ * they follow and how much history stands behind each. */
 static int owners_table(const json_t *root)
 {
     const json_t *owners = json_object_get(root, "owners"), *o;
