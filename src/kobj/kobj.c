@@ -17,6 +17,8 @@ const char *kobj_ev_name(enum kobj_ev t)
     return (unsigned)t < MB_ARRAY_LEN(EV_NAMES) ? EV_NAMES[t] : "?";
 }
 
+/* One watch line ({"type": ..., "object": ...}). Duplicate keys are
+ * refused: two "type"s would let different readers see different events. */
 mb_err kobj_event_decode(const char *line, size_t len, enum kobj_ev *type, json_t **obj,
                          struct mb_diag *diag)
 {
@@ -63,6 +65,9 @@ bool kobj_status_decode(const json_t *obj, struct kobj_status *st)
     return true;
 }
 
+/* A failed call's words: the Status object when the answer is one, else
+ * the body's first line (a proxy's HTML, a load balancer's text), cut at
+ * 200 bytes so that it fits an Event or a log line. */
 void kobj_status_from_body(long http_status, const char *body, size_t len, struct kobj_status *st)
 {
     json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
@@ -80,6 +85,8 @@ void kobj_status_from_body(long http_status, const char *body, size_t len, struc
     json_decref(j);
 }
 
+/* A string at a dotted path ("metadata.namespace"), or NULL: the one
+ * lookup every reader of API objects needs, without a JSON path library. */
 const char *kobj_str(const json_t *obj, const char *path)
 {
     char key[64];
@@ -279,6 +286,9 @@ static bool digits(const char *s, size_t n, unsigned *out)
     return true;
 }
 
+/* RFC 3339 in UTC as the API server writes it (metav1.Time and MicroTime:
+ * "2026-11-22T10:00:00Z", with up to 9 fraction digits), to milliseconds.
+ * Anything else (an offset, a date before 1970) is false, not a guess. */
 bool kobj_parse_time(const char *s, size_t len, mb_wall_ms *out)
 {
     unsigned y, mo, d, h, mi, se, ms = 0;
@@ -307,6 +317,8 @@ bool kobj_parse_time(const char *s, size_t len, mb_wall_ms *out)
     return true;
 }
 
+/* The owner that controls the object (ownerReferences[].controller): the
+ * one an eviction limit and a recommendation are per. */
 const json_t *kobj_controller_ref(const json_t *md)
 {
     const json_t *refs = json_object_get(md, "ownerReferences"), *r;
