@@ -10,6 +10,9 @@
 #include "membudget/buf.h"
 #include "membudget/jpatch.h"
 
+/* One key as a pointer token: "~" as "~0" and "/" as "~1" (in that order
+ * of meaning: a key "a~1b" must not read back as "a/b"). Annotation keys
+ * carry a "/", so every patch of an annotation needs this. */
 char *jpatch_token(const char *key)
 {
     size_t n = 0;
@@ -30,6 +33,7 @@ char *jpatch_token(const char *key)
     return out;
 }
 
+/* (value_take is owned from here, even for an op without a value) */
 void jpatch_add_op(json_t *patch, const char *op, const char *path, json_t *value_take)
 {
     json_t *o = json_object();
@@ -106,6 +110,8 @@ static bool parse_index(const char *tok, size_t *out)
     return true;
 }
 
+/* The node the first n tokens name, or NULL: a token that is not an index
+ * of an array, or names nothing, ends the walk. */
 static json_t *walk(json_t *doc, char **t, long n)
 {
     json_t *cur = doc;
@@ -189,6 +195,8 @@ static bool do_add(json_t **root, const char *path, json_t *value_take, bool rep
         free_tokens(t, n);
         return true;
     }
+    /* add creates or replaces a member, inserts into an array ("-" at its
+     * end); replace needs the member or element to be there already */
     parent = walk(*root, t, n - 1);
     if (json_is_object(parent)) {
         if (replace && !json_object_get(parent, t[n - 1]))
@@ -213,6 +221,9 @@ static bool do_add(json_t **root, const char *path, json_t *value_take, bool rep
     return ok;
 }
 
+/* All or nothing: the ops run on a deep copy, and the first that fails
+ * discards it, naming the op's index, its op and path and why. A move into
+ * its own subtree is refused before anything is removed. */
 mb_err jpatch_apply(const json_t *doc, const json_t *patch, json_t **out, struct mb_diag *diag)
 {
     json_t *root, *op;
