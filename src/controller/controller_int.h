@@ -162,7 +162,7 @@ void insight_reset(struct controller *c);
 void insight_lead(struct controller *c); /* leadership gained: read the checkpoints back */
 void insight_oom(struct controller *c, const struct pc_pod *p, const char *reason);
 void insight_sample(struct controller *c, struct podstate *s, const struct smp_result *r,
-                    bool after_gc);
+                    bool after_gc, mb_mono_ms now); /* now: the sample callback's */
 void profiles_enforce(struct controller *c);
 /* A /debug route's answer: root (consumed) as compact JSON into out; 500
  * with a short text when it does not fit. Returns the HTTP status. */

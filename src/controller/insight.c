@@ -59,7 +59,7 @@ void insight_oom(struct controller *c, const struct pc_pod *p, const char *reaso
 
 /* --- recommendations ------------------------------------------------------------ */
 
-static void publish(struct controller *c, const struct rc_owner *o)
+static void publish(struct controller *c, const struct rc_owner *o, uint32_t now_s)
 {
     struct rc_rec r;
     char owner[300];
@@ -69,15 +69,16 @@ static void publish(struct controller *c, const struct rc_owner *o)
         mx_set(c->ins.m_owner_budget, lv, (double)o->cur.budget);
     if (o->cur.limit > 0)
         mx_set(c->ins.m_owner_limit, lv, (double)o->cur.limit);
-    if (rc_recommend(o, &c->ins.rcf, secs(c), &r) == RC_OK) {
+    if (rc_recommend(o, &c->ins.rcf, now_s, &r) == RC_OK) {
         mx_set(c->ins.m_rec_budget, lv, (double)r.budget);
         mx_set(c->ins.m_rec_limit, lv, (double)r.limit);
     }
 }
 
 void insight_sample(struct controller *c, struct podstate *s, const struct smp_result *r,
-                    bool after_gc)
+                    bool after_gc, mb_mono_ms now)
 {
+    uint32_t now_s = (uint32_t)(now / 1000);
     const struct pc_pod *p = s->gq.pod;
     /* (also while the checkpoints are read: rc_restore merges them in) */
     int64_t peak, rss_peak;
@@ -94,13 +95,13 @@ void insight_sample(struct controller *c, struct podstate *s, const struct smp_r
     bool changed = o->cur.budget != cur.budget || o->cur.limit != cur.limit ||
                    o->cur.evict_pct != cur.evict_pct || o->cur.counts_heap != cur.counts_heap;
     o->cur = cur;
-    o->last_s = secs(c); /* seen: not expired while its pods are sampled */
+    o->last_s = now_s; /* seen: not expired while its pods are sampled */
     if (closed)
-        rc_peak(o, &c->ins.rcf, peak, rss_peak, secs(c));
+        rc_peak(o, &c->ins.rcf, peak, rss_peak, now_s);
     if (after_gc) /* the figure after a forced GC: the floor the live heap keeps */
-        rc_floor(o, &c->ins.rcf, r->usage, secs(c));
+        rc_floor(o, &c->ins.rcf, r->usage, now_s);
     if (closed || after_gc || changed)
-        publish(c, o);
+        publish(c, o, now_s);
 }
 
 static void forget(void *arg, const struct rc_owner *o)
@@ -185,16 +186,17 @@ static void on_ckpt(void *arg, const struct kapi_resp *r)
         o->saved = k->changes;
 }
 
-static void ckpt_write(struct controller *c, struct rc_owner *o)
+/* now: ckpt_tick's (one reading of the clock per tick, for every owner). */
+static void ckpt_write(struct controller *c, struct rc_owner *o, uint32_t now, int64_t wall)
 {
     struct ckpt_call *k = ckpt_slot(c, o, false);
     char name[64], path[256], owner[400];
     if (!k)
         return;
-    o->saved_s = secs(c); /* (tried: the next attempt waits the interval, whatever the answer) */
+    o->saved_s = now; /* (tried: the next attempt waits the interval, whatever the answer) */
     ckpt_name(o, name, sizeof name);
     snprintf(owner, sizeof owner, "%s/%s/%s", o->ns, o->kind, o->name);
-    json_t *cp = rc_checkpoint(o, secs(c), (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000));
+    json_t *cp = rc_checkpoint(o, now, wall);
     char *text = mb_json_dumps(cp, JSON_COMPACT, NULL);
     json_decref(cp);
     json_t *cm =
@@ -231,7 +233,7 @@ static void ckpt_delete(struct controller *c, const struct rc_owner *o)
 }
 
 /* Every second: the owners whose checkpoint is due. */
-static void ckpt_tick(struct controller *c, uint32_t now)
+static void ckpt_tick(struct controller *c, uint32_t now, int64_t wall)
 {
     uint64_t every = c->cfg->recommend.checkpoint_interval_ms / 1000;
     unsigned n = 0;
@@ -241,7 +243,7 @@ static void ckpt_tick(struct controller *c, uint32_t now)
         return;
     while (n < CKPT_PER_TICK && (o = rc_next(c->ins.rc, &pos)))
         if (o->changes != o->saved && now - o->saved_s >= every && o->h.peaks) {
-            ckpt_write(c, o);
+            ckpt_write(c, o, now, wall);
             n++;
         }
 }
@@ -361,11 +363,12 @@ void insight_lead(struct controller *c)
 void insight_collect(struct controller *c)
 {
     uint32_t now = secs(c);
+    int64_t wall = (int64_t)(c->clk->wall_ms(c->clk->ctx) / 1000);
     if (c->ins.rc_restoring && !c->ins.ck_list && c->ins.ck_retry_at && now >= c->ins.ck_retry_at) {
         c->ins.ck_retry_at = 0;
         ckpt_list(c);
     }
-    ckpt_tick(c, now);
+    ckpt_tick(c, now, wall);
     if (now - c->ins.rc_expired_at < EXPIRE_EVERY_S)
         return;
     c->ins.rc_expired_at = now;

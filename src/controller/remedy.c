@@ -356,7 +356,7 @@ static void on_sample(void *ctx, struct pc_pod *p, const struct smp_result *r)
     pl_step(pp, &c->rm.pcf, SPEC(s), &smp, now.mono, &plan);
     remedy_carry(c, s, &plan, now);
     if (r->ok)
-        insight_sample(c, s, r, plan.gc_freed_set);
+        insight_sample(c, s, r, plan.gc_freed_set, now.mono);
     if (s->pl && (s->pl->ml_val || s->pl->ml_want))
         check_container(c, s, 0, now); /* the pod answers: a pending GOMEMLIMIT can go */
 }
