@@ -237,7 +237,7 @@ format-check:
 	if [ -n "$$bad" ]; then echo "not formatted (make format):"; echo "$$bad"; exit 1; fi; \
 	echo "format-check: $$(git ls-files '*.c' '*.h' | wc -l) files as clang-format writes them"
 check-house: format-check
-	@test/tools/codestats --max-long 5 src | head -1
+	@test/tools/codestats --brief --max-long 5 src
 	@test/tools/layout-check $(PURE_MODULES)
 
 clean:

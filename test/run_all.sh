@@ -18,7 +18,7 @@ trap 'rm -f "$log" "$counts" "$dcounts" "$ccounts" "$xcounts" "$icounts"' EXIT
 
 # The house rules a machine can check: format, long functions, the layout.
 house_ok=0; house_bad=0
-for h in "make -s --no-print-directory -C $root format-check" "$root/test/tools/codestats --max-long 5 $root/src" \
+for h in "make -s --no-print-directory -C $root format-check" "$root/test/tools/codestats --brief --max-long 5 $root/src" \
          "$root/test/tools/layout-check ${MB_PURE_MODULES:-}"; do
     if out=$($h 2>&1); then house_ok=$((house_ok + 1)); echo "ok   - ${out%%$'\n'*}"
     else house_bad=$((house_bad + 1)); echo "FAIL - $h"; echo "$out"; fi
