@@ -18,10 +18,10 @@
 # Debian packages, in one place (the Dockerfile's build stage installs the
 # BUILD_PKGS part of this list; keep them in step).
 BUILD_PKGS := gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev \
-              libyaml-dev libssl-dev
+              libyaml-dev libssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
 # What bin/membudget needs at run time (the Dockerfile's final stage).
 RUNTIME_PKGS := libevent-2.1-7 libevent-openssl-2.1-7 libcurl4 libjansson4 libyaml-0-2 libssl3 \
-                ca-certificates
+                zlib1g libprotobuf-c1 ca-certificates
 # prometheus: its promtool checks the /metrics exposition in the tests.
 TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3 libtsan2 prometheus \
               clang-format
@@ -33,7 +33,7 @@ DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS) $(CLUSTER_PKGS)
 
 VERSION := 0.1.0
 COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-PKGS    := libcurl jansson yaml-0.1 libevent libevent_openssl openssl
+PKGS    := libcurl jansson yaml-0.1 libevent libevent_openssl openssl zlib libprotobuf-c
 CC      ?= cc
 OPT     ?= -O2 -g
 WERROR  ?= -Werror
@@ -63,12 +63,17 @@ endif
 Q = $(if $(V),,@)
 
 LIB_SRC := $(wildcard src/*/*.c)
+# C generated from third_party/ (protoc-c), into the build tree, never committed.
+GEN_PROTO := third_party/pprof/profile.proto
+GEN_DIR := $(B)/gen
+GEN_SRC := $(GEN_DIR)/profile.pb-c.c
 # Pure modules: no I/O, no clock, no environment (CONTRIBUTING.md); check-pure enforces it.
 PURE_MODULES := base quantity annot policy jpatch admrev review config ydoc lint metrics \
                 wframe backoff kubeconfig kobj podcache lease evagg promtext expvar podmetrics breaker \
-                evlimit leak target planner gcshare recommend profname limitrange celpolicy
+                evlimit leak target planner gcshare recommend profname limitrange celpolicy \
+                pprof gdump
 PURE_SRC := $(wildcard $(PURE_MODULES:%=src/%/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:%.c=%.o)
 UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c test/io/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 BIN     := $(if $(SAN),$(B)/membudget,bin/membudget)
@@ -81,6 +86,17 @@ $(B)/%.o: %.c
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(UNIT_OBJ): CFLAGS += $(CHECK_CFLAGS) -Itest/fakes -Itest/unit
+
+# pprof's profile.proto as C (src/pprof includes the header). The generated
+# file is compiled without the project's warnings: it is protoc-c's code.
+$(GEN_DIR)/profile.pb-c.c $(GEN_DIR)/profile.pb-c.h &: $(GEN_PROTO)
+	@mkdir -p $(GEN_DIR)
+	$(if $(V),,@echo "  PROTOC-C  $<")
+	$(Q)protoc-c --proto_path=$(dir $<) --c_out=$(GEN_DIR) $<
+$(GEN_DIR)/profile.pb-c.o: $(GEN_DIR)/profile.pb-c.c
+	$(Q)$(CC) $(OPT) $(filter -fsanitize=%,$(CFLAGS)) $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) -c -o $@ $<
+$(B)/src/pprof/pprof.o $(B)/test/unit/check_pprof.o: CFLAGS += -I$(GEN_DIR)
+$(B)/src/pprof/pprof.o $(B)/test/unit/check_pprof.o: $(GEN_DIR)/profile.pb-c.h
 
 $(B)/libmembudget.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -152,11 +168,14 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
                -fsanitize=fuzzer,address,undefined
-FUZZ_LIB_SRC = $(PURE_SRC)
+FUZZ_LIB_SRC = $(PURE_SRC) build/fuzz/gen/profile.pb-c.c
 
+build/fuzz/gen/profile.pb-c.c: $(GEN_PROTO)
+	@mkdir -p $(@D)
+	$(Q)protoc-c --proto_path=$(dir $<) --c_out=$(@D) $<
 build/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(@D)
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -Ibuild/fuzz/gen -o $@ $< $(FUZZ_LIB_SRC) $(LDLIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -31,6 +31,7 @@ int main(void)
     srunner_add_suite(sr, planner_suite());
     srunner_add_suite(sr, signals_suite());
     srunner_add_suite(sr, forensics_suite());
+    srunner_add_suite(sr, pprof_suite());
     srunner_add_suite(sr, opsauth_suite());
     srunner_add_suite(sr, seams_suite());
     srunner_add_suite(sr, webhook_io_suite());

@@ -22,6 +22,7 @@ Suite *brk_suite(void);
 Suite *planner_suite(void);
 Suite *signals_suite(void);
 Suite *forensics_suite(void);
+Suite *pprof_suite(void);
 Suite *seams_suite(void);
 Suite *opsauth_suite(void);
 Suite *webhook_io_suite(void);
