@@ -14,7 +14,8 @@ dcounts=$(mktemp)
 ccounts=$(mktemp)
 xcounts=$(mktemp)
 icounts=$(mktemp)
-trap 'rm -f "$log" "$counts" "$dcounts" "$ccounts" "$xcounts" "$icounts"' EXIT
+fcounts=$(mktemp)
+trap 'rm -f "$log" "$counts" "$dcounts" "$ccounts" "$xcounts" "$icounts" "$fcounts"' EXIT
 
 # The house rules a machine can check: format, long functions, the layout.
 house_ok=0; house_bad=0
@@ -31,6 +32,9 @@ MB_TEST_COUNTS=$dcounts "$root/test/deploy/check.sh" "$bin"
 dep_rc=$?
 MB_TEST_COUNTS=$ccounts "$root/test/chart/check.sh" "$bin"
 chart_rc=$?
+# `membudget profiles diff` against `go tool pprof` on the same profiles.
+MB_TEST_COUNTS=$fcounts "$root/test/forensics/pprof-compare" "$bin"
+pp_rc=$?
 # The test bed's own safety (lock, state file, fallback routes), no cluster needed.
 MB_TEST_COUNTS=$icounts "$root/test/cluster/isolation-test"
 iso_rc=$?
@@ -52,8 +56,9 @@ read -r dep_ok dep_bad < "$dcounts" || { dep_ok=0; dep_bad=1; }
 read -r chart_ok chart_bad < "$ccounts" || { chart_ok=0; chart_bad=1; }
 read -r cl_ok cl_bad < "$xcounts" || { cl_ok=0; cl_bad=1; }
 read -r iso_ok iso_bad < "$icounts" || { iso_ok=0; iso_bad=1; }
+read -r pp_ok pp_bad < "$fcounts" || { pp_ok=0; pp_bad=1; }
 checks=${checks:-0}; failures=${failures:-0}; errors=${errors:-1}
-failed=$((failures + errors + house_bad + lint_bad + dep_bad + chart_bad + iso_bad + cl_bad + go_bad))
-passed=$((checks - failures - errors + house_ok + lint_ok + dep_ok + chart_ok + iso_ok + cl_ok + go_ok))
+failed=$((failures + errors + house_bad + lint_bad + dep_bad + chart_bad + iso_bad + pp_bad + cl_bad + go_bad))
+passed=$((checks - failures - errors + house_ok + lint_ok + dep_ok + chart_ok + iso_ok + pp_ok + cl_ok + go_ok))
 echo "tests: $passed passed, $failed failed"
-[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$dep_rc" = 0 ] && [ "$chart_rc" = 0 ] && [ "$iso_rc" = 0 ] && [ "$cluster_rc" = 0 ] && [ "$failed" = 0 ]
+[ "$unit_rc" = 0 ] && [ "$lint_rc" = 0 ] && [ "$dep_rc" = 0 ] && [ "$chart_rc" = 0 ] && [ "$iso_rc" = 0 ] && [ "$pp_rc" = 0 ] && [ "$cluster_rc" = 0 ] && [ "$failed" = 0 ]

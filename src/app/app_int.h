@@ -136,6 +136,8 @@ int cmd_controller(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
+/* cmd_status.c: `profiles list` from a controller's /debug/profiles */
+int profiles_list_controller(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_policy(int argc, char **argv);

@@ -12,6 +12,7 @@
 
 #include "app_int.h"
 #include "membudget/alloc.h"
+#include "membudget/jsonx.h"
 #include "membudget/buf.h"
 #include "membudget/kubeconfig.h"
 
@@ -333,7 +334,7 @@ int cmd_status(int argc, char **argv)
     return status;
 }
 
-int cmd_profiles(int argc, char **argv)
+int profiles_list_controller(int argc, char **argv)
 {
     const char *addr, *output, *ns, *pod, *token_file, *kubeconfig, *context;
     const struct flag FLAGS[] = {
@@ -349,11 +350,11 @@ int cmd_profiles(int argc, char **argv)
         "[--output table|json]";
     char *pos[8];
     size_t npos;
-    int r = flags_parse("profiles", USAGE, FLAGS, argc, argv, pos, &npos);
+    int r = flags_parse("profiles list", USAGE, FLAGS, argc, argv, pos, &npos);
     if (r)
         return r == 1 ? 0 : 2;
     if (npos || (strcmp(output, "table") && strcmp(output, "json"))) {
-        fprintf(stderr, "membudget profiles: usage: membudget profiles %s\n", USAGE);
+        fprintf(stderr, "membudget profiles: usage: membudget profiles list %s\n", USAGE);
         return 2;
     }
     char *token;
@@ -375,9 +376,9 @@ int cmd_profiles(int argc, char **argv)
                                        (!*pod || !strcmp(s(p, "pod"), pod)))
         json_array_append(kept, (json_t *)p);
     if (!strcmp(output, "json")) {
-        char *t = json_dumps(kept, JSON_COMPACT);
-        puts(t ? t : "[]");
-        free(t);
+        char *t = mb_json_dumps(kept, JSON_COMPACT, NULL);
+        puts(t);
+        mb_free(t);
     } else {
         char b[2][32];
         printf("directory: %s   %s of at most %s", s(root, "dir"),

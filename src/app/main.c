@@ -28,7 +28,7 @@ static const struct {
     {"status", cmd_status,
      "print the pods a controller tracks (its /debug/pods), or --recommend budgets"},
     {"profiles", cmd_profiles,
-     "list the heap profiles and goroutine dumps captured before evictions"},
+     "list, fetch and diff the heap profiles and goroutine dumps membudget captured"},
     {"certs", cmd_certs,
      "create or renew the webhook's certificate Secret and inject its CA (Helm hook Job)"},
     {"lint", cmd_lint, "check manifests against the admission policy, offline"},
