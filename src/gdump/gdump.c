@@ -95,7 +95,7 @@ static void frame(struct parse *p, const char *name, size_t n)
         memcpy(p->top, fn, n + 1);
 }
 
-static mb_err close_open(struct parse *p)
+static mb_err end_stack(struct parse *p)
 {
     if (!p->open)
         return MB_OK;
@@ -104,7 +104,7 @@ static mb_err close_open(struct parse *p)
     return add_group(p, fn, p->count);
 }
 
-static void open_new(struct parse *p, uint64_t count)
+static void begin_stack(struct parse *p, uint64_t count)
 {
     p->open = true;
     p->count = count;
@@ -122,8 +122,8 @@ static bool starts(const char *s, size_t n, const char *prefix)
 static mb_err line_debug2(struct parse *p, const char *s, size_t n)
 {
     if (starts(s, n, "goroutine ")) {
-        mb_err e = close_open(p);
-        open_new(p, 1);
+        mb_err e = end_stack(p);
+        begin_stack(p, 1);
         return e;
     }
     if (s[0] == '\t' || starts(s, n, "created by ") || starts(s, n, "...additional frames"))
@@ -152,8 +152,8 @@ static mb_err line_debug1(struct parse *p, const char *s, size_t n)
                 return mb_diag_set(p->d, MB_ERANGE, "line %d: a count past 64 bits", p->line);
         if (!starts(s + i, n - i, " @"))
             return mb_diag_set(p->d, MB_EPARSE, "line %d: \"COUNT @ ADDRESSES\" expected", p->line);
-        mb_err e = close_open(p);
-        open_new(p, c);
+        mb_err e = end_stack(p);
+        begin_stack(p, c);
         return e;
     }
     if (starts(s, n, "# labels:") || !starts(s, n, "#\t"))
@@ -201,7 +201,7 @@ mb_err gd_parse(const char *text, size_t len, size_t max_groups, struct gdump *o
         if (n > 0 && s[n - 1] == '\r')
             n--;
         if (n == 0) {
-            e = close_open(&p);
+            e = end_stack(&p);
             continue;
         }
         if (fmt == FMT_NONE) {
@@ -223,7 +223,7 @@ mb_err gd_parse(const char *text, size_t len, size_t max_groups, struct gdump *o
     if (!e && fmt == FMT_NONE)
         e = mb_diag_set(d, MB_EPARSE, "the goroutine dump is empty");
     if (!e)
-        e = close_open(&p);
+        e = end_stack(&p);
     mb_free(p.slot);
     if (e) {
         if (d)
