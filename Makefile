@@ -18,10 +18,10 @@
 # Debian packages, in one place (the Dockerfile's build stage installs the
 # BUILD_PKGS part of this list; keep them in step).
 BUILD_PKGS := gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev \
-              libyaml-dev libssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler
+              libyaml-dev libssl-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libexpat1-dev
 # What bin/membudget needs at run time (the Dockerfile's final stage).
 RUNTIME_PKGS := libevent-2.1-7 libevent-openssl-2.1-7 libcurl4 libjansson4 libyaml-0-2 libssl3 \
-                zlib1g libprotobuf-c1 ca-certificates
+                zlib1g libprotobuf-c1 libexpat1 ca-certificates
 # prometheus: its promtool checks the /metrics exposition in the tests.
 TEST_PKGS  := check curl openssl valgrind clang libclang-rt-14-dev python3 libtsan2 prometheus \
               clang-format
@@ -33,7 +33,7 @@ DEB_PKGS   := $(BUILD_PKGS) $(TEST_PKGS) $(DEMO_PKGS) $(CLUSTER_PKGS)
 
 VERSION := 0.1.0
 COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-PKGS    := libcurl jansson yaml-0.1 libevent libevent_openssl openssl zlib libprotobuf-c
+PKGS    := libcurl jansson yaml-0.1 libevent libevent_openssl openssl zlib libprotobuf-c expat
 CC      ?= cc
 OPT     ?= -O2 -g
 WERROR  ?= -Werror
@@ -71,7 +71,7 @@ GEN_SRC := $(GEN_DIR)/profile.pb-c.c
 PURE_MODULES := base quantity annot policy jpatch admrev review config ydoc lint metrics \
                 wframe backoff kubeconfig kobj podcache lease evagg promtext expvar podmetrics breaker \
                 evlimit leak target planner gcshare recommend profname limitrange celpolicy \
-                pprof gdump
+                pprof gdump s3xml
 PURE_SRC := $(wildcard $(PURE_MODULES:%=src/%/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_SRC:%.c=%.o)
 UNIT_SRC := $(wildcard test/unit/*.c test/fakes/*.c test/io/*.c)

@@ -31,8 +31,8 @@ void prof_name(const char *ns, const char *pod, mb_wall_ms at, enum prof_kind ki
                size_t len);
 
 struct prof_parsed {
-    char ns[64], pod[254];
-    mb_wall_ms at; /* whole seconds */
+    char ns[64], pod[254], owner[254]; /* owner: object keys only ("_": none) */
+    mb_wall_ms at;                     /* whole seconds */
     enum prof_kind kind;
 };
 
@@ -41,6 +41,21 @@ struct prof_parsed {
 bool prof_name_parse(const char *file, struct prof_parsed *out);
 
 const char *prof_kind_name(enum prof_kind k); /* Returns: static "heap", "goroutines" */
+
+/* The object key of a capture in an object store:
+ *
+ *   PREFIX/NAMESPACE/OWNER/POD/2026-12-07T03:12:44Z.heap.pb.gz
+ *   PREFIX/NAMESPACE/OWNER/POD/2026-12-07T03:12:44Z.goroutines.txt
+ *
+ * OWNER is the name of the pod's controller (its ReplicaSet, StatefulSet...)
+ * or "_" for a pod without one; an empty prefix drops its segment, and
+ * slashes around it are not doubled. Segments are made safe as file names
+ * are. Returns false when the key would not fit in len (S3: 1024 bytes). */
+bool prof_key(const char *prefix, const char *ns, const char *owner, const char *pod, mb_wall_ms at,
+              enum prof_kind kind, char *out, size_t len);
+/* Split a key made by prof_key under `prefix` back. Returns false for any
+ * other key (it is then never listed as a capture). */
+bool prof_key_parse(const char *key, const char *prefix, struct prof_parsed *out);
 
 /* A file of the directory, for the retention decision. */
 struct prof_file {

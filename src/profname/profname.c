@@ -91,6 +91,106 @@ bool prof_name_parse(const char *file, struct prof_parsed *out)
     return true;
 }
 
+/* --- object keys ------------------------------------------------------------ */
+
+static void put_raw(char *out, size_t len, size_t *at, const char *s)
+{
+    for (; *s && *at + 1 < len; s++)
+        out[(*at)++] = *s;
+    out[*at] = '\0';
+}
+
+static const char *const KEY_SUFFIX[] = {".heap.pb.gz", ".goroutines.txt"};
+
+/* The prefix without slashes at either end, as (p, n). */
+static void trim_prefix(const char **p, size_t *n)
+{
+    *n = strlen(*p);
+    while (*n && **p == '/')
+        (*p)++, (*n)--;
+    while (*n && (*p)[*n - 1] == '/')
+        (*n)--;
+}
+
+bool prof_key(const char *prefix, const char *ns, const char *owner, const char *pod, mb_wall_ms at,
+              enum prof_kind kind, char *out, size_t len)
+{
+    size_t pl, n = 0;
+    trim_prefix(&prefix, &pl);
+    char stamp[32];
+    time_t t = (time_t)(at / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!len)
+        return false;
+    out[0] = '\0';
+    if (pl) {
+        int r = snprintf(out, len, "%.*s/", (int)pl, prefix);
+        if (r < 0 || (size_t)r >= len)
+            return false;
+        n = (size_t)r;
+    }
+    const char *seg[] = {ns, owner && *owner ? owner : "_", pod};
+    for (size_t i = 0; i < 3; i++) {
+        size_t before = n;
+        if (seg[i][0] == '_' && !seg[i][1]) /* no owner: the one '_' a key holds */
+            put_raw(out, len, &n, "_");
+        else
+            put_safe(out, len, &n, seg[i], 253);
+        if (n < len && n > before && out[before] == '.')
+            out[before] = '-'; /* no "." or ".." segment */
+        if (n + 1 >= len)
+            return false;
+        out[n++] = '/';
+        out[n] = '\0';
+    }
+    if (len - n <= strlen(stamp) + strlen(KEY_SUFFIX[kind]))
+        return false;
+    snprintf(out + n, len - n, "%s%s", stamp, KEY_SUFFIX[kind]);
+    return true;
+}
+
+bool prof_key_parse(const char *key, const char *prefix, struct prof_parsed *out)
+{
+    size_t pl;
+    trim_prefix(&prefix, &pl);
+    if (pl) {
+        if (strncmp(key, prefix, pl) != 0 || key[pl] != '/')
+            return false;
+        key += pl + 1;
+    }
+    const char *part[4];
+    size_t plen[4];
+    for (int i = 0; i < 4; i++) {
+        const char *sl = i < 3 ? strchr(key, '/') : key + strlen(key);
+        if (!sl || sl == key)
+            return false;
+        part[i] = key;
+        plen[i] = (size_t)(sl - key);
+        key = *sl ? sl + 1 : sl;
+    }
+    if (*key || memchr(part[3], '/', plen[3]))
+        return false;
+    int kind = -1;
+    for (int k = 0; k < 2; k++) {
+        size_t sl = strlen(KEY_SUFFIX[k]);
+        if (plen[3] == 20 + sl && !memcmp(part[3] + 20, KEY_SUFFIX[k], sl))
+            kind = k;
+    }
+    if (kind < 0 || plen[0] >= sizeof out->ns || plen[1] >= sizeof out->owner ||
+        plen[2] >= sizeof out->pod || !kobj_parse_time(part[3], 20, &out->at))
+        return false;
+    memcpy(out->ns, part[0], plen[0]);
+    out->ns[plen[0]] = '\0';
+    memcpy(out->owner, part[1], plen[1]);
+    out->owner[plen[1]] = '\0';
+    memcpy(out->pod, part[2], plen[2]);
+    out->pod[plen[2]] = '\0';
+    out->kind = (enum prof_kind)kind;
+    return true;
+}
+
 static int by_age(const void *a, const void *b)
 {
     const struct prof_file *x = *(const struct prof_file *const *)a,

@@ -11,6 +11,7 @@
 #include "membudget/jsonx.h"
 #include "membudget/profname.h"
 #include "membudget/profstore.h"
+#include "membudget/s3xml.h"
 #include "suites.h"
 
 #define T0 1795428000000LL /* 2026-11-23T10:00:00Z */
@@ -176,6 +177,131 @@ START_TEST(test_profstore_dir)
 }
 END_TEST
 
+START_TEST(test_prof_keys)
+{
+    char k[S3_KEY_MAX + 1];
+    struct prof_parsed p;
+    ck_assert(prof_key("membudget", "shop", "web-5d4f7c9b8", "web-5d4f7c9b8-x2x9q", T0 + 250,
+                       PROF_HEAP, k, sizeof k));
+    ck_assert_str_eq(
+        k, "membudget/shop/web-5d4f7c9b8/web-5d4f7c9b8-x2x9q/2026-11-23T10:00:00Z.heap.pb.gz");
+    ck_assert(prof_key_parse(k, "membudget", &p));
+    ck_assert_str_eq(p.ns, "shop");
+    ck_assert_str_eq(p.owner, "web-5d4f7c9b8");
+    ck_assert_str_eq(p.pod, "web-5d4f7c9b8-x2x9q");
+    ck_assert_int_eq(p.at, T0);
+    ck_assert_int_eq(p.kind, PROF_HEAP);
+    ck_assert(prof_key_parse(k, "/membudget/", &p)); /* slashes around a prefix do not count */
+    ck_assert(!prof_key_parse(k, "other", &p));
+    ck_assert(!prof_key_parse(k, "", &p)); /* five segments where four are expected */
+    /* no prefix, no owner, a goroutine dump, hostile names made safe */
+    ck_assert(prof_key("//", "../x", "", "a/b", T0, PROF_GOROUTINES, k, sizeof k));
+    ck_assert_str_eq(k, "-.-x/_/a-b/2026-11-23T10:00:00Z.goroutines.txt");
+    ck_assert(prof_key_parse(k, "", &p));
+    ck_assert_str_eq(p.owner, "_");
+    ck_assert_int_eq(p.kind, PROF_GOROUTINES);
+    /* too small a buffer: refused, not cut */
+    ck_assert(!prof_key("membudget", "shop", "web", "web-1", T0, PROF_HEAP, k, 40));
+    static const char *const BAD[] = {
+        "shop/web/web-1/2026-11-23T10:00:00Z.pb.gz",
+        "shop/web/web-1/2026-11-23T10:00:00.heap.pb.gz",
+        "shop/web/web-1/2026-13-23T10:00:00Z.heap.pb.gz",
+        "shop/web/2026-11-23T10:00:00Z.heap.pb.gz",
+        "shop//web-1/2026-11-23T10:00:00Z.heap.pb.gz",
+        "shop/web/web-1/x/2026-11-23T10:00:00Z.heap.pb.gz",
+    };
+    for (size_t i = 0; i < MB_ARRAY_LEN(BAD); i++)
+        ck_assert_msg(!prof_key_parse(BAD[i], "", &p), "%s", BAD[i]);
+}
+END_TEST
+
+/* What AWS S3 answers to ListObjectsV2 (its own namespace, two objects, more to come). */
+static const char LIST_AWS[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>prof</Name>"
+    "<Prefix>membudget/shop/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>"
+    "<IsTruncated>true</IsTruncated><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/"
+    "wm36Hy4vbOwM=</NextContinuationToken>"
+    "<Contents><Key>membudget/shop/web/web-1/2026-11-23T10:00:00Z.heap.pb.gz</Key>"
+    "<LastModified>2026-11-23T10:00:01.000Z</"
+    "LastModified><ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag>"
+    "<Size>48213</Size><StorageClass>STANDARD</StorageClass></Contents>"
+    "<Contents><Key>membudget/shop/web/web-1/a &amp; "
+    "b.txt</Key><LastModified>2026-11-23T10:00:02.000Z</LastModified>"
+    "<Size>0</Size></Contents></ListBucketResult>";
+
+START_TEST(test_s3xml_list)
+{
+    struct s3_page pg;
+    struct mb_diag d = {0};
+    ck_assert_int_eq(s3xml_list(LIST_AWS, sizeof LIST_AWS - 1, 100, &pg, &d), MB_OK);
+    ck_assert_int_eq(pg.n, 2);
+    ck_assert(pg.truncated);
+    ck_assert_str_eq(pg.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+    ck_assert_str_eq(pg.obj[0].key, "membudget/shop/web/web-1/2026-11-23T10:00:00Z.heap.pb.gz");
+    ck_assert_int_eq(pg.obj[0].size, 48213);
+    ck_assert_str_eq(pg.obj[0].last_modified, "2026-11-23T10:00:01.000Z");
+    ck_assert_str_eq(pg.obj[1].key, "membudget/shop/web/web-1/a & b.txt");
+    ck_assert_int_eq(pg.obj[1].size, 0);
+    s3xml_page_free(&pg);
+    /* one object more than the page may hold */
+    ck_assert_int_eq(s3xml_list(LIST_AWS, sizeof LIST_AWS - 1, 1, &pg, &d), MB_ETOOBIG);
+    ck_assert_int_eq(pg.n, 0);
+    /* an empty bucket, without a namespace */
+    static const char EMPTY[] =
+        "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+    ck_assert_int_eq(s3xml_list(EMPTY, sizeof EMPTY - 1, 10, &pg, &d), MB_OK);
+    ck_assert_int_eq(pg.n, 0);
+    ck_assert(!pg.truncated);
+    s3xml_page_free(&pg);
+}
+END_TEST
+
+static const struct {
+    const char *xml;
+    mb_err err;
+    const char *msg;
+} S3XML_BAD[] = {
+    {"<Error><Code>AccessDenied</Code></Error>", MB_EPARSE, "not a ListBucketResult"},
+    {"<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>", MB_EPARSE,
+     "a Contents without its Key or Size"},
+    {"<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>",
+     MB_EPARSE, "a Size that is not a number of bytes"},
+    {"<ListBucketResult><Contents>", MB_EPARSE, "XML: no element found"},
+    {"", MB_EPARSE, "XML: no element found"},
+    {"<html><body>502 Bad Gateway</body></html>", MB_EPARSE, "not a ListBucketResult"},
+};
+
+START_TEST(test_s3xml_bad)
+{
+    struct s3_page pg;
+    struct mb_diag d = {0};
+    const char *x = S3XML_BAD[_i].xml;
+    ck_assert_int_eq(s3xml_list(x, strlen(x), 10, &pg, &d), S3XML_BAD[_i].err);
+    ck_assert_str_eq(d.msg, S3XML_BAD[_i].msg);
+    ck_assert_ptr_null(pg.obj);
+}
+END_TEST
+
+START_TEST(test_s3xml_error)
+{
+    char code[64], msg[128];
+    static const char E[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>"
+        "<Message>The request signature we calculated does not match the signature you provided."
+        "</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+    ck_assert(s3xml_error(E, sizeof E - 1, code, sizeof code, msg, sizeof msg));
+    ck_assert_str_eq(code, "SignatureDoesNotMatch");
+    ck_assert_str_eq(
+        msg, "The request signature we calculated does not match the signature you provided.");
+    ck_assert(!s3xml_error("<html>no</html>", 15, code, sizeof code, msg, sizeof msg));
+    ck_assert(!s3xml_error("", 0, code, sizeof code, msg, sizeof msg));
+    char shortmsg[8];
+    ck_assert(s3xml_error(E, sizeof E - 1, code, sizeof code, shortmsg, sizeof shortmsg));
+    ck_assert_str_eq(shortmsg, "The req");
+}
+END_TEST
+
 Suite *forensics_suite(void)
 {
     Suite *s = suite_create("forensics");
@@ -184,6 +310,10 @@ Suite *forensics_suite(void)
     tcase_add_loop_test(tc, test_prof_not_ours, 0, (int)(sizeof NOT_OURS / sizeof NOT_OURS[0]));
     tcase_add_loop_test(tc, test_prof_retain, 0, (int)(sizeof RETAIN_ROWS / sizeof RETAIN_ROWS[0]));
     tcase_add_test(tc, test_profstore_dir);
+    tcase_add_test(tc, test_prof_keys);
+    tcase_add_test(tc, test_s3xml_list);
+    tcase_add_loop_test(tc, test_s3xml_bad, 0, (int)MB_ARRAY_LEN(S3XML_BAD));
+    tcase_add_test(tc, test_s3xml_error);
     suite_add_tcase(s, tc);
     return s;
 }
