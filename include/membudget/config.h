@@ -27,6 +27,8 @@
 #define CFG_MAX_FILE_BYTES (1024 * 1024) /* callers refuse larger files */
 
 enum cfg_source { CFG_SOURCE_AUTO, CFG_SOURCE_METRICS_API, CFG_SOURCE_SCRAPE };
+/* profiles.store: the profile directory only, or an S3-compatible bucket */
+enum cfg_store { CFG_STORE_LOCAL, CFG_STORE_S3 };
 
 /* A list of namespace names (owned). */
 struct cfg_names {
@@ -82,6 +84,20 @@ struct cfg {
         uint64_t owner_settle_timeout_ms; /* the owner's slot is held at most this long */
         bool gc_first;                    /* one last GC before the first eviction attempt */
     } eviction;
+    /* profiles: where captures go, and how often they are taken */
+    struct {
+        enum cfg_store store;
+        uint64_t min_interval_ms; /* one pod's baseline captures at most this often */
+        unsigned max_in_flight;   /* captures under way at once, cluster-wide */
+        int64_t queue_max_bytes;  /* s3: the outbox on disk; the oldest go beyond it */
+        struct cfg_s3 {
+            char *endpoint, *bucket, *region, *prefix; /* owned */
+            bool path_style;                           /* ENDPOINT/BUCKET/KEY, not BUCKET.HOST */
+            char *access_key_file, *secret_key_file;   /* owned; read at every request */
+            char *session_token_file, *ca_file;        /* owned; NULL: none */
+            uint64_t timeout_ms;                       /* one request, whole */
+        } s3;
+    } profiles;
     struct policy_conf admission; /* admission.default_tiers mirrors tiers */
     int64_t max_body_bytes;       /* admission.maxBodyBytes */
 };

@@ -56,6 +56,13 @@ void cfg_defaults(struct cfg *c)
     c->eviction.profile_dir_max_bytes = 1LL << 30;
     c->eviction.owner_settle_timeout_ms = 5 * 60 * 1000;
     c->eviction.gc_first = true;
+    c->profiles.store = CFG_STORE_LOCAL;
+    c->profiles.min_interval_ms = 5 * 60 * 1000;
+    c->profiles.max_in_flight = 4;
+    c->profiles.queue_max_bytes = 256LL << 20;
+    c->profiles.s3.region = mb_xstrdup("us-east-1");
+    c->profiles.s3.prefix = mb_xstrdup("membudget");
+    c->profiles.s3.timeout_ms = 60000;
     static const char *const EX[] = CFG_ALWAYS_EXCLUDED;
     for (size_t i = 0; i < MB_ARRAY_LEN(EX); i++)
         names_add(&c->excluded, EX[i]);
@@ -69,6 +76,17 @@ void cfg_cleanup(struct cfg *c)
     names_clear(&c->namespaces);
     names_clear(&c->excluded);
     MB_FREE(c->eviction.profile_dir);
+    struct cfg_s3 *s3 = &c->profiles.s3;
+    char **owned[] = {&s3->endpoint,
+                      &s3->bucket,
+                      &s3->region,
+                      &s3->prefix,
+                      &s3->access_key_file,
+                      &s3->secret_key_file,
+                      &s3->session_token_file,
+                      &s3->ca_file};
+    for (size_t i = 0; i < MB_ARRAY_LEN(owned); i++)
+        MB_FREE(*owned[i]);
 }
 
 bool cfg_excluded(const struct cfg *c, const char *ns, const char *own)
@@ -146,82 +164,114 @@ enum ktype {
     K_TIERS,
     K_NAMESPACES,
     K_PATH,
-    K_SOURCE
+    K_ENUM,  /* one of key.names, stored as its index (an enum) */
+    K_STRING /* a non-empty string of printable ASCII, at most key.max bytes */
 };
 
 struct key {
     const char *name;
     enum ktype type;
-    size_t off;            /* offset into struct cfg */
-    double min, max;       /* bounds for numbers (durations in ms, sizes in bytes) */
-    const struct key *sub; /* K_SECTION: its keys, NULL-terminated */
+    size_t off;               /* offset into struct cfg */
+    double min, max;          /* bounds for numbers (durations in ms, sizes in bytes) */
+    const struct key *sub;    /* K_SECTION: its keys, NULL-terminated */
+    const char *const *names; /* K_ENUM: the values, NULL-terminated */
 };
 
 #define O(f) offsetof(struct cfg, f)
 
+static const char *const SOURCE_NAMES[] = {"auto", "metrics-api", "scrape", NULL};
+static const char *const STORE_NAMES[] = {"local", "s3", NULL};
+
+static const struct key S3_KEYS[] = {
+    {"endpoint", K_STRING, O(profiles.s3.endpoint), 0, 512, NULL, NULL},
+    {"bucket", K_STRING, O(profiles.s3.bucket), 0, 63, NULL, NULL},
+    {"region", K_STRING, O(profiles.s3.region), 0, 64, NULL, NULL},
+    {"prefix", K_STRING, O(profiles.s3.prefix), 0, 256, NULL, NULL},
+    {"pathStyle", K_BOOL, O(profiles.s3.path_style), 0, 0, NULL, NULL},
+    {"accessKeyFile", K_PATH, O(profiles.s3.access_key_file), 0, 0, NULL, NULL},
+    {"secretKeyFile", K_PATH, O(profiles.s3.secret_key_file), 0, 0, NULL, NULL},
+    {"sessionTokenFile", K_PATH, O(profiles.s3.session_token_file), 0, 0, NULL, NULL},
+    {"caFile", K_PATH, O(profiles.s3.ca_file), 0, 0, NULL, NULL},
+    {"timeout", K_DURATION, O(profiles.s3.timeout_ms), 1000, 600000, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct key PROFILES_KEYS[] = {
+    {"store", K_ENUM, O(profiles.store), 0, 0, NULL, STORE_NAMES},
+    {"minInterval", K_DURATION, O(profiles.min_interval_ms), 0, 86400000, NULL, NULL},
+    {"maxInFlight", K_UINT, O(profiles.max_in_flight), 1, 1000, NULL, NULL},
+    {"queueMaxBytes", K_SIZE, O(profiles.queue_max_bytes), 1024 * 1024,
+     1024.0 * 1024 * 1024 * 1024 * 1024, NULL, NULL},
+    {"s3", K_SECTION, 0, 0, 0, S3_KEYS, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
 static const struct key LEAK_KEYS[] = {
-    {"window", K_UINT, O(leak.window), 3, 1000, NULL},
-    {"minSlopePercentPerMinute", K_DOUBLE, O(leak.min_slope_pct_per_min), 0, 100, NULL},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"window", K_UINT, O(leak.window), 3, 1000, NULL, NULL},
+    {"minSlopePercentPerMinute", K_DOUBLE, O(leak.min_slope_pct_per_min), 0, 100, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct key GC_THRASH_KEYS[] = {
-    {"percent", K_UINT, O(gc_thrash.percent), 1, 100, NULL},
-    {"evict", K_BOOL, O(gc_thrash.evict), 0, 0, NULL},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"percent", K_UINT, O(gc_thrash.percent), 1, 100, NULL, NULL},
+    {"evict", K_BOOL, O(gc_thrash.evict), 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct key RECOMMEND_KEYS[] = {
-    {"marginPercent", K_UINT, O(recommend.margin_pct), 0, 1000, NULL},
-    {"halfLife", K_DURATION, O(recommend.half_life_ms), 1000, 90.0 * 86400000, NULL},
-    {"peakWindow", K_DURATION, O(recommend.peak_window_ms), 1000, 86400000, NULL},
-    {"checkpointInterval", K_DURATION, O(recommend.checkpoint_interval_ms), 0, 86400000, NULL},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"marginPercent", K_UINT, O(recommend.margin_pct), 0, 1000, NULL, NULL},
+    {"halfLife", K_DURATION, O(recommend.half_life_ms), 1000, 90.0 * 86400000, NULL, NULL},
+    {"peakWindow", K_DURATION, O(recommend.peak_window_ms), 1000, 86400000, NULL, NULL},
+    {"checkpointInterval", K_DURATION, O(recommend.checkpoint_interval_ms), 0, 86400000, NULL,
+     NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct key USAGE_KEYS[] = {
-    {"source", K_SOURCE, O(usage.source), 0, 0, NULL},
-    {"scrapeTimeout", K_DURATION, O(usage.scrape_timeout_ms), 10, 60000, NULL},
-    {"maxConcurrentScrapes", K_UINT, O(usage.max_concurrent_scrapes), 1, 10000, NULL},
-    {"maxResponseBytes", K_SIZE, O(usage.max_response_bytes), 1024, 256.0 * 1024 * 1024, NULL},
-    {"allowLoopback", K_BOOL, O(usage.allow_loopback), 0, 0, NULL},
-    {"allowHostNetwork", K_BOOL, O(usage.allow_host_network), 0, 0, NULL},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"source", K_ENUM, O(usage.source), 0, 0, NULL, SOURCE_NAMES},
+    {"scrapeTimeout", K_DURATION, O(usage.scrape_timeout_ms), 10, 60000, NULL, NULL},
+    {"maxConcurrentScrapes", K_UINT, O(usage.max_concurrent_scrapes), 1, 10000, NULL, NULL},
+    {"maxResponseBytes", K_SIZE, O(usage.max_response_bytes), 1024, 256.0 * 1024 * 1024, NULL,
+     NULL},
+    {"allowLoopback", K_BOOL, O(usage.allow_loopback), 0, 0, NULL, NULL},
+    {"allowHostNetwork", K_BOOL, O(usage.allow_host_network), 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct key EVICTION_KEYS[] = {
-    {"maxPerMinute", K_UINT, O(eviction.max_per_minute), 0, 10000, NULL},
-    {"perOwnerInFlight", K_UINT, O(eviction.per_owner_in_flight), 1, 1000, NULL},
-    {"profileDir", K_PATH, O(eviction.profile_dir), 0, 0, NULL},
-    {"profileMaxBytes", K_SIZE, O(eviction.profile_max_bytes), 1024, 4.0 * 1024 * 1024 * 1024,
+    {"maxPerMinute", K_UINT, O(eviction.max_per_minute), 0, 10000, NULL, NULL},
+    {"perOwnerInFlight", K_UINT, O(eviction.per_owner_in_flight), 1, 1000, NULL, NULL},
+    {"profileDir", K_PATH, O(eviction.profile_dir), 0, 0, NULL, NULL},
+    {"profileMaxBytes", K_SIZE, O(eviction.profile_max_bytes), 1024, 4.0 * 1024 * 1024 * 1024, NULL,
      NULL},
     {"profileDirMaxBytes", K_SIZE, O(eviction.profile_dir_max_bytes), 1024 * 1024,
-     1024.0 * 1024 * 1024 * 1024 * 1024, NULL},
-    {"ownerSettleTimeout", K_DURATION, O(eviction.owner_settle_timeout_ms), 0, 86400000, NULL},
-    {"gcFirst", K_BOOL, O(eviction.gc_first), 0, 0, NULL},
-    {NULL, 0, 0, 0, 0, NULL},
+     1024.0 * 1024 * 1024 * 1024 * 1024, NULL, NULL},
+    {"ownerSettleTimeout", K_DURATION, O(eviction.owner_settle_timeout_ms), 0, 86400000, NULL,
+     NULL},
+    {"gcFirst", K_BOOL, O(eviction.gc_first), 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct key ADMISSION_KEYS[] = {
-    {"requireBudget", K_BOOL, O(admission.require_budget), 0, 0, NULL},
-    {"defaultBudgetPercentOfLimit", K_UINT, O(admission.default_budget_pct), 0, 100, NULL},
-    {"injectGOMEMLIMIT", K_BOOL, O(admission.inject_gomemlimit), 0, 0, NULL},
-    {"injectReadinessGate", K_BOOL, O(admission.inject_readiness_gate), 0, 0, NULL},
-    {"maxBodyBytes", K_SIZE, O(max_body_bytes), 4096, 64.0 * 1024 * 1024, NULL},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"requireBudget", K_BOOL, O(admission.require_budget), 0, 0, NULL, NULL},
+    {"defaultBudgetPercentOfLimit", K_UINT, O(admission.default_budget_pct), 0, 100, NULL, NULL},
+    {"injectGOMEMLIMIT", K_BOOL, O(admission.inject_gomemlimit), 0, 0, NULL, NULL},
+    {"injectReadinessGate", K_BOOL, O(admission.inject_readiness_gate), 0, 0, NULL, NULL},
+    {"maxBodyBytes", K_SIZE, O(max_body_bytes), 4096, 64.0 * 1024 * 1024, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct key ROOT_KEYS[] = {
-    {"dryRun", K_BOOL, O(dry_run), 0, 0, NULL},
-    {"namespaces", K_NAMESPACES, O(namespaces), 0, 0, NULL},
-    {"excludedNamespaces", K_NAMESPACES, O(excluded), 0, 0, NULL},
-    {"tiers", K_TIERS, O(tiers), 0, 0, NULL},
-    {"sampleInterval", K_DURATION, O(sample_interval_ms), 1000, 3600000, NULL},
-    {"sustainSamples", K_UINT, O(sustain_samples), 1, 100, NULL},
-    {"recoverSamples", K_UINT, O(recover_samples), 1, 100, NULL},
-    {"hysteresis", K_UINT, O(hysteresis), 0, 50, NULL},
-    {"gcMinInterval", K_DURATION, O(gc_min_interval_ms), 0, 86400000, NULL},
-    {"leak", K_SECTION, 0, 0, 0, LEAK_KEYS},
-    {"gcThrash", K_SECTION, 0, 0, 0, GC_THRASH_KEYS},
-    {"recommend", K_SECTION, 0, 0, 0, RECOMMEND_KEYS},
-    {"usage", K_SECTION, 0, 0, 0, USAGE_KEYS},
-    {"eviction", K_SECTION, 0, 0, 0, EVICTION_KEYS},
-    {"admission", K_SECTION, 0, 0, 0, ADMISSION_KEYS},
-    {NULL, 0, 0, 0, 0, NULL},
+    {"dryRun", K_BOOL, O(dry_run), 0, 0, NULL, NULL},
+    {"namespaces", K_NAMESPACES, O(namespaces), 0, 0, NULL, NULL},
+    {"excludedNamespaces", K_NAMESPACES, O(excluded), 0, 0, NULL, NULL},
+    {"tiers", K_TIERS, O(tiers), 0, 0, NULL, NULL},
+    {"sampleInterval", K_DURATION, O(sample_interval_ms), 1000, 3600000, NULL, NULL},
+    {"sustainSamples", K_UINT, O(sustain_samples), 1, 100, NULL, NULL},
+    {"recoverSamples", K_UINT, O(recover_samples), 1, 100, NULL, NULL},
+    {"hysteresis", K_UINT, O(hysteresis), 0, 50, NULL, NULL},
+    {"gcMinInterval", K_DURATION, O(gc_min_interval_ms), 0, 86400000, NULL, NULL},
+    {"leak", K_SECTION, 0, 0, 0, LEAK_KEYS, NULL},
+    {"gcThrash", K_SECTION, 0, 0, 0, GC_THRASH_KEYS, NULL},
+    {"recommend", K_SECTION, 0, 0, 0, RECOMMEND_KEYS, NULL},
+    {"usage", K_SECTION, 0, 0, 0, USAGE_KEYS, NULL},
+    {"eviction", K_SECTION, 0, 0, 0, EVICTION_KEYS, NULL},
+    {"admission", K_SECTION, 0, 0, 0, ADMISSION_KEYS, NULL},
+    {"profiles", K_SECTION, 0, 0, 0, PROFILES_KEYS, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
 /* One parse: where errors go, and the struct being filled. */
@@ -326,6 +376,32 @@ static mb_err walk_map(struct ctx *x, const struct key *keys, const char *prefix
     return MB_OK;
 }
 
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x21 || *s > 0x7e)
+            return false;
+    return true;
+}
+
+/* One of k->names; the message lists them all. */
+static mb_err set_enum(struct ctx *x, const struct key *k, const char *key,
+                       const struct ydoc_node *n, void *field)
+{
+    const char *v = scalar(n);
+    char all[160] = "";
+    size_t w = 0;
+    for (size_t i = 0; k->names[i]; i++) {
+        if (v && !strcmp(v, k->names[i])) {
+            *(int *)field = (int)i;
+            return MB_OK;
+        }
+        w += (size_t)snprintf(all + w, sizeof all - w, "%s%s",
+                              i ? (k->names[i + 1] ? ", " : " or ") : "", k->names[i]);
+    }
+    return fail(x, n, MB_EINVAL, key, "expected %s", all);
+}
+
 static mb_err set_key(struct ctx *x, const struct key *k, const char *key,
                       const struct ydoc_node *n)
 {
@@ -380,16 +456,15 @@ static mb_err set_key(struct ctx *x, const struct key *k, const char *key,
         mb_free(*(char **)field);
         *(char **)field = mb_xstrdup(v);
         return MB_OK;
-    case K_SOURCE: {
-        static const char *const S[] = {"auto", "metrics-api", "scrape"};
-        for (size_t i = 0; v && i < MB_ARRAY_LEN(S); i++) {
-            if (!strcmp(v, S[i])) {
-                *(enum cfg_source *)field = (enum cfg_source)i;
-                return MB_OK;
-            }
-        }
-        return fail(x, n, MB_EINVAL, key, "expected auto, metrics-api or scrape");
-    }
+    case K_ENUM:
+        return set_enum(x, k, key, n, field);
+    case K_STRING:
+        if (!v || !*v || strlen(v) != n->len || n->len > k->max || !printable(v))
+            return fail(x, n, MB_EINVAL, key,
+                        "expected a string of at most %g printable characters", k->max);
+        mb_free(*(char **)field);
+        *(char **)field = mb_xstrdup(v);
+        return MB_OK;
     case K_NAMESPACES: {
         struct cfg_names *list = field;
         names_clear(list); /* the file's list replaces the default */
@@ -423,7 +498,7 @@ static mb_err set_key(struct ctx *x, const struct key *k, const char *key,
             snprintf(full, sizeof full, "%s.%s", key, kn->type == YDOC_SCALAR ? kn->value : "?");
             if (j == 3)
                 return fail(x, kn, MB_EINVAL, full, "unknown tier (tiers are throttle, gc, evict)");
-            struct key pk = {T[j], K_UINT, 0, 1, 100, NULL};
+            struct key pk = {T[j], K_UINT, 0, 1, 100, NULL, NULL};
             err = want_number(x, n->items[i + 1], full, &pk, &d);
             if (err)
                 return err;
@@ -471,6 +546,52 @@ static mb_err check_scrape_timeout(struct ctx *x, const struct ydoc_node *root)
                 (unsigned long long)cfg_default_scrape_timeout(c->sample_interval_ms));
 }
 
+/* profiles.store: s3 needs where (endpoint, bucket) and who (the two key
+ * files); the endpoint is an http(s) URL with no path, the bucket a DNS-style
+ * name, the prefix a key prefix without "." or ".." segments. */
+static mb_err check_s3(struct ctx *x, const struct ydoc_node *root)
+{
+    const struct cfg_s3 *s3 = &x->c->profiles.s3;
+    const struct ydoc_node *p = root ? ydoc_map_get(root, "profiles") : NULL;
+    const struct ydoc_node *sn = p && p->type == YDOC_MAP ? ydoc_map_get(p, "s3") : NULL;
+#define AT(k)                                                                                      \
+    (sn && sn->type == YDOC_MAP && ydoc_map_get(sn, k) ? ydoc_map_get(sn, k) : sn ? sn : p)
+    if (x->c->profiles.store != CFG_STORE_S3)
+        return MB_OK;
+    static const char *const NEED[] = {"endpoint", "bucket", "accessKeyFile", "secretKeyFile"};
+    const char *have[] = {s3->endpoint, s3->bucket, s3->access_key_file, s3->secret_key_file};
+    for (size_t i = 0; i < MB_ARRAY_LEN(NEED); i++)
+        if (!have[i]) {
+            char full[64];
+            snprintf(full, sizeof full, "profiles.s3.%s", NEED[i]);
+            return fail(x, sn ? sn : p, MB_EINVAL, full, "is required when profiles.store is s3");
+        }
+    const char *e = s3->endpoint, *host = !strncmp(e, "https://", 8)  ? e + 8
+                                          : !strncmp(e, "http://", 7) ? e + 7
+                                                                      : NULL;
+    if (!host || !*host || strchr(host, '/') || strchr(host, '?') || strchr(host, '@'))
+        return fail(x, AT("endpoint"), MB_EINVAL, "profiles.s3.endpoint",
+                    "expected http://HOST[:PORT] or https://HOST[:PORT], with no path");
+    size_t bl = strlen(s3->bucket);
+    bool bucket_ok = bl >= 3 && bl <= 63;
+    for (size_t i = 0; i < bl && bucket_ok; i++)
+        bucket_ok = (s3->bucket[i] >= 'a' && s3->bucket[i] <= 'z') ||
+                    (s3->bucket[i] >= '0' && s3->bucket[i] <= '9') || s3->bucket[i] == '-' ||
+                    s3->bucket[i] == '.';
+    if (!bucket_ok)
+        return fail(x, AT("bucket"), MB_EINVAL, "profiles.s3.bucket",
+                    "expected 3 to 63 lowercase letters, digits, '-' or '.'");
+    for (const char *c = s3->prefix; c && *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("-_./", *c)) ||
+            (c[0] == '.' && (c == s3->prefix || c[-1] == '/')))
+            return fail(x, AT("prefix"), MB_EINVAL, "profiles.s3.prefix",
+                        "expected letters, digits, '-', '_', '.' and '/', no segment starting "
+                        "with '.'");
+#undef AT
+    return MB_OK;
+}
+
 uint64_t cfg_default_scrape_timeout(uint64_t sample_interval_ms)
 {
     uint64_t frac = sample_interval_ms * CFG_SCRAPE_TIMEOUT_PCT / 100;
@@ -514,6 +635,8 @@ mb_err cfg_parse(const char *buf, size_t len, const char *filename, struct cfg *
                    "must be smaller than the lowest tier threshold");
     if (!err)
         err = check_scrape_timeout(&x, s->ndocs ? s->docs[0] : NULL);
+    if (!err)
+        err = check_s3(&x, s->ndocs ? s->docs[0] : NULL);
     ydoc_free(s);
     if (err) {
         cfg_cleanup(&c);

@@ -103,6 +103,20 @@ START_TEST(test_cfg_every_key)
     ck_assert(!c.admission.inject_gomemlimit);
     ck_assert(!c.admission.inject_readiness_gate);
     ck_assert_int_eq(c.max_body_bytes, 1 << 20);
+    ck_assert_int_eq(c.profiles.store, CFG_STORE_S3);
+    ck_assert_uint_eq(c.profiles.min_interval_ms, 120000);
+    ck_assert_uint_eq(c.profiles.max_in_flight, 2);
+    ck_assert_int_eq(c.profiles.queue_max_bytes, 128 << 20);
+    ck_assert_str_eq(c.profiles.s3.endpoint, "https://s3.eu-west-1.amazonaws.com");
+    ck_assert_str_eq(c.profiles.s3.bucket, "shop-profiles");
+    ck_assert_str_eq(c.profiles.s3.region, "eu-west-1");
+    ck_assert_str_eq(c.profiles.s3.prefix, "clusters/prod-1");
+    ck_assert(c.profiles.s3.path_style);
+    ck_assert_str_eq(c.profiles.s3.access_key_file, "/etc/membudget/s3/access-key");
+    ck_assert_str_eq(c.profiles.s3.secret_key_file, "/etc/membudget/s3/secret-key");
+    ck_assert_str_eq(c.profiles.s3.session_token_file, "/etc/membudget/s3/session-token");
+    ck_assert_str_eq(c.profiles.s3.ca_file, "/etc/membudget/s3/ca.crt");
+    ck_assert_uint_eq(c.profiles.s3.timeout_ms, 30000);
     cfg_cleanup(&c);
     mb_free(y);
 }
@@ -177,6 +191,30 @@ static const struct {
     {"[1, 2]\n", "t.yaml:1:1: (top level): expected a mapping, got a sequence"},
     {"a: 1\n---\nb: 2\n", "t.yaml:3:1: (file): expected one YAML document"},
     {"dryRun: [\n", "t.yaml:2:1: "},
+    {"profiles: {store: gcs}\n", "t.yaml:1:19: profiles.store: expected local or s3"},
+    {"profiles: {store: s3}\n",
+     "t.yaml:1:11: profiles.s3.endpoint: is required when profiles.store is s3"},
+    {"profiles:\n  store: s3\n  s3: {endpoint: http://10.96.0.9:8333, accessKeyFile: /a, "
+     "secretKeyFile: /b}\n",
+     "t.yaml:3:7: profiles.s3.bucket: is required when profiles.store is s3"},
+    {"profiles:\n  store: s3\n  s3: {endpoint: 10.96.0.9:8333, bucket: b1b, accessKeyFile: /a, "
+     "secretKeyFile: /b}\n",
+     "t.yaml:3:18: profiles.s3.endpoint: expected http://HOST[:PORT] or https://HOST[:PORT]"},
+    {"profiles:\n  store: s3\n  s3: {endpoint: 'https://h/path', bucket: b1b, accessKeyFile: /a, "
+     "secretKeyFile: /b}\n",
+     "t.yaml:3:18: profiles.s3.endpoint: expected http://HOST[:PORT]"},
+    {"profiles:\n  store: s3\n  s3: {endpoint: 'https://h', bucket: My_Bucket, accessKeyFile: "
+     "/a, secretKeyFile: /b}\n",
+     "t.yaml:3:39: profiles.s3.bucket: expected 3 to 63 lowercase letters"},
+    {"profiles:\n  store: s3\n  s3: {endpoint: 'https://h', bucket: b1b, prefix: a/../b, "
+     "accessKeyFile: /a, secretKeyFile: /b}\n",
+     "t.yaml:3:52: profiles.s3.prefix: expected letters, digits"},
+    {"profiles: {s3: {accessKeyFile: key}}\n",
+     "t.yaml:1:32: profiles.s3.accessKeyFile: expected an absolute path"},
+    {"profiles: {s3: {region: \"eu west\"}}\n",
+     "t.yaml:1:25: profiles.s3.region: expected a string of at most 64 printable characters"},
+    {"profiles: {maxInFlight: 0}\n", "t.yaml:1:25: profiles.maxInFlight: 0 is out of range"},
+    {"profiles: {minInterval: 2d}\n", "t.yaml:1:25: profiles.minInterval: expected a duration"},
 };
 
 START_TEST(test_cfg_errors)
