@@ -161,26 +161,16 @@ static void classify(struct s3_status *st, const struct mb_buf *body, const char
              code, msg[0] ? ": " : "", msg);
 }
 
-static mb_err perform(struct s3 *s, const struct request *rq, struct s3_status *st)
+/* The request's headers: the payload's hash, the session token, the
+ * metadata, the content type. curl signs them all. */
+static struct curl_slist *headers_of(const struct request *rq, const char *hash, const char *token)
 {
-    const struct cfg_s3 *c = s->conf;
-    char access[S3_SECRET_FILE_MAX], secret[S3_SECRET_FILE_MAX], token[S3_SECRET_FILE_MAX];
-    memset(st, 0, sizeof *st);
-    if (!read_secret(c->access_key_file, access, sizeof access, st) ||
-        !read_secret(c->secret_key_file, secret, sizeof secret, st) ||
-        (c->session_token_file && !read_secret(c->session_token_file, token, sizeof token, st)))
-        return MB_EINVAL;
-    struct mb_buf url, hdr;
-    mb_buf_init(&url, 4096);
-    mb_buf_init(&hdr, 4096);
-    url_of(c, rq->key, rq->query, &url);
-    char hash[65], sigv4[128];
-    sha256_hex(rq->body ? rq->body : "", rq->len, hash);
-    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", c->region);
+    struct mb_buf hdr;
     struct curl_slist *h = NULL;
+    mb_buf_init(&hdr, 4096);
     mb_buf_printf(&hdr, "x-amz-content-sha256: %s", hash);
     h = curl_slist_append(h, mb_buf_str(&hdr));
-    if (c->session_token_file) {
+    if (token) {
         mb_buf_reset(&hdr);
         mb_buf_printf(&hdr, "x-amz-security-token: %s", token);
         h = curl_slist_append(h, mb_buf_str(&hdr));
@@ -195,14 +185,35 @@ static mb_err perform(struct s3 *s, const struct request *rq, struct s3_status *
         mb_buf_printf(&hdr, "Content-Type: %s", rq->content_type);
         h = curl_slist_append(h, mb_buf_str(&hdr));
     }
-    CURL *e = s->e;
-    struct sink sink = {.body = rq->out};
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, mb_buf_str(&url));
-    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(e, CURLOPT_USERNAME, access);
-    curl_easy_setopt(e, CURLOPT_PASSWORD, secret);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    mb_buf_cleanup(&hdr);
+    return h;
+}
+
+/* What the answer (or its absence) means, into st. */
+static mb_err outcome(CURLcode cc, const struct sink *sink, const struct request *rq,
+                      const char *what, struct s3_status *st)
+{
+    if (sink->over && st->http / 100 == 2) {
+        snprintf(st->msg, sizeof st->msg, "%s: the answer is larger than %zu bytes", what,
+                 rq->out->max);
+        return MB_ETOOBIG;
+    }
+    if (cc != CURLE_OK && !sink->over) {
+        snprintf(st->msg, sizeof st->msg, "%s: %s", what, curl_easy_strerror(cc));
+        st->http = 0;
+        st->retry = true;
+        return cc == CURLE_OPERATION_TIMEDOUT ? MB_ETIMEOUT : MB_EIO;
+    }
+    if (st->http / 100 != 2) {
+        classify(st, rq->out, what);
+        return MB_EIO;
+    }
+    return MB_OK;
+}
+
+static void set_options(CURL *e, const struct s3 *s, const struct request *rq, struct sink *sink)
+{
+    const struct cfg_s3 *c = s->conf;
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
@@ -211,7 +222,7 @@ static mb_err perform(struct s3 *s, const struct request *rq, struct s3_status *
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)S3_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, sink);
     if (c->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
@@ -222,6 +233,33 @@ static mb_err perform(struct s3 *s, const struct request *rq, struct s3_status *
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->len);
     }
+}
+
+static mb_err perform(struct s3 *s, const struct request *rq, struct s3_status *st)
+{
+    const struct cfg_s3 *c = s->conf;
+    char access[S3_SECRET_FILE_MAX], secret[S3_SECRET_FILE_MAX], token[S3_SECRET_FILE_MAX];
+    memset(st, 0, sizeof *st);
+    if (!read_secret(c->access_key_file, access, sizeof access, st) ||
+        !read_secret(c->secret_key_file, secret, sizeof secret, st) ||
+        (c->session_token_file && !read_secret(c->session_token_file, token, sizeof token, st)))
+        return MB_EINVAL;
+    struct mb_buf url;
+    mb_buf_init(&url, 4096);
+    url_of(c, rq->key, rq->query, &url);
+    char hash[65], sigv4[128];
+    sha256_hex(rq->body ? rq->body : "", rq->len, hash);
+    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", c->region);
+    struct curl_slist *h = headers_of(rq, hash, c->session_token_file ? token : NULL);
+    CURL *e = s->e;
+    struct sink sink = {.body = rq->out};
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, mb_buf_str(&url));
+    curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
+    curl_easy_setopt(e, CURLOPT_USERNAME, access);
+    curl_easy_setopt(e, CURLOPT_PASSWORD, secret);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    set_options(e, s, rq, &sink);
     CURLcode cc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st->http);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &st->seconds);
@@ -234,22 +272,7 @@ static mb_err perform(struct s3 *s, const struct request *rq, struct s3_status *
     char what[400];
     snprintf(what, sizeof what, "%s %.380s", rq->method, mb_buf_str(&url));
     mb_buf_cleanup(&url);
-    mb_buf_cleanup(&hdr);
-    mb_err err = MB_OK;
-    if (sink.over && st->http / 100 == 2) {
-        snprintf(st->msg, sizeof st->msg, "%s: the answer is larger than %zu bytes", what,
-                 rq->out->max);
-        err = MB_ETOOBIG;
-    } else if (cc != CURLE_OK && !sink.over) {
-        snprintf(st->msg, sizeof st->msg, "%s: %s", what, curl_easy_strerror(cc));
-        st->http = 0;
-        st->retry = true;
-        err = cc == CURLE_OPERATION_TIMEDOUT ? MB_ETIMEOUT : MB_EIO;
-    } else if (st->http / 100 != 2) {
-        classify(st, rq->out, what);
-        err = MB_EIO;
-    }
-    return err;
+    return outcome(cc, &sink, rq, what, st);
 }
 
 /* --- the three verbs ------------------------------------------------------------ */
