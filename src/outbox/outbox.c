@@ -205,7 +205,8 @@ static void log_failure(struct outbox *ob, const struct s3_status *st, uint64_t 
                         size_t queued)
 {
     uint64_t now = mono_ms();
-    if (!strncmp(st->msg, ob->last_err, sizeof ob->last_err - 1) && now - ob->last_logged_ms < OUTBOX_LOG_AGAIN_MS)
+    if (!strncmp(st->msg, ob->last_err, sizeof ob->last_err - 1) &&
+        now - ob->last_logged_ms < OUTBOX_LOG_AGAIN_MS)
         return;
     snprintf(ob->last_err, sizeof ob->last_err, "%.399s", st->msg);
     ob->last_logged_ms = now;
