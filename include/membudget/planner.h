@@ -80,9 +80,10 @@ struct pl_conf {
     unsigned leak_window;  /* samples; < 3: no leak signal */
     double leak_min_slope; /* percent of budget per minute */
     bool gc_first;
-    bool dry_run;        /* global (config dryRun or --dry-run) */
-    unsigned thrash_pct; /* gcThrash.percent */
-    bool thrash_evict;   /* gcThrash.evict */
+    bool dry_run;             /* global (config dryRun or --dry-run) */
+    unsigned thrash_pct;      /* gcThrash.percent */
+    bool thrash_evict;        /* gcThrash.evict */
+    uint64_t baseline_min_ms; /* profiles.minInterval: one pod's baselines at most this often */
 };
 
 void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *out);
@@ -99,6 +100,7 @@ struct pl_spec {
     int64_t request;      /* its memory request, bytes; 0 none */
     int64_t max_limit;    /* membudget.io/max-limit, bytes; 0: no resize tier */
     bool resize_restarts; /* its resizePolicy restarts it on a memory resize: no resize tier */
+    uint64_t baseline_every_ms; /* membudget.io/baseline-every: periodic baselines; 0 none */
 };
 
 /* Parse p's membudget.io/ annotations (once per pod version). An invalid
@@ -142,8 +144,14 @@ struct pl_record {
 bool pl_record_parse(const char *msg, struct pl_record *out);
 void pl_record_format(const struct pl_record *r, char *out, size_t len);
 
+/* What an Event may have added to it by the executor, from the pod's
+ * captures: the functions whose memory grew (the heap profiles' diff), or
+ * the goroutine dump's top group. */
+enum pl_forensic { PL_FX_NONE, PL_FX_HEAP, PL_FX_GOROUTINES };
+
 struct pl_event {
     bool warning;       /* "Warning", else "Normal" */
+    uint8_t forensic;   /* enum pl_forensic */
     const char *reason; /* static: "MemoryBudgetThrottled"... */
     char msg[480];
 };
@@ -195,6 +203,12 @@ struct pl_plan {
     int64_t memlimit;
     /* the resize tier: raise the target's limit through pods/resize (then
      * pl_resize_done), the budget following */
+    /* a baseline capture (heap profile and goroutine dump, no eviction):
+     * its reason ("throttle", "leak", "goroutines", "gc-thrash",
+     * "periodic"), static; NULL none. baseline_skip: one was due but this
+     * pod had one less than profiles.minInterval ago (the reason). */
+    const char *baseline, *baseline_skip;
+    bool gor_leak; /* the goroutine leak Event is in ev */
     bool resize;
     int64_t resize_limit, resize_budget;
     int64_t resize_request; /* the request to set with it (a Guaranteed pod's follows its
@@ -229,15 +243,17 @@ struct pl_pod {
     bool last_chance_wait; /* waiting for the fresh sample after it */
     bool profile_done;     /* captured or tried in this escalation */
     mb_wall_ms profile_at;
-    bool inflight; /* profile or eviction under way */
-    bool evicted;  /* accepted (or the pod was gone): wait for it to go */
-    bool dry_said; /* "would evict" said in this stay */
+    bool inflight;      /* profile or eviction under way */
+    bool evicted;       /* accepted (or the pod was gone): wait for it to go */
+    bool dry_said;      /* "would evict" said in this stay */
+    bool baseline_done; /* a baseline was taken (baseline_s) */
     /* the resize tier (in the padding here: a pl_pod is paid per sampled pod) */
     bool rz_inflight; /* asked for: its answer decides (no eviction meanwhile) */
     bool rz_refused;  /* refused in this escalation: evict as without the tier */
     bool rz_dry_said; /* "would resize" said in this escalation */
     mb_mono_ms evict_next;
     unsigned attempts;
+    uint32_t baseline_s; /* the last baseline's start, monotonic seconds (in a hole) */
     struct backoff ebo;
     bool blocked;  /* the last attempt was refused (429: a PDB) */
     bool deferred; /* the last attempt waited for the rate limit or the owner */

@@ -33,6 +33,12 @@ void pl_say(struct pl_plan *out, bool warning, const char *reason, const char *f
     va_end(ap);
 }
 
+void pl_forensic(struct pl_plan *out, enum pl_forensic fx)
+{
+    if (out->nev)
+        out->ev[out->nev - 1].forensic = (uint8_t)fx;
+}
+
 void pl_act(struct pl_plan *out, const char *action, const char *result)
 {
     if (out->nact < PL_MAX_ACTIONS)

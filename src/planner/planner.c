@@ -38,6 +38,7 @@ void pl_conf_from_cfg(const struct cfg *c, bool dry_run_flag, struct pl_conf *ou
     out->dry_run = dry_run_flag || c->dry_run;
     out->thrash_pct = c->gc_thrash.percent;
     out->thrash_evict = c->gc_thrash.evict;
+    out->baseline_min_ms = c->profiles.min_interval_ms;
 }
 
 static void ignore_error(void *ctx, const struct ann_error *e)
@@ -350,6 +351,8 @@ static void goroutine_check(struct pl_pod *pp, const struct pl_conf *c, const st
                "goroutines rising %.0f per minute over %u samples (now %.0f, r2 %.2f): "
                "a goroutine leak holds memory no GC can free",
                f.slope_per_min, (unsigned)pp->gn, s->goroutines, f.r2);
+        pl_forensic(out, PL_FX_GOROUTINES);
+        out->gor_leak = true;
         out->leak_reported = true;
         out->leak_slope = f.slope_per_min;
     }
@@ -397,6 +400,7 @@ static void leak_check(struct pl_pod *pp, const struct pl_conf *c, const struct 
                    "usage rising %.1f points/min over %u samples (r2 %.2f), already at "
                    "or past the evict threshold %u%%",
                    f.slope_per_min, (unsigned)pp->ln, f.r2, sp->tiers.evict);
+        pl_forensic(out, PL_FX_HEAP);
     } else if (!leak) {
         pp->leak_reported = false;
     }
@@ -531,6 +535,7 @@ void pl_evict_done(struct pl_pod *pp, const struct pl_spec *sp, enum evict_resul
         else
             pl_say(out, true, "MemoryBudgetEvicted",
                    "evicted: usage %.0f%% of budget (evict at %u%%)", pp->percent, sp->tiers.evict);
+        pl_forensic(out, PL_FX_HEAP);
         break;
     case EVICT_GONE:
         pp->evicted = true;
@@ -686,6 +691,47 @@ static void left_tier(struct pl_pod *pp, enum brk_tier to)
     }
 }
 
+/* --- baselines ------------------------------------------------------------------ */
+
+/* A baseline capture on the first signal: an escalation beginning (the
+ * first throttle), a leak of memory or of goroutines, GC thrash; or the
+ * pod's own period (membudget.io/baseline-every). At most one per
+ * profiles.minInterval per pod; none in dry run, none for a pod that
+ * names no profile or dump, none while the eviction's own capture is
+ * asked for. */
+static uint64_t since_ms(const struct pl_pod *pp, mb_mono_ms now)
+{
+    uint64_t at = (uint64_t)pp->baseline_s * 1000;
+    return (uint64_t)now > at ? (uint64_t)now - at : 0;
+}
+
+static void baseline_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
+                          const struct brk_decision *d, bool dry, mb_mono_ms now,
+                          struct pl_plan *out)
+{
+    const char *why = NULL;
+    if (d->changed && d->from == BRK_NORMAL && d->to >= BRK_THROTTLE)
+        why = "throttle";
+    else if (out->gor_leak)
+        why = "goroutines";
+    else if (out->leak_reported)
+        why = "leak";
+    else if (out->thrashing == 1)
+        why = "gc-thrash";
+    else if (sp->baseline_every_ms &&
+             (!pp->baseline_done || since_ms(pp, now) >= sp->baseline_every_ms))
+        why = "periodic";
+    if (!why || dry || !(sp->has_profile || sp->has_goroutines) || out->capture_profile)
+        return;
+    if (pp->baseline_done && since_ms(pp, now) < c->baseline_min_ms) {
+        out->baseline_skip = why;
+        return;
+    }
+    pp->baseline_done = true;
+    pp->baseline_s = (uint32_t)(now / 1000);
+    out->baseline = why;
+}
+
 void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *sp,
              const struct pl_sample *s, mb_mono_ms now, struct pl_plan *out)
 {
@@ -756,6 +802,7 @@ void pl_step(struct pl_pod *pp, const struct pl_conf *c, const struct pl_spec *s
         pl_resize_tier(pp, c, sp, dry, out);
     if (!d.stale && in_evict(pp))
         evict_step(pp, c, sp, &bc, now, dry, out);
+    baseline_step(pp, c, sp, &d, dry, now, out);
 }
 
 /* --- the record, and resuming from it ----------------------------------------- */

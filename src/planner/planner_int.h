@@ -21,6 +21,8 @@ void pl_plan_init(struct pl_plan *out, const struct pl_pod *pp);
 void pl_say(struct pl_plan *out, bool warning, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Count an action (membudget_actions_total{action,result}). */
+/* The event just said may carry the pod's forensics (enum pl_forensic). */
+void pl_forensic(struct pl_plan *out, enum pl_forensic fx);
 void pl_act(struct pl_plan *out, const char *action, const char *result);
 void pl_fmt_bytes(int64_t b, char *out, size_t len); /* "768Mi", "1.50Gi", "off" */
 /* Dry run: the whole controller's flag, or the pod's mode annotation. */
