@@ -50,6 +50,19 @@ mb_err controller_new(struct loop *lp, const struct mb_clock *clk, struct kapi *
                       struct ops *ops, const struct controller_conf *conf, struct controller **out,
                       struct mb_diag *diag);
 
+struct outbox;
+struct fx;
+struct fx_result;
+
+/* Where captures go (ob: the outbox of profiles.store s3; NULL: the
+ * profile directory) and who analyses them (fx, started with
+ * controller_fx_done and the controller as its ctx; NULL: nobody). Both
+ * borrowed. Before controller_start. */
+void controller_set_forensics(struct controller *c, struct outbox *ob, struct fx *fx);
+/* fx_start's callback (forensics.h): an analysis's result, on the
+ * controller's loop. */
+void controller_fx_done(void *ctx, struct fx_result *r);
+
 /* Start the watches. */
 void controller_start(struct controller *c);
 

@@ -20,6 +20,8 @@
 #include "app_int.h"
 #include "membudget/alloc.h"
 #include "membudget/controller.h"
+#include "membudget/forensics.h"
+#include "membudget/outbox.h"
 #include "membudget/kapi.h"
 #include "membudget/podcall.h"
 #include "membudget/kubeconfig.h"
@@ -78,6 +80,8 @@ struct ctl_app {
     struct leader *le;
     struct webhook *wh;
     struct lrwatch *lrw;
+    struct outbox *outbox; /* profiles.store: s3 */
+    struct fx *fx;         /* the captures' analysis */
     struct app_drain dr;
     char nsbuf[4096], idbuf[300], ua[400], own_ns[64];
     const char *nsv[256];
@@ -248,6 +252,13 @@ static mb_err wire_controller(struct ctl_app *a, struct mb_diag *d)
     mb_err e = controller_new(a->clp, clock_system(), a->api, a->mx, a->ops, &cc, &a->ctl, d);
     if (e)
         return e;
+    /* Captures: the outbox delivers what this replica queued, leader or
+     * not (a restarted pod delivers what its predecessor left). */
+    if (a->cfg.profiles.store == CFG_STORE_S3 && !(a->outbox = outbox_start(&a->cfg, a->mx, d)))
+        return MB_EIO;
+    if (!(a->fx = fx_start(&a->cfg, a->clp, controller_fx_done, a->ctl, d)))
+        return MB_EIO;
+    controller_set_forensics(a->ctl, a->outbox, a->fx);
     a->dr = (struct app_drain){.main = a->lp,
                                .clk = clock_system(),
                                .ops = a->ops,
@@ -340,6 +351,8 @@ static void teardown(struct ctl_app *a)
     if (a->clp) {
         loop_stop(a->clp);
         loop_join(a->clp);
+        fx_stop(a->fx); /* its last result is posted to the controller's loop: flushed next */
+        a->fx = NULL;
         loop_flush(a->clp); /* e.g. a /debug/pods render: it posts its reply to the main loop */
     }
     opsauth_free(a->auth); /* (what waits is answered 503: replies posted to the main loop) */
@@ -348,7 +361,9 @@ static void teardown(struct ctl_app *a)
     app_drain_cleanup(&a->dr);
     leader_free(a->le);
     lrwatch_free(a->lrw);
+    fx_stop(a->fx); /* (when the controller's thread never ran) */
     controller_free(a->ctl);
+    outbox_stop(a->outbox);
     kapi_free(a->scrape);
     podcall_free(a->pods);
     kapi_free(a->api);

@@ -51,7 +51,7 @@ struct podrun {
     struct pl_pod pl; /* first: podstate.pl points here */
     struct controller *c;
     uint64_t gc_call, thr_call, prof_call, evict_call, ml_call;
-    struct capture *cap; /* the capture under way before an eviction */
+    struct capture *cap; /* the pod's captures: the one under way, what the last found */
     struct resizing *rz; /* the resize under way (the resize tier) */
     bool evl_held;       /* an eviction slot is held for this pod's attempt */
     /* Intent before action (pl_gc_intent): a GC, a capture, waiting for the
@@ -70,7 +70,12 @@ struct remedy {
     struct sampler *sampler;
     struct evlimit evl;
     struct mx_family *m_transitions, *m_actions, *m_ratio, *m_rate_limited, *m_leak, *m_gc_freed,
-        *m_in_tier, *m_owner_slots, *m_gc_share, *m_thrashing;
+        *m_in_tier, *m_owner_slots, *m_gc_share, *m_thrashing, *m_captures;
+    /* captures (capture.c): where they go, who analyses them */
+    struct outbox *outbox; /* profiles.store: s3; NULL: the directory */
+    struct fx *fx;         /* NULL: no analysis */
+    uint64_t fx_seq;
+    unsigned captures_inflight;
 };
 
 /* The recommendations, the OOM ledger's counts and the checkpoints

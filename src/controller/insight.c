@@ -23,6 +23,7 @@
 #include "membudget/kapi.h"
 #include "membudget/kobj.h"
 #include "membudget/log.h"
+#include "membudget/outbox.h"
 #include "membudget/ops.h"
 #include "membudget/profstore.h"
 #include "membudget/recommend.h"
@@ -459,6 +460,15 @@ static int render_profiles(void *arg, struct mb_buf *out, const char **content_t
     struct controller *c = arg;
     json_t *root = ps_list_json(c->cfg->eviction.profile_dir,
                                 (uint64_t)c->cfg->eviction.profile_dir_max_bytes);
+    /* with the s3 store: where the bucket is, and what waits to go there */
+    json_object_set_new(root, "store",
+                        json_string(c->cfg->profiles.store == CFG_STORE_S3 ? "s3" : "local"));
+    if (c->rm.outbox) {
+        const struct cfg_s3 *s3 = &c->cfg->profiles.s3;
+        json_object_set_new(root, "bucket", json_string(s3->bucket));
+        json_object_set_new(root, "prefix", json_string(s3->prefix ? s3->prefix : ""));
+        json_object_set_new(root, "outbox", outbox_json(c->rm.outbox));
+    }
     return debug_reply_json(root, out, content_type);
 }
 

@@ -132,11 +132,10 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     remedy_carry(c, s, &plan, now);
 }
 
-void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan, struct rm_now now)
+/* What a plan says without acting: metrics and log lines. */
+static void carry_signals(struct controller *c, struct podstate *s, const struct pl_plan *plan)
 {
     const struct pc_pod *p = s->gq.pod;
-    char ub[PC_UID_BUF];
-    struct recorder_ref ref = rm_ref_of(p, ub);
     const char *lv[] = {p->sh->ns, p->name};
     if (plan->changed) {
         const char *v[] = {brk_tier_name(plan->to)};
@@ -165,15 +164,25 @@ void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan
         log_info(plan->thrashing ? "gc thrashing" : "gc thrashing ended", "{s:s,s:s,s:f}",
                  "namespace", p->sh->ns, "pod", p->name, "gc_share", s->pl->gc_share);
     }
+    if (plan->baseline_skip)
+        mx_add(c->rm.m_captures, (const char *[]){plan->baseline_skip, "skipped-rate"}, 1);
+}
+
+void remedy_carry(struct controller *c, struct podstate *s, struct pl_plan *plan, struct rm_now now)
+{
+    const struct pc_pod *p = s->gq.pod;
+    carry_signals(c, s, plan);
     if (plan->oom)
         insight_oom(c, p, plan->oom_reason);
     for (size_t i = 0; i < plan->nact; i++) {
         const char *v[] = {plan->act[i].action, plan->act[i].result};
         mx_add(c->rm.m_actions, v, 1);
     }
+    /* a baseline holds the Events that wait for what it finds */
+    size_t held = plan->baseline ? capture_baseline(c, s, plan, now) : 0;
     for (size_t i = 0; i < plan->nev; i++)
-        recorder_event(c->rec, &ref, plan->ev[i].warning ? "Warning" : "Normal", plan->ev[i].reason,
-                       "%s", plan->ev[i].msg);
+        if (!held || !capture_holds(&plan->ev[i]))
+            capture_event(c, s, &plan->ev[i]);
     if (plan->throttle_changed) {
         s->gq.throttled = plan->throttled;
         gq_set(&s->gq.cond_msg, plan->cond_msg);
@@ -469,6 +478,12 @@ void remedy_init(struct controller *c, struct loop *lp)
     c->rm.m_leak =
         mx_gauge(c->mx, "membudget_leak_suspected",
                  "1 while a pod's usage rises steadily (least squares over the window).", 2, LP);
+    c->rm.m_captures =
+        mx_counter(c->mx, "membudget_captures_total",
+                   "Captures (heap profile and goroutine dump), by reason (throttle, "
+                   "leak, goroutines, gc-thrash, periodic, evict) and result (ok, "
+                   "failed, skipped-rate, skipped-cap, skipped-busy).",
+                   2, (const char *[]){"reason", "result"});
 }
 
 /* membudget_pods_in_tier{tier}: how many pods sit in each tier now. */
@@ -507,7 +522,7 @@ void remedy_pod_gone(struct controller *c, struct podstate *s, bool gone)
             podcall_cancel(c->calls, run->thr_call);
         if (run->prof_call)
             podcall_cancel(c->calls, run->prof_call);
-        mb_free(run->cap);
+        capture_free(c, run);
         if (run->evict_call)
             recorder_cancel(c->rec, run->evict_call);
         if (run->ml_call)

@@ -4,7 +4,8 @@
  *   remedy.c    samples in, the planner's plan out: carrying a plan out
  *               (remedy_carry), pod calls (GC, throttle, GOMEMLIMIT),
  *               intent before action, the sampler, lifecycle
- *   capture.c   the heap profile and goroutine dump before an eviction
+ *   capture.c   captures (heap profile, goroutine dump): baselines on the
+ *               first signal, and before an eviction; stored, analysed
  *   eviction.c  an eviction attempt, under the rate limit and the owner's
  *               slot, and its answer
  *   resize.c    the resize tier's PATCH of pods/NAME/resize, the kubelet's
@@ -47,6 +48,15 @@ void remedy_intents_at(struct controller *c, struct podstate *s, struct rm_now n
 /* capture.c: fetch the profiles the pod's spec names, then tell the
  * planner (pl_profile_done) and carry its plan. */
 void capture_start(struct controller *c, struct podstate *s, struct rm_now now);
+/* plan.baseline: a capture with no eviction after it. It holds the plan's
+ * Events that wait for what it finds (capture_holds); returns how many it
+ * holds (0: none, and no capture started). */
+size_t capture_baseline(struct controller *c, struct podstate *s, const struct pl_plan *plan,
+                        struct rm_now now);
+bool capture_holds(const struct pl_event *ev);
+/* An Event, with what the pod's captures found when it asks for it. */
+void capture_event(struct controller *c, struct podstate *s, const struct pl_event *ev);
+void capture_free(struct controller *c, struct podrun *run);
 
 /* eviction.c */
 /* The uid of p's owner, or (its own owner) of p, which may be written into ub. */
