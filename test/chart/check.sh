@@ -19,7 +19,7 @@ NAME="chart checks"
 
 build_render || { finish; exit 1; }
 sets=(default certmanager certmanager-issuer dryrun-namespaces-monitoring profiles-pvc sample-interval-1s
-      admission-policy admission-both)
+      admission-policy admission-both profiles-s3)
 for s in "${sets[@]}"; do
     args=()
     [ "$s" != default ] && args=(-f "$root/test/chart/values/$s.yaml")
@@ -90,9 +90,21 @@ grep -q -- '- --dry-run$' "$work/dryrun-namespaces-monitoring.yaml" && grep -q '
     || bad "values reach the manifests (dry-run, namespaces, failurePolicy, ServiceMonitor)"
 grep -q 'kind: PersistentVolumeClaim' "$work/profiles-pvc.yaml" && grep -q 'claimName: membudget-profiles' "$work/profiles-pvc.yaml" \
     && grep -q 'storage: 5Gi' "$work/profiles-pvc.yaml" && grep -q 'profileDirMaxBytes: 4Gi\|"profileDirMaxBytes":"4Gi"' "$work/profiles-pvc.yaml" \
-    && ! grep -q 'kind: PersistentVolumeClaim' "$work/default.yaml" && grep -q 'emptyDir: {sizeLimit: 1280Mi}' "$work/default.yaml" \
+    && ! grep -q 'kind: PersistentVolumeClaim' "$work/default.yaml" && grep -q 'emptyDir: {sizeLimit: 1536Mi}' "$work/default.yaml" \
     && ok "profiles: a PersistentVolumeClaim with profiles.persistence, an emptyDir otherwise" \
     || bad "profiles: a PersistentVolumeClaim with profiles.persistence, an emptyDir otherwise"
+# the s3 store: the config names the key files where the Secret is mounted;
+# the default (local) has no s3 section and mounts no Secret
+grep -q 'accessKeyFile: /etc/membudget/s3/access-key' "$work/profiles-s3.yaml" \
+    && grep -q 'secretName: membudget-s3' "$work/profiles-s3.yaml" && grep -q 'mountPath: /etc/membudget/s3' "$work/profiles-s3.yaml" \
+    && ! grep -q 'accessKeyFile\|/etc/membudget/s3' "$work/default.yaml" && grep -q 'store: local' "$work/default.yaml" \
+    && ok "profiles: the s3 store mounts its credentials Secret and names its key files; local mounts none" \
+    || bad "profiles: the s3 store mounts its credentials Secret and names its key files; local mounts none"
+printf 'config:\n  profiles:\n    store: s3\n' > "$work/s3-nosecret.values.yaml"
+out=$("$work/render" "$root/charts/membudget" -f "$work/s3-nosecret.values.yaml" 2>&1) \
+    && bad "profiles: the s3 store without a credentials Secret is refused" "$out" \
+    || { grep -q 'profiles.s3CredentialsSecret' <<< "$out" && ok "profiles: the s3 store without a credentials Secret is refused, the value named" \
+         || bad "profiles: the s3 store without a credentials Secret is refused" "$out"; }
 grep -q 'cert-manager.io/inject-ca-from: membudget/membudget' "$work/certmanager.yaml" && ! grep -q 'membudget certs\|- certs$' "$work/certmanager.yaml" \
     && grep -q 'kind: ClusterIssuer' "$work/certmanager-issuer.yaml" \
     && ok "cert-manager mode: Certificate + cainjector annotation, no certs Job; issuerRef honoured" \
