@@ -85,6 +85,10 @@ static char *read_local(const struct cfg *cfg, const char *name, size_t *len, ch
     return NULL;
 }
 
+/* The capture's stamp as its names have it: whole seconds (a previous
+ * profile is one of an earlier second, never the capture itself). */
+static mb_wall_ms stamp_of(const struct fx_job *j) { return j->at - j->at % 1000; }
+
 /* The pod's newest heap profile before `at` in the local directories. */
 static bool local_previous(const struct cfg *cfg, const struct fx_job *j, char *name, size_t len)
 {
@@ -97,7 +101,7 @@ static bool local_previous(const struct cfg *cfg, const struct fx_job *j, char *
         struct dirent *de;
         while (d && (de = readdir(d))) {
             struct prof_parsed p;
-            if (prof_name_parse(de->d_name, &p) && p.kind == PROF_HEAP && p.at < j->at &&
+            if (prof_name_parse(de->d_name, &p) && p.kind == PROF_HEAP && p.at < stamp_of(j) &&
                 p.at > best && !strcmp(p.ns, j->ns) && !strcmp(p.pod, j->pod)) {
                 best = p.at;
                 snprintf(name, len, "%s", de->d_name);
@@ -127,7 +131,7 @@ static char *bucket_previous(struct fx *fx, const struct fx_job *j, size_t *len,
     mb_wall_ms best = -1;
     for (size_t i = 0; i < pg.n; i++) {
         struct prof_parsed pp;
-        if (prof_key_parse(pg.obj[i].key, p, &pp) && pp.kind == PROF_HEAP && pp.at < j->at &&
+        if (prof_key_parse(pg.obj[i].key, p, &pp) && pp.kind == PROF_HEAP && pp.at < stamp_of(j) &&
             pp.at > best) {
             best = pp.at;
             snprintf(key, klen, "%s", pg.obj[i].key);

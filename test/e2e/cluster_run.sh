@@ -226,9 +226,9 @@ else
     echo "ok   - a second up builds nothing and finds all 8 components running"; pass=$((pass + 1))
 fi
 
-"$cl/install-membudget" --dir "$dir" --via helm --config "$root/test/e2e/cluster-config.yaml" ||
-    abort "helm install membudget charts/membudget"
-pass=$((pass + 1)); echo "ok   - helm install: both replicas Ready, the webhooks have their CA"
+"$cl/install-membudget" --dir "$dir" --via helm --config "$root/test/e2e/cluster-config.yaml" --s3 ||
+    abort "helm install membudget charts/membudget (the s3 profile store)"
+pass=$((pass + 1)); echo "ok   - helm install (profiles in the test S3 server): both replicas Ready, the webhooks have their CA"
 if [ -n "${E2E_ONLY:-}" ]; then
     only=" $E2E_ONLY "
     if [[ $only == *" upgrade "* ]]; then upgrade; only=${only/ upgrade / }; fi

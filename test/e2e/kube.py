@@ -173,6 +173,24 @@ def container_environ(pod, container="app"):
     return None
 
 
+def container_pid(pod, container):
+    """The host PID of the container's main process (containerd's task), or None."""
+    cid = None
+    for cs in pod["status"].get("containerStatuses") or []:
+        if cs["name"] == container:
+            cid = cs.get("containerID", "").split("://")[-1]
+    if not cid:
+        return None
+    p = subprocess.run(["ctr", "--address", os.path.join(DIR, "containerd", "containerd.sock"),
+                        "--namespace", "k8s.io", "task", "ls"], capture_output=True, text=True,
+                       env=ENV)
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if f and f[0] == cid:
+            return int(f[1])
+    return None
+
+
 def membudget_logs():
     """Every membudget pod's log lines (JSON), current and previous containers."""
     out = []

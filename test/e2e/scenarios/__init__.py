@@ -1,5 +1,5 @@
 """The end-to-end scenarios, grouped by what they prove: admission, breaker,
-failover, hostile (a hostile API server or pods), config, resize.
+failover, hostile (a hostile API server or pods), config, resize, forensics.
 
 A scenario is a function sc_NAME(ns) in one of these files, marked
 @scenario(RANK): RANK is its place in the run (the scenarios share one node
@@ -8,7 +8,7 @@ imports every group and returns them in that order.
 """
 import importlib
 
-GROUPS = ["admission", "breaker", "failover", "hostile", "config", "resize"]
+GROUPS = ["admission", "breaker", "failover", "hostile", "config", "resize", "forensics"]
 _ALL = []
 
 
