@@ -201,14 +201,20 @@ static bool read_meta(const char *dir, const char *name, json_t **j, const char 
     return true;
 }
 
+/* One log line per cause (the status and S3's code, or what curl said),
+ * not per request: a store that refuses every capture the same way says
+ * so once, then every OUTBOX_LOG_AGAIN_MS while it lasts. */
 static void log_failure(struct outbox *ob, const struct s3_status *st, uint64_t wait_ms,
                         size_t queued)
 {
+    char cause[400];
+    const char *tail = strrchr(st->msg, ':');
+    snprintf(cause, sizeof cause, "%ld %s %.300s", st->http, st->code,
+             st->http || !tail ? "" : tail);
     uint64_t now = mono_ms();
-    if (!strncmp(st->msg, ob->last_err, sizeof ob->last_err - 1) &&
-        now - ob->last_logged_ms < OUTBOX_LOG_AGAIN_MS)
+    if (!strcmp(cause, ob->last_err) && now - ob->last_logged_ms < OUTBOX_LOG_AGAIN_MS)
         return;
-    snprintf(ob->last_err, sizeof ob->last_err, "%.399s", st->msg);
+    snprintf(ob->last_err, sizeof ob->last_err, "%s", cause);
     ob->last_logged_ms = now;
     const char *what = st->auth   ? "the object store refused membudget's credentials: check the "
                                     "key files of profiles.s3 and the bucket's policy"
