@@ -220,8 +220,8 @@ static void log_failure(struct outbox *ob, const struct s3_status *st, uint64_t 
                                     "key files of profiles.s3 and the bucket's policy"
                        : st->http ? "the object store refused an upload"
                                   : "the object store is unreachable";
-    log_error(what, "{s:s,s:s,s:I,s:I}", "error", st->msg, "code", st->code, "retryInSeconds",
-              (json_int_t)(wait_ms / 1000), "queued", (json_int_t)queued);
+    log_error(what, "{s:s,s:s,s:f,s:I}", "error", st->msg, "code", st->code, "retryInSeconds",
+              (double)wait_ms / 1000.0, "queued", (json_int_t)queued);
 }
 
 /* Upload e; Returns true when it was delivered (or cannot ever be). */
