@@ -856,6 +856,116 @@ START_TEST(test_planner_intent_record)
 }
 END_TEST
 
+/* Baselines: a trace of what each sample's plan asks for. Tokens: NN a
+ * sample at NN% (1 s later), gNN a sample at 50% with NN goroutines, +N
+ * seconds pass. Trace: the reason of a baseline asked for, "~REASON" one
+ * that was due but skipped (profiles.minInterval), "-" none. */
+static const struct {
+    const char *what;
+    enum variant v;
+    uint64_t every_ms; /* membudget.io/baseline-every */
+    const char *script, *trace;
+} BASELINES[] = {
+    {"the first throttle: a baseline", DEF, 0, "50 85 85 85", "- - throttle -"},
+    {"throttled again within minInterval: skipped; after it, taken", DEF, 0,
+     "85 85 60 60 85 85 60 60 +30 85 85", "- throttle - - - ~throttle - - - throttle"},
+    {"a jump to the evict tier starts an escalation too", DEF, 0, "99 99", "- throttle"},
+    {"dry run: none", DRY, 0, "85 85", "- -"},
+    {"no profile or dump declared: none", NO_PROFILE, 0, "85 85", "- -"},
+    {"goroutines rising: a baseline for the goroutine leak", DEF, 0, "g100 g200 g300 g400",
+     "- - goroutines -"},
+    {"the pod's own period, at least minInterval apart", DEF, 30000, "50 50 +10 50 +20 50 50",
+     "periodic - - periodic -"},
+    {"a period below minInterval waits for minInterval", DEF, 5000, "50 +6 50 +15 50",
+     "periodic ~periodic periodic"},
+};
+
+START_TEST(test_planner_baselines)
+{
+    struct pl_conf c;
+    struct pl_spec sp;
+    struct pl_pod pp;
+    struct pl_plan plan;
+    mb_mono_ms now = 1000000;
+    char buf[256], out[256] = "", *save = NULL;
+    setup(BASELINES[_i].v, &c, &sp);
+    c.baseline_min_ms = 20000;
+    c.leak_window = 3;
+    c.leak_min_slope = 1;
+    sp.baseline_every_ms = BASELINES[_i].every_ms;
+    pl_init(&pp);
+    snprintf(buf, sizeof buf, "%s", BASELINES[_i].script);
+    for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (t[0] == '+') {
+            now += (mb_mono_ms)atoi(t + 1) * 1000;
+            continue;
+        }
+        now += 1000;
+        struct pl_sample s = {.ok = true, .usage = (int64_t)atoi(t) << 20, .taken = now};
+        if (t[0] == 'g')
+            s = (struct pl_sample){.ok = true,
+                                   .usage = 50 << 20,
+                                   .taken = now,
+                                   .has_goroutines = true,
+                                   .goroutines = atoi(t + 1)};
+        pl_step(&pp, &c, &sp, &s, now, &plan);
+        size_t at = strlen(out);
+        snprintf(out + at, sizeof out - at, "%s%s%s", at ? " " : "", plan.baseline_skip ? "~" : "",
+                 plan.baseline        ? plan.baseline
+                 : plan.baseline_skip ? plan.baseline_skip
+                                      : "-");
+    }
+    ck_assert_msg(!strcmp(out, BASELINES[_i].trace), "%s:\n got: %s\nwant: %s", BASELINES[_i].what,
+                  out, BASELINES[_i].trace);
+    pl_cleanup(&pp);
+}
+END_TEST
+
+/* The Events that carry a pod's forensics are marked for the executor. */
+START_TEST(test_planner_forensic_marks)
+{
+    struct pl_conf c;
+    struct pl_spec sp;
+    struct pl_pod pp;
+    struct pl_plan plan;
+    mb_mono_ms now = 1000000;
+    setup(NO_GC, &c, &sp);
+    c.leak_window = 3;
+    c.leak_min_slope = 1;
+    pl_init(&pp);
+    bool leak = false, gor = false;
+    for (int i = 0; i < 6; i++) {
+        now += 1000;
+        struct pl_sample s = {.ok = true,
+                              .usage = (int64_t)(40 + 5 * i) << 20,
+                              .taken = now,
+                              .has_goroutines = true,
+                              .goroutines = 100 + 100 * i};
+        pl_step(&pp, &c, &sp, &s, now, &plan);
+        for (size_t e = 0; e < plan.nev; e++) {
+            if (!strcmp(plan.ev[e].reason, "MemoryBudgetLeakSuspected") &&
+                strstr(plan.ev[e].msg, "goroutines")) {
+                gor = true;
+                ck_assert_int_eq(plan.ev[e].forensic, PL_FX_GOROUTINES);
+            } else if (!strcmp(plan.ev[e].reason, "MemoryBudgetLeakSuspected")) {
+                leak = true;
+                ck_assert_int_eq(plan.ev[e].forensic, PL_FX_HEAP);
+            } else {
+                ck_assert_int_eq(plan.ev[e].forensic, PL_FX_NONE);
+            }
+        }
+    }
+    ck_assert(leak && gor);
+    /* the eviction Event carries the growth line too */
+    pp.inflight = true;
+    pl_evict_done(&pp, &sp, EVICT_OK, "", true, now, 0, &plan);
+    ck_assert_int_eq(plan.nev, 1);
+    ck_assert_str_eq(plan.ev[0].reason, "MemoryBudgetEvicted");
+    ck_assert_int_eq(plan.ev[0].forensic, PL_FX_HEAP);
+    pl_cleanup(&pp);
+}
+END_TEST
+
 Suite *planner_suite(void)
 {
     Suite *s = suite_create("planner");
@@ -870,6 +980,8 @@ Suite *planner_suite(void)
     tcase_add_test(tc, test_planner_memlimit_answers);
     tcase_add_loop_test(tc, test_planner_resize_step, 0, (int)(sizeof RZ_ROWS / sizeof RZ_ROWS[0]));
     tcase_add_test(tc, test_planner_resize_text);
+    tcase_add_loop_test(tc, test_planner_baselines, 0, (int)MB_ARRAY_LEN(BASELINES));
+    tcase_add_test(tc, test_planner_forensic_marks);
     suite_add_tcase(s, tc);
     return s;
 }
