@@ -50,6 +50,9 @@
 #define ANN_MEMLIMIT ANN_PREFIX "memlimit"
 /* the highest memory limit membudget may raise the target's to (pods/resize) */
 #define ANN_MAX_LIMIT ANN_PREFIX "max-limit"
+/* periodic baseline captures (heap profile, goroutine dump): a duration from
+ * 1m to 24h, written as [Nh][Nm][Ns] ("30m", "1h30m"), each N at most 5 digits */
+#define ANN_BASELINE_EVERY ANN_PREFIX "baseline-every"
 
 /* The goroutine dump when membudget.io/goroutines is absent: on the
  * profile's port. */
@@ -90,6 +93,8 @@ struct ann {
     int64_t budget; /* bytes, > 0 */
     bool has_max_limit;
     int64_t max_limit; /* bytes, > 0 */
+    bool has_baseline_every;
+    uint64_t baseline_every_ms; /* 60000 .. 86400000 */
     bool has_container;
     char container[ANN_NAME_MAX + 1];
     bool has_tiers;

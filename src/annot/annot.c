@@ -17,7 +17,7 @@
  * a typo ("membudget.io/budegt") is then fixed from the message alone. */
 #define ANN_UNKNOWN_MSG                                                                            \
     "unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, profile, " \
-    "goroutines, memlimit, mode, max-limit)"
+    "goroutines, memlimit, mode, max-limit, baseline-every)"
 
 void ann_errors_cleanup(struct ann_errors *e)
 {
@@ -429,6 +429,48 @@ static void p_mode(struct actx *x, const char *key, const char *v, const char *q
         ann_errors_add(x->errs, key, "%s: must be enforce or dry-run", q);
 }
 
+/* [Nh][Nm][Ns], each N 1 to 5 digits, not empty: the form celpolicy.c's
+ * regular expression accepts, so that C and CEL agree on every value. */
+static bool hms(const char *v, uint64_t *ms)
+{
+    static const struct {
+        char unit;
+        uint64_t ms;
+    } U[] = {{'h', 3600000}, {'m', 60000}, {'s', 1000}};
+    uint64_t total = 0;
+    size_t u = 0;
+    if (!*v)
+        return false;
+    while (*v) {
+        size_t n = 0;
+        uint64_t x = 0;
+        for (; v[n] >= '0' && v[n] <= '9'; n++)
+            x = x * 10 + (uint64_t)(v[n] - '0');
+        if (n == 0 || n > 5)
+            return false;
+        while (u < MB_ARRAY_LEN(U) && U[u].unit != v[n])
+            u++;
+        if (u == MB_ARRAY_LEN(U))
+            return false; /* an unknown unit, or one out of order or twice */
+        total += x * U[u++].ms;
+        v += n + 1;
+    }
+    *ms = total;
+    return true;
+}
+
+static void p_every(struct actx *x, const char *key, const char *v, const char *q)
+{
+    uint64_t ms;
+    if (!hms(v, &ms) || ms < 60000 || ms > 86400000) {
+        ann_errors_add(x->errs, key, "%s: must be a duration from 1m to 24h, such as 30m or 1h30m",
+                       q);
+        return;
+    }
+    x->a->has_baseline_every = true;
+    x->a->baseline_every_ms = ms;
+}
+
 /* Every annotation membudget knows, and its parser (celpolicy.c's aerr
  * variable is the same table in CEL). Any other membudget.io key is an
  * error: a typo must not silently turn a rule off. */
@@ -436,10 +478,11 @@ static const struct {
     const char *key;
     void (*parse)(struct actx *x, const char *key, const char *v, const char *q);
 } KNOWN[] = {
-    {ANN_BUDGET, p_bytes},        {ANN_CONTAINER, p_container}, {ANN_TIERS, p_tiers},
-    {ANN_USAGE, p_usage},         {ANN_METRICS, p_endpoint},    {ANN_GC, p_endpoint},
-    {ANN_THROTTLE, p_throttle},   {ANN_PROFILE, p_endpoint},    {ANN_MODE, p_mode},
-    {ANN_GOROUTINES, p_endpoint}, {ANN_MEMLIMIT, p_endpoint},   {ANN_MAX_LIMIT, p_bytes},
+    {ANN_BUDGET, p_bytes},         {ANN_CONTAINER, p_container}, {ANN_TIERS, p_tiers},
+    {ANN_USAGE, p_usage},          {ANN_METRICS, p_endpoint},    {ANN_GC, p_endpoint},
+    {ANN_THROTTLE, p_throttle},    {ANN_PROFILE, p_endpoint},    {ANN_MODE, p_mode},
+    {ANN_GOROUTINES, p_endpoint},  {ANN_MEMLIMIT, p_endpoint},   {ANN_MAX_LIMIT, p_bytes},
+    {ANN_BASELINE_EVERY, p_every},
 };
 
 static bool is_expvar(const struct ann_endpoint *ep)

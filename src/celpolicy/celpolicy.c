@@ -334,8 +334,12 @@ static void step_annotations(struct rules *r, const char *root)
           "readiness, none or PORT/PATH')\n"
           ": k == '" ANN_MODE
           "' ? (v in ['enforce', 'dry-run'] ? '' : ': must be enforce or dry-run')\n"
+          ": k == '" ANN_BASELINE_EVERY
+          "' ? (v.matches('^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}s)?$') && v != '' && "
+          "duration(v) >= duration('1m') && duration(v) <= duration('24h') ? '' : ': must be a "
+          "duration from 1m to 24h, such as 30m or 1h30m')\n"
           ": 'unknown annotation (known: budget, container, tiers, usage, metrics, gc, throttle, "
-          "profile, goroutines, memlimit, mode, max-limit)'\n"
+          "profile, goroutines, memlimit, mode, max-limit, baseline-every)'\n"
           "].map(e, e.startsWith(': ') ? %2$s + e : e)[0])",
           ANN, quote(g, "v"), qty_err(g, "v"), qbytes(g, "v"), dns_label(g, "v"), tiers_err(g, "v"),
           endpoint_err(g, "v")));

@@ -68,6 +68,7 @@ void pl_spec_of(const struct pc_pod *p, const struct pl_conf *c, struct pl_spec 
     out->has_profile = a.profile.set;
     out->has_goroutines = a.goroutines.set || a.profile.set; /* the profile's port by default */
     out->has_memlimit = a.memlimit.set;
+    out->baseline_every_ms = a.has_baseline_every ? a.baseline_every_ms : 0;
     out->limit = p->sh->limit;
     out->request = p->sh->request;
     out->max_limit = a.has_max_limit ? a.max_limit : 0;

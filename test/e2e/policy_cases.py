@@ -146,6 +146,10 @@ case("an unknown membudget.io annotation", "shop", "create",
 for v in ["2Gi", "1Gi", "512Mi", "0", "lots", "1.5Gi"]:
     case("max-limit %r" % v, "shop", "create", pod(ann=dict(budgeted(), **{"membudget.io/max-limit": v})))
 
+# --- periodic baselines (issue 34): C and CEL agree on the duration's form and bounds ---
+for v in ["30m", "1h30m15s", "24h", "59s", "24h1s", "30m1h", "1.5h", "000001h", "", "99999h"]:
+    case("baseline-every %r" % v, "shop", "create", pod(ann=dict(budgeted(), **{"membudget.io/baseline-every": v})))
+
 # --- endpoints -------------------------------------------------------------------------
 for v, ports in [("6060/metrics", HTTP), ("9090/metrics", HTTP), ("http/metrics", HTTP),
                  ("nope/metrics", HTTP), ("0/x", HTTP), ("70000/x", HTTP), ("/x", HTTP), ("nope", HTTP),
