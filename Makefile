@@ -194,6 +194,9 @@ bench: deps
 build/bench/recommend_bench: test/bench/recommend_bench.c $(B)/libmembudget.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(B)/libmembudget.a $(LDLIBS)
+build/bench/pprof_bench: test/bench/pprof_bench.c $(B)/libmembudget.a
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(B)/libmembudget.a $(LDLIBS)
 
 # make bench-quick: every bench script at its smallest sizes, one round,
 # figures printed and never asserted; .ci/run runs it so that no bench
@@ -201,8 +204,9 @@ build/bench/recommend_bench: test/bench/recommend_bench.c $(B)/libmembudget.a
 bench-quick: deps
 	$(MAKE) bench-run BENCH_QUICK=1
 bench-run: export BENCH_QUICK := $(BENCH_QUICK)
-bench-run: $(BIN) build/bench/recommend_bench
+bench-run: $(BIN) build/bench/recommend_bench build/bench/pprof_bench
 	build/bench/recommend_bench
+	test/bench/forensics_bench.sh $(abspath $(BIN))
 	test/bench/webhook_bench.sh $(abspath $(BIN))
 	@# the bench cluster (test/bench/cluster_lib.sh): up once for the four, down once after them
 	@rc=0; for b in cluster_scale_bench sampler_bench isolation_bench admission_latency_bench; do \
