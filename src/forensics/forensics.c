@@ -64,9 +64,11 @@ static char *read_local(const struct cfg *cfg, const char *name, size_t *len, ch
     snprintf(dirs[0], sizeof dirs[0], "%s", cfg->eviction.profile_dir);
     outbox_dir(cfg, dirs[1], sizeof dirs[1]);
     size_t max = (size_t)cfg->eviction.profile_max_bytes;
-    for (int i = 0; i < 2; i++) {
+    /* twice round: the outbox thread may move it from the outbox to the
+     * directory between the two looks */
+    for (int i = 0; i < 4; i++) {
         char path[1400];
-        snprintf(path, sizeof path, "%.1100s/%.256s", dirs[i], name);
+        snprintf(path, sizeof path, "%.1100s/%.256s", dirs[i % 2], name);
         FILE *f = fopen(path, "rbe");
         if (!f)
             continue;

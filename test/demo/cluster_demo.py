@@ -11,7 +11,9 @@ captures and the recommendations.
 import argparse
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -143,6 +145,40 @@ def main():
                   ok=False).stdout.rstrip())
     out("\nthe leaky Deployment's ReplicaSet replaced the evicted pod:")
     out(k.kubectl("-n", NS, "get", "pods", "-l", "app=leaky", ok=False).stdout.rstrip())
+
+    say("7b. what grew: the eviction Event names it; membudget profiles diff shows it")
+    evicted = [e for e in membudget_events() if e["reason"] == "MemoryBudgetEvicted" and
+               app_of(e["involvedObject"]["name"]) == "leaky"]
+    if evicted:
+        pod = evicted[0]["involvedObject"]["name"]
+        msg = evicted[0]["message"]
+        out("the eviction Event: %s" % msg)
+        if "since " in msg:
+            out("  (its last part: the functions whose memory grew since the first throttle's "
+                "baseline profile, largest first)")
+        listed = membudget("profiles", "list", "--output", "json", "--pod", pod)
+        try:
+            heaps = sorted((p for p in json.loads(listed) if p["kind"] == "heap"),
+                           key=lambda p: p["capturedAt"])
+        except ValueError:
+            heaps = []
+        leader = k.leader()
+        if len(heaps) >= 2 and leader:
+            work = tempfile.mkdtemp()
+            got = []
+            for h in (heaps[0], heaps[-1]):
+                dst = os.path.join(work, h["file"])
+                k.kubectl("-n", "membudget", "cp", "-c", "membudget",
+                          "%s:/var/lib/membudget/profiles/%s" % (leader, h["file"]), dst, ok=False)
+                got.append(dst)
+            out("\nkubectl cp the baseline and the profile before eviction from the leader, then:")
+            out("membudget profiles diff %s %s --top 5" % tuple(os.path.basename(g) for g in got))
+            d = subprocess.run([BIN, "profiles", "diff", got[0], got[1], "--top", "5"],
+                               capture_output=True, text=True, timeout=30)
+            out((d.stdout + d.stderr).rstrip())
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            out("(the leader holds %d heap profiles of %s)" % (len(heaps), pod))
 
     say("8. a real OOM kill: burst jumps past its limit faster than any sample")
     k.leaky_workload(NS, "burst", budget="96Mi", limit="128Mi", mode="idle", maxmib=1024)
