@@ -181,6 +181,12 @@ down_after_sigkill() {
 
 "$cl/up" --dir "$dir" || abort "test/cluster/up"
 pass=$((pass + 1)); echo "ok   - test/cluster/up: a node Ready, metrics.k8s.io Available"
+# The S3 server of the forensics scenarios (test/cluster/s3), built while the
+# scenarios before them run (a cold build takes minutes; they mostly wait on
+# pods): sc_forensics switches membudget to it (install-membudget --s3),
+# whose build waits for this one.
+"$cl/build" seaweedfs > "$dir/logs/build-seaweedfs.log" 2>&1 &
+seaweed_build=$!
 # kwok's fake nodes, for scenarios with more pods than the node runs (sc_watch)
 "$cl/fake-nodes" --dir "$dir" --nodes 2 --endpoints "$FAKE_PORT" | tail -n 2 || abort "test/cluster/fake-nodes"
 # the CRDs of the kinds the chart may render (prometheus-operator's, cert-manager's)
@@ -226,9 +232,9 @@ else
     echo "ok   - a second up builds nothing and finds all 8 components running"; pass=$((pass + 1))
 fi
 
-"$cl/install-membudget" --dir "$dir" --via helm --config "$root/test/e2e/cluster-config.yaml" --s3 ||
-    abort "helm install membudget charts/membudget (the s3 profile store)"
-pass=$((pass + 1)); echo "ok   - helm install (profiles in the test S3 server): both replicas Ready, the webhooks have their CA"
+"$cl/install-membudget" --dir "$dir" --via helm --config "$root/test/e2e/cluster-config.yaml" ||
+    abort "helm install membudget charts/membudget"
+pass=$((pass + 1)); echo "ok   - helm install: both replicas Ready, the webhooks have their CA"
 if [ -n "${E2E_ONLY:-}" ]; then
     only=" $E2E_ONLY "
     if [[ $only == *" upgrade "* ]]; then upgrade; only=${only/ upgrade / }; fi
@@ -249,5 +255,7 @@ else
     on_cluster deploy
     suite manifests admission throttle_gc rbac_and_writes
 fi
+# (the background build: done long ago when the forensics scenarios ran)
+wait "$seaweed_build" || { echo "FAIL - test/cluster/build seaweedfs (log: $dir/logs/build-seaweedfs.log)"; fail=$((fail + 1)); }
 if [ -z "${E2E_ONLY:-}" ] && [ -z "${E2E_KEEP:-}" ]; then down_after_sigkill; else down; fi
 finish

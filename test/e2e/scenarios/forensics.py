@@ -23,10 +23,23 @@ PREFIX = "membudget"
 
 
 def store_installed():
-    """membudget's config names the s3 store, and the server runs."""
-    cm = kj("-n", "membudget", "configmap", "membudget-config") or {}
-    return "store: s3" in (cm.get("data") or {}).get("config.yaml", "") and \
-        s3store.ctl("status").startswith("running")
+    """membudget's config names the s3 store, and the server runs; when not,
+    membudget is switched to it as a user would (helm upgrade with the
+    store's values: test/cluster/install-membudget --s3, which starts the
+    server, after the build cluster_run.sh began in the background)."""
+    def installed():
+        cm = kj("-n", "membudget", "configmap", "membudget-config") or {}
+        return "store: s3" in (cm.get("data") or {}).get("config.yaml", "") and \
+            s3store.ctl("status").startswith("running")
+    if installed():
+        return True
+    p = subprocess.run([os.path.join(kube.ROOT, "test", "cluster", "install-membudget"), "--dir",
+                        kube.DIR, "--via", "helm", "--config",
+                        os.path.join(kube.ROOT, "test", "e2e", "cluster-config.yaml"), "--s3"],
+                       capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        print("  (install-membudget --s3: %s)" % (p.stdout + p.stderr)[-1500:])
+    return installed()
 
 
 def heap_keys(ns, owner, pod):
