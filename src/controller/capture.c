@@ -234,8 +234,11 @@ void capture_event(struct controller *c, struct podstate *s, const struct pl_eve
                       : ev->forensic == PL_FX_HEAP       ? cap->growth
                       : ev->forensic == PL_FX_GOROUTINES ? cap->gtop
                                                          : NULL;
-    recorder_event(c->rec, &ref, ev->warning ? "Warning" : "Normal", ev->reason, "%s%s%s", ev->msg,
-                   add ? "; " : "", add ? add : "");
+    /* no growth line: say why (the pod's first heap profile, nothing grew) */
+    const char *why = !add && cap && ev->forensic == PL_FX_HEAP ? cap->growth_err : NULL;
+    recorder_event(c->rec, &ref, ev->warning ? "Warning" : "Normal", ev->reason, "%s%s%s%s%s",
+                   ev->msg, add ? "; " : "", add ? add : "", why ? "; what grew: unknown, " : "",
+                   why ? why : "");
 }
 
 static void say_baseline(struct controller *c, struct podstate *s)
@@ -347,6 +350,10 @@ static struct capture *begin(struct controller *c, struct podstate *s, const cha
     cap->active = true;
     cap->then_evict = false;
     cap->reason = reason;
+    /* what the last capture found is not this one's */
+    MB_FREE(cap->growth);
+    MB_FREE(cap->gtop);
+    MB_FREE(cap->growth_err);
     cap->at = now.wall;
     cap->deadline = now.mono + CAPTURE_MS;
     memset(cap->file, 0, sizeof cap->file);
