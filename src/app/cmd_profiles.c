@@ -540,6 +540,15 @@ static int profiles_get(int argc, char **argv)
 
 int cmd_profiles(int argc, char **argv)
 {
+    if (argc > 0 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
+        printf("Usage: membudget profiles list|get|diff [flags]\n\n"
+               "  list   the captures of a controller (--address) or of a store (--config)\n"
+               "  get    download captures from the store a --config names\n"
+               "  diff   what grew between two heap profiles (or goroutine dumps): local files,\n"
+               "         or keys of the store a --config names\n\n"
+               "membudget profiles VERB --help lists each verb's flags. Without a verb: list.\n");
+        return 0;
+    }
     if (argc > 0 && strcmp(argv[0], "get") == 0)
         return profiles_get(argc - 1, argv + 1);
     if (argc > 0 && strcmp(argv[0], "diff") == 0)
